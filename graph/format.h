@@ -1,0 +1,30 @@
+// Reading and writing `.atrous` files (docs/FORMAT.md). The reader treats every byte as untrusted.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "graph/graph.h"
+#include "graph/status.h"
+
+namespace atrous {
+
+constexpr uint32_t kFormatVersionMajor = 1;
+constexpr uint32_t kFormatVersionMinor = 0;
+constexpr size_t kFormatHeaderSize = 128;
+constexpr size_t kFormatAlignment = 64;
+
+// Maps the file read-only, validates it completely (structure, graph rules, op attributes,
+// shape inference) and fills `graph`. Constant data points into the mapping, kept alive by
+// graph->storage.
+Status format_load_file(const std::string& path, Graph* graph);
+// Same from a caller's buffer; the bytes are copied into aligned storage first.
+Status format_load_memory(const void* data, size_t size, Graph* graph);
+
+// Serializes a graph (constants included) in the current format version.
+std::vector<uint8_t> format_write_memory(const Graph& graph);
+Status format_write_file(const Graph& graph, const std::string& path);
+
+}  // namespace atrous

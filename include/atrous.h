@@ -1,0 +1,100 @@
+/* atrous C API.
+ *
+ * Every fallible call returns an atrous_status*: NULL on success, otherwise an object holding
+ * a code and a one-line message, which the caller frees with atrous_status_release().
+ *
+ * A model is immutable once loaded and may be shared by any number of sessions in any number
+ * of threads. A session is used by one thread at a time.
+ */
+#ifndef ATROUS_H
+#define ATROUS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define ATROUS_VERSION_MAJOR 0
+#define ATROUS_VERSION_MINOR 1
+#define ATROUS_VERSION_PATCH 0
+
+typedef enum atrous_code {
+  ATROUS_CODE_OK = 0,
+  ATROUS_CODE_INVALID_ARGUMENT = 1, /* a bad parameter: null pointer, unknown name, wrong shape */
+  ATROUS_CODE_INVALID_MODEL = 2,    /* the model file is missing, unreadable or malformed */
+  ATROUS_CODE_UNSUPPORTED = 3,      /* valid request this build cannot serve (e.g. a backend) */
+  ATROUS_CODE_RUNTIME = 4           /* failure while running */
+} atrous_code;
+
+typedef enum atrous_dtype {
+  ATROUS_DTYPE_FLOAT32 = 1,
+  ATROUS_DTYPE_INT32 = 2,
+  ATROUS_DTYPE_INT64 = 3,
+  ATROUS_DTYPE_UINT8 = 4
+} atrous_dtype;
+
+typedef enum atrous_backend {
+  ATROUS_BACKEND_REFERENCE = 0,
+  ATROUS_BACKEND_CPU = 1,
+  ATROUS_BACKEND_CUDA = 2
+} atrous_backend;
+
+typedef struct atrous_status atrous_status;
+typedef struct atrous_model atrous_model;
+typedef struct atrous_session atrous_session;
+
+#define ATROUS_MAX_RANK 8
+
+typedef struct atrous_tensor_info {
+  const char* name;      /* owned by the model; valid while the model lives */
+  atrous_dtype dtype;
+  int32_t rank;
+  int64_t shape[ATROUS_MAX_RANK];
+} atrous_tensor_info;
+
+typedef struct atrous_session_options {
+  int32_t threads;        /* >= 1 */
+  atrous_backend backend;
+  int32_t optimize;       /* non-zero: fold constants/BatchNorm and fuse activations at creation */
+} atrous_session_options;
+
+/* Status */
+atrous_code atrous_status_code(const atrous_status* status);
+const char* atrous_status_message(const atrous_status* status);
+void atrous_status_release(atrous_status* status);
+
+/* Version string, e.g. "0.1.0". */
+const char* atrous_version(void);
+
+/* Models */
+atrous_status* atrous_model_load_file(const char* path, atrous_model** model);
+/* The bytes are copied; the buffer may be freed after the call. */
+atrous_status* atrous_model_load_memory(const void* data, size_t size, atrous_model** model);
+void atrous_model_release(atrous_model* model);
+int32_t atrous_model_input_count(const atrous_model* model);
+int32_t atrous_model_output_count(const atrous_model* model);
+atrous_status* atrous_model_input_info(const atrous_model* model, int32_t index, atrous_tensor_info* info);
+atrous_status* atrous_model_output_info(const atrous_model* model, int32_t index, atrous_tensor_info* info);
+/* Metadata string value for `key` (see docs/FORMAT.md); *value is owned by the model. */
+atrous_status* atrous_model_metadata_string(const atrous_model* model, const char* key, const char** value);
+
+/* Sessions */
+atrous_session_options atrous_session_options_default(void);
+atrous_status* atrous_session_create(const atrous_model* model, const atrous_session_options* options,
+                                     atrous_session** session);
+void atrous_session_release(atrous_session* session);
+/* Copies the input data into the session. */
+atrous_status* atrous_session_set_input(atrous_session* session, const char* name, atrous_dtype dtype,
+                                        const int64_t* shape, int32_t rank, const void* data);
+atrous_status* atrous_session_run(atrous_session* session);
+/* *data stays valid until the next run or the session's release. */
+atrous_status* atrous_session_output(const atrous_session* session, int32_t index,
+                                     atrous_tensor_info* info, const void** data);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ATROUS_H */

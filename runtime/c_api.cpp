@@ -1,0 +1,214 @@
+// The C API of include/atrous.h over the C++ Model/Session. No exception crosses the boundary.
+#include "atrous.h"
+
+#include <cstring>
+#include <map>
+#include <new>
+#include <string>
+
+#include "runtime/session.h"
+
+struct atrous_status {
+  atrous_code code;
+  std::string message;
+};
+
+struct atrous_model {
+  std::shared_ptr<const atrous::Model> model;
+  std::map<std::string, std::string> metadata_strings;
+};
+
+struct atrous_session {
+  std::unique_ptr<atrous::Session> session;
+  std::map<std::string, atrous::Tensor> inputs;
+  std::vector<atrous::Tensor> outputs;
+  std::vector<std::string> output_names;
+};
+
+namespace {
+
+atrous_status* make_status(atrous_code code, const std::string& message) {
+  try {
+    return new atrous_status{code, message};
+  } catch (...) {
+    static atrous_status out_of_memory{ATROUS_CODE_RUNTIME, "out of memory"};
+    return &out_of_memory;  // never freed: atrous_status_release ignores it
+  }
+}
+
+atrous_status* invalid(const std::string& message) {
+  return make_status(ATROUS_CODE_INVALID_ARGUMENT, message);
+}
+
+template <typename F>
+atrous_status* guarded(F&& body) {
+  try {
+    return body();
+  } catch (const std::bad_alloc&) {
+    return make_status(ATROUS_CODE_RUNTIME, "out of memory");
+  } catch (const std::exception& e) {
+    return make_status(ATROUS_CODE_RUNTIME, e.what());
+  }
+}
+
+atrous_status* tensor_info(const atrous::Graph& graph, int32_t tensor, atrous_tensor_info* info) {
+  const atrous::GraphTensor& t = graph.tensors[size_t(tensor)];
+  info->name = t.name.c_str();
+  info->dtype = atrous_dtype(t.dtype);
+  info->rank = int32_t(t.shape.size());
+  for (size_t d = 0; d < t.shape.size() && d < ATROUS_MAX_RANK; ++d) info->shape[d] = t.shape[d];
+  return nullptr;
+}
+
+atrous_status* load_result(atrous::Status status, std::shared_ptr<const atrous::Model> loaded,
+                           atrous_model** model) {
+  if (!status.ok()) return make_status(ATROUS_CODE_INVALID_MODEL, status.message());
+  auto* handle = new atrous_model{std::move(loaded), {}};
+  for (const atrous::Attribute& a : handle->model->graph().metadata.items())
+    if (a.type == atrous::AttributeType::attribute_string) handle->metadata_strings[a.name] = a.s;
+  *model = handle;
+  return nullptr;
+}
+
+}  // namespace
+
+extern "C" {
+
+atrous_code atrous_status_code(const atrous_status* status) {
+  return status ? status->code : ATROUS_CODE_OK;
+}
+const char* atrous_status_message(const atrous_status* status) {
+  return status ? status->message.c_str() : "";
+}
+void atrous_status_release(atrous_status* status) {
+  if (status && status->message != "out of memory") delete status;
+}
+
+const char* atrous_version(void) { return "0.1.0"; }
+
+atrous_status* atrous_model_load_file(const char* path, atrous_model** model) {
+  if (!path || !model) return invalid("atrous_model_load_file: null argument");
+  *model = nullptr;
+  return guarded([&] {
+    std::shared_ptr<const atrous::Model> loaded;
+    atrous::Status status = atrous::Model::load_file(path, &loaded);
+    return load_result(status, loaded, model);
+  });
+}
+
+atrous_status* atrous_model_load_memory(const void* data, size_t size, atrous_model** model) {
+  if (!data || !model) return invalid("atrous_model_load_memory: null argument");
+  *model = nullptr;
+  return guarded([&] {
+    std::shared_ptr<const atrous::Model> loaded;
+    atrous::Status status = atrous::Model::load_memory(data, size, &loaded);
+    return load_result(status, loaded, model);
+  });
+}
+
+void atrous_model_release(atrous_model* model) { delete model; }
+
+int32_t atrous_model_input_count(const atrous_model* model) {
+  return model ? int32_t(model->model->graph().inputs.size()) : 0;
+}
+int32_t atrous_model_output_count(const atrous_model* model) {
+  return model ? int32_t(model->model->graph().outputs.size()) : 0;
+}
+
+atrous_status* atrous_model_input_info(const atrous_model* model, int32_t index, atrous_tensor_info* info) {
+  if (!model || !info) return invalid("atrous_model_input_info: null argument");
+  const atrous::Graph& graph = model->model->graph();
+  if (index < 0 || size_t(index) >= graph.inputs.size())
+    return invalid("input index " + std::to_string(index) + " out of range");
+  return tensor_info(graph, graph.inputs[size_t(index)], info);
+}
+
+atrous_status* atrous_model_output_info(const atrous_model* model, int32_t index, atrous_tensor_info* info) {
+  if (!model || !info) return invalid("atrous_model_output_info: null argument");
+  const atrous::Graph& graph = model->model->graph();
+  if (index < 0 || size_t(index) >= graph.outputs.size())
+    return invalid("output index " + std::to_string(index) + " out of range");
+  return tensor_info(graph, graph.outputs[size_t(index)], info);
+}
+
+atrous_status* atrous_model_metadata_string(const atrous_model* model, const char* key, const char** value) {
+  if (!model || !key || !value) return invalid("atrous_model_metadata_string: null argument");
+  auto found = model->metadata_strings.find(key);
+  if (found == model->metadata_strings.end())
+    return invalid(std::string("no string metadata '") + key + "'");
+  *value = found->second.c_str();
+  return nullptr;
+}
+
+atrous_session_options atrous_session_options_default(void) {
+  return atrous_session_options{1, ATROUS_BACKEND_REFERENCE, 1};
+}
+
+atrous_status* atrous_session_create(const atrous_model* model, const atrous_session_options* options,
+                                     atrous_session** session) {
+  if (!model || !session) return invalid("atrous_session_create: null argument");
+  *session = nullptr;
+  atrous_session_options chosen = options ? *options : atrous_session_options_default();
+  if (chosen.backend < ATROUS_BACKEND_REFERENCE || chosen.backend > ATROUS_BACKEND_CUDA)
+    return invalid("unknown backend " + std::to_string(int(chosen.backend)));
+  return guarded([&]() -> atrous_status* {
+    atrous::SessionOptions cpp;
+    cpp.threads = chosen.threads;
+    cpp.backend = atrous::Backend(chosen.backend);
+    cpp.optimize = chosen.optimize != 0;
+    std::unique_ptr<atrous::Session> created;
+    atrous::Status status = atrous::Session::create(model->model, cpp, &created);
+    if (!status.ok())
+      return make_status(chosen.backend == ATROUS_BACKEND_REFERENCE ? ATROUS_CODE_INVALID_ARGUMENT
+                                                                    : ATROUS_CODE_UNSUPPORTED,
+                         status.message());
+    *session = new atrous_session{std::move(created), {}, {}, {}};
+    return nullptr;
+  });
+}
+
+void atrous_session_release(atrous_session* session) { delete session; }
+
+atrous_status* atrous_session_set_input(atrous_session* session, const char* name, atrous_dtype dtype,
+                                        const int64_t* shape, int32_t rank, const void* data) {
+  if (!session || !name || (!shape && rank > 0)) return invalid("atrous_session_set_input: null argument");
+  if (rank < 0 || rank > ATROUS_MAX_RANK) return invalid("rank must be in [0, 8]");
+  if (!atrous::dtype_is_valid(uint8_t(dtype))) return invalid("unknown dtype");
+  atrous::Shape dims(shape, shape + rank);
+  int64_t count = 0;
+  if (!atrous::shape_element_count(dims, &count))
+    return invalid("input '" + std::string(name) + "': invalid shape " + atrous::shape_to_string(dims));
+  if (!data && count) return invalid("atrous_session_set_input: null data");
+  return guarded([&]() -> atrous_status* {
+    atrous::Tensor tensor(atrous::DType(dtype), dims);
+    if (tensor.byte_size()) std::memcpy(tensor.data(), data, tensor.byte_size());
+    session->inputs[name] = std::move(tensor);
+    return nullptr;
+  });
+}
+
+atrous_status* atrous_session_run(atrous_session* session) {
+  if (!session) return invalid("atrous_session_run: null session");
+  return guarded([&]() -> atrous_status* {
+    std::vector<atrous::NamedInput> inputs;
+    for (auto& entry : session->inputs) inputs.push_back({entry.first, &entry.second.view()});
+    atrous::Status status = session->session->run(inputs, &session->outputs);
+    if (!status.ok()) return invalid(status.message());
+    return nullptr;
+  });
+}
+
+atrous_status* atrous_session_output(const atrous_session* session, int32_t index,
+                                     atrous_tensor_info* info, const void** data) {
+  if (!session || !info || !data) return invalid("atrous_session_output: null argument");
+  const atrous::Graph& graph = session->session->graph();
+  if (index < 0 || size_t(index) >= graph.outputs.size())
+    return invalid("output index " + std::to_string(index) + " out of range");
+  if (session->outputs.size() != graph.outputs.size())
+    return invalid("no outputs yet: call atrous_session_run first");
+  tensor_info(graph, graph.outputs[size_t(index)], info);
+  *data = session->outputs[size_t(index)].data();
+  return nullptr;
+}
+
+}  // extern "C"

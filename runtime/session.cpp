@@ -1,0 +1,140 @@
+// Reference execution: nodes in order, each output allocated before its node and freed after
+// its last reader. The planned arena and the fast kernels come with the CPU backend.
+#include "runtime/session.h"
+
+#include <cstring>
+
+#include "graph/format.h"
+#include "graph/passes.h"
+
+namespace atrous {
+
+bool backend_from_name(const std::string& name, Backend* backend) {
+  if (name == "reference") *backend = Backend::backend_reference;
+  else if (name == "cpu") *backend = Backend::backend_cpu;
+  else if (name == "cuda") *backend = Backend::backend_cuda;
+  else return false;
+  return true;
+}
+
+const char* backend_name(Backend backend) {
+  switch (backend) {
+    case Backend::backend_reference: return "reference";
+    case Backend::backend_cpu: return "cpu";
+    case Backend::backend_cuda: return "cuda";
+  }
+  return "unknown";
+}
+
+Status Model::load_file(const std::string& path, std::shared_ptr<const Model>* model) {
+  auto loaded = std::make_shared<Model>();
+  ATROUS_RETURN_IF_ERROR(format_load_file(path, &loaded->graph_));
+  *model = std::move(loaded);
+  return Status::success();
+}
+
+Status Model::load_memory(const void* data, size_t size, std::shared_ptr<const Model>* model) {
+  auto loaded = std::make_shared<Model>();
+  ATROUS_RETURN_IF_ERROR(format_load_memory(data, size, &loaded->graph_));
+  *model = std::move(loaded);
+  return Status::success();
+}
+
+Status Model::from_graph(Graph graph, std::shared_ptr<const Model>* model) {
+  ATROUS_RETURN_IF_ERROR(graph_validate(graph));
+  ATROUS_RETURN_IF_ERROR(graph_infer_shapes(&graph));
+  auto created = std::make_shared<Model>();
+  created->graph_ = std::move(graph);
+  *model = std::move(created);
+  return Status::success();
+}
+
+Status Session::create(std::shared_ptr<const Model> model, const SessionOptions& options,
+                       std::unique_ptr<Session>* session) {
+  if (!model) return Status::error("no model");
+  if (options.threads < 1 || options.threads > 1024)
+    return Status::error("threads must be in [1, 1024], got " + std::to_string(options.threads));
+  if (options.backend != Backend::backend_reference)
+    return Status::error(std::string("backend '") + backend_name(options.backend) +
+                         "' is not available in this build yet; use the 'reference' backend");
+  std::unique_ptr<Session> created(new Session());
+  created->model_ = model;
+  created->options_ = options;
+  created->graph_ = model->graph();  // shares constant storage with the model
+  if (options.optimize) ATROUS_RETURN_IF_ERROR(graph_optimize(&created->graph_));
+  const Graph& graph = created->graph_;
+  created->last_use_.assign(graph.tensors.size(), -1);
+  for (size_t n = 0; n < graph.nodes.size(); ++n)
+    for (int32_t index : graph.nodes[n].inputs)
+      if (index != kAbsentInput) created->last_use_[size_t(index)] = int32_t(n);
+  // Graph outputs live to the end.
+  for (int32_t index : graph.outputs) created->last_use_[size_t(index)] = int32_t(graph.nodes.size());
+  *session = std::move(created);
+  return Status::success();
+}
+
+Status Session::run(const std::vector<NamedInput>& inputs, std::vector<Tensor>* outputs) {
+  const Graph& graph = graph_;
+  std::vector<const TensorView*> input_views(graph.tensors.size(), nullptr);
+  for (const NamedInput& input : inputs) {
+    int32_t found = -1;
+    for (int32_t index : graph.inputs)
+      if (graph.tensors[size_t(index)].name == input.name) found = index;
+    if (found < 0) {
+      std::string names;
+      for (int32_t index : graph.inputs) names += (names.empty() ? "'" : ", '") + graph.tensors[size_t(index)].name + "'";
+      return Status::error("unknown input '" + input.name + "' (the model's inputs: " + names + ")");
+    }
+    const GraphTensor& expected = graph.tensors[size_t(found)];
+    if (input_views[size_t(found)]) return Status::error("input '" + input.name + "' given twice");
+    if (!input.tensor || (!input.tensor->data && input.tensor->numel() != 0))
+      return Status::error("input '" + input.name + "' has no data");
+    if (input.tensor->dtype != expected.dtype)
+      return Status::error("input '" + input.name + "' has dtype " + dtype_name(input.tensor->dtype) +
+                           ", the model expects " + dtype_name(expected.dtype));
+    if (input.tensor->shape != expected.shape)
+      return Status::error("input '" + input.name + "' has shape " +
+                           shape_to_string(input.tensor->shape) + ", the model expects " +
+                           shape_to_string(expected.shape));
+    input_views[size_t(found)] = input.tensor;
+  }
+  for (int32_t index : graph.inputs)
+    if (!input_views[size_t(index)])
+      return Status::error("input '" + graph.tensors[size_t(index)].name + "' was not given");
+
+  std::vector<Tensor> values(graph.tensors.size());
+  std::vector<TensorView> constant_views(graph.tensors.size());
+  auto view_of = [&](int32_t index) -> const TensorView* {
+    if (input_views[size_t(index)]) return input_views[size_t(index)];
+    if (graph.tensors[size_t(index)].is_constant) {
+      constant_views[size_t(index)] = graph.constant_view(index);
+      return &constant_views[size_t(index)];
+    }
+    return &values[size_t(index)].view();
+  };
+  for (size_t n = 0; n < graph.nodes.size(); ++n) {
+    const Node& node = graph.nodes[n];
+    std::vector<const TensorView*> node_inputs;
+    for (int32_t index : node.inputs) node_inputs.push_back(index == kAbsentInput ? nullptr : view_of(index));
+    std::vector<TensorView*> node_outputs;
+    for (int32_t index : node.outputs) {
+      const GraphTensor& tensor = graph.tensors[size_t(index)];
+      values[size_t(index)] = Tensor(tensor.dtype, tensor.shape);
+      node_outputs.push_back(&values[size_t(index)].view());
+    }
+    Status status = op_run_reference(node.op, node.attributes, node_inputs, node_outputs);
+    if (!status.ok()) return Status::error(node_label(graph, n) + ": " + status.message());
+    for (int32_t index : node.inputs)
+      if (index != kAbsentInput && last_use_[size_t(index)] == int32_t(n)) values[size_t(index)] = Tensor();
+  }
+  outputs->clear();
+  for (int32_t index : graph.outputs) {
+    const TensorView* view = view_of(index);
+    Tensor copy(view->dtype, view->shape);
+    if (copy.byte_size()) std::memcpy(copy.data(), view->data, copy.byte_size());
+    outputs->push_back(std::move(copy));
+  }
+  return Status::success();
+}
+
+}  // namespace atrous

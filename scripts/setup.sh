@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs what atrous needs on a fresh Debian machine (run as root, or with sudo available):
+# the C++ toolchain and libraries from Debian, and a Python virtual environment (.venv) for the
+# converter and the tests. Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+packages=(cmake g++ make clang libclang-rt-14-dev catch2 libxsimd-dev libstb-dev
+          python3 python3-venv python3-pip python3-numpy python3-torch python3-torchvision)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# Debian's python3 carries torch/torchvision; the venv sees them and adds the pip-only packages.
+# numpy stays below 2 because Debian's torch is built against numpy 1.x.
+if [ ! -x .venv/bin/python ]; then
+  /usr/bin/python3 -m venv --system-site-packages .venv
+fi
+.venv/bin/python -m pip install -q --disable-pip-version-check "numpy<2" onnx onnxruntime pytest
+.venv/bin/python -m pip install -q --disable-pip-version-check -e weights_converter
+echo "setup: done"

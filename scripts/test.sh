@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The whole test suite: Release build + unit tests (CTest), the same unit tests under
+# AddressSanitizer + UndefinedBehaviorSanitizer, the converter and conformance tests (pytest,
+# against the built `atrous`), and a short libFuzzer run of the loader.
+# Usage: scripts/test.sh [--quick]   (--quick skips the sanitizer build and the fuzz run)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+quick=0
+[ "${1:-}" = "--quick" ] && quick=1
+jobs=$(nproc)
+start=$(date +%s)
+stage() { echo; echo "=== $* ($(( $(date +%s) - start ))s)"; }
+
+stage "build (Release)"
+bash scripts/build.sh
+
+stage "unit tests (Release)"
+ctest --test-dir build --output-on-failure -j"$jobs"
+
+stage "converter and conformance tests (pytest)"
+ATROUS_BIN="$PWD/build/atrous" .venv/bin/python -m pytest -q tests/python
+
+if [ "$quick" = 0 ]; then
+  stage "unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"
+  cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DATROUS_SANITIZE=ON -DATROUS_CUDA=OFF >/dev/null
+  cmake --build build-asan -j"$jobs" --target atrous_tests
+  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+    ctest --test-dir build-asan --output-on-failure -j"$jobs"
+
+  stage "fuzzing the loader for 60 s (libFuzzer)"
+  cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang \
+    -DCMAKE_CXX_COMPILER=clang++ -DATROUS_FUZZ=ON -DATROUS_BUILD_TESTS=OFF -DATROUS_CUDA=OFF >/dev/null
+  cmake --build build-fuzz -j"$jobs" --target fuzz_loader
+  corpus=$(mktemp -d)
+  cp fuzz/corpus/* "$corpus"/
+  build-fuzz/fuzz_loader -max_total_time=60 -rss_limit_mb=2048 -print_final_stats=1 "$corpus" 2>&1 | tail -12
+  rm -rf "$corpus"
+fi
+stage "all tests passed"

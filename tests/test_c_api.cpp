@@ -1,0 +1,103 @@
+// The C API: status objects on every failure, model queries, and a run matching the C++ API.
+#include <catch2/catch.hpp>
+
+#include <cstring>
+#include <random>
+#include <thread>
+
+#include "atrous.h"
+#include "graph/format.h"
+#include "runtime/session.h"
+#include "tests/graph_fixtures.h"
+
+using namespace atrous;
+
+namespace {
+
+std::string take_message(atrous_status* status) {
+  std::string message = atrous_status_message(status);
+  atrous_status_release(status);
+  return message;
+}
+
+}  // namespace
+
+TEST_CASE("the C API reports errors as status objects with messages", "[c_api]") {
+  atrous_model* model = nullptr;
+  atrous_status* status = atrous_model_load_file("/nonexistent.atrous", &model);
+  REQUIRE(status != nullptr);
+  CHECK(atrous_status_code(status) == ATROUS_CODE_INVALID_MODEL);
+  CHECK_THAT(take_message(status), Catch::Contains("cannot open"));
+  CHECK(model == nullptr);
+  status = atrous_model_load_file(nullptr, &model);
+  CHECK(atrous_status_code(status) == ATROUS_CODE_INVALID_ARGUMENT);
+  atrous_status_release(status);
+  const char garbage[200] = "definitely not a model";
+  status = atrous_model_load_memory(garbage, sizeof garbage, &model);
+  CHECK_THAT(take_message(status), Catch::Contains("bad magic"));
+}
+
+TEST_CASE("the C API runs a model like the C++ API, also from two threads", "[c_api]") {
+  std::vector<uint8_t> bytes = format_write_memory(testing::make_test_graph());
+  atrous_model* model = nullptr;
+  REQUIRE(atrous_model_load_memory(bytes.data(), bytes.size(), &model) == nullptr);
+  REQUIRE(atrous_model_input_count(model) == 1);
+  REQUIRE(atrous_model_output_count(model) == 2);
+  atrous_tensor_info info;
+  REQUIRE(atrous_model_input_info(model, 0, &info) == nullptr);
+  CHECK(std::string(info.name) == "image");
+  CHECK(info.rank == 4);
+  CHECK(info.shape[3] == 11);
+  atrous_status* status = atrous_model_input_info(model, 1, &info);
+  CHECK_THAT(take_message(status), Catch::Contains("out of range"));
+  const char* task = nullptr;
+  REQUIRE(atrous_model_metadata_string(model, "task", &task) == nullptr);
+  CHECK(std::string(task) == "semantic");
+
+  std::mt19937 rng(10);
+  Tensor input = testing::random_tensor({1, 3, 9, 11}, rng);
+  const int64_t shape[4] = {1, 3, 9, 11};
+
+  // Expected: the C++ API.
+  std::shared_ptr<const Model> cpp_model;
+  REQUIRE(Model::from_graph(testing::make_test_graph(), &cpp_model).ok());
+  std::unique_ptr<Session> cpp_session;
+  REQUIRE(Session::create(cpp_model, SessionOptions(), &cpp_session).ok());
+  std::vector<Tensor> expected;
+  REQUIRE(cpp_session->run({{"image", &input.view()}}, &expected).ok());
+
+  auto run_once = [&](std::vector<float>* logits) {
+    atrous_session_options options = atrous_session_options_default();
+    atrous_session* session = nullptr;
+    atrous_status* s = atrous_session_create(model, &options, &session);
+    if (s) {
+      atrous_status_release(s);
+      return;
+    }
+    s = atrous_session_set_input(session, "image", ATROUS_DTYPE_FLOAT32, shape, 4, input.data());
+    if (!s) s = atrous_session_run(session);
+    const void* data = nullptr;
+    atrous_tensor_info out;
+    if (!s) s = atrous_session_output(session, 0, &out, &data);
+    if (!s) logits->assign(static_cast<const float*>(data), static_cast<const float*>(data) + 7 * 5 * 6);
+    atrous_status_release(s);
+    atrous_session_release(session);
+  };
+  std::vector<float> a, b;
+  std::thread first(run_once, &a), second(run_once, &b);
+  first.join();
+  second.join();
+  REQUIRE(a.size() == size_t(expected[0].numel()));
+  CHECK(std::memcmp(a.data(), expected[0].data(), a.size() * 4) == 0);
+  CHECK(a == b);
+
+  atrous_session* session = nullptr;
+  REQUIRE(atrous_session_create(model, nullptr, &session) == nullptr);
+  const int64_t bad_shape[4] = {1, 3, 9, 10};
+  REQUIRE(atrous_session_set_input(session, "image", ATROUS_DTYPE_FLOAT32, bad_shape, 4, input.data()) == nullptr);
+  CHECK_THAT(take_message(atrous_session_run(session)), Catch::Contains("expects [1,3,9,11]"));
+  const void* data = nullptr;
+  CHECK_THAT(take_message(atrous_session_output(session, 0, &info, &data)), Catch::Contains("call atrous_session_run"));
+  atrous_session_release(session);
+  atrous_model_release(model);
+}

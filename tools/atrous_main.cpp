@@ -1,0 +1,75 @@
+// `atrous`: the command-line front end (docs/CLI.md).
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "tools/cli_common.h"
+#ifdef ATROUS_HAVE_CUDA
+#include "cuda/device_probe.h"
+#endif
+
+namespace atrous {
+
+int cli_fail(const std::string& message, int code) {
+  std::fprintf(stderr, "atrous: error: %s\n", message.c_str());
+  return code;
+}
+
+bool parse_int(const std::string& text, long long* value) {
+  if (text.empty() || text.size() > 18) return false;
+  size_t i = (text[0] == '-') ? 1 : 0;
+  if (i == text.size()) return false;
+  for (size_t j = i; j < text.size(); ++j)
+    if (text[j] < '0' || text[j] > '9') return false;
+  *value = std::stoll(text);
+  return true;
+}
+
+}  // namespace atrous
+
+namespace {
+
+const char* kUsage =
+    "usage: atrous COMMAND [options]\n"
+    "\n"
+    "commands:\n"
+    "  info MODEL [--json]                      inputs, outputs, ops, parameters, multiply-adds, metadata\n"
+    "  run MODEL --input NAME=FILE.npy ... --output-dir DIR\n"
+    "      [--threads N] [--backend reference] [--no-optimize]\n"
+    "                                           run the graph, write each output as DIR/<name>.npy\n"
+    "  help                                     this text\n"
+    "  version                                  the version\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  atrous::Arguments args;
+  for (int i = 1; i < argc; ++i) args.items.push_back(argv[i]);
+  if (args.empty()) {
+    std::fputs(kUsage, stderr);
+    return 2;
+  }
+  std::string command = args.next();
+  if (command == "help" || command == "--help" || command == "-h") {
+    std::fputs(kUsage, stdout);
+    return 0;
+  }
+  if (command == "version" || command == "--version") {
+    std::printf("atrous 0.1.0\n");
+#ifdef ATROUS_HAVE_CUDA
+    std::string reason;
+    int devices = atrous::cuda_device_count(&reason);
+    if (devices > 0)
+      std::printf("CUDA: built; %d device%s visible\n", devices, devices == 1 ? "" : "s");
+    else
+      std::printf("CUDA: built; no device visible (%s)\n", reason.c_str());
+#else
+    std::printf("CUDA: not built\n");
+#endif
+    return 0;
+  }
+  if (command == "info") return atrous::command_info(args);
+  if (command == "run") return atrous::command_run(args);
+  std::fprintf(stderr, "atrous: error: unknown command '%s'\n\n%s", command.c_str(), kUsage);
+  return 2;
+}

@@ -1,0 +1,24 @@
+// Shared helpers of the `atrous` subcommands.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace atrous {
+
+struct Arguments {
+  std::vector<std::string> items;
+  size_t position = 0;
+  bool empty() const { return position >= items.size(); }
+  const std::string& peek() const { return items[position]; }
+  std::string next() { return items[position++]; }
+};
+
+// Prints "atrous: error: MESSAGE" on stderr and returns `code` (1 for failures, 2 for usage).
+int cli_fail(const std::string& message, int code = 1);
+bool parse_int(const std::string& text, long long* value);
+
+int command_info(Arguments& args);
+int command_run(Arguments& args);
+
+}  // namespace atrous

@@ -1,0 +1,132 @@
+// `atrous run MODEL --input NAME=FILE.npy ... --output-dir DIR`: run a graph on .npy inputs.
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "runtime/npy.h"
+#include "runtime/session.h"
+#include "tools/cli_common.h"
+
+namespace atrous {
+namespace {
+
+// Output names become file names: anything outside [A-Za-z0-9._-] becomes '_', and names
+// that would be hidden or special ('.', '..') get a prefix.
+std::string file_name_for(const std::string& name) {
+  std::string out;
+  for (char c : name) {
+    bool safe = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                c == '.' || c == '_' || c == '-';
+    out += safe ? c : '_';
+  }
+  if (out.empty() || out[0] == '.') out = "output_" + out;
+  return out;
+}
+
+Status make_directories(const std::string& path) {
+  std::string partial;
+  for (size_t i = 0; i <= path.size(); ++i) {
+    if (i == path.size() || path[i] == '/') {
+      if (!partial.empty() && mkdir(partial.c_str(), 0777) != 0 && errno != EEXIST)
+        return Status::error("cannot create directory '" + partial + "': " + std::strerror(errno));
+    }
+    if (i < path.size()) partial += path[i];
+  }
+  struct stat info;
+  if (stat(path.c_str(), &info) != 0 || !S_ISDIR(info.st_mode))
+    return Status::error("'" + path + "' is not a directory");
+  return Status::success();
+}
+
+}  // namespace
+
+int command_run(Arguments& args) {
+  std::string model_path, output_dir;
+  std::vector<std::pair<std::string, std::string>> input_files;
+  SessionOptions options;
+  while (!args.empty()) {
+    std::string arg = args.next();
+    auto value = [&](std::string* out) {
+      if (args.empty()) return false;
+      *out = args.next();
+      return true;
+    };
+    std::string text;
+    if (arg == "--input" || arg == "-i") {
+      if (!value(&text)) return cli_fail("run: --input needs NAME=FILE.npy", 2);
+      size_t eq = text.find('=');
+      if (eq == std::string::npos) input_files.push_back({"", text});
+      else input_files.push_back({text.substr(0, eq), text.substr(eq + 1)});
+    } else if (arg == "--output-dir" || arg == "-o") {
+      if (!value(&output_dir)) return cli_fail("run: --output-dir needs a directory", 2);
+    } else if (arg == "--threads") {
+      long long threads = 0;
+      if (!value(&text) || !parse_int(text, &threads) || threads < 1 || threads > 1024)
+        return cli_fail("run: --threads needs a number from 1 to 1024", 2);
+      options.threads = int(threads);
+    } else if (arg == "--backend") {
+      if (!value(&text) || !backend_from_name(text, &options.backend))
+        return cli_fail("run: --backend must be reference, cpu or cuda", 2);
+    } else if (arg == "--no-optimize") {
+      options.optimize = false;
+    } else if (!arg.empty() && arg[0] == '-') {
+      return cli_fail("run: unknown option '" + arg + "'", 2);
+    } else if (model_path.empty()) {
+      model_path = arg;
+    } else {
+      return cli_fail("run: unexpected argument '" + arg + "'", 2);
+    }
+  }
+  if (model_path.empty())
+    return cli_fail("run: no model given (usage: atrous run MODEL --input NAME=FILE.npy ... --output-dir DIR)", 2);
+  if (output_dir.empty()) return cli_fail("run: --output-dir is required", 2);
+
+  std::shared_ptr<const Model> model;
+  Status status = Model::load_file(model_path, &model);
+  if (!status.ok()) return cli_fail(status.message());
+  const Graph& graph = model->graph();
+  // A single input may be given without its name.
+  for (auto& entry : input_files) {
+    if (!entry.first.empty()) continue;
+    if (graph.inputs.size() != 1 || input_files.size() != 1)
+      return cli_fail("run: the model has " + std::to_string(graph.inputs.size()) +
+                      " inputs; give each as --input NAME=FILE.npy");
+    entry.first = graph.tensors[size_t(graph.inputs[0])].name;
+  }
+  std::vector<Tensor> tensors(input_files.size());
+  std::vector<NamedInput> inputs;
+  for (size_t i = 0; i < input_files.size(); ++i) {
+    status = npy_read(input_files[i].second, &tensors[i]);
+    if (!status.ok()) return cli_fail("input '" + input_files[i].first + "': " + status.message());
+    inputs.push_back({input_files[i].first, &tensors[i].view()});
+  }
+
+  std::unique_ptr<Session> session;
+  status = Session::create(model, options, &session);
+  if (!status.ok()) return cli_fail(status.message());
+  std::vector<Tensor> outputs;
+  auto start = std::chrono::steady_clock::now();
+  status = session->run(inputs, &outputs);
+  double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  if (!status.ok()) return cli_fail(status.message());
+
+  status = make_directories(output_dir);
+  if (!status.ok()) return cli_fail(status.message());
+  for (size_t o = 0; o < outputs.size(); ++o) {
+    const std::string& name = graph.tensors[size_t(graph.outputs[o])].name;
+    std::string path = output_dir + "/" + file_name_for(name) + ".npy";
+    status = npy_write(path, outputs[o].view());
+    if (!status.ok()) return cli_fail(status.message());
+    std::printf("%s: %s %s -> %s\n", name.c_str(), dtype_name(outputs[o].dtype()),
+                shape_to_string(outputs[o].shape()).c_str(), path.c_str());
+  }
+  std::printf("ran in %.1f ms (%s backend, %d thread%s)\n", ms, backend_name(options.backend),
+              options.threads, options.threads == 1 ? "" : "s");
+  return 0;
+}
+
+}  // namespace atrous
