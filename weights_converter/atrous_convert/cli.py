@@ -1,0 +1,116 @@
+"""`atrous-convert MODEL.onnx -o OUT.atrous [metadata flags]`.
+
+Errors print one line, `atrous-convert: error: ...`, on stderr and exit with status 2; no output
+file is created or replaced in that case.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Dict, List, Optional
+
+from . import __version__, metadata as meta
+from .convert import convert
+from .errors import ConversionError
+from .writer import Attr, FLOATS, INTS, STRINGS, attr_string
+
+PROG = "atrous-convert"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, no usage dump
+        raise ConversionError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog=PROG, description="Convert an ONNX model to an .atrous file.")
+    p.add_argument("model", help="input ONNX file")
+    p.add_argument("-o", "--output", required=True, help="output .atrous file")
+    p.add_argument("--task", choices=meta.TASKS, help="metadata 'task'")
+    labels = p.add_mutually_exclusive_group()
+    labels.add_argument("--labels", help="class names, comma-separated (index = class id)")
+    labels.add_argument("--labels-file", help="class names, one per line")
+    p.add_argument("--thing-classes", help="class ids with instances, e.g. 11,12,13")
+    p.add_argument("--input-mean", help="per-channel mean on 0-255 pixels, e.g. 127.5,127.5,127.5")
+    p.add_argument("--input-std", help="per-channel std on 0-255 pixels, e.g. 127.5,127.5,127.5")
+    p.add_argument("--input-size", help="HxW the model expects (metadata 'input_size')")
+    p.add_argument("--meta", action="append", default=[], metavar="KEY[:TYPE]=VALUE",
+                   help="extra metadata; TYPE: int, float, string, ints, floats, strings")
+    p.add_argument("--input-shape", action="append", default=[], metavar="NAME=1x3xHxW",
+                   help="fix the dims of a graph input (needed for dynamic dims)")
+    p.add_argument("--no-fold", action="store_true",
+                   help="keep batch_norm nodes instead of folding them into convolutions")
+    p.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    return p
+
+
+def _read_labels(path: str) -> List[str]:
+    try:
+        with open(path, encoding="utf-8") as f:
+            lines = [line.rstrip("\r\n") for line in f]
+    except OSError as error:
+        raise ConversionError(f"cannot read labels file '{path}': {error.strerror}") from None
+    while lines and not lines[-1].strip():
+        lines.pop()
+    return lines
+
+
+def metadata_from_args(args) -> Dict[str, Attr]:
+    entries: Dict[str, Attr] = {}
+    if args.task:
+        meta.merge(entries, "task", attr_string(args.task), "--task")
+    if args.labels is not None:
+        meta.merge(entries, "labels", meta.parse_typed("labels", STRINGS, args.labels), "--labels")
+    if args.labels_file is not None:
+        meta.merge(entries, "labels", Attr(STRINGS, _read_labels(args.labels_file)), "--labels-file")
+    for key, flag, kind in (("thing_classes", "thing_classes", INTS),
+                            ("input_mean", "input_mean", FLOATS), ("input_std", "input_std", FLOATS)):
+        text = getattr(args, flag)
+        if text is not None:
+            meta.merge(entries, key, meta.parse_typed(key, kind, text), "--" + flag.replace("_", "-"))
+    if args.input_size is not None:
+        size = meta.parse_size(args.input_size, "--input-size")
+        if len(size) != 2:
+            raise ConversionError(f"--input-size '{args.input_size}' must be HxW")
+        meta.merge(entries, "input_size", Attr(INTS, size), "--input-size")
+    for argument in args.meta:
+        key, attr = meta.parse_meta_argument(argument)
+        if key == "source":
+            entries["source"] = attr
+            continue
+        meta.merge(entries, key, attr, f"--meta {argument}")
+    return entries
+
+
+def input_shapes_from_args(arguments: List[str]) -> Dict[str, List[int]]:
+    shapes: Dict[str, List[int]] = {}
+    for argument in arguments:
+        if "=" not in argument:
+            raise ConversionError(f"--input-shape '{argument}' is not NAME=1x3xHxW")
+        name, dims = argument.rsplit("=", 1)
+        if name in shapes:
+            raise ConversionError(f"--input-shape given twice for '{name}'")
+        shapes[name] = meta.parse_size(dims, f"--input-shape {name}")
+    return shapes
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        ir = convert(args.model, args.output, input_shapes=input_shapes_from_args(args.input_shape),
+                     fold_batch_norm=not args.no_fold, metadata=metadata_from_args(args))
+    except ConversionError as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        print(f"{PROG}: error: {error.filename or args.output}: {error.strerror}", file=sys.stderr)
+        return 2
+    parameters = sum(t.data.size for t in ir.tensors if t.is_constant)
+    print(f"{args.output}: {len(ir.nodes)} nodes, {len(ir.tensors)} tensors, "
+          f"{parameters} constant values, inputs "
+          + ", ".join(f"{ir.tensors[i].name} {'x'.join(map(str, ir.tensors[i].shape))}" for i in ir.inputs))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,359 @@
+"""ONNX op → IR op mappings (docs/OPS.md). One function per ONNX op family.
+
+Each mapping reads the ONNX attributes with their opset-dependent defaults, takes parameters that
+ONNX passes as inputs (Clip bounds, Pad pads, Resize sizes/scales, Slice starts/ends, axes from
+opset 13/18) from constants, and emits IR nodes through the Importer (onnx_import.py). What the IR
+cannot express exactly is an error naming the node, never a silent approximation.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .folding import normalize_axes, slice_parameters, squeeze_shape, unsqueeze_shape, FoldContext
+from .shapes import resolve_reshape
+from .writer import attr_float, attr_floats, attr_int, attr_ints, attr_string
+
+_AUTO_PAD = {"NOTSET": "explicit", "SAME_UPPER": "same_upper", "SAME_LOWER": "same_lower",
+             "VALID": "valid"}
+
+
+def _window_attributes(ctx, node, kernel_rank=2):
+    """strides/dilations/pads/auto_pad shared by Conv and the pools."""
+    a = ctx.attrs(node)
+    auto_pad = a.get("auto_pad", "NOTSET")
+    if auto_pad not in _AUTO_PAD:
+        raise ctx.fail(node, f"unknown auto_pad '{auto_pad}'")
+    out = {"strides": attr_ints(a.get("strides", [1] * kernel_rank)),
+           "auto_pad": attr_string(_AUTO_PAD[auto_pad])}
+    pads = a.get("pads", [0] * 2 * kernel_rank)
+    if len(out["strides"].value) != kernel_rank or len(pads) != 2 * kernel_rank:
+        raise ctx.fail(node, "only 2-D windows (rank-4 input) are supported")
+    if auto_pad == "NOTSET":
+        out["pads"] = attr_ints(pads)
+    return out
+
+
+def conv(ctx, node):
+    a = ctx.attrs(node)
+    ctx.float_input(node, 0, rank=4)
+    w_shape = ctx.shape(node, 1)
+    if len(w_shape) != 4:
+        raise ctx.fail(node, f"weights of shape {list(w_shape)}; only 2-D convolution is supported")
+    if "kernel_shape" in a and list(a["kernel_shape"]) != list(w_shape[2:]):
+        raise ctx.fail(node, f"kernel_shape {a['kernel_shape']} disagrees with weights {list(w_shape)}")
+    attributes = _window_attributes(ctx, node)
+    attributes["dilations"] = attr_ints(a.get("dilations", [1, 1]))
+    attributes["group"] = attr_int(a.get("group", 1))
+    ctx.emit(node, "conv", [ctx.tensor(node, i) for i in range(min(3, len(node.input)))], attributes)
+
+
+def pool(ctx, node):
+    a = ctx.attrs(node)
+    ctx.float_input(node, 0, rank=4)
+    if "kernel_shape" not in a or len(a["kernel_shape"]) != 2:
+        raise ctx.fail(node, "needs a 2-D kernel_shape")
+    attributes = _window_attributes(ctx, node)
+    attributes["kernel_shape"] = attr_ints(a["kernel_shape"])
+    attributes["ceil_mode"] = attr_int(a.get("ceil_mode", 0))
+    dilations = a.get("dilations", [1, 1])
+    if node.op_type == "AveragePool":
+        attributes["count_include_pad"] = attr_int(a.get("count_include_pad", 0))
+        if list(dilations) != [1, 1]:
+            raise ctx.fail(node, "average pooling with dilations is not supported")
+        op = "average_pool"
+    else:
+        attributes["dilations"] = attr_ints(dilations)
+        op = "max_pool"
+    ctx.emit(node, op, [ctx.tensor(node, 0)], attributes)
+
+
+def unary(ir_op):
+    def mapping(ctx, node):
+        ctx.float_input(node, 0)
+        ctx.emit(node, ir_op, [ctx.tensor(node, 0)], {})
+    return mapping
+
+
+def hard_sigmoid(ctx, node):
+    a = ctx.attrs(node)
+    ctx.float_input(node, 0)
+    ctx.emit(node, "hard_sigmoid", [ctx.tensor(node, 0)],
+             {"alpha": attr_float(a.get("alpha", 0.2)), "beta": attr_float(a.get("beta", 0.5))})
+
+
+def clip(ctx, node):
+    a = ctx.attrs(node)
+    ctx.float_input(node, 0)
+    if ctx.opset < 11:
+        low, high = a.get("min"), a.get("max")
+    else:
+        low, high = ctx.constant(node, 1, "min"), ctx.constant(node, 2, "max")
+    attributes = {}
+    for key, bound in (("min", low), ("max", high)):
+        if bound is not None:
+            attributes[key] = attr_float(np.asarray(bound).reshape(()))
+    ctx.emit(node, "clip", [ctx.tensor(node, 0)], attributes)
+
+
+def binary(ir_op):
+    def mapping(ctx, node):
+        if "axis" in ctx.attrs(node):  # opset < 7 broadcasting along an axis: not NumPy rules
+            raise ctx.fail(node, "legacy broadcast with 'axis' is not supported")
+        ctx.float_input(node, 0)
+        ctx.float_input(node, 1)
+        ctx.emit(node, ir_op, [ctx.tensor(node, 0), ctx.tensor(node, 1)], {})
+    return mapping
+
+
+def concat(ctx, node):
+    for i in range(len(node.input)):
+        ctx.float_input(node, i)
+    rank = len(ctx.shape(node, 0))
+    axis = ctx.attrs(node)["axis"]
+    ctx.emit(node, "concat", [ctx.tensor(node, i) for i in range(len(node.input))],
+             {"axis": attr_int(axis + rank if axis < 0 else axis)})
+
+
+def global_average_pool(ctx, node):
+    ctx.float_input(node, 0, rank=4)
+    ctx.emit(node, "global_average_pool", [ctx.tensor(node, 0)], {})
+
+
+def reduce_mean(ctx, node):
+    rank = len(ctx.float_input(node, 0))
+    context = FoldContext(node, [None, ctx.constant(node, 1, "axes")], ctx.opset)
+    axes = context.ints_from("axes", 1, 18)
+    if not axes:
+        if ctx.attrs(node).get("noop_with_empty_axes", 0):
+            ctx.alias(node, ctx.value(node, 0))
+            return
+        axes = list(range(rank))
+    ctx.emit(node, "reduce_mean", [ctx.tensor(node, 0)],
+             {"axes": attr_ints(normalize_axes(axes, rank)),
+              "keepdims": attr_int(ctx.attrs(node).get("keepdims", 1))})
+
+
+def batch_norm(ctx, node):
+    a = ctx.attrs(node)
+    if a.get("training_mode", 0):
+        raise ctx.fail(node, "training_mode=1 (batch statistics) cannot run at inference")
+    if a.get("spatial", 1) != 1:
+        raise ctx.fail(node, "spatial=0 (per-activation statistics) is not supported")
+    if len(ctx.float_input(node, 0)) < 2:
+        raise ctx.fail(node, "input must have a channel axis")
+    ctx.emit(node, "batch_norm", [ctx.tensor(node, i) for i in range(5)],
+             {"epsilon": attr_float(a.get("epsilon", 1e-5))})
+
+
+def softmax(ctx, node):
+    shape = ctx.float_input(node, 0)
+    rank = len(shape)
+    axis = ctx.attrs(node).get("axis", -1 if ctx.opset >= 13 else 1)
+    axis = axis + rank if axis < 0 else axis
+    if ctx.opset >= 13 or axis == rank - 1 or all(d == 1 for d in shape[axis + 1:]):
+        ctx.emit(node, "softmax", [ctx.tensor(node, 0)], {"axis": attr_int(axis)})
+        return
+    # Before opset 13 the input is seen as 2-D [prod(dims < axis), prod(dims >= axis)]: softmax
+    # over all of the trailing dims at once, which the IR spells flatten → softmax → reshape.
+    flat = ctx.emit(node, "flatten", [ctx.tensor(node, 0)], {"axis": attr_int(axis)}, bind=False)
+    soft = ctx.emit(node, "softmax", flat, {"axis": attr_int(1)}, bind=False)
+    ctx.emit(node, "reshape", soft, {"shape": attr_ints(shape)})
+
+
+def argmax(ctx, node):
+    a = ctx.attrs(node)
+    rank = len(ctx.float_input(node, 0))
+    if a.get("select_last_index", 0):
+        raise ctx.fail(node, "select_last_index=1 is not supported (the IR keeps the first maximum)")
+    axis = a.get("axis", 0)
+    ctx.emit(node, "argmax", [ctx.tensor(node, 0)],
+             {"axis": attr_int(axis + rank if axis < 0 else axis),
+              "keepdims": attr_int(a.get("keepdims", 1))})
+
+
+def pad(ctx, node):
+    a = ctx.attrs(node)
+    rank = len(ctx.float_input(node, 0))
+    mode = a.get("mode", "constant")
+    if mode not in ("constant", "reflect", "edge"):
+        raise ctx.fail(node, f"pad mode '{mode}' is not supported")
+    if ctx.opset < 11:
+        pads, value = list(a.get("pads", a.get("paddings", []))), a.get("value", 0.0)
+    else:
+        pads = [int(p) for p in ctx.constant(node, 1, "pads").reshape(-1)]
+        value = ctx.constant(node, 2, "constant_value")
+        value = 0.0 if value is None or value.size == 0 else float(value.reshape(-1)[0])
+        axes = ctx.constant(node, 3, "axes")
+        if axes is not None:  # opset 18: pads only for the listed axes
+            axes = normalize_axes(axes.reshape(-1), rank)
+            full = [0] * (2 * rank)
+            for k, axis in enumerate(axes):
+                full[axis], full[axis + rank] = pads[k], pads[k + len(axes)]
+            pads = full
+    if len(pads) != 2 * rank:
+        raise ctx.fail(node, f"{len(pads)} pads for an input of rank {rank}")
+    ctx.emit(node, "pad", [ctx.tensor(node, 0)],
+             {"pads": attr_ints(pads), "mode": attr_string(mode), "value": attr_float(value)})
+
+
+def reshape_to(ctx, node, shape):
+    ctx.emit(node, "reshape", [ctx.tensor(node, 0)], {"shape": attr_ints(shape)})
+
+
+def reshape(ctx, node):
+    a = ctx.attrs(node)
+    target = a["shape"] if ctx.opset < 5 else ctx.constant(node, 1, "shape").reshape(-1)
+    in_shape = ctx.shape(node, 0)
+    try:
+        shape = resolve_reshape(in_shape, [int(d) for d in target], bool(a.get("allowzero", 0)))
+    except Exception as error:
+        raise ctx.fail(node, str(error)) from None
+    reshape_to(ctx, node, shape)
+
+
+def squeeze_unsqueeze(ctx, node):
+    context = FoldContext(node, [None, ctx.constant(node, 1, "axes")], ctx.opset)
+    axes = context.ints_from("axes", 1, 13)
+    in_shape = ctx.shape(node, 0)
+    try:
+        if node.op_type == "Squeeze":
+            shape = squeeze_shape(in_shape, axes)
+        else:
+            shape = unsqueeze_shape(in_shape, axes)
+    except Exception as error:
+        raise ctx.fail(node, str(error)) from None
+    reshape_to(ctx, node, shape)
+
+
+def flatten(ctx, node):
+    rank = len(ctx.shape(node, 0))
+    axis = ctx.attrs(node).get("axis", 1)
+    ctx.emit(node, "flatten", [ctx.tensor(node, 0)], {"axis": attr_int(axis + rank if axis < 0 else axis)})
+
+
+def transpose(ctx, node):
+    rank = len(ctx.shape(node, 0))
+    perm = ctx.attrs(node).get("perm", list(reversed(range(rank))))
+    ctx.emit(node, "transpose", [ctx.tensor(node, 0)], {"perm": attr_ints(perm)})
+
+
+def slice_(ctx, node):
+    rank = len(ctx.shape(node, 0))
+    inputs = [None] + [ctx.constant(node, i, "slice parameter") for i in range(1, len(node.input))]
+    starts, ends, axes, steps = slice_parameters(FoldContext(node, inputs, ctx.opset), rank)
+    limit = (1 << 63) - 1
+    clamp = lambda v: max(min(int(v), limit), -limit)  # noqa: E731 (INT64_MAX sentinels)
+    ctx.emit(node, "slice", [ctx.tensor(node, 0)],
+             {"starts": attr_ints(map(clamp, starts)), "ends": attr_ints(map(clamp, ends)),
+              "axes": attr_ints(axes), "steps": attr_ints(steps)})
+
+
+def gemm(ctx, node):
+    a = ctx.attrs(node)
+    if len(ctx.shape(node, 0)) != 2 or len(ctx.shape(node, 1)) != 2:
+        raise ctx.fail(node, "Gemm needs rank-2 A and B")
+    ctx.emit(node, "gemm", [ctx.tensor(node, i) for i in range(len(node.input))],
+             {"alpha": attr_float(a.get("alpha", 1.0)), "beta": attr_float(a.get("beta", 1.0)),
+              "trans_a": attr_int(a.get("transA", 0)), "trans_b": attr_int(a.get("transB", 0))})
+
+
+def matmul(ctx, node):
+    ctx.float_input(node, 0)
+    ctx.float_input(node, 1)
+    ctx.emit(node, "matmul", [ctx.tensor(node, 0), ctx.tensor(node, 1)], {})
+
+
+def depth_to_space(ctx, node):
+    a = ctx.attrs(node)
+    ctx.float_input(node, 0, rank=4)
+    ctx.emit(node, "depth_to_space", [ctx.tensor(node, 0)],
+             {"blocksize": attr_int(a["blocksize"]), "mode": attr_string(a.get("mode", "DCR"))})
+
+
+def space_to_depth(ctx, node):
+    ctx.float_input(node, 0, rank=4)
+    ctx.emit(node, "space_to_depth", [ctx.tensor(node, 0)],
+             {"blocksize": attr_int(ctx.attrs(node)["blocksize"])})
+
+
+def cast(ctx, node):
+    """A Cast of a run-time tensor is only accepted when it changes nothing."""
+    from onnx import helper
+    value = ctx.value(node, 0)
+    target = np.dtype(helper.tensor_dtype_to_np_dtype(ctx.attrs(node)["to"]))
+    if value.dtype == "float32" and target == np.float32:
+        ctx.alias(node, value)
+    else:
+        raise ctx.fail(node, f"cast of a run-time {value.dtype} tensor to {target} is not supported")
+
+
+def identity(ctx, node):
+    ctx.alias(node, ctx.value(node, 0))
+
+
+def dropout(ctx, node):
+    training = ctx.constant(node, 2, "training_mode")
+    if (training is not None and bool(training)) or ctx.attrs(node).get("is_test", 1) == 0:
+        raise ctx.fail(node, "training-mode dropout cannot run at inference")
+    ctx.alias(node, ctx.value(node, 0))
+
+
+_COORDINATE_MODES = ("align_corners", "half_pixel", "pytorch_half_pixel", "asymmetric")
+
+
+def resize(ctx, node):
+    a = ctx.attrs(node)
+    shape = ctx.float_input(node, 0, rank=4)
+    mode = {"bilinear": "linear"}.get(a.get("mode", "nearest"), a.get("mode", "nearest"))
+    if mode not in ("nearest", "linear"):
+        raise ctx.fail(node, f"resize mode '{mode}' is not supported (nearest, linear)")
+    if node.op_type == "Upsample" or ctx.opset < 11:
+        # Upsample and Resize-10 compute x' = x / scale (asymmetric), nearest rounds down.
+        scales = a.get("scales") if ctx.opset < 9 else ctx.constant(node, 1, "scales")
+        sizes, coordinate, nearest = None, "asymmetric", "floor"
+    else:
+        scales, sizes = ctx.constant(node, 2, "scales"), ctx.constant(node, 3, "sizes")
+        coordinate = a.get("coordinate_transformation_mode", "half_pixel")
+        nearest = a.get("nearest_mode", "round_prefer_floor")
+    if coordinate not in _COORDINATE_MODES:
+        raise ctx.fail(node, f"coordinate_transformation_mode '{coordinate}' is not supported")
+    if a.get("antialias", 0) or a.get("keep_aspect_ratio_policy", "stretch") != "stretch" \
+            or list(a.get("axes", range(4))) not in ([0, 1, 2, 3], [-4, -3, -2, -1]):
+        raise ctx.fail(node, "antialias, keep_aspect_ratio_policy and axes are not supported")
+    attributes = {"mode": attr_string(mode), "coordinate_mode": attr_string(coordinate)}
+    if mode == "nearest":
+        attributes["nearest_mode"] = attr_string(nearest)
+    if sizes is not None and sizes.size:
+        sizes = [int(s) for s in sizes.reshape(-1)]
+        if len(sizes) != 4 or tuple(sizes[:2]) != tuple(shape[:2]):
+            raise ctx.fail(node, f"sizes {sizes} must keep N and C of {list(shape)}")
+        out = sizes[2:]
+    elif scales is not None and np.size(scales):
+        scales = np.asarray(scales, np.float32).reshape(-1)
+        if len(scales) != 4 or scales[0] != 1 or scales[1] != 1:
+            raise ctx.fail(node, f"scales {scales.tolist()} must be [1, 1, sH, sW]")
+        # ONNX Runtime: out = floor(in * scale) computed in float32.
+        out = [int(math.floor(np.float32(shape[2 + k]) * scales[2 + k])) for k in range(2)]
+        attributes["scales"] = attr_floats(scales[2:])
+    else:
+        raise ctx.fail(node, "needs constant scales or sizes")
+    attributes["sizes"] = attr_ints(out)
+    ctx.emit(node, "resize", [ctx.tensor(node, 0)], attributes)
+
+
+HANDLERS = {
+    "Conv": conv, "AveragePool": pool, "MaxPool": pool,
+    "Relu": unary("relu"), "Sigmoid": unary("sigmoid"), "Tanh": unary("tanh"),
+    "HardSwish": unary("hard_swish"), "HardSigmoid": hard_sigmoid, "Clip": clip,
+    "Add": binary("add"), "Sub": binary("sub"), "Mul": binary("mul"), "Div": binary("div"),
+    "Concat": concat, "GlobalAveragePool": global_average_pool, "ReduceMean": reduce_mean,
+    "BatchNormalization": batch_norm, "Softmax": softmax, "ArgMax": argmax, "Pad": pad,
+    "Reshape": reshape, "Squeeze": squeeze_unsqueeze, "Unsqueeze": squeeze_unsqueeze,
+    "Flatten": flatten, "Transpose": transpose, "Slice": slice_, "Gemm": gemm, "MatMul": matmul,
+    "DepthToSpace": depth_to_space, "SpaceToDepth": space_to_depth, "Cast": cast,
+    "Identity": identity, "Dropout": dropout, "Resize": resize, "Upsample": resize,
+}
+
+SUPPORTED_OPS = sorted(HANDLERS)
