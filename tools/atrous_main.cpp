@@ -37,6 +37,9 @@ const char* kUsage =
     "  run MODEL --input NAME=FILE.npy ... --output-dir DIR\n"
     "      [--threads N] [--backend reference] [--no-optimize]\n"
     "                                           run the graph, write each output as DIR/<name>.npy\n"
+    "  segment MODEL IMAGE... --output-dir DIR [--threads N] [--backend reference]\n"
+    "                                           semantic: label PNG, overlay PNG, JSON summary;\n"
+    "                                           foreground: mask PNG, cut-out PNG, JSON summary\n"
     "  help                                     this text\n"
     "  version                                  the version\n";
 
@@ -70,6 +73,7 @@ int main(int argc, char** argv) {
   }
   if (command == "info") return atrous::command_info(args);
   if (command == "run") return atrous::command_run(args);
+  if (command == "segment") return atrous::command_segment(args);
   std::fprintf(stderr, "atrous: error: unknown command '%s'\n\n%s", command.c_str(), kUsage);
   return 2;
 }

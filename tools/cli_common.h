@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "graph/status.h"
+
 namespace atrous {
 
 struct Arguments {
@@ -17,8 +19,11 @@ struct Arguments {
 // Prints "atrous: error: MESSAGE" on stderr and returns `code` (1 for failures, 2 for usage).
 int cli_fail(const std::string& message, int code = 1);
 bool parse_int(const std::string& text, long long* value);
+// mkdir -p; an error when the path exists and is not a directory.
+Status make_directories(const std::string& path);
 
 int command_info(Arguments& args);
+int command_segment(Arguments& args);
 int command_run(Arguments& args);
 
 }  // namespace atrous

@@ -27,6 +27,8 @@ std::string file_name_for(const std::string& name) {
   return out;
 }
 
+}  // namespace
+
 Status make_directories(const std::string& path) {
   std::string partial;
   for (size_t i = 0; i <= path.size(); ++i) {
@@ -41,8 +43,6 @@ Status make_directories(const std::string& path) {
     return Status::error("'" + path + "' is not a directory");
   return Status::success();
 }
-
-}  // namespace
 
 int command_run(Arguments& args) {
   std::string model_path, output_dir;
