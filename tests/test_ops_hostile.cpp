@@ -1,0 +1,222 @@
+// Models come from untrusted files: every op's shape rule must turn any attribute and input
+// combination into either an error or descs that its reference implementation can run without
+// touching memory out of bounds or overflowing (run this under ATROUS_SANITIZE=ON to check the
+// latter). Attributes are drawn from values that broke shape rules elsewhere: 0, negatives,
+// 2^31, 2^62, INT64_MIN/MAX, NaN, wrong types.
+#include "test_ops_helpers.h"
+
+#include <cstdint>
+#include <iterator>
+#include <limits>
+#include <string>
+
+namespace atrous {
+namespace {
+
+using namespace ops_testing;
+
+const char* const kAttributeNames[] = {
+    "strides",  "dilations", "pads",       "kernel_shape", "group",     "auto_pad",
+    "axis",     "axes",      "perm",       "shape",        "starts",    "ends",
+    "steps",    "blocksize", "sizes",      "scales",       "mode",      "keepdims",
+    "ceil_mode", "count_include_pad", "activation", "activation_params", "min", "max",
+    "alpha",    "beta",      "trans_a",    "trans_b",      "epsilon",   "value",
+    "coordinate_mode", "nearest_mode"};
+
+const char* const kStrings[] = {"explicit",   "valid",     "same_upper",  "same_lower",
+                                "constant",   "reflect",   "edge",        "linear",
+                                "nearest",    "DCR",       "CRD",         "half_pixel",
+                                "asymmetric", "align_corners", "clip",    "relu",
+                                "hard_sigmoid", "floor",   "",            "bogus"};
+
+int64_t hostile_int(std::mt19937& rng) {
+  static const int64_t values[] = {0,  1,  2,  3,  -1, -2, 4, 5,
+                                   int64_t(1) << 31, int64_t(1) << 62,
+                                   std::numeric_limits<int64_t>::max(),
+                                   std::numeric_limits<int64_t>::min()};
+  return values[std::uniform_int_distribution<size_t>(0, std::size(values) - 1)(rng)];
+}
+
+double hostile_float(std::mt19937& rng) {
+  static const double values[] = {0.0, 1.0, -1.0, 0.5, 2.0, 1e-300, 1e300,
+                                  std::numeric_limits<double>::infinity(),
+                                  std::numeric_limits<double>::quiet_NaN()};
+  return values[std::uniform_int_distribution<size_t>(0, std::size(values) - 1)(rng)];
+}
+
+// A valid starting point per op (in OpType order): inputs and attributes.
+struct BaseCase {
+  std::vector<Shape> inputs;
+  AttributeMap attributes;
+};
+
+std::vector<BaseCase> base_cases() {
+  auto attrs = [](Attrs a) { return a.map; };
+  const AttributeMap pool =
+      Attrs().ints("kernel_shape", {3, 3}).ints("strides", {2, 2}).ints("pads", {1, 1, 1, 1}).map;
+  std::vector<BaseCase> cases = {
+      {{{1, 4, 5, 5}, {4, 2, 3, 3}, {4}},
+       attrs(Attrs().integer("group", 2).ints("pads", {1, 1, 1, 1}))},
+      {{{2, 3, 2, 2}, {3}, {3}, {3}, {3}}, attrs(Attrs())},
+      {{{2, 3}}, attrs(Attrs())},
+      {{{2, 3}}, attrs(Attrs().real("min", 0).real("max", 6))},
+      {{{2, 3}}, attrs(Attrs())},
+      {{{2, 3}}, attrs(Attrs().real("alpha", 0.2))},
+      {{{2, 3}}, attrs(Attrs())},
+      {{{2, 3}}, attrs(Attrs())},
+      {{{2, 3}, {3}}, attrs(Attrs())},
+      {{{2, 3}, {3}}, attrs(Attrs())},
+      {{{2, 3}, {3}}, attrs(Attrs())},
+      {{{2, 3}, {3}}, attrs(Attrs())},
+      {{{2, 3}, {2, 1}}, attrs(Attrs().integer("axis", 1))},
+      {{{2, 3, 4}}, attrs(Attrs().ints("shape", {0, -1}))},
+      {{{2, 3, 4}}, attrs(Attrs().integer("axis", 2))},
+      {{{2, 3, 4}}, attrs(Attrs().ints("perm", {1, 0, 2}))},
+      {{{3, 4}}, attrs(Attrs().ints("pads", {1, -1, 0, 2}).str("mode", "reflect"))},
+      {{{5, 6}},
+       attrs(Attrs().ints("starts", {1, -1}).ints("ends", {4, -6}).ints("steps", {1, -2}))},
+      {{{1, 8, 2, 3}}, attrs(Attrs().integer("blocksize", 2))},
+      {{{1, 2, 4, 6}}, attrs(Attrs().integer("blocksize", 2))},
+      {{{1, 2, 3, 3}}, attrs(Attrs())},
+      {{{2, 3, 4}}, attrs(Attrs().ints("axes", {1}))},
+      {{{1, 2, 5, 5}}, pool},
+      {{{1, 2, 5, 5}}, pool},
+      {{{2, 5}}, attrs(Attrs())},
+      {{{2, 5}}, attrs(Attrs().integer("axis", 1))},
+      {{{1, 2, 3, 4}}, attrs(Attrs().ints("sizes", {5, 7}))},
+      {{{3, 4}, {4, 5}, {5}}, attrs(Attrs())},
+      {{{2, 3, 4}, {4, 5}}, attrs(Attrs())},
+  };
+  return cases;
+}
+
+// Overwrites 0..3 attributes with hostile values; names come from the op's own attributes
+// half of the time so the mutations reach its checks.
+void mutate_attributes(std::mt19937& rng, AttributeMap* map) {
+  auto pick = [&rng](int low, int high) {
+    return std::uniform_int_distribution<int>(low, high)(rng);
+  };
+  std::vector<std::string> own;
+  for (const Attribute& attribute : map->items()) own.push_back(attribute.name);
+  const int count = pick(0, 3);
+  for (int i = 0; i < count; ++i) {
+    const std::string name = !own.empty() && pick(0, 1)
+                                 ? own[size_t(pick(0, int(own.size()) - 1))]
+                                 : kAttributeNames[pick(0, int(std::size(kAttributeNames)) - 1)];
+    switch (pick(0, 4)) {
+      case 0: map->set_int(name, pick(0, 3) ? pick(-2, 4) : hostile_int(rng)); break;
+      case 1: map->set_float(name, hostile_float(rng)); break;
+      case 2: map->set_string(name, kStrings[pick(0, int(std::size(kStrings)) - 1)]); break;
+      case 3: {
+        std::vector<int64_t> values(size_t(pick(0, 5)));
+        for (int64_t& v : values) v = pick(0, 3) ? pick(-2, 4) : hostile_int(rng);
+        map->set_ints(name, values);
+        break;
+      }
+      default: {
+        std::vector<double> values(size_t(pick(0, 3)));
+        for (double& v : values) v = pick(0, 1) ? double(pick(-2, 4)) : hostile_float(rng);
+        map->set_floats(name, values);
+        break;
+      }
+    }
+  }
+}
+
+// Changes a dim, the rank, the dtype or the count of the inputs, sometimes.
+void mutate_inputs(std::mt19937& rng, const OpDefinition& definition, std::vector<Shape>* shapes,
+                   std::vector<DType>* dtypes) {
+  auto pick = [&rng](int low, int high) {
+    return std::uniform_int_distribution<int>(low, high)(rng);
+  };
+  dtypes->assign(shapes->size(), DType::dtype_f32);
+  const int mutations = pick(0, 2);
+  for (int m = 0; m < mutations; ++m) {
+    Shape& shape = (*shapes)[size_t(pick(0, int(shapes->size()) - 1))];
+    switch (pick(0, 4)) {
+      case 0:
+        if (!shape.empty()) shape[size_t(pick(0, int(shape.size()) - 1))] = pick(0, 6);
+        break;
+      case 1:
+        if (shape.size() < 6) shape.push_back(pick(1, 3));
+        break;
+      case 2:
+        if (!shape.empty()) shape.pop_back();
+        break;
+      case 3:
+        (*dtypes)[size_t(pick(0, int(dtypes->size()) - 1))] = DType::dtype_i32;
+        break;
+      default: {
+        const int max_inputs = definition.max_inputs < 0 ? 4 : definition.max_inputs;
+        const int count = pick(definition.min_inputs, max_inputs);
+        shapes->resize(size_t(count), Shape{2});
+        dtypes->resize(size_t(count), DType::dtype_f32);
+        break;
+      }
+    }
+  }
+}
+
+TEST_CASE("every op: hostile attributes and shapes give errors or safe runs", "[ops][hostile]") {
+  std::mt19937 rng(4242);
+  const std::vector<BaseCase> bases = base_cases();
+  REQUIRE(bases.size() == size_t(OpType::op_count));
+  for (int op_index = 0; op_index < int(OpType::op_count); ++op_index) {
+    const OpType op = OpType(op_index);
+    const OpDefinition& definition = op_definition(op);
+    INFO(definition.name);
+    int ran = 0;
+    for (int trial = 0; trial < 1500; ++trial) {
+      std::vector<Shape> shapes = bases[size_t(op_index)].inputs;
+      std::vector<DType> dtypes;
+      AttributeMap attributes = bases[size_t(op_index)].attributes;
+      if (trial > 0) {
+        mutate_inputs(rng, definition, &shapes, &dtypes);
+        mutate_attributes(rng, &attributes);
+      } else {
+        dtypes.assign(shapes.size(), DType::dtype_f32);
+      }
+      std::vector<Tensor> inputs;
+      std::uniform_int_distribution<int> value(-100, 100);
+      for (size_t i = 0; i < shapes.size(); ++i) {
+        inputs.emplace_back(dtypes[i], shapes[i]);
+        Tensor& tensor = inputs.back();
+        for (int64_t e = 0; e < tensor.numel(); ++e) {
+          if (dtypes[i] == DType::dtype_f32)
+            tensor.f32()[e] = float(value(rng)) / 10.0f;
+          else
+            tensor.i32()[e] = value(rng);
+        }
+      }
+      std::vector<TensorDesc> descs;
+      for (const Tensor& tensor : inputs)
+        descs.push_back(TensorDesc{tensor.dtype(), tensor.shape()});
+      std::vector<const TensorDesc*> desc_pointers;
+      for (const TensorDesc& desc : descs) desc_pointers.push_back(&desc);
+      std::vector<TensorDesc> outputs;
+      Status status = op_infer(op, attributes, desc_pointers, &outputs);
+      if (trial == 0) {
+        INFO(status.message());
+        REQUIRE(status.ok());  // the base case itself is valid
+      }
+      if (!status.ok()) {
+        CHECK(status.message().find('\n') == std::string::npos);
+        CHECK(status.message().rfind(std::string(definition.name) + ": ", 0) == 0);
+        continue;
+      }
+      // Valid but slow combinations (e.g. sizes 2^31) are skipped; the rest run, and a
+      // sanitizer build reports any out-of-bounds access or overflow.
+      if (shape_numel(outputs[0].shape) > 20000) continue;
+      if (op_multiply_adds(op, attributes, desc_pointers, outputs) > 1000000) continue;
+      std::vector<const Tensor*> pointers;
+      for (const Tensor& tensor : inputs) pointers.push_back(&tensor);
+      OpRun run = run_op(op, attributes, pointers);
+      CHECK(run.status.ok());
+      ++ran;
+    }
+    CHECK(ran >= 20);  // the mutations must leave enough valid cases to run
+  }
+}
+
+}  // namespace
+}  // namespace atrous
