@@ -93,6 +93,37 @@ atrous_status* atrous_session_run(atrous_session* session);
 atrous_status* atrous_session_output(const atrous_session* session, int32_t index,
                                      atrous_tensor_info* info, const void** data);
 
+/* Images: 8-bit, row-major, interleaved channels. */
+typedef struct atrous_image {
+  int32_t width;
+  int32_t height;
+  int32_t channels; /* 1 (gray), 3 (RGB) or 4 (RGBA) */
+  uint8_t* pixels;  /* owned: free with atrous_image_release when atrous allocated it */
+} atrous_image;
+
+/* Decodes PNG, JPEG, BMP, GIF, TGA, PSD, PNM or HDR to RGB (gray is replicated, alpha dropped).
+ * Images above 16384 pixels on a side are refused. */
+atrous_status* atrous_image_load(const char* path, atrous_image* image);
+atrous_status* atrous_image_write_png(const char* path, const atrous_image* image);
+void atrous_image_release(atrous_image* image);
+
+/* Segmentation of one RGB image with a model whose metadata says task "semantic" or
+ * "foreground" (docs/FORMAT.md): the image is resized and normalized as the model's metadata
+ * says, the model runs, and the result comes back at the image's own size. */
+typedef struct atrous_segmentation {
+  int32_t width;
+  int32_t height;
+  int32_t num_classes;
+  int32_t* labels;     /* semantic models: width*height class ids, else NULL */
+  float* probability;  /* foreground models: width*height values in [0,1], else NULL */
+} atrous_segmentation;
+
+atrous_status* atrous_session_segment(atrous_session* session, const atrous_image* image,
+                                      atrous_segmentation* result);
+void atrous_segmentation_release(atrous_segmentation* result);
+/* Name of a class from the model's "labels" metadata; *name is owned by the model. */
+atrous_status* atrous_model_label(const atrous_model* model, int32_t class_id, const char** name);
+
 #ifdef __cplusplus
 }
 #endif

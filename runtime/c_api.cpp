@@ -1,11 +1,14 @@
 // The C API of include/atrous.h over the C++ Model/Session. No exception crosses the boundary.
 #include "atrous.h"
 
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <new>
 #include <string>
 
+#include "models/semantic.h"
+#include "runtime/image.h"
 #include "runtime/session.h"
 
 struct atrous_status {
@@ -16,6 +19,7 @@ struct atrous_status {
 struct atrous_model {
   std::shared_ptr<const atrous::Model> model;
   std::map<std::string, std::string> metadata_strings;
+  std::vector<std::string> labels;
 };
 
 struct atrous_session {
@@ -63,7 +67,8 @@ atrous_status* tensor_info(const atrous::Graph& graph, int32_t tensor, atrous_te
 atrous_status* load_result(atrous::Status status, std::shared_ptr<const atrous::Model> loaded,
                            atrous_model** model) {
   if (!status.ok()) return make_status(ATROUS_CODE_INVALID_MODEL, status.message());
-  auto* handle = new atrous_model{std::move(loaded), {}};
+  auto* handle = new atrous_model{std::move(loaded), {}, {}};
+  handle->labels = handle->model->graph().metadata.get_strings("labels", {});
   for (const atrous::Attribute& a : handle->model->graph().metadata.items())
     if (a.type == atrous::AttributeType::attribute_string) handle->metadata_strings[a.name] = a.s;
   *model = handle;
@@ -209,6 +214,112 @@ atrous_status* atrous_session_output(const atrous_session* session, int32_t inde
   tensor_info(graph, graph.outputs[size_t(index)], info);
   *data = session->outputs[size_t(index)].data();
   return nullptr;
+}
+
+atrous_status* atrous_model_label(const atrous_model* model, int32_t class_id, const char** name) {
+  if (!model || !name) return invalid("atrous_model_label: null argument");
+  if (class_id < 0 || size_t(class_id) >= model->labels.size())
+    return invalid("class " + std::to_string(class_id) + " has no label (the model has " +
+                   std::to_string(model->labels.size()) + ")");
+  *name = model->labels[size_t(class_id)].c_str();
+  return nullptr;
+}
+
+static void copy_image_out(const atrous::Image& in, atrous_image* out) {
+  out->width = in.width;
+  out->height = in.height;
+  out->channels = in.channels;
+  out->pixels = static_cast<uint8_t*>(std::malloc(in.pixels.size() ? in.pixels.size() : 1));
+  if (!out->pixels) throw std::bad_alloc();
+  std::memcpy(out->pixels, in.pixels.data(), in.pixels.size());
+}
+
+static atrous_status* copy_image_in(const atrous_image* in, atrous::Image* out) {
+  if (!in || !in->pixels || in->width < 1 || in->height < 1 || in->width > atrous::kMaxImageSide ||
+      in->height > atrous::kMaxImageSide || (in->channels != 1 && in->channels != 3 && in->channels != 4))
+    return invalid("image must have pixels, 1..16384 pixels per side and 1, 3 or 4 channels");
+  out->width = in->width;
+  out->height = in->height;
+  out->channels = in->channels;
+  out->pixels.assign(in->pixels, in->pixels + size_t(in->width) * size_t(in->height) * size_t(in->channels));
+  return nullptr;
+}
+
+atrous_status* atrous_image_load(const char* path, atrous_image* image) {
+  if (!path || !image) return invalid("atrous_image_load: null argument");
+  *image = atrous_image{0, 0, 0, nullptr};
+  return guarded([&]() -> atrous_status* {
+    atrous::Image loaded;
+    atrous::Status status = atrous::image_load_rgb(path, &loaded);
+    if (!status.ok()) return invalid(status.message());
+    copy_image_out(loaded, image);
+    return nullptr;
+  });
+}
+
+atrous_status* atrous_image_write_png(const char* path, const atrous_image* image) {
+  if (!path) return invalid("atrous_image_write_png: null path");
+  return guarded([&]() -> atrous_status* {
+    atrous::Image copy;
+    if (atrous_status* s = copy_image_in(image, &copy)) return s;
+    atrous::Status status = atrous::image_write_png(path, copy);
+    return status.ok() ? nullptr : make_status(ATROUS_CODE_RUNTIME, status.message());
+  });
+}
+
+void atrous_image_release(atrous_image* image) {
+  if (!image) return;
+  std::free(image->pixels);
+  image->pixels = nullptr;
+}
+
+atrous_status* atrous_session_segment(atrous_session* session, const atrous_image* image,
+                                      atrous_segmentation* result) {
+  if (!session || !result) return invalid("atrous_session_segment: null argument");
+  *result = atrous_segmentation{0, 0, 0, nullptr, nullptr};
+  return guarded([&]() -> atrous_status* {
+    atrous::Image rgb;
+    if (atrous_status* s = copy_image_in(image, &rgb)) return s;
+    if (rgb.channels != 3) {  // gray or RGBA: convert to RGB
+      atrous::Image converted;
+      converted.width = rgb.width;
+      converted.height = rgb.height;
+      converted.channels = 3;
+      converted.pixels.resize(size_t(rgb.width) * size_t(rgb.height) * 3);
+      for (size_t i = 0; i < size_t(rgb.width) * size_t(rgb.height); ++i)
+        for (size_t k = 0; k < 3; ++k)
+          converted.pixels[i * 3 + k] = rgb.pixels[i * size_t(rgb.channels) + (rgb.channels == 1 ? 0 : k)];
+      rgb = std::move(converted);
+    }
+    atrous::ImageModelInfo info;
+    atrous::Status status = atrous::image_model_info(session->session->graph(), &info);
+    if (!status.ok()) return invalid(status.message());
+    atrous::SegmentationResult segmentation;
+    status = atrous::segment_image(*session->session, info, rgb, &segmentation);
+    if (!status.ok()) return make_status(ATROUS_CODE_RUNTIME, status.message());
+    result->width = segmentation.width;
+    result->height = segmentation.height;
+    result->num_classes = segmentation.num_classes;
+    if (!segmentation.labels.empty()) {
+      result->labels = static_cast<int32_t*>(std::malloc(segmentation.labels.size() * sizeof(int32_t)));
+      if (!result->labels) throw std::bad_alloc();
+      std::memcpy(result->labels, segmentation.labels.data(), segmentation.labels.size() * sizeof(int32_t));
+    }
+    if (!segmentation.probability.empty()) {
+      result->probability = static_cast<float*>(std::malloc(segmentation.probability.size() * sizeof(float)));
+      if (!result->probability) throw std::bad_alloc();
+      std::memcpy(result->probability, segmentation.probability.data(), segmentation.probability.size() * sizeof(float));
+    }
+    return nullptr;
+  });
+}
+
+void atrous_segmentation_release(atrous_segmentation* result) {
+  if (!result) return;
+  std::free(result->labels);
+  std::free(result->probability);
+  result->labels = nullptr;
+  result->probability = nullptr;
 }
 
 }  // extern "C"

@@ -22,7 +22,7 @@ ATROUS_BIN="$PWD/build/atrous" .venv/bin/python -m pytest -q tests/python
 
 if [ "$quick" = 0 ]; then
   stage "unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"
-  cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DATROUS_SANITIZE=ON -DATROUS_CUDA=OFF >/dev/null
+  cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DATROUS_SANITIZE=ON -DATROUS_CUDA=OFF -DATROUS_INSTALL_TEST=OFF >/dev/null
   cmake --build build-asan -j"$jobs" --target atrous_tests
   ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
     ctest --test-dir build-asan --output-on-failure -j"$jobs"
