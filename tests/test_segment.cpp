@@ -1,0 +1,186 @@
+// The image segmentation pipeline: decoding edge cases, metadata checks, preprocessing and
+// the resize-then-argmax post-processing.
+#include <catch2/catch.hpp>
+
+#include <cstdio>
+#include <cstring>
+#include <random>
+#include <unistd.h>
+
+#include "models/semantic.h"
+#include "runtime/image.h"
+#include "tests/graph_fixtures.h"
+#include "tools/overlay.h"
+
+using namespace atrous;
+
+namespace {
+
+std::string temp_path(const char* suffix) {
+  char base[] = "/tmp/atrous_img_XXXXXX";
+  int fd = mkstemp(base);
+  REQUIRE(fd >= 0);
+  close(fd);
+  std::remove(base);
+  return std::string(base) + suffix;
+}
+
+void write_bytes(const std::string& path, const std::vector<uint8_t>& bytes) {
+  std::FILE* f = std::fopen(path.c_str(), "wb");
+  REQUIRE(f);
+  std::fwrite(bytes.data(), 1, bytes.size(), f);
+  std::fclose(f);
+}
+
+// A semantic model: input [1,3,4,6] → 1×1 conv to 3 classes (identity-like weights) so that
+// the class with the largest input channel wins.
+Graph make_argmax_model(const std::string& task, const std::string& layout) {
+  Graph graph;
+  if (!task.empty()) graph.metadata.set_string("task", task);
+  graph.metadata.set_string("input_layout", layout);
+  graph.metadata.set_floats("input_mean", {0, 0, 0});
+  graph.metadata.set_floats("input_std", {255, 255, 255});
+  graph.metadata.set_strings("labels", {"red", "green", "blue"});
+  bool nhwc = layout == "nhwc";
+  int32_t input = graph.add_tensor("image", DType::dtype_f32, nhwc ? Shape{1, 4, 6, 3} : Shape{1, 3, 4, 6});
+  graph.inputs = {input};
+  int32_t x = input;
+  if (nhwc) {
+    x = graph.add_tensor("nchw", DType::dtype_f32, {});
+    AttributeMap perm;
+    perm.set_ints("perm", {0, 3, 1, 2});
+    testing::add_node(graph, OpType::op_transpose, "to_nchw", {input}, {x}, perm);
+  }
+  Tensor w(DType::dtype_f32, {3, 3, 1, 1});
+  for (int i = 0; i < 3; ++i) w.f32()[i * 3 + i] = 1.f;
+  int32_t wi = graph.add_constant("w", std::move(w));
+  int32_t logits = graph.add_tensor("logits", DType::dtype_f32, {});
+  testing::add_node(graph, OpType::op_conv, "classify", {x, wi}, {logits});
+  int32_t out = logits;
+  if (nhwc) {
+    out = graph.add_tensor("logits_nhwc", DType::dtype_f32, {});
+    AttributeMap perm;
+    perm.set_ints("perm", {0, 2, 3, 1});
+    testing::add_node(graph, OpType::op_transpose, "to_nhwc", {logits}, {out}, perm);
+  }
+  graph.outputs = {out};
+  return graph;
+}
+
+}  // namespace
+
+TEST_CASE("images: gray and RGBA files become RGB, non-images and huge images are refused", "[segment]") {
+  Image rgba;
+  rgba.width = 3;
+  rgba.height = 2;
+  rgba.channels = 4;
+  rgba.pixels = {10, 20, 30, 0, 40, 50, 60, 128, 70, 80, 90, 255, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
+  std::string path = temp_path(".png");
+  REQUIRE(image_write_png(path, rgba).ok());
+  Image loaded;
+  int channels = 0;
+  REQUIRE(image_load_rgb(path, &loaded, &channels).ok());
+  CHECK(channels == 4);
+  CHECK(loaded.channels == 3);
+  CHECK(loaded.pixels == std::vector<uint8_t>{10, 20, 30, 40, 50, 60, 70, 80, 90, 1, 2, 3, 5, 6, 7, 9, 10, 11});
+
+  Image gray;
+  gray.width = 2;
+  gray.height = 1;
+  gray.channels = 1;
+  gray.pixels = {7, 200};
+  REQUIRE(image_write_png(path, gray).ok());
+  REQUIRE(image_load_rgb(path, &loaded, &channels).ok());
+  CHECK(channels == 1);
+  CHECK(loaded.pixels == std::vector<uint8_t>{7, 7, 7, 200, 200, 200});
+
+  write_bytes(path, {'h', 'e', 'l', 'l', 'o'});
+  Status status = image_load_rgb(path, &loaded);
+  CHECK_THAT(status.message(), Catch::Contains("is not an image"));
+
+  // A PNG header announcing 17000×17000 pixels: refused from the header, before decoding.
+  std::vector<uint8_t> huge = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0, 0, 13, 'I', 'H', 'D', 'R',
+                               0, 0, 0x42, 0x68, 0, 0, 0x42, 0x68, 8, 2, 0, 0, 0, 0, 0, 0, 0};
+  write_bytes(path, huge);
+  status = image_load_rgb(path, &loaded);
+  CHECK_THAT(status.message(), Catch::Contains("17000x17000") && Catch::Contains("16384"));
+  std::remove(path.c_str());
+}
+
+TEST_CASE("bilinear image resize keeps constant images and maps corners", "[segment]") {
+  Image image;
+  image.width = 5;
+  image.height = 3;
+  image.channels = 3;
+  image.pixels.assign(5 * 3 * 3, 77);
+  Image resized = image_resize_bilinear(image, 11, 7);
+  for (uint8_t v : resized.pixels) CHECK(v == 77);
+  // A horizontal ramp 0,100,200 upsampled ×2 with half-pixel centers: 0,25,75,125,175,200.
+  Image ramp;
+  ramp.width = 3;
+  ramp.height = 1;
+  ramp.channels = 1;
+  ramp.pixels = {0, 100, 200};
+  Image up = image_resize_bilinear(ramp, 6, 1);
+  CHECK(up.pixels == std::vector<uint8_t>{0, 25, 75, 125, 175, 200});
+}
+
+TEST_CASE("image_model_info explains missing or wrong metadata", "[segment]") {
+  ImageModelInfo info;
+  Graph no_task = make_argmax_model("", "nchw");
+  REQUIRE(graph_infer_shapes(&no_task).ok());
+  Status status = image_model_info(no_task, &info);
+  CHECK_THAT(status.message(), Catch::Contains("no 'task' metadata") && Catch::Contains("atrous-convert"));
+  Graph classification = make_argmax_model("classification", "nchw");
+  REQUIRE(graph_infer_shapes(&classification).ok());
+  CHECK_THAT(image_model_info(classification, &info).message(), Catch::Contains("'classification'"));
+  Graph foreground = make_argmax_model("foreground", "nchw");
+  REQUIRE(graph_infer_shapes(&foreground).ok());
+  CHECK_THAT(image_model_info(foreground, &info).message(), Catch::Contains("one probability channel"));
+}
+
+TEST_CASE("semantic segmentation labels each pixel with its dominant channel, NCHW and NHWC", "[segment]") {
+  for (const char* layout : {"nchw", "nhwc"}) {
+    Graph graph = make_argmax_model("semantic", layout);
+    std::shared_ptr<const Model> model;
+    REQUIRE(Model::from_graph(graph, &model).ok());
+    std::unique_ptr<Session> session;
+    REQUIRE(Session::create(model, SessionOptions(), &session).ok());
+    ImageModelInfo info;
+    REQUIRE(image_model_info(session->graph(), &info).ok());
+    CHECK(info.nhwc == (std::string(layout) == "nhwc"));
+    // A 12×8 image: left third red, middle green, right blue.
+    Image image;
+    image.width = 12;
+    image.height = 8;
+    image.channels = 3;
+    image.pixels.resize(12 * 8 * 3);
+    for (int y = 0; y < 8; ++y)
+      for (int x = 0; x < 12; ++x) image.pixels[size_t((y * 12 + x) * 3 + x / 4)] = 255;
+    SegmentationResult result;
+    REQUIRE(segment_image(*session, info, image, &result).ok());
+    REQUIRE(result.labels.size() == 96);
+    INFO(layout);
+    for (int y = 0; y < 8; ++y) {
+      CHECK(result.labels[size_t(y * 12 + 0)] == 0);
+      CHECK(result.labels[size_t(y * 12 + 6)] == 1);
+      CHECK(result.labels[size_t(y * 12 + 11)] == 2);
+    }
+    // The network input was normalized by the metadata: values in [0, 1].
+    Tensor input = segmentation_input(info, image);
+    float lo = 1e9f, hi = -1e9f;
+    for (int64_t i = 0; i < input.numel(); ++i) lo = std::min(lo, input.f32()[i]), hi = std::max(hi, input.f32()[i]);
+    CHECK(lo == 0.f);
+    CHECK(hi == 1.f);
+  }
+}
+
+TEST_CASE("the palette is PASCAL VOC's", "[segment]") {
+  uint8_t rgb[3];
+  palette_color(0, rgb);
+  CHECK((rgb[0] == 0 && rgb[1] == 0 && rgb[2] == 0));
+  palette_color(15, rgb);  // person
+  CHECK((rgb[0] == 192 && rgb[1] == 128 && rgb[2] == 128));
+  palette_color(3, rgb);  // bird
+  CHECK((rgb[0] == 128 && rgb[1] == 128 && rgb[2] == 0));
+}
