@@ -12,6 +12,7 @@
 //   reduce.cpp          reduce_mean, softmax, argmax
 //   resize.cpp          resize
 //   matmul.cpp          gemm, matmul
+//   conv_transpose.cpp  conv_transpose
 #pragma once
 
 #include <vector>
@@ -57,6 +58,7 @@ ATROUS_DECLARE_OP(argmax)
 ATROUS_DECLARE_OP(resize)
 ATROUS_DECLARE_OP(gemm)
 ATROUS_DECLARE_OP(matmul)
+ATROUS_DECLARE_OP(conv_transpose)
 
 #undef ATROUS_DECLARE_OP
 
@@ -69,5 +71,8 @@ int64_t gemm_multiply_adds(const AttributeMap& attributes,
 int64_t matmul_multiply_adds(const AttributeMap& attributes,
                              const std::vector<const TensorDesc*>& inputs,
                              const std::vector<TensorDesc>& outputs);
+int64_t conv_transpose_multiply_adds(const AttributeMap& attributes,
+                                     const std::vector<const TensorDesc*>& inputs,
+                                     const std::vector<TensorDesc>& outputs);
 
 }  // namespace atrous

@@ -42,6 +42,7 @@ enum class OpType : uint8_t {
   op_resize,
   op_gemm,
   op_matmul,
+  op_conv_transpose,
   op_count,  // number of ops, not an op
 };
 

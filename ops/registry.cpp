@@ -42,6 +42,7 @@ constexpr OpDefinition kDefinitions[] = {
     ATROUS_OP(resize, 1, 1),
     ATROUS_OP_COUNTED(gemm, 2, 3),
     ATROUS_OP_COUNTED(matmul, 2, 2),
+    ATROUS_OP_COUNTED(conv_transpose, 2, 3),
 };
 
 #undef ATROUS_OP

@@ -86,6 +86,9 @@ std::vector<BaseCase> base_cases() {
       {{{1, 2, 3, 4}}, attrs(Attrs().ints("sizes", {5, 7}))},
       {{{3, 4}, {4, 5}, {5}}, attrs(Attrs())},
       {{{2, 3, 4}, {4, 5}}, attrs(Attrs())},
+      {{{1, 4, 3, 3}, {4, 2, 3, 3}, {4}},
+       attrs(Attrs().integer("group", 2).ints("strides", {2, 2}).ints("pads", {1, 1, 1, 1})
+                 .ints("output_padding", {1, 1}))},
   };
   return cases;
 }
