@@ -9,7 +9,8 @@ SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
 packages=(cmake g++ make clang libclang-rt-14-dev catch2 libxsimd-dev libstb-dev
-          python3 python3-venv python3-pip python3-numpy python3-torch python3-torchvision)
+          python3 python3-venv python3-pip python3-numpy python3-pil python3-torch python3-torchvision
+          pkg-config)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -25,6 +26,6 @@ fi
 if [ ! -x .venv/bin/python ]; then
   /usr/bin/python3 -m venv --system-site-packages .venv
 fi
-.venv/bin/python -m pip install -q --disable-pip-version-check "numpy<2" onnx onnxruntime pytest
+.venv/bin/python -m pip install -q --disable-pip-version-check "numpy<2" onnx onnxruntime pytest ai-edge-litert tflite
 .venv/bin/python -m pip install -q --disable-pip-version-check -e weights_converter
 echo "setup: done"

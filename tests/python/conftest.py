@@ -2,6 +2,8 @@
 
 The tests that execute converted models need the C++ `atrous` binary: $ATROUS_BIN, or
 <repo>/build/atrous. When it is missing those tests FAIL (they are the point of the suite).
+The TFLite tests also need the shared real models and images, `<repo>/../shared/assets` (the same
+place in CI); they fail, not skip, without them.
 $ATROUS_BACKEND, when set, is passed as `atrous run --backend`.
 """
 import os
@@ -28,6 +30,15 @@ def atrous_bin():
     if not (os.path.isfile(path) and os.access(path, os.X_OK)):
         pytest.fail(f"atrous binary not found at {path}: build the project into <repo>/build "
                     "or point ATROUS_BIN at it", pytrace=False)
+    return path
+
+
+@pytest.fixture(scope="session")
+def shared_assets():
+    """<repo>/../shared/assets (models/, images/): real TFLite models and photos."""
+    path = os.path.join(os.path.dirname(REPO_ROOT), "shared", "assets")
+    if not (os.path.isdir(os.path.join(path, "models")) and os.path.isdir(os.path.join(path, "images"))):
+        pytest.fail(f"shared assets not found at {path} (expected models/ and images/ there)", pytrace=False)
     return path
 
 

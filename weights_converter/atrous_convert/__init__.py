@@ -1,4 +1,4 @@
-"""atrous-convert: ONNX models → `.atrous` files (docs/FORMAT.md) for the atrous runtime."""
+"""atrous-convert: ONNX and TFLite models → `.atrous` files (docs/FORMAT.md) for the atrous runtime."""
 from __future__ import annotations
 
 __version__ = "0.1.0"

@@ -1,4 +1,4 @@
-"""`atrous-convert MODEL.onnx -o OUT.atrous [metadata flags]`.
+"""`atrous-convert MODEL.onnx|MODEL.tflite -o OUT.atrous [metadata flags]`.
 
 Errors print one line, `atrous-convert: error: ...`, on stderr and exit with status 2; no output
 file is created or replaced in that case.
@@ -23,13 +23,13 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog=PROG, description="Convert an ONNX model to an .atrous file.")
-    p.add_argument("model", help="input ONNX file")
+    p = _Parser(prog=PROG, description="Convert an ONNX or TFLite model to an .atrous file.")
+    p.add_argument("model", help="input ONNX file, or TFLite file (.tflite / 'TFL3' flatbuffer)")
     p.add_argument("-o", "--output", required=True, help="output .atrous file")
     p.add_argument("--task", choices=meta.TASKS, help="metadata 'task'")
     labels = p.add_mutually_exclusive_group()
     labels.add_argument("--labels", help="class names, comma-separated (index = class id)")
-    labels.add_argument("--labels-file", help="class names, one per line")
+    labels.add_argument("--labels-file", help="class names, one per line; a blank line ends the list")
     p.add_argument("--thing-classes", help="class ids with instances, e.g. 11,12,13")
     p.add_argument("--input-mean", help="per-channel mean on 0-255 pixels, e.g. 127.5,127.5,127.5")
     p.add_argument("--input-std", help="per-channel std on 0-255 pixels, e.g. 127.5,127.5,127.5")
@@ -39,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input-shape", action="append", default=[], metavar="NAME=1x3xHxW",
                    help="fix the dims of a graph input (needed for dynamic dims)")
     p.add_argument("--no-fold", action="store_true",
-                   help="keep batch_norm nodes instead of folding them into convolutions")
+                   help="keep batch_norm nodes instead of folding them into convolutions (ONNX)")
     p.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     return p
 
@@ -50,9 +50,10 @@ def _read_labels(path: str) -> List[str]:
             lines = [line.rstrip("\r\n") for line in f]
     except OSError as error:
         raise ConversionError(f"cannot read labels file '{path}': {error.strerror}") from None
-    while lines and not lines[-1].strip():
-        lines.pop()
-    return lines
+    # The list ends at the first blank line: label files often close with a note after one
+    # (e.g. the PASCAL VOC list's remark on the ignore label 255).
+    blank = next((k for k, line in enumerate(lines) if not line.strip()), len(lines))
+    return lines[:blank]
 
 
 def metadata_from_args(args) -> Dict[str, Attr]:

@@ -1,4 +1,6 @@
-"""Library entry points: ONNX file/ModelProto → IR Model with metadata → `.atrous` file."""
+"""Library entry points: ONNX file/ModelProto or TFLite file/flatbuffer → IR Model with metadata →
+`.atrous` file. A TFLite model is recognised by its `.tflite` name or its "TFL3" flatbuffer
+identifier; anything else is read as ONNX."""
 from __future__ import annotations
 
 import os
@@ -6,10 +8,10 @@ from typing import Dict, Optional, Sequence, Union
 
 import onnx
 
-from . import __version__, metadata as meta
+from . import __version__, metadata as meta, tflite_import
 from .errors import ConversionError
 from .onnx_import import convert_model, load_onnx
-from .writer import Attr, Model, attr_string, write_model
+from .writer import Attr, Model, attr_ints, attr_string, write_model
 
 
 def source_description(model: onnx.ModelProto, path: Optional[str]) -> str:
@@ -19,16 +21,46 @@ def source_description(model: onnx.ModelProto, path: Optional[str]) -> str:
     return f"{name} (ONNX opset {opset}" + (f", exported by {producer})" if producer else ")")
 
 
-def convert_to_model(model: Union[str, onnx.ModelProto],
+def is_tflite(model) -> bool:
+    if isinstance(model, (bytes, bytearray, memoryview)):
+        return bytes(model[4:8]) == tflite_import.IDENTIFIER
+    return isinstance(model, str) and tflite_import.is_tflite_file(model)
+
+
+def _convert_tflite(model: Union[str, bytes], input_shapes) -> tuple:
+    path = model if isinstance(model, str) else None
+    buffer = tflite_import.load_tflite(model) if path else bytes(model)
+    ir = tflite_import.convert_model(buffer, input_shapes, path)
+    implied = {"input_layout": attr_string("nhwc")}
+    images = [ir.tensors[i].shape for i in ir.inputs if len(ir.tensors[i].shape) == 4]
+    if len(images) == 1:  # the flatbuffer fixes the image size: [1, H, W, C]
+        implied["input_size"] = attr_ints(images[0][1:3])
+    return ir, tflite_import.source_description(buffer, path), implied
+
+
+def convert_to_model(model: Union[str, bytes, onnx.ModelProto],
                      input_shapes: Optional[Dict[str, Sequence[int]]] = None,
                      fold_batch_norm: bool = True,
                      metadata: Optional[Dict[str, Attr]] = None) -> Model:
-    """Converts and attaches metadata (`producer` and `source` are always recorded)."""
-    path = model if isinstance(model, str) else None
-    proto = load_onnx(model) if isinstance(model, str) else model
-    ir = convert_model(proto, input_shapes, fold_batch_norm)
+    """Converts and attaches metadata (`producer`, `source` and `input_layout` are always
+    recorded; for TFLite also `input_size`, from the model's image input). `metadata` entries
+    replace the implied ones."""
+    if is_tflite(model):
+        ir, source, implied = _convert_tflite(model, input_shapes)
+    else:
+        path = model if isinstance(model, str) else None
+        proto = load_onnx(model) if isinstance(model, str) else model
+        if isinstance(proto, (bytes, bytearray, memoryview)):
+            try:
+                proto = onnx.load_model_from_string(bytes(proto))
+            except Exception as error:  # protobuf's DecodeError and friends
+                raise ConversionError(f"the bytes are neither a TFLite flatbuffer nor an ONNX model: "
+                                      f"{error}") from None
+        ir = convert_model(proto, input_shapes, fold_batch_norm)
+        source, implied = source_description(proto, path), {"input_layout": attr_string("nchw")}
     entries = {"producer": attr_string(f"atrous-convert {__version__}"),
-               "source": attr_string(source_description(proto, path))}
+               "source": attr_string(source)}
+    entries.update(implied)
     for key, attr in (metadata or {}).items():
         if key == "producer":
             raise ConversionError("metadata 'producer' is set by the converter")
@@ -37,7 +69,7 @@ def convert_to_model(model: Union[str, onnx.ModelProto],
     return ir
 
 
-def convert(model: Union[str, onnx.ModelProto], output_path: str,
+def convert(model: Union[str, bytes, onnx.ModelProto], output_path: str,
             input_shapes: Optional[Dict[str, Sequence[int]]] = None, fold_batch_norm: bool = True,
             metadata: Optional[Dict[str, Attr]] = None) -> Model:
     """Converts `model` and writes `output_path` atomically; returns the written IR."""

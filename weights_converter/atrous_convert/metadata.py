@@ -15,8 +15,9 @@ KNOWN_KEYS = {
     "producer": STRING, "source": STRING, "task": STRING, "labels": STRINGS,
     "thing_classes": INTS, "input_mean": FLOATS, "input_std": FLOATS, "input_size": INTS,
     "label_divisor": INT, "void_label": INT, "nms_kernel": INT, "top_k": INT,
-    "stuff_area_limit": INT, "center_threshold": FLOAT,
+    "stuff_area_limit": INT, "center_threshold": FLOAT, "input_layout": STRING,
 }
+INPUT_LAYOUTS = ("nchw", "nhwc")
 TASKS = ("classification", "semantic", "panoptic", "foreground", "none")
 KIND_BY_NAME = {name: kind for kind, name in KIND_NAMES.items()}
 
@@ -90,6 +91,8 @@ def check_known(key: str, attr: Attr) -> Attr:
                               f"not {KIND_NAMES[attr.kind]}")
     if key == "task" and value.value not in TASKS:
         raise ConversionError(f"metadata 'task' must be one of {', '.join(TASKS)}, not '{value.value}'")
+    if key == "input_layout" and value.value not in INPUT_LAYOUTS:
+        raise ConversionError(f"metadata 'input_layout' must be 'nchw' or 'nhwc', not '{value.value}'")
     return value
 
 

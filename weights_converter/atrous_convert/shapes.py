@@ -70,6 +70,30 @@ def _conv(a, shapes):
     return [(x[0], w[0]) + spatial_output(x[2:], w[2:], a)]
 
 
+def _conv_transpose(a, shapes):
+    x, w = shapes[0], shapes[1]
+    if len(x) != 4 or len(w) != 4:
+        raise ConversionError(f"conv_transpose needs rank-4 input and weights, got {x} and {w}")
+    group = get(a, "group", 1)
+    if x[1] != w[0] or x[1] % group:
+        raise ConversionError(f"conv_transpose: input channels {x[1]}, weights {w}, group {group} disagree")
+    strides = get(a, "strides", [1, 1])
+    dilations = get(a, "dilations", [1, 1])
+    pads = get(a, "pads", [0, 0, 0, 0])
+    output_padding = get(a, "output_padding", [0, 0])
+    out = []
+    for axis in range(2):
+        s, d, p = strides[axis], dilations[axis], output_padding[axis]
+        if s < 1 or d < 1 or min(pads) < 0 or not 0 <= p < max(s, d):
+            raise ConversionError(f"conv_transpose: invalid strides {strides}, dilations {dilations}, "
+                                  f"pads {pads} or output_padding {output_padding}")
+        size = ((x[2 + axis] - 1) * s - pads[axis] - pads[axis + 2] + d * (w[2 + axis] - 1) + p + 1)
+        if size < 1:
+            raise ConversionError(f"conv_transpose: output size {size} < 1")
+        out.append(size)
+    return [(x[0], w[1] * group) + tuple(out)]
+
+
 def _pool(a, shapes):
     x = shapes[0]
     if len(x) != 4:
@@ -205,7 +229,8 @@ def _argmax(a, shapes):
 _SAME = lambda a, shapes: [tuple(shapes[0])]  # noqa: E731
 
 _RULES = {
-    "conv": _conv, "batch_norm": _SAME, "relu": _SAME, "clip": _SAME, "hard_swish": _SAME,
+    "conv": _conv, "conv_transpose": _conv_transpose, "batch_norm": _SAME, "relu": _SAME,
+    "clip": _SAME, "hard_swish": _SAME,
     "hard_sigmoid": _SAME, "sigmoid": _SAME, "tanh": _SAME, "softmax": _SAME,
     "add": lambda a, s: [broadcast(s[0], s[1])], "sub": lambda a, s: [broadcast(s[0], s[1])],
     "mul": lambda a, s: [broadcast(s[0], s[1])], "div": lambda a, s: [broadcast(s[0], s[1])],
