@@ -83,10 +83,10 @@ Image render_label_overlay(const Image& image, const std::vector<int32_t>& label
       if (label == 0 && class0_is_background) continue;
       uint8_t rgb[3];
       palette_color(label, rgb);
-      for (int k = 0; k < 3; ++k) p[k] = uint8_t((int(p[k]) * 45 + int(rgb[k]) * 55 + 50) / 100);
+      for (int k = 0; k < 3; ++k) p[k] = uint8_t((int(p[k]) * 40 + int(rgb[k]) * 60 + 50) / 100);
     }
   // Legend: one line per class, a colour swatch, the name and the share of the image.
-  const int scale = std::max(1, std::min(w, h) / 250);
+  const int scale = std::max(1, std::min(w, h) / 400);
   const int line = 12 * scale, pad = 4 * scale;
   int longest = 0;
   std::vector<std::string> lines;
