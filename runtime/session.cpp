@@ -4,6 +4,8 @@
 
 #include <cstring>
 
+#include "cpu/pointwise_conv.h"
+#include "cpu/thread_pool.h"
 #include "graph/format.h"
 #include "graph/passes.h"
 
@@ -54,9 +56,9 @@ Status Session::create(std::shared_ptr<const Model> model, const SessionOptions&
   if (!model) return Status::error("no model");
   if (options.threads < 1 || options.threads > 1024)
     return Status::error("threads must be in [1, 1024], got " + std::to_string(options.threads));
-  if (options.backend != Backend::backend_reference)
+  if (options.backend == Backend::backend_cuda)
     return Status::error(std::string("backend '") + backend_name(options.backend) +
-                         "' is not available in this build yet; use the 'reference' backend");
+                         "' is not available in this build yet; use 'cpu' or 'reference'");
   std::unique_ptr<Session> created(new Session());
   created->model_ = model;
   created->options_ = options;
@@ -69,7 +71,50 @@ Status Session::create(std::shared_ptr<const Model> model, const SessionOptions&
       if (index != kAbsentInput) created->last_use_[size_t(index)] = int32_t(n);
   // Graph outputs live to the end.
   for (int32_t index : graph.outputs) created->last_use_[size_t(index)] = int32_t(graph.nodes.size());
+  if (options.backend == Backend::backend_cpu) ATROUS_RETURN_IF_ERROR(created->prepare_cpu());
   *session = std::move(created);
+  return Status::success();
+}
+
+Session::~Session() = default;
+
+namespace {
+
+// A conv that is a plain GEMM: 1×1 kernel, stride 1, no padding, one group, constant weights.
+bool is_pointwise(const Graph& graph, const Node& node) {
+  if (node.op != OpType::op_conv || node.inputs.size() < 2) return false;
+  const GraphTensor& weight = graph.tensors[size_t(node.inputs[1])];
+  if (!weight.is_constant || weight.shape.size() != 4 || weight.shape[2] != 1 || weight.shape[3] != 1)
+    return false;
+  if (node.inputs.size() > 2 && node.inputs[2] != kAbsentInput &&
+      !graph.tensors[size_t(node.inputs[2])].is_constant)
+    return false;
+  const AttributeMap& a = node.attributes;
+  if (a.get_int("group", 1) != 1 || a.get_ints("strides", {1, 1}) != std::vector<int64_t>{1, 1})
+    return false;
+  std::string auto_pad = a.get_string("auto_pad", "explicit");
+  return auto_pad != "explicit" || a.get_ints("pads", {0, 0, 0, 0}) == std::vector<int64_t>{0, 0, 0, 0};
+}
+
+}  // namespace
+
+Status Session::prepare_cpu() {
+  pool_.reset(new ThreadPool(options_.threads));
+  const CpuIsa isa = cpu_isa_detect();
+  pointwise_.resize(graph_.nodes.size());
+  for (size_t n = 0; n < graph_.nodes.size(); ++n) {
+    const Node& node = graph_.nodes[n];
+    if (!is_pointwise(graph_, node)) continue;
+    Activation activation;
+    ATROUS_RETURN_IF_ERROR(activation_from_conv_attributes(node.attributes, &activation));
+    const GraphTensor& weight = graph_.tensors[size_t(node.inputs[1])];
+    const float* bias = node.inputs.size() > 2 && node.inputs[2] != kAbsentInput
+                            ? static_cast<const float*>(graph_.tensors[size_t(node.inputs[2])].data)
+                            : nullptr;
+    pointwise_[n].reset(new PointwisePlan());
+    pointwise_plan(static_cast<const float*>(weight.data), bias, weight.shape[0], weight.shape[1],
+                   activation, isa, pointwise_[n].get());
+  }
   return Status::success();
 }
 
@@ -122,7 +167,18 @@ Status Session::run(const std::vector<NamedInput>& inputs, std::vector<Tensor>* 
       values[size_t(index)] = Tensor(tensor.dtype, tensor.shape);
       node_outputs.push_back(&values[size_t(index)].view());
     }
-    Status status = op_run_reference(node.op, node.attributes, node_inputs, node_outputs);
+    Status status;
+    if (n < pointwise_.size() && pointwise_[n]) {
+      // NCHW: each image is a [C, H·W] by [M, H·W] product.
+      const TensorView& x = *node_inputs[0];
+      TensorView& y = *node_outputs[0];
+      const int64_t pixels = x.shape[2] * x.shape[3];
+      for (int64_t b = 0; b < x.shape[0]; ++b)
+        pointwise_run(*pointwise_[n], x.f32() + b * x.shape[1] * pixels, pixels,
+                      y.f32() + b * y.shape[1] * pixels, *pool_);
+    } else {
+      status = op_run_reference(node.op, node.attributes, node_inputs, node_outputs);
+    }
     if (!status.ok()) return Status::error(node_label(graph, n) + ": " + status.message());
     for (int32_t index : node.inputs)
       if (index != kAbsentInput && last_use_[size_t(index)] == int32_t(n)) values[size_t(index)] = Tensor();

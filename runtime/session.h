@@ -12,6 +12,9 @@
 
 namespace atrous {
 
+class ThreadPool;
+struct PointwisePlan;
+
 enum class Backend { backend_reference, backend_cpu, backend_cuda };
 bool backend_from_name(const std::string& name, Backend* backend);
 const char* backend_name(Backend backend);
@@ -41,6 +44,7 @@ struct NamedInput {
 
 class Session {
  public:
+  ~Session();
   static Status create(std::shared_ptr<const Model> model, const SessionOptions& options,
                        std::unique_ptr<Session>* session);
   // The graph this session executes (after optimization).
@@ -51,10 +55,15 @@ class Session {
   Status run(const std::vector<NamedInput>& inputs, std::vector<Tensor>* outputs);
 
  private:
+  Status prepare_cpu();
   std::shared_ptr<const Model> model_;
   SessionOptions options_;
   Graph graph_;
   std::vector<int32_t> last_use_;  // per tensor: index of the last node reading it
+  // CPU backend: the session's thread pool and, per node, a prepared fast kernel (null: the
+  // node runs on the reference implementation).
+  std::unique_ptr<ThreadPool> pool_;
+  std::vector<std::unique_ptr<PointwisePlan>> pointwise_;
 };
 
 }  // namespace atrous

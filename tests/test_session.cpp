@@ -105,3 +105,63 @@ TEST_CASE(".npy files round-trip for every supported dtype", "[npy]") {
   CHECK_THAT(npy_read(path, &back).message(), Catch::Contains("not a .npy file"));
   std::remove(path);
 }
+
+namespace {
+
+// input [2,3,9,11] → 1×1 conv 3→20 (relu) → 3×3 conv 20→8 → 1×1 conv 8→13 (hard_swish):
+// two pointwise convs for the fast path, a batch of 2, pixel counts off the tile sizes.
+std::shared_ptr<const Model> pointwise_model() {
+  std::mt19937 rng(12);
+  Graph graph;
+  int32_t input = graph.add_tensor("image", DType::dtype_f32, {2, 3, 9, 11});
+  graph.inputs = {input};
+  int32_t w1 = graph.add_constant("w1", testing::random_tensor({20, 3, 1, 1}, rng));
+  int32_t b1 = graph.add_constant("b1", testing::random_tensor({20}, rng));
+  int32_t w2 = graph.add_constant("w2", testing::random_tensor({8, 20, 3, 3}, rng));
+  int32_t w3 = graph.add_constant("w3", testing::random_tensor({13, 8, 1, 1}, rng));
+  int32_t b3 = graph.add_constant("b3", testing::random_tensor({13}, rng));
+  int32_t t1 = graph.add_tensor("t1", DType::dtype_f32, {});
+  int32_t t2 = graph.add_tensor("t2", DType::dtype_f32, {});
+  int32_t t3 = graph.add_tensor("t3", DType::dtype_f32, {});
+  AttributeMap relu, same, swish;
+  relu.set_string("activation", "relu");
+  same.set_string("auto_pad", "same_upper");
+  swish.set_string("activation", "hard_swish");
+  testing::add_node(graph, OpType::op_conv, "pw1", {input, w1, b1}, {t1}, relu);
+  testing::add_node(graph, OpType::op_conv, "conv", {t1, w2, kAbsentInput}, {t2}, same);
+  testing::add_node(graph, OpType::op_conv, "pw2", {t2, w3, b3}, {t3}, swish);
+  graph.outputs = {t3};
+  std::shared_ptr<const Model> model;
+  REQUIRE(Model::from_graph(graph, &model).ok());
+  return model;
+}
+
+}  // namespace
+
+TEST_CASE("the cpu backend equals the reference backend on a whole graph, for any thread count", "[session][cpu]") {
+  auto model = pointwise_model();
+  std::mt19937 rng(11);
+  Tensor input = testing::random_tensor({2, 3, 9, 11}, rng);
+  std::unique_ptr<Session> reference;
+  REQUIRE(Session::create(model, SessionOptions(), &reference).ok());
+  std::vector<Tensor> expected;
+  REQUIRE(reference->run({{"image", &input.view()}}, &expected).ok());
+  std::vector<std::vector<Tensor>> results;
+  for (int threads : {1, 2, 3}) {
+    SessionOptions options;
+    options.backend = Backend::backend_cpu;
+    options.threads = threads;
+    std::unique_ptr<Session> session;
+    REQUIRE(Session::create(model, options, &session).ok());
+    std::vector<Tensor> outputs;
+    REQUIRE(session->run({{"image", &input.view()}}, &outputs).ok());
+    for (size_t o = 0; o < outputs.size(); ++o)
+      for (int64_t i = 0; i < outputs[o].numel(); ++i)
+        CHECK(outputs[o].f32()[i] == Approx(expected[o].f32()[i]).epsilon(1e-5).margin(1e-6));
+    results.push_back(std::move(outputs));
+  }
+  for (size_t o = 0; o < results[0].size(); ++o) {
+    CHECK(std::memcmp(results[0][o].data(), results[1][o].data(), results[0][o].byte_size()) == 0);
+    CHECK(std::memcmp(results[0][o].data(), results[2][o].data(), results[0][o].byte_size()) == 0);
+  }
+}

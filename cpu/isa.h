@@ -1,0 +1,12 @@
+// The CPU's SIMD level, detected once; kernels are chosen from it. ATROUS_ISA=scalar|avx2|avx512
+// (or neon on aarch64) forces a lower level, so tests can cover every path on one machine.
+#pragma once
+
+namespace atrous {
+
+enum class CpuIsa { cpu_isa_scalar, cpu_isa_avx2, cpu_isa_avx512, cpu_isa_neon };
+
+CpuIsa cpu_isa_detect();
+const char* cpu_isa_name(CpuIsa isa);
+
+}  // namespace atrous
