@@ -1,0 +1,66 @@
+// Microbenchmark of the pointwise (1×1) convolution kernels on the layer shapes of
+// ANCHORS.md, next to the machine's FMA peak measured in the same run.
+//   build/bench_pointwise --benchmark_min_time=0.5
+// GFLOP/s = 2·M·C·pixels / time. The peak loop issues independent FMAs on registers.
+#include <benchmark/benchmark.h>
+
+#include <random>
+#include <vector>
+
+#include "cpu/pointwise_conv.h"
+
+namespace {
+
+using namespace atrous;
+
+void bench_pointwise(benchmark::State& state) {
+  const int64_t filters = state.range(0), channels = state.range(1);
+  const int64_t pixels = state.range(2) * state.range(3);
+  const int threads = int(state.range(4));
+  std::mt19937 rng(1);
+  std::uniform_real_distribution<float> dist(-1.f, 1.f);
+  std::vector<float> w(size_t(filters * channels)), x(size_t(channels * pixels)), y(size_t(filters * pixels));
+  for (float& v : w) v = dist(rng);
+  for (float& v : x) v = dist(rng);
+  Activation relu;
+  relu.kind = ActivationKind::activation_relu;
+  PointwisePlan plan;
+  pointwise_plan(w.data(), nullptr, filters, channels, relu, cpu_isa_detect(), &plan);
+  ThreadPool pool(threads);
+  for (auto _ : state) {
+    pointwise_run(plan, x.data(), pixels, y.data(), pool);
+    benchmark::DoNotOptimize(y.data());
+  }
+  const double flops = 2.0 * double(filters) * double(channels) * double(pixels);
+  state.counters["GFLOP/s"] = benchmark::Counter(flops * double(state.iterations()) / 1e9,
+                                                 benchmark::Counter::kIsRate);
+  state.SetLabel(cpu_isa_name(plan.isa));
+}
+
+// (M, C, H, W, threads) from ANCHORS.md's single-layer table.
+BENCHMARK(bench_pointwise)
+    ->Args({40, 120, 257, 513, 1})->Args({40, 120, 257, 513, 2})
+    ->Args({240, 40, 129, 257, 1})->Args({240, 40, 129, 257, 2})
+    ->Args({256, 288, 257, 513, 1})->Args({256, 288, 257, 513, 2})
+    ->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// FMA throughput of one core: 8 independent accumulator chains of 8-float vectors.
+void bench_fma_peak(benchmark::State& state) {
+  typedef float v8 __attribute__((vector_size(32)));
+  v8 a[8], b = {1.0001f, 1.0001f, 1.0001f, 1.0001f, 1.0001f, 1.0001f, 1.0001f, 1.0001f};
+  v8 c = {1e-7f, 1e-7f, 1e-7f, 1e-7f, 1e-7f, 1e-7f, 1e-7f, 1e-7f};
+  for (auto& v : a) v = c;
+  const int64_t iterations = 1 << 20;
+  for (auto _ : state) {
+    for (int64_t i = 0; i < iterations; ++i)
+      for (auto& v : a) v = v * b + c;
+    benchmark::DoNotOptimize(a);
+  }
+  state.counters["GFLOP/s"] = benchmark::Counter(double(iterations) * 8 * 8 * 2 * double(state.iterations()) / 1e9,
+                                                 benchmark::Counter::kIsRate);
+}
+BENCHMARK(bench_fma_peak)->Unit(benchmark::kMillisecond);
+
+}  // namespace
+
+BENCHMARK_MAIN();
