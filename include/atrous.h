@@ -124,6 +124,57 @@ void atrous_segmentation_release(atrous_segmentation* result);
 /* Name of a class from the model's "labels" metadata; *name is owned by the model. */
 atrous_status* atrous_model_label(const atrous_model* model, int32_t class_id, const char** name);
 
+/* Panoptic merger (docs/PANOPTIC.md): semantic logits or labels + center heatmap + offsets →
+ * panoptic map class*label_divisor + instance id, for networks run anywhere. */
+typedef enum atrous_panoptic_convention {
+  ATROUS_PANOPTIC_CONVENTION_DEEPLAB2 = 0,  /* DeepLab2 post-processor + fallback merge */
+  ATROUS_PANOPTIC_CONVENTION_DETECTRON2 = 1 /* detectron2 / bowenc0221 */
+} atrous_panoptic_convention;
+
+typedef struct atrous_panoptic_params {
+  atrous_panoptic_convention convention;
+  const int32_t* thing_classes; /* borrowed for the call */
+  int32_t num_thing_classes;
+  int32_t label_divisor;
+  int32_t void_label;           /* deeplab2: void = void_label*label_divisor; detectron2: -1 */
+  float center_threshold;
+  int32_t nms_kernel;
+  int32_t top_k;                /* <= 0: no top-k */
+  int32_t stuff_area_limit;
+  int32_t compute_scores;       /* non-zero: per-instance scores from the logits */
+  int32_t threads;              /* >= 1 */
+} atrous_panoptic_params;
+
+typedef struct atrous_panoptic_segment {
+  int32_t id;          /* panoptic value */
+  int32_t category_id;
+  int64_t area;
+  int32_t bbox[4];     /* x, y, width, height */
+  int32_t iscrowd;
+  int32_t isthing;
+  double score;
+} atrous_panoptic_segment;
+
+typedef struct atrous_panoptic_result {
+  int32_t height;
+  int32_t width;
+  int32_t* panoptic;                   /* height*width */
+  int32_t* instance;                   /* height*width: center index + 1 on thing pixels, else 0 */
+  int32_t num_segments;
+  atrous_panoptic_segment* segments;
+  int32_t num_centers;
+} atrous_panoptic_result;
+
+/* The convention's defaults (no thing classes: set them). */
+atrous_panoptic_params atrous_panoptic_params_default(atrous_panoptic_convention convention);
+/* semantic: FLOAT32 logits [C,H,W] or INT32 labels [H,W]; center: float [H*W]; offset: float
+ * [2*H*W] (dy plane, then dx plane). */
+atrous_status* atrous_panoptic_merge(const atrous_panoptic_params* params, atrous_dtype semantic_dtype,
+                                     const int64_t* semantic_shape, int32_t semantic_rank,
+                                     const void* semantic, const float* center, const float* offset,
+                                     atrous_panoptic_result* result);
+void atrous_panoptic_result_release(atrous_panoptic_result* result);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,12 +1,14 @@
 // The C API of include/atrous.h over the C++ Model/Session. No exception crosses the boundary.
 #include "atrous.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <map>
 #include <new>
 #include <string>
 
+#include "models/panoptic_merger.h"
 #include "models/semantic.h"
 #include "runtime/image.h"
 #include "runtime/session.h"
@@ -320,6 +322,102 @@ void atrous_segmentation_release(atrous_segmentation* result) {
   std::free(result->probability);
   result->labels = nullptr;
   result->probability = nullptr;
+}
+
+atrous_panoptic_params atrous_panoptic_params_default(atrous_panoptic_convention convention) {
+  atrous::PanopticParams p = atrous::panoptic_params_default(
+      convention == ATROUS_PANOPTIC_CONVENTION_DETECTRON2 ? atrous::panoptic_convention_detectron2
+                                                         : atrous::panoptic_convention_deeplab2);
+  atrous_panoptic_params out;
+  out.convention = convention;
+  out.thing_classes = nullptr;
+  out.num_thing_classes = 0;
+  out.label_divisor = p.label_divisor;
+  out.void_label = p.void_label;
+  out.center_threshold = p.center_threshold;
+  out.nms_kernel = p.nms_kernel;
+  out.top_k = p.top_k;
+  out.stuff_area_limit = p.stuff_area_limit;
+  out.compute_scores = 1;
+  out.threads = 1;
+  return out;
+}
+
+atrous_status* atrous_panoptic_merge(const atrous_panoptic_params* params, atrous_dtype semantic_dtype,
+                                     const int64_t* semantic_shape, int32_t semantic_rank,
+                                     const void* semantic, const float* center, const float* offset,
+                                     atrous_panoptic_result* result) {
+  if (!params || !semantic_shape || !semantic || !center || !offset || !result)
+    return invalid("atrous_panoptic_merge: null argument");
+  if (params->num_thing_classes < 0 || (params->num_thing_classes > 0 && !params->thing_classes))
+    return invalid("atrous_panoptic_merge: thing_classes is null");
+  if (semantic_rank < 2 || semantic_rank > 4) return invalid("atrous_panoptic_merge: bad semantic rank");
+  if (params->convention != ATROUS_PANOPTIC_CONVENTION_DEEPLAB2 &&
+      params->convention != ATROUS_PANOPTIC_CONVENTION_DETECTRON2)
+    return invalid("atrous_panoptic_merge: unknown convention");
+  *result = atrous_panoptic_result{};
+  return guarded([&]() -> atrous_status* {
+    atrous::PanopticParams p;
+    p.convention = params->convention == ATROUS_PANOPTIC_CONVENTION_DETECTRON2
+                       ? atrous::panoptic_convention_detectron2 : atrous::panoptic_convention_deeplab2;
+    p.thing_classes.assign(params->thing_classes, params->thing_classes + params->num_thing_classes);
+    p.label_divisor = params->label_divisor;
+    p.void_label = params->void_label;
+    p.center_threshold = params->center_threshold;
+    p.nms_kernel = params->nms_kernel;
+    p.top_k = params->top_k;
+    p.stuff_area_limit = params->stuff_area_limit;
+    p.compute_scores = params->compute_scores != 0;
+    if (semantic_dtype != ATROUS_DTYPE_FLOAT32 && semantic_dtype != ATROUS_DTYPE_INT32)
+      return invalid("atrous_panoptic_merge: semantic must be FLOAT32 logits or INT32 labels");
+    atrous::TensorView s;
+    s.dtype = atrous::DType(semantic_dtype);
+    s.shape.assign(semantic_shape, semantic_shape + semantic_rank);
+    for (int64_t d : s.shape)
+      if (d < 1 || d > (int64_t(1) << 20)) return invalid("atrous_panoptic_merge: bad semantic shape");
+    s.data = const_cast<void*>(semantic);
+    const int64_t h = s.shape[size_t(semantic_rank - 2)], w = s.shape[size_t(semantic_rank - 1)];
+    atrous::TensorView c{atrous::DType::dtype_f32, {1, h, w}, const_cast<float*>(center)};
+    atrous::TensorView o{atrous::DType::dtype_f32, {2, h, w}, const_cast<float*>(offset)};
+    atrous::PanopticResult merged;
+    atrous::Status status = atrous::panoptic_merge({s, c, o}, p, params->threads, &merged);
+    if (!status.ok()) return invalid(status.message());
+    const size_t pixels = merged.panoptic.size();
+    result->height = merged.height;
+    result->width = merged.width;
+    result->num_centers = int32_t(merged.centers.size());
+    result->panoptic = static_cast<int32_t*>(std::malloc(pixels * sizeof(int32_t)));
+    result->instance = static_cast<int32_t*>(std::malloc(pixels * sizeof(int32_t)));
+    result->segments = static_cast<atrous_panoptic_segment*>(
+        std::malloc(std::max<size_t>(1, merged.segments.size()) * sizeof(atrous_panoptic_segment)));
+    if (!result->panoptic || !result->instance || !result->segments) {
+      atrous_panoptic_result_release(result);
+      throw std::bad_alloc();
+    }
+    std::memcpy(result->panoptic, merged.panoptic.data(), pixels * sizeof(int32_t));
+    std::memcpy(result->instance, merged.instance.data(), pixels * sizeof(int32_t));
+    result->num_segments = int32_t(merged.segments.size());
+    for (size_t i = 0; i < merged.segments.size(); ++i) {
+      const atrous::PanopticSegmentInfo& from = merged.segments[i];
+      atrous_panoptic_segment& to = result->segments[i];
+      to.id = from.id;
+      to.category_id = from.category_id;
+      to.area = from.area;
+      for (int k = 0; k < 4; ++k) to.bbox[k] = from.bbox[k];
+      to.iscrowd = from.iscrowd;
+      to.isthing = from.isthing ? 1 : 0;
+      to.score = from.score;
+    }
+    return nullptr;
+  });
+}
+
+void atrous_panoptic_result_release(atrous_panoptic_result* result) {
+  if (!result) return;
+  std::free(result->panoptic);
+  std::free(result->instance);
+  std::free(result->segments);
+  *result = atrous_panoptic_result{};
 }
 
 }  // extern "C"

@@ -40,6 +40,12 @@ const char* kUsage =
     "  segment MODEL IMAGE... --output-dir DIR [--threads N] [--backend reference|cpu]\n"
     "                                           semantic: label PNG, overlay PNG, JSON summary;\n"
     "                                           foreground: mask PNG, cut-out PNG, JSON summary\n"
+    "  merge --semantic S.npy --center C.npy --offset O.npy (--model MODEL | --params P.json)\n"
+    "      [--convention deeplab2|detectron2] [--threads N] [--no-scores] --output-dir DIR\n"
+    "                                           panoptic merger alone: panoptic.npy, segments.json\n"
+    "  eval --format coco --gt-json G --gt-dir GD --pred-json P --pred-dir PD [--json REPORT]\n"
+    "  eval --format cityscapes --gt ROOT --pred ROOT [--split val] [--json REPORT]\n"
+    "      [--threads N] [--quiet]              PQ/SQ/RQ, mIoU, AP/AP50, PC (docs/EVAL.md)\n"
     "  help                                     this text\n"
     "  version                                  the version\n";
 
@@ -73,6 +79,8 @@ int main(int argc, char** argv) {
   }
   if (command == "info") return atrous::command_info(args);
   if (command == "run") return atrous::command_run(args);
+  if (command == "eval") return atrous::command_eval(args);
+  if (command == "merge") return atrous::command_merge(args);
   if (command == "segment") return atrous::command_segment(args);
   std::fprintf(stderr, "atrous: error: unknown command '%s'\n\n%s", command.c_str(), kUsage);
   return 2;

@@ -25,5 +25,7 @@ Status make_directories(const std::string& path);
 int command_info(Arguments& args);
 int command_segment(Arguments& args);
 int command_run(Arguments& args);
+int command_eval(Arguments& args);
+int command_merge(Arguments& args);
 
 }  // namespace atrous

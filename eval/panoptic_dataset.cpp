@@ -1,0 +1,181 @@
+// COCO-panoptic-layout JSON reading and per-image evaluation.
+#include "eval/panoptic_dataset.h"
+
+#include <sys/stat.h>
+
+#include <unordered_map>
+
+#include "eval/json.h"
+#include "eval/label_image.h"
+
+namespace atrous {
+
+namespace {
+
+bool file_exists(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+std::string join(const std::string& dir, const std::string& name) {
+  if (dir.empty() || (!name.empty() && name[0] == '/')) return name;
+  return dir.back() == '/' ? dir + name : dir + "/" + name;
+}
+
+Status read_int(const JsonValue& object, const char* key, bool required, long long fallback, long long* out,
+                const std::string& where) {
+  const JsonValue* v = object.find(key);
+  if (!v) {
+    if (required) return Status::error(where + ": missing \"" + key + "\"");
+    *out = fallback;
+    return Status::success();
+  }
+  if (!v->is_number() || v->number != double(static_cast<long long>(v->number)))
+    return Status::error(where + ": \"" + key + "\" must be an integer");
+  *out = static_cast<long long>(v->number);
+  return Status::success();
+}
+
+Status read_annotations(const JsonValue& root, const std::string& path, bool ground_truth,
+                        std::vector<PanopticImagePair>* out, std::unordered_map<std::string, size_t>* index) {
+  if (!root.is_object()) return Status::error(path + ": the top level must be an object");
+  const JsonValue* annotations = root.find("annotations");
+  if (!annotations || !annotations->is_array()) return Status::error(path + ": missing the \"annotations\" array");
+  for (size_t a = 0; a < annotations->items.size(); ++a) {
+    const JsonValue& ann = annotations->items[a];
+    std::string where = path + ": annotations[" + std::to_string(a) + "]";
+    if (!ann.is_object()) return Status::error(where + " is not an object");
+    const JsonValue* image_id = ann.find("image_id");
+    std::string key;
+    if (!image_id || !json_id_key(*image_id, &key)) return Status::error(where + ": missing or bad \"image_id\"");
+    const JsonValue* file_name = ann.find("file_name");
+    if (!file_name || !file_name->is_string()) return Status::error(where + ": missing \"file_name\"");
+    const JsonValue* infos = ann.find("segments_info");
+    if (!infos || !infos->is_array()) return Status::error(where + ": missing the \"segments_info\" array");
+    PanopticImagePair pair;
+    pair.key = key;
+    std::vector<PanopticSegment>& segments = ground_truth ? pair.gt : pair.pred;
+    (ground_truth ? pair.gt_png : pair.pred_png) = file_name->text;
+    for (size_t s = 0; s < infos->items.size(); ++s) {
+      const JsonValue& info = infos->items[s];
+      std::string w = where + ".segments_info[" + std::to_string(s) + "]";
+      if (!info.is_object()) return Status::error(w + " is not an object");
+      long long id = 0, category = 0, crowd = 0, area = -1;
+      ATROUS_RETURN_IF_ERROR(read_int(info, "id", true, 0, &id, w));
+      ATROUS_RETURN_IF_ERROR(read_int(info, "category_id", true, 0, &category, w));
+      ATROUS_RETURN_IF_ERROR(read_int(info, "iscrowd", false, 0, &crowd, w));
+      if (ground_truth) ATROUS_RETURN_IF_ERROR(read_int(info, "area", false, -1, &area, w));
+      if (id < 0 || id >= (1LL << 24)) return Status::error(w + ": segment id " + std::to_string(id) + " out of range");
+      PanopticSegment seg;
+      seg.id = uint32_t(id);
+      seg.category_id = int(category);
+      seg.iscrowd = crowd == 1;
+      seg.area = ground_truth ? area : -1;
+      segments.push_back(seg);
+    }
+    if (!index->emplace(key, out->size()).second)
+      return Status::error(path + ": image_id " + key + " appears twice in \"annotations\"");
+    out->push_back(std::move(pair));
+  }
+  return Status::success();
+}
+
+}  // namespace
+
+Status panoptic_dataset_load(const std::string& gt_json, const std::string& gt_dir, const std::string& pred_json,
+                             const std::string& pred_dir, PanopticDataset* dataset) {
+  JsonValue gt_root, pred_root;
+  ATROUS_RETURN_IF_ERROR(json_parse_file(gt_json, &gt_root));
+  ATROUS_RETURN_IF_ERROR(json_parse_file(pred_json, &pred_root));
+  const JsonValue* categories = gt_root.find("categories");
+  if (!categories || !categories->is_array()) return Status::error(gt_json + ": missing the \"categories\" array");
+  dataset->categories.clear();
+  std::unordered_map<int, int> seen;
+  for (size_t c = 0; c < categories->items.size(); ++c) {
+    const JsonValue& cat = categories->items[c];
+    std::string where = gt_json + ": categories[" + std::to_string(c) + "]";
+    if (!cat.is_object()) return Status::error(where + " is not an object");
+    long long id = 0, isthing = 0;
+    ATROUS_RETURN_IF_ERROR(read_int(cat, "id", true, 0, &id, where));
+    ATROUS_RETURN_IF_ERROR(read_int(cat, "isthing", true, 0, &isthing, where));
+    EvalCategory e;
+    e.id = int(id);
+    e.isthing = isthing == 1;
+    const JsonValue* name = cat.find("name");
+    e.name = name && name->is_string() ? name->text : std::to_string(id);
+    if (!seen.emplace(e.id, 1).second) return Status::error(where + ": category id " + std::to_string(id) + " repeated");
+    dataset->categories.push_back(e);
+  }
+  std::unordered_map<std::string, size_t> gt_index, pred_index;
+  std::vector<PanopticImagePair> preds;
+  dataset->images.clear();
+  ATROUS_RETURN_IF_ERROR(read_annotations(gt_root, gt_json, true, &dataset->images, &gt_index));
+  ATROUS_RETURN_IF_ERROR(read_annotations(pred_root, pred_json, false, &preds, &pred_index));
+  // Category ids are checked here, where the file that holds a bad one is known.
+  auto check_categories = [&](const std::vector<PanopticImagePair>& pairs, bool ground_truth,
+                              const std::string& path) {
+    for (const PanopticImagePair& pair : pairs)
+      for (const PanopticSegment& segment : ground_truth ? pair.gt : pair.pred)
+        if (!seen.count(segment.category_id))
+          return Status::error(path + ": image " + pair.key + ": segment " + std::to_string(segment.id) +
+                               " has unknown category id " + std::to_string(segment.category_id));
+    return Status::success();
+  };
+  ATROUS_RETURN_IF_ERROR(check_categories(dataset->images, true, gt_json));
+  ATROUS_RETURN_IF_ERROR(check_categories(preds, false, pred_json));
+  for (auto& image : dataset->images) {
+    image.gt_png = join(gt_dir, image.gt_png);
+    auto it = pred_index.find(image.key);
+    if (it == pred_index.end()) continue;
+    image.has_pred = true;
+    image.pred_png = join(pred_dir, preds[it->second].pred_png);
+    image.pred = std::move(preds[it->second].pred);
+  }
+  return Status::success();
+}
+
+Status panoptic_pair_evaluate(const PanopticImagePair& pair, bool semantic_from_panoptic, EvalAccumulators* delta) {
+  const std::string where = "image " + pair.key;
+  LabelImage gt, pred;
+  Status status = load_panoptic_png(pair.gt_png, &gt);
+  if (!status.ok()) return Status::error(where + ": ground truth: " + status.message());
+  bool missing = !pair.has_pred;
+  if (!missing && !file_exists(pair.pred_png)) missing = true;
+  if (!missing) {
+    status = load_panoptic_png(pair.pred_png, &pred);
+    if (!status.ok()) return Status::error(where + ": prediction: " + status.message());
+    if (pred.width != gt.width || pred.height != gt.height)
+      return Status::error(where + ": the prediction is " + std::to_string(pred.width) + "x" +
+                           std::to_string(pred.height) + " but the ground truth is " + std::to_string(gt.width) +
+                           "x" + std::to_string(gt.height) + " (" + pair.pred_png + ")");
+  } else {
+    delta->missing.push_back(pair.key + ": no panoptic prediction (" +
+                             (pair.has_pred ? pair.pred_png + " does not exist" : "not in the prediction JSON") + ")");
+  }
+  PanopticOverlap overlap;
+  static const std::vector<PanopticSegment> no_segments;
+  status = panoptic_overlap_compute(gt.values.data(), missing ? nullptr : pred.values.data(), gt.values.size(), pair.gt,
+                                    missing ? no_segments : pair.pred, &overlap);
+  if (!status.ok()) return Status::error(where + ": " + status.message());
+  if (delta->pq) {
+    status = delta->pq->add(overlap);
+    if (!status.ok()) return Status::error(where + ": " + status.message());
+  }
+  if (delta->pc) delta->pc->add(overlap);
+  if (semantic_from_panoptic && delta->semantic && delta->pq) {
+    const int void_index = delta->semantic->size() - 1;
+    for (const auto& p : overlap.pairs) {
+      if (p.gt < kPanopticGtFirst) continue;
+      int g = delta->pq->category_index(overlap.gt[size_t(p.gt - kPanopticGtFirst)].category_id);
+      int c = p.pred < kPanopticPredFirst
+                  ? void_index
+                  : delta->pq->category_index(overlap.pred[size_t(p.pred - kPanopticPredFirst)].category_id);
+      if (g < 0 || c < 0) continue;  // reported by pq->add
+      delta->semantic->add(g, c, uint64_t(p.pixels));
+    }
+  }
+  delta->images += 1;
+  return Status::success();
+}
+
+}  // namespace atrous

@@ -1,0 +1,326 @@
+// `atrous eval`: PQ/SQ/RQ, mIoU, AP/AP50 and PC of predictions against ground truth
+// (docs/EVAL.md). Readers and metrics live in eval/; this file parses the command line, shows
+// progress, prints the tables and writes the JSON report.
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <string>
+#include <thread>
+
+#include "eval/cityscapes_dataset.h"
+#include "eval/cityscapes_labels.h"
+#include "eval/evaluator.h"
+#include "eval/panoptic_dataset.h"
+#include "tools/cli_common.h"
+#include "tools/json_writer.h"
+
+namespace atrous {
+
+namespace {
+
+const char* kEvalUsage =
+    "usage: atrous eval --format coco --gt-json G.json --gt-dir GDIR --pred-json P.json --pred-dir PDIR\n"
+    "                   [--json REPORT] [--threads N] [--quiet]\n"
+    "       atrous eval --format cityscapes --gt GT_ROOT --pred PRED_ROOT [--split val]\n"
+    "                   [--json REPORT] [--threads N] [--quiet]\n";
+
+// Progress on stderr: a bar redrawn in place on a terminal, a plain line every 5 % otherwise.
+class ProgressPrinter {
+ public:
+  ProgressPrinter(bool enabled) : enabled_(enabled), tty_(isatty(STDERR_FILENO) == 1) {}
+
+  void update(size_t done, size_t total, double seconds) {
+    if (!enabled_ || total == 0) return;
+    double rate = seconds > 0 ? double(done) / seconds : 0.0;
+    long eta = rate > 0 ? long(double(total - done) / rate + 0.5) : 0;
+    char eta_text[32];
+    std::snprintf(eta_text, sizeof eta_text, "%ld:%02ld", eta / 60, eta % 60);
+    if (tty_) {
+      const int width = 30;
+      int filled = int(double(width) * double(done) / double(total));
+      std::string bar(size_t(filled), '=');
+      if (filled < width) bar += '>';
+      bar.resize(size_t(width), ' ');
+      std::fprintf(stderr, "\r[%s] %zu/%zu images, %.1f img/s, ETA %s", bar.c_str(), done, total, rate, eta_text);
+      if (done == total) std::fputc('\n', stderr);
+      std::fflush(stderr);
+      return;
+    }
+    size_t step = done * 20 / total;
+    if (step == last_step_ && done != total) return;
+    last_step_ = step;
+    std::fprintf(stderr, "eval: %zu/%zu images, %.1f img/s, ETA %s\n", done, total, rate, eta_text);
+  }
+
+ private:
+  bool enabled_;
+  bool tty_;
+  size_t last_step_ = size_t(-1);
+};
+
+struct ClassRow {
+  std::string name;
+  bool isthing = false;
+  bool has_pq = false;
+  PqValues pq;
+  PqCounts counts;
+  double iou = std::nan("");
+  bool has_iou = false;
+  double pc = std::nan("");
+  bool has_pc = false;
+  double ap = std::nan(""), ap50 = std::nan("");
+  bool has_ap = false;
+};
+
+std::string percent(double v) {
+  if (!std::isfinite(v)) return "    -";
+  char b[16];
+  std::snprintf(b, sizeof b, "%5.1f", 100.0 * v);
+  return b;
+}
+
+std::string pq_json(const PqSummary& s, const std::vector<EvalCategory>& cats, double PqValues::*field) {
+  std::string j = "{\"all\":" + json_number(s.all.*field) + ",\"things\":" + json_number(s.things.*field) +
+                  ",\"stuff\":" + json_number(s.stuff.*field) + ",\"per_class\":{";
+  for (size_t i = 0; i < cats.size(); ++i)
+    j += (i ? "," : "") + json_quote(std::to_string(cats[i].id)) + ":" + json_number(s.per_class[i].*field);
+  return j + "}}";
+}
+
+Status write_file(const std::string& path, const std::string& text) {
+  std::FILE* f = std::fopen(path.c_str(), "wb");
+  if (!f) return Status::error("cannot write '" + path + "'");
+  bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
+  ok = std::fclose(f) == 0 && ok;
+  return ok ? Status::success() : Status::error("cannot write '" + path + "'");
+}
+
+}  // namespace
+
+int command_eval(Arguments& args) {
+  std::string format, gt_json, gt_dir, pred_json, pred_dir, gt_root, pred_root, split = "val", report_path;
+  long long threads = std::max(1u, std::thread::hardware_concurrency());
+  bool quiet = false;
+  while (!args.empty()) {
+    std::string a = args.next();
+    auto value = [&](std::string* out) {
+      if (args.empty()) return false;
+      *out = args.next();
+      return true;
+    };
+    bool ok = true;
+    if (a == "--format") ok = value(&format);
+    else if (a == "--gt-json") ok = value(&gt_json);
+    else if (a == "--gt-dir") ok = value(&gt_dir);
+    else if (a == "--pred-json") ok = value(&pred_json);
+    else if (a == "--pred-dir") ok = value(&pred_dir);
+    else if (a == "--gt") ok = value(&gt_root);
+    else if (a == "--pred") ok = value(&pred_root);
+    else if (a == "--split") ok = value(&split);
+    else if (a == "--json") ok = value(&report_path);
+    else if (a == "--quiet") quiet = true;
+    else if (a == "--threads") {
+      std::string t;
+      ok = value(&t) && parse_int(t, &threads) && threads >= 1 && threads <= 1024;
+      if (!ok) return cli_fail("--threads needs a number from 1 to 1024\n" + std::string(kEvalUsage), 2);
+    } else if (a == "--help" || a == "-h") {
+      std::fputs(kEvalUsage, stdout);
+      return 0;
+    } else {
+      return cli_fail("eval: unknown argument '" + a + "'\n" + kEvalUsage, 2);
+    }
+    if (!ok) return cli_fail("eval: " + a + " needs a value\n" + std::string(kEvalUsage), 2);
+  }
+
+  EvalAccumulators total;
+  std::vector<EvalCategory> categories;  // panoptic categories (rows of the table)
+  size_t count = 0;
+  std::function<Status(size_t, EvalAccumulators*)> evaluate;
+  PanopticDataset coco;
+  CityscapesDataset cityscapes;
+  if (format == "coco") {
+    if (gt_json.empty() || gt_dir.empty() || pred_json.empty() || pred_dir.empty())
+      return cli_fail("eval --format coco needs --gt-json, --gt-dir, --pred-json and --pred-dir\n" +
+                          std::string(kEvalUsage), 2);
+    Status s = panoptic_dataset_load(gt_json, gt_dir, pred_json, pred_dir, &coco);
+    if (!s.ok()) return cli_fail(s.message());
+    categories = coco.categories;
+    total.pq = std::make_unique<PanopticQuality>(categories);
+    total.pc = std::make_unique<ParsingCovering>(categories);
+    std::vector<bool> evaluated(categories.size() + 1, true);
+    evaluated.back() = false;  // VOID
+    total.semantic = std::make_unique<ConfusionMatrix>(evaluated);
+    count = coco.images.size();
+    evaluate = [&](size_t i, EvalAccumulators* delta) { return panoptic_pair_evaluate(coco.images[i], true, delta); };
+  } else if (format == "cityscapes") {
+    if (gt_root.empty() || pred_root.empty())
+      return cli_fail("eval --format cityscapes needs --gt and --pred\n" + std::string(kEvalUsage), 2);
+    Status s = cityscapes_dataset_load(gt_root, pred_root, split, &cityscapes);
+    if (!s.ok()) return cli_fail(s.message());
+    total = cityscapes_accumulators(cityscapes);
+    if (cityscapes.panoptic) {
+      categories = cityscapes.panoptic_categories;
+    } else {
+      for (int id : cityscapes_eval_ids()) {
+        const CityscapesLabel* l = cityscapes_label(id);
+        categories.push_back({id, l->name, l->has_instances});
+      }
+    }
+    count = cityscapes.images.size();
+    evaluate = [&](size_t i, EvalAccumulators* delta) { return cityscapes_image_evaluate(cityscapes, i, delta); };
+  } else {
+    return cli_fail("eval: --format must be coco or cityscapes\n" + std::string(kEvalUsage), 2);
+  }
+
+  ProgressPrinter progress(!quiet);
+  auto counted = [&](size_t i, EvalAccumulators* delta) {
+    Status s = evaluate(i, delta);
+    if (s.ok() && !delta->missing.empty()) delta->missing_images = 1;
+    return s;
+  };
+  Status s = evaluate_images(count, int(threads), counted, &total,
+                             [&](size_t done, size_t all, double seconds) { progress.update(done, all, seconds); });
+  if (!s.ok()) {
+    if (!quiet && isatty(STDERR_FILENO)) std::fputc('\n', stderr);
+    return cli_fail(s.message());
+  }
+  for (size_t i = 0; i < total.missing.size() && i < 20; ++i)
+    std::fprintf(stderr, "atrous: warning: missing prediction: %s (counted as all missed)\n", total.missing[i].c_str());
+  if (total.missing.size() > 20)
+    std::fprintf(stderr, "atrous: warning: ... and %zu more missing predictions\n", total.missing.size() - 20);
+
+  // ---- collect per-class rows ----------------------------------------------------------
+  std::map<int, ClassRow> rows;
+  std::vector<int> order;
+  for (const auto& c : categories) {
+    ClassRow& r = rows[c.id];
+    r.name = c.name;
+    r.isthing = c.isthing;
+    order.push_back(c.id);
+  }
+  PqSummary pq;
+  PcSummary pc;
+  ApSummary ap;
+  if (total.pq) {
+    pq = total.pq->summary();
+    for (size_t i = 0; i < categories.size(); ++i) {
+      ClassRow& r = rows[categories[i].id];
+      r.has_pq = true;
+      r.pq = pq.per_class[i];
+      r.counts = total.pq->counts()[i];
+    }
+  }
+  if (total.pc) {
+    pc = total.pc->summary();
+    for (size_t i = 0; i < categories.size(); ++i) {
+      rows[categories[i].id].pc = pc.per_class[i];
+      rows[categories[i].id].has_pc = true;
+    }
+  }
+  double miou = std::nan("");
+  if (total.semantic) {
+    miou = total.semantic->mean_iou();
+    if (format == "coco") {
+      for (size_t i = 0; i < categories.size(); ++i) {
+        rows[categories[i].id].iou = total.semantic->iou(int(i));
+        rows[categories[i].id].has_iou = true;
+      }
+    } else {
+      for (int id : cityscapes_eval_ids()) {
+        if (!rows.count(id)) continue;
+        rows[id].iou = total.semantic->iou(id);
+        rows[id].has_iou = true;
+      }
+    }
+  }
+  if (total.instance) {
+    ap = total.instance->summary();
+    std::vector<int> ids = cityscapes_instance_ids();
+    for (size_t k = 0; k < ids.size(); ++k) {
+      if (!rows.count(ids[k])) continue;
+      rows[ids[k]].ap = ap.per_class_ap[k];
+      rows[ids[k]].ap50 = ap.per_class_ap50[k];
+      rows[ids[k]].has_ap = true;
+    }
+  }
+
+  // ---- table and summary ---------------------------------------------------------------
+  if (!quiet) {
+    std::printf("%5s  %-22s %-5s", "id", "class", "kind");
+    if (total.pq) std::printf("  %5s %5s %5s %6s %6s %6s", "PQ", "SQ", "RQ", "TP", "FP", "FN");
+    if (total.semantic) std::printf("  %5s", "IoU");
+    if (total.pc) std::printf("  %5s", "PC");
+    if (total.instance) std::printf("  %5s %5s", "AP", "AP50");
+    std::printf("\n");
+    for (int id : order) {
+      const ClassRow& r = rows[id];
+      std::printf("%5d  %-22.22s %-5s", id, r.name.c_str(), r.isthing ? "thing" : "stuff");
+      if (total.pq) {
+        bool counted_class = r.counts.tp + r.counts.fp + r.counts.fn > 0;
+        std::printf("  %s %s %s %6lld %6lld %6lld", percent(counted_class ? r.pq.pq : NAN).c_str(),
+                    percent(counted_class ? r.pq.sq : NAN).c_str(), percent(counted_class ? r.pq.rq : NAN).c_str(),
+                    (long long)r.counts.tp, (long long)r.counts.fp, (long long)r.counts.fn);
+      }
+      if (total.semantic) std::printf("  %s", percent(r.iou).c_str());
+      if (total.pc) std::printf("  %s", percent(r.pc).c_str());
+      if (total.instance) std::printf("  %s %s", percent(r.ap).c_str(), percent(r.ap50).c_str());
+      std::printf("\n");
+    }
+    std::printf("\n%zu images", size_t(total.images));
+    if (total.missing_images) std::printf(" (%lld with missing predictions)", (long long)total.missing_images);
+    std::printf("\n");
+    if (total.pq) {
+      std::printf("%-8s %5s %5s %5s %3s\n", "", "PQ", "SQ", "RQ", "N");
+      const char* names[3] = {"All", "Things", "Stuff"};
+      const PqValues* groups[3] = {&pq.all, &pq.things, &pq.stuff};
+      for (int g = 0; g < 3; ++g)
+        std::printf("%-8s %s %s %s %3d\n", names[g], percent(groups[g]->pq).c_str(), percent(groups[g]->sq).c_str(),
+                    percent(groups[g]->rq).c_str(), groups[g]->classes);
+    }
+    if (total.semantic) std::printf("mIoU  %s\n", percent(miou).c_str());
+    if (total.instance) std::printf("AP    %s\nAP50  %s\n", percent(ap.ap).c_str(), percent(ap.ap50).c_str());
+    if (total.pc) std::printf("PC    %s\n", percent(pc.all).c_str());
+  }
+
+  // ---- JSON report ---------------------------------------------------------------------
+  if (!report_path.empty()) {
+    std::string j = "{\"format\":" + json_quote(format) + ",\"images\":" + std::to_string(total.images) +
+                    ",\"missing_predictions\":" + std::to_string(total.missing_images);
+    j += ",\"missing\":[";
+    for (size_t i = 0; i < total.missing.size(); ++i) j += (i ? "," : "") + json_quote(total.missing[i]);
+    j += "]";
+    if (total.pq) {
+      j += ",\"PQ\":" + pq_json(pq, categories, &PqValues::pq);
+      j += ",\"SQ\":" + pq_json(pq, categories, &PqValues::sq);
+      j += ",\"RQ\":" + pq_json(pq, categories, &PqValues::rq);
+    }
+    j += ",\"per_class\":{";
+    bool first = true;
+    for (int id : order) {
+      const ClassRow& r = rows[id];
+      j += std::string(first ? "" : ",") + json_quote(std::to_string(id)) + ":{\"name\":" + json_quote(r.name) +
+           ",\"isthing\":" + (r.isthing ? "true" : "false");
+      first = false;
+      if (r.has_pq)
+        j += ",\"PQ\":" + json_number(r.pq.pq) + ",\"SQ\":" + json_number(r.pq.sq) + ",\"RQ\":" + json_number(r.pq.rq) +
+             ",\"TP\":" + std::to_string(r.counts.tp) + ",\"FP\":" + std::to_string(r.counts.fp) +
+             ",\"FN\":" + std::to_string(r.counts.fn);
+      if (r.has_iou) j += ",\"IoU\":" + json_number(r.iou);
+      if (r.has_pc) j += ",\"PC\":" + json_number(r.pc);
+      if (r.has_ap) j += ",\"AP\":" + json_number(r.ap) + ",\"AP50\":" + json_number(r.ap50);
+      j += "}";
+    }
+    j += "}";
+    if (total.semantic) j += ",\"mIoU\":" + json_number(miou);
+    if (total.instance) j += ",\"AP\":" + json_number(ap.ap) + ",\"AP50\":" + json_number(ap.ap50);
+    if (total.pc) j += ",\"PC\":" + json_number(pc.all);
+    j += "}\n";
+    Status w = write_file(report_path, j);
+    if (!w.ok()) return cli_fail(w.message());
+  }
+  return 0;
+}
+
+}  // namespace atrous
