@@ -1,5 +1,5 @@
 // Panoptic merger parameters: convention defaults, model metadata (docs/FORMAT.md keys) and a
-// JSON params file with the same keys. The JSON reader is a small strict one for a flat object
+// JSON params file with the same keys (parsed by eval/json.h) for a flat object
 // of numbers, strings and number arrays: that is all a params file holds.
 #include <cctype>
 #include <cmath>
@@ -7,6 +7,8 @@
 #include <limits>
 
 #include "models/panoptic_merger.h"
+
+#include "eval/json.h"
 
 namespace atrous {
 
@@ -95,118 +97,44 @@ Status read_keys(const AttributeMap& metadata, PanopticParams* p) {
   return panoptic_params_validate(*p);
 }
 
-// A strict reader for {"key": number | string | [numbers], ...}.
-class JsonReader {
- public:
-  explicit JsonReader(const std::string& text) : text_(text) {}
+// The params file is a flat JSON object of numbers, strings and arrays of numbers; it becomes
+// the same AttributeMap the model metadata gives (integral numbers → int, others → float).
+bool json_integral(const JsonValue& v) {
+  return v.text.find_first_of(".eE") == std::string::npos && std::abs(v.number) <= 9e15;
+}
 
-  Status read_object(AttributeMap* out) {
-    skip();
-    if (!eat('{')) return fail("expected '{'");
-    skip();
-    if (eat('}')) return finish();
-    for (;;) {
-      std::string key;
-      ATROUS_RETURN_IF_ERROR(read_string(&key));
-      skip();
-      if (!eat(':')) return fail("expected ':' after \"" + key + "\"");
-      skip();
-      Attribute a;
-      a.name = key;
-      if (peek() == '"') {
-        a.type = AttributeType::attribute_string;
-        ATROUS_RETURN_IF_ERROR(read_string(&a.s));
-      } else if (peek() == '[') {
-        ++pos_;
-        skip();
-        bool all_int = true;
-        std::vector<double> values;
-        if (!eat(']')) {
-          for (;;) {
-            double v = 0;
-            bool is_int = false;
-            ATROUS_RETURN_IF_ERROR(read_number(&v, &is_int));
-            all_int &= is_int;
-            values.push_back(v);
-            skip();
-            if (eat(']')) break;
-            if (!eat(',')) return fail("expected ',' or ']' in \"" + key + "\"");
-            skip();
-          }
-        }
-        a.type = all_int ? AttributeType::attribute_ints : AttributeType::attribute_floats;
-        for (double v : values) {
-          if (all_int) a.ints.push_back(int64_t(v));
-          else a.floats.push_back(v);
-        }
-      } else {
-        double v = 0;
-        bool is_int = false;
-        ATROUS_RETURN_IF_ERROR(read_number(&v, &is_int));
-        a.type = is_int ? AttributeType::attribute_int : AttributeType::attribute_float;
-        a.i = int64_t(v);
-        a.f = v;
+Status json_to_attributes(const JsonValue& root, AttributeMap* out) {
+  if (!root.is_object()) return Status::error("params JSON: expected an object");
+  for (const auto& member : root.members) {
+    const JsonValue& v = member.second;
+    Attribute a;
+    a.name = member.first;
+    if (v.is_string()) {
+      a.type = AttributeType::attribute_string;
+      a.s = v.text;
+    } else if (v.is_number()) {
+      a.type = json_integral(v) ? AttributeType::attribute_int : AttributeType::attribute_float;
+      a.i = int64_t(v.number);
+      a.f = v.number;
+    } else if (v.is_array()) {
+      bool all_int = true;
+      for (const JsonValue& item : v.items) {
+        if (!item.is_number())
+          return Status::error("params JSON: \"" + a.name + "\" must hold numbers only");
+        all_int &= json_integral(item);
       }
-      out->set(a);
-      skip();
-      if (eat('}')) return finish();
-      if (!eat(',')) return fail("expected ',' or '}'");
-      skip();
-    }
-  }
-
- private:
-  char peek() const { return pos_ < text_.size() ? text_[pos_] : '\0'; }
-  bool eat(char c) {
-    if (peek() != c) return false;
-    ++pos_;
-    return true;
-  }
-  void skip() {
-    while (pos_ < text_.size() && std::isspace(static_cast<unsigned char>(text_[pos_]))) ++pos_;
-  }
-  Status fail(const std::string& what) const {
-    return Status::error("params JSON: " + what + " at offset " + std::to_string(pos_));
-  }
-  Status finish() {
-    skip();
-    return pos_ == text_.size() ? Status::success() : fail("unexpected text after the object");
-  }
-  Status read_string(std::string* out) {
-    if (!eat('"')) return fail("expected a string");
-    while (pos_ < text_.size() && text_[pos_] != '"') {
-      if (text_[pos_] == '\\') return fail("escapes are not supported in keys or values");
-      *out += text_[pos_++];
-    }
-    if (!eat('"')) return fail("unterminated string");
-    return Status::success();
-  }
-  Status read_number(double* value, bool* is_int) {
-    size_t begin = pos_;
-    if (peek() == '-') ++pos_;
-    *is_int = true;
-    while (pos_ < text_.size()) {
-      char c = text_[pos_];
-      if (c >= '0' && c <= '9') ++pos_;
-      else if (c == '.' || c == 'e' || c == 'E' || c == '+' || c == '-') {
-        *is_int = false;
-        ++pos_;
-      } else {
-        break;
+      a.type = all_int ? AttributeType::attribute_ints : AttributeType::attribute_floats;
+      for (const JsonValue& item : v.items) {
+        if (all_int) a.ints.push_back(int64_t(item.number));
+        else a.floats.push_back(item.number);
       }
+    } else {
+      return Status::error("params JSON: \"" + a.name + "\" must be a number, a string or an array of numbers");
     }
-    std::string token = text_.substr(begin, pos_ - begin);
-    if (token.empty() || token == "-") return fail("expected a number");
-    char* end = nullptr;
-    *value = std::strtod(token.c_str(), &end);
-    if (end != token.c_str() + token.size() || !std::isfinite(*value)) return fail("bad number '" + token + "'");
-    if (*is_int && std::abs(*value) > 9e15) return fail("integer out of range '" + token + "'");
-    return Status::success();
+    out->set(a);
   }
-
-  const std::string& text_;
-  size_t pos_ = 0;
-};
+  return Status::success();
+}
 
 }  // namespace
 
@@ -220,8 +148,13 @@ PanopticParams panoptic_params_from_metadata(const AttributeMap& metadata, Panop
 PanopticParams panoptic_params_from_json(const std::string& text, Status* status,
                                          const PanopticConvention* convention_override) {
   AttributeMap map;
-  JsonReader reader(text);
-  *status = reader.read_object(&map);
+  JsonValue root;
+  *status = json_parse(text, &root);
+  if (!status->ok()) {
+    *status = Status::error("params JSON: " + status->message());
+    return PanopticParams();
+  }
+  *status = json_to_attributes(root, &map);
   if (!status->ok()) return PanopticParams();
   PanopticConvention convention = panoptic_convention_deeplab2;
   if (map.has("convention")) {
