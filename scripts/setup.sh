@@ -10,7 +10,7 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
 packages=(cmake g++ make clang libclang-rt-14-dev catch2 libxsimd-dev libstb-dev
           python3 python3-venv python3-pip python3-numpy python3-pil python3-torch python3-torchvision
-          pkg-config)
+          pkg-config g++-aarch64-linux-gnu qemu-user)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

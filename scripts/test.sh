@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite: Release build + unit tests (CTest), the same unit tests under
 # AddressSanitizer + UndefinedBehaviorSanitizer, the converter and conformance tests (pytest,
-# against the built `atrous`), and a short libFuzzer run of the loader.
-# Usage: scripts/test.sh [--quick]   (--quick skips the sanitizer build and the fuzz run)
+# against the built `atrous`), the aarch64 cross-build with the NEON kernel tests under qemu,
+# and a short libFuzzer run of the loader.
+# Usage: scripts/test.sh [--quick]   (--quick skips the sanitizer, ARM and fuzz stages)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 quick=0
@@ -26,6 +27,12 @@ if [ "$quick" = 0 ]; then
   cmake --build build-asan -j"$jobs" --target atrous_tests
   ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
     ctest --test-dir build-asan --output-on-failure -j"$jobs"
+
+  stage "ARM: cross-build (g++-aarch64-linux-gnu) and the NEON kernel tests under qemu-aarch64"
+  cmake -S . -B build-arm -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake -DCMAKE_BUILD_TYPE=Release \
+    -DATROUS_CUDA=OFF -DATROUS_INSTALL_TEST=OFF >/dev/null
+  cmake --build build-arm -j"$jobs" --target atrous_tests
+  qemu-aarch64 -L /usr/aarch64-linux-gnu build-arm/atrous_tests "[cpu]"
 
   stage "fuzzing the loader for 60 s (libFuzzer)"
   cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang \
