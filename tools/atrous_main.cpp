@@ -15,6 +15,14 @@ int cli_fail(const std::string& message, int code) {
   return code;
 }
 
+Status write_text_file(const std::string& path, const std::string& text) {
+  std::FILE* file = std::fopen(path.c_str(), "wb");
+  if (!file) return Status::error("cannot write '" + path + "'");
+  bool ok = std::fwrite(text.data(), 1, text.size(), file) == text.size();
+  ok = std::fclose(file) == 0 && ok;
+  return ok ? Status::success() : Status::error("cannot write '" + path + "'");
+}
+
 bool parse_int(const std::string& text, long long* value) {
   if (text.empty() || text.size() > 18) return false;
   size_t i = (text[0] == '-') ? 1 : 0;

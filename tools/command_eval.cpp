@@ -89,14 +89,6 @@ std::string pq_json(const PqSummary& s, const std::vector<EvalCategory>& cats, d
   return j + "}}";
 }
 
-Status write_file(const std::string& path, const std::string& text) {
-  std::FILE* f = std::fopen(path.c_str(), "wb");
-  if (!f) return Status::error("cannot write '" + path + "'");
-  bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
-  ok = std::fclose(f) == 0 && ok;
-  return ok ? Status::success() : Status::error("cannot write '" + path + "'");
-}
-
 }  // namespace
 
 int command_eval(Arguments& args) {
@@ -105,25 +97,20 @@ int command_eval(Arguments& args) {
   bool quiet = false;
   while (!args.empty()) {
     std::string a = args.next();
-    auto value = [&](std::string* out) {
-      if (args.empty()) return false;
-      *out = args.next();
-      return true;
-    };
     bool ok = true;
-    if (a == "--format") ok = value(&format);
-    else if (a == "--gt-json") ok = value(&gt_json);
-    else if (a == "--gt-dir") ok = value(&gt_dir);
-    else if (a == "--pred-json") ok = value(&pred_json);
-    else if (a == "--pred-dir") ok = value(&pred_dir);
-    else if (a == "--gt") ok = value(&gt_root);
-    else if (a == "--pred") ok = value(&pred_root);
-    else if (a == "--split") ok = value(&split);
-    else if (a == "--json") ok = value(&report_path);
+    if (a == "--format") ok = args.next_value(&format);
+    else if (a == "--gt-json") ok = args.next_value(&gt_json);
+    else if (a == "--gt-dir") ok = args.next_value(&gt_dir);
+    else if (a == "--pred-json") ok = args.next_value(&pred_json);
+    else if (a == "--pred-dir") ok = args.next_value(&pred_dir);
+    else if (a == "--gt") ok = args.next_value(&gt_root);
+    else if (a == "--pred") ok = args.next_value(&pred_root);
+    else if (a == "--split") ok = args.next_value(&split);
+    else if (a == "--json") ok = args.next_value(&report_path);
     else if (a == "--quiet") quiet = true;
     else if (a == "--threads") {
       std::string t;
-      ok = value(&t) && parse_int(t, &threads) && threads >= 1 && threads <= 1024;
+      ok = args.next_value(&t) && parse_int(t, &threads) && threads >= 1 && threads <= 1024;
       if (!ok) return cli_fail("--threads needs a number from 1 to 1024\n" + std::string(kEvalUsage), 2);
     } else if (a == "--help" || a == "-h") {
       std::fputs(kEvalUsage, stdout);
@@ -317,7 +304,7 @@ int command_eval(Arguments& args) {
     if (total.instance) j += ",\"AP\":" + json_number(ap.ap) + ",\"AP50\":" + json_number(ap.ap50);
     if (total.pc) j += ",\"PC\":" + json_number(pc.all);
     j += "}\n";
-    Status w = write_file(report_path, j);
+    Status w = write_text_file(report_path, j);
     if (!w.ok()) return cli_fail(w.message());
   }
   return 0;

@@ -34,12 +34,7 @@ Status write_segments_json(const std::string& path, const PanopticResult& result
   out += "  \"convention\": " + json_quote(panoptic_convention_name(params.convention)) + ",\n";
   out += "  \"centers\": " + std::to_string(result.centers.size()) + ",\n";
   out += "  \"merge_ms\": " + json_number(merge_ms) + "\n}\n";
-  std::ofstream file(path, std::ios::binary);
-  if (!file) return Status::error("cannot write '" + path + "'");
-  file << out;
-  file.close();
-  if (!file) return Status::error("cannot write '" + path + "'");
-  return Status::success();
+  return write_text_file(path, out);
 }
 
 }  // namespace
@@ -51,31 +46,26 @@ int command_merge(Arguments& args) {
   int threads = 1;
   while (!args.empty()) {
     std::string arg = args.next();
-    auto value = [&](std::string* out) {
-      if (args.empty()) return false;
-      *out = args.next();
-      return true;
-    };
     std::string text;
     if (arg == "--semantic") {
-      if (!value(&semantic_path)) return cli_fail("merge: --semantic needs a .npy file", 2);
+      if (!args.next_value(&semantic_path)) return cli_fail("merge: --semantic needs a .npy file", 2);
     } else if (arg == "--center") {
-      if (!value(&center_path)) return cli_fail("merge: --center needs a .npy file", 2);
+      if (!args.next_value(&center_path)) return cli_fail("merge: --center needs a .npy file", 2);
     } else if (arg == "--offset") {
-      if (!value(&offset_path)) return cli_fail("merge: --offset needs a .npy file", 2);
+      if (!args.next_value(&offset_path)) return cli_fail("merge: --offset needs a .npy file", 2);
     } else if (arg == "--model") {
-      if (!value(&model_path)) return cli_fail("merge: --model needs a model file", 2);
+      if (!args.next_value(&model_path)) return cli_fail("merge: --model needs a model file", 2);
     } else if (arg == "--params") {
-      if (!value(&params_path)) return cli_fail("merge: --params needs a JSON file", 2);
+      if (!args.next_value(&params_path)) return cli_fail("merge: --params needs a JSON file", 2);
     } else if (arg == "--convention") {
-      if (!value(&text) || !panoptic_convention_from_name(text, &convention))
+      if (!args.next_value(&text) || !panoptic_convention_from_name(text, &convention))
         return cli_fail("merge: --convention must be deeplab2 or detectron2", 2);
       convention_given = true;
     } else if (arg == "--output-dir" || arg == "-o") {
-      if (!value(&output_dir)) return cli_fail("merge: --output-dir needs a directory", 2);
+      if (!args.next_value(&output_dir)) return cli_fail("merge: --output-dir needs a directory", 2);
     } else if (arg == "--threads") {
       long long n = 0;
-      if (!value(&text) || !parse_int(text, &n) || n < 1 || n > 1024)
+      if (!args.next_value(&text) || !parse_int(text, &n) || n < 1 || n > 1024)
         return cli_fail("merge: --threads needs a number from 1 to 1024", 2);
       threads = int(n);
     } else if (arg == "--no-scores") {

@@ -50,26 +50,21 @@ int command_run(Arguments& args) {
   SessionOptions options;
   while (!args.empty()) {
     std::string arg = args.next();
-    auto value = [&](std::string* out) {
-      if (args.empty()) return false;
-      *out = args.next();
-      return true;
-    };
     std::string text;
     if (arg == "--input" || arg == "-i") {
-      if (!value(&text)) return cli_fail("run: --input needs NAME=FILE.npy", 2);
+      if (!args.next_value(&text)) return cli_fail("run: --input needs NAME=FILE.npy", 2);
       size_t eq = text.find('=');
       if (eq == std::string::npos) input_files.push_back({"", text});
       else input_files.push_back({text.substr(0, eq), text.substr(eq + 1)});
     } else if (arg == "--output-dir" || arg == "-o") {
-      if (!value(&output_dir)) return cli_fail("run: --output-dir needs a directory", 2);
+      if (!args.next_value(&output_dir)) return cli_fail("run: --output-dir needs a directory", 2);
     } else if (arg == "--threads") {
       long long threads = 0;
-      if (!value(&text) || !parse_int(text, &threads) || threads < 1 || threads > 1024)
+      if (!args.next_value(&text) || !parse_int(text, &threads) || threads < 1 || threads > 1024)
         return cli_fail("run: --threads needs a number from 1 to 1024", 2);
       options.threads = int(threads);
     } else if (arg == "--backend") {
-      if (!value(&text) || !backend_from_name(text, &options.backend))
+      if (!args.next_value(&text) || !backend_from_name(text, &options.backend))
         return cli_fail("run: --backend must be reference, cpu or cuda", 2);
     } else if (arg == "--no-optimize") {
       options.optimize = false;

@@ -23,14 +23,6 @@ std::string stem_of(const std::string& path) {
   return name.empty() ? "image" : name;
 }
 
-Status write_text(const std::string& path, const std::string& text) {
-  std::FILE* file = std::fopen(path.c_str(), "wb");
-  if (!file) return Status::error("cannot write '" + path + "'");
-  bool ok = std::fwrite(text.data(), 1, text.size(), file) == text.size();
-  ok = std::fclose(file) == 0 && ok;
-  return ok ? Status::success() : Status::error("cannot write '" + path + "'");
-}
-
 std::string timing_json(const SegmentationResult& r, double decode_ms) {
   return "{\"decode_ms\":" + json_number(decode_ms) + ",\"preprocess_ms\":" + json_number(r.preprocess_ms) +
          ",\"inference_ms\":" + json_number(r.inference_ms) + ",\"postprocess_ms\":" + json_number(r.postprocess_ms) + "}";
@@ -106,7 +98,7 @@ Status segment_one(Session& session, const ImageModelInfo& info, const std::stri
   json += ",\"timing\":" + timing_json(result, decode_ms) + ",\"files\":[";
   for (size_t i = 0; i < written.size(); ++i) json += std::string(i ? "," : "") + json_quote(written[i]);
   json += "]}\n";
-  ATROUS_RETURN_IF_ERROR(write_text(base + ".json", json));
+  ATROUS_RETURN_IF_ERROR(write_text_file(base + ".json", json));
   std::printf("  wrote %s, %s, %s.json (inference %.1f ms)\n", written[0].c_str(), written[1].c_str(),
               base.c_str(), result.inference_ms);
   return Status::success();
