@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "cpu/cpu_kernel.h"
+
 namespace atrous {
 
 void pointwise_plan(const float* weight, const float* bias, int64_t out_channels,
@@ -102,6 +104,59 @@ void pointwise_run(const PointwisePlan& plan, const float* x, int64_t pixels, fl
   run_tiles(plan, x_tail.data(), columns, y_tail.data(), columns, 0, 1);
   for (int64_t m = 0; m < plan.out_channels; ++m)
     std::memcpy(y + m * pixels + start, &y_tail[size_t(m * columns)], size_t(tail) * sizeof(float));
+}
+
+namespace {
+
+// A conv that is a plain GEMM: 1×1 kernel, stride 1, no padding, one group, constant weights.
+bool is_pointwise(const Graph& graph, const Node& node) {
+  if (node.op != OpType::op_conv || node.inputs.size() < 2) return false;
+  const GraphTensor& weight = graph.tensors[size_t(node.inputs[1])];
+  if (!weight.is_constant || weight.dtype != DType::dtype_f32 || weight.shape.size() != 4 ||
+      weight.shape[2] != 1 || weight.shape[3] != 1)
+    return false;
+  if (node.inputs.size() > 2 && node.inputs[2] != kAbsentInput &&
+      !graph.tensors[size_t(node.inputs[2])].is_constant)
+    return false;
+  const AttributeMap& a = node.attributes;
+  if (a.get_int("group", 1) != 1 || a.get_ints("strides", {1, 1}) != std::vector<int64_t>{1, 1})
+    return false;
+  std::string auto_pad = a.get_string("auto_pad", "explicit");
+  return auto_pad != "explicit" || a.get_ints("pads", {0, 0, 0, 0}) == std::vector<int64_t>{0, 0, 0, 0};
+}
+
+class PointwiseKernel : public CpuKernel {
+ public:
+  PointwisePlan plan;
+  Status run(const std::vector<const TensorView*>& inputs, const std::vector<TensorView*>& outputs,
+             void*, ThreadPool& pool) override {
+    // NCHW: each image is a [C, H·W] by [M, H·W] product.
+    const TensorView& x = *inputs[0];
+    TensorView& y = *outputs[0];
+    const int64_t pixels = x.shape[2] * x.shape[3];
+    for (int64_t b = 0; b < x.shape[0]; ++b)
+      pointwise_run(plan, x.f32() + b * x.shape[1] * pixels, pixels,
+                    y.f32() + b * y.shape[1] * pixels, pool);
+    return Status::success();
+  }
+  const char* name() const override { return "pointwise"; }
+};
+
+}  // namespace
+
+CpuKernelPtr cpu_make_pointwise_kernel(const Graph& graph, size_t index, const CpuKernelConfig& config) {
+  const Node& node = graph.nodes[index];
+  if (!is_pointwise(graph, node)) return nullptr;
+  Activation activation;
+  if (!activation_from_conv_attributes(node.attributes, &activation).ok()) return nullptr;
+  const GraphTensor& weight = graph.tensors[size_t(node.inputs[1])];
+  const float* bias = node.inputs.size() > 2 && node.inputs[2] != kAbsentInput
+                          ? static_cast<const float*>(graph.tensors[size_t(node.inputs[2])].data)
+                          : nullptr;
+  std::unique_ptr<PointwiseKernel> kernel(new PointwiseKernel());
+  pointwise_plan(static_cast<const float*>(weight.data), bias, weight.shape[0], weight.shape[1],
+                 activation, config.isa, &kernel->plan);
+  return kernel;
 }
 
 }  // namespace atrous

@@ -1,10 +1,14 @@
-// Reference execution: nodes in order, each output allocated before its node and freed after
-// its last reader. The planned arena and the fast kernels come with the CPU backend.
+// Execution: nodes in topological order; every intermediate tensor is a view into one arena
+// planned at session creation from tensor liveness. With the CPU backend, nodes that a fast
+// kernel handles run on it (cpu/cpu_kernel.h), the others on the reference implementation.
 #include "runtime/session.h"
 
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
 #include <cstring>
 
-#include "cpu/pointwise_conv.h"
+#include "cpu/cpu_kernel.h"
 #include "cpu/thread_pool.h"
 #include "graph/format.h"
 #include "graph/passes.h"
@@ -72,50 +76,76 @@ Status Session::create(std::shared_ptr<const Model> model, const SessionOptions&
   // Graph outputs live to the end.
   for (int32_t index : graph.outputs) created->last_use_[size_t(index)] = int32_t(graph.nodes.size());
   if (options.backend == Backend::backend_cpu) ATROUS_RETURN_IF_ERROR(created->prepare_cpu());
+  created->plan_arena();
+  if (options.profile) {
+    created->profile_.resize(graph.nodes.size());
+    for (size_t n = 0; n < graph.nodes.size(); ++n) {
+      created->profile_[n].node = node_label(graph, n);
+      created->profile_[n].kernel =
+          n < created->kernels_.size() && created->kernels_[n] ? created->kernels_[n]->name() : "reference";
+    }
+  }
   *session = std::move(created);
   return Status::success();
 }
 
 Session::~Session() = default;
 
-namespace {
-
-// A conv that is a plain GEMM: 1×1 kernel, stride 1, no padding, one group, constant weights.
-bool is_pointwise(const Graph& graph, const Node& node) {
-  if (node.op != OpType::op_conv || node.inputs.size() < 2) return false;
-  const GraphTensor& weight = graph.tensors[size_t(node.inputs[1])];
-  if (!weight.is_constant || weight.shape.size() != 4 || weight.shape[2] != 1 || weight.shape[3] != 1)
-    return false;
-  if (node.inputs.size() > 2 && node.inputs[2] != kAbsentInput &&
-      !graph.tensors[size_t(node.inputs[2])].is_constant)
-    return false;
-  const AttributeMap& a = node.attributes;
-  if (a.get_int("group", 1) != 1 || a.get_ints("strides", {1, 1}) != std::vector<int64_t>{1, 1})
-    return false;
-  std::string auto_pad = a.get_string("auto_pad", "explicit");
-  return auto_pad != "explicit" || a.get_ints("pads", {0, 0, 0, 0}) == std::vector<int64_t>{0, 0, 0, 0};
-}
-
-}  // namespace
-
 Status Session::prepare_cpu() {
   pool_.reset(new ThreadPool(options_.threads));
-  const CpuIsa isa = cpu_isa_detect();
-  pointwise_.resize(graph_.nodes.size());
+  CpuKernelConfig config;
+  config.isa = cpu_isa_detect();
+  config.threads = options_.threads;
+  kernels_.resize(graph_.nodes.size());
   for (size_t n = 0; n < graph_.nodes.size(); ++n) {
-    const Node& node = graph_.nodes[n];
-    if (!is_pointwise(graph_, node)) continue;
-    Activation activation;
-    ATROUS_RETURN_IF_ERROR(activation_from_conv_attributes(node.attributes, &activation));
-    const GraphTensor& weight = graph_.tensors[size_t(node.inputs[1])];
-    const float* bias = node.inputs.size() > 2 && node.inputs[2] != kAbsentInput
-                            ? static_cast<const float*>(graph_.tensors[size_t(node.inputs[2])].data)
-                            : nullptr;
-    pointwise_[n].reset(new PointwisePlan());
-    pointwise_plan(static_cast<const float*>(weight.data), bias, weight.shape[0], weight.shape[1],
-                   activation, isa, pointwise_[n].get());
+    kernels_[n] = cpu_make_kernel(graph_, n, config);
+    if (kernels_[n]) scratch_bytes_ = std::max(scratch_bytes_, kernels_[n]->scratch_bytes());
   }
   return Status::success();
+}
+
+// Greedy-by-size placement: each intermediate tensor lives from its producer to its last
+// reader; tensors whose lifetimes overlap get disjoint byte ranges, the largest placed first at
+// the lowest offset that fits.
+void Session::plan_arena() {
+  const Graph& graph = graph_;
+  const size_t count = graph.tensors.size();
+  std::vector<int32_t> producer(count, -1);
+  for (size_t n = 0; n < graph.nodes.size(); ++n)
+    for (int32_t index : graph.nodes[n].outputs) producer[size_t(index)] = int32_t(n);
+  struct Item {
+    size_t tensor, bytes;
+    int32_t first, last;
+  };
+  std::vector<Item> items;
+  for (size_t t = 0; t < count; ++t) {
+    if (producer[t] < 0 || graph.tensors[t].is_constant) continue;
+    size_t bytes = (size_t(shape_numel(graph.tensors[t].shape)) * dtype_size(graph.tensors[t].dtype) + 63) / 64 * 64;
+    int32_t last = std::max(last_use_[t], producer[t]);
+    items.push_back({t, bytes, producer[t], last});
+    unplanned_bytes_ += bytes;
+  }
+  std::stable_sort(items.begin(), items.end(), [](const Item& x, const Item& y) { return x.bytes > y.bytes; });
+  offsets_.assign(count, SIZE_MAX);
+  std::vector<const Item*> placed;
+  for (const Item& item : items) {
+    // Byte ranges of placed tensors alive at the same time, by offset.
+    std::vector<std::pair<size_t, size_t>> busy;
+    for (const Item* other : placed)
+      if (!(other->last < item.first || item.last < other->first))
+        busy.emplace_back(offsets_[other->tensor], offsets_[other->tensor] + other->bytes);
+    std::sort(busy.begin(), busy.end());
+    size_t offset = 0;
+    for (const auto& range : busy) {
+      if (range.first >= offset + item.bytes) break;
+      offset = std::max(offset, range.second);
+    }
+    offsets_[item.tensor] = offset;
+    arena_bytes_ = std::max(arena_bytes_, offset + item.bytes);
+    placed.push_back(&item);
+  }
+  if (arena_bytes_) arena_ = Tensor(DType::dtype_u8, Shape{int64_t(arena_bytes_)});
+  if (scratch_bytes_) scratch_ = Tensor(DType::dtype_u8, Shape{int64_t(scratch_bytes_)});
 }
 
 Status Session::run(const std::vector<NamedInput>& inputs, std::vector<Tensor>* outputs) {
@@ -147,41 +177,42 @@ Status Session::run(const std::vector<NamedInput>& inputs, std::vector<Tensor>* 
     if (!input_views[size_t(index)])
       return Status::error("input '" + graph.tensors[size_t(index)].name + "' was not given");
 
-  std::vector<Tensor> values(graph.tensors.size());
-  std::vector<TensorView> constant_views(graph.tensors.size());
+  // Intermediate tensors are views into the arena; constants into the model.
+  std::vector<TensorView> views(graph.tensors.size());
   auto view_of = [&](int32_t index) -> const TensorView* {
     if (input_views[size_t(index)]) return input_views[size_t(index)];
-    if (graph.tensors[size_t(index)].is_constant) {
-      constant_views[size_t(index)] = graph.constant_view(index);
-      return &constant_views[size_t(index)];
-    }
-    return &values[size_t(index)].view();
+    return &views[size_t(index)];
   };
+  uint8_t* arena = static_cast<uint8_t*>(arena_.data());
+  for (size_t t = 0; t < graph.tensors.size(); ++t) {
+    const GraphTensor& tensor = graph.tensors[t];
+    if (tensor.is_constant) {
+      views[t] = graph.constant_view(int32_t(t));
+    } else if (offsets_[t] != SIZE_MAX) {
+      views[t].dtype = tensor.dtype;
+      views[t].shape = tensor.shape;
+      views[t].data = arena + offsets_[t];
+    }
+  }
+  std::vector<const TensorView*> node_inputs;
+  std::vector<TensorView*> node_outputs;
   for (size_t n = 0; n < graph.nodes.size(); ++n) {
     const Node& node = graph.nodes[n];
-    std::vector<const TensorView*> node_inputs;
+    node_inputs.clear();
+    node_outputs.clear();
     for (int32_t index : node.inputs) node_inputs.push_back(index == kAbsentInput ? nullptr : view_of(index));
-    std::vector<TensorView*> node_outputs;
-    for (int32_t index : node.outputs) {
-      const GraphTensor& tensor = graph.tensors[size_t(index)];
-      values[size_t(index)] = Tensor(tensor.dtype, tensor.shape);
-      node_outputs.push_back(&values[size_t(index)].view());
-    }
+    for (int32_t index : node.outputs) node_outputs.push_back(&views[size_t(index)]);
+    const auto start = options_.profile ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
     Status status;
-    if (n < pointwise_.size() && pointwise_[n]) {
-      // NCHW: each image is a [C, H·W] by [M, H·W] product.
-      const TensorView& x = *node_inputs[0];
-      TensorView& y = *node_outputs[0];
-      const int64_t pixels = x.shape[2] * x.shape[3];
-      for (int64_t b = 0; b < x.shape[0]; ++b)
-        pointwise_run(*pointwise_[n], x.f32() + b * x.shape[1] * pixels, pixels,
-                      y.f32() + b * y.shape[1] * pixels, *pool_);
-    } else {
+    if (n < kernels_.size() && kernels_[n])
+      status = kernels_[n]->run(node_inputs, node_outputs, scratch_.data(), *pool_);
+    else
       status = op_run_reference(node.op, node.attributes, node_inputs, node_outputs);
-    }
     if (!status.ok()) return Status::error(node_label(graph, n) + ": " + status.message());
-    for (int32_t index : node.inputs)
-      if (index != kAbsentInput && last_use_[size_t(index)] == int32_t(n)) values[size_t(index)] = Tensor();
+    if (options_.profile) {
+      profile_[n].seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      profile_[n].runs += 1;
+    }
   }
   outputs->clear();
   for (int32_t index : graph.outputs) {

@@ -13,7 +13,7 @@
 namespace atrous {
 
 class ThreadPool;
-struct PointwisePlan;
+class CpuKernel;
 
 enum class Backend { backend_reference, backend_cpu, backend_cuda };
 bool backend_from_name(const std::string& name, Backend* backend);
@@ -23,6 +23,15 @@ struct SessionOptions {
   Backend backend = Backend::backend_reference;
   int threads = 1;
   bool optimize = true;  // run graph_optimize (constant/BN folding, activation fusion) first
+  bool profile = false;  // time every node (Session::profile)
+};
+
+// Per node of the session's graph, accumulated over the runs made with SessionOptions::profile.
+struct NodeProfile {
+  std::string node;    // node label ("conv 'name'")
+  std::string kernel;  // the CPU kernel's name, or "reference"
+  double seconds = 0;  // total over all profiled runs
+  int64_t runs = 0;
 };
 
 class Model {
@@ -54,8 +63,17 @@ class Session {
   // and returns the graph outputs in graph order.
   Status run(const std::vector<NamedInput>& inputs, std::vector<Tensor>* outputs);
 
+  // Bytes of the activation arena planned from tensor liveness (all intermediate tensors and
+  // outputs of one run share it), plus the largest kernel scratch.
+  size_t arena_bytes() const { return arena_bytes_; }
+  size_t scratch_bytes() const { return scratch_bytes_; }
+  // Sum of the sizes of all intermediate tensors: what a run would need without reuse.
+  size_t unplanned_bytes() const { return unplanned_bytes_; }
+  const std::vector<NodeProfile>& profile() const { return profile_; }
+
  private:
   Status prepare_cpu();
+  void plan_arena();
   std::shared_ptr<const Model> model_;
   SessionOptions options_;
   Graph graph_;
@@ -63,7 +81,12 @@ class Session {
   // CPU backend: the session's thread pool and, per node, a prepared fast kernel (null: the
   // node runs on the reference implementation).
   std::unique_ptr<ThreadPool> pool_;
-  std::vector<std::unique_ptr<PointwisePlan>> pointwise_;
+  std::vector<std::unique_ptr<CpuKernel>> kernels_;
+  // The arena: offsets of every planned tensor (SIZE_MAX: not in the arena), one allocation.
+  std::vector<size_t> offsets_;
+  size_t arena_bytes_ = 0, scratch_bytes_ = 0, unplanned_bytes_ = 0;
+  Tensor arena_, scratch_;
+  std::vector<NodeProfile> profile_;
 };
 
 }  // namespace atrous
