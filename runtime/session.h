@@ -84,6 +84,7 @@ class Session {
   std::vector<std::unique_ptr<CpuKernel>> kernels_;
   // The arena: offsets of every planned tensor (SIZE_MAX: not in the arena), one allocation.
   std::vector<size_t> offsets_;
+  std::vector<bool> skip_;  // nodes whose output the arena aliasing already produces
   size_t arena_bytes_ = 0, scratch_bytes_ = 0, unplanned_bytes_ = 0;
   Tensor arena_, scratch_;
   std::vector<NodeProfile> profile_;

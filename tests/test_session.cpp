@@ -165,3 +165,64 @@ TEST_CASE("the cpu backend equals the reference backend on a whole graph, for an
     CHECK(std::memcmp(results[0][o].data(), results[2][o].data(), results[0][o].byte_size()) == 0);
   }
 }
+
+TEST_CASE("the arena produces concat inputs in place and aliases reshape, without changing results", "[session]") {
+  // image → a = conv1×1, b = relu(conv1×1) → c = concat(a, b) → r = reshape(c) → output "r";
+  // d = concat(image, a): a graph input cannot be produced in place, so that concat copies.
+  std::mt19937 rng(31);
+  Graph graph;
+  int32_t image = graph.add_tensor("image", DType::dtype_f32, {1, 3, 5, 7});
+  graph.inputs = {image};
+  int32_t wa = graph.add_constant("wa", testing::random_tensor({4, 3, 1, 1}, rng));
+  int32_t wb = graph.add_constant("wb", testing::random_tensor({2, 3, 1, 1}, rng));
+  int32_t a = graph.add_tensor("a", DType::dtype_f32, {});
+  int32_t b = graph.add_tensor("b", DType::dtype_f32, {});
+  int32_t c = graph.add_tensor("c", DType::dtype_f32, {});
+  int32_t r = graph.add_tensor("r", DType::dtype_f32, {});
+  int32_t d = graph.add_tensor("d", DType::dtype_f32, {});
+  AttributeMap relu, axis1, reshape;
+  reshape.set_ints("shape", {6, 35});
+  relu.set_string("activation", "relu");
+  axis1.set_int("axis", 1);
+  testing::add_node(graph, OpType::op_conv, "a", {image, wa}, {a});
+  testing::add_node(graph, OpType::op_conv, "b", {image, wb}, {b}, relu);
+  testing::add_node(graph, OpType::op_concat, "c", {a, b}, {c}, axis1);
+  testing::add_node(graph, OpType::op_reshape, "r", {c}, {r}, reshape);
+  testing::add_node(graph, OpType::op_concat, "d", {image, a}, {d}, axis1);
+  graph.outputs = {r, d};
+  std::shared_ptr<const Model> model;
+  Status created = Model::from_graph(graph, &model);
+  INFO(created.message());
+  REQUIRE(created.ok());
+  Tensor input = testing::random_tensor({1, 3, 5, 7}, rng);
+
+  // Expected, op by op on separately allocated tensors.
+  const Graph& g = model->graph();
+  Tensor ea(DType::dtype_f32, {1, 4, 5, 7}), eb(DType::dtype_f32, {1, 2, 5, 7});
+  TensorView wav = g.constant_view(wa), wbv = g.constant_view(wb);
+  REQUIRE(op_run_reference(OpType::op_conv, AttributeMap(), {&input.view(), &wav}, {&ea.view()}).ok());
+  REQUIRE(op_run_reference(OpType::op_conv, relu, {&input.view(), &wbv}, {&eb.view()}).ok());
+
+  for (Backend backend : {Backend::backend_reference, Backend::backend_cpu}) {
+    SessionOptions options;
+    options.backend = backend;
+    options.profile = true;
+    std::unique_ptr<Session> session;
+    REQUIRE(Session::create(model, options, &session).ok());
+    std::vector<Tensor> outputs;
+    REQUIRE(session->run({{"image", &input.view()}}, &outputs).ok());
+    REQUIRE(outputs.size() == 2);
+    REQUIRE(outputs[0].shape() == Shape{6, 35});
+    const float* rv = outputs[0].f32();
+    for (int64_t i = 0; i < 4 * 35; ++i) CHECK(rv[i] == Approx(ea.f32()[i]).epsilon(1e-5).margin(1e-6));
+    for (int64_t i = 0; i < 2 * 35; ++i) CHECK(rv[4 * 35 + i] == Approx(eb.f32()[i]).epsilon(1e-5).margin(1e-6));
+    const float* dv = outputs[1].f32();
+    for (int64_t i = 0; i < 3 * 35; ++i) CHECK(dv[i] == input.f32()[i]);
+    for (int64_t i = 0; i < 4 * 35; ++i) CHECK(dv[3 * 35 + i] == Approx(ea.f32()[i]).epsilon(1e-5).margin(1e-6));
+    // concat c and the reshape move no data; concat d (a graph input among its inputs) copies.
+    CHECK(session->profile()[2].kernel == "aliased");
+    CHECK(session->profile()[3].kernel == "aliased");
+    CHECK(session->profile()[4].kernel != "aliased");
+    CHECK(session->arena_bytes() < session->unplanned_bytes());
+  }
+}
