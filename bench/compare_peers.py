@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""atrous next to ONNX Runtime, OpenVINO and ncnn on the models of issue #4, side by side.
+"""atrous next to ONNX Runtime, OpenVINO, LiteRT (XNNPACK) and ncnn on the models of issue #4, side by side.
 
 For each model it exports one ONNX file (torchvision models with random weights and randomized
 BatchNorm, as in tests/conformance; Panoptic-DeepLab from models/pytorch), converts it to
@@ -16,8 +16,9 @@ atrous runs in-process through its C API (libatrous.so, ctypes), on the `cpu` ba
     .venv/bin/python bench/compare_peers.py --memory --models panoptic   # peak RSS per runtime
 
 Peers are pip packages (bench/requirements-peers.txt): onnxruntime and openvino are required;
-ncnn (with pnnx for the conversion) is used when it imports. LiteRT is not run: see
-bench/RESULTS.md for why.
+LiteRT (ai-edge-litert, on a TFLite file that bench/tflite_export.py writes from the same
+`.atrous` model, since TensorFlow's converters need TensorFlow) and ncnn (converted from the ONNX
+file with pnnx) are used when they import.
 """
 from __future__ import annotations
 
@@ -40,6 +41,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(REPO, "tests", "conformance"))
 sys.path.insert(0, os.path.join(REPO, "models", "pytorch"))
+sys.path.insert(0, HERE)
 
 # name: (description, input H, W, multiply-adds as given by issue #4)
 MODELS: Dict[str, Tuple[str, int, int]] = {
@@ -216,6 +218,36 @@ class OpenVinoRuntime:
         return self.request.get_output_tensor(0).data.copy()
 
 
+class LiteRtRuntime:
+    """LiteRT (ai-edge-litert) with its default XNNPACK delegate, on a TFLite file written from
+    the same `.atrous` model by bench/tflite_export.py (NHWC input and outputs)."""
+
+    def __init__(self, tflite_path: str, threads: int):
+        from ai_edge_litert.interpreter import Interpreter
+        self.interpreter = Interpreter(model_path=tflite_path, num_threads=threads)
+        self.interpreter.allocate_tensors()
+        self.input_index = self.interpreter.get_input_details()[0]["index"]
+        self.output_index = self.interpreter.get_output_details()[0]["index"]
+
+    def set_input(self, x: np.ndarray) -> None:
+        self.interpreter.set_tensor(self.input_index, np.ascontiguousarray(x.transpose(0, 2, 3, 1)))
+
+    def run(self) -> None:
+        self.interpreter.invoke()
+
+    def output(self) -> np.ndarray:
+        y = self.interpreter.get_tensor(self.output_index)
+        return y.transpose(0, 3, 1, 2) if y.ndim == 4 else y
+
+
+def tflite_file(atrous_path: str) -> str:
+    path = os.path.splitext(atrous_path)[0] + ".tflite"
+    if not os.path.exists(path):
+        import tflite_export
+        tflite_export.export(atrous_path, path)
+    return path
+
+
 class NcnnRuntime:
     def __init__(self, param: str, binary: str, threads: int):
         import ncnn
@@ -266,6 +298,8 @@ def make_runtimes(files: Dict[str, str], size: Tuple[int, int], threads: int, li
                 runtimes[name] = OrtRuntime(files["onnx"], threads)
             elif name == "openvino":
                 runtimes[name] = OpenVinoRuntime(files["onnx"], threads)
+            elif name == "litert":
+                runtimes[name] = LiteRtRuntime(tflite_file(files["atrous"]), threads)
             elif name == "ncnn":
                 converted = ncnn_files(files["onnx"], size)
                 if converted is None:
@@ -315,7 +349,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--threads", default="1,2")
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--peers", default="onnxruntime,openvino,ncnn")
+    parser.add_argument("--peers", default="onnxruntime,openvino,litert,ncnn")
     parser.add_argument("--only", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--report-rss", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--memory", action="store_true", help="also measure each runtime's peak RSS in a child process")
