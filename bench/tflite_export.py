@@ -195,7 +195,7 @@ class Exporter:
     def resize(self, node) -> None:
         out_shape = self.shape(node.outputs[0])
         mode = attribute(node, "mode", "nearest")
-        coordinates = attribute(node, "coordinate_transformation_mode", "half_pixel")
+        coordinates = attribute(node, "coordinate_mode", "half_pixel")
         size = self.out.constant(node.name + "/size", np.array(out_shape[2:], np.int32))
         y = self.new(node.outputs[0])
         align = coordinates == "align_corners"
@@ -271,6 +271,18 @@ class Exporter:
                 out_shape = list(self.shape(node.outputs[0]))
                 self.out.op("RESHAPE", [self.tensor(node.inputs[0]),
                                         self.out.constant(node.name + "/shape", np.array(out_shape, np.int32))],
+                            [self.new(node.outputs[0])])
+            elif op == "pad":
+                pads = list(attribute(node, "pads", []))
+                rank = len(self.shape(node.inputs[0]))
+                if attribute(node, "mode", "constant") != "constant" or attribute(node, "value", 0.0) != 0.0 \
+                        or len(node.inputs) > 1 or len(pads) != 2 * rank or min(pads) < 0:
+                    raise ExportError(f"{node.name}: only zero constant padding is mapped")
+                pairs = [[pads[a], pads[a + rank]] for a in range(rank)]
+                if rank == 4:
+                    pairs = [pairs[0], pairs[2], pairs[3], pairs[1]]
+                self.out.op("PAD", [self.tensor(node.inputs[0]),
+                                    self.out.constant(node.name + "/paddings", np.array(pairs, np.int32))],
                             [self.new(node.outputs[0])])
             elif op == "gemm":
                 if attribute(node, "trans_a", 0) or not attribute(node, "trans_b", 0) or \
