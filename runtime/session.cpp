@@ -111,7 +111,8 @@ Status Session::prepare_cpu() {
 //  * concat whose inputs are contiguous slices of its output (everything before the axis is 1,
 //    e.g. channel concat of batch-1 NCHW): each input is produced straight into its slice and
 //    the concat node is skipped;
-//  * reshape and flatten: the output is the input's bytes, the node is skipped;
+//  * reshape, flatten and pad by zero everywhere: the output is the input's bytes, the node is
+//    skipped;
 //  * with the CPU backend, a kernel that supports_in_place() writes output 0 over input 0 when
 //    input 0 dies at that node (and neither takes part in other aliasing).
 // Then greedy-by-size placement of the alias roots: each root lives from its first member's
@@ -161,7 +162,12 @@ void Session::plan_arena() {
   }
   for (size_t n = 0; n < graph.nodes.size(); ++n) {
     const Node& node = graph.nodes[n];
-    if (node.op != OpType::op_reshape && node.op != OpType::op_flatten) continue;
+    bool identity_pad = false;
+    if (node.op == OpType::op_pad && node.inputs.size() == 1) {
+      const std::vector<int64_t> pads = node.attributes.get_ints("pads", {});
+      identity_pad = !pads.empty() && std::all_of(pads.begin(), pads.end(), [](int64_t p) { return p == 0; });
+    }
+    if (node.op != OpType::op_reshape && node.op != OpType::op_flatten && !identity_pad) continue;
     const int32_t in = node.inputs[0], out = node.outputs[0];
     if (!planned(in) || !planned(out) || parent[size_t(out)] >= 0 || members[size_t(out)] > 0) continue;
     parent[size_t(out)] = in;
