@@ -1,6 +1,6 @@
 // The ISA-neutral depthwise row microkernel, instantiated per architecture in
 // depthwise_conv_<isa>.cpp (each compiled with its own -m flags). One call computes one output
-// row: the interior in blocks of four SIMD vectors of output columns (then one vector, then
+// row: the interior in blocks of eight SIMD vectors of output columns (then four, one, then
 // single columns), each accumulating its taps in (ky, kx) order with FMA from zero; the borders
 // through depthwise_border_sum with the same FMA sequence. Bias, ReLU, clip and hard-swish are
 // applied in registers, with the operand order of activation_apply so NaN behaves the same; the
@@ -41,6 +41,25 @@ struct DepthwiseFinish {
   }
 };
 
+// `vectors` SIMD vectors of interior columns from column i: independent accumulators, enough of
+// them (8) to hide the FMA latency in the main loop.
+template <class Arch, int vectors>
+inline void depthwise_block(const float* weight, const float* const* source, int count, int64_t i,
+                            const xsimd::batch<float, Arch>& bias,
+                            const DepthwiseFinish<Arch>& finish, float* out) {
+  using batch = xsimd::batch<float, Arch>;
+  constexpr int64_t width = int64_t(batch::size);
+  batch acc[vectors];
+  for (int v = 0; v < vectors; ++v) acc[v] = batch(0.f);
+  for (int t = 0; t < count; ++t) {
+    const batch w(weight[t]);
+    const float* p = source[t] + i;
+    for (int v = 0; v < vectors; ++v)
+      acc[v] = xsimd::fma(w, batch::load_unaligned(p + v * width), acc[v]);
+  }
+  for (int v = 0; v < vectors; ++v) finish(acc[v] + bias).store_unaligned(out + i + v * width);
+}
+
 template <class Arch>
 void depthwise_row(const DepthwisePlan& plan, const DepthwiseTaps& taps, float bias, float* y) {
   using batch = xsimd::batch<float, Arch>;
@@ -57,27 +76,12 @@ void depthwise_row(const DepthwisePlan& plan, const DepthwiseTaps& taps, float b
   float* out = y + begin;
   const int64_t columns = end - begin;
   int64_t i = 0;
-  for (; i + 4 * width <= columns; i += 4 * width) {
-    batch a0(0.f), a1(0.f), a2(0.f), a3(0.f);
-    for (int t = 0; t < count; ++t) {
-      const batch w(weight[t]);
-      const float* p = source[t] + i;
-      a0 = xsimd::fma(w, batch::load_unaligned(p), a0);
-      a1 = xsimd::fma(w, batch::load_unaligned(p + width), a1);
-      a2 = xsimd::fma(w, batch::load_unaligned(p + 2 * width), a2);
-      a3 = xsimd::fma(w, batch::load_unaligned(p + 3 * width), a3);
-    }
-    finish(a0 + b).store_unaligned(out + i);
-    finish(a1 + b).store_unaligned(out + i + width);
-    finish(a2 + b).store_unaligned(out + i + 2 * width);
-    finish(a3 + b).store_unaligned(out + i + 3 * width);
-  }
-  for (; i + width <= columns; i += width) {
-    batch a(0.f);
-    for (int t = 0; t < count; ++t)
-      a = xsimd::fma(batch(weight[t]), batch::load_unaligned(source[t] + i), a);
-    finish(a + b).store_unaligned(out + i);
-  }
+  for (; i + 8 * width <= columns; i += 8 * width)
+    depthwise_block<Arch, 8>(weight, source, count, i, b, finish, out);
+  for (; i + 4 * width <= columns; i += 4 * width)
+    depthwise_block<Arch, 4>(weight, source, count, i, b, finish, out);
+  for (; i + width <= columns; i += width)
+    depthwise_block<Arch, 1>(weight, source, count, i, b, finish, out);
   const bool in_registers = depthwise_activation_in_registers(plan.activation.kind);
   for (; i < columns; ++i) {
     float acc = 0.f;
