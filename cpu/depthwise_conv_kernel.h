@@ -1,0 +1,97 @@
+// The ISA-neutral depthwise row microkernel, instantiated per architecture in
+// depthwise_conv_<isa>.cpp (each compiled with its own -m flags). One call computes one output
+// row: the interior in blocks of eight SIMD vectors of output columns (then four, one, then
+// single columns), each accumulating its taps in (ky, kx) order with FMA from zero; the borders
+// through depthwise_border_sum with the same FMA sequence. Bias, ReLU, clip and hard-swish are
+// applied in registers, with the operand order of activation_apply so NaN behaves the same; the
+// other activations per element after the row.
+#pragma once
+
+#include <xsimd/xsimd.hpp>
+
+#include "cpu/depthwise_conv.h"
+
+namespace atrous {
+
+template <class Arch>
+struct DepthwiseFinish {
+  using batch = xsimd::batch<float, Arch>;
+  ActivationKind kind;
+  batch low, high;
+
+  explicit DepthwiseFinish(const Activation& act)
+      : kind(act.kind),
+        low(act.kind == ActivationKind::activation_relu ? 0.f : act.param0),
+        high(act.kind == ActivationKind::activation_relu ? INFINITY : act.param1) {}
+
+  // std::max(x, low) is (x < low ? low : x) and x86's max(a, b) is (a > b ? a : b): passing
+  // the bound first keeps a NaN sum NaN exactly as activation_apply does.
+  batch operator()(batch v) const {
+    switch (kind) {
+      case ActivationKind::activation_relu:
+      case ActivationKind::activation_clip:
+        return xsimd::min(high, xsimd::max(low, v));
+      case ActivationKind::activation_hard_swish: {
+        // x · min(max(x + 3, 0), 6) / 6, the reference's operations in its order.
+        const batch clamped = xsimd::min(batch(6.f), xsimd::max(batch(0.f), v + batch(3.f)));
+        return (v * clamped) / batch(6.f);
+      }
+      default: return v;
+    }
+  }
+};
+
+// `vectors` SIMD vectors of interior columns from column i: independent accumulators, enough of
+// them (8) to hide the FMA latency in the main loop.
+template <class Arch, int vectors>
+inline void depthwise_block(const float* weight, const float* const* source, int count, int64_t i,
+                            const xsimd::batch<float, Arch>& bias,
+                            const DepthwiseFinish<Arch>& finish, float* out) {
+  using batch = xsimd::batch<float, Arch>;
+  constexpr int64_t width = int64_t(batch::size);
+  batch acc[vectors];
+  for (int v = 0; v < vectors; ++v) acc[v] = batch(0.f);
+  for (int t = 0; t < count; ++t) {
+    const batch w(weight[t]);
+    const float* p = source[t] + i;
+    for (int v = 0; v < vectors; ++v)
+      acc[v] = xsimd::fma(w, batch::load_unaligned(p + v * width), acc[v]);
+  }
+  for (int v = 0; v < vectors; ++v) finish(acc[v] + bias).store_unaligned(out + i + v * width);
+}
+
+template <class Arch>
+void depthwise_row(const DepthwisePlan& plan, const DepthwiseTaps& taps, float bias, float* y) {
+  using batch = xsimd::batch<float, Arch>;
+  constexpr int64_t width = int64_t(batch::size);
+  const int64_t out_w = plan.axes[1].output;
+  const int64_t begin = plan.interior_begin, end = plan.interior_end;
+  const int count = taps.count;
+  const float* weight = taps.weight;
+  const float* const* source = taps.interior;
+  const DepthwiseFinish<Arch> finish(plan.activation);
+  const batch b(bias);
+
+  depthwise_border_columns<true>(plan, taps, bias, y, 0, begin);
+  float* out = y + begin;
+  const int64_t columns = end - begin;
+  int64_t i = 0;
+  for (; i + 8 * width <= columns; i += 8 * width)
+    depthwise_block<Arch, 8>(weight, source, count, i, b, finish, out);
+  for (; i + 4 * width <= columns; i += 4 * width)
+    depthwise_block<Arch, 4>(weight, source, count, i, b, finish, out);
+  for (; i + width <= columns; i += width)
+    depthwise_block<Arch, 1>(weight, source, count, i, b, finish, out);
+  const bool in_registers = depthwise_activation_in_registers(plan.activation.kind);
+  for (; i < columns; ++i) {
+    float acc = 0.f;
+    for (int t = 0; t < count; ++t) acc = std::fma(weight[t], source[t][i], acc);
+    const float sum = acc + bias;
+    out[i] = in_registers ? activation_apply(plan.activation, sum) : sum;
+  }
+  depthwise_border_columns<true>(plan, taps, bias, y, end, out_w);
+  if (!in_registers)
+    for (int64_t ow = 0; ow < out_w; ++ow) y[ow] = activation_apply(plan.activation, y[ow]);
+}
+
+}  // namespace atrous

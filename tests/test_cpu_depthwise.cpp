@@ -1,0 +1,324 @@
+// The CPU depthwise convolution kernels against the reference conv, for every ISA this machine
+// can run: a table of geometries (odd sizes, kernels 3/5/7 and others, strides 1/2/3, atrous
+// and anisotropic dilations, symmetric, asymmetric and oversized pads, SAME padding) times every
+// fused activation, on random data. Also: bitwise identical results for 1, 2 and 3 threads,
+// borders bitwise equal to the same kernel on an explicitly zero-padded input, and the factory
+// refusing convs that are not depthwise.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <sstream>
+
+#include "cpu/cpu_kernel.h"
+#include "cpu/depthwise_conv.h"
+#include "ops/ops.h"
+#include "tests/graph_fixtures.h"
+
+using namespace atrous;
+
+namespace {
+
+std::vector<CpuIsa> runnable_isas() {
+  std::vector<CpuIsa> isas = {CpuIsa::cpu_isa_scalar};
+  CpuIsa best = cpu_isa_detect();
+  if (best == CpuIsa::cpu_isa_avx512) isas.push_back(CpuIsa::cpu_isa_avx2);
+  if (best != CpuIsa::cpu_isa_scalar) isas.push_back(best);
+  return isas;
+}
+
+struct Geometry {
+  int64_t batch, channels, height, width;
+  int64_t kernel_h, kernel_w;
+  int64_t stride_h, stride_w;
+  int64_t dilation_h, dilation_w;
+  std::vector<int64_t> pads;  // top, left, bottom, right (explicit padding)
+  std::string auto_pad;       // "explicit", "valid", "same_upper", "same_lower"
+  bool bias;
+};
+
+std::string describe(const Geometry& g) {
+  std::ostringstream out;
+  out << g.batch << "x" << g.channels << "x" << g.height << "x" << g.width << " k" << g.kernel_h
+      << "x" << g.kernel_w << " s" << g.stride_h << "," << g.stride_w << " d" << g.dilation_h << ","
+      << g.dilation_w << " pads";
+  for (int64_t p : g.pads) out << " " << p;
+  out << " " << g.auto_pad << (g.bias ? " bias" : " no-bias");
+  return out.str();
+}
+
+AttributeMap conv_attributes(const Geometry& g, const std::string& activation) {
+  AttributeMap a;
+  a.set_int("group", g.channels);
+  a.set_ints("strides", {g.stride_h, g.stride_w});
+  a.set_ints("dilations", {g.dilation_h, g.dilation_w});
+  a.set_string("auto_pad", g.auto_pad);
+  if (g.auto_pad == "explicit") a.set_ints("pads", g.pads);
+  a.set_string("activation", activation);
+  if (activation == "clip") a.set_floats("activation_params", {-0.25, 0.5});
+  if (activation == "hard_sigmoid") a.set_floats("activation_params", {0.3, 0.4});
+  return a;
+}
+
+// A one-node graph: input x, constant weights (and bias), conv with `attributes`, shapes inferred.
+Graph conv_graph(const Tensor& x, const Tensor& w, const Tensor* b, const AttributeMap& attributes) {
+  Graph graph;
+  int32_t input = graph.add_tensor("x", DType::dtype_f32, x.shape());
+  graph.inputs.push_back(input);
+  Tensor w_copy(DType::dtype_f32, w.shape());
+  std::memcpy(w_copy.f32(), w.f32(), size_t(w.numel()) * sizeof(float));
+  int32_t weight = graph.add_constant("w", std::move(w_copy));
+  int32_t bias = kAbsentInput;
+  if (b) {
+    Tensor b_copy(DType::dtype_f32, b->shape());
+    std::memcpy(b_copy.f32(), b->f32(), size_t(b->numel()) * sizeof(float));
+    bias = graph.add_constant("b", std::move(b_copy));
+  }
+  int32_t output = graph.add_tensor("y", DType::dtype_f32, {});
+  testing::add_node(graph, OpType::op_conv, "dw", {input, weight, bias}, {output}, attributes);
+  graph.outputs.push_back(output);
+  Status status = graph_infer_shapes(&graph);
+  INFO(status.message());
+  REQUIRE(status.ok());
+  return graph;
+}
+
+// Runs the fast kernel for node 0 of `graph` on x with `threads` threads.
+std::vector<float> run_kernel(const Graph& graph, const Tensor& x, CpuIsa isa, int threads) {
+  CpuKernelConfig config;
+  config.isa = isa;
+  config.threads = threads;
+  CpuKernelPtr kernel = cpu_make_depthwise_kernel(graph, 0, config);
+  REQUIRE(kernel);
+  TensorView y_view;
+  y_view.shape = graph.tensors[size_t(graph.outputs[0])].shape;
+  std::vector<float> y(size_t(shape_numel(y_view.shape)), NAN);
+  y_view.data = y.data();
+  std::vector<uint8_t> scratch(kernel->scratch_bytes() + 64);
+  ThreadPool pool(threads);
+  Status status = kernel->run({&x.view()}, {&y_view}, scratch.data(), pool);
+  REQUIRE(status.ok());
+  return y;
+}
+
+Tensor reference_conv(const Tensor& x, const Tensor& w, const Tensor* b, const AttributeMap& attributes,
+                      const Shape& output_shape) {
+  Tensor y(DType::dtype_f32, output_shape);
+  std::vector<const TensorView*> inputs = {&x.view(), &w.view()};
+  if (b) inputs.push_back(&b->view());
+  Status status = op_run_reference(OpType::op_conv, attributes, inputs, {&y.view()});
+  INFO(status.message());
+  REQUIRE(status.ok());
+  return y;
+}
+
+Tensor absolute(const Tensor& t) {
+  Tensor result(DType::dtype_f32, t.shape());
+  for (int64_t i = 0; i < t.numel(); ++i) result.f32()[i] = std::fabs(t.f32()[i]);
+  return result;
+}
+
+const std::vector<Geometry>& geometries() {
+  static const std::vector<Geometry> table = {
+      // 1×1 images, tiny and odd sizes, channel counts 1, 3, 8, 17, 72, batch 2.
+      {1, 1, 1, 1, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, "explicit", true},
+      {1, 3, 7, 9, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, "explicit", true},
+      {1, 8, 33, 65, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, "explicit", false},
+      {2, 17, 33, 65, 5, 5, 1, 1, 1, 1, {2, 2, 2, 2}, "explicit", true},
+      {1, 8, 33, 65, 7, 7, 1, 1, 1, 1, {3, 3, 3, 3}, "explicit", true},
+      {1, 72, 9, 13, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, "explicit", true},
+      {1, 3, 1, 300, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, "explicit", true},
+      // Stride 2 (and 3, and per axis) on odd inputs.
+      {1, 3, 7, 9, 3, 3, 2, 2, 1, 1, {1, 1, 1, 1}, "explicit", true},
+      {1, 17, 33, 65, 3, 3, 2, 2, 1, 1, {1, 1, 1, 1}, "explicit", true},
+      {1, 8, 33, 65, 5, 5, 2, 2, 1, 1, {2, 2, 2, 2}, "explicit", false},
+      {1, 3, 35, 131, 7, 7, 2, 2, 1, 1, {3, 3, 3, 3}, "explicit", true},
+      {1, 3, 33, 65, 3, 3, 3, 3, 2, 2, {2, 2, 2, 2}, "explicit", true},
+      {1, 3, 33, 65, 3, 3, 1, 2, 1, 1, {1, 1, 1, 1}, "explicit", true},
+      {1, 3, 33, 65, 3, 3, 2, 1, 1, 1, {1, 1, 1, 1}, "explicit", true},
+      // Atrous: dilations 2, 6, 12, 18 (the last larger than the image), anisotropic.
+      {1, 8, 33, 65, 3, 3, 1, 1, 2, 2, {2, 2, 2, 2}, "explicit", true},
+      {1, 8, 33, 65, 3, 3, 1, 1, 6, 6, {6, 6, 6, 6}, "explicit", true},
+      {1, 3, 33, 65, 3, 3, 1, 1, 12, 12, {12, 12, 12, 12}, "explicit", true},
+      {1, 3, 33, 65, 3, 3, 1, 1, 18, 18, {18, 18, 18, 18}, "explicit", true},
+      {1, 8, 33, 65, 3, 3, 1, 1, 1, 6, {1, 6, 1, 6}, "explicit", true},
+      {1, 8, 33, 65, 3, 3, 1, 1, 6, 1, {6, 1, 6, 1}, "explicit", true},
+      {1, 3, 33, 65, 5, 5, 2, 2, 3, 2, {6, 4, 6, 4}, "explicit", true},
+      // Pads 0, asymmetric, larger than the input.
+      {1, 3, 7, 9, 5, 5, 1, 1, 1, 1, {0, 0, 0, 0}, "explicit", true},
+      {1, 8, 17, 40, 3, 3, 1, 1, 1, 1, {0, 1, 2, 3}, "explicit", true},
+      {1, 3, 17, 41, 3, 3, 2, 2, 1, 1, {3, 0, 1, 2}, "explicit", true},
+      {1, 3, 7, 9, 3, 3, 1, 1, 1, 1, {10, 12, 9, 11}, "explicit", true},
+      {1, 3, 5, 6, 3, 3, 2, 2, 4, 4, {9, 9, 9, 9}, "explicit", true},
+      // Auto padding.
+      {1, 3, 33, 65, 3, 3, 2, 2, 1, 1, {}, "same_upper", true},
+      {1, 3, 7, 9, 3, 3, 2, 2, 2, 2, {}, "same_lower", true},
+      {1, 8, 33, 65, 5, 5, 1, 1, 1, 1, {}, "same_upper", true},
+      {1, 3, 16, 34, 3, 3, 1, 1, 1, 1, {}, "valid", true},
+      // Other kernel shapes: 1×7, 7×1, 2×2, 1×1.
+      {1, 3, 33, 65, 1, 7, 1, 1, 1, 1, {0, 3, 0, 3}, "explicit", true},
+      {1, 3, 33, 65, 7, 1, 1, 1, 1, 1, {3, 0, 3, 0}, "explicit", true},
+      {1, 3, 33, 65, 2, 2, 1, 1, 1, 1, {1, 0, 0, 1}, "explicit", true},
+      {1, 3, 9, 70, 1, 1, 2, 2, 1, 1, {0, 0, 0, 0}, "explicit", true},
+  };
+  return table;
+}
+
+}  // namespace
+
+TEST_CASE("depthwise conv kernels match the reference conv", "[cpu][depthwise]") {
+  const char* activations[] = {"none", "relu", "clip", "hard_swish", "hard_sigmoid", "sigmoid", "tanh"};
+  std::mt19937 rng(41);
+  for (const Geometry& g : geometries()) {
+    Tensor x = testing::random_tensor({g.batch, g.channels, g.height, g.width}, rng);
+    Tensor w = testing::random_tensor({g.channels, 1, g.kernel_h, g.kernel_w}, rng);
+    Tensor b = testing::random_tensor({g.channels}, rng);
+    const Tensor* bias = g.bias ? &b : nullptr;
+    // Σ|w·x| + |b| per output element: the reference conv on absolute values.
+    Tensor abs_x = absolute(x), abs_w = absolute(w), abs_b = absolute(b);
+    Graph plain = conv_graph(x, w, bias, conv_attributes(g, "none"));
+    const Shape output_shape = plain.tensors[size_t(plain.outputs[0])].shape;
+    Tensor magnitude = reference_conv(abs_x, abs_w, g.bias ? &abs_b : nullptr,
+                                      conv_attributes(g, "none"), output_shape);
+    for (const char* act : activations) {
+      AttributeMap attributes = conv_attributes(g, act);
+      Graph graph = conv_graph(x, w, bias, attributes);
+      Tensor expected = reference_conv(x, w, bias, attributes, output_shape);
+      for (CpuIsa isa : runnable_isas()) {
+        std::vector<float> y = run_kernel(graph, x, isa, 2);
+        // Float accumulation of n = kH·kW taps plus the bias against the double reference:
+        // |error| <= (n + 1)·2⁻²⁴·(Σ|w·x| + |b|) <= 3·10⁻⁶·(Σ|w·x| + |b|) for n <= 49; the
+        // activations have slope <= 1.5, so 10⁻⁵ relative holds, and 10⁻⁶ absolute covers the
+        // few ulps by which the activation's own float rounding can differ between two inputs.
+        int64_t failures = 0;
+        double worst = 0;
+        for (int64_t i = 0; i < expected.numel(); ++i) {
+          const double error = std::fabs(double(y[size_t(i)]) - double(expected.f32()[i]));
+          const double bound = 1e-5 * double(magnitude.f32()[i]) + 1e-6;
+          if (!(error <= bound)) ++failures;  // NaN (an unwritten output) fails too
+          worst = std::max(worst, error);
+        }
+        INFO(describe(g) << " act=" << act << " isa=" << cpu_isa_name(isa) << " worst=" << worst);
+        CHECK(failures == 0);
+      }
+    }
+  }
+}
+
+TEST_CASE("depthwise conv results are bitwise identical for 1, 2 and 3 threads", "[cpu][depthwise]") {
+  const std::vector<Geometry> cases = {
+      {2, 17, 23, 41, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, "explicit", true},
+      {1, 5, 37, 71, 3, 3, 2, 2, 1, 1, {1, 1, 1, 1}, "explicit", true},
+      {1, 7, 29, 300, 3, 3, 1, 1, 1, 6, {1, 6, 1, 6}, "explicit", true},
+      {1, 1, 45, 33, 5, 5, 1, 1, 6, 6, {12, 12, 12, 12}, "explicit", true},
+  };
+  std::mt19937 rng(42);
+  for (const Geometry& g : cases) {
+    Tensor x = testing::random_tensor({g.batch, g.channels, g.height, g.width}, rng);
+    Tensor w = testing::random_tensor({g.channels, 1, g.kernel_h, g.kernel_w}, rng);
+    Tensor b = testing::random_tensor({g.channels}, rng);
+    Graph graph = conv_graph(x, w, &b, conv_attributes(g, "hard_swish"));
+    for (CpuIsa isa : runnable_isas()) {
+      std::vector<float> one = run_kernel(graph, x, isa, 1);
+      std::vector<float> two = run_kernel(graph, x, isa, 2);
+      std::vector<float> three = run_kernel(graph, x, isa, 3);
+      INFO(describe(g) << " isa=" << cpu_isa_name(isa));
+      CHECK(std::memcmp(one.data(), two.data(), one.size() * sizeof(float)) == 0);
+      CHECK(std::memcmp(one.data(), three.data(), one.size() * sizeof(float)) == 0);
+    }
+  }
+}
+
+// The border path skips the taps in padding; the interior would have added w·0 = 0 for them.
+// So a padded conv must give exactly the result of the unpadded conv on the zero-padded image,
+// where every column is computed by the interior path (this is what makes results independent
+// of where a border falls).
+TEST_CASE("depthwise conv borders are bitwise equal to the interior on a zero-padded image",
+          "[cpu][depthwise]") {
+  const std::vector<Geometry> cases = {
+      {1, 3, 19, 45, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, "explicit", true},
+      {1, 3, 19, 45, 5, 5, 2, 2, 1, 1, {2, 1, 3, 4}, "explicit", true},
+      {1, 3, 19, 71, 3, 3, 1, 1, 2, 6, {2, 6, 2, 6}, "explicit", true},
+  };
+  std::mt19937 rng(43);
+  for (const Geometry& g : cases) {
+    Tensor x = testing::random_tensor({g.batch, g.channels, g.height, g.width}, rng);
+    Tensor w = testing::random_tensor({g.channels, 1, g.kernel_h, g.kernel_w}, rng);
+    Tensor b = testing::random_tensor({g.channels}, rng);
+    const int64_t height = g.height + g.pads[0] + g.pads[2], width = g.width + g.pads[1] + g.pads[3];
+    Tensor padded(DType::dtype_f32, {g.batch, g.channels, height, width});
+    std::fill(padded.f32(), padded.f32() + padded.numel(), 0.f);
+    for (int64_t c = 0; c < g.batch * g.channels; ++c)
+      for (int64_t h = 0; h < g.height; ++h)
+        std::memcpy(padded.f32() + (c * height + h + g.pads[0]) * width + g.pads[1],
+                    x.f32() + (c * g.height + h) * g.width, size_t(g.width) * sizeof(float));
+    Geometry unpadded = g;
+    unpadded.pads = {0, 0, 0, 0};
+    Graph graph = conv_graph(x, w, &b, conv_attributes(g, "none"));
+    Graph padded_graph = conv_graph(padded, w, &b, conv_attributes(unpadded, "none"));
+    REQUIRE(graph.tensors[size_t(graph.outputs[0])].shape ==
+            padded_graph.tensors[size_t(padded_graph.outputs[0])].shape);
+    for (CpuIsa isa : runnable_isas()) {
+      std::vector<float> direct = run_kernel(graph, x, isa, 1);
+      std::vector<float> via_padding = run_kernel(padded_graph, padded, isa, 1);
+      INFO(describe(g) << " isa=" << cpu_isa_name(isa));
+      CHECK(std::memcmp(direct.data(), via_padding.data(), direct.size() * sizeof(float)) == 0);
+    }
+  }
+}
+
+TEST_CASE("the depthwise factory refuses convs that are not depthwise", "[cpu][depthwise]") {
+  std::mt19937 rng(44);
+  Tensor x = testing::random_tensor({1, 4, 9, 11}, rng);
+  CpuKernelConfig config;
+  config.isa = cpu_isa_detect();
+  auto make = [&](const Tensor& w, int64_t group) {
+    AttributeMap a;
+    a.set_int("group", group);
+    a.set_ints("pads", {1, 1, 1, 1});
+    Graph graph = conv_graph(x, w, nullptr, a);
+    return cpu_make_depthwise_kernel(graph, 0, config);
+  };
+  // The accepted case, so the refusals below are about the one property each changes.
+  CpuKernelPtr depthwise = make(testing::random_tensor({4, 1, 3, 3}, rng), 4);
+  REQUIRE(depthwise);
+  CHECK(std::string(depthwise->name()) == "depthwise_3x3");
+  CHECK_FALSE(make(testing::random_tensor({4, 4, 3, 3}, rng), 1));   // dense
+  CHECK_FALSE(make(testing::random_tensor({4, 2, 3, 3}, rng), 2));   // grouped, 2 channels per group
+  CHECK_FALSE(make(testing::random_tensor({8, 1, 3, 3}, rng), 4));   // channel multiplier 2
+
+  // Weights computed at run time (a graph input) are not packed: refused.
+  Graph graph;
+  int32_t input = graph.add_tensor("x", DType::dtype_f32, {1, 4, 9, 11});
+  int32_t weight = graph.add_tensor("w", DType::dtype_f32, {4, 1, 3, 3});
+  graph.inputs = {input, weight};
+  int32_t output = graph.add_tensor("y", DType::dtype_f32, {});
+  AttributeMap a;
+  a.set_int("group", 4);
+  testing::add_node(graph, OpType::op_conv, "dw", {input, weight, kAbsentInput}, {output}, a);
+  int32_t relu = graph.add_tensor("r", DType::dtype_f32, {});
+  testing::add_node(graph, OpType::op_relu, "relu", {output}, {relu});
+  graph.outputs = {relu};
+  REQUIRE(graph_infer_shapes(&graph).ok());
+  CHECK_FALSE(cpu_make_depthwise_kernel(graph, 0, config));
+  CHECK_FALSE(cpu_make_depthwise_kernel(graph, 1, config));  // not a conv
+}
+
+TEST_CASE("the depthwise kernel rejects tensors of other shapes with an error", "[cpu][depthwise]") {
+  std::mt19937 rng(45);
+  Tensor x = testing::random_tensor({1, 4, 9, 11}, rng);
+  Tensor w = testing::random_tensor({4, 1, 3, 3}, rng);
+  Geometry g = {1, 4, 9, 11, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, "explicit", false};
+  Graph graph = conv_graph(x, w, nullptr, conv_attributes(g, "none"));
+  CpuKernelConfig config;
+  CpuKernelPtr kernel = cpu_make_depthwise_kernel(graph, 0, config);
+  REQUIRE(kernel);
+  Tensor other = testing::random_tensor({1, 4, 9, 12}, rng);
+  std::vector<float> y(4 * 9 * 12);
+  TensorView y_view;
+  y_view.shape = {1, 4, 9, 12};
+  y_view.data = y.data();
+  ThreadPool pool(1);
+  CHECK_FALSE(kernel->run({&other.view()}, {&y_view}, nullptr, pool).ok());
+}
