@@ -1,0 +1,120 @@
+// The scalar loops of cpu/misc_kernels.h (the tails of every SIMD loop, and the whole range for
+// the scalar table) and the choice of table per ISA.
+#include <algorithm>
+#include <cmath>
+
+#include "cpu/misc_kernels_simd.h"
+
+namespace atrous {
+namespace misc_scalar {
+
+namespace {
+
+float apply_binary(BinaryOp op, float a, float b) {
+  switch (op) {
+    case BinaryOp::binary_op_add: return a + b;
+    case BinaryOp::binary_op_sub: return a - b;
+    case BinaryOp::binary_op_mul: return a * b;
+    case BinaryOp::binary_op_div: return a / b;
+  }
+  return a;
+}
+
+// As activation_apply: std::max(x, v) is (x < v) ? v : x and std::min(x, v) is (v < x) ? v : x,
+// the selects of the vector loops.
+float apply_activation(SimdActivation act, float low, float high, float x) {
+  switch (act) {
+    case SimdActivation::simd_activation_relu: return std::max(x, 0.0f);
+    case SimdActivation::simd_activation_clip: return std::min(std::max(x, low), high);
+    case SimdActivation::simd_activation_hard_swish:
+      return x * std::min(std::max(x + 3.0f, 0.0f), 6.0f) / 6.0f;
+  }
+  return x;
+}
+
+}  // namespace
+
+void binary(BinaryOp op, const float* a, const float* b, float* y, int64_t count) {
+  for (int64_t i = 0; i < count; ++i) y[i] = apply_binary(op, a[i], b[i]);
+}
+
+void binary_scalar(BinaryOp op, const float* a, float s, bool scalar_first, float* y, int64_t count) {
+  if (scalar_first)
+    for (int64_t i = 0; i < count; ++i) y[i] = apply_binary(op, s, a[i]);
+  else
+    for (int64_t i = 0; i < count; ++i) y[i] = apply_binary(op, a[i], s);
+}
+
+void activation(SimdActivation act, float low, float high, const float* x, float* y, int64_t count) {
+  for (int64_t i = 0; i < count; ++i) y[i] = apply_activation(act, low, high, x[i]);
+}
+
+void resize_linear_row(const float* row, const int32_t* i0, const int32_t* i1, const float* w0,
+                       const float* w1, float* y, int64_t count) {
+  for (int64_t o = 0; o < count; ++o) y[o] = std::fma(w1[o], row[i1[o]], w0[o] * row[i0[o]]);
+}
+
+void resize_blend_rows(const float* r0, const float* r1, float w0, float w1, float* t, int64_t count) {
+  for (int64_t i = 0; i < count; ++i) t[i] = std::fma(w1, r1[i], w0 * r0[i]);
+}
+
+void resize_nearest_row(const float* row, const int32_t* index, float* y, int64_t count) {
+  for (int64_t o = 0; o < count; ++o) y[o] = row[index[o]];
+}
+
+void softmax_channels(const float* x, float* y, int64_t channels, int64_t stride, int64_t begin,
+                      int64_t end) {
+  for (int64_t p = begin; p < end; ++p) {
+    float peak = x[p];
+    for (int64_t k = 1; k < channels; ++k) peak = std::max(peak, x[k * stride + p]);
+    float sum = 0.0f;
+    for (int64_t k = 0; k < channels; ++k) {
+      const float e = std::exp(x[k * stride + p] - peak);
+      y[k * stride + p] = e;
+      sum += e;
+    }
+    for (int64_t k = 0; k < channels; ++k) y[k * stride + p] /= sum;
+  }
+}
+
+void argmax_channels(const float* x, int32_t* y, int64_t channels, int64_t stride, int64_t begin,
+                     int64_t end) {
+  for (int64_t p = begin; p < end; ++p) {
+    float best = x[p];
+    int32_t best_index = 0;
+    for (int64_t k = 1; k < channels; ++k) {
+      const float v = x[k * stride + p];
+      if (v > best || (std::isnan(v) && !std::isnan(best))) {
+        best = v;
+        best_index = int32_t(k);
+      }
+    }
+    y[p] = best_index;
+  }
+}
+
+}  // namespace misc_scalar
+
+const MiscKernels& misc_kernels_scalar() {
+  static const MiscKernels table = {
+      misc_scalar::binary,           misc_scalar::binary_scalar,      misc_scalar::activation,
+      misc_scalar::resize_linear_row, misc_scalar::resize_blend_rows, misc_scalar::resize_nearest_row,
+      misc_scalar::softmax_channels, misc_scalar::argmax_channels,
+  };
+  return table;
+}
+
+const MiscKernels& misc_kernels(CpuIsa isa) {
+  switch (isa) {
+#if defined(__x86_64__)
+    case CpuIsa::cpu_isa_avx512: return misc_kernels_avx512();
+    case CpuIsa::cpu_isa_avx2: return misc_kernels_avx2();
+#endif
+#if defined(__aarch64__)
+    case CpuIsa::cpu_isa_neon: return misc_kernels_neon();
+#endif
+    default: return misc_kernels_scalar();
+  }
+}
+
+}  // namespace atrous

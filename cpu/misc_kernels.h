@@ -1,0 +1,58 @@
+// The SIMD inner loops of the non-convolution kernel families (elementwise, resize,
+// softmax/argmax), one table of function pointers per ISA, chosen once when a kernel is
+// created. The loops are one ISA-neutral template (cpu/misc_kernels_simd.h) instantiated in
+// misc_kernels_<isa>.cpp with that file's instruction-set flags; the scalar table
+// (misc_kernels.cpp) runs the templates' tail loops over the whole range.
+//
+// Numerics (what the tests hold each loop to):
+//  * binary ops, relu, clip, hard_swish: bitwise equal to ops/ (one float operation per
+//    element, or the same sequence of comparisons and operations as activation_apply).
+//  * bilinear resize: float arithmetic with fused multiply-adds against the reference's double;
+//    nearest resize and argmax: exact.
+//  * softmax: float exp and sum against the reference's double.
+#pragma once
+
+#include <cstdint>
+
+#include "cpu/isa.h"
+
+namespace atrous {
+
+enum class BinaryOp { binary_op_add, binary_op_sub, binary_op_mul, binary_op_div };
+
+// The activations with a vector loop; the others run through activation_apply.
+enum class SimdActivation { simd_activation_relu, simd_activation_clip, simd_activation_hard_swish };
+
+struct MiscKernels {
+  // y[i] = a[i] op b[i].
+  void (*binary)(BinaryOp op, const float* a, const float* b, float* y, int64_t count);
+  // y[i] = a[i] op s, or s op a[i] when scalar_first.
+  void (*binary_scalar)(BinaryOp op, const float* a, float s, bool scalar_first, float* y,
+                        int64_t count);
+  // y[i] = act(x[i]); low/high are clip's bounds.
+  void (*activation)(SimdActivation act, float low, float high, const float* x, float* y,
+                     int64_t count);
+  // One output row of a bilinear resize: y[o] = w0[o]·row[i0[o]] + w1[o]·row[i1[o]], row being
+  // the vertically interpolated input row (w0 = 1 − w1, both rounded from double).
+  void (*resize_linear_row)(const float* row, const int32_t* i0, const int32_t* i1,
+                            const float* w0, const float* w1, float* y, int64_t count);
+  // The vertical blend of two input rows: t[c] = w0·r0[c] + w1·r1[c].
+  void (*resize_blend_rows)(const float* r0, const float* r1, float w0, float w1, float* t,
+                            int64_t count);
+  // One output row of a nearest resize: y[o] = row[index[o]].
+  void (*resize_nearest_row)(const float* row, const int32_t* index, float* y, int64_t count);
+  // Over `channels` planes of `stride` floats, for pixels [begin, end): softmax along the
+  // channels, and the first-maximum argmax (NaN counts as the maximum).
+  void (*softmax_channels)(const float* x, float* y, int64_t channels, int64_t stride,
+                           int64_t begin, int64_t end);
+  void (*argmax_channels)(const float* x, int32_t* y, int64_t channels, int64_t stride,
+                          int64_t begin, int64_t end);
+};
+
+const MiscKernels& misc_kernels(CpuIsa isa);
+const MiscKernels& misc_kernels_scalar();
+const MiscKernels& misc_kernels_avx2();
+const MiscKernels& misc_kernels_avx512();
+const MiscKernels& misc_kernels_neon();
+
+}  // namespace atrous

@@ -1,0 +1,212 @@
+// The ISA-neutral loops of cpu/misc_kernels.h. Each loop runs whole SIMD vectors, then the
+// remaining elements through the scalar loops of misc_kernels.cpp, which compute what a vector
+// lane computes (the same operations in the same order, std::fma for xsimd::fma; only softmax's
+// exp differs, std::exp against xsimd::exp).
+#pragma once
+
+#include "cpu/misc_kernels.h"
+
+namespace atrous {
+namespace misc_scalar {
+
+// The tail loops, compiled once without ISA flags (misc_kernels.cpp), so no function
+// compiled for a newer ISA is shared with the scalar path.
+void binary(BinaryOp op, const float* a, const float* b, float* y, int64_t count);
+void binary_scalar(BinaryOp op, const float* a, float s, bool scalar_first, float* y, int64_t count);
+void activation(SimdActivation act, float low, float high, const float* x, float* y, int64_t count);
+void resize_linear_row(const float* row, const int32_t* i0, const int32_t* i1, const float* w0,
+                       const float* w1, float* y, int64_t count);
+void resize_blend_rows(const float* r0, const float* r1, float w0, float w1, float* t, int64_t count);
+void resize_nearest_row(const float* row, const int32_t* index, float* y, int64_t count);
+void softmax_channels(const float* x, float* y, int64_t channels, int64_t stride, int64_t begin,
+                      int64_t end);
+void argmax_channels(const float* x, int32_t* y, int64_t channels, int64_t stride, int64_t begin,
+                     int64_t end);
+
+}  // namespace misc_scalar
+}  // namespace atrous
+
+#if defined(ATROUS_MISC_KERNELS_SIMD)
+#include <xsimd/xsimd.hpp>
+
+namespace atrous {
+namespace misc_simd {
+
+template <class Arch>
+void binary(BinaryOp op, const float* a, const float* b, float* y, int64_t count) {
+  using batch = xsimd::batch<float, Arch>;
+  constexpr int64_t width = int64_t(batch::size);
+  const int64_t body = count - count % width;
+  switch (op) {
+#define ATROUS_BINARY_LOOP(OP, EXPR)                                                   \
+  case BinaryOp::OP:                                                                   \
+    for (int64_t i = 0; i < body; i += width) {                                        \
+      const batch va = batch::load_unaligned(a + i), vb = batch::load_unaligned(b + i); \
+      (EXPR).store_unaligned(y + i);                                                   \
+    }                                                                                  \
+    break;
+    ATROUS_BINARY_LOOP(binary_op_add, va + vb)
+    ATROUS_BINARY_LOOP(binary_op_sub, va - vb)
+    ATROUS_BINARY_LOOP(binary_op_mul, va * vb)
+    ATROUS_BINARY_LOOP(binary_op_div, va / vb)
+#undef ATROUS_BINARY_LOOP
+  }
+  misc_scalar::binary(op, a + body, b + body, y + body, count - body);
+}
+
+template <class Arch>
+void binary_scalar(BinaryOp op, const float* a, float s, bool scalar_first, float* y, int64_t count) {
+  using batch = xsimd::batch<float, Arch>;
+  constexpr int64_t width = int64_t(batch::size);
+  const int64_t body = count - count % width;
+  const batch vs(s);
+  for (int64_t i = 0; i < body; i += width) {
+    const batch va = batch::load_unaligned(a + i);
+    const batch lhs = scalar_first ? vs : va, rhs = scalar_first ? va : vs;
+    batch r;
+    switch (op) {
+      case BinaryOp::binary_op_add: r = lhs + rhs; break;
+      case BinaryOp::binary_op_sub: r = lhs - rhs; break;
+      case BinaryOp::binary_op_mul: r = lhs * rhs; break;
+      case BinaryOp::binary_op_div: r = lhs / rhs; break;
+    }
+    r.store_unaligned(y + i);
+  }
+  misc_scalar::binary_scalar(op, a + body, s, scalar_first, y + body, count - body);
+}
+
+template <class Arch>
+void activation(SimdActivation act, float low, float high, const float* x, float* y, int64_t count) {
+  using batch = xsimd::batch<float, Arch>;
+  constexpr int64_t width = int64_t(batch::size);
+  const int64_t body = count - count % width;
+  const batch zero(0.0f), three(3.0f), six(6.0f), vlow(low), vhigh(high);
+  switch (act) {
+    case SimdActivation::simd_activation_relu:
+      for (int64_t i = 0; i < body; i += width) {
+        const batch v = batch::load_unaligned(x + i);
+        xsimd::select(v < zero, zero, v).store_unaligned(y + i);
+      }
+      break;
+    case SimdActivation::simd_activation_clip:
+      for (int64_t i = 0; i < body; i += width) {
+        const batch v = batch::load_unaligned(x + i);
+        const batch t = xsimd::select(v < vlow, vlow, v);
+        xsimd::select(vhigh < t, vhigh, t).store_unaligned(y + i);
+      }
+      break;
+    case SimdActivation::simd_activation_hard_swish:
+      for (int64_t i = 0; i < body; i += width) {
+        const batch v = batch::load_unaligned(x + i);
+        const batch u = v + three;
+        const batch m = xsimd::select(u < zero, zero, u);
+        const batch n = xsimd::select(six < m, six, m);
+        ((v * n) / six).store_unaligned(y + i);
+      }
+      break;
+  }
+  misc_scalar::activation(act, low, high, x + body, y + body, count - body);
+}
+
+template <class Arch>
+void resize_linear_row(const float* row, const int32_t* i0, const int32_t* i1, const float* w0,
+                       const float* w1, float* y, int64_t count) {
+  using batch = xsimd::batch<float, Arch>;
+  using index_batch = xsimd::batch<int32_t, Arch>;
+  constexpr int64_t width = int64_t(batch::size);
+  const int64_t body = count - count % width;
+  for (int64_t o = 0; o < body; o += width) {
+    const batch a = batch::gather(row, index_batch::load_unaligned(i0 + o));
+    const batch b = batch::gather(row, index_batch::load_unaligned(i1 + o));
+    const batch v = xsimd::fma(batch::load_unaligned(w1 + o), b, batch::load_unaligned(w0 + o) * a);
+    v.store_unaligned(y + o);
+  }
+  misc_scalar::resize_linear_row(row, i0 + body, i1 + body, w0 + body, w1 + body, y + body,
+                                 count - body);
+}
+
+template <class Arch>
+void resize_blend_rows(const float* r0, const float* r1, float w0, float w1, float* t, int64_t count) {
+  using batch = xsimd::batch<float, Arch>;
+  constexpr int64_t width = int64_t(batch::size);
+  const int64_t body = count - count % width;
+  const batch v0(w0), v1(w1);
+  for (int64_t i = 0; i < body; i += width)
+    xsimd::fma(v1, batch::load_unaligned(r1 + i), v0 * batch::load_unaligned(r0 + i))
+        .store_unaligned(t + i);
+  misc_scalar::resize_blend_rows(r0 + body, r1 + body, w0, w1, t + body, count - body);
+}
+
+template <class Arch>
+void resize_nearest_row(const float* row, const int32_t* index, float* y, int64_t count) {
+  using batch = xsimd::batch<float, Arch>;
+  using index_batch = xsimd::batch<int32_t, Arch>;
+  constexpr int64_t width = int64_t(batch::size);
+  const int64_t body = count - count % width;
+  for (int64_t o = 0; o < body; o += width)
+    batch::gather(row, index_batch::load_unaligned(index + o)).store_unaligned(y + o);
+  misc_scalar::resize_nearest_row(row, index + body, y + body, count - body);
+}
+
+// Three passes over the channels per vector of pixels: the maximum, the exponentials (stored
+// in y) with their sum, the division.
+template <class Arch>
+void softmax_channels(const float* x, float* y, int64_t channels, int64_t stride, int64_t begin,
+                      int64_t end) {
+  using batch = xsimd::batch<float, Arch>;
+  constexpr int64_t width = int64_t(batch::size);
+  const int64_t body = begin + (end - begin) - (end - begin) % width;
+  for (int64_t p = begin; p < body; p += width) {
+    batch peak = batch::load_unaligned(x + p);
+    for (int64_t k = 1; k < channels; ++k) peak = xsimd::max(peak, batch::load_unaligned(x + k * stride + p));
+    batch sum(0.0f);
+    for (int64_t k = 0; k < channels; ++k) {
+      const batch e = xsimd::exp(batch::load_unaligned(x + k * stride + p) - peak);
+      e.store_unaligned(y + k * stride + p);
+      sum += e;
+    }
+    for (int64_t k = 0; k < channels; ++k)
+      (batch::load_unaligned(y + k * stride + p) / sum).store_unaligned(y + k * stride + p);
+  }
+  misc_scalar::softmax_channels(x, y, channels, stride, body, end);
+}
+
+// Per lane: a later channel replaces the best when it is greater, or NaN while the best is not
+// (the reference stops at the first NaN). Indices are carried as floats (exact below 2^24).
+template <class Arch>
+void argmax_channels(const float* x, int32_t* y, int64_t channels, int64_t stride, int64_t begin,
+                     int64_t end) {
+  using batch = xsimd::batch<float, Arch>;
+  constexpr int64_t width = int64_t(batch::size);
+  const int64_t body = begin + (end - begin) - (end - begin) % width;
+  for (int64_t p = begin; p < body; p += width) {
+    batch best = batch::load_unaligned(x + p);
+    batch best_index(0.0f);
+    for (int64_t k = 1; k < channels; ++k) {
+      const batch v = batch::load_unaligned(x + k * stride + p);
+      const auto replace = (v > best) | (xsimd::isnan(v) & ~xsimd::isnan(best));
+      best = xsimd::select(replace, v, best);
+      best_index = xsimd::select(replace, batch(float(k)), best_index);
+    }
+    xsimd::to_int(best_index).store_unaligned(y + p);
+  }
+  misc_scalar::argmax_channels(x, y, channels, stride, body, end);
+}
+
+template <class Arch>
+MiscKernels make_misc_kernels() {
+  MiscKernels table;
+  table.binary = binary<Arch>;
+  table.binary_scalar = binary_scalar<Arch>;
+  table.activation = activation<Arch>;
+  table.resize_linear_row = resize_linear_row<Arch>;
+  table.resize_blend_rows = resize_blend_rows<Arch>;
+  table.resize_nearest_row = resize_nearest_row<Arch>;
+  table.softmax_channels = softmax_channels<Arch>;
+  table.argmax_channels = argmax_channels<Arch>;
+  return table;
+}
+
+}  // namespace misc_simd
+}  // namespace atrous
+#endif

@@ -1,0 +1,188 @@
+// The CPU resize and average-pool kernels against the reference ops, for every ISA this machine
+// runs, on random data across channel counts, odd sizes, up- and downsampling factors (integer
+// and not), every coordinate and rounding mode; bitwise identical for 1, 2 and 3 threads.
+#include "tests/cpu_kernel_testing.h"
+
+using namespace atrous;
+using namespace atrous::cpu_testing;
+
+namespace {
+
+// Runs the family's kernel for every ISA and thread count; checks each run against `expected`
+// with `close` and that all thread counts agree bitwise.
+template <class Close>
+void check_kernel(Factory factory, const Graph& graph, const std::vector<Tensor>& inputs,
+                  const Tensor& expected, Close close) {
+  for (CpuIsa isa : runnable_isas()) {
+    CpuKernelConfig config;
+    config.isa = isa;
+    CpuKernelPtr kernel = factory(graph, 0, config);
+    INFO("isa=" << cpu_isa_name(isa));
+    REQUIRE(kernel);
+    Tensor first = run_kernel(*kernel, graph, inputs, 1);
+    close(first, expected);
+    for (int threads : {2, 3}) CHECK(bitwise_equal(run_kernel(*kernel, graph, inputs, threads), first));
+  }
+}
+
+// Bilinear: float interpolation with fused multiply-adds against the reference's double. Each
+// of the two interpolations rounds the weights, one product and one fma (a few half-epsilons
+// of the largest |input| M each); 8·FLT_EPSILON·M bounds their sum.
+void check_bilinear(const Tensor& y, const Tensor& expected, double largest) {
+  const double bound = 8.0 * FLT_EPSILON * largest;
+  double worst = 0;
+  for (int64_t i = 0; i < y.numel(); ++i)
+    worst = std::max(worst, std::fabs(double(y.f32()[i]) - double(expected.f32()[i])));
+  INFO("worst=" << worst << " bound=" << bound);
+  CHECK(worst <= bound);
+}
+
+// Averages: the same double sum in another order is within a tiny fraction of a float rounding
+// step, so the float result equals the reference's or is the adjacent float: |Δ| ≤ ulp ≤
+// FLT_EPSILON·|expected| (plus a margin far below any float result of these inputs).
+void check_average(const Tensor& y, const Tensor& expected) {
+  int64_t bad = 0;
+  for (int64_t i = 0; i < y.numel(); ++i) {
+    const double e = expected.f32()[i];
+    if (!(std::fabs(double(y.f32()[i]) - e) <= FLT_EPSILON * std::fabs(e) + 1e-12)) ++bad;
+  }
+  CHECK(bad == 0);
+}
+
+}  // namespace
+
+TEST_CASE("resize kernels match the reference in every mode", "[cpu]") {
+  struct Case {
+    Shape input;
+    int64_t out_h, out_w;
+  };
+  // Up 4× and 4×−3 (1025×2049 style odd targets), non-integer factors, downsampling, identity,
+  // 1×1 inputs and outputs.
+  const std::vector<Case> cases = {
+      {{1, 3, 7, 9}, 29, 37},   {{1, 1, 33, 65}, 129, 257}, {{1, 17, 9, 17}, 33, 65}, {{2, 8, 7, 9}, 10, 13},
+      {{1, 64, 5, 6}, 5, 6},    {{1, 3, 33, 65}, 7, 9},     {{1, 3, 1, 1}, 5, 7},     {{1, 8, 7, 9}, 1, 1},
+      {{1, 1, 65, 129}, 257, 513},
+  };
+  const char* coordinates[] = {"align_corners", "half_pixel", "pytorch_half_pixel", "asymmetric"};
+  const char* nearest_modes[] = {"round_prefer_floor", "round_prefer_ceil", "floor", "ceil"};
+  std::mt19937 rng(51);
+  for (const Case& c : cases) {
+    std::vector<Tensor> inputs;
+    inputs.push_back(testing::random_tensor(c.input, rng));
+    const double largest = max_abs(inputs[0]);
+    for (const char* coordinate : coordinates) {
+      for (bool with_scales : {false, true}) {
+        AttributeMap attributes;
+        attributes.set_ints("sizes", {c.out_h, c.out_w});
+        attributes.set_string("coordinate_mode", coordinate);
+        // A scale a little off the size ratio, so the ratio comes from it.
+        if (with_scales)
+          attributes.set_floats("scales", {double(c.out_h) / double(c.input[2]) * 1.03,
+                                           double(c.out_w) / double(c.input[3]) * 0.97});
+        INFO(shape_to_string(c.input) << " -> " << c.out_h << "x" << c.out_w << " " << coordinate
+                                      << (with_scales ? " scales" : ""));
+        {
+          attributes.set_string("mode", "linear");
+          Graph graph = single_node_graph(OpType::op_resize, attributes, {c.input});
+          Tensor expected = run_reference(graph, inputs);
+          check_kernel(cpu_make_resize_kernel, graph, inputs, expected,
+                       [&](const Tensor& y, const Tensor& e) { check_bilinear(y, e, largest); });
+        }
+        for (const char* nearest : nearest_modes) {
+          attributes.set_string("mode", "nearest");
+          attributes.set_string("nearest_mode", nearest);
+          Graph graph = single_node_graph(OpType::op_resize, attributes, {c.input});
+          Tensor expected = run_reference(graph, inputs);
+          INFO(nearest);
+          check_kernel(cpu_make_resize_kernel, graph, inputs, expected,
+                       [](const Tensor& y, const Tensor& e) { CHECK(bitwise_equal(y, e)); });
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("the resize kernel matches the reference on a 1025x2049 align_corners target", "[cpu]") {
+  std::mt19937 rng(52);
+  std::vector<Tensor> inputs;
+  inputs.push_back(testing::random_tensor({1, 1, 65, 129}, rng));
+  AttributeMap attributes;
+  attributes.set_ints("sizes", {1025, 2049});
+  attributes.set_string("coordinate_mode", "align_corners");
+  Graph graph = single_node_graph(OpType::op_resize, attributes, {{1, 1, 65, 129}});
+  Tensor expected = run_reference(graph, inputs);
+  CpuKernelConfig config;
+  config.isa = cpu_isa_detect();
+  CpuKernelPtr kernel = cpu_make_resize_kernel(graph, 0, config);
+  REQUIRE(kernel);
+  check_bilinear(run_kernel(*kernel, graph, inputs, 2), expected, max_abs(inputs[0]));
+}
+
+TEST_CASE("average pool kernels match the reference", "[cpu]") {
+  std::mt19937 rng(53);
+  const std::vector<Shape> shapes = {{1, 1, 1, 1}, {1, 3, 7, 9}, {2, 17, 33, 65}, {1, 64, 9, 13}};
+  for (const Shape& shape : shapes) {
+    std::vector<Tensor> inputs;
+    inputs.push_back(testing::random_tensor(shape, rng));
+    INFO(shape_to_string(shape));
+    {
+      Graph graph = single_node_graph(OpType::op_global_average_pool, AttributeMap(), {shape});
+      check_kernel(cpu_make_pool_kernel, graph, inputs, run_reference(graph, inputs), check_average);
+    }
+    for (const std::vector<int64_t>& axes : std::vector<std::vector<int64_t>>{{2, 3}, {-1, -2}}) {
+      for (int64_t keepdims : {0, 1}) {
+        AttributeMap attributes;
+        attributes.set_ints("axes", axes);
+        attributes.set_int("keepdims", keepdims);
+        Graph graph = single_node_graph(OpType::op_reduce_mean, attributes, {shape});
+        check_kernel(cpu_make_pool_kernel, graph, inputs, run_reference(graph, inputs), check_average);
+      }
+    }
+  }
+  struct PoolCase {
+    Shape input;
+    std::vector<int64_t> kernel, strides, pads;
+    int64_t count_include_pad, ceil_mode;
+  };
+  // LR-ASPP / DeepLab2 ASPP pooling windows (49×97 at stride 16×20), 3×3 with padding, 2×2 on
+  // odd sizes with ceil_mode, windows hanging over the padding.
+  const std::vector<PoolCase> pools = {
+      {{1, 8, 65, 129}, {49, 97}, {16, 20}, {0, 0, 0, 0}, 0, 0},
+      {{1, 3, 65, 129}, {49, 97}, {16, 20}, {0, 0, 0, 0}, 0, 1},
+      {{1, 17, 7, 9}, {3, 3}, {1, 1}, {1, 1, 1, 1}, 0, 0},
+      {{1, 17, 7, 9}, {3, 3}, {1, 1}, {1, 1, 1, 1}, 1, 0},
+      {{2, 3, 33, 65}, {2, 2}, {2, 2}, {0, 0, 0, 0}, 0, 1},
+      {{1, 3, 33, 65}, {3, 5}, {2, 3}, {1, 2, 1, 2}, 1, 1},
+      {{1, 1, 7, 9}, {7, 9}, {1, 1}, {0, 0, 0, 0}, 0, 0},
+  };
+  for (const PoolCase& c : pools) {
+    AttributeMap attributes;
+    attributes.set_ints("kernel_shape", c.kernel);
+    attributes.set_ints("strides", c.strides);
+    attributes.set_ints("pads", c.pads);
+    attributes.set_int("count_include_pad", c.count_include_pad);
+    attributes.set_int("ceil_mode", c.ceil_mode);
+    std::vector<Tensor> inputs;
+    inputs.push_back(testing::random_tensor(c.input, rng));
+    Graph graph = single_node_graph(OpType::op_average_pool, attributes, {c.input});
+    INFO(shape_to_string(c.input) << " kernel " << c.kernel[0] << "x" << c.kernel[1] << " include_pad "
+                                  << c.count_include_pad << " ceil " << c.ceil_mode);
+    check_kernel(cpu_make_pool_kernel, graph, inputs, run_reference(graph, inputs), check_average);
+  }
+}
+
+TEST_CASE("the pool factory leaves max_pool and other reductions to the reference", "[cpu]") {
+  AttributeMap max_attributes;
+  max_attributes.set_ints("kernel_shape", {3, 3});
+  Graph max_pool = single_node_graph(OpType::op_max_pool, max_attributes, {{1, 3, 7, 9}});
+  CHECK_FALSE(cpu_make_pool_kernel(max_pool, 0, CpuKernelConfig()));
+  AttributeMap channel_mean;
+  channel_mean.set_ints("axes", {1});
+  Graph reduce = single_node_graph(OpType::op_reduce_mean, channel_mean, {{1, 3, 7, 9}});
+  CHECK_FALSE(cpu_make_pool_kernel(reduce, 0, CpuKernelConfig()));
+  Graph all = single_node_graph(OpType::op_reduce_mean, AttributeMap(), {{1, 3, 7, 9}});
+  CHECK_FALSE(cpu_make_pool_kernel(all, 0, CpuKernelConfig()));
+  Graph relu = single_node_graph(OpType::op_relu, AttributeMap(), {{1, 3, 7, 9}});
+  CHECK_FALSE(cpu_make_pool_kernel(relu, 0, CpuKernelConfig()));
+  CHECK_FALSE(cpu_make_resize_kernel(relu, 0, CpuKernelConfig()));
+}
