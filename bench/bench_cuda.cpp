@@ -78,6 +78,12 @@ std::vector<OpCase> op_cases(int64_t scale) {
   cases.push_back({"hard_swish", OpType::op_hard_swish, {1, 120, s(257), s(513)}, {}, hswish});
   cases.push_back({"mul squeeze-excite", OpType::op_mul, {1, 120, s(129), s(257)}, {{1, 120, 1, 1}}, {}});
   cases.push_back({"global_average_pool", OpType::op_global_average_pool, {1, 960, s(65), s(129)}, {}, {}});
+  AttributeMap reduce;
+  reduce.set_ints("axes", {2, 3});
+  cases.push_back({"reduce_mean H,W (squeeze-excite)", OpType::op_reduce_mean, {1, 960, s(65), s(129)}, {}, reduce});
+  AttributeMap pad;
+  pad.set_ints("pads", {0, 0, 1, 1, 0, 0, 1, 1});
+  cases.push_back({"pad 1 (constant)", OpType::op_pad, {1, 960, s(65), s(129)}, {}, pad});
   AttributeMap pool;
   pool.set_ints("kernel_shape", {3, 3});
   pool.set_ints("strides", {2, 2});

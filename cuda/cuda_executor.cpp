@@ -5,6 +5,7 @@
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
+#include <cfloat>
 #include <climits>
 #include <cmath>
 #include <cstring>
@@ -95,7 +96,7 @@ CudaWindow to_cuda(const WindowAxis& axis) {
 }
 
 enum class StepKind { depthwise, gemm_conv, activation, binary, global_pool, pool, resize, concat,
-                      softmax, argmax, copy, host };
+                      softmax, argmax, copy, pad, host };
 
 const char* step_kind_name(StepKind kind, bool direct_gemm) {
   switch (kind) {
@@ -110,6 +111,7 @@ const char* step_kind_name(StepKind kind, bool direct_gemm) {
     case StepKind::softmax: return "softmax";
     case StepKind::argmax: return "argmax";
     case StepKind::copy: return "copy";
+    case StepKind::pad: return "pad";
     case StepKind::host: return "host";
   }
   return "unknown";
@@ -128,7 +130,8 @@ struct Step {
   int64_t planes = 0, area = 0;
   CudaPoolParams pool;
   CudaResizeParams resize;
-  std::shared_ptr<DeviceBuffer> tables;
+  CudaPadParams pad;
+  std::shared_ptr<DeviceBuffer> tables;  // resize taps or pad index maps
   int64_t outer = 0, dim = 0, inner = 0;  // softmax, argmax, concat
   size_t element_size = 4;
   size_t copy_bytes = 0;
@@ -189,6 +192,7 @@ class CudaExecutorImpl final : public CudaExecutor {
   Status plan_conv(const Node& node, Step* step);
   Status plan_pool(const Node& node, Step* step);
   Status plan_resize(const Node& node, Step* step);
+  Status plan_pad(const Node& node, Step* step);
   Status allocate_and_upload();
   Status enqueue(const Step& step);
   Status enqueue_gemm_conv(const Step& step);
@@ -403,6 +407,57 @@ Status CudaExecutorImpl::plan_resize(const Node& node, Step* step) {
   return Status::success();
 }
 
+// Per-axis index maps as ops/pad_slice.cpp builds them (element offsets, −1 = fill).
+Status CudaExecutorImpl::plan_pad(const Node& node, Step* step) {
+  const GraphTensor& x = graph_.tensors[size_t(node.inputs[0])];
+  const GraphTensor& y = graph_.tensors[size_t(node.outputs[0])];
+  if (x.dtype != DType::dtype_f32 || x.shape.size() > size_t(kCudaMaxRank)) return Status::success();
+  AttributeReader reader("pad", node.attributes);
+  std::vector<int64_t> pads = reader.require_ints("pads");
+  const std::string mode = reader.get_string("mode", "constant");
+  const double value = reader.get_float("value", 0.0);
+  ATROUS_RETURN_IF_ERROR(reader.status());
+  const size_t rank = x.shape.size();
+  if (pads.size() != 2 * rank) return Status::error("pad: pads must have 2 values per axis");
+  if (mode != "constant" && mode != "edge" && mode != "reflect")
+    return Status::error("pad: unknown mode '" + mode + "'");
+  const std::vector<int64_t> strides = row_major_strides(x.shape);
+  std::vector<int64_t> tables;
+  CudaPadParams& p = step->pad;
+  p.rank = int(rank);
+  p.count = shape_numel(y.shape);
+  for (size_t d = 0; d < rank; ++d) {
+    const int64_t dim = x.shape[d], begin = pads[d];
+    p.dims[d] = y.shape[d];
+    p.table_start[d] = int64_t(tables.size());
+    for (int64_t o = 0; o < y.shape[d]; ++o) {
+      int64_t i = o - begin;
+      if (i < 0 || i >= dim) {
+        if (mode == "constant") {
+          tables.push_back(-1);
+          continue;
+        }
+        if (mode == "edge") i = std::min(std::max<int64_t>(i, 0), dim - 1);
+        else i = i < 0 ? -i : 2 * (dim - 1) - i;
+      }
+      tables.push_back(i * strides[d]);
+    }
+  }
+  // The fill as the reference makes it: float32, saturating to ±inf.
+  const float fill = value > double(FLT_MAX) ? INFINITY : value < -double(FLT_MAX) ? -INFINITY : float(value);
+  std::memcpy(&p.fill_bits, &fill, sizeof(fill));
+  step->tables = std::make_shared<DeviceBuffer>();
+  const size_t bytes = std::max<size_t>(1, tables.size()) * sizeof(int64_t);
+  ATROUS_RETURN_IF_ERROR(step->tables->allocate(bytes, "cudaMalloc (pad tables)"));
+  if (!tables.empty())
+    ATROUS_CUDA_TRY(cudaMemcpy(step->tables->data(), tables.data(), tables.size() * sizeof(int64_t),
+                               cudaMemcpyHostToDevice),
+                    "upload pad tables");
+  p.tables = reinterpret_cast<const int64_t*>(step->tables->data());
+  step->kind = StepKind::pad;
+  return Status::success();
+}
+
 // Splits `shape` at `axis`: the product of the dims before, the dim, the product after.
 void split_shape(const Shape& shape, int64_t axis, int64_t* outer, int64_t* dim, int64_t* inner) {
   *outer = 1;
@@ -467,6 +522,32 @@ Status CudaExecutorImpl::plan_node(size_t n, Step* step) {
       step->area = x[2] * x[3];
       return Status::success();
     }
+    case OpType::op_reduce_mean: {
+      // Over a trailing run of axes (squeeze-excite's mean over H, W): the plane-mean kernel.
+      const Shape& x = graph_.tensors[size_t(node.inputs[0])].shape;
+      AttributeReader reader("reduce_mean", node.attributes);
+      const std::vector<int64_t> axes = reader.get_ints("axes", {});
+      ATROUS_RETURN_IF_ERROR(reader.status());
+      const int64_t rank = int64_t(x.size());
+      std::vector<bool> reduced(size_t(rank), axes.empty());
+      for (int64_t raw : axes) {
+        int64_t axis = 0;
+        ATROUS_RETURN_IF_ERROR(normalize_axis("reduce_mean", "axes entry", raw, rank, false, &axis));
+        reduced[size_t(axis)] = true;
+      }
+      int64_t first = rank;
+      while (first > 0 && reduced[size_t(first - 1)]) --first;
+      for (int64_t d = 0; d < first; ++d)
+        if (reduced[size_t(d)]) return Status::success();  // not a trailing run: host
+      if (first == rank) return Status::success();  // nothing reduced (rank 0): host
+      step->planes = 1;
+      step->area = 1;
+      for (int64_t d = 0; d < rank; ++d) (d < first ? step->planes : step->area) *= x[size_t(d)];
+      if (step->area < 1 || step->planes > INT_MAX) return Status::success();
+      step->kind = StepKind::global_pool;
+      return Status::success();
+    }
+    case OpType::op_pad: return plan_pad(node, step);
     case OpType::op_average_pool:
     case OpType::op_max_pool: return plan_pool(node, step);
     case OpType::op_resize: return plan_resize(node, step);
@@ -747,6 +828,11 @@ Status CudaExecutorImpl::enqueue(const Step& step) {
         ATROUS_CUDA_TRY(cudaMemcpyAsync(out, pointers_[size_t(node.inputs[0])], step.copy_bytes,
                                         cudaMemcpyDeviceToDevice, stream_),
                         "reshape copy");
+      return Status::success();
+    case StepKind::pad:
+      ATROUS_CUDA_TRY(cuda_launch_pad(static_cast<const uint32_t*>(pointers_[size_t(node.inputs[0])]),
+                                      static_cast<uint32_t*>(out), step.pad, stream_),
+                      "pad launch");
       return Status::success();
     case StepKind::host: return run_host(step);
   }

@@ -91,6 +91,19 @@ struct CudaResizeParams {
 cudaError_t cuda_launch_resize(const float* x, float* y, const CudaResizeParams& params,
                                cudaStream_t stream);
 
+// Pad (constant, edge, reflect) of a 4-byte dtype through per-axis index tables prepared on the
+// host as ops/pad_slice.cpp does: output coordinate o of axis d reads input element offset
+// tables[table_start[d] + o] (already multiplied by the input stride), or `fill_bits` when −1.
+struct CudaPadParams {
+  int rank = 0;
+  int64_t count = 0;
+  int64_t dims[kCudaMaxRank] = {};
+  int64_t table_start[kCudaMaxRank] = {};
+  const int64_t* tables = nullptr;
+  uint32_t fill_bits = 0;
+};
+cudaError_t cuda_launch_pad(const uint32_t* x, uint32_t* y, const CudaPadParams& params, cudaStream_t stream);
+
 // Along an axis of size dim with `outer` blocks before and `inner` elements after it.
 cudaError_t cuda_launch_softmax(const float* x, float* y, int64_t outer, int64_t dim, int64_t inner,
                                 cudaStream_t stream);

@@ -163,6 +163,21 @@ __global__ void argmax_kernel(const float* __restrict__ x, int32_t* __restrict__
   }
 }
 
+__global__ void pad_kernel(const uint32_t* __restrict__ x, uint32_t* __restrict__ y, CudaPadParams p) {
+  ATROUS_GRID_STRIDE(i, p.count) {
+    int64_t rest = i, offset = 0;
+    bool inside = true;
+    for (int d = p.rank - 1; d >= 0; --d) {
+      const int64_t o = rest % p.dims[d];
+      rest /= p.dims[d];
+      const int64_t source = p.tables[p.table_start[d] + o];
+      if (source < 0) inside = false;
+      offset += source;
+    }
+    y[i] = inside ? x[offset] : p.fill_bits;
+  }
+}
+
 __global__ void fma_loop_kernel(float* sink, int iterations) {
   const float seed = float(threadIdx.x) * 1e-3f;
   float a0 = seed, a1 = seed + 1, a2 = seed + 2, a3 = seed + 3, a4 = seed + 4, a5 = seed + 5,
@@ -227,6 +242,12 @@ cudaError_t cuda_launch_argmax(const float* x, int32_t* y, int64_t outer, int64_
                                cudaStream_t stream) {
   if (outer * inner == 0) return cudaSuccess;
   argmax_kernel<<<cuda_blocks(outer * inner), kCudaThreads, 0, stream>>>(x, y, outer, dim, inner);
+  return cudaGetLastError();
+}
+
+cudaError_t cuda_launch_pad(const uint32_t* x, uint32_t* y, const CudaPadParams& params, cudaStream_t stream) {
+  if (params.count == 0) return cudaSuccess;
+  pad_kernel<<<cuda_blocks(params.count), kCudaThreads, 0, stream>>>(x, y, params);
   return cudaGetLastError();
 }
 

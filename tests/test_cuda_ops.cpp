@@ -315,6 +315,27 @@ TEST_CASE("cuda pools, resize, concat, softmax and argmax match the reference", 
   AttributeMap reshape;
   reshape.set_ints("shape", {2, -1});
   cases.push_back({"reshape", OpType::op_reshape, {2, 3, 4, 5}, {}, reshape});
+  const std::vector<std::pair<std::vector<int64_t>, int64_t>> reductions = {
+      {{2, 3}, 1}, {{-2, -1}, 0}, {{3}, 1}, {{}, 1}, {{1, 2, 3}, 0}, {{1}, 1} /* host */};
+  for (const auto& reduction : reductions) {
+    AttributeMap a;
+    if (!reduction.first.empty()) a.set_ints("axes", reduction.first);
+    a.set_int("keepdims", reduction.second);
+    cases.push_back({"reduce_mean " + std::to_string(reduction.first.size()) + " axes keepdims " +
+                         std::to_string(reduction.second),
+                     OpType::op_reduce_mean, {2, 6, 9, 13}, {}, a});
+  }
+  const std::vector<std::pair<std::string, std::vector<int64_t>>> pads = {
+      {"constant", {0, 0, 1, 2, 0, 0, 3, 1}}, {"edge", {0, 1, 2, 0, 1, 0, 0, 3}},
+      {"reflect", {0, 0, 2, 3, 0, 0, 3, 2}}, {"constant", {0, -1, 1, -2, 0, 0, -2, 2}},
+      {"reflect", {0, 0, -1, 2, 0, 0, 2, -3}}};
+  for (const auto& pad : pads) {
+    AttributeMap a;
+    a.set_ints("pads", pad.second);
+    a.set_string("mode", pad.first);
+    a.set_float("value", 0.75);
+    cases.push_back({"pad " + pad.first, OpType::op_pad, {1, 3, 6, 7}, {}, a});
+  }
   AttributeMap transpose;  // no kernel: the host fallback
   transpose.set_ints("perm", {0, 2, 3, 1});
   cases.push_back({"transpose (host fallback)", OpType::op_transpose, {1, 3, 4, 5}, {}, transpose});
