@@ -5,8 +5,9 @@
 #   2. runs the CUDA tests (`atrous_tests "[cuda]"`, when built) and `bench_cuda --check`;
 #   3. benchmarks the per-op kernels against this device's roofline (`bench_cuda --ops`);
 #   4. with a Panoptic-DeepLab MNV3-L model at 1025x2049 (PANOPTIC_MODEL, default
-#      shared/panoptic_mnv3l_1025x2049.atrous when present), the end-to-end FPS of the network
-#      and of network + merger (`bench_cuda --model FILE --merge`).
+#      shared/panoptic_mnv3l_1025x2049.atrous; when absent and python3 has torch + onnx, one is
+#      exported with random weights by models/pytorch/export_panoptic.py), the end-to-end FPS of
+#      the network and of network + merger (`bench_cuda --model FILE --merge`).
 # Everything is printed and written to $OUT/gpu_check.txt (OUT defaults to /tmp/atrous_gpu_check_out).
 # Needs cmake, g++, nvcc and the xsimd and stb headers (no network: nothing is downloaded);
 # XSIMD_INCLUDE_DIR may point at a copy of xsimd's include directory.
@@ -51,7 +52,7 @@ done
 TESTS=ON
 configure() {
   cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DATROUS_CUDA=ON -DATROUS_INSTALL_TEST=OFF \
-    -DCMAKE_CUDA_COMPILER="$NVCC" -DATROUS_BUILD_TESTS="$TESTS" "${EXTRA[@]}" > "$OUT/configure.log" 2>&1
+    -DCMAKE_CUDA_COMPILER="$NVCC" -DATROUS_BUILD_TESTS="$TESTS" ${EXTRA[@]+"${EXTRA[@]}"} > "$OUT/configure.log" 2>&1
 }
 if ! configure; then
   log "configure with tests failed (Catch2 missing?); retrying with -DATROUS_BUILD_TESTS=OFF"
@@ -80,6 +81,16 @@ run_logged timeout 120 "$BUILD/bench_cuda" --ops || STATUS=1
 
 # ---- 4. end to end ---------------------------------------------------------------------------
 MODEL="${PANOPTIC_MODEL:-$ROOT/shared/panoptic_mnv3l_1025x2049.atrous}"
+if [ ! -f "$MODEL" ] && python3 -c "import torch, onnx" 2>/dev/null; then
+  log "== no model at $MODEL: exporting one (random weights) with models/pytorch/export_panoptic.py"
+  if PYTHONPATH="$ROOT/weights_converter${PYTHONPATH:+:$PYTHONPATH}" timeout 240 python3 \
+      "$ROOT/models/pytorch/export_panoptic.py" --config mnv3l_os32 --size 1025x2049 \
+      --out "$BUILD/model" --atrous "$BUILD/atrous" > "$OUT/export.log" 2>&1; then
+    MODEL="$BUILD/model/mnv3l_os32.atrous"
+  else
+    log "export failed (see export.log)"
+  fi
+fi
 if [ -f "$MODEL" ]; then
   log "== end to end: $MODEL"
   run_logged timeout 120 "$BUILD/bench_cuda" --model "$MODEL" --runs 20 --merge || STATUS=1
