@@ -1,6 +1,8 @@
 // Execution: nodes in topological order; every intermediate tensor is a view into one arena
 // planned at session creation from tensor liveness. With the CPU backend, nodes that a fast
 // kernel handles run on it (cpu/cpu_kernel.h), the others on the reference implementation.
+// With the CUDA backend the whole graph runs on the CUDA executor (cuda/cuda_backend.h), which
+// plans its own device arena; without a device the session falls back to the CPU backend.
 #include "runtime/session.h"
 
 #include <algorithm>
@@ -9,7 +11,10 @@
 #include <cstdint>
 #include <cstring>
 
+#include <cstdio>
+
 #include "cpu/cpu_kernel.h"
+#include "cuda/cuda_backend.h"
 #include "cpu/thread_pool.h"
 #include "graph/format.h"
 #include "graph/passes.h"
@@ -61,12 +66,22 @@ Status Session::create(std::shared_ptr<const Model> model, const SessionOptions&
   if (!model) return Status::error("no model");
   if (options.threads < 1 || options.threads > 1024)
     return Status::error("threads must be in [1, 1024], got " + std::to_string(options.threads));
-  if (options.backend == Backend::backend_cuda)
-    return Status::error(std::string("backend '") + backend_name(options.backend) +
-                         "' is not available in this build yet; use 'cpu' or 'reference'");
+  SessionOptions effective = options;
+  if (options.backend == Backend::backend_cuda) {
+    std::string reason = "this build has no CUDA backend";
+#ifdef ATROUS_HAVE_CUDA
+    const bool available = cuda_device_available(&reason);
+#else
+    const bool available = false;
+#endif
+    if (!available) {
+      std::fprintf(stderr, "atrous: no CUDA device (%s); running on the CPU backend\n", reason.c_str());
+      effective.backend = Backend::backend_cpu;
+    }
+  }
   std::unique_ptr<Session> created(new Session());
   created->model_ = model;
-  created->options_ = options;
+  created->options_ = effective;
   created->graph_ = model->graph();  // shares constant storage with the model
   if (options.optimize) ATROUS_RETURN_IF_ERROR(graph_optimize(&created->graph_));
   const Graph& graph = created->graph_;
@@ -76,14 +91,23 @@ Status Session::create(std::shared_ptr<const Model> model, const SessionOptions&
       if (index != kAbsentInput) created->last_use_[size_t(index)] = int32_t(n);
   // Graph outputs live to the end.
   for (int32_t index : graph.outputs) created->last_use_[size_t(index)] = int32_t(graph.nodes.size());
-  if (options.backend == Backend::backend_cpu) ATROUS_RETURN_IF_ERROR(created->prepare_cpu());
-  created->plan_arena();
+  if (effective.backend == Backend::backend_cpu) ATROUS_RETURN_IF_ERROR(created->prepare_cpu());
+#ifdef ATROUS_HAVE_CUDA
+  if (effective.backend == Backend::backend_cuda) {
+    CudaOptions cuda_options;
+    cuda_options.profile = options.profile;
+    ATROUS_RETURN_IF_ERROR(CudaExecutor::create(graph, cuda_options, &created->cuda_));
+    created->arena_bytes_ = created->cuda_->arena_bytes();  // device bytes
+  }
+#endif
+  if (!created->cuda_) created->plan_arena();  // the CUDA executor has its own device arena
   if (options.profile) {
     created->profile_.resize(graph.nodes.size());
     for (size_t n = 0; n < graph.nodes.size(); ++n) {
       created->profile_[n].node = node_label(graph, n);
       created->profile_[n].kernel =
-          created->skip_[n] ? "aliased"
+          created->cuda_ ? "cuda " + created->cuda_->node_kernels()[n]
+          : created->skip_[n] ? "aliased"
           : n < created->kernels_.size() && created->kernels_[n] ? created->kernels_[n]->name()
                                                                   : "reference";
     }
@@ -274,6 +298,17 @@ Status Session::run(const std::vector<NamedInput>& inputs, std::vector<Tensor>* 
     if (!input_views[size_t(index)])
       return Status::error("input '" + graph.tensors[size_t(index)].name + "' was not given");
 
+  if (cuda_) {
+    std::vector<const TensorView*> ordered;
+    for (int32_t index : graph.inputs) ordered.push_back(input_views[size_t(index)]);
+    ATROUS_RETURN_IF_ERROR(cuda_->run(ordered, outputs));
+    if (options_.profile)
+      for (size_t n = 0; n < graph.nodes.size(); ++n) {
+        profile_[n].seconds += cuda_->node_seconds()[n];
+        profile_[n].runs += 1;
+      }
+    return Status::success();
+  }
   // Intermediate tensors are views into the arena; constants into the model.
   std::vector<TensorView> views(graph.tensors.size());
   auto view_of = [&](int32_t index) -> const TensorView* {

@@ -14,6 +14,7 @@ namespace atrous {
 
 class ThreadPool;
 class CpuKernel;
+class CudaExecutor;
 
 enum class Backend { backend_reference, backend_cpu, backend_cuda };
 bool backend_from_name(const std::string& name, Backend* backend);
@@ -58,6 +59,8 @@ class Session {
                        std::unique_ptr<Session>* session);
   // The graph this session executes (after optimization).
   const Graph& graph() const { return graph_; }
+  // The options in effect: a `cuda` session on a machine without a CUDA device (or in a build
+  // without CUDA) runs on the CPU backend, and options().backend says `cpu`.
   const SessionOptions& options() const { return options_; }
   // Checks every graph input is given once with the right dtype and shape, runs the graph,
   // and returns the graph outputs in graph order.
@@ -82,6 +85,8 @@ class Session {
   // node runs on the reference implementation).
   std::unique_ptr<ThreadPool> pool_;
   std::vector<std::unique_ptr<CpuKernel>> kernels_;
+  // CUDA backend: runs the whole graph on the device (cuda/cuda_backend.h).
+  std::unique_ptr<CudaExecutor> cuda_;
   // The arena: offsets of every planned tensor (SIZE_MAX: not in the arena), one allocation.
   std::vector<size_t> offsets_;
   std::vector<bool> skip_;  // nodes whose output the arena aliasing already produces

@@ -119,7 +119,7 @@ int command_run(Arguments& args) {
     std::printf("%s: %s %s -> %s\n", name.c_str(), dtype_name(outputs[o].dtype()),
                 shape_to_string(outputs[o].shape()).c_str(), path.c_str());
   }
-  std::printf("ran in %.1f ms (%s backend, %d thread%s)\n", ms, backend_name(options.backend),
+  std::printf("ran in %.1f ms (%s backend, %d thread%s)\n", ms, backend_name(session->options().backend),
               options.threads, options.threads == 1 ? "" : "s");
   return 0;
 }
