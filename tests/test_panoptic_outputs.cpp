@@ -1,6 +1,6 @@
 // The panoptic pipeline's helpers and writers (models/panoptic_pipeline.h,
-// models/panoptic_writers.h) and the panoptic overlay, on random maps against direct
-// computations. End to end on an exported network: tests/python/test_segment_panoptic.py.
+// models/panoptic_writers.h), the panoptic overlay and atrous_session_segment_panoptic, on
+// random data against direct computations. End to end on an exported network: tests/python/test_segment_panoptic.py.
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -8,9 +8,13 @@
 #include <map>
 #include <random>
 
+#include "atrous.h"
 #include "eval/json.h"
+#include "graph/format.h"
 #include "models/panoptic_pipeline.h"
 #include "models/panoptic_writers.h"
+#include "runtime/session.h"
+#include "tests/graph_fixtures.h"
 #include "tools/overlay.h"
 
 using namespace atrous;
@@ -276,4 +280,154 @@ TEST_CASE("panoptic overlay: instance shades, white outlines, void untouched", "
   // Void keeps the image.
   CHECK(pixel(out, 150, 60) == pixel(image, 150, 60));
   CHECK(pixel(out, 155, 5) == pixel(image, 155, 5));
+}
+
+namespace {
+
+// A tiny "panoptic network": input [1,3,13,17] → three 3×3 convolutions (padding 1, so the
+// padding of the input reaches the image's border pixels) with random weights,
+// outputs semantic [1,4,13,17], center [1,1,13,17], offset [1,2,13,17]; classes 2 and 3 are
+// things. Random weights give many centers and every class.
+Graph make_panoptic_graph() {
+  std::mt19937 rng(4);
+  Graph graph;
+  graph.metadata.set_string("task", "panoptic");
+  graph.metadata.set_strings("labels", {"road", "sky", "car", "person"});
+  graph.metadata.set_ints("thing_classes", {2, 3});
+  graph.metadata.set_floats("input_mean", {127.5, 127.5, 127.5});
+  graph.metadata.set_floats("input_std", {127.5, 127.5, 127.5});
+  graph.metadata.set_int("label_divisor", 1000);
+  graph.metadata.set_int("nms_kernel", 3);
+  int32_t input = graph.add_tensor("image", DType::dtype_f32, {1, 3, 13, 17});
+  graph.inputs.push_back(input);
+  const char* names[3] = {"semantic", "center", "offset"};
+  const int channels[3] = {4, 1, 2};
+  const float scale[3] = {2.f, 1.f, 3.f};
+  for (int k = 0; k < 3; ++k) {
+    int32_t w = graph.add_constant(std::string(names[k]) + ".weight",
+                                   testing::random_tensor({channels[k], 3, 3, 3}, rng, -scale[k] / 3, scale[k] / 3));
+    int32_t b = graph.add_constant(std::string(names[k]) + ".bias", testing::random_tensor({channels[k]}, rng));
+    int32_t out = graph.add_tensor(names[k], DType::dtype_f32, {});
+    AttributeMap conv;
+    conv.set_ints("pads", {1, 1, 1, 1});
+    testing::add_node(graph, OpType::op_conv, names[k], {input, w, b}, {out}, conv);
+    graph.outputs.push_back(out);
+  }
+  return graph;
+}
+
+}  // namespace
+
+TEST_CASE("panoptic pipeline and C API: one pass equals the merger on the padded network outputs", "[panoptic]") {
+  std::shared_ptr<const Model> model;
+  REQUIRE(Model::from_graph(make_panoptic_graph(), &model).ok());
+  std::unique_ptr<Session> session;
+  REQUIRE(Session::create(model, SessionOptions(), &session).ok());
+  PanopticModelInfo info;
+  REQUIRE(panoptic_model_info(model->graph(), panoptic_convention_deeplab2, &info).ok());
+  REQUIRE(info.num_classes == 4);
+  REQUIRE(info.params.thing_classes == std::vector<int32_t>{2, 3});
+
+  std::vector<uint8_t> bytes = format_write_memory(make_panoptic_graph());
+  atrous_model* c_model = nullptr;
+  REQUIRE(atrous_model_load_memory(bytes.data(), bytes.size(), &c_model) == nullptr);
+  atrous_session_options session_options = atrous_session_options_default();
+  atrous_session* c_session = nullptr;
+  REQUIRE(atrous_session_create(c_model, &session_options, &c_session) == nullptr);
+
+  std::mt19937 rng(9);
+  const int sizes[][2] = {{13, 17}, {5, 9}, {1, 1}, {12, 3}};  // height, width: all fit the input
+  size_t things_seen = 0;
+  for (const auto& size : sizes) {
+    const int h = size[0], w = size[1];
+    Image image;
+    image.width = w, image.height = h, image.channels = 3;
+    image.pixels.resize(size_t(w * h * 3));
+    for (uint8_t& p : image.pixels) p = uint8_t(rng() % 256);
+    // Expected: the merger on the outputs for the padded input, cropped to the image.
+    Tensor input(DType::dtype_f32, {1, 3, 13, 17});
+    std::fill(input.f32(), input.f32() + input.numel(), 0.f);
+    for (int c = 0; c < 3; ++c)
+      for (int y = 0; y < h; ++y)
+        for (int x = 0; x < w; ++x)
+          input.f32()[(c * 13 + y) * 17 + x] = (float(image.pixels[size_t((y * w + x) * 3 + c)]) - 127.5f) / 127.5f;
+    std::vector<Tensor> outputs;
+    REQUIRE(session->run({{"image", &input.view()}}, &outputs).ok());
+    Tensor semantic(DType::dtype_f32, {4, h, w}), center(DType::dtype_f32, {1, h, w}), offset(DType::dtype_f32, {2, h, w});
+    Tensor* crops[3] = {&semantic, &center, &offset};
+    for (int k = 0; k < 3; ++k)
+      for (int64_t c = 0; c < crops[k]->shape()[0]; ++c)
+        for (int y = 0; y < h; ++y)
+          for (int x = 0; x < w; ++x)
+            crops[k]->f32()[(c * h + y) * w + x] = outputs[size_t(k)].f32()[(c * 13 + y) * 17 + x];
+    PanopticResult expected;
+    REQUIRE(panoptic_merge({semantic.view(), center.view(), offset.view()}, info.params, 1, &expected).ok());
+
+    PanopticPipelineResult result;
+    PanopticPipelineOptions options;
+    REQUIRE(segment_panoptic(*session, info, image, options, &result).ok());
+    INFO(h << "x" << w);
+    REQUIRE(result.passes == 1);
+    CHECK(result.panoptic.panoptic == expected.panoptic);
+    CHECK(result.panoptic.semantic == expected.semantic);
+    REQUIRE(result.panoptic.segments.size() == expected.segments.size());
+    for (const PanopticSegmentInfo& s : expected.segments) things_seen += s.isthing;
+
+    atrous_image c_image{w, h, 3, image.pixels.data()};
+    atrous_panoptic_segment_options c_options = atrous_panoptic_segment_options_default();
+    atrous_panoptic_result c_result;
+    REQUIRE(atrous_session_segment_panoptic(c_session, &c_image, &c_options, &c_result) == nullptr);
+    REQUIRE(c_result.width == w);
+    REQUIRE(c_result.height == h);
+    CHECK(std::vector<int32_t>(c_result.panoptic, c_result.panoptic + w * h) == expected.panoptic);
+    REQUIRE(c_result.num_segments == int32_t(expected.segments.size()));
+    for (size_t k = 0; k < expected.segments.size(); ++k) {
+      CHECK(c_result.segments[k].id == expected.segments[k].id);
+      CHECK(c_result.segments[k].area == expected.segments[k].area);
+      CHECK(c_result.segments[k].score == expected.segments[k].score);
+    }
+    atrous_panoptic_result_release(&c_result);
+  }
+  CHECK(things_seen >= 3);
+  // The larger image on the model input; flip TTA keeps the size; errors are statuses.
+  {
+    Image image;
+    image.width = 40, image.height = 20, image.channels = 3;
+    image.pixels.resize(40 * 20 * 3);
+    for (uint8_t& p : image.pixels) p = uint8_t(rng() % 256);
+    PanopticPipelineResult result;
+    PanopticPipelineOptions options;
+    options.flip = true;
+    options.keep_maps = true;
+    REQUIRE(segment_panoptic(*session, info, image, options, &result).ok());
+    CHECK(result.passes == 2);
+    CHECK(result.work_height == 9);  // 20×40 fitted into 13×17: scale 17/40
+    CHECK(result.work_width == 17);
+    CHECK(result.panoptic.panoptic.size() == 40 * 20);
+    CHECK(result.semantic.shape() == Shape{4, 9, 17});
+    options.scales = {1.5};
+    CHECK_FALSE(segment_panoptic(*session, info, image, options, &result).ok());
+    options.scales = {};
+    CHECK_FALSE(segment_panoptic(*session, info, image, options, &result).ok());
+    options.scales = {-1};
+    CHECK_FALSE(segment_panoptic(*session, info, image, options, &result).ok());
+
+    atrous_image c_image{40, 20, 3, image.pixels.data()};
+    atrous_panoptic_segment_options c_options = atrous_panoptic_segment_options_default();
+    double scales[1] = {2.0};
+    c_options.scales = scales;
+    c_options.num_scales = 1;
+    atrous_panoptic_result c_result;
+    atrous_status* status = atrous_session_segment_panoptic(c_session, &c_image, &c_options, &c_result);
+    REQUIRE(status != nullptr);
+    CHECK(std::string(atrous_status_message(status)).find("larger than the model input") != std::string::npos);
+    atrous_status_release(status);
+    CHECK(c_result.panoptic == nullptr);
+  }
+  atrous_session_release(c_session);
+  atrous_model_release(c_model);
+
+  // A semantic model is refused by the panoptic pipeline.
+  PanopticModelInfo semantic_info;
+  CHECK_FALSE(panoptic_model_info(testing::make_test_graph(), panoptic_convention_deeplab2, &semantic_info).ok());
 }
