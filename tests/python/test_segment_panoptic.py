@@ -281,3 +281,38 @@ def test_scale_too_large_for_the_model(setup, tmp_path):
     result = segment(setup, tmp_path / "out", "--scales", "1,2", check=False)
     assert result.returncode == 1
     assert "larger than the model input 65x129" in result.stderr
+
+
+def test_cityscapes_output_is_read_by_atrous_eval(setup, tmp_path):
+    """The Cityscapes prediction tree, scored by `atrous eval --format cityscapes` against a
+    gtFine tree made from the same prediction (labelIds = the predicted label ids, instanceIds =
+    the Cityscapes panoptic ids, panoptic export as cityscapesScripts builds it): PQ = mIoU = AP = 1."""
+    from eval_data import cs_export_panoptic
+    name = ("val", "lindau", "lindau_000000_000019")
+    image = tmp_path / f"{name[2]}_leftImg8bit.png"
+    Image.open(setup["image"]).save(image)
+    out = tmp_path / "out"
+    result = subprocess.run([setup["bin"], "segment", setup["model"], str(image), "--output-dir", str(out),
+                             "--backend", "reference", "--format", "cityscapes"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert not (out / "panoptic.json").exists()  # cityscapes only
+    pred = out / "cityscapes"
+    assert (pred / "panoptic" / f"{name[2]}_panoptic.png").exists()
+    gt_dir = tmp_path / "gt" / "gtFine" / "val" / "lindau"
+    gt_dir.mkdir(parents=True)
+    labels = np.asarray(Image.open(pred / "semantic" / f"{name[2]}_pred_labelIds.png"))
+    ids = decode_png(pred / "panoptic" / f"{name[2]}_panoptic.png")
+    Image.fromarray(labels).save(gt_dir / f"{name[2]}_gtFine_labelIds.png")
+    Image.fromarray(ids.astype(np.uint16)).save(gt_dir / f"{name[2]}_gtFine_instanceIds.png")
+    cs_export_panoptic(str(tmp_path / "gt"), "val", [name])
+    report = tmp_path / "report.json"
+    result = subprocess.run([setup["bin"], "eval", "--format", "cityscapes", "--gt", str(tmp_path / "gt"),
+                             "--pred", str(pred), "--json", str(report), "--quiet"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    metrics = json.load(open(report))
+    assert metrics["missing_predictions"] == 0
+    assert metrics["PQ"]["all"] == 1.0 and metrics["PQ"]["things"] == 1.0
+    assert metrics["mIoU"] == 1.0
+    # Instance level: every predicted mask is a gt instance; AP is 1 up to the float rounding of
+    # the precision/recall integration.
+    assert metrics["AP"] == pytest.approx(1.0, abs=1e-12) and metrics["AP50"] == pytest.approx(1.0, abs=1e-12)
