@@ -10,7 +10,8 @@ namespace atrous {
 namespace {
 
 double elapsed_ms(std::chrono::steady_clock::time_point since) {
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - since).count();
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - since)
+      .count();
 }
 
 // Index of the output called `name`, else `fallback`.
@@ -37,7 +38,8 @@ void softmax_planes(float* planes, int channels, size_t n) {
 
 // Planes [channels, h, w] cropped from the top-left of a [channels, H, W] output, mirrored
 // horizontally when `mirror`.
-std::vector<float> crop_planes(const float* data, int channels, int H, int W, int h, int w, bool mirror) {
+std::vector<float> crop_planes(const float* data, int channels, int H, int W, int h, int w,
+                               bool mirror) {
   std::vector<float> out(size_t(channels) * size_t(h) * size_t(w));
   for (int c = 0; c < channels; ++c)
     for (int y = 0; y < h; ++y) {
@@ -49,7 +51,8 @@ std::vector<float> crop_planes(const float* data, int channels, int H, int W, in
 }
 
 // Nearest-neighbour resize with align_corners of an int32 map (SPEC §1.1 un-pad: label maps).
-std::vector<int32_t> resize_nearest(const std::vector<int32_t>& map, int h, int w, int out_h, int out_w) {
+std::vector<int32_t> resize_nearest(const std::vector<int32_t>& map, int h, int w, int out_h,
+                                    int out_w) {
   std::vector<int32_t> out(size_t(out_h) * size_t(out_w));
   for (int y = 0; y < out_h; ++y) {
     int sy = out_h > 1 ? int(std::lround(double(y) * (h - 1) / (out_h - 1))) : 0;
@@ -63,8 +66,8 @@ std::vector<int32_t> resize_nearest(const std::vector<int32_t>& map, int h, int 
 
 }  // namespace
 
-std::vector<float> resize_planes_align_corners(const float* planes, int channels, int h, int w, int out_h,
-                                               int out_w) {
+std::vector<float> resize_planes_align_corners(const float* planes, int channels, int h, int w,
+                                               int out_h, int out_w) {
   std::vector<float> out(size_t(channels) * size_t(out_h) * size_t(out_w));
   struct Tap {
     int i0, i1;
@@ -103,7 +106,8 @@ void panoptic_recount_segments(PanopticResult* result) {
     PanopticSegmentInfo& s = result->segments[i];
     index[s.id] = i;
     s.area = 0;
-    s.bbox[0] = result->width, s.bbox[1] = result->height, s.bbox[2] = -1, s.bbox[3] = -1;  // x0 y0 x1 y1
+    s.bbox[0] = result->width, s.bbox[1] = result->height, s.bbox[2] = -1,
+    s.bbox[3] = -1;  // x0 y0 x1 y1
   }
   for (int32_t y = 0; y < result->height; ++y)
     for (int32_t x = 0; x < result->width; ++x) {
@@ -124,19 +128,23 @@ void panoptic_recount_segments(PanopticResult* result) {
   result->segments = std::move(kept);
 }
 
-Status panoptic_model_info(const Graph& graph, PanopticConvention convention, PanopticModelInfo* info) {
+Status panoptic_model_info(const Graph& graph, PanopticConvention convention,
+                           PanopticModelInfo* info) {
   *info = PanopticModelInfo();
   std::string task = graph.metadata.get_string("task", "");
-  if (task != "panoptic") return Status::error("the model's task is '" + task + "', not 'panoptic'");
+  if (task != "panoptic")
+    return Status::error("the model's task is '" + task + "', not 'panoptic'");
   if (graph.metadata.get_string("input_layout", "nchw") != "nchw")
     return Status::error("a panoptic model must take an NCHW input (metadata input_layout 'nchw')");
   if (graph.inputs.size() != 1)
-    return Status::error("a panoptic model needs one image input; this one has " + std::to_string(graph.inputs.size()));
+    return Status::error("a panoptic model needs one image input; this one has " +
+                         std::to_string(graph.inputs.size()));
   const GraphTensor& input = graph.tensors[size_t(graph.inputs[0])];
   const Shape& s = input.shape;
-  if (input.dtype != DType::dtype_f32 || s.size() != 4 || s[0] != 1 || s[1] != 3 || s[2] < 1 || s[3] < 1)
-    return Status::error("a panoptic model needs a float32 input [1,3,H,W]; '" + input.name + "' is " +
-                         dtype_name(input.dtype) + " " + shape_to_string(s));
+  if (input.dtype != DType::dtype_f32 || s.size() != 4 || s[0] != 1 || s[1] != 3 || s[2] < 1 ||
+      s[3] < 1)
+    return Status::error("a panoptic model needs a float32 input [1,3,H,W]; '" + input.name +
+                         "' is " + dtype_name(input.dtype) + " " + shape_to_string(s));
   info->input_name = input.name;
   info->input_height = int(s[2]);
   info->input_width = int(s[3]);
@@ -155,8 +163,9 @@ Status panoptic_model_info(const Graph& graph, PanopticConvention convention, Pa
   }
   info->labels = graph.metadata.get_strings("labels", {});
   if (graph.outputs.size() < 3)
-    return Status::error("a panoptic model needs three outputs (semantic, center, offset); this one has " +
-                         std::to_string(graph.outputs.size()));
+    return Status::error(
+        "a panoptic model needs three outputs (semantic, center, offset); this one has " +
+        std::to_string(graph.outputs.size()));
   info->semantic_output = output_index(graph, "semantic", 0);
   info->center_output = output_index(graph, "center", 1);
   info->offset_output = output_index(graph, "offset", 2);
@@ -165,13 +174,16 @@ Status panoptic_model_info(const Graph& graph, PanopticConvention convention, Pa
   for (int k = 0; k < 3; ++k) {
     const GraphTensor& out = graph.tensors[size_t(graph.outputs[size_t(which[k])])];
     const Shape& o = out.shape;
-    bool ok = out.dtype == DType::dtype_f32 && o.size() == 4 && o[0] == 1 && o[2] == s[2] && o[3] == s[3] &&
-              (k == 0 ? o[1] >= 1 : o[1] == (k == 1 ? 1 : 2));
+    bool ok = out.dtype == DType::dtype_f32 && o.size() == 4 && o[0] == 1 && o[2] == s[2] &&
+              o[3] == s[3] && (k == 0 ? o[1] >= 1 : o[1] == (k == 1 ? 1 : 2));
     if (!ok)
-      return Status::error(std::string("the ") + names[k] + " output '" + out.name + "' must be float32 " +
-                           (k == 0 ? "[1,C," : k == 1 ? "[1,1," : "[1,2,") + std::to_string(s[2]) + "," +
-                           std::to_string(s[3]) + "] (at the input size); it is " + dtype_name(out.dtype) + " " +
-                           shape_to_string(o));
+      return Status::error(
+          std::string("the ") + names[k] + " output '" + out.name + "' must be float32 " +
+          (k == 0   ? "[1,C,"
+           : k == 1 ? "[1,1,"
+                    : "[1,2,") +
+          std::to_string(s[2]) + "," + std::to_string(s[3]) + "] (at the input size); it is " +
+          dtype_name(out.dtype) + " " + shape_to_string(o));
     if (k == 0) info->num_classes = int(o[1]);
   }
   Status status;
@@ -199,10 +211,12 @@ Status segment_panoptic(Session& session, const PanopticModelInfo& info, const I
   std::vector<float> planes(size_t(3) * size_t(h0) * size_t(w0));
   for (size_t i = 0; i < size_t(h0) * size_t(w0); ++i)
     for (int c = 0; c < 3; ++c)
-      planes[size_t(c) * size_t(h0) * size_t(w0) + i] = (float(image.pixels[i * 3 + size_t(c)]) - info.mean[c]) / info.std[c];
+      planes[size_t(c) * size_t(h0) * size_t(w0) + i] =
+          (float(image.pixels[i * 3 + size_t(c)]) - info.mean[c]) / info.std[c];
   if (h0 > H || w0 > W) {
     double f = std::min(double(H) / h0, double(W) / w0);
-    int fh = std::max(1, std::min(H, int(std::lround(h0 * f)))), fw = std::max(1, std::min(W, int(std::lround(w0 * f))));
+    int fh = std::max(1, std::min(H, int(std::lround(h0 * f)))),
+        fw = std::max(1, std::min(W, int(std::lround(w0 * f))));
     planes = resize_planes_align_corners(planes.data(), 3, h0, w0, fh, fw);
     h0 = fh, w0 = fw;
   }
@@ -220,14 +234,17 @@ Status segment_panoptic(Session& session, const PanopticModelInfo& info, const I
   double preprocess_ms = elapsed_ms(start), inference_ms = 0, postprocess_ms = 0;
   for (double scale : options.scales) {
     start = std::chrono::steady_clock::now();
-    int hs = std::max(1, int(std::lround(h0 * scale))), ws = std::max(1, int(std::lround(w0 * scale)));
+    int hs = std::max(1, int(std::lround(h0 * scale))),
+        ws = std::max(1, int(std::lround(w0 * scale)));
     if (hs > H || ws > W)
-      return Status::error("at scale " + std::to_string(scale) + " the image is " + std::to_string(hs) + "x" +
-                           std::to_string(ws) + " (height x width), larger than the model input " +
-                           std::to_string(H) + "x" + std::to_string(W) +
+      return Status::error("at scale " + std::to_string(scale) + " the image is " +
+                           std::to_string(hs) + "x" + std::to_string(ws) +
+                           " (height x width), larger than the model input " + std::to_string(H) +
+                           "x" + std::to_string(W) +
                            "; use smaller scales or a model exported at a larger input size");
-    std::vector<float> scaled =
-        hs == h0 && ws == w0 ? planes : resize_planes_align_corners(planes.data(), 3, h0, w0, hs, ws);
+    std::vector<float> scaled = hs == h0 && ws == w0
+                                    ? planes
+                                    : resize_planes_align_corners(planes.data(), 3, h0, w0, hs, ws);
     preprocess_ms += elapsed_ms(start);
     for (int mirror = 0; mirror < (options.flip ? 2 : 1); ++mirror) {
       start = std::chrono::steady_clock::now();
@@ -245,14 +262,19 @@ Status segment_panoptic(Session& session, const PanopticModelInfo& info, const I
       ATROUS_RETURN_IF_ERROR(session.run({{info.input_name, &input.view()}}, &outputs));
       inference_ms += elapsed_ms(start);
       start = std::chrono::steady_clock::now();
-      std::vector<float> sem = crop_planes(outputs[size_t(info.semantic_output)].f32(), C, H, W, hs, ws, mirror);
-      std::vector<float> cen = crop_planes(outputs[size_t(info.center_output)].f32(), 1, H, W, hs, ws, mirror);
-      std::vector<float> off = crop_planes(outputs[size_t(info.offset_output)].f32(), 2, H, W, hs, ws, mirror);
+      std::vector<float> sem =
+          crop_planes(outputs[size_t(info.semantic_output)].f32(), C, H, W, hs, ws, mirror);
+      std::vector<float> cen =
+          crop_planes(outputs[size_t(info.center_output)].f32(), 1, H, W, hs, ws, mirror);
+      std::vector<float> off =
+          crop_planes(outputs[size_t(info.offset_output)].f32(), 2, H, W, hs, ws, mirror);
       if (mirror)
-        for (size_t i = size_t(hs) * size_t(ws); i < off.size(); ++i) off[i] = -off[i];  // Δx of the mirror
+        for (size_t i = size_t(hs) * size_t(ws); i < off.size(); ++i)
+          off[i] = -off[i];  // Δx of the mirror
       if (hs != h0 || ws != w0) {
         // SPEC §1.1 offset rescale: Δy × (h0−1)/(hs−1), Δx × (w0−1)/(ws−1), then resize.
-        const float fy = hs > 1 ? float(h0 - 1) / float(hs - 1) : 1.f, fx = ws > 1 ? float(w0 - 1) / float(ws - 1) : 1.f;
+        const float fy = hs > 1 ? float(h0 - 1) / float(hs - 1) : 1.f,
+                    fx = ws > 1 ? float(w0 - 1) / float(ws - 1) : 1.f;
         for (size_t i = 0; i < size_t(hs) * size_t(ws); ++i) off[i] *= fy;
         for (size_t i = size_t(hs) * size_t(ws); i < off.size(); ++i) off[i] *= fx;
         sem = resize_planes_align_corners(sem.data(), C, hs, ws, h0, w0);
@@ -274,11 +296,14 @@ Status segment_panoptic(Session& session, const PanopticModelInfo& info, const I
   for (size_t i = 0; i < semantic_sum.size(); ++i)
     // The log of the averaged probabilities: the merger's argmax and its softmax-based scores
     // then see exactly the averaged probabilities (softmax(log p) = p when Σp = 1).
-    semantic.f32()[i] = passes > 1 ? std::log(std::max(semantic_sum[i] * inv, FLT_MIN)) : semantic_sum[i];
+    semantic.f32()[i] =
+        passes > 1 ? std::log(std::max(semantic_sum[i] * inv, FLT_MIN)) : semantic_sum[i];
   for (size_t i = 0; i < n; ++i) center.f32()[i] = passes > 1 ? center_sum[i] * inv : center_sum[i];
-  for (size_t i = 0; i < 2 * n; ++i) offset.f32()[i] = passes > 1 ? offset_sum[i] * inv : offset_sum[i];
+  for (size_t i = 0; i < 2 * n; ++i)
+    offset.f32()[i] = passes > 1 ? offset_sum[i] * inv : offset_sum[i];
   PanopticInputs inputs{semantic.view(), center.view(), offset.view()};
-  ATROUS_RETURN_IF_ERROR(panoptic_merge(inputs, info.params, options.merge_threads, &result->panoptic));
+  ATROUS_RETURN_IF_ERROR(
+      panoptic_merge(inputs, info.params, options.merge_threads, &result->panoptic));
   PanopticResult& p = result->panoptic;
   if (h0 != image.height || w0 != image.width) {
     p.panoptic = resize_nearest(p.panoptic, h0, w0, image.height, image.width);

@@ -38,7 +38,8 @@ struct PanopticModelInfo {
 
 // Reads what the panoptic pipeline needs from a model with task "panoptic": the input, the
 // three outputs and the merger parameters (panoptic_params_from_metadata).
-Status panoptic_model_info(const Graph& graph, PanopticConvention convention, PanopticModelInfo* info);
+Status panoptic_model_info(const Graph& graph, PanopticConvention convention,
+                           PanopticModelInfo* info);
 
 struct PanopticPipelineOptions {
   // Test-time augmentation (SPEC §1.1): every scale is run, and with `flip` also its
@@ -50,9 +51,9 @@ struct PanopticPipelineOptions {
 };
 
 struct PanopticPipelineResult {
-  int width = 0, height = 0;          // the image's
+  int width = 0, height = 0;            // the image's
   int work_width = 0, work_height = 0;  // where the merger ran (the image fitted to the input)
-  PanopticResult panoptic;            // at width × height; segments recounted there
+  PanopticResult panoptic;              // at width × height; segments recounted there
   // With keep_maps, the merger's inputs at work size: semantic [C,h,w] (the logits for one
   // pass, log of the averaged probabilities otherwise), center [1,h,w], offset [2,h,w].
   Tensor semantic, center, offset;
@@ -68,8 +69,8 @@ Status segment_panoptic(Session& session, const PanopticModelInfo& info, const I
 
 // Bilinear resize with align_corners=True of `channels` planes [channels, h, w] to [channels,
 // out_h, out_w] (a side of 1 samples index 0). Exposed for tests.
-std::vector<float> resize_planes_align_corners(const float* planes, int channels, int h, int w, int out_h,
-                                               int out_w);
+std::vector<float> resize_planes_align_corners(const float* planes, int channels, int h, int w,
+                                               int out_h, int out_w);
 
 // Recomputes area and bbox of `result->segments` from `result->panoptic` (at result->height ×
 // width) and drops segments that no longer have pixels.

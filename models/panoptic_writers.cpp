@@ -46,7 +46,8 @@ Image encode_ids(const PanopticResult& result, const std::unordered_map<int32_t,
 
 }  // namespace
 
-std::vector<PanopticCategory> model_categories(int num_classes, const std::vector<std::string>& labels,
+std::vector<PanopticCategory> model_categories(int num_classes,
+                                               const std::vector<std::string>& labels,
                                                const std::vector<int32_t>& thing_classes) {
   std::vector<PanopticCategory> out;
   for (int c = 0; c < num_classes; ++c) {
@@ -59,7 +60,8 @@ std::vector<PanopticCategory> model_categories(int num_classes, const std::vecto
   return out;
 }
 
-Status coco_panoptic_encode(const PanopticResult& result, Image* png, std::vector<PanopticSegmentOut>* segments) {
+Status coco_panoptic_encode(const PanopticResult& result, Image* png,
+                            std::vector<PanopticSegmentOut>* segments) {
   std::unordered_map<int32_t, int64_t> ids;
   segments->clear();
   for (const PanopticSegmentInfo& s : result.segments) {
@@ -76,8 +78,10 @@ Status coco_panoptic_encode(const PanopticResult& result, Image* png, std::vecto
 
 Status cityscapes_label_ids_for_train_ids(int num_classes, std::vector<int>* label_ids) {
   if (num_classes != 19)
-    return Status::error("the Cityscapes formats need a model whose classes are the 19 Cityscapes train ids; "
-                         "this one has " + std::to_string(num_classes) + " classes");
+    return Status::error(
+        "the Cityscapes formats need a model whose classes are the 19 Cityscapes train ids; "
+        "this one has " +
+        std::to_string(num_classes) + " classes");
   label_ids->assign(19, -1);
   for (const CityscapesLabel& l : cityscapes_labels())
     if (l.train_id >= 0 && l.train_id < 19 && l.id >= 0) (*label_ids)[size_t(l.train_id)] = l.id;
@@ -94,13 +98,15 @@ std::vector<PanopticCategory> cityscapes_panoptic_categories() {
 }
 
 Status cityscapes_panoptic_encode(const PanopticResult& result, const std::vector<int>& label_ids,
-                                  int32_t label_divisor, Image* png, std::vector<PanopticSegmentOut>* segments) {
+                                  int32_t label_divisor, Image* png,
+                                  std::vector<PanopticSegmentOut>* segments) {
   if (label_divisor < 1) return Status::error("label_divisor must be >= 1");
   std::unordered_map<int32_t, int64_t> ids;
   segments->clear();
   for (const PanopticSegmentInfo& s : result.segments) {
     if (s.category_id < 0 || size_t(s.category_id) >= label_ids.size())
-      return Status::error("class " + std::to_string(s.category_id) + " has no Cityscapes label id");
+      return Status::error("class " + std::to_string(s.category_id) +
+                           " has no Cityscapes label id");
     const int label = label_ids[size_t(s.category_id)];
     int64_t id = label;
     if (s.isthing) {
@@ -117,8 +123,8 @@ Status cityscapes_panoptic_encode(const PanopticResult& result, const std::vecto
   return Status::success();
 }
 
-Status label_map_png(const std::vector<int32_t>& labels, int width, int height, const std::vector<int>* map,
-                     Image* png) {
+Status label_map_png(const std::vector<int32_t>& labels, int width, int height,
+                     const std::vector<int>* map, Image* png) {
   png->width = width;
   png->height = height;
   png->channels = 1;
@@ -126,10 +132,12 @@ Status label_map_png(const std::vector<int32_t>& labels, int width, int height, 
   for (size_t i = 0; i < labels.size(); ++i) {
     int32_t v = labels[i];
     if (map) {
-      if (v < 0 || size_t(v) >= map->size()) return Status::error("label " + std::to_string(v) + " has no mapping");
+      if (v < 0 || size_t(v) >= map->size())
+        return Status::error("label " + std::to_string(v) + " has no mapping");
       v = (*map)[size_t(v)];
     }
-    if (v < 0 || v > 255) return Status::error("label " + std::to_string(v) + " does not fit an 8-bit PNG");
+    if (v < 0 || v > 255)
+      return Status::error("label " + std::to_string(v) + " does not fit an 8-bit PNG");
     png->pixels[i] = uint8_t(v);
   }
   return Status::success();
@@ -163,15 +171,18 @@ std::string panoptic_json(const std::vector<PanopticAnnotation>& annotations,
   for (size_t a = 0; a < annotations.size(); ++a) {
     const PanopticAnnotation& ann = annotations[a];
     out += a ? ",\n    " : "\n    ";
-    out += "{\"image_id\": " + json_quote(ann.image_id) + ", \"file_name\": " + json_quote(ann.file_name) +
-           ", \"segments_info\": [";
+    out += "{\"image_id\": " + json_quote(ann.image_id) +
+           ", \"file_name\": " + json_quote(ann.file_name) + ", \"segments_info\": [";
     for (size_t i = 0; i < ann.segments.size(); ++i) {
       const PanopticSegmentOut& s = ann.segments[i];
       out += i ? ",\n      " : "\n      ";
-      out += "{\"id\": " + std::to_string(s.id) + ", \"category_id\": " + std::to_string(s.category_id) +
-             ", \"iscrowd\": 0, \"area\": " + std::to_string(s.area) + ", \"bbox\": [" + std::to_string(s.bbox[0]) +
-             ", " + std::to_string(s.bbox[1]) + ", " + std::to_string(s.bbox[2]) + ", " + std::to_string(s.bbox[3]) +
-             "], \"isthing\": " + (s.isthing ? "1" : "0") + ", \"score\": " + json_number(s.score) + "}";
+      out += "{\"id\": " + std::to_string(s.id) +
+             ", \"category_id\": " + std::to_string(s.category_id) +
+             ", \"iscrowd\": 0, \"area\": " + std::to_string(s.area) + ", \"bbox\": [" +
+             std::to_string(s.bbox[0]) + ", " + std::to_string(s.bbox[1]) + ", " +
+             std::to_string(s.bbox[2]) + ", " + std::to_string(s.bbox[3]) +
+             "], \"isthing\": " + (s.isthing ? "1" : "0") + ", \"score\": " + json_number(s.score) +
+             "}";
     }
     out += ann.segments.empty() ? "]}" : "\n    ]}";
   }
@@ -180,15 +191,16 @@ std::string panoptic_json(const std::vector<PanopticAnnotation>& annotations,
   for (size_t a = 0; a < annotations.size(); ++a) {
     const PanopticAnnotation& ann = annotations[a];
     out += std::string(a ? ",\n    " : "\n    ") + "{\"id\": " + json_quote(ann.image_id) +
-           ", \"file_name\": " + json_quote(ann.image_file) + ", \"width\": " + std::to_string(ann.width) +
+           ", \"file_name\": " + json_quote(ann.image_file) +
+           ", \"width\": " + std::to_string(ann.width) +
            ", \"height\": " + std::to_string(ann.height) + "}";
   }
   out += annotations.empty() ? "],\n" : "\n  ],\n";
   out += "  \"categories\": [";
   for (size_t c = 0; c < categories.size(); ++c)
     out += std::string(c ? ",\n    " : "\n    ") + "{\"id\": " + std::to_string(categories[c].id) +
-           ", \"name\": " + json_quote(categories[c].name) + ", \"isthing\": " + (categories[c].isthing ? "1" : "0") +
-           "}";
+           ", \"name\": " + json_quote(categories[c].name) +
+           ", \"isthing\": " + (categories[c].isthing ? "1" : "0") + "}";
   out += categories.empty() ? "]\n}\n" : "\n  ]\n}\n";
   return out;
 }

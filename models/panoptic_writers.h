@@ -39,18 +39,20 @@ struct PanopticSegmentOut {
 
 struct PanopticAnnotation {
   std::string image_id, file_name;  // file_name: the panoptic PNG
-  std::string image_file;            // the source image's name (the "images" list)
+  std::string image_file;           // the source image's name (the "images" list)
   int width = 0, height = 0;
   std::vector<PanopticSegmentOut> segments;
 };
 
 // The model's classes as categories: id = class id, name from `labels` ("class N" when
 // missing), isthing from `thing_classes`.
-std::vector<PanopticCategory> model_categories(int num_classes, const std::vector<std::string>& labels,
+std::vector<PanopticCategory> model_categories(int num_classes,
+                                               const std::vector<std::string>& labels,
                                                const std::vector<int32_t>& thing_classes);
 
 // COCO panoptic PNG (RGB) and segments of `result`. Error: an id that does not fit 24 bits.
-Status coco_panoptic_encode(const PanopticResult& result, Image* png, std::vector<PanopticSegmentOut>* segments);
+Status coco_panoptic_encode(const PanopticResult& result, Image* png,
+                            std::vector<PanopticSegmentOut>* segments);
 
 // Label id of each model class, which must be the 19 Cityscapes train ids (num_classes = 19).
 Status cityscapes_label_ids_for_train_ids(int num_classes, std::vector<int>* label_ids);
@@ -60,14 +62,15 @@ std::vector<PanopticCategory> cityscapes_panoptic_categories();
 // Cityscapes panoptic PNG and segments; `label_divisor` splits the panoptic values. Error: an
 // instance id ≥ 1000 (does not fit the Cityscapes id scheme).
 Status cityscapes_panoptic_encode(const PanopticResult& result, const std::vector<int>& label_ids,
-                                  int32_t label_divisor, Image* png, std::vector<PanopticSegmentOut>* segments);
+                                  int32_t label_divisor, Image* png,
+                                  std::vector<PanopticSegmentOut>* segments);
 
 // An 8-bit label map (`map` translates each value when given). Error: a value outside 0..255.
-Status label_map_png(const std::vector<int32_t>& labels, int width, int height, const std::vector<int>* map,
-                     Image* png);
+Status label_map_png(const std::vector<int32_t>& labels, int width, int height,
+                     const std::vector<int>* map, Image* png);
 
 struct InstanceMask {
-  Image mask;  // 8-bit, 255 on the instance, 0 elsewhere
+  Image mask;           // 8-bit, 255 on the instance, 0 elsewhere
   int category_id = 0;  // the model's class
   double score = 0;
 };

@@ -1,9 +1,9 @@
 // The panoptic pipeline's helpers and writers (models/panoptic_pipeline.h,
 // models/panoptic_writers.h), the panoptic overlay and atrous_session_segment_panoptic, on
-// random data against direct computations. End to end on an exported network: tests/python/test_segment_panoptic.py.
-#include <catch2/catch.hpp>
-
+// random data against direct computations. End to end on an exported network:
+// tests/python/test_segment_panoptic.py.
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <map>
 #include <random>
@@ -21,7 +21,8 @@ using namespace atrous;
 
 namespace {
 
-const int kCityscapesLabelOfTrainId[19] = {7, 8, 11, 12, 13, 17, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 31, 32, 33};
+const int kCityscapesLabelOfTrainId[19] = {7,  8,  11, 12, 13, 17, 19, 20, 21, 22,
+                                           23, 24, 25, 26, 27, 28, 31, 32, 33};
 
 // A random panoptic map of `width`×`height`: stuff classes 0..2 (value class·1000), things
 // 11 and 13 with instances 1..4, and void (255000) pixels; `segments` lists every value used
@@ -41,7 +42,8 @@ PanopticResult random_panoptic(int width, int height, uint32_t seed) {
     for (size_t k = 0; k < run && i < r.panoptic.size(); ++k) r.panoptic[i++] = v;
   }
   r.semantic.resize(r.panoptic.size());
-  for (size_t i = 0; i < r.panoptic.size(); ++i) r.semantic[i] = r.panoptic[i] == 255000 ? 5 : r.panoptic[i] / 1000;
+  for (size_t i = 0; i < r.panoptic.size(); ++i)
+    r.semantic[i] = r.panoptic[i] == 255000 ? 5 : r.panoptic[i] / 1000;
   for (int32_t v : {11001, 11002, 11003, 13001, 13004, 0, 1000, 2000, 14001}) {
     PanopticSegmentInfo s;
     s.id = v;
@@ -55,7 +57,8 @@ PanopticResult random_panoptic(int width, int height, uint32_t seed) {
 }
 
 int64_t png_id(const Image& png, size_t i) {
-  return int64_t(png.pixels[i * 3]) + 256 * int64_t(png.pixels[i * 3 + 1]) + 65536 * int64_t(png.pixels[i * 3 + 2]);
+  return int64_t(png.pixels[i * 3]) + 256 * int64_t(png.pixels[i * 3 + 1]) +
+         65536 * int64_t(png.pixels[i * 3 + 2]);
 }
 
 }  // namespace
@@ -63,8 +66,8 @@ int64_t png_id(const Image& png, size_t i) {
 TEST_CASE("resize_planes_align_corners matches the align_corners formula", "[panoptic]") {
   std::mt19937 rng(7);
   std::uniform_real_distribution<float> value(-3.f, 3.f);
-  const int shapes[][4] = {{5, 7, 9, 13}, {9, 13, 5, 7}, {1, 1, 3, 4}, {3, 4, 1, 1}, {1, 6, 2, 11},
-                           {17, 3, 17, 3}, {2, 2, 31, 1}, {30, 50, 60, 100}};
+  const int shapes[][4] = {{5, 7, 9, 13}, {9, 13, 5, 7},  {1, 1, 3, 4},  {3, 4, 1, 1},
+                           {1, 6, 2, 11}, {17, 3, 17, 3}, {2, 2, 31, 1}, {30, 50, 60, 100}};
   for (const auto& s : shapes) {
     const int h = s[0], w = s[1], oh = s[2], ow = s[3], channels = 3;
     std::vector<float> in(size_t(channels * h * w));
@@ -74,12 +77,14 @@ TEST_CASE("resize_planes_align_corners matches the align_corners formula", "[pan
     for (int c = 0; c < channels; ++c)
       for (int y = 0; y < oh; ++y)
         for (int x = 0; x < ow; ++x) {
-          double sy = oh > 1 ? double(y) * (h - 1) / (oh - 1) : 0, sx = ow > 1 ? double(x) * (w - 1) / (ow - 1) : 0;
+          double sy = oh > 1 ? double(y) * (h - 1) / (oh - 1) : 0,
+                 sx = ow > 1 ? double(x) * (w - 1) / (ow - 1) : 0;
           int y0 = std::min(int(sy), h - 1), x0 = std::min(int(sx), w - 1);
           int y1 = std::min(y0 + 1, h - 1), x1 = std::min(x0 + 1, w - 1);
           double fy = sy - y0, fx = sx - x0;
           auto at = [&](int yy, int xx) { return double(in[size_t((c * h + yy) * w + xx)]); };
-          double expected = (at(y0, x0) * (1 - fx) + at(y0, x1) * fx) * (1 - fy) + (at(y1, x0) * (1 - fx) + at(y1, x1) * fx) * fy;
+          double expected = (at(y0, x0) * (1 - fx) + at(y0, x1) * fx) * (1 - fy) +
+                            (at(y1, x0) * (1 - fx) + at(y1, x1) * fx) * fy;
           INFO(h << "x" << w << " -> " << oh << "x" << ow << " at " << c << "," << y << "," << x);
           REQUIRE(out[size_t((c * oh + y) * ow + x)] == Approx(expected).margin(1e-5));
         }
@@ -95,7 +100,8 @@ TEST_CASE("panoptic_recount_segments: areas and boxes from the map", "[panoptic]
       for (int x = 0; x < r.width; ++x) {
         int32_t v = r.panoptic[size_t(y * r.width + x)];
         auto it = expected.find(v);
-        if (it == expected.end()) it = expected.emplace(v, std::vector<int64_t>{0, x, y, x, y}).first;
+        if (it == expected.end())
+          it = expected.emplace(v, std::vector<int64_t>{0, x, y, x, y}).first;
         auto& e = it->second;
         ++e[0];
         e[1] = std::min<int64_t>(e[1], x), e[2] = std::min<int64_t>(e[2], y);
@@ -148,15 +154,17 @@ TEST_CASE("Cityscapes panoptic PNG: label ids, label·1000 + instance for things
   REQUIRE(cityscapes_panoptic_encode(r, label_ids, 1000, &png, &segments).ok());
   for (size_t i = 0; i < r.panoptic.size(); ++i) {
     int32_t v = r.panoptic[i];
-    int64_t expected = v == 255000 ? 0
+    int64_t expected = v == 255000  ? 0
                        : v >= 11000 ? int64_t(kCityscapesLabelOfTrainId[v / 1000]) * 1000 + v % 1000
                                     : kCityscapesLabelOfTrainId[v / 1000];
     REQUIRE(png_id(png, i) == expected);
   }
-  for (const PanopticSegmentOut& s : segments) CHECK(s.category_id == (s.isthing ? s.id / 1000 : s.id));
+  for (const PanopticSegmentOut& s : segments)
+    CHECK(s.category_id == (s.isthing ? s.id / 1000 : s.id));
   std::vector<PanopticCategory> categories = cityscapes_panoptic_categories();
   REQUIRE(categories.size() == 19);
-  CHECK(std::count_if(categories.begin(), categories.end(), [](const PanopticCategory& c) { return c.isthing; }) == 8);
+  CHECK(std::count_if(categories.begin(), categories.end(),
+                      [](const PanopticCategory& c) { return c.isthing; }) == 8);
   // An instance id that does not fit label·1000 + instance.
   r.segments[0].id = 11000 * 2 + 1500;
   CHECK_FALSE(cityscapes_panoptic_encode(r, label_ids, 2000, &png, &segments).ok());
@@ -234,9 +242,12 @@ TEST_CASE("panoptic overlay: instance shades, white outlines, void untouched", "
   for (int y = 0; y < H; ++y)
     for (int x = 0; x < W; ++x) {
       int32_t& v = r.panoptic[size_t(y * W + x)];
-      if (y >= 70) v = 0;
-      else if (x >= 100 && x < 120 && y >= 10 && y < 50) v = 13001;
-      else if (x >= 120 && x < 140 && y >= 10 && y < 50) v = 13002;
+      if (y >= 70)
+        v = 0;
+      else if (x >= 100 && x < 120 && y >= 10 && y < 50)
+        v = 13001;
+      else if (x >= 120 && x < 140 && y >= 10 && y < 50)
+        v = 13002;
     }
   for (int32_t v : {13001, 13002, 0}) {
     PanopticSegmentInfo s;
@@ -304,9 +315,11 @@ Graph make_panoptic_graph() {
   const int channels[3] = {4, 1, 2};
   const float scale[3] = {2.f, 1.f, 3.f};
   for (int k = 0; k < 3; ++k) {
-    int32_t w = graph.add_constant(std::string(names[k]) + ".weight",
-                                   testing::random_tensor({channels[k], 3, 3, 3}, rng, -scale[k] / 3, scale[k] / 3));
-    int32_t b = graph.add_constant(std::string(names[k]) + ".bias", testing::random_tensor({channels[k]}, rng));
+    int32_t w = graph.add_constant(
+        std::string(names[k]) + ".weight",
+        testing::random_tensor({channels[k], 3, 3, 3}, rng, -scale[k] / 3, scale[k] / 3));
+    int32_t b = graph.add_constant(std::string(names[k]) + ".bias",
+                                   testing::random_tensor({channels[k]}, rng));
     int32_t out = graph.add_tensor(names[k], DType::dtype_f32, {});
     AttributeMap conv;
     conv.set_ints("pads", {1, 1, 1, 1});
@@ -318,7 +331,8 @@ Graph make_panoptic_graph() {
 
 }  // namespace
 
-TEST_CASE("panoptic pipeline and C API: one pass equals the merger on the padded network outputs", "[panoptic]") {
+TEST_CASE("panoptic pipeline and C API: one pass equals the merger on the padded network outputs",
+          "[panoptic]") {
   std::shared_ptr<const Model> model;
   REQUIRE(Model::from_graph(make_panoptic_graph(), &model).ok());
   std::unique_ptr<Session> session;
@@ -350,10 +364,12 @@ TEST_CASE("panoptic pipeline and C API: one pass equals the merger on the padded
     for (int c = 0; c < 3; ++c)
       for (int y = 0; y < h; ++y)
         for (int x = 0; x < w; ++x)
-          input.f32()[(c * 13 + y) * 17 + x] = (float(image.pixels[size_t((y * w + x) * 3 + c)]) - 127.5f) / 127.5f;
+          input.f32()[(c * 13 + y) * 17 + x] =
+              (float(image.pixels[size_t((y * w + x) * 3 + c)]) - 127.5f) / 127.5f;
     std::vector<Tensor> outputs;
     REQUIRE(session->run({{"image", &input.view()}}, &outputs).ok());
-    Tensor semantic(DType::dtype_f32, {4, h, w}), center(DType::dtype_f32, {1, h, w}), offset(DType::dtype_f32, {2, h, w});
+    Tensor semantic(DType::dtype_f32, {4, h, w}), center(DType::dtype_f32, {1, h, w}),
+        offset(DType::dtype_f32, {2, h, w});
     Tensor* crops[3] = {&semantic, &center, &offset};
     for (int k = 0; k < 3; ++k)
       for (int64_t c = 0; c < crops[k]->shape()[0]; ++c)
@@ -361,7 +377,9 @@ TEST_CASE("panoptic pipeline and C API: one pass equals the merger on the padded
           for (int x = 0; x < w; ++x)
             crops[k]->f32()[(c * h + y) * w + x] = outputs[size_t(k)].f32()[(c * 13 + y) * 17 + x];
     PanopticResult expected;
-    REQUIRE(panoptic_merge({semantic.view(), center.view(), offset.view()}, info.params, 1, &expected).ok());
+    REQUIRE(
+        panoptic_merge({semantic.view(), center.view(), offset.view()}, info.params, 1, &expected)
+            .ok());
 
     PanopticPipelineResult result;
     PanopticPipelineOptions options;
@@ -418,9 +436,11 @@ TEST_CASE("panoptic pipeline and C API: one pass equals the merger on the padded
     c_options.scales = scales;
     c_options.num_scales = 1;
     atrous_panoptic_result c_result;
-    atrous_status* status = atrous_session_segment_panoptic(c_session, &c_image, &c_options, &c_result);
+    atrous_status* status =
+        atrous_session_segment_panoptic(c_session, &c_image, &c_options, &c_result);
     REQUIRE(status != nullptr);
-    CHECK(std::string(atrous_status_message(status)).find("larger than the model input") != std::string::npos);
+    CHECK(std::string(atrous_status_message(status)).find("larger than the model input") !=
+          std::string::npos);
     atrous_status_release(status);
     CHECK(c_result.panoptic == nullptr);
   }
@@ -429,5 +449,7 @@ TEST_CASE("panoptic pipeline and C API: one pass equals the merger on the padded
 
   // A semantic model is refused by the panoptic pipeline.
   PanopticModelInfo semantic_info;
-  CHECK_FALSE(panoptic_model_info(testing::make_test_graph(), panoptic_convention_deeplab2, &semantic_info).ok());
+  CHECK_FALSE(
+      panoptic_model_info(testing::make_test_graph(), panoptic_convention_deeplab2, &semantic_info)
+          .ok());
 }
