@@ -175,6 +175,24 @@ atrous_status* atrous_panoptic_merge(const atrous_panoptic_params* params, atrou
                                      atrous_panoptic_result* result);
 void atrous_panoptic_result_release(atrous_panoptic_result* result);
 
+/* The whole panoptic task on one image with a model whose metadata says task "panoptic"
+ * (docs/PANOPTIC.md "atrous segment on panoptic models"): normalization and bottom/right
+ * padding into the model input, the run, test-time augmentation (flip and scales, averaged as
+ * SPEC 1.1 says), the merger with the model's metadata parameters, and the result at the
+ * image's own size (release it with atrous_panoptic_result_release). */
+typedef struct atrous_panoptic_segment_options {
+  atrous_panoptic_convention convention;
+  int32_t flip;           /* non-zero: also run the mirrored image */
+  const double* scales;   /* borrowed for the call; NULL or num_scales 0: {1.0} */
+  int32_t num_scales;
+  int32_t threads;        /* merger threads, >= 1 */
+} atrous_panoptic_segment_options;
+
+atrous_panoptic_segment_options atrous_panoptic_segment_options_default(void);
+atrous_status* atrous_session_segment_panoptic(atrous_session* session, const atrous_image* image,
+                                               const atrous_panoptic_segment_options* options,
+                                               atrous_panoptic_result* result);
+
 #ifdef __cplusplus
 }
 #endif

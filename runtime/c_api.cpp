@@ -9,6 +9,7 @@
 #include <string>
 
 #include "models/panoptic_merger.h"
+#include "models/panoptic_pipeline.h"
 #include "models/semantic.h"
 #include "runtime/image.h"
 #include "runtime/session.h"
@@ -78,6 +79,36 @@ atrous_status* load_result(atrous::Status status, std::shared_ptr<const atrous::
 }
 
 }  // namespace
+
+// Copies a merger result into the C struct (malloc'ed arrays; throws std::bad_alloc).
+static void copy_panoptic_result(const atrous::PanopticResult& merged, atrous_panoptic_result* result) {
+  const size_t pixels = merged.panoptic.size();
+  result->height = merged.height;
+  result->width = merged.width;
+  result->num_centers = int32_t(merged.centers.size());
+  result->panoptic = static_cast<int32_t*>(std::malloc(pixels * sizeof(int32_t)));
+  result->instance = static_cast<int32_t*>(std::malloc(pixels * sizeof(int32_t)));
+  result->segments = static_cast<atrous_panoptic_segment*>(
+      std::malloc(std::max<size_t>(1, merged.segments.size()) * sizeof(atrous_panoptic_segment)));
+  if (!result->panoptic || !result->instance || !result->segments) {
+    atrous_panoptic_result_release(result);
+    throw std::bad_alloc();
+  }
+  std::memcpy(result->panoptic, merged.panoptic.data(), pixels * sizeof(int32_t));
+  std::memcpy(result->instance, merged.instance.data(), pixels * sizeof(int32_t));
+  result->num_segments = int32_t(merged.segments.size());
+  for (size_t i = 0; i < merged.segments.size(); ++i) {
+    const atrous::PanopticSegmentInfo& from = merged.segments[i];
+    atrous_panoptic_segment& to = result->segments[i];
+    to.id = from.id;
+    to.category_id = from.category_id;
+    to.area = from.area;
+    for (int k = 0; k < 4; ++k) to.bbox[k] = from.bbox[k];
+    to.iscrowd = from.iscrowd;
+    to.isthing = from.isthing ? 1 : 0;
+    to.score = from.score;
+  }
+}
 
 extern "C" {
 
@@ -382,32 +413,55 @@ atrous_status* atrous_panoptic_merge(const atrous_panoptic_params* params, atrou
     atrous::PanopticResult merged;
     atrous::Status status = atrous::panoptic_merge({s, c, o}, p, params->threads, &merged);
     if (!status.ok()) return invalid(status.message());
-    const size_t pixels = merged.panoptic.size();
-    result->height = merged.height;
-    result->width = merged.width;
-    result->num_centers = int32_t(merged.centers.size());
-    result->panoptic = static_cast<int32_t*>(std::malloc(pixels * sizeof(int32_t)));
-    result->instance = static_cast<int32_t*>(std::malloc(pixels * sizeof(int32_t)));
-    result->segments = static_cast<atrous_panoptic_segment*>(
-        std::malloc(std::max<size_t>(1, merged.segments.size()) * sizeof(atrous_panoptic_segment)));
-    if (!result->panoptic || !result->instance || !result->segments) {
-      atrous_panoptic_result_release(result);
-      throw std::bad_alloc();
+    copy_panoptic_result(merged, result);
+    return nullptr;
+  });
+}
+
+atrous_panoptic_segment_options atrous_panoptic_segment_options_default(void) {
+  return atrous_panoptic_segment_options{ATROUS_PANOPTIC_CONVENTION_DEEPLAB2, 0, nullptr, 0, 1};
+}
+
+atrous_status* atrous_session_segment_panoptic(atrous_session* session, const atrous_image* image,
+                                               const atrous_panoptic_segment_options* options,
+                                               atrous_panoptic_result* result) {
+  if (!session || !image || !options || !result) return invalid("atrous_session_segment_panoptic: null argument");
+  *result = atrous_panoptic_result{};
+  if (options->convention != ATROUS_PANOPTIC_CONVENTION_DEEPLAB2 &&
+      options->convention != ATROUS_PANOPTIC_CONVENTION_DETECTRON2)
+    return invalid("atrous_session_segment_panoptic: unknown convention");
+  if (options->num_scales < 0 || (options->num_scales > 0 && !options->scales))
+    return invalid("atrous_session_segment_panoptic: scales is null");
+  if (options->threads < 1) return invalid("atrous_session_segment_panoptic: threads must be >= 1");
+  return guarded([&]() -> atrous_status* {
+    atrous::Image rgb;
+    if (atrous_status* s = copy_image_in(image, &rgb)) return s;
+    if (rgb.channels != 3) {  // gray or RGBA: convert to RGB
+      atrous::Image converted;
+      converted.width = rgb.width;
+      converted.height = rgb.height;
+      converted.channels = 3;
+      converted.pixels.resize(size_t(rgb.width) * size_t(rgb.height) * 3);
+      for (size_t i = 0; i < size_t(rgb.width) * size_t(rgb.height); ++i)
+        for (size_t k = 0; k < 3; ++k)
+          converted.pixels[i * 3 + k] = rgb.pixels[i * size_t(rgb.channels) + (rgb.channels == 1 ? 0 : k)];
+      rgb = std::move(converted);
     }
-    std::memcpy(result->panoptic, merged.panoptic.data(), pixels * sizeof(int32_t));
-    std::memcpy(result->instance, merged.instance.data(), pixels * sizeof(int32_t));
-    result->num_segments = int32_t(merged.segments.size());
-    for (size_t i = 0; i < merged.segments.size(); ++i) {
-      const atrous::PanopticSegmentInfo& from = merged.segments[i];
-      atrous_panoptic_segment& to = result->segments[i];
-      to.id = from.id;
-      to.category_id = from.category_id;
-      to.area = from.area;
-      for (int k = 0; k < 4; ++k) to.bbox[k] = from.bbox[k];
-      to.iscrowd = from.iscrowd;
-      to.isthing = from.isthing ? 1 : 0;
-      to.score = from.score;
-    }
+    atrous::PanopticModelInfo info;
+    atrous::Status status = atrous::panoptic_model_info(
+        session->session->graph(),
+        options->convention == ATROUS_PANOPTIC_CONVENTION_DETECTRON2 ? atrous::panoptic_convention_detectron2
+                                                                     : atrous::panoptic_convention_deeplab2,
+        &info);
+    if (!status.ok()) return invalid(status.message());
+    atrous::PanopticPipelineOptions pipeline;
+    pipeline.flip = options->flip != 0;
+    if (options->num_scales > 0) pipeline.scales.assign(options->scales, options->scales + options->num_scales);
+    pipeline.merge_threads = options->threads;
+    atrous::PanopticPipelineResult run;
+    status = atrous::segment_panoptic(*session->session, info, rgb, pipeline, &run);
+    if (!status.ok()) return invalid(status.message());
+    copy_panoptic_result(run.panoptic, result);
     return nullptr;
   });
 }

@@ -1,12 +1,20 @@
-// `atrous segment MODEL IMAGE... --output-dir DIR`: image in, segmentation out.
+// `atrous segment MODEL IMAGE... --output-dir DIR`: image in, segmentation out (semantic,
+// foreground and panoptic models; docs/CLI.md, docs/PANOPTIC.md).
 #include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <set>
+#include <sstream>
 #include <cstdio>
 #include <map>
 #include <string>
 
+#include "models/panoptic_pipeline.h"
+#include "models/panoptic_writers.h"
 #include "models/semantic.h"
 #include "runtime/image.h"
+#include "runtime/npy.h"
 #include "runtime/session.h"
 #include "tools/cli_common.h"
 #include "tools/json_writer.h"
@@ -104,12 +112,159 @@ Status segment_one(Session& session, const ImageModelInfo& info, const std::stri
   return Status::success();
 }
 
+// Panoptic models (docs/PANOPTIC.md "atrous segment").
+enum PanopticFormats { format_coco = 1, format_cityscapes = 2 };
+
+struct PanopticJob {
+  std::string model_path, output_dir;
+  int formats = format_coco;
+  PanopticPipelineOptions options;
+  PanopticModelInfo info;
+  std::vector<int> label_ids;  // Cityscapes label id per class (Cityscapes formats)
+  std::vector<PanopticAnnotation> coco, cityscapes;
+};
+
+// "<city>_<seq>_<frame>_leftImg8bit" → "<city>_<seq>_<frame>" (the cityscapesScripts stem).
+std::string cityscapes_stem(const std::string& stem) {
+  const std::string suffix = "_leftImg8bit";
+  if (stem.size() > suffix.size() && stem.compare(stem.size() - suffix.size(), suffix.size(), suffix) == 0)
+    return stem.substr(0, stem.size() - suffix.size());
+  return stem;
+}
+
+std::string file_name_of(const std::string& path) {
+  size_t slash = path.find_last_of('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+Status segment_panoptic_one(Session& session, PanopticJob& job, const std::string& image_path) {
+  auto start = std::chrono::steady_clock::now();
+  Image image;
+  int source_channels = 0;
+  ATROUS_RETURN_IF_ERROR(image_load_rgb(image_path, &image, &source_channels));
+  double decode_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  PanopticPipelineResult run;
+  ATROUS_RETURN_IF_ERROR(segment_panoptic(session, job.info, image, job.options, &run));
+  const PanopticResult& result = run.panoptic;
+  const std::string stem = stem_of(image_path), dir = job.output_dir, base = dir + "/" + stem;
+  std::vector<std::string> written;
+
+  Image labels;
+  ATROUS_RETURN_IF_ERROR(label_map_png(result.semantic, result.width, result.height, nullptr, &labels));
+  ATROUS_RETURN_IF_ERROR(image_write_png(base + "_labels.png", labels));
+  ATROUS_RETURN_IF_ERROR(image_write_png(base + "_overlay.png",
+                                         render_panoptic_overlay(image, result.panoptic, result.segments, job.info.labels)));
+  written = {base + "_labels.png", base + "_overlay.png"};
+  std::vector<PanopticSegmentOut> coco_segments;
+  Image png;
+  ATROUS_RETURN_IF_ERROR(coco_panoptic_encode(result, &png, &coco_segments));
+  if (job.formats & format_coco) {
+    ATROUS_RETURN_IF_ERROR(image_write_png(dir + "/panoptic/" + stem + ".png", png));
+    written.push_back(dir + "/panoptic/" + stem + ".png");
+    PanopticAnnotation ann;
+    ann.image_id = stem;
+    ann.file_name = stem + ".png";
+    ann.image_file = file_name_of(image_path);
+    ann.width = result.width, ann.height = result.height;
+    ann.segments = coco_segments;
+    job.coco.push_back(ann);
+  }
+  if (job.formats & format_cityscapes) {
+    const std::string cs = cityscapes_stem(stem), root = dir + "/cityscapes";
+    PanopticAnnotation ann;
+    ATROUS_RETURN_IF_ERROR(
+        cityscapes_panoptic_encode(result, job.label_ids, job.info.params.label_divisor, &png, &ann.segments));
+    ATROUS_RETURN_IF_ERROR(image_write_png(root + "/panoptic/" + cs + "_panoptic.png", png));
+    ann.image_id = cs;
+    ann.file_name = cs + "_panoptic.png";
+    ann.image_file = file_name_of(image_path);
+    ann.width = result.width, ann.height = result.height;
+    job.cityscapes.push_back(ann);
+    Image semantic;
+    ATROUS_RETURN_IF_ERROR(label_map_png(result.semantic, result.width, result.height, &job.label_ids, &semantic));
+    ATROUS_RETURN_IF_ERROR(image_write_png(root + "/semantic/" + cs + "_pred_labelIds.png", semantic));
+    std::string lines;
+    std::vector<InstanceMask> masks = instance_masks(result);
+    for (size_t k = 0; k < masks.size(); ++k) {
+      const std::string name = "masks/" + cs + "_" + std::to_string(k) + ".png";
+      ATROUS_RETURN_IF_ERROR(image_write_png(root + "/instance/" + name, masks[k].mask));
+      char score[40];
+      std::snprintf(score, sizeof score, "%.6f", masks[k].score);
+      lines += name + " " + std::to_string(job.label_ids[size_t(masks[k].category_id)]) + " " + score + "\n";
+    }
+    ATROUS_RETURN_IF_ERROR(write_text_file(root + "/instance/" + cs + "_pred.txt", lines));
+    written.push_back(root + "/panoptic/" + cs + "_panoptic.png");
+    written.push_back(root + "/semantic/" + cs + "_pred_labelIds.png");
+    written.push_back(root + "/instance/" + cs + "_pred.txt");
+  }
+  if (job.options.keep_maps) {
+    ATROUS_RETURN_IF_ERROR(npy_write(base + "_semantic.npy", run.semantic.view()));
+    ATROUS_RETURN_IF_ERROR(npy_write(base + "_center.npy", run.center.view()));
+    ATROUS_RETURN_IF_ERROR(npy_write(base + "_offset.npy", run.offset.view()));
+    for (const char* what : {"_semantic.npy", "_center.npy", "_offset.npy"}) written.push_back(base + what);
+  }
+
+  std::string json = "{\"image\":" + json_quote(image_path) + ",\"model\":" + json_quote(job.model_path) +
+                     ",\"task\":\"panoptic\",\"width\":" + std::to_string(image.width) +
+                     ",\"height\":" + std::to_string(image.height) +
+                     ",\"source_channels\":" + std::to_string(source_channels) +
+                     ",\"work_width\":" + std::to_string(run.work_width) +
+                     ",\"work_height\":" + std::to_string(run.work_height) +
+                     ",\"convention\":" + json_quote(panoptic_convention_name(job.info.params.convention)) +
+                     ",\"label_divisor\":" + std::to_string(job.info.params.label_divisor) +
+                     ",\"void_value\":" + std::to_string(result.void_value) +
+                     ",\"flip\":" + (job.options.flip ? "true" : "false") + ",\"scales\":[";
+  for (size_t i = 0; i < job.options.scales.size(); ++i)
+    json += std::string(i ? "," : "") + json_number(job.options.scales[i]);
+  json += "],\"passes\":" + std::to_string(run.passes) + ",\"centers\":" + std::to_string(result.centers.size()) +
+          ",\"segments\":[";
+  int things = 0;
+  for (size_t i = 0; i < result.segments.size(); ++i) {
+    const PanopticSegmentInfo& s = result.segments[i];
+    things += s.isthing;
+    std::string name = size_t(s.category_id) < job.info.labels.size() ? job.info.labels[size_t(s.category_id)]
+                                                                      : "class " + std::to_string(s.category_id);
+    json += std::string(i ? "," : "") + "{\"value\":" + std::to_string(s.id) +
+            ",\"png_id\":" + std::to_string(coco_segments[i].id) + ",\"category_id\":" + std::to_string(s.category_id) +
+            ",\"name\":" + json_quote(name) + ",\"isthing\":" + (s.isthing ? "true" : "false") +
+            ",\"area\":" + std::to_string(s.area) + ",\"bbox\":[" + std::to_string(s.bbox[0]) + "," +
+            std::to_string(s.bbox[1]) + "," + std::to_string(s.bbox[2]) + "," + std::to_string(s.bbox[3]) +
+            "],\"score\":" + json_number(s.score) + "}";
+  }
+  json += "],\"timing\":{\"decode_ms\":" + json_number(decode_ms) + ",\"preprocess_ms\":" + json_number(run.preprocess_ms) +
+          ",\"inference_ms\":" + json_number(run.inference_ms) + ",\"postprocess_ms\":" + json_number(run.postprocess_ms) +
+          "},\"files\":[";
+  for (size_t i = 0; i < written.size(); ++i) json += std::string(i ? "," : "") + json_quote(written[i]);
+  json += "]}\n";
+  ATROUS_RETURN_IF_ERROR(write_text_file(base + ".json", json));
+  std::printf("%s: %dx%d, %d instances, %zu stuff segments, %d pass%s (inference %.1f ms) -> %s_overlay.png\n",
+              image_path.c_str(), image.width, image.height, things, result.segments.size() - size_t(things),
+              run.passes, run.passes == 1 ? "" : "es", run.inference_ms, base.c_str());
+  return Status::success();
+}
+
+bool parse_scales(const std::string& text, std::vector<double>* scales) {
+  scales->clear();
+  std::stringstream stream(text);
+  std::string item;
+  while (std::getline(stream, item, ',')) {
+    if (item.empty()) return false;
+    char* end = nullptr;
+    double v = std::strtod(item.c_str(), &end);
+    if (end != item.c_str() + item.size() || !std::isfinite(v) || v <= 0 || v > 16) return false;
+    scales->push_back(v);
+  }
+  return !scales->empty() && text.back() != ',';
+}
+
 }  // namespace
 
 int command_segment(Arguments& args) {
-  std::string model_path, output_dir;
+  std::string model_path, output_dir, format_name, convention_name;
   std::vector<std::string> images;
   SessionOptions options;
+  PanopticPipelineOptions panoptic_options;
+  bool scales_given = false;
   while (!args.empty()) {
     std::string arg = args.next();
     std::string text;
@@ -124,6 +279,22 @@ int command_segment(Arguments& args) {
     } else if (arg == "--backend") {
       if (args.empty() || !backend_from_name(args.next(), &options.backend))
         return cli_fail("segment: --backend must be reference, cpu or cuda", 2);
+    } else if (arg == "--format") {
+      if (!args.next_value(&format_name) ||
+          (format_name != "coco" && format_name != "cityscapes" && format_name != "all"))
+        return cli_fail("segment: --format must be coco, cityscapes or all", 2);
+    } else if (arg == "--convention") {
+      PanopticConvention convention;
+      if (!args.next_value(&convention_name) || !panoptic_convention_from_name(convention_name, &convention))
+        return cli_fail("segment: --convention must be deeplab2 or detectron2", 2);
+    } else if (arg == "--flip") {
+      panoptic_options.flip = true;
+    } else if (arg == "--scales") {
+      if (!args.next_value(&text) || !parse_scales(text, &panoptic_options.scales))
+        return cli_fail("segment: --scales needs a comma-separated list of numbers in (0, 16], e.g. 0.75,1,1.25", 2);
+      scales_given = true;
+    } else if (arg == "--dump-maps") {
+      panoptic_options.keep_maps = true;
     } else if (!arg.empty() && arg[0] == '-') {
       return cli_fail("segment: unknown option '" + arg + "'", 2);
     } else if (model_path.empty()) {
@@ -138,6 +309,70 @@ int command_segment(Arguments& args) {
   std::shared_ptr<const Model> model;
   Status status = Model::load_file(model_path, &model);
   if (!status.ok()) return cli_fail(status.message());
+  const bool panoptic = model->graph().metadata.get_string("task", "") == "panoptic";
+  if (!panoptic && (!format_name.empty() || !convention_name.empty() || panoptic_options.flip || scales_given ||
+                    panoptic_options.keep_maps))
+    return cli_fail("segment: --format, --convention, --flip, --scales and --dump-maps apply to panoptic models only", 2);
+
+  if (panoptic) {
+    PanopticJob job;
+    job.model_path = model_path;
+    job.output_dir = output_dir;
+    job.options = panoptic_options;
+    job.options.merge_threads = options.threads;
+    job.formats = format_name == "cityscapes" ? format_cityscapes
+                  : format_name == "all"      ? format_coco | format_cityscapes
+                                              : format_coco;
+    PanopticConvention convention = panoptic_convention_deeplab2;
+    if (!convention_name.empty()) panoptic_convention_from_name(convention_name, &convention);
+    status = panoptic_model_info(model->graph(), convention, &job.info);
+    if (!status.ok()) return cli_fail("'" + model_path + "': " + status.message());
+    if (job.formats & format_cityscapes) {
+      status = cityscapes_label_ids_for_train_ids(job.info.num_classes, &job.label_ids);
+      if (!status.ok()) return cli_fail("segment: --format " + format_name + ": " + status.message(), 2);
+    }
+    std::set<std::string> stems;
+    for (const std::string& image : images)
+      if (!stems.insert(cityscapes_stem(stem_of(image))).second)
+        return cli_fail("segment: two images share the name '" + stem_of(image) +
+                        "' (outputs are named after the image; the panoptic JSON needs unique image ids)", 2);
+    if (!job.info.normalization_given)
+      std::fprintf(stderr, "atrous: warning: the model records no input_mean/input_std; feeding raw 0-255 values\n");
+    std::unique_ptr<Session> session;
+    status = Session::create(model, options, &session);
+    if (!status.ok()) return cli_fail(status.message());
+    for (const char* sub : {"", "/panoptic", "/cityscapes/panoptic", "/cityscapes/semantic", "/cityscapes/instance/masks"}) {
+      bool needed = sub[0] == '\0' || (std::string(sub) == "/panoptic" ? (job.formats & format_coco) != 0
+                                                                       : (job.formats & format_cityscapes) != 0);
+      if (!needed) continue;
+      status = make_directories(output_dir + sub);
+      if (!status.ok()) return cli_fail(status.message());
+    }
+    int failures = 0;
+    for (const std::string& image : images) {
+      status = segment_panoptic_one(*session, job, image);
+      if (!status.ok()) {
+        cli_fail(status.message());
+        ++failures;
+      }
+    }
+    // The JSONs list every image that succeeded.
+    if (job.formats & format_coco) {
+      std::vector<PanopticCategory> categories =
+          model_categories(job.info.num_classes, job.info.labels, job.info.params.thing_classes);
+      status = write_text_file(output_dir + "/panoptic.json", panoptic_json(job.coco, categories));
+      if (!status.ok()) return cli_fail(status.message());
+    }
+    if (job.formats & format_cityscapes) {
+      status = write_text_file(output_dir + "/cityscapes/panoptic.json",
+                               panoptic_json(job.cityscapes, cityscapes_panoptic_categories()));
+      if (!status.ok()) return cli_fail(status.message());
+    }
+    if (failures)
+      return cli_fail(std::to_string(failures) + " of " + std::to_string(images.size()) + " images failed");
+    return 0;
+  }
+
   ImageModelInfo info;
   status = image_model_info(model->graph(), &info);
   if (!status.ok()) return cli_fail("'" + model_path + "': " + status.message());

@@ -14,8 +14,10 @@
 #include "tools/overlay.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdio>
+#include <unordered_map>
 
 namespace atrous {
 
@@ -66,6 +68,25 @@ void draw_text(Image* image, int x, int y, const std::string& text, const uint8_
   }
 }
 
+// A legend in the top-left corner: per line a colour swatch and the text.
+static void draw_legend(Image* out, const std::vector<std::string>& lines, const std::vector<std::array<uint8_t, 3>>& colors) {
+  if (lines.empty()) return;
+  const int scale = std::max(1, std::min(out->width, out->height) / 400);
+  const int line = 12 * scale, pad = 4 * scale;
+  int longest = 0;
+  for (const std::string& text : lines)
+    longest = std::max(longest, stb_easy_font_width(const_cast<char*>(text.c_str())));
+  const uint8_t black[3] = {0, 0, 0}, white[3] = {255, 255, 255};
+  const int box_w = pad * 3 + line + longest * scale, box_h = pad * 2 + line * int(lines.size());
+  fill_rect(out, 0, 0, box_w, box_h, black, 0.65f);
+  for (size_t i = 0; i < lines.size(); ++i) {
+    int top = pad + int(i) * line;
+    fill_rect(out, pad, top + scale, pad + line - 2 * scale, top + line - scale, white);
+    fill_rect(out, pad + scale, top + 2 * scale, pad + line - 3 * scale, top + line - 2 * scale, colors[i].data());
+    draw_text(out, pad * 2 + line, top + 2 * scale, lines[i], white, scale);
+  }
+}
+
 Image render_label_overlay(const Image& image, const std::vector<int32_t>& labels,
                            const std::vector<LegendEntry>& legend, bool class0_is_background) {
   Image out = image;
@@ -85,29 +106,97 @@ Image render_label_overlay(const Image& image, const std::vector<int32_t>& label
       palette_color(label, rgb);
       for (int k = 0; k < 3; ++k) p[k] = uint8_t((int(p[k]) * 40 + int(rgb[k]) * 60 + 50) / 100);
     }
-  // Legend: one line per class, a colour swatch, the name and the share of the image.
-  const int scale = std::max(1, std::min(w, h) / 400);
-  const int line = 12 * scale, pad = 4 * scale;
-  int longest = 0;
   std::vector<std::string> lines;
+  std::vector<std::array<uint8_t, 3>> colors;
   for (const LegendEntry& entry : legend) {
     char share[32];
     std::snprintf(share, sizeof share, " %.1f%%", entry.share * 100.0);
     lines.push_back(entry.name + share);
-    longest = std::max(longest, stb_easy_font_width(const_cast<char*>(lines.back().c_str())));
+    std::array<uint8_t, 3> rgb;
+    palette_color(entry.class_id, rgb.data());
+    colors.push_back(rgb);
   }
-  if (lines.empty()) return out;
-  const uint8_t black[3] = {0, 0, 0}, white[3] = {255, 255, 255};
-  const int box_w = pad * 3 + line + longest * scale, box_h = pad * 2 + line * int(lines.size());
-  fill_rect(&out, 0, 0, box_w, box_h, black, 0.65f);
-  for (size_t i = 0; i < lines.size(); ++i) {
+  draw_legend(&out, lines, colors);
+  return out;
+}
+
+void panoptic_class_color(int class_id, uint8_t rgb[3]) { palette_color(class_id + 1, rgb); }
+
+void panoptic_instance_shade(int class_id, int ordinal, uint8_t rgb[3]) {
+  panoptic_class_color(class_id, rgb);
+  // Ordinal k → t in [−0.5, 0.5) by the golden-ratio sequence (k = 0 → 0, the class colour);
+  // t > 0 mixes towards white, t < 0 towards black.
+  double t = std::fmod(ordinal * 0.3819660112501051 + 0.5, 1.0) - 0.5;
+  for (int k = 0; k < 3; ++k) {
+    double c = rgb[k];
+    c = t > 0 ? c + (255.0 - c) * t * 1.4 : c * (1.0 + t * 1.4);
+    rgb[k] = uint8_t(std::lround(std::min(255.0, std::max(0.0, c))));
+  }
+}
+
+Image render_panoptic_overlay(const Image& image, const std::vector<int32_t>& panoptic,
+                              const std::vector<PanopticSegmentInfo>& segments,
+                              const std::vector<std::string>& class_names) {
+  Image out = image;
+  const int w = image.width, h = image.height;
+  struct Look {
     uint8_t rgb[3];
-    palette_color(legend[i].class_id, rgb);
-    int top = pad + int(i) * line;
-    fill_rect(&out, pad, top + scale, pad + line - 2 * scale, top + line - scale, white);
-    fill_rect(&out, pad + scale, top + 2 * scale, pad + line - 3 * scale, top + line - 2 * scale, rgb);
-    draw_text(&out, pad * 2 + line, top + 2 * scale, lines[i], white, scale);
+    bool thing;
+  };
+  std::unordered_map<int32_t, Look> looks;
+  std::unordered_map<int, int> instances_per_class;
+  std::unordered_map<int, int64_t> area_per_class;
+  for (const PanopticSegmentInfo& s : segments) {
+    Look look;
+    look.thing = s.isthing;
+    if (s.isthing)
+      panoptic_instance_shade(s.category_id, instances_per_class[s.category_id]++, look.rgb);
+    else
+      panoptic_class_color(s.category_id, look.rgb);
+    area_per_class[s.category_id] += s.area;
+    looks[s.id] = look;
   }
+  auto value_at = [&](int x, int y) { return panoptic[size_t(y) * size_t(w) + size_t(x)]; };
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x) {
+      const int32_t v = value_at(x, y);
+      uint8_t* p = &out.pixels[(size_t(y) * size_t(w) + size_t(x)) * 3];
+      auto it = looks.find(v);
+      if (it == looks.end()) continue;  // void: the image as it is
+      const Look& look = it->second;
+      bool edge = (x > 0 && value_at(x - 1, y) != v) || (x + 1 < w && value_at(x + 1, y) != v) ||
+                  (y > 0 && value_at(x, y - 1) != v) || (y + 1 < h && value_at(x, y + 1) != v);
+      if (edge && look.thing) {  // every instance outlined in white, inside its own pixels
+        p[0] = p[1] = p[2] = 255;
+        continue;
+      }
+      const int alpha = look.thing ? 65 : 50;  // per cent of colour
+      for (int k = 0; k < 3; ++k) {
+        int c = (int(p[k]) * (100 - alpha) + int(look.rgb[k]) * alpha + 50) / 100;
+        p[k] = uint8_t(edge ? c / 2 : c);  // stuff borders darkened
+      }
+    }
+  // Legend: classes by area; things with their instance count, stuff with its share.
+  std::vector<std::pair<int, int64_t>> classes(area_per_class.begin(), area_per_class.end());
+  std::sort(classes.begin(), classes.end(), [](const std::pair<int, int64_t>& a, const std::pair<int, int64_t>& b) {
+    return a.second != b.second ? a.second > b.second : a.first < b.first;
+  });
+  std::vector<std::string> lines;
+  std::vector<std::array<uint8_t, 3>> colors;
+  for (const auto& c : classes) {
+    std::string name = size_t(c.first) < class_names.size() ? class_names[size_t(c.first)] : "class " + std::to_string(c.first);
+    char text[64];
+    auto count = instances_per_class.find(c.first);
+    if (count != instances_per_class.end())
+      std::snprintf(text, sizeof text, " x%d", count->second);
+    else
+      std::snprintf(text, sizeof text, " %.1f%%", 100.0 * double(c.second) / (double(w) * double(h)));
+    lines.push_back(name + text);
+    std::array<uint8_t, 3> rgb;
+    panoptic_class_color(c.first, rgb.data());
+    colors.push_back(rgb);
+  }
+  draw_legend(&out, lines, colors);
   return out;
 }
 

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "models/panoptic_merger.h"
 #include "runtime/image.h"
 
 namespace atrous {
@@ -24,6 +25,20 @@ struct LegendEntry {
 // top-left corner.
 Image render_label_overlay(const Image& image, const std::vector<int32_t>& labels,
                            const std::vector<LegendEntry>& legend, bool class0_is_background);
+
+// Panoptic colours: a class's colour is palette_color(class + 1) (so class 0 is not black);
+// the k-th instance of a thing class (k = 0, 1, ... in segment order) gets a shade of it, mixed
+// towards white or black by the golden-ratio sequence (k = 0: the class colour itself).
+void panoptic_class_color(int class_id, uint8_t rgb[3]);
+void panoptic_instance_shade(int class_id, int ordinal, uint8_t rgb[3]);
+
+// The image with every stuff segment blended 50 % with its class colour (borders darkened),
+// every thing instance blended 65 % with its own shade and outlined in white along its inner
+// border, void pixels left as they are, and a legend (classes by area: things with their
+// instance count "xN", stuff with its share of the image).
+Image render_panoptic_overlay(const Image& image, const std::vector<int32_t>& panoptic,
+                              const std::vector<PanopticSegmentInfo>& segments,
+                              const std::vector<std::string>& class_names);
 
 // Grayscale PNG of a probability map (0 → 0, 1 → 255).
 Image render_probability_mask(const std::vector<float>& probability, int width, int height);
