@@ -41,7 +41,8 @@ const char* kUsage =
     "usage: atrous COMMAND [options]\n"
     "\n"
     "commands:\n"
-    "  info MODEL [--json]                      inputs, outputs, ops, parameters, multiply-adds, metadata\n"
+    "  info (MODEL | --arch NAME [--size HxW]) [--json] [--nodes]\n"
+    "                                           inputs, outputs, ops, parameters, multiply-adds, metadata\n"
     "  run MODEL --input NAME=FILE.npy ... --output-dir DIR\n"
     "      [--threads N] [--backend reference|cpu|cuda] [--no-optimize]\n"
     "                                           run the graph, write each output as DIR/<name>.npy\n"
@@ -57,6 +58,9 @@ const char* kUsage =
     "  eval --format coco --gt-json G --gt-dir GD --pred-json P --pred-dir PD [--json REPORT]\n"
     "  eval --format cityscapes --gt ROOT --pred ROOT [--split val] [--json REPORT]\n"
     "      [--threads N] [--quiet]              PQ/SQ/RQ, mIoU, AP/AP50, PC (docs/EVAL.md)\n"
+    "  bench (MODEL | --arch NAME) [--size HxW] [--threads N] [--backend cpu|reference]\n"
+    "      [--runs N] [--warmup N] [--seed N] [--profile] [--json FILE]\n"
+    "                                           latency, GFLOP/s, arena and peak memory, per-op profile\n"
     "  help                                     this text\n"
     "  version                                  the version\n";
 
@@ -93,6 +97,7 @@ int main(int argc, char** argv) {
   if (command == "eval") return atrous::command_eval(args);
   if (command == "merge") return atrous::command_merge(args);
   if (command == "segment") return atrous::command_segment(args);
+  if (command == "bench") return atrous::command_bench(args);
   std::fprintf(stderr, "atrous: error: unknown command '%s'\n\n%s", command.c_str(), kUsage);
   return 2;
 }

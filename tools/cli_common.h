@@ -35,5 +35,6 @@ int command_segment(Arguments& args);
 int command_run(Arguments& args);
 int command_eval(Arguments& args);
 int command_merge(Arguments& args);
+int command_bench(Arguments& args);
 
 }  // namespace atrous

@@ -1,9 +1,11 @@
-// `atrous info MODEL [--json]`: what a model file holds.
+// `atrous info (MODEL | --arch NAME [--size HxW]) [--json] [--nodes]`: what a model holds.
 #include <cstdio>
 #include <string>
+#include <utility>
 
 #include "graph/format.h"
 #include "graph/passes.h"
+#include "models/builders.h"
 #include "runtime/session.h"
 #include "tools/cli_common.h"
 #include "tools/json_writer.h"
@@ -53,8 +55,35 @@ std::string json_tensor_list(const Graph& graph, const std::vector<int32_t>& ind
   return out + "]";
 }
 
+// Per node: op, attributes, and the shapes of its inputs (constants marked) and outputs; what
+// tests/python/test_builders.py compares between a built architecture and a converted file.
+std::string json_node_list(const Graph& graph) {
+  auto shape_json = [&](int32_t index) {
+    if (index < 0) return std::string("null");
+    const GraphTensor& t = graph.tensors[size_t(index)];
+    std::string out = "{\"constant\":" + std::string(t.is_constant ? "true" : "false") + ",\"shape\":[";
+    for (size_t d = 0; d < t.shape.size(); ++d) out += (d ? "," : "") + std::to_string(t.shape[d]);
+    return out + "]}";
+  };
+  std::string out = "[";
+  for (size_t n = 0; n < graph.nodes.size(); ++n) {
+    const Node& node = graph.nodes[n];
+    out += std::string(n ? "," : "") + "{\"op\":" + json_quote(op_type_name(node.op)) + ",\"attributes\":{";
+    for (size_t i = 0; i < node.attributes.items().size(); ++i) {
+      const Attribute& a = node.attributes.items()[i];
+      out += std::string(i ? "," : "") + json_quote(a.name) + ":" + json_attribute(a);
+    }
+    out += "},\"inputs\":[";
+    for (size_t i = 0; i < node.inputs.size(); ++i) out += (i ? "," : "") + shape_json(node.inputs[i]);
+    out += "],\"outputs\":[";
+    for (size_t i = 0; i < node.outputs.size(); ++i) out += (i ? "," : "") + shape_json(node.outputs[i]);
+    out += "]}";
+  }
+  return out + "]";
+}
+
 void print_json(const Graph& graph, const GraphStatistics& stored, const Graph& optimized,
-                const GraphStatistics& planned) {
+                const GraphStatistics& planned, bool nodes) {
   std::string out = "{\"inputs\":" + json_tensor_list(graph, graph.inputs) +
                     ",\"outputs\":" + json_tensor_list(graph, graph.outputs) + ",\"metadata\":{";
   for (size_t i = 0; i < graph.metadata.items().size(); ++i) {
@@ -72,7 +101,11 @@ void print_json(const Graph& graph, const GraphStatistics& stored, const Graph& 
            std::to_string(planned.op_counts[i].second);
   out += "},\"parameters\":" + std::to_string(stored.parameters) +
          ",\"parameters_optimized\":" + std::to_string(planned.parameters) +
-         ",\"multiply_adds\":" + std::to_string(stored.multiply_adds) + "}";
+         ",\"multiply_adds\":" + std::to_string(stored.multiply_adds);
+  if (nodes)
+    out += ",\"node_list\":" + json_node_list(graph) +
+           ",\"node_list_optimized\":" + json_node_list(optimized);
+  out += "}";
   std::printf("%s\n", out.c_str());
 }
 
@@ -116,26 +149,49 @@ void print_text(const std::string& path, const Graph& graph, const GraphStatisti
 }  // namespace
 
 int command_info(Arguments& args) {
-  std::string path;
-  bool json = false;
+  std::string path, arch, size_text, seed_text;
+  bool json = false, nodes = false;
   while (!args.empty()) {
     std::string arg = args.next();
     if (arg == "--json") json = true;
-    else if (!arg.empty() && arg[0] == '-') return cli_fail("info: unknown option '" + arg + "'", 2);
+    else if (arg == "--nodes") nodes = true;
+    else if (arg == "--arch" || arg == "--size" || arg == "--seed") {
+      std::string* target = arg == "--arch" ? &arch : arg == "--size" ? &size_text : &seed_text;
+      if (!args.next_value(target)) return cli_fail("info: " + arg + " needs a value", 2);
+    } else if (!arg.empty() && arg[0] == '-') return cli_fail("info: unknown option '" + arg + "'", 2);
     else if (path.empty()) path = arg;
     else return cli_fail("info: more than one model given", 2);
   }
-  if (path.empty()) return cli_fail("info: no model given (usage: atrous info MODEL [--json])", 2);
+  if (path.empty() == arch.empty())
+    return cli_fail("info: give one model (usage: atrous info (MODEL | --arch NAME [--size HxW]) "
+                    "[--json] [--nodes])", 2);
+  if (arch.empty() && (!size_text.empty() || !seed_text.empty()))
+    return cli_fail("info: --size and --seed go with --arch", 2);
   std::shared_ptr<const Model> model;
-  Status status = Model::load_file(path, &model);
-  if (!status.ok()) return cli_fail(status.message());
+  Status status;
+  if (!arch.empty()) {
+    int64_t height = 1025, width = 2049;
+    long long seed = 0;
+    if (!size_text.empty() && !parse_image_size(size_text, &height, &width))
+      return cli_fail("info: --size wants HxW with positive integers, got '" + size_text + "'", 2);
+    if (!seed_text.empty() && (!parse_int(seed_text, &seed) || seed < 0))
+      return cli_fail("info: --seed wants a non-negative integer, got '" + seed_text + "'", 2);
+    Graph graph;
+    status = build_architecture(arch, height, width, uint64_t(seed), &graph);
+    if (status.ok()) status = Model::from_graph(std::move(graph), &model);
+    if (!status.ok()) return cli_fail("info: " + status.message());
+    path = "--arch " + arch;
+  } else {
+    status = Model::load_file(path, &model);
+    if (!status.ok()) return cli_fail(status.message());
+  }
   Graph optimized = model->graph();
   status = graph_optimize(&optimized);
   if (!status.ok()) return cli_fail("'" + path + "': " + status.message());
   GraphStatistics stored = graph_statistics(model->graph());
   GraphStatistics planned = graph_statistics(optimized);
   if (json)
-    print_json(model->graph(), stored, optimized, planned);
+    print_json(model->graph(), stored, optimized, planned, nodes);
   else
     print_text(path, model->graph(), stored, optimized, planned);
   return 0;

@@ -1,0 +1,286 @@
+// `atrous bench (MODEL | --arch NAME) [--size HxW] ...`: latency, throughput, memory and, with
+// --profile, where the time goes (docs/CLI.md).
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "models/builders.h"
+#include "runtime/session.h"
+#include "tools/cli_common.h"
+#include "tools/json_writer.h"
+
+namespace atrous {
+namespace {
+
+// Peak resident set size of this process in bytes (VmHWM, else getrusage's ru_maxrss).
+int64_t peak_rss_bytes() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.compare(0, 6, "VmHWM:") != 0) continue;
+    long long kib = 0;
+    if (std::sscanf(line.c_str() + 6, "%lld", &kib) == 1) return int64_t(kib) * 1024;
+  }
+  struct rusage usage;
+  if (getrusage(RUSAGE_SELF, &usage) == 0) return int64_t(usage.ru_maxrss) * 1024;
+  return -1;
+}
+
+std::string mib(double bytes) {
+  char buffer[48];
+  std::snprintf(buffer, sizeof buffer, "%.1f MiB", bytes / (1024.0 * 1024.0));
+  return buffer;
+}
+
+// One seeded float32 input per graph input, uniform over the range the model expects: the
+// pixel range [0, 255] through the metadata's input_mean/input_std when present, else [−1, 1].
+Status make_inputs(const Graph& graph, uint64_t seed, std::vector<Tensor>* tensors) {
+  std::vector<double> mean = graph.metadata.get_floats("input_mean", {});
+  std::vector<double> stddev = graph.metadata.get_floats("input_std", {});
+  uint64_t state = seed * 0x9E3779B97F4A7C15ull + 1;
+  for (int32_t index : graph.inputs) {
+    const GraphTensor& t = graph.tensors[size_t(index)];
+    if (t.dtype != DType::dtype_f32)
+      return Status::error("input '" + t.name + "' is " + dtype_name(t.dtype) +
+                           "; bench makes float32 inputs only");
+    Tensor tensor(DType::dtype_f32, t.shape);
+    int64_t channels = t.shape.size() == 4 ? t.shape[1] : 1;
+    int64_t plane = t.shape.size() == 4 ? t.shape[2] * t.shape[3] : tensor.numel();
+    for (int64_t i = 0; i < tensor.numel(); ++i) {
+      state = state * 6364136223846793005ull + 1442695040888963407ull;
+      double u = double(state >> 11) * (1.0 / 9007199254740992.0);
+      size_t c = size_t((i / std::max<int64_t>(plane, 1)) % std::max<int64_t>(channels, 1));
+      double low = -1, high = 1;
+      if (t.shape.size() == 4 && c < mean.size() && c < stddev.size() && stddev[c] != 0) {
+        low = (0 - mean[c]) / stddev[c];
+        high = (255 - mean[c]) / stddev[c];
+      }
+      tensor.f32()[i] = float(low + u * (high - low));
+    }
+    tensors->push_back(std::move(tensor));
+  }
+  return Status::success();
+}
+
+struct OpTime {
+  std::string op, kernel;
+  double seconds = 0;
+  int count = 0;
+};
+
+}  // namespace
+
+int command_bench(Arguments& args) {
+  std::string model_path, arch, size_text, json_path;
+  SessionOptions options;
+  options.backend = Backend::backend_cpu;
+  long long runs = 10, warmup = 2, seed = 0;
+  while (!args.empty()) {
+    std::string arg = args.next();
+    std::string text;
+    if (arg == "--arch" || arg == "--size" || arg == "--json") {
+      std::string* target = arg == "--arch" ? &arch : arg == "--size" ? &size_text : &json_path;
+      if (!args.next_value(target)) return cli_fail("bench: " + arg + " needs a value", 2);
+    } else if (arg == "--threads" || arg == "--runs" || arg == "--warmup" || arg == "--seed") {
+      long long value = 0;
+      long long low = arg == "--warmup" || arg == "--seed" ? 0 : 1;
+      long long high = arg == "--threads" ? 1024 : arg == "--seed" ? (1ll << 62) : 100000;
+      if (!args.next_value(&text) || !parse_int(text, &value) || value < low || value > high)
+        return cli_fail("bench: " + arg + " needs a number from " + std::to_string(low) +
+                        " to " + std::to_string(high), 2);
+      if (arg == "--threads") options.threads = int(value);
+      else if (arg == "--runs") runs = value;
+      else if (arg == "--warmup") warmup = value;
+      else seed = value;
+    } else if (arg == "--backend") {
+      if (!args.next_value(&text) || !backend_from_name(text, &options.backend))
+        return cli_fail("bench: --backend must be cpu, reference or cuda", 2);
+    } else if (arg == "--profile") {
+      options.profile = true;
+    } else if (!arg.empty() && arg[0] == '-') {
+      return cli_fail("bench: unknown option '" + arg + "'", 2);
+    } else if (model_path.empty()) {
+      model_path = arg;
+    } else {
+      return cli_fail("bench: unexpected argument '" + arg + "'", 2);
+    }
+  }
+  if (model_path.empty() == arch.empty())
+    return cli_fail("bench: give a model file or --arch NAME, not both (usage: atrous bench "
+                    "(MODEL | --arch NAME) [--size HxW] [--threads N] [--backend cpu|reference] "
+                    "[--runs N] [--warmup N] [--profile] [--json FILE])", 2);
+  int64_t height = 1025, width = 2049;
+  if (!size_text.empty() && !parse_image_size(size_text, &height, &width))
+    return cli_fail("bench: --size wants HxW with positive integers, got '" + size_text + "'", 2);
+
+  std::shared_ptr<const Model> model;
+  Status status;
+  if (!arch.empty()) {
+    Graph graph;
+    status = build_architecture(arch, height, width, uint64_t(seed), &graph);
+    if (status.ok()) status = Model::from_graph(std::move(graph), &model);
+    if (!status.ok()) return cli_fail("bench: " + status.message());
+  } else {
+    status = Model::load_file(model_path, &model);
+    if (!status.ok()) return cli_fail(status.message());
+    if (!size_text.empty()) {
+      // Graph inputs have fixed shapes: --size can only confirm the one the file was made for.
+      const Graph& g = model->graph();
+      const Shape* shape = g.inputs.size() == 1 ? &g.tensors[size_t(g.inputs[0])].shape : nullptr;
+      if (!shape || shape->size() != 4 || (*shape)[2] != height || (*shape)[3] != width)
+        return cli_fail("bench: '" + model_path + "' has a fixed input shape " +
+                        (shape ? shape_to_string(*shape) : std::string("(several inputs)")) +
+                        "; --size " + size_text + " needs a model exported at that size "
+                        "(or --arch)");
+    }
+  }
+  std::vector<Tensor> tensors;
+  status = make_inputs(model->graph(), uint64_t(seed), &tensors);
+  if (!status.ok()) return cli_fail("bench: " + status.message());
+  std::vector<NamedInput> inputs;
+  for (size_t i = 0; i < tensors.size(); ++i)
+    inputs.push_back({model->graph().tensors[size_t(model->graph().inputs[i])].name,
+                      &tensors[i].view()});
+
+  std::unique_ptr<Session> session;
+  status = Session::create(model, options, &session);
+  if (!status.ok()) return cli_fail(status.message());
+  const int64_t madds = graph_statistics(session->graph()).multiply_adds;
+
+  // Warmup, then timed runs; a progress line on a terminal once the runs take a while.
+  const bool terminal = isatty(fileno(stderr)) != 0;
+  const auto begin = std::chrono::steady_clock::now();
+  bool progress_shown = false;
+  std::vector<double> ms;
+  std::vector<Tensor> outputs;
+  for (long long i = 0; i < warmup + runs; ++i) {
+    auto start = std::chrono::steady_clock::now();
+    status = session->run(inputs, &outputs);
+    auto end = std::chrono::steady_clock::now();
+    if (!status.ok()) return cli_fail("bench: " + status.message());
+    if (i >= warmup) ms.push_back(std::chrono::duration<double, std::milli>(end - start).count());
+    if (terminal && std::chrono::duration<double>(end - begin).count() > 1.0) {
+      std::fprintf(stderr, "\r%s %lld/%lld (last %.1f ms)   ", i < warmup ? "warmup" : "run",
+                   i < warmup ? i + 1 : i - warmup + 1, i < warmup ? warmup : runs,
+                   std::chrono::duration<double, std::milli>(end - start).count());
+      progress_shown = true;
+    }
+  }
+  if (progress_shown) std::fprintf(stderr, "\r%60s\r", "");
+
+  std::vector<double> sorted = ms;
+  std::sort(sorted.begin(), sorted.end());
+  const size_t n = sorted.size();
+  const double median = n % 2 ? sorted[n / 2] : 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]);
+  const double p90 = sorted[size_t(std::ceil(0.9 * double(n))) - 1];  // nearest rank
+  double mean = 0;
+  for (double v : ms) mean += v / double(n);
+  const double gflops = 2.0 * double(madds) / (median * 1e-3) / 1e9;
+  const int64_t rss = peak_rss_bytes();
+
+  // Profile: per (op type, kernel) and per node, seconds per run.
+  std::vector<OpTime> by_op;
+  std::vector<const NodeProfile*> nodes;
+  double profiled = 0;
+  if (options.profile) {
+    std::map<std::pair<std::string, std::string>, OpTime> groups;
+    const std::vector<NodeProfile>& profile = session->profile();  // one entry per node
+    for (size_t i = 0; i < profile.size() && i < session->graph().nodes.size(); ++i) {
+      const NodeProfile& p = profile[i];
+      if (p.runs == 0) continue;
+      std::string op = op_type_name(session->graph().nodes[i].op);
+      OpTime& g = groups[{op, p.kernel}];
+      g.op = op;
+      g.kernel = p.kernel;
+      g.seconds += p.seconds / double(p.runs);
+      g.count += 1;
+      profiled += p.seconds / double(p.runs);
+      nodes.push_back(&p);
+    }
+    for (auto& entry : groups) by_op.push_back(entry.second);
+    std::sort(by_op.begin(), by_op.end(),
+              [](const OpTime& a, const OpTime& b) { return a.seconds > b.seconds; });
+    std::sort(nodes.begin(), nodes.end(), [](const NodeProfile* a, const NodeProfile* b) {
+      return a->seconds / double(a->runs) > b->seconds / double(b->runs);
+    });
+    if (nodes.size() > 15) nodes.resize(15);
+  }
+
+  const std::string what = arch.empty() ? model_path : arch;
+  const Shape& input_shape = model->graph().inputs.empty()
+                                 ? Shape() : model->graph().tensors[size_t(model->graph().inputs[0])].shape;
+  std::printf("model      %s  input %s\n", what.c_str(), shape_to_string(input_shape).c_str());
+  std::printf("backend    %s, %d thread%s, %lld warmup + %lld runs%s\n",
+              backend_name(options.backend), options.threads, options.threads == 1 ? "" : "s",
+              warmup, runs, options.profile ? " (profiled: timings include the profiler)" : "");
+  std::printf("latency    median %.2f ms  min %.2f ms  p90 %.2f ms  mean %.2f ms\n", median,
+              sorted[0], p90, mean);
+  std::printf("compute    %.3f G multiply-adds, %.2f GFLOP/s at the median (2 FLOP per MAdd)\n",
+              double(madds) / 1e9, gflops);
+  std::printf("memory     arena %s (unplanned %s), scratch %s, peak RSS %s\n",
+              mib(double(session->arena_bytes())).c_str(),
+              mib(double(session->unplanned_bytes())).c_str(),
+              mib(double(session->scratch_bytes())).c_str(),
+              rss >= 0 ? mib(double(rss)).c_str() : "unknown");
+  if (options.profile) {
+    std::printf("\n%-22s %-28s %10s %7s %6s\n", "op", "kernel", "ms/run", "%", "nodes");
+    for (const OpTime& g : by_op)
+      std::printf("%-22s %-28s %10.3f %6.1f%% %6d\n", g.op.c_str(), g.kernel.c_str(),
+                  g.seconds * 1e3, profiled > 0 ? 100.0 * g.seconds / profiled : 0.0, g.count);
+    std::printf("\ntop nodes%51s %7s\n", "ms/run", "%");
+    for (const NodeProfile* p : nodes) {
+      double s = p->seconds / double(p->runs);
+      std::printf("  %-46.46s %-10.10s %8.3f %6.1f%%\n", p->node.c_str(), p->kernel.c_str(),
+                  s * 1e3, profiled > 0 ? 100.0 * s / profiled : 0.0);
+    }
+  }
+
+  if (!json_path.empty()) {
+    std::string out = "{\"model\":" + json_quote(arch.empty() ? model_path : "") +
+                      ",\"arch\":" + json_quote(arch) + ",\"input_shape\":[";
+    for (size_t d = 0; d < input_shape.size(); ++d)
+      out += (d ? "," : "") + std::to_string(input_shape[d]);
+    out += "],\"backend\":" + json_quote(backend_name(options.backend)) +
+           ",\"threads\":" + std::to_string(options.threads) + ",\"runs\":" +
+           std::to_string(runs) + ",\"warmup\":" + std::to_string(warmup) +
+           ",\"seed\":" + std::to_string(seed) + ",\"profiled\":" +
+           (options.profile ? "true" : "false") + ",\"latency_ms\":{\"median\":" +
+           json_number(median) + ",\"min\":" + json_number(sorted[0]) + ",\"p90\":" +
+           json_number(p90) + ",\"mean\":" + json_number(mean) + ",\"all\":[";
+    for (size_t i = 0; i < ms.size(); ++i) out += (i ? "," : "") + json_number(ms[i]);
+    out += "]},\"multiply_adds\":" + std::to_string(madds) + ",\"gflops\":" + json_number(gflops) +
+           ",\"arena_bytes\":" + std::to_string(session->arena_bytes()) +
+           ",\"unplanned_bytes\":" + std::to_string(session->unplanned_bytes()) +
+           ",\"scratch_bytes\":" + std::to_string(session->scratch_bytes()) +
+           ",\"peak_rss_bytes\":" + std::to_string(rss);
+    if (options.profile) {
+      out += ",\"profile\":{\"by_op\":[";
+      for (size_t i = 0; i < by_op.size(); ++i)
+        out += std::string(i ? "," : "") + "{\"op\":" + json_quote(by_op[i].op) + ",\"kernel\":" +
+               json_quote(by_op[i].kernel) + ",\"ms_per_run\":" + json_number(by_op[i].seconds * 1e3) +
+               ",\"percent\":" + json_number(profiled > 0 ? 100 * by_op[i].seconds / profiled : 0) +
+               ",\"nodes\":" + std::to_string(by_op[i].count) + "}";
+      out += "],\"top_nodes\":[";
+      for (size_t i = 0; i < nodes.size(); ++i)
+        out += std::string(i ? "," : "") + "{\"node\":" + json_quote(nodes[i]->node) +
+               ",\"kernel\":" + json_quote(nodes[i]->kernel) + ",\"ms_per_run\":" +
+               json_number(nodes[i]->seconds / double(nodes[i]->runs) * 1e3) + "}";
+      out += "]}";
+    }
+    out += "}\n";
+    status = write_text_file(json_path, out);
+    if (!status.ok()) return cli_fail("bench: " + status.message());
+  }
+  return 0;
+}
+
+}  // namespace atrous
