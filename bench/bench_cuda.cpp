@@ -22,8 +22,10 @@
 #include <vector>
 
 #include "cuda/cuda_backend.h"
+#include "models/builders.h"
 #include "models/panoptic_merger.h"
 #include "ops/ops.h"
+#include "models/builders.h"
 #include "runtime/session.h"
 
 using namespace atrous;
@@ -227,9 +229,24 @@ int bench_ops() {
   return 0;
 }
 
+// `path` is a model file, or "arch:NAME:HxW" for a built-in architecture (models/builders.h).
 int bench_model(const std::string& path, int runs, bool merge) {
   std::shared_ptr<const Model> model;
-  Status status = Model::load_file(path, &model);
+  Status status;
+  if (path.rfind("arch:", 0) == 0) {
+    const size_t colon = path.find(':', 5);
+    const std::string name = path.substr(5, colon == std::string::npos ? std::string::npos : colon - 5);
+    int64_t height = 1025, width = 2049;
+    if (colon != std::string::npos && !parse_image_size(path.substr(colon + 1), &height, &width)) {
+      std::fprintf(stderr, "bench_cuda: bad size in %s\n", path.c_str());
+      return 2;
+    }
+    Graph graph;
+    status = build_architecture(name, height, width, 0, &graph);
+    if (status.ok()) status = Model::from_graph(std::move(graph), &model);
+  } else {
+    status = Model::load_file(path, &model);
+  }
   if (!status.ok()) {
     std::fprintf(stderr, "bench_cuda: %s\n", status.message().c_str());
     return 1;
@@ -320,6 +337,6 @@ int main(int argc, char** argv) {
     }
     return bench_model(argv[2], runs, merge);
   }
-  std::fprintf(stderr, "usage: bench_cuda --check | --ops | --model FILE [--runs N] [--merge]\n");
+  std::fprintf(stderr, "usage: bench_cuda --check | --ops | --model FILE|arch:NAME:HxW [--runs N] [--merge]\n");
   return 2;
 }
