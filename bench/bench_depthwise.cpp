@@ -4,6 +4,7 @@
 // GB/s = (input + output + weights) bytes / time: these layers are memory bound, so compare
 // against the machine's stream bandwidth (ANCHORS.md: ~11.5 GB/s for one core).
 #include <benchmark/benchmark.h>
+#include <cstdint>
 
 #include <cstring>
 #include <random>

@@ -3,6 +3,7 @@
 //   build/bench_pointwise --benchmark_min_time=0.5
 // GFLOP/s = 2·M·C·pixels / time. The peak loop issues independent FMAs on registers.
 #include <benchmark/benchmark.h>
+#include <cstdint>
 
 #include <random>
 #include <vector>

@@ -61,7 +61,7 @@ if ! configure; then
 fi
 TARGETS=(atrous bench_cuda)
 [ "$TESTS" = ON ] && TARGETS+=(atrous_tests)
-if ! cmake --build "$BUILD" -j"$JOBS" --target "${TARGETS[@]}" > "$OUT/build.log" 2>&1; then
+if ! cmake --build "$BUILD" -j"$JOBS" --target "${TARGETS[@]}" -- -k > "$OUT/build.log" 2>&1; then
   log "build failed:"; grep -E "error|Error" "$OUT/build.log" | head -30 | tee -a "$REPORT"; exit 1
 fi
 log "built ${TARGETS[*]} in $(( $(date +%s) - START )) s"
@@ -70,14 +70,14 @@ run_logged "$BUILD/atrous" version
 # ---- 2. correctness ---------------------------------------------------------------------------
 if [ "$TESTS" = ON ]; then
   log "== atrous_tests [cuda]"
-  run_logged timeout 150 "$BUILD/atrous_tests" "[cuda]" || STATUS=1
+  run_logged timeout 120 "$BUILD/atrous_tests" "[cuda]" || STATUS=1
 fi
 log "== bench_cuda --check (CUDA vs reference, relative L2 <= 1e-5)"
 run_logged timeout 60 "$BUILD/bench_cuda" --check || STATUS=1
 
 # ---- 3. per-op roofline ----------------------------------------------------------------------
 log "== bench_cuda --ops"
-run_logged timeout 90 "$BUILD/bench_cuda" --ops || STATUS=1
+run_logged timeout 60 "$BUILD/bench_cuda" --ops || STATUS=1
 
 # ---- 4. end to end ---------------------------------------------------------------------------
 MODEL="${PANOPTIC_MODEL:-$ROOT/shared/panoptic_mnv3l_1025x2049.atrous}"
@@ -96,9 +96,9 @@ if [ ! -f "$MODEL" ]; then
   MODEL="arch:panoptic-deeplab-mnv3l-os32:1025x2049"
 fi
 log "== end to end: $MODEL"
-run_logged timeout 90 "$BUILD/bench_cuda" --model "$MODEL" --runs 20 --merge || STATUS=1
+run_logged timeout 60 "$BUILD/bench_cuda" --model "$MODEL" --runs 20 --merge || STATUS=1
 log "== atrous bench --backend cuda (session path, includes host<->device copies)"
-run_logged timeout 60 "$BUILD/atrous" bench --arch panoptic-deeplab-mnv3l-os32 --size 1025x2049 \
+run_logged timeout 45 "$BUILD/atrous" bench --arch panoptic-deeplab-mnv3l-os32 --size 1025x2049 \
   --backend cuda --runs 10 --warmup 2 || STATUS=1
 log "== done in $(( $(date +%s) - START )) s, status $STATUS"
 exit $STATUS

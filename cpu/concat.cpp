@@ -2,6 +2,7 @@
 // before the axis), and block o is the o-th contiguous slice of each input in turn, so the
 // whole op is memcpys (channel concat of one NCHW image is one memcpy per input). The copies
 // are cut at creation into pieces of at most kPieceBytes, spread over the threads.
+#include <cstdint>
 #include <cstring>
 
 #include "cpu/cpu_kernel.h"

@@ -4,6 +4,7 @@
 #include "cpu/depthwise_conv.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 
 #include "cpu/cpu_kernel.h"

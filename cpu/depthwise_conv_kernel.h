@@ -7,6 +7,7 @@
 // other activations per element after the row.
 #pragma once
 
+#include <cstdint>
 #include <xsimd/xsimd.hpp>
 
 #include "cpu/depthwise_conv.h"

@@ -13,6 +13,7 @@
 // only the same compiled code guarantees). Work is split into fixed chunks of the flat output;
 // each element depends on its inputs only, so any split gives the same bits, and an output
 // that is input 0 is read before it is written at each index (in place is safe).
+#include <cstdint>
 #include <cstring>
 
 #include "cpu/cpu_kernel.h"

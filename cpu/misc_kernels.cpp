@@ -2,6 +2,7 @@
 // the scalar table) and the choice of table per ISA.
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 
 #include "cpu/misc_kernels_simd.h"
 

@@ -27,6 +27,7 @@ void argmax_channels(const float* x, int32_t* y, int64_t channels, int64_t strid
 }  // namespace atrous
 
 #if defined(ATROUS_MISC_KERNELS_SIMD)
+#include <cstdint>
 #include <xsimd/xsimd.hpp>
 
 namespace atrous {

@@ -3,6 +3,7 @@
 // shapes, so a kernel never sees attributes or shapes that the reference would reject.
 #pragma once
 
+#include <cstdint>
 #include <vector>
 
 #include "graph/graph.h"

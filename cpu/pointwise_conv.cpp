@@ -1,5 +1,6 @@
 #include "cpu/pointwise_conv.h"
 
+#include <cstdint>
 #include <cstring>
 
 #include "cpu/cpu_kernel.h"

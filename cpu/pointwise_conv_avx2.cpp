@@ -2,6 +2,8 @@
 #if defined(__x86_64__)
 #include "cpu/pointwise_conv_kernel.h"
 
+#include <cstdint>
+
 namespace atrous {
 
 void pointwise_tiles_avx2(const PointwisePlan& plan, const float* x, int64_t stride_x, float* y,

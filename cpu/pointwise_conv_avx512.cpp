@@ -7,6 +7,8 @@
 #endif
 #include "cpu/pointwise_conv_kernel.h"
 
+#include <cstdint>
+
 namespace atrous {
 
 void pointwise_tiles_avx512(const PointwisePlan& plan, const float* x, int64_t stride_x,

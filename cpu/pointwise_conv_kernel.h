@@ -6,6 +6,7 @@
 // activations are applied per element after the store with the shared activation_apply.
 #pragma once
 
+#include <cstdint>
 #include <xsimd/xsimd.hpp>
 
 #include "cpu/pointwise_conv.h"

@@ -2,6 +2,8 @@
 #if defined(__aarch64__)
 #include "cpu/pointwise_conv_kernel.h"
 
+#include <cstdint>
+
 namespace atrous {
 
 void pointwise_tiles_neon(const PointwisePlan& plan, const float* x, int64_t stride_x, float* y,

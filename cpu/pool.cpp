@@ -11,6 +11,7 @@
 // reference or is one float rounding step from it. Output rows (all planes) are split across
 // threads; each output is one task's alone.
 #include <algorithm>
+#include <cstdint>
 
 #include "cpu/cpu_kernel.h"
 #include "cpu/node_check.h"

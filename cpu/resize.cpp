@@ -13,6 +13,7 @@
 // Output rows (over all planes) are split across threads; each row is one task's alone.
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 
 #include "cpu/cpu_kernel.h"

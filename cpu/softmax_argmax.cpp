@@ -7,6 +7,8 @@
 // in the tails) where the reference uses double; the test bounds the difference relatively.
 // Pixels are split across threads in fixed blocks; each pixel's channels are one task's alone.
 #include "cpu/cpu_kernel.h"
+
+#include <cstdint>
 #include "cpu/misc_kernels.h"
 #include "cpu/node_check.h"
 

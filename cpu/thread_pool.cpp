@@ -1,6 +1,7 @@
 #include "cpu/thread_pool.h"
 
 #include <algorithm>
+#include <cstdint>
 
 namespace atrous {
 namespace {

@@ -1,6 +1,7 @@
 // The CUDA executor (cuda/cuda_backend.h): plans every node once at creation (kernel path,
 // launch parameters, device pointers), then queues the plan on its stream at each run.
 // Every CUDA and cuBLAS call is checked; failures become Status errors naming the node.
+#include <cstdint>
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
 

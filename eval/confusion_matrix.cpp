@@ -2,6 +2,7 @@
 #include "eval/confusion_matrix.h"
 
 #include <cmath>
+#include <cstdint>
 #include <limits>
 
 namespace atrous {

@@ -3,6 +3,7 @@
 // count), plus the readers' common per-image description.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>

@@ -2,6 +2,7 @@
 // so the header is included here without STB_IMAGE_IMPLEMENTATION.
 #include "eval/label_image.h"
 
+#include <cstdint>
 #include <cstdio>
 #include <memory>
 

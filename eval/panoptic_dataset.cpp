@@ -1,6 +1,7 @@
 // COCO-panoptic-layout JSON reading and per-image evaluation.
 #include "eval/panoptic_dataset.h"
 
+#include <cstdint>
 #include <sys/stat.h>
 
 #include <unordered_map>

@@ -4,6 +4,7 @@
 #include "eval/panoptic_overlap.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <unordered_map>
 
 namespace atrous {

@@ -2,6 +2,7 @@
 #include "eval/panoptic_quality.h"
 
 #include <cmath>
+#include <cstdint>
 #include <limits>
 
 namespace atrous {

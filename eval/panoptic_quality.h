@@ -12,6 +12,7 @@
 // Per-image results merge by addition; merge in image order for bit-identical sums.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <unordered_map>
 #include <vector>

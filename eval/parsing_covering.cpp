@@ -1,6 +1,7 @@
 // Parsing covering from one image's overlap table; the rules are listed in the header.
 #include "eval/parsing_covering.h"
 
+#include <cstdint>
 #include <limits>
 
 namespace atrous {

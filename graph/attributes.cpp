@@ -1,6 +1,7 @@
 #include "graph/attributes.h"
 
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 
 namespace atrous {

@@ -1,6 +1,7 @@
 // The `.atrous` reader. Every read goes through ByteReader, which knows the bytes left in its
 // section; every count is checked against those bytes before anything is allocated, so a
 // corrupt count can neither over-allocate nor read out of bounds.
+#include <cstdint>
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>

@@ -1,5 +1,6 @@
 // The `.atrous` writer (docs/FORMAT.md): header, metadata, tensor table, graph, then the
 // 64-byte aligned data section. Used by tests, the fuzz corpus and C++ model builders.
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 

@@ -1,6 +1,7 @@
 #include "graph/passes.h"
 
 #include <cmath>
+#include <cstdint>
 #include <limits>
 
 namespace atrous {

@@ -1,5 +1,6 @@
 #include "graph/tensor.h"
 
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <new>

@@ -3,6 +3,7 @@
 // of numbers, strings and number arrays: that is all a params file holds.
 #include <cctype>
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
 #include <limits>
 

@@ -1,6 +1,7 @@
 #include "models/panoptic_writers.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <unordered_map>
 
 #include "eval/cityscapes_labels.h"

@@ -5,6 +5,7 @@
 //   foreground: a probability map [1,1,h,w] / [1,h,w,1] in [0,1] → resized bilinearly.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 

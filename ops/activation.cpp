@@ -1,6 +1,7 @@
 #include "ops/activation.h"
 
 #include <cfloat>
+#include <cstdint>
 #include <limits>
 #include <vector>
 

@@ -2,6 +2,8 @@
 // element-wise over a float32 tensor of any shape, through the same activation_apply that the
 // fused conv activation uses (ops/activation.h).
 #include "ops/activation.h"
+
+#include <cstdint>
 #include "ops/op_functions.h"
 #include "ops/op_helpers.h"
 

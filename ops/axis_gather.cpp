@@ -1,5 +1,6 @@
 #include "ops/axis_gather.h"
 
+#include <cstdint>
 #include <cstring>
 
 namespace atrous {

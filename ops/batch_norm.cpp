@@ -1,6 +1,7 @@
 // batch_norm (inference form): y = (x − mean) / sqrt(var + epsilon) · scale + bias per channel
 // of an [N, C, ...] tensor, evaluated in double and rounded once to float.
 #include <cmath>
+#include <cstdint>
 
 #include "ops/op_functions.h"
 #include "ops/op_helpers.h"

@@ -7,6 +7,7 @@
 // fall into the padding add nothing (the padding is zero). Bias is added in double, then the
 // sum is rounded to float once and the fused activation (ops/activation.h) is applied.
 #include <algorithm>
+#include <cstdint>
 #include <vector>
 
 #include "ops/activation.h"

@@ -14,6 +14,7 @@
 // Size arithmetic: every attribute is bounded by 2^31 and every dim by 2^34 before use, and the
 // two products that can still exceed int64 ((H−1)·stride and dilation·(k−1)) are checked.
 #include <algorithm>
+#include <cstdint>
 #include <vector>
 
 #include "ops/op_functions.h"

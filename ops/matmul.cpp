@@ -4,6 +4,7 @@
 // over k outside n, so the innermost loop is a contiguous axpy over a row of B (or a strided
 // one for trans_b).
 #include <algorithm>
+#include <cstdint>
 #include <vector>
 
 #include "ops/op_functions.h"

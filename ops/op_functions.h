@@ -15,6 +15,7 @@
 //   conv_transpose.cpp  conv_transpose
 #pragma once
 
+#include <cstdint>
 #include <vector>
 
 #include "ops/ops.h"

@@ -1,6 +1,7 @@
 #include "ops/op_helpers.h"
 
 #include <algorithm>
+#include <cstdint>
 
 namespace atrous {
 

@@ -10,6 +10,7 @@
 // (PyTorch). A dilated window that skips the whole input gives −inf (PyTorch).
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 
 #include "ops/op_functions.h"

@@ -13,6 +13,7 @@
 // and clamps the index to [0, in − 1].
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 
 #include "ops/op_functions.h"
 #include "ops/op_helpers.h"

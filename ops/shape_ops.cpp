@@ -1,6 +1,7 @@
 // concat, reshape, flatten, transpose: data movement for any dtype (copies by element size).
 // reshape and flatten keep the bytes and only change the shape; concat copies contiguous
 // blocks; transpose goes through the axis gather (ops/axis_gather.h).
+#include <cstdint>
 #include <cstring>
 
 #include "ops/axis_gather.h"

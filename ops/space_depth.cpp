@@ -7,6 +7,8 @@
 // so space_to_depth inverts depth_to_space DCR. The output is viewed as a rank-6 tensor whose
 // every axis adds one term to the input offset.
 #include "ops/axis_gather.h"
+
+#include <cstdint>
 #include "ops/op_functions.h"
 #include "ops/op_helpers.h"
 

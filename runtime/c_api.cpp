@@ -2,6 +2,7 @@
 #include "atrous.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <map>

@@ -10,6 +10,7 @@
 #pragma GCC diagnostic ignored "-Wunused-parameter"
 #pragma GCC diagnostic ignored "-Wimplicit-fallthrough"
 #endif
+#include <cstdint>
 #include <stb/stb_image.h>
 #include <stb/stb_image_write.h>
 #if defined(__GNUC__)

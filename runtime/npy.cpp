@@ -2,6 +2,7 @@
 // writes ('descr', 'fortran_order', 'shape') and reject anything we cannot represent exactly.
 #include "runtime/npy.h"
 
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <memory>

@@ -1,6 +1,7 @@
 // The C++ API: a loaded Model (immutable, shareable between threads) and Sessions that run it.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <utility>

@@ -1,6 +1,7 @@
 // Small graphs built in C++ for the loader, pass and hostile-file tests.
 #pragma once
 
+#include <cstdint>
 #include <random>
 #include <string>
 

@@ -2,6 +2,7 @@
 // weights are a function of the seed; unknown names and bad sizes are errors that say why.
 // (Structure against the PyTorch export: tests/python/test_builders.py.)
 #include <catch2/catch.hpp>
+#include <cstdint>
 
 #include <algorithm>
 #include <cmath>

@@ -1,5 +1,6 @@
 // The C API: status objects on every failure, model queries, and a run matching the C++ API.
 #include <catch2/catch.hpp>
+#include <cstdint>
 
 #include <cstring>
 #include <random>

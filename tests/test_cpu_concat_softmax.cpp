@@ -3,6 +3,8 @@
 // softmax within a relative bound; bitwise identical for 1, 2 and 3 threads.
 #include "tests/cpu_kernel_testing.h"
 
+#include <cstdint>
+
 using namespace atrous;
 using namespace atrous::cpu_testing;
 

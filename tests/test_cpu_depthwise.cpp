@@ -5,6 +5,7 @@
 // borders bitwise equal to the same kernel on an explicitly zero-padded input, and the factory
 // refusing convs that are not depthwise.
 #include <catch2/catch.hpp>
+#include <cstdint>
 
 #include <cmath>
 #include <cstring>

@@ -2,6 +2,7 @@
 // machine can run, on random data across channel counts and pixel counts below, at and above
 // the tile sizes; and bitwise identical results for any thread count.
 #include <catch2/catch.hpp>
+#include <cstdint>
 
 #include <cmath>
 #include <cstring>

@@ -3,6 +3,8 @@
 // and not), every coordinate and rounding mode; bitwise identical for 1, 2 and 3 threads.
 #include "tests/cpu_kernel_testing.h"
 
+#include <cstdint>
+
 using namespace atrous;
 using namespace atrous::cpu_testing;
 

@@ -4,6 +4,7 @@
 // FP32 (no TF32): relative L2 error ≤ 1e-5 for float outputs, exact equality for int32 outputs.
 // Without a CUDA device (or in a build without CUDA) each test says so with WARN and returns.
 #include <catch2/catch.hpp>
+#include <cstdint>
 
 #include <cmath>
 #include <random>

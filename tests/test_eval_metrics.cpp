@@ -2,6 +2,7 @@
 // void/crowd rules, confusion-matrix mIoU with Cityscapes' rules, parsing covering with and
 // without image-size normalization, and Cityscapes instance AP on tiny PR curves.
 #include <catch2/catch.hpp>
+#include <cstdint>
 
 #include <cmath>
 #include <vector>

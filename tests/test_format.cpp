@@ -1,5 +1,6 @@
 // The .atrous reader and writer: round trips and the checks of docs/FORMAT.md.
 #include <catch2/catch.hpp>
+#include <cstdint>
 
 #include <cstring>
 #include <functional>

@@ -2,6 +2,7 @@
 // either loaded or rejected with an error — never a crash, hang, huge allocation or an
 // out-of-bounds read (CI runs this under AddressSanitizer + UndefinedBehaviorSanitizer).
 #include <catch2/catch.hpp>
+#include <cstdint>
 
 #include <cstring>
 #include <random>

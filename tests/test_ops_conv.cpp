@@ -3,6 +3,7 @@
 #include "test_ops_helpers.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <limits>
 
 namespace atrous {

@@ -4,6 +4,7 @@
 #include "test_ops_helpers.h"
 
 #include <algorithm>
+#include <cstdint>
 
 namespace atrous {
 namespace {

@@ -2,6 +2,7 @@
 // coordinate rule of docs/OPS.md, plus shape-rule errors.
 #include "test_ops_helpers.h"
 
+#include <cstdint>
 #include <limits>
 #include <utility>
 

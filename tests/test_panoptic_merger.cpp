@@ -2,6 +2,7 @@
 // grid invariance on random inputs, parameter parsing, errors, and the C API. The exhaustive
 // comparison with an independent NumPy oracle is tests/python/test_panoptic_merger.py.
 #include <catch2/catch.hpp>
+#include <cstdint>
 
 #include <random>
 

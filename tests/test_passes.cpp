@@ -2,6 +2,7 @@
 // bitwise (the same reference arithmetic runs), BatchNorm folding within float32 rounding of
 // the reassociated weights (relative L2 ≤ 1e-6).
 #include <catch2/catch.hpp>
+#include <cstdint>
 
 #include <cmath>
 #include <cstring>

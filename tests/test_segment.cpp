@@ -1,6 +1,7 @@
 // The image segmentation pipeline: decoding edge cases, metadata checks, preprocessing and
 // the resize-then-argmax post-processing.
 #include <catch2/catch.hpp>
+#include <cstdint>
 
 #include <cstdio>
 #include <cstring>

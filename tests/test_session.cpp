@@ -1,5 +1,6 @@
 // Sessions validate their inputs, and .npy files round-trip.
 #include <catch2/catch.hpp>
+#include <cstdint>
 
 #include <unistd.h>
 

@@ -1,5 +1,6 @@
 // `atrous bench (MODEL | --arch NAME) [--size HxW] ...`: latency, throughput, memory and, with
 // --profile, where the time goes (docs/CLI.md).
+#include <cstdint>
 #include <sys/resource.h>
 #include <unistd.h>
 

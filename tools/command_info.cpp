@@ -1,4 +1,5 @@
 // `atrous info (MODEL | --arch NAME [--size HxW]) [--json] [--nodes]`: what a model holds.
+#include <cstdint>
 #include <cstdio>
 #include <string>
 #include <utility>

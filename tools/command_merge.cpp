@@ -2,6 +2,7 @@
 //  [--convention deeplab2|detectron2] [--threads N] [--no-scores] --output-dir DIR`:
 // the panoptic merger alone (docs/PANOPTIC.md). Writes DIR/panoptic.npy and DIR/segments.json.
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <fstream>
 #include <sstream>

@@ -6,6 +6,7 @@
 #pragma GCC diagnostic ignored "-Wsign-compare"
 #pragma GCC diagnostic ignored "-Wunused-parameter"
 #endif
+#include <cstdint>
 #include <stb/stb_easy_font.h>
 #if defined(__GNUC__)
 #pragma GCC diagnostic pop
