@@ -1,6 +1,7 @@
 // Microbenchmark of the non-convolution CPU kernels (resize, elementwise, concat, argmax) on
 // Panoptic-DeepLab / MobileNetV3 shapes, through the same factories the session uses.
 //   build/bench_misc --benchmark_min_time=0.2
+// Arguments: threads, and 1 to time the reference implementation of ops/ instead (one thread).
 // GB/s = (bytes read + bytes written) / time, counting each input and output once.
 #include <benchmark/benchmark.h>
 
@@ -63,13 +64,19 @@ void run(benchmark::State& state, Setup& setup) {
     inputs.push_back(&t.view());
     bytes += double(t.byte_size());
   }
+  const Node& node = setup.graph.nodes[0];
+  const bool reference = state.range(1) != 0;
   for (auto _ : state) {
-    setup.kernel->run(inputs, {&setup.output.view()}, nullptr, pool);
+    if (reference)
+      op_run_reference(node.op, node.attributes, inputs, {&setup.output.view()});
+    else
+      setup.kernel->run(inputs, {&setup.output.view()}, nullptr, pool);
     benchmark::DoNotOptimize(setup.output.data());
   }
   state.counters["GB/s"] = benchmark::Counter(bytes * double(state.iterations()) / 1e9,
                                               benchmark::Counter::kIsRate);
-  state.SetLabel(std::string(setup.kernel->name()) + " " + cpu_isa_name(cpu_isa_detect()));
+  state.SetLabel(reference ? std::string("reference")
+                            : std::string(setup.kernel->name()) + " " + cpu_isa_name(cpu_isa_detect()));
 }
 
 void bench_resize(benchmark::State& state, Shape input, int64_t out_h, int64_t out_w) {
@@ -114,12 +121,12 @@ void bench_argmax(benchmark::State& state) {
   run(state, setup);
 }
 
-BENCHMARK(bench_resize_semantic)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(bench_resize_decoder)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(bench_hard_swish)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(bench_se_scale)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(bench_concat)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(bench_argmax)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(bench_resize_semantic)->Args({1, 0})->Args({2, 0})->Args({1, 1})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(bench_resize_decoder)->Args({1, 0})->Args({2, 0})->Args({1, 1})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(bench_hard_swish)->Args({1, 0})->Args({2, 0})->Args({1, 1})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(bench_se_scale)->Args({1, 0})->Args({2, 0})->Args({1, 1})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(bench_concat)->Args({1, 0})->Args({2, 0})->Args({1, 1})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(bench_argmax)->Args({1, 0})->Args({2, 0})->Args({1, 1})->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
 
