@@ -173,9 +173,41 @@ TEST_CASE("average pool kernels match the reference", "[cpu]") {
   }
 }
 
-TEST_CASE("the pool factory leaves max_pool and other reductions to the reference", "[cpu]") {
+TEST_CASE("max pool kernels equal the reference bitwise", "[cpu]") {
+  struct PoolCase {
+    Shape input;
+    std::vector<int64_t> kernel, strides, pads;
+    int64_t ceil_mode;
+  };
+  const std::vector<PoolCase> pools = {
+      {{1, 17, 7, 9}, {3, 3}, {1, 1}, {1, 1, 1, 1}, 0}, {{2, 3, 33, 65}, {2, 2}, {2, 2}, {0, 0, 0, 0}, 1},
+      {{1, 8, 33, 65}, {7, 7}, {1, 1}, {3, 3, 3, 3}, 0}, {{1, 1, 1, 1}, {1, 1}, {1, 1}, {0, 0, 0, 0}, 0},
+      {{1, 3, 9, 13}, {3, 5}, {2, 3}, {1, 2, 1, 2}, 1},
+  };
+  std::mt19937 rng(54);
+  for (const PoolCase& c : pools) {
+    AttributeMap attributes;
+    attributes.set_ints("kernel_shape", c.kernel);
+    attributes.set_ints("strides", c.strides);
+    attributes.set_ints("pads", c.pads);
+    attributes.set_int("ceil_mode", c.ceil_mode);
+    std::vector<Tensor> inputs;
+    inputs.push_back(testing::random_tensor(c.input, rng, -4.f, 4.f));
+    // A coarse grid for ties, and NaNs, which win.
+    Tensor& x = inputs[0];
+    for (int64_t i = 0; i < x.numel(); ++i) x.f32()[i] = std::round(x.f32()[i]) + 0.5f;
+    for (int64_t i = 5; i < x.numel(); i += 41) x.f32()[i] = NAN;
+    Graph graph = single_node_graph(OpType::op_max_pool, attributes, {c.input});
+    INFO(shape_to_string(c.input) << " kernel " << c.kernel[0] << "x" << c.kernel[1]);
+    check_kernel(cpu_make_pool_kernel, graph, inputs, run_reference(graph, inputs),
+                 [](const Tensor& y, const Tensor& e) { CHECK(bitwise_equal(y, e)); });
+  }
+}
+
+TEST_CASE("the pool factory leaves dilated max_pool and other reductions to the reference", "[cpu]") {
   AttributeMap max_attributes;
   max_attributes.set_ints("kernel_shape", {3, 3});
+  max_attributes.set_ints("dilations", {2, 2});
   Graph max_pool = single_node_graph(OpType::op_max_pool, max_attributes, {{1, 3, 7, 9}});
   CHECK_FALSE(cpu_make_pool_kernel(max_pool, 0, CpuKernelConfig()));
   AttributeMap channel_mean;
