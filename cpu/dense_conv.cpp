@@ -13,6 +13,12 @@ namespace atrous {
 
 namespace {
 
+// Splits one patch row into `tiles` tiles of [depth][Tile], starting at dst.
+template <int64_t Tile>
+void copy_tiles(const float* line, int64_t tiles, int64_t depth, float* dst) {
+  for (int64_t t = 0; t < tiles; ++t) std::memcpy(dst + t * depth * Tile, line + t * Tile, Tile * sizeof(float));
+}
+
 // Gathers the patch rows of one column block of output pixels.
 class PatchPacker : public GemmPacker {
  public:
@@ -60,8 +66,11 @@ class PatchPacker : public GemmPacker {
         }
         q += run;
       }
-      for (int64_t t = 0; t < tiles; ++t)
-        std::memcpy(dst + (t * depth + kk) * tile, line + t * tile, size_t(tile) * sizeof(float));
+      switch (tile) {  // constant sizes, so the copies inline
+        case 8: copy_tiles<8>(line, tiles, depth, dst + kk * tile); break;
+        case 16: copy_tiles<16>(line, tiles, depth, dst + kk * tile); break;
+        default: copy_tiles<kGemmMaxTile>(line, tiles, depth, dst + kk * tile); break;
+      }
     }
   }
 
