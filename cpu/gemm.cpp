@@ -14,6 +14,9 @@ namespace {
 // threads. Each group packs its own copy of B, so one thread never splits. The split changes
 // which thread computes an element, never its arithmetic.
 constexpr int64_t kGemmTasksPerThread = 4;
+// Products below this many multiply-adds (a few microseconds) run on the calling thread: waking
+// the pool costs more than it saves (e.g. a 240→64 squeeze-excitation conv on one pixel).
+constexpr int64_t kGemmParallelMinWork = int64_t(1) << 18;
 
 void run_block(CpuIsa isa, const GemmBlock& block) {
   switch (isa) {
@@ -99,7 +102,9 @@ void gemm_run(const GemmWeights& weights, const GemmPacker& packer, int64_t colu
   const int64_t block_columns = kGemmBlockTiles * tile;
   const int64_t column_blocks = (columns + block_columns - 1) / block_columns;
   const int64_t panels = (weights.rows + kGemmRows - 1) / kGemmRows;
-  const int64_t wanted = pool.threads() > 1 ? kGemmTasksPerThread * pool.threads() : 1;
+  const bool parallel =
+      pool.threads() > 1 && weights.rows * weights.depth * columns >= kGemmParallelMinWork;
+  const int64_t wanted = parallel ? kGemmTasksPerThread * pool.threads() : 1;
   int64_t groups = std::min(panels, (wanted + column_blocks - 1) / column_blocks);
   const int64_t panels_per_group = (panels + groups - 1) / groups;
   groups = (panels + panels_per_group - 1) / panels_per_group;
@@ -108,7 +113,7 @@ void gemm_run(const GemmWeights& weights, const GemmPacker& packer, int64_t colu
   // loading and storing its accumulators.
   const int64_t depth_blocks = (weights.depth + kGemmDepthBlock - 1) / kGemmDepthBlock;
   const int64_t depth_block = (weights.depth + depth_blocks - 1) / depth_blocks;
-  const int slots = pool.threads();
+  const int slots = parallel ? pool.threads() : 1;
   const size_t slot_floats = gemm_scratch_floats(weights.isa);
   std::vector<float> own;
   if (!scratch || scratch_slots < slots) {
@@ -116,7 +121,7 @@ void gemm_run(const GemmWeights& weights, const GemmPacker& packer, int64_t colu
     scratch = own.data();
   }
   // One index per slot: slot s runs tasks [s·tasks/slots, (s+1)·tasks/slots) in its scratch.
-  pool.parallel_for(slots, [&](int64_t slot_begin, int64_t slot_end) {
+  auto run_slots = [&](int64_t slot_begin, int64_t slot_end) {
     for (int64_t slot = slot_begin; slot < slot_end; ++slot) {
       float* packed = scratch + size_t(slot) * slot_floats;
       for (int64_t task = slot * tasks / slots; task < (slot + 1) * tasks / slots; ++task) {
@@ -140,7 +145,11 @@ void gemm_run(const GemmWeights& weights, const GemmPacker& packer, int64_t colu
         }
       }
     }
-  });
+  };
+  if (parallel)
+    pool.parallel_for(slots, run_slots);
+  else
+    run_slots(0, 1);
 }
 
 }  // namespace atrous

@@ -151,7 +151,8 @@ TEST_CASE("dense conv results are bitwise identical for 1, 2 and 3 threads", "[c
   const std::vector<ConvCase> cases = {
       {29, 37, 23, 29, 3, 3, {}, {2, 2}, {2, 2, 2, 2}, ""},  // K = 333: two K blocks
       {16, 3, 31, 45, 3, 3, {2, 2}, {}, {1, 1, 1, 1}, ""},
-      {64, 24, 1, 1, 3, 3, {}, {}, {1, 1, 1, 1}, ""},        // one pixel: split by panels
+      {64, 512, 1, 1, 3, 3, {}, {}, {1, 1, 1, 1}, ""},       // one pixel: split by panels
+      {64, 24, 1, 1, 3, 3, {}, {}, {1, 1, 1, 1}, ""},        // too small to split
   };
   std::mt19937 rng(32);
   for (const ConvCase& c : cases) {

@@ -85,8 +85,9 @@ TEST_CASE("pointwise conv results are bitwise identical for 1, 2 and 3 threads",
   struct Case {
     int64_t filters, channels, pixels;
   };
-  // Many pixels (split by column blocks), K across two blocks, and one pixel (split by panels).
-  const std::vector<Case> cases = {{29, 37, 23 * 29}, {31, 300, 97}, {64, 240, 1}};
+  // Many pixels (split by column blocks), K across two blocks, one pixel with enough work to
+  // be split by panels, and one too small to leave the calling thread.
+  const std::vector<Case> cases = {{29, 37, 23 * 29}, {31, 300, 97}, {256, 1024, 1}, {64, 240, 1}};
   std::mt19937 rng(22);
   Activation relu;
   relu.kind = ActivationKind::activation_relu;
