@@ -52,19 +52,23 @@ void bench_dense_conv(benchmark::State& state) {
   }
   const double flops = 2.0 * double(filters) * double(channels * kernel * kernel) *
                        double(axes[0].output * axes[1].output);
-  state.counters["GFLOP/s"] = benchmark::Counter(flops * double(state.iterations()) / 1e9,
-                                                 benchmark::Counter::kIsRate);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(flops * double(state.iterations()) / 1e9, benchmark::Counter::kIsRate);
   state.SetLabel(cpu_isa_name(plan.gemm.isa));
 }
 
 BENCHMARK(bench_dense_conv)
     // stem: 3×3 stride 2, 3→16, input 1025×2049
-    ->Args({16, 3, 1025, 2049, 3, 2, 1, 1, 1})->Args({16, 3, 1025, 2049, 3, 2, 1, 1, 2})
+    ->Args({16, 3, 1025, 2049, 3, 2, 1, 1, 1})
+    ->Args({16, 3, 1025, 2049, 3, 2, 1, 1, 2})
     // ASPP: 3×3 dilation 6, 960→256 @33×65
-    ->Args({256, 960, 33, 65, 3, 1, 6, 6, 1})->Args({256, 960, 33, 65, 3, 1, 6, 6, 2})
+    ->Args({256, 960, 33, 65, 3, 1, 6, 6, 1})
+    ->Args({256, 960, 33, 65, 3, 1, 6, 6, 2})
     // ASPP: 3×3 dilation 12, 960→256 @65×129
-    ->Args({256, 960, 65, 129, 3, 1, 12, 12, 1})->Args({256, 960, 65, 129, 3, 1, 12, 12, 2})
-    ->Unit(benchmark::kMillisecond)->UseRealTime();
+    ->Args({256, 960, 65, 129, 3, 1, 12, 12, 1})
+    ->Args({256, 960, 65, 129, 3, 1, 12, 12, 2})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 // The reference conv (ops/conv.cpp, double accumulation, one thread) on the same layers: what
 // these nodes ran on before this kernel family. Args: M, C, H, W, kernel, stride, dilation, pad.
@@ -86,19 +90,21 @@ void bench_reference_conv(benchmark::State& state) {
   attributes.set_ints("pads", {pad, pad, pad, pad});
   attributes.set_string("activation", "relu");
   for (auto _ : state) {
-    Status status = op_run_reference(OpType::op_conv, attributes, {&x.view(), &w.view(), nullptr}, {&y.view()});
+    Status status =
+        op_run_reference(OpType::op_conv, attributes, {&x.view(), &w.view(), nullptr}, {&y.view()});
     if (!status.ok()) state.SkipWithError(status.message().c_str());
     benchmark::DoNotOptimize(y.data());
   }
   const double flops = 2.0 * double(filters) * double(channels * kernel * kernel) *
                        double(axes[0].output * axes[1].output);
-  state.counters["GFLOP/s"] = benchmark::Counter(flops * double(state.iterations()) / 1e9,
-                                                 benchmark::Counter::kIsRate);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(flops * double(state.iterations()) / 1e9, benchmark::Counter::kIsRate);
 }
 BENCHMARK(bench_reference_conv)
     ->Args({16, 3, 1025, 2049, 3, 2, 1, 1})
     ->Args({256, 960, 33, 65, 3, 1, 6, 6})
-    ->Unit(benchmark::kMillisecond)->UseRealTime();
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 }  // namespace
 

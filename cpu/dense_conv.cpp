@@ -16,7 +16,8 @@ namespace {
 // Splits one patch row into `tiles` tiles of [depth][Tile], starting at dst.
 template <int64_t Tile>
 void copy_tiles(const float* line, int64_t tiles, int64_t depth, float* dst) {
-  for (int64_t t = 0; t < tiles; ++t) std::memcpy(dst + t * depth * Tile, line + t * Tile, Tile * sizeof(float));
+  for (int64_t t = 0; t < tiles; ++t)
+    std::memcpy(dst + t * depth * Tile, line + t * Tile, Tile * sizeof(float));
 }
 
 // Gathers the patch rows of one column block of output pixels.
@@ -67,9 +68,15 @@ class PatchPacker : public GemmPacker {
         q += run;
       }
       switch (tile) {  // constant sizes, so the copies inline
-        case 8: copy_tiles<8>(line, tiles, depth, dst + kk * tile); break;
-        case 16: copy_tiles<16>(line, tiles, depth, dst + kk * tile); break;
-        default: copy_tiles<kGemmMaxTile>(line, tiles, depth, dst + kk * tile); break;
+        case 8:
+          copy_tiles<8>(line, tiles, depth, dst + kk * tile);
+          break;
+        case 16:
+          copy_tiles<16>(line, tiles, depth, dst + kk * tile);
+          break;
+        default:
+          copy_tiles<kGemmMaxTile>(line, tiles, depth, dst + kk * tile);
+          break;
       }
     }
   }
@@ -126,7 +133,8 @@ void dense_conv_run(const DenseConvPlan& plan, const float* x, float* y, ThreadP
   gemm_run(plan.gemm, packer, pixels, y, pixels, pool, scratch, scratch_slots);
 }
 
-CpuKernelPtr cpu_make_dense_conv_kernel(const Graph& graph, size_t index, const CpuKernelConfig& config) {
+CpuKernelPtr cpu_make_dense_conv_kernel(const Graph& graph, size_t index,
+                                        const CpuKernelConfig& config) {
   const Node& node = graph.nodes[index];
   if (node.op != OpType::op_conv || node.inputs.size() < 2 || node.outputs.size() != 1)
     return nullptr;
@@ -144,7 +152,8 @@ CpuKernelPtr cpu_make_dense_conv_kernel(const Graph& graph, size_t index, const 
       weight.shape[0] < 1)
     return nullptr;
   const std::vector<int64_t> kernel_shape = reader.get_ints("kernel_shape", {});
-  if (!kernel_shape.empty() && kernel_shape != std::vector<int64_t>{weight.shape[2], weight.shape[3]})
+  if (!kernel_shape.empty() &&
+      kernel_shape != std::vector<int64_t>{weight.shape[2], weight.shape[3]})
     return nullptr;
   const int64_t input[2] = {x.shape[2], x.shape[3]};
   const int64_t kernel[2] = {weight.shape[2], weight.shape[3]};
@@ -168,7 +177,8 @@ CpuKernelPtr cpu_make_dense_conv_kernel(const Graph& graph, size_t index, const 
   conv->threads = std::max(1, config.threads);
   conv->label = "dense_conv_" + std::to_string(kernel[0]) + "x" + std::to_string(kernel[1]) + "_s" +
                 std::to_string(axes[0].stride);
-  if (axes[0].dilation > 1 || axes[1].dilation > 1) conv->label += "_d" + std::to_string(axes[0].dilation);
+  if (axes[0].dilation > 1 || axes[1].dilation > 1)
+    conv->label += "_d" + std::to_string(axes[0].dilation);
   return conv;
 }
 

@@ -13,7 +13,7 @@
 namespace atrous {
 
 struct DenseConvPlan {
-  GemmWeights gemm;    // [M, C·kH·kW]
+  GemmWeights gemm;  // [M, C·kH·kW]
   int64_t channels = 0;
   WindowAxis axes[2];  // 0 = H, 1 = W, as ops/conv.cpp resolves them
 };

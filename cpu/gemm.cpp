@@ -21,13 +21,20 @@ constexpr int64_t kGemmParallelMinWork = int64_t(1) << 18;
 void run_block(CpuIsa isa, const GemmBlock& block) {
   switch (isa) {
 #if defined(__x86_64__)
-    case CpuIsa::cpu_isa_avx512: gemm_block_avx512(block); return;
-    case CpuIsa::cpu_isa_avx2: gemm_block_avx2(block); return;
+    case CpuIsa::cpu_isa_avx512:
+      gemm_block_avx512(block);
+      return;
+    case CpuIsa::cpu_isa_avx2:
+      gemm_block_avx2(block);
+      return;
 #endif
 #if defined(__aarch64__)
-    case CpuIsa::cpu_isa_neon: gemm_block_neon(block); return;
+    case CpuIsa::cpu_isa_neon:
+      gemm_block_neon(block);
+      return;
 #endif
-    default: gemm_block_scalar(block);
+    default:
+      gemm_block_scalar(block);
   }
 }
 
@@ -51,10 +58,14 @@ void gemm_pack_weights(const float* weight, const float* bias, int64_t rows, int
 
 int64_t gemm_tile_columns(CpuIsa isa) {
   switch (isa) {
-    case CpuIsa::cpu_isa_avx512: return 32;
-    case CpuIsa::cpu_isa_avx2: return 16;
-    case CpuIsa::cpu_isa_neon: return 8;
-    case CpuIsa::cpu_isa_scalar: return 8;
+    case CpuIsa::cpu_isa_avx512:
+      return 32;
+    case CpuIsa::cpu_isa_avx2:
+      return 16;
+    case CpuIsa::cpu_isa_neon:
+      return 8;
+    case CpuIsa::cpu_isa_scalar:
+      return 8;
   }
   return 8;
 }
@@ -88,7 +99,8 @@ void gemm_block_scalar(const GemmBlock& block) {
       for (int r = 0; r < valid_rows; ++r)
         for (int64_t i = 0; i < valid_columns; ++i) {
           float v = acc[r * tile + i];
-          if (block.last) v = activation_apply(weights.activation, v + weights.bias[size_t(m0 + r)]);
+          if (block.last)
+            v = activation_apply(weights.activation, v + weights.bias[size_t(m0 + r)]);
           y[r * block.ldy + i] = v;
         }
     }

@@ -33,8 +33,8 @@ constexpr int64_t kGemmBlockTiles = 4;    // column tiles per column block
 constexpr int64_t kGemmMaxTile = 32;      // the widest tile (AVX-512: two 16-float vectors)
 
 struct GemmWeights {
-  int64_t rows = 0;   // M
-  int64_t depth = 0;  // K
+  int64_t rows = 0;           // M
+  int64_t depth = 0;          // K
   std::vector<float> packed;  // ceil(M/kGemmRows) · K · kGemmRows
   std::vector<float> bias;    // M (zeros when there is none)
   Activation activation;

@@ -8,10 +8,9 @@
 // shared activation_apply.
 #pragma once
 
-#include <xsimd/xsimd.hpp>
-
 #include <algorithm>
 #include <cstring>
+#include <xsimd/xsimd.hpp>
 
 #include "cpu/gemm.h"
 
@@ -25,8 +24,8 @@ void gemm_block(const GemmBlock& block) {
   constexpr int rows = kGemmRows;
   const GemmWeights& weights = *block.weights;
   const Activation& act = weights.activation;
-  const bool clamp_in_registers = act.kind == ActivationKind::activation_relu ||
-                                  act.kind == ActivationKind::activation_clip;
+  const bool clamp_in_registers =
+      act.kind == ActivationKind::activation_relu || act.kind == ActivationKind::activation_clip;
   const bool per_element = !clamp_in_registers && act.kind != ActivationKind::activation_none;
   const float low = act.kind == ActivationKind::activation_relu ? 0.f : act.param0;
   const float high = act.kind == ActivationKind::activation_relu ? INFINITY : act.param1;

@@ -5,7 +5,6 @@
 // the 6-row panel, every activation and every ISA this machine runs; bitwise identical
 // results for 1, 2 and 3 threads; and nullptr for the convs other families own.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -87,22 +86,22 @@ std::vector<float> run_kernel(const Graph& graph, const Tensor& x, CpuIsa isa, i
 
 TEST_CASE("dense conv kernels match the reference conv", "[cpu]") {
   const std::vector<ConvCase> cases = {
-      {16, 3, 9, 11, 3, 3, {}, {}, {1, 1, 1, 1}, ""},             // 3×3 same size
-      {16, 3, 17, 33, 3, 3, {2, 2}, {}, {1, 1, 1, 1}, ""},        // stem: stride 2, odd input
-      {7, 16, 13, 15, 3, 3, {}, {6, 6}, {6, 6, 6, 6}, ""},        // ASPP dilation 6
-      {13, 7, 9, 11, 3, 3, {}, {18, 18}, {18, 18, 18, 18}, ""},   // dilation 18, pads > input
-      {6, 33, 11, 19, 3, 3, {}, {1, 6}, {1, 6, 1, 6}, ""},        // anisotropic dilation
-      {5, 3, 23, 21, 7, 7, {2, 2}, {}, {3, 3, 3, 3}, ""},         // ResNet 7×7 stride 2
-      {12, 16, 15, 17, 1, 1, {2, 2}, {}, {}, ""},                 // 1×1 stride 2 shortcut
-      {1, 1, 5, 5, 1, 1, {}, {}, {1, 1, 1, 1}, ""},               // 1×1 with padding
-      {11, 7, 8, 9, 3, 2, {}, {}, {0, 2, 1, 0}, ""},              // asymmetric pads
+      {16, 3, 9, 11, 3, 3, {}, {}, {1, 1, 1, 1}, ""},            // 3×3 same size
+      {16, 3, 17, 33, 3, 3, {2, 2}, {}, {1, 1, 1, 1}, ""},       // stem: stride 2, odd input
+      {7, 16, 13, 15, 3, 3, {}, {6, 6}, {6, 6, 6, 6}, ""},       // ASPP dilation 6
+      {13, 7, 9, 11, 3, 3, {}, {18, 18}, {18, 18, 18, 18}, ""},  // dilation 18, pads > input
+      {6, 33, 11, 19, 3, 3, {}, {1, 6}, {1, 6, 1, 6}, ""},       // anisotropic dilation
+      {5, 3, 23, 21, 7, 7, {2, 2}, {}, {3, 3, 3, 3}, ""},        // ResNet 7×7 stride 2
+      {12, 16, 15, 17, 1, 1, {2, 2}, {}, {}, ""},                // 1×1 stride 2 shortcut
+      {1, 1, 5, 5, 1, 1, {}, {}, {1, 1, 1, 1}, ""},              // 1×1 with padding
+      {11, 7, 8, 9, 3, 2, {}, {}, {0, 2, 1, 0}, ""},             // asymmetric pads
       {18, 5, 10, 12, 3, 3, {2, 2}, {}, {}, "same_upper"},
       {7, 3, 9, 9, 4, 4, {2, 2}, {}, {}, "same_lower"},
-      {20, 40, 12, 40, 3, 3, {}, {}, {1, 1, 1, 1}, ""},           // K = 360: two K blocks
-      {9, 4, 13, 27, 5, 1, {1, 2}, {2, 1}, {4, 0, 4, 0}, ""},     // 5×1, stride (1, 2)
-      {33, 16, 3, 3, 3, 3, {}, {}, {}, "valid"},                  // one output pixel
-      {6, 2, 11, 13, 2, 2, {3, 3}, {}, {0, 0, 1, 1}, ""},         // stride above the kernel
-      {25, 9, 7, 70, 3, 3, {}, {2, 3}, {2, 3, 2, 3}, ""},         // several column blocks
+      {20, 40, 12, 40, 3, 3, {}, {}, {1, 1, 1, 1}, ""},        // K = 360: two K blocks
+      {9, 4, 13, 27, 5, 1, {1, 2}, {2, 1}, {4, 0, 4, 0}, ""},  // 5×1, stride (1, 2)
+      {33, 16, 3, 3, 3, 3, {}, {}, {}, "valid"},               // one output pixel
+      {6, 2, 11, 13, 2, 2, {3, 3}, {}, {0, 0, 1, 1}, ""},      // stride above the kernel
+      {25, 9, 7, 70, 3, 3, {}, {2, 3}, {2, 3, 2, 3}, ""},      // several column blocks
   };
   const char* activations[] = {"none", "relu", "clip", "hard_swish", "sigmoid"};
   std::mt19937 rng(31);
@@ -121,10 +120,12 @@ TEST_CASE("dense conv kernels match the reference conv", "[cpu]") {
       REQUIRE(graph_infer_shapes(&graph).ok());
       Tensor expected(DType::dtype_f32, graph.tensors[size_t(graph.outputs[0])].shape);
       REQUIRE(op_run_reference(OpType::op_conv, attributes, {&x.view(), &w.view(), &b.view()},
-                               {&expected.view()}).ok());
+                               {&expected.view()})
+                  .ok());
       Tensor magnitude(DType::dtype_f32, expected.shape());
       REQUIRE(op_run_reference(OpType::op_conv, conv_attributes(c, "none"),
-                               {&x_abs.view(), &w_abs.view(), nullptr}, {&magnitude.view()}).ok());
+                               {&x_abs.view(), &w_abs.view(), nullptr}, {&magnitude.view()})
+                  .ok());
       for (CpuIsa isa : runnable_isas()) {
         std::vector<float> y = run_kernel(graph, x, isa, 2);
         // A float FMA chain over K = C·kH·kW terms errs by at most K·2⁻²⁴·Σ|w·x| against the
@@ -138,9 +139,9 @@ TEST_CASE("dense conv kernels match the reference conv", "[cpu]") {
           worst_excess = std::max(worst_excess, error - bound);
           if (std::isnan(y[size_t(i)])) worst_excess = INFINITY;
         }
-        INFO("M=" << c.filters << " C=" << c.channels << " " << c.height << "x" << c.width << " k="
-                  << c.kernel_h << "x" << c.kernel_w << " act=" << act_name
-                  << " isa=" << cpu_isa_name(isa) << " worst excess over the bound=" << worst_excess);
+        INFO("M=" << c.filters << " C=" << c.channels << " " << c.height << "x" << c.width
+                  << " k=" << c.kernel_h << "x" << c.kernel_w << " act=" << act_name << " isa="
+                  << cpu_isa_name(isa) << " worst excess over the bound=" << worst_excess);
         CHECK(worst_excess <= 0);
       }
     }
@@ -151,8 +152,8 @@ TEST_CASE("dense conv results are bitwise identical for 1, 2 and 3 threads", "[c
   const std::vector<ConvCase> cases = {
       {29, 37, 23, 29, 3, 3, {}, {2, 2}, {2, 2, 2, 2}, ""},  // K = 333: two K blocks
       {16, 3, 31, 45, 3, 3, {2, 2}, {}, {1, 1, 1, 1}, ""},
-      {64, 512, 1, 1, 3, 3, {}, {}, {1, 1, 1, 1}, ""},       // one pixel: split by panels
-      {64, 24, 1, 1, 3, 3, {}, {}, {1, 1, 1, 1}, ""},        // too small to split
+      {64, 512, 1, 1, 3, 3, {}, {}, {1, 1, 1, 1}, ""},  // one pixel: split by panels
+      {64, 24, 1, 1, 3, 3, {}, {}, {1, 1, 1, 1}, ""},   // too small to split
   };
   std::mt19937 rng(32);
   for (const ConvCase& c : cases) {
@@ -173,7 +174,8 @@ TEST_CASE("dense conv results are bitwise identical for 1, 2 and 3 threads", "[c
   }
 }
 
-TEST_CASE("the dense conv family leaves depthwise, grouped and pointwise convs to others", "[cpu]") {
+TEST_CASE("the dense conv family leaves depthwise, grouped and pointwise convs to others",
+          "[cpu]") {
   std::mt19937 rng(33);
   struct Refused {
     ConvCase conv;
@@ -190,7 +192,8 @@ TEST_CASE("the dense conv family leaves depthwise, grouped and pointwise convs t
   for (const Refused& r : refused) {
     const ConvCase& c = r.conv;
     Tensor x = testing::random_tensor({1, c.channels, c.height, c.width}, rng);
-    Tensor w = testing::random_tensor({c.filters, c.channels / c.group, c.kernel_h, c.kernel_w}, rng);
+    Tensor w =
+        testing::random_tensor({c.filters, c.channels / c.group, c.kernel_h, c.kernel_w}, rng);
     Graph graph = conv_graph(conv_attributes(c, "none"), x, w, nullptr);
     REQUIRE(graph_infer_shapes(&graph).ok());
     INFO(r.why);
