@@ -1,5 +1,7 @@
 // Dense convolution as an implicit GEMM (see dense_conv.h). The reduction index is
 // k = (c·kH + i)·kW + j, the row-major order of the weight, so the weight packs as it is.
+// Taps that fall into the padding for every pixel of a column block are left out of its
+// packed rows (ASPP's dilated 3×3 at 33×65 with dilation 6–18 has many), see GemmPacker.
 // Padding and the conv attributes are resolved by resolve_window_2d, as ops/conv.cpp does.
 #include "cpu/dense_conv.h"
 
@@ -25,8 +27,8 @@ class PatchPacker : public GemmPacker {
  public:
   PatchPacker(const DenseConvPlan& plan, const float* x) : plan_(plan), x_(x) {}
 
-  void pack(int64_t k0, int64_t depth, int64_t column0, int64_t count, int64_t tile,
-            float* dst) const override {
+  int64_t pack(int64_t k0, int64_t depth, int64_t column0, int64_t count, int64_t tile, float* dst,
+               int32_t* kept) const override {
     const WindowAxis& ax_h = plan_.axes[0];
     const WindowAxis& ax_w = plan_.axes[1];
     const int64_t height = ax_h.input, width = ax_w.input, out_width = ax_w.output;
@@ -35,6 +37,7 @@ class PatchPacker : public GemmPacker {
     // into the tiles.
     float line[kGemmBlockTiles * kGemmMaxTile];
     std::fill(line + count, line + tiles * tile, 0.f);
+    int64_t packed = 0;
     for (int64_t kk = 0; kk < depth; ++kk) {
       const int64_t k = k0 + kk;
       const int64_t c = k / (ax_h.kernel * ax_w.kernel);
@@ -43,6 +46,7 @@ class PatchPacker : public GemmPacker {
       const int64_t dx = j * ax_w.dilation - ax_w.pad_begin;
       const float* plane = x_ + c * height * width;
       int64_t oh = column0 / out_width, ow = column0 % out_width;
+      bool inside = false;  // whether any pixel of the block reads the image for this tap
       for (int64_t q = 0; q < count; ++oh, ow = 0) {
         const int64_t run = std::min(count - q, out_width - ow);
         const int64_t ih = oh * ax_h.stride + dy;
@@ -57,6 +61,7 @@ class PatchPacker : public GemmPacker {
           int64_t hi = width - dx <= 0 ? 0 : (width - dx + s - 1) / s;
           lo = std::min(std::max(lo, ow), ow + run);
           hi = std::max(std::min(hi, ow + run), lo);
+          inside = inside || lo < hi;
           std::fill(out, out + (lo - ow), 0.f);
           if (s == 1) {
             std::memcpy(out + (lo - ow), row + lo + dx, size_t(hi - lo) * sizeof(float));
@@ -67,18 +72,23 @@ class PatchPacker : public GemmPacker {
         }
         q += run;
       }
+      if (!inside) continue;  // the tap is padding for the whole block: left out
+      kept[packed] = int32_t(kk);
+      float* row_dst = dst + packed * tile;
+      ++packed;
       switch (tile) {  // constant sizes, so the copies inline
         case 8:
-          copy_tiles<8>(line, tiles, depth, dst + kk * tile);
+          copy_tiles<8>(line, tiles, depth, row_dst);
           break;
         case 16:
-          copy_tiles<16>(line, tiles, depth, dst + kk * tile);
+          copy_tiles<16>(line, tiles, depth, row_dst);
           break;
         default:
-          copy_tiles<kGemmMaxTile>(line, tiles, depth, dst + kk * tile);
+          copy_tiles<kGemmMaxTile>(line, tiles, depth, row_dst);
           break;
       }
     }
+    return packed;
   }
 
  private:

@@ -71,7 +71,8 @@ int64_t gemm_tile_columns(CpuIsa isa) {
 }
 
 size_t gemm_scratch_floats(CpuIsa isa) {
-  return size_t(kGemmDepthBlock * kGemmBlockTiles * gemm_tile_columns(isa));
+  // The packed tiles, then kGemmDepthBlock int32 row offsets (float-sized).
+  return size_t(kGemmDepthBlock * kGemmBlockTiles * gemm_tile_columns(isa) + kGemmDepthBlock);
 }
 
 void gemm_block_scalar(const GemmBlock& block) {
@@ -93,9 +94,11 @@ void gemm_block_scalar(const GemmBlock& block) {
           for (int64_t i = 0; i < valid_columns; ++i) acc[r * tile + i] = y[r * block.ldy + i];
       const float* a = weights.packed.data() + (panel * weights.depth + block.k0) * rows;
       const float* b = block.b + t * block.depth * tile;
-      for (int64_t k = 0; k < block.depth; ++k, a += rows, b += tile)
+      for (int64_t k = 0; k < block.packed_rows; ++k, b += tile) {
+        const float* ak = a + (block.kept ? int64_t(block.kept[k]) : k) * rows;
         for (int r = 0; r < rows; ++r)
-          for (int64_t i = 0; i < tile; ++i) acc[r * tile + i] += a[r] * b[i];
+          for (int64_t i = 0; i < tile; ++i) acc[r * tile + i] += ak[r] * b[i];
+      }
       for (int r = 0; r < valid_rows; ++r)
         for (int64_t i = 0; i < valid_columns; ++i) {
           float v = acc[r * tile + i];
@@ -136,6 +139,7 @@ void gemm_run(const GemmWeights& weights, const GemmPacker& packer, int64_t colu
   auto run_slots = [&](int64_t slot_begin, int64_t slot_end) {
     for (int64_t slot = slot_begin; slot < slot_end; ++slot) {
       float* packed = scratch + size_t(slot) * slot_floats;
+      int32_t* kept = reinterpret_cast<int32_t*>(packed + slot_floats - kGemmDepthBlock);
       for (int64_t task = slot * tasks / slots; task < (slot + 1) * tasks / slots; ++task) {
         const int64_t column0 = (task / groups) * block_columns;
         const int64_t group = task % groups;
@@ -152,7 +156,9 @@ void gemm_run(const GemmWeights& weights, const GemmPacker& packer, int64_t colu
           block.depth = std::min(depth_block, weights.depth - k0);
           block.first = k0 == 0;
           block.last = k0 + block.depth == weights.depth;
-          packer.pack(k0, block.depth, column0, block.columns, tile, packed);
+          block.packed_rows =
+              packer.pack(k0, block.depth, column0, block.columns, tile, packed, kept);
+          block.kept = block.packed_rows < block.depth ? kept : nullptr;
           run_block(weights.isa, block);
         }
       }

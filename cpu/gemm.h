@@ -50,14 +50,19 @@ int64_t gemm_tile_columns(CpuIsa isa);
 
 // Fills `dst` with the packed B block: reduction terms [k0, k0 + depth) × output columns
 // [column0, column0 + count), as ceil(count / tile) tiles of [depth][tile], zeros past count.
+// A packer may leave out rows that are zero for the whole block by construction (conv taps
+// that fall into the padding for every pixel of the block): it packs the kept rows in order,
+// writes their offsets from k0 to kept[0, n) and returns n (depth when it leaves none out).
+// Leaving out a zero row drops w·0 terms, which change no sum (the reference conv skips
+// padding taps too); the rows left out depend only on the block, never on the threads.
 class GemmPacker {
  public:
   virtual ~GemmPacker() = default;
-  virtual void pack(int64_t k0, int64_t depth, int64_t column0, int64_t count, int64_t tile,
-                    float* dst) const = 0;
+  virtual int64_t pack(int64_t k0, int64_t depth, int64_t column0, int64_t count, int64_t tile,
+                       float* dst, int32_t* kept) const = 0;
 };
 
-// Floats of scratch one thread needs (the packed B block).
+// Floats of scratch one thread needs (the packed B block and the kept-row list).
 size_t gemm_scratch_floats(CpuIsa isa);
 
 // y: row m of the output at y + m·ldy, columns [0, columns). scratch: scratch_slots ·
@@ -71,7 +76,9 @@ struct GemmBlock {
   const GemmWeights* weights = nullptr;
   const float* b = nullptr;  // packed tiles of [depth][tile]
   int64_t k0 = 0, depth = 0;
-  int64_t columns = 0;  // valid columns in this block
+  int64_t packed_rows = 0;        // rows of each tile that hold data (≤ depth)
+  const int32_t* kept = nullptr;  // their offsets from k0; null when packed_rows == depth
+  int64_t columns = 0;            // valid columns in this block
   int64_t panel_begin = 0, panel_end = 0;
   float* y = nullptr;  // the block's first column of output row 0
   int64_t ldy = 0;

@@ -60,13 +60,26 @@ void gemm_block(const GemmBlock& block) {
       }
       const float* a = weights.packed.data() + (panel * weights.depth + block.k0) * rows;
       const float* bk = b;
-      for (int64_t k = 0; k < depth; ++k, a += rows, bk += tile) {
-        const batch x0 = batch::load_unaligned(bk);
-        const batch x1 = batch::load_unaligned(bk + width);
-        for (int r = 0; r < rows; ++r) {
-          const batch w(a[r]);
-          acc0[r] = xsimd::fma(w, x0, acc0[r]);
-          acc1[r] = xsimd::fma(w, x1, acc1[r]);
+      if (!block.kept) {
+        for (int64_t k = 0; k < depth; ++k, a += rows, bk += tile) {
+          const batch x0 = batch::load_unaligned(bk);
+          const batch x1 = batch::load_unaligned(bk + width);
+          for (int r = 0; r < rows; ++r) {
+            const batch w(a[r]);
+            acc0[r] = xsimd::fma(w, x0, acc0[r]);
+            acc1[r] = xsimd::fma(w, x1, acc1[r]);
+          }
+        }
+      } else {
+        for (int64_t k = 0; k < block.packed_rows; ++k, bk += tile) {
+          const float* ak = a + int64_t(block.kept[k]) * rows;
+          const batch x0 = batch::load_unaligned(bk);
+          const batch x1 = batch::load_unaligned(bk + width);
+          for (int r = 0; r < rows; ++r) {
+            const batch w(ak[r]);
+            acc0[r] = xsimd::fma(w, x0, acc0[r]);
+            acc1[r] = xsimd::fma(w, x1, acc1[r]);
+          }
         }
       }
       for (int r = 0; r < rows; ++r) {

@@ -13,8 +13,8 @@ namespace {
 class PointwisePacker : public GemmPacker {
  public:
   PointwisePacker(const float* x, int64_t pixels) : x_(x), pixels_(pixels) {}
-  void pack(int64_t k0, int64_t depth, int64_t column0, int64_t count, int64_t tile,
-            float* dst) const override {
+  int64_t pack(int64_t k0, int64_t depth, int64_t column0, int64_t count, int64_t tile,
+               float* dst, int32_t*) const override {
     const int64_t tiles = (count + tile - 1) / tile;
     for (int64_t k = 0; k < depth; ++k) {
       const float* src = x_ + (k0 + k) * pixels_ + column0;
@@ -26,6 +26,7 @@ class PointwisePacker : public GemmPacker {
         for (; i < tile; ++i) out[i] = 0.f;
       }
     }
+    return depth;
   }
 
  private:

@@ -1,9 +1,10 @@
 // The dense (one group, not plain pointwise) convolution kernel against the reference conv,
 // built through cpu_make_dense_conv_kernel from a one-node graph so the attributes resolve as
 // in a session: random data over a table of kernels, strides, dilations (anisotropic too),
-// pads (asymmetric, larger than the input, SAME_UPPER/LOWER), channel and filter counts around
-// the 6-row panel, every activation and every ISA this machine runs; bitwise identical
-// results for 1, 2 and 3 threads; and nullptr for the convs other families own.
+// pads (asymmetric, larger than the input, SAME_UPPER/LOWER, whole blocks of padding),
+// channel and filter counts around the 6-row panel, every activation and every ISA this
+// machine runs; bitwise identical results for 1, 2 and 3 threads; and nullptr for the convs
+// other families own.
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstring>
@@ -102,6 +103,9 @@ TEST_CASE("dense conv kernels match the reference conv", "[cpu]") {
       {33, 16, 3, 3, 3, 3, {}, {}, {}, "valid"},               // one output pixel
       {6, 2, 11, 13, 2, 2, {3, 3}, {}, {0, 0, 1, 1}, ""},      // stride above the kernel
       {25, 9, 7, 70, 3, 3, {}, {2, 3}, {2, 3, 2, 3}, ""},      // several column blocks
+      // Pads 9 around a 2×2 image: whole column blocks, over both K blocks (K = 300), are
+      // padding, so every tap is left out there and they are act(bias).
+      {5, 300, 2, 2, 1, 1, {}, {}, {9, 9, 9, 9}, ""},
   };
   const char* activations[] = {"none", "relu", "clip", "hard_swish", "sigmoid"};
   std::mt19937 rng(31);
