@@ -5,16 +5,19 @@
 // A (the weights) is packed once per session into panels of kGemmRows output channels,
 // [panels][K][kGemmRows], zero padded. B (activations, or im2col patches) is packed per task
 // by a GemmPacker into per-thread scratch: for a block of up to kGemmBlockTiles column tiles
-// and up to kGemmDepthBlock reduction terms, tiles of [depth][tile columns] with the columns
-// past the end zeroed. A tile column width is two SIMD vectors (16 floats on AVX2).
+// and one K block (K split into equal blocks of at most kGemmDepthBlock terms), tiles of
+// [depth][tile columns] with the columns past the end zeroed. A tile is two SIMD vectors
+// wide (16 floats on AVX2).
 //
 // Tiling: a task is (column block × group of panels); inside it, for each K block, one packed
 // column tile (≤ 16 KiB on AVX2, in L1) meets every panel of the group (A slices from L2).
 // The microkernel keeps kGemmRows × 2 vectors of accumulators in registers (12 on AVX2).
 //
 // Determinism: every output element is the FMA chain over k = 0, 1, …, K−1 in order (partial
-// sums cross K blocks through the output tensor, exactly), then + bias, then the activation;
-// the tiling never changes that chain, so results are bitwise identical for any thread count.
+// sums cross K blocks through the output tensor, exactly; rows a packer leaves out as zero
+// depend only on the shapes and the column block), then + bias, then the activation. The
+// thread count changes which thread runs a task, never that chain, so results are bitwise
+// identical for any thread count.
 #pragma once
 
 #include <cstddef>
