@@ -4,6 +4,7 @@
 // Arguments: threads, and 1 to time the reference implementation of ops/ instead (one thread).
 // GB/s = (bytes read + bytes written) / time, counting each input and output once.
 #include <benchmark/benchmark.h>
+#include <cstdint>
 
 #include <random>
 #include <vector>

@@ -28,21 +28,25 @@ void bench_pointwise(benchmark::State& state) {
   PointwisePlan plan;
   pointwise_plan(w.data(), nullptr, filters, channels, relu, cpu_isa_detect(), &plan);
   ThreadPool pool(threads);
+  std::vector<float> scratch(size_t(threads) * gemm_scratch_floats(plan.gemm.isa));
   for (auto _ : state) {
-    pointwise_run(plan, x.data(), pixels, y.data(), pool);
+    pointwise_run(plan, x.data(), pixels, y.data(), pool, scratch.data(), threads);
     benchmark::DoNotOptimize(y.data());
   }
   const double flops = 2.0 * double(filters) * double(channels) * double(pixels);
   state.counters["GFLOP/s"] = benchmark::Counter(flops * double(state.iterations()) / 1e9,
                                                  benchmark::Counter::kIsRate);
-  state.SetLabel(cpu_isa_name(plan.isa));
+  state.SetLabel(cpu_isa_name(plan.gemm.isa));
 }
 
-// (M, C, H, W, threads) from ANCHORS.md's single-layer table.
+// (M, C, H, W, threads): ANCHORS.md's single-layer 1×1 table, the ASPP projection input size
+// (960→256 @33×65) and a squeeze-excitation 1×1 on one pixel.
 BENCHMARK(bench_pointwise)
     ->Args({40, 120, 257, 513, 1})->Args({40, 120, 257, 513, 2})
     ->Args({240, 40, 129, 257, 1})->Args({240, 40, 129, 257, 2})
     ->Args({256, 288, 257, 513, 1})->Args({256, 288, 257, 513, 2})
+    ->Args({256, 960, 33, 65, 1})->Args({256, 960, 33, 65, 2})
+    ->Args({64, 240, 1, 1, 1})->Args({64, 240, 1, 1, 2})
     ->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // FMA throughput of one core: 8 independent accumulator chains of 8-float vectors.

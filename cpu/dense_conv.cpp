@@ -1,8 +1,196 @@
-// Placeholder: no fast kernel yet for this family; its nodes run on the reference backend.
+// Dense convolution as an implicit GEMM (see dense_conv.h). The reduction index is
+// k = (c·kH + i)·kW + j, the row-major order of the weight, so the weight packs as it is.
+// Taps that fall into the padding for every pixel of a column block are left out of its
+// packed rows (ASPP's dilated 3×3 at 33×65 with dilation 6–18 has many), see GemmPacker.
+// Padding and the conv attributes are resolved by resolve_window_2d, as ops/conv.cpp does.
+#include "cpu/dense_conv.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <string>
+
 #include "cpu/cpu_kernel.h"
 
 namespace atrous {
 
-CpuKernelPtr cpu_make_dense_conv_kernel(const Graph&, size_t, const CpuKernelConfig&) { return nullptr; }
+namespace {
+
+// Splits one patch row into `tiles` tiles of [depth][Tile], starting at dst.
+template <int64_t Tile>
+void copy_tiles(const float* line, int64_t tiles, int64_t depth, float* dst) {
+  for (int64_t t = 0; t < tiles; ++t)
+    std::memcpy(dst + t * depth * Tile, line + t * Tile, Tile * sizeof(float));
+}
+
+// Gathers the patch rows of one column block of output pixels.
+class PatchPacker : public GemmPacker {
+ public:
+  PatchPacker(const DenseConvPlan& plan, const float* x) : plan_(plan), x_(x) {}
+
+  int64_t pack(int64_t k0, int64_t depth, int64_t column0, int64_t count, int64_t tile, float* dst,
+               int32_t* kept) const override {
+    const WindowAxis& ax_h = plan_.axes[0];
+    const WindowAxis& ax_w = plan_.axes[1];
+    const int64_t height = ax_h.input, width = ax_w.input, out_width = ax_w.output;
+    const int64_t tiles = (count + tile - 1) / tile;
+    // One patch row (count pixels, zero padded to whole tiles) is built here, then split
+    // into the tiles.
+    float line[kGemmBlockTiles * kGemmMaxTile];
+    std::fill(line + count, line + tiles * tile, 0.f);
+    int64_t packed = 0;
+    for (int64_t kk = 0; kk < depth; ++kk) {
+      const int64_t k = k0 + kk;
+      const int64_t c = k / (ax_h.kernel * ax_w.kernel);
+      const int64_t i = (k / ax_w.kernel) % ax_h.kernel, j = k % ax_w.kernel;
+      const int64_t dy = i * ax_h.dilation - ax_h.pad_begin;
+      const int64_t dx = j * ax_w.dilation - ax_w.pad_begin;
+      const float* plane = x_ + c * height * width;
+      int64_t oh = column0 / out_width, ow = column0 % out_width;
+      bool inside = false;  // whether any pixel of the block reads the image for this tap
+      for (int64_t q = 0; q < count; ++oh, ow = 0) {
+        const int64_t run = std::min(count - q, out_width - ow);
+        const int64_t ih = oh * ax_h.stride + dy;
+        float* out = line + q;
+        if (ih < 0 || ih >= height) {
+          std::fill(out, out + run, 0.f);
+        } else {
+          const float* row = plane + ih * width;
+          // Output columns [lo, hi) of this run read inside the row; the rest is padding.
+          const int64_t s = ax_w.stride;
+          int64_t lo = dx >= 0 ? 0 : (-dx + s - 1) / s;
+          int64_t hi = width - dx <= 0 ? 0 : (width - dx + s - 1) / s;
+          lo = std::min(std::max(lo, ow), ow + run);
+          hi = std::max(std::min(hi, ow + run), lo);
+          inside = inside || lo < hi;
+          std::fill(out, out + (lo - ow), 0.f);
+          if (s == 1) {
+            std::memcpy(out + (lo - ow), row + lo + dx, size_t(hi - lo) * sizeof(float));
+          } else {
+            for (int64_t o = lo; o < hi; ++o) out[o - ow] = row[o * s + dx];
+          }
+          std::fill(out + (hi - ow), out + run, 0.f);
+        }
+        q += run;
+      }
+      if (!inside) continue;  // the tap is padding for the whole block: left out
+      kept[packed] = int32_t(kk);
+      float* row_dst = dst + packed * tile;
+      ++packed;
+      switch (tile) {  // constant sizes, so the copies inline
+        case 8:
+          copy_tiles<8>(line, tiles, depth, row_dst);
+          break;
+        case 16:
+          copy_tiles<16>(line, tiles, depth, row_dst);
+          break;
+        default:
+          copy_tiles<kGemmMaxTile>(line, tiles, depth, row_dst);
+          break;
+      }
+    }
+    return packed;
+  }
+
+ private:
+  const DenseConvPlan& plan_;
+  const float* x_;
+};
+
+class DenseConvKernel : public CpuKernel {
+ public:
+  DenseConvPlan plan;
+  int threads = 1;
+  std::string label;
+
+  Status run(const std::vector<const TensorView*>& inputs, const std::vector<TensorView*>& outputs,
+             void* scratch, ThreadPool& pool) override {
+    const TensorView& x = *inputs[0];
+    TensorView& y = *outputs[0];
+    const int64_t in_image = plan.channels * plan.axes[0].input * plan.axes[1].input;
+    const int64_t out_image = plan.gemm.rows * plan.axes[0].output * plan.axes[1].output;
+    for (int64_t b = 0; b < x.shape[0]; ++b)
+      dense_conv_run(plan, x.f32() + b * in_image, y.f32() + b * out_image, pool,
+                     static_cast<float*>(scratch), threads);
+    return Status::success();
+  }
+  const char* name() const override { return label.c_str(); }
+  size_t scratch_bytes() const override {
+    return size_t(threads) * gemm_scratch_floats(plan.gemm.isa) * sizeof(float);
+  }
+};
+
+bool is_constant_f32(const Graph& graph, int32_t tensor) {
+  const GraphTensor& t = graph.tensors[size_t(tensor)];
+  return t.is_constant && t.dtype == DType::dtype_f32;
+}
+
+}  // namespace
+
+void dense_conv_plan(const float* weight, const float* bias, int64_t out_channels,
+                     int64_t in_channels, const WindowAxis axes[2], const Activation& activation,
+                     CpuIsa isa, DenseConvPlan* plan) {
+  plan->channels = in_channels;
+  plan->axes[0] = axes[0];
+  plan->axes[1] = axes[1];
+  gemm_pack_weights(weight, bias, out_channels, in_channels * axes[0].kernel * axes[1].kernel,
+                    activation, isa, &plan->gemm);
+}
+
+void dense_conv_run(const DenseConvPlan& plan, const float* x, float* y, ThreadPool& pool,
+                    float* scratch, int scratch_slots) {
+  PatchPacker packer(plan, x);
+  const int64_t pixels = plan.axes[0].output * plan.axes[1].output;
+  gemm_run(plan.gemm, packer, pixels, y, pixels, pool, scratch, scratch_slots);
+}
+
+CpuKernelPtr cpu_make_dense_conv_kernel(const Graph& graph, size_t index,
+                                        const CpuKernelConfig& config) {
+  const Node& node = graph.nodes[index];
+  if (node.op != OpType::op_conv || node.inputs.size() < 2 || node.outputs.size() != 1)
+    return nullptr;
+  const GraphTensor& x = graph.tensors[size_t(node.inputs[0])];
+  const GraphTensor& weight = graph.tensors[size_t(node.inputs[1])];
+  if (!is_constant_f32(graph, node.inputs[1]) || weight.shape.size() != 4 ||
+      x.dtype != DType::dtype_f32 || x.shape.size() != 4)
+    return nullptr;
+  const bool has_bias = node.inputs.size() > 2 && node.inputs[2] != kAbsentInput;
+  if (has_bias && (!is_constant_f32(graph, node.inputs[2]) ||
+                   graph.tensors[size_t(node.inputs[2])].shape != Shape{weight.shape[0]}))
+    return nullptr;
+  AttributeReader reader("conv", node.attributes);
+  if (reader.get_int("group", 1) != 1 || x.shape[1] != weight.shape[1] || x.shape[1] < 1 ||
+      weight.shape[0] < 1)
+    return nullptr;
+  const std::vector<int64_t> kernel_shape = reader.get_ints("kernel_shape", {});
+  if (!kernel_shape.empty() &&
+      kernel_shape != std::vector<int64_t>{weight.shape[2], weight.shape[3]})
+    return nullptr;
+  const int64_t input[2] = {x.shape[2], x.shape[3]};
+  const int64_t kernel[2] = {weight.shape[2], weight.shape[3]};
+  WindowOptions options;
+  options.dilations = true;
+  WindowAxis axes[2];
+  if (!reader.status().ok() || !resolve_window_2d(&reader, input, kernel, options, axes).ok())
+    return nullptr;
+  Activation activation;
+  if (!activation_from_conv_attributes(node.attributes, &activation).ok()) return nullptr;
+  // Plain pointwise convs belong to cpu_make_pointwise_kernel.
+  const bool pointwise = kernel[0] == 1 && kernel[1] == 1 && axes[0].stride == 1 &&
+                         axes[1].stride == 1 && axes[0].pad_begin == 0 && axes[0].pad_end == 0 &&
+                         axes[1].pad_begin == 0 && axes[1].pad_end == 0;
+  if (pointwise) return nullptr;
+  const float* bias =
+      has_bias ? static_cast<const float*>(graph.tensors[size_t(node.inputs[2])].data) : nullptr;
+  std::unique_ptr<DenseConvKernel> conv(new DenseConvKernel());
+  dense_conv_plan(static_cast<const float*>(weight.data), bias, weight.shape[0], weight.shape[1],
+                  axes, activation, config.isa, &conv->plan);
+  conv->threads = std::max(1, config.threads);
+  conv->label = "dense_conv_" + std::to_string(kernel[0]) + "x" + std::to_string(kernel[1]) + "_s" +
+                std::to_string(axes[0].stride);
+  if (axes[0].dilation > 1 || axes[1].dilation > 1)
+    conv->label += "_d" + std::to_string(axes[0].dilation);
+  return conv;
+}
 
 }  // namespace atrous

@@ -1,5 +1,6 @@
 #include "cpu/pointwise_conv.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 
@@ -7,104 +8,45 @@
 
 namespace atrous {
 
-void pointwise_plan(const float* weight, const float* bias, int64_t out_channels,
-                    int64_t in_channels, const Activation& activation, CpuIsa isa,
-                    PointwisePlan* plan) {
-  const int rows = kPointwiseRows;
-  const int64_t panels = (out_channels + rows - 1) / rows;
-  plan->out_channels = out_channels;
-  plan->in_channels = in_channels;
-  plan->activation = activation;
-  plan->isa = isa;
-  plan->packed.assign(size_t(panels * in_channels * rows), 0.f);
-  for (int64_t m = 0; m < out_channels; ++m)
-    for (int64_t c = 0; c < in_channels; ++c)
-      plan->packed[size_t(((m / rows) * in_channels + c) * rows + m % rows)] =
-          weight[m * in_channels + c];
-  plan->bias.assign(size_t(out_channels), 0.f);
-  if (bias) std::memcpy(plan->bias.data(), bias, size_t(out_channels) * sizeof(float));
-}
-
-int64_t pointwise_tile_columns(CpuIsa isa) {
-  switch (isa) {
-    case CpuIsa::cpu_isa_avx512: return 32;
-    case CpuIsa::cpu_isa_avx2: return 16;
-    case CpuIsa::cpu_isa_neon: return 8;
-    case CpuIsa::cpu_isa_scalar: return 8;
-  }
-  return 8;
-}
-
-void pointwise_tiles_scalar(const PointwisePlan& plan, const float* x, int64_t stride_x,
-                            float* y, int64_t stride_y, int64_t columns, int64_t tile_begin,
-                            int64_t tile_end) {
-  const int rows = kPointwiseRows;
-  const int64_t panels = (plan.out_channels + rows - 1) / rows;
-  std::vector<float> acc(size_t(rows * columns));
-  for (int64_t tile = tile_begin; tile < tile_end; ++tile) {
-    const int64_t p = tile * columns;
-    for (int64_t panel = 0; panel < panels; ++panel) {
-      std::fill(acc.begin(), acc.end(), 0.f);
-      const float* w = plan.packed.data() + panel * plan.in_channels * rows;
-      for (int64_t c = 0; c < plan.in_channels; ++c, w += rows)
-        for (int r = 0; r < rows; ++r)
-          for (int64_t i = 0; i < columns; ++i)
-            acc[size_t(r * columns + i)] += w[r] * x[c * stride_x + p + i];
-      for (int r = 0; r < rows; ++r) {
-        const int64_t m = panel * rows + r;
-        if (m >= plan.out_channels) break;
-        for (int64_t i = 0; i < columns; ++i)
-          y[m * stride_y + p + i] =
-              activation_apply(plan.activation, acc[size_t(r * columns + i)] + plan.bias[size_t(m)]);
-      }
-    }
-  }
-}
-
 namespace {
 
-void run_tiles(const PointwisePlan& plan, const float* x, int64_t stride_x, float* y,
-               int64_t stride_y, int64_t begin, int64_t end) {
-  switch (plan.isa) {
-#if defined(__x86_64__)
-    case CpuIsa::cpu_isa_avx512:
-      pointwise_tiles_avx512(plan, x, stride_x, y, stride_y, begin, end);
-      return;
-    case CpuIsa::cpu_isa_avx2:
-      pointwise_tiles_avx2(plan, x, stride_x, y, stride_y, begin, end);
-      return;
-#endif
-#if defined(__aarch64__)
-    case CpuIsa::cpu_isa_neon:
-      pointwise_tiles_neon(plan, x, stride_x, y, stride_y, begin, end);
-      return;
-#endif
-    default:
-      pointwise_tiles_scalar(plan, x, stride_x, y, stride_y, pointwise_tile_columns(plan.isa),
-                             begin, end);
+// Copies rows of X ([C, pixels]) into the packed column tiles.
+class PointwisePacker : public GemmPacker {
+ public:
+  PointwisePacker(const float* x, int64_t pixels) : x_(x), pixels_(pixels) {}
+  int64_t pack(int64_t k0, int64_t depth, int64_t column0, int64_t count, int64_t tile,
+               float* dst, int32_t*) const override {
+    const int64_t tiles = (count + tile - 1) / tile;
+    for (int64_t k = 0; k < depth; ++k) {
+      const float* src = x_ + (k0 + k) * pixels_ + column0;
+      for (int64_t t = 0; t < tiles; ++t) {
+        const int64_t n = std::min(tile, count - t * tile);
+        float* out = dst + (t * depth + k) * tile;
+        int64_t i = 0;
+        for (; i < n; ++i) out[i] = src[t * tile + i];
+        for (; i < tile; ++i) out[i] = 0.f;
+      }
+    }
+    return depth;
   }
-}
+
+ private:
+  const float* x_;
+  int64_t pixels_;
+};
 
 }  // namespace
 
+void pointwise_plan(const float* weight, const float* bias, int64_t out_channels,
+                    int64_t in_channels, const Activation& activation, CpuIsa isa,
+                    PointwisePlan* plan) {
+  gemm_pack_weights(weight, bias, out_channels, in_channels, activation, isa, &plan->gemm);
+}
+
 void pointwise_run(const PointwisePlan& plan, const float* x, int64_t pixels, float* y,
-                   ThreadPool& pool) {
-  const int64_t columns = pointwise_tile_columns(plan.isa);
-  const int64_t full = pixels / columns, tail = pixels % columns;
-  pool.parallel_for(full, [&](int64_t begin, int64_t end) {
-    run_tiles(plan, x, pixels, y, pixels, begin, end);
-  });
-  if (tail == 0) return;
-  // The last partial tile goes through zero-padded copies, so the kernel never reads or
-  // writes past the tensors; each element still sees the same arithmetic.
-  const int64_t start = full * columns;
-  std::vector<float> x_tail(size_t(plan.in_channels * columns), 0.f);
-  std::vector<float> y_tail(size_t(plan.out_channels * columns));
-  for (int64_t c = 0; c < plan.in_channels; ++c)
-    std::memcpy(&x_tail[size_t(c * columns)], x + c * pixels + start, size_t(tail) * sizeof(float));
-  run_tiles(plan, x_tail.data(), columns, y_tail.data(), columns, 0, 1);
-  for (int64_t m = 0; m < plan.out_channels; ++m)
-    std::memcpy(y + m * pixels + start, &y_tail[size_t(m * columns)], size_t(tail) * sizeof(float));
+                   ThreadPool& pool, float* scratch, int scratch_slots) {
+  PointwisePacker packer(x, pixels);
+  gemm_run(plan.gemm, packer, pixels, y, pixels, pool, scratch, scratch_slots);
 }
 
 namespace {
@@ -129,18 +71,22 @@ bool is_pointwise(const Graph& graph, const Node& node) {
 class PointwiseKernel : public CpuKernel {
  public:
   PointwisePlan plan;
+  int threads = 1;
   Status run(const std::vector<const TensorView*>& inputs, const std::vector<TensorView*>& outputs,
-             void*, ThreadPool& pool) override {
+             void* scratch, ThreadPool& pool) override {
     // NCHW: each image is a [C, H·W] by [M, H·W] product.
     const TensorView& x = *inputs[0];
     TensorView& y = *outputs[0];
     const int64_t pixels = x.shape[2] * x.shape[3];
     for (int64_t b = 0; b < x.shape[0]; ++b)
       pointwise_run(plan, x.f32() + b * x.shape[1] * pixels, pixels,
-                    y.f32() + b * y.shape[1] * pixels, pool);
+                    y.f32() + b * y.shape[1] * pixels, pool, static_cast<float*>(scratch), threads);
     return Status::success();
   }
   const char* name() const override { return "pointwise"; }
+  size_t scratch_bytes() const override {
+    return size_t(threads) * gemm_scratch_floats(plan.gemm.isa) * sizeof(float);
+  }
 };
 
 }  // namespace
@@ -157,6 +103,7 @@ CpuKernelPtr cpu_make_pointwise_kernel(const Graph& graph, size_t index, const C
   std::unique_ptr<PointwiseKernel> kernel(new PointwiseKernel());
   pointwise_plan(static_cast<const float*>(weight.data), bias, weight.shape[0], weight.shape[1],
                  activation, config.isa, &kernel->plan);
+  kernel->threads = std::max(1, config.threads);
   return kernel;
 }
 

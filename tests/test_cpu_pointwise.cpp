@@ -8,6 +8,7 @@
 #include <cstring>
 #include <random>
 
+#include "cpu/gemm.h"
 #include "cpu/pointwise_conv.h"
 #include "ops/ops.h"
 #include "tests/graph_fixtures.h"
@@ -41,10 +42,13 @@ TEST_CASE("pointwise conv kernels match the reference conv", "[cpu]") {
   struct Case {
     int64_t filters, channels, height, width;
   };
-  // Filters around the 6-row panel, pixels around the 8/16/32-column tiles, 1 and many channels.
+  // Filters around the 6-row panel, pixels around the 8/16/32-column tiles and the column
+  // blocks (4 tiles), 1 and many channels, channels across the 256-term K blocks (257, 300,
+  // 600), a squeeze-excitation layer on one pixel.
   const std::vector<Case> cases = {{1, 1, 1, 1},   {5, 3, 3, 5},     {6, 8, 4, 4},   {7, 16, 4, 8},
                                    {12, 24, 1, 31}, {13, 40, 5, 7},  {24, 72, 9, 13}, {40, 120, 17, 15},
-                                   {96, 576, 7, 7}, {19, 256, 33, 65}};
+                                   {96, 576, 7, 7}, {19, 256, 33, 65}, {64, 240, 1, 1}, {17, 257, 3, 43},
+                                   {33, 300, 11, 13}, {7, 600, 1, 129}, {240, 40, 13, 10}};
   const char* activations[] = {"none", "relu", "clip", "hard_swish", "sigmoid"};
   std::mt19937 rng(21);
   for (const Case& c : cases) {
@@ -79,24 +83,34 @@ TEST_CASE("pointwise conv kernels match the reference conv", "[cpu]") {
 }
 
 TEST_CASE("pointwise conv results are bitwise identical for 1, 2 and 3 threads", "[cpu]") {
+  struct Case {
+    int64_t filters, channels, pixels;
+  };
+  // Many pixels (split by column blocks), K across two blocks, one pixel with enough work to
+  // be split by panels, and one too small to leave the calling thread.
+  const std::vector<Case> cases = {{29, 37, 23 * 29}, {31, 300, 97}, {256, 1024, 1}, {64, 240, 1}};
   std::mt19937 rng(22);
-  Tensor x = testing::random_tensor({1, 37, 23, 29}, rng);
-  Tensor w = testing::random_tensor({29, 37, 1, 1}, rng);
   Activation relu;
   relu.kind = ActivationKind::activation_relu;
-  for (CpuIsa isa : runnable_isas()) {
-    PointwisePlan plan;
-    pointwise_plan(w.f32(), nullptr, 29, 37, relu, isa, &plan);
-    std::vector<std::vector<float>> results;
-    for (int threads : {1, 2, 3}) {
-      ThreadPool pool(threads);
-      std::vector<float> y(29 * 23 * 29);
-      pointwise_run(plan, x.f32(), 23 * 29, y.data(), pool);
-      results.push_back(y);
+  for (const Case& c : cases) {
+    Tensor x = testing::random_tensor({1, c.channels, 1, c.pixels}, rng);
+    Tensor w = testing::random_tensor({c.filters, c.channels, 1, 1}, rng);
+    for (CpuIsa isa : runnable_isas()) {
+      PointwisePlan plan;
+      pointwise_plan(w.f32(), nullptr, c.filters, c.channels, relu, isa, &plan);
+      std::vector<std::vector<float>> results;
+      for (int threads : {1, 2, 3}) {
+        ThreadPool pool(threads);
+        std::vector<float> y(size_t(c.filters * c.pixels));
+        // With the caller's scratch for 1 thread, and with too few slots (the run allocates).
+        std::vector<float> scratch(gemm_scratch_floats(isa));
+        pointwise_run(plan, x.f32(), c.pixels, y.data(), pool, scratch.data(), 1);
+        results.push_back(y);
+      }
+      INFO("M=" << c.filters << " C=" << c.channels << " pixels=" << c.pixels << " " << cpu_isa_name(isa));
+      CHECK(std::memcmp(results[0].data(), results[1].data(), results[0].size() * 4) == 0);
+      CHECK(std::memcmp(results[0].data(), results[2].data(), results[0].size() * 4) == 0);
     }
-    INFO(cpu_isa_name(isa));
-    CHECK(std::memcmp(results[0].data(), results[1].data(), results[0].size() * 4) == 0);
-    CHECK(std::memcmp(results[0].data(), results[2].data(), results[0].size() * 4) == 0);
   }
 }
 

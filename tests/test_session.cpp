@@ -119,7 +119,8 @@ TEST_CASE(".npy files round-trip for every supported dtype", "[npy]") {
 namespace {
 
 // input [2,3,9,11] → 1×1 conv 3→20 (relu) → 3×3 conv 20→8 → 1×1 conv 8→13 (hard_swish):
-// two pointwise convs for the fast path, a batch of 2, pixel counts off the tile sizes.
+// two pointwise convs and a dense 3×3 for the fast path, a batch of 2, pixel counts off the
+// tile sizes.
 std::shared_ptr<const Model> pointwise_model() {
   std::mt19937 rng(12);
   Graph graph;
@@ -165,9 +166,12 @@ TEST_CASE("the cpu backend equals the reference backend on a whole graph, for an
     REQUIRE(Session::create(model, options, &session).ok());
     std::vector<Tensor> outputs;
     REQUIRE(session->run({{"image", &input.view()}}, &outputs).ok());
+    // The 3×3 conv runs on the dense-conv kernel too: float accumulation over K = 180 terms
+    // errs relative to Σ|w·x| of its inputs (not to the output, which cancels), and pw2
+    // carries that absolute error on; measured ≤ 2.4e-6 here, so the margin is 2e-5.
     for (size_t o = 0; o < outputs.size(); ++o)
       for (int64_t i = 0; i < outputs[o].numel(); ++i)
-        CHECK(outputs[o].f32()[i] == Approx(expected[o].f32()[i]).epsilon(1e-5).margin(1e-6));
+        CHECK(outputs[o].f32()[i] == Approx(expected[o].f32()[i]).epsilon(1e-5).margin(2e-5));
     results.push_back(std::move(outputs));
   }
   for (size_t o = 0; o < results[0].size(); ++o) {

@@ -1,0 +1,97 @@
+// The GEMM shared by the dense convolution families (pointwise 1×1 and implicit-GEMM k×k):
+// Y[m, p] = act(Σ_k A[m, k] · B[k, p] + bias[m]) for M output channels, K reduction terms and
+// `columns` output pixels.
+//
+// A (the weights) is packed once per session into panels of kGemmRows output channels,
+// [panels][K][kGemmRows], zero padded. B (activations, or im2col patches) is packed per task
+// by a GemmPacker into per-thread scratch: for a block of up to kGemmBlockTiles column tiles
+// and one K block (K split into equal blocks of at most kGemmDepthBlock terms), tiles of
+// [depth][tile columns] with the columns past the end zeroed. A tile is two SIMD vectors
+// wide (16 floats on AVX2).
+//
+// Tiling: a task is (column block × group of panels); inside it, for each K block, one packed
+// column tile (≤ 16 KiB on AVX2, in L1) meets every panel of the group (A slices from L2).
+// The microkernel keeps kGemmRows × 2 vectors of accumulators in registers (12 on AVX2).
+//
+// Determinism: every output element is the FMA chain over k = 0, 1, …, K−1 in order (partial
+// sums cross K blocks through the output tensor, exactly; rows a packer leaves out as zero
+// depend only on the shapes and the column block), then + bias, then the activation. The
+// thread count changes which thread runs a task, never that chain, so results are bitwise
+// identical for any thread count.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "cpu/isa.h"
+#include "cpu/thread_pool.h"
+#include "ops/activation.h"
+
+namespace atrous {
+
+constexpr int kGemmRows = 6;              // output channels per panel
+constexpr int64_t kGemmDepthBlock = 256;  // reduction terms per K block
+constexpr int64_t kGemmBlockTiles = 4;    // column tiles per column block
+constexpr int64_t kGemmMaxTile = 32;      // the widest tile (AVX-512: two 16-float vectors)
+
+struct GemmWeights {
+  int64_t rows = 0;           // M
+  int64_t depth = 0;          // K
+  std::vector<float> packed;  // ceil(M/kGemmRows) · K · kGemmRows
+  std::vector<float> bias;    // M (zeros when there is none)
+  Activation activation;
+  CpuIsa isa = CpuIsa::cpu_isa_scalar;
+};
+
+// weight: row-major [M, K]; bias: M floats or nullptr.
+void gemm_pack_weights(const float* weight, const float* bias, int64_t rows, int64_t depth,
+                       const Activation& activation, CpuIsa isa, GemmWeights* weights);
+
+// Columns per tile of each ISA's microkernel (two vectors).
+int64_t gemm_tile_columns(CpuIsa isa);
+
+// Fills `dst` with the packed B block: reduction terms [k0, k0 + depth) × output columns
+// [column0, column0 + count), as ceil(count / tile) tiles of [depth][tile], zeros past count.
+// A packer may leave out rows that are zero for the whole block by construction (conv taps
+// that fall into the padding for every pixel of the block): it packs the kept rows in order,
+// writes their offsets from k0 to kept[0, n) and returns n (depth when it leaves none out).
+// Leaving out a zero row drops w·0 terms, which change no sum (the reference conv skips
+// padding taps too); the rows left out depend only on the block, never on the threads.
+class GemmPacker {
+ public:
+  virtual ~GemmPacker() = default;
+  virtual int64_t pack(int64_t k0, int64_t depth, int64_t column0, int64_t count, int64_t tile,
+                       float* dst, int32_t* kept) const = 0;
+};
+
+// Floats of scratch one thread needs (the packed B block and the kept-row list).
+size_t gemm_scratch_floats(CpuIsa isa);
+
+// y: row m of the output at y + m·ldy, columns [0, columns). scratch: scratch_slots ·
+// gemm_scratch_floats floats; when it is null or has fewer slots than the pool has threads,
+// the run allocates its own.
+void gemm_run(const GemmWeights& weights, const GemmPacker& packer, int64_t columns, float* y,
+              int64_t ldy, ThreadPool& pool, float* scratch, int scratch_slots);
+
+// One K block of one column block against a range of panels; the per-ISA microkernel drivers.
+struct GemmBlock {
+  const GemmWeights* weights = nullptr;
+  const float* b = nullptr;  // packed tiles of [depth][tile]
+  int64_t k0 = 0, depth = 0;
+  int64_t packed_rows = 0;        // rows of each tile that hold data (≤ depth)
+  const int32_t* kept = nullptr;  // their offsets from k0; null when packed_rows == depth
+  int64_t columns = 0;            // valid columns in this block
+  int64_t panel_begin = 0, panel_end = 0;
+  float* y = nullptr;  // the block's first column of output row 0
+  int64_t ldy = 0;
+  bool first = false;  // k0 == 0: start from zero
+  bool last = false;   // k0 + depth == K: add the bias, apply the activation
+};
+
+void gemm_block_scalar(const GemmBlock& block);
+void gemm_block_avx2(const GemmBlock& block);
+void gemm_block_avx512(const GemmBlock& block);
+void gemm_block_neon(const GemmBlock& block);
+
+}  // namespace atrous

@@ -1,0 +1,111 @@
+// The ISA-neutral GEMM microkernel, instantiated per architecture in gemm_<isa>.cpp (each
+// compiled with its own -m flags). A tile is kGemmRows output channels × two SIMD vectors of
+// columns; its accumulators live in registers across the whole K block. Each packed column
+// tile is used by every panel of the block before the next tile, so it stays in L1.
+// Edges: panels are zero padded (rows past M are computed and dropped); a partial last column
+// tile is packed with zeros and goes through a stack copy on load and store. Bias and
+// ReLU/clip are applied in registers; other activations per element after the store with the
+// shared activation_apply.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <xsimd/xsimd.hpp>
+
+#include "cpu/gemm.h"
+
+namespace atrous {
+
+template <class Arch>
+void gemm_block(const GemmBlock& block) {
+  using batch = xsimd::batch<float, Arch>;
+  constexpr int64_t width = int64_t(batch::size);
+  constexpr int64_t tile = 2 * width;
+  constexpr int rows = kGemmRows;
+  const GemmWeights& weights = *block.weights;
+  const Activation& act = weights.activation;
+  const bool clamp_in_registers =
+      act.kind == ActivationKind::activation_relu || act.kind == ActivationKind::activation_clip;
+  const bool per_element = !clamp_in_registers && act.kind != ActivationKind::activation_none;
+  const float low = act.kind == ActivationKind::activation_relu ? 0.f : act.param0;
+  const float high = act.kind == ActivationKind::activation_relu ? INFINITY : act.param1;
+  const int64_t depth = block.depth;
+  const int64_t tiles = (block.columns + tile - 1) / tile;
+  alignas(64) float edge[rows * tile];
+  for (int64_t t = 0; t < tiles; ++t) {
+    const float* b = block.b + t * depth * tile;
+    const int64_t column = t * tile;
+    const int64_t valid_columns = std::min(tile, block.columns - column);
+    for (int64_t panel = block.panel_begin; panel < block.panel_end; ++panel) {
+      const int64_t m0 = panel * rows;
+      const int valid_rows = int(std::min<int64_t>(rows, weights.rows - m0));
+      const bool full = valid_columns == tile && valid_rows == rows;
+      float* y = block.y + m0 * block.ldy + column;
+      // Output rows as the kernel sees them: the tensor itself, or the stack copy at an edge.
+      float* out = full ? y : edge;
+      const int64_t ld = full ? block.ldy : tile;
+      batch acc0[rows], acc1[rows];
+      if (block.first) {
+        for (int r = 0; r < rows; ++r) acc0[r] = acc1[r] = batch(0.f);
+      } else {
+        if (!full) {
+          std::memset(edge, 0, sizeof(edge));
+          for (int r = 0; r < valid_rows; ++r)
+            std::memcpy(edge + r * tile, y + r * block.ldy, size_t(valid_columns) * sizeof(float));
+        }
+        for (int r = 0; r < rows; ++r) {
+          acc0[r] = batch::load_unaligned(out + r * ld);
+          acc1[r] = batch::load_unaligned(out + r * ld + width);
+        }
+      }
+      const float* a = weights.packed.data() + (panel * weights.depth + block.k0) * rows;
+      const float* bk = b;
+      if (!block.kept) {
+        for (int64_t k = 0; k < depth; ++k, a += rows, bk += tile) {
+          const batch x0 = batch::load_unaligned(bk);
+          const batch x1 = batch::load_unaligned(bk + width);
+          for (int r = 0; r < rows; ++r) {
+            const batch w(a[r]);
+            acc0[r] = xsimd::fma(w, x0, acc0[r]);
+            acc1[r] = xsimd::fma(w, x1, acc1[r]);
+          }
+        }
+      } else {
+        for (int64_t k = 0; k < block.packed_rows; ++k, bk += tile) {
+          const float* ak = a + int64_t(block.kept[k]) * rows;
+          const batch x0 = batch::load_unaligned(bk);
+          const batch x1 = batch::load_unaligned(bk + width);
+          for (int r = 0; r < rows; ++r) {
+            const batch w(ak[r]);
+            acc0[r] = xsimd::fma(w, x0, acc0[r]);
+            acc1[r] = xsimd::fma(w, x1, acc1[r]);
+          }
+        }
+      }
+      for (int r = 0; r < rows; ++r) {
+        batch v0 = acc0[r], v1 = acc1[r];
+        if (block.last) {
+          const batch bias(r < valid_rows ? weights.bias[size_t(m0 + r)] : 0.f);
+          v0 = v0 + bias;
+          v1 = v1 + bias;
+          if (clamp_in_registers) {
+            v0 = xsimd::min(xsimd::max(v0, batch(low)), batch(high));
+            v1 = xsimd::min(xsimd::max(v1, batch(low)), batch(high));
+          }
+        }
+        v0.store_unaligned(out + r * ld);
+        v1.store_unaligned(out + r * ld + width);
+      }
+      if (block.last && per_element)
+        for (int r = 0; r < valid_rows; ++r)
+          for (int64_t i = 0; i < valid_columns; ++i)
+            out[r * ld + i] = activation_apply(act, out[r * ld + i]);
+      if (!full)
+        for (int r = 0; r < valid_rows; ++r)
+          std::memcpy(y + r * block.ldy, edge + r * tile, size_t(valid_columns) * sizeof(float));
+    }
+  }
+}
+
+}  // namespace atrous

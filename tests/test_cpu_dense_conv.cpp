@@ -1,0 +1,214 @@
+// The dense (one group, not plain pointwise) convolution kernel against the reference conv,
+// built through cpu_make_dense_conv_kernel from a one-node graph so the attributes resolve as
+// in a session: random data over a table of kernels, strides, dilations (anisotropic too),
+// pads (asymmetric, larger than the input, SAME_UPPER/LOWER, whole blocks of padding),
+// channel and filter counts around the 6-row panel, every activation and every ISA this
+// machine runs; bitwise identical results for 1, 2 and 3 threads; and nullptr for the convs
+// other families own.
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <random>
+#include <string>
+
+#include "cpu/cpu_kernel.h"
+#include "cpu/gemm.h"
+#include "ops/ops.h"
+#include "tests/graph_fixtures.h"
+
+using namespace atrous;
+
+namespace {
+
+std::vector<CpuIsa> runnable_isas() {
+  std::vector<CpuIsa> isas = {CpuIsa::cpu_isa_scalar};
+  CpuIsa best = cpu_isa_detect();
+  if (best == CpuIsa::cpu_isa_avx512) isas.push_back(CpuIsa::cpu_isa_avx2);
+  if (best != CpuIsa::cpu_isa_scalar) isas.push_back(best);
+  return isas;
+}
+
+Tensor copy_of(const Tensor& t) {
+  Tensor copy(t.dtype(), t.shape());
+  std::memcpy(copy.data(), t.data(), t.view().byte_size());
+  return copy;
+}
+
+struct ConvCase {
+  int64_t filters, channels, height, width, kernel_h, kernel_w;
+  std::vector<int64_t> strides, dilations, pads;  // empty: the attribute is absent
+  std::string auto_pad;                           // empty: explicit pads
+  int64_t group = 1;
+};
+
+AttributeMap conv_attributes(const ConvCase& c, const std::string& activation) {
+  AttributeMap a;
+  if (!c.strides.empty()) a.set_ints("strides", c.strides);
+  if (!c.dilations.empty()) a.set_ints("dilations", c.dilations);
+  if (!c.pads.empty()) a.set_ints("pads", c.pads);
+  if (!c.auto_pad.empty()) a.set_string("auto_pad", c.auto_pad);
+  if (c.group != 1) a.set_int("group", c.group);
+  a.set_string("activation", activation);
+  if (activation == "clip") a.set_floats("activation_params", {-0.25, 0.5});
+  return a;
+}
+
+// A graph with the one conv node; x, w, b are copied into it.
+Graph conv_graph(const AttributeMap& attributes, const Tensor& x, const Tensor& w,
+                 const Tensor* b) {
+  Graph graph;
+  int32_t input = graph.add_tensor("x", DType::dtype_f32, x.shape());
+  graph.inputs = {input};
+  int32_t weight = graph.add_constant("w", copy_of(w));
+  int32_t bias = b ? graph.add_constant("b", copy_of(*b)) : kAbsentInput;
+  int32_t output = graph.add_tensor("y", DType::dtype_f32, {});
+  testing::add_node(graph, OpType::op_conv, "conv", {input, weight, bias}, {output}, attributes);
+  graph.outputs = {output};
+  return graph;
+}
+
+// Runs the fast kernel for `graph`'s node 0 with `threads` threads.
+std::vector<float> run_kernel(const Graph& graph, const Tensor& x, CpuIsa isa, int threads) {
+  CpuKernelConfig config;
+  config.isa = isa;
+  config.threads = threads;
+  CpuKernelPtr kernel = cpu_make_dense_conv_kernel(graph, 0, config);
+  REQUIRE(kernel);
+  const Shape& out_shape = graph.tensors[size_t(graph.outputs[0])].shape;
+  Tensor y(DType::dtype_f32, out_shape);
+  std::fill(y.f32(), y.f32() + y.numel(), NAN);
+  std::vector<float> scratch(kernel->scratch_bytes() / sizeof(float) + 1);
+  ThreadPool pool(threads);
+  REQUIRE(kernel->run({&x.view()}, {&y.view()}, scratch.data(), pool).ok());
+  return std::vector<float>(y.f32(), y.f32() + y.numel());
+}
+
+}  // namespace
+
+TEST_CASE("dense conv kernels match the reference conv", "[cpu]") {
+  const std::vector<ConvCase> cases = {
+      {16, 3, 9, 11, 3, 3, {}, {}, {1, 1, 1, 1}, ""},            // 3×3 same size
+      {16, 3, 17, 33, 3, 3, {2, 2}, {}, {1, 1, 1, 1}, ""},       // stem: stride 2, odd input
+      {7, 16, 13, 15, 3, 3, {}, {6, 6}, {6, 6, 6, 6}, ""},       // ASPP dilation 6
+      {13, 7, 9, 11, 3, 3, {}, {18, 18}, {18, 18, 18, 18}, ""},  // dilation 18, pads > input
+      {6, 33, 11, 19, 3, 3, {}, {1, 6}, {1, 6, 1, 6}, ""},       // anisotropic dilation
+      {5, 3, 23, 21, 7, 7, {2, 2}, {}, {3, 3, 3, 3}, ""},        // ResNet 7×7 stride 2
+      {12, 16, 15, 17, 1, 1, {2, 2}, {}, {}, ""},                // 1×1 stride 2 shortcut
+      {1, 1, 5, 5, 1, 1, {}, {}, {1, 1, 1, 1}, ""},              // 1×1 with padding
+      {11, 7, 8, 9, 3, 2, {}, {}, {0, 2, 1, 0}, ""},             // asymmetric pads
+      {18, 5, 10, 12, 3, 3, {2, 2}, {}, {}, "same_upper"},
+      {7, 3, 9, 9, 4, 4, {2, 2}, {}, {}, "same_lower"},
+      {20, 40, 12, 40, 3, 3, {}, {}, {1, 1, 1, 1}, ""},        // K = 360: two K blocks
+      {9, 4, 13, 27, 5, 1, {1, 2}, {2, 1}, {4, 0, 4, 0}, ""},  // 5×1, stride (1, 2)
+      {33, 16, 3, 3, 3, 3, {}, {}, {}, "valid"},               // one output pixel
+      {6, 2, 11, 13, 2, 2, {3, 3}, {}, {0, 0, 1, 1}, ""},      // stride above the kernel
+      {25, 9, 7, 70, 3, 3, {}, {2, 3}, {2, 3, 2, 3}, ""},      // several column blocks
+      // Pads 9 around a 2×2 image: whole column blocks, over both K blocks (K = 300), are
+      // padding, so every tap is left out there and they are act(bias).
+      {5, 300, 2, 2, 1, 1, {}, {}, {9, 9, 9, 9}, ""},
+  };
+  const char* activations[] = {"none", "relu", "clip", "hard_swish", "sigmoid"};
+  std::mt19937 rng(31);
+  for (const ConvCase& c : cases) {
+    // A batch of two: the kernel runs image by image.
+    Tensor x = testing::random_tensor({2, c.channels, c.height, c.width}, rng);
+    Tensor w = testing::random_tensor({c.filters, c.channels, c.kernel_h, c.kernel_w}, rng);
+    Tensor b = testing::random_tensor({c.filters}, rng);
+    // Σ|w·x| per output element: the reference conv of |x| and |w|, no bias or activation.
+    Tensor x_abs = copy_of(x), w_abs = copy_of(w);
+    for (int64_t i = 0; i < x_abs.numel(); ++i) x_abs.f32()[i] = std::fabs(x_abs.f32()[i]);
+    for (int64_t i = 0; i < w_abs.numel(); ++i) w_abs.f32()[i] = std::fabs(w_abs.f32()[i]);
+    for (const char* act_name : activations) {
+      AttributeMap attributes = conv_attributes(c, act_name);
+      Graph graph = conv_graph(attributes, x, w, &b);
+      REQUIRE(graph_infer_shapes(&graph).ok());
+      Tensor expected(DType::dtype_f32, graph.tensors[size_t(graph.outputs[0])].shape);
+      REQUIRE(op_run_reference(OpType::op_conv, attributes, {&x.view(), &w.view(), &b.view()},
+                               {&expected.view()})
+                  .ok());
+      Tensor magnitude(DType::dtype_f32, expected.shape());
+      REQUIRE(op_run_reference(OpType::op_conv, conv_attributes(c, "none"),
+                               {&x_abs.view(), &w_abs.view(), nullptr}, {&magnitude.view()})
+                  .ok());
+      for (CpuIsa isa : runnable_isas()) {
+        std::vector<float> y = run_kernel(graph, x, isa, 2);
+        // A float FMA chain over K = C·kH·kW terms errs by at most K·2⁻²⁴·Σ|w·x| against the
+        // double-accumulating reference; the bias add adds one more rounding, and the
+        // activations' slopes are at most 1.5 (hard_swish). 1e-6 covers rounding near zero.
+        const double terms = double(c.channels * c.kernel_h * c.kernel_w);
+        double worst_excess = -1;
+        for (int64_t i = 0; i < expected.numel(); ++i) {
+          const double bound = 1.5 * (terms + 2) * 5.97e-8 * (magnitude.f32()[i] + 1.0) + 1e-6;
+          const double error = std::fabs(double(y[size_t(i)]) - double(expected.f32()[i]));
+          worst_excess = std::max(worst_excess, error - bound);
+          if (std::isnan(y[size_t(i)])) worst_excess = INFINITY;
+        }
+        INFO("M=" << c.filters << " C=" << c.channels << " " << c.height << "x" << c.width
+                  << " k=" << c.kernel_h << "x" << c.kernel_w << " act=" << act_name << " isa="
+                  << cpu_isa_name(isa) << " worst excess over the bound=" << worst_excess);
+        CHECK(worst_excess <= 0);
+      }
+    }
+  }
+}
+
+TEST_CASE("dense conv results are bitwise identical for 1, 2 and 3 threads", "[cpu]") {
+  const std::vector<ConvCase> cases = {
+      {29, 37, 23, 29, 3, 3, {}, {2, 2}, {2, 2, 2, 2}, ""},  // K = 333: two K blocks
+      {16, 3, 31, 45, 3, 3, {2, 2}, {}, {1, 1, 1, 1}, ""},
+      {64, 512, 1, 1, 3, 3, {}, {}, {1, 1, 1, 1}, ""},  // one pixel: split by panels
+      {64, 24, 1, 1, 3, 3, {}, {}, {1, 1, 1, 1}, ""},   // too small to split
+  };
+  std::mt19937 rng(32);
+  for (const ConvCase& c : cases) {
+    Tensor x = testing::random_tensor({1, c.channels, c.height, c.width}, rng);
+    Tensor w = testing::random_tensor({c.filters, c.channels, c.kernel_h, c.kernel_w}, rng);
+    Tensor b = testing::random_tensor({c.filters}, rng);
+    Graph graph = conv_graph(conv_attributes(c, "relu"), x, w, &b);
+    REQUIRE(graph_infer_shapes(&graph).ok());
+    for (CpuIsa isa : runnable_isas()) {
+      std::vector<float> one = run_kernel(graph, x, isa, 1);
+      INFO("M=" << c.filters << " C=" << c.channels << " isa=" << cpu_isa_name(isa));
+      for (int threads : {2, 3}) {
+        std::vector<float> many = run_kernel(graph, x, isa, threads);
+        REQUIRE(many.size() == one.size());
+        CHECK(std::memcmp(one.data(), many.data(), one.size() * sizeof(float)) == 0);
+      }
+    }
+  }
+}
+
+TEST_CASE("the dense conv family leaves depthwise, grouped and pointwise convs to others",
+          "[cpu]") {
+  std::mt19937 rng(33);
+  struct Refused {
+    ConvCase conv;
+    const char* why;
+  };
+  const std::vector<Refused> refused = {
+      {{8, 8, 9, 9, 3, 3, {}, {}, {1, 1, 1, 1}, "", 8}, "depthwise"},
+      {{8, 4, 9, 9, 3, 3, {}, {}, {1, 1, 1, 1}, "", 2}, "grouped"},
+      {{8, 4, 9, 9, 1, 1, {}, {}, {}, ""}, "pointwise"},
+      {{8, 4, 9, 9, 1, 1, {1, 1}, {}, {}, "same_upper"}, "pointwise with auto_pad"},
+  };
+  CpuKernelConfig config;
+  config.isa = cpu_isa_detect();
+  for (const Refused& r : refused) {
+    const ConvCase& c = r.conv;
+    Tensor x = testing::random_tensor({1, c.channels, c.height, c.width}, rng);
+    Tensor w =
+        testing::random_tensor({c.filters, c.channels / c.group, c.kernel_h, c.kernel_w}, rng);
+    Graph graph = conv_graph(conv_attributes(c, "none"), x, w, nullptr);
+    REQUIRE(graph_infer_shapes(&graph).ok());
+    INFO(r.why);
+    CHECK(cpu_make_dense_conv_kernel(graph, 0, config) == nullptr);
+  }
+  // And it takes the 3×3 one-group conv of the same shapes.
+  ConvCase dense{8, 4, 9, 9, 3, 3, {}, {}, {1, 1, 1, 1}, ""};
+  Tensor x = testing::random_tensor({1, 4, 9, 9}, rng);
+  Tensor w = testing::random_tensor({8, 4, 3, 3}, rng);
+  Graph graph = conv_graph(conv_attributes(dense, "none"), x, w, nullptr);
+  REQUIRE(graph_infer_shapes(&graph).ok());
+  CHECK(cpu_make_dense_conv_kernel(graph, 0, config) != nullptr);
+}
