@@ -1,11 +1,19 @@
-// PNG decoding for evaluation through stb_image; its implementation lives in runtime/image.cpp,
-// so the header is included here without STB_IMAGE_IMPLEMENTATION.
+// PNG decoding for evaluation: eval/png_reader.h for the common non-interlaced 8-bit (and 16-bit
+// gray) files, each row converted as soon as it is unfiltered; stb_image for the other PNG
+// variants (and non-PNG files). stb's implementation lives in runtime/image.cpp, so the header
+// is included here without STB_IMAGE_IMPLEMENTATION. Both paths give the same values (the
+// conversions below follow stb_image's channel conversions) and are compared by
+// tests/test_eval_png.cpp.
 #include "eval/label_image.h"
 
 #include <cstdio>
+#include <cstring>
+#include <functional>
 #include <memory>
 
 #include <stb/stb_image.h>
+
+#include "eval/png_reader.h"
 
 namespace atrous {
 
@@ -34,9 +42,104 @@ Status decode_failure(const std::string& path) {
   return Status::error(path + ": cannot decode (" + std::string(stbi_failure_reason()) + ")");
 }
 
+// One decoder per thread: its buffers stay allocated from image to image.
+PngDecoder& thread_decoder() {
+  thread_local PngDecoder decoder;
+  return decoder;
+}
+
+// stb_image's RGB → one channel conversion (stbi__compute_y).
+inline uint8_t luma(uint32_t r, uint32_t g, uint32_t b) { return uint8_t((r * 77 + g * 150 + b * 29) >> 8); }
+
+bool is_png_file(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) return false;
+  uint8_t head[8] = {};
+  size_t got = std::fread(head, 1, 8, f);
+  std::fclose(f);
+  static const uint8_t kSignature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+  return got == 8 && std::memcmp(head, kSignature, 8) == 0;
+}
+
+// Runs the fast decoder; `*handled` false = use stb_image (a PNG variant the fast decoder
+// leaves out, or not a PNG at all). `start` sees the header before any row and may refuse it.
+Status fast_decode(const std::string& path, bool* handled, const std::function<Status(const PngInfo&)>& start,
+                   const std::function<void(int, const uint8_t*)>& row) {
+  *handled = false;
+  if (!is_png_file(path)) return Status::success();
+  PngDecoder& decoder = thread_decoder();
+  PngInfo info;
+  bool unsupported = false;
+  bool started = false;
+  Status s = decoder.decode_file(path, &info, &unsupported, [&](int y, const uint8_t* r) {
+    if (!started) {
+      ATROUS_RETURN_IF_ERROR(start(info));
+      started = true;
+    }
+    row(y, r);
+    return Status::success();
+  });
+  if (unsupported) return Status::success();
+  *handled = true;
+  return s;
+}
+
 }  // namespace
 
 Status load_panoptic_png(const std::string& path, LabelImage* image) {
+  bool handled = false;
+  uint32_t palette_ids[256];
+  int palette_size = 0;
+  bool bad_index = false;
+  auto start = [&](const PngInfo& info) {
+    if (info.color_type == 0 || info.color_type == 4 || info.bit_depth != 8)
+      return Status::error(path + ": a panoptic PNG must be 8-bit RGB (id = R + 256·G + 256²·B)");
+    if (info.color_type == 3) {
+      const std::vector<uint8_t>& pal = thread_decoder().palette();
+      palette_size = int(pal.size() / 4);
+      for (int i = 0; i < palette_size; ++i)
+        palette_ids[i] = uint32_t(pal[size_t(i) * 4]) | (uint32_t(pal[size_t(i) * 4 + 1]) << 8) |
+                         (uint32_t(pal[size_t(i) * 4 + 2]) << 16);
+    }
+    image->width = info.width;
+    image->height = info.height;
+    image->values.resize(size_t(info.width) * size_t(info.height));
+    return Status::success();
+  };
+  int color = 0;
+  auto row = [&](int y, const uint8_t* r) {
+    const size_t w = size_t(image->width);
+    uint32_t* out = image->values.data() + size_t(y) * w;
+    if (color == 2) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+      // whole-word loads: the decoder leaves readable bytes after each row
+      for (size_t x = 0; x < w; ++x) {
+        uint32_t v;
+        std::memcpy(&v, r + 3 * x, 4);
+        out[x] = v & 0xffffffu;
+      }
+#else
+      for (size_t x = 0; x < w; ++x)
+        out[x] = uint32_t(r[3 * x]) | (uint32_t(r[3 * x + 1]) << 8) | (uint32_t(r[3 * x + 2]) << 16);
+#endif
+    } else if (color == 6) {
+      for (size_t x = 0; x < w; ++x)
+        out[x] = uint32_t(r[4 * x]) | (uint32_t(r[4 * x + 1]) << 8) | (uint32_t(r[4 * x + 2]) << 16);
+    } else {
+      for (size_t x = 0; x < w; ++x) {
+        if (r[x] >= palette_size) bad_index = true;
+        out[x] = palette_ids[r[x] < palette_size ? r[x] : 0];
+      }
+    }
+  };
+  Status fast = fast_decode(path, &handled, [&](const PngInfo& info) {
+    color = info.color_type;
+    return start(info);
+  }, row);
+  if (handled) {
+    if (fast.ok() && bad_index) return Status::error(path + ": palette index out of range");
+    return fast;
+  }
   std::FILE* file = nullptr;
   int w = 0, h = 0, channels = 0;
   bool sixteen = false;
@@ -60,6 +163,62 @@ Status load_panoptic_png(const std::string& path, LabelImage* image) {
 }
 
 Status load_label_png(const std::string& path, LabelImage8* image) {
+  bool handled = false;
+  PngInfo header;
+  bool colour = false;  // an RGB pixel (or palette entry) with unequal channels
+  uint8_t gray_of[256];
+  int palette_size = 0;
+  auto start = [&](const PngInfo& info) {
+    header = info;
+    if (info.bit_depth != 8) return Status::error(path + ": a label PNG must be 8-bit");
+    if (info.color_type == 3) {
+      const std::vector<uint8_t>& pal = thread_decoder().palette();
+      palette_size = int(pal.size() / 4);
+      for (int i = 0; i < palette_size; ++i) gray_of[i] = pal[size_t(i) * 4];
+    }
+    image->width = info.width;
+    image->height = info.height;
+    image->values.resize(size_t(info.width) * size_t(info.height));
+    return Status::success();
+  };
+  bool bad_index = false;
+  auto row = [&](int y, const uint8_t* r) {
+    const size_t w = size_t(image->width);
+    uint8_t* out = image->values.data() + size_t(y) * w;
+    const int n = header.channels;
+    if (header.color_type == 0) {
+      std::memcpy(out, r, w);
+    } else if (header.color_type == 4) {
+      for (size_t x = 0; x < w; ++x) out[x] = r[2 * x];
+    } else if (header.color_type == 3) {
+      const std::vector<uint8_t>& pal = thread_decoder().palette();
+      for (size_t x = 0; x < w; ++x) {
+        if (r[x] >= palette_size) {
+          bad_index = true;
+          out[x] = 0;
+          continue;
+        }
+        const uint8_t* e = &pal[size_t(r[x]) * 4];
+        colour |= e[0] != e[1] || e[0] != e[2];
+        out[x] = gray_of[r[x]];
+      }
+    } else {
+      unsigned differ = 0;
+      for (size_t x = 0; x < w; ++x) {
+        const uint8_t* p = r + size_t(n) * x;
+        differ |= unsigned(p[0] ^ p[1]) | unsigned(p[0] ^ p[2]);
+        out[x] = p[0];
+      }
+      colour |= differ != 0;
+    }
+  };
+  Status fast = fast_decode(path, &handled, start, row);
+  if (handled) {
+    if (!fast.ok()) return fast;
+    if (bad_index) return Status::error(path + ": palette index out of range");
+    if (colour) return Status::error(path + ": a label PNG must have one channel (found colour pixels)");
+    return fast;
+  }
   std::FILE* file = nullptr;
   int w = 0, h = 0, channels = 0;
   bool sixteen = false;
@@ -90,6 +249,27 @@ Status load_label_png(const std::string& path, LabelImage8* image) {
 }
 
 Status load_instance_png(const std::string& path, LabelImage* image) {
+  bool handled = false;
+  bool sixteen_bits = false;
+  auto start = [&](const PngInfo& info) {
+    if (info.color_type != 0) return Status::error(path + ": an instance-id PNG must be single-channel");
+    sixteen_bits = info.bit_depth == 16;
+    image->width = info.width;
+    image->height = info.height;
+    image->values.resize(size_t(info.width) * size_t(info.height));
+    return Status::success();
+  };
+  auto row = [&](int y, const uint8_t* r) {
+    const size_t w = size_t(image->width);
+    uint32_t* out = image->values.data() + size_t(y) * w;
+    if (sixteen_bits) {
+      for (size_t x = 0; x < w; ++x) out[x] = (uint32_t(r[2 * x]) << 8) | r[2 * x + 1];
+    } else {
+      for (size_t x = 0; x < w; ++x) out[x] = r[x];
+    }
+  };
+  Status fast = fast_decode(path, &handled, start, row);
+  if (handled) return fast;
   std::FILE* file = nullptr;
   int w = 0, h = 0, channels = 0;
   bool sixteen = false;
@@ -119,6 +299,48 @@ Status load_instance_png(const std::string& path, LabelImage* image) {
 }
 
 Status load_mask_png(const std::string& path, LabelImage8* image) {
+  bool handled = false;
+  PngInfo header;
+  uint8_t luma_of[256];
+  int palette_size = 0;
+  bool bad_index = false;
+  auto start = [&](const PngInfo& info) {
+    header = info;
+    if (info.color_type == 3) {
+      const std::vector<uint8_t>& pal = thread_decoder().palette();
+      palette_size = int(pal.size() / 4);
+      for (int i = 0; i < palette_size; ++i) {
+        const uint8_t* e = &pal[size_t(i) * 4];
+        luma_of[i] = luma(e[0], e[1], e[2]);
+      }
+    }
+    image->width = info.width;
+    image->height = info.height;
+    image->values.resize(size_t(info.width) * size_t(info.height));
+    return Status::success();
+  };
+  auto row = [&](int y, const uint8_t* r) {
+    const size_t w = size_t(image->width);
+    uint8_t* out = image->values.data() + size_t(y) * w;
+    const int n = header.channels;
+    if (header.bit_depth == 16) {  // stb_image keeps the high byte of 16-bit samples
+      for (size_t x = 0; x < w; ++x) out[x] = r[2 * x];
+    } else if (header.color_type == 0 || header.color_type == 4) {
+      for (size_t x = 0; x < w; ++x) out[x] = r[size_t(n) * x];
+    } else if (header.color_type == 3) {
+      for (size_t x = 0; x < w; ++x) {
+        bad_index |= r[x] >= palette_size;
+        out[x] = r[x] < palette_size ? luma_of[r[x]] : 0;
+      }
+    } else {
+      for (size_t x = 0; x < w; ++x) out[x] = luma(r[n * x], r[n * x + 1], r[n * x + 2]);
+    }
+  };
+  Status fast = fast_decode(path, &handled, start, row);
+  if (handled) {
+    if (fast.ok() && bad_index) return Status::error(path + ": palette index out of range");
+    return fast;
+  }
   std::FILE* file = nullptr;
   int w = 0, h = 0, channels = 0;
   bool sixteen = false;

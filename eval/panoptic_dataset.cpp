@@ -136,7 +136,7 @@ Status panoptic_dataset_load(const std::string& gt_json, const std::string& gt_d
 
 Status panoptic_pair_evaluate(const PanopticImagePair& pair, bool semantic_from_panoptic, EvalAccumulators* delta) {
   const std::string where = "image " + pair.key;
-  LabelImage gt, pred;
+  thread_local LabelImage gt, pred;  // reused: no fresh pages per image
   Status status = load_panoptic_png(pair.gt_png, &gt);
   if (!status.ok()) return Status::error(where + ": ground truth: " + status.message());
   bool missing = !pair.has_pred;
