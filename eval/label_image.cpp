@@ -86,59 +86,74 @@ Status fast_decode(const std::string& path, bool* handled, const std::function<S
 
 }  // namespace
 
-Status load_panoptic_png(const std::string& path, LabelImage* image) {
-  bool handled = false;
-  uint32_t palette_ids[256];
-  int palette_size = 0;
-  bool bad_index = false;
-  auto start = [&](const PngInfo& info) {
-    if (info.color_type == 0 || info.color_type == 4 || info.bit_depth != 8)
-      return Status::error(path + ": a panoptic PNG must be 8-bit RGB (id = R + 256·G + 256²·B)");
-    if (info.color_type == 3) {
-      const std::vector<uint8_t>& pal = thread_decoder().palette();
-      palette_size = int(pal.size() / 4);
-      for (int i = 0; i < palette_size; ++i)
-        palette_ids[i] = uint32_t(pal[size_t(i) * 4]) | (uint32_t(pal[size_t(i) * 4 + 1]) << 8) |
-                         (uint32_t(pal[size_t(i) * 4 + 2]) << 16);
-    }
-    image->width = info.width;
-    image->height = info.height;
-    image->values.resize(size_t(info.width) * size_t(info.height));
+Status PanopticPngRows::open(const std::string& path, bool* fallback) {
+  *fallback = false;
+  path_ = path;
+  if (!is_png_file(path)) {
+    *fallback = true;
     return Status::success();
-  };
-  int color = 0;
-  auto row = [&](int y, const uint8_t* r) {
-    const size_t w = size_t(image->width);
-    uint32_t* out = image->values.data() + size_t(y) * w;
-    if (color == 2) {
+  }
+  ATROUS_RETURN_IF_ERROR(decoder_.open_file(path, &info_, fallback));
+  if (*fallback) return Status::success();
+  if (info_.color_type == 0 || info_.color_type == 4 || info_.bit_depth != 8)
+    return Status::error(path + ": a panoptic PNG must be 8-bit RGB (id = R + 256·G + 256²·B)");
+  if (info_.color_type == 3) {
+    const std::vector<uint8_t>& pal = decoder_.palette();
+    palette_size_ = int(pal.size() / 4);
+    for (int i = 0; i < palette_size_; ++i)
+      palette_ids_[i] = uint32_t(pal[size_t(i) * 4]) | (uint32_t(pal[size_t(i) * 4 + 1]) << 8) |
+                        (uint32_t(pal[size_t(i) * 4 + 2]) << 16);
+  }
+  if (row_.size() < size_t(info_.width)) row_.resize(size_t(info_.width));
+  return Status::success();
+}
+
+Status PanopticPngRows::next(const uint32_t** ids) {
+  const uint8_t* r = nullptr;
+  Status s = decoder_.next_row(&r);
+  if (!s.ok()) return Status::error(path_ + ": " + s.message());
+  const size_t w = size_t(info_.width);
+  uint32_t* out = row_.data();
+  if (info_.color_type == 2) {
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-      // whole-word loads: the decoder leaves readable bytes after each row
-      for (size_t x = 0; x < w; ++x) {
-        uint32_t v;
-        std::memcpy(&v, r + 3 * x, 4);
-        out[x] = v & 0xffffffu;
-      }
-#else
-      for (size_t x = 0; x < w; ++x)
-        out[x] = uint32_t(r[3 * x]) | (uint32_t(r[3 * x + 1]) << 8) | (uint32_t(r[3 * x + 2]) << 16);
-#endif
-    } else if (color == 6) {
-      for (size_t x = 0; x < w; ++x)
-        out[x] = uint32_t(r[4 * x]) | (uint32_t(r[4 * x + 1]) << 8) | (uint32_t(r[4 * x + 2]) << 16);
-    } else {
-      for (size_t x = 0; x < w; ++x) {
-        if (r[x] >= palette_size) bad_index = true;
-        out[x] = palette_ids[r[x] < palette_size ? r[x] : 0];
-      }
+    // whole-word loads: the decoder leaves readable bytes after each row
+    for (size_t x = 0; x < w; ++x) {
+      uint32_t v;
+      std::memcpy(&v, r + 3 * x, 4);
+      out[x] = v & 0xffffffu;
     }
-  };
-  Status fast = fast_decode(path, &handled, [&](const PngInfo& info) {
-    color = info.color_type;
-    return start(info);
-  }, row);
-  if (handled) {
-    if (fast.ok() && bad_index) return Status::error(path + ": palette index out of range");
-    return fast;
+#else
+    for (size_t x = 0; x < w; ++x)
+      out[x] = uint32_t(r[3 * x]) | (uint32_t(r[3 * x + 1]) << 8) | (uint32_t(r[3 * x + 2]) << 16);
+#endif
+  } else if (info_.color_type == 6) {
+    for (size_t x = 0; x < w; ++x)
+      out[x] = uint32_t(r[4 * x]) | (uint32_t(r[4 * x + 1]) << 8) | (uint32_t(r[4 * x + 2]) << 16);
+  } else {
+    for (size_t x = 0; x < w; ++x) {
+      if (r[x] >= palette_size_) return Status::error(path_ + ": palette index out of range");
+      out[x] = palette_ids_[r[x]];
+    }
+  }
+  *ids = out;
+  return Status::success();
+}
+
+Status load_panoptic_png(const std::string& path, LabelImage* image) {
+  thread_local PanopticPngRows rows;
+  bool fallback = false;
+  ATROUS_RETURN_IF_ERROR(rows.open(path, &fallback));
+  if (!fallback) {
+    image->width = rows.width();
+    image->height = rows.height();
+    const size_t w = size_t(rows.width());
+    image->values.resize(w * size_t(rows.height()));
+    for (int y = 0; y < rows.height(); ++y) {
+      const uint32_t* ids = nullptr;
+      ATROUS_RETURN_IF_ERROR(rows.next(&ids));
+      std::memcpy(image->values.data() + size_t(y) * w, ids, w * sizeof(uint32_t));
+    }
+    return Status::success();
   }
   std::FILE* file = nullptr;
   int w = 0, h = 0, channels = 0;

@@ -134,15 +134,15 @@ PngDecoder::~PngDecoder() {
   if (decompressor_) libdeflate_free_decompressor(static_cast<libdeflate_decompressor*>(decompressor_));
 }
 
-Status PngDecoder::decode_file(const std::string& path, PngInfo* info, bool* unsupported, const RowSink& sink) {
+Status PngDecoder::read_file(const std::string& path, size_t* size) {
   std::FILE* f = std::fopen(path.c_str(), "rb");
   if (!f) return Status::error(path + ": cannot open");
-  size_t size = 0;
+  *size = 0;
   bool read_error = false;
   for (;;) {
-    reserve_bytes(&file_, size + (size_t(1) << 20));
-    size_t got = std::fread(file_.data() + size, 1, file_.size() - size, f);
-    size += got;
+    reserve_bytes(&file_, *size + (size_t(1) << 20));
+    size_t got = std::fread(file_.data() + *size, 1, file_.size() - *size, f);
+    *size += got;
     if (got == 0) {
       read_error = std::ferror(f) != 0;
       break;
@@ -150,16 +150,57 @@ Status PngDecoder::decode_file(const std::string& path, PngInfo* info, bool* uns
   }
   std::fclose(f);
   if (read_error) return Status::error(path + ": read error");
+  return Status::success();
+}
+
+Status PngDecoder::decode_file(const std::string& path, PngInfo* info, bool* unsupported, const RowSink& sink) {
+  size_t size = 0;
+  ATROUS_RETURN_IF_ERROR(read_file(path, &size));
   Status s = decode_memory(file_.data(), size, info, unsupported, sink);
   if (!s.ok()) return Status::error(path + ": " + s.message());
   return s;
 }
 
+Status PngDecoder::open_file(const std::string& path, PngInfo* info, bool* unsupported) {
+  size_t size = 0;
+  ATROUS_RETURN_IF_ERROR(read_file(path, &size));
+  Status s = parse_and_inflate(file_.data(), size, info, unsupported);
+  if (!s.ok()) return Status::error(path + ": " + s.message());
+  return s;
+}
+
+Status PngDecoder::next_row(const uint8_t** row) {
+  const PngInfo& info = open_info_;
+  if (next_y_ >= info.height) return Status::error("PNG: no rows left");
+  const int bpp = info.channels * info.bit_depth / 8;
+  const size_t stride = size_t(info.width) * size_t(bpp);
+  uint8_t* line = inflated_.data() + size_t(next_y_) * (stride + 1);
+  Status s = png_unfilter_row(line[0], line + 1, prior_, stride, bpp);
+  if (!s.ok()) return Status::error("corrupt PNG: row " + std::to_string(next_y_) + ": " + s.message());
+  prior_ = line + 1;
+  *row = line + 1;
+  ++next_y_;
+  return Status::success();
+}
+
 Status PngDecoder::decode_memory(const uint8_t* data, size_t size, PngInfo* info, bool* unsupported,
                                  const RowSink& sink) {
+  ATROUS_RETURN_IF_ERROR(parse_and_inflate(data, size, info, unsupported));
+  if (*unsupported) return Status::success();
+  for (int y = 0; y < info->height; ++y) {
+    const uint8_t* row = nullptr;
+    ATROUS_RETURN_IF_ERROR(next_row(&row));
+    ATROUS_RETURN_IF_ERROR(sink(y, row));
+  }
+  return Status::success();
+}
+
+Status PngDecoder::parse_and_inflate(const uint8_t* data, size_t size, PngInfo* info, bool* unsupported) {
   static const uint8_t kSignature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
   *unsupported = false;
   *info = PngInfo();
+  open_info_ = PngInfo();  // next_row() has nothing until this succeeds
+  next_y_ = 0;
   if (size < 8 || std::memcmp(data, kSignature, 8) != 0) return Status::error("not a PNG file (bad signature)");
   size_t pos = 8;
   bool have_header = false, have_end = false, idat_done = false, seen_idat = false;
@@ -259,15 +300,9 @@ Status PngDecoder::decode_memory(const uint8_t* data, size_t size, PngInfo* info
                          std::to_string(expected) + " bytes)");
   reserve_bytes(&zero_row_, stride + kRowSlack);
   std::memset(zero_row_.data(), 0, stride + kRowSlack);
-  const uint8_t* prior = zero_row_.data();
-  for (int y = 0; y < info->height; ++y) {
-    uint8_t* line = inflated_.data() + size_t(y) * (stride + 1);
-    uint8_t* row = line + 1;
-    Status s = png_unfilter_row(line[0], row, prior, stride, bpp);
-    if (!s.ok()) return Status::error("corrupt PNG: row " + std::to_string(y) + ": " + s.message());
-    ATROUS_RETURN_IF_ERROR(sink(y, row));
-    prior = row;
-  }
+  open_info_ = *info;
+  next_y_ = 0;
+  prior_ = zero_row_.data();
   return Status::success();
 }
 

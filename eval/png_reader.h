@@ -47,6 +47,12 @@ class PngDecoder {
   // The same on bytes in memory.
   Status decode_memory(const uint8_t* data, size_t size, PngInfo* info, bool* unsupported, const RowSink& sink);
 
+  // Row by row instead of through a callback: open_file() reads, parses and inflates (and sets
+  // `*unsupported` as decode_file does); then next_row() unfilters and returns the rows in
+  // order, with the same layout and guarantees as the callback's rows.
+  Status open_file(const std::string& path, PngInfo* info, bool* unsupported);
+  Status next_row(const uint8_t** row);
+
   // RGBA entries of the last palette image's PLTE (+ tRNS alpha, 255 where absent).
   const std::vector<uint8_t>& palette() const { return palette_; }
 
@@ -62,6 +68,12 @@ class PngDecoder {
   std::vector<uint8_t> zero_row_;  // the row above the first one
   std::vector<uint8_t> palette_;
   void* decompressor_ = nullptr;  // libdeflate_decompressor, made on first use
+  PngInfo open_info_;             // of the image open_file() opened
+  int next_y_ = 0;
+  const uint8_t* prior_ = nullptr;
+
+  Status read_file(const std::string& path, size_t* size);
+  Status parse_and_inflate(const uint8_t* data, size_t size, PngInfo* info, bool* unsupported);
 };
 
 // Reverses one row's PNG filter in place: `row` (length `bytes`) holds the filtered bytes,
