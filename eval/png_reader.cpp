@@ -4,7 +4,9 @@
 // has none and vectorises).
 #include "eval/png_reader.h"
 
+#if ATROUS_HAVE_LIBDEFLATE
 #include <libdeflate.h>
+#endif
 
 #include <cstdio>
 #include <cstdlib>
@@ -131,7 +133,9 @@ Status png_unfilter_row(int filter, uint8_t* row, const uint8_t* prior, size_t b
 }
 
 PngDecoder::~PngDecoder() {
+#if ATROUS_HAVE_LIBDEFLATE
   if (decompressor_) libdeflate_free_decompressor(static_cast<libdeflate_decompressor*>(decompressor_));
+#endif
 }
 
 Status PngDecoder::read_file(const std::string& path, size_t* size) {
@@ -195,6 +199,16 @@ Status PngDecoder::decode_memory(const uint8_t* data, size_t size, PngInfo* info
   return Status::success();
 }
 
+#if !ATROUS_HAVE_LIBDEFLATE
+// Built without libdeflate (a cross build): every file is left to stb_image.
+Status PngDecoder::parse_and_inflate(const uint8_t*, size_t, PngInfo* info, bool* unsupported) {
+  *info = PngInfo();
+  open_info_ = PngInfo();
+  next_y_ = 0;
+  *unsupported = true;
+  return Status::success();
+}
+#else
 Status PngDecoder::parse_and_inflate(const uint8_t* data, size_t size, PngInfo* info, bool* unsupported) {
   static const uint8_t kSignature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
   *unsupported = false;
@@ -305,5 +319,6 @@ Status PngDecoder::parse_and_inflate(const uint8_t* data, size_t size, PngInfo* 
   prior_ = zero_row_.data();
   return Status::success();
 }
+#endif  // ATROUS_HAVE_LIBDEFLATE
 
 }  // namespace atrous

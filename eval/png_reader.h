@@ -6,7 +6,8 @@
 //
 // Handled: non-interlaced 8-bit gray, gray+alpha, RGB, RGBA and palette images, and 16-bit gray.
 // Everything else (interlaced, 1/2/4-bit, 16-bit colour) is reported as `unsupported` so that
-// the caller can fall back to stb_image. Chunk CRCs are checked only when asked (stb_image does
+// the caller can fall back to stb_image (as is every file in a build without libdeflate, see
+// CMakeLists.txt). Chunk CRCs are checked only when asked (stb_image does
 // not check them either); the zlib stream's Adler-32 is always checked.
 #pragma once
 
