@@ -63,7 +63,7 @@ Status evaluate_instances(const CityscapesImage& image, EvalAccumulators* delta)
   const std::vector<int> instance_ids = cityscapes_instance_ids();
   std::vector<int> class_of_label(34, -1);
   for (size_t k = 0; k < instance_ids.size(); ++k) class_of_label[size_t(instance_ids[k])] = int(k);
-  LabelImage gt;
+  thread_local LabelImage gt;  // reused: no fresh pages per image
   Status status = load_instance_png(image.gt_instances, &gt);
   if (!status.ok()) return Status::error("image " + image.stem + ": ground truth: " + status.message());
   std::vector<int64_t> counts(65536, 0);
@@ -107,7 +107,7 @@ Status evaluate_instances(const CityscapesImage& image, EvalAccumulators* delta)
       int k = class_of_label[size_t(label)];
       if (k < 0) continue;  // not an evaluated instance class
       std::string mask_path = parts[0][0] == '/' ? parts[0] : (fs::path(dir) / parts[0]).string();
-      LabelImage8 mask;
+      thread_local LabelImage8 mask;
       status = load_mask_png(mask_path, &mask);
       if (!status.ok()) return Status::error(where + ": " + status.message());
       if (mask.width != gt.width || mask.height != gt.height)
@@ -135,7 +135,7 @@ Status evaluate_instances(const CityscapesImage& image, EvalAccumulators* delta)
 }
 
 Status evaluate_semantic(const CityscapesImage& image, EvalAccumulators* delta) {
-  LabelImage8 gt, pred;
+  thread_local LabelImage8 gt, pred;  // reused: no fresh pages per image
   Status status = load_label_png(image.gt_labels, &gt);
   if (!status.ok()) return Status::error("image " + image.stem + ": ground truth: " + status.message());
   if (image.pred_semantic.empty()) {

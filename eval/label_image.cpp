@@ -1,12 +1,20 @@
-// PNG decoding for evaluation through stb_image; its implementation lives in runtime/image.cpp,
-// so the header is included here without STB_IMAGE_IMPLEMENTATION.
+// PNG decoding for evaluation: eval/png_reader.h for the common non-interlaced 8-bit (and 16-bit
+// gray) files, each row converted as soon as it is unfiltered; stb_image for the other PNG
+// variants (and non-PNG files). stb's implementation lives in runtime/image.cpp, so the header
+// is included here without STB_IMAGE_IMPLEMENTATION. Both paths give the same values (the
+// conversions below follow stb_image's channel conversions) and are compared by
+// tests/test_eval_png.cpp.
 #include "eval/label_image.h"
 
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
+#include <functional>
 #include <memory>
 
 #include <stb/stb_image.h>
+
+#include "eval/png_reader.h"
 
 namespace atrous {
 
@@ -35,9 +43,119 @@ Status decode_failure(const std::string& path) {
   return Status::error(path + ": cannot decode (" + std::string(stbi_failure_reason()) + ")");
 }
 
+// One decoder per thread: its buffers stay allocated from image to image.
+PngDecoder& thread_decoder() {
+  thread_local PngDecoder decoder;
+  return decoder;
+}
+
+// stb_image's RGB → one channel conversion (stbi__compute_y).
+inline uint8_t luma(uint32_t r, uint32_t g, uint32_t b) { return uint8_t((r * 77 + g * 150 + b * 29) >> 8); }
+
+bool is_png_file(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) return false;
+  uint8_t head[8] = {};
+  size_t got = std::fread(head, 1, 8, f);
+  std::fclose(f);
+  static const uint8_t kSignature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+  return got == 8 && std::memcmp(head, kSignature, 8) == 0;
+}
+
+// Runs the fast decoder; `*handled` false = use stb_image (a PNG variant the fast decoder
+// leaves out, or not a PNG at all). `start` sees the header before any row and may refuse it.
+Status fast_decode(const std::string& path, bool* handled, const std::function<Status(const PngInfo&)>& start,
+                   const std::function<void(int, const uint8_t*)>& row) {
+  *handled = false;
+  if (!is_png_file(path)) return Status::success();
+  PngDecoder& decoder = thread_decoder();
+  PngInfo info;
+  bool unsupported = false;
+  bool started = false;
+  Status s = decoder.decode_file(path, &info, &unsupported, [&](int y, const uint8_t* r) {
+    if (!started) {
+      ATROUS_RETURN_IF_ERROR(start(info));
+      started = true;
+    }
+    row(y, r);
+    return Status::success();
+  });
+  if (unsupported) return Status::success();
+  *handled = true;
+  return s;
+}
+
 }  // namespace
 
+Status PanopticPngRows::open(const std::string& path, bool* fallback) {
+  *fallback = false;
+  path_ = path;
+  if (!is_png_file(path)) {
+    *fallback = true;
+    return Status::success();
+  }
+  ATROUS_RETURN_IF_ERROR(decoder_.open_file(path, &info_, fallback));
+  if (*fallback) return Status::success();
+  if (info_.color_type == 0 || info_.color_type == 4 || info_.bit_depth != 8)
+    return Status::error(path + ": a panoptic PNG must be 8-bit RGB (id = R + 256·G + 256²·B)");
+  if (info_.color_type == 3) {
+    const std::vector<uint8_t>& pal = decoder_.palette();
+    palette_size_ = int(pal.size() / 4);
+    for (int i = 0; i < palette_size_; ++i)
+      palette_ids_[i] = uint32_t(pal[size_t(i) * 4]) | (uint32_t(pal[size_t(i) * 4 + 1]) << 8) |
+                        (uint32_t(pal[size_t(i) * 4 + 2]) << 16);
+  }
+  if (row_.size() < size_t(info_.width)) row_.resize(size_t(info_.width));
+  return Status::success();
+}
+
+Status PanopticPngRows::next(const uint32_t** ids) {
+  const uint8_t* r = nullptr;
+  Status s = decoder_.next_row(&r);
+  if (!s.ok()) return Status::error(path_ + ": " + s.message());
+  const size_t w = size_t(info_.width);
+  uint32_t* out = row_.data();
+  if (info_.color_type == 2) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    // whole-word loads: the decoder leaves readable bytes after each row
+    for (size_t x = 0; x < w; ++x) {
+      uint32_t v;
+      std::memcpy(&v, r + 3 * x, 4);
+      out[x] = v & 0xffffffu;
+    }
+#else
+    for (size_t x = 0; x < w; ++x)
+      out[x] = uint32_t(r[3 * x]) | (uint32_t(r[3 * x + 1]) << 8) | (uint32_t(r[3 * x + 2]) << 16);
+#endif
+  } else if (info_.color_type == 6) {
+    for (size_t x = 0; x < w; ++x)
+      out[x] = uint32_t(r[4 * x]) | (uint32_t(r[4 * x + 1]) << 8) | (uint32_t(r[4 * x + 2]) << 16);
+  } else {
+    for (size_t x = 0; x < w; ++x) {
+      if (r[x] >= palette_size_) return Status::error(path_ + ": palette index out of range");
+      out[x] = palette_ids_[r[x]];
+    }
+  }
+  *ids = out;
+  return Status::success();
+}
+
 Status load_panoptic_png(const std::string& path, LabelImage* image) {
+  thread_local PanopticPngRows rows;
+  bool fallback = false;
+  ATROUS_RETURN_IF_ERROR(rows.open(path, &fallback));
+  if (!fallback) {
+    image->width = rows.width();
+    image->height = rows.height();
+    const size_t w = size_t(rows.width());
+    image->values.resize(w * size_t(rows.height()));
+    for (int y = 0; y < rows.height(); ++y) {
+      const uint32_t* ids = nullptr;
+      ATROUS_RETURN_IF_ERROR(rows.next(&ids));
+      std::memcpy(image->values.data() + size_t(y) * w, ids, w * sizeof(uint32_t));
+    }
+    return Status::success();
+  }
   std::FILE* file = nullptr;
   int w = 0, h = 0, channels = 0;
   bool sixteen = false;
@@ -61,6 +179,62 @@ Status load_panoptic_png(const std::string& path, LabelImage* image) {
 }
 
 Status load_label_png(const std::string& path, LabelImage8* image) {
+  bool handled = false;
+  PngInfo header;
+  bool colour = false;  // an RGB pixel (or palette entry) with unequal channels
+  uint8_t gray_of[256];
+  int palette_size = 0;
+  auto start = [&](const PngInfo& info) {
+    header = info;
+    if (info.bit_depth != 8) return Status::error(path + ": a label PNG must be 8-bit");
+    if (info.color_type == 3) {
+      const std::vector<uint8_t>& pal = thread_decoder().palette();
+      palette_size = int(pal.size() / 4);
+      for (int i = 0; i < palette_size; ++i) gray_of[i] = pal[size_t(i) * 4];
+    }
+    image->width = info.width;
+    image->height = info.height;
+    image->values.resize(size_t(info.width) * size_t(info.height));
+    return Status::success();
+  };
+  bool bad_index = false;
+  auto row = [&](int y, const uint8_t* r) {
+    const size_t w = size_t(image->width);
+    uint8_t* out = image->values.data() + size_t(y) * w;
+    const int n = header.channels;
+    if (header.color_type == 0) {
+      std::memcpy(out, r, w);
+    } else if (header.color_type == 4) {
+      for (size_t x = 0; x < w; ++x) out[x] = r[2 * x];
+    } else if (header.color_type == 3) {
+      const std::vector<uint8_t>& pal = thread_decoder().palette();
+      for (size_t x = 0; x < w; ++x) {
+        if (r[x] >= palette_size) {
+          bad_index = true;
+          out[x] = 0;
+          continue;
+        }
+        const uint8_t* e = &pal[size_t(r[x]) * 4];
+        colour |= e[0] != e[1] || e[0] != e[2];
+        out[x] = gray_of[r[x]];
+      }
+    } else {
+      unsigned differ = 0;
+      for (size_t x = 0; x < w; ++x) {
+        const uint8_t* p = r + size_t(n) * x;
+        differ |= unsigned(p[0] ^ p[1]) | unsigned(p[0] ^ p[2]);
+        out[x] = p[0];
+      }
+      colour |= differ != 0;
+    }
+  };
+  Status fast = fast_decode(path, &handled, start, row);
+  if (handled) {
+    if (!fast.ok()) return fast;
+    if (bad_index) return Status::error(path + ": palette index out of range");
+    if (colour) return Status::error(path + ": a label PNG must have one channel (found colour pixels)");
+    return fast;
+  }
   std::FILE* file = nullptr;
   int w = 0, h = 0, channels = 0;
   bool sixteen = false;
@@ -91,6 +265,27 @@ Status load_label_png(const std::string& path, LabelImage8* image) {
 }
 
 Status load_instance_png(const std::string& path, LabelImage* image) {
+  bool handled = false;
+  bool sixteen_bits = false;
+  auto start = [&](const PngInfo& info) {
+    if (info.color_type != 0) return Status::error(path + ": an instance-id PNG must be single-channel");
+    sixteen_bits = info.bit_depth == 16;
+    image->width = info.width;
+    image->height = info.height;
+    image->values.resize(size_t(info.width) * size_t(info.height));
+    return Status::success();
+  };
+  auto row = [&](int y, const uint8_t* r) {
+    const size_t w = size_t(image->width);
+    uint32_t* out = image->values.data() + size_t(y) * w;
+    if (sixteen_bits) {
+      for (size_t x = 0; x < w; ++x) out[x] = (uint32_t(r[2 * x]) << 8) | r[2 * x + 1];
+    } else {
+      for (size_t x = 0; x < w; ++x) out[x] = r[x];
+    }
+  };
+  Status fast = fast_decode(path, &handled, start, row);
+  if (handled) return fast;
   std::FILE* file = nullptr;
   int w = 0, h = 0, channels = 0;
   bool sixteen = false;
@@ -120,6 +315,48 @@ Status load_instance_png(const std::string& path, LabelImage* image) {
 }
 
 Status load_mask_png(const std::string& path, LabelImage8* image) {
+  bool handled = false;
+  PngInfo header;
+  uint8_t luma_of[256];
+  int palette_size = 0;
+  bool bad_index = false;
+  auto start = [&](const PngInfo& info) {
+    header = info;
+    if (info.color_type == 3) {
+      const std::vector<uint8_t>& pal = thread_decoder().palette();
+      palette_size = int(pal.size() / 4);
+      for (int i = 0; i < palette_size; ++i) {
+        const uint8_t* e = &pal[size_t(i) * 4];
+        luma_of[i] = luma(e[0], e[1], e[2]);
+      }
+    }
+    image->width = info.width;
+    image->height = info.height;
+    image->values.resize(size_t(info.width) * size_t(info.height));
+    return Status::success();
+  };
+  auto row = [&](int y, const uint8_t* r) {
+    const size_t w = size_t(image->width);
+    uint8_t* out = image->values.data() + size_t(y) * w;
+    const int n = header.channels;
+    if (header.bit_depth == 16) {  // stb_image keeps the high byte of 16-bit samples
+      for (size_t x = 0; x < w; ++x) out[x] = r[2 * x];
+    } else if (header.color_type == 0 || header.color_type == 4) {
+      for (size_t x = 0; x < w; ++x) out[x] = r[size_t(n) * x];
+    } else if (header.color_type == 3) {
+      for (size_t x = 0; x < w; ++x) {
+        bad_index |= r[x] >= palette_size;
+        out[x] = r[x] < palette_size ? luma_of[r[x]] : 0;
+      }
+    } else {
+      for (size_t x = 0; x < w; ++x) out[x] = luma(r[n * x], r[n * x + 1], r[n * x + 2]);
+    }
+  };
+  Status fast = fast_decode(path, &handled, start, row);
+  if (handled) {
+    if (fast.ok() && bad_index) return Status::error(path + ": palette index out of range");
+    return fast;
+  }
   std::FILE* file = nullptr;
   int w = 0, h = 0, channels = 0;
   bool sixteen = false;

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "eval/png_reader.h"
 #include "graph/status.h"
 
 namespace atrous {
@@ -25,6 +26,27 @@ struct LabelImage8 {
 
 // RGB(A) → R + 256·G + 256²·B. A grayscale PNG is refused (it cannot hold a panoptic id map).
 Status load_panoptic_png(const std::string& path, LabelImage* image);
+// A panoptic PNG read row by row through the fast decoder (eval/png_reader.h), ids computed per
+// row into a small buffer: two of them stream a (gt, pred) pair without full-size id maps.
+class PanopticPngRows {
+ public:
+  // `*fallback` = a file the fast decoder does not handle (not a PNG, interlaced, ...): read it
+  // with load_panoptic_png instead. Errors name `path`, as load_panoptic_png's do.
+  Status open(const std::string& path, bool* fallback);
+  int width() const { return info_.width; }
+  int height() const { return info_.height; }
+  // The ids of the next row (width() values, valid until the next call).
+  Status next(const uint32_t** ids);
+
+ private:
+  PngDecoder decoder_;
+  PngInfo info_;
+  std::string path_;
+  std::vector<uint32_t> row_;
+  uint32_t palette_ids_[256] = {};
+  int palette_size_ = 0;
+};
+
 // One channel, 8-bit (a grayscale or RGB image whose channels are equal).
 Status load_label_png(const std::string& path, LabelImage8* image);
 // One channel, 8- or 16-bit, values as stored (no rescaling of 8-bit data).

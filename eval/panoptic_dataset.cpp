@@ -137,26 +137,57 @@ Status panoptic_dataset_load(const std::string& gt_json, const std::string& gt_d
 
 Status panoptic_pair_evaluate(const PanopticImagePair& pair, bool semantic_from_panoptic, EvalAccumulators* delta) {
   const std::string where = "image " + pair.key;
-  LabelImage gt, pred;
-  Status status = load_panoptic_png(pair.gt_png, &gt);
-  if (!status.ok()) return Status::error(where + ": ground truth: " + status.message());
   bool missing = !pair.has_pred;
   if (!missing && !file_exists(pair.pred_png)) missing = true;
-  if (!missing) {
-    status = load_panoptic_png(pair.pred_png, &pred);
-    if (!status.ok()) return Status::error(where + ": prediction: " + status.message());
-    if (pred.width != gt.width || pred.height != gt.height)
-      return Status::error(where + ": the prediction is " + std::to_string(pred.width) + "x" +
-                           std::to_string(pred.height) + " but the ground truth is " + std::to_string(gt.width) +
-                           "x" + std::to_string(gt.height) + " (" + pair.pred_png + ")");
-  } else {
+  if (missing)
     delta->missing.push_back(pair.key + ": no panoptic prediction (" +
                              (pair.has_pred ? pair.pred_png + " does not exist" : "not in the prediction JSON") + ")");
+  static const std::vector<PanopticSegment> no_segments;
+  thread_local PanopticOverlapCounter counter;
+  Status status = counter.start(pair.gt, missing ? no_segments : pair.pred);
+  if (!status.ok()) return Status::error(where + ": " + status.message());
+  auto size_error = [&](int pw, int ph, int gw, int gh) {
+    return Status::error(where + ": the prediction is " + std::to_string(pw) + "x" + std::to_string(ph) +
+                         " but the ground truth is " + std::to_string(gw) + "x" + std::to_string(gh) + " (" +
+                         pair.pred_png + ")");
+  };
+  // Both PNGs decoded together, row by row, straight into the overlap counts; full-size id maps
+  // only for files the fast decoder leaves to stb_image.
+  thread_local PanopticPngRows gt_rows, pred_rows;
+  bool gt_fallback = false, pred_fallback = false;
+  status = gt_rows.open(pair.gt_png, &gt_fallback);
+  if (!status.ok()) return Status::error(where + ": ground truth: " + status.message());
+  if (!missing) {
+    status = pred_rows.open(pair.pred_png, &pred_fallback);
+    if (!status.ok()) return Status::error(where + ": prediction: " + status.message());
+  }
+  if (!gt_fallback && !pred_fallback) {
+    if (!missing && (pred_rows.width() != gt_rows.width() || pred_rows.height() != gt_rows.height()))
+      return size_error(pred_rows.width(), pred_rows.height(), gt_rows.width(), gt_rows.height());
+    for (int y = 0; y < gt_rows.height(); ++y) {
+      const uint32_t *g = nullptr, *p = nullptr;
+      status = gt_rows.next(&g);
+      if (!status.ok()) return Status::error(where + ": ground truth: " + status.message());
+      if (!missing) {
+        status = pred_rows.next(&p);
+        if (!status.ok()) return Status::error(where + ": prediction: " + status.message());
+      }
+      counter.add(g, p, size_t(gt_rows.width()));
+    }
+  } else {
+    thread_local LabelImage gt, pred;  // reused: no fresh pages per image
+    status = load_panoptic_png(pair.gt_png, &gt);
+    if (!status.ok()) return Status::error(where + ": ground truth: " + status.message());
+    if (!missing) {
+      status = load_panoptic_png(pair.pred_png, &pred);
+      if (!status.ok()) return Status::error(where + ": prediction: " + status.message());
+      if (pred.width != gt.width || pred.height != gt.height)
+        return size_error(pred.width, pred.height, gt.width, gt.height);
+    }
+    counter.add(gt.values.data(), missing ? nullptr : pred.values.data(), gt.values.size());
   }
   PanopticOverlap overlap;
-  static const std::vector<PanopticSegment> no_segments;
-  status = panoptic_overlap_compute(gt.values.data(), missing ? nullptr : pred.values.data(), gt.values.size(), pair.gt,
-                                    missing ? no_segments : pair.pred, &overlap);
+  status = counter.finish(&overlap);
   if (!status.ok()) return Status::error(where + ": " + status.message());
   if (delta->pq) {
     status = delta->pq->add(overlap);

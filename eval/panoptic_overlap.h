@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <unordered_map>
 #include <vector>
 
 #include "graph/status.h"
@@ -42,6 +43,37 @@ struct PanopticOverlap {
   std::vector<int64_t> gt_pixels;           // PNG area per gt index
   std::vector<int64_t> pred_pixels;         // PNG area per pred index
   std::vector<PanopticPairCount> pairs;     // non-zero intersections, sorted by (gt, pred)
+};
+
+// The same statistics accumulated piece by piece (e.g. row by row while two PNGs are decoded
+// together): start(), add() over consecutive stretches of pixels, finish(). Runs of equal
+// (gt, pred) pairs carry over from one add() to the next.
+class PanopticOverlapCounter {
+ public:
+  // Errors: duplicate segment ids in either list.
+  Status start(const std::vector<PanopticSegment>& gt_segments, const std::vector<PanopticSegment>& pred_segments);
+  // `pred_ids` null = VOID.
+  void add(const uint32_t* gt_ids, const uint32_t* pred_ids, size_t pixels);
+  // The other errors of panoptic_overlap_compute.
+  Status finish(PanopticOverlap* overlap);
+
+ private:
+  void flush();
+  int gt_index(uint32_t id);
+  int pred_index(uint32_t id);
+
+  PanopticOverlap result_;
+  std::unordered_map<uint32_t, int> gt_map_, pred_map_;
+  uint32_t gt_last_id_ = 0, pred_last_id_ = 0;
+  int gt_last_ = -2, pred_last_ = -2;
+  bool dense_ = true;
+  size_t pred_count_ = 0;
+  std::vector<int64_t> table_;
+  std::unordered_map<uint64_t, int64_t> sparse_;
+  bool has_unknown_pred_ = false;
+  uint32_t unknown_pred_ = 0;
+  uint32_t run_gt_ = 0, run_pred_ = 0;
+  int64_t run_ = 0;
 };
 
 // Scans the two id maps (`pixels` values each). `pred_ids` may be null: a missing prediction,
