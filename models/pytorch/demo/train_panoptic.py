@@ -76,6 +76,9 @@ def main() -> int:
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--device", default="cpu", help="torch device (cpu, cuda)")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    parser.add_argument("--resume", default=None,
+                        help="state_dict to start from (a second run continues a first)")
+    parser.add_argument("--seed", type=int, default=0, help="batch sampling seed")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
@@ -84,9 +87,12 @@ def main() -> int:
     start = time.time()
     data = make_dataset(args.images)
     print(f"generated {args.images} training images in {time.time() - start:.0f} s", flush=True)
-    model = build_demo_model().to(device).train()
+    model = build_demo_model()
+    if args.resume:
+        model.load_state_dict(torch.load(args.resume, map_location="cpu"))
+    model = model.to(device).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(args.seed)
     budget = args.minutes * 60
     t0 = time.time()
     step, running = 0, None
