@@ -357,12 +357,28 @@ class Head(nn.Sequential):
         super().__init__(SeparableConv(cin, channels, 5, eps), nn.Conv2d(channels, outputs, 1))
 
 
+@dataclasses.dataclass(frozen=True)
+class Widths:
+    """Channel widths of the ASPPs, decoders and heads. The defaults are the DeepLab2 configs'
+    (SPEC §1.2/§1.3); smaller ones make reduced-width variants (e.g. the synthetic demo model in
+    models/pytorch/demo/)."""
+    semantic_aspp: int = 256
+    semantic_projections: Tuple[int, int] = (64, 32)
+    semantic_decoder: int = 256
+    semantic_head: int = 256
+    instance_aspp: int = 256
+    instance_projections: Tuple[int, int] = (32, 16)
+    instance_decoder: int = 128
+    instance_head: int = 32
+
+
 class PanopticDeepLab(nn.Module):
     """image [N,3,H,W] in [−1,1] → (semantic [N,19,H,W], center [N,1,H,W], offset [N,2,H,W])."""
 
     def __init__(self, config: Config, crop: Tuple[int, int] = DEFAULT_CROP,
-                 num_classes: int = NUM_CLASSES):
+                 num_classes: int = NUM_CLASSES, widths: Optional[Widths] = None):
         super().__init__()
+        w = widths or Widths()
         self.config, eps = config, config.bn_eps
         if config.backbone == "mnv3l":
             self.backbone = MobileNetV3(MNV3_LARGE, MNV3_LARGE_LAST, config.output_stride, eps)
@@ -375,13 +391,17 @@ class PanopticDeepLab(nn.Module):
         channels = self.backbone.channels
         self.pool_window = pool_window(crop, config.output_stride)
         low = (channels["res3"], channels["res2"])
-        self.semantic_aspp = ASPP(channels["res5"], config.aspp_rates, self.pool_window, eps)
-        self.semantic_decoder = Decoder(256, low, (64, 32), 256, eps)
-        self.semantic_head = Head(256, 256, num_classes, eps)
-        self.instance_aspp = ASPP(channels["res5"], config.aspp_rates, self.pool_window, eps)
-        self.instance_decoder = Decoder(256, low, (32, 16), 128, eps)
-        self.center_head = Head(128, 32, 1, eps)
-        self.offset_head = Head(128, 32, 2, eps)
+        self.semantic_aspp = ASPP(channels["res5"], config.aspp_rates, self.pool_window, eps,
+                                  w.semantic_aspp)
+        self.semantic_decoder = Decoder(w.semantic_aspp, low, w.semantic_projections,
+                                        w.semantic_decoder, eps)
+        self.semantic_head = Head(w.semantic_decoder, w.semantic_head, num_classes, eps)
+        self.instance_aspp = ASPP(channels["res5"], config.aspp_rates, self.pool_window, eps,
+                                  w.instance_aspp)
+        self.instance_decoder = Decoder(w.instance_aspp, low, w.instance_projections,
+                                        w.instance_decoder, eps)
+        self.center_head = Head(w.instance_decoder, w.instance_head, 1, eps)
+        self.offset_head = Head(w.instance_decoder, w.instance_head, 2, eps)
 
     def forward(self, image):
         size = image.shape[-2:]
