@@ -7,7 +7,9 @@
 #   4. with a Panoptic-DeepLab MNV3-L model at 1025x2049 (PANOPTIC_MODEL, default
 #      shared/panoptic_mnv3l_1025x2049.atrous; when absent and python3 has torch + onnx, one is
 #      exported with random weights by models/pytorch/export_panoptic.py), the end-to-end FPS of
-#      the network and of network + merger (`bench_cuda --model FILE --merge`).
+#      the network, of network + CPU merger and of network (outputs left on the device) + GPU
+#      merger, after a check that the GPU merger equals the CPU merger on the model's outputs
+#      (`bench_cuda --model FILE --merge`).
 # Everything is printed and written to $OUT/gpu_check.txt (OUT defaults to /tmp/atrous_gpu_check_out).
 # Needs cmake, g++, nvcc and the xsimd and stb headers (no network: nothing is downloaded);
 # XSIMD_INCLUDE_DIR may point at a copy of xsimd's include directory.
@@ -95,7 +97,7 @@ if [ ! -f "$MODEL" ]; then
   # The C++ builder makes the same graph (random weights) without a file.
   MODEL="arch:panoptic-deeplab-mnv3l-os32:1025x2049"
 fi
-log "== end to end: $MODEL"
+log "== end to end (network, + CPU merger, + GPU merger): $MODEL"
 run_logged timeout 60 "$BUILD/bench_cuda" --model "$MODEL" --runs 20 --merge || STATUS=1
 log "== atrous bench --backend cuda (session path, includes host<->device copies)"
 run_logged timeout 45 "$BUILD/atrous" bench --arch panoptic-deeplab-mnv3l-os32 --size 1025x2049 \

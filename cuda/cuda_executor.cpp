@@ -182,6 +182,8 @@ class CudaExecutorImpl final : public CudaExecutor {
 
   Status initialize(const Graph& graph, const CudaOptions& options);
   Status run(const std::vector<const TensorView*>& inputs, std::vector<Tensor>* outputs) override;
+  Status run_on_device(const std::vector<const TensorView*>& inputs,
+                       std::vector<CudaDeviceTensor>* outputs) override;
   size_t arena_bytes() const override { return arena_.bytes(); }
   size_t weight_bytes() const override { return weights_.bytes(); }
   size_t host_fallback_nodes() const override { return host_nodes_; }
@@ -199,6 +201,8 @@ class CudaExecutorImpl final : public CudaExecutor {
   Status enqueue_gemm_conv(const Step& step);
   Status run_host(const Step& step);
   Status enqueue_all(bool timed);
+  Status enqueue_run(const std::vector<const TensorView*>& inputs, bool* use_graph);
+  Status read_profile(bool use_graph);
   float* f32(int32_t tensor) const { return static_cast<float*>(pointers_[size_t(tensor)]); }
   const float* optional_f32(const Node& node, size_t input) const {
     return node.inputs.size() > input && node.inputs[input] != kAbsentInput ? f32(node.inputs[input]) : nullptr;
@@ -850,7 +854,8 @@ Status CudaExecutorImpl::enqueue_all(bool timed) {
   return Status::success();
 }
 
-Status CudaExecutorImpl::run(const std::vector<const TensorView*>& inputs, std::vector<Tensor>* outputs) {
+// Copies the inputs in and queues every node (or the captured CUDA graph) on the stream.
+Status CudaExecutorImpl::enqueue_run(const std::vector<const TensorView*>& inputs, bool* graph_used) {
   if (inputs.size() != graph_.inputs.size())
     return Status::error("cuda: expected " + std::to_string(graph_.inputs.size()) + " inputs, got " +
                          std::to_string(inputs.size()));
@@ -888,6 +893,41 @@ Status CudaExecutorImpl::run(const std::vector<const TensorView*>& inputs, std::
   } else {
     ATROUS_RETURN_IF_ERROR(enqueue_all(options_.profile));
   }
+  *graph_used = use_graph;
+  return Status::success();
+}
+
+Status CudaExecutorImpl::read_profile(bool use_graph) {
+  if (options_.profile && !use_graph) {
+    for (size_t s = 0; s < steps_.size(); ++s) {
+      float ms = 0.0f;
+      ATROUS_CUDA_TRY(cudaEventElapsedTime(&ms, events_[s], events_[s + 1]), "cudaEventElapsedTime");
+      node_seconds_[s] = double(ms) * 1e-3;
+    }
+  }
+  return Status::success();
+}
+
+Status CudaExecutorImpl::run_on_device(const std::vector<const TensorView*>& inputs,
+                                       std::vector<CudaDeviceTensor>* outputs) {
+  bool use_graph = false;
+  ATROUS_RETURN_IF_ERROR(enqueue_run(inputs, &use_graph));
+  ATROUS_CUDA_TRY(cudaStreamSynchronize(stream_), "synchronize");
+  outputs->clear();
+  for (int32_t index : graph_.outputs) {
+    const GraphTensor& tensor = graph_.tensors[size_t(index)];
+    CudaDeviceTensor output;
+    output.dtype = tensor.dtype;
+    output.shape = tensor.shape;
+    output.data = pointers_[size_t(index)];
+    outputs->push_back(std::move(output));
+  }
+  return read_profile(use_graph);
+}
+
+Status CudaExecutorImpl::run(const std::vector<const TensorView*>& inputs, std::vector<Tensor>* outputs) {
+  bool use_graph = false;
+  ATROUS_RETURN_IF_ERROR(enqueue_run(inputs, &use_graph));
   outputs->clear();
   for (int32_t index : graph_.outputs) {
     const GraphTensor& tensor = graph_.tensors[size_t(index)];
@@ -899,14 +939,7 @@ Status CudaExecutorImpl::run(const std::vector<const TensorView*>& inputs, std::
     outputs->push_back(std::move(copy));
   }
   ATROUS_CUDA_TRY(cudaStreamSynchronize(stream_), "synchronize");
-  if (options_.profile && !use_graph) {
-    for (size_t s = 0; s < steps_.size(); ++s) {
-      float ms = 0.0f;
-      ATROUS_CUDA_TRY(cudaEventElapsedTime(&ms, events_[s], events_[s + 1]), "cudaEventElapsedTime");
-      node_seconds_[s] = double(ms) * 1e-3;
-    }
-  }
-  return Status::success();
+  return read_profile(use_graph);
 }
 
 }  // namespace
