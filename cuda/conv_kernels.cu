@@ -4,6 +4,8 @@
 // taps in the padding add nothing. Sums are float (the reference sums in double).
 #include "cuda/cuda_device_common.cuh"
 
+#include <cstdint>
+
 namespace atrous {
 
 namespace {

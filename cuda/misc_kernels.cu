@@ -2,6 +2,7 @@
 // same op in ops/ (see the comments there and docs/OPS.md): the same index arithmetic, double
 // where the reference uses double (pool sums, resize weights, softmax sums).
 #include <cfloat>
+#include <cstdint>
 
 #include "cuda/cuda_device_common.cuh"
 

@@ -12,6 +12,7 @@
 //   3. panoptic values and the per-instance fixed-point probability sums.
 // Then the maps come back once. Everything the CPU decides with a tie rule is decided by the same
 // rule here, so the results are identical (scores: see cuda_backend.h).
+#include <cstdint>
 #include <cuda_runtime_api.h>
 
 #include <algorithm>

@@ -7,6 +7,7 @@
 // present, and combine the lanes that update the same counter before one atomic per group
 // (neighbouring pixels mostly share an instance), so the atomics do not serialize on the few
 // hundred counters.
+#include <cstdint>
 #include <math_constants.h>
 
 #include <climits>

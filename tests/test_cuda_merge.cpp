@@ -10,6 +10,7 @@
 // scores exactly. Without a CUDA device (or in a build without CUDA) each test says so with
 // WARN and returns.
 #include <catch2/catch.hpp>
+#include <cstdint>
 
 #include <algorithm>
 #include <cmath>

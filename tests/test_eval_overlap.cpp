@@ -1,6 +1,7 @@
 // PanopticOverlapCounter fed piece by piece (as rows arrive from two PNGs decoded together) gives
 // exactly what one panoptic_overlap_compute call over the whole maps gives.
 #include <catch2/catch.hpp>
+#include <cstdint>
 
 #include <random>
 

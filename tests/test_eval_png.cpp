@@ -3,6 +3,7 @@
 // forced on every row and mixed, odd sizes; the real PNGs in ../shared/assets; the eval loaders
 // (eval/label_image.h) against stb's conversions; and corrupt / truncated files.
 #include <catch2/catch.hpp>
+#include <cstdint>
 
 #if ATROUS_HAVE_LIBDEFLATE  // a cross build without libdeflate has no fast decoder to test
 #include <libdeflate.h>
