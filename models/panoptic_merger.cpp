@@ -18,6 +18,10 @@
 // With many centers a grid of cells lists, per cell, every center that can be nearest to some
 // point of the cell (with a margin far above float rounding), in ascending index order, so the
 // scan of a cell's list gives the same answer as the scan of all centers.
+//
+// The semantic argmax and the nearest-center scan run through cpu/panoptic_kernels.h (vectorized
+// over pixels and over centers respectively, exact on every ISA); each grid cell keeps its
+// members' coordinates contiguously for that scan.
 #include "models/panoptic_merger.h"
 
 #include <algorithm>
@@ -26,6 +30,9 @@
 #include <functional>
 #include <limits>
 #include <thread>
+
+#include "cpu/isa.h"
+#include "cpu/panoptic_kernels.h"
 
 namespace atrous {
 namespace {
@@ -157,6 +164,7 @@ struct Grid {
   int cell = 0, rows = 0, cols = 0;
   std::vector<int32_t> start;  // rows·cols + 1 offsets into `members`
   std::vector<int32_t> members;
+  std::vector<float> member_y, member_x;  // the members' coordinates, contiguous per cell
 };
 
 // Squared distance from (py, px) to the box [y0, y1] × [x0, x1].
@@ -197,31 +205,12 @@ void build_grid(const std::vector<float>& cy, const std::vector<float>& cx, int 
   grid->members.clear();
   grid->members.reserve(size_t(grid->start.back()));
   for (const auto& list : lists) grid->members.insert(grid->members.end(), list.begin(), list.end());
-}
-
-// First index of the smallest float32 distance among `candidates` (ascending indices), or among
-// all centers when `candidates` is null; the first candidate when no distance compares (NaN).
-inline int nearest_center(float py, float px, const float* cy, const float* cx, const int32_t* candidates,
-                          int count) {
-  float best_square = std::numeric_limits<float>::infinity();
-  float best_distance = std::numeric_limits<float>::infinity();
-  int best = -1;
-  for (int j = 0; j < count; ++j) {
-    int i = candidates ? candidates[j] : j;
-    float dy = cy[i] - py;
-    float dx = cx[i] - px;
-    float square = dy * dy + dx * dx;
-    if (square < best_square) {
-      float distance = std::sqrt(square);
-      if (distance < best_distance) {
-        best_distance = distance;
-        best = i;
-      }
-      best_square = square;
-    }
+  grid->member_y.resize(grid->members.size());
+  grid->member_x.resize(grid->members.size());
+  for (size_t j = 0; j < grid->members.size(); ++j) {
+    grid->member_y[j] = cy[size_t(grid->members[j])];
+    grid->member_x[j] = cx[size_t(grid->members[j])];
   }
-  if (best >= 0) return best;
-  return candidates ? candidates[0] : 0;
 }
 
 struct PartStats {
@@ -267,6 +256,7 @@ Status panoptic_merge(const PanopticInputs& inputs, const PanopticParams& params
   const int64_t HW = int64_t(H) * W;
   const bool deeplab2 = params.convention == panoptic_convention_deeplab2;
   const int parts = std::min(threads, H);
+  const PanopticKernels& kernels = panoptic_kernels(cpu_isa_detect());
 
   // Classes: things sorted ascending, so the vote's first maximum is the smallest class id.
   std::vector<int32_t> things = params.thing_classes;
@@ -300,24 +290,12 @@ Status panoptic_merge(const PanopticInputs& inputs, const PanopticParams& params
   std::vector<uint8_t> row_has_candidate(size_t(H), 0);
   auto thresholded = [&](int64_t i) { return heat[i] > threshold ? heat[i] : below; };
   parallel_rows(parts, H, [&](int y0, int y1, int) {
-    std::vector<float> row(static_cast<size_t>(W)), best(static_cast<size_t>(W)), scratch;
+    std::vector<float> row(static_cast<size_t>(W)), scratch;
     for (int y = y0; y < y1; ++y) {
       const int64_t base = int64_t(y) * W;
       if (g.logits) {
-        // Branch-free so the compiler vectorizes it; strict > keeps the first maximum.
-        float* top = best.data();
-        int32_t* label = semantic + base;
-        std::copy(g.logit_data + base, g.logit_data + base + W, top);
-        std::fill(label, label + W, 0);
-        for (int64_t c = 1; c < classes; ++c) {
-          const float* l = g.logit_data + c * HW + base;
-          const int32_t cc = int32_t(c);
-          for (int x = 0; x < W; ++x) {
-            const bool greater = l[x] > top[x];
-            top[x] = greater ? l[x] : top[x];
-            label[x] = greater ? cc : label[x];
-          }
-        }
+        // Strict > keeps the first maximum.
+        kernels.argmax_first(g.logit_data + base, semantic + base, classes, HW, W);
       } else {
         std::copy(g.label_data + base, g.label_data + base + W, semantic + base);
       }
@@ -409,6 +387,7 @@ Status panoptic_merge(const PanopticInputs& inputs, const PanopticParams& params
         if (K == 0) continue;
         const float py = float(y) + offset_y[i];
         const float px = float(x) + offset_x[i];
+        // The first index of the smallest distance; the first candidate when none compares (NaN).
         int nearest;
         if (use_grid && py >= 0 && py < grid_extent_y && px >= 0 && px < grid_extent_x) {
           // py, px ≥ 0, so int() is floor: the point lies in [row·cell, row·cell + cell).
@@ -416,9 +395,11 @@ Status panoptic_merge(const PanopticInputs& inputs, const PanopticParams& params
           const int col = std::min(int(px) / grid.cell, grid.cols - 1);
           const int cell = row * grid.cols + col;
           const int32_t begin = grid.start[size_t(cell)], end = grid.start[size_t(cell) + 1];
-          nearest = nearest_center(py, px, cy.data(), cx.data(), grid.members.data() + begin, end - begin);
+          const int32_t j = kernels.nearest_center(py, px, grid.member_y.data() + begin,
+                                                   grid.member_x.data() + begin, end - begin);
+          nearest = grid.members[size_t(begin + std::max(j, 0))];
         } else {
-          nearest = nearest_center(py, px, cy.data(), cx.data(), nullptr, K);
+          nearest = std::max(kernels.nearest_center(py, px, cy.data(), cx.data(), K), 0);
         }
         instance[i] = nearest + 1;
         ++s.histogram[size_t(nearest) * size_t(T) + size_t(t)];
