@@ -145,15 +145,26 @@ Status check_inputs(const PanopticInputs& in, Geometry* g) {
 
   if (!g->logits) {
     g->labels_owned.resize(size_t(hw));
-    int64_t max_label = 0;
-    for (int64_t i = 0; i < hw; ++i) {
-      int64_t v = s.dtype == DType::dtype_i32 ? s.i32()[i] : s.dtype == DType::dtype_i64 ? s.i64()[i] : s.u8()[i];
+    // One loop per type; the range is checked once on the extremes.
+    int64_t min_label = 0, max_label = 0;
+    auto convert = [&](const auto* data) {
+      auto low = data[0], high = data[0];
+      for (int64_t i = 0; i < hw; ++i) {
+        low = std::min(low, data[i]);
+        high = std::max(high, data[i]);
+      }
+      min_label = int64_t(low);
+      max_label = int64_t(high);
+      if (min_label >= 0 && max_label < kMaxClassCount)
+        for (int64_t i = 0; i < hw; ++i) g->labels_owned[size_t(i)] = int32_t(data[i]);
+    };
+    if (s.dtype == DType::dtype_i32) convert(s.i32());
+    else if (s.dtype == DType::dtype_i64) convert(s.i64());
+    else convert(s.u8());
+    for (int64_t v : {min_label, max_label})
       if (v < 0 || v >= kMaxClassCount)
         return Status::error("semantic label " + std::to_string(v) + " is outside [0, " +
                              std::to_string(kMaxClassCount - 1) + "]");
-      g->labels_owned[size_t(i)] = int32_t(v);
-      max_label = std::max(max_label, v);
-    }
     g->classes = max_label + 1;
     g->label_data = g->labels_owned.data();
   }
@@ -380,8 +391,13 @@ Status panoptic_merge(const PanopticInputs& inputs, const PanopticParams& params
         const int32_t c = semantic[i];
         const int32_t t = thing_index[size_t(c)];
         if (t < 0) {
-          ++s.stuff_area[size_t(c)];
+          // A run of one stuff class: its area and box at once.
+          int end = x + 1;
+          while (end < W && semantic[base + end] == c) ++end;
+          s.stuff_area[size_t(c)] += end - x;
           box_add(&s.stuff_box[size_t(c) * 4], y, x);
+          box_add(&s.stuff_box[size_t(c) * 4], y, end - 1);
+          x = end - 1;
           continue;
         }
         if (K == 0) continue;
