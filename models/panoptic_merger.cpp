@@ -2,7 +2,7 @@
 // each split statically over threads:
 //   1. semantic argmax (first maximum wins), center threshold, horizontal sliding max of the
 //      thresholded heatmap (van Herk / Gil-Werman: three comparisons per pixel for any kernel);
-//   2. vertical sliding max, only on rows that hold a candidate (value > 0) → centers per row;
+//   2. vertical max, only at candidate pixels (value > 0) → centers per row;
 //   (serial: concatenate centers in row-major order, top-k with nth_element, build the grid)
 //   3. nearest center per thing pixel → instance map, per-instance class histograms, areas,
 //      boxes and first raster position; stuff areas and boxes per class;
@@ -323,20 +323,18 @@ Status panoptic_merge(const PanopticInputs& inputs, const PanopticParams& params
   // ---- pass 2: vertical max on candidate rows → centers ------------------------------------
   std::vector<std::vector<PanopticCenter>> part_centers(static_cast<size_t>(parts));
   parallel_rows(parts, H, [&](int y0, int y1, int part) {
-    std::vector<float> pooled(static_cast<size_t>(W));
     for (int y = y0; y < y1; ++y) {
       if (!row_has_candidate[size_t(y)]) continue;
       const int r0 = std::max(0, y - before), r1 = std::min(H - 1, y + after);
       const bool crosses = y - before < 0 || y + after > H - 1;
-      std::fill(pooled.begin(), pooled.end(), crosses ? pad : -std::numeric_limits<float>::infinity());
-      for (int r = r0; r <= r1; ++r) {
-        const float* h = horizontal.data() + int64_t(r) * W;
-        for (int x = 0; x < W; ++x) pooled[size_t(x)] = std::max(pooled[size_t(x)], h[x]);
-      }
+      // The column max only where the pixel is a candidate (value > 0).
       const int64_t base = int64_t(y) * W;
       for (int x = 0; x < W; ++x) {
-        float v = thresholded(base + x);
-        if (v > 0 && pooled[size_t(x)] == v) part_centers[size_t(part)].push_back({y, x, v});
+        const float v = thresholded(base + x);
+        if (!(v > 0)) continue;
+        float pooled = crosses ? pad : -std::numeric_limits<float>::infinity();
+        for (int r = r0; r <= r1; ++r) pooled = std::max(pooled, horizontal[size_t(int64_t(r) * W + x)]);
+        if (pooled == v) part_centers[size_t(part)].push_back({y, x, v});
       }
     }
   });
