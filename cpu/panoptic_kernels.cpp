@@ -48,7 +48,7 @@ int32_t nearest_center(float py, float px, const float* cy, const float* cx, int
 }  // namespace panoptic_scalar
 
 const PanopticKernels& panoptic_kernels_scalar() {
-  static const PanopticKernels table = {panoptic_scalar::argmax_first, panoptic_scalar::nearest_center};
+  static const PanopticKernels table = {panoptic_scalar::argmax_first, panoptic_scalar::nearest_center, 1};
   return table;
 }
 

@@ -21,6 +21,9 @@ struct PanopticKernels {
   // sqrt((cy[j] − py)² + (cx[j] − px)²) (each product and the sum rounded to float, no fused
   // multiply-add); −1 when no distance is smaller than +inf (all NaN or infinite).
   int32_t (*nearest_center)(float py, float px, const float* cy, const float* cx, int32_t count);
+  // nearest_center's vector width: lists whose length is a multiple of it run no scalar tail
+  // (callers may pad a list with +inf coordinates, which are never nearest).
+  int32_t center_width;
 };
 
 const PanopticKernels& panoptic_kernels(CpuIsa isa);

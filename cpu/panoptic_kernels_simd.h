@@ -108,6 +108,7 @@ PanopticKernels make_panoptic_kernels() {
   PanopticKernels table;
   table.argmax_first = argmax_first<Arch>;
   table.nearest_center = nearest_center<Arch>;
+  table.center_width = int32_t(xsimd::batch<float, Arch>::size);
   return table;
 }
 

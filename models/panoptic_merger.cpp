@@ -185,8 +185,10 @@ inline double box_distance2(double py, double px, double y0, double y1, double x
   return dy * dy + dx * dx;
 }
 
+// Each cell's list is padded to a multiple of `pad_to` with +inf coordinates (never nearest;
+// their `members` entry repeats the cell's first member).
 void build_grid(const std::vector<float>& cy, const std::vector<float>& cx, int height, int width,
-                int parts, Grid* grid) {
+                int parts, int pad_to, Grid* grid) {
   const int count = int(cy.size());
   int cell = int(std::sqrt(double(height) * width / count) / 2);
   grid->cell = std::max(8, std::min(cell, 256));
@@ -209,6 +211,7 @@ void build_grid(const std::vector<float>& cy, const std::vector<float>& cx, int 
         std::vector<int32_t>& list = lists[size_t(r) * grid->cols + q];
         for (int i = 0; i < count; ++i)
           if (box_distance2(cy[i], cx[i], y0, y1, x0, x1) <= limit) list.push_back(i);
+        while (!list.empty() && list.size() % size_t(pad_to) != 0) list.push_back(-1 - list[0]);
       }
   });
   grid->start.assign(lists.size() + 1, 0);
@@ -218,9 +221,13 @@ void build_grid(const std::vector<float>& cy, const std::vector<float>& cx, int 
   for (const auto& list : lists) grid->members.insert(grid->members.end(), list.begin(), list.end());
   grid->member_y.resize(grid->members.size());
   grid->member_x.resize(grid->members.size());
+  const float inf = std::numeric_limits<float>::infinity();
   for (size_t j = 0; j < grid->members.size(); ++j) {
-    grid->member_y[j] = cy[size_t(grid->members[j])];
-    grid->member_x[j] = cx[size_t(grid->members[j])];
+    int32_t& m = grid->members[j];
+    const bool padding = m < 0;
+    if (padding) m = -1 - m;
+    grid->member_y[j] = padding ? inf : cy[size_t(m)];
+    grid->member_x[j] = padding ? inf : cx[size_t(m)];
   }
 }
 
@@ -369,7 +376,7 @@ Status panoptic_merge(const PanopticInputs& inputs, const PanopticParams& params
   }
   Grid grid;
   const bool use_grid = params.spatial_grid && K >= kGridMinCenters;
-  if (use_grid) build_grid(cy, cx, H, W, parts, &grid);
+  if (use_grid) build_grid(cy, cx, H, W, parts, kernels.center_width, &grid);
 
   // ---- pass 3: grouping and statistics -----------------------------------------------------
   std::vector<PartStats> stats(static_cast<size_t>(parts));

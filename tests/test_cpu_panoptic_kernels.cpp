@@ -112,6 +112,15 @@ TEST_CASE("panoptic nearest_center matches the scalar loop, first index on ties"
                     << px);
         REQUIRE(scalar == expected);
         REQUIRE(got == expected);
+        // Padding with +inf coordinates (as the merger's grid does) changes nothing.
+        std::vector<float> py_pad = cy, px_pad = cx;
+        const int32_t width = kernels.center_width;
+        REQUIRE(width >= 1);
+        while (py_pad.size() % size_t(width) != 0 || py_pad.size() == cy.size()) {
+          py_pad.push_back(inf);
+          px_pad.push_back(inf);
+        }
+        REQUIRE(kernels.nearest_center(py, px, py_pad.data(), px_pad.data(), int32_t(py_pad.size())) == expected);
         if (expected >= 0)
           for (int32_t j = expected + 1; j < count; ++j)
             if (cy[size_t(j)] == cy[size_t(expected)] && cx[size_t(j)] == cx[size_t(expected)]) {
