@@ -22,6 +22,7 @@ int32_t nearest_center(float py, float px, const float* cy, const float* cx, int
 }  // namespace atrous
 
 #if defined(ATROUS_PANOPTIC_KERNELS_SIMD)
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <xsimd/xsimd.hpp>
@@ -68,8 +69,8 @@ int32_t nearest_center(float py, float px, const float* cy, const float* cx, int
     const batch vy(py), vx(px);
     batch lane_distance(std::numeric_limits<float>::infinity());
     batch lane_index(-1.0f);
-    alignas(64) float offsets[width];
-    for (int32_t l = 0; l < width; ++l) offsets[l] = float(l);
+    alignas(64) static const float offsets[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+    static_assert(width <= 16, "nearest_center: vector wider than 16 floats");
     batch index = batch::load_aligned(offsets);
     const batch step = batch(static_cast<float>(width));
     for (int32_t j = 0; j < body; j += width) {
@@ -84,13 +85,15 @@ int32_t nearest_center(float py, float px, const float* cy, const float* cx, int
     alignas(64) float distances[width], indices[width];
     lane_distance.store_aligned(distances);
     lane_index.store_aligned(indices);
-    for (int32_t l = 0; l < width; ++l) {
-      if (indices[l] < 0) continue;
-      const int32_t i = int32_t(indices[l]);
-      if (distances[l] < best_distance || (distances[l] == best_distance && i < best)) {
-        best_distance = distances[l];
-        best = i;
-      }
+    // Lane distances are never NaN (only smaller values replace +inf).
+    float smallest = distances[0];
+    for (int32_t l = 1; l < width; ++l) smallest = std::min(smallest, distances[l]);
+    if (smallest < best_distance) {
+      float first = float(count);
+      for (int32_t l = 0; l < width; ++l)
+        if (distances[l] == smallest) first = std::min(first, indices[l]);
+      best_distance = smallest;
+      best = int32_t(first);
     }
   }
   for (int32_t j = body; j < count; ++j) {

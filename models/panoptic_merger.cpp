@@ -149,14 +149,14 @@ Status check_inputs(const PanopticInputs& in, Geometry* g) {
     int64_t min_label = 0, max_label = 0;
     auto convert = [&](const auto* data) {
       auto low = data[0], high = data[0];
+      int32_t* out = g->labels_owned.data();
       for (int64_t i = 0; i < hw; ++i) {
         low = std::min(low, data[i]);
         high = std::max(high, data[i]);
+        out[i] = int32_t(data[i]);  // kept only when the range check passes
       }
       min_label = int64_t(low);
       max_label = int64_t(high);
-      if (min_label >= 0 && max_label < kMaxClassCount)
-        for (int64_t i = 0; i < hw; ++i) g->labels_owned[size_t(i)] = int32_t(data[i]);
     };
     if (s.dtype == DType::dtype_i32) convert(s.i32());
     else if (s.dtype == DType::dtype_i64) convert(s.i64());
