@@ -56,12 +56,14 @@ void argmax_first(const float* x, int32_t* labels, int64_t channels, int64_t str
 // (indices grow along a lane, so strict `<` keeps the first); the lanes then reduce to the
 // smallest distance and, among equal ones, the smallest index; the tail continues with
 // strict `<`, its indices being larger than every lane's. Indices are carried as floats, so
-// lists of 2^24 or more centers take the scalar loop.
+// lists of 2^24 or more centers take the scalar loop, as do lists shorter than 4 vectors.
 template <class Arch>
 int32_t nearest_center(float py, float px, const float* cy, const float* cx, int32_t count) {
   using batch = xsimd::batch<float, Arch>;
   constexpr int32_t width = int32_t(batch::size);
-  if (count >= (int32_t(1) << 24)) return panoptic_scalar::nearest_center(py, px, cy, cx, count);
+  // Short lists (the merger's grid cells) are faster without the lane reduction.
+  if (count < 4 * width || count >= (int32_t(1) << 24))
+    return panoptic_scalar::nearest_center(py, px, cy, cx, count);
   const int32_t body = count - count % width;
   float best_distance = std::numeric_limits<float>::infinity();
   int32_t best = -1;

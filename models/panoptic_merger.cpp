@@ -376,7 +376,8 @@ Status panoptic_merge(const PanopticInputs& inputs, const PanopticParams& params
   }
   Grid grid;
   const bool use_grid = params.spatial_grid && K >= kGridMinCenters;
-  if (use_grid) build_grid(cy, cx, H, W, parts, kernels.center_width, &grid);
+  // Cells hold few centers, which the kernel scans without vectors: no padding.
+  if (use_grid) build_grid(cy, cx, H, W, parts, 1, &grid);
 
   // ---- pass 3: grouping and statistics -----------------------------------------------------
   std::vector<PartStats> stats(static_cast<size_t>(parts));
