@@ -30,6 +30,18 @@ int32_t nearest_center(float py, float px, const float* cy, const float* cx, int
 namespace atrous {
 namespace panoptic_simd {
 
+// Correctly rounded square root. xsimd 8's NEON float sqrt is a refined reciprocal-sqrt
+// estimate, so aarch64 uses the instruction directly.
+template <class Arch>
+xsimd::batch<float, Arch> exact_sqrt(const xsimd::batch<float, Arch>& x) {
+  return xsimd::sqrt(x);
+}
+#if defined(__aarch64__)
+inline xsimd::batch<float, xsimd::neon64> exact_sqrt(const xsimd::batch<float, xsimd::neon64>& x) {
+  return vsqrtq_f32(x);
+}
+#endif
+
 // Per lane, strict `>` replaces the best, as the scalar loop; labels are carried as floats
 // (exact below 2^24 channels; the merger allows at most 2^20).
 template <class Arch>
@@ -78,7 +90,7 @@ int32_t nearest_center(float py, float px, const float* cy, const float* cx, int
     for (int32_t j = 0; j < body; j += width) {
       const batch dy = batch::load_unaligned(cy + j) - vy;
       const batch dx = batch::load_unaligned(cx + j) - vx;
-      const batch distance = xsimd::sqrt(dy * dy + dx * dx);
+      const batch distance = exact_sqrt(dy * dy + dx * dx);
       const auto closer = distance < lane_distance;
       lane_distance = xsimd::select(closer, distance, lane_distance);
       lane_index = xsimd::select(closer, index, lane_index);
