@@ -2,7 +2,7 @@
 // each split statically over threads:
 //   1. semantic argmax (first maximum wins), center threshold, horizontal sliding max of the
 //      thresholded heatmap (van Herk / Gil-Werman: three comparisons per pixel for any kernel);
-//   2. vertical sliding max, only on rows that hold a candidate (value > 0) → centers per row;
+//   2. vertical max, only at candidate pixels (value > 0) → centers per row;
 //   (serial: concatenate centers in row-major order, top-k with nth_element, build the grid)
 //   3. nearest center per thing pixel → instance map, per-instance class histograms, areas,
 //      boxes and first raster position; stuff areas and boxes per class;
@@ -18,6 +18,10 @@
 // With many centers a grid of cells lists, per cell, every center that can be nearest to some
 // point of the cell (with a margin far above float rounding), in ascending index order, so the
 // scan of a cell's list gives the same answer as the scan of all centers.
+//
+// The semantic argmax and the nearest-center scan run through cpu/panoptic_kernels.h (vectorized
+// over pixels and over centers respectively, exact on every ISA); each grid cell keeps its
+// members' coordinates contiguously for that scan.
 #include "models/panoptic_merger.h"
 
 #include <algorithm>
@@ -26,6 +30,9 @@
 #include <functional>
 #include <limits>
 #include <thread>
+
+#include "cpu/isa.h"
+#include "cpu/panoptic_kernels.h"
 
 namespace atrous {
 namespace {
@@ -138,15 +145,26 @@ Status check_inputs(const PanopticInputs& in, Geometry* g) {
 
   if (!g->logits) {
     g->labels_owned.resize(size_t(hw));
-    int64_t max_label = 0;
-    for (int64_t i = 0; i < hw; ++i) {
-      int64_t v = s.dtype == DType::dtype_i32 ? s.i32()[i] : s.dtype == DType::dtype_i64 ? s.i64()[i] : s.u8()[i];
+    // One loop per type; the range is checked once on the extremes.
+    int64_t min_label = 0, max_label = 0;
+    auto convert = [&](const auto* data) {
+      auto low = data[0], high = data[0];
+      int32_t* out = g->labels_owned.data();
+      for (int64_t i = 0; i < hw; ++i) {
+        low = std::min(low, data[i]);
+        high = std::max(high, data[i]);
+        out[i] = int32_t(data[i]);  // kept only when the range check passes
+      }
+      min_label = int64_t(low);
+      max_label = int64_t(high);
+    };
+    if (s.dtype == DType::dtype_i32) convert(s.i32());
+    else if (s.dtype == DType::dtype_i64) convert(s.i64());
+    else convert(s.u8());
+    for (int64_t v : {min_label, max_label})
       if (v < 0 || v >= kMaxClassCount)
         return Status::error("semantic label " + std::to_string(v) + " is outside [0, " +
                              std::to_string(kMaxClassCount - 1) + "]");
-      g->labels_owned[size_t(i)] = int32_t(v);
-      max_label = std::max(max_label, v);
-    }
     g->classes = max_label + 1;
     g->label_data = g->labels_owned.data();
   }
@@ -157,6 +175,7 @@ struct Grid {
   int cell = 0, rows = 0, cols = 0;
   std::vector<int32_t> start;  // rows·cols + 1 offsets into `members`
   std::vector<int32_t> members;
+  std::vector<float> member_y, member_x;  // the members' coordinates, contiguous per cell
 };
 
 // Squared distance from (py, px) to the box [y0, y1] × [x0, x1].
@@ -166,8 +185,10 @@ inline double box_distance2(double py, double px, double y0, double y1, double x
   return dy * dy + dx * dx;
 }
 
+// Each cell's list is padded to a multiple of `pad_to` with +inf coordinates (never nearest;
+// their `members` entry repeats the cell's first member).
 void build_grid(const std::vector<float>& cy, const std::vector<float>& cx, int height, int width,
-                int parts, Grid* grid) {
+                int parts, int pad_to, Grid* grid) {
   const int count = int(cy.size());
   int cell = int(std::sqrt(double(height) * width / count) / 2);
   grid->cell = std::max(8, std::min(cell, 256));
@@ -190,6 +211,7 @@ void build_grid(const std::vector<float>& cy, const std::vector<float>& cx, int 
         std::vector<int32_t>& list = lists[size_t(r) * grid->cols + q];
         for (int i = 0; i < count; ++i)
           if (box_distance2(cy[i], cx[i], y0, y1, x0, x1) <= limit) list.push_back(i);
+        while (!list.empty() && list.size() % size_t(pad_to) != 0) list.push_back(-1 - list[0]);
       }
   });
   grid->start.assign(lists.size() + 1, 0);
@@ -197,31 +219,16 @@ void build_grid(const std::vector<float>& cy, const std::vector<float>& cx, int 
   grid->members.clear();
   grid->members.reserve(size_t(grid->start.back()));
   for (const auto& list : lists) grid->members.insert(grid->members.end(), list.begin(), list.end());
-}
-
-// First index of the smallest float32 distance among `candidates` (ascending indices), or among
-// all centers when `candidates` is null; the first candidate when no distance compares (NaN).
-inline int nearest_center(float py, float px, const float* cy, const float* cx, const int32_t* candidates,
-                          int count) {
-  float best_square = std::numeric_limits<float>::infinity();
-  float best_distance = std::numeric_limits<float>::infinity();
-  int best = -1;
-  for (int j = 0; j < count; ++j) {
-    int i = candidates ? candidates[j] : j;
-    float dy = cy[i] - py;
-    float dx = cx[i] - px;
-    float square = dy * dy + dx * dx;
-    if (square < best_square) {
-      float distance = std::sqrt(square);
-      if (distance < best_distance) {
-        best_distance = distance;
-        best = i;
-      }
-      best_square = square;
-    }
+  grid->member_y.resize(grid->members.size());
+  grid->member_x.resize(grid->members.size());
+  const float inf = std::numeric_limits<float>::infinity();
+  for (size_t j = 0; j < grid->members.size(); ++j) {
+    int32_t& m = grid->members[j];
+    const bool padding = m < 0;
+    if (padding) m = -1 - m;
+    grid->member_y[j] = padding ? inf : cy[size_t(m)];
+    grid->member_x[j] = padding ? inf : cx[size_t(m)];
   }
-  if (best >= 0) return best;
-  return candidates ? candidates[0] : 0;
 }
 
 struct PartStats {
@@ -267,6 +274,7 @@ Status panoptic_merge(const PanopticInputs& inputs, const PanopticParams& params
   const int64_t HW = int64_t(H) * W;
   const bool deeplab2 = params.convention == panoptic_convention_deeplab2;
   const int parts = std::min(threads, H);
+  const PanopticKernels& kernels = panoptic_kernels(cpu_isa_detect());
 
   // Classes: things sorted ascending, so the vote's first maximum is the smallest class id.
   std::vector<int32_t> things = params.thing_classes;
@@ -300,24 +308,12 @@ Status panoptic_merge(const PanopticInputs& inputs, const PanopticParams& params
   std::vector<uint8_t> row_has_candidate(size_t(H), 0);
   auto thresholded = [&](int64_t i) { return heat[i] > threshold ? heat[i] : below; };
   parallel_rows(parts, H, [&](int y0, int y1, int) {
-    std::vector<float> row(static_cast<size_t>(W)), best(static_cast<size_t>(W)), scratch;
+    std::vector<float> row(static_cast<size_t>(W)), scratch;
     for (int y = y0; y < y1; ++y) {
       const int64_t base = int64_t(y) * W;
       if (g.logits) {
-        // Branch-free so the compiler vectorizes it; strict > keeps the first maximum.
-        float* top = best.data();
-        int32_t* label = semantic + base;
-        std::copy(g.logit_data + base, g.logit_data + base + W, top);
-        std::fill(label, label + W, 0);
-        for (int64_t c = 1; c < classes; ++c) {
-          const float* l = g.logit_data + c * HW + base;
-          const int32_t cc = int32_t(c);
-          for (int x = 0; x < W; ++x) {
-            const bool greater = l[x] > top[x];
-            top[x] = greater ? l[x] : top[x];
-            label[x] = greater ? cc : label[x];
-          }
-        }
+        // Strict > keeps the first maximum.
+        kernels.argmax_first(g.logit_data + base, semantic + base, classes, HW, W);
       } else {
         std::copy(g.label_data + base, g.label_data + base + W, semantic + base);
       }
@@ -334,20 +330,18 @@ Status panoptic_merge(const PanopticInputs& inputs, const PanopticParams& params
   // ---- pass 2: vertical max on candidate rows → centers ------------------------------------
   std::vector<std::vector<PanopticCenter>> part_centers(static_cast<size_t>(parts));
   parallel_rows(parts, H, [&](int y0, int y1, int part) {
-    std::vector<float> pooled(static_cast<size_t>(W));
     for (int y = y0; y < y1; ++y) {
       if (!row_has_candidate[size_t(y)]) continue;
       const int r0 = std::max(0, y - before), r1 = std::min(H - 1, y + after);
       const bool crosses = y - before < 0 || y + after > H - 1;
-      std::fill(pooled.begin(), pooled.end(), crosses ? pad : -std::numeric_limits<float>::infinity());
-      for (int r = r0; r <= r1; ++r) {
-        const float* h = horizontal.data() + int64_t(r) * W;
-        for (int x = 0; x < W; ++x) pooled[size_t(x)] = std::max(pooled[size_t(x)], h[x]);
-      }
+      // The column max only where the pixel is a candidate (value > 0).
       const int64_t base = int64_t(y) * W;
       for (int x = 0; x < W; ++x) {
-        float v = thresholded(base + x);
-        if (v > 0 && pooled[size_t(x)] == v) part_centers[size_t(part)].push_back({y, x, v});
+        const float v = thresholded(base + x);
+        if (!(v > 0)) continue;
+        float pooled = crosses ? pad : -std::numeric_limits<float>::infinity();
+        for (int r = r0; r <= r1; ++r) pooled = std::max(pooled, horizontal[size_t(int64_t(r) * W + x)]);
+        if (pooled == v) part_centers[size_t(part)].push_back({y, x, v});
       }
     }
   });
@@ -382,7 +376,8 @@ Status panoptic_merge(const PanopticInputs& inputs, const PanopticParams& params
   }
   Grid grid;
   const bool use_grid = params.spatial_grid && K >= kGridMinCenters;
-  if (use_grid) build_grid(cy, cx, H, W, parts, &grid);
+  // Cells hold few centers, which the kernel scans without vectors: no padding.
+  if (use_grid) build_grid(cy, cx, H, W, parts, 1, &grid);
 
   // ---- pass 3: grouping and statistics -----------------------------------------------------
   std::vector<PartStats> stats(static_cast<size_t>(parts));
@@ -402,13 +397,19 @@ Status panoptic_merge(const PanopticInputs& inputs, const PanopticParams& params
         const int32_t c = semantic[i];
         const int32_t t = thing_index[size_t(c)];
         if (t < 0) {
-          ++s.stuff_area[size_t(c)];
+          // A run of one stuff class: its area and box at once.
+          int end = x + 1;
+          while (end < W && semantic[base + end] == c) ++end;
+          s.stuff_area[size_t(c)] += end - x;
           box_add(&s.stuff_box[size_t(c) * 4], y, x);
+          box_add(&s.stuff_box[size_t(c) * 4], y, end - 1);
+          x = end - 1;
           continue;
         }
         if (K == 0) continue;
         const float py = float(y) + offset_y[i];
         const float px = float(x) + offset_x[i];
+        // The first index of the smallest distance; the first candidate when none compares (NaN).
         int nearest;
         if (use_grid && py >= 0 && py < grid_extent_y && px >= 0 && px < grid_extent_x) {
           // py, px ≥ 0, so int() is floor: the point lies in [row·cell, row·cell + cell).
@@ -416,9 +417,11 @@ Status panoptic_merge(const PanopticInputs& inputs, const PanopticParams& params
           const int col = std::min(int(px) / grid.cell, grid.cols - 1);
           const int cell = row * grid.cols + col;
           const int32_t begin = grid.start[size_t(cell)], end = grid.start[size_t(cell) + 1];
-          nearest = nearest_center(py, px, cy.data(), cx.data(), grid.members.data() + begin, end - begin);
+          const int32_t j = kernels.nearest_center(py, px, grid.member_y.data() + begin,
+                                                   grid.member_x.data() + begin, end - begin);
+          nearest = grid.members[size_t(begin + std::max(j, 0))];
         } else {
-          nearest = nearest_center(py, px, cy.data(), cx.data(), nullptr, K);
+          nearest = std::max(kernels.nearest_center(py, px, cy.data(), cx.data(), K), 0);
         }
         instance[i] = nearest + 1;
         ++s.histogram[size_t(nearest) * size_t(T) + size_t(t)];
