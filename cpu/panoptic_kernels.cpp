@@ -2,6 +2,7 @@
 #include "cpu/panoptic_kernels.h"
 
 #include <cmath>
+#include <cstdint>
 #include <limits>
 
 #include "cpu/panoptic_kernels_simd.h"
