@@ -331,6 +331,16 @@ def time_interleaved(runtimes: Dict[str, object], runs: int, warmup: int, seed: 
     return times
 
 
+def peak_rss_mib() -> float:
+    """This process's peak resident set (VmHWM: reset by exec, unlike getrusage's ru_maxrss,
+    which a child started from a large parent inherits)."""
+    with open("/proc/self/status") as handle:
+        for line in handle:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def peak_rss_child(args: argparse.Namespace, model: str, runtime: str, threads: int) -> Optional[float]:
     """Peak RSS (MiB) of a child process that loads one runtime and runs the model 3 times."""
     command = [sys.executable, os.path.abspath(__file__), "--models", model, "--threads", str(threads),
@@ -382,7 +392,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                 for runtime in runtimes.values():
                     for _ in range(args.runs):
                         runtime.run()
-                print(f"peak_rss_mib {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.1f}")
+                print(f"peak_rss_mib {peak_rss_mib():.1f}")
                 return 0
             log(f"{title} {height}x{width}, {threads} thread(s): {', '.join(runtimes)}")
             times = time_interleaved(runtimes, args.runs, args.warmup, args.seed)
