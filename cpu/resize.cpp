@@ -22,72 +22,30 @@
 #include "cpu/cpu_kernel.h"
 #include "cpu/misc_kernels.h"
 #include "cpu/node_check.h"
+#include "ops/resize.h"
 
 namespace atrous {
 
 namespace {
 
-enum class ResizeCoordinate { resize_align_corners, resize_half_pixel, resize_pytorch_half_pixel, resize_asymmetric };
-enum class ResizeNearest { resize_round_prefer_floor, resize_round_prefer_ceil, resize_floor, resize_ceil };
-
-// The source coordinate of output index x along one axis, as ops/resize.cpp.
-double source_coordinate(ResizeCoordinate mode, int64_t x, int64_t in, int64_t out, double ratio) {
-  switch (mode) {
-    case ResizeCoordinate::resize_align_corners:
-      return out == 1 ? 0.0 : double(x) * double(in - 1) / double(out - 1);
-    case ResizeCoordinate::resize_half_pixel: return (double(x) + 0.5) * ratio - 0.5;
-    case ResizeCoordinate::resize_pytorch_half_pixel:
-      return out == 1 ? 0.0 : (double(x) + 0.5) * ratio - 0.5;
-    case ResizeCoordinate::resize_asymmetric: return double(x) * ratio;
-  }
-  return 0.0;
-}
-
-int64_t nearest_index(ResizeNearest mode, double coordinate, int64_t in) {
-  double rounded = 0.0;
-  const bool tie = coordinate - std::floor(coordinate) == 0.5;
-  switch (mode) {
-    case ResizeNearest::resize_round_prefer_floor:
-      rounded = tie ? std::floor(coordinate) : std::round(coordinate);
-      break;
-    case ResizeNearest::resize_round_prefer_ceil:
-      rounded = tie ? std::ceil(coordinate) : std::round(coordinate);
-      break;
-    case ResizeNearest::resize_floor: rounded = std::floor(coordinate); break;
-    case ResizeNearest::resize_ceil: rounded = std::ceil(coordinate); break;
-  }
-  rounded = std::min(std::max(rounded, 0.0), double(in - 1));
-  return int64_t(rounded);
-}
-
-// Per output index of one axis: the two source indices and their weights.
+// Per output index of one axis: the two source indices and their weights, in the kernels'
+// types, from the op's own coordinate maps (ops/resize.h).
 struct AxisTaps {
   std::vector<int32_t> first, second;
   std::vector<float> weight0, weight1;
 };
 
-void build_taps(bool linear, ResizeCoordinate coordinate, ResizeNearest nearest, int64_t in,
-                int64_t out, double ratio, AxisTaps* taps) {
-  taps->first.resize(size_t(out));
-  taps->second.resize(size_t(out));
-  taps->weight0.resize(size_t(out));
-  taps->weight1.resize(size_t(out));
-  for (int64_t o = 0; o < out; ++o) {
-    double c = source_coordinate(coordinate, o, in, out, ratio);
-    int64_t first = 0, second = 0;
-    double lambda = 0.0;
-    if (linear) {
-      c = std::min(std::max(c, 0.0), double(in - 1));
-      first = int64_t(std::floor(c));
-      second = std::min(first + 1, in - 1);
-      lambda = c - double(first);
-    } else {
-      first = second = nearest_index(nearest, c, in);
-    }
-    taps->first[size_t(o)] = int32_t(first);
-    taps->second[size_t(o)] = int32_t(second);
-    taps->weight0[size_t(o)] = float(1.0 - lambda);
-    taps->weight1[size_t(o)] = float(lambda);
+void build_taps(const std::vector<ResizeTap>& source, AxisTaps* taps) {
+  const size_t out = source.size();
+  taps->first.resize(out);
+  taps->second.resize(out);
+  taps->weight0.resize(out);
+  taps->weight1.resize(out);
+  for (size_t o = 0; o < out; ++o) {
+    taps->first[o] = int32_t(source[o].first);
+    taps->second[o] = int32_t(source[o].second);
+    taps->weight0[o] = float(1.0 - source[o].lambda);
+    taps->weight1[o] = float(source[o].lambda);
   }
 }
 
@@ -178,40 +136,23 @@ class ResizeKernel : public CpuKernel {
 CpuKernelPtr cpu_make_resize_kernel(const Graph& graph, size_t index, const CpuKernelConfig& config) {
   const Node& node = graph.nodes[index];
   if (node.op != OpType::op_resize || !cpu_node_shapes_check(graph, node)) return nullptr;
-  const AttributeMap& a = node.attributes;
-  const Shape& in = graph.tensors[size_t(node.inputs[0])].shape;
+  const GraphTensor& x = graph.tensors[size_t(node.inputs[0])];
+  const Shape& in = x.shape;
   const Shape& out = graph.tensors[size_t(node.outputs[0])].shape;
   if (in[2] > INT32_MAX || in[3] > INT32_MAX) return nullptr;
-  // op_infer accepted the attributes, so every name below is one of the listed values.
-  const std::string mode = a.get_string("mode", "linear");
-  const std::string coordinate_name = a.get_string("coordinate_mode", "half_pixel");
-  const std::string nearest_name = a.get_string("nearest_mode", "round_prefer_floor");
-  const std::vector<double> scales = a.get_floats("scales", {});
-  ResizeCoordinate coordinate = ResizeCoordinate::resize_half_pixel;
-  if (coordinate_name == "align_corners") coordinate = ResizeCoordinate::resize_align_corners;
-  else if (coordinate_name == "pytorch_half_pixel") coordinate = ResizeCoordinate::resize_pytorch_half_pixel;
-  else if (coordinate_name == "asymmetric") coordinate = ResizeCoordinate::resize_asymmetric;
-  else if (coordinate_name != "half_pixel") return nullptr;
-  ResizeNearest nearest = ResizeNearest::resize_round_prefer_floor;
-  if (nearest_name == "round_prefer_ceil") nearest = ResizeNearest::resize_round_prefer_ceil;
-  else if (nearest_name == "floor") nearest = ResizeNearest::resize_floor;
-  else if (nearest_name == "ceil") nearest = ResizeNearest::resize_ceil;
-  else if (nearest_name != "round_prefer_floor") return nullptr;
-  if (mode != "linear" && mode != "nearest") return nullptr;
-  if (!scales.empty() && scales.size() != 2) return nullptr;
+  ResizeTaps taps;
+  if (!resize_taps(node.attributes, TensorDesc{x.dtype, x.shape}, &taps).ok()) return nullptr;
 
   std::unique_ptr<ResizeKernel> kernel(new ResizeKernel());
-  kernel->linear = mode == "linear";
+  kernel->linear = taps.linear;
   kernel->planes = in[0] * in[1];
   kernel->in_h = in[2];
   kernel->in_w = in[3];
   kernel->out_h = out[2];
   kernel->out_w = out[3];
   kernel->loops = &misc_kernels(config.isa);
-  const double ratio_h = scales.empty() ? double(in[2]) / double(out[2]) : 1.0 / scales[0];
-  const double ratio_w = scales.empty() ? double(in[3]) / double(out[3]) : 1.0 / scales[1];
-  build_taps(kernel->linear, coordinate, nearest, in[2], out[2], ratio_h, &kernel->rows);
-  build_taps(kernel->linear, coordinate, nearest, in[3], out[3], ratio_w, &kernel->columns);
+  build_taps(taps.axis[0], &kernel->rows);
+  build_taps(taps.axis[1], &kernel->columns);
   return kernel;
 }
 

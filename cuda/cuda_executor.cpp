@@ -16,6 +16,7 @@
 #include "ops/activation.h"
 #include "ops/op_helpers.h"
 #include "ops/ops.h"
+#include "ops/resize.h"
 
 namespace atrous {
 
@@ -138,38 +139,6 @@ struct Step {
   size_t copy_bytes = 0;
 };
 
-// ---- resize taps (the coordinate maps of ops/resize.cpp) --------------------------------------
-
-enum class CoordinateMode { align_corners, half_pixel, pytorch_half_pixel, asymmetric };
-enum class NearestMode { round_prefer_floor, round_prefer_ceil, floor, ceil };
-
-double source_coordinate(CoordinateMode mode, int64_t x, int64_t in, int64_t out, double ratio) {
-  switch (mode) {
-    case CoordinateMode::align_corners:
-      return out == 1 ? 0.0 : double(x) * double(in - 1) / double(out - 1);
-    case CoordinateMode::half_pixel: return (double(x) + 0.5) * ratio - 0.5;
-    case CoordinateMode::pytorch_half_pixel:
-      return out == 1 ? 0.0 : (double(x) + 0.5) * ratio - 0.5;
-    case CoordinateMode::asymmetric: return double(x) * ratio;
-  }
-  return 0.0;
-}
-
-int64_t nearest_index(NearestMode mode, double coordinate, int64_t in) {
-  double rounded = 0.0;
-  switch (mode) {
-    case NearestMode::round_prefer_floor:
-      rounded = coordinate - std::floor(coordinate) == 0.5 ? std::floor(coordinate) : std::round(coordinate);
-      break;
-    case NearestMode::round_prefer_ceil:
-      rounded = coordinate - std::floor(coordinate) == 0.5 ? std::ceil(coordinate) : std::round(coordinate);
-      break;
-    case NearestMode::floor: rounded = std::floor(coordinate); break;
-    case NearestMode::ceil: rounded = std::ceil(coordinate); break;
-  }
-  rounded = std::min(std::max(rounded, 0.0), double(in - 1));
-  return int64_t(rounded);
-}
 
 class CudaExecutorImpl final : public CudaExecutor {
  public:
@@ -338,51 +307,18 @@ Status CudaExecutorImpl::plan_pool(const Node& node, Step* step) {
 Status CudaExecutorImpl::plan_resize(const Node& node, Step* step) {
   const GraphTensor& x = graph_.tensors[size_t(node.inputs[0])];
   const GraphTensor& y = graph_.tensors[size_t(node.outputs[0])];
-  AttributeReader reader("resize", node.attributes);
-  std::vector<double> scales = reader.get_floats("scales", {});
-  const std::string mode = reader.get_string("mode", "linear");
-  const std::string coordinate = reader.get_string("coordinate_mode", "half_pixel");
-  const std::string nearest = reader.get_string("nearest_mode", "round_prefer_floor");
-  ATROUS_RETURN_IF_ERROR(reader.status());
-  CoordinateMode coordinate_mode = CoordinateMode::half_pixel;
-  if (coordinate == "align_corners") coordinate_mode = CoordinateMode::align_corners;
-  else if (coordinate == "half_pixel") coordinate_mode = CoordinateMode::half_pixel;
-  else if (coordinate == "pytorch_half_pixel") coordinate_mode = CoordinateMode::pytorch_half_pixel;
-  else if (coordinate == "asymmetric") coordinate_mode = CoordinateMode::asymmetric;
-  else return Status::error("resize: unknown coordinate_mode '" + coordinate + "'");
-  NearestMode nearest_mode = NearestMode::round_prefer_floor;
-  if (nearest == "round_prefer_floor") nearest_mode = NearestMode::round_prefer_floor;
-  else if (nearest == "round_prefer_ceil") nearest_mode = NearestMode::round_prefer_ceil;
-  else if (nearest == "floor") nearest_mode = NearestMode::floor;
-  else if (nearest == "ceil") nearest_mode = NearestMode::ceil;
-  else return Status::error("resize: unknown nearest_mode '" + nearest + "'");
-  if (mode != "linear" && mode != "nearest") return Status::error("resize: unknown mode '" + mode + "'");
-  const bool linear = mode == "linear";
-  if (!scales.empty() && scales.size() != 2) return Status::error("resize: scales must have 2 values");
-
+  ResizeTaps taps;
+  ATROUS_RETURN_IF_ERROR(resize_taps(node.attributes, TensorDesc{x.dtype, x.shape}, &taps));
+  const bool linear = taps.linear;
   const int64_t in_size[2] = {x.shape[2], x.shape[3]};
   const int64_t out_size[2] = {y.shape[2], y.shape[3]};
   // Tables: first[oH], second[oH], first[oW], second[oW] (int64), then lambda[oH], lambda[oW].
   std::vector<int64_t> indices;
   std::vector<double> lambdas;
   for (size_t a = 0; a < 2; ++a) {
-    const double ratio = scales.empty() ? double(in_size[a]) / double(out_size[a]) : 1.0 / scales[a];
-    std::vector<int64_t> first(size_t(out_size[a])), second(size_t(out_size[a]));
-    for (int64_t o = 0; o < out_size[a]; ++o) {
-      double c = source_coordinate(coordinate_mode, o, in_size[a], out_size[a], ratio);
-      double lambda = 0.0;
-      if (linear) {
-        c = std::min(std::max(c, 0.0), double(in_size[a] - 1));
-        first[size_t(o)] = int64_t(std::floor(c));
-        second[size_t(o)] = std::min(first[size_t(o)] + 1, in_size[a] - 1);
-        lambda = c - double(first[size_t(o)]);
-      } else {
-        first[size_t(o)] = second[size_t(o)] = nearest_index(nearest_mode, c, in_size[a]);
-      }
-      lambdas.push_back(lambda);
-    }
-    indices.insert(indices.end(), first.begin(), first.end());
-    indices.insert(indices.end(), second.begin(), second.end());
+    for (const ResizeTap& tap : taps.axis[a]) indices.push_back(tap.first);
+    for (const ResizeTap& tap : taps.axis[a]) indices.push_back(tap.second);
+    for (const ResizeTap& tap : taps.axis[a]) lambdas.push_back(tap.lambda);
   }
   const size_t index_bytes = indices.size() * sizeof(int64_t);
   const size_t lambda_bytes = lambdas.size() * sizeof(double);

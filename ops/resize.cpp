@@ -17,6 +17,7 @@
 
 #include "ops/op_functions.h"
 #include "ops/op_helpers.h"
+#include "ops/resize.h"
 
 namespace atrous {
 
@@ -127,13 +128,34 @@ int64_t nearest_index(NearestMode mode, double coordinate, int64_t in) {
   return int64_t(rounded);
 }
 
-// Per output coordinate of one axis: the two input indices and the weight of the second.
-struct LinearTap {
-  int64_t first = 0, second = 0;
-  double lambda = 0.0;
-};
-
 }  // namespace
+
+Status resize_taps(const AttributeMap& attributes, const TensorDesc& x, ResizeTaps* taps) {
+  ResizePlan plan;
+  ATROUS_RETURN_IF_ERROR(resize_resolve(attributes, x, &plan));
+  taps->linear = plan.linear;
+  taps->output = plan.output;
+  const int64_t in_size[2] = {x.shape[2], x.shape[3]};
+  const int64_t out_size[2] = {plan.output[2], plan.output[3]};
+  // The maps of H and W are separable: computed once per axis.
+  for (size_t a = 0; a < 2; ++a) {
+    taps->axis[a].assign(size_t(out_size[a]), ResizeTap());
+    for (int64_t o = 0; o < out_size[a]; ++o) {
+      double coordinate =
+          source_coordinate(plan.coordinate, o, in_size[a], out_size[a], plan.ratio[a]);
+      ResizeTap& tap = taps->axis[a][size_t(o)];
+      if (plan.linear) {
+        coordinate = std::min(std::max(coordinate, 0.0), double(in_size[a] - 1));
+        tap.first = int64_t(std::floor(coordinate));
+        tap.second = std::min(tap.first + 1, in_size[a] - 1);
+        tap.lambda = coordinate - double(tap.first);
+      } else {
+        tap.first = tap.second = nearest_index(plan.nearest, coordinate, in_size[a]);
+      }
+    }
+  }
+  return Status::success();
+}
 
 Status resize_infer(const AttributeMap& attributes, const std::vector<const TensorDesc*>& inputs,
                     std::vector<TensorDesc>* outputs) {
@@ -147,40 +169,22 @@ Status resize_reference(const AttributeMap& attributes,
                         const std::vector<const TensorView*>& inputs,
                         const std::vector<TensorView*>& outputs) {
   const TensorView& input = *inputs[0];
-  ResizePlan plan;
-  ATROUS_RETURN_IF_ERROR(resize_resolve(attributes, TensorDesc{input.dtype, input.shape}, &plan));
+  ResizeTaps taps;
+  ATROUS_RETURN_IF_ERROR(resize_taps(attributes, TensorDesc{input.dtype, input.shape}, &taps));
   const int64_t in_size[2] = {input.shape[2], input.shape[3]};
-  const int64_t out_size[2] = {plan.output[2], plan.output[3]};
-  // The maps of H and W are separable: compute them once per axis.
-  std::vector<LinearTap> taps[2];
-  for (size_t a = 0; a < 2; ++a) {
-    taps[a].resize(size_t(out_size[a]));
-    for (int64_t o = 0; o < out_size[a]; ++o) {
-      double coordinate =
-          source_coordinate(plan.coordinate, o, in_size[a], out_size[a], plan.ratio[a]);
-      LinearTap& tap = taps[a][size_t(o)];
-      if (plan.linear) {
-        coordinate = std::min(std::max(coordinate, 0.0), double(in_size[a] - 1));
-        tap.first = int64_t(std::floor(coordinate));
-        tap.second = std::min(tap.first + 1, in_size[a] - 1);
-        tap.lambda = coordinate - double(tap.first);
-      } else {
-        tap.first = tap.second = nearest_index(plan.nearest, coordinate, in_size[a]);
-      }
-    }
-  }
+  const int64_t out_size[2] = {taps.output[2], taps.output[3]};
   const int64_t planes = input.shape[0] * input.shape[1];
   const int64_t in_w = in_size[1];
   for (int64_t p = 0; p < planes; ++p) {
     const float* plane = input.f32() + p * in_size[0] * in_w;
     float* out = outputs[0]->f32() + p * out_size[0] * out_size[1];
     for (int64_t oh = 0; oh < out_size[0]; ++oh) {
-      const LinearTap& th = taps[0][size_t(oh)];
+      const ResizeTap& th = taps.axis[0][size_t(oh)];
       const float* row0 = plane + th.first * in_w;
       const float* row1 = plane + th.second * in_w;
       for (int64_t ow = 0; ow < out_size[1]; ++ow) {
-        const LinearTap& tw = taps[1][size_t(ow)];
-        if (!plan.linear) {
+        const ResizeTap& tw = taps.axis[1][size_t(ow)];
+        if (!taps.linear) {
           out[oh * out_size[1] + ow] = row0[tw.first];
           continue;
         }
