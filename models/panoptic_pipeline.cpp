@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <unordered_map>
 
+#include "models/semantic.h"
+
 namespace atrous {
 namespace {
 
@@ -149,19 +151,8 @@ Status panoptic_model_info(const Graph& graph, PanopticConvention convention,
   info->input_name = input.name;
   info->input_height = int(s[2]);
   info->input_width = int(s[3]);
-  std::vector<double> mean = graph.metadata.get_floats("input_mean", {});
-  std::vector<double> stdev = graph.metadata.get_floats("input_std", {});
-  if (!mean.empty() || !stdev.empty()) {
-    if ((mean.size() != 1 && mean.size() != 3) || (stdev.size() != 1 && stdev.size() != 3))
-      return Status::error("metadata input_mean and input_std must hold 1 or 3 values each");
-    for (int c = 0; c < 3; ++c) {
-      info->mean[c] = float(mean[mean.size() == 3 ? size_t(c) : 0]);
-      info->std[c] = float(stdev[stdev.size() == 3 ? size_t(c) : 0]);
-      if (!(info->std[c] != 0.f) || !std::isfinite(info->std[c]) || !std::isfinite(info->mean[c]))
-        return Status::error("metadata input_std must be finite and non-zero");
-    }
-    info->normalization_given = true;
-  }
+  ATROUS_RETURN_IF_ERROR(
+      read_input_normalization(graph, info->mean, info->std, &info->normalization_given));
   info->labels = graph.metadata.get_strings("labels", {});
   if (graph.outputs.size() < 3)
     return Status::error(

@@ -29,6 +29,23 @@ std::vector<Tap> taps(int in, int out) {
 
 }  // namespace
 
+Status read_input_normalization(const Graph& graph, float mean[3], float stdev[3], bool* given) {
+  std::vector<double> means = graph.metadata.get_floats("input_mean", {});
+  std::vector<double> stdevs = graph.metadata.get_floats("input_std", {});
+  *given = false;
+  if (means.empty() && stdevs.empty()) return Status::success();
+  if ((means.size() != 1 && means.size() != 3) || (stdevs.size() != 1 && stdevs.size() != 3))
+    return Status::error("metadata input_mean and input_std must hold 1 or 3 values each");
+  for (int c = 0; c < 3; ++c) {
+    mean[c] = float(means[means.size() == 3 ? size_t(c) : 0]);
+    stdev[c] = float(stdevs[stdevs.size() == 3 ? size_t(c) : 0]);
+    if (!(stdev[c] != 0.f) || !std::isfinite(stdev[c]) || !std::isfinite(mean[c]))
+      return Status::error("metadata input_std must be finite and non-zero");
+  }
+  *given = true;
+  return Status::success();
+}
+
 Status image_model_info(const Graph& graph, ImageModelInfo* info) {
   *info = ImageModelInfo();
   const char* how = " (record it when converting, e.g. `atrous-convert MODEL -o OUT.atrous --task semantic "
@@ -56,19 +73,8 @@ Status image_model_info(const Graph& graph, ImageModelInfo* info) {
                          "' is " + dtype_name(input.dtype) + " " + shape_to_string(s));
   info->input_height = int(info->nhwc ? s[1] : s[2]);
   info->input_width = int(info->nhwc ? s[2] : s[3]);
-  std::vector<double> mean = graph.metadata.get_floats("input_mean", {});
-  std::vector<double> stdev = graph.metadata.get_floats("input_std", {});
-  if (!mean.empty() || !stdev.empty()) {
-    if ((mean.size() != 1 && mean.size() != 3) || (stdev.size() != 1 && stdev.size() != 3))
-      return Status::error("metadata input_mean and input_std must hold 1 or 3 values each");
-    for (int c = 0; c < 3; ++c) {
-      info->mean[c] = float(mean[mean.size() == 3 ? size_t(c) : 0]);
-      info->std[c] = float(stdev[stdev.size() == 3 ? size_t(c) : 0]);
-      if (!(info->std[c] != 0.f) || !std::isfinite(info->std[c]) || !std::isfinite(info->mean[c]))
-        return Status::error("metadata input_std must be finite and non-zero");
-    }
-    info->normalization_given = true;
-  }
+  ATROUS_RETURN_IF_ERROR(
+      read_input_normalization(graph, info->mean, info->std, &info->normalization_given));
   info->labels = graph.metadata.get_strings("labels", {});
   if (graph.outputs.empty()) return Status::error("the model has no outputs");
   const GraphTensor& output = graph.tensors[size_t(graph.outputs[0])];

@@ -31,6 +31,10 @@ struct ImageModelInfo {
 // missing metadata with atrous-convert.
 Status image_model_info(const Graph& graph, ImageModelInfo* info);
 
+// The metadata `input_mean` / `input_std` (1 or 3 values each): fills mean and stdev and sets
+// *given; both absent leaves them as they are with *given false.
+Status read_input_normalization(const Graph& graph, float mean[3], float stdev[3], bool* given);
+
 struct SegmentationResult {
   int width = 0;
   int height = 0;
