@@ -279,6 +279,22 @@ static atrous_status* copy_image_in(const atrous_image* in, atrous::Image* out) 
   return nullptr;
 }
 
+// As copy_image_in, then gray (replicated) or RGBA (alpha dropped) converted to RGB.
+static atrous_status* copy_image_in_rgb(const atrous_image* in, atrous::Image* out) {
+  if (atrous_status* s = copy_image_in(in, out)) return s;
+  if (out->channels == 3) return nullptr;
+  atrous::Image converted;
+  converted.width = out->width;
+  converted.height = out->height;
+  converted.channels = 3;
+  converted.pixels.resize(size_t(out->width) * size_t(out->height) * 3);
+  for (size_t i = 0; i < size_t(out->width) * size_t(out->height); ++i)
+    for (size_t k = 0; k < 3; ++k)
+      converted.pixels[i * 3 + k] = out->pixels[i * size_t(out->channels) + (out->channels == 1 ? 0 : k)];
+  *out = std::move(converted);
+  return nullptr;
+}
+
 atrous_status* atrous_image_load(const char* path, atrous_image* image) {
   if (!path || !image) return invalid("atrous_image_load: null argument");
   *image = atrous_image{0, 0, 0, nullptr};
@@ -313,18 +329,7 @@ atrous_status* atrous_session_segment(atrous_session* session, const atrous_imag
   *result = atrous_segmentation{0, 0, 0, nullptr, nullptr};
   return guarded([&]() -> atrous_status* {
     atrous::Image rgb;
-    if (atrous_status* s = copy_image_in(image, &rgb)) return s;
-    if (rgb.channels != 3) {  // gray or RGBA: convert to RGB
-      atrous::Image converted;
-      converted.width = rgb.width;
-      converted.height = rgb.height;
-      converted.channels = 3;
-      converted.pixels.resize(size_t(rgb.width) * size_t(rgb.height) * 3);
-      for (size_t i = 0; i < size_t(rgb.width) * size_t(rgb.height); ++i)
-        for (size_t k = 0; k < 3; ++k)
-          converted.pixels[i * 3 + k] = rgb.pixels[i * size_t(rgb.channels) + (rgb.channels == 1 ? 0 : k)];
-      rgb = std::move(converted);
-    }
+    if (atrous_status* s = copy_image_in_rgb(image, &rgb)) return s;
     atrous::ImageModelInfo info;
     atrous::Status status = atrous::image_model_info(session->session->graph(), &info);
     if (!status.ok()) return invalid(status.message());
@@ -436,18 +441,7 @@ atrous_status* atrous_session_segment_panoptic(atrous_session* session, const at
   if (options->threads < 1) return invalid("atrous_session_segment_panoptic: threads must be >= 1");
   return guarded([&]() -> atrous_status* {
     atrous::Image rgb;
-    if (atrous_status* s = copy_image_in(image, &rgb)) return s;
-    if (rgb.channels != 3) {  // gray or RGBA: convert to RGB
-      atrous::Image converted;
-      converted.width = rgb.width;
-      converted.height = rgb.height;
-      converted.channels = 3;
-      converted.pixels.resize(size_t(rgb.width) * size_t(rgb.height) * 3);
-      for (size_t i = 0; i < size_t(rgb.width) * size_t(rgb.height); ++i)
-        for (size_t k = 0; k < 3; ++k)
-          converted.pixels[i * 3 + k] = rgb.pixels[i * size_t(rgb.channels) + (rgb.channels == 1 ? 0 : k)];
-      rgb = std::move(converted);
-    }
+    if (atrous_status* s = copy_image_in_rgb(image, &rgb)) return s;
     atrous::PanopticModelInfo info;
     atrous::Status status = atrous::panoptic_model_info(
         session->session->graph(),
