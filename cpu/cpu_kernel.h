@@ -55,6 +55,7 @@ CpuKernelPtr cpu_make_pool_kernel(const Graph& graph, size_t node, const CpuKern
 CpuKernelPtr cpu_make_resize_kernel(const Graph& graph, size_t node, const CpuKernelConfig& config);
 CpuKernelPtr cpu_make_concat_kernel(const Graph& graph, size_t node, const CpuKernelConfig& config);
 CpuKernelPtr cpu_make_softmax_argmax_kernel(const Graph& graph, size_t node, const CpuKernelConfig& config);
+CpuKernelPtr cpu_make_fully_connected_kernel(const Graph& graph, size_t node, const CpuKernelConfig& config);
 
 // Tries the families above in order; nullptr when none handles the node.
 CpuKernelPtr cpu_make_kernel(const Graph& graph, size_t node, const CpuKernelConfig& config);

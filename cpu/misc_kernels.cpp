@@ -94,13 +94,22 @@ void argmax_channels(const float* x, int32_t* y, int64_t channels, int64_t strid
   }
 }
 
+void dot_rows(const float* x, const float* w, int64_t depth, float* y, int64_t rows) {
+  for (int64_t n = 0; n < rows; ++n) {
+    const float* row = w + n * depth;
+    float sum = 0.0f;
+    for (int64_t k = 0; k < depth; ++k) sum += x[k] * row[k];
+    y[n] = sum;
+  }
+}
+
 }  // namespace misc_scalar
 
 const MiscKernels& misc_kernels_scalar() {
   static const MiscKernels table = {
       misc_scalar::binary,           misc_scalar::binary_scalar,      misc_scalar::activation,
       misc_scalar::resize_linear_row, misc_scalar::resize_blend_rows, misc_scalar::resize_nearest_row,
-      misc_scalar::softmax_channels, misc_scalar::argmax_channels,
+      misc_scalar::softmax_channels, misc_scalar::argmax_channels,  misc_scalar::dot_rows,
   };
   return table;
 }

@@ -10,6 +10,7 @@
 //  * bilinear resize: float arithmetic with fused multiply-adds against the reference's double;
 //    nearest resize and argmax: exact.
 //  * softmax: float exp and sum against the reference's double.
+//  * dot_rows (the fully connected kernel): float sums against the reference's double.
 #pragma once
 
 #include <cstdint>
@@ -47,6 +48,10 @@ struct MiscKernels {
                            int64_t begin, int64_t end);
   void (*argmax_channels)(const float* x, int32_t* y, int64_t channels, int64_t stride,
                           int64_t begin, int64_t end);
+  // y[n] = Σ_k x[k]·w[n·depth + k] for n in [0, rows): each row of w dotted with x, in float
+  // (two vector accumulators over k, their lanes summed, then the k tail with FMA). Every y[n]
+  // is the same sequence of operations whichever rows a call covers.
+  void (*dot_rows)(const float* x, const float* w, int64_t depth, float* y, int64_t rows);
 };
 
 const MiscKernels& misc_kernels(CpuIsa isa);

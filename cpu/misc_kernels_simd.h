@@ -22,11 +22,13 @@ void softmax_channels(const float* x, float* y, int64_t channels, int64_t stride
                       int64_t end);
 void argmax_channels(const float* x, int32_t* y, int64_t channels, int64_t stride, int64_t begin,
                      int64_t end);
+void dot_rows(const float* x, const float* w, int64_t depth, float* y, int64_t rows);
 
 }  // namespace misc_scalar
 }  // namespace atrous
 
 #if defined(ATROUS_MISC_KERNELS_SIMD)
+#include <cmath>
 #include <cstdint>
 #include <xsimd/xsimd.hpp>
 
@@ -207,6 +209,68 @@ void argmax_channels(const float* x, int32_t* y, int64_t channels, int64_t strid
   misc_scalar::argmax_channels(x, y, channels, stride, body, end);
 }
 
+// Four rows at a time (eight independent accumulators), then single rows; a row's sum is the
+// same either way: chunks 0, 2, 4, … of k into one accumulator and 1, 3, 5, … into the other,
+// the two added, the lanes summed in order, then the tail terms with FMA in k order.
+template <class Arch>
+void dot_rows(const float* x, const float* w, int64_t depth, float* y, int64_t rows) {
+  using batch = xsimd::batch<float, Arch>;
+  constexpr int64_t width = int64_t(batch::size);
+  const int64_t body = depth - depth % width;
+  const int64_t pairs = body - body % (2 * width);
+  // The lanes summed in order (xsimd's hadd needs AVX-512DQ on AVX-512), then the tail.
+  auto tail = [&](const float* row, const batch& acc) {
+    alignas(64) float lanes[width];
+    acc.store_aligned(lanes);
+    float sum = lanes[0];
+    for (int64_t l = 1; l < width; ++l) sum += lanes[l];
+    for (int64_t k = body; k < depth; ++k) sum = std::fma(x[k], row[k], sum);
+    return sum;
+  };
+  int64_t n = 0;
+  for (; n + 4 <= rows; n += 4) {
+    const float* r0 = w + n * depth;
+    const float* r1 = r0 + depth;
+    const float* r2 = r1 + depth;
+    const float* r3 = r2 + depth;
+    batch a0(0.f), b0(0.f), a1(0.f), b1(0.f), a2(0.f), b2(0.f), a3(0.f), b3(0.f);
+    int64_t k = 0;
+    for (; k < pairs; k += 2 * width) {
+      const batch xa = batch::load_unaligned(x + k), xb = batch::load_unaligned(x + k + width);
+      a0 = xsimd::fma(xa, batch::load_unaligned(r0 + k), a0);
+      b0 = xsimd::fma(xb, batch::load_unaligned(r0 + k + width), b0);
+      a1 = xsimd::fma(xa, batch::load_unaligned(r1 + k), a1);
+      b1 = xsimd::fma(xb, batch::load_unaligned(r1 + k + width), b1);
+      a2 = xsimd::fma(xa, batch::load_unaligned(r2 + k), a2);
+      b2 = xsimd::fma(xb, batch::load_unaligned(r2 + k + width), b2);
+      a3 = xsimd::fma(xa, batch::load_unaligned(r3 + k), a3);
+      b3 = xsimd::fma(xb, batch::load_unaligned(r3 + k + width), b3);
+    }
+    if (k < body) {
+      const batch xa = batch::load_unaligned(x + k);
+      a0 = xsimd::fma(xa, batch::load_unaligned(r0 + k), a0);
+      a1 = xsimd::fma(xa, batch::load_unaligned(r1 + k), a1);
+      a2 = xsimd::fma(xa, batch::load_unaligned(r2 + k), a2);
+      a3 = xsimd::fma(xa, batch::load_unaligned(r3 + k), a3);
+    }
+    y[n] = tail(r0, a0 + b0);
+    y[n + 1] = tail(r1, a1 + b1);
+    y[n + 2] = tail(r2, a2 + b2);
+    y[n + 3] = tail(r3, a3 + b3);
+  }
+  for (; n < rows; ++n) {
+    const float* r0 = w + n * depth;
+    batch a0(0.f), b0(0.f);
+    int64_t k = 0;
+    for (; k < pairs; k += 2 * width) {
+      a0 = xsimd::fma(batch::load_unaligned(x + k), batch::load_unaligned(r0 + k), a0);
+      b0 = xsimd::fma(batch::load_unaligned(x + k + width), batch::load_unaligned(r0 + k + width), b0);
+    }
+    if (k < body) a0 = xsimd::fma(batch::load_unaligned(x + k), batch::load_unaligned(r0 + k), a0);
+    y[n] = tail(r0, a0 + b0);
+  }
+}
+
 template <class Arch>
 MiscKernels make_misc_kernels() {
   MiscKernels table;
@@ -218,6 +282,7 @@ MiscKernels make_misc_kernels() {
   table.resize_nearest_row = resize_nearest_row<Arch>;
   table.softmax_channels = softmax_channels<Arch>;
   table.argmax_channels = argmax_channels<Arch>;
+  table.dot_rows = dot_rows<Arch>;
   return table;
 }
 
