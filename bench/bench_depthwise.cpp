@@ -84,6 +84,9 @@ BENCHMARK(bench_depthwise)
     ->Args({256, 257, 513, 5, 1, 1, 1, 1})->Args({256, 257, 513, 5, 1, 1, 1, 2})
     ->Args({64, 513, 1025, 3, 2, 1, 1, 1})->Args({64, 513, 1025, 3, 2, 1, 1, 2})
     ->Args({256, 65, 129, 3, 1, 1, 6, 1})->Args({256, 65, 129, 3, 1, 1, 6, 2})
+    // MobileNetV3 at 224×224: small planes where borders are most of each row.
+    ->Args({240, 14, 14, 5, 1, 1, 1, 1})->Args({576, 7, 7, 5, 1, 1, 1, 1})
+    ->Args({72, 56, 56, 3, 1, 1, 1, 1})->Args({96, 28, 28, 5, 2, 1, 1, 1})
     ->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // One-thread copy bandwidth on a buffer of the size of the first layer, measured in the same

@@ -1,6 +1,7 @@
-// Depthwise convolution: the plan (interior columns, packed weights), the tile loop that builds
-// each output row's tap table, the scalar row kernel and the factory. The SIMD row kernels are
-// in depthwise_conv_kernel.h; the design is described in depthwise_conv.h.
+// Depthwise convolution: the plan (band geometry, packed weights), the band loop that fills
+// each band's padded phase buffer and tap table, the scalar band kernel and the factory. The
+// SIMD band kernels are in depthwise_conv_kernel.h; the design is described in
+// depthwise_conv.h.
 #include "cpu/depthwise_conv.h"
 
 #include <algorithm>
@@ -14,22 +15,55 @@ namespace atrous {
 
 namespace {
 
-// Output columns per parallel tile (a tile is a run of rows of one channel plane): large
-// enough that the per-tile setup is negligible, small enough that a few channels give every
-// thread work.
+// Floats of padded input one band may hold (all its phases): 32 KiB, about an L1 data cache,
+// unless a single output row needs more.
+constexpr int64_t kBandFloats = 8192;
+
+DepthwiseBandFunction band_function(CpuIsa isa) {
+  switch (isa) {
+#if defined(__x86_64__)
+    case CpuIsa::cpu_isa_avx512:
+      return depthwise_band_avx512;
+    case CpuIsa::cpu_isa_avx2:
+      return depthwise_band_avx2;
+#endif
+#if defined(__aarch64__)
+    case CpuIsa::cpu_isa_neon:
+      return depthwise_band_neon;
+#endif
+    default:
+      return depthwise_band_scalar;
+  }
+}
+
+// Output columns per parallel tile of the row-by-row path.
 constexpr int64_t kTileColumns = 4096;
 
 DepthwiseRowFunction row_function(CpuIsa isa) {
   switch (isa) {
 #if defined(__x86_64__)
-    case CpuIsa::cpu_isa_avx512: return depthwise_row_avx512;
-    case CpuIsa::cpu_isa_avx2: return depthwise_row_avx2;
+    case CpuIsa::cpu_isa_avx512:
+      return depthwise_row_avx512;
+    case CpuIsa::cpu_isa_avx2:
+      return depthwise_row_avx2;
 #endif
 #if defined(__aarch64__)
-    case CpuIsa::cpu_isa_neon: return depthwise_row_neon;
+    case CpuIsa::cpu_isa_neon:
+      return depthwise_row_neon;
 #endif
-    default: return depthwise_row_scalar;
+    default:
+      return depthwise_row_scalar;
   }
+}
+
+// Padded input rows that `rows` consecutive output rows read.
+int64_t band_input_rows(const WindowAxis& ah, int64_t rows) {
+  return (rows - 1) * ah.stride + (ah.kernel - 1) * ah.dilation + 1;
+}
+
+// Rows of one phase plane for a band of `rows` output rows.
+int64_t band_phase_rows(const WindowAxis& ah, int64_t rows) {
+  return (band_input_rows(ah, rows) + ah.stride - 1) / ah.stride;
 }
 
 }  // namespace
@@ -40,11 +74,37 @@ void depthwise_plan(const float* weight, const float* bias, int64_t channels,
   plan->channels = channels;
   plan->axes[0] = axes[0];
   plan->axes[1] = axes[1];
+  const WindowAxis& ah = axes[0];
   const WindowAxis& aw = axes[1];
-  const int64_t taps = axes[0].kernel * aw.kernel;
+  const int64_t taps = ah.kernel * aw.kernel;
   plan->weights.assign(weight, weight + channels * taps);
   plan->bias.assign(size_t(channels), 0.f);
   if (bias) std::memcpy(plan->bias.data(), bias, size_t(channels) * sizeof(float));
+  // Padded columns read by a row of outputs, and the phase row that holds a stride's share.
+  const int64_t padded_width = (aw.output - 1) * aw.stride + (aw.kernel - 1) * aw.dilation + 1;
+  plan->phase_width = (padded_width + aw.stride - 1) / aw.stride;
+  // Kernel columns that read inside the image for some output column (columns ow·sW − padL +
+  // kx·dW, ow in [0, outW), rising with ow); the others would add only w·0.
+  plan->columns.clear();
+  for (int64_t kx = 0; kx < aw.kernel; ++kx) {
+    const int64_t first = kx * aw.dilation - aw.pad_begin;
+    const int64_t last = first + (aw.output - 1) * aw.stride;
+    if (last >= 0 && first < aw.input) plan->columns.push_back(kx);
+  }
+  // The band: as many output rows as keep all phases within kBandFloats (at least one row).
+  const int64_t phases = ah.stride * aw.stride;
+  int64_t rows = ah.output;
+  while (rows > 1 && phases * band_phase_rows(ah, rows) * plan->phase_width > kBandFloats)
+    rows = std::max<int64_t>(
+        1, std::min(rows - 1,
+                    rows * kBandFloats / (phases * band_phase_rows(ah, rows) * plan->phase_width)));
+  plan->band_rows = rows;
+  // One phase row of slack past the band's rows: the positions past outW of the last output row
+  // (and the last vector past the end) read up to a row further, always zeros.
+  plan->phase_floats = (band_phase_rows(ah, rows) + 1) * plan->phase_width + 2 * kDepthwiseSlack;
+  plan->wide_floats = rows * plan->phase_width + kDepthwiseSlack;
+  plan->direct = aw.output >= cpu_isa_vector_floats(isa);
+  plan->banded = aw.output <= kDepthwiseBandedMaxWidth;
   plan->column_offsets.resize(size_t(aw.kernel));
   for (int64_t kx = 0; kx < aw.kernel; ++kx)
     plan->column_offsets[size_t(kx)] = kx * aw.dilation - aw.pad_begin;
@@ -54,12 +114,13 @@ void depthwise_plan(const float* weight, const float* bias, int64_t channels,
   const int64_t end = last_numerator < 0 ? 0 : last_numerator / aw.stride + 1;
   plan->interior_begin = std::min(begin, aw.output);
   plan->interior_end = std::max(plan->interior_begin, std::min(end, aw.output));
-  plan->rows_per_tile =
-      std::max<int64_t>(1, std::min(axes[0].output, kTileColumns / std::max<int64_t>(aw.output, 1)));
+  plan->rows_per_tile = std::max<int64_t>(
+      1, std::min(axes[0].output, kTileColumns / std::max<int64_t>(aw.output, 1)));
   plan->phase_stride = (aw.input + aw.stride - 1) / aw.stride;
+  plan->row = row_function(isa);
   plan->activation = activation;
   plan->isa = isa;
-  plan->row = row_function(isa);
+  plan->band = band_function(isa);
 }
 
 void depthwise_row_scalar(const DepthwisePlan& plan, const DepthwiseTaps& taps, float bias,
@@ -89,13 +150,38 @@ void depthwise_row_scalar(const DepthwisePlan& plan, const DepthwiseTaps& taps, 
     for (int64_t ow = 0; ow < out_w; ++ow) y[ow] = activation_apply(plan.activation, y[ow]);
 }
 
+// Always direct (a vector of one float): row by row, each tap's products added over the row.
+void depthwise_band_scalar(const DepthwisePlan& plan, const float* const* source,
+                           const float* weight, int count, int64_t rows, float bias, float* out,
+                           int64_t out_stride) {
+  const bool in_registers = depthwise_activation_in_registers(plan.activation.kind);
+  const int64_t out_w = plan.axes[1].output;
+  for (int64_t r = 0; r < rows; ++r) {
+    float* dst = out + r * out_stride;
+    const int64_t q = r * plan.phase_width;
+    std::fill(dst, dst + out_w, 0.f);
+    for (int t = 0; t < count; ++t) {
+      const float w = weight[t];
+      const float* src = source[t] + q;
+      for (int64_t i = 0; i < out_w; ++i) {
+        const float product = w * src[i];
+        dst[i] = dst[i] + product;
+      }
+    }
+    for (int64_t i = 0; i < out_w; ++i) {
+      const float sum = dst[i] + bias;
+      dst[i] = in_registers ? activation_apply(plan.activation, sum) : sum;
+    }
+  }
+}
+
 namespace {
 
 // Per-thread state of the tile loop: the tap table of the current row and, for stride > 1, a
 // cache of kH input rows split into their phases (consecutive output rows share input rows).
-class DepthwiseWorkspace {
+class RowWorkspace {
  public:
-  explicit DepthwiseWorkspace(const DepthwisePlan& plan) : plan_(plan) {
+  explicit RowWorkspace(const DepthwisePlan& plan) : plan_(plan) {
     const size_t taps = size_t(plan.axes[0].kernel * plan.axes[1].kernel);
     weight_.resize(taps);
     row_.resize(taps);
@@ -212,13 +298,140 @@ class DepthwiseWorkspace {
   std::vector<float> phases_;
 };
 
+// Per-thread state of the band loop: the band's padded phase planes, its wide output and the
+// tap table.
+class DepthwiseWorkspace {
+ public:
+  explicit DepthwiseWorkspace(const DepthwisePlan& plan)
+      : plan_(plan),
+        phases_(size_t(plan.axes[0].stride * plan.axes[1].stride * plan.phase_floats), 0.f),
+        wide_(plan.direct ? 0 : size_t(plan.wide_floats), 0.f) {
+    const size_t taps = size_t(plan.axes[0].kernel * plan.axes[1].kernel);
+    source_.resize(taps);
+    weight_.resize(taps);
+  }
+
+  void run_tile(const float* x, float* y, int64_t tile) {
+    const DepthwisePlan& plan = plan_;
+    const WindowAxis& ah = plan.axes[0];
+    const WindowAxis& aw = plan.axes[1];
+    const int64_t bands = (ah.output + plan.band_rows - 1) / plan.band_rows;
+    const int64_t plane_index = tile / bands;
+    const int64_t channel = plane_index % plan.channels;
+    const float* plane = x + plane_index * ah.input * aw.input;
+    const int64_t row_begin = (tile % bands) * plan.band_rows;
+    const int64_t rows = std::min(plan.band_rows, ah.output - row_begin);
+    const int64_t sh = ah.stride, sw = aw.stride, width = plan.phase_width;
+
+    // Padded rows [0, phase rows · sH) of the band; padded row j is input row ih0 + j.
+    const int64_t phase_rows = band_phase_rows(ah, rows);
+    const int64_t ih0 = row_begin * sh - ah.pad_begin;
+    for (int64_t j = 0; j < phase_rows * sh; ++j) {
+      float* phase_row = phases_.data() + (j % sh) * sw * plan.phase_floats + (j / sh) * width;
+      const int64_t ih = ih0 + j;
+      if (ih < 0 || ih >= ah.input) {
+        for (int64_t p = 0; p < sw; ++p)
+          std::fill(phase_row + p * plan.phase_floats, phase_row + p * plan.phase_floats + width,
+                    0.f);
+        continue;
+      }
+      fill_row(plane + ih * aw.input, phase_row);
+    }
+
+    // The taps that read inside the image for some row of the band, in (ky, kx) order.
+    const float* kernel = plan.weights.data() + channel * ah.kernel * aw.kernel;
+    int count = 0;
+    for (int64_t ky = 0; ky < ah.kernel; ++ky) {
+      const int64_t first = ih0 + ky * ah.dilation;
+      const int64_t last = first + (rows - 1) * sh;
+      if (last < 0 || first >= ah.input) continue;
+      const int64_t a = ky * ah.dilation;
+      for (int64_t kx : plan.columns) {
+        const int64_t b = kx * aw.dilation;
+        source_[size_t(count)] = phases_.data() + ((a % sh) * sw + b % sw) * plan.phase_floats +
+                                 (a / sh) * width + b / sw;
+        weight_[size_t(count)] = kernel[ky * aw.kernel + kx];
+        ++count;
+      }
+    }
+    const float bias = plan.bias[size_t(channel)];
+    float* out = y + plane_index * ah.output * aw.output + row_begin * aw.output;
+    const bool in_registers = depthwise_activation_in_registers(plan.activation.kind);
+    if (plan.direct) {
+      plan.band(plan, source_.data(), weight_.data(), count, rows, bias, out, aw.output);
+      if (!in_registers)
+        for (int64_t i = 0; i < rows * aw.output; ++i)
+          out[i] = activation_apply(plan.activation, out[i]);
+      return;
+    }
+    plan.band(plan, source_.data(), weight_.data(), count, rows, bias, wide_.data(), width);
+    for (int64_t r = 0; r < rows; ++r) {
+      const float* src = wide_.data() + r * width;
+      float* dst = out + r * aw.output;
+      if (in_registers)
+        std::memcpy(dst, src, size_t(aw.output) * sizeof(float));
+      else
+        for (int64_t ow = 0; ow < aw.output; ++ow)
+          dst[ow] = activation_apply(plan.activation, src[ow]);
+    }
+  }
+
+ private:
+  // Input row `row` as padded columns c = iw + padL, phase c mod sW at c div sW; zeros outside
+  // the input. Columns up to phase_width · sW are written.
+  void fill_row(const float* row, float* phase_row) const {
+    const WindowAxis& aw = plan_.axes[1];
+    const int64_t sw = aw.stride, width = plan_.phase_width, pad = aw.pad_begin;
+    if (sw == 1) {
+      // Columns [0, pad) zero, the input row, zeros to the end (pad may exceed the width).
+      const int64_t lead = std::min(pad, width);
+      std::fill(phase_row, phase_row + lead, 0.f);
+      const int64_t copy_begin = std::max<int64_t>(0, -pad);  // first input column copied
+      const int64_t copy = std::max<int64_t>(0, std::min(aw.input - copy_begin, width - lead));
+      std::memcpy(phase_row + lead, row + copy_begin, size_t(copy) * sizeof(float));
+      std::fill(phase_row + lead + copy, phase_row + width, 0.f);
+      return;
+    }
+    for (int64_t p = 0; p < sw; ++p) {
+      // Phase p holds input columns i·sW + p − padL: inside the row for i in [lo, hi).
+      float* dst = phase_row + p * plan_.phase_floats;
+      const int64_t offset = p - pad;
+      const int64_t lo = std::min(width, offset >= 0 ? 0 : (-offset + sw - 1) / sw);
+      const int64_t hi = std::max(
+          lo, std::min(width,
+                       aw.input - 1 - offset < 0 ? int64_t(0) : (aw.input - 1 - offset) / sw + 1));
+      std::fill(dst, dst + lo, 0.f);
+      if (sw == 2)
+        for (int64_t i = lo; i < hi; ++i) dst[i] = row[2 * i + offset];
+      else
+        for (int64_t i = lo; i < hi; ++i) dst[i] = row[i * sw + offset];
+      std::fill(dst + hi, dst + width, 0.f);
+    }
+  }
+
+  const DepthwisePlan& plan_;
+  std::vector<float> phases_;
+  std::vector<float> wide_;
+  std::vector<const float*> source_;
+  std::vector<float> weight_;
+};
+
 }  // namespace
 
 void depthwise_run(const DepthwisePlan& plan, const float* x, int64_t batch, float* y,
                    ThreadPool& pool) {
-  const int64_t blocks = (plan.axes[0].output + plan.rows_per_tile - 1) / plan.rows_per_tile;
-  const int64_t tiles = batch * plan.channels * blocks;
-  // The workspace is a few kilobytes, made once per thread and run.
+  if (!plan.banded) {
+    const int64_t blocks = (plan.axes[0].output + plan.rows_per_tile - 1) / plan.rows_per_tile;
+    pool.parallel_for(batch * plan.channels * blocks, [&](int64_t begin, int64_t end) {
+      RowWorkspace workspace(plan);
+      for (int64_t tile = begin; tile < end; ++tile) workspace.run_tile(x, y, tile);
+    });
+    return;
+  }
+  const int64_t bands = (plan.axes[0].output + plan.band_rows - 1) / plan.band_rows;
+  const int64_t tiles = batch * plan.channels * bands;
+  // The workspace (a band's padded input, at most a few tens of KiB) is made once per thread
+  // and run.
   pool.parallel_for(tiles, [&](int64_t begin, int64_t end) {
     DepthwiseWorkspace workspace(plan);
     for (int64_t tile = begin; tile < end; ++tile) workspace.run_tile(x, y, tile);
@@ -238,8 +451,9 @@ class DepthwiseKernel : public CpuKernel {
     if (inputs.empty() || !inputs[0] || outputs.empty() || !outputs[0] ||
         inputs[0]->dtype != DType::dtype_f32 || outputs[0]->dtype != DType::dtype_f32 ||
         inputs[0]->shape != input_shape || outputs[0]->shape != output_shape)
-      return Status::error("depthwise conv kernel: tensors do not match the shapes it was made for (" +
-                           shape_to_string(input_shape) + " -> " + shape_to_string(output_shape) + ")");
+      return Status::error(
+          "depthwise conv kernel: tensors do not match the shapes it was made for (" +
+          shape_to_string(input_shape) + " -> " + shape_to_string(output_shape) + ")");
     depthwise_run(plan, inputs[0]->f32(), input_shape[0], outputs[0]->f32(), pool);
     return Status::success();
   }
@@ -248,14 +462,16 @@ class DepthwiseKernel : public CpuKernel {
 
 // A constant f32 tensor of exactly `shape`.
 bool is_constant_f32(const GraphTensor& tensor, const Shape& shape) {
-  return tensor.is_constant && tensor.data && tensor.dtype == DType::dtype_f32 && tensor.shape == shape;
+  return tensor.is_constant && tensor.data && tensor.dtype == DType::dtype_f32 &&
+         tensor.shape == shape;
 }
 
 }  // namespace
 
 // Handles conv nodes with group == C == M (weights [C, 1, kH, kW]), constant weights and bias,
 // any geometry the reference conv accepts; nullptr for anything else.
-CpuKernelPtr cpu_make_depthwise_kernel(const Graph& graph, size_t index, const CpuKernelConfig& config) {
+CpuKernelPtr cpu_make_depthwise_kernel(const Graph& graph, size_t index,
+                                       const CpuKernelConfig& config) {
   const Node& node = graph.nodes[index];
   if (node.op != OpType::op_conv || node.inputs.size() < 2 || node.inputs.size() > 3 ||
       node.outputs.size() != 1)
@@ -267,12 +483,14 @@ CpuKernelPtr cpu_make_depthwise_kernel(const Graph& graph, size_t index, const C
   const int64_t channels = x.shape[1];
   if (channels < 1 || !is_constant_f32(w, {channels, 1, w.shape[2], w.shape[3]})) return nullptr;
   const bool has_bias = node.inputs.size() > 2 && node.inputs[2] != kAbsentInput;
-  if (has_bias && !is_constant_f32(graph.tensors[size_t(node.inputs[2])], {channels})) return nullptr;
+  if (has_bias && !is_constant_f32(graph.tensors[size_t(node.inputs[2])], {channels}))
+    return nullptr;
   AttributeReader reader("conv", node.attributes);
   if (reader.get_int("group", 1) != channels || !reader.status().ok()) return nullptr;
 
   // The reference's own shape rule validates every attribute; then the same window resolution.
-  TensorDesc x_desc{x.dtype, x.shape}, w_desc{w.dtype, w.shape}, b_desc{DType::dtype_f32, {channels}};
+  TensorDesc x_desc{x.dtype, x.shape}, w_desc{w.dtype, w.shape},
+      b_desc{DType::dtype_f32, {channels}};
   std::vector<const TensorDesc*> descs = {&x_desc, &w_desc};
   if (has_bias) descs.push_back(&b_desc);
   std::vector<TensorDesc> inferred;
@@ -299,8 +517,9 @@ CpuKernelPtr cpu_make_depthwise_kernel(const Graph& graph, size_t index, const C
     made->label += "_s" + std::to_string(axes[0].stride) +
                    (axes[0].stride == axes[1].stride ? "" : "x" + std::to_string(axes[1].stride));
   if (axes[0].dilation != 1 || axes[1].dilation != 1)
-    made->label += "_d" + std::to_string(axes[0].dilation) +
-                   (axes[0].dilation == axes[1].dilation ? "" : "x" + std::to_string(axes[1].dilation));
+    made->label +=
+        "_d" + std::to_string(axes[0].dilation) +
+        (axes[0].dilation == axes[1].dilation ? "" : "x" + std::to_string(axes[1].dilation));
   return made;
 }
 

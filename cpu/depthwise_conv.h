@@ -1,22 +1,34 @@
 // Depthwise convolution (group == C == M, weights [C, 1, kH, kW]) on NCHW data, any kernel size,
 // stride, per-axis dilation and padding, with bias and the fused activation.
 //
-// Each output row of a channel plane is split once per kernel (the shapes are static) into a
-// left border, an interior and a right border of output columns: in the interior every tap of
-// every kernel column reads inside the input row, so the interior runs with SIMD over output
-// columns and no bounds checks; the borders run a scalar loop that skips the taps in padding.
-// Kernel rows that fall into the padding are skipped for the whole output row, so atrous
-// (dilated) kernels cost only their in-bounds taps and have no slow path.
+// Two paths, chosen per conv from its shapes (both compute the same sums, see below):
 //
-// For stride 1 a tap of the interior is an unaligned load at column offset kx·dilation. For
-// stride s > 1 each input row is first split into its s phases (columns p, p+s, p+2s, ...) in a
-// small per-thread cache; a tap then reads consecutive floats of one phase, so every stride runs
-// the same stride-1 microkernel.
+// Banded (output rows narrower than kDepthwiseBandedMaxWidth, where borders are a large part
+// of each row): each channel plane is computed in bands of output rows. For a band, the input rows
+// it reads are copied once into a zero-padded buffer (the padding written as zeros), split into its
+// stride phases: phase (p, q) holds padded rows p, p + sH, … and columns q, q + sW, …, each
+// phase row `phase_width` floats. In that layout every tap (ky, kx) of every output (oh, ow)
+// of the band reads phase element (oh + ky·dH div sH)·phase_width + ow + kx·dW div sW of phase
+// (ky·dH mod sH, kx·dW mod sW): the same flat offset for the whole band. So the band is one
+// flat loop over output rows × phase_width positions, a fixed list of (pointer, weight) taps,
+// all SIMD with no border cases; the positions past out_w in each row are computed and dropped
+// (a few percent for wide planes, more on 7×7 ones, still far cheaper than scalar borders).
+// Any stride and any per-axis dilation take this one path; kernel rows that fall into the
+// padding for a whole band, and kernel columns that do for every output, are left out.
 //
-// Arithmetic order: every output element starts from 0, adds its in-bounds taps in (ky, kx)
+// Row by row (wide planes, where copying would cost more memory traffic than it saves): each
+// output row is split once per kernel into a left border, an interior and a right border of
+// output columns. In the interior every tap reads inside the input row, so it runs with SIMD
+// over output columns straight from the input; the borders run a scalar loop that skips the
+// taps in padding, and kernel rows that fall into the padding are skipped for the whole row.
+// For stride s > 1 each input row is first split into its s phases in a small per-thread
+// cache, so every stride runs the same stride-1 microkernel.
+//
+// Arithmetic order: every output element starts from 0, adds w·x for its taps in (ky, kx)
 // order (FMA on SIMD ISAs, multiply then add on the scalar ISA), adds the bias, then applies
-// the activation. Borders and interior use the same sequence, and a skipped tap would have
-// added w·0 = 0 exactly, so the results do not depend on where a border falls.
+// the activation. A tap in the padding adds w·0 = 0, which changes no sum, so leaving such taps
+// out (or not) and where a band starts never change a result, and results are bitwise
+// identical for any thread count.
 #pragma once
 
 #include <cmath>
@@ -43,21 +55,41 @@ struct DepthwiseTaps {
 struct DepthwisePlan;
 using DepthwiseRowFunction = void (*)(const DepthwisePlan& plan, const DepthwiseTaps& taps,
                                       float bias, float* y);
+// One band of `rows` output rows: position q = r·phase_width + ow gets Σ_t weight[t]·source[t][q]
+// + bias, then the activation when it is one of the in-register kinds. When plan.direct, row r
+// goes to out + r·out_stride, columns [0, outW) exactly; otherwise (planes narrower than a
+// vector) all rows·phase_width positions go to out as one flat run (plus up to a vector of
+// slack), and the caller copies the rows out.
+using DepthwiseBandFunction = void (*)(const DepthwisePlan& plan, const float* const* source,
+                                       const float* weight, int count, int64_t rows, float bias,
+                                       float* out, int64_t out_stride);
 
 struct DepthwisePlan {
   int64_t channels = 0;
-  WindowAxis axes[2];            // 0 = H, 1 = W, as resolved by ops/conv.cpp
-  int64_t interior_begin = 0;    // output columns [interior_begin, interior_end) have all
-  int64_t interior_end = 0;      // kernel columns inside the input row
-  int64_t rows_per_tile = 1;     // output rows per parallel tile
-  int64_t phase_stride = 0;      // floats per phase of a split row (stride > 1)
-  std::vector<float> weights;    // [C][kH·kW]
-  std::vector<float> bias;       // [C], zeros when the conv has none
+  WindowAxis axes[2];        // 0 = H, 1 = W, as resolved by ops/conv.cpp
+  int64_t band_rows = 1;     // output rows per band (a parallel tile: one band of a plane)
+  int64_t phase_width = 0;   // floats per phase row (= ceil(padded width / sW))
+  int64_t phase_floats = 0;  // floats per phase plane of a full band, with zeroed slack
+  int64_t wide_floats = 0;   // floats of the band's wide output (when not direct)
+  bool direct = true;        // outW >= the ISA's vector width: rows written in place
+  // The row-by-row path (banded == false).
+  bool banded = true;
+  int64_t interior_begin = 0;           // output columns [interior_begin, interior_end) have all
+  int64_t interior_end = 0;             // kernel columns inside the input row
+  int64_t rows_per_tile = 1;            // output rows per parallel tile
+  int64_t phase_stride = 0;             // floats per phase of a split row (stride > 1)
   std::vector<int64_t> column_offsets;  // [kW] kx·dW − pad_left
+  std::vector<int64_t> columns;         // the kernel columns kx that read inside the image
+  std::vector<float> weights;           // [C][kH·kW]
+  std::vector<float> bias;              // [C], zeros when the conv has none
   Activation activation;
   CpuIsa isa = CpuIsa::cpu_isa_scalar;
+  DepthwiseBandFunction band = nullptr;
   DepthwiseRowFunction row = nullptr;
 };
+
+// Output rows at most this wide take the banded path.
+constexpr int64_t kDepthwiseBandedMaxWidth = 160;
 
 // axes: the conv's resolved window geometry (output sizes >= 1); bias may be null.
 void depthwise_plan(const float* weight, const float* bias, int64_t channels,
@@ -68,7 +100,7 @@ void depthwise_plan(const float* weight, const float* bias, int64_t channels,
 void depthwise_run(const DepthwisePlan& plan, const float* x, int64_t batch, float* y,
                    ThreadPool& pool);
 
-// True for the activations the row functions apply in registers (bitwise equal to
+// True for the activations the band functions apply in registers (bitwise equal to
 // activation_apply on the same float); the others are applied per element after the row.
 inline bool depthwise_activation_in_registers(ActivationKind kind) {
   return kind == ActivationKind::activation_none || kind == ActivationKind::activation_relu ||
@@ -109,11 +141,23 @@ inline void depthwise_border_columns(const DepthwisePlan& plan, const DepthwiseT
 
 void depthwise_row_scalar(const DepthwisePlan& plan, const DepthwiseTaps& taps, float bias,
                           float* y);
-void depthwise_row_avx2(const DepthwisePlan& plan, const DepthwiseTaps& taps, float bias,
-                        float* y);
+void depthwise_row_avx2(const DepthwisePlan& plan, const DepthwiseTaps& taps, float bias, float* y);
 void depthwise_row_avx512(const DepthwisePlan& plan, const DepthwiseTaps& taps, float bias,
                           float* y);
-void depthwise_row_neon(const DepthwisePlan& plan, const DepthwiseTaps& taps, float bias,
-                        float* y);
+void depthwise_row_neon(const DepthwisePlan& plan, const DepthwiseTaps& taps, float bias, float* y);
+
+void depthwise_band_scalar(const DepthwisePlan& plan, const float* const* source,
+                           const float* weight, int count, int64_t rows, float bias, float* out,
+                           int64_t out_stride);
+void depthwise_band_avx2(const DepthwisePlan& plan, const float* const* source, const float* weight,
+                         int count, int64_t rows, float bias, float* out, int64_t out_stride);
+void depthwise_band_avx512(const DepthwisePlan& plan, const float* const* source,
+                           const float* weight, int count, int64_t rows, float bias, float* out,
+                           int64_t out_stride);
+void depthwise_band_neon(const DepthwisePlan& plan, const float* const* source, const float* weight,
+                         int count, int64_t rows, float bias, float* out, int64_t out_stride);
+
+// Floats the band functions may read or write past `total` (one vector of the widest ISA).
+constexpr int64_t kDepthwiseSlack = 16;
 
 }  // namespace atrous

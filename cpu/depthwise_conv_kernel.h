@@ -1,10 +1,12 @@
-// The ISA-neutral depthwise row microkernel, instantiated per architecture in
-// depthwise_conv_<isa>.cpp (each compiled with its own -m flags). One call computes one output
-// row: the interior in blocks of eight SIMD vectors of output columns (then four, one, then
-// single columns), each accumulating its taps in (ky, kx) order with FMA from zero; the borders
-// through depthwise_border_sum with the same FMA sequence. Bias, ReLU, clip and hard-swish are
-// applied in registers, with the operand order of activation_apply so NaN behaves the same; the
-// other activations per element after the row.
+// The ISA-neutral depthwise band and row microkernels, instantiated per architecture in
+// depthwise_conv_<isa>.cpp (each compiled with its own -m flags). One call computes one band's
+// flat wide output: blocks of eight SIMD vectors of positions (then four, then one; the last
+// vector may run past `total` into the slack), each accumulating its taps in (ky, kx) order
+// with FMA from zero. Bias, ReLU, clip and hard-swish are applied in registers, with the
+// operand order of activation_apply so NaN behaves the same; the other activations are applied
+// by the caller when it copies the rows out. The row kernel (the row-by-row path) computes one
+// output row: the interior with the same blocks, the borders through depthwise_border_sum with
+// the same FMA sequence.
 #pragma once
 
 #include <cstdint>
@@ -37,28 +39,67 @@ struct DepthwiseFinish {
         const batch clamped = xsimd::min(batch(6.f), xsimd::max(batch(0.f), v + batch(3.f)));
         return (v * clamped) / batch(6.f);
       }
-      default: return v;
+      default:
+        return v;
     }
   }
 };
 
-// `vectors` SIMD vectors of interior columns from column i: independent accumulators, enough of
-// them (8) to hide the FMA latency in the main loop.
+// `vectors` SIMD vectors of positions from q, stored at dst: independent accumulators, enough
+// of them (8) to hide the FMA latency in the main loop.
 template <class Arch, int vectors>
-inline void depthwise_block(const float* weight, const float* const* source, int count, int64_t i,
+inline void depthwise_block(const float* weight, const float* const* source, int count, int64_t q,
                             const xsimd::batch<float, Arch>& bias,
-                            const DepthwiseFinish<Arch>& finish, float* out) {
+                            const DepthwiseFinish<Arch>& finish, float* dst) {
   using batch = xsimd::batch<float, Arch>;
   constexpr int64_t width = int64_t(batch::size);
   batch acc[vectors];
   for (int v = 0; v < vectors; ++v) acc[v] = batch(0.f);
   for (int t = 0; t < count; ++t) {
     const batch w(weight[t]);
-    const float* p = source[t] + i;
+    const float* p = source[t] + q;
     for (int v = 0; v < vectors; ++v)
       acc[v] = xsimd::fma(w, batch::load_unaligned(p + v * width), acc[v]);
   }
-  for (int v = 0; v < vectors; ++v) finish(acc[v] + bias).store_unaligned(out + i + v * width);
+  for (int v = 0; v < vectors; ++v) finish(acc[v] + bias).store_unaligned(dst + v * width);
+}
+
+template <class Arch>
+void depthwise_band(const DepthwisePlan& plan, const float* const* source, const float* weight,
+                    int count, int64_t rows, float bias, float* out, int64_t out_stride) {
+  using batch = xsimd::batch<float, Arch>;
+  constexpr int64_t width = int64_t(batch::size);
+  static_assert(width <= kDepthwiseSlack, "the slack covers one vector");
+  const DepthwiseFinish<Arch> finish(plan.activation);
+  const batch b(bias);
+  const int64_t out_w = plan.axes[1].output;
+  auto span = [&](int64_t q, int64_t n, float* dst) {
+    // Positions [q, q + n) to dst[0, n): blocks of 8, 4, 1 vectors; n >= width here, and a
+    // partial last vector is recomputed as the vector ending at n (same values, same bits).
+    int64_t i = 0;
+    for (; i + 8 * width <= n; i += 8 * width)
+      depthwise_block<Arch, 8>(weight, source, count, q + i, b, finish, dst + i);
+    for (; i + 4 * width <= n; i += 4 * width)
+      depthwise_block<Arch, 4>(weight, source, count, q + i, b, finish, dst + i);
+    for (; i + width <= n; i += width)
+      depthwise_block<Arch, 1>(weight, source, count, q + i, b, finish, dst + i);
+    if (i < n)
+      depthwise_block<Arch, 1>(weight, source, count, q + n - width, b, finish, dst + n - width);
+  };
+  if (out_w >= width) {
+    for (int64_t r = 0; r < rows; ++r) span(r * plan.phase_width, out_w, out + r * out_stride);
+  } else {
+    // Narrow planes: the whole band as one flat run into the wide buffer (out, stride =
+    // phase_width), the last vector running into the slack.
+    const int64_t total = rows * plan.phase_width;
+    int64_t q = 0;
+    for (; q + 8 * width <= total; q += 8 * width)
+      depthwise_block<Arch, 8>(weight, source, count, q, b, finish, out + q);
+    for (; q + 4 * width <= total; q += 4 * width)
+      depthwise_block<Arch, 4>(weight, source, count, q, b, finish, out + q);
+    for (; q < total; q += width)
+      depthwise_block<Arch, 1>(weight, source, count, q, b, finish, out + q);
+  }
 }
 
 template <class Arch>
@@ -78,11 +119,11 @@ void depthwise_row(const DepthwisePlan& plan, const DepthwiseTaps& taps, float b
   const int64_t columns = end - begin;
   int64_t i = 0;
   for (; i + 8 * width <= columns; i += 8 * width)
-    depthwise_block<Arch, 8>(weight, source, count, i, b, finish, out);
+    depthwise_block<Arch, 8>(weight, source, count, i, b, finish, out + i);
   for (; i + 4 * width <= columns; i += 4 * width)
-    depthwise_block<Arch, 4>(weight, source, count, i, b, finish, out);
+    depthwise_block<Arch, 4>(weight, source, count, i, b, finish, out + i);
   for (; i + width <= columns; i += width)
-    depthwise_block<Arch, 1>(weight, source, count, i, b, finish, out);
+    depthwise_block<Arch, 1>(weight, source, count, i, b, finish, out + i);
   const bool in_registers = depthwise_activation_in_registers(plan.activation.kind);
   for (; i < columns; ++i) {
     float acc = 0.f;

@@ -32,8 +32,8 @@ class FullyConnectedKernel : public CpuKernel {
   int64_t m = 0, n = 0, k = 0;
   bool trans_a = false;
   float alpha = 1.f, beta = 1.f;
-  std::vector<float> rows;   // B' as [N, K]
-  std::vector<float> c;      // beta·C broadcast to [M, N] is read through c_strides
+  std::vector<float> rows;  // B' as [N, K]
+  std::vector<float> c;     // beta·C broadcast to [M, N] is read through c_strides
   int64_t c_stride_m = 0, c_stride_n = 0;
   bool has_c = false;
   Shape a_shape, y_shape;
@@ -44,8 +44,9 @@ class FullyConnectedKernel : public CpuKernel {
     if (inputs.empty() || !inputs[0] || outputs.empty() || !outputs[0] ||
         inputs[0]->dtype != DType::dtype_f32 || inputs[0]->shape != a_shape ||
         outputs[0]->dtype != DType::dtype_f32 || outputs[0]->shape != y_shape)
-      return Status::error("fully connected kernel: tensors do not match the shapes it was made for (" +
-                           shape_to_string(a_shape) + " -> " + shape_to_string(y_shape) + ")");
+      return Status::error(
+          "fully connected kernel: tensors do not match the shapes it was made for (" +
+          shape_to_string(a_shape) + " -> " + shape_to_string(y_shape) + ")");
     const float* a = inputs[0]->f32();
     float* y = outputs[0]->f32();
     // A row of A' contiguous: A itself, or a transposed copy in scratch.
@@ -129,7 +130,8 @@ CpuKernelPtr cpu_make_fully_connected_kernel(const Graph& graph, size_t index,
     const int64_t cn = shape.empty() ? 1 : shape.back();
     kernel->c_stride_m = cm == 1 ? 0 : cn;
     kernel->c_stride_n = cn == 1 ? 0 : 1;
-    kernel->c.assign(static_cast<const float*>(c->data), static_cast<const float*>(c->data) + cm * cn);
+    kernel->c.assign(static_cast<const float*>(c->data),
+                     static_cast<const float*>(c->data) + cm * cn);
     kernel->has_c = true;
   }
   kernel->a_shape = a.shape;

@@ -7,10 +7,14 @@ namespace atrous {
 
 const char* cpu_isa_name(CpuIsa isa) {
   switch (isa) {
-    case CpuIsa::cpu_isa_scalar: return "scalar";
-    case CpuIsa::cpu_isa_avx2: return "avx2";
-    case CpuIsa::cpu_isa_avx512: return "avx512";
-    case CpuIsa::cpu_isa_neon: return "neon";
+    case CpuIsa::cpu_isa_scalar:
+      return "scalar";
+    case CpuIsa::cpu_isa_avx2:
+      return "avx2";
+    case CpuIsa::cpu_isa_avx512:
+      return "avx512";
+    case CpuIsa::cpu_isa_neon:
+      return "neon";
   }
   return "unknown";
 }
@@ -38,8 +42,23 @@ CpuIsa cpu_isa_detect() {
   if (!forced) return isa;
   // Only ever lower the level: a forced ISA the CPU lacks would crash.
   if (std::strcmp(forced, "scalar") == 0) return CpuIsa::cpu_isa_scalar;
-  if (std::strcmp(forced, "avx2") == 0 && isa == CpuIsa::cpu_isa_avx512) return CpuIsa::cpu_isa_avx2;
+  if (std::strcmp(forced, "avx2") == 0 && isa == CpuIsa::cpu_isa_avx512)
+    return CpuIsa::cpu_isa_avx2;
   return isa;
+}
+
+int cpu_isa_vector_floats(CpuIsa isa) {
+  switch (isa) {
+    case CpuIsa::cpu_isa_avx512:
+      return 16;
+    case CpuIsa::cpu_isa_avx2:
+      return 8;
+    case CpuIsa::cpu_isa_neon:
+      return 4;
+    case CpuIsa::cpu_isa_scalar:
+      return 1;
+  }
+  return 1;
 }
 
 }  // namespace atrous

@@ -8,5 +8,7 @@ enum class CpuIsa { cpu_isa_scalar, cpu_isa_avx2, cpu_isa_avx512, cpu_isa_neon }
 
 CpuIsa cpu_isa_detect();
 const char* cpu_isa_name(CpuIsa isa);
+// Floats per SIMD vector of the ISA's kernels (1 for scalar).
+int cpu_isa_vector_floats(CpuIsa isa);
 
 }  // namespace atrous

@@ -13,10 +13,14 @@ namespace {
 
 float apply_binary(BinaryOp op, float a, float b) {
   switch (op) {
-    case BinaryOp::binary_op_add: return a + b;
-    case BinaryOp::binary_op_sub: return a - b;
-    case BinaryOp::binary_op_mul: return a * b;
-    case BinaryOp::binary_op_div: return a / b;
+    case BinaryOp::binary_op_add:
+      return a + b;
+    case BinaryOp::binary_op_sub:
+      return a - b;
+    case BinaryOp::binary_op_mul:
+      return a * b;
+    case BinaryOp::binary_op_div:
+      return a / b;
   }
   return a;
 }
@@ -25,8 +29,10 @@ float apply_binary(BinaryOp op, float a, float b) {
 // the selects of the vector loops.
 float apply_activation(SimdActivation act, float low, float high, float x) {
   switch (act) {
-    case SimdActivation::simd_activation_relu: return std::max(x, 0.0f);
-    case SimdActivation::simd_activation_clip: return std::min(std::max(x, low), high);
+    case SimdActivation::simd_activation_relu:
+      return std::max(x, 0.0f);
+    case SimdActivation::simd_activation_clip:
+      return std::min(std::max(x, low), high);
     case SimdActivation::simd_activation_hard_swish:
       return x * std::min(std::max(x + 3.0f, 0.0f), 6.0f) / 6.0f;
   }
@@ -39,14 +45,16 @@ void binary(BinaryOp op, const float* a, const float* b, float* y, int64_t count
   for (int64_t i = 0; i < count; ++i) y[i] = apply_binary(op, a[i], b[i]);
 }
 
-void binary_scalar(BinaryOp op, const float* a, float s, bool scalar_first, float* y, int64_t count) {
+void binary_scalar(BinaryOp op, const float* a, float s, bool scalar_first, float* y,
+                   int64_t count) {
   if (scalar_first)
     for (int64_t i = 0; i < count; ++i) y[i] = apply_binary(op, s, a[i]);
   else
     for (int64_t i = 0; i < count; ++i) y[i] = apply_binary(op, a[i], s);
 }
 
-void activation(SimdActivation act, float low, float high, const float* x, float* y, int64_t count) {
+void activation(SimdActivation act, float low, float high, const float* x, float* y,
+                int64_t count) {
   for (int64_t i = 0; i < count; ++i) y[i] = apply_activation(act, low, high, x[i]);
 }
 
@@ -55,7 +63,8 @@ void resize_linear_row(const float* row, const int32_t* i0, const int32_t* i1, c
   for (int64_t o = 0; o < count; ++o) y[o] = std::fma(w1[o], row[i1[o]], w0[o] * row[i0[o]]);
 }
 
-void resize_blend_rows(const float* r0, const float* r1, float w0, float w1, float* t, int64_t count) {
+void resize_blend_rows(const float* r0, const float* r1, float w0, float w1, float* t,
+                       int64_t count) {
   for (int64_t i = 0; i < count; ++i) t[i] = std::fma(w1, r1[i], w0 * r0[i]);
 }
 
@@ -107,9 +116,15 @@ void dot_rows(const float* x, const float* w, int64_t depth, float* y, int64_t r
 
 const MiscKernels& misc_kernels_scalar() {
   static const MiscKernels table = {
-      misc_scalar::binary,           misc_scalar::binary_scalar,      misc_scalar::activation,
-      misc_scalar::resize_linear_row, misc_scalar::resize_blend_rows, misc_scalar::resize_nearest_row,
-      misc_scalar::softmax_channels, misc_scalar::argmax_channels,  misc_scalar::dot_rows,
+      misc_scalar::binary,
+      misc_scalar::binary_scalar,
+      misc_scalar::activation,
+      misc_scalar::resize_linear_row,
+      misc_scalar::resize_blend_rows,
+      misc_scalar::resize_nearest_row,
+      misc_scalar::softmax_channels,
+      misc_scalar::argmax_channels,
+      misc_scalar::dot_rows,
   };
   return table;
 }
@@ -117,13 +132,17 @@ const MiscKernels& misc_kernels_scalar() {
 const MiscKernels& misc_kernels(CpuIsa isa) {
   switch (isa) {
 #if defined(__x86_64__)
-    case CpuIsa::cpu_isa_avx512: return misc_kernels_avx512();
-    case CpuIsa::cpu_isa_avx2: return misc_kernels_avx2();
+    case CpuIsa::cpu_isa_avx512:
+      return misc_kernels_avx512();
+    case CpuIsa::cpu_isa_avx2:
+      return misc_kernels_avx2();
 #endif
 #if defined(__aarch64__)
-    case CpuIsa::cpu_isa_neon: return misc_kernels_neon();
+    case CpuIsa::cpu_isa_neon:
+      return misc_kernels_neon();
 #endif
-    default: return misc_kernels_scalar();
+    default:
+      return misc_kernels_scalar();
   }
 }
 

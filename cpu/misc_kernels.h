@@ -22,7 +22,11 @@ namespace atrous {
 enum class BinaryOp { binary_op_add, binary_op_sub, binary_op_mul, binary_op_div };
 
 // The activations with a vector loop; the others run through activation_apply.
-enum class SimdActivation { simd_activation_relu, simd_activation_clip, simd_activation_hard_swish };
+enum class SimdActivation {
+  simd_activation_relu,
+  simd_activation_clip,
+  simd_activation_hard_swish
+};
 
 struct MiscKernels {
   // y[i] = a[i] op b[i].
@@ -35,8 +39,8 @@ struct MiscKernels {
                      int64_t count);
   // One output row of a bilinear resize: y[o] = w0[o]·row[i0[o]] + w1[o]·row[i1[o]], row being
   // the vertically interpolated input row (w0 = 1 − w1, both rounded from double).
-  void (*resize_linear_row)(const float* row, const int32_t* i0, const int32_t* i1,
-                            const float* w0, const float* w1, float* y, int64_t count);
+  void (*resize_linear_row)(const float* row, const int32_t* i0, const int32_t* i1, const float* w0,
+                            const float* w1, float* y, int64_t count);
   // The vertical blend of two input rows: t[c] = w0·r0[c] + w1·r1[c].
   void (*resize_blend_rows)(const float* r0, const float* r1, float w0, float w1, float* t,
                             int64_t count);

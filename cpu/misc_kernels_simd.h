@@ -12,11 +12,13 @@ namespace misc_scalar {
 // The tail loops, compiled once without ISA flags (misc_kernels.cpp), so no function
 // compiled for a newer ISA is shared with the scalar path.
 void binary(BinaryOp op, const float* a, const float* b, float* y, int64_t count);
-void binary_scalar(BinaryOp op, const float* a, float s, bool scalar_first, float* y, int64_t count);
+void binary_scalar(BinaryOp op, const float* a, float s, bool scalar_first, float* y,
+                   int64_t count);
 void activation(SimdActivation act, float low, float high, const float* x, float* y, int64_t count);
 void resize_linear_row(const float* row, const int32_t* i0, const int32_t* i1, const float* w0,
                        const float* w1, float* y, int64_t count);
-void resize_blend_rows(const float* r0, const float* r1, float w0, float w1, float* t, int64_t count);
+void resize_blend_rows(const float* r0, const float* r1, float w0, float w1, float* t,
+                       int64_t count);
 void resize_nearest_row(const float* row, const int32_t* index, float* y, int64_t count);
 void softmax_channels(const float* x, float* y, int64_t channels, int64_t stride, int64_t begin,
                       int64_t end);
@@ -38,7 +40,8 @@ namespace misc_simd {
 // IEEE division. xsimd 8's NEON float division is a refined reciprocal estimate, which is not
 // correctly rounded, so aarch64 uses the division instruction directly.
 template <class Arch>
-xsimd::batch<float, Arch> divide(const xsimd::batch<float, Arch>& a, const xsimd::batch<float, Arch>& b) {
+xsimd::batch<float, Arch> divide(const xsimd::batch<float, Arch>& a,
+                                 const xsimd::batch<float, Arch>& b) {
   return a / b;
 }
 #if defined(__aarch64__)
@@ -54,12 +57,12 @@ void binary(BinaryOp op, const float* a, const float* b, float* y, int64_t count
   constexpr int64_t width = int64_t(batch::size);
   const int64_t body = count - count % width;
   switch (op) {
-#define ATROUS_BINARY_LOOP(OP, EXPR)                                                   \
-  case BinaryOp::OP:                                                                   \
-    for (int64_t i = 0; i < body; i += width) {                                        \
+#define ATROUS_BINARY_LOOP(OP, EXPR)                                                    \
+  case BinaryOp::OP:                                                                    \
+    for (int64_t i = 0; i < body; i += width) {                                         \
       const batch va = batch::load_unaligned(a + i), vb = batch::load_unaligned(b + i); \
-      (EXPR).store_unaligned(y + i);                                                   \
-    }                                                                                  \
+      (EXPR).store_unaligned(y + i);                                                    \
+    }                                                                                   \
     break;
     ATROUS_BINARY_LOOP(binary_op_add, va + vb)
     ATROUS_BINARY_LOOP(binary_op_sub, va - vb)
@@ -71,7 +74,8 @@ void binary(BinaryOp op, const float* a, const float* b, float* y, int64_t count
 }
 
 template <class Arch>
-void binary_scalar(BinaryOp op, const float* a, float s, bool scalar_first, float* y, int64_t count) {
+void binary_scalar(BinaryOp op, const float* a, float s, bool scalar_first, float* y,
+                   int64_t count) {
   using batch = xsimd::batch<float, Arch>;
   constexpr int64_t width = int64_t(batch::size);
   const int64_t body = count - count % width;
@@ -81,10 +85,18 @@ void binary_scalar(BinaryOp op, const float* a, float s, bool scalar_first, floa
     const batch lhs = scalar_first ? vs : va, rhs = scalar_first ? va : vs;
     batch r;
     switch (op) {
-      case BinaryOp::binary_op_add: r = lhs + rhs; break;
-      case BinaryOp::binary_op_sub: r = lhs - rhs; break;
-      case BinaryOp::binary_op_mul: r = lhs * rhs; break;
-      case BinaryOp::binary_op_div: r = divide(lhs, rhs); break;
+      case BinaryOp::binary_op_add:
+        r = lhs + rhs;
+        break;
+      case BinaryOp::binary_op_sub:
+        r = lhs - rhs;
+        break;
+      case BinaryOp::binary_op_mul:
+        r = lhs * rhs;
+        break;
+      case BinaryOp::binary_op_div:
+        r = divide(lhs, rhs);
+        break;
     }
     r.store_unaligned(y + i);
   }
@@ -92,7 +104,8 @@ void binary_scalar(BinaryOp op, const float* a, float s, bool scalar_first, floa
 }
 
 template <class Arch>
-void activation(SimdActivation act, float low, float high, const float* x, float* y, int64_t count) {
+void activation(SimdActivation act, float low, float high, const float* x, float* y,
+                int64_t count) {
   using batch = xsimd::batch<float, Arch>;
   constexpr int64_t width = int64_t(batch::size);
   const int64_t body = count - count % width;
@@ -142,7 +155,8 @@ void resize_linear_row(const float* row, const int32_t* i0, const int32_t* i1, c
 }
 
 template <class Arch>
-void resize_blend_rows(const float* r0, const float* r1, float w0, float w1, float* t, int64_t count) {
+void resize_blend_rows(const float* r0, const float* r1, float w0, float w1, float* t,
+                       int64_t count) {
   using batch = xsimd::batch<float, Arch>;
   constexpr int64_t width = int64_t(batch::size);
   const int64_t body = count - count % width;
@@ -174,7 +188,8 @@ void softmax_channels(const float* x, float* y, int64_t channels, int64_t stride
   const int64_t body = begin + (end - begin) - (end - begin) % width;
   for (int64_t p = begin; p < body; p += width) {
     batch peak = batch::load_unaligned(x + p);
-    for (int64_t k = 1; k < channels; ++k) peak = xsimd::max(peak, batch::load_unaligned(x + k * stride + p));
+    for (int64_t k = 1; k < channels; ++k)
+      peak = xsimd::max(peak, batch::load_unaligned(x + k * stride + p));
     batch sum(0.0f);
     for (int64_t k = 0; k < channels; ++k) {
       const batch e = xsimd::exp(batch::load_unaligned(x + k * stride + p) - peak);
@@ -264,7 +279,8 @@ void dot_rows(const float* x, const float* w, int64_t depth, float* y, int64_t r
     int64_t k = 0;
     for (; k < pairs; k += 2 * width) {
       a0 = xsimd::fma(batch::load_unaligned(x + k), batch::load_unaligned(r0 + k), a0);
-      b0 = xsimd::fma(batch::load_unaligned(x + k + width), batch::load_unaligned(r0 + k + width), b0);
+      b0 = xsimd::fma(batch::load_unaligned(x + k + width), batch::load_unaligned(r0 + k + width),
+                      b0);
     }
     if (k < body) a0 = xsimd::fma(batch::load_unaligned(x + k), batch::load_unaligned(r0 + k), a0);
     y[n] = tail(r0, a0 + b0);

@@ -13,7 +13,7 @@ struct GemmCase {
   int64_t m, k, n;
   bool trans_a, trans_b;
   double alpha, beta;
-  Shape c;       // shape of C; `no_c` for none
+  Shape c;  // shape of C; `no_c` for none
   bool no_c;
 };
 
@@ -70,7 +70,7 @@ Tensor absolute(const Tensor& t) {
 
 const std::vector<GemmCase>& cases() {
   static const std::vector<GemmCase> table = {
-      {1, 960, 1280, false, true, 1.0, 1.0, {1280}, false},    // MobileNetV3-Large head
+      {1, 960, 1280, false, true, 1.0, 1.0, {1280}, false},  // MobileNetV3-Large head
       {1, 1280, 1000, false, true, 1.0, 1.0, {1000}, false},
       {1, 576, 1024, false, true, 1.0, 1.0, {1, 1024}, false},  // MobileNetV3-Small head
       {1, 1, 1, false, false, 1.0, 1.0, {}, true},
