@@ -124,6 +124,14 @@ void depthwise_row(const DepthwisePlan& plan, const DepthwiseTaps& taps, float b
     depthwise_block<Arch, 4>(weight, source, count, i, b, finish, out + i);
   for (; i + width <= columns; i += width)
     depthwise_block<Arch, 1>(weight, source, count, i, b, finish, out + i);
+  // A partial last vector: the vector ending at the interior's end, recomputing a few columns
+  // with the same operations (same bits); single columns only when the interior is narrower
+  // than a vector.
+  if (i < columns && columns >= width) {
+    depthwise_block<Arch, 1>(weight, source, count, columns - width, b, finish,
+                             out + columns - width);
+    i = columns;
+  }
   const bool in_registers = depthwise_activation_in_registers(plan.activation.kind);
   for (; i < columns; ++i) {
     float acc = 0.f;

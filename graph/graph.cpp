@@ -77,8 +77,7 @@ Status graph_validate(const Graph& graph) {
     if (index < 0 || index >= tensor_count)
       return Status::error("graph input index " + std::to_string(index) + " out of range");
     const GraphTensor& tensor = graph.tensors[size_t(index)];
-    if (tensor.is_constant)
-      return Status::error("graph input '" + tensor.name + "' is a constant");
+    if (tensor.is_constant) return Status::error("graph input '" + tensor.name + "' is a constant");
     if (is_input[size_t(index)])
       return Status::error("graph input '" + tensor.name + "' is listed twice");
     int64_t count = 0;
@@ -177,6 +176,25 @@ std::vector<int32_t> graph_producers(const Graph& graph) {
   return producers;
 }
 
+int64_t node_multiply_adds(const Graph& graph, size_t node_index) {
+  const Node& node = graph.nodes[node_index];
+  std::vector<TensorDesc> input_descs(node.inputs.size());
+  std::vector<const TensorDesc*> inputs;
+  for (size_t i = 0; i < node.inputs.size(); ++i) {
+    if (node.inputs[i] == kAbsentInput) {
+      inputs.push_back(nullptr);
+      continue;
+    }
+    input_descs[i] = {graph.tensors[size_t(node.inputs[i])].dtype,
+                      graph.tensors[size_t(node.inputs[i])].shape};
+    inputs.push_back(&input_descs[i]);
+  }
+  std::vector<TensorDesc> outputs;
+  for (int32_t index : node.outputs)
+    outputs.push_back({graph.tensors[size_t(index)].dtype, graph.tensors[size_t(index)].shape});
+  return op_multiply_adds(node.op, node.attributes, inputs, outputs);
+}
+
 GraphStatistics graph_statistics(const Graph& graph) {
   GraphStatistics stats;
   std::vector<int32_t> uses = graph_use_counts(graph);
@@ -187,23 +205,9 @@ GraphStatistics graph_statistics(const Graph& graph) {
     stats.parameter_bytes += shape_numel(tensor.shape) * int64_t(dtype_size(tensor.dtype));
   }
   std::map<std::string, int> counts;
-  for (const Node& node : graph.nodes) {
-    ++counts[op_type_name(node.op)];
-    std::vector<TensorDesc> input_descs(node.inputs.size());
-    std::vector<const TensorDesc*> inputs;
-    for (size_t i = 0; i < node.inputs.size(); ++i) {
-      if (node.inputs[i] == kAbsentInput) {
-        inputs.push_back(nullptr);
-        continue;
-      }
-      input_descs[i] = {graph.tensors[size_t(node.inputs[i])].dtype,
-                        graph.tensors[size_t(node.inputs[i])].shape};
-      inputs.push_back(&input_descs[i]);
-    }
-    std::vector<TensorDesc> outputs;
-    for (int32_t index : node.outputs)
-      outputs.push_back({graph.tensors[size_t(index)].dtype, graph.tensors[size_t(index)].shape});
-    stats.multiply_adds += op_multiply_adds(node.op, node.attributes, inputs, outputs);
+  for (size_t n = 0; n < graph.nodes.size(); ++n) {
+    ++counts[op_type_name(graph.nodes[n].op)];
+    stats.multiply_adds += node_multiply_adds(graph, n);
   }
   stats.op_counts.assign(counts.begin(), counts.end());
   return stats;

@@ -19,7 +19,7 @@ constexpr int32_t kAbsentInput = -1;
 struct GraphTensor {
   std::string name;
   DType dtype = DType::dtype_f32;
-  Shape shape;                 // graph inputs and constants: exact; others: set by inference
+  Shape shape;  // graph inputs and constants: exact; others: set by inference
   bool is_constant = false;
   const void* data = nullptr;  // constant bytes (row-major), alive as long as Graph::storage
 };
@@ -67,12 +67,14 @@ std::vector<int32_t> graph_producers(const Graph& graph);
 
 // Totals for `atrous info` (shapes must be inferred).
 struct GraphStatistics {
-  int64_t parameters = 0;       // elements in constant tensors
+  int64_t parameters = 0;  // elements in constant tensors
   int64_t parameter_bytes = 0;
   int64_t multiply_adds = 0;
   std::vector<std::pair<std::string, int>> op_counts;  // sorted by op name
 };
 GraphStatistics graph_statistics(const Graph& graph);
+// One node's multiply-adds (shapes must be inferred); 0 for ops that count none.
+int64_t node_multiply_adds(const Graph& graph, size_t node_index);
 
 std::string node_label(const Graph& graph, size_t node_index);
 

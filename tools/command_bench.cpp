@@ -1,12 +1,12 @@
 // `atrous bench (MODEL | --arch NAME) [--size HxW] ...`: latency, throughput, memory and, with
 // --profile, where the time goes (docs/CLI.md).
-#include <cstdint>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <fstream>
 #include <map>
@@ -75,6 +75,7 @@ Status make_inputs(const Graph& graph, uint64_t seed, std::vector<Tensor>* tenso
 struct OpTime {
   std::string op, kernel;
   double seconds = 0;
+  int64_t multiply_adds = 0;
   int count = 0;
 };
 
@@ -96,12 +97,17 @@ int command_bench(Arguments& args) {
       long long low = arg == "--warmup" || arg == "--seed" ? 0 : 1;
       long long high = arg == "--threads" ? 1024 : arg == "--seed" ? (1ll << 62) : 100000;
       if (!args.next_value(&text) || !parse_int(text, &value) || value < low || value > high)
-        return cli_fail("bench: " + arg + " needs a number from " + std::to_string(low) +
-                        " to " + std::to_string(high), 2);
-      if (arg == "--threads") options.threads = int(value);
-      else if (arg == "--runs") runs = value;
-      else if (arg == "--warmup") warmup = value;
-      else seed = value;
+        return cli_fail("bench: " + arg + " needs a number from " + std::to_string(low) + " to " +
+                            std::to_string(high),
+                        2);
+      if (arg == "--threads")
+        options.threads = int(value);
+      else if (arg == "--runs")
+        runs = value;
+      else if (arg == "--warmup")
+        warmup = value;
+      else
+        seed = value;
     } else if (arg == "--backend") {
       if (!args.next_value(&text) || !backend_from_name(text, &options.backend))
         return cli_fail("bench: --backend must be cpu, reference or cuda", 2);
@@ -116,9 +122,11 @@ int command_bench(Arguments& args) {
     }
   }
   if (model_path.empty() == arch.empty())
-    return cli_fail("bench: give a model file or --arch NAME, not both (usage: atrous bench "
-                    "(MODEL | --arch NAME) [--size HxW] [--threads N] [--backend cpu|reference] "
-                    "[--runs N] [--warmup N] [--profile] [--json FILE])", 2);
+    return cli_fail(
+        "bench: give a model file or --arch NAME, not both (usage: atrous bench "
+        "(MODEL | --arch NAME) [--size HxW] [--threads N] [--backend cpu|reference] "
+        "[--runs N] [--warmup N] [--profile] [--json FILE])",
+        2);
   int64_t height = 1025, width = 2049;
   if (!size_text.empty() && !parse_image_size(size_text, &height, &width))
     return cli_fail("bench: --size wants HxW with positive integers, got '" + size_text + "'", 2);
@@ -140,7 +148,8 @@ int command_bench(Arguments& args) {
       if (!shape || shape->size() != 4 || (*shape)[2] != height || (*shape)[3] != width)
         return cli_fail("bench: '" + model_path + "' has a fixed input shape " +
                         (shape ? shape_to_string(*shape) : std::string("(several inputs)")) +
-                        "; --size " + size_text + " needs a model exported at that size "
+                        "; --size " + size_text +
+                        " needs a model exported at that size "
                         "(or --arch)");
     }
   }
@@ -149,8 +158,8 @@ int command_bench(Arguments& args) {
   if (!status.ok()) return cli_fail("bench: " + status.message());
   std::vector<NamedInput> inputs;
   for (size_t i = 0; i < tensors.size(); ++i)
-    inputs.push_back({model->graph().tensors[size_t(model->graph().inputs[i])].name,
-                      &tensors[i].view()});
+    inputs.push_back(
+        {model->graph().tensors[size_t(model->graph().inputs[i])].name, &tensors[i].view()});
 
   std::unique_ptr<Session> session;
   status = Session::create(model, options, &session);
@@ -191,7 +200,12 @@ int command_bench(Arguments& args) {
   // Profile: per (op type, kernel) and per node, seconds per run.
   std::vector<OpTime> by_op;
   std::vector<const NodeProfile*> nodes;
+  std::map<const NodeProfile*, int64_t> node_madds;
   double profiled = 0;
+  // GFLOP/s of `madds` multiply-adds in `seconds`, or 0 when either is 0.
+  auto rate = [](int64_t madds, double seconds) {
+    return madds > 0 && seconds > 0 ? 2.0 * double(madds) / seconds / 1e9 : 0.0;
+  };
   if (options.profile) {
     std::map<std::pair<std::string, std::string>, OpTime> groups;
     const std::vector<NodeProfile>& profile = session->profile();  // one entry per node
@@ -203,9 +217,11 @@ int command_bench(Arguments& args) {
       g.op = op;
       g.kernel = p.kernel;
       g.seconds += p.seconds / double(p.runs);
+      g.multiply_adds += node_multiply_adds(session->graph(), i);
       g.count += 1;
       profiled += p.seconds / double(p.runs);
       nodes.push_back(&p);
+      node_madds[&p] = node_multiply_adds(session->graph(), i);
     }
     for (auto& entry : groups) by_op.push_back(entry.second);
     std::sort(by_op.begin(), by_op.end(),
@@ -218,7 +234,8 @@ int command_bench(Arguments& args) {
 
   const std::string what = arch.empty() ? model_path : arch;
   const Shape& input_shape = model->graph().inputs.empty()
-                                 ? Shape() : model->graph().tensors[size_t(model->graph().inputs[0])].shape;
+                                 ? Shape()
+                                 : model->graph().tensors[size_t(model->graph().inputs[0])].shape;
   std::printf("model      %s  input %s\n", what.c_str(), shape_to_string(input_shape).c_str());
   std::printf("backend    %s, %d thread%s, %lld warmup + %lld runs%s\n",
               backend_name(options.backend), options.threads, options.threads == 1 ? "" : "s",
@@ -233,15 +250,21 @@ int command_bench(Arguments& args) {
               mib(double(session->scratch_bytes())).c_str(),
               rss >= 0 ? mib(double(rss)).c_str() : "unknown");
   if (options.profile) {
-    std::printf("\n%-22s %-28s %10s %7s %6s\n", "op", "kernel", "ms/run", "%", "nodes");
-    for (const OpTime& g : by_op)
-      std::printf("%-22s %-28s %10.3f %6.1f%% %6d\n", g.op.c_str(), g.kernel.c_str(),
-                  g.seconds * 1e3, profiled > 0 ? 100.0 * g.seconds / profiled : 0.0, g.count);
-    std::printf("\ntop nodes%51s %7s\n", "ms/run", "%");
+    std::printf("\n%-22s %-28s %10s %7s %6s %8s\n", "op", "kernel", "ms/run", "%", "nodes",
+                "GFLOP/s");
+    for (const OpTime& g : by_op) {
+      std::printf("%-22s %-28s %10.3f %6.1f%% %6d", g.op.c_str(), g.kernel.c_str(), g.seconds * 1e3,
+                  profiled > 0 ? 100.0 * g.seconds / profiled : 0.0, g.count);
+      if (g.multiply_adds > 0) std::printf(" %8.1f", rate(g.multiply_adds, g.seconds));
+      std::printf("\n");
+    }
+    std::printf("\ntop nodes%51s %7s %8s\n", "ms/run", "%", "GFLOP/s");
     for (const NodeProfile* p : nodes) {
       double s = p->seconds / double(p->runs);
-      std::printf("  %-46.46s %-10.10s %8.3f %6.1f%%\n", p->node.c_str(), p->kernel.c_str(),
-                  s * 1e3, profiled > 0 ? 100.0 * s / profiled : 0.0);
+      std::printf("  %-46.46s %-10.10s %8.3f %6.1f%%", p->node.c_str(), p->kernel.c_str(), s * 1e3,
+                  profiled > 0 ? 100.0 * s / profiled : 0.0);
+      if (node_madds[p] > 0) std::printf(" %8.1f", rate(node_madds[p], s));
+      std::printf("\n");
     }
   }
 
@@ -251,12 +274,12 @@ int command_bench(Arguments& args) {
     for (size_t d = 0; d < input_shape.size(); ++d)
       out += (d ? "," : "") + std::to_string(input_shape[d]);
     out += "],\"backend\":" + json_quote(backend_name(options.backend)) +
-           ",\"threads\":" + std::to_string(options.threads) + ",\"runs\":" +
-           std::to_string(runs) + ",\"warmup\":" + std::to_string(warmup) +
-           ",\"seed\":" + std::to_string(seed) + ",\"profiled\":" +
-           (options.profile ? "true" : "false") + ",\"latency_ms\":{\"median\":" +
-           json_number(median) + ",\"min\":" + json_number(sorted[0]) + ",\"p90\":" +
-           json_number(p90) + ",\"mean\":" + json_number(mean) + ",\"all\":[";
+           ",\"threads\":" + std::to_string(options.threads) + ",\"runs\":" + std::to_string(runs) +
+           ",\"warmup\":" + std::to_string(warmup) + ",\"seed\":" + std::to_string(seed) +
+           ",\"profiled\":" + (options.profile ? "true" : "false") +
+           ",\"latency_ms\":{\"median\":" + json_number(median) +
+           ",\"min\":" + json_number(sorted[0]) + ",\"p90\":" + json_number(p90) +
+           ",\"mean\":" + json_number(mean) + ",\"all\":[";
     for (size_t i = 0; i < ms.size(); ++i) out += (i ? "," : "") + json_number(ms[i]);
     out += "]},\"multiply_adds\":" + std::to_string(madds) + ",\"gflops\":" + json_number(gflops) +
            ",\"arena_bytes\":" + std::to_string(session->arena_bytes()) +
@@ -266,15 +289,18 @@ int command_bench(Arguments& args) {
     if (options.profile) {
       out += ",\"profile\":{\"by_op\":[";
       for (size_t i = 0; i < by_op.size(); ++i)
-        out += std::string(i ? "," : "") + "{\"op\":" + json_quote(by_op[i].op) + ",\"kernel\":" +
-               json_quote(by_op[i].kernel) + ",\"ms_per_run\":" + json_number(by_op[i].seconds * 1e3) +
+        out += std::string(i ? "," : "") + "{\"op\":" + json_quote(by_op[i].op) +
+               ",\"kernel\":" + json_quote(by_op[i].kernel) +
+               ",\"ms_per_run\":" + json_number(by_op[i].seconds * 1e3) +
                ",\"percent\":" + json_number(profiled > 0 ? 100 * by_op[i].seconds / profiled : 0) +
-               ",\"nodes\":" + std::to_string(by_op[i].count) + "}";
+               ",\"nodes\":" + std::to_string(by_op[i].count) +
+               ",\"multiply_adds\":" + std::to_string(by_op[i].multiply_adds) + "}";
       out += "],\"top_nodes\":[";
       for (size_t i = 0; i < nodes.size(); ++i)
         out += std::string(i ? "," : "") + "{\"node\":" + json_quote(nodes[i]->node) +
-               ",\"kernel\":" + json_quote(nodes[i]->kernel) + ",\"ms_per_run\":" +
-               json_number(nodes[i]->seconds / double(nodes[i]->runs) * 1e3) + "}";
+               ",\"kernel\":" + json_quote(nodes[i]->kernel) +
+               ",\"ms_per_run\":" + json_number(nodes[i]->seconds / double(nodes[i]->runs) * 1e3) +
+               ",\"multiply_adds\":" + std::to_string(node_madds[nodes[i]]) + "}";
       out += "]}";
     }
     out += "}\n";
