@@ -2,8 +2,15 @@
 // into `threads` contiguous chunks, always the same way for the same (count, threads): each
 // output element is computed by exactly one thread with the same arithmetic, so results are
 // bitwise identical for any thread count.
+//
+// Hand-off: a parallel_for publishes the task and bumps an atomic generation; workers that
+// finished the previous task spin on it for a short while (kSpinMicroseconds) before sleeping
+// on a condition variable, and the caller spins the same way for the workers to finish. A
+// network of many short layers (MobileNetV3 at 224×224: ~90 nodes of 20–100 µs) then pays no
+// futex wake-up per node; an idle pool sleeps.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -35,9 +42,9 @@ class ThreadPool {
   std::condition_variable done_;
   const std::function<void(int64_t, int64_t)>* task_ = nullptr;
   int64_t count_ = 0;
-  uint64_t generation_ = 0;
-  int pending_ = 0;
-  bool stop_ = false;
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<int> pending_{0};
+  std::atomic<bool> stop_{false};
 };
 
 }  // namespace atrous
