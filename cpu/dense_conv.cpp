@@ -92,6 +92,14 @@ class PatchPacker : public GemmPacker {
     return packed;
   }
 
+  // Single-tile blocks when a kernel column reads only padding for at least a tile of output
+  // columns (ASPP rates of 24 and more on a 64-column map): those tiles then skip the tap.
+  int64_t block_tiles(int64_t tile) const override {
+    const WindowAxis& ax_w = plan_.axes[1];
+    const int64_t reach = std::max(ax_w.pad_begin, (ax_w.kernel - 1) * ax_w.dilation - ax_w.pad_begin);
+    return reach / ax_w.stride >= tile ? 1 : kGemmBlockTiles;
+  }
+
  private:
   const DenseConvPlan& plan_;
   const float* x_;

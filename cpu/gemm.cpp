@@ -115,7 +115,8 @@ void gemm_run(const GemmWeights& weights, const GemmPacker& packer, int64_t colu
               int64_t ldy, ThreadPool& pool, float* scratch, int scratch_slots) {
   if (columns <= 0 || weights.rows <= 0) return;
   const int64_t tile = gemm_tile_columns(weights.isa);
-  const int64_t block_columns = kGemmBlockTiles * tile;
+  const int64_t block_columns =
+      std::min(kGemmBlockTiles, std::max<int64_t>(1, packer.block_tiles(tile))) * tile;
   const int64_t column_blocks = (columns + block_columns - 1) / block_columns;
   const int64_t panels = (weights.rows + kGemmRows - 1) / kGemmRows;
   const bool parallel =

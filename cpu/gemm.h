@@ -63,6 +63,13 @@ class GemmPacker {
   virtual ~GemmPacker() = default;
   virtual int64_t pack(int64_t k0, int64_t depth, int64_t column0, int64_t count, int64_t tile,
                        float* dst, int32_t* kept) const = 0;
+  // Column tiles per column block, 1 to kGemmBlockTiles. A packer that leaves rows out asks for
+  // single tiles when whole tiles of a row fall into the padding (then each tile gets its own
+  // list of kept rows); the block size changes which rows are packed, never a sum.
+  virtual int64_t block_tiles(int64_t tile) const {
+    (void)tile;
+    return kGemmBlockTiles;
+  }
 };
 
 // Floats of scratch one thread needs (the packed B block and the kept-row list).

@@ -104,6 +104,9 @@ TEST_CASE("dense conv kernels match the reference conv", "[cpu]") {
       {33, 16, 3, 3, 3, 3, {}, {}, {}, "valid"},               // one output pixel
       {6, 2, 11, 13, 2, 2, {3, 3}, {}, {0, 0, 1, 1}, ""},      // stride above the kernel
       {25, 9, 7, 70, 3, 3, {}, {2, 3}, {2, 3, 2, 3}, ""},      // several column blocks
+      // Horizontal rate 36 on 100 columns: whole tiles are padding for the outer taps, so
+      // column blocks are single tiles, each with its own kept rows (DeepLabV3's ASPP).
+      {8, 5, 9, 100, 3, 3, {}, {4, 36}, {4, 36, 4, 36}, ""},
       // Pads 9 around a 2×2 image: whole column blocks, over both K blocks (K = 300), are
       // padding, so every tap is left out there and they are act(bias).
       {5, 300, 2, 2, 1, 1, {}, {}, {9, 9, 9, 9}, ""},
@@ -156,6 +159,7 @@ TEST_CASE("dense conv kernels match the reference conv", "[cpu]") {
 TEST_CASE("dense conv results are bitwise identical for 1, 2 and 3 threads", "[cpu]") {
   const std::vector<ConvCase> cases = {
       {29, 37, 23, 29, 3, 3, {}, {2, 2}, {2, 2, 2, 2}, ""},  // K = 333: two K blocks
+      {9, 30, 7, 90, 3, 3, {}, {3, 36}, {3, 36, 3, 36}, ""},  // single-tile blocks
       {16, 3, 31, 45, 3, 3, {2, 2}, {}, {1, 1, 1, 1}, ""},
       {64, 512, 1, 1, 3, 3, {}, {}, {1, 1, 1, 1}, ""},  // one pixel: split by panels
       {64, 24, 1, 1, 3, 3, {}, {}, {1, 1, 1, 1}, ""},   // too small to split
