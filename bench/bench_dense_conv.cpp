@@ -68,6 +68,9 @@ BENCHMARK(bench_dense_conv)
     // ASPP: 3×3 dilation 12, 960→256 @65×129
     ->Args({256, 960, 65, 129, 3, 1, 12, 12, 1})
     ->Args({256, 960, 65, 129, 3, 1, 12, 12, 2})
+    // Panoptic-DeepLab's rate 9 and DeepLabV3's rate 12 at 512×1024 (OS16: a 32×64 map).
+    ->Args({256, 960, 33, 65, 3, 1, 9, 9, 1})
+    ->Args({256, 960, 32, 64, 3, 1, 12, 12, 1})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 
