@@ -19,40 +19,27 @@ namespace {
 // unless a single output row needs more.
 constexpr int64_t kBandFloats = 8192;
 
-DepthwiseBandFunction band_function(CpuIsa isa) {
-  switch (isa) {
-#if defined(__x86_64__)
-    case CpuIsa::cpu_isa_avx512:
-      return depthwise_band_avx512;
-    case CpuIsa::cpu_isa_avx2:
-      return depthwise_band_avx2;
-#endif
-#if defined(__aarch64__)
-    case CpuIsa::cpu_isa_neon:
-      return depthwise_band_neon;
-#endif
-    default:
-      return depthwise_band_scalar;
-  }
-}
-
 // Output columns per parallel tile of the row-by-row path.
 constexpr int64_t kTileColumns = 4096;
 
-DepthwiseRowFunction row_function(CpuIsa isa) {
+// The band and row kernels of an ISA.
+void select_kernels(CpuIsa isa, DepthwisePlan* plan) {
   switch (isa) {
 #if defined(__x86_64__)
     case CpuIsa::cpu_isa_avx512:
-      return depthwise_row_avx512;
+      plan->band = depthwise_band_avx512, plan->row = depthwise_row_avx512;
+      return;
     case CpuIsa::cpu_isa_avx2:
-      return depthwise_row_avx2;
+      plan->band = depthwise_band_avx2, plan->row = depthwise_row_avx2;
+      return;
 #endif
 #if defined(__aarch64__)
     case CpuIsa::cpu_isa_neon:
-      return depthwise_row_neon;
+      plan->band = depthwise_band_neon, plan->row = depthwise_row_neon;
+      return;
 #endif
     default:
-      return depthwise_row_scalar;
+      plan->band = depthwise_band_scalar, plan->row = depthwise_row_scalar;
   }
 }
 
@@ -117,10 +104,9 @@ void depthwise_plan(const float* weight, const float* bias, int64_t channels,
   plan->rows_per_tile = std::max<int64_t>(
       1, std::min(axes[0].output, kTileColumns / std::max<int64_t>(aw.output, 1)));
   plan->phase_stride = (aw.input + aw.stride - 1) / aw.stride;
-  plan->row = row_function(isa);
   plan->activation = activation;
   plan->isa = isa;
-  plan->band = band_function(isa);
+  select_kernels(isa, plan);
 }
 
 void depthwise_row_scalar(const DepthwisePlan& plan, const DepthwiseTaps& taps, float bias,

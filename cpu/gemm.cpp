@@ -58,17 +58,8 @@ void gemm_pack_weights(const float* weight, const float* bias, int64_t rows, int
 }
 
 int64_t gemm_tile_columns(CpuIsa isa) {
-  switch (isa) {
-    case CpuIsa::cpu_isa_avx512:
-      return 32;
-    case CpuIsa::cpu_isa_avx2:
-      return 16;
-    case CpuIsa::cpu_isa_neon:
-      return 8;
-    case CpuIsa::cpu_isa_scalar:
-      return 8;
-  }
-  return 8;
+  // Two SIMD vectors; the scalar microkernel uses 8 columns.
+  return isa == CpuIsa::cpu_isa_scalar ? 8 : 2 * int64_t(cpu_isa_vector_floats(isa));
 }
 
 size_t gemm_scratch_floats(CpuIsa isa) {

@@ -3,10 +3,9 @@
 #pragma once
 
 #include <catch2/catch.hpp>
-#include <cstdint>
-
 #include <cfloat>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <random>
 
@@ -29,7 +28,8 @@ using Factory = CpuKernelPtr (*)(const Graph&, size_t, const CpuKernelConfig&);
 
 // A graph with one node of `op` over inputs of the given shapes (float32 unless dtypes says
 // otherwise); the outputs get the shapes op_infer gives. REQUIREs that inference succeeds.
-inline Graph single_node_graph(OpType op, const AttributeMap& attributes, const std::vector<Shape>& shapes,
+inline Graph single_node_graph(OpType op, const AttributeMap& attributes,
+                               const std::vector<Shape>& shapes,
                                const std::vector<DType>& dtypes = {}) {
   Graph graph;
   std::vector<int32_t> inputs;
@@ -47,7 +47,8 @@ inline Graph single_node_graph(OpType op, const AttributeMap& attributes, const 
   REQUIRE(status.ok());
   std::vector<int32_t> output_indices;
   for (size_t i = 0; i < outputs.size(); ++i)
-    output_indices.push_back(graph.add_tensor("y" + std::to_string(i), outputs[i].dtype, outputs[i].shape));
+    output_indices.push_back(
+        graph.add_tensor("y" + std::to_string(i), outputs[i].dtype, outputs[i].shape));
   testing::add_node(graph, op, "node", inputs, output_indices, attributes);
   graph.inputs = inputs;
   graph.outputs = output_indices;
@@ -92,6 +93,13 @@ inline Tensor run_kernel(CpuKernel& kernel, const Graph& graph, const std::vecto
 inline bool bitwise_equal(const Tensor& a, const Tensor& b) {
   return a.shape() == b.shape() && a.dtype() == b.dtype() &&
          std::memcmp(a.data(), b.data(), a.byte_size()) == 0;
+}
+
+// |t| element-wise (for the reference run on magnitudes that scales an error bound).
+inline Tensor absolute(const Tensor& t) {
+  Tensor result(DType::dtype_f32, t.shape());
+  for (int64_t i = 0; i < t.numel(); ++i) result.f32()[i] = std::fabs(t.f32()[i]);
+  return result;
 }
 
 inline double max_abs(const Tensor& t) {

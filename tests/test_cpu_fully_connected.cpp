@@ -62,10 +62,13 @@ std::vector<Tensor> copy_of(const Tensor& t) {
   return result;
 }
 
-Tensor absolute(const Tensor& t) {
-  Tensor result(DType::dtype_f32, t.shape());
-  for (int64_t i = 0; i < t.numel(); ++i) result.f32()[i] = std::fabs(t.f32()[i]);
-  return result;
+CpuKernelPtr make_kernel(const Graph& graph, CpuIsa isa, int threads) {
+  CpuKernelConfig config;
+  config.isa = isa;
+  config.threads = threads;
+  CpuKernelPtr kernel = cpu_make_fully_connected_kernel(graph, 0, config);
+  REQUIRE(kernel);
+  return kernel;
 }
 
 const std::vector<GemmCase>& cases() {
@@ -111,11 +114,7 @@ TEST_CASE("the fully connected kernel matches the reference gemm", "[cpu]") {
     if (c_ptr) abs_inputs.push_back(&abs_c.view());
     Tensor magnitude = run_reference_gemm(magnitude_graph, abs_inputs);
     for (CpuIsa isa : runnable_isas()) {
-      CpuKernelConfig config;
-      config.isa = isa;
-      config.threads = 2;
-      CpuKernelPtr kernel = cpu_make_fully_connected_kernel(graph, 0, config);
-      REQUIRE(kernel);
+      CpuKernelPtr kernel = make_kernel(graph, isa, 2);
       CHECK(std::string(kernel->name()) == "fully_connected");
       std::vector<Tensor> in = copy_of(a);
       Tensor y = run_kernel(*kernel, graph, in, 2);
@@ -144,11 +143,7 @@ TEST_CASE("fully connected results are bitwise identical for 1, 2 and 3 threads"
   Tensor c = testing::random_tensor(g.c, rng);
   Graph graph = gemm_graph(g, b, &c);
   for (CpuIsa isa : runnable_isas()) {
-    CpuKernelConfig config;
-    config.isa = isa;
-    config.threads = 3;
-    CpuKernelPtr kernel = cpu_make_fully_connected_kernel(graph, 0, config);
-    REQUIRE(kernel);
+    CpuKernelPtr kernel = make_kernel(graph, isa, 3);
     std::vector<Tensor> in = copy_of(a);
     Tensor one = run_kernel(*kernel, graph, in, 1);
     Tensor two = run_kernel(*kernel, graph, in, 2);
