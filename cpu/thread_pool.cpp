@@ -15,6 +15,8 @@ namespace {
 // it sleeps: longer than a typical layer of a small network, short enough that an idle pool
 // stops using the cores almost at once.
 constexpr int64_t kSpinMicroseconds = 200;
+// Chunks per thread: enough that the caller can take over a late worker's share in pieces.
+constexpr int64_t kChunksPerThread = 4;
 
 // Chunk `index` of `parts` over [0, count): sizes differ by at most one.
 void chunk(int64_t count, int parts, int index, int64_t* begin, int64_t* end) {
@@ -59,31 +61,45 @@ ThreadPool::~ThreadPool() {
   for (std::thread& t : workers_) t.join();
 }
 
-void ThreadPool::worker(int index) {
+void ThreadPool::run_chunks(uint64_t generation) {
+  for (;;) {
+    uint64_t ticket = ticket_.load(std::memory_order_acquire);
+    if ((ticket >> 32) != generation) return;  // a newer task: not ours to run
+    const std::function<void(int64_t, int64_t)>* task = task_.load(std::memory_order_relaxed);
+    const int64_t count = count_.load(std::memory_order_relaxed);
+    const int64_t chunks = chunks_.load(std::memory_order_relaxed);
+    const int64_t index = int64_t(ticket & 0xffffffffu);
+    if (index >= chunks) return;
+    // The claim holds only if the ticket is unchanged: then task, count and chunks were the
+    // ones of this generation when read.
+    if (!ticket_.compare_exchange_weak(ticket, ticket + 1, std::memory_order_acq_rel,
+                                       std::memory_order_acquire))
+      continue;
+    int64_t begin, end;
+    chunk(count, int(chunks), int(index), &begin, &end);
+    (*task)(begin, end);
+    // Sequentially consistent with the caller's flag and check (a store-buffer pattern): either
+    // this sees the caller asleep or the caller sees the chunk done.
+    if (done_.fetch_add(1) + 1 == chunks && caller_sleeping_.load()) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      done_cv_.notify_one();
+    }
+  }
+}
+
+void ThreadPool::worker(int) {
   uint64_t seen = 0;
   for (;;) {
-    auto published = [&] {
-      return stop_.load(std::memory_order_acquire) ||
-             generation_.load(std::memory_order_acquire) != seen;
-    };
+    auto published = [&] { return stop_.load() || (ticket_.load() >> 32) != seen; };
     if (!spin_until(published)) {
       std::unique_lock<std::mutex> lock(mutex_);
+      sleepers_.fetch_add(1);  // seq_cst against the caller's ticket store and sleepers load
       wake_.wait(lock, published);
+      sleepers_.fetch_sub(1);
     }
     if (stop_.load(std::memory_order_acquire)) return;
-    // The task and count were written before the generation was bumped (release/acquire).
-    seen = generation_.load(std::memory_order_acquire);
-    const std::function<void(int64_t, int64_t)>* task = task_;
-    const int64_t count = count_;
-    int64_t begin, end;
-    chunk(count, threads_, index, &begin, &end);
-    if (begin < end) (*task)(begin, end);
-    if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-      // The caller may be asleep: take the lock so the notification cannot fall between its
-      // check and its wait.
-      std::lock_guard<std::mutex> lock(mutex_);
-      done_.notify_one();
-    }
+    seen = ticket_.load(std::memory_order_acquire) >> 32;
+    run_chunks(seen);
   }
 }
 
@@ -93,22 +109,26 @@ void ThreadPool::parallel_for(int64_t count, const std::function<void(int64_t, i
     task(0, count);
     return;
   }
-  task_ = &task;
-  count_ = count;
-  pending_.store(threads_ - 1, std::memory_order_relaxed);
-  generation_.fetch_add(1, std::memory_order_release);
-  {
-    // Workers asleep re-check the generation under the lock, so none misses this wake-up.
-    std::lock_guard<std::mutex> lock(mutex_);
+  const int64_t chunks = std::min<int64_t>(count, int64_t(threads_) * kChunksPerThread);
+  const uint64_t generation = (ticket_.load(std::memory_order_relaxed) >> 32) + 1;
+  task_.store(&task, std::memory_order_relaxed);
+  count_.store(count, std::memory_order_relaxed);
+  chunks_.store(chunks, std::memory_order_relaxed);
+  done_.store(0, std::memory_order_relaxed);
+  ticket_.store(generation << 32);  // seq_cst: see the worker's sleepers increment
+  if (sleepers_.load() > 0) {
+    // Sleeping workers re-check the ticket under the lock, so none misses this wake-up.
+    { std::lock_guard<std::mutex> lock(mutex_); }
+    wake_.notify_all();
   }
-  wake_.notify_all();
-  int64_t begin, end;
-  chunk(count, threads_, 0, &begin, &end);
-  if (begin < end) task(begin, end);
-  auto finished = [&] { return pending_.load(std::memory_order_acquire) == 0; };
+  run_chunks(generation);
+  // Chunks other threads claimed may still run: spin, then sleep, until all are done.
+  auto finished = [&] { return done_.load(std::memory_order_acquire) == chunks; };
   if (!spin_until(finished)) {
     std::unique_lock<std::mutex> lock(mutex_);
-    done_.wait(lock, finished);
+    caller_sleeping_.store(true);
+    done_cv_.wait(lock, [&] { return done_.load() == chunks; });
+    caller_sleeping_.store(false);
   }
 }
 

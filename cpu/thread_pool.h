@@ -1,13 +1,18 @@
 // A persistent pool of worker threads owned by one session. parallel_for splits [0, count)
-// into `threads` contiguous chunks, always the same way for the same (count, threads): each
-// output element is computed by exactly one thread with the same arithmetic, so results are
-// bitwise identical for any thread count.
+// into contiguous chunks (up to kChunksPerThread per thread), always the same way for the same
+// (count, threads); each output element is computed by exactly one call with the same
+// arithmetic whichever thread makes it, so results are bitwise identical for any thread count.
 //
-// Hand-off: a parallel_for publishes the task and bumps an atomic generation; workers that
-// finished the previous task spin on it for a short while (kSpinMicroseconds) before sleeping
-// on a condition variable, and the caller spins the same way for the workers to finish. A
-// network of many short layers (MobileNetV3 at 224×224: ~90 nodes of 20–100 µs) then pays no
-// futex wake-up per node; an idle pool sleeps.
+// Hand-off: a parallel_for publishes the task and a ticket (generation << 32 | next chunk); the
+// calling thread and the workers then claim chunks one at a time with a compare-and-swap on the
+// ticket (a claim succeeds only while the ticket still carries the generation whose task the
+// claimer read, so it always runs the task it claimed) until none is left, and the caller
+// waits for the chunks others are still running. A worker the OS has not scheduled yet therefore
+// delays nothing: the caller takes its chunks (with a static split, one busy core made
+// MobileNetV3-Small at 2 threads 3–10× slower). Idle workers spin on the generation for a short
+// while (kSpinMicroseconds) before sleeping on a condition variable, and the caller spins the same
+// way for the last chunks, so a network of many short layers pays no futex wake-up per node; an
+// idle pool sleeps.
 #pragma once
 
 #include <atomic>
@@ -39,11 +44,18 @@ class ThreadPool {
   std::vector<std::thread> workers_;
   std::mutex mutex_;
   std::condition_variable wake_;
-  std::condition_variable done_;
-  const std::function<void(int64_t, int64_t)>* task_ = nullptr;
-  int64_t count_ = 0;
-  std::atomic<uint64_t> generation_{0};
-  std::atomic<int> pending_{0};
+  std::condition_variable done_cv_;
+  // Claims and runs chunks of the task of generation `generation` until none is left.
+  void run_chunks(uint64_t generation);
+
+  // The current task, published before the ticket that names its generation.
+  std::atomic<const std::function<void(int64_t, int64_t)>*> task_{nullptr};
+  std::atomic<int64_t> count_{0};
+  std::atomic<int64_t> chunks_{0};
+  std::atomic<uint64_t> ticket_{0};  // generation << 32 | the next chunk to claim
+  std::atomic<int64_t> done_{0};     // chunks of the current generation finished
+  std::atomic<int> sleepers_{0};     // workers waiting on wake_
+  std::atomic<bool> caller_sleeping_{false};
   std::atomic<bool> stop_{false};
 };
 
