@@ -65,13 +65,14 @@ void ThreadPool::run_chunks(uint64_t generation) {
   for (;;) {
     uint64_t ticket = ticket_.load(std::memory_order_acquire);
     if ((ticket >> 32) != generation) return;  // a newer task: not ours to run
+    // The chunk count travels in the ticket, so a claim is checked against the count of the
+    // generation it claims from. While a chunk is left to claim, the caller cannot have moved
+    // on, so the task and count read here are that generation's.
+    const int64_t chunks = int64_t((ticket >> 16) & 0xffffu);
+    const int64_t index = int64_t(ticket & 0xffffu);
+    if (index >= chunks) return;
     const std::function<void(int64_t, int64_t)>* task = task_.load(std::memory_order_relaxed);
     const int64_t count = count_.load(std::memory_order_relaxed);
-    const int64_t chunks = chunks_.load(std::memory_order_relaxed);
-    const int64_t index = int64_t(ticket & 0xffffffffu);
-    if (index >= chunks) return;
-    // The claim holds only if the ticket is unchanged: then task, count and chunks were the
-    // ones of this generation when read.
     if (!ticket_.compare_exchange_weak(ticket, ticket + 1, std::memory_order_acq_rel,
                                        std::memory_order_acquire))
       continue;
@@ -109,13 +110,13 @@ void ThreadPool::parallel_for(int64_t count, const std::function<void(int64_t, i
     task(0, count);
     return;
   }
-  const int64_t chunks = std::min<int64_t>(count, int64_t(threads_) * kChunksPerThread);
+  const int64_t chunks =
+      std::min<int64_t>(std::min<int64_t>(count, int64_t(threads_) * kChunksPerThread), 0xffff);
   const uint64_t generation = (ticket_.load(std::memory_order_relaxed) >> 32) + 1;
   task_.store(&task, std::memory_order_relaxed);
   count_.store(count, std::memory_order_relaxed);
-  chunks_.store(chunks, std::memory_order_relaxed);
   done_.store(0, std::memory_order_relaxed);
-  ticket_.store(generation << 32);  // seq_cst: see the worker's sleepers increment
+  ticket_.store(generation << 32 | uint64_t(chunks) << 16);  // seq_cst: see the sleepers check
   if (sleepers_.load() > 0) {
     // Sleeping workers re-check the ticket under the lock, so none misses this wake-up.
     { std::lock_guard<std::mutex> lock(mutex_); }

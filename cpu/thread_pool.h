@@ -3,16 +3,16 @@
 // (count, threads); each output element is computed by exactly one call with the same
 // arithmetic whichever thread makes it, so results are bitwise identical for any thread count.
 //
-// Hand-off: a parallel_for publishes the task and a ticket (generation << 32 | next chunk); the
-// calling thread and the workers then claim chunks one at a time with a compare-and-swap on the
-// ticket (a claim succeeds only while the ticket still carries the generation whose task the
-// claimer read, so it always runs the task it claimed) until none is left, and the caller
-// waits for the chunks others are still running. A worker the OS has not scheduled yet therefore
-// delays nothing: the caller takes its chunks (with a static split, one busy core made
-// MobileNetV3-Small at 2 threads 3–10× slower). Idle workers spin on the generation for a short
-// while (kSpinMicroseconds) before sleeping on a condition variable, and the caller spins the same
-// way for the last chunks, so a network of many short layers pays no futex wake-up per node; an
-// idle pool sleeps.
+// Hand-off: a parallel_for publishes the task and then a ticket (generation, chunk count, next
+// chunk); the calling thread and the workers claim chunks one at a time with a compare-and-swap
+// on the ticket, checked against the count the ticket itself carries (while a chunk is left,
+// the caller cannot have moved on to another task, so a claimer always runs the task it
+// claimed), until none is left; the caller then waits for the chunks others are still running. A
+// worker the OS has not scheduled yet therefore delays nothing: the caller takes its chunks (with a
+// static split, one busy core made MobileNetV3-Small at 2 threads 3–10× slower). Idle workers spin
+// on the generation for a short while (kSpinMicroseconds) before sleeping on a condition variable,
+// and the caller spins the same way for the last chunks, so a network of many short layers pays no
+// futex wake-up per node; an idle pool sleeps.
 #pragma once
 
 #include <atomic>
@@ -51,10 +51,10 @@ class ThreadPool {
   // The current task, published before the ticket that names its generation.
   std::atomic<const std::function<void(int64_t, int64_t)>*> task_{nullptr};
   std::atomic<int64_t> count_{0};
-  std::atomic<int64_t> chunks_{0};
-  std::atomic<uint64_t> ticket_{0};  // generation << 32 | the next chunk to claim
-  std::atomic<int64_t> done_{0};     // chunks of the current generation finished
-  std::atomic<int> sleepers_{0};     // workers waiting on wake_
+  // generation << 32 | chunk count << 16 | the next chunk to claim
+  std::atomic<uint64_t> ticket_{0};
+  std::atomic<int64_t> done_{0};  // chunks of the current generation finished
+  std::atomic<int> sleepers_{0};  // workers waiting on wake_
   std::atomic<bool> caller_sleeping_{false};
   std::atomic<bool> stop_{false};
 };

@@ -1,10 +1,10 @@
 // The CPU pointwise (1×1) convolution kernels against the reference conv, for every ISA this
 // machine can run, on random data across channel counts and pixel counts below, at and above
 // the tile sizes; and bitwise identical results for any thread count.
+#include <atomic>
 #include <catch2/catch.hpp>
-#include <cstdint>
-
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <random>
 
@@ -26,12 +26,14 @@ std::vector<CpuIsa> runnable_isas() {
 }
 
 // The reference conv with a fused activation.
-Tensor reference_pointwise(const Tensor& x, const Tensor& w, const Tensor& b, const std::string& act) {
+Tensor reference_pointwise(const Tensor& x, const Tensor& w, const Tensor& b,
+                           const std::string& act) {
   AttributeMap attributes;
   attributes.set_string("activation", act);
   if (act == "clip") attributes.set_floats("activation_params", {-0.25, 0.5});
   Tensor y(DType::dtype_f32, {x.shape()[0], w.shape()[0], x.shape()[2], x.shape()[3]});
-  Status status = op_run_reference(OpType::op_conv, attributes, {&x.view(), &w.view(), &b.view()}, {&y.view()});
+  Status status =
+      op_run_reference(OpType::op_conv, attributes, {&x.view(), &w.view(), &b.view()}, {&y.view()});
   REQUIRE(status.ok());
   return y;
 }
@@ -45,10 +47,10 @@ TEST_CASE("pointwise conv kernels match the reference conv", "[cpu]") {
   // Filters around the 6-row panel, pixels around the 8/16/32-column tiles and the column
   // blocks (4 tiles), 1 and many channels, channels across the 256-term K blocks (257, 300,
   // 600), a squeeze-excitation layer on one pixel.
-  const std::vector<Case> cases = {{1, 1, 1, 1},   {5, 3, 3, 5},     {6, 8, 4, 4},   {7, 16, 4, 8},
-                                   {12, 24, 1, 31}, {13, 40, 5, 7},  {24, 72, 9, 13}, {40, 120, 17, 15},
-                                   {96, 576, 7, 7}, {19, 256, 33, 65}, {64, 240, 1, 1}, {17, 257, 3, 43},
-                                   {33, 300, 11, 13}, {7, 600, 1, 129}, {240, 40, 13, 10}};
+  const std::vector<Case> cases = {
+      {1, 1, 1, 1},    {5, 3, 3, 5},     {6, 8, 4, 4},      {7, 16, 4, 8},    {12, 24, 1, 31},
+      {13, 40, 5, 7},  {24, 72, 9, 13},  {40, 120, 17, 15}, {96, 576, 7, 7},  {19, 256, 33, 65},
+      {64, 240, 1, 1}, {17, 257, 3, 43}, {33, 300, 11, 13}, {7, 600, 1, 129}, {240, 40, 13, 10}};
   const char* activations[] = {"none", "relu", "clip", "hard_swish", "sigmoid"};
   std::mt19937 rng(21);
   for (const Case& c : cases) {
@@ -74,8 +76,8 @@ TEST_CASE("pointwise conv kernels match the reference conv", "[cpu]") {
         double worst = 0;
         for (int64_t i = 0; i < expected.numel(); ++i)
           worst = std::max(worst, std::fabs(double(y[size_t(i)]) - double(expected.f32()[i])));
-        INFO("M=" << c.filters << " C=" << c.channels << " " << c.height << "x" << c.width << " act="
-                  << act_name << " isa=" << cpu_isa_name(isa) << " worst=" << worst);
+        INFO("M=" << c.filters << " C=" << c.channels << " " << c.height << "x" << c.width
+                  << " act=" << act_name << " isa=" << cpu_isa_name(isa) << " worst=" << worst);
         CHECK(worst <= bound);
       }
     }
@@ -107,7 +109,8 @@ TEST_CASE("pointwise conv results are bitwise identical for 1, 2 and 3 threads",
         pointwise_run(plan, x.f32(), c.pixels, y.data(), pool, scratch.data(), 1);
         results.push_back(y);
       }
-      INFO("M=" << c.filters << " C=" << c.channels << " pixels=" << c.pixels << " " << cpu_isa_name(isa));
+      INFO("M=" << c.filters << " C=" << c.channels << " pixels=" << c.pixels << " "
+                << cpu_isa_name(isa));
       CHECK(std::memcmp(results[0].data(), results[1].data(), results[0].size() * 4) == 0);
       CHECK(std::memcmp(results[0].data(), results[2].data(), results[0].size() * 4) == 0);
     }
@@ -124,6 +127,29 @@ TEST_CASE("the thread pool covers every index exactly once", "[cpu]") {
           for (int64_t i = begin; i < end; ++i) ++hits[size_t(i)];
         });
       for (int h : hits) CHECK(h == 3);
+    }
+  }
+}
+
+// Back-to-back tasks of a few chunks (workers racing to claim chunks of a task that may already
+// be finished, and the caller taking chunks of late workers): every index exactly once per task,
+// and every task's chunks ran before parallel_for returned.
+TEST_CASE("the thread pool runs each chunk of back-to-back tasks exactly once", "[cpu]") {
+  for (int threads : {2, 3}) {
+    ThreadPool pool(threads);
+    std::vector<std::atomic<int>> hits(64);
+    for (int task = 0; task < 20000; ++task) {
+      const int64_t count = 1 + task % 13;
+      for (int64_t i = 0; i < count; ++i) hits[size_t(i)].store(0);
+      pool.parallel_for(count, [&](int64_t begin, int64_t end) {
+        for (int64_t i = begin; i < end; ++i) hits[size_t(i)].fetch_add(1);
+      });
+      bool once = true;
+      for (int64_t i = 0; i < count; ++i) once = once && hits[size_t(i)].load() == 1;
+      if (!once) {
+        FAIL("task " << task << " (count " << count << ", " << threads << " threads): an index ran "
+                     << "zero or several times");
+      }
     }
   }
 }
