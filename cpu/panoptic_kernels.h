@@ -16,6 +16,8 @@ namespace atrous {
 // (r + 1)·2^shift − margin) × [q·2^shift − margin, ...); its list holds, in ascending center
 // index, every center that can be nearest to some point of the cell. Points outside the grid
 // (and NaN points) scan all centers. rows = cols = 0 makes every point scan all centers.
+constexpr int32_t kPanopticSlots = 3;
+
 struct PanopticCenterGrid {
   int32_t shift = 0, margin = 0, rows = 0, cols = 0;
   // rows·cols: the cell's only candidate (≥ 0), or −1 − (start·64 + n) for a list of n in
@@ -27,6 +29,11 @@ struct PanopticCenterGrid {
   const float* member_y = nullptr;     // the members' coordinates
   const float* member_x = nullptr;
   const int32_t* member_yx = nullptr;  // y·65536 + x, or null when coordinates do not fit
+  // For cells of at most kPanopticSlots candidates: candidate k of the cell at
+  // slots[k·rows·cols + cell] as (index << (y_bits + x_bits)) | (y << x_bits) | x (the last
+  // candidate repeated to fill the slots); null when index, y and x do not fit in 31 bits.
+  const int32_t* slots = nullptr;
+  int32_t slot_y_bits = 0, slot_x_bits = 0;
   const float* center_y = nullptr;     // all centers
   const float* center_x = nullptr;
   int32_t centers = 0;

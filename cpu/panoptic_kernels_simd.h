@@ -281,6 +281,32 @@ void assign_instances(const PanopticCenterGrid& grid, int32_t y, int32_t width, 
         // scan's answer (no NaN in the grid). Lanes past their list's end see +inf.
         const int_batch span = xsimd::select(several, int_batch(-1) - code, int_batch(0));
         const int_batch count = span & int_batch(63), begin = span >> 6;
+        if (grid.slots && !xsimd::any(several & ((count == int_batch(0)) | (count > int_batch(kPanopticSlots))))) {
+          // Every such lane's list fits the slots: candidate k of all lanes in one gather.
+          alignas(64) int32_t counts[16];
+          count.store_aligned(counts);
+          int32_t most = 0;
+          for (int32_t l = 0; l < width_lanes; ++l) most = std::max(most, counts[l]);
+          const int32_t cells = grid.rows * grid.cols;
+          const int_batch x_mask((1 << grid.slot_x_bits) - 1), y_mask((1 << grid.slot_y_bits) - 1);
+          const batch inf(std::numeric_limits<float>::infinity());
+          batch best = inf;
+          int_batch chosen(0);
+          for (int32_t k = 0; k < most; ++k) {
+            // Lanes with fewer candidates repeat their last one: an equal distance, not closer.
+            int_batch packed = gather_ints<Arch>(grid.slots + size_t(k) * size_t(cells), cell);
+            const batch dx = xsimd::to_float(packed & x_mask) - px;
+            packed >>= grid.slot_x_bits;
+            const batch dy = xsimd::to_float(packed & y_mask) - py;
+            packed >>= grid.slot_y_bits;
+            const batch distance = exact_sqrt(dy * dy + dx * dx);
+            const auto closer = distance < best;
+            best = xsimd::select(closer, distance, best);
+            chosen = xsimd::to_int(xsimd::select(closer, xsimd::to_float(packed), xsimd::to_float(chosen)));
+          }
+          xsimd::select(several, chosen + int_batch(1), sole_value).store_unaligned(instance + x);
+          continue;
+        }
         if (grid.member_yx && !xsimd::any(several & (count == int_batch(0)))) {
           alignas(64) int32_t counts[16];
           count.store_aligned(counts);

@@ -160,6 +160,30 @@ void panoptic_grid_build(const std::vector<float>& cy, const std::vector<float>&
     grid->member_y[j] = cy[size_t(grid->members[j])];
     grid->member_x[j] = cx[size_t(grid->members[j])];
   }
+  // Slots: short lists packed per cell, so that a vector gathers every lane's candidate k at
+  // once, the index with the coordinates (no gather depends on another).
+  auto bits = [](int64_t n) {  // bits of n − 1 (at least 1)
+    int b = 1;
+    while ((int64_t(1) << b) < n) ++b;
+    return b;
+  };
+  grid->slot_y_bits = bits(height);
+  grid->slot_x_bits = bits(width);
+  grid->slots.clear();
+  if (int64_t(count) <= (int64_t(1) << (31 - grid->slot_y_bits - grid->slot_x_bits))) {
+    grid->slots.resize(cells * size_t(kPanopticSlots));
+    const int shift_index = grid->slot_y_bits + grid->slot_x_bits;
+    for (size_t c = 0; c < cells; ++c) {
+      const int32_t begin = grid->start[c], listed = grid->start[c + 1] - begin;
+      for (int32_t k = 0; k < kPanopticSlots; ++k) {
+        const size_t j = size_t(begin + std::min(k, listed - 1));
+        const int32_t i = grid->members[j];
+        grid->slots[size_t(k) * cells + c] = (i << shift_index) |
+                                             (int32_t(grid->member_y[j]) << grid->slot_x_bits) |
+                                             int32_t(grid->member_x[j]);
+      }
+    }
+  }
   // Packed coordinates for the vectors' scan (one gather per candidate): centers lie in the image.
   grid->member_yx.clear();
   if (height <= 32768 && width <= 65536) {
@@ -182,6 +206,9 @@ PanopticCenterGrid panoptic_grid_view(const PanopticGrid& grid, const std::vecto
   view.member_y = grid.member_y.data();
   view.member_x = grid.member_x.data();
   view.member_yx = grid.member_yx.empty() ? nullptr : grid.member_yx.data();
+  view.slots = grid.slots.empty() ? nullptr : grid.slots.data();
+  view.slot_y_bits = grid.slot_y_bits;
+  view.slot_x_bits = grid.slot_x_bits;
   view.center_y = cy.data();
   view.center_x = cx.data();
   view.centers = int32_t(cy.size());
