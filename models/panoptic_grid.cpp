@@ -15,46 +15,14 @@ struct GridLevel {
   std::vector<int32_t> start, members;
 };
 
-// Appends to `out` the centers of `candidates` (ascending) that can be nearest to some point of
-// the box [y0, y0 + size] × [x0, x0 + size]. Any superset of the possible nearest centers works
-// as `candidates`, so a cell filters its parent's list. Two rules drop a center c:
-//   * its distance to the box exceeds `upper`, the smallest over the candidates of the distance
-//     to the box's farthest corner: every point of the box has a center at most that far;
-//   * (prune, short lists) another candidate a is nearer at every point of the box:
-//     f(p) = |p − c|² − (1 + 1e-4)·|p − a|² is concave in p, so its minimum over the box is at a
-//     corner, and f > 1e-2 at the four corners means a is nearer everywhere.
-// The margins (relative 1e-4, absolute 1e-2 in squared pixels) are far above the float32
-// rounding of the reference distances (relative error below 1e-6), so a center that is nearest
-// after rounding, or tied, is never dropped.
-void filter_candidates(const int32_t* candidates, int32_t count, const std::vector<float>& cy,
-                       const std::vector<float>& cx, double y0, double x0, double size, bool prune,
-                       std::vector<int32_t>* out) {
-  const double y1 = y0 + size, x1 = x0 + size;
-  double upper = std::numeric_limits<double>::infinity();
-  for (int32_t k = 0; k < count; ++k) {
-    const double py = cy[size_t(candidates[k])], px = cx[size_t(candidates[k])];
-    const double fy = std::max(py - y0, y1 - py), fx = std::max(px - x0, x1 - px);
-    upper = std::min(upper, fy * fy + fx * fx);
-  }
-  const double limit = upper * (1 + 1e-4) + 1e-2;
-  // Branch-free: every candidate is written, the count advances only for those kept.
-  const size_t first = out->size();
-  out->resize(first + size_t(count));
-  int32_t* kept = out->data() + first;
-  int listed = 0;
-  for (int32_t k = 0; k < count; ++k) {
-    const int32_t i = candidates[k];
-    const double py = cy[size_t(i)], px = cx[size_t(i)];
-    const double dy = std::max(std::max(y0 - py, py - y1), 0.0);
-    const double dx = std::max(std::max(x0 - px, px - x1), 0.0);
-    kept[listed] = i;
-    listed += dy * dy + dx * dx <= limit;
-  }
+// Drops from (*out)[first..] every center that another of them beats at every point of the box
+// [y0, y1] × [x0, x1] (the second rule of filter_candidates); at most 16 centers.
+void prune_dominated(const std::vector<float>& cy, const std::vector<float>& cx, double y0, double x0, double y1,
+                     double x1, size_t first, std::vector<int32_t>* out) {
   constexpr int kPruneMax = 16;
-  if (!prune || listed < 2 || listed > kPruneMax) {
-    out->resize(first + size_t(listed));
-    return;
-  }
+  const int listed = int(out->size() - first);
+  if (listed < 2) return;
+  int32_t* kept = out->data() + first;
   const double corner_y[4] = {y0, y0, y1, y1}, corner_x[4] = {x0, x1, x0, x1};
   double square[kPruneMax][4];
   for (int k = 0; k < listed; ++k)
@@ -76,6 +44,58 @@ void filter_candidates(const int32_t* candidates, int32_t count, const std::vect
     remaining += !dominated;
   }
   out->resize(first + size_t(remaining));
+}
+
+// Appends to `out` the centers of `candidates` (ascending) that can be nearest to some point of
+// the box [y0, y0 + size] × [x0, x0 + size]. Any superset of the possible nearest centers works
+// as `candidates`, so a cell filters its parent's list. Two rules drop a center c:
+//   * its distance to the box exceeds `upper`, the smallest over the candidates of the distance
+//     to the box's farthest corner: every point of the box has a center at most that far;
+//   * (prune, short lists) another candidate a is nearer at every point of the box:
+//     f(p) = |p − c|² − (1 + 1e-4)·|p − a|² is concave in p, so its minimum over the box is at a
+//     corner, and f > 1e-2 at the four corners means a is nearer everywhere.
+// The margins (relative 1e-4, absolute 1e-2 in squared pixels) are far above the float32
+// rounding of the reference distances (relative error below 1e-6), so a center that is nearest
+// after rounding, or tied, is never dropped.
+void filter_candidates(const int32_t* candidates, int32_t count, const std::vector<float>& cy,
+                       const std::vector<float>& cx, double y0, double x0, double size, bool prune,
+                       std::vector<int32_t>* out) {
+  const double y1 = y0 + size, x1 = x0 + size;
+  constexpr int kPruneMax = 16;
+  if (prune && count <= kPruneMax) {
+    // The pairwise rule alone: it drops whatever the first rule drops (a center farther than
+    // another's farthest corner is beaten by it at every corner).
+    const size_t first = out->size();
+    out->insert(out->end(), candidates, candidates + count);
+    prune_dominated(cy, cx, y0, x0, y1, x1, first, out);
+    return;
+  }
+  double upper = std::numeric_limits<double>::infinity();
+  for (int32_t k = 0; k < count; ++k) {
+    const double py = cy[size_t(candidates[k])], px = cx[size_t(candidates[k])];
+    const double fy = std::max(py - y0, y1 - py), fx = std::max(px - x0, x1 - px);
+    upper = std::min(upper, fy * fy + fx * fx);
+  }
+  const double limit = upper * (1 + 1e-4) + 1e-2;
+  // Branch-free: every candidate is written, the count advances only for those kept.
+  const size_t first = out->size();
+  out->resize(first + size_t(count));
+  int32_t* kept = out->data() + first;
+  int listed = 0;
+  for (int32_t k = 0; k < count; ++k) {
+    const int32_t i = candidates[k];
+    const double py = cy[size_t(i)], px = cx[size_t(i)];
+    const double dy = std::max(std::max(y0 - py, py - y1), 0.0);
+    const double dx = std::max(std::max(x0 - px, px - x1), 0.0);
+    kept[listed] = i;
+    listed += dy * dy + dx * dx <= limit;
+  }
+  if (!prune || listed < 2 || listed > kPruneMax) {
+    out->resize(first + size_t(listed));
+    return;
+  }
+  out->resize(first + size_t(listed));
+  prune_dominated(cy, cx, y0, x0, y1, x1, first, out);
 }
 
 }  // namespace
