@@ -1,5 +1,6 @@
 // Panoptic merger latency at Cityscapes size (1025×2049, 19 classes, things 11..18):
-// `bench_merger [runs]` prints the median over `runs` (default 7) for 0/50/200/400 centers,
+// `bench_merger [runs] [centers]` prints the median over `runs` (default 7) for 0/50/200/400
+// centers (or only `centers`),
 // 1 and 2 threads, NMS kernel 13 (and the median process CPU time, all threads together,
 // which a busy machine disturbs less than the wall time); semantic given as int32 labels, as logits (argmax included),
 // and as logits with the instance scores (softmax over the logits).
@@ -71,10 +72,12 @@ Inputs make_inputs(int centers, uint32_t seed) {
 
 int main(int argc, char** argv) {
   const int runs = argc > 1 ? std::max(1, std::atoi(argv[1])) : 7;
+  const int only = argc > 2 ? std::atoi(argv[2]) : -1;
   std::printf("panoptic merger, 1025x2049, 19 classes, nms 13, median of %d runs (ms)\n", runs);
   std::printf("%8s %8s %8s %14s %12s %12s %12s\n", "centers", "found", "threads", "semantic", "median_ms", "min_ms",
               "cpu_ms");
   for (int centers : {0, 50, 200, 400}) {
+    if (only >= 0 && centers != only) continue;
     Inputs in = make_inputs(centers, 1234u + unsigned(centers));
     PanopticInputs inputs;
     inputs.semantic = {DType::dtype_f32, {in.classes, in.h, in.w}, in.logits.data()};

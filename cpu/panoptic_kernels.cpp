@@ -25,31 +25,40 @@ void argmax_first(const float* x, int32_t* labels, int64_t channels, int64_t str
   }
 }
 
-// The squared distance decides first; sqrt is taken only when it improves, and an equal sqrt
-// of a larger square keeps the earlier index (two different squares can round to the same
-// distance). The result is the first index of the smallest distance.
 int32_t nearest_center(float py, float px, const float* cy, const float* cx, int32_t count) {
-  float best_square = std::numeric_limits<float>::infinity();
-  float best_distance = std::numeric_limits<float>::infinity();
-  int32_t best = -1;
-  for (int32_t j = 0; j < count; ++j) {
-    const float square = panoptic_square(cy[j] - py, cx[j] - px);
-    if (square < best_square) {
-      const float distance = std::sqrt(square);
-      if (distance < best_distance) {
-        best_distance = distance;
-        best = j;
-      }
-      best_square = square;
+  return panoptic_nearest_scan(py, px, cy, cx, count);
+}
+
+void assign_instances(const PanopticCenterGrid& grid, int32_t y, int32_t width, const int32_t* labels,
+                      const float* is_thing, int32_t, const float* offset_y, const float* offset_x, int32_t* instance) {
+  for (int32_t x = 0; x < width; ++x) {
+    if (grid.centers == 0 || !(is_thing[labels[x]] > 0)) {
+      instance[x] = 0;
+      continue;
     }
+    const float py = float(y) + offset_y[x], px = float(x) + offset_x[x];
+    instance[x] = 1 + panoptic_grid_nearest<panoptic_nearest_scan>(grid, py, px);
   }
-  return best;
+}
+
+int32_t run_starts(const int32_t* labels, const int32_t* instance, int32_t width, int32_t* starts) {
+  int32_t count = 0;
+  for (int32_t x = 1; x < width; ++x)
+    if (labels[x] != labels[x - 1] || instance[x] != instance[x - 1]) starts[count++] = x;
+  return count;
+}
+
+void panoptic_values(const int32_t* labels, const int32_t* instance, int32_t width, const int32_t* value_by_label,
+                     const int32_t* value_by_instance, int32_t* out) {
+  for (int32_t x = 0; x < width; ++x) out[x] = instance[x] ? value_by_instance[instance[x]] : value_by_label[labels[x]];
 }
 
 }  // namespace panoptic_scalar
 
 const PanopticKernels& panoptic_kernels_scalar() {
-  static const PanopticKernels table = {panoptic_scalar::argmax_first, panoptic_scalar::nearest_center, 1};
+  static const PanopticKernels table = {panoptic_scalar::argmax_first, panoptic_scalar::nearest_center,
+                                         panoptic_scalar::assign_instances, panoptic_scalar::run_starts,
+                                         panoptic_scalar::panoptic_values, 1};
   return table;
 }
 

@@ -2,7 +2,7 @@
 // pointers per ISA: a scalar table (panoptic_kernels.cpp) and xsimd instantiations in
 // panoptic_kernels_<isa>.cpp, built from cpu/panoptic_kernels_simd.h with that file's flags.
 //
-// Both loops are exact: every ISA returns what the scalar table returns, bit for bit.
+// Every loop is exact: every ISA returns what the scalar table returns, bit for bit.
 #pragma once
 
 #include <cstdint>
@@ -10,6 +10,34 @@
 #include "cpu/isa.h"
 
 namespace atrous {
+
+// A uniform grid over the points (y + Δy, x + Δx) of the nearest-center search
+// (models/panoptic_grid.cpp builds it). Cell (r, q) covers [r·2^shift − margin,
+// (r + 1)·2^shift − margin) × [q·2^shift − margin, ...); its list holds, in ascending center
+// index, every center that can be nearest to some point of the cell. Points outside the grid
+// (and NaN points) scan all centers. rows = cols = 0 makes every point scan all centers.
+constexpr int32_t kPanopticSlots = 3;
+
+struct PanopticCenterGrid {
+  int32_t shift = 0, margin = 0, rows = 0, cols = 0;
+  // rows·cols: the cell's only candidate (≥ 0), or −1 − (start·64 + n) for a list of n in
+  // [2, 63] candidates from members[start]; n = 0 in that code (longer lists, or start ≥ 2^24):
+  // read `start`
+  const int32_t* code = nullptr;
+  const int32_t* start = nullptr;      // rows·cols + 1 offsets into members
+  const int32_t* members = nullptr;    // center indices, ascending within a cell
+  const float* member_y = nullptr;     // the members' coordinates
+  const float* member_x = nullptr;
+  const int32_t* member_yx = nullptr;  // y·65536 + x, or null when coordinates do not fit
+  // For cells of at most kPanopticSlots candidates: candidate k of the cell at
+  // slots[k·rows·cols + cell] as (index << (y_bits + x_bits)) | (y << x_bits) | x (the last
+  // candidate repeated to fill the slots); null when index, y and x do not fit in 31 bits.
+  const int32_t* slots = nullptr;
+  int32_t slot_y_bits = 0, slot_x_bits = 0;
+  const float* center_y = nullptr;     // all centers
+  const float* center_x = nullptr;
+  int32_t centers = 0;
+};
 
 struct PanopticKernels {
   // For pixels p in [0, count): labels[p] = the first channel c with the largest
@@ -21,6 +49,22 @@ struct PanopticKernels {
   // sqrt((cy[j] − py)² + (cx[j] − px)²) (each product and the sum rounded to float, no fused
   // multiply-add); −1 when no distance is smaller than +inf (all NaN or infinite).
   int32_t (*nearest_center)(float py, float px, const float* cy, const float* cx, int32_t count);
+  // One row y of `width` pixels: instance[x] = 0 where is_thing[labels[x]] is 0 or there are no
+  // centers, else 1 + nearest_center over all centers of the point
+  // (float(y) + offset_y[x], float(x) + offset_x[x]), 0 standing for −1 (no distance compares).
+  // is_thing: 1 or 0 per class (floats, for the vectors' gather), `classes` entries; the grid
+  // only prunes the scan.
+  // Offsets of stuff pixels are not read by the vectors that hold no thing pixel.
+  void (*assign_instances)(const PanopticCenterGrid& grid, int32_t y, int32_t width, const int32_t* labels,
+                           const float* is_thing, int32_t classes, const float* offset_y, const float* offset_x,
+                           int32_t* instance);
+  // The starts x in [1, width) of the runs of equal (labels[x], instance[x]), ascending, into
+  // `starts` (room for width + 16: vectors may write past the count); returns how many.
+  int32_t (*run_starts)(const int32_t* labels, const int32_t* instance, int32_t width, int32_t* starts);
+  // out[x] = instance[x] ? value_by_instance[instance[x]] : value_by_label[labels[x]] for x in
+  // [0, width) (the panoptic map: the instance's value on thing pixels, the stuff value or void).
+  void (*panoptic_values)(const int32_t* labels, const int32_t* instance, int32_t width,
+                          const int32_t* value_by_label, const int32_t* value_by_instance, int32_t* out);
   // nearest_center's vector width: lists whose length is a multiple of it run no scalar tail
   // (callers may pad a list with +inf coordinates, which are never nearest).
   int32_t center_width;

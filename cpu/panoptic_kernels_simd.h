@@ -3,7 +3,10 @@
 // distance is two rounded products and a rounded sum in every ISA, as in the reference.
 #pragma once
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
+#include <limits>
 
 #include "cpu/panoptic_kernels.h"
 
@@ -12,11 +15,62 @@ namespace atrous {
 // (dy² + dx²) in float32; shared by the scalar loop and the vector tails.
 inline float panoptic_square(float dy, float dx) { return dy * dy + dx * dx; }
 
+// The scalar nearest-center scan (cpu/panoptic_kernels.h: nearest_center). The squared distance
+// decides first; sqrt is taken only when it improves, and an equal sqrt of a larger square keeps
+// the earlier index (two different squares can round to the same distance). The result is the
+// first index of the smallest distance.
+inline int32_t panoptic_nearest_scan(float py, float px, const float* cy, const float* cx, int32_t count) {
+  float best_square = std::numeric_limits<float>::infinity();
+  float best_distance = std::numeric_limits<float>::infinity();
+  int32_t best = -1;
+  for (int32_t j = 0; j < count; ++j) {
+    const float square = panoptic_square(cy[j] - py, cx[j] - px);
+    if (square < best_square) {
+      const float distance = std::sqrt(square);
+      if (distance < best_distance) {
+        best_distance = distance;
+        best = j;
+      }
+      best_square = square;
+    }
+  }
+  return best;
+}
+
+// The grid cell holding the point, or −1 outside the grid (NaN included). floor, not a
+// truncation, for the points in [−margin, 0); no rounding anywhere, so the point lies in the
+// cell's box exactly.
+inline int32_t panoptic_grid_cell(const PanopticCenterGrid& grid, float py, float px) {
+  const float low = -float(grid.margin);
+  const float y_high = float((grid.rows << grid.shift) - grid.margin);
+  const float x_high = float((grid.cols << grid.shift) - grid.margin);
+  if (!(py >= low && py < y_high && px >= low && px < x_high)) return -1;
+  const int32_t row = (int32_t(std::floor(py)) + grid.margin) >> grid.shift;
+  const int32_t col = (int32_t(std::floor(px)) + grid.margin) >> grid.shift;
+  return row * grid.cols + col;
+}
+
+// One point: its cell's only candidate, the scan of its cell's list, or the scan of all centers.
+template <int32_t (*scan)(float, float, const float*, const float*, int32_t)>
+inline int32_t panoptic_grid_nearest(const PanopticCenterGrid& grid, float py, float px) {
+  const int32_t cell = panoptic_grid_cell(grid, py, px);
+  if (cell < 0) return std::max(scan(py, px, grid.center_y, grid.center_x, grid.centers), int32_t(0));
+  if (grid.code[cell] >= 0) return grid.code[cell];
+  const int32_t begin = grid.start[cell];
+  const int32_t j = scan(py, px, grid.member_y + begin, grid.member_x + begin, grid.start[cell + 1] - begin);
+  return grid.members[begin + std::max(j, int32_t(0))];
+}
+
 namespace panoptic_scalar {
 
 // Compiled once without ISA flags (panoptic_kernels.cpp).
 void argmax_first(const float* x, int32_t* labels, int64_t channels, int64_t stride, int64_t count);
 int32_t nearest_center(float py, float px, const float* cy, const float* cx, int32_t count);
+void assign_instances(const PanopticCenterGrid& grid, int32_t y, int32_t width, const int32_t* labels,
+                      const float* is_thing, int32_t classes, const float* offset_y, const float* offset_x, int32_t* instance);
+int32_t run_starts(const int32_t* labels, const int32_t* instance, int32_t width, int32_t* starts);
+void panoptic_values(const int32_t* labels, const int32_t* instance, int32_t width, const int32_t* value_by_label,
+                     const int32_t* value_by_instance, int32_t* out);
 
 }  // namespace panoptic_scalar
 }  // namespace atrous
@@ -25,6 +79,7 @@ int32_t nearest_center(float py, float px, const float* cy, const float* cx, int
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <type_traits>
 #include <xsimd/xsimd.hpp>
 
 namespace atrous {
@@ -41,6 +96,42 @@ inline xsimd::batch<float, xsimd::neon64> exact_sqrt(const xsimd::batch<float, x
   return vsqrtq_f32(x);
 }
 #endif
+
+// table[index] per lane. xsimd 8's gather takes its generic, element-by-element path for these
+// types, so the x86 gather instructions are called directly.
+template <class Arch>
+xsimd::batch<float, Arch> gather_floats(const float* table, const xsimd::batch<int32_t, Arch>& index) {
+#if defined(__AVX512F__)
+  // The masked form: the plain one reads an uninitialized register (GCC warns).
+  if constexpr (std::is_same<Arch, xsimd::avx512f>::value)
+    return _mm512_mask_i32gather_ps(_mm512_setzero_ps(), __mmask16(0xffff), index, table, 4);
+#endif
+#if defined(__AVX2__)
+  if constexpr (std::is_same<Arch, xsimd::fma3<xsimd::avx2>>::value) return _mm256_i32gather_ps(table, index, 4);
+#endif
+  constexpr size_t width = xsimd::batch<float, Arch>::size;
+  alignas(64) int32_t lanes[width];
+  alignas(64) float values[width];
+  index.store_aligned(lanes);
+  for (size_t l = 0; l < width; ++l) values[l] = table[lanes[l]];
+  return xsimd::batch<float, Arch>::load_aligned(values);
+}
+
+template <class Arch>
+xsimd::batch<int32_t, Arch> gather_ints(const int32_t* table, const xsimd::batch<int32_t, Arch>& index) {
+#if defined(__AVX512F__)
+  if constexpr (std::is_same<Arch, xsimd::avx512f>::value)
+    return _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), __mmask16(0xffff), index, table, 4);
+#endif
+#if defined(__AVX2__)
+  if constexpr (std::is_same<Arch, xsimd::fma3<xsimd::avx2>>::value) return _mm256_i32gather_epi32(table, index, 4);
+#endif
+  constexpr size_t width = xsimd::batch<int32_t, Arch>::size;
+  alignas(64) int32_t lanes[width], values[width];
+  index.store_aligned(lanes);
+  for (size_t l = 0; l < width; ++l) values[l] = table[lanes[l]];
+  return xsimd::batch<int32_t, Arch>::load_aligned(values);
+}
 
 // Per lane, strict `>` replaces the best, as the scalar loop; labels are carried as floats
 // (exact below 2^24 channels; the merger allows at most 2^20).
@@ -75,7 +166,7 @@ int32_t nearest_center(float py, float px, const float* cy, const float* cx, int
   constexpr int32_t width = int32_t(batch::size);
   // Short lists (the merger's grid cells) are faster without the lane reduction.
   if (count < 4 * width || count >= (int32_t(1) << 24))
-    return panoptic_scalar::nearest_center(py, px, cy, cx, count);
+    return panoptic_nearest_scan(py, px, cy, cx, count);
   const int32_t body = count - count % width;
   float best_distance = std::numeric_limits<float>::infinity();
   int32_t best = -1;
@@ -120,11 +211,204 @@ int32_t nearest_center(float py, float px, const float* cy, const float* cx, int
   return best;
 }
 
+// Vectors of pixels whose thing pixels' points all lie in the grid and all fall in cells with
+// one candidate (most vectors) take the candidates with one gather; a vector without thing
+// pixels stores zeros; any other vector goes pixel by pixel as the scalar loop. The cell index
+// is computed as in panoptic_grid_cell (floor, exact integer arithmetic), so a lane's cell is
+// the scalar one.
+template <class Arch>
+void assign_instances(const PanopticCenterGrid& grid, int32_t y, int32_t width, const int32_t* labels,
+                      const float* is_thing, int32_t classes, const float* offset_y, const float* offset_x, int32_t* instance) {
+  using batch = xsimd::batch<float, Arch>;
+  using int_batch = xsimd::batch<int32_t, Arch>;
+  constexpr int32_t width_lanes = int32_t(batch::size);
+  auto one = [&](int32_t x) {
+    if (!(is_thing[labels[x]] > 0)) return int32_t(0);
+    const float py = float(y) + offset_y[x], px = float(x) + offset_x[x];
+    return 1 + panoptic_grid_nearest<nearest_center<Arch>>(grid, py, px);
+  };
+  if (grid.centers == 0) {
+    std::fill(instance, instance + width, 0);
+    return;
+  }
+  int32_t x = 0;
+  if (grid.rows > 0 && grid.centers < (int32_t(1) << 24)) {
+    alignas(64) static const float offsets[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+    static_assert(width_lanes <= 16, "assign_instances: vector wider than 16 floats");
+    const batch lane = batch::load_aligned(offsets);
+    const batch low(-float(grid.margin));
+    const batch y_high(float((grid.rows << grid.shift) - grid.margin));
+    const batch x_high(float((grid.cols << grid.shift) - grid.margin));
+    const batch row_y = batch(float(y));
+    const batch zero(0.0f);
+    const int_batch margin(grid.margin), cols(grid.cols);
+    // Up to 32 classes the thing test is a shift of a bit mask, not a gather.
+    uint32_t mask = 0;
+    for (int32_t c = 0; c < std::min(classes, int32_t(32)); ++c) mask |= is_thing[c] > 0 ? uint32_t(1) << c : 0;
+    const int_batch bits = int_batch(int32_t(mask));
+    for (; x + width_lanes <= width; x += width_lanes) {
+      // The offsets are read only under thing pixels, a pattern the hardware prefetcher misses.
+      __builtin_prefetch(offset_y + x + 256);
+      __builtin_prefetch(offset_x + x + 256);
+      const int_batch label = int_batch::load_unaligned(labels + x);
+      const int_batch thing01 = classes <= 32 ? (bits >> label) & int_batch(1)
+                                              : xsimd::to_int(gather_floats<Arch>(is_thing, label));
+      const auto thing_int = thing01 != int_batch(0);
+      if (!xsimd::any(thing_int)) {
+        int_batch(0).store_unaligned(instance + x);
+        continue;
+      }
+      const auto thing = xsimd::to_float(thing01) > zero;
+      // Stuff lanes take the point (low, low), the first cell: any cell would do.
+      const batch py = xsimd::select(thing, row_y + batch::load_unaligned(offset_y + x), low);
+      const batch px = xsimd::select(thing, (batch(float(x)) + lane) + batch::load_unaligned(offset_x + x), low);
+      const auto inside = (py >= low) & (py < y_high) & (px >= low) & (px < x_high);
+      if (xsimd::all(inside)) {
+        int_batch row = xsimd::to_int(xsimd::floor(py)) + margin;
+        int_batch col = xsimd::to_int(xsimd::floor(px)) + margin;
+        row >>= grid.shift;
+        col >>= grid.shift;
+        const int_batch cell = row * cols + col;
+        const int_batch code = gather_ints<Arch>(grid.code, cell);
+        const int_batch sole_value = xsimd::select(thing_int, code + int_batch(1), int_batch(0));
+        const auto several = thing_int & (code < int_batch(0));
+        if (!xsimd::any(several)) {
+          sole_value.store_unaligned(instance + x);
+          continue;
+        }
+        // Lanes whose cell has several candidates scan the cell's list, candidate k of every
+        // lane at once: per lane the first k of the smallest distance (strict <), the scalar
+        // scan's answer (no NaN in the grid). Lanes past their list's end see +inf.
+        const int_batch span = xsimd::select(several, int_batch(-1) - code, int_batch(0));
+        const int_batch count = span & int_batch(63), begin = span >> 6;
+        if (grid.slots && !xsimd::any(several & ((count == int_batch(0)) | (count > int_batch(kPanopticSlots))))) {
+          // Every such lane's list fits the slots: candidate k of all lanes in one gather.
+          alignas(64) int32_t counts[16];
+          count.store_aligned(counts);
+          int32_t most = 0;
+          for (int32_t l = 0; l < width_lanes; ++l) most = std::max(most, counts[l]);
+          const int32_t cells = grid.rows * grid.cols;
+          const int_batch x_mask((1 << grid.slot_x_bits) - 1), y_mask((1 << grid.slot_y_bits) - 1);
+          const batch inf(std::numeric_limits<float>::infinity());
+          batch best = inf;
+          int_batch chosen(0);
+          for (int32_t k = 0; k < most; ++k) {
+            // Lanes with fewer candidates repeat their last one: an equal distance, not closer.
+            int_batch packed = gather_ints<Arch>(grid.slots + size_t(k) * size_t(cells), cell);
+            const batch dx = xsimd::to_float(packed & x_mask) - px;
+            packed >>= grid.slot_x_bits;
+            const batch dy = xsimd::to_float(packed & y_mask) - py;
+            packed >>= grid.slot_y_bits;
+            const batch distance = exact_sqrt(dy * dy + dx * dx);
+            const auto closer = distance < best;
+            best = xsimd::select(closer, distance, best);
+            chosen = xsimd::to_int(xsimd::select(closer, xsimd::to_float(packed), xsimd::to_float(chosen)));
+          }
+          xsimd::select(several, chosen + int_batch(1), sole_value).store_unaligned(instance + x);
+          continue;
+        }
+        if (grid.member_yx && !xsimd::any(several & (count == int_batch(0)))) {
+          alignas(64) int32_t counts[16];
+          count.store_aligned(counts);
+          int32_t most = 0;
+          for (int32_t l = 0; l < width_lanes; ++l) most = std::max(most, counts[l]);
+          const batch count_f = xsimd::to_float(count);
+          const batch inf(std::numeric_limits<float>::infinity());
+          batch best = inf, best_k = zero;
+          for (int32_t k = 0; k < most; ++k) {
+            // Lanes with fewer candidates (or none) read their last one (or members[0]).
+            const int_batch index = begin + xsimd::max(xsimd::min(int_batch(k), count - int_batch(1)), int_batch(0));
+            const int_batch yx = gather_ints<Arch>(grid.member_yx, index);
+            const batch dy = xsimd::to_float(yx >> 16) - py;
+            const batch dx = xsimd::to_float(yx & int_batch(0xffff)) - px;
+            const batch distance = exact_sqrt(dy * dy + dx * dx);
+            const auto closer = (count_f > batch(float(k))) & (distance < best);
+            best = xsimd::select(closer, distance, best);
+            best_k = xsimd::select(closer, batch(float(k)), best_k);
+          }
+          const int_batch chosen = gather_ints<Arch>(grid.members, begin + xsimd::to_int(best_k));
+          xsimd::select(several, chosen + int_batch(1), sole_value).store_unaligned(instance + x);
+          continue;
+        }
+      }
+      for (int32_t l = 0; l < width_lanes; ++l) instance[x + l] = one(x + l);
+    }
+  }
+  for (; x < width; ++x) instance[x] = one(x);
+}
+
+// Bit l set for the true lanes of a comparison of int32 vectors.
+template <class Arch>
+uint32_t lane_bits(const xsimd::batch_bool<int32_t, Arch>& b) {
+#if defined(__AVX512F__)
+  if constexpr (std::is_same<Arch, xsimd::avx512f>::value) return uint32_t(b.data);
+#endif
+#if defined(__AVX2__)
+  if constexpr (std::is_same<Arch, xsimd::fma3<xsimd::avx2>>::value)
+    return uint32_t(_mm256_movemask_ps(_mm256_castsi256_ps(b.data)));
+#endif
+  using int_batch = xsimd::batch<int32_t, Arch>;
+  alignas(64) int32_t lanes[int_batch::size];
+  xsimd::select(b, int_batch(1), int_batch(0)).store_aligned(lanes);
+  uint32_t bits = 0;
+  for (size_t l = 0; l < int_batch::size; ++l) bits |= uint32_t(lanes[l]) << l;
+  return bits;
+}
+
+// Each vector compares pixels x.. with x − 1..; the set bits of the difference are the starts.
+template <class Arch>
+int32_t run_starts(const int32_t* labels, const int32_t* instance, int32_t width, int32_t* starts) {
+  using int_batch = xsimd::batch<int32_t, Arch>;
+  constexpr int32_t lanes = int32_t(int_batch::size);
+  int32_t count = 0, x = 1;
+  for (; x + lanes <= width; x += lanes) {
+    const auto differ = (int_batch::load_unaligned(labels + x) != int_batch::load_unaligned(labels + x - 1)) |
+                        (int_batch::load_unaligned(instance + x) != int_batch::load_unaligned(instance + x - 1));
+    uint32_t bits = lane_bits<Arch>(differ);
+#if defined(__AVX512F__)
+    if constexpr (std::is_same<Arch, xsimd::avx512f>::value) {
+      // Compress in a register, then a full store (the slack past the count is overwritten later).
+      const __m512i positions = _mm512_add_epi32(_mm512_set1_epi32(x), _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+      _mm512_storeu_si512(starts + count, _mm512_maskz_compress_epi32(__mmask16(bits), positions));
+      count += __builtin_popcount(bits);
+      continue;
+    }
+#endif
+    while (bits) {
+      starts[count++] = x + __builtin_ctz(bits);
+      bits &= bits - 1;
+    }
+  }
+  for (; x < width; ++x)
+    if (labels[x] != labels[x - 1] || instance[x] != instance[x - 1]) starts[count++] = x;
+  return count;
+}
+
+// Two gathers per vector (the second only where the vector holds thing pixels).
+template <class Arch>
+void panoptic_values(const int32_t* labels, const int32_t* instance, int32_t width, const int32_t* value_by_label,
+                     const int32_t* value_by_instance, int32_t* out) {
+  using int_batch = xsimd::batch<int32_t, Arch>;
+  constexpr int32_t lanes = int32_t(int_batch::size);
+  int32_t x = 0;
+  for (; x + lanes <= width; x += lanes) {
+    const int_batch owner = int_batch::load_unaligned(instance + x);
+    int_batch value = gather_ints<Arch>(value_by_label, int_batch::load_unaligned(labels + x));
+    const auto thing = owner != int_batch(0);
+    if (xsimd::any(thing)) value = xsimd::select(thing, gather_ints<Arch>(value_by_instance, owner), value);
+    value.store_unaligned(out + x);
+  }
+  for (; x < width; ++x) out[x] = instance[x] ? value_by_instance[instance[x]] : value_by_label[labels[x]];
+}
+
 template <class Arch>
 PanopticKernels make_panoptic_kernels() {
   PanopticKernels table;
   table.argmax_first = argmax_first<Arch>;
   table.nearest_center = nearest_center<Arch>;
+  table.assign_instances = assign_instances<Arch>;
+  table.run_starts = run_starts<Arch>;
+  table.panoptic_values = panoptic_values<Arch>;
   table.center_width = int32_t(xsimd::batch<float, Arch>::size);
   return table;
 }

@@ -1,27 +1,32 @@
-// The panoptic merger (SPEC §2.1, §2.3, §2.5; docs/PANOPTIC.md). Four passes over the rows,
+// The panoptic merger (SPEC §2.1, §2.3, §2.5; docs/PANOPTIC.md). Three passes over the rows,
 // each split statically over threads:
-//   1. semantic argmax (first maximum wins), center threshold, horizontal sliding max of the
-//      thresholded heatmap (van Herk / Gil-Werman: three comparisons per pixel for any kernel);
-//   2. vertical max, only at candidate pixels (value > 0) → centers per row;
+//   1. semantic argmax (first maximum wins) or the labels' copy and range, and the centers: a
+//      pixel is a center iff its value v is above the threshold and above 0 and no pixel of its
+//      NMS window (clipped to the image) has a larger value. That is exactly "the max-pool of the
+//      thresholded heatmap equals v" for both paddings: values at or below the threshold become
+//      0 or −1 and the padding is 0 or −inf, all below v; and any value above v is above the
+//      threshold. Only chunks of a row holding a value above the threshold are looked at; there
+//      the 3×3 part of the window is tested first, for the whole chunk at once.
 //   (serial: concatenate centers in row-major order, top-k with nth_element, build the grid)
-//   3. nearest center per thing pixel → instance map, per-instance class histograms, areas,
-//      boxes and first raster position; stuff areas and boxes per class;
+//   2. instance map (kernels.assign_instances: nearest center per thing pixel, 0 elsewhere),
+//      then per run of one class and one instance (kernels.run_starts): instance class
+//      histograms, boxes and first raster positions, stuff areas and boxes;
 //   (serial: majority vote, id assignment in the convention's order, stuff area rule)
-//   4. panoptic values, and the softmax probability sums for the instance scores.
+//   3. panoptic values (kernels.panoptic_values: a table look-up by instance, or by class for
+//      stuff), and the softmax probability sums for the instance scores.
 // Every accumulation is an integer (counts, min/max, fixed-point probability sums), so the
-// outputs are bitwise identical for any thread count.
+// outputs are bitwise identical for any thread count. No buffer of the image's size is
+// allocated besides the result's maps, which are written once each (a result passed again keeps
+// its allocations, so repeated calls do not fault in fresh pages).
 //
 // Nearest center: the distance is computed as the reference does, in float32:
-// p = float(y) + Δy, d = sqrt((cy − p_y)² + (cx − p_x)²), first index on equal d. The squared
-// distance decides first; sqrt is taken only when it improves, and an equal sqrt of a larger
-// square keeps the earlier index (two different squares can round to the same distance).
-// With many centers a grid of cells lists, per cell, every center that can be nearest to some
-// point of the cell (with a margin far above float rounding), in ascending index order, so the
-// scan of a cell's list gives the same answer as the scan of all centers.
-//
-// The semantic argmax and the nearest-center scan run through cpu/panoptic_kernels.h (vectorized
-// over pixels and over centers respectively, exact on every ISA); each grid cell keeps its
-// members' coordinates contiguously for that scan.
+// p = float(y) + Δy, d = sqrt((cy − p_y)² + (cx − p_x)²), first index on equal d. A grid of
+// cells (PanopticCenterGrid) lists, per cell, every center that can be nearest to some point of
+// the cell (with a margin far above float rounding), in ascending index order, so the scan of a
+// cell's list gives the same answer as the scan of all centers; a cell with one candidate needs
+// no distance at all. The lists are built coarse to fine: a cell's candidates are a subset of
+// its parent's. Points outside the grid (far outside the image, NaN, infinite) scan all
+// centers; without the grid (params.spatial_grid false) every point does.
 #include "models/panoptic_merger.h"
 
 #include <algorithm>
@@ -33,12 +38,12 @@
 
 #include "cpu/isa.h"
 #include "cpu/panoptic_kernels.h"
+#include "models/panoptic_grid.h"
 
 namespace atrous {
 namespace {
 
 constexpr int32_t kMaxClassCount = 1 << 20;
-constexpr int kGridMinCenters = 16;
 constexpr double kProbabilityScale = 1099511627776.0;  // 2^40 fixed-point probability sums
 
 // Calls fn(row_begin, row_end, part) for `parts` contiguous row ranges.
@@ -55,39 +60,13 @@ void parallel_rows(int parts, int rows, F&& fn) {
   for (std::thread& t : workers) t.join();
 }
 
-// out[i] = max(in[i − before .. i + after]) with `pad` outside [0, n); van Herk / Gil-Werman.
-void sliding_max(const float* in, int n, int before, int after, float pad, float* out,
-                 std::vector<float>& scratch) {
-  const int k = before + after + 1;
-  if (k == 1) {
-    std::copy(in, in + n, out);
-    return;
-  }
-  const int length = ((n + k - 1 + k - 1) / k) * k;
-  scratch.resize(size_t(length) * 3);
-  float* padded = scratch.data();
-  float* prefix = padded + length;
-  float* suffix = prefix + length;
-  for (int j = 0; j < length; ++j) {
-    int i = j - before;
-    padded[j] = (i >= 0 && i < n) ? in[i] : pad;
-  }
-  for (int b = 0; b < length; b += k) {
-    prefix[b] = padded[b];
-    for (int j = b + 1; j < b + k; ++j) prefix[j] = std::max(prefix[j - 1], padded[j]);
-    suffix[b + k - 1] = padded[b + k - 1];
-    for (int j = b + k - 2; j >= b; --j) suffix[j] = std::max(suffix[j + 1], padded[j]);
-  }
-  for (int i = 0; i < n; ++i) out[i] = std::max(suffix[i], prefix[i + k - 1]);
-}
-
 struct Geometry {
   int height = 0, width = 0;
-  int64_t classes = 0;  // logits channels, or max label + 1
+  int64_t classes = 0;  // logits channels, or max label + 1 (known after pass 1)
   bool logits = false;
   const float* logit_data = nullptr;
-  std::vector<int32_t> labels_owned;  // integer labels converted to int32
-  const int32_t* label_data = nullptr;
+  const void* label_data = nullptr;  // integer labels, `label_type`
+  DType label_type = DType::dtype_i32;
 };
 
 std::string describe(const TensorView& t) {
@@ -144,99 +123,19 @@ Status check_inputs(const PanopticInputs& in, Geometry* g) {
                          ": H and W must agree");
 
   if (!g->logits) {
-    g->labels_owned.resize(size_t(hw));
-    // One loop per type; the range is checked once on the extremes.
-    int64_t min_label = 0, max_label = 0;
-    auto convert = [&](const auto* data) {
-      auto low = data[0], high = data[0];
-      int32_t* out = g->labels_owned.data();
-      for (int64_t i = 0; i < hw; ++i) {
-        low = std::min(low, data[i]);
-        high = std::max(high, data[i]);
-        out[i] = int32_t(data[i]);  // kept only when the range check passes
-      }
-      min_label = int64_t(low);
-      max_label = int64_t(high);
-    };
-    if (s.dtype == DType::dtype_i32) convert(s.i32());
-    else if (s.dtype == DType::dtype_i64) convert(s.i64());
-    else convert(s.u8());
-    for (int64_t v : {min_label, max_label})
-      if (v < 0 || v >= kMaxClassCount)
-        return Status::error("semantic label " + std::to_string(v) + " is outside [0, " +
-                             std::to_string(kMaxClassCount - 1) + "]");
-    g->classes = max_label + 1;
-    g->label_data = g->labels_owned.data();
+    g->label_data = s.data;
+    g->label_type = s.dtype;
   }
   return Status::success();
 }
 
-struct Grid {
-  int cell = 0, rows = 0, cols = 0;
-  std::vector<int32_t> start;  // rows·cols + 1 offsets into `members`
-  std::vector<int32_t> members;
-  std::vector<float> member_y, member_x;  // the members' coordinates, contiguous per cell
-};
-
-// Squared distance from (py, px) to the box [y0, y1] × [x0, x1].
-inline double box_distance2(double py, double px, double y0, double y1, double x0, double x1) {
-  double dy = py < y0 ? y0 - py : (py > y1 ? py - y1 : 0.0);
-  double dx = px < x0 ? x0 - px : (px > x1 ? px - x1 : 0.0);
-  return dy * dy + dx * dx;
-}
-
-// Each cell's list is padded to a multiple of `pad_to` with +inf coordinates (never nearest;
-// their `members` entry repeats the cell's first member).
-void build_grid(const std::vector<float>& cy, const std::vector<float>& cx, int height, int width,
-                int parts, int pad_to, Grid* grid) {
-  const int count = int(cy.size());
-  int cell = int(std::sqrt(double(height) * width / count) / 2);
-  grid->cell = std::max(8, std::min(cell, 256));
-  grid->rows = (height + grid->cell - 1) / grid->cell;
-  grid->cols = (width + grid->cell - 1) / grid->cell;
-  std::vector<std::vector<int32_t>> lists(size_t(grid->rows) * grid->cols);
-  parallel_rows(std::min(parts, grid->rows), grid->rows, [&](int r0, int r1, int) {
-    for (int r = r0; r < r1; ++r)
-      for (int q = 0; q < grid->cols; ++q) {
-        double y0 = double(r) * grid->cell, y1 = y0 + grid->cell;
-        double x0 = double(q) * grid->cell, x1 = x0 + grid->cell;
-        double upper = std::numeric_limits<double>::infinity();
-        for (int i = 0; i < count; ++i) {
-          double fy = std::max(std::abs(cy[i] - y0), std::abs(cy[i] - y1));
-          double fx = std::max(std::abs(cx[i] - x0), std::abs(cx[i] - x1));
-          upper = std::min(upper, fy * fy + fx * fx);
-        }
-        // The margin is far above float32 rounding of the reference distances.
-        double limit = upper * (1 + 1e-4) + 1e-2;
-        std::vector<int32_t>& list = lists[size_t(r) * grid->cols + q];
-        for (int i = 0; i < count; ++i)
-          if (box_distance2(cy[i], cx[i], y0, y1, x0, x1) <= limit) list.push_back(i);
-        while (!list.empty() && list.size() % size_t(pad_to) != 0) list.push_back(-1 - list[0]);
-      }
-  });
-  grid->start.assign(lists.size() + 1, 0);
-  for (size_t j = 0; j < lists.size(); ++j) grid->start[j + 1] = grid->start[j] + int32_t(lists[j].size());
-  grid->members.clear();
-  grid->members.reserve(size_t(grid->start.back()));
-  for (const auto& list : lists) grid->members.insert(grid->members.end(), list.begin(), list.end());
-  grid->member_y.resize(grid->members.size());
-  grid->member_x.resize(grid->members.size());
-  const float inf = std::numeric_limits<float>::infinity();
-  for (size_t j = 0; j < grid->members.size(); ++j) {
-    int32_t& m = grid->members[j];
-    const bool padding = m < 0;
-    if (padding) m = -1 - m;
-    grid->member_y[j] = padding ? inf : cy[size_t(m)];
-    grid->member_x[j] = padding ? inf : cx[size_t(m)];
-  }
-}
-
+// Per part of the rows. Stuff classes and instances share the tables, so that a run updates
+// them without a branch: slot c for stuff class c, slot classes + i for center i, and a last
+// slot for thing pixels without a center (no centers at all), never read.
 struct PartStats {
-  std::vector<int32_t> histogram;  // centers × thing classes
-  std::vector<int64_t> first;      // first raster position per center
-  std::vector<int32_t> box;        // per center: y0, x0, y1, x1
-  std::vector<int64_t> stuff_area; // per class
-  std::vector<int32_t> stuff_box;  // per class: y0, x0, y1, x1
+  std::vector<int64_t> count;        // stuff area per class, then centers × thing classes, then the spare
+  std::vector<int32_t> box;          // per slot: y0, x0, y1, x1
+  std::vector<int64_t> first;        // per slot: first raster position (centers only)
   std::vector<int64_t> probability;  // per center, fixed point
 };
 
@@ -248,18 +147,99 @@ void box_init(std::vector<int32_t>* box, size_t n) {
   }
 }
 
-inline void box_add(int32_t* b, int y, int x) {
-  b[0] = std::min(b[0], y);
-  b[1] = std::min(b[1], x);
-  b[2] = std::max(b[2], y);
-  b[3] = std::max(b[3], x);
-}
-
 inline void box_merge(int32_t* into, const int32_t* b) {
   into[0] = std::min(into[0], b[0]);
   into[1] = std::min(into[1], b[1]);
   into[2] = std::max(into[2], b[2]);
   into[3] = std::max(into[3], b[3]);
+}
+
+// Whether no pixel of rows [r0, r1] × columns [q0, q1] of `heat` is larger than v.
+inline bool window_at_most(const float* heat, int64_t width, int r0, int r1, int q0, int q1, float v) {
+  for (int r = r0; r <= r1; ++r) {
+    const float* row = heat + int64_t(r) * width;
+    bool larger = false;
+    for (int q = q0; q <= q1; ++q) larger |= row[q] > v;
+    if (larger) return false;
+  }
+  return true;
+}
+
+constexpr int kCenterChunk = 32;
+
+// The starts of the chunks of kCenterChunk pixels of a heatmap row that hold a candidate
+// (value > limit); returns how many.
+int candidate_chunks(const float* row, int width, float limit, std::vector<int32_t>* chunks) {
+  chunks->resize(size_t(width / kCenterChunk + 1));
+  int found = 0;
+  for (int x0 = 0; x0 < width; x0 += kCenterChunk) {
+    const int n = std::min(kCenterChunk, width - x0);
+    int above = 0;  // a count, so that the compiler vectorizes the loop
+    for (int k = 0; k < n; ++k) above += row[x0 + k] > limit;
+    if (above > 0) (*chunks)[size_t(found++)] = x0;
+  }
+  return found;
+}
+
+// Pass 1's centers for row y (see the top of the file) in its candidate chunks, appended in
+// raster order. The caller scans row y + 1 before (candidate_chunks), so that the 3×3 test
+// finds the three rows in the cache.
+void row_centers(const float* heat, int height, int width, int y, float limit, int before, int after,
+                 const std::vector<int32_t>& chunks, int found, std::vector<PanopticCenter>* centers) {
+  const float* row = heat + int64_t(y) * width;
+  const int near_before = std::min(before, 1), near_after = std::min(after, 1);
+  constexpr int kChunk = kCenterChunk;
+  for (int chunk = 0; chunk < found; ++chunk) {
+    const int x0 = chunks[size_t(chunk)];
+    const int n = std::min(kChunk, width - x0);
+    if (before > 0 && after > 0 && y > 0 && y + 1 < height && x0 > 0 && x0 + n < width) {
+      // Inside the image: the 3×3 test for the whole chunk at once (vectorized), then the full
+      // window only at the 3×3 maxima.
+      const float* up = row - width;
+      const float* down = row + width;
+      int32_t keep[kChunk];
+      for (int k = 0; k < n; ++k) {
+        const int x = x0 + k;
+        const float v = row[x];
+        keep[k] = (v > limit) & !(row[x - 1] > v) & !(row[x + 1] > v) & !(up[x - 1] > v) & !(up[x] > v) &
+                  !(up[x + 1] > v) & !(down[x - 1] > v) & !(down[x] > v) & !(down[x + 1] > v);
+      }
+      for (int k = 0; k < n; ++k) {
+        if (!keep[k]) continue;
+        const int x = x0 + k;
+        if (window_at_most(heat, width, std::max(0, y - before), std::min(height - 1, y + after),
+                           std::max(0, x - before), std::min(width - 1, x + after), row[x]))
+          centers->push_back({y, x, row[x]});
+      }
+      continue;
+    }
+    for (int x = x0; x < x0 + n; ++x) {
+      const float v = row[x];
+      if (!(v > limit)) continue;
+      // The row neighbours inside the window first: they reject most pixels of a slope.
+      if ((before > 0 && x > 0 && row[x - 1] > v) || (after > 0 && x + 1 < width && row[x + 1] > v)) continue;
+      if (!window_at_most(heat, width, std::max(0, y - near_before), std::min(height - 1, y + near_after),
+                          std::max(0, x - near_before), std::min(width - 1, x + near_after), v))
+        continue;
+      if (!window_at_most(heat, width, std::max(0, y - before), std::min(height - 1, y + after),
+                          std::max(0, x - before), std::min(width - 1, x + after), v))
+        continue;
+      centers->push_back({y, x, v});
+    }
+  }
+}
+
+// Copies a row of integer labels to int32 and widens [low, high] to their range.
+template <typename T>
+void copy_labels(const T* in, int32_t* out, int n, int64_t* low, int64_t* high) {
+  T lo = in[0], hi = in[0];
+  for (int x = 0; x < n; ++x) {
+    lo = std::min(lo, in[x]);
+    hi = std::max(hi, in[x]);
+    out[x] = int32_t(in[x]);  // kept only when the range check passes
+  }
+  *low = std::min(*low, int64_t(lo));
+  *high = std::max(*high, int64_t(hi));
 }
 
 }  // namespace
@@ -275,6 +255,63 @@ Status panoptic_merge(const PanopticInputs& inputs, const PanopticParams& params
   const bool deeplab2 = params.convention == panoptic_convention_deeplab2;
   const int parts = std::min(threads, H);
   const PanopticKernels& kernels = panoptic_kernels(cpu_isa_detect());
+  const int32_t void_value = deeplab2 ? params.void_label * params.label_divisor : -1;
+  result->height = H;
+  result->width = W;
+  result->void_value = void_value;
+  // Every element is written by the passes below; resize keeps a reused result's memory.
+  result->semantic.resize(size_t(HW));
+  result->instance.resize(size_t(HW));
+  result->panoptic.resize(size_t(HW));
+  result->centers.clear();
+  result->segments.clear();
+  int32_t* semantic = result->semantic.data();
+  const float* heat = inputs.center.f32();
+  const float* offset_y = inputs.offset.f32();
+  const float* offset_x = offset_y + HW;
+
+  // ---- pass 1: semantic, centers -----------------------------------------------------------
+  // Candidates: v > threshold and v > 0 (a NaN threshold or value is never above it).
+  const float limit = std::max(params.center_threshold, 0.0f);
+  const int before = (params.nms_kernel - 1) / 2, after = params.nms_kernel - 1 - before;
+  std::vector<std::vector<PanopticCenter>> part_centers(static_cast<size_t>(parts));
+  std::vector<int64_t> part_low(size_t(parts), std::numeric_limits<int64_t>::max());
+  std::vector<int64_t> part_high(size_t(parts), std::numeric_limits<int64_t>::min());
+  parallel_rows(parts, H, [&](int y0, int y1, int part) {
+    int64_t low = part_low[size_t(part)], high = part_high[size_t(part)];
+    std::vector<int32_t> chunks, next_chunks;
+    int found = candidate_chunks(heat + int64_t(y0) * W, W, limit, &chunks);
+    for (int y = y0; y < y1; ++y) {
+      const int64_t base = int64_t(y) * W;
+      if (g.logits) {
+        // Strict > keeps the first maximum.
+        kernels.argmax_first(g.logit_data + base, semantic + base, g.classes, HW, W);
+      } else if (g.label_type == DType::dtype_i32) {
+        copy_labels(static_cast<const int32_t*>(g.label_data) + base, semantic + base, W, &low, &high);
+      } else if (g.label_type == DType::dtype_i64) {
+        copy_labels(static_cast<const int64_t*>(g.label_data) + base, semantic + base, W, &low, &high);
+      } else {
+        copy_labels(static_cast<const uint8_t*>(g.label_data) + base, semantic + base, W, &low, &high);
+      }
+      const int next_found = y + 1 < H ? candidate_chunks(heat + int64_t(y + 1) * W, W, limit, &next_chunks) : 0;
+      row_centers(heat, H, W, y, limit, before, after, chunks, found, &part_centers[size_t(part)]);
+      chunks.swap(next_chunks);
+      found = next_found;
+    }
+    part_low[size_t(part)] = low;
+    part_high[size_t(part)] = high;
+  });
+  if (!g.logits) {
+    const int64_t low = *std::min_element(part_low.begin(), part_low.end());
+    const int64_t high = *std::max_element(part_high.begin(), part_high.end());
+    for (int64_t v : {low, high})
+      if (v < 0 || v >= kMaxClassCount)
+        return Status::error("semantic label " + std::to_string(v) + " is outside [0, " +
+                             std::to_string(kMaxClassCount - 1) + "]");
+    g.classes = high + 1;
+  }
+  std::vector<PanopticCenter> centers;
+  for (auto& list : part_centers) centers.insert(centers.end(), list.begin(), list.end());
 
   // Classes: things sorted ascending, so the vote's first maximum is the smallest class id.
   std::vector<int32_t> things = params.thing_classes;
@@ -285,69 +322,6 @@ Status panoptic_merge(const PanopticInputs& inputs, const PanopticParams& params
   for (size_t t = 0; t < things.size(); ++t)
     if (things[t] < classes) thing_index[size_t(things[t])] = int32_t(t);
   const int T = int(things.size());
-  const int32_t void_value = deeplab2 ? params.void_label * params.label_divisor : -1;
-  result->height = H;
-  result->width = W;
-  result->void_value = void_value;
-  result->semantic.assign(size_t(HW), 0);
-  result->instance.assign(size_t(HW), 0);
-  result->panoptic.assign(size_t(HW), void_value);
-  result->centers.clear();
-  result->segments.clear();
-  int32_t* semantic = result->semantic.data();
-  const float* heat = inputs.center.f32();
-  const float* offset_y = inputs.offset.f32();
-  const float* offset_x = offset_y + HW;
-
-  // ---- pass 1: argmax, threshold, horizontal max -------------------------------------------
-  const float threshold = params.center_threshold;
-  const float below = deeplab2 ? 0.0f : -1.0f;
-  const float pad = deeplab2 ? 0.0f : -std::numeric_limits<float>::infinity();
-  const int before = (params.nms_kernel - 1) / 2, after = params.nms_kernel - 1 - before;
-  std::vector<float> horizontal(static_cast<size_t>(HW));
-  std::vector<uint8_t> row_has_candidate(size_t(H), 0);
-  auto thresholded = [&](int64_t i) { return heat[i] > threshold ? heat[i] : below; };
-  parallel_rows(parts, H, [&](int y0, int y1, int) {
-    std::vector<float> row(static_cast<size_t>(W)), scratch;
-    for (int y = y0; y < y1; ++y) {
-      const int64_t base = int64_t(y) * W;
-      if (g.logits) {
-        // Strict > keeps the first maximum.
-        kernels.argmax_first(g.logit_data + base, semantic + base, classes, HW, W);
-      } else {
-        std::copy(g.label_data + base, g.label_data + base + W, semantic + base);
-      }
-      bool candidate = false;
-      for (int x = 0; x < W; ++x) {
-        row[size_t(x)] = thresholded(base + x);
-        candidate |= row[size_t(x)] > 0;
-      }
-      row_has_candidate[size_t(y)] = candidate;
-      sliding_max(row.data(), W, before, after, pad, horizontal.data() + base, scratch);
-    }
-  });
-
-  // ---- pass 2: vertical max on candidate rows → centers ------------------------------------
-  std::vector<std::vector<PanopticCenter>> part_centers(static_cast<size_t>(parts));
-  parallel_rows(parts, H, [&](int y0, int y1, int part) {
-    for (int y = y0; y < y1; ++y) {
-      if (!row_has_candidate[size_t(y)]) continue;
-      const int r0 = std::max(0, y - before), r1 = std::min(H - 1, y + after);
-      const bool crosses = y - before < 0 || y + after > H - 1;
-      // The column max only where the pixel is a candidate (value > 0).
-      const int64_t base = int64_t(y) * W;
-      for (int x = 0; x < W; ++x) {
-        const float v = thresholded(base + x);
-        if (!(v > 0)) continue;
-        float pooled = crosses ? pad : -std::numeric_limits<float>::infinity();
-        for (int r = r0; r <= r1; ++r) pooled = std::max(pooled, horizontal[size_t(int64_t(r) * W + x)]);
-        if (pooled == v) part_centers[size_t(part)].push_back({y, x, v});
-      }
-    }
-  });
-  std::vector<float>().swap(horizontal);
-  std::vector<PanopticCenter> centers;
-  for (auto& list : part_centers) centers.insert(centers.end(), list.begin(), list.end());
 
   // ---- top-k -------------------------------------------------------------------------------
   const int64_t found = int64_t(centers.size());
@@ -374,59 +348,48 @@ Status panoptic_merge(const PanopticInputs& inputs, const PanopticParams& params
     cy[size_t(i)] = float(centers[size_t(i)].y);
     cx[size_t(i)] = float(centers[size_t(i)].x);
   }
-  Grid grid;
-  const bool use_grid = params.spatial_grid && K >= kGridMinCenters;
-  // Cells hold few centers, which the kernel scans without vectors: no padding.
-  if (use_grid) build_grid(cy, cx, H, W, parts, 1, &grid);
+  PanopticGrid grid;
+  // Without the grid (no cells) every point scans all centers: the reference path.
+  if (params.spatial_grid && K > 0) panoptic_grid_build(cy, cx, H, W, &grid);
+  const PanopticCenterGrid grid_view = panoptic_grid_view(grid, cy, cx);
 
-  // ---- pass 3: grouping and statistics -----------------------------------------------------
+  // ---- pass 2: grouping and statistics -----------------------------------------------------
+  std::vector<float> is_thing(size_t(classes), 0.0f);
+  for (int64_t c = 0; c < classes; ++c) is_thing[size_t(c)] = thing_index[size_t(c)] >= 0 ? 1.0f : 0.0f;
   std::vector<PartStats> stats(static_cast<size_t>(parts));
   int32_t* instance = result->instance.data();
   parallel_rows(parts, H, [&](int y0, int y1, int part) {
     PartStats& s = stats[size_t(part)];
-    s.histogram.assign(size_t(K) * size_t(T), 0);
-    s.first.assign(size_t(K), HW);
-    box_init(&s.box, size_t(K));
-    s.stuff_area.assign(size_t(classes), 0);
-    box_init(&s.stuff_box, size_t(classes));
-    const double grid_extent_y = double(grid.rows) * grid.cell, grid_extent_x = double(grid.cols) * grid.cell;
+    const size_t spare_count = size_t(classes) + size_t(K) * size_t(T), spare_slot = size_t(classes) + size_t(K);
+    s.count.assign(spare_count + 1, 0);
+    box_init(&s.box, spare_slot + 1);
+    s.first.assign(spare_slot + 1, HW);
+    std::vector<int32_t> starts(static_cast<size_t>(W) + 16);
     for (int y = y0; y < y1; ++y) {
       const int64_t base = int64_t(y) * W;
-      for (int x = 0; x < W; ++x) {
-        const int64_t i = base + x;
-        const int32_t c = semantic[i];
+      const int32_t* labels = semantic + base;
+      int32_t* owner = instance + base;
+      kernels.assign_instances(grid_view, y, W, labels, is_thing.data(), int32_t(classes), offset_y + base,
+                               offset_x + base, owner);
+      // Runs of one class and one instance: their pixels counted at once.
+      const int32_t runs = kernels.run_starts(labels, owner, W, starts.data());
+      starts[size_t(runs)] = W;
+      for (int32_t r = 0, x = 0; r <= runs; ++r) {
+        const int32_t c = labels[x], o = owner[x];
+        const int end = starts[size_t(r)];
         const int32_t t = thing_index[size_t(c)];
-        if (t < 0) {
-          // A run of one stuff class: its area and box at once.
-          int end = x + 1;
-          while (end < W && semantic[base + end] == c) ++end;
-          s.stuff_area[size_t(c)] += end - x;
-          box_add(&s.stuff_box[size_t(c) * 4], y, x);
-          box_add(&s.stuff_box[size_t(c) * 4], y, end - 1);
-          x = end - 1;
-          continue;
-        }
-        if (K == 0) continue;
-        const float py = float(y) + offset_y[i];
-        const float px = float(x) + offset_x[i];
-        // The first index of the smallest distance; the first candidate when none compares (NaN).
-        int nearest;
-        if (use_grid && py >= 0 && py < grid_extent_y && px >= 0 && px < grid_extent_x) {
-          // py, px ≥ 0, so int() is floor: the point lies in [row·cell, row·cell + cell).
-          const int row = std::min(int(py) / grid.cell, grid.rows - 1);
-          const int col = std::min(int(px) / grid.cell, grid.cols - 1);
-          const int cell = row * grid.cols + col;
-          const int32_t begin = grid.start[size_t(cell)], end = grid.start[size_t(cell) + 1];
-          const int32_t j = kernels.nearest_center(py, px, grid.member_y.data() + begin,
-                                                   grid.member_x.data() + begin, end - begin);
-          nearest = grid.members[size_t(begin + std::max(j, 0))];
-        } else {
-          nearest = std::max(kernels.nearest_center(py, px, cy.data(), cx.data(), K), 0);
-        }
-        instance[i] = nearest + 1;
-        ++s.histogram[size_t(nearest) * size_t(T) + size_t(t)];
-        if (s.first[size_t(nearest)] == HW) s.first[size_t(nearest)] = i;
-        box_add(&s.box[size_t(nearest) * 4], y, x);
+        const size_t center = size_t(o - 1);
+        const size_t slot = t < 0 ? size_t(c) : (o > 0 ? size_t(classes) + center : spare_slot);
+        const size_t counter =
+            t < 0 ? size_t(c) : (o > 0 ? size_t(classes) + center * size_t(T) + size_t(t) : spare_count);
+        s.count[counter] += end - x;
+        int32_t* b = &s.box[slot * 4];
+        b[0] = std::min(b[0], y);
+        b[1] = std::min(b[1], x);
+        b[2] = std::max(b[2], y);
+        b[3] = std::max(b[3], end - 1);
+        s.first[slot] = std::min(s.first[slot], base + x);
+        x = end;
       }
     }
   });
@@ -438,14 +401,15 @@ Status panoptic_merge(const PanopticInputs& inputs, const PanopticParams& params
   box_init(&stuff_box, size_t(classes));
   std::vector<int64_t> stuff_area(size_t(classes), 0);
   for (const PartStats& s : stats) {
-    for (size_t j = 0; j < histogram.size(); ++j) histogram[j] += s.histogram[j];
+    for (size_t j = 0; j < histogram.size(); ++j) histogram[j] += s.count[size_t(classes) + j];
     for (int i = 0; i < K; ++i) {
-      first[size_t(i)] = std::min(first[size_t(i)], s.first[size_t(i)]);
-      box_merge(&box[size_t(i) * 4], &s.box[size_t(i) * 4]);
+      const size_t slot = size_t(classes) + size_t(i);
+      first[size_t(i)] = std::min(first[size_t(i)], s.first[slot]);
+      box_merge(&box[size_t(i) * 4], &s.box[slot * 4]);
     }
     for (int64_t c = 0; c < classes; ++c) {
-      stuff_area[size_t(c)] += s.stuff_area[size_t(c)];
-      box_merge(&stuff_box[size_t(c) * 4], &s.stuff_box[size_t(c) * 4]);
+      stuff_area[size_t(c)] += s.count[size_t(c)];
+      box_merge(&stuff_box[size_t(c) * 4], &s.box[size_t(c) * 4]);
     }
   }
   std::vector<int32_t> order;
@@ -497,32 +461,35 @@ Status panoptic_merge(const PanopticInputs& inputs, const PanopticParams& params
     segments.push_back(segment);
   }
 
-  // ---- pass 4: panoptic values and probability sums ----------------------------------------
+  // ---- pass 3: panoptic values and probability sums ----------------------------------------
   const bool scores = g.logits && params.compute_scores;
   int32_t* panoptic = result->panoptic.data();
+  // By instance value (0: a thing pixel without a center), and by class for stuff.
+  std::vector<int32_t> value_by_owner(size_t(K) + 1, void_value);
+  for (int i = 0; i < K; ++i) value_by_owner[size_t(i) + 1] = value_of[size_t(i)];
+  std::vector<int32_t> stuff_value(size_t(classes), void_value);
+  for (int64_t c = 0; c < classes; ++c)
+    if (stuff_kept[size_t(c)]) stuff_value[size_t(c)] = int32_t(c) * params.label_divisor;
   parallel_rows(parts, H, [&](int y0, int y1, int part) {
     PartStats& s = stats[size_t(part)];
     if (scores) s.probability.assign(size_t(K), 0);
     for (int y = y0; y < y1; ++y) {
       const int64_t base = int64_t(y) * W;
+      const int32_t* labels = semantic + base;
+      const int32_t* owner = instance + base;
+      int32_t* out = panoptic + base;
+      // Stuff pixels have owner 0 and thing classes have stuff_value void.
+      kernels.panoptic_values(labels, owner, W, stuff_value.data(), value_by_owner.data(), out);
+      if (!scores) continue;
       for (int x = 0; x < W; ++x) {
-        const int64_t i = base + x;
-        const int32_t c = semantic[i];
-        if (thing_index[size_t(c)] < 0) {
-          if (stuff_kept[size_t(c)]) panoptic[i] = c * params.label_divisor;
-          continue;
-        }
-        const int32_t owner = instance[i];
-        if (owner == 0) continue;
-        panoptic[i] = value_of[size_t(owner - 1)];
-        if (!scores) continue;
-        const float* l = g.logit_data + i;
+        if (owner[x] == 0) continue;
+        const float* l = g.logit_data + base + x;
         float top = l[0];
-        for (int64_t k = 1; k < classes; ++k) top = std::max(top, l[k * HW]);
+        for (int64_t j = 1; j < classes; ++j) top = std::max(top, l[j * HW]);
         double sum = 0;
-        for (int64_t k = 0; k < classes; ++k) sum += std::exp(double(l[k * HW] - top));
-        double p = std::exp(double(l[int64_t(class_of[size_t(owner - 1)]) * HW] - top)) / sum;
-        if (std::isfinite(p)) s.probability[size_t(owner - 1)] += int64_t(std::llround(p * kProbabilityScale));
+        for (int64_t j = 0; j < classes; ++j) sum += std::exp(double(l[j * HW] - top));
+        double p = std::exp(double(l[int64_t(class_of[size_t(owner[x] - 1)]) * HW] - top)) / sum;
+        if (std::isfinite(p)) s.probability[size_t(owner[x] - 1)] += int64_t(std::llround(p * kProbabilityScale));
       }
     }
   });

@@ -12,8 +12,8 @@
 //              center-index order, void = −1, same stuff rule.
 // Both: nearest center by float32 Euclidean distance (first center index on ties), class per
 // instance by majority vote over its thing pixels (ties → smallest class id). No K×H×W
-// buffer is built; rows are processed in parallel with a static split, and every output is
-// bitwise identical for any thread count.
+// buffer is built (nor any other image-sized one besides the result); rows are processed in
+// parallel with a static split, and every output is bitwise identical for any thread count.
 #pragma once
 
 #include <cstdint>
@@ -96,6 +96,9 @@ struct PanopticResult {
   int32_t void_value = 0;
 };
 
+// `result`'s maps are resized, not reallocated: a result passed again (same size or smaller)
+// keeps its memory, so repeated calls do not fault in fresh pages. On an error its contents are
+// unspecified.
 Status panoptic_merge(const PanopticInputs& inputs, const PanopticParams& params, int threads,
                       PanopticResult* result);
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "cpu/panoptic_kernels.h"
+#include "models/panoptic_grid.h"
 
 using namespace atrous;
 
@@ -112,7 +113,7 @@ TEST_CASE("panoptic nearest_center matches the scalar loop, first index on ties"
                     << px);
         REQUIRE(scalar == expected);
         REQUIRE(got == expected);
-        // Padding with +inf coordinates (as the merger's grid does) changes nothing.
+        // Padding with +inf coordinates (callers may pad lists to the vector width) changes nothing.
         std::vector<float> py_pad = cy, px_pad = cx;
         const int32_t width = kernels.center_width;
         REQUIRE(width >= 1);
@@ -131,4 +132,156 @@ TEST_CASE("panoptic nearest_center matches the scalar loop, first index on ties"
     }
   }
   CHECK(ties > 100);  // the data exercised the tie rule
+}
+
+namespace {
+
+// The instance value a pixel must get: 0 for stuff, else 1 + the first center of the smallest
+// distance over all centers (0 standing for none, NaN points).
+int32_t direct_instance(bool thing, float py, float px, const std::vector<float>& cy, const std::vector<float>& cx) {
+  if (!thing || cy.empty()) return 0;
+  return 1 + std::max(direct_nearest(py, px, cy, cx), int32_t(0));
+}
+
+// Random centers (integer pixels, some repeated: exact ties everywhere) and offsets of several
+// kinds: small, on a half-pixel lattice (equal distances to several centers), on cell borders,
+// far outside the image, NaN and infinite.
+struct GroupingCase {
+  int height, width, classes;
+  std::vector<float> cy, cx, offset_y, offset_x, is_thing;
+  std::vector<int32_t> labels;
+};
+
+GroupingCase grouping_case(std::mt19937& rng, int height, int width, int centers, int classes) {
+  GroupingCase c{height, width, classes, {}, {}, {}, {}, {}, {}};
+  for (int i = 0; i < centers; ++i) {
+    if (i > 0 && rng() % 7 == 0) {
+      const size_t k = rng() % size_t(i);
+      c.cy.push_back(c.cy[k]);
+      c.cx.push_back(c.cx[k]);
+      continue;
+    }
+    c.cy.push_back(float(rng() % unsigned(height)));
+    c.cx.push_back(float(rng() % unsigned(width)));
+  }
+  for (int k = 0; k < classes; ++k) c.is_thing.push_back(rng() % 3 ? 1.0f : 0.0f);
+  const size_t pixels = size_t(height) * size_t(width);
+  c.labels.resize(pixels);
+  c.offset_y.resize(pixels);
+  c.offset_x.resize(pixels);
+  std::normal_distribution<float> normal(0.f, 1.f);
+  const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+  for (size_t i = 0; i < pixels; ++i) {
+    // Runs of one label, as in real maps, with some noise.
+    c.labels[i] = (i % size_t(width) != 0 && rng() % 6 != 0) ? c.labels[i - 1] : int32_t(rng() % unsigned(classes));
+    float& dy = c.offset_y[i];
+    float& dx = c.offset_x[i];
+    switch (rng() % 10) {
+      case 0: case 1: case 2:
+        dy = normal(rng) * 6;
+        dx = normal(rng) * 6;
+        break;
+      case 3: case 4: case 5:
+        dy = float(int(rng() % 41) - 20) * 0.5f;
+        dx = float(int(rng() % 41) - 20) * 0.5f;
+        break;
+      case 6:  // toward a center, landing on it or half way
+        if (!c.cy.empty()) {
+          const size_t k = rng() % c.cy.size();
+          const float part = rng() % 2 ? 1.0f : 0.5f;
+          dy = (c.cy[k] - float(i / size_t(width))) * part;
+          dx = (c.cx[k] - float(i % size_t(width))) * part;
+        }
+        break;
+      case 7:  // multiples of 4 minus the pixel: points on cell borders
+        dy = float(int(rng() % unsigned(height / 4 + 3)) * 4 - 16) - float(i / size_t(width));
+        dx = float(int(rng() % unsigned(width / 4 + 3)) * 4 - 16) - float(i % size_t(width));
+        break;
+      case 8:  // outside the image, near and far
+        dy = (rng() % 2 ? 1.f : -1.f) * float(height) * (0.5f + float(rng() % 4));
+        dx = (rng() % 3 == 0) ? 1e7f : normal(rng) * 3;
+        break;
+      default:
+        dy = rng() % 2 ? nan : normal(rng);
+        dx = rng() % 3 == 0 ? inf : (rng() % 2 ? -1e-7f : normal(rng));
+        break;
+    }
+  }
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("panoptic assign_instances with the grid equals the scan of all centers", "[cpu][panoptic]") {
+  std::mt19937 rng(23);
+  struct Size { int height, width, centers, classes; };
+  // 0 and 1 center; few and many centers (cells of 4, 8 and 16 pixels); more than 32 classes
+  // (the thing test gathers instead of shifting a mask); widths off the vector widths.
+  const Size sizes[] = {{9, 13, 0, 4},    {17, 35, 1, 3},    {40, 61, 2, 5},     {64, 97, 12, 7},
+                        {77, 143, 60, 9}, {96, 160, 400, 6}, {57, 203, 900, 40}, {130, 70, 2500, 33}};
+  for (const Size& size : sizes) {
+    GroupingCase c = grouping_case(rng, size.height, size.width, size.centers, size.classes);
+    PanopticGrid grid;
+    if (!c.cy.empty()) panoptic_grid_build(c.cy, c.cx, c.height, c.width, &grid);
+    const PanopticCenterGrid view = panoptic_grid_view(grid, c.cy, c.cx);
+    const PanopticGrid none;
+    const PanopticCenterGrid all = panoptic_grid_view(none, c.cy, c.cx);
+    if (!c.cy.empty()) CHECK(view.rows > 0);
+    int64_t several = 0;
+    for (int32_t cell = 0; cell < view.rows * view.cols; ++cell) several += view.code[cell] < 0;
+    if (c.cy.size() >= 12) CHECK(several > 0);  // lists of several candidates were scanned
+    for (CpuIsa isa : runnable_isas()) {
+      const PanopticKernels& kernels = panoptic_kernels(isa);
+      std::vector<int32_t> got(static_cast<size_t>(c.width)), brute(static_cast<size_t>(c.width));
+      for (int y = 0; y < c.height; ++y) {
+        const size_t base = size_t(y) * size_t(c.width);
+        kernels.assign_instances(view, y, c.width, &c.labels[base], c.is_thing.data(), c.classes, &c.offset_y[base],
+                                 &c.offset_x[base], got.data());
+        kernels.assign_instances(all, y, c.width, &c.labels[base], c.is_thing.data(), c.classes, &c.offset_y[base],
+                                 &c.offset_x[base], brute.data());
+        for (int x = 0; x < c.width; ++x) {
+          const size_t i = base + size_t(x);
+          const float py = float(y) + c.offset_y[i], px = float(x) + c.offset_x[i];
+          const int32_t expected = direct_instance(c.is_thing[size_t(c.labels[i])] > 0, py, px, c.cy, c.cx);
+          INFO("isa " << cpu_isa_name(isa) << " size " << c.height << "x" << c.width << " centers " << c.cy.size()
+                      << " pixel " << y << "," << x << " point " << py << "," << px);
+          REQUIRE(got[size_t(x)] == expected);
+          REQUIRE(brute[size_t(x)] == expected);
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("panoptic run_starts and panoptic_values match their definitions", "[cpu][panoptic]") {
+  std::mt19937 rng(29);
+  for (CpuIsa isa : runnable_isas()) {
+    const PanopticKernels& kernels = panoptic_kernels(isa);
+    for (int32_t width : {1, 2, 7, 8, 9, 15, 16, 17, 31, 33, 64, 100, 257}) {
+      for (int trial = 0; trial < 20; ++trial) {
+        std::vector<int32_t> labels(static_cast<size_t>(width)), instance(static_cast<size_t>(width));
+        const unsigned change = 1 + rng() % 8;
+        for (int32_t x = 0; x < width; ++x) {
+          labels[size_t(x)] = (x > 0 && rng() % change) ? labels[size_t(x - 1)] : int32_t(rng() % 5);
+          instance[size_t(x)] = (x > 0 && rng() % change) ? instance[size_t(x - 1)] : int32_t(rng() % 4);
+        }
+        std::vector<int32_t> expected;
+        for (int32_t x = 1; x < width; ++x)
+          if (labels[size_t(x)] != labels[size_t(x - 1)] || instance[size_t(x)] != instance[size_t(x - 1)])
+            expected.push_back(x);
+        std::vector<int32_t> starts(size_t(width) + 16, -7);
+        const int32_t count = kernels.run_starts(labels.data(), instance.data(), width, starts.data());
+        INFO("isa " << cpu_isa_name(isa) << " width " << width << " trial " << trial);
+        REQUIRE(count == int32_t(expected.size()));
+        REQUIRE(std::vector<int32_t>(starts.begin(), starts.begin() + count) == expected);
+
+        const std::vector<int32_t> by_label = {-1, 2000, -1, 4000, 5000}, by_instance = {255000, 11001, 12001, 11002};
+        std::vector<int32_t> out(size_t(width), 0);
+        kernels.panoptic_values(labels.data(), instance.data(), width, by_label.data(), by_instance.data(), out.data());
+        for (int32_t x = 0; x < width; ++x)
+          REQUIRE(out[size_t(x)] == (instance[size_t(x)] ? by_instance[size_t(instance[size_t(x)])]
+                                                         : by_label[size_t(labels[size_t(x)])]));
+      }
+    }
+  }
 }

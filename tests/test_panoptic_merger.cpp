@@ -1,9 +1,13 @@
-// The panoptic merger: one hand-made case per rule of SPEC §2.1/2.3/2.5, thread-count and
-// grid invariance on random inputs, parameter parsing, errors, and the C API. The exhaustive
+// The panoptic merger: one hand-made case per rule of SPEC §2.1/2.3/2.5, the centers against a
+// direct max-pool, thread-count and grid invariance on random inputs (many centers, far and NaN
+// points, ties), reused results, parameter parsing, errors, and the C API. The exhaustive
 // comparison with an independent NumPy oracle is tests/python/test_panoptic_merger.py.
 #include <catch2/catch.hpp>
-#include <cstdint>
 
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
 #include <random>
 
 #include "atrous.h"
@@ -178,6 +182,121 @@ TEST_CASE("merger: outputs are identical for any thread count and with or withou
     PanopticResult brute = merge(c, p, 2);
     CHECK(brute.instance == one.instance);
     CHECK(brute.panoptic == one.panoptic);
+  }
+}
+
+namespace {
+
+// The centers by the definition (SPEC §2.1, §2.5): threshold (≤ thr → 0 or −1), max-pool with
+// the convention's padding (0 or −inf) over the kernel window, keep v > 0 where pooled == v, in
+// raster order. No top-k.
+std::vector<PanopticCenter> direct_centers(const Case& c, const PanopticParams& p) {
+  const bool deeplab2 = p.convention == panoptic_convention_deeplab2;
+  const float below = deeplab2 ? 0.f : -1.f;
+  const float pad = deeplab2 ? 0.f : -std::numeric_limits<float>::infinity();
+  const int before = (p.nms_kernel - 1) / 2, after = p.nms_kernel - 1 - before;
+  auto value = [&](int y, int x) {
+    if (y < 0 || y >= c.h || x < 0 || x >= c.w) return pad;
+    const float v = c.heat[size_t(y * c.w + x)];
+    return v > p.center_threshold ? v : below;
+  };
+  std::vector<PanopticCenter> out;
+  for (int y = 0; y < c.h; ++y)
+    for (int x = 0; x < c.w; ++x) {
+      const float v = value(y, x);
+      float pooled = -std::numeric_limits<float>::infinity();
+      for (int dy = -before; dy <= after; ++dy)
+        for (int dx = -before; dx <= after; ++dx) pooled = std::max(pooled, value(y + dy, x + dx));
+      if (v > 0 && pooled == v) out.push_back({y, x, v});
+    }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("merger: centers equal the threshold and max-pool definition", "[panoptic]") {
+  std::mt19937 rng(31);
+  for (PanopticConvention conv : {panoptic_convention_deeplab2, panoptic_convention_detectron2}) {
+    for (int trial = 0; trial < 40; ++trial) {
+      Case c(1 + int(rng() % 40), 1 + int(rng() % 70), 3);
+      // Few distinct values: plateaus and ties inside windows; a floor above or below 0.
+      const int levels = 2 + int(rng() % 6);
+      const float floor = rng() % 3 == 0 ? -0.3f : 0.f;
+      for (float& v : c.heat) v = floor + float(int(rng() % unsigned(levels))) / float(levels);
+      if (trial % 5 == 0) c.heat[rng() % c.heat.size()] = std::numeric_limits<float>::quiet_NaN();
+      PanopticParams p = make_params(conv);
+      p.top_k = 0;
+      p.nms_kernel = conv == panoptic_convention_deeplab2 ? 1 + int(rng() % 8) : 1 + 2 * int(rng() % 5);
+      p.center_threshold = trial % 7 == 0 ? -0.2f : float(int(rng() % 4)) * 0.2f;
+      const std::vector<PanopticCenter> expected = direct_centers(c, p);
+      for (int threads : {1, 3}) {
+        const PanopticResult r = merge(c, p, threads);
+        INFO("trial " << trial << " kernel " << p.nms_kernel << " threshold " << p.center_threshold);
+        REQUIRE(r.centers.size() == expected.size());
+        for (size_t i = 0; i < expected.size(); ++i) {
+          CHECK(r.centers[i].y == expected[i].y);
+          CHECK(r.centers[i].x == expected[i].x);
+          CHECK(r.centers[i].score == expected[i].score);
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("merger: the grid equals the scan of all centers on many centers, far points and ties", "[panoptic]") {
+  std::mt19937 rng(37);
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  for (int trial = 0; trial < 12; ++trial) {
+    const int h = 20 + int(rng() % 120), w = 20 + int(rng() % 200);
+    const int classes = trial % 3 == 0 ? 40 : 8;  // over 32 classes: the thing test gathers
+    Case c(h, w, 0);
+    for (int y = 0; y < h; ++y)
+      for (int x = 0; x < w; ++x) c.label(y, x) = ((y / 7) * 5 + (x / 9) * 3 + int(rng() % 9 == 0)) % classes;
+    const int peaks = trial % 4 == 0 ? int(rng() % 2) : int(rng() % 1500);  // 0 or 1 center, or many
+    for (int i = 0; i < peaks; ++i) c.center(int(rng() % unsigned(h)), int(rng() % unsigned(w))) = 0.2f + float(rng() % 50) * 0.01f;
+    for (int y = 0; y < h; ++y)
+      for (int x = 0; x < w; ++x) {
+        float& dy = c.offset[size_t(y * w + x)];
+        float& dx = c.offset[size_t(h * w + y * w + x)];
+        switch (rng() % 6) {
+          case 0: dy = float(int(rng() % 21) - 10) * 0.5f; dx = float(int(rng() % 21) - 10) * 0.5f; break;  // ties
+          case 1: dy = float(h) * (rng() % 2 ? 3.f : -2.f); dx = 1e6f; break;                               // far
+          case 2: dy = nan; break;
+          default: dy = float(int(rng() % 200) - 100) * 0.13f; dx = float(int(rng() % 200) - 100) * 0.17f; break;
+        }
+      }
+    std::vector<int32_t> things;
+    for (int k = 0; k < classes; ++k)
+      if (rng() % 2) things.push_back(k);
+    PanopticParams p = make_params(trial % 2 ? panoptic_convention_detectron2 : panoptic_convention_deeplab2, things);
+    p.top_k = 0;
+    p.nms_kernel = 1;
+    const PanopticResult fast = merge(c, p, 1 + trial % 3);
+    p.spatial_grid = false;
+    const PanopticResult brute = merge(c, p, 1);
+    INFO("trial " << trial << " centers " << brute.centers.size());
+    REQUIRE(fast.centers.size() == brute.centers.size());
+    CHECK(fast.instance == brute.instance);
+    CHECK(fast.panoptic == brute.panoptic);
+    REQUIRE(fast.segments.size() == brute.segments.size());
+    for (size_t i = 0; i < fast.segments.size(); ++i) {
+      CHECK(fast.segments[i].id == brute.segments[i].id);
+      CHECK(fast.segments[i].area == brute.segments[i].area);
+    }
+  }
+}
+
+TEST_CASE("merger: a reused result is rewritten entirely, whatever the previous size", "[panoptic]") {
+  Case big = random_case(41, 70, 90, 200, 6), small = random_case(43, 33, 41, 60, 6);
+  PanopticParams p = make_params(panoptic_convention_deeplab2, {2, 3, 4});
+  PanopticResult reused;
+  for (Case* c : {&big, &small, &big, &small}) {
+    REQUIRE(panoptic_merge(c->inputs(), p, 2, &reused).ok());
+    const PanopticResult fresh = merge(*c, p, 1);
+    CHECK(reused.semantic == fresh.semantic);
+    CHECK(reused.instance == fresh.instance);
+    CHECK(reused.panoptic == fresh.panoptic);
+    CHECK(reused.segments.size() == fresh.segments.size());
   }
 }
 

@@ -1,0 +1,238 @@
+// The nearest-center grid of the panoptic merger (models/panoptic_grid.h).
+#include "models/panoptic_grid.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+
+namespace atrous {
+namespace {
+
+// Cells with their candidate lists, one level of the grid (lists concatenated in cell order).
+struct GridLevel {
+  int32_t size = 0, rows = 0, cols = 0;
+  std::vector<int32_t> start, members;
+};
+
+// Drops from (*out)[first..] every center that another of them beats at every point of the box
+// [y0, y1] × [x0, x1] (the second rule of filter_candidates); at most 16 centers.
+void prune_dominated(const std::vector<float>& cy, const std::vector<float>& cx, double y0, double x0, double y1,
+                     double x1, size_t first, std::vector<int32_t>* out) {
+  constexpr int kPruneMax = 16;
+  const int listed = int(out->size() - first);
+  if (listed < 2) return;
+  int32_t* kept = out->data() + first;
+  const double corner_y[4] = {y0, y0, y1, y1}, corner_x[4] = {x0, x1, x0, x1};
+  double square[kPruneMax][4];
+  for (int k = 0; k < listed; ++k)
+    for (int n = 0; n < 4; ++n) {
+      const double dy = cy[size_t(kept[k])] - corner_y[n], dx = cx[size_t(kept[k])] - corner_x[n];
+      square[k][n] = dy * dy + dx * dx;
+    }
+  int32_t original[kPruneMax];
+  std::copy(kept, kept + listed, original);
+  int remaining = 0;
+  for (int k = 0; k < listed; ++k) {
+    bool dominated = false;
+    for (int m = 0; m < listed; ++m) {
+      bool beaten = m != k;
+      for (int n = 0; n < 4; ++n) beaten &= square[k][n] - (1 + 1e-4) * square[m][n] > 1e-2;
+      dominated |= beaten;
+    }
+    kept[remaining] = original[k];
+    remaining += !dominated;
+  }
+  out->resize(first + size_t(remaining));
+}
+
+// Appends to `out` the centers of `candidates` (ascending) that can be nearest to some point of
+// the box [y0, y0 + size] × [x0, x0 + size]. Any superset of the possible nearest centers works
+// as `candidates`, so a cell filters its parent's list. Two rules drop a center c:
+//   * its distance to the box exceeds `upper`, the smallest over the candidates of the distance
+//     to the box's farthest corner: every point of the box has a center at most that far;
+//   * (prune, short lists) another candidate a is nearer at every point of the box:
+//     f(p) = |p − c|² − (1 + 1e-4)·|p − a|² is concave in p, so its minimum over the box is at a
+//     corner, and f > 1e-2 at the four corners means a is nearer everywhere.
+// The margins (relative 1e-4, absolute 1e-2 in squared pixels) are far above the float32
+// rounding of the reference distances (relative error below 1e-6), so a center that is nearest
+// after rounding, or tied, is never dropped.
+void filter_candidates(const int32_t* candidates, int32_t count, const std::vector<float>& cy,
+                       const std::vector<float>& cx, double y0, double x0, double size, bool prune,
+                       std::vector<int32_t>* out) {
+  const double y1 = y0 + size, x1 = x0 + size;
+  constexpr int kPruneMax = 16;
+  if (prune && count <= kPruneMax) {
+    // The pairwise rule alone: it drops whatever the first rule drops (a center farther than
+    // another's farthest corner is beaten by it at every corner).
+    const size_t first = out->size();
+    out->insert(out->end(), candidates, candidates + count);
+    prune_dominated(cy, cx, y0, x0, y1, x1, first, out);
+    return;
+  }
+  double upper = std::numeric_limits<double>::infinity();
+  for (int32_t k = 0; k < count; ++k) {
+    const double py = cy[size_t(candidates[k])], px = cx[size_t(candidates[k])];
+    const double fy = std::max(py - y0, y1 - py), fx = std::max(px - x0, x1 - px);
+    upper = std::min(upper, fy * fy + fx * fx);
+  }
+  const double limit = upper * (1 + 1e-4) + 1e-2;
+  // Branch-free: every candidate is written, the count advances only for those kept.
+  const size_t first = out->size();
+  out->resize(first + size_t(count));
+  int32_t* kept = out->data() + first;
+  int listed = 0;
+  for (int32_t k = 0; k < count; ++k) {
+    const int32_t i = candidates[k];
+    const double py = cy[size_t(i)], px = cx[size_t(i)];
+    const double dy = std::max(std::max(y0 - py, py - y1), 0.0);
+    const double dx = std::max(std::max(x0 - px, px - x1), 0.0);
+    kept[listed] = i;
+    listed += dy * dy + dx * dx <= limit;
+  }
+  if (!prune || listed < 2 || listed > kPruneMax) {
+    out->resize(first + size_t(listed));
+    return;
+  }
+  out->resize(first + size_t(listed));
+  prune_dominated(cy, cx, y0, x0, y1, x1, first, out);
+}
+
+}  // namespace
+
+// The grid covers the image and a margin of two cells around it (points a little outside, from
+// the borders' offsets, still find a cell). Cells of 2^shift pixels, the largest power of two
+// at most a quarter of the mean spacing of the centers, within [4, 16] (measured at 1025×2049:
+// finer cells leave fewer cells with several candidates but cost more to build), so that most
+// cells lie inside one center's region. Levels of doubling cell size down from at most K/4
+// cells: the top level filters all centers, each finer level its parent's list.
+void panoptic_grid_build(const std::vector<float>& cy, const std::vector<float>& cx, int height, int width,
+                         PanopticGrid* grid) {
+  const int count = int(cy.size());
+  const double spacing = std::sqrt(double(height) * width / count);
+  int shift = 2;
+  while (shift < 4 && double(int64_t(1) << (shift + 1)) <= spacing / 4) ++shift;
+  const int32_t cell = int32_t(1) << shift;
+  grid->shift = shift;
+  grid->margin = 2 * cell;
+  const int64_t extent_y = int64_t(height) + 2 * grid->margin, extent_x = int64_t(width) + 2 * grid->margin;
+  auto make_level = [&](int level_shift, GridLevel* level) {
+    level->size = int32_t(1) << level_shift;
+    level->rows = int32_t((extent_y + level->size - 1) >> level_shift);
+    level->cols = int32_t((extent_x + level->size - 1) >> level_shift);
+  };
+  int top = shift;
+  while (top < 30) {
+    GridLevel probe;
+    make_level(top, &probe);
+    if (int64_t(probe.rows) * probe.cols * 4 <= std::max(count, 4)) break;
+    ++top;
+  }
+  GridLevel parent, child;
+  make_level(top, &parent);
+  {
+    std::vector<int32_t> all(static_cast<size_t>(count));
+    for (int i = 0; i < count; ++i) all[size_t(i)] = i;
+    parent.start.assign(1, 0);
+    for (int32_t r = 0; r < parent.rows; ++r)
+      for (int32_t q = 0; q < parent.cols; ++q) {
+        filter_candidates(all.data(), count, cy, cx, double(r) * parent.size - grid->margin,
+                          double(q) * parent.size - grid->margin, parent.size, top == shift, &parent.members);
+        parent.start.push_back(int32_t(parent.members.size()));
+      }
+  }
+  for (int level_shift = top - 1; level_shift >= shift; --level_shift) {
+    make_level(level_shift, &child);
+    child.start.assign(1, 0);
+    child.members.clear();
+    for (int32_t r = 0; r < child.rows; ++r)
+      for (int32_t q = 0; q < child.cols; ++q) {
+        const int32_t up = (r >> 1) * parent.cols + (q >> 1);
+        const int32_t begin = parent.start[size_t(up)];
+        if (parent.start[size_t(up) + 1] - begin == 1) {
+          // A sole candidate stays the sole candidate of every part of its cell.
+          child.members.push_back(parent.members[size_t(begin)]);
+          child.start.push_back(int32_t(child.members.size()));
+          continue;
+        }
+        filter_candidates(parent.members.data() + begin, parent.start[size_t(up) + 1] - begin, cy, cx,
+                          double(r) * child.size - grid->margin, double(q) * child.size - grid->margin,
+                          child.size, level_shift == shift, &child.members);
+        child.start.push_back(int32_t(child.members.size()));
+      }
+    std::swap(parent, child);
+  }
+  grid->rows = parent.rows;
+  grid->cols = parent.cols;
+  grid->start = std::move(parent.start);
+  grid->members = std::move(parent.members);
+  const size_t cells = size_t(grid->rows) * size_t(grid->cols);
+  grid->code.resize(cells);
+  for (size_t c = 0; c < cells; ++c) {
+    const int32_t begin = grid->start[c], count = grid->start[c + 1] - begin;
+    if (count == 1) grid->code[c] = grid->members[size_t(begin)];
+    else if (count < 64 && begin < (1 << 24)) grid->code[c] = -1 - (begin * 64 + count);
+    else grid->code[c] = -1 - (begin < (1 << 24) ? begin * 64 : 0);
+  }
+  grid->member_y.resize(grid->members.size());
+  grid->member_x.resize(grid->members.size());
+  for (size_t j = 0; j < grid->members.size(); ++j) {
+    grid->member_y[j] = cy[size_t(grid->members[j])];
+    grid->member_x[j] = cx[size_t(grid->members[j])];
+  }
+  // Slots: short lists packed per cell, so that a vector gathers every lane's candidate k at
+  // once, the index with the coordinates (no gather depends on another).
+  auto bits = [](int64_t n) {  // bits of n − 1 (at least 1)
+    int b = 1;
+    while ((int64_t(1) << b) < n) ++b;
+    return b;
+  };
+  grid->slot_y_bits = bits(height);
+  grid->slot_x_bits = bits(width);
+  grid->slots.clear();
+  if (int64_t(count) <= (int64_t(1) << (31 - grid->slot_y_bits - grid->slot_x_bits))) {
+    grid->slots.resize(cells * size_t(kPanopticSlots));
+    const int shift_index = grid->slot_y_bits + grid->slot_x_bits;
+    for (size_t c = 0; c < cells; ++c) {
+      const int32_t begin = grid->start[c], listed = grid->start[c + 1] - begin;
+      for (int32_t k = 0; k < kPanopticSlots; ++k) {
+        const size_t j = size_t(begin + std::min(k, listed - 1));
+        const int32_t i = grid->members[j];
+        grid->slots[size_t(k) * cells + c] = (i << shift_index) |
+                                             (int32_t(grid->member_y[j]) << grid->slot_x_bits) |
+                                             int32_t(grid->member_x[j]);
+      }
+    }
+  }
+  // Packed coordinates for the vectors' scan (one gather per candidate): centers lie in the image.
+  grid->member_yx.clear();
+  if (height <= 32768 && width <= 65536) {
+    grid->member_yx.resize(grid->members.size());
+    for (size_t j = 0; j < grid->members.size(); ++j)
+      grid->member_yx[j] = int32_t(grid->member_y[j]) * 65536 + int32_t(grid->member_x[j]);
+  }
+}
+
+PanopticCenterGrid panoptic_grid_view(const PanopticGrid& grid, const std::vector<float>& cy,
+                                      const std::vector<float>& cx) {
+  PanopticCenterGrid view;
+  view.shift = grid.shift;
+  view.margin = grid.margin;
+  view.rows = grid.rows;
+  view.cols = grid.cols;
+  view.code = grid.code.data();
+  view.start = grid.start.data();
+  view.members = grid.members.data();
+  view.member_y = grid.member_y.data();
+  view.member_x = grid.member_x.data();
+  view.member_yx = grid.member_yx.empty() ? nullptr : grid.member_yx.data();
+  view.slots = grid.slots.empty() ? nullptr : grid.slots.data();
+  view.slot_y_bits = grid.slot_y_bits;
+  view.slot_x_bits = grid.slot_x_bits;
+  view.center_y = cy.data();
+  view.center_x = cx.data();
+  view.centers = int32_t(cy.size());
+  return view;
+}
+
+}  // namespace atrous
