@@ -109,6 +109,30 @@ void depthwise_plan(const float* weight, const float* bias, int64_t channels,
   select_kernels(isa, plan);
 }
 
+namespace {
+
+// dst[i] = Σ_t weight[t]·source[t][offset + i] + bias for i in [0, columns), the products added
+// in tap order (the scalar ISA's sequence), then the activation when it is an in-register kind.
+void scalar_tap_sums(const DepthwisePlan& plan, const float* weight, const float* const* source,
+                     int count, int64_t offset, int64_t columns, float bias, float* dst) {
+  const bool in_registers = depthwise_activation_in_registers(plan.activation.kind);
+  std::fill(dst, dst + columns, 0.f);
+  for (int t = 0; t < count; ++t) {
+    const float w = weight[t];
+    const float* src = source[t] + offset;
+    for (int64_t i = 0; i < columns; ++i) {
+      const float product = w * src[i];
+      dst[i] = dst[i] + product;
+    }
+  }
+  for (int64_t i = 0; i < columns; ++i) {
+    const float sum = dst[i] + bias;
+    dst[i] = in_registers ? activation_apply(plan.activation, sum) : sum;
+  }
+}
+
+}  // namespace
+
 void depthwise_row_scalar(const DepthwisePlan& plan, const DepthwiseTaps& taps, float bias,
                           float* y) {
   const int64_t out_w = plan.axes[1].output;
@@ -117,20 +141,7 @@ void depthwise_row_scalar(const DepthwisePlan& plan, const DepthwiseTaps& taps, 
   depthwise_border_columns<false>(plan, taps, bias, y, 0, begin);
   // The interior accumulates in the output row, tap by tap (a loop compilers vectorize).
   float* out = y + begin;
-  const int64_t columns = end - begin;
-  std::fill(out, out + columns, 0.f);
-  for (int t = 0; t < taps.count; ++t) {
-    const float w = taps.weight[t];
-    const float* source = taps.interior[t];
-    for (int64_t i = 0; i < columns; ++i) {
-      const float product = w * source[i];
-      out[i] = out[i] + product;
-    }
-  }
-  for (int64_t i = 0; i < columns; ++i) {
-    const float sum = out[i] + bias;
-    out[i] = in_registers ? activation_apply(plan.activation, sum) : sum;
-  }
+  scalar_tap_sums(plan, taps.weight, taps.interior, taps.count, 0, end - begin, bias, out);
   depthwise_border_columns<false>(plan, taps, bias, y, end, out_w);
   if (!in_registers)
     for (int64_t ow = 0; ow < out_w; ++ow) y[ow] = activation_apply(plan.activation, y[ow]);
@@ -140,24 +151,10 @@ void depthwise_row_scalar(const DepthwisePlan& plan, const DepthwiseTaps& taps, 
 void depthwise_band_scalar(const DepthwisePlan& plan, const float* const* source,
                            const float* weight, int count, int64_t rows, float bias, float* out,
                            int64_t out_stride) {
-  const bool in_registers = depthwise_activation_in_registers(plan.activation.kind);
   const int64_t out_w = plan.axes[1].output;
   for (int64_t r = 0; r < rows; ++r) {
     float* dst = out + r * out_stride;
-    const int64_t q = r * plan.phase_width;
-    std::fill(dst, dst + out_w, 0.f);
-    for (int t = 0; t < count; ++t) {
-      const float w = weight[t];
-      const float* src = source[t] + q;
-      for (int64_t i = 0; i < out_w; ++i) {
-        const float product = w * src[i];
-        dst[i] = dst[i] + product;
-      }
-    }
-    for (int64_t i = 0; i < out_w; ++i) {
-      const float sum = dst[i] + bias;
-      dst[i] = in_registers ? activation_apply(plan.activation, sum) : sum;
-    }
+    scalar_tap_sums(plan, weight, source, count, r * plan.phase_width, out_w, bias, dst);
   }
 }
 
