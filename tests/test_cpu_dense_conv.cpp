@@ -15,19 +15,13 @@
 #include "cpu/cpu_kernel.h"
 #include "cpu/gemm.h"
 #include "ops/ops.h"
+#include "tests/cpu_kernel_testing.h"
 #include "tests/graph_fixtures.h"
 
 using namespace atrous;
+using cpu_testing::runnable_isas;
 
 namespace {
-
-std::vector<CpuIsa> runnable_isas() {
-  std::vector<CpuIsa> isas = {CpuIsa::cpu_isa_scalar};
-  CpuIsa best = cpu_isa_detect();
-  if (best == CpuIsa::cpu_isa_avx512) isas.push_back(CpuIsa::cpu_isa_avx2);
-  if (best != CpuIsa::cpu_isa_scalar) isas.push_back(best);
-  return isas;
-}
 
 Tensor copy_of(const Tensor& t) {
   Tensor copy(t.dtype(), t.shape());
@@ -158,7 +152,7 @@ TEST_CASE("dense conv kernels match the reference conv", "[cpu]") {
 
 TEST_CASE("dense conv results are bitwise identical for 1, 2 and 3 threads", "[cpu]") {
   const std::vector<ConvCase> cases = {
-      {29, 37, 23, 29, 3, 3, {}, {2, 2}, {2, 2, 2, 2}, ""},  // K = 333: two K blocks
+      {29, 37, 23, 29, 3, 3, {}, {2, 2}, {2, 2, 2, 2}, ""},   // K = 333: two K blocks
       {9, 30, 7, 90, 3, 3, {}, {3, 36}, {3, 36, 3, 36}, ""},  // single-tile blocks
       {16, 3, 31, 45, 3, 3, {2, 2}, {}, {1, 1, 1, 1}, ""},
       {64, 512, 1, 1, 3, 3, {}, {}, {1, 1, 1, 1}, ""},  // one pixel: split by panels

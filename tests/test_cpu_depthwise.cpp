@@ -5,9 +5,8 @@
 // borders bitwise equal to the same kernel on an explicitly zero-padded input, and the factory
 // refusing convs that are not depthwise.
 #include <catch2/catch.hpp>
-#include <cstdint>
-
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <random>
 #include <sstream>
@@ -15,19 +14,14 @@
 #include "cpu/cpu_kernel.h"
 #include "cpu/depthwise_conv.h"
 #include "ops/ops.h"
+#include "tests/cpu_kernel_testing.h"
 #include "tests/graph_fixtures.h"
 
 using namespace atrous;
+using cpu_testing::absolute;
+using cpu_testing::runnable_isas;
 
 namespace {
-
-std::vector<CpuIsa> runnable_isas() {
-  std::vector<CpuIsa> isas = {CpuIsa::cpu_isa_scalar};
-  CpuIsa best = cpu_isa_detect();
-  if (best == CpuIsa::cpu_isa_avx512) isas.push_back(CpuIsa::cpu_isa_avx2);
-  if (best != CpuIsa::cpu_isa_scalar) isas.push_back(best);
-  return isas;
-}
 
 struct Geometry {
   int64_t batch, channels, height, width;
@@ -63,7 +57,8 @@ AttributeMap conv_attributes(const Geometry& g, const std::string& activation) {
 }
 
 // A one-node graph: input x, constant weights (and bias), conv with `attributes`, shapes inferred.
-Graph conv_graph(const Tensor& x, const Tensor& w, const Tensor* b, const AttributeMap& attributes) {
+Graph conv_graph(const Tensor& x, const Tensor& w, const Tensor* b,
+                 const AttributeMap& attributes) {
   Graph graph;
   int32_t input = graph.add_tensor("x", DType::dtype_f32, x.shape());
   graph.inputs.push_back(input);
@@ -103,8 +98,8 @@ std::vector<float> run_kernel(const Graph& graph, const Tensor& x, CpuIsa isa, i
   return y;
 }
 
-Tensor reference_conv(const Tensor& x, const Tensor& w, const Tensor* b, const AttributeMap& attributes,
-                      const Shape& output_shape) {
+Tensor reference_conv(const Tensor& x, const Tensor& w, const Tensor* b,
+                      const AttributeMap& attributes, const Shape& output_shape) {
   Tensor y(DType::dtype_f32, output_shape);
   std::vector<const TensorView*> inputs = {&x.view(), &w.view()};
   if (b) inputs.push_back(&b->view());
@@ -112,12 +107,6 @@ Tensor reference_conv(const Tensor& x, const Tensor& w, const Tensor* b, const A
   INFO(status.message());
   REQUIRE(status.ok());
   return y;
-}
-
-Tensor absolute(const Tensor& t) {
-  Tensor result(DType::dtype_f32, t.shape());
-  for (int64_t i = 0; i < t.numel(); ++i) result.f32()[i] = std::fabs(t.f32()[i]);
-  return result;
 }
 
 const std::vector<Geometry>& geometries() {
@@ -169,7 +158,8 @@ const std::vector<Geometry>& geometries() {
 }  // namespace
 
 TEST_CASE("depthwise conv kernels match the reference conv", "[cpu][depthwise]") {
-  const char* activations[] = {"none", "relu", "clip", "hard_swish", "hard_sigmoid", "sigmoid", "tanh"};
+  const char* activations[] = {"none",         "relu",    "clip", "hard_swish",
+                               "hard_sigmoid", "sigmoid", "tanh"};
   std::mt19937 rng(41);
   for (const Geometry& g : geometries()) {
     Tensor x = testing::random_tensor({g.batch, g.channels, g.height, g.width}, rng);
@@ -207,7 +197,8 @@ TEST_CASE("depthwise conv kernels match the reference conv", "[cpu][depthwise]")
   }
 }
 
-TEST_CASE("depthwise conv results are bitwise identical for 1, 2 and 3 threads", "[cpu][depthwise]") {
+TEST_CASE("depthwise conv results are bitwise identical for 1, 2 and 3 threads",
+          "[cpu][depthwise]") {
   const std::vector<Geometry> cases = {
       {2, 17, 23, 41, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, "explicit", true},
       {1, 5, 37, 71, 3, 3, 2, 2, 1, 1, {1, 1, 1, 1}, "explicit", true},
@@ -247,7 +238,8 @@ TEST_CASE("depthwise conv borders are bitwise equal to the interior on a zero-pa
     Tensor x = testing::random_tensor({g.batch, g.channels, g.height, g.width}, rng);
     Tensor w = testing::random_tensor({g.channels, 1, g.kernel_h, g.kernel_w}, rng);
     Tensor b = testing::random_tensor({g.channels}, rng);
-    const int64_t height = g.height + g.pads[0] + g.pads[2], width = g.width + g.pads[1] + g.pads[3];
+    const int64_t height = g.height + g.pads[0] + g.pads[2],
+                  width = g.width + g.pads[1] + g.pads[3];
     Tensor padded(DType::dtype_f32, {g.batch, g.channels, height, width});
     std::fill(padded.f32(), padded.f32() + padded.numel(), 0.f);
     for (int64_t c = 0; c < g.batch * g.channels; ++c)
@@ -285,9 +277,9 @@ TEST_CASE("the depthwise factory refuses convs that are not depthwise", "[cpu][d
   CpuKernelPtr depthwise = make(testing::random_tensor({4, 1, 3, 3}, rng), 4);
   REQUIRE(depthwise);
   CHECK(std::string(depthwise->name()) == "depthwise_3x3");
-  CHECK_FALSE(make(testing::random_tensor({4, 4, 3, 3}, rng), 1));   // dense
-  CHECK_FALSE(make(testing::random_tensor({4, 2, 3, 3}, rng), 2));   // grouped, 2 channels per group
-  CHECK_FALSE(make(testing::random_tensor({8, 1, 3, 3}, rng), 4));   // channel multiplier 2
+  CHECK_FALSE(make(testing::random_tensor({4, 4, 3, 3}, rng), 1));  // dense
+  CHECK_FALSE(make(testing::random_tensor({4, 2, 3, 3}, rng), 2));  // grouped, 2 channels per group
+  CHECK_FALSE(make(testing::random_tensor({8, 1, 3, 3}, rng), 4));  // channel multiplier 2
 
   // Weights computed at run time (a graph input) are not packed: refused.
   Graph graph;
@@ -306,7 +298,8 @@ TEST_CASE("the depthwise factory refuses convs that are not depthwise", "[cpu][d
   CHECK_FALSE(cpu_make_depthwise_kernel(graph, 1, config));  // not a conv
 }
 
-TEST_CASE("the depthwise kernel rejects tensors of other shapes with an error", "[cpu][depthwise]") {
+TEST_CASE("the depthwise kernel rejects tensors of other shapes with an error",
+          "[cpu][depthwise]") {
   std::mt19937 rng(45);
   Tensor x = testing::random_tensor({1, 4, 9, 11}, rng);
   Tensor w = testing::random_tensor({4, 1, 3, 3}, rng);

@@ -3,7 +3,6 @@
 // data full of ties (small integer logits, centers and points on a quarter-pixel lattice),
 // with NaN and infinity mixed in, across odd counts below, at and above the vector widths.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -12,22 +11,17 @@
 
 #include "cpu/panoptic_kernels.h"
 #include "models/panoptic_grid.h"
+#include "tests/cpu_kernel_testing.h"
 
 using namespace atrous;
+using cpu_testing::runnable_isas;
 
 namespace {
 
-std::vector<CpuIsa> runnable_isas() {
-  std::vector<CpuIsa> isas = {CpuIsa::cpu_isa_scalar};
-  CpuIsa best = cpu_isa_detect();
-  if (best == CpuIsa::cpu_isa_avx512) isas.push_back(CpuIsa::cpu_isa_avx2);
-  if (best != CpuIsa::cpu_isa_scalar) isas.push_back(best);
-  return isas;
-}
-
 // The first index of the smallest distance, skipping NaN distances; −1 when none is finite-smaller
 // than +inf.
-int32_t direct_nearest(float py, float px, const std::vector<float>& cy, const std::vector<float>& cx) {
+int32_t direct_nearest(float py, float px, const std::vector<float>& cy,
+                       const std::vector<float>& cx) {
   int32_t best = -1;
   float best_distance = std::numeric_limits<float>::infinity();
   for (size_t j = 0; j < cy.size(); ++j) {
@@ -44,7 +38,8 @@ int32_t direct_nearest(float py, float px, const std::vector<float>& cy, const s
 
 }  // namespace
 
-TEST_CASE("panoptic argmax_first matches the scalar loop and the first-maximum rule", "[cpu][panoptic]") {
+TEST_CASE("panoptic argmax_first matches the scalar loop and the first-maximum rule",
+          "[cpu][panoptic]") {
   std::mt19937 rng(7);
   const float nan = std::numeric_limits<float>::quiet_NaN();
   for (CpuIsa isa : runnable_isas()) {
@@ -57,7 +52,9 @@ TEST_CASE("panoptic argmax_first matches the scalar loop and the first-maximum r
           for (float& v : x) {
             v = float(int(rng() % 4)) - 1.5f;  // 4 values: many ties
             if (with_nan && rng() % 9 == 0) v = nan;
-            if (rng() % 23 == 0) v = (rng() % 2) ? std::numeric_limits<float>::infinity() : -std::numeric_limits<float>::infinity();
+            if (rng() % 23 == 0)
+              v = (rng() % 2) ? std::numeric_limits<float>::infinity()
+                              : -std::numeric_limits<float>::infinity();
           }
           std::vector<int32_t> got(size_t(count), -7), scalar(size_t(count), -7);
           kernels.argmax_first(x.data(), got.data(), channels, stride, count);
@@ -70,7 +67,8 @@ TEST_CASE("panoptic argmax_first matches the scalar loop and the first-maximum r
                 top = x[size_t(c * stride + p)];
                 label = int32_t(c);
               }
-            INFO("isa " << cpu_isa_name(isa) << " channels " << channels << " count " << count << " pixel " << p);
+            INFO("isa " << cpu_isa_name(isa) << " channels " << channels << " count " << count
+                        << " pixel " << p);
             REQUIRE(scalar[size_t(p)] == label);
             REQUIRE(got[size_t(p)] == label);
           }
@@ -80,7 +78,8 @@ TEST_CASE("panoptic argmax_first matches the scalar loop and the first-maximum r
   }
 }
 
-TEST_CASE("panoptic nearest_center matches the scalar loop, first index on ties", "[cpu][panoptic]") {
+TEST_CASE("panoptic nearest_center matches the scalar loop, first index on ties",
+          "[cpu][panoptic]") {
   std::mt19937 rng(11);
   const float nan = std::numeric_limits<float>::quiet_NaN();
   const float inf = std::numeric_limits<float>::infinity();
@@ -107,13 +106,15 @@ TEST_CASE("panoptic nearest_center matches the scalar loop, first index on ties"
         if (trial % 19 == 4) px = inf;
         if (trial % 13 == 5) py = 1e30f;  // squares overflow to +inf
         const int32_t expected = direct_nearest(py, px, cy, cx);
-        const int32_t scalar = panoptic_kernels_scalar().nearest_center(py, px, cy.data(), cx.data(), count);
+        const int32_t scalar =
+            panoptic_kernels_scalar().nearest_center(py, px, cy.data(), cx.data(), count);
         const int32_t got = kernels.nearest_center(py, px, cy.data(), cx.data(), count);
-        INFO("isa " << cpu_isa_name(isa) << " count " << count << " trial " << trial << " point " << py << ","
-                    << px);
+        INFO("isa " << cpu_isa_name(isa) << " count " << count << " trial " << trial << " point "
+                    << py << "," << px);
         REQUIRE(scalar == expected);
         REQUIRE(got == expected);
-        // Padding with +inf coordinates (callers may pad lists to the vector width) changes nothing.
+        // Padding with +inf coordinates (callers may pad lists to the vector width) changes
+        // nothing.
         std::vector<float> py_pad = cy, px_pad = cx;
         const int32_t width = kernels.center_width;
         REQUIRE(width >= 1);
@@ -121,7 +122,8 @@ TEST_CASE("panoptic nearest_center matches the scalar loop, first index on ties"
           py_pad.push_back(inf);
           px_pad.push_back(inf);
         }
-        REQUIRE(kernels.nearest_center(py, px, py_pad.data(), px_pad.data(), int32_t(py_pad.size())) == expected);
+        REQUIRE(kernels.nearest_center(py, px, py_pad.data(), px_pad.data(),
+                                       int32_t(py_pad.size())) == expected);
         if (expected >= 0)
           for (int32_t j = expected + 1; j < count; ++j)
             if (cy[size_t(j)] == cy[size_t(expected)] && cx[size_t(j)] == cx[size_t(expected)]) {
@@ -138,7 +140,8 @@ namespace {
 
 // The instance value a pixel must get: 0 for stuff, else 1 + the first center of the smallest
 // distance over all centers (0 standing for none, NaN points).
-int32_t direct_instance(bool thing, float py, float px, const std::vector<float>& cy, const std::vector<float>& cx) {
+int32_t direct_instance(bool thing, float py, float px, const std::vector<float>& cy,
+                        const std::vector<float>& cx) {
   if (!thing || cy.empty()) return 0;
   return 1 + std::max(direct_nearest(py, px, cy, cx), int32_t(0));
 }
@@ -170,18 +173,24 @@ GroupingCase grouping_case(std::mt19937& rng, int height, int width, int centers
   c.offset_y.resize(pixels);
   c.offset_x.resize(pixels);
   std::normal_distribution<float> normal(0.f, 1.f);
-  const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+  const float nan = std::numeric_limits<float>::quiet_NaN(),
+              inf = std::numeric_limits<float>::infinity();
   for (size_t i = 0; i < pixels; ++i) {
     // Runs of one label, as in real maps, with some noise.
-    c.labels[i] = (i % size_t(width) != 0 && rng() % 6 != 0) ? c.labels[i - 1] : int32_t(rng() % unsigned(classes));
+    c.labels[i] = (i % size_t(width) != 0 && rng() % 6 != 0) ? c.labels[i - 1]
+                                                             : int32_t(rng() % unsigned(classes));
     float& dy = c.offset_y[i];
     float& dx = c.offset_x[i];
     switch (rng() % 10) {
-      case 0: case 1: case 2:
+      case 0:
+      case 1:
+      case 2:
         dy = normal(rng) * 6;
         dx = normal(rng) * 6;
         break;
-      case 3: case 4: case 5:
+      case 3:
+      case 4:
+      case 5:
         dy = float(int(rng() % 41) - 20) * 0.5f;
         dx = float(int(rng() % 41) - 20) * 0.5f;
         break;
@@ -212,13 +221,17 @@ GroupingCase grouping_case(std::mt19937& rng, int height, int width, int centers
 
 }  // namespace
 
-TEST_CASE("panoptic assign_instances with the grid equals the scan of all centers", "[cpu][panoptic]") {
+TEST_CASE("panoptic assign_instances with the grid equals the scan of all centers",
+          "[cpu][panoptic]") {
   std::mt19937 rng(23);
-  struct Size { int height, width, centers, classes; };
+  struct Size {
+    int height, width, centers, classes;
+  };
   // 0 and 1 center; few and many centers (cells of 4, 8 and 16 pixels); more than 32 classes
   // (the thing test gathers instead of shifting a mask); widths off the vector widths.
-  const Size sizes[] = {{9, 13, 0, 4},    {17, 35, 1, 3},    {40, 61, 2, 5},     {64, 97, 12, 7},
-                        {77, 143, 60, 9}, {96, 160, 400, 6}, {57, 203, 900, 40}, {130, 70, 2500, 33}};
+  const Size sizes[] = {{9, 13, 0, 4},      {17, 35, 1, 3},     {40, 61, 2, 5},
+                        {64, 97, 12, 7},    {77, 143, 60, 9},   {96, 160, 400, 6},
+                        {57, 203, 900, 40}, {130, 70, 2500, 33}};
   for (const Size& size : sizes) {
     GroupingCase c = grouping_case(rng, size.height, size.width, size.centers, size.classes);
     PanopticGrid grid;
@@ -235,16 +248,17 @@ TEST_CASE("panoptic assign_instances with the grid equals the scan of all center
       std::vector<int32_t> got(static_cast<size_t>(c.width)), brute(static_cast<size_t>(c.width));
       for (int y = 0; y < c.height; ++y) {
         const size_t base = size_t(y) * size_t(c.width);
-        kernels.assign_instances(view, y, c.width, &c.labels[base], c.is_thing.data(), c.classes, &c.offset_y[base],
-                                 &c.offset_x[base], got.data());
-        kernels.assign_instances(all, y, c.width, &c.labels[base], c.is_thing.data(), c.classes, &c.offset_y[base],
-                                 &c.offset_x[base], brute.data());
+        kernels.assign_instances(view, y, c.width, &c.labels[base], c.is_thing.data(), c.classes,
+                                 &c.offset_y[base], &c.offset_x[base], got.data());
+        kernels.assign_instances(all, y, c.width, &c.labels[base], c.is_thing.data(), c.classes,
+                                 &c.offset_y[base], &c.offset_x[base], brute.data());
         for (int x = 0; x < c.width; ++x) {
           const size_t i = base + size_t(x);
           const float py = float(y) + c.offset_y[i], px = float(x) + c.offset_x[i];
-          const int32_t expected = direct_instance(c.is_thing[size_t(c.labels[i])] > 0, py, px, c.cy, c.cx);
-          INFO("isa " << cpu_isa_name(isa) << " size " << c.height << "x" << c.width << " centers " << c.cy.size()
-                      << " pixel " << y << "," << x << " point " << py << "," << px);
+          const int32_t expected =
+              direct_instance(c.is_thing[size_t(c.labels[i])] > 0, py, px, c.cy, c.cx);
+          INFO("isa " << cpu_isa_name(isa) << " size " << c.height << "x" << c.width << " centers "
+                      << c.cy.size() << " pixel " << y << "," << x << " point " << py << "," << px);
           REQUIRE(got[size_t(x)] == expected);
           REQUIRE(brute[size_t(x)] == expected);
         }
@@ -259,25 +273,32 @@ TEST_CASE("panoptic run_starts and panoptic_values match their definitions", "[c
     const PanopticKernels& kernels = panoptic_kernels(isa);
     for (int32_t width : {1, 2, 7, 8, 9, 15, 16, 17, 31, 33, 64, 100, 257}) {
       for (int trial = 0; trial < 20; ++trial) {
-        std::vector<int32_t> labels(static_cast<size_t>(width)), instance(static_cast<size_t>(width));
+        std::vector<int32_t> labels(static_cast<size_t>(width)),
+            instance(static_cast<size_t>(width));
         const unsigned change = 1 + rng() % 8;
         for (int32_t x = 0; x < width; ++x) {
-          labels[size_t(x)] = (x > 0 && rng() % change) ? labels[size_t(x - 1)] : int32_t(rng() % 5);
-          instance[size_t(x)] = (x > 0 && rng() % change) ? instance[size_t(x - 1)] : int32_t(rng() % 4);
+          labels[size_t(x)] =
+              (x > 0 && rng() % change) ? labels[size_t(x - 1)] : int32_t(rng() % 5);
+          instance[size_t(x)] =
+              (x > 0 && rng() % change) ? instance[size_t(x - 1)] : int32_t(rng() % 4);
         }
         std::vector<int32_t> expected;
         for (int32_t x = 1; x < width; ++x)
-          if (labels[size_t(x)] != labels[size_t(x - 1)] || instance[size_t(x)] != instance[size_t(x - 1)])
+          if (labels[size_t(x)] != labels[size_t(x - 1)] ||
+              instance[size_t(x)] != instance[size_t(x - 1)])
             expected.push_back(x);
         std::vector<int32_t> starts(size_t(width) + 16, -7);
-        const int32_t count = kernels.run_starts(labels.data(), instance.data(), width, starts.data());
+        const int32_t count =
+            kernels.run_starts(labels.data(), instance.data(), width, starts.data());
         INFO("isa " << cpu_isa_name(isa) << " width " << width << " trial " << trial);
         REQUIRE(count == int32_t(expected.size()));
         REQUIRE(std::vector<int32_t>(starts.begin(), starts.begin() + count) == expected);
 
-        const std::vector<int32_t> by_label = {-1, 2000, -1, 4000, 5000}, by_instance = {255000, 11001, 12001, 11002};
+        const std::vector<int32_t> by_label = {-1, 2000, -1, 4000, 5000},
+                                   by_instance = {255000, 11001, 12001, 11002};
         std::vector<int32_t> out(size_t(width), 0);
-        kernels.panoptic_values(labels.data(), instance.data(), width, by_label.data(), by_instance.data(), out.data());
+        kernels.panoptic_values(labels.data(), instance.data(), width, by_label.data(),
+                                by_instance.data(), out.data());
         for (int32_t x = 0; x < width; ++x)
           REQUIRE(out[size_t(x)] == (instance[size_t(x)] ? by_instance[size_t(instance[size_t(x)])]
                                                          : by_label[size_t(labels[size_t(x)])]));

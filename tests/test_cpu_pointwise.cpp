@@ -11,19 +11,13 @@
 #include "cpu/gemm.h"
 #include "cpu/pointwise_conv.h"
 #include "ops/ops.h"
+#include "tests/cpu_kernel_testing.h"
 #include "tests/graph_fixtures.h"
 
 using namespace atrous;
+using cpu_testing::runnable_isas;
 
 namespace {
-
-std::vector<CpuIsa> runnable_isas() {
-  std::vector<CpuIsa> isas = {CpuIsa::cpu_isa_scalar};
-  CpuIsa best = cpu_isa_detect();
-  if (best == CpuIsa::cpu_isa_avx512) isas.push_back(CpuIsa::cpu_isa_avx2);
-  if (best != CpuIsa::cpu_isa_scalar) isas.push_back(best);
-  return isas;
-}
 
 // The reference conv with a fused activation.
 Tensor reference_pointwise(const Tensor& x, const Tensor& w, const Tensor& b,
