@@ -33,7 +33,7 @@ class FullyConnectedKernel : public CpuKernel {
   bool trans_a = false;
   float alpha = 1.f, beta = 1.f;
   std::vector<float> rows;  // B' as [N, K]
-  std::vector<float> c;     // beta·C broadcast to [M, N] is read through c_strides
+  std::vector<float> c;     // C as given; element (m, n) at m·c_stride_m + n·c_stride_n
   int64_t c_stride_m = 0, c_stride_n = 0;
   bool has_c = false;
   Shape a_shape, y_shape;
