@@ -1,11 +1,12 @@
 // Panoptic merger latency at Cityscapes size (1025×2049, 19 classes, things 11..18):
-// `bench_merger [runs] [centers]` prints the median over `runs` (default 7) for 0/50/200/400
-// centers (or only `centers`),
-// 1 and 2 threads, NMS kernel 13 (and the median process CPU time, all threads together,
-// which a busy machine disturbs less than the wall time); semantic given as int32 labels, as logits (argmax included),
-// and as logits with the instance scores (softmax over the logits).
-// Synthetic inputs: blocky semantic regions (about 40% thing pixels), a heatmap of Gaussian
-// peaks over a 0.05 floor, offsets that point near the peak of each 64×64 block plus noise.
+// `bench_merger [runs] [centers] [labels|logits|scores] [threads]` prints the median over `runs`
+// (default 7) for 0/50/200/400 centers (or only `centers`; −1 for all), every semantic input (or
+// only the one named), 1 and 2 threads (or only `threads`), NMS kernel 13 (and the median process
+// CPU time, all threads together, which a busy machine disturbs less than the wall time); semantic
+// given as int32 labels, as logits (argmax included), and as logits with the instance scores
+// (softmax over the logits). Synthetic inputs: blocky semantic regions (about 40% thing pixels), a
+// heatmap of Gaussian peaks over a 0.05 floor, offsets that point near the peak of each 64×64 block
+// plus noise.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -14,6 +15,7 @@
 #include <cstdlib>
 #include <ctime>
 #include <random>
+#include <string>
 
 #include "models/panoptic_merger.h"
 
@@ -73,6 +75,14 @@ Inputs make_inputs(int centers, uint32_t seed) {
 int main(int argc, char** argv) {
   const int runs = argc > 1 ? std::max(1, std::atoi(argv[1])) : 7;
   const int only = argc > 2 ? std::atoi(argv[2]) : -1;
+  const std::string only_mode = argc > 3 ? argv[3] : "";
+  const int only_threads = argc > 4 ? std::atoi(argv[4]) : 0;
+  const char* mode_names[3] = {"labels", "logits", "scores"};
+  if (!only_mode.empty() && only_mode != "labels" && only_mode != "logits" &&
+      only_mode != "scores") {
+    std::fprintf(stderr, "usage: bench_merger [runs] [centers] [labels|logits|scores] [threads]\n");
+    return 2;
+  }
   std::printf("panoptic merger, 1025x2049, 19 classes, nms 13, median of %d runs (ms)\n", runs);
   std::printf("%8s %8s %8s %14s %12s %12s %12s\n", "centers", "found", "threads", "semantic", "median_ms", "min_ms",
               "cpu_ms");
@@ -94,6 +104,9 @@ int main(int argc, char** argv) {
     labels = argmax.semantic;
     for (int mode = 0; mode < 3; ++mode)  // labels; logits; logits + scores
       for (int threads : {1, 2}) {
+        if ((!only_mode.empty() && only_mode != mode_names[mode]) ||
+            (only_threads > 0 && threads != only_threads))
+          continue;
         const bool scores = mode == 2;
         params.compute_scores = scores;
         inputs.semantic = mode == 0 ? TensorView{DType::dtype_i32, {in.h, in.w}, labels.data()}

@@ -1,6 +1,7 @@
 // The scalar panoptic merger loops (cpu/panoptic_kernels.h) and the ISA dispatch.
 #include "cpu/panoptic_kernels.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -48,17 +49,43 @@ int32_t run_starts(const int32_t* labels, const int32_t* instance, int32_t width
   return count;
 }
 
-void panoptic_values(const int32_t* labels, const int32_t* instance, int32_t width, const int32_t* value_by_label,
-                     const int32_t* value_by_instance, int32_t* out) {
-  for (int32_t x = 0; x < width; ++x) out[x] = instance[x] ? value_by_instance[instance[x]] : value_by_label[labels[x]];
+void panoptic_values(const int32_t* labels, const int32_t* instance, int32_t count,
+                     const int32_t* value_by_label, int32_t, const int32_t* value_by_instance,
+                     int32_t* out) {
+  for (int32_t x = 0; x < count; ++x)
+    out[x] = instance[x] ? value_by_instance[instance[x]] : value_by_label[labels[x]];
 }
+
+int32_t candidate_chunks(const float* row, int32_t width, float limit, int32_t* chunks,
+                         int32_t column) {
+  int32_t found = 0;
+  for (int32_t x0 = 0; x0 < width; x0 += kPanopticCenterChunk) {
+    const int32_t n = std::min(kPanopticCenterChunk, width - x0);
+    bool above = false;
+    for (int32_t k = 0; k < n; ++k) above |= row[x0 + k] > limit;
+    chunks[found] = column + x0;
+    found += above ? 1 : 0;
+  }
+  return found;
+}
+
+int32_t candidate_chunks_row(const float* row, int32_t width, float limit, int32_t* chunks) {
+  return candidate_chunks(row, width, limit, chunks, 0);
+}
+
+struct ScalarTag {};
 
 }  // namespace panoptic_scalar
 
 const PanopticKernels& panoptic_kernels_scalar() {
-  static const PanopticKernels table = {panoptic_scalar::argmax_first, panoptic_scalar::nearest_center,
-                                         panoptic_scalar::assign_instances, panoptic_scalar::run_starts,
-                                         panoptic_scalar::panoptic_values, 1};
+  static const PanopticKernels table = {panoptic_scalar::argmax_first,
+                                        panoptic_scalar::nearest_center,
+                                        panoptic_scalar::assign_instances,
+                                        panoptic_scalar::run_starts,
+                                        panoptic_scalar::panoptic_values,
+                                        panoptic_scalar::candidate_chunks_row,
+                                        panoptic_copy_labels<panoptic_scalar::ScalarTag>,
+                                        1};
   return table;
 }
 

@@ -11,29 +11,23 @@
 
 namespace atrous {
 
+// The chunk of a heatmap row that the merger's center search skips at once
+// (PanopticKernels::candidate_chunks).
+constexpr int32_t kPanopticCenterChunk = 32;
+
 // A uniform grid over the points (y + Δy, x + Δx) of the nearest-center search
 // (models/panoptic_grid.cpp builds it). Cell (r, q) covers [r·2^shift − margin,
 // (r + 1)·2^shift − margin) × [q·2^shift − margin, ...); its list holds, in ascending center
 // index, every center that can be nearest to some point of the cell. Points outside the grid
 // (and NaN points) scan all centers. rows = cols = 0 makes every point scan all centers.
-constexpr int32_t kPanopticSlots = 3;
-
 struct PanopticCenterGrid {
   int32_t shift = 0, margin = 0, rows = 0, cols = 0;
-  // rows·cols: the cell's only candidate (≥ 0), or −1 − (start·64 + n) for a list of n in
-  // [2, 63] candidates from members[start]; n = 0 in that code (longer lists, or start ≥ 2^24):
-  // read `start`
-  const int32_t* code = nullptr;
+  const int32_t* code =
+      nullptr;  // rows·cols: the cell's only candidate (≥ 0), or −1: read its list
   const int32_t* start = nullptr;      // rows·cols + 1 offsets into members
   const int32_t* members = nullptr;    // center indices, ascending within a cell
   const float* member_y = nullptr;     // the members' coordinates
   const float* member_x = nullptr;
-  const int32_t* member_yx = nullptr;  // y·65536 + x, or null when coordinates do not fit
-  // For cells of at most kPanopticSlots candidates: candidate k of the cell at
-  // slots[k·rows·cols + cell] as (index << (y_bits + x_bits)) | (y << x_bits) | x (the last
-  // candidate repeated to fill the slots); null when index, y and x do not fit in 31 bits.
-  const int32_t* slots = nullptr;
-  int32_t slot_y_bits = 0, slot_x_bits = 0;
   const float* center_y = nullptr;     // all centers
   const float* center_x = nullptr;
   int32_t centers = 0;
@@ -62,9 +56,21 @@ struct PanopticKernels {
   // `starts` (room for width + 16: vectors may write past the count); returns how many.
   int32_t (*run_starts)(const int32_t* labels, const int32_t* instance, int32_t width, int32_t* starts);
   // out[x] = instance[x] ? value_by_instance[instance[x]] : value_by_label[labels[x]] for x in
-  // [0, width) (the panoptic map: the instance's value on thing pixels, the stuff value or void).
-  void (*panoptic_values)(const int32_t* labels, const int32_t* instance, int32_t width,
-                          const int32_t* value_by_label, const int32_t* value_by_instance, int32_t* out);
+  // [0, count) (the panoptic map: the instance's value on thing pixels, the stuff value or void);
+  // labels lie in [0, classes). Any count (whole images at once); the output may be written
+  // with streaming stores.
+  void (*panoptic_values)(const int32_t* labels, const int32_t* instance, int32_t count,
+                          const int32_t* value_by_label, int32_t classes,
+                          const int32_t* value_by_instance, int32_t* out);
+  // The starts x0 (multiples of kPanopticCenterChunk, ascending) of the chunks
+  // [x0, x0 + kPanopticCenterChunk) ∩ [0, width) of a heatmap row holding a value > limit (NaN
+  // never is), into `chunks` (room for width / kPanopticCenterChunk + 1); returns how many.
+  int32_t (*candidate_chunks)(const float* row, int32_t width, float limit, int32_t* chunks);
+  // out[x] = int32(labels[x]) for x in [0, count), labels being int32, int64 or uint8
+  // (`label_bytes` 4, 8 or 1), and [*low, *high] widened to the labels' range (a label outside
+  // int32 is copied truncated: the caller rejects it by the range).
+  void (*copy_labels)(const void* labels, int32_t label_bytes, int32_t* out, int32_t count,
+                      int64_t* low, int64_t* high);
   // nearest_center's vector width: lists whose length is a multiple of it run no scalar tail
   // (callers may pad a list with +inf coordinates, which are never nearest).
   int32_t center_width;

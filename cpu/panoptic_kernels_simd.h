@@ -61,6 +61,35 @@ inline int32_t panoptic_grid_nearest(const PanopticCenterGrid& grid, float py, f
   return grid.members[begin + std::max(j, int32_t(0))];
 }
 
+// copy_labels (cpu/panoptic_kernels.h) for one label type. `Tag` is the ISA (xsimd's arch, or
+// a scalar tag) only so that each ISA's file gets its own instantiation: the compilers
+// vectorize this loop with that file's flags (__restrict: the input and output do not overlap).
+template <class Tag, class T>
+void panoptic_copy_labels_as(const T* __restrict labels, int32_t* __restrict out, int32_t count,
+                             int64_t* low, int64_t* high) {
+  if (count <= 0) return;
+  T lo = labels[0], hi = labels[0];
+  for (int32_t x = 0; x < count; ++x) {
+    const T v = labels[x];  // conditional expressions, not std::min/max: GCC vectorizes these
+    lo = v < lo ? v : lo;
+    hi = v > hi ? v : hi;
+    out[x] = int32_t(v);
+  }
+  *low = std::min(*low, int64_t(lo));
+  *high = std::max(*high, int64_t(hi));
+}
+
+template <class Tag>
+void panoptic_copy_labels(const void* labels, int32_t label_bytes, int32_t* out, int32_t count,
+                          int64_t* low, int64_t* high) {
+  if (label_bytes == 8)
+    panoptic_copy_labels_as<Tag>(static_cast<const int64_t*>(labels), out, count, low, high);
+  else if (label_bytes == 1)
+    panoptic_copy_labels_as<Tag>(static_cast<const uint8_t*>(labels), out, count, low, high);
+  else
+    panoptic_copy_labels_as<Tag>(static_cast<const int32_t*>(labels), out, count, low, high);
+}
+
 namespace panoptic_scalar {
 
 // Compiled once without ISA flags (panoptic_kernels.cpp).
@@ -69,8 +98,13 @@ int32_t nearest_center(float py, float px, const float* cy, const float* cx, int
 void assign_instances(const PanopticCenterGrid& grid, int32_t y, int32_t width, const int32_t* labels,
                       const float* is_thing, int32_t classes, const float* offset_y, const float* offset_x, int32_t* instance);
 int32_t run_starts(const int32_t* labels, const int32_t* instance, int32_t width, int32_t* starts);
-void panoptic_values(const int32_t* labels, const int32_t* instance, int32_t width, const int32_t* value_by_label,
+void panoptic_values(const int32_t* labels, const int32_t* instance, int32_t count,
+                     const int32_t* value_by_label, int32_t classes,
                      const int32_t* value_by_instance, int32_t* out);
+// candidate_chunks for the row part [0, width) whose x = 0 is column `column` of the row (the
+// starts written are columns).
+int32_t candidate_chunks(const float* row, int32_t width, float limit, int32_t* chunks,
+                         int32_t column);
 
 }  // namespace panoptic_scalar
 }  // namespace atrous
@@ -211,11 +245,30 @@ int32_t nearest_center(float py, float px, const float* cy, const float* cx, int
   return best;
 }
 
-// Vectors of pixels whose thing pixels' points all lie in the grid and all fall in cells with
-// one candidate (most vectors) take the candidates with one gather; a vector without thing
-// pixels stores zeros; any other vector goes pixel by pixel as the scalar loop. The cell index
-// is computed as in panoptic_grid_cell (floor, exact integer arithmetic), so a lane's cell is
-// the scalar one.
+// Bit l set for the true lanes of a comparison of int32 vectors.
+template <class Arch>
+uint32_t lane_bits(const xsimd::batch_bool<int32_t, Arch>& b) {
+#if defined(__AVX512F__)
+  if constexpr (std::is_same<Arch, xsimd::avx512f>::value) return uint32_t(b.data);
+#endif
+#if defined(__AVX2__)
+  if constexpr (std::is_same<Arch, xsimd::fma3<xsimd::avx2>>::value)
+    return uint32_t(_mm256_movemask_ps(_mm256_castsi256_ps(b.data)));
+#endif
+  using int_batch = xsimd::batch<int32_t, Arch>;
+  alignas(64) int32_t lanes[int_batch::size];
+  xsimd::select(b, int_batch(1), int_batch(0)).store_aligned(lanes);
+  uint32_t bits = 0;
+  for (size_t l = 0; l < int_batch::size; ++l) bits |= uint32_t(lanes[l]) << l;
+  return bits;
+}
+
+// A vector without thing pixels stores zeros. Otherwise, when every thing pixel's point lies
+// in the grid, one gather reads the cells' codes: lanes in cells with one candidate take it, and
+// the lanes in cells with several scan their cell's list, one distinct cell at a time. A vector
+// with a point outside the grid goes pixel by pixel as the scalar loop. The cell index is
+// computed as in panoptic_grid_cell (floor, exact integer arithmetic), so a lane's cell is the
+// scalar one.
 template <class Arch>
 void assign_instances(const PanopticCenterGrid& grid, int32_t y, int32_t width, const int32_t* labels,
                       const float* is_thing, int32_t classes, const float* offset_y, const float* offset_x, int32_t* instance) {
@@ -276,83 +329,41 @@ void assign_instances(const PanopticCenterGrid& grid, int32_t y, int32_t width, 
           sole_value.store_unaligned(instance + x);
           continue;
         }
-        // Lanes whose cell has several candidates scan the cell's list, candidate k of every
-        // lane at once: per lane the first k of the smallest distance (strict <), the scalar
-        // scan's answer (no NaN in the grid). Lanes past their list's end see +inf.
-        const int_batch span = xsimd::select(several, int_batch(-1) - code, int_batch(0));
-        const int_batch count = span & int_batch(63), begin = span >> 6;
-        if (grid.slots && !xsimd::any(several & ((count == int_batch(0)) | (count > int_batch(kPanopticSlots))))) {
-          // Every such lane's list fits the slots: candidate k of all lanes in one gather.
-          alignas(64) int32_t counts[16];
-          count.store_aligned(counts);
-          int32_t most = 0;
-          for (int32_t l = 0; l < width_lanes; ++l) most = std::max(most, counts[l]);
-          const int32_t cells = grid.rows * grid.cols;
-          const int_batch x_mask((1 << grid.slot_x_bits) - 1), y_mask((1 << grid.slot_y_bits) - 1);
-          const batch inf(std::numeric_limits<float>::infinity());
-          batch best = inf;
-          int_batch chosen(0);
-          for (int32_t k = 0; k < most; ++k) {
-            // Lanes with fewer candidates repeat their last one: an equal distance, not closer.
-            int_batch packed = gather_ints<Arch>(grid.slots + size_t(k) * size_t(cells), cell);
-            const batch dx = xsimd::to_float(packed & x_mask) - px;
-            packed >>= grid.slot_x_bits;
-            const batch dy = xsimd::to_float(packed & y_mask) - py;
-            packed >>= grid.slot_y_bits;
+        // Lanes whose cell lists several candidates: one cell at a time (a vector's points fall
+        // in few cells), its candidates broadcast in ascending index order; per lane the first
+        // candidate of the smallest distance (strict <), the scalar scan's answer (the points
+        // are finite here).
+        alignas(64) int32_t cell_of[16];
+        cell.store_aligned(cell_of);
+        uint32_t pending = lane_bits<Arch>(several);
+        int_batch chosen = sole_value;
+        while (pending != 0) {
+          const int32_t c = cell_of[__builtin_ctz(pending)];
+          const auto same = several & (cell == int_batch(c));
+          pending &= ~lane_bits<Arch>(same);
+          const int32_t begin = grid.start[c];
+          const int32_t listed = grid.start[c + 1] - begin;
+          batch best(std::numeric_limits<float>::infinity());
+          int_batch choice(0);
+          for (int32_t k = 0; k < listed; ++k) {
+            const int32_t j = begin + k;
+            const batch dy = batch(grid.member_y[j]) - py;
+            const batch dx = batch(grid.member_x[j]) - px;
             const batch distance = exact_sqrt(dy * dy + dx * dx);
             const auto closer = distance < best;
             best = xsimd::select(closer, distance, best);
-            chosen = xsimd::to_int(xsimd::select(closer, xsimd::to_float(packed), xsimd::to_float(chosen)));
+            choice =
+                xsimd::select(xsimd::bool_cast(closer), int_batch(grid.members[j] + 1), choice);
           }
-          xsimd::select(several, chosen + int_batch(1), sole_value).store_unaligned(instance + x);
-          continue;
+          chosen = xsimd::select(same, choice, chosen);
         }
-        if (grid.member_yx && !xsimd::any(several & (count == int_batch(0)))) {
-          alignas(64) int32_t counts[16];
-          count.store_aligned(counts);
-          int32_t most = 0;
-          for (int32_t l = 0; l < width_lanes; ++l) most = std::max(most, counts[l]);
-          const batch count_f = xsimd::to_float(count);
-          const batch inf(std::numeric_limits<float>::infinity());
-          batch best = inf, best_k = zero;
-          for (int32_t k = 0; k < most; ++k) {
-            // Lanes with fewer candidates (or none) read their last one (or members[0]).
-            const int_batch index = begin + xsimd::max(xsimd::min(int_batch(k), count - int_batch(1)), int_batch(0));
-            const int_batch yx = gather_ints<Arch>(grid.member_yx, index);
-            const batch dy = xsimd::to_float(yx >> 16) - py;
-            const batch dx = xsimd::to_float(yx & int_batch(0xffff)) - px;
-            const batch distance = exact_sqrt(dy * dy + dx * dx);
-            const auto closer = (count_f > batch(float(k))) & (distance < best);
-            best = xsimd::select(closer, distance, best);
-            best_k = xsimd::select(closer, batch(float(k)), best_k);
-          }
-          const int_batch chosen = gather_ints<Arch>(grid.members, begin + xsimd::to_int(best_k));
-          xsimd::select(several, chosen + int_batch(1), sole_value).store_unaligned(instance + x);
-          continue;
-        }
+        chosen.store_unaligned(instance + x);
+        continue;
       }
       for (int32_t l = 0; l < width_lanes; ++l) instance[x + l] = one(x + l);
     }
   }
   for (; x < width; ++x) instance[x] = one(x);
-}
-
-// Bit l set for the true lanes of a comparison of int32 vectors.
-template <class Arch>
-uint32_t lane_bits(const xsimd::batch_bool<int32_t, Arch>& b) {
-#if defined(__AVX512F__)
-  if constexpr (std::is_same<Arch, xsimd::avx512f>::value) return uint32_t(b.data);
-#endif
-#if defined(__AVX2__)
-  if constexpr (std::is_same<Arch, xsimd::fma3<xsimd::avx2>>::value)
-    return uint32_t(_mm256_movemask_ps(_mm256_castsi256_ps(b.data)));
-#endif
-  using int_batch = xsimd::batch<int32_t, Arch>;
-  alignas(64) int32_t lanes[int_batch::size];
-  xsimd::select(b, int_batch(1), int_batch(0)).store_aligned(lanes);
-  uint32_t bits = 0;
-  for (size_t l = 0; l < int_batch::size; ++l) bits |= uint32_t(lanes[l]) << l;
-  return bits;
 }
 
 // Each vector compares pixels x.. with x − 1..; the set bits of the difference are the starts.
@@ -384,21 +395,82 @@ int32_t run_starts(const int32_t* labels, const int32_t* instance, int32_t width
   return count;
 }
 
-// Two gathers per vector (the second only where the vector holds thing pixels).
+// The map is written once and not read back by the merger, so whole vectors go out with
+// streaming stores where the ISA has them (no read for ownership): a scalar head aligns the
+// output first. The label look-up is a permutation of two registers for up to 32 classes
+// (AVX-512), a gather otherwise; the instance look-up a gather of the thing lanes only.
 template <class Arch>
-void panoptic_values(const int32_t* labels, const int32_t* instance, int32_t width, const int32_t* value_by_label,
+void panoptic_values(const int32_t* labels, const int32_t* instance, int32_t count,
+                     const int32_t* value_by_label, int32_t classes,
                      const int32_t* value_by_instance, int32_t* out) {
   using int_batch = xsimd::batch<int32_t, Arch>;
   constexpr int32_t lanes = int32_t(int_batch::size);
+  auto one = [&](int32_t x) {
+    return instance[x] ? value_by_instance[instance[x]] : value_by_label[labels[x]];
+  };
+  (void)classes;  // read by the AVX-512 path only
   int32_t x = 0;
-  for (; x + lanes <= width; x += lanes) {
+  for (; x < count && reinterpret_cast<uintptr_t>(out + x) % sizeof(int_batch) != 0; ++x)
+    out[x] = one(x);
+#if defined(__AVX512F__)
+  if constexpr (std::is_same<Arch, xsimd::avx512f>::value) {
+    if (classes <= 32) {
+      alignas(64) int32_t table[32] = {};
+      std::copy(value_by_label, value_by_label + classes, table);
+      const __m512i low = _mm512_load_si512(table), high = _mm512_load_si512(table + 16);
+      for (; x + lanes <= count; x += lanes) {
+        const __m512i owner = _mm512_loadu_si512(instance + x);
+        __m512i value = _mm512_permutex2var_epi32(low, _mm512_loadu_si512(labels + x), high);
+        const __mmask16 thing = _mm512_test_epi32_mask(owner, owner);
+        if (thing) value = _mm512_mask_i32gather_epi32(value, thing, owner, value_by_instance, 4);
+        _mm512_stream_si512(reinterpret_cast<__m512i*>(out + x), value);
+      }
+    }
+  }
+#endif
+  for (; x + lanes <= count; x += lanes) {
     const int_batch owner = int_batch::load_unaligned(instance + x);
     int_batch value = gather_ints<Arch>(value_by_label, int_batch::load_unaligned(labels + x));
     const auto thing = owner != int_batch(0);
     if (xsimd::any(thing)) value = xsimd::select(thing, gather_ints<Arch>(value_by_instance, owner), value);
-    value.store_unaligned(out + x);
+#if defined(__AVX512F__)
+    if constexpr (std::is_same<Arch, xsimd::avx512f>::value) {
+      _mm512_stream_si512(reinterpret_cast<__m512i*>(out + x), value);
+      continue;
+    }
+#endif
+#if defined(__AVX2__)
+    if constexpr (std::is_same<Arch, xsimd::fma3<xsimd::avx2>>::value) {
+      _mm256_stream_si256(reinterpret_cast<__m256i*>(out + x), value);
+      continue;
+    }
+#endif
+    value.store_aligned(out + x);
   }
-  for (; x < width; ++x) out[x] = instance[x] ? value_by_instance[instance[x]] : value_by_label[labels[x]];
+  for (; x < count; ++x) out[x] = one(x);
+#if defined(__x86_64__)
+  _mm_sfence();  // the streaming stores are ordered before whatever the caller does next
+#endif
+}
+
+// Each chunk is whole vectors (the vector width divides kPanopticCenterChunk); the last,
+// partial chunk goes through the scalar loop.
+template <class Arch>
+int32_t candidate_chunks(const float* row, int32_t width, float limit, int32_t* chunks) {
+  using batch = xsimd::batch<float, Arch>;
+  constexpr int32_t lanes = int32_t(batch::size);
+  static_assert(kPanopticCenterChunk % lanes == 0,
+                "candidate_chunks: the chunk is not whole vectors");
+  const batch bound(limit);
+  int32_t found = 0, x0 = 0;
+  for (; x0 + kPanopticCenterChunk <= width; x0 += kPanopticCenterChunk) {
+    auto above = batch::load_unaligned(row + x0) > bound;
+    for (int32_t k = lanes; k < kPanopticCenterChunk; k += lanes)
+      above = above | (batch::load_unaligned(row + x0 + k) > bound);
+    chunks[found] = x0;
+    found += xsimd::any(above) ? 1 : 0;
+  }
+  return found + panoptic_scalar::candidate_chunks(row + x0, width - x0, limit, chunks + found, x0);
 }
 
 template <class Arch>
@@ -409,6 +481,8 @@ PanopticKernels make_panoptic_kernels() {
   table.assign_instances = assign_instances<Arch>;
   table.run_starts = run_starts<Arch>;
   table.panoptic_values = panoptic_values<Arch>;
+  table.copy_labels = panoptic_copy_labels<Arch>;
+  table.candidate_chunks = candidate_chunks<Arch>;
   table.center_width = int32_t(xsimd::batch<float, Arch>::size);
   return table;
 }

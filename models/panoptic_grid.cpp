@@ -56,20 +56,14 @@ void prune_dominated(const std::vector<float>& cy, const std::vector<float>& cx,
 //     corner, and f > 1e-2 at the four corners means a is nearer everywhere.
 // The margins (relative 1e-4, absolute 1e-2 in squared pixels) are far above the float32
 // rounding of the reference distances (relative error below 1e-6), so a center that is nearest
-// after rounding, or tied, is never dropped.
+// after rounding, or tied, is never dropped. The distance rule runs first, and the pairwise rule
+// on its survivors only: that drops the same centers as on the whole list, since a center the
+// first rule drops is beaten at every corner by the center that sets `upper`, which it keeps.
 void filter_candidates(const int32_t* candidates, int32_t count, const std::vector<float>& cy,
                        const std::vector<float>& cx, double y0, double x0, double size, bool prune,
                        std::vector<int32_t>* out) {
   const double y1 = y0 + size, x1 = x0 + size;
   constexpr int kPruneMax = 16;
-  if (prune && count <= kPruneMax) {
-    // The pairwise rule alone: it drops whatever the first rule drops (a center farther than
-    // another's farthest corner is beaten by it at every corner).
-    const size_t first = out->size();
-    out->insert(out->end(), candidates, candidates + count);
-    prune_dominated(cy, cx, y0, x0, y1, x1, first, out);
-    return;
-  }
   double upper = std::numeric_limits<double>::infinity();
   for (int32_t k = 0; k < count; ++k) {
     const double py = cy[size_t(candidates[k])], px = cx[size_t(candidates[k])];
@@ -137,7 +131,8 @@ void panoptic_grid_build(const std::vector<float>& cy, const std::vector<float>&
     for (int32_t r = 0; r < parent.rows; ++r)
       for (int32_t q = 0; q < parent.cols; ++q) {
         filter_candidates(all.data(), count, cy, cx, double(r) * parent.size - grid->margin,
-                          double(q) * parent.size - grid->margin, parent.size, top == shift, &parent.members);
+                          double(q) * parent.size - grid->margin, parent.size, true,
+                          &parent.members);
         parent.start.push_back(int32_t(parent.members.size()));
       }
   }
@@ -155,9 +150,9 @@ void panoptic_grid_build(const std::vector<float>& cy, const std::vector<float>&
           child.start.push_back(int32_t(child.members.size()));
           continue;
         }
-        filter_candidates(parent.members.data() + begin, parent.start[size_t(up) + 1] - begin, cy, cx,
-                          double(r) * child.size - grid->margin, double(q) * child.size - grid->margin,
-                          child.size, level_shift == shift, &child.members);
+        filter_candidates(parent.members.data() + begin, parent.start[size_t(up) + 1] - begin, cy,
+                          cx, double(r) * child.size - grid->margin,
+                          double(q) * child.size - grid->margin, child.size, true, &child.members);
         child.start.push_back(int32_t(child.members.size()));
       }
     std::swap(parent, child);
@@ -168,48 +163,14 @@ void panoptic_grid_build(const std::vector<float>& cy, const std::vector<float>&
   grid->members = std::move(parent.members);
   const size_t cells = size_t(grid->rows) * size_t(grid->cols);
   grid->code.resize(cells);
-  for (size_t c = 0; c < cells; ++c) {
-    const int32_t begin = grid->start[c], count = grid->start[c + 1] - begin;
-    if (count == 1) grid->code[c] = grid->members[size_t(begin)];
-    else if (count < 64 && begin < (1 << 24)) grid->code[c] = -1 - (begin * 64 + count);
-    else grid->code[c] = -1 - (begin < (1 << 24) ? begin * 64 : 0);
-  }
+  for (size_t c = 0; c < cells; ++c)
+    grid->code[c] =
+        grid->start[c + 1] - grid->start[c] == 1 ? grid->members[size_t(grid->start[c])] : -1;
   grid->member_y.resize(grid->members.size());
   grid->member_x.resize(grid->members.size());
   for (size_t j = 0; j < grid->members.size(); ++j) {
     grid->member_y[j] = cy[size_t(grid->members[j])];
     grid->member_x[j] = cx[size_t(grid->members[j])];
-  }
-  // Slots: short lists packed per cell, so that a vector gathers every lane's candidate k at
-  // once, the index with the coordinates (no gather depends on another).
-  auto bits = [](int64_t n) {  // bits of n − 1 (at least 1)
-    int b = 1;
-    while ((int64_t(1) << b) < n) ++b;
-    return b;
-  };
-  grid->slot_y_bits = bits(height);
-  grid->slot_x_bits = bits(width);
-  grid->slots.clear();
-  if (int64_t(count) <= (int64_t(1) << (31 - grid->slot_y_bits - grid->slot_x_bits))) {
-    grid->slots.resize(cells * size_t(kPanopticSlots));
-    const int shift_index = grid->slot_y_bits + grid->slot_x_bits;
-    for (size_t c = 0; c < cells; ++c) {
-      const int32_t begin = grid->start[c], listed = grid->start[c + 1] - begin;
-      for (int32_t k = 0; k < kPanopticSlots; ++k) {
-        const size_t j = size_t(begin + std::min(k, listed - 1));
-        const int32_t i = grid->members[j];
-        grid->slots[size_t(k) * cells + c] = (i << shift_index) |
-                                             (int32_t(grid->member_y[j]) << grid->slot_x_bits) |
-                                             int32_t(grid->member_x[j]);
-      }
-    }
-  }
-  // Packed coordinates for the vectors' scan (one gather per candidate): centers lie in the image.
-  grid->member_yx.clear();
-  if (height <= 32768 && width <= 65536) {
-    grid->member_yx.resize(grid->members.size());
-    for (size_t j = 0; j < grid->members.size(); ++j)
-      grid->member_yx[j] = int32_t(grid->member_y[j]) * 65536 + int32_t(grid->member_x[j]);
   }
 }
 
@@ -225,10 +186,6 @@ PanopticCenterGrid panoptic_grid_view(const PanopticGrid& grid, const std::vecto
   view.members = grid.members.data();
   view.member_y = grid.member_y.data();
   view.member_x = grid.member_x.data();
-  view.member_yx = grid.member_yx.empty() ? nullptr : grid.member_yx.data();
-  view.slots = grid.slots.empty() ? nullptr : grid.slots.data();
-  view.slot_y_bits = grid.slot_y_bits;
-  view.slot_x_bits = grid.slot_x_bits;
   view.center_y = cy.data();
   view.center_x = cx.data();
   view.centers = int32_t(cy.size());

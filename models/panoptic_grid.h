@@ -14,8 +14,7 @@ namespace atrous {
 // The grid's tables (PanopticCenterGrid points into them). No cells: every point scans all centers.
 struct PanopticGrid {
   int32_t shift = 0, margin = 0, rows = 0, cols = 0;
-  std::vector<int32_t> code, start, members, member_yx, slots;
-  int32_t slot_y_bits = 0, slot_x_bits = 0;
+  std::vector<int32_t> code, start, members;
   std::vector<float> member_y, member_x;
 };
 

@@ -129,29 +129,36 @@ Status check_inputs(const PanopticInputs& in, Geometry* g) {
   return Status::success();
 }
 
+// A slot's box (rows y0..y1, columns x0..x1) and first raster position (read for centers only).
+struct SlotStats {
+  int32_t y0 = std::numeric_limits<int32_t>::max(), x0 = std::numeric_limits<int32_t>::max(),
+          y1 = -1, x1 = -1;
+  int64_t first = std::numeric_limits<int64_t>::max();
+};
+
 // Per part of the rows. Stuff classes and instances share the tables, so that a run updates
 // them without a branch: slot c for stuff class c, slot classes + i for center i, and a last
 // slot for thing pixels without a center (no centers at all), never read.
 struct PartStats {
   std::vector<int64_t> count;        // stuff area per class, then centers × thing classes, then the spare
-  std::vector<int32_t> box;          // per slot: y0, x0, y1, x1
-  std::vector<int64_t> first;        // per slot: first raster position (centers only)
+  std::vector<SlotStats> slot;       // per slot
   std::vector<int64_t> probability;  // per center, fixed point
 };
 
-void box_init(std::vector<int32_t>* box, size_t n) {
-  box->resize(n * 4);
-  for (size_t i = 0; i < n; ++i) {
-    (*box)[i * 4 + 0] = (*box)[i * 4 + 1] = std::numeric_limits<int32_t>::max();
-    (*box)[i * 4 + 2] = (*box)[i * 4 + 3] = -1;
-  }
+inline void slot_merge(SlotStats* into, const SlotStats& b) {
+  into->y0 = std::min(into->y0, b.y0);
+  into->x0 = std::min(into->x0, b.x0);
+  into->y1 = std::max(into->y1, b.y1);
+  into->x1 = std::max(into->x1, b.x1);
+  into->first = std::min(into->first, b.first);
 }
 
-inline void box_merge(int32_t* into, const int32_t* b) {
-  into[0] = std::min(into[0], b[0]);
-  into[1] = std::min(into[1], b[1]);
-  into[2] = std::max(into[2], b[2]);
-  into[3] = std::max(into[3], b[3]);
+// COCO's [x, y, width, height] of a slot's box.
+inline void slot_bbox(const SlotStats& b, int32_t* bbox) {
+  bbox[0] = b.x0;
+  bbox[1] = b.y0;
+  bbox[2] = b.x1 - b.x0 + 1;
+  bbox[3] = b.y1 - b.y0 + 1;
 }
 
 // Whether no pixel of rows [r0, r1] × columns [q0, q1] of `heat` is larger than v.
@@ -165,22 +172,6 @@ inline bool window_at_most(const float* heat, int64_t width, int r0, int r1, int
   return true;
 }
 
-constexpr int kCenterChunk = 32;
-
-// The starts of the chunks of kCenterChunk pixels of a heatmap row that hold a candidate
-// (value > limit); returns how many.
-int candidate_chunks(const float* row, int width, float limit, std::vector<int32_t>* chunks) {
-  chunks->resize(size_t(width / kCenterChunk + 1));
-  int found = 0;
-  for (int x0 = 0; x0 < width; x0 += kCenterChunk) {
-    const int n = std::min(kCenterChunk, width - x0);
-    int above = 0;  // a count, so that the compiler vectorizes the loop
-    for (int k = 0; k < n; ++k) above += row[x0 + k] > limit;
-    if (above > 0) (*chunks)[size_t(found++)] = x0;
-  }
-  return found;
-}
-
 // Pass 1's centers for row y (see the top of the file) in its candidate chunks, appended in
 // raster order. The caller scans row y + 1 before (candidate_chunks), so that the 3×3 test
 // finds the three rows in the cache.
@@ -188,7 +179,7 @@ void row_centers(const float* heat, int height, int width, int y, float limit, i
                  const std::vector<int32_t>& chunks, int found, std::vector<PanopticCenter>* centers) {
   const float* row = heat + int64_t(y) * width;
   const int near_before = std::min(before, 1), near_after = std::min(after, 1);
-  constexpr int kChunk = kCenterChunk;
+  constexpr int kChunk = kPanopticCenterChunk;
   for (int chunk = 0; chunk < found; ++chunk) {
     const int x0 = chunks[size_t(chunk)];
     const int n = std::min(kChunk, width - x0);
@@ -229,19 +220,6 @@ void row_centers(const float* heat, int height, int width, int y, float limit, i
   }
 }
 
-// Copies a row of integer labels to int32 and widens [low, high] to their range.
-template <typename T>
-void copy_labels(const T* in, int32_t* out, int n, int64_t* low, int64_t* high) {
-  T lo = in[0], hi = in[0];
-  for (int x = 0; x < n; ++x) {
-    lo = std::min(lo, in[x]);
-    hi = std::max(hi, in[x]);
-    out[x] = int32_t(in[x]);  // kept only when the range check passes
-  }
-  *low = std::min(*low, int64_t(lo));
-  *high = std::max(*high, int64_t(hi));
-}
-
 }  // namespace
 
 Status panoptic_merge(const PanopticInputs& inputs, const PanopticParams& params, int threads,
@@ -277,23 +255,25 @@ Status panoptic_merge(const PanopticInputs& inputs, const PanopticParams& params
   std::vector<std::vector<PanopticCenter>> part_centers(static_cast<size_t>(parts));
   std::vector<int64_t> part_low(size_t(parts), std::numeric_limits<int64_t>::max());
   std::vector<int64_t> part_high(size_t(parts), std::numeric_limits<int64_t>::min());
+  const int32_t label_bytes = int32_t(dtype_size(g.label_type));
   parallel_rows(parts, H, [&](int y0, int y1, int part) {
     int64_t low = part_low[size_t(part)], high = part_high[size_t(part)];
     std::vector<int32_t> chunks, next_chunks;
-    int found = candidate_chunks(heat + int64_t(y0) * W, W, limit, &chunks);
+    chunks.resize(size_t(W / kPanopticCenterChunk + 1));
+    next_chunks.resize(chunks.size());
+    int found = kernels.candidate_chunks(heat + int64_t(y0) * W, W, limit, chunks.data());
     for (int y = y0; y < y1; ++y) {
       const int64_t base = int64_t(y) * W;
       if (g.logits) {
         // Strict > keeps the first maximum.
         kernels.argmax_first(g.logit_data + base, semantic + base, g.classes, HW, W);
-      } else if (g.label_type == DType::dtype_i32) {
-        copy_labels(static_cast<const int32_t*>(g.label_data) + base, semantic + base, W, &low, &high);
-      } else if (g.label_type == DType::dtype_i64) {
-        copy_labels(static_cast<const int64_t*>(g.label_data) + base, semantic + base, W, &low, &high);
       } else {
-        copy_labels(static_cast<const uint8_t*>(g.label_data) + base, semantic + base, W, &low, &high);
+        kernels.copy_labels(static_cast<const char*>(g.label_data) + base * label_bytes,
+                            label_bytes, semantic + base, W, &low, &high);
       }
-      const int next_found = y + 1 < H ? candidate_chunks(heat + int64_t(y + 1) * W, W, limit, &next_chunks) : 0;
+      const int next_found = y + 1 < H ? kernels.candidate_chunks(heat + int64_t(y + 1) * W, W,
+                                                                  limit, next_chunks.data())
+                                       : 0;
       row_centers(heat, H, W, y, limit, before, after, chunks, found, &part_centers[size_t(part)]);
       chunks.swap(next_chunks);
       found = next_found;
@@ -358,65 +338,78 @@ Status panoptic_merge(const PanopticInputs& inputs, const PanopticParams& params
   for (int64_t c = 0; c < classes; ++c) is_thing[size_t(c)] = thing_index[size_t(c)] >= 0 ? 1.0f : 0.0f;
   std::vector<PartStats> stats(static_cast<size_t>(parts));
   int32_t* instance = result->instance.data();
+  // Per class: the slot and counter of its pixels that have no instance (stuff: its own; a thing
+  // class: the spare ones), and its thing index (0 for stuff, never used with an instance).
+  const size_t spare_count = size_t(classes) + size_t(K) * size_t(T),
+               spare_slot = size_t(classes) + size_t(K);
+  struct ClassRoute {
+    int64_t slot, counter, thing;
+  };
+  std::vector<ClassRoute> routes(static_cast<size_t>(classes));
+  for (int64_t c = 0; c < classes; ++c) {
+    const bool thing = thing_index[size_t(c)] >= 0;
+    routes[size_t(c)] = {thing ? int64_t(spare_slot) : c, thing ? int64_t(spare_count) : c,
+                         thing ? thing_index[size_t(c)] : 0};
+  }
   parallel_rows(parts, H, [&](int y0, int y1, int part) {
     PartStats& s = stats[size_t(part)];
-    const size_t spare_count = size_t(classes) + size_t(K) * size_t(T), spare_slot = size_t(classes) + size_t(K);
     s.count.assign(spare_count + 1, 0);
-    box_init(&s.box, spare_slot + 1);
-    s.first.assign(spare_slot + 1, HW);
+    s.slot.assign(spare_slot + 1, SlotStats());
     std::vector<int32_t> starts(static_cast<size_t>(W) + 16);
+    // Locals, so that the loop over runs keeps them in registers (its stores could alias them).
+    int64_t* const count = s.count.data();
+    SlotStats* const slots = s.slot.data();
+    const ClassRoute* const route = routes.data();
+    const int64_t instance_slot = classes - 1, instance_counter = classes - int64_t(T), things = T;
     for (int y = y0; y < y1; ++y) {
       const int64_t base = int64_t(y) * W;
       const int32_t* labels = semantic + base;
       int32_t* owner = instance + base;
       kernels.assign_instances(grid_view, y, W, labels, is_thing.data(), int32_t(classes), offset_y + base,
                                offset_x + base, owner);
-      // Runs of one class and one instance: their pixels counted at once.
+      // Runs of one class and one instance: their pixels counted at once. Instance o > 0 (thing
+      // pixels only) has slot classes + o − 1 and counter classes + (o − 1)·T + thing index;
+      // chosen by a mask, not a branch: the runs alternate unpredictably.
       const int32_t runs = kernels.run_starts(labels, owner, W, starts.data());
       starts[size_t(runs)] = W;
       for (int32_t r = 0, x = 0; r <= runs; ++r) {
-        const int32_t c = labels[x], o = owner[x];
-        const int end = starts[size_t(r)];
-        const int32_t t = thing_index[size_t(c)];
-        const size_t center = size_t(o - 1);
-        const size_t slot = t < 0 ? size_t(c) : (o > 0 ? size_t(classes) + center : spare_slot);
-        const size_t counter =
-            t < 0 ? size_t(c) : (o > 0 ? size_t(classes) + center * size_t(T) + size_t(t) : spare_count);
-        s.count[counter] += end - x;
-        int32_t* b = &s.box[slot * 4];
-        b[0] = std::min(b[0], y);
-        b[1] = std::min(b[1], x);
-        b[2] = std::max(b[2], y);
-        b[3] = std::max(b[3], end - 1);
-        s.first[slot] = std::min(s.first[slot], base + x);
+        const ClassRoute& to = route[labels[x]];
+        const int64_t o = owner[x];
+        const int32_t end = starts[size_t(r)];
+        const int64_t has = -int64_t(o > 0);
+        const int64_t slot = to.slot ^ ((to.slot ^ (instance_slot + o)) & has);
+        const int64_t counter =
+            to.counter ^ ((to.counter ^ (instance_counter + o * things + to.thing)) & has);
+        count[counter] += end - x;
+        SlotStats& b = slots[slot];
+        b.y0 = std::min(b.y0, y);
+        b.x0 = std::min(b.x0, x);
+        b.y1 = std::max(b.y1, y);
+        b.x1 = std::max(b.x1, end - 1);
+        b.first = std::min(b.first, base + x);
         x = end;
       }
     }
   });
 
   // ---- vote, ids, stuff rule ---------------------------------------------------------------
-  std::vector<int64_t> histogram(size_t(K) * size_t(T), 0), first(size_t(K), HW), area(size_t(K), 0);
-  std::vector<int32_t> box, stuff_box;
-  box_init(&box, size_t(K));
-  box_init(&stuff_box, size_t(classes));
+  std::vector<int64_t> histogram(size_t(K) * size_t(T), 0), area(size_t(K), 0);
+  std::vector<SlotStats> box(static_cast<size_t>(K)), stuff_box(static_cast<size_t>(classes));
   std::vector<int64_t> stuff_area(size_t(classes), 0);
   for (const PartStats& s : stats) {
     for (size_t j = 0; j < histogram.size(); ++j) histogram[j] += s.count[size_t(classes) + j];
-    for (int i = 0; i < K; ++i) {
-      const size_t slot = size_t(classes) + size_t(i);
-      first[size_t(i)] = std::min(first[size_t(i)], s.first[slot]);
-      box_merge(&box[size_t(i) * 4], &s.box[slot * 4]);
-    }
+    for (int i = 0; i < K; ++i) slot_merge(&box[size_t(i)], s.slot[size_t(classes) + size_t(i)]);
     for (int64_t c = 0; c < classes; ++c) {
       stuff_area[size_t(c)] += s.count[size_t(c)];
-      box_merge(&stuff_box[size_t(c) * 4], &s.box[size_t(c) * 4]);
+      slot_merge(&stuff_box[size_t(c)], s.slot[size_t(c)]);
     }
   }
   std::vector<int32_t> order;
   for (int i = 0; i < K; ++i)
-    if (first[size_t(i)] < HW) order.push_back(i);
+    if (box[size_t(i)].first < HW) order.push_back(i);
   if (deeplab2)
-    std::sort(order.begin(), order.end(), [&](int a, int b) { return first[size_t(a)] < first[size_t(b)]; });
+    std::sort(order.begin(), order.end(),
+              [&](int a, int b) { return box[size_t(a)].first < box[size_t(b)].first; });
   std::vector<int32_t> value_of(size_t(K), void_value), class_of(size_t(K), -1);
   std::vector<int32_t> counter(things.size(), 0);
   std::vector<PanopticSegmentInfo> segments;
@@ -434,11 +427,7 @@ Status panoptic_merge(const PanopticInputs& inputs, const PanopticParams& params
     segment.id = value_of[size_t(i)];
     segment.category_id = category;
     segment.area = area[size_t(i)];
-    const int32_t* b = &box[size_t(i) * 4];
-    segment.bbox[0] = b[1];
-    segment.bbox[1] = b[0];
-    segment.bbox[2] = b[3] - b[1] + 1;
-    segment.bbox[3] = b[2] - b[0] + 1;
+    slot_bbox(box[size_t(i)], segment.bbox);
     segment.isthing = true;
     segment.score = centers[size_t(i)].score;
     segment.center_index = i;
@@ -453,11 +442,7 @@ Status panoptic_merge(const PanopticInputs& inputs, const PanopticParams& params
     segment.id = int32_t(c) * params.label_divisor;
     segment.category_id = int32_t(c);
     segment.area = stuff_area[size_t(c)];
-    const int32_t* b = &stuff_box[size_t(c) * 4];
-    segment.bbox[0] = b[1];
-    segment.bbox[1] = b[0];
-    segment.bbox[2] = b[3] - b[1] + 1;
-    segment.bbox[3] = b[2] - b[0] + 1;
+    slot_bbox(stuff_box[size_t(c)], segment.bbox);
     segments.push_back(segment);
   }
 
@@ -472,15 +457,17 @@ Status panoptic_merge(const PanopticInputs& inputs, const PanopticParams& params
     if (stuff_kept[size_t(c)]) stuff_value[size_t(c)] = int32_t(c) * params.label_divisor;
   parallel_rows(parts, H, [&](int y0, int y1, int part) {
     PartStats& s = stats[size_t(part)];
-    if (scores) s.probability.assign(size_t(K), 0);
+    // All rows of the part at once. Stuff pixels have owner 0 and thing classes have stuff_value
+    // void.
+    const int64_t begin = int64_t(y0) * W;
+    kernels.panoptic_values(semantic + begin, instance + begin, int32_t(int64_t(y1 - y0) * W),
+                            stuff_value.data(), int32_t(classes), value_by_owner.data(),
+                            panoptic + begin);
+    if (!scores) return;
+    s.probability.assign(size_t(K), 0);
     for (int y = y0; y < y1; ++y) {
       const int64_t base = int64_t(y) * W;
-      const int32_t* labels = semantic + base;
       const int32_t* owner = instance + base;
-      int32_t* out = panoptic + base;
-      // Stuff pixels have owner 0 and thing classes have stuff_value void.
-      kernels.panoptic_values(labels, owner, W, stuff_value.data(), value_by_owner.data(), out);
-      if (!scores) continue;
       for (int x = 0; x < W; ++x) {
         if (owner[x] == 0) continue;
         const float* l = g.logit_data + base + x;

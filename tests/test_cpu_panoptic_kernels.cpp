@@ -297,11 +297,49 @@ TEST_CASE("panoptic run_starts and panoptic_values match their definitions", "[c
         const std::vector<int32_t> by_label = {-1, 2000, -1, 4000, 5000},
                                    by_instance = {255000, 11001, 12001, 11002};
         std::vector<int32_t> out(size_t(width), 0);
-        kernels.panoptic_values(labels.data(), instance.data(), width, by_label.data(),
+        kernels.panoptic_values(labels.data(), instance.data(), width, by_label.data(), 5,
                                 by_instance.data(), out.data());
         for (int32_t x = 0; x < width; ++x)
           REQUIRE(out[size_t(x)] == (instance[size_t(x)] ? by_instance[size_t(instance[size_t(x)])]
                                                          : by_label[size_t(labels[size_t(x)])]));
+      }
+    }
+  }
+}
+
+TEST_CASE("panoptic_values matches its definition for any class count, length and output alignment",
+          "[cpu][panoptic]") {
+  std::mt19937 rng(31);
+  for (CpuIsa isa : runnable_isas()) {
+    const PanopticKernels& kernels = panoptic_kernels(isa);
+    // Class counts around the permutation's 16 and 32 entries; lengths around whole vectors;
+    // output starts at every int offset within 64 bytes.
+    for (int32_t classes : {1, 5, 16, 17, 19, 32, 33, 150}) {
+      for (int32_t count : {0, 1, 15, 16, 17, 40, 333, 1000}) {
+        for (int32_t shift = 0; shift < 16; ++shift) {
+          const int32_t instances = 1 + int32_t(rng() % 300);
+          std::vector<int32_t> labels(static_cast<size_t>(count)),
+              instance(static_cast<size_t>(count));
+          for (int32_t x = 0; x < count; ++x) {
+            labels[size_t(x)] = int32_t(rng() % unsigned(classes));
+            instance[size_t(x)] = rng() % 3 ? 0 : int32_t(rng() % unsigned(instances + 1));
+          }
+          std::vector<int32_t> by_label(static_cast<size_t>(classes)),
+              by_instance(static_cast<size_t>(instances) + 1);
+          for (int32_t& v : by_label) v = int32_t(rng() % 100000) - 1000;
+          for (int32_t& v : by_instance) v = int32_t(rng() % 100000) + 7;
+          std::vector<int32_t> storage(size_t(count) + 32, -5);
+          int32_t* out = storage.data() + shift;
+          kernels.panoptic_values(labels.data(), instance.data(), count, by_label.data(), classes,
+                                  by_instance.data(), out);
+          INFO("isa " << cpu_isa_name(isa) << " classes " << classes << " count " << count
+                      << " shift " << shift);
+          for (int32_t x = 0; x < count; ++x)
+            REQUIRE(out[x] == (instance[size_t(x)] ? by_instance[size_t(instance[size_t(x)])]
+                                                   : by_label[size_t(labels[size_t(x)])]));
+          for (int32_t x = 0; x < shift; ++x) REQUIRE(storage[size_t(x)] == -5);
+          for (size_t x = size_t(shift + count); x < storage.size(); ++x) REQUIRE(storage[x] == -5);
+        }
       }
     }
   }
