@@ -167,6 +167,41 @@ xsimd::batch<int32_t, Arch> gather_ints(const int32_t* table, const xsimd::batch
   return xsimd::batch<int32_t, Arch>::load_aligned(values);
 }
 
+// Stores v at `out`, aligned to the vector, with a streaming store where the ISA has one (the
+// maps are written once and not read back soon: no read for ownership); stream_fence orders
+// them before what follows.
+template <class Arch>
+void stream_store(int32_t* out, const xsimd::batch<int32_t, Arch>& v) {
+#if defined(__AVX512F__)
+  if constexpr (std::is_same<Arch, xsimd::avx512f>::value) {
+    _mm512_stream_si512(reinterpret_cast<__m512i*>(out), v);
+    return;
+  }
+#endif
+#if defined(__AVX2__)
+  if constexpr (std::is_same<Arch, xsimd::fma3<xsimd::avx2>>::value) {
+    _mm256_stream_si256(reinterpret_cast<__m256i*>(out), v);
+    return;
+  }
+#endif
+  v.store_aligned(out);
+}
+
+inline void stream_fence() {
+#if defined(__x86_64__)
+  _mm_sfence();
+#endif
+}
+
+// The first x ≥ 0 at which out + x is aligned to the vector of Arch (at most count).
+template <class Arch>
+int32_t aligned_start(const int32_t* out, int32_t count) {
+  constexpr uintptr_t bytes = sizeof(xsimd::batch<int32_t, Arch>);
+  const uintptr_t misaligned = reinterpret_cast<uintptr_t>(out) % bytes;
+  const int32_t skip = misaligned == 0 ? 0 : int32_t((bytes - misaligned) / sizeof(int32_t));
+  return std::min(skip, count);
+}
+
 // Per lane, strict `>` replaces the best, as the scalar loop; labels are carried as floats
 // (exact below 2^24 channels; the merger allows at most 2^20).
 template <class Arch>
@@ -410,8 +445,7 @@ void panoptic_values(const int32_t* labels, const int32_t* instance, int32_t cou
   };
   (void)classes;  // read by the AVX-512 path only
   int32_t x = 0;
-  for (; x < count && reinterpret_cast<uintptr_t>(out + x) % sizeof(int_batch) != 0; ++x)
-    out[x] = one(x);
+  for (const int32_t head = aligned_start<Arch>(out, count); x < head; ++x) out[x] = one(x);
 #if defined(__AVX512F__)
   if constexpr (std::is_same<Arch, xsimd::avx512f>::value) {
     if (classes <= 32) {
@@ -433,24 +467,10 @@ void panoptic_values(const int32_t* labels, const int32_t* instance, int32_t cou
     int_batch value = gather_ints<Arch>(value_by_label, int_batch::load_unaligned(labels + x));
     const auto thing = owner != int_batch(0);
     if (xsimd::any(thing)) value = xsimd::select(thing, gather_ints<Arch>(value_by_instance, owner), value);
-#if defined(__AVX512F__)
-    if constexpr (std::is_same<Arch, xsimd::avx512f>::value) {
-      _mm512_stream_si512(reinterpret_cast<__m512i*>(out + x), value);
-      continue;
-    }
-#endif
-#if defined(__AVX2__)
-    if constexpr (std::is_same<Arch, xsimd::fma3<xsimd::avx2>>::value) {
-      _mm256_stream_si256(reinterpret_cast<__m256i*>(out + x), value);
-      continue;
-    }
-#endif
-    value.store_aligned(out + x);
+    stream_store<Arch>(out + x, value);
   }
   for (; x < count; ++x) out[x] = one(x);
-#if defined(__x86_64__)
-  _mm_sfence();  // the streaming stores are ordered before whatever the caller does next
-#endif
+  stream_fence();
 }
 
 // Each chunk is whole vectors (the vector width divides kPanopticCenterChunk); the last,
@@ -473,6 +493,41 @@ int32_t candidate_chunks(const float* row, int32_t width, float limit, int32_t* 
   return found + panoptic_scalar::candidate_chunks(row + x0, width - x0, limit, chunks + found, x0);
 }
 
+// copy_labels: int32 labels as whole vectors with streaming stores, other types by the
+// compiler's vectorization of panoptic_copy_labels_as.
+template <class Arch>
+void copy_labels(const void* labels, int32_t label_bytes, int32_t* out, int32_t count, int64_t* low,
+                 int64_t* high) {
+  if (label_bytes != 4 || count <= 0) {
+    panoptic_copy_labels<Arch>(labels, label_bytes, out, count, low, high);
+    return;
+  }
+  using int_batch = xsimd::batch<int32_t, Arch>;
+  constexpr int32_t lanes = int32_t(int_batch::size);
+  const int32_t* in = static_cast<const int32_t*>(labels);
+  const int32_t head = aligned_start<Arch>(out, count);
+  panoptic_copy_labels_as<Arch>(in, out, head, low, high);
+  int32_t x = head;
+  if (x + lanes <= count) {
+    int_batch lo = int_batch::load_unaligned(in + x), hi = lo;
+    for (; x + lanes <= count; x += lanes) {
+      const int_batch v = int_batch::load_unaligned(in + x);
+      lo = xsimd::min(lo, v);
+      hi = xsimd::max(hi, v);
+      stream_store<Arch>(out + x, v);
+    }
+    alignas(64) int32_t lane_lo[lanes], lane_hi[lanes];
+    lo.store_aligned(lane_lo);
+    hi.store_aligned(lane_hi);
+    for (int32_t l = 0; l < lanes; ++l) {
+      *low = std::min(*low, int64_t(lane_lo[l]));
+      *high = std::max(*high, int64_t(lane_hi[l]));
+    }
+  }
+  panoptic_copy_labels_as<Arch>(in + x, out + x, count - x, low, high);
+  stream_fence();
+}
+
 template <class Arch>
 PanopticKernels make_panoptic_kernels() {
   PanopticKernels table;
@@ -481,7 +536,7 @@ PanopticKernels make_panoptic_kernels() {
   table.assign_instances = assign_instances<Arch>;
   table.run_starts = run_starts<Arch>;
   table.panoptic_values = panoptic_values<Arch>;
-  table.copy_labels = panoptic_copy_labels<Arch>;
+  table.copy_labels = copy_labels<Arch>;
   table.candidate_chunks = candidate_chunks<Arch>;
   table.center_width = int32_t(xsimd::batch<float, Arch>::size);
   return table;

@@ -133,6 +133,7 @@ Status check_inputs(const PanopticInputs& in, Geometry* g) {
 struct SlotStats {
   int32_t y0 = std::numeric_limits<int32_t>::max(), x0 = std::numeric_limits<int32_t>::max(),
           y1 = -1, x1 = -1;
+  int32_t row_end = -1;  // the last column of the slot's last run so far in row y1 (pass 2 only)
   int64_t first = std::numeric_limits<int64_t>::max();
 };
 
@@ -261,16 +262,16 @@ Status panoptic_merge(const PanopticInputs& inputs, const PanopticParams& params
     std::vector<int32_t> chunks, next_chunks;
     chunks.resize(size_t(W / kPanopticCenterChunk + 1));
     next_chunks.resize(chunks.size());
+    // The semantic map of the part at once; strict > keeps the first maximum.
+    const int64_t begin = int64_t(y0) * W;
+    const int32_t count = int32_t(int64_t(y1 - y0) * W);
+    if (g.logits)
+      kernels.argmax_first(g.logit_data + begin, semantic + begin, g.classes, HW, count);
+    else
+      kernels.copy_labels(static_cast<const char*>(g.label_data) + begin * label_bytes, label_bytes,
+                          semantic + begin, count, &low, &high);
     int found = kernels.candidate_chunks(heat + int64_t(y0) * W, W, limit, chunks.data());
     for (int y = y0; y < y1; ++y) {
-      const int64_t base = int64_t(y) * W;
-      if (g.logits) {
-        // Strict > keeps the first maximum.
-        kernels.argmax_first(g.logit_data + base, semantic + base, g.classes, HW, W);
-      } else {
-        kernels.copy_labels(static_cast<const char*>(g.label_data) + base * label_bytes,
-                            label_bytes, semantic + base, W, &low, &high);
-      }
       const int next_found = y + 1 < H ? kernels.candidate_chunks(heat + int64_t(y + 1) * W, W,
                                                                   limit, next_chunks.data())
                                        : 0;
@@ -381,15 +382,25 @@ Status panoptic_merge(const PanopticInputs& inputs, const PanopticParams& params
         const int64_t counter =
             to.counter ^ ((to.counter ^ (instance_counter + o * things + to.thing)) & has);
         count[counter] += end - x;
+        // Rows come in order and runs by x: the slot's first run in the part sets y0 and first,
+        // its first run in a row is its leftmost there.
+        // Its last run in a row is its rightmost there: each run records its end, and x1 takes
+        // the row's last one when the slot reaches a new row (and at the end of the part).
         SlotStats& b = slots[slot];
-        b.y0 = std::min(b.y0, y);
-        b.x0 = std::min(b.x0, x);
-        b.y1 = std::max(b.y1, y);
-        b.x1 = std::max(b.x1, end - 1);
-        b.first = std::min(b.first, base + x);
+        if (b.y1 != y) {
+          if (b.y1 < 0) {
+            b.y0 = y;
+            b.first = base + x;
+          }
+          b.y1 = y;
+          b.x0 = std::min(b.x0, x);
+          b.x1 = std::max(b.x1, b.row_end);
+        }
+        b.row_end = end - 1;
         x = end;
       }
     }
+    for (SlotStats& b : s.slot) b.x1 = std::max(b.x1, b.row_end);
   });
 
   // ---- vote, ids, stuff rule ---------------------------------------------------------------
