@@ -42,10 +42,16 @@ void assign_instances(const PanopticCenterGrid& grid, int32_t y, int32_t width, 
   }
 }
 
-int32_t run_starts(const int32_t* labels, const int32_t* instance, int32_t width, int32_t* starts) {
+int32_t runs(const int32_t* labels, const int32_t* instance, int32_t width, int32_t* start,
+             int32_t* run_label, int32_t* run_instance) {
   int32_t count = 0;
-  for (int32_t x = 1; x < width; ++x)
-    if (labels[x] != labels[x - 1] || instance[x] != instance[x - 1]) starts[count++] = x;
+  for (int32_t x = 0; x < width; ++x)
+    if (x == 0 || labels[x] != labels[x - 1] || instance[x] != instance[x - 1]) {
+      start[count] = x;
+      run_label[count] = labels[x];
+      run_instance[count++] = instance[x];
+    }
+  start[count] = width;
   return count;
 }
 
@@ -81,7 +87,7 @@ const PanopticKernels& panoptic_kernels_scalar() {
   static const PanopticKernels table = {panoptic_scalar::argmax_first,
                                         panoptic_scalar::nearest_center,
                                         panoptic_scalar::assign_instances,
-                                        panoptic_scalar::run_starts,
+                                        panoptic_scalar::runs,
                                         panoptic_scalar::panoptic_values,
                                         panoptic_scalar::candidate_chunks_row,
                                         panoptic_copy_labels<panoptic_scalar::ScalarTag>,

@@ -22,8 +22,8 @@ constexpr int32_t kPanopticCenterChunk = 32;
 // (and NaN points) scan all centers. rows = cols = 0 makes every point scan all centers.
 struct PanopticCenterGrid {
   int32_t shift = 0, margin = 0, rows = 0, cols = 0;
-  const int32_t* code =
-      nullptr;  // rows·cols: the cell's only candidate (≥ 0), or −1: read its list
+  // rows·cols: the cell's only candidate (≥ 0), or −1: read its list.
+  const int32_t* code = nullptr;
   const int32_t* start = nullptr;      // rows·cols + 1 offsets into members
   const int32_t* members = nullptr;    // center indices, ascending within a cell
   const float* member_y = nullptr;     // the members' coordinates
@@ -52,9 +52,12 @@ struct PanopticKernels {
   void (*assign_instances)(const PanopticCenterGrid& grid, int32_t y, int32_t width, const int32_t* labels,
                            const float* is_thing, int32_t classes, const float* offset_y, const float* offset_x,
                            int32_t* instance);
-  // The starts x in [1, width) of the runs of equal (labels[x], instance[x]), ascending, into
-  // `starts` (room for width + 16: vectors may write past the count); returns how many.
-  int32_t (*run_starts)(const int32_t* labels, const int32_t* instance, int32_t width, int32_t* starts);
+  // The runs of equal (labels[x], instance[x]) in [0, width), width ≥ 1, in order: run r
+  // starts at start[r] (start[0] = 0, start[count] = width) and has label run_label[r] and
+  // instance run_instance[r]. Each array needs room for width + 17 entries (vectors may write
+  // past the count); returns the count.
+  int32_t (*runs)(const int32_t* labels, const int32_t* instance, int32_t width, int32_t* start,
+                  int32_t* run_label, int32_t* run_instance);
   // out[x] = instance[x] ? value_by_instance[instance[x]] : value_by_label[labels[x]] for x in
   // [0, count) (the panoptic map: the instance's value on thing pixels, the stuff value or void);
   // labels lie in [0, classes). Any count (whole images at once); the output may be written

@@ -97,7 +97,8 @@ void argmax_first(const float* x, int32_t* labels, int64_t channels, int64_t str
 int32_t nearest_center(float py, float px, const float* cy, const float* cx, int32_t count);
 void assign_instances(const PanopticCenterGrid& grid, int32_t y, int32_t width, const int32_t* labels,
                       const float* is_thing, int32_t classes, const float* offset_y, const float* offset_x, int32_t* instance);
-int32_t run_starts(const int32_t* labels, const int32_t* instance, int32_t width, int32_t* starts);
+int32_t runs(const int32_t* labels, const int32_t* instance, int32_t width, int32_t* start,
+             int32_t* run_label, int32_t* run_instance);
 void panoptic_values(const int32_t* labels, const int32_t* instance, int32_t count,
                      const int32_t* value_by_label, int32_t classes,
                      const int32_t* value_by_instance, int32_t* out);
@@ -401,32 +402,52 @@ void assign_instances(const PanopticCenterGrid& grid, int32_t y, int32_t width, 
   for (; x < width; ++x) instance[x] = one(x);
 }
 
-// Each vector compares pixels x.. with x − 1..; the set bits of the difference are the starts.
+// Each vector compares pixels x.. with x − 1..; the set bits of the difference are the starts,
+// and the lanes there hold the runs' labels and instances.
 template <class Arch>
-int32_t run_starts(const int32_t* labels, const int32_t* instance, int32_t width, int32_t* starts) {
+int32_t runs(const int32_t* labels, const int32_t* instance, int32_t width, int32_t* start,
+             int32_t* run_label, int32_t* run_instance) {
   using int_batch = xsimd::batch<int32_t, Arch>;
   constexpr int32_t lanes = int32_t(int_batch::size);
-  int32_t count = 0, x = 1;
+  start[0] = 0;
+  run_label[0] = labels[0];
+  run_instance[0] = instance[0];
+  int32_t count = 1, x = 1;
   for (; x + lanes <= width; x += lanes) {
-    const auto differ = (int_batch::load_unaligned(labels + x) != int_batch::load_unaligned(labels + x - 1)) |
-                        (int_batch::load_unaligned(instance + x) != int_batch::load_unaligned(instance + x - 1));
+    const int_batch label = int_batch::load_unaligned(labels + x);
+    const int_batch owner = int_batch::load_unaligned(instance + x);
+    const auto differ = (label != int_batch::load_unaligned(labels + x - 1)) |
+                        (owner != int_batch::load_unaligned(instance + x - 1));
     uint32_t bits = lane_bits<Arch>(differ);
 #if defined(__AVX512F__)
     if constexpr (std::is_same<Arch, xsimd::avx512f>::value) {
-      // Compress in a register, then a full store (the slack past the count is overwritten later).
-      const __m512i positions = _mm512_add_epi32(_mm512_set1_epi32(x), _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
-      _mm512_storeu_si512(starts + count, _mm512_maskz_compress_epi32(__mmask16(bits), positions));
+      // Compress in registers, then full stores (the slack past the count is overwritten later).
+      const __mmask16 mask = __mmask16(bits);
+      const __m512i positions =
+          _mm512_add_epi32(_mm512_set1_epi32(x),
+                           _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+      _mm512_storeu_si512(start + count, _mm512_maskz_compress_epi32(mask, positions));
+      _mm512_storeu_si512(run_label + count, _mm512_maskz_compress_epi32(mask, label));
+      _mm512_storeu_si512(run_instance + count, _mm512_maskz_compress_epi32(mask, owner));
       count += __builtin_popcount(bits);
       continue;
     }
 #endif
     while (bits) {
-      starts[count++] = x + __builtin_ctz(bits);
+      const int32_t at = x + __builtin_ctz(bits);
+      start[count] = at;
+      run_label[count] = labels[at];
+      run_instance[count++] = instance[at];
       bits &= bits - 1;
     }
   }
   for (; x < width; ++x)
-    if (labels[x] != labels[x - 1] || instance[x] != instance[x - 1]) starts[count++] = x;
+    if (labels[x] != labels[x - 1] || instance[x] != instance[x - 1]) {
+      start[count] = x;
+      run_label[count] = labels[x];
+      run_instance[count++] = instance[x];
+    }
+  start[count] = width;
   return count;
 }
 
@@ -534,7 +555,7 @@ PanopticKernels make_panoptic_kernels() {
   table.argmax_first = argmax_first<Arch>;
   table.nearest_center = nearest_center<Arch>;
   table.assign_instances = assign_instances<Arch>;
-  table.run_starts = run_starts<Arch>;
+  table.runs = runs<Arch>;
   table.panoptic_values = panoptic_values<Arch>;
   table.copy_labels = copy_labels<Arch>;
   table.candidate_chunks = candidate_chunks<Arch>;

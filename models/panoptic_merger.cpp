@@ -9,7 +9,7 @@
 //      the 3×3 part of the window is tested first, for the whole chunk at once.
 //   (serial: concatenate centers in row-major order, top-k with nth_element, build the grid)
 //   2. instance map (kernels.assign_instances: nearest center per thing pixel, 0 elsewhere),
-//      then per run of one class and one instance (kernels.run_starts): instance class
+//      then per run of one class and one instance (kernels.runs): instance class
 //      histograms, boxes and first raster positions, stuff areas and boxes;
 //   (serial: majority vote, id assignment in the convention's order, stuff area rule)
 //   3. panoptic values (kernels.panoptic_values: a table look-up by instance, or by class for
@@ -356,7 +356,13 @@ Status panoptic_merge(const PanopticInputs& inputs, const PanopticParams& params
     PartStats& s = stats[size_t(part)];
     s.count.assign(spare_count + 1, 0);
     s.slot.assign(spare_slot + 1, SlotStats());
-    std::vector<int32_t> starts(static_cast<size_t>(W) + 16);
+    // Per run of a row: start (and the row's end), label, instance, slot, counter.
+    std::vector<int32_t> run_table(5 * (static_cast<size_t>(W) + 17));
+    int32_t* const start = run_table.data();
+    int32_t* const run_label = start + W + 17;
+    int32_t* const run_instance = run_label + W + 17;
+    int32_t* const run_slot = run_instance + W + 17;
+    int32_t* const run_counter = run_slot + W + 17;
     // Locals, so that the loop over runs keeps them in registers (its stores could alias them).
     int64_t* const count = s.count.data();
     SlotStats* const slots = s.slot.data();
@@ -371,22 +377,26 @@ Status panoptic_merge(const PanopticInputs& inputs, const PanopticParams& params
       // Runs of one class and one instance: their pixels counted at once. Instance o > 0 (thing
       // pixels only) has slot classes + o − 1 and counter classes + (o − 1)·T + thing index;
       // chosen by a mask, not a branch: the runs alternate unpredictably.
-      const int32_t runs = kernels.run_starts(labels, owner, W, starts.data());
-      starts[size_t(runs)] = W;
-      for (int32_t r = 0, x = 0; r <= runs; ++r) {
-        const ClassRoute& to = route[labels[x]];
-        const int64_t o = owner[x];
-        const int32_t end = starts[size_t(r)];
+      const int32_t runs = kernels.runs(labels, owner, W, start, run_label, run_instance);
+      // First each run's slot and counter (no stores to the tables), then the updates: their
+      // addresses are then known early (computed in the same loop, a store's address arrives
+      // late and loads that turn out to alias it are replayed).
+      for (int32_t r = 0; r < runs; ++r) {
+        const ClassRoute& to = route[run_label[r]];
+        const int64_t o = run_instance[r];
         const int64_t has = -int64_t(o > 0);
-        const int64_t slot = to.slot ^ ((to.slot ^ (instance_slot + o)) & has);
-        const int64_t counter =
-            to.counter ^ ((to.counter ^ (instance_counter + o * things + to.thing)) & has);
-        count[counter] += end - x;
-        // Rows come in order and runs by x: the slot's first run in the part sets y0 and first,
-        // its first run in a row is its leftmost there.
-        // Its last run in a row is its rightmost there: each run records its end, and x1 takes
-        // the row's last one when the slot reaches a new row (and at the end of the part).
-        SlotStats& b = slots[slot];
+        run_slot[r] = int32_t(to.slot ^ ((to.slot ^ (instance_slot + o)) & has));
+        run_counter[r] =
+            int32_t(to.counter ^ ((to.counter ^ (instance_counter + o * things + to.thing)) & has));
+      }
+      for (int32_t r = 0; r < runs; ++r) {
+        const int32_t x = start[r], end = start[r + 1];
+        count[run_counter[r]] += end - x;
+        // Rows come in order and runs by x. The slot's first run in the part sets y0 and first,
+        // its first run in a row is its leftmost there, and its last run in a row its rightmost:
+        // each run records its end, and x1 takes the row's last one when the slot reaches a new
+        // row (and at the end of the part).
+        SlotStats& b = slots[run_slot[r]];
         if (b.y1 != y) {
           if (b.y1 < 0) {
             b.y0 = y;
@@ -397,7 +407,6 @@ Status panoptic_merge(const PanopticInputs& inputs, const PanopticParams& params
           b.x1 = std::max(b.x1, b.row_end);
         }
         b.row_end = end - 1;
-        x = end;
       }
     }
     for (SlotStats& b : s.slot) b.x1 = std::max(b.x1, b.row_end);

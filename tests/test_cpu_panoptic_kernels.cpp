@@ -267,7 +267,7 @@ TEST_CASE("panoptic assign_instances with the grid equals the scan of all center
   }
 }
 
-TEST_CASE("panoptic run_starts and panoptic_values match their definitions", "[cpu][panoptic]") {
+TEST_CASE("panoptic runs and panoptic_values match their definitions", "[cpu][panoptic]") {
   std::mt19937 rng(29);
   for (CpuIsa isa : runnable_isas()) {
     const PanopticKernels& kernels = panoptic_kernels(isa);
@@ -282,17 +282,23 @@ TEST_CASE("panoptic run_starts and panoptic_values match their definitions", "[c
           instance[size_t(x)] =
               (x > 0 && rng() % change) ? instance[size_t(x - 1)] : int32_t(rng() % 4);
         }
-        std::vector<int32_t> expected;
+        std::vector<int32_t> expected = {0};
         for (int32_t x = 1; x < width; ++x)
           if (labels[size_t(x)] != labels[size_t(x - 1)] ||
               instance[size_t(x)] != instance[size_t(x - 1)])
             expected.push_back(x);
-        std::vector<int32_t> starts(size_t(width) + 16, -7);
-        const int32_t count =
-            kernels.run_starts(labels.data(), instance.data(), width, starts.data());
+        const size_t room = size_t(width) + 17;
+        std::vector<int32_t> start(room, -7), run_label(room, -7), run_instance(room, -7);
+        const int32_t count = kernels.runs(labels.data(), instance.data(), width, start.data(),
+                                           run_label.data(), run_instance.data());
         INFO("isa " << cpu_isa_name(isa) << " width " << width << " trial " << trial);
         REQUIRE(count == int32_t(expected.size()));
-        REQUIRE(std::vector<int32_t>(starts.begin(), starts.begin() + count) == expected);
+        REQUIRE(std::vector<int32_t>(start.begin(), start.begin() + count) == expected);
+        REQUIRE(start[size_t(count)] == width);
+        for (int32_t r = 0; r < count; ++r) {
+          REQUIRE(run_label[size_t(r)] == labels[size_t(expected[size_t(r)])]);
+          REQUIRE(run_instance[size_t(r)] == instance[size_t(expected[size_t(r)])]);
+        }
 
         const std::vector<int32_t> by_label = {-1, 2000, -1, 4000, 5000},
                                    by_instance = {255000, 11001, 12001, 11002};
