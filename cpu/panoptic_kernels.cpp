@@ -79,6 +79,26 @@ int32_t candidate_chunks_row(const float* row, int32_t width, float limit, int32
   return candidate_chunks(row, width, limit, chunks, 0);
 }
 
+void instance_probability(const float* logits, int64_t classes, int64_t stride,
+                          const int32_t* instance, const int32_t* class_of, int32_t count,
+                          int64_t* amount) {
+  for (int32_t x = 0; x < count; ++x) {
+    amount[x] = 0;
+    if (instance[x] <= 0) continue;
+    const float* l = logits + x;
+    float top = l[0];
+    for (int64_t j = 1; j < classes; ++j) top = top < l[j * stride] ? l[j * stride] : top;
+    const int64_t wanted = class_of[instance[x]];
+    double sum = 0, chosen = 0;
+    for (int64_t j = 0; j < classes; ++j) {
+      const double e = panoptic_exp<PanopticScalarExpOps>(double(l[j * stride] - top));
+      sum += e;
+      if (j == wanted) chosen = e;
+    }
+    amount[x] = panoptic_fixed_probability(chosen / sum);
+  }
+}
+
 struct ScalarTag {};
 
 }  // namespace panoptic_scalar
@@ -91,6 +111,7 @@ const PanopticKernels& panoptic_kernels_scalar() {
                                         panoptic_scalar::panoptic_values,
                                         panoptic_scalar::candidate_chunks_row,
                                         panoptic_copy_labels<panoptic_scalar::ScalarTag>,
+                                        panoptic_scalar::instance_probability,
                                         1};
   return table;
 }

@@ -74,6 +74,17 @@ struct PanopticKernels {
   // int32 is copied truncated: the caller rejects it by the range).
   void (*copy_labels)(const void* labels, int32_t label_bytes, int32_t* out, int32_t count,
                       int64_t* low, int64_t* high);
+  // The instance scores' fixed-point probabilities (SPEC §2.6): for x in [0, count),
+  // amount[x] = round(p · 2^40) (halves away from 0), p the softmax probability of class
+  // class_of[instance[x]] at pixel x as the merger defines it: float differences l_j − top
+  // from the largest logit top (a NaN logit never replaces top), their exponentials in double
+  // summed in class order, p = exp(l_c − top) / sum; amount[x] = 0 where instance[x] is 0 or p
+  // is not finite. logits[j·stride + x] is l_j of pixel x. The exponential is
+  // panoptic_exp (cpu/panoptic_kernels_simd.h, within 2 ulp of exp), the same operations in
+  // every ISA, so every ISA returns the same amounts.
+  void (*instance_probability)(const float* logits, int64_t classes, int64_t stride,
+                               const int32_t* instance, const int32_t* class_of, int32_t count,
+                               int64_t* amount);
   // nearest_center's vector width: lists whose length is a multiple of it run no scalar tail
   // (callers may pad a list with +inf coordinates, which are never nearest).
   int32_t center_width;

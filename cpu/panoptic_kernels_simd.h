@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 
 #include "cpu/panoptic_kernels.h"
@@ -90,6 +91,53 @@ void panoptic_copy_labels(const void* labels, int32_t label_bytes, int32_t* out,
     panoptic_copy_labels_as<Tag>(static_cast<const int32_t*>(labels), out, count, low, high);
 }
 
+// exp(x) in double for x ≤ 709 (NaN gives NaN, x < −708 gives 0: those results are below
+// 2^-1021), within a few ulp (the tests bound it by 4): x = n·ln 2 + r with |r| ≤ ln 2 / 2
+// (Cody–Waite, ln 2 in two parts so that n·ln2_high is exact), exp(r) by its Taylor series to
+// degree 13 (the rest is below 2^-57 relative) in Estrin's form (a short dependency chain), times
+// 2^n built in the exponent bits. `Ops` gives the arithmetic of D (double or a vector of
+// doubles) so that the scalar loop and every vector run the same operations (these files are
+// compiled without contraction into fused multiply-adds), hence the same results.
+template <class Ops, class D>
+__attribute__((always_inline)) inline D panoptic_exp(D x) {
+  constexpr double log2e = 0x1.71547652b82fep0, ln2_high = 0x1.62e42fefa3800p-1,
+                   ln2_low = 0x1.ef35793c76730p-45, magic = 0x1.8p52;
+  const D shifted = x * D(log2e) + D(magic);  // round(x / ln 2) in the low mantissa bits
+  const D n = shifted - D(magic);
+  const D r = (x - n * D(ln2_high)) - n * D(ln2_low);
+  // c_k = 1/k!
+  const D r2 = r * r, r4 = r2 * r2, r8 = r4 * r4;
+  const D p01 = D(1.0) + r, p23 = D(1.0 / 2) + r * D(1.0 / 6), p45 = D(1.0 / 24) + r * D(1.0 / 120),
+          p67 = D(1.0 / 720) + r * D(1.0 / 5040), p89 = D(1.0 / 40320) + r * D(1.0 / 362880),
+          p1011 = D(1.0 / 3628800) + r * D(1.0 / 39916800),
+          p1213 = D(1.0 / 479001600) + r * D(1.0 / 6227020800.0);
+  const D p03 = p01 + r2 * p23, p47 = p45 + r2 * p67, p811 = p89 + r2 * p1011;
+  const D p = (p03 + r4 * p47) + r8 * (p811 + r4 * p1213);
+  const D scale = Ops::power_of_two(shifted, magic);
+  return Ops::select(x < D(-708.0), D(0.0), p * scale);
+}
+
+struct PanopticScalarExpOps {
+  // 2^n for shifted = n + magic (magic = 1.5·2^52: n sits in the low bits of the mantissa).
+  static double power_of_two(double shifted, double magic) {
+    int64_t bits, magic_bits;
+    std::memcpy(&bits, &shifted, 8);
+    std::memcpy(&magic_bits, &magic, 8);
+    const int64_t exponent = (bits - magic_bits + 1023) << 52;
+    double out;
+    std::memcpy(&out, &exponent, 8);
+    return out;
+  }
+  static double select(bool c, double a, double b) { return c ? a : b; }
+};
+
+// instance_probability's amount for one pixel from its p (0 when p is not finite): p·2^40 lies
+// in [0, 2^40], where v + 0.5 is exact, so floor(v + 0.5) rounds halves away from 0.
+inline int64_t panoptic_fixed_probability(double p) {
+  if (!(p >= 0.0 && p <= 1.0)) return 0;
+  return int64_t(std::floor(p * 1099511627776.0 + 0.5));
+}
+
 namespace panoptic_scalar {
 
 // Compiled once without ISA flags (panoptic_kernels.cpp).
@@ -106,6 +154,9 @@ void panoptic_values(const int32_t* labels, const int32_t* instance, int32_t cou
 // starts written are columns).
 int32_t candidate_chunks(const float* row, int32_t width, float limit, int32_t* chunks,
                          int32_t column);
+void instance_probability(const float* logits, int64_t classes, int64_t stride,
+                          const int32_t* instance, const int32_t* class_of, int32_t count,
+                          int64_t* amount);
 
 }  // namespace panoptic_scalar
 }  // namespace atrous
@@ -549,6 +600,119 @@ void copy_labels(const void* labels, int32_t label_bytes, int32_t* out, int32_t 
   stream_fence();
 }
 
+// The two halves of a float vector as double vectors.
+template <class Arch>
+void widen(const xsimd::batch<float, Arch>& v, xsimd::batch<double, Arch>* low,
+           xsimd::batch<double, Arch>* high) {
+#if defined(__AVX512F__)
+  if constexpr (std::is_same<Arch, xsimd::avx512f>::value) {
+    *low = _mm512_cvtps_pd(_mm512_castps512_ps256(v));
+    *high = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+    return;
+  }
+#endif
+#if defined(__AVX2__)
+  if constexpr (std::is_same<Arch, xsimd::fma3<xsimd::avx2>>::value) {
+    *low = _mm256_cvtps_pd(_mm256_castps256_ps128(v));
+    *high = _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1));
+    return;
+  }
+#endif
+#if defined(__aarch64__)
+  if constexpr (std::is_same<Arch, xsimd::neon64>::value) {
+    *low = vcvt_f64_f32(vget_low_f32(v));
+    *high = vcvt_high_f64_f32(v);
+    return;
+  }
+#endif
+  constexpr size_t lanes = xsimd::batch<float, Arch>::size, half = lanes / 2;
+  alignas(64) float f[lanes];
+  alignas(64) double d[lanes];
+  v.store_aligned(f);
+  for (size_t l = 0; l < lanes; ++l) d[l] = double(f[l]);
+  *low = xsimd::batch<double, Arch>::load_aligned(d);
+  *high = xsimd::batch<double, Arch>::load_aligned(d + half);
+}
+
+template <class Arch>
+struct PanopticVectorExpOps {
+  using D = xsimd::batch<double, Arch>;
+  using I = xsimd::batch<int64_t, Arch>;
+  static D power_of_two(const D& shifted, double magic) {
+    const I bits = xsimd::bitwise_cast<I>(shifted);
+    const I magic_bits = xsimd::bitwise_cast<I>(D(magic));
+    return xsimd::bitwise_cast<D>((bits - magic_bits + I(1023)) << 52);
+  }
+  static D select(const xsimd::batch_bool<double, Arch>& c, const D& a, const D& b) {
+    return xsimd::select(c, a, b);
+  }
+};
+
+// Vectors of float lanes (two double vectors each); a vector without an instance writes zeros
+// and reads no logits. The per-lane class goes through a small array (no gather).
+template <class Arch>
+void instance_probability(const float* logits, int64_t classes, int64_t stride,
+                          const int32_t* instance, const int32_t* class_of, int32_t count,
+                          int64_t* amount) {
+  using batch = xsimd::batch<float, Arch>;
+  using int_batch = xsimd::batch<int32_t, Arch>;
+  using dbatch = xsimd::batch<double, Arch>;
+  using ibatch = xsimd::batch<int64_t, Arch>;
+  constexpr int32_t lanes = int32_t(batch::size), half = lanes / 2;
+  static_assert(int32_t(dbatch::size) == half,
+                "instance_probability: a float vector is two double vectors");
+  int32_t x = 0;
+  for (; x + lanes <= count; x += lanes) {
+    const int_batch owner = int_batch::load_unaligned(instance + x);
+    if (!xsimd::any(owner > int_batch(0))) {
+      std::fill(amount + x, amount + x + lanes, int64_t(0));
+      continue;
+    }
+    // One stream per class, more than the hardware prefetchers follow: each is prefetched
+    // four vectors ahead.
+    const float* l = logits + x;
+    __builtin_prefetch(l + 4 * lanes);
+    batch top = batch::load_unaligned(l);
+    for (int64_t j = 1; j < classes; ++j) {
+      __builtin_prefetch(l + j * stride + 4 * lanes);
+      const batch v = batch::load_unaligned(l + j * stride);
+      top = xsimd::select(top < v, v, top);
+    }
+    alignas(64) int32_t owners[lanes];
+    alignas(64) double wanted[lanes];
+    owner.store_aligned(owners);
+    for (int32_t k = 0; k < lanes; ++k)
+      wanted[k] = owners[k] > 0 ? double(class_of[owners[k]]) : -1.0;
+    const dbatch wanted_low = dbatch::load_aligned(wanted),
+                 wanted_high = dbatch::load_aligned(wanted + half);
+    dbatch sum_low(0.0), sum_high(0.0), chosen_low(0.0), chosen_high(0.0);
+    for (int64_t j = 0; j < classes; ++j) {
+      dbatch low, high;
+      widen<Arch>(batch::load_unaligned(l + j * stride) - top, &low, &high);
+      const dbatch e_low = panoptic_exp<PanopticVectorExpOps<Arch>>(low);
+      const dbatch e_high = panoptic_exp<PanopticVectorExpOps<Arch>>(high);
+      sum_low = sum_low + e_low;
+      sum_high = sum_high + e_high;
+      chosen_low = xsimd::select(wanted_low == dbatch(double(j)), e_low, chosen_low);
+      chosen_high = xsimd::select(wanted_high == dbatch(double(j)), e_high, chosen_high);
+    }
+    // As panoptic_fixed_probability: 0 unless p is in [0, 1] (NaN and infinities fail), then
+    // floor(p·2^40 + 0.5) through the bits of (that + 2^52).
+    const dbatch two52(0x1p52);
+    const ibatch two52_bits = xsimd::bitwise_cast<ibatch>(two52);
+    auto fixed = [&](const dbatch& p, const dbatch& wanted_class) {
+      const auto valid = (p >= dbatch(0.0)) & (p <= dbatch(1.0)) & (wanted_class >= dbatch(0.0));
+      const dbatch rounded = xsimd::floor(p * dbatch(1099511627776.0) + dbatch(0.5));
+      const ibatch value = xsimd::bitwise_cast<ibatch>(rounded + two52) - two52_bits;
+      return xsimd::select(xsimd::bool_cast(valid), value, ibatch(int64_t(0)));
+    };
+    fixed(chosen_low / sum_low, wanted_low).store_unaligned(amount + x);
+    fixed(chosen_high / sum_high, wanted_high).store_unaligned(amount + x + half);
+  }
+  panoptic_scalar::instance_probability(logits + x, classes, stride, instance + x, class_of,
+                                        count - x, amount + x);
+}
+
 template <class Arch>
 PanopticKernels make_panoptic_kernels() {
   PanopticKernels table;
@@ -558,6 +722,7 @@ PanopticKernels make_panoptic_kernels() {
   table.runs = runs<Arch>;
   table.panoptic_values = panoptic_values<Arch>;
   table.copy_labels = copy_labels<Arch>;
+  table.instance_probability = instance_probability<Arch>;
   table.candidate_chunks = candidate_chunks<Arch>;
   table.center_width = int32_t(xsimd::batch<float, Arch>::size);
   return table;

@@ -143,7 +143,7 @@ struct SlotStats {
 struct PartStats {
   std::vector<int64_t> count;        // stuff area per class, then centers × thing classes, then the spare
   std::vector<SlotStats> slot;       // per slot
-  std::vector<int64_t> probability;  // per center, fixed point
+  std::vector<int64_t> probability;  // per instance value (center + 1), fixed point
 };
 
 inline void slot_merge(SlotStats* into, const SlotStats& b) {
@@ -475,6 +475,8 @@ Status panoptic_merge(const PanopticInputs& inputs, const PanopticParams& params
   std::vector<int32_t> stuff_value(size_t(classes), void_value);
   for (int64_t c = 0; c < classes; ++c)
     if (stuff_kept[size_t(c)]) stuff_value[size_t(c)] = int32_t(c) * params.label_divisor;
+  std::vector<int32_t> class_by_owner(size_t(K) + 1, -1);
+  for (int i = 0; i < K; ++i) class_by_owner[size_t(i) + 1] = class_of[size_t(i)];
   parallel_rows(parts, H, [&](int y0, int y1, int part) {
     PartStats& s = stats[size_t(part)];
     // All rows of the part at once. Stuff pixels have owner 0 and thing classes have stuff_value
@@ -484,27 +486,24 @@ Status panoptic_merge(const PanopticInputs& inputs, const PanopticParams& params
                             stuff_value.data(), int32_t(classes), value_by_owner.data(),
                             panoptic + begin);
     if (!scores) return;
-    s.probability.assign(size_t(K), 0);
+    // Fixed-point probabilities per pixel (kernels.instance_probability), summed by instance
+    // value (slot 0, for pixels without an instance, gets zeros).
+    s.probability.assign(size_t(K) + 1, 0);
+    int64_t* const sums = s.probability.data();
+    std::vector<int64_t> amount(static_cast<size_t>(W));
     for (int y = y0; y < y1; ++y) {
       const int64_t base = int64_t(y) * W;
       const int32_t* owner = instance + base;
-      for (int x = 0; x < W; ++x) {
-        if (owner[x] == 0) continue;
-        const float* l = g.logit_data + base + x;
-        float top = l[0];
-        for (int64_t j = 1; j < classes; ++j) top = std::max(top, l[j * HW]);
-        double sum = 0;
-        for (int64_t j = 0; j < classes; ++j) sum += std::exp(double(l[j * HW] - top));
-        double p = std::exp(double(l[int64_t(class_of[size_t(owner[x] - 1)]) * HW] - top)) / sum;
-        if (std::isfinite(p)) s.probability[size_t(owner[x] - 1)] += int64_t(std::llround(p * kProbabilityScale));
-      }
+      kernels.instance_probability(g.logit_data + base, classes, HW, owner, class_by_owner.data(),
+                                   W, amount.data());
+      for (int x = 0; x < W; ++x) sums[owner[x]] += amount[size_t(x)];
     }
   });
   if (scores) {
     for (PanopticSegmentInfo& segment : segments) {
       if (!segment.isthing) continue;
       int64_t total = 0;
-      for (const PartStats& s : stats) total += s.probability[size_t(segment.center_index)];
+      for (const PartStats& s : stats) total += s.probability[size_t(segment.center_index) + 1];
       segment.score = (double(total) / kProbabilityScale / double(segment.area)) *
                       double(centers[size_t(segment.center_index)].score);
     }
