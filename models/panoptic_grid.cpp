@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <memory>
 
 namespace atrous {
 namespace {
@@ -15,14 +16,13 @@ struct GridLevel {
   std::vector<int32_t> start, members;
 };
 
-// Drops from (*out)[first..] every center that another of them beats at every point of the box
-// [y0, y1] × [x0, x1] (the second rule of filter_candidates); at most 16 centers.
-void prune_dominated(const std::vector<float>& cy, const std::vector<float>& cx, double y0, double x0, double y1,
-                     double x1, size_t first, std::vector<int32_t>* out) {
+// Drops from kept[0..listed) every center that another of them beats at every point of the box
+// [y0, y1] × [x0, x1] (the second rule of filter_candidates), keeping the order; at most 16
+// centers. Returns how many remain.
+int32_t prune_dominated(const std::vector<float>& cy, const std::vector<float>& cx, double y0,
+                        double x0, double y1, double x1, int32_t* kept, int32_t listed) {
   constexpr int kPruneMax = 16;
-  const int listed = int(out->size() - first);
-  if (listed < 2) return;
-  int32_t* kept = out->data() + first;
+  if (listed < 2) return listed;
   const double corner_y[4] = {y0, y0, y1, y1}, corner_x[4] = {x0, x1, x0, x1};
   double square[kPruneMax][4];
   for (int k = 0; k < listed; ++k)
@@ -32,7 +32,7 @@ void prune_dominated(const std::vector<float>& cy, const std::vector<float>& cx,
     }
   int32_t original[kPruneMax];
   std::copy(kept, kept + listed, original);
-  int remaining = 0;
+  int32_t remaining = 0;
   for (int k = 0; k < listed; ++k) {
     bool dominated = false;
     for (int m = 0; m < listed; ++m) {
@@ -43,15 +43,16 @@ void prune_dominated(const std::vector<float>& cy, const std::vector<float>& cx,
     kept[remaining] = original[k];
     remaining += !dominated;
   }
-  out->resize(first + size_t(remaining));
+  return remaining;
 }
 
-// Appends to `out` the centers of `candidates` (ascending) that can be nearest to some point of
-// the box [y0, y0 + size] × [x0, x0 + size]. Any superset of the possible nearest centers works
-// as `candidates`, so a cell filters its parent's list. Two rules drop a center c:
+// Writes to `kept` (room for `count`) the centers of `candidates` (ascending) that can be nearest
+// to some point of the box [y0, y0 + size] × [x0, x0 + size], and returns how many. Any superset
+// of the possible nearest centers works as `candidates`, so a cell filters its parent's list.
+// Two rules drop a center c:
 //   * its distance to the box exceeds `upper`, the smallest over the candidates of the distance
 //     to the box's farthest corner: every point of the box has a center at most that far;
-//   * (prune, short lists) another candidate a is nearer at every point of the box:
+//   * (lists of at most 16) another candidate a is nearer at every point of the box:
 //     f(p) = |p − c|² − (1 + 1e-4)·|p − a|² is concave in p, so its minimum over the box is at a
 //     corner, and f > 1e-2 at the four corners means a is nearer everywhere.
 // The margins (relative 1e-4, absolute 1e-2 in squared pixels) are far above the float32
@@ -59,9 +60,9 @@ void prune_dominated(const std::vector<float>& cy, const std::vector<float>& cx,
 // after rounding, or tied, is never dropped. The distance rule runs first, and the pairwise rule
 // on its survivors only: that drops the same centers as on the whole list, since a center the
 // first rule drops is beaten at every corner by the center that sets `upper`, which it keeps.
-void filter_candidates(const int32_t* candidates, int32_t count, const std::vector<float>& cy,
-                       const std::vector<float>& cx, double y0, double x0, double size, bool prune,
-                       std::vector<int32_t>* out) {
+int32_t filter_candidates(const int32_t* candidates, int32_t count, const std::vector<float>& cy,
+                          const std::vector<float>& cx, double y0, double x0, double size,
+                          int32_t* kept) {
   const double y1 = y0 + size, x1 = x0 + size;
   constexpr int kPruneMax = 16;
   double upper = std::numeric_limits<double>::infinity();
@@ -72,10 +73,7 @@ void filter_candidates(const int32_t* candidates, int32_t count, const std::vect
   }
   const double limit = upper * (1 + 1e-4) + 1e-2;
   // Branch-free: every candidate is written, the count advances only for those kept.
-  const size_t first = out->size();
-  out->resize(first + size_t(count));
-  int32_t* kept = out->data() + first;
-  int listed = 0;
+  int32_t listed = 0;
   for (int32_t k = 0; k < count; ++k) {
     const int32_t i = candidates[k];
     const double py = cy[size_t(i)], px = cx[size_t(i)];
@@ -84,12 +82,8 @@ void filter_candidates(const int32_t* candidates, int32_t count, const std::vect
     kept[listed] = i;
     listed += dy * dy + dx * dx <= limit;
   }
-  if (!prune || listed < 2 || listed > kPruneMax) {
-    out->resize(first + size_t(listed));
-    return;
-  }
-  out->resize(first + size_t(listed));
-  prune_dominated(cy, cx, y0, x0, y1, x1, first, out);
+  if (listed < 2 || listed > kPruneMax) return listed;
+  return prune_dominated(cy, cx, y0, x0, y1, x1, kept, listed);
 }
 
 }  // namespace
@@ -122,39 +116,48 @@ void panoptic_grid_build(const std::vector<float>& cy, const std::vector<float>&
     if (int64_t(probe.rows) * probe.cols * 4 <= std::max(count, 4)) break;
     ++top;
   }
+  // Each level's lists are written into a buffer of the largest size they can reach (a child
+  // lists at most its parent's centers), then copied.
   GridLevel parent, child;
   make_level(top, &parent);
   {
     std::vector<int32_t> all(static_cast<size_t>(count));
     for (int i = 0; i < count; ++i) all[size_t(i)] = i;
-    parent.start.assign(1, 0);
-    for (int32_t r = 0; r < parent.rows; ++r)
-      for (int32_t q = 0; q < parent.cols; ++q) {
-        filter_candidates(all.data(), count, cy, cx, double(r) * parent.size - grid->margin,
-                          double(q) * parent.size - grid->margin, parent.size, true,
-                          &parent.members);
-        parent.start.push_back(int32_t(parent.members.size()));
+    parent.start.assign(size_t(parent.rows) * size_t(parent.cols) + 1, 0);
+    std::unique_ptr<int32_t[]> written(
+        new int32_t[size_t(parent.rows) * size_t(parent.cols) * size_t(count)]);
+    int32_t used = 0;
+    for (int32_t r = 0, cell = 0; r < parent.rows; ++r)
+      for (int32_t q = 0; q < parent.cols; ++q, ++cell) {
+        used += filter_candidates(all.data(), count, cy, cx, double(r) * parent.size - grid->margin,
+                                  double(q) * parent.size - grid->margin, parent.size,
+                                  written.get() + used);
+        parent.start[size_t(cell) + 1] = used;
       }
+    parent.members.assign(written.get(), written.get() + used);
   }
   for (int level_shift = top - 1; level_shift >= shift; --level_shift) {
     make_level(level_shift, &child);
-    child.start.assign(1, 0);
-    child.members.clear();
-    for (int32_t r = 0; r < child.rows; ++r)
-      for (int32_t q = 0; q < child.cols; ++q) {
+    child.start.assign(size_t(child.rows) * size_t(child.cols) + 1, 0);
+    // Uninitialized room for the lists (a vector would zero it first).
+    std::unique_ptr<int32_t[]> written(new int32_t[4 * parent.members.size()]);
+    int32_t used = 0;
+    for (int32_t r = 0, cell = 0; r < child.rows; ++r)
+      for (int32_t q = 0; q < child.cols; ++q, ++cell) {
         const int32_t up = (r >> 1) * parent.cols + (q >> 1);
-        const int32_t begin = parent.start[size_t(up)];
-        if (parent.start[size_t(up) + 1] - begin == 1) {
+        const int32_t begin = parent.start[size_t(up)],
+                      listed = parent.start[size_t(up) + 1] - begin;
+        if (listed == 1) {
           // A sole candidate stays the sole candidate of every part of its cell.
-          child.members.push_back(parent.members[size_t(begin)]);
-          child.start.push_back(int32_t(child.members.size()));
-          continue;
+          written[size_t(used++)] = parent.members[size_t(begin)];
+        } else {
+          used += filter_candidates(
+              parent.members.data() + begin, listed, cy, cx, double(r) * child.size - grid->margin,
+              double(q) * child.size - grid->margin, child.size, written.get() + used);
         }
-        filter_candidates(parent.members.data() + begin, parent.start[size_t(up) + 1] - begin, cy,
-                          cx, double(r) * child.size - grid->margin,
-                          double(q) * child.size - grid->margin, child.size, true, &child.members);
-        child.start.push_back(int32_t(child.members.size()));
+        child.start[size_t(cell) + 1] = used;
       }
+    child.members.assign(written.get(), written.get() + used);
     std::swap(parent, child);
   }
   grid->rows = parent.rows;
