@@ -120,10 +120,11 @@ __attribute__((always_inline)) inline D panoptic_exp(D x) {
 struct PanopticScalarExpOps {
   // 2^n for shifted = n + magic (magic = 1.5·2^52: n sits in the low bits of the mantissa).
   static double power_of_two(double shifted, double magic) {
-    int64_t bits, magic_bits;
+    // Unsigned: outside the range used (x < −708, NaN) the bits wrap instead of overflowing.
+    uint64_t bits, magic_bits;
     std::memcpy(&bits, &shifted, 8);
     std::memcpy(&magic_bits, &magic, 8);
-    const int64_t exponent = (bits - magic_bits + 1023) << 52;
+    const uint64_t exponent = (bits - magic_bits + 1023) << 52;
     double out;
     std::memcpy(&out, &exponent, 8);
     return out;
