@@ -270,6 +270,54 @@ TEST_CASE("panoptic assign_instances with the grid equals the scan of all center
   }
 }
 
+TEST_CASE(
+    "panoptic assign_instances breaks near ties between two candidates by the rounded distance",
+    "[cpu][panoptic]") {
+  // Two centers and points a few ulp off their bisector (and on it): the squared distances
+  // differ by less than the vector path's 2^-20 margin, so it must fall back to the square
+  // roots, and some rounded distances are equal (the first center wins) though the squares are
+  // not.
+  const int height = 16, width = 2048;
+  const std::vector<float> cy = {3.0f, 12.0f}, cx = {100.0f, 1900.0f};
+  PanopticGrid grid;
+  panoptic_grid_build(cy, cx, height, width, &grid);
+  const PanopticCenterGrid view = panoptic_grid_view(grid, cy, cx);
+  const std::vector<float> is_thing = {1.0f};
+  std::vector<int32_t> labels(static_cast<size_t>(width), 0);
+  std::mt19937 rng(43);
+  int wins[2] = {0, 0};
+  for (int y = 0; y < height; ++y) {
+    // The bisector at each point's row coordinate py: |p − a|² = |p − b|² for p = (py, px).
+    std::vector<float> offset_y(static_cast<size_t>(width)), offset_x(static_cast<size_t>(width));
+    for (int x = 0; x < width; ++x) {
+      const float py = float(y) + float(rng() % 1024) / 1024.0f;
+      const double bisector =
+          (double(cx[1]) * cx[1] - double(cx[0]) * cx[0] + double(cy[1]) * cy[1] -
+           double(cy[0]) * cy[0] - 2.0 * py * (double(cy[1]) - cy[0])) /
+          (2.0 * (double(cx[1]) - cx[0]));
+      float px = float(bisector);
+      for (int step = int(rng() % 9) - 4; step != 0; step += step > 0 ? -1 : 1)
+        px = std::nextafter(px, step > 0 ? 1e9f : -1e9f);
+      offset_y[size_t(x)] = py - float(y);
+      offset_x[size_t(x)] = px - float(x);
+    }
+    for (CpuIsa isa : runnable_isas()) {
+      std::vector<int32_t> got(static_cast<size_t>(width));
+      panoptic_kernels(isa).assign_instances(view, y, width, labels.data(), is_thing.data(), 1,
+                                             offset_y.data(), offset_x.data(), got.data());
+      for (int x = 0; x < width; ++x) {
+        const float py = float(y) + offset_y[size_t(x)], px = float(x) + offset_x[size_t(x)];
+        INFO("isa " << cpu_isa_name(isa) << " pixel " << y << "," << x << " point " << py << ","
+                    << px);
+        REQUIRE(got[size_t(x)] == direct_instance(true, py, px, cy, cx));
+        ++wins[got[size_t(x)] - 1];
+      }
+    }
+  }
+  CHECK(wins[0] > 0);
+  CHECK(wins[1] > 0);
+}
+
 TEST_CASE("panoptic runs and panoptic_values match their definitions", "[cpu][panoptic]") {
   std::mt19937 rng(29);
   for (CpuIsa isa : runnable_isas()) {
