@@ -343,6 +343,10 @@ Status panoptic_merge(const PanopticInputs& inputs, const PanopticParams& params
   // class: the spare ones), and its thing index (0 for stuff, never used with an instance).
   const size_t spare_count = size_t(classes) + size_t(K) * size_t(T),
                spare_slot = size_t(classes) + size_t(K);
+  // The runs' slots and counters are int32.
+  if (spare_count >= size_t(std::numeric_limits<int32_t>::max()))
+    return Status::error("panoptic merge: " + std::to_string(K) + " centers × " + std::to_string(T) +
+                         " thing classes is too many (at most 2^31 instance-class pairs)");
   struct ClassRoute {
     int64_t slot, counter, thing;
   };
