@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <limits>
 #include <memory>
+#include <utility>
 
 namespace atrous {
 namespace {
@@ -116,48 +117,40 @@ void panoptic_grid_build(const std::vector<float>& cy, const std::vector<float>&
     if (int64_t(probe.rows) * probe.cols * 4 <= std::max(count, 4)) break;
     ++top;
   }
-  // Each level's lists are written into a buffer of the largest size they can reach (a child
-  // lists at most its parent's centers), then copied.
+  // Fills a level's lists, cell (r, q) filtering list_of(r, q) (a sole candidate stays the sole
+  // candidate of every part of its cell). The lists are written into uninitialized room of the
+  // largest size they can reach (a vector would zero it first), then copied.
+  auto fill_level = [&](GridLevel* level, size_t room, auto&& list_of) {
+    level->start.assign(size_t(level->rows) * size_t(level->cols) + 1, 0);
+    std::unique_ptr<int32_t[]> written(new int32_t[room]);
+    int32_t used = 0;
+    for (int32_t r = 0, cell = 0; r < level->rows; ++r)
+      for (int32_t q = 0; q < level->cols; ++q, ++cell) {
+        const std::pair<const int32_t*, int32_t> list = list_of(r, q);
+        if (list.second == 1)
+          written[size_t(used++)] = list.first[0];
+        else
+          used += filter_candidates(list.first, list.second, cy, cx, double(r) * level->size - grid->margin,
+                                    double(q) * level->size - grid->margin, level->size,
+                                    written.get() + used);
+        level->start[size_t(cell) + 1] = used;
+      }
+    level->members.assign(written.get(), written.get() + used);
+  };
   GridLevel parent, child;
   make_level(top, &parent);
-  {
-    std::vector<int32_t> all(static_cast<size_t>(count));
-    for (int i = 0; i < count; ++i) all[size_t(i)] = i;
-    parent.start.assign(size_t(parent.rows) * size_t(parent.cols) + 1, 0);
-    std::unique_ptr<int32_t[]> written(
-        new int32_t[size_t(parent.rows) * size_t(parent.cols) * size_t(count)]);
-    int32_t used = 0;
-    for (int32_t r = 0, cell = 0; r < parent.rows; ++r)
-      for (int32_t q = 0; q < parent.cols; ++q, ++cell) {
-        used += filter_candidates(all.data(), count, cy, cx, double(r) * parent.size - grid->margin,
-                                  double(q) * parent.size - grid->margin, parent.size,
-                                  written.get() + used);
-        parent.start[size_t(cell) + 1] = used;
-      }
-    parent.members.assign(written.get(), written.get() + used);
-  }
+  std::vector<int32_t> all(static_cast<size_t>(count));
+  for (int i = 0; i < count; ++i) all[size_t(i)] = i;
+  fill_level(&parent, size_t(parent.rows) * size_t(parent.cols) * size_t(count),
+             [&](int32_t, int32_t) { return std::pair<const int32_t*, int32_t>(all.data(), count); });
   for (int level_shift = top - 1; level_shift >= shift; --level_shift) {
     make_level(level_shift, &child);
-    child.start.assign(size_t(child.rows) * size_t(child.cols) + 1, 0);
-    // Uninitialized room for the lists (a vector would zero it first).
-    std::unique_ptr<int32_t[]> written(new int32_t[4 * parent.members.size()]);
-    int32_t used = 0;
-    for (int32_t r = 0, cell = 0; r < child.rows; ++r)
-      for (int32_t q = 0; q < child.cols; ++q, ++cell) {
-        const int32_t up = (r >> 1) * parent.cols + (q >> 1);
-        const int32_t begin = parent.start[size_t(up)],
-                      listed = parent.start[size_t(up) + 1] - begin;
-        if (listed == 1) {
-          // A sole candidate stays the sole candidate of every part of its cell.
-          written[size_t(used++)] = parent.members[size_t(begin)];
-        } else {
-          used += filter_candidates(
-              parent.members.data() + begin, listed, cy, cx, double(r) * child.size - grid->margin,
-              double(q) * child.size - grid->margin, child.size, written.get() + used);
-        }
-        child.start[size_t(cell) + 1] = used;
-      }
-    child.members.assign(written.get(), written.get() + used);
+    // A child cell lists at most its parent's centers; a parent has at most four children.
+    fill_level(&child, 4 * parent.members.size(), [&](int32_t r, int32_t q) {
+      const size_t up = size_t((r >> 1) * parent.cols + (q >> 1));
+      const int32_t begin = parent.start[up];
+      return std::pair<const int32_t*, int32_t>(parent.members.data() + begin, parent.start[up + 1] - begin);
+    });
     std::swap(parent, child);
   }
   grid->rows = parent.rows;
