@@ -11,6 +11,10 @@
 
 namespace atrous {
 
+// The fixed point of the instance scores' probability sums: amounts of 2^-40 (integers, so that
+// the sums are the same in any order: any thread count, CPU or GPU).
+constexpr double kPanopticProbabilityScale = 0x1p40;
+
 // The chunk of a heatmap row that the merger's center search skips at once
 // (PanopticKernels::candidate_chunks).
 constexpr int32_t kPanopticCenterChunk = 32;

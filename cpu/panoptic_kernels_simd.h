@@ -136,7 +136,7 @@ struct PanopticScalarExpOps {
 // in [0, 2^40], where v + 0.5 is exact, so floor(v + 0.5) rounds halves away from 0.
 inline int64_t panoptic_fixed_probability(double p) {
   if (!(p >= 0.0 && p <= 1.0)) return 0;
-  return int64_t(std::floor(p * 1099511627776.0 + 0.5));
+  return int64_t(std::floor(p * kPanopticProbabilityScale + 0.5));
 }
 
 namespace panoptic_scalar {
@@ -703,7 +703,7 @@ void instance_probability(const float* logits, int64_t classes, int64_t stride,
     const ibatch two52_bits = xsimd::bitwise_cast<ibatch>(two52);
     auto fixed = [&](const dbatch& p, const dbatch& wanted_class) {
       const auto valid = (p >= dbatch(0.0)) & (p <= dbatch(1.0)) & (wanted_class >= dbatch(0.0));
-      const dbatch rounded = xsimd::floor(p * dbatch(1099511627776.0) + dbatch(0.5));
+      const dbatch rounded = xsimd::floor(p * dbatch(kPanopticProbabilityScale) + dbatch(0.5));
       const ibatch value = xsimd::bitwise_cast<ibatch>(rounded + two52) - two52_bits;
       return xsimd::select(xsimd::bool_cast(valid), value, ibatch(int64_t(0)));
     };

@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "cpu/panoptic_kernels.h"
 #include "cuda/cuda_backend.h"
 #include "cuda/panoptic_merge_kernels.h"
 
@@ -32,7 +33,6 @@ namespace {
 
 constexpr int64_t kMaxClasses = int64_t(1) << 20;
 constexpr int64_t kMaxPixels = int64_t(1) << 30;
-constexpr double kProbabilityScale = 1099511627776.0;  // 2^40, as the CPU merger
 
 Status merge_error(const char* what, cudaError_t error) {
   return Status::error(std::string("cuda panoptic merge: ") + what + ": " + cudaGetErrorString(error));
@@ -349,7 +349,7 @@ Status CudaPanopticMergerImpl::merge(const CudaPanopticInputs& in, const Panopti
     for (PanopticSegmentInfo& segment : segments) {
       if (!segment.isthing) continue;
       const int64_t total = int64_t(probability[size_t(segment.center_index)]);
-      segment.score = (double(total) / kProbabilityScale / double(segment.area)) *
+      segment.score = (double(total) / kPanopticProbabilityScale / double(segment.area)) *
                       double(centers[size_t(segment.center_index)].score);
     }
   }

@@ -44,7 +44,6 @@ namespace atrous {
 namespace {
 
 constexpr int32_t kMaxClassCount = 1 << 20;
-constexpr double kProbabilityScale = 1099511627776.0;  // 2^40 fixed-point probability sums
 
 // Calls fn(row_begin, row_end, part) for `parts` contiguous row ranges.
 template <typename F>
@@ -508,7 +507,7 @@ Status panoptic_merge(const PanopticInputs& inputs, const PanopticParams& params
       if (!segment.isthing) continue;
       int64_t total = 0;
       for (const PartStats& s : stats) total += s.probability[size_t(segment.center_index) + 1];
-      segment.score = (double(total) / kProbabilityScale / double(segment.area)) *
+      segment.score = (double(total) / kPanopticProbabilityScale / double(segment.area)) *
                       double(centers[size_t(segment.center_index)].score);
     }
   }
