@@ -29,7 +29,6 @@
 #include "models/builders.h"
 #include "models/panoptic_merger.h"
 #include "ops/ops.h"
-#include "models/builders.h"
 #include "runtime/session.h"
 
 using namespace atrous;
@@ -51,8 +50,8 @@ struct OpCase {
   AttributeMap attributes;
 };
 
-AttributeMap conv(std::vector<int64_t> strides, std::vector<int64_t> dilations, std::vector<int64_t> pads,
-                  int64_t group, const char* activation) {
+AttributeMap conv(std::vector<int64_t> strides, std::vector<int64_t> dilations,
+                  std::vector<int64_t> pads, int64_t group, const char* activation) {
   AttributeMap a;
   a.set_ints("strides", strides);
   a.set_ints("dilations", dilations);
@@ -66,27 +65,54 @@ AttributeMap conv(std::vector<int64_t> strides, std::vector<int64_t> dilations, 
 std::vector<OpCase> op_cases(int64_t scale) {
   auto s = [scale](int64_t size) { return std::max<int64_t>(1, (size + scale - 1) / scale); };
   std::vector<OpCase> cases;
-  cases.push_back({"conv 3x3 s2 stem 3->16 hswish", OpType::op_conv, {1, 3, s(1025), s(2049)},
-                   {{16, 3, 3, 3}, {16}}, conv({2, 2}, {1, 1}, {1, 1, 1, 1}, 1, "hard_swish")});
-  cases.push_back({"depthwise 3x3 72ch relu", OpType::op_conv, {1, 72, s(257), s(513)},
-                   {{72, 1, 3, 3}, {72}}, conv({1, 1}, {1, 1}, {1, 1, 1, 1}, 72, "relu")});
-  cases.push_back({"depthwise 5x5 s2 120ch", OpType::op_conv, {1, 120, s(129), s(257)},
-                   {{120, 1, 5, 5}, {120}}, conv({2, 2}, {1, 1}, {2, 2, 2, 2}, 120, "hard_swish")});
-  cases.push_back({"depthwise 5x5 dil 2 960ch", OpType::op_conv, {1, 960, s(65), s(129)},
-                   {{960, 1, 5, 5}, {960}}, conv({1, 1}, {2, 2}, {4, 4, 4, 4}, 960, "hard_swish")});
-  cases.push_back({"conv 1x1 40->120", OpType::op_conv, {1, 40, s(129), s(257)}, {{120, 40, 1, 1}, {120}},
+  cases.push_back({"conv 3x3 s2 stem 3->16 hswish",
+                   OpType::op_conv,
+                   {1, 3, s(1025), s(2049)},
+                   {{16, 3, 3, 3}, {16}},
+                   conv({2, 2}, {1, 1}, {1, 1, 1, 1}, 1, "hard_swish")});
+  cases.push_back({"depthwise 3x3 72ch relu",
+                   OpType::op_conv,
+                   {1, 72, s(257), s(513)},
+                   {{72, 1, 3, 3}, {72}},
+                   conv({1, 1}, {1, 1}, {1, 1, 1, 1}, 72, "relu")});
+  cases.push_back({"depthwise 5x5 s2 120ch",
+                   OpType::op_conv,
+                   {1, 120, s(129), s(257)},
+                   {{120, 1, 5, 5}, {120}},
+                   conv({2, 2}, {1, 1}, {2, 2, 2, 2}, 120, "hard_swish")});
+  cases.push_back({"depthwise 5x5 dil 2 960ch",
+                   OpType::op_conv,
+                   {1, 960, s(65), s(129)},
+                   {{960, 1, 5, 5}, {960}},
+                   conv({1, 1}, {2, 2}, {4, 4, 4, 4}, 960, "hard_swish")});
+  cases.push_back({"conv 1x1 40->120",
+                   OpType::op_conv,
+                   {1, 40, s(129), s(257)},
+                   {{120, 40, 1, 1}, {120}},
                    conv({1, 1}, {1, 1}, {0, 0, 0, 0}, 1, "relu")});
-  cases.push_back({"conv 1x1 960->256", OpType::op_conv, {1, 960, s(65), s(129)}, {{256, 960, 1, 1}, {256}},
+  cases.push_back({"conv 1x1 960->256",
+                   OpType::op_conv,
+                   {1, 960, s(65), s(129)},
+                   {{256, 960, 1, 1}, {256}},
                    conv({1, 1}, {1, 1}, {0, 0, 0, 0}, 1, "relu")});
-  cases.push_back({"conv 5x5 256->256 (head)", OpType::op_conv, {1, 256, s(257), s(513)},
-                   {{256, 256, 5, 5}, {256}}, conv({1, 1}, {1, 1}, {2, 2, 2, 2}, 1, "relu")});
+  cases.push_back({"conv 5x5 256->256 (head)",
+                   OpType::op_conv,
+                   {1, 256, s(257), s(513)},
+                   {{256, 256, 5, 5}, {256}},
+                   conv({1, 1}, {1, 1}, {2, 2, 2, 2}, 1, "relu")});
   AttributeMap hswish;
   cases.push_back({"hard_swish", OpType::op_hard_swish, {1, 120, s(257), s(513)}, {}, hswish});
-  cases.push_back({"mul squeeze-excite", OpType::op_mul, {1, 120, s(129), s(257)}, {{1, 120, 1, 1}}, {}});
-  cases.push_back({"global_average_pool", OpType::op_global_average_pool, {1, 960, s(65), s(129)}, {}, {}});
+  cases.push_back(
+      {"mul squeeze-excite", OpType::op_mul, {1, 120, s(129), s(257)}, {{1, 120, 1, 1}}, {}});
+  cases.push_back(
+      {"global_average_pool", OpType::op_global_average_pool, {1, 960, s(65), s(129)}, {}, {}});
   AttributeMap reduce;
   reduce.set_ints("axes", {2, 3});
-  cases.push_back({"reduce_mean H,W (squeeze-excite)", OpType::op_reduce_mean, {1, 960, s(65), s(129)}, {}, reduce});
+  cases.push_back({"reduce_mean H,W (squeeze-excite)",
+                   OpType::op_reduce_mean,
+                   {1, 960, s(65), s(129)},
+                   {},
+                   reduce});
   AttributeMap pad;
   pad.set_ints("pads", {0, 0, 1, 1, 0, 0, 1, 1});
   cases.push_back({"pad 1 (constant)", OpType::op_pad, {1, 960, s(65), s(129)}, {}, pad});
@@ -94,14 +120,20 @@ std::vector<OpCase> op_cases(int64_t scale) {
   pool.set_ints("kernel_shape", {3, 3});
   pool.set_ints("strides", {2, 2});
   pool.set_ints("pads", {1, 1, 1, 1});
-  cases.push_back({"average_pool 3x3 s2", OpType::op_average_pool, {1, 64, s(257), s(513)}, {}, pool});
+  cases.push_back(
+      {"average_pool 3x3 s2", OpType::op_average_pool, {1, 64, s(257), s(513)}, {}, pool});
   AttributeMap resize;
   resize.set_ints("sizes", {s(1025), s(2049)});
   resize.set_string("coordinate_mode", "align_corners");
-  cases.push_back({"resize bilinear x4 19ch", OpType::op_resize, {1, 19, s(257), s(513)}, {}, resize});
+  cases.push_back(
+      {"resize bilinear x4 19ch", OpType::op_resize, {1, 19, s(257), s(513)}, {}, resize});
   AttributeMap concat;
   concat.set_int("axis", 1);
-  cases.push_back({"concat 256+48", OpType::op_concat, {1, 256, s(257), s(513)}, {{1, 48, s(257), s(513)}}, concat});
+  cases.push_back({"concat 256+48",
+                   OpType::op_concat,
+                   {1, 256, s(257), s(513)},
+                   {{1, 48, s(257), s(513)}},
+                   concat});
   AttributeMap softmax;
   softmax.set_int("axis", 1);
   cases.push_back({"softmax 19ch", OpType::op_softmax, {1, 19, s(1025), s(2049)}, {}, softmax});
@@ -117,7 +149,8 @@ Status make_model(const OpCase& c, std::mt19937& rng, std::shared_ptr<const Mode
   graph.inputs.push_back(x);
   std::vector<int32_t> inputs = {x};
   for (size_t i = 0; i < c.constants.size(); ++i)
-    inputs.push_back(graph.add_constant("c" + std::to_string(i), random_tensor(c.constants[i], rng)));
+    inputs.push_back(
+        graph.add_constant("c" + std::to_string(i), random_tensor(c.constants[i], rng)));
   const int32_t y = graph.add_tensor("y", DType::dtype_f32, {});
   Node node;
   node.op = c.op;
@@ -192,7 +225,8 @@ int bench_ops() {
   }
   std::printf("device: copy bandwidth %.0f GB/s (read+write), FP32 FMA peak %.1f TFLOP/s\n",
               bandwidth * 1e-9, peak * 1e-12);
-  std::printf("%-32s %10s %10s %10s %10s %8s %s\n", "op", "ms", "GB", "GFLOP", "roof ms", "of roof", "kernel");
+  std::printf("%-32s %10s %10s %10s %10s %8s %s\n", "op", "ms", "GB", "GFLOP", "roof ms", "of roof",
+              "kernel");
   std::mt19937 rng(2);
   for (const OpCase& c : op_cases(1)) {
     std::shared_ptr<const Model> model;
@@ -225,10 +259,12 @@ int bench_ops() {
     }
     const GraphTensor& out = graph.tensors[size_t(graph.nodes[0].outputs[0])];
     bytes += double(shape_numel(out.shape)) * double(dtype_size(out.dtype));
-    const double flops = 2.0 * double(op_multiply_adds(c.op, c.attributes, descs, {TensorDesc{out.dtype, out.shape}}));
+    const double flops = 2.0 * double(op_multiply_adds(c.op, c.attributes, descs,
+                                                       {TensorDesc{out.dtype, out.shape}}));
     const double roof = std::max(bytes / bandwidth, flops / peak);
-    std::printf("%-32s %10.3f %10.3f %10.2f %10.3f %7.0f%% %s\n", c.label.c_str(), best * 1e3, bytes * 1e-9,
-                flops * 1e-9, roof * 1e3, 100.0 * roof / best, executor->node_kernels()[0].c_str());
+    std::printf("%-32s %10.3f %10.3f %10.2f %10.3f %7.0f%% %s\n", c.label.c_str(), best * 1e3,
+                bytes * 1e-9, flops * 1e-9, roof * 1e3, 100.0 * roof / best,
+                executor->node_kernels()[0].c_str());
   }
   return 0;
 }
@@ -239,7 +275,8 @@ int bench_model(const std::string& path, int runs, bool merge) {
   Status status;
   if (path.rfind("arch:", 0) == 0) {
     const size_t colon = path.find(':', 5);
-    const std::string name = path.substr(5, colon == std::string::npos ? std::string::npos : colon - 5);
+    const std::string name =
+        path.substr(5, colon == std::string::npos ? std::string::npos : colon - 5);
     int64_t height = 1025, width = 2049;
     if (colon != std::string::npos && !parse_image_size(path.substr(colon + 1), &height, &width)) {
       std::fprintf(stderr, "bench_cuda: bad size in %s\n", path.c_str());
@@ -283,7 +320,8 @@ int bench_model(const std::string& path, int runs, bool merge) {
   for (int warm = 0; warm < 2 && status.ok(); ++warm) status = executor->run(views, &outputs);
   std::vector<double> network, total;
   PanopticParams params;
-  if (merge) params = panoptic_params_from_metadata(graph.metadata, panoptic_convention_deeplab2, &status);
+  if (merge)
+    params = panoptic_params_from_metadata(graph.metadata, panoptic_convention_deeplab2, &status);
   for (int run = 0; run < runs && status.ok(); ++run) {
     const auto start = std::chrono::steady_clock::now();
     status = executor->run(views, &outputs);
@@ -323,9 +361,11 @@ int bench_model(const std::string& path, int runs, bool merge) {
       if (status.ok() && device_outputs.size() < 3)
         status = Status::error("--merge needs the outputs semantic, center, offset");
       if (status.ok())
-        status = cuda_panoptic_inputs(device_outputs[0], device_outputs[1], device_outputs[2], &merger_inputs);
+        status = cuda_panoptic_inputs(device_outputs[0], device_outputs[1], device_outputs[2],
+                                      &merger_inputs);
       if (status.ok()) status = merger->merge(merger_inputs, params, result);
-      *merge_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - between).count();
+      *merge_seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - between).count();
     };
     PanopticResult gpu, cpu;
     double seconds = 0.0;
@@ -339,22 +379,28 @@ int bench_model(const std::string& path, int runs, bool merge) {
       status = panoptic_merge(merger_inputs, params, 1, &cpu);
     }
     if (status.ok()) {
-      for (size_t i = 0; i < cpu.panoptic.size(); ++i) mismatches += cpu.panoptic[i] != gpu.panoptic[i];
-      bool same_segments = cpu.segments.size() == gpu.segments.size() && cpu.centers.size() == gpu.centers.size();
+      for (size_t i = 0; i < cpu.panoptic.size(); ++i)
+        mismatches += cpu.panoptic[i] != gpu.panoptic[i];
+      bool same_segments =
+          cpu.segments.size() == gpu.segments.size() && cpu.centers.size() == gpu.centers.size();
       for (size_t k = 0; same_segments && k < cpu.segments.size(); ++k) {
         const PanopticSegmentInfo &a = cpu.segments[k], &b = gpu.segments[k];
         same_segments = a.id == b.id && a.category_id == b.category_id && a.area == b.area &&
                         std::equal(a.bbox, a.bbox + 4, b.bbox);
       }
-      std::printf("GPU merger vs CPU merger on this model's outputs: %zu centers, %zu segments, %d panoptic "
-                  "pixels differ, segments %s\n",
-                  cpu.centers.size(), cpu.segments.size(), mismatches, same_segments ? "identical" : "DIFFER");
+      std::printf(
+          "GPU merger vs CPU merger on this model's outputs: %zu centers, %zu segments, %d "
+          "panoptic "
+          "pixels differ, segments %s\n",
+          cpu.centers.size(), cpu.segments.size(), mismatches,
+          same_segments ? "identical" : "DIFFER");
       if (!same_segments) mismatches += 1;
     }
     for (int run = 0; run < runs && status.ok(); ++run) {
       const auto start = std::chrono::steady_clock::now();
       device_run(&gpu, &seconds);
-      device_total.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+      device_total.push_back(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
       device_merge.push_back(seconds);
     }
     if (!status.ok()) {
@@ -365,19 +411,25 @@ int bench_model(const std::string& path, int runs, bool merge) {
   std::sort(network.begin(), network.end());
   std::sort(total.begin(), total.end());
   const double net = network[network.size() / 2], all = total[total.size() / 2];
-  std::printf("model %s: %zu nodes (%zu on the host), arena %.1f MB, weights %.1f MB, CUDA graph %s\n",
-              path.c_str(), graph.nodes.size(), executor->host_fallback_nodes(), executor->arena_bytes() / 1e6,
-              executor->weight_bytes() / 1e6, executor->host_fallback_nodes() == 0 ? "on" : "off");
-  std::printf("network (input copy in, outputs copied out): median %.2f ms = %.1f FPS over %d runs\n", net * 1e3,
-              1.0 / net, runs);
+  std::printf(
+      "model %s: %zu nodes (%zu on the host), arena %.1f MB, weights %.1f MB, CUDA graph %s\n",
+      path.c_str(), graph.nodes.size(), executor->host_fallback_nodes(),
+      executor->arena_bytes() / 1e6, executor->weight_bytes() / 1e6,
+      executor->host_fallback_nodes() == 0 ? "on" : "off");
+  std::printf(
+      "network (input copy in, outputs copied out): median %.2f ms = %.1f FPS over %d runs\n",
+      net * 1e3, 1.0 / net, runs);
   if (merge) {
-    std::printf("network + CPU panoptic merger (1 thread): median %.2f ms = %.1f FPS\n", all * 1e3, 1.0 / all);
+    std::printf("network + CPU panoptic merger (1 thread): median %.2f ms = %.1f FPS\n", all * 1e3,
+                1.0 / all);
     std::sort(device_total.begin(), device_total.end());
     std::sort(device_merge.begin(), device_merge.end());
-    const double end_to_end = device_total[device_total.size() / 2], merger_alone = device_merge[device_merge.size() / 2];
-    std::printf("network (outputs stay on the device) + GPU panoptic merger: median %.2f ms = %.1f FPS "
-                "(GPU merger alone, maps copied back: median %.2f ms)\n",
-                end_to_end * 1e3, 1.0 / end_to_end, merger_alone * 1e3);
+    const double end_to_end = device_total[device_total.size() / 2],
+                 merger_alone = device_merge[device_merge.size() / 2];
+    std::printf(
+        "network (outputs stay on the device) + GPU panoptic merger: median %.2f ms = %.1f FPS "
+        "(GPU merger alone, maps copied back: median %.2f ms)\n",
+        end_to_end * 1e3, 1.0 / end_to_end, merger_alone * 1e3);
   }
   return mismatches == 0 ? 0 : 1;
 }
@@ -397,11 +449,15 @@ int main(int argc, char** argv) {
     int runs = 20;
     bool merge = false;
     for (int i = 3; i < argc; ++i) {
-      if (std::string(argv[i]) == "--runs" && i + 1 < argc) runs = std::max(1, std::atoi(argv[++i]));
-      else if (std::string(argv[i]) == "--merge") merge = true;
+      if (std::string(argv[i]) == "--runs" && i + 1 < argc)
+        runs = std::max(1, std::atoi(argv[++i]));
+      else if (std::string(argv[i]) == "--merge")
+        merge = true;
     }
     return bench_model(argv[2], runs, merge);
   }
-  std::fprintf(stderr, "usage: bench_cuda --check | --ops | --model FILE|arch:NAME:HxW [--runs N] [--merge]\n");
+  std::fprintf(
+      stderr,
+      "usage: bench_cuda --check | --ops | --model FILE|arch:NAME:HxW [--runs N] [--merge]\n");
   return 2;
 }

@@ -3,8 +3,8 @@
 //   build/bench_dense_conv --benchmark_min_time=0.2
 // GFLOP/s = 2·M·C·kH·kW·oH·oW / time, padding taps included (they are computed as zeros).
 #include <benchmark/benchmark.h>
-#include <cstdint>
 
+#include <cstdint>
 #include <random>
 #include <vector>
 

@@ -4,8 +4,8 @@
 // GB/s = (input + output + weights) bytes / time: these layers are memory bound, so compare
 // against the machine's stream bandwidth (ANCHORS.md: ~11.5 GB/s for one core).
 #include <benchmark/benchmark.h>
-#include <cstdint>
 
+#include <cstdint>
 #include <cstring>
 #include <random>
 #include <vector>
@@ -79,15 +79,23 @@ void bench_depthwise(benchmark::State& state) {
 
 // The depthwise rows of ANCHORS.md's single-layer table, 1 and 2 threads.
 BENCHMARK(bench_depthwise)
-    ->Args({72, 257, 513, 3, 1, 1, 1, 1})->Args({72, 257, 513, 3, 1, 1, 1, 2})
-    ->Args({672, 65, 129, 3, 1, 2, 2, 1})->Args({672, 65, 129, 3, 1, 2, 2, 2})
-    ->Args({256, 257, 513, 5, 1, 1, 1, 1})->Args({256, 257, 513, 5, 1, 1, 1, 2})
-    ->Args({64, 513, 1025, 3, 2, 1, 1, 1})->Args({64, 513, 1025, 3, 2, 1, 1, 2})
-    ->Args({256, 65, 129, 3, 1, 1, 6, 1})->Args({256, 65, 129, 3, 1, 1, 6, 2})
+    ->Args({72, 257, 513, 3, 1, 1, 1, 1})
+    ->Args({72, 257, 513, 3, 1, 1, 1, 2})
+    ->Args({672, 65, 129, 3, 1, 2, 2, 1})
+    ->Args({672, 65, 129, 3, 1, 2, 2, 2})
+    ->Args({256, 257, 513, 5, 1, 1, 1, 1})
+    ->Args({256, 257, 513, 5, 1, 1, 1, 2})
+    ->Args({64, 513, 1025, 3, 2, 1, 1, 1})
+    ->Args({64, 513, 1025, 3, 2, 1, 1, 2})
+    ->Args({256, 65, 129, 3, 1, 1, 6, 1})
+    ->Args({256, 65, 129, 3, 1, 1, 6, 2})
     // MobileNetV3 at 224×224: small planes where borders are most of each row.
-    ->Args({240, 14, 14, 5, 1, 1, 1, 1})->Args({576, 7, 7, 5, 1, 1, 1, 1})
-    ->Args({72, 56, 56, 3, 1, 1, 1, 1})->Args({96, 28, 28, 5, 2, 1, 1, 1})
-    ->Unit(benchmark::kMillisecond)->UseRealTime();
+    ->Args({240, 14, 14, 5, 1, 1, 1, 1})
+    ->Args({576, 7, 7, 5, 1, 1, 1, 1})
+    ->Args({72, 56, 56, 3, 1, 1, 1, 1})
+    ->Args({96, 28, 28, 5, 2, 1, 1, 1})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 // One-thread copy bandwidth on a buffer of the size of the first layer, measured in the same
 // run (read + write bytes), as the memory-bound reference point.
@@ -97,8 +105,9 @@ void bench_copy(benchmark::State& state) {
     std::memcpy(target.data(), source.data(), source.size() * sizeof(float));
     benchmark::DoNotOptimize(target.data());
   }
-  state.counters["GB/s"] = benchmark::Counter(
-      2.0 * 4.0 * double(source.size()) * double(state.iterations()) / 1e9, benchmark::Counter::kIsRate);
+  state.counters["GB/s"] =
+      benchmark::Counter(2.0 * 4.0 * double(source.size()) * double(state.iterations()) / 1e9,
+                         benchmark::Counter::kIsRate);
 }
 BENCHMARK(bench_copy)->Unit(benchmark::kMillisecond);
 

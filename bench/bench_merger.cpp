@@ -84,8 +84,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   std::printf("panoptic merger, 1025x2049, 19 classes, nms 13, median of %d runs (ms)\n", runs);
-  std::printf("%8s %8s %8s %14s %12s %12s %12s\n", "centers", "found", "threads", "semantic", "median_ms", "min_ms",
-              "cpu_ms");
+  std::printf("%8s %8s %8s %14s %12s %12s %12s\n", "centers", "found", "threads", "semantic",
+              "median_ms", "min_ms", "cpu_ms");
   for (int centers : {0, 50, 200, 400}) {
     if (only >= 0 && centers != only) continue;
     Inputs in = make_inputs(centers, 1234u + unsigned(centers));
@@ -109,15 +109,18 @@ int main(int argc, char** argv) {
           continue;
         const bool scores = mode == 2;
         params.compute_scores = scores;
-        inputs.semantic = mode == 0 ? TensorView{DType::dtype_i32, {in.h, in.w}, labels.data()}
-                                    : TensorView{DType::dtype_f32, {in.classes, in.h, in.w}, in.logits.data()};
+        inputs.semantic =
+            mode == 0 ? TensorView{DType::dtype_i32, {in.h, in.w}, labels.data()}
+                      : TensorView{DType::dtype_f32, {in.classes, in.h, in.w}, in.logits.data()};
         std::vector<double> times, cpu_times;
         PanopticResult result;
         for (int r = 0; r < runs; ++r) {
           const std::clock_t cpu_start = std::clock();
           auto start = std::chrono::steady_clock::now();
           Status status = panoptic_merge(inputs, params, threads, &result);
-          times.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+          times.push_back(
+              std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+                  .count());
           cpu_times.push_back(1000.0 * double(std::clock() - cpu_start) / CLOCKS_PER_SEC);
           if (!status.ok()) {
             std::fprintf(stderr, "error: %s\n", status.message().c_str());
@@ -126,9 +129,12 @@ int main(int argc, char** argv) {
         }
         std::sort(times.begin(), times.end());
         std::sort(cpu_times.begin(), cpu_times.end());
-        std::printf("%8d %8zu %8d %14s %12.2f %12.2f %12.2f\n", centers, result.centers.size(), threads,
-                    mode == 0 ? "labels" : mode == 1 ? "logits" : "logits+scores", times[times.size() / 2],
-                    times[0], cpu_times[cpu_times.size() / 2]);
+        std::printf("%8d %8zu %8d %14s %12.2f %12.2f %12.2f\n", centers, result.centers.size(),
+                    threads,
+                    mode == 0   ? "labels"
+                    : mode == 1 ? "logits"
+                                : "logits+scores",
+                    times[times.size() / 2], times[0], cpu_times[cpu_times.size() / 2]);
       }
   }
   return 0;

@@ -4,8 +4,8 @@
 // Arguments: threads, and 1 to time the reference implementation of ops/ instead (one thread).
 // GB/s = (bytes read + bytes written) / time, counting each input and output once.
 #include <benchmark/benchmark.h>
-#include <cstdint>
 
+#include <cstdint>
 #include <random>
 #include <vector>
 
@@ -24,14 +24,16 @@ struct Setup {
 };
 
 // A one-node graph with random float inputs (int32 zeros where dtypes say so), and the kernel.
-void prepare(OpType op, const AttributeMap& attributes, const std::vector<Shape>& shapes, Setup* setup) {
+void prepare(OpType op, const AttributeMap& attributes, const std::vector<Shape>& shapes,
+             Setup* setup) {
   std::mt19937 rng(1);
   std::uniform_real_distribution<float> dist(-1.f, 1.f);
   std::vector<TensorDesc> descs;
   std::vector<int32_t> indices;
   for (size_t i = 0; i < shapes.size(); ++i) {
     descs.push_back(TensorDesc{DType::dtype_f32, shapes[i]});
-    indices.push_back(setup->graph.add_tensor("x" + std::to_string(i), DType::dtype_f32, shapes[i]));
+    indices.push_back(
+        setup->graph.add_tensor("x" + std::to_string(i), DType::dtype_f32, shapes[i]));
     Tensor t(DType::dtype_f32, shapes[i]);
     for (int64_t k = 0; k < t.numel(); ++k) t.f32()[k] = dist(rng);
     setup->inputs.push_back(std::move(t));
@@ -74,10 +76,11 @@ void run(benchmark::State& state, Setup& setup) {
       setup.kernel->run(inputs, {&setup.output.view()}, nullptr, pool);
     benchmark::DoNotOptimize(setup.output.data());
   }
-  state.counters["GB/s"] = benchmark::Counter(bytes * double(state.iterations()) / 1e9,
-                                              benchmark::Counter::kIsRate);
-  state.SetLabel(reference ? std::string("reference")
-                            : std::string(setup.kernel->name()) + " " + cpu_isa_name(cpu_isa_detect()));
+  state.counters["GB/s"] =
+      benchmark::Counter(bytes * double(state.iterations()) / 1e9, benchmark::Counter::kIsRate);
+  state.SetLabel(reference
+                     ? std::string("reference")
+                     : std::string(setup.kernel->name()) + " " + cpu_isa_name(cpu_isa_detect()));
 }
 
 void bench_resize(benchmark::State& state, Shape input, int64_t out_h, int64_t out_w) {
@@ -89,8 +92,12 @@ void bench_resize(benchmark::State& state, Shape input, int64_t out_h, int64_t o
   run(state, setup);
 }
 
-void bench_resize_semantic(benchmark::State& state) { bench_resize(state, {1, 19, 257, 513}, 1025, 2049); }
-void bench_resize_decoder(benchmark::State& state) { bench_resize(state, {1, 256, 33, 65}, 129, 257); }
+void bench_resize_semantic(benchmark::State& state) {
+  bench_resize(state, {1, 19, 257, 513}, 1025, 2049);
+}
+void bench_resize_decoder(benchmark::State& state) {
+  bench_resize(state, {1, 256, 33, 65}, 129, 257);
+}
 
 void bench_hard_swish(benchmark::State& state) {
   Setup setup;
@@ -122,12 +129,42 @@ void bench_argmax(benchmark::State& state) {
   run(state, setup);
 }
 
-BENCHMARK(bench_resize_semantic)->Args({1, 0})->Args({2, 0})->Args({1, 1})->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(bench_resize_decoder)->Args({1, 0})->Args({2, 0})->Args({1, 1})->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(bench_hard_swish)->Args({1, 0})->Args({2, 0})->Args({1, 1})->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(bench_se_scale)->Args({1, 0})->Args({2, 0})->Args({1, 1})->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(bench_concat)->Args({1, 0})->Args({2, 0})->Args({1, 1})->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(bench_argmax)->Args({1, 0})->Args({2, 0})->Args({1, 1})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(bench_resize_semantic)
+    ->Args({1, 0})
+    ->Args({2, 0})
+    ->Args({1, 1})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(bench_resize_decoder)
+    ->Args({1, 0})
+    ->Args({2, 0})
+    ->Args({1, 1})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(bench_hard_swish)
+    ->Args({1, 0})
+    ->Args({2, 0})
+    ->Args({1, 1})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(bench_se_scale)
+    ->Args({1, 0})
+    ->Args({2, 0})
+    ->Args({1, 1})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(bench_concat)
+    ->Args({1, 0})
+    ->Args({2, 0})
+    ->Args({1, 1})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(bench_argmax)
+    ->Args({1, 0})
+    ->Args({2, 0})
+    ->Args({1, 1})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 }  // namespace
 

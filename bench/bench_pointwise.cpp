@@ -3,8 +3,8 @@
 //   build/bench_pointwise --benchmark_min_time=0.5
 // GFLOP/s = 2·M·C·pixels / time. The peak loop issues independent FMAs on registers.
 #include <benchmark/benchmark.h>
-#include <cstdint>
 
+#include <cstdint>
 #include <random>
 #include <vector>
 
@@ -20,7 +20,8 @@ void bench_pointwise(benchmark::State& state) {
   const int threads = int(state.range(4));
   std::mt19937 rng(1);
   std::uniform_real_distribution<float> dist(-1.f, 1.f);
-  std::vector<float> w(size_t(filters * channels)), x(size_t(channels * pixels)), y(size_t(filters * pixels));
+  std::vector<float> w(size_t(filters * channels)), x(size_t(channels * pixels)),
+      y(size_t(filters * pixels));
   for (float& v : w) v = dist(rng);
   for (float& v : x) v = dist(rng);
   Activation relu;
@@ -34,20 +35,26 @@ void bench_pointwise(benchmark::State& state) {
     benchmark::DoNotOptimize(y.data());
   }
   const double flops = 2.0 * double(filters) * double(channels) * double(pixels);
-  state.counters["GFLOP/s"] = benchmark::Counter(flops * double(state.iterations()) / 1e9,
-                                                 benchmark::Counter::kIsRate);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(flops * double(state.iterations()) / 1e9, benchmark::Counter::kIsRate);
   state.SetLabel(cpu_isa_name(plan.gemm.isa));
 }
 
 // (M, C, H, W, threads): ANCHORS.md's single-layer 1×1 table, the ASPP projection input size
 // (960→256 @33×65) and a squeeze-excitation 1×1 on one pixel.
 BENCHMARK(bench_pointwise)
-    ->Args({40, 120, 257, 513, 1})->Args({40, 120, 257, 513, 2})
-    ->Args({240, 40, 129, 257, 1})->Args({240, 40, 129, 257, 2})
-    ->Args({256, 288, 257, 513, 1})->Args({256, 288, 257, 513, 2})
-    ->Args({256, 960, 33, 65, 1})->Args({256, 960, 33, 65, 2})
-    ->Args({64, 240, 1, 1, 1})->Args({64, 240, 1, 1, 2})
-    ->Unit(benchmark::kMillisecond)->UseRealTime();
+    ->Args({40, 120, 257, 513, 1})
+    ->Args({40, 120, 257, 513, 2})
+    ->Args({240, 40, 129, 257, 1})
+    ->Args({240, 40, 129, 257, 2})
+    ->Args({256, 288, 257, 513, 1})
+    ->Args({256, 288, 257, 513, 2})
+    ->Args({256, 960, 33, 65, 1})
+    ->Args({256, 960, 33, 65, 2})
+    ->Args({64, 240, 1, 1, 1})
+    ->Args({64, 240, 1, 1, 2})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 // FMA throughput of one core: 8 independent accumulator chains of 8-float vectors.
 void bench_fma_peak(benchmark::State& state) {
@@ -61,8 +68,9 @@ void bench_fma_peak(benchmark::State& state) {
       for (auto& v : a) v = v * b + c;
     benchmark::DoNotOptimize(a);
   }
-  state.counters["GFLOP/s"] = benchmark::Counter(double(iterations) * 8 * 8 * 2 * double(state.iterations()) / 1e9,
-                                                 benchmark::Counter::kIsRate);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(double(iterations) * 8 * 8 * 2 * double(state.iterations()) / 1e9,
+                         benchmark::Counter::kIsRate);
 }
 BENCHMARK(bench_fma_peak)->Unit(benchmark::kMillisecond);
 

@@ -31,8 +31,7 @@ class CpuKernel {
  public:
   virtual ~CpuKernel() = default;
   virtual Status run(const std::vector<const TensorView*>& inputs,
-                     const std::vector<TensorView*>& outputs, void* scratch,
-                     ThreadPool& pool) = 0;
+                     const std::vector<TensorView*>& outputs, void* scratch, ThreadPool& pool) = 0;
   // A short label for profiles, e.g. "depthwise_3x3_s2".
   virtual const char* name() const = 0;
   virtual size_t scratch_bytes() const { return 0; }
@@ -47,15 +46,21 @@ struct CpuKernelConfig {
 };
 
 // Kernel families, one per file of cpu/. Each returns nullptr when it does not handle the node.
-CpuKernelPtr cpu_make_pointwise_kernel(const Graph& graph, size_t node, const CpuKernelConfig& config);
-CpuKernelPtr cpu_make_depthwise_kernel(const Graph& graph, size_t node, const CpuKernelConfig& config);
-CpuKernelPtr cpu_make_dense_conv_kernel(const Graph& graph, size_t node, const CpuKernelConfig& config);
-CpuKernelPtr cpu_make_elementwise_kernel(const Graph& graph, size_t node, const CpuKernelConfig& config);
+CpuKernelPtr cpu_make_pointwise_kernel(const Graph& graph, size_t node,
+                                       const CpuKernelConfig& config);
+CpuKernelPtr cpu_make_depthwise_kernel(const Graph& graph, size_t node,
+                                       const CpuKernelConfig& config);
+CpuKernelPtr cpu_make_dense_conv_kernel(const Graph& graph, size_t node,
+                                        const CpuKernelConfig& config);
+CpuKernelPtr cpu_make_elementwise_kernel(const Graph& graph, size_t node,
+                                         const CpuKernelConfig& config);
 CpuKernelPtr cpu_make_pool_kernel(const Graph& graph, size_t node, const CpuKernelConfig& config);
 CpuKernelPtr cpu_make_resize_kernel(const Graph& graph, size_t node, const CpuKernelConfig& config);
 CpuKernelPtr cpu_make_concat_kernel(const Graph& graph, size_t node, const CpuKernelConfig& config);
-CpuKernelPtr cpu_make_softmax_argmax_kernel(const Graph& graph, size_t node, const CpuKernelConfig& config);
-CpuKernelPtr cpu_make_fully_connected_kernel(const Graph& graph, size_t node, const CpuKernelConfig& config);
+CpuKernelPtr cpu_make_softmax_argmax_kernel(const Graph& graph, size_t node,
+                                            const CpuKernelConfig& config);
+CpuKernelPtr cpu_make_fully_connected_kernel(const Graph& graph, size_t node,
+                                             const CpuKernelConfig& config);
 
 // Tries the families above in order; nullptr when none handles the node.
 CpuKernelPtr cpu_make_kernel(const Graph& graph, size_t node, const CpuKernelConfig& config);

@@ -96,7 +96,8 @@ class PatchPacker : public GemmPacker {
   // columns (ASPP rates of 24 and more on a 64-column map): those tiles then skip the tap.
   int64_t block_tiles(int64_t tile) const override {
     const WindowAxis& ax_w = plan_.axes[1];
-    const int64_t reach = std::max(ax_w.pad_begin, (ax_w.kernel - 1) * ax_w.dilation - ax_w.pad_begin);
+    const int64_t reach =
+        std::max(ax_w.pad_begin, (ax_w.kernel - 1) * ax_w.dilation - ax_w.pad_begin);
     return reach / ax_w.stride >= tile ? 1 : kGemmBlockTiles;
   }
 

@@ -131,17 +131,27 @@ class ActivationKernel : public CpuKernel {
 
 bool binary_op_of(OpType type, BinaryOp* op) {
   switch (type) {
-    case OpType::op_add: *op = BinaryOp::binary_op_add; return true;
-    case OpType::op_sub: *op = BinaryOp::binary_op_sub; return true;
-    case OpType::op_mul: *op = BinaryOp::binary_op_mul; return true;
-    case OpType::op_div: *op = BinaryOp::binary_op_div; return true;
-    default: return false;
+    case OpType::op_add:
+      *op = BinaryOp::binary_op_add;
+      return true;
+    case OpType::op_sub:
+      *op = BinaryOp::binary_op_sub;
+      return true;
+    case OpType::op_mul:
+      *op = BinaryOp::binary_op_mul;
+      return true;
+    case OpType::op_div:
+      *op = BinaryOp::binary_op_div;
+      return true;
+    default:
+      return false;
   }
 }
 
 }  // namespace
 
-CpuKernelPtr cpu_make_elementwise_kernel(const Graph& graph, size_t index, const CpuKernelConfig& config) {
+CpuKernelPtr cpu_make_elementwise_kernel(const Graph& graph, size_t index,
+                                         const CpuKernelConfig& config) {
   const Node& node = graph.nodes[index];
   BinaryOp op = BinaryOp::binary_op_add;
   const bool binary = binary_op_of(node.op, &op);
@@ -157,12 +167,17 @@ CpuKernelPtr cpu_make_elementwise_kernel(const Graph& graph, size_t index, const
     kernel->total = total;
     kernel->vector_loop = true;
     switch (activation.kind) {
-      case ActivationKind::activation_relu: kernel->simd = SimdActivation::simd_activation_relu; break;
-      case ActivationKind::activation_clip: kernel->simd = SimdActivation::simd_activation_clip; break;
+      case ActivationKind::activation_relu:
+        kernel->simd = SimdActivation::simd_activation_relu;
+        break;
+      case ActivationKind::activation_clip:
+        kernel->simd = SimdActivation::simd_activation_clip;
+        break;
       case ActivationKind::activation_hard_swish:
         kernel->simd = SimdActivation::simd_activation_hard_swish;
         break;
-      default: kernel->vector_loop = false;
+      default:
+        kernel->vector_loop = false;
     }
     return kernel;
   }
@@ -174,7 +189,8 @@ CpuKernelPtr cpu_make_elementwise_kernel(const Graph& graph, size_t index, const
   OperandLayout layouts[2];
   int64_t inners[2] = {0, 0};
   for (int i = 0; i < 2; ++i)
-    if (!layout_rows(graph.tensors[size_t(node.inputs[size_t(i)])].shape, output, &layouts[i], &inners[i]))
+    if (!layout_rows(graph.tensors[size_t(node.inputs[size_t(i)])].shape, output, &layouts[i],
+                     &inners[i]))
       return nullptr;
   if (layouts[0].full && layouts[1].full) return kernel;
   if (!layouts[0].full && !layouts[1].full) return nullptr;

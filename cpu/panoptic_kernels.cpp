@@ -11,7 +11,8 @@
 namespace atrous {
 namespace panoptic_scalar {
 
-void argmax_first(const float* x, int32_t* labels, int64_t channels, int64_t stride, int64_t count) {
+void argmax_first(const float* x, int32_t* labels, int64_t channels, int64_t stride,
+                  int64_t count) {
   for (int64_t p = 0; p < count; ++p) {
     float top = x[p];
     int32_t label = 0;
@@ -30,8 +31,9 @@ int32_t nearest_center(float py, float px, const float* cy, const float* cx, int
   return panoptic_nearest_scan(py, px, cy, cx, count);
 }
 
-void assign_instances(const PanopticCenterGrid& grid, int32_t y, int32_t width, const int32_t* labels,
-                      const float* is_thing, int32_t, const float* offset_y, const float* offset_x, int32_t* instance) {
+void assign_instances(const PanopticCenterGrid& grid, int32_t y, int32_t width,
+                      const int32_t* labels, const float* is_thing, int32_t, const float* offset_y,
+                      const float* offset_x, int32_t* instance) {
   for (int32_t x = 0; x < width; ++x) {
     if (grid.centers == 0 || !(is_thing[labels[x]] > 0)) {
       instance[x] = 0;
@@ -119,13 +121,17 @@ const PanopticKernels& panoptic_kernels_scalar() {
 const PanopticKernels& panoptic_kernels(CpuIsa isa) {
   switch (isa) {
 #if defined(__x86_64__)
-    case CpuIsa::cpu_isa_avx512: return panoptic_kernels_avx512();
-    case CpuIsa::cpu_isa_avx2: return panoptic_kernels_avx2();
+    case CpuIsa::cpu_isa_avx512:
+      return panoptic_kernels_avx512();
+    case CpuIsa::cpu_isa_avx2:
+      return panoptic_kernels_avx2();
 #endif
 #if defined(__aarch64__)
-    case CpuIsa::cpu_isa_neon: return panoptic_kernels_neon();
+    case CpuIsa::cpu_isa_neon:
+      return panoptic_kernels_neon();
 #endif
-    default: return panoptic_kernels_scalar();
+    default:
+      return panoptic_kernels_scalar();
   }
 }
 

@@ -28,11 +28,11 @@ struct PanopticCenterGrid {
   int32_t shift = 0, margin = 0, rows = 0, cols = 0;
   // rows·cols: the cell's only candidate (≥ 0), or −1: read its list.
   const int32_t* code = nullptr;
-  const int32_t* start = nullptr;      // rows·cols + 1 offsets into members
-  const int32_t* members = nullptr;    // center indices, ascending within a cell
-  const float* member_y = nullptr;     // the members' coordinates
+  const int32_t* start = nullptr;    // rows·cols + 1 offsets into members
+  const int32_t* members = nullptr;  // center indices, ascending within a cell
+  const float* member_y = nullptr;   // the members' coordinates
   const float* member_x = nullptr;
-  const float* center_y = nullptr;     // all centers
+  const float* center_y = nullptr;  // all centers
   const float* center_x = nullptr;
   int32_t centers = 0;
 };
@@ -53,9 +53,9 @@ struct PanopticKernels {
   // is_thing: 1 or 0 per class (floats, for the vectors' gather), `classes` entries; the grid
   // only prunes the scan.
   // Offsets of stuff pixels are not read by the vectors that hold no thing pixel.
-  void (*assign_instances)(const PanopticCenterGrid& grid, int32_t y, int32_t width, const int32_t* labels,
-                           const float* is_thing, int32_t classes, const float* offset_y, const float* offset_x,
-                           int32_t* instance);
+  void (*assign_instances)(const PanopticCenterGrid& grid, int32_t y, int32_t width,
+                           const int32_t* labels, const float* is_thing, int32_t classes,
+                           const float* offset_y, const float* offset_x, int32_t* instance);
   // The runs of equal (labels[x], instance[x]) in [0, width), width ≥ 1, in order: run r
   // starts at start[r] (start[0] = 0, start[count] = width) and has label run_label[r] and
   // instance run_instance[r]. Each array needs room for width + 17 entries (vectors may write

@@ -6,7 +6,8 @@
 namespace atrous {
 
 const PanopticKernels& panoptic_kernels_avx2() {
-  static const PanopticKernels table = panoptic_simd::make_panoptic_kernels<xsimd::fma3<xsimd::avx2>>();
+  static const PanopticKernels table =
+      panoptic_simd::make_panoptic_kernels<xsimd::fma3<xsimd::avx2>>();
   return table;
 }
 

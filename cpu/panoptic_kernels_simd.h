@@ -20,7 +20,8 @@ inline float panoptic_square(float dy, float dx) { return dy * dy + dx * dx; }
 // decides first; sqrt is taken only when it improves, and an equal sqrt of a larger square keeps
 // the earlier index (two different squares can round to the same distance). The result is the
 // first index of the smallest distance.
-inline int32_t panoptic_nearest_scan(float py, float px, const float* cy, const float* cx, int32_t count) {
+inline int32_t panoptic_nearest_scan(float py, float px, const float* cy, const float* cx,
+                                     int32_t count) {
   float best_square = std::numeric_limits<float>::infinity();
   float best_distance = std::numeric_limits<float>::infinity();
   int32_t best = -1;
@@ -55,10 +56,12 @@ inline int32_t panoptic_grid_cell(const PanopticCenterGrid& grid, float py, floa
 template <int32_t (*scan)(float, float, const float*, const float*, int32_t)>
 inline int32_t panoptic_grid_nearest(const PanopticCenterGrid& grid, float py, float px) {
   const int32_t cell = panoptic_grid_cell(grid, py, px);
-  if (cell < 0) return std::max(scan(py, px, grid.center_y, grid.center_x, grid.centers), int32_t(0));
+  if (cell < 0)
+    return std::max(scan(py, px, grid.center_y, grid.center_x, grid.centers), int32_t(0));
   if (grid.code[cell] >= 0) return grid.code[cell];
   const int32_t begin = grid.start[cell];
-  const int32_t j = scan(py, px, grid.member_y + begin, grid.member_x + begin, grid.start[cell + 1] - begin);
+  const int32_t j =
+      scan(py, px, grid.member_y + begin, grid.member_x + begin, grid.start[cell + 1] - begin);
   return grid.members[begin + std::max(j, int32_t(0))];
 }
 
@@ -144,8 +147,9 @@ namespace panoptic_scalar {
 // Compiled once without ISA flags (panoptic_kernels.cpp).
 void argmax_first(const float* x, int32_t* labels, int64_t channels, int64_t stride, int64_t count);
 int32_t nearest_center(float py, float px, const float* cy, const float* cx, int32_t count);
-void assign_instances(const PanopticCenterGrid& grid, int32_t y, int32_t width, const int32_t* labels,
-                      const float* is_thing, int32_t classes, const float* offset_y, const float* offset_x, int32_t* instance);
+void assign_instances(const PanopticCenterGrid& grid, int32_t y, int32_t width,
+                      const int32_t* labels, const float* is_thing, int32_t classes,
+                      const float* offset_y, const float* offset_x, int32_t* instance);
 int32_t runs(const int32_t* labels, const int32_t* instance, int32_t width, int32_t* start,
              int32_t* run_label, int32_t* run_instance);
 void panoptic_values(const int32_t* labels, const int32_t* instance, int32_t count,
@@ -187,14 +191,16 @@ inline xsimd::batch<float, xsimd::neon64> exact_sqrt(const xsimd::batch<float, x
 // table[index] per lane. xsimd 8's gather takes its generic, element-by-element path for these
 // types, so the x86 gather instructions are called directly.
 template <class Arch>
-xsimd::batch<float, Arch> gather_floats(const float* table, const xsimd::batch<int32_t, Arch>& index) {
+xsimd::batch<float, Arch> gather_floats(const float* table,
+                                        const xsimd::batch<int32_t, Arch>& index) {
 #if defined(__AVX512F__)
   // The masked form: the plain one reads an uninitialized register (GCC warns).
   if constexpr (std::is_same<Arch, xsimd::avx512f>::value)
     return _mm512_mask_i32gather_ps(_mm512_setzero_ps(), __mmask16(0xffff), index, table, 4);
 #endif
 #if defined(__AVX2__)
-  if constexpr (std::is_same<Arch, xsimd::fma3<xsimd::avx2>>::value) return _mm256_i32gather_ps(table, index, 4);
+  if constexpr (std::is_same<Arch, xsimd::fma3<xsimd::avx2>>::value)
+    return _mm256_i32gather_ps(table, index, 4);
 #endif
   constexpr size_t width = xsimd::batch<float, Arch>::size;
   alignas(64) int32_t lanes[width];
@@ -205,13 +211,15 @@ xsimd::batch<float, Arch> gather_floats(const float* table, const xsimd::batch<i
 }
 
 template <class Arch>
-xsimd::batch<int32_t, Arch> gather_ints(const int32_t* table, const xsimd::batch<int32_t, Arch>& index) {
+xsimd::batch<int32_t, Arch> gather_ints(const int32_t* table,
+                                        const xsimd::batch<int32_t, Arch>& index) {
 #if defined(__AVX512F__)
   if constexpr (std::is_same<Arch, xsimd::avx512f>::value)
     return _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), __mmask16(0xffff), index, table, 4);
 #endif
 #if defined(__AVX2__)
-  if constexpr (std::is_same<Arch, xsimd::fma3<xsimd::avx2>>::value) return _mm256_i32gather_epi32(table, index, 4);
+  if constexpr (std::is_same<Arch, xsimd::fma3<xsimd::avx2>>::value)
+    return _mm256_i32gather_epi32(table, index, 4);
 #endif
   constexpr size_t width = xsimd::batch<int32_t, Arch>::size;
   alignas(64) int32_t lanes[width], values[width];
@@ -258,7 +266,8 @@ int32_t aligned_start(const int32_t* out, int32_t count) {
 // Per lane, strict `>` replaces the best, as the scalar loop; labels are carried as floats
 // (exact below 2^24 channels; the merger allows at most 2^20).
 template <class Arch>
-void argmax_first(const float* x, int32_t* labels, int64_t channels, int64_t stride, int64_t count) {
+void argmax_first(const float* x, int32_t* labels, int64_t channels, int64_t stride,
+                  int64_t count) {
   using batch = xsimd::batch<float, Arch>;
   constexpr int64_t width = int64_t(batch::size);
   const int64_t body = count - count % width;
@@ -296,7 +305,8 @@ int32_t nearest_center(float py, float px, const float* cy, const float* cx, int
     const batch vy(py), vx(px);
     batch lane_distance(std::numeric_limits<float>::infinity());
     batch lane_index(-1.0f);
-    alignas(64) static const float offsets[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+    alignas(64) static const float offsets[16] = {0, 1, 2,  3,  4,  5,  6,  7,
+                                                  8, 9, 10, 11, 12, 13, 14, 15};
     static_assert(width <= 16, "nearest_center: vector wider than 16 floats");
     batch index = batch::load_aligned(offsets);
     const batch step = batch(static_cast<float>(width));
@@ -358,8 +368,9 @@ uint32_t lane_bits(const xsimd::batch_bool<int32_t, Arch>& b) {
 // computed as in panoptic_grid_cell (floor, exact integer arithmetic), so a lane's cell is the
 // scalar one.
 template <class Arch>
-void assign_instances(const PanopticCenterGrid& grid, int32_t y, int32_t width, const int32_t* labels,
-                      const float* is_thing, int32_t classes, const float* offset_y, const float* offset_x, int32_t* instance) {
+void assign_instances(const PanopticCenterGrid& grid, int32_t y, int32_t width,
+                      const int32_t* labels, const float* is_thing, int32_t classes,
+                      const float* offset_y, const float* offset_x, int32_t* instance) {
   using batch = xsimd::batch<float, Arch>;
   using int_batch = xsimd::batch<int32_t, Arch>;
   constexpr int32_t width_lanes = int32_t(batch::size);
@@ -374,7 +385,8 @@ void assign_instances(const PanopticCenterGrid& grid, int32_t y, int32_t width, 
   }
   int32_t x = 0;
   if (grid.rows > 0 && grid.centers < (int32_t(1) << 24)) {
-    alignas(64) static const float offsets[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+    alignas(64) static const float offsets[16] = {0, 1, 2,  3,  4,  5,  6,  7,
+                                                  8, 9, 10, 11, 12, 13, 14, 15};
     static_assert(width_lanes <= 16, "assign_instances: vector wider than 16 floats");
     const batch lane = batch::load_aligned(offsets);
     const batch low(-float(grid.margin));
@@ -385,7 +397,8 @@ void assign_instances(const PanopticCenterGrid& grid, int32_t y, int32_t width, 
     const int_batch margin(grid.margin), cols(grid.cols);
     // Up to 32 classes the thing test is a shift of a bit mask, not a gather.
     uint32_t mask = 0;
-    for (int32_t c = 0; c < std::min(classes, int32_t(32)); ++c) mask |= is_thing[c] > 0 ? uint32_t(1) << c : 0;
+    for (int32_t c = 0; c < std::min(classes, int32_t(32)); ++c)
+      mask |= is_thing[c] > 0 ? uint32_t(1) << c : 0;
     const int_batch bits = int_batch(int32_t(mask));
     for (; x + width_lanes <= width; x += width_lanes) {
       // The offsets are read only under thing pixels, a pattern the hardware prefetcher misses.
@@ -402,7 +415,8 @@ void assign_instances(const PanopticCenterGrid& grid, int32_t y, int32_t width, 
       const auto thing = xsimd::to_float(thing01) > zero;
       // Stuff lanes take the point (low, low), the first cell: any cell would do.
       const batch py = xsimd::select(thing, row_y + batch::load_unaligned(offset_y + x), low);
-      const batch px = xsimd::select(thing, (batch(float(x)) + lane) + batch::load_unaligned(offset_x + x), low);
+      const batch px =
+          xsimd::select(thing, (batch(float(x)) + lane) + batch::load_unaligned(offset_x + x), low);
       const auto inside = (py >= low) & (py < y_high) & (px >= low) & (px < x_high);
       if (xsimd::all(inside)) {
         int_batch row = xsimd::to_int(xsimd::floor(py)) + margin;
@@ -539,7 +553,8 @@ void panoptic_values(const int32_t* labels, const int32_t* instance, int32_t cou
     const int_batch owner = int_batch::load_unaligned(instance + x);
     int_batch value = gather_ints<Arch>(value_by_label, int_batch::load_unaligned(labels + x));
     const auto thing = owner != int_batch(0);
-    if (xsimd::any(thing)) value = xsimd::select(thing, gather_ints<Arch>(value_by_instance, owner), value);
+    if (xsimd::any(thing))
+      value = xsimd::select(thing, gather_ints<Arch>(value_by_instance, owner), value);
     stream_store<Arch>(out + x, value);
   }
   for (; x < count; ++x) out[x] = one(x);

@@ -14,8 +14,8 @@ namespace {
 class PointwisePacker : public GemmPacker {
  public:
   PointwisePacker(const float* x, int64_t pixels) : x_(x), pixels_(pixels) {}
-  int64_t pack(int64_t k0, int64_t depth, int64_t column0, int64_t count, int64_t tile,
-               float* dst, int32_t*) const override {
+  int64_t pack(int64_t k0, int64_t depth, int64_t column0, int64_t count, int64_t tile, float* dst,
+               int32_t*) const override {
     const int64_t tiles = (count + tile - 1) / tile;
     for (int64_t k = 0; k < depth; ++k) {
       const float* src = x_ + (k0 + k) * pixels_ + column0;
@@ -65,7 +65,8 @@ bool is_pointwise(const Graph& graph, const Node& node) {
   if (a.get_int("group", 1) != 1 || a.get_ints("strides", {1, 1}) != std::vector<int64_t>{1, 1})
     return false;
   std::string auto_pad = a.get_string("auto_pad", "explicit");
-  return auto_pad != "explicit" || a.get_ints("pads", {0, 0, 0, 0}) == std::vector<int64_t>{0, 0, 0, 0};
+  return auto_pad != "explicit" ||
+         a.get_ints("pads", {0, 0, 0, 0}) == std::vector<int64_t>{0, 0, 0, 0};
 }
 
 class PointwiseKernel : public CpuKernel {
@@ -91,7 +92,8 @@ class PointwiseKernel : public CpuKernel {
 
 }  // namespace
 
-CpuKernelPtr cpu_make_pointwise_kernel(const Graph& graph, size_t index, const CpuKernelConfig& config) {
+CpuKernelPtr cpu_make_pointwise_kernel(const Graph& graph, size_t index,
+                                       const CpuKernelConfig& config) {
   const Node& node = graph.nodes[index];
   if (!is_pointwise(graph, node)) return nullptr;
   Activation activation;

@@ -61,8 +61,9 @@ std::vector<WindowSpan> window_spans(const WindowAxis& axis, bool count_include_
     WindowSpan& span = spans[size_t(o)];
     span.first = std::max<int64_t>(start, 0);
     span.last = std::max(span.first, std::min(start + axis.kernel, axis.input));
-    span.count = count_include_pad ? std::min(start + axis.kernel, axis.input + axis.pad_end) - start
-                                   : span.last - span.first;
+    span.count = count_include_pad
+                     ? std::min(start + axis.kernel, axis.input + axis.pad_end) - start
+                     : span.last - span.first;
   }
   return spans;
 }
@@ -143,7 +144,8 @@ bool is_spatial_mean(const Graph& graph, const Node& node) {
 }
 
 template <class Kernel>
-void fill_geometry(const Shape& in, const WindowAxis axes[2], bool count_include_pad, Kernel* kernel) {
+void fill_geometry(const Shape& in, const WindowAxis axes[2], bool count_include_pad,
+                   Kernel* kernel) {
   kernel->planes = in[0] * in[1];
   kernel->in_h = in[2];
   kernel->in_w = in[3];

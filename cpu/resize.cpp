@@ -14,6 +14,8 @@
 // relative to the largest |input| (the test bounds the difference by 8 float epsilons of it).
 // Nearest copies t = the source row through the column indices: exact.
 // Output rows (over all planes) are split across threads; each row is one task's alone.
+#include "ops/resize.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -22,7 +24,6 @@
 #include "cpu/cpu_kernel.h"
 #include "cpu/misc_kernels.h"
 #include "cpu/node_check.h"
-#include "ops/resize.h"
 
 namespace atrous {
 
@@ -99,7 +100,8 @@ class ResizeKernel : public CpuKernel {
   // row, a contiguous vector loop with no gathers. A cached row's values depend on the source
   // row only, so the split into tasks does not change any result.
   void run_columns_first(const float* x, float* y, int64_t begin, int64_t end) const {
-    std::vector<float> cache[2] = {std::vector<float>(size_t(out_w)), std::vector<float>(size_t(out_w))};
+    std::vector<float> cache[2] = {std::vector<float>(size_t(out_w)),
+                                   std::vector<float>(size_t(out_w))};
     int64_t keys[2] = {-1, -1};
     // The cache slot holding source row `key` (plane · in_h + row), filled if absent, in a slot
     // other than `keep`.
@@ -109,7 +111,8 @@ class ResizeKernel : public CpuKernel {
       const int s = keep == 0 ? 1 : 0;
       keys[s] = key;
       loops->resize_linear_row(x + key * in_w, columns.first.data(), columns.second.data(),
-                               columns.weight0.data(), columns.weight1.data(), cache[s].data(), out_w);
+                               columns.weight0.data(), columns.weight1.data(), cache[s].data(),
+                               out_w);
       return s;
     };
     for (int64_t task = begin; task < end; ++task) {
@@ -133,7 +136,8 @@ class ResizeKernel : public CpuKernel {
 
 }  // namespace
 
-CpuKernelPtr cpu_make_resize_kernel(const Graph& graph, size_t index, const CpuKernelConfig& config) {
+CpuKernelPtr cpu_make_resize_kernel(const Graph& graph, size_t index,
+                                    const CpuKernelConfig& config) {
   const Node& node = graph.nodes[index];
   if (node.op != OpType::op_resize || !cpu_node_shapes_check(graph, node)) return nullptr;
   const GraphTensor& x = graph.tensors[size_t(node.inputs[0])];

@@ -6,9 +6,9 @@
 // softmax computes max, exp(x − max), their sum and the quotient in float (xsimd::exp, std::exp
 // in the tails) where the reference uses double; the test bounds the difference relatively.
 // Pixels are split across threads in fixed blocks; each pixel's channels are one task's alone.
-#include "cpu/cpu_kernel.h"
-
 #include <cstdint>
+
+#include "cpu/cpu_kernel.h"
 #include "cpu/misc_kernels.h"
 #include "cpu/node_check.h"
 
@@ -37,8 +37,8 @@ class ChannelKernel : public CpuKernel {
           loops->argmax_channels(source, outputs[0]->i32() + image * pixels, channels, pixels,
                                  first, last);
         else
-          loops->softmax_channels(source, outputs[0]->f32() + image * channels * pixels,
-                                  channels, pixels, first, last);
+          loops->softmax_channels(source, outputs[0]->f32() + image * channels * pixels, channels,
+                                  pixels, first, last);
       }
     });
     return Status::success();
@@ -48,7 +48,8 @@ class ChannelKernel : public CpuKernel {
 
 }  // namespace
 
-CpuKernelPtr cpu_make_softmax_argmax_kernel(const Graph& graph, size_t index, const CpuKernelConfig& config) {
+CpuKernelPtr cpu_make_softmax_argmax_kernel(const Graph& graph, size_t index,
+                                            const CpuKernelConfig& config) {
   const Node& node = graph.nodes[index];
   if (node.op != OpType::op_softmax && node.op != OpType::op_argmax) return nullptr;
   if (!cpu_node_shapes_check(graph, node)) return nullptr;

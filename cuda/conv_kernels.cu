@@ -2,9 +2,9 @@
 // fused), im2col for the cuBLAS path, and the bias + activation epilogue that follows a GEMM.
 // Window arithmetic as in ops/conv.cpp: output o reads input o·stride − pad_begin + k·dilation;
 // taps in the padding add nothing. Sums are float (the reference sums in double).
-#include "cuda/cuda_device_common.cuh"
-
 #include <cstdint>
+
+#include "cuda/cuda_device_common.cuh"
 
 namespace atrous {
 

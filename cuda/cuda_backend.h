@@ -41,9 +41,9 @@ bool cuda_device_available(std::string* reason);
 
 struct CudaOptions {
   int device = 0;
-  bool allow_tf32 = false;   // cuBLAS may use TF32 tensor cores (about 1e-3 relative error)
+  bool allow_tf32 = false;      // cuBLAS may use TF32 tensor cores (about 1e-3 relative error)
   bool use_cuda_graph = false;  // capture the node sequence once, replay it on later runs
-  bool profile = false;      // time every node with CUDA events (CudaExecutor::node_seconds)
+  bool profile = false;         // time every node with CUDA events (CudaExecutor::node_seconds)
 };
 
 // A tensor in device memory (an executor's arena): valid until the executor's next run.
@@ -61,7 +61,8 @@ class CudaExecutor {
                        std::unique_ptr<CudaExecutor>* executor);
   // `inputs` in the order of graph.inputs, with the graph's dtypes and shapes (the caller checks).
   // Returns the graph outputs in graph order, on the host.
-  virtual Status run(const std::vector<const TensorView*>& inputs, std::vector<Tensor>* outputs) = 0;
+  virtual Status run(const std::vector<const TensorView*>& inputs,
+                     std::vector<Tensor>* outputs) = 0;
   // Like run(), but the outputs stay on the device: `outputs` gets their addresses in the arena
   // (valid until the next run). The work is finished (the stream synchronized) on return.
   virtual Status run_on_device(const std::vector<const TensorView*>& inputs,
@@ -109,13 +110,15 @@ class CudaPanopticMerger {
   static Status create(int device, std::unique_ptr<CudaPanopticMerger>* merger);
   // Inputs already on the device (this device): only the candidate centers, the per-instance
   // summaries and the outputs come back to the host.
-  virtual Status merge(const CudaPanopticInputs& inputs, const PanopticParams& params, PanopticResult* result) = 0;
+  virtual Status merge(const CudaPanopticInputs& inputs, const PanopticParams& params,
+                       PanopticResult* result) = 0;
   // Host inputs in the forms panoptic_merge accepts, uploaded once, then merge().
   virtual Status merge_host(const PanopticInputs& inputs, const PanopticParams& params,
                             PanopticResult* result) = 0;
 };
 
 // One-shot host form: a merger on device 0 for one call.
-Status cuda_panoptic_merge(const PanopticInputs& inputs, const PanopticParams& params, PanopticResult* result);
+Status cuda_panoptic_merge(const PanopticInputs& inputs, const PanopticParams& params,
+                           PanopticResult* result);
 
 }  // namespace atrous

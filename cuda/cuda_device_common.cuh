@@ -27,17 +27,24 @@ __device__ __forceinline__ float reference_min(float a, float b) { return (b < a
 
 __device__ __forceinline__ float apply_activation(const CudaActivation& activation, float x) {
   switch (activation.kind) {
-    case 1: return reference_max(x, 0.0f);
-    case 2: return reference_min(reference_max(x, activation.param0), activation.param1);
-    case 3: return __fdiv_rn(__fmul_rn(x, reference_min(reference_max(__fadd_rn(x, 3.0f), 0.0f), 6.0f)), 6.0f);
+    case 1:
+      return reference_max(x, 0.0f);
+    case 2:
+      return reference_min(reference_max(x, activation.param0), activation.param1);
+    case 3:
+      return __fdiv_rn(__fmul_rn(x, reference_min(reference_max(__fadd_rn(x, 3.0f), 0.0f), 6.0f)),
+                       6.0f);
     case 4: {
       // Separate rounded multiply and add: no FMA contraction (as the reference).
       float shifted = __fadd_rn(__fmul_rn(activation.param0, x), activation.param1);
       return reference_max(0.0f, reference_min(1.0f, shifted));
     }
-    case 5: return 1.0f / (1.0f + expf(-x));
-    case 6: return tanhf(x);
-    default: return x;
+    case 5:
+      return 1.0f / (1.0f + expf(-x));
+    case 6:
+      return tanhf(x);
+    default:
+      return x;
   }
 }
 

@@ -1,7 +1,6 @@
 // The CUDA executor (cuda/cuda_backend.h): plans every node once at creation (kernel path,
 // launch parameters, device pointers), then queues the plan on its stream at each run.
 // Every CUDA and cuBLAS call is checked; failures become Status errors naming the node.
-#include <cstdint>
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
 
@@ -9,6 +8,7 @@
 #include <cfloat>
 #include <climits>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 
 #include "cuda/cuda_backend.h"
@@ -26,18 +26,18 @@ Status cuda_status(const char* what, cudaError_t error) {
   return Status::error(std::string("cuda: ") + what + ": " + cudaGetErrorString(error));
 }
 
-#define ATROUS_CUDA_TRY(call, what)                       \
-  do {                                                    \
-    cudaError_t cuda_error_ = (call);                     \
+#define ATROUS_CUDA_TRY(call, what)                                        \
+  do {                                                                     \
+    cudaError_t cuda_error_ = (call);                                      \
     if (cuda_error_ != cudaSuccess) return cuda_status(what, cuda_error_); \
   } while (0)
 
-#define ATROUS_CUBLAS_TRY(call, what)                                                      \
-  do {                                                                                     \
-    cublasStatus_t cublas_status_ = (call);                                                \
-    if (cublas_status_ != CUBLAS_STATUS_SUCCESS)                                           \
-      return Status::error(std::string("cuBLAS: ") + what + ": " +                         \
-                           cublasGetStatusString(cublas_status_));                         \
+#define ATROUS_CUBLAS_TRY(call, what)                              \
+  do {                                                             \
+    cublasStatus_t cublas_status_ = (call);                        \
+    if (cublas_status_ != CUBLAS_STATUS_SUCCESS)                   \
+      return Status::error(std::string("cuBLAS: ") + what + ": " + \
+                           cublasGetStatusString(cublas_status_)); \
   } while (0)
 
 // Scratch for im2col columns: pixel chunks are sized to stay within this.
@@ -77,7 +77,8 @@ CudaActivation to_cuda(const Activation& activation) {
   return result;
 }
 
-static_assert(int(ActivationKind::activation_none) == 0 && int(ActivationKind::activation_relu) == 1 &&
+static_assert(int(ActivationKind::activation_none) == 0 &&
+                  int(ActivationKind::activation_relu) == 1 &&
                   int(ActivationKind::activation_clip) == 2 &&
                   int(ActivationKind::activation_hard_swish) == 3 &&
                   int(ActivationKind::activation_hard_sigmoid) == 4 &&
@@ -97,24 +98,50 @@ CudaWindow to_cuda(const WindowAxis& axis) {
   return window;
 }
 
-enum class StepKind { depthwise, gemm_conv, activation, binary, global_pool, pool, resize, concat,
-                      softmax, argmax, copy, pad, host };
+enum class StepKind {
+  depthwise,
+  gemm_conv,
+  activation,
+  binary,
+  global_pool,
+  pool,
+  resize,
+  concat,
+  softmax,
+  argmax,
+  copy,
+  pad,
+  host
+};
 
 const char* step_kind_name(StepKind kind, bool direct_gemm) {
   switch (kind) {
-    case StepKind::depthwise: return "depthwise";
-    case StepKind::gemm_conv: return direct_gemm ? "gemm_1x1" : "im2col_gemm";
-    case StepKind::activation: return "activation";
-    case StepKind::binary: return "binary";
-    case StepKind::global_pool: return "global_average_pool";
-    case StepKind::pool: return "pool";
-    case StepKind::resize: return "resize";
-    case StepKind::concat: return "concat";
-    case StepKind::softmax: return "softmax";
-    case StepKind::argmax: return "argmax";
-    case StepKind::copy: return "copy";
-    case StepKind::pad: return "pad";
-    case StepKind::host: return "host";
+    case StepKind::depthwise:
+      return "depthwise";
+    case StepKind::gemm_conv:
+      return direct_gemm ? "gemm_1x1" : "im2col_gemm";
+    case StepKind::activation:
+      return "activation";
+    case StepKind::binary:
+      return "binary";
+    case StepKind::global_pool:
+      return "global_average_pool";
+    case StepKind::pool:
+      return "pool";
+    case StepKind::resize:
+      return "resize";
+    case StepKind::concat:
+      return "concat";
+    case StepKind::softmax:
+      return "softmax";
+    case StepKind::argmax:
+      return "argmax";
+    case StepKind::copy:
+      return "copy";
+    case StepKind::pad:
+      return "pad";
+    case StepKind::host:
+      return "host";
   }
   return "unknown";
 }
@@ -133,12 +160,11 @@ struct Step {
   CudaPoolParams pool;
   CudaResizeParams resize;
   CudaPadParams pad;
-  std::shared_ptr<DeviceBuffer> tables;  // resize taps or pad index maps
+  std::shared_ptr<DeviceBuffer> tables;   // resize taps or pad index maps
   int64_t outer = 0, dim = 0, inner = 0;  // softmax, argmax, concat
   size_t element_size = 4;
   size_t copy_bytes = 0;
 };
-
 
 class CudaExecutorImpl final : public CudaExecutor {
  public:
@@ -174,7 +200,9 @@ class CudaExecutorImpl final : public CudaExecutor {
   Status read_profile(bool use_graph);
   float* f32(int32_t tensor) const { return static_cast<float*>(pointers_[size_t(tensor)]); }
   const float* optional_f32(const Node& node, size_t input) const {
-    return node.inputs.size() > input && node.inputs[input] != kAbsentInput ? f32(node.inputs[input]) : nullptr;
+    return node.inputs.size() > input && node.inputs[input] != kAbsentInput
+               ? f32(node.inputs[input])
+               : nullptr;
   }
 
   Graph graph_;
@@ -206,9 +234,11 @@ Status CudaExecutorImpl::initialize(const Graph& graph, const CudaOptions& optio
   ATROUS_CUBLAS_TRY(cublasSetStream(cublas_, stream_), "cublasSetStream");
   // A workspace of our own (set after cublasSetStream, which resets it), so cuBLAS allocates
   // nothing while a CUDA graph is being captured.
-  ATROUS_RETURN_IF_ERROR(cublas_workspace_.allocate(kCublasWorkspaceBytes, "cudaMalloc (cuBLAS workspace)"));
-  ATROUS_CUBLAS_TRY(cublasSetWorkspace(cublas_, cublas_workspace_.data(), cublas_workspace_.bytes()),
-                    "cublasSetWorkspace");
+  ATROUS_RETURN_IF_ERROR(
+      cublas_workspace_.allocate(kCublasWorkspaceBytes, "cudaMalloc (cuBLAS workspace)"));
+  ATROUS_CUBLAS_TRY(
+      cublasSetWorkspace(cublas_, cublas_workspace_.data(), cublas_workspace_.bytes()),
+      "cublasSetWorkspace");
   // Plain FP32 unless TF32 is asked for explicitly (its error is about 1e-3, not 1e-6).
   ATROUS_CUBLAS_TRY(cublasSetMathMode(cublas_, options.allow_tf32 ? CUBLAS_TF32_TENSOR_OP_MATH
                                                                   : CUBLAS_DEFAULT_MATH),
@@ -266,8 +296,8 @@ Status CudaExecutorImpl::plan_conv(const Node& node, Step* step) {
   const int64_t group_channels = step->in_channels / group;
   const int64_t depth = group_channels * kernel[0] * kernel[1];
   step->direct = kernel[0] == 1 && kernel[1] == 1 && axes[0].stride == 1 && axes[1].stride == 1 &&
-                 axes[0].pad_begin == 0 && axes[1].pad_begin == 0 && axes[0].output == axes[0].input &&
-                 axes[1].output == axes[1].input;
+                 axes[0].pad_begin == 0 && axes[1].pad_begin == 0 &&
+                 axes[0].output == axes[0].input && axes[1].output == axes[1].input;
   if (step->pixels > INT_MAX || depth > INT_MAX || step->filters > INT_MAX ||
       step->in_channels * step->pixels > INT64_MAX / 4)
     return Status::error("conv: too large for cuBLAS int dimensions");
@@ -287,7 +317,8 @@ Status CudaExecutorImpl::plan_pool(const Node& node, Step* step) {
   std::vector<int64_t> kernel = reader.require_ints("kernel_shape");
   const int64_t count_include_pad = is_max ? 0 : reader.get_int("count_include_pad", 0);
   ATROUS_RETURN_IF_ERROR(reader.status());
-  if (kernel.size() != 2) return Status::error(std::string(op) + ": kernel_shape must have 2 values");
+  if (kernel.size() != 2)
+    return Status::error(std::string(op) + ": kernel_shape must have 2 values");
   const int64_t input[2] = {x.shape[2], x.shape[3]};
   const int64_t kernel_size[2] = {kernel[0], kernel[1]};
   WindowOptions window_options;
@@ -323,14 +354,17 @@ Status CudaExecutorImpl::plan_resize(const Node& node, Step* step) {
   const size_t index_bytes = indices.size() * sizeof(int64_t);
   const size_t lambda_bytes = lambdas.size() * sizeof(double);
   step->tables = std::make_shared<DeviceBuffer>();
-  ATROUS_RETURN_IF_ERROR(step->tables->allocate(index_bytes + lambda_bytes, "cudaMalloc (resize tables)"));
-  ATROUS_CUDA_TRY(cudaMemcpy(step->tables->data(), indices.data(), index_bytes, cudaMemcpyHostToDevice),
-                  "upload resize tables");
+  ATROUS_RETURN_IF_ERROR(
+      step->tables->allocate(index_bytes + lambda_bytes, "cudaMalloc (resize tables)"));
+  ATROUS_CUDA_TRY(
+      cudaMemcpy(step->tables->data(), indices.data(), index_bytes, cudaMemcpyHostToDevice),
+      "upload resize tables");
   ATROUS_CUDA_TRY(cudaMemcpy(step->tables->data() + index_bytes, lambdas.data(), lambda_bytes,
                              cudaMemcpyHostToDevice),
                   "upload resize tables");
   const int64_t* device_indices = reinterpret_cast<const int64_t*>(step->tables->data());
-  const double* device_lambdas = reinterpret_cast<const double*>(step->tables->data() + index_bytes);
+  const double* device_lambdas =
+      reinterpret_cast<const double*>(step->tables->data() + index_bytes);
   CudaResizeParams& p = step->resize;
   p.linear = linear;
   p.planes = x.shape[0] * x.shape[1];
@@ -352,7 +386,8 @@ Status CudaExecutorImpl::plan_resize(const Node& node, Step* step) {
 Status CudaExecutorImpl::plan_pad(const Node& node, Step* step) {
   const GraphTensor& x = graph_.tensors[size_t(node.inputs[0])];
   const GraphTensor& y = graph_.tensors[size_t(node.outputs[0])];
-  if (x.dtype != DType::dtype_f32 || x.shape.size() > size_t(kCudaMaxRank)) return Status::success();
+  if (x.dtype != DType::dtype_f32 || x.shape.size() > size_t(kCudaMaxRank))
+    return Status::success();
   AttributeReader reader("pad", node.attributes);
   std::vector<int64_t> pads = reader.require_ints("pads");
   const std::string mode = reader.get_string("mode", "constant");
@@ -378,14 +413,18 @@ Status CudaExecutorImpl::plan_pad(const Node& node, Step* step) {
           tables.push_back(-1);
           continue;
         }
-        if (mode == "edge") i = std::min(std::max<int64_t>(i, 0), dim - 1);
-        else i = i < 0 ? -i : 2 * (dim - 1) - i;
+        if (mode == "edge")
+          i = std::min(std::max<int64_t>(i, 0), dim - 1);
+        else
+          i = i < 0 ? -i : 2 * (dim - 1) - i;
       }
       tables.push_back(i * strides[d]);
     }
   }
   // The fill as the reference makes it: float32, saturating to ±inf.
-  const float fill = value > double(FLT_MAX) ? INFINITY : value < -double(FLT_MAX) ? -INFINITY : float(value);
+  const float fill = value > double(FLT_MAX)    ? INFINITY
+                     : value < -double(FLT_MAX) ? -INFINITY
+                                                : float(value);
   std::memcpy(&p.fill_bits, &fill, sizeof(fill));
   step->tables = std::make_shared<DeviceBuffer>();
   const size_t bytes = std::max<size_t>(1, tables.size()) * sizeof(int64_t);
@@ -416,7 +455,8 @@ Status CudaExecutorImpl::plan_node(size_t n, Step* step) {
   // Kernels take float32 (the data-movement ops below take any dtype).
   auto all_f32 = [&]() {
     for (int32_t index : node.inputs)
-      if (index != kAbsentInput && graph_.tensors[size_t(index)].dtype != DType::dtype_f32) return false;
+      if (index != kAbsentInput && graph_.tensors[size_t(index)].dtype != DType::dtype_f32)
+        return false;
     return true;
   };
   switch (node.op) {
@@ -443,7 +483,10 @@ Status CudaExecutorImpl::plan_node(size_t n, Step* step) {
       const Shape& b = graph_.tensors[size_t(node.inputs[1])].shape;
       if (out.shape.size() > size_t(kCudaMaxRank)) return Status::success();
       CudaBinaryParams& p = step->binary;
-      p.kind = node.op == OpType::op_add ? 0 : node.op == OpType::op_sub ? 1 : node.op == OpType::op_mul ? 2 : 3;
+      p.kind = node.op == OpType::op_add   ? 0
+               : node.op == OpType::op_sub ? 1
+               : node.op == OpType::op_mul ? 2
+                                           : 3;
       p.rank = int(out.shape.size());
       p.count = shape_numel(out.shape);
       const std::vector<int64_t> a_strides = broadcast_strides(a, out.shape);
@@ -473,14 +516,15 @@ Status CudaExecutorImpl::plan_node(size_t n, Step* step) {
       std::vector<bool> reduced(size_t(rank), axes.empty());
       for (int64_t raw : axes) {
         int64_t axis = 0;
-        ATROUS_RETURN_IF_ERROR(normalize_axis("reduce_mean", "axes entry", raw, rank, false, &axis));
+        ATROUS_RETURN_IF_ERROR(
+            normalize_axis("reduce_mean", "axes entry", raw, rank, false, &axis));
         reduced[size_t(axis)] = true;
       }
       int64_t first = rank;
       while (first > 0 && reduced[size_t(first - 1)]) --first;
       for (int64_t d = 0; d < first; ++d)
         if (reduced[size_t(d)]) return Status::success();  // not a trailing run: host
-      if (first == rank) return Status::success();  // nothing reduced (rank 0): host
+      if (first == rank) return Status::success();         // nothing reduced (rank 0): host
       step->planes = 1;
       step->area = 1;
       for (int64_t d = 0; d < rank; ++d) (d < first ? step->planes : step->area) *= x[size_t(d)];
@@ -488,16 +532,20 @@ Status CudaExecutorImpl::plan_node(size_t n, Step* step) {
       step->kind = StepKind::global_pool;
       return Status::success();
     }
-    case OpType::op_pad: return plan_pad(node, step);
+    case OpType::op_pad:
+      return plan_pad(node, step);
     case OpType::op_average_pool:
-    case OpType::op_max_pool: return plan_pool(node, step);
-    case OpType::op_resize: return plan_resize(node, step);
+    case OpType::op_max_pool:
+      return plan_pool(node, step);
+    case OpType::op_resize:
+      return plan_resize(node, step);
     case OpType::op_concat: {
       AttributeReader reader("concat", node.attributes);
       const int64_t raw = reader.require_int("axis");
       ATROUS_RETURN_IF_ERROR(reader.status());
       int64_t axis = 0;
-      ATROUS_RETURN_IF_ERROR(normalize_axis("concat", "axis", raw, int64_t(out.shape.size()), false, &axis));
+      ATROUS_RETURN_IF_ERROR(
+          normalize_axis("concat", "axis", raw, int64_t(out.shape.size()), false, &axis));
       split_shape(out.shape, axis, &step->outer, &step->dim, &step->inner);
       step->element_size = dtype_size(out.dtype);
       step->area = axis;  // the normalized axis
@@ -523,7 +571,8 @@ Status CudaExecutorImpl::plan_node(size_t n, Step* step) {
       step->kind = StepKind::copy;
       step->copy_bytes = size_t(shape_numel(out.shape)) * dtype_size(out.dtype);
       return Status::success();
-    default: return Status::success();  // host fallback
+    default:
+      return Status::success();  // host fallback
   }
 }
 
@@ -561,10 +610,12 @@ Status CudaExecutorImpl::allocate_and_upload() {
   std::vector<Item> items;
   for (size_t t = 0; t < count; ++t) {
     if (producer[t] < 0 || graph.tensors[t].is_constant) continue;
-    const size_t bytes = align_up(size_t(shape_numel(graph.tensors[t].shape)) * dtype_size(graph.tensors[t].dtype));
+    const size_t bytes =
+        align_up(size_t(shape_numel(graph.tensors[t].shape)) * dtype_size(graph.tensors[t].dtype));
     items.push_back({t, bytes, producer[t], std::max(last_use[t], producer[t])});
   }
-  std::stable_sort(items.begin(), items.end(), [](const Item& a, const Item& b) { return a.bytes > b.bytes; });
+  std::stable_sort(items.begin(), items.end(),
+                   [](const Item& a, const Item& b) { return a.bytes > b.bytes; });
   std::vector<size_t> arena_offsets(count, SIZE_MAX);
   std::vector<const Item*> placed;
   size_t arena_total = 0;
@@ -572,7 +623,8 @@ Status CudaExecutorImpl::allocate_and_upload() {
     std::vector<std::pair<size_t, size_t>> busy;
     for (const Item* other : placed)
       if (!(other->last < item.first || item.last < other->first))
-        busy.emplace_back(arena_offsets[other->tensor], arena_offsets[other->tensor] + other->bytes);
+        busy.emplace_back(arena_offsets[other->tensor],
+                          arena_offsets[other->tensor] + other->bytes);
     std::sort(busy.begin(), busy.end());
     size_t offset = 0;
     for (const auto& range : busy) {
@@ -588,9 +640,12 @@ Status CudaExecutorImpl::allocate_and_upload() {
   ATROUS_RETURN_IF_ERROR(arena_.allocate(arena_total, "cudaMalloc (arena)"));
   ATROUS_RETURN_IF_ERROR(scratch_.allocate(scratch_bytes_, "cudaMalloc (im2col scratch)"));
   for (size_t t = 0; t < count; ++t) {
-    if (weight_offsets[t] != SIZE_MAX) pointers_[t] = weights_.data() + weight_offsets[t];
-    else if (input_offsets[t] != SIZE_MAX) pointers_[t] = inputs_.data() + input_offsets[t];
-    else if (arena_offsets[t] != SIZE_MAX) pointers_[t] = arena_.data() + arena_offsets[t];
+    if (weight_offsets[t] != SIZE_MAX)
+      pointers_[t] = weights_.data() + weight_offsets[t];
+    else if (input_offsets[t] != SIZE_MAX)
+      pointers_[t] = inputs_.data() + input_offsets[t];
+    else if (arena_offsets[t] != SIZE_MAX)
+      pointers_[t] = arena_.data() + arena_offsets[t];
   }
   // Weights, once.
   for (size_t t = 0; t < count; ++t) {
@@ -598,7 +653,8 @@ Status CudaExecutorImpl::allocate_and_upload() {
     if (!tensor.is_constant) continue;
     const size_t bytes = size_t(shape_numel(tensor.shape)) * dtype_size(tensor.dtype);
     if (bytes)
-      ATROUS_CUDA_TRY(cudaMemcpy(pointers_[t], tensor.data, bytes, cudaMemcpyHostToDevice), "upload weights");
+      ATROUS_CUDA_TRY(cudaMemcpy(pointers_[t], tensor.data, bytes, cudaMemcpyHostToDevice),
+                      "upload weights");
   }
   return Status::success();
 }
@@ -637,14 +693,15 @@ Status CudaExecutorImpl::enqueue_gemm_conv(const Step& step) {
         params.h = step.h;
         params.w = step.w;
         float* col = reinterpret_cast<float*>(scratch_.data());
-        ATROUS_CUDA_TRY(cuda_launch_im2col(x + n * step.in_channels * in_pixels, col, params, stream_),
-                        "im2col launch");
-        ATROUS_CUBLAS_TRY(cublasSgemm(cublas_, CUBLAS_OP_N, CUBLAS_OP_N, int(params.pixels),
-                                      int(group_filters), int(depth), &one, col, int(params.pixels),
-                                      weight, int(depth), &zero,
-                                      y + (n * step.filters + g * group_filters) * step.pixels + first,
-                                      int(step.pixels)),
-                          "sgemm (im2col conv)");
+        ATROUS_CUDA_TRY(
+            cuda_launch_im2col(x + n * step.in_channels * in_pixels, col, params, stream_),
+            "im2col launch");
+        ATROUS_CUBLAS_TRY(
+            cublasSgemm(cublas_, CUBLAS_OP_N, CUBLAS_OP_N, int(params.pixels), int(group_filters),
+                        int(depth), &one, col, int(params.pixels), weight, int(depth), &zero,
+                        y + (n * step.filters + g * group_filters) * step.pixels + first,
+                        int(step.pixels)),
+            "sgemm (im2col conv)");
       }
     }
   }
@@ -674,8 +731,8 @@ Status CudaExecutorImpl::run_host(const Step& step) {
     }
     host_inputs[i] = Tensor(tensor.dtype, tensor.shape);
     if (host_inputs[i].byte_size())
-      ATROUS_CUDA_TRY(cudaMemcpyAsync(host_inputs[i].data(), pointers_[size_t(index)], host_inputs[i].byte_size(),
-                                      cudaMemcpyDeviceToHost, stream_),
+      ATROUS_CUDA_TRY(cudaMemcpyAsync(host_inputs[i].data(), pointers_[size_t(index)],
+                                      host_inputs[i].byte_size(), cudaMemcpyDeviceToHost, stream_),
                       "copy to host");
     input_views.push_back(&host_inputs[i].view());
   }
@@ -703,11 +760,13 @@ Status CudaExecutorImpl::enqueue(const Step& step) {
   void* out = pointers_[size_t(node.outputs[0])];
   switch (step.kind) {
     case StepKind::depthwise:
-      ATROUS_CUDA_TRY(cuda_launch_depthwise(f32(node.inputs[0]), f32(node.inputs[1]), optional_f32(node, 2),
-                                            static_cast<float*>(out), step.depthwise, stream_),
-                      "depthwise launch");
+      ATROUS_CUDA_TRY(
+          cuda_launch_depthwise(f32(node.inputs[0]), f32(node.inputs[1]), optional_f32(node, 2),
+                                static_cast<float*>(out), step.depthwise, stream_),
+          "depthwise launch");
       return Status::success();
-    case StepKind::gemm_conv: return enqueue_gemm_conv(step);
+    case StepKind::gemm_conv:
+      return enqueue_gemm_conv(step);
     case StepKind::activation: {
       const int64_t count = shape_numel(graph_.tensors[size_t(node.outputs[0])].shape);
       ATROUS_CUDA_TRY(cuda_launch_activation(f32(node.inputs[0]), static_cast<float*>(out), count,
@@ -716,8 +775,8 @@ Status CudaExecutorImpl::enqueue(const Step& step) {
       return Status::success();
     }
     case StepKind::binary:
-      ATROUS_CUDA_TRY(cuda_launch_binary(f32(node.inputs[0]), f32(node.inputs[1]), static_cast<float*>(out),
-                                         step.binary, stream_),
+      ATROUS_CUDA_TRY(cuda_launch_binary(f32(node.inputs[0]), f32(node.inputs[1]),
+                                         static_cast<float*>(out), step.binary, stream_),
                       "binary launch");
       return Status::success();
     case StepKind::global_pool:
@@ -726,12 +785,14 @@ Status CudaExecutorImpl::enqueue(const Step& step) {
                       "global_average_pool launch");
       return Status::success();
     case StepKind::pool:
-      ATROUS_CUDA_TRY(cuda_launch_pool(f32(node.inputs[0]), static_cast<float*>(out), step.pool, stream_),
-                      "pool launch");
+      ATROUS_CUDA_TRY(
+          cuda_launch_pool(f32(node.inputs[0]), static_cast<float*>(out), step.pool, stream_),
+          "pool launch");
       return Status::success();
     case StepKind::resize:
-      ATROUS_CUDA_TRY(cuda_launch_resize(f32(node.inputs[0]), static_cast<float*>(out), step.resize, stream_),
-                      "resize launch");
+      ATROUS_CUDA_TRY(
+          cuda_launch_resize(f32(node.inputs[0]), static_cast<float*>(out), step.resize, stream_),
+          "resize launch");
       return Status::success();
     case StepKind::concat: {
       const size_t row_bytes = size_t(step.dim * step.inner) * step.element_size;
@@ -746,22 +807,23 @@ Status CudaExecutorImpl::enqueue(const Step& step) {
                                             cudaMemcpyDeviceToDevice, stream_),
                             "concat copy");
           else
-            ATROUS_CUDA_TRY(cudaMemcpy2DAsync(destination, row_bytes, pointers_[size_t(index)], width, width,
-                                              size_t(step.outer), cudaMemcpyDeviceToDevice, stream_),
-                            "concat copy");
+            ATROUS_CUDA_TRY(
+                cudaMemcpy2DAsync(destination, row_bytes, pointers_[size_t(index)], width, width,
+                                  size_t(step.outer), cudaMemcpyDeviceToDevice, stream_),
+                "concat copy");
         }
         offset += width;
       }
       return Status::success();
     }
     case StepKind::softmax:
-      ATROUS_CUDA_TRY(cuda_launch_softmax(f32(node.inputs[0]), static_cast<float*>(out), step.outer, step.dim,
-                                          step.inner, stream_),
+      ATROUS_CUDA_TRY(cuda_launch_softmax(f32(node.inputs[0]), static_cast<float*>(out), step.outer,
+                                          step.dim, step.inner, stream_),
                       "softmax launch");
       return Status::success();
     case StepKind::argmax:
-      ATROUS_CUDA_TRY(cuda_launch_argmax(f32(node.inputs[0]), static_cast<int32_t*>(out), step.outer, step.dim,
-                                         step.inner, stream_),
+      ATROUS_CUDA_TRY(cuda_launch_argmax(f32(node.inputs[0]), static_cast<int32_t*>(out),
+                                         step.outer, step.dim, step.inner, stream_),
                       "argmax launch");
       return Status::success();
     case StepKind::copy:
@@ -771,11 +833,13 @@ Status CudaExecutorImpl::enqueue(const Step& step) {
                         "reshape copy");
       return Status::success();
     case StepKind::pad:
-      ATROUS_CUDA_TRY(cuda_launch_pad(static_cast<const uint32_t*>(pointers_[size_t(node.inputs[0])]),
-                                      static_cast<uint32_t*>(out), step.pad, stream_),
-                      "pad launch");
+      ATROUS_CUDA_TRY(
+          cuda_launch_pad(static_cast<const uint32_t*>(pointers_[size_t(node.inputs[0])]),
+                          static_cast<uint32_t*>(out), step.pad, stream_),
+          "pad launch");
       return Status::success();
-    case StepKind::host: return run_host(step);
+    case StepKind::host:
+      return run_host(step);
   }
   return Status::error("unknown step");
 }
@@ -791,10 +855,11 @@ Status CudaExecutorImpl::enqueue_all(bool timed) {
 }
 
 // Copies the inputs in and queues every node (or the captured CUDA graph) on the stream.
-Status CudaExecutorImpl::enqueue_run(const std::vector<const TensorView*>& inputs, bool* graph_used) {
+Status CudaExecutorImpl::enqueue_run(const std::vector<const TensorView*>& inputs,
+                                     bool* graph_used) {
   if (inputs.size() != graph_.inputs.size())
-    return Status::error("cuda: expected " + std::to_string(graph_.inputs.size()) + " inputs, got " +
-                         std::to_string(inputs.size()));
+    return Status::error("cuda: expected " + std::to_string(graph_.inputs.size()) +
+                         " inputs, got " + std::to_string(inputs.size()));
   ATROUS_CUDA_TRY(cudaSetDevice(options_.device), "cudaSetDevice");
   for (size_t i = 0; i < inputs.size(); ++i) {
     const int32_t index = graph_.inputs[i];
@@ -802,15 +867,16 @@ Status CudaExecutorImpl::enqueue_run(const std::vector<const TensorView*>& input
     if (!inputs[i] || inputs[i]->dtype != tensor.dtype || inputs[i]->shape != tensor.shape)
       return Status::error("cuda: input '" + tensor.name + "' does not match the graph");
     if (inputs[i]->byte_size())
-      ATROUS_CUDA_TRY(cudaMemcpyAsync(pointers_[size_t(index)], inputs[i]->data, inputs[i]->byte_size(),
-                                      cudaMemcpyHostToDevice, stream_),
+      ATROUS_CUDA_TRY(cudaMemcpyAsync(pointers_[size_t(index)], inputs[i]->data,
+                                      inputs[i]->byte_size(), cudaMemcpyHostToDevice, stream_),
                       "copy input");
   }
   const bool use_graph = options_.use_cuda_graph && host_nodes_ == 0 && !options_.profile;
   if (use_graph) {
     if (!graph_exec_) {
       cudaGraph_t captured = nullptr;
-      ATROUS_CUDA_TRY(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal), "begin capture");
+      ATROUS_CUDA_TRY(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal),
+                      "begin capture");
       Status status = enqueue_all(false);
       cudaError_t end = cudaStreamEndCapture(stream_, &captured);
       if (!status.ok()) {
@@ -837,7 +903,8 @@ Status CudaExecutorImpl::read_profile(bool use_graph) {
   if (options_.profile && !use_graph) {
     for (size_t s = 0; s < steps_.size(); ++s) {
       float ms = 0.0f;
-      ATROUS_CUDA_TRY(cudaEventElapsedTime(&ms, events_[s], events_[s + 1]), "cudaEventElapsedTime");
+      ATROUS_CUDA_TRY(cudaEventElapsedTime(&ms, events_[s], events_[s + 1]),
+                      "cudaEventElapsedTime");
       node_seconds_[s] = double(ms) * 1e-3;
     }
   }
@@ -861,7 +928,8 @@ Status CudaExecutorImpl::run_on_device(const std::vector<const TensorView*>& inp
   return read_profile(use_graph);
 }
 
-Status CudaExecutorImpl::run(const std::vector<const TensorView*>& inputs, std::vector<Tensor>* outputs) {
+Status CudaExecutorImpl::run(const std::vector<const TensorView*>& inputs,
+                             std::vector<Tensor>* outputs) {
   bool use_graph = false;
   ATROUS_RETURN_IF_ERROR(enqueue_run(inputs, &use_graph));
   outputs->clear();
@@ -923,8 +991,10 @@ Status time_best(cudaStream_t stream, int repeats, Body body, double* seconds) {
     if (error == cudaSuccess) error = cudaEventSynchronize(stop);
     float ms = 0.0f;
     if (error == cudaSuccess) error = cudaEventElapsedTime(&ms, start, stop);
-    if (error != cudaSuccess) status = cuda_status("timed run", error);
-    else best = std::min(best, double(ms) * 1e-3);
+    if (error != cudaSuccess)
+      status = cuda_status("timed run", error);
+    else
+      best = std::min(best, double(ms) * 1e-3);
   }
   cudaEventDestroy(start);
   cudaEventDestroy(stop);
@@ -941,9 +1011,13 @@ Status cuda_measure_bandwidth(double* bytes_per_second) {
   ATROUS_RETURN_IF_ERROR(destination.allocate(bytes, "cudaMalloc (bandwidth)"));
   ATROUS_CUDA_TRY(cudaMemset(source.data(), 1, bytes), "cudaMemset");
   double seconds = 0.0;
-  ATROUS_RETURN_IF_ERROR(time_best(nullptr, 5, [&]() {
-    return cudaMemcpyAsync(destination.data(), source.data(), bytes, cudaMemcpyDeviceToDevice, nullptr);
-  }, &seconds));
+  ATROUS_RETURN_IF_ERROR(time_best(
+      nullptr, 5,
+      [&]() {
+        return cudaMemcpyAsync(destination.data(), source.data(), bytes, cudaMemcpyDeviceToDevice,
+                               nullptr);
+      },
+      &seconds));
   *bytes_per_second = 2.0 * double(bytes) / seconds;  // read + write
   return Status::success();
 }
@@ -951,14 +1025,19 @@ Status cuda_measure_bandwidth(double* bytes_per_second) {
 Status cuda_measure_fp32_peak(double* flops_per_second) {
   int device = 0, sms = 0;
   ATROUS_CUDA_TRY(cudaGetDevice(&device), "cudaGetDevice");
-  ATROUS_CUDA_TRY(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device), "device attribute");
+  ATROUS_CUDA_TRY(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device),
+                  "device attribute");
   const int blocks = sms * 16, iterations = 1 << 14;
   DeviceBuffer sink;
   ATROUS_RETURN_IF_ERROR(sink.allocate(size_t(blocks) * 256 * sizeof(float), "cudaMalloc (peak)"));
   double seconds = 0.0;
-  ATROUS_RETURN_IF_ERROR(time_best(nullptr, 5, [&]() {
-    return cuda_launch_fma_loop(reinterpret_cast<float*>(sink.data()), blocks, iterations, nullptr);
-  }, &seconds));
+  ATROUS_RETURN_IF_ERROR(time_best(
+      nullptr, 5,
+      [&]() {
+        return cuda_launch_fma_loop(reinterpret_cast<float*>(sink.data()), blocks, iterations,
+                                    nullptr);
+      },
+      &seconds));
   *flops_per_second = double(blocks) * 256.0 * double(iterations) * 8.0 * 2.0 / seconds;
   return Status::success();
 }

@@ -48,8 +48,8 @@ cudaError_t cuda_launch_bias_activation(float* y, const float* bias, int64_t bat
                                         cudaStream_t stream);
 
 // y[i] = act(x[i]); x may equal y.
-cudaError_t cuda_launch_activation(const float* x, float* y, int64_t count, CudaActivation activation,
-                                   cudaStream_t stream);
+cudaError_t cuda_launch_activation(const float* x, float* y, int64_t count,
+                                   CudaActivation activation, cudaStream_t stream);
 
 // Broadcasting binary op: 0 add, 1 sub, 2 mul, 3 div. Strides are element strides of each
 // operand read as the output shape (0 along broadcast axes).
@@ -61,8 +61,8 @@ struct CudaBinaryParams {
   int64_t a_strides[kCudaMaxRank] = {};
   int64_t b_strides[kCudaMaxRank] = {};
 };
-cudaError_t cuda_launch_binary(const float* a, const float* b, float* y, const CudaBinaryParams& params,
-                               cudaStream_t stream);
+cudaError_t cuda_launch_binary(const float* a, const float* b, float* y,
+                               const CudaBinaryParams& params, cudaStream_t stream);
 
 // Mean of each of `planes` planes of `area` floats (double sum, rounded once).
 cudaError_t cuda_launch_global_average_pool(const float* x, float* y, int64_t planes, int64_t area,
@@ -74,7 +74,8 @@ struct CudaPoolParams {
   int64_t planes = 0;
   CudaWindow h, w;
 };
-cudaError_t cuda_launch_pool(const float* x, float* y, const CudaPoolParams& params, cudaStream_t stream);
+cudaError_t cuda_launch_pool(const float* x, float* y, const CudaPoolParams& params,
+                             cudaStream_t stream);
 
 // Resize with per-axis tap tables prepared on the host: for output row o, rows first[o] and
 // second[o] with weight lambda[o] of the second (nearest: first = second, lambda = 0).
@@ -102,13 +103,14 @@ struct CudaPadParams {
   const int64_t* tables = nullptr;
   uint32_t fill_bits = 0;
 };
-cudaError_t cuda_launch_pad(const uint32_t* x, uint32_t* y, const CudaPadParams& params, cudaStream_t stream);
+cudaError_t cuda_launch_pad(const uint32_t* x, uint32_t* y, const CudaPadParams& params,
+                            cudaStream_t stream);
 
 // Along an axis of size dim with `outer` blocks before and `inner` elements after it.
 cudaError_t cuda_launch_softmax(const float* x, float* y, int64_t outer, int64_t dim, int64_t inner,
                                 cudaStream_t stream);
-cudaError_t cuda_launch_argmax(const float* x, int32_t* y, int64_t outer, int64_t dim, int64_t inner,
-                               cudaStream_t stream);
+cudaError_t cuda_launch_argmax(const float* x, int32_t* y, int64_t outer, int64_t dim,
+                               int64_t inner, cudaStream_t stream);
 
 // Benchmark helper: `blocks`·256 threads each run `iterations` × 8 independent FMAs; writes one
 // float per thread to `sink` so nothing is optimized away.

@@ -10,20 +10,25 @@ namespace atrous {
 
 namespace {
 
-#define ATROUS_GRID_STRIDE(i, total)                                                   \
+#define ATROUS_GRID_STRIDE(i, total)                                            \
   for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < (total); \
        i += int64_t(gridDim.x) * blockDim.x)
 
-__global__ void activation_kernel(const float* x, float* y, int64_t count, CudaActivation activation) {
+__global__ void activation_kernel(const float* x, float* y, int64_t count,
+                                  CudaActivation activation) {
   ATROUS_GRID_STRIDE(i, count) { y[i] = apply_activation(activation, x[i]); }
 }
 
 __device__ __forceinline__ float binary_apply(int kind, float a, float b) {
   switch (kind) {
-    case 0: return __fadd_rn(a, b);
-    case 1: return __fsub_rn(a, b);
-    case 2: return __fmul_rn(a, b);
-    default: return __fdiv_rn(a, b);
+    case 0:
+      return __fadd_rn(a, b);
+    case 1:
+      return __fsub_rn(a, b);
+    case 2:
+      return __fmul_rn(a, b);
+    default:
+      return __fdiv_rn(a, b);
   }
 }
 
@@ -108,7 +113,8 @@ __global__ void pool_kernel(const float* __restrict__ x, float* __restrict__ y, 
   }
 }
 
-__global__ void resize_kernel(const float* __restrict__ x, float* __restrict__ y, CudaResizeParams p) {
+__global__ void resize_kernel(const float* __restrict__ x, float* __restrict__ y,
+                              CudaResizeParams p) {
   const int64_t total = p.planes * p.out_h * p.out_w;
   ATROUS_GRID_STRIDE(i, total) {
     const int64_t ow = i % p.out_w;
@@ -164,7 +170,8 @@ __global__ void argmax_kernel(const float* __restrict__ x, int32_t* __restrict__
   }
 }
 
-__global__ void pad_kernel(const uint32_t* __restrict__ x, uint32_t* __restrict__ y, CudaPadParams p) {
+__global__ void pad_kernel(const uint32_t* __restrict__ x, uint32_t* __restrict__ y,
+                           CudaPadParams p) {
   ATROUS_GRID_STRIDE(i, p.count) {
     int64_t rest = i, offset = 0;
     bool inside = true;
@@ -185,8 +192,14 @@ __global__ void fma_loop_kernel(float* sink, int iterations) {
         a6 = seed + 6, a7 = seed + 7;
   const float m = 0.999f, c = 1e-4f;
   for (int i = 0; i < iterations; ++i) {
-    a0 = fmaf(a0, m, c); a1 = fmaf(a1, m, c); a2 = fmaf(a2, m, c); a3 = fmaf(a3, m, c);
-    a4 = fmaf(a4, m, c); a5 = fmaf(a5, m, c); a6 = fmaf(a6, m, c); a7 = fmaf(a7, m, c);
+    a0 = fmaf(a0, m, c);
+    a1 = fmaf(a1, m, c);
+    a2 = fmaf(a2, m, c);
+    a3 = fmaf(a3, m, c);
+    a4 = fmaf(a4, m, c);
+    a5 = fmaf(a5, m, c);
+    a6 = fmaf(a6, m, c);
+    a7 = fmaf(a7, m, c);
   }
   sink[int64_t(blockIdx.x) * blockDim.x + threadIdx.x] = a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7;
 }
@@ -195,15 +208,15 @@ __global__ void fma_loop_kernel(float* sink, int iterations) {
 
 }  // namespace
 
-cudaError_t cuda_launch_activation(const float* x, float* y, int64_t count, CudaActivation activation,
-                                   cudaStream_t stream) {
+cudaError_t cuda_launch_activation(const float* x, float* y, int64_t count,
+                                   CudaActivation activation, cudaStream_t stream) {
   if (count == 0) return cudaSuccess;
   activation_kernel<<<cuda_blocks(count), kCudaThreads, 0, stream>>>(x, y, count, activation);
   return cudaGetLastError();
 }
 
-cudaError_t cuda_launch_binary(const float* a, const float* b, float* y, const CudaBinaryParams& params,
-                               cudaStream_t stream) {
+cudaError_t cuda_launch_binary(const float* a, const float* b, float* y,
+                               const CudaBinaryParams& params, cudaStream_t stream) {
   if (params.count == 0) return cudaSuccess;
   binary_kernel<<<cuda_blocks(params.count), kCudaThreads, 0, stream>>>(a, b, y, params);
   return cudaGetLastError();
@@ -217,7 +230,8 @@ cudaError_t cuda_launch_global_average_pool(const float* x, float* y, int64_t pl
   return cudaGetLastError();
 }
 
-cudaError_t cuda_launch_pool(const float* x, float* y, const CudaPoolParams& params, cudaStream_t stream) {
+cudaError_t cuda_launch_pool(const float* x, float* y, const CudaPoolParams& params,
+                             cudaStream_t stream) {
   const int64_t total = params.planes * params.h.output * params.w.output;
   if (total == 0) return cudaSuccess;
   pool_kernel<<<cuda_blocks(total), kCudaThreads, 0, stream>>>(x, y, params);
@@ -239,14 +253,15 @@ cudaError_t cuda_launch_softmax(const float* x, float* y, int64_t outer, int64_t
   return cudaGetLastError();
 }
 
-cudaError_t cuda_launch_argmax(const float* x, int32_t* y, int64_t outer, int64_t dim, int64_t inner,
-                               cudaStream_t stream) {
+cudaError_t cuda_launch_argmax(const float* x, int32_t* y, int64_t outer, int64_t dim,
+                               int64_t inner, cudaStream_t stream) {
   if (outer * inner == 0) return cudaSuccess;
   argmax_kernel<<<cuda_blocks(outer * inner), kCudaThreads, 0, stream>>>(x, y, outer, dim, inner);
   return cudaGetLastError();
 }
 
-cudaError_t cuda_launch_pad(const uint32_t* x, uint32_t* y, const CudaPadParams& params, cudaStream_t stream) {
+cudaError_t cuda_launch_pad(const uint32_t* x, uint32_t* y, const CudaPadParams& params,
+                            cudaStream_t stream) {
   if (params.count == 0) return cudaSuccess;
   pad_kernel<<<cuda_blocks(params.count), kCudaThreads, 0, stream>>>(x, y, params);
   return cudaGetLastError();

@@ -12,12 +12,12 @@
 //   3. panoptic values and the per-instance fixed-point probability sums.
 // Then the maps come back once. Everything the CPU decides with a tie rule is decided by the same
 // rule here, so the results are identical (scores: see cuda_backend.h).
-#include <cstdint>
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
 #include <climits>
 #include <cmath>
+#include <cstdint>
 #include <functional>
 #include <limits>
 #include <string>
@@ -35,12 +35,13 @@ constexpr int64_t kMaxClasses = int64_t(1) << 20;
 constexpr int64_t kMaxPixels = int64_t(1) << 30;
 
 Status merge_error(const char* what, cudaError_t error) {
-  return Status::error(std::string("cuda panoptic merge: ") + what + ": " + cudaGetErrorString(error));
+  return Status::error(std::string("cuda panoptic merge: ") + what + ": " +
+                       cudaGetErrorString(error));
 }
 
-#define ATROUS_MERGE_TRY(call, what)                                      \
-  do {                                                                    \
-    cudaError_t merge_error_ = (call);                                    \
+#define ATROUS_MERGE_TRY(call, what)                                         \
+  do {                                                                       \
+    cudaError_t merge_error_ = (call);                                       \
     if (merge_error_ != cudaSuccess) return merge_error(what, merge_error_); \
   } while (0)
 
@@ -82,18 +83,23 @@ class CudaPanopticMergerImpl final : public CudaPanopticMerger {
   Status initialize(int device) {
     device_ = device;
     ATROUS_MERGE_TRY(cudaSetDevice(device), "cudaSetDevice");
-    ATROUS_MERGE_TRY(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate");
+    ATROUS_MERGE_TRY(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking),
+                     "cudaStreamCreate");
     return Status::success();
   }
-  Status merge(const CudaPanopticInputs& inputs, const PanopticParams& params, PanopticResult* result) override;
-  Status merge_host(const PanopticInputs& inputs, const PanopticParams& params, PanopticResult* result) override;
+  Status merge(const CudaPanopticInputs& inputs, const PanopticParams& params,
+               PanopticResult* result) override;
+  Status merge_host(const PanopticInputs& inputs, const PanopticParams& params,
+                    PanopticResult* result) override;
 
  private:
   template <typename T>
   Status download(std::vector<T>* host, const Scratch& device, size_t count, const char* what) {
     host->resize(count);
-    if (count) ATROUS_MERGE_TRY(cudaMemcpyAsync(host->data(), device.as<T>(), count * sizeof(T),
-                                                cudaMemcpyDeviceToHost, stream_), what);
+    if (count)
+      ATROUS_MERGE_TRY(cudaMemcpyAsync(host->data(), device.as<T>(), count * sizeof(T),
+                                       cudaMemcpyDeviceToHost, stream_),
+                       what);
     return Status::success();
   }
   template <typename T>
@@ -101,7 +107,8 @@ class CudaPanopticMergerImpl final : public CudaPanopticMerger {
     ATROUS_RETURN_IF_ERROR(device->reserve(std::max<size_t>(1, host.size()) * sizeof(T), what));
     if (!host.empty())
       ATROUS_MERGE_TRY(cudaMemcpyAsync(device->as<T>(), host.data(), host.size() * sizeof(T),
-                                       cudaMemcpyHostToDevice, stream_), what);
+                                       cudaMemcpyHostToDevice, stream_),
+                       what);
     return Status::success();
   }
   Status sync(const char* what) {
@@ -112,10 +119,11 @@ class CudaPanopticMergerImpl final : public CudaPanopticMerger {
   int device_ = 0;
   cudaStream_t stream_ = nullptr;
   // Maps and per-pixel scratch.
-  Scratch semantic_, instance_, panoptic_, horizontal_, candidate_index_, candidate_score_, scalars_;
+  Scratch semantic_, instance_, panoptic_, horizontal_, candidate_index_, candidate_score_,
+      scalars_;
   // Tables.
-  Scratch thing_index_, center_y_, center_x_, histogram_, first_, box_, summary_, stuff_, value_of_, class_of_,
-      stuff_value_, probability_;
+  Scratch thing_index_, center_y_, center_x_, histogram_, first_, box_, summary_, stuff_, value_of_,
+      class_of_, stuff_value_, probability_;
   // merge_host's uploads.
   Scratch host_semantic_, host_center_, host_offset_;
   std::vector<int32_t> labels_;
@@ -127,14 +135,17 @@ Status CudaPanopticMergerImpl::merge(const CudaPanopticInputs& in, const Panopti
   if (!result) return Status::error("cuda panoptic merge: no result");
   if ((in.logits == nullptr) == (in.labels == nullptr))
     return Status::error("cuda panoptic merge: give either logits or labels");
-  if (!in.center || !in.offset) return Status::error("cuda panoptic merge: missing center or offset data");
+  if (!in.center || !in.offset)
+    return Status::error("cuda panoptic merge: missing center or offset data");
   const int H = in.height, W = in.width;
   if (H < 1 || W < 1 || H > kMaxClasses || W > kMaxClasses)
-    return Status::error("cuda panoptic merge: bad size " + std::to_string(H) + "x" + std::to_string(W));
+    return Status::error("cuda panoptic merge: bad size " + std::to_string(H) + "x" +
+                         std::to_string(W));
   const int64_t HW = int64_t(H) * W;
   if (HW > kMaxPixels) return Status::error("cuda panoptic merge: the image is too large");
   if (in.logits && (in.classes < 1 || in.classes > kMaxClasses))
-    return Status::error("cuda panoptic merge: logits must have 1 to 2^20 classes, got " + std::to_string(in.classes));
+    return Status::error("cuda panoptic merge: logits must have 1 to 2^20 classes, got " +
+                         std::to_string(in.classes));
   ATROUS_MERGE_TRY(cudaSetDevice(device_), "cudaSetDevice");
   const bool deeplab2 = params.convention == panoptic_convention_deeplab2;
   const size_t hw = size_t(HW);
@@ -151,13 +162,16 @@ Status CudaPanopticMergerImpl::merge(const CudaPanopticInputs& in, const Panopti
   // ---- pass 1: semantic, candidates ---------------------------------------------------------
   int64_t classes = in.classes;
   if (in.logits) {
-    ATROUS_MERGE_TRY(cuda_merge_argmax(in.logits, classes, HW, semantic_.as<int32_t>(), stream_), "argmax");
+    ATROUS_MERGE_TRY(cuda_merge_argmax(in.logits, classes, HW, semantic_.as<int32_t>(), stream_),
+                     "argmax");
   } else {
     ATROUS_MERGE_TRY(cuda_merge_fill(scalars + 1, 2, 2, INT_MAX, INT_MIN, 0, 0, stream_), "fill");
-    ATROUS_MERGE_TRY(cuda_merge_labels(in.labels, HW, semantic_.as<int32_t>(), scalars + 1, stream_), "labels");
+    ATROUS_MERGE_TRY(
+        cuda_merge_labels(in.labels, HW, semantic_.as<int32_t>(), scalars + 1, stream_), "labels");
     int32_t range[2] = {0, 0};
-    ATROUS_MERGE_TRY(cudaMemcpyAsync(range, scalars + 1, sizeof(range), cudaMemcpyDeviceToHost, stream_),
-                     "copy label range");
+    ATROUS_MERGE_TRY(
+        cudaMemcpyAsync(range, scalars + 1, sizeof(range), cudaMemcpyDeviceToHost, stream_),
+        "copy label range");
     ATROUS_RETURN_IF_ERROR(sync("labels"));
     const int32_t bad = range[0] < 0 ? range[0] : range[1];
     if (range[0] < 0 || range[1] >= kMaxClasses)
@@ -174,8 +188,8 @@ Status CudaPanopticMergerImpl::merge(const CudaPanopticInputs& in, const Panopti
   center_params.after = params.nms_kernel - 1 - center_params.before;
   ATROUS_MERGE_TRY(cudaMemsetAsync(scalars, 0, sizeof(int32_t), stream_), "cudaMemset");
   ATROUS_MERGE_TRY(cuda_merge_centers(in.center, horizontal_.as<float>(), center_params,
-                                      candidate_index_.as<int32_t>(), candidate_score_.as<float>(), scalars,
-                                      stream_),
+                                      candidate_index_.as<int32_t>(), candidate_score_.as<float>(),
+                                      scalars, stream_),
                    "centers");
   // Thing table while the kernels run (things sorted: the vote's first maximum is the smallest id).
   std::vector<int32_t> things = params.thing_classes;
@@ -186,21 +200,25 @@ Status CudaPanopticMergerImpl::merge(const CudaPanopticInputs& in, const Panopti
   for (size_t t = 0; t < things.size(); ++t)
     if (things[t] < classes) thing_index[size_t(things[t])] = int32_t(t);
   int32_t found32 = 0;
-  ATROUS_MERGE_TRY(cudaMemcpyAsync(&found32, scalars, sizeof(int32_t), cudaMemcpyDeviceToHost, stream_),
-                   "copy candidate count");
+  ATROUS_MERGE_TRY(
+      cudaMemcpyAsync(&found32, scalars, sizeof(int32_t), cudaMemcpyDeviceToHost, stream_),
+      "copy candidate count");
   ATROUS_RETURN_IF_ERROR(upload(&thing_index_, thing_index, "thing table"));
   ATROUS_RETURN_IF_ERROR(sync("centers"));
   std::vector<int32_t> candidate_index;
   std::vector<float> candidate_score;
-  ATROUS_RETURN_IF_ERROR(download(&candidate_index, candidate_index_, size_t(found32), "copy candidates"));
-  ATROUS_RETURN_IF_ERROR(download(&candidate_score, candidate_score_, size_t(found32), "copy candidates"));
+  ATROUS_RETURN_IF_ERROR(
+      download(&candidate_index, candidate_index_, size_t(found32), "copy candidates"));
+  ATROUS_RETURN_IF_ERROR(
+      download(&candidate_score, candidate_score_, size_t(found32), "copy candidates"));
   ATROUS_RETURN_IF_ERROR(sync("copy candidates"));
 
   // ---- top-k: the CPU's code on the candidates in raster order --------------------------------
   std::vector<int32_t> order_of(static_cast<size_t>(found32));
   for (int32_t j = 0; j < found32; ++j) order_of[size_t(j)] = j;
-  std::sort(order_of.begin(), order_of.end(),
-            [&](int32_t a, int32_t b) { return candidate_index[size_t(a)] < candidate_index[size_t(b)]; });
+  std::sort(order_of.begin(), order_of.end(), [&](int32_t a, int32_t b) {
+    return candidate_index[size_t(a)] < candidate_index[size_t(b)];
+  });
   std::vector<PanopticCenter> centers(static_cast<size_t>(found32));
   for (size_t j = 0; j < centers.size(); ++j) {
     const int32_t index = candidate_index[size_t(order_of[j])];
@@ -209,11 +227,13 @@ Status CudaPanopticMergerImpl::merge(const CudaPanopticInputs& in, const Panopti
     centers[j].score = candidate_score[size_t(order_of[j])];
   }
   const int64_t found = int64_t(centers.size());
-  const bool apply_top_k = params.top_k > 0 && (deeplab2 ? found > params.top_k : found >= params.top_k);
+  const bool apply_top_k =
+      params.top_k > 0 && (deeplab2 ? found > params.top_k : found >= params.top_k);
   if (apply_top_k) {
     std::vector<float> values(centers.size());
     for (size_t i = 0; i < centers.size(); ++i) values[i] = centers[i].score;
-    std::nth_element(values.begin(), values.begin() + (params.top_k - 1), values.end(), std::greater<float>());
+    std::nth_element(values.begin(), values.begin() + (params.top_k - 1), values.end(),
+                     std::greater<float>());
     const float kth = values[size_t(params.top_k - 1)];
     std::vector<PanopticCenter> kept;
     for (const PanopticCenter& c : centers)
@@ -222,11 +242,12 @@ Status CudaPanopticMergerImpl::merge(const CudaPanopticInputs& in, const Panopti
   }
   const int K = int(centers.size());
   if ((classes - 1) * int64_t(params.label_divisor) + K > std::numeric_limits<int32_t>::max())
-    return Status::error("panoptic merge: class " + std::to_string(classes - 1) + " × label_divisor " +
-                         std::to_string(params.label_divisor) + " does not fit in int32");
+    return Status::error("panoptic merge: class " + std::to_string(classes - 1) +
+                         " × label_divisor " + std::to_string(params.label_divisor) +
+                         " does not fit in int32");
   if (int64_t(K) * std::max(T, 1) > (int64_t(1) << 28))
-    return Status::error("cuda panoptic merge: " + std::to_string(K) + " centers × " + std::to_string(T) +
-                         " thing classes is too large a histogram");
+    return Status::error("cuda panoptic merge: " + std::to_string(K) + " centers × " +
+                         std::to_string(T) + " thing classes is too large a histogram");
   std::vector<float> cy(static_cast<size_t>(K)), cx(static_cast<size_t>(K));
   for (int i = 0; i < K; ++i) {
     cy[size_t(i)] = float(centers[size_t(i)].y);
@@ -237,18 +258,23 @@ Status CudaPanopticMergerImpl::merge(const CudaPanopticInputs& in, const Panopti
   const size_t k_count = size_t(std::max(K, 1));
   ATROUS_RETURN_IF_ERROR(upload(&center_y_, cy, "centers"));
   ATROUS_RETURN_IF_ERROR(upload(&center_x_, cx, "centers"));
-  ATROUS_RETURN_IF_ERROR(histogram_.reserve(k_count * size_t(std::max(T, 1)) * 4, "cudaMalloc histogram"));
+  ATROUS_RETURN_IF_ERROR(
+      histogram_.reserve(k_count * size_t(std::max(T, 1)) * 4, "cudaMalloc histogram"));
   ATROUS_RETURN_IF_ERROR(first_.reserve(k_count * 4, "cudaMalloc"));
   ATROUS_RETURN_IF_ERROR(box_.reserve(k_count * 16, "cudaMalloc"));
   ATROUS_RETURN_IF_ERROR(summary_.reserve(k_count * 32, "cudaMalloc"));
   ATROUS_RETURN_IF_ERROR(stuff_.reserve(size_t(classes) * 20, "cudaMalloc stuff"));
   ATROUS_MERGE_TRY(cudaMemsetAsync(instance_.as<int32_t>(), 0, hw * 4, stream_), "cudaMemset");
-  ATROUS_MERGE_TRY(cudaMemsetAsync(histogram_.as<int32_t>(), 0, size_t(K) * size_t(T) * 4, stream_), "cudaMemset");
+  ATROUS_MERGE_TRY(cudaMemsetAsync(histogram_.as<int32_t>(), 0, size_t(K) * size_t(T) * 4, stream_),
+                   "cudaMemset");
   ATROUS_MERGE_TRY(cuda_merge_fill(first_.as<int32_t>(), K, 1, INT_MAX, 0, 0, 0, stream_), "fill");
-  ATROUS_MERGE_TRY(cuda_merge_fill(box_.as<int32_t>(), int64_t(K) * 4, 4, INT_MAX, INT_MAX, -1, -1, stream_), "fill");
-  ATROUS_MERGE_TRY(cudaMemsetAsync(stuff_.as<int32_t>(), 0, size_t(classes) * 4, stream_), "cudaMemset");
-  ATROUS_MERGE_TRY(cuda_merge_fill(stuff_.as<int32_t>() + classes, classes * 4, 4, INT_MAX, INT_MAX, -1, -1,
-                                   stream_),
+  ATROUS_MERGE_TRY(
+      cuda_merge_fill(box_.as<int32_t>(), int64_t(K) * 4, 4, INT_MAX, INT_MAX, -1, -1, stream_),
+      "fill");
+  ATROUS_MERGE_TRY(cudaMemsetAsync(stuff_.as<int32_t>(), 0, size_t(classes) * 4, stream_),
+                   "cudaMemset");
+  ATROUS_MERGE_TRY(cuda_merge_fill(stuff_.as<int32_t>() + classes, classes * 4, 4, INT_MAX, INT_MAX,
+                                   -1, -1, stream_),
                    "fill");
   CudaAssignParams assign;
   assign.height = H;
@@ -256,13 +282,14 @@ Status CudaPanopticMergerImpl::merge(const CudaPanopticInputs& in, const Panopti
   assign.centers = K;
   assign.thing_count = T;
   assign.classes = classes;
-  ATROUS_MERGE_TRY(cuda_merge_assign(semantic_.as<int32_t>(), thing_index_.as<int32_t>(), in.offset,
-                                     center_y_.as<float>(), center_x_.as<float>(), assign, instance_.as<int32_t>(),
-                                     histogram_.as<int32_t>(), first_.as<int32_t>(), box_.as<int32_t>(),
-                                     stuff_.as<int32_t>(), stream_),
-                   "assign");
-  ATROUS_MERGE_TRY(cuda_merge_vote(histogram_.as<int32_t>(), first_.as<int32_t>(), box_.as<int32_t>(), K, T,
-                                   summary_.as<int32_t>(), stream_),
+  ATROUS_MERGE_TRY(
+      cuda_merge_assign(semantic_.as<int32_t>(), thing_index_.as<int32_t>(), in.offset,
+                        center_y_.as<float>(), center_x_.as<float>(), assign,
+                        instance_.as<int32_t>(), histogram_.as<int32_t>(), first_.as<int32_t>(),
+                        box_.as<int32_t>(), stuff_.as<int32_t>(), stream_),
+      "assign");
+  ATROUS_MERGE_TRY(cuda_merge_vote(histogram_.as<int32_t>(), first_.as<int32_t>(),
+                                   box_.as<int32_t>(), K, T, summary_.as<int32_t>(), stream_),
                    "vote");
   std::vector<int32_t> summary, stuff;
   ATROUS_RETURN_IF_ERROR(download(&summary, summary_, size_t(K) * 8, "copy instance summaries"));
@@ -275,8 +302,9 @@ Status CudaPanopticMergerImpl::merge(const CudaPanopticInputs& in, const Panopti
   for (int i = 0; i < K; ++i)
     if (summary[size_t(i) * 8 + 2] < HW) order.push_back(i);
   if (deeplab2)
-    std::sort(order.begin(), order.end(),
-              [&](int a, int b) { return summary[size_t(a) * 8 + 2] < summary[size_t(b) * 8 + 2]; });
+    std::sort(order.begin(), order.end(), [&](int a, int b) {
+      return summary[size_t(a) * 8 + 2] < summary[size_t(b) * 8 + 2];
+    });
   std::vector<int32_t> value_of(size_t(K), void_value), class_of(size_t(K), -1);
   std::vector<int32_t> counter(things.size(), 0);
   std::vector<PanopticSegmentInfo> segments;
@@ -325,16 +353,18 @@ Status CudaPanopticMergerImpl::merge(const CudaPanopticInputs& in, const Panopti
   ATROUS_RETURN_IF_ERROR(upload(&stuff_value_, stuff_value, "stuff values"));
   ATROUS_RETURN_IF_ERROR(probability_.reserve(k_count * 8, "cudaMalloc probabilities"));
   if (scores)
-    ATROUS_MERGE_TRY(cudaMemsetAsync(probability_.as<unsigned long long>(), 0, size_t(K) * 8, stream_),
-                     "cudaMemset");
+    ATROUS_MERGE_TRY(
+        cudaMemsetAsync(probability_.as<unsigned long long>(), 0, size_t(K) * 8, stream_),
+        "cudaMemset");
   CudaPanopticParams panoptic_params;
   panoptic_params.hw = HW;
   panoptic_params.classes = classes;
   panoptic_params.void_value = void_value;
-  ATROUS_MERGE_TRY(cuda_merge_panoptic(semantic_.as<int32_t>(), instance_.as<int32_t>(), thing_index_.as<int32_t>(),
-                                       stuff_value_.as<int32_t>(), value_of_.as<int32_t>(), class_of_.as<int32_t>(),
-                                       scores ? in.logits : nullptr, panoptic_params,
-                                       probability_.as<unsigned long long>(), panoptic_.as<int32_t>(), stream_),
+  ATROUS_MERGE_TRY(cuda_merge_panoptic(
+                       semantic_.as<int32_t>(), instance_.as<int32_t>(), thing_index_.as<int32_t>(),
+                       stuff_value_.as<int32_t>(), value_of_.as<int32_t>(), class_of_.as<int32_t>(),
+                       scores ? in.logits : nullptr, panoptic_params,
+                       probability_.as<unsigned long long>(), panoptic_.as<int32_t>(), stream_),
                    "panoptic");
   result->height = H;
   result->width = W;
@@ -343,7 +373,8 @@ Status CudaPanopticMergerImpl::merge(const CudaPanopticInputs& in, const Panopti
   ATROUS_RETURN_IF_ERROR(download(&result->semantic, semantic_, hw, "copy semantic map"));
   ATROUS_RETURN_IF_ERROR(download(&result->instance, instance_, hw, "copy instance map"));
   std::vector<unsigned long long> probability;
-  if (scores) ATROUS_RETURN_IF_ERROR(download(&probability, probability_, size_t(K), "copy probabilities"));
+  if (scores)
+    ATROUS_RETURN_IF_ERROR(download(&probability, probability_, size_t(K), "copy probabilities"));
   ATROUS_RETURN_IF_ERROR(sync("panoptic"));
   if (scores) {
     for (PanopticSegmentInfo& segment : segments) {
@@ -358,26 +389,31 @@ Status CudaPanopticMergerImpl::merge(const CudaPanopticInputs& in, const Panopti
   return Status::success();
 }
 
-Status CudaPanopticMergerImpl::merge_host(const PanopticInputs& inputs, const PanopticParams& params,
-                                          PanopticResult* result) {
+Status CudaPanopticMergerImpl::merge_host(const PanopticInputs& inputs,
+                                          const PanopticParams& params, PanopticResult* result) {
   const TensorView& s = inputs.semantic;
   if (!s.data || !inputs.center.data || !inputs.offset.data)
     return Status::error("panoptic merge: missing input data");
   CudaPanopticInputs in;
   if (s.dtype == DType::dtype_f32) {
     if (!(s.shape.size() == 3 || (s.shape.size() == 4 && s.shape[0] == 1)))
-      return Status::error("semantic logits must be float32 [C,H,W] or [1,C,H,W], got " + shape_text(s.shape));
+      return Status::error("semantic logits must be float32 [C,H,W] or [1,C,H,W], got " +
+                           shape_text(s.shape));
     const size_t r = s.shape.size();
     in.classes = s.shape[r - 3];
-    if (s.shape[r - 2] < 1 || s.shape[r - 1] < 1 || s.shape[r - 2] > kMaxClasses || s.shape[r - 1] > kMaxClasses)
+    if (s.shape[r - 2] < 1 || s.shape[r - 1] < 1 || s.shape[r - 2] > kMaxClasses ||
+        s.shape[r - 1] > kMaxClasses)
       return Status::error("semantic has a bad size: " + shape_text(s.shape));
     in.height = int(s.shape[r - 2]);
     in.width = int(s.shape[r - 1]);
-  } else if (s.dtype == DType::dtype_i32 || s.dtype == DType::dtype_i64 || s.dtype == DType::dtype_u8) {
+  } else if (s.dtype == DType::dtype_i32 || s.dtype == DType::dtype_i64 ||
+             s.dtype == DType::dtype_u8) {
     if (!(s.shape.size() == 2 || (s.shape.size() == 3 && s.shape[0] == 1)))
-      return Status::error("semantic labels must be integers [H,W] or [1,H,W], got " + shape_text(s.shape));
+      return Status::error("semantic labels must be integers [H,W] or [1,H,W], got " +
+                           shape_text(s.shape));
     const size_t r = s.shape.size();
-    if (s.shape[r - 2] < 1 || s.shape[r - 1] < 1 || s.shape[r - 2] > kMaxClasses || s.shape[r - 1] > kMaxClasses)
+    if (s.shape[r - 2] < 1 || s.shape[r - 1] < 1 || s.shape[r - 2] > kMaxClasses ||
+        s.shape[r - 1] > kMaxClasses)
       return Status::error("semantic has a bad size: " + shape_text(s.shape));
     in.height = int(s.shape[r - 2]);
     in.width = int(s.shape[r - 1]);
@@ -391,27 +427,32 @@ Status CudaPanopticMergerImpl::merge_host(const PanopticInputs& inputs, const Pa
   const TensorView& c = inputs.center;
   bool center_ok = c.dtype == DType::dtype_f32 && c.shape.size() >= 2 && c.shape.size() <= 4;
   for (size_t d = 0; center_ok && d + 2 < c.shape.size(); ++d) center_ok = c.shape[d] == 1;
-  if (!center_ok || c.shape[c.shape.size() - 2] != in.height || c.shape[c.shape.size() - 1] != in.width)
+  if (!center_ok || c.shape[c.shape.size() - 2] != in.height ||
+      c.shape[c.shape.size() - 1] != in.width)
     return Status::error("center heatmap must be float32 [1,H,W] of the semantic's H and W, got " +
                          shape_text(c.shape));
   const TensorView& o = inputs.offset;
   const size_t r = o.shape.size();
-  if (o.dtype != DType::dtype_f32 || !(r == 3 || (r == 4 && o.shape[0] == 1)) || o.shape[r - 3] != 2 ||
-      o.shape[r - 2] != in.height || o.shape[r - 1] != in.width)
-    return Status::error("offsets must be float32 [2,H,W] of the semantic's H and W, got " + shape_text(o.shape));
+  if (o.dtype != DType::dtype_f32 || !(r == 3 || (r == 4 && o.shape[0] == 1)) ||
+      o.shape[r - 3] != 2 || o.shape[r - 2] != in.height || o.shape[r - 1] != in.width)
+    return Status::error("offsets must be float32 [2,H,W] of the semantic's H and W, got " +
+                         shape_text(o.shape));
 
   ATROUS_MERGE_TRY(cudaSetDevice(device_), "cudaSetDevice");
   const size_t hw = size_t(HW);
   if (s.dtype == DType::dtype_f32) {
     const size_t bytes = size_t(in.classes) * hw * sizeof(float);
     ATROUS_RETURN_IF_ERROR(host_semantic_.reserve(bytes, "cudaMalloc logits"));
-    ATROUS_MERGE_TRY(cudaMemcpyAsync(host_semantic_.as<float>(), s.data, bytes, cudaMemcpyHostToDevice, stream_),
-                     "upload logits");
+    ATROUS_MERGE_TRY(
+        cudaMemcpyAsync(host_semantic_.as<float>(), s.data, bytes, cudaMemcpyHostToDevice, stream_),
+        "upload logits");
     in.logits = host_semantic_.as<float>();
   } else {
     labels_.resize(hw);
     for (size_t i = 0; i < hw; ++i) {
-      const int64_t v = s.dtype == DType::dtype_i32 ? s.i32()[i] : s.dtype == DType::dtype_i64 ? s.i64()[i] : s.u8()[i];
+      const int64_t v = s.dtype == DType::dtype_i32   ? s.i32()[i]
+                        : s.dtype == DType::dtype_i64 ? s.i64()[i]
+                                                      : s.u8()[i];
       if (v < 0 || v >= kMaxClasses)
         return Status::error("semantic label " + std::to_string(v) + " is outside [0, " +
                              std::to_string(kMaxClasses - 1) + "]");
@@ -422,11 +463,11 @@ Status CudaPanopticMergerImpl::merge_host(const PanopticInputs& inputs, const Pa
   }
   ATROUS_RETURN_IF_ERROR(host_center_.reserve(hw * sizeof(float), "cudaMalloc center"));
   ATROUS_RETURN_IF_ERROR(host_offset_.reserve(2 * hw * sizeof(float), "cudaMalloc offset"));
-  ATROUS_MERGE_TRY(cudaMemcpyAsync(host_center_.as<float>(), c.data, hw * sizeof(float), cudaMemcpyHostToDevice,
-                                   stream_),
+  ATROUS_MERGE_TRY(cudaMemcpyAsync(host_center_.as<float>(), c.data, hw * sizeof(float),
+                                   cudaMemcpyHostToDevice, stream_),
                    "upload center");
-  ATROUS_MERGE_TRY(cudaMemcpyAsync(host_offset_.as<float>(), o.data, 2 * hw * sizeof(float), cudaMemcpyHostToDevice,
-                                   stream_),
+  ATROUS_MERGE_TRY(cudaMemcpyAsync(host_offset_.as<float>(), o.data, 2 * hw * sizeof(float),
+                                   cudaMemcpyHostToDevice, stream_),
                    "upload offset");
   in.center = host_center_.as<float>();
   in.offset = host_offset_.as<float>();
@@ -444,7 +485,8 @@ Status CudaPanopticMerger::create(int device, std::unique_ptr<CudaPanopticMerger
   return Status::success();
 }
 
-Status cuda_panoptic_merge(const PanopticInputs& inputs, const PanopticParams& params, PanopticResult* result) {
+Status cuda_panoptic_merge(const PanopticInputs& inputs, const PanopticParams& params,
+                           PanopticResult* result) {
   std::unique_ptr<CudaPanopticMerger> merger;
   ATROUS_RETURN_IF_ERROR(CudaPanopticMerger::create(0, &merger));
   return merger->merge_host(inputs, params, result);
@@ -457,11 +499,13 @@ Status cuda_panoptic_inputs(const CudaDeviceTensor& semantic, const CudaDeviceTe
   if (semantic.dtype == DType::dtype_f32 && (s.size() == 3 || (s.size() == 4 && s[0] == 1))) {
     inputs->logits = static_cast<const float*>(semantic.data);
     inputs->classes = s[s.size() - 3];
-  } else if (semantic.dtype == DType::dtype_i32 && (s.size() == 2 || (s.size() == 3 && s[0] == 1))) {
+  } else if (semantic.dtype == DType::dtype_i32 &&
+             (s.size() == 2 || (s.size() == 3 && s[0] == 1))) {
     inputs->labels = static_cast<const int32_t*>(semantic.data);
   } else {
-    return Status::error("cuda panoptic merge: semantic must be float32 [1,C,H,W] or int32 [1,H,W], got " +
-                         shape_text(s));
+    return Status::error(
+        "cuda panoptic merge: semantic must be float32 [1,C,H,W] or int32 [1,H,W], got " +
+        shape_text(s));
   }
   const int64_t h = s[s.size() - 2], w = s[s.size() - 1];
   if (h < 1 || w < 1 || h > kMaxClasses || w > kMaxClasses)
@@ -472,12 +516,14 @@ Status cuda_panoptic_inputs(const CudaDeviceTensor& semantic, const CudaDeviceTe
   bool center_ok = center.dtype == DType::dtype_f32 && c.size() >= 2 && c.size() <= 4;
   for (size_t d = 0; center_ok && d + 2 < c.size(); ++d) center_ok = c[d] == 1;
   if (!center_ok || c[c.size() - 2] != h || c[c.size() - 1] != w)
-    return Status::error("cuda panoptic merge: center must be float32 [1,1,H,W], got " + shape_text(c));
+    return Status::error("cuda panoptic merge: center must be float32 [1,1,H,W], got " +
+                         shape_text(c));
   const Shape& o = offset.shape;
   const size_t r = o.size();
-  if (offset.dtype != DType::dtype_f32 || !(r == 3 || (r == 4 && o[0] == 1)) || o[r - 3] != 2 || o[r - 2] != h ||
-      o[r - 1] != w)
-    return Status::error("cuda panoptic merge: offset must be float32 [1,2,H,W], got " + shape_text(o));
+  if (offset.dtype != DType::dtype_f32 || !(r == 3 || (r == 4 && o[0] == 1)) || o[r - 3] != 2 ||
+      o[r - 2] != h || o[r - 1] != w)
+    return Status::error("cuda panoptic merge: offset must be float32 [1,2,H,W], got " +
+                         shape_text(o));
   inputs->center = static_cast<const float*>(center.data);
   inputs->offset = static_cast<const float*>(offset.data);
   return Status::success();

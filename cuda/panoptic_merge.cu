@@ -7,10 +7,10 @@
 // present, and combine the lanes that update the same counter before one atomic per group
 // (neighbouring pixels mostly share an instance), so the atomics do not serialize on the few
 // hundred counters.
-#include <cstdint>
 #include <math_constants.h>
 
 #include <climits>
+#include <cstdint>
 
 #include "cuda/cuda_device_common.cuh"
 #include "cuda/panoptic_merge_kernels.h"
@@ -28,9 +28,10 @@ unsigned one_per_thread_blocks(int64_t count) {
   return unsigned(blocks < 1 ? 1 : blocks);
 }
 
-__global__ void fill_kernel(int32_t* p, int64_t count, int period, int32_t v0, int32_t v1, int32_t v2,
-                            int32_t v3) {
-  for (int64_t j = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; j < count; j += int64_t(gridDim.x) * blockDim.x) {
+__global__ void fill_kernel(int32_t* p, int64_t count, int period, int32_t v0, int32_t v1,
+                            int32_t v2, int32_t v3) {
+  for (int64_t j = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; j < count;
+       j += int64_t(gridDim.x) * blockDim.x) {
     const int r = int(j % period);
     p[j] = r == 0 ? v0 : r == 1 ? v1 : r == 2 ? v2 : v3;
   }
@@ -38,7 +39,8 @@ __global__ void fill_kernel(int32_t* p, int64_t count, int period, int32_t v0, i
 
 __global__ void argmax_kernel(const float* __restrict__ logits, int64_t classes, int64_t hw,
                               int32_t* __restrict__ semantic) {
-  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < hw; i += int64_t(gridDim.x) * blockDim.x) {
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < hw;
+       i += int64_t(gridDim.x) * blockDim.x) {
     float top = logits[i];
     int32_t label = 0;
     for (int64_t c = 1; c < classes; ++c) {
@@ -52,10 +54,11 @@ __global__ void argmax_kernel(const float* __restrict__ logits, int64_t classes,
   }
 }
 
-__global__ void labels_kernel(const int32_t* __restrict__ labels, int64_t hw, int32_t* __restrict__ semantic,
-                              int32_t* range) {
+__global__ void labels_kernel(const int32_t* __restrict__ labels, int64_t hw,
+                              int32_t* __restrict__ semantic, int32_t* range) {
   int32_t low = INT_MAX, high = INT_MIN;
-  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < hw; i += int64_t(gridDim.x) * blockDim.x) {
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < hw;
+       i += int64_t(gridDim.x) * blockDim.x) {
     const int32_t v = labels[i];
     semantic[i] = v;
     low = min(low, v);
@@ -71,7 +74,8 @@ __global__ void labels_kernel(const int32_t* __restrict__ labels, int64_t hw, in
   }
 }
 
-__device__ __forceinline__ float thresholded(const float* heat, int64_t i, float threshold, float below) {
+__device__ __forceinline__ float thresholded(const float* heat, int64_t i, float threshold,
+                                             float below) {
   const float v = heat[i];
   return v > threshold ? v : below;
 }
@@ -80,13 +84,15 @@ __device__ __forceinline__ float thresholded(const float* heat, int64_t i, float
 __global__ void horizontal_kernel(const float* __restrict__ heat, float* __restrict__ horizontal,
                                   CudaCenterParams p) {
   const int64_t hw = int64_t(p.height) * p.width;
-  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < hw; i += int64_t(gridDim.x) * blockDim.x) {
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < hw;
+       i += int64_t(gridDim.x) * blockDim.x) {
     const int64_t y = i / p.width;
     const int x = int(i - y * p.width);
     const int x0 = max(0, x - p.before), x1 = min(p.width - 1, x + p.after);
     const float* row = heat + y * p.width;
     float best = thresholded(row, x0, p.threshold, p.below);
-    for (int q = x0 + 1; q <= x1; ++q) best = reference_max(best, thresholded(row, q, p.threshold, p.below));
+    for (int q = x0 + 1; q <= x1; ++q)
+      best = reference_max(best, thresholded(row, q, p.threshold, p.below));
     horizontal[i] = best;
   }
 }
@@ -95,14 +101,16 @@ __global__ void centers_kernel(const float* __restrict__ heat, const float* __re
                                CudaCenterParams p, int32_t* __restrict__ candidate_index,
                                float* __restrict__ candidate_score, int32_t* candidate_count) {
   const int64_t hw = int64_t(p.height) * p.width;
-  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < hw; i += int64_t(gridDim.x) * blockDim.x) {
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < hw;
+       i += int64_t(gridDim.x) * blockDim.x) {
     const float v = thresholded(heat, i, p.threshold, p.below);
     if (!(v > 0.0f)) continue;
     const int y = int(i / p.width);
     const int x = int(i - int64_t(y) * p.width);
     const int y0 = max(0, y - p.before), y1 = min(p.height - 1, y + p.after);
     float pooled = v;
-    for (int r = y0; r <= y1; ++r) pooled = reference_max(pooled, horizontal[int64_t(r) * p.width + x]);
+    for (int r = y0; r <= y1; ++r)
+      pooled = reference_max(pooled, horizontal[int64_t(r) * p.width + x]);
     if (pooled == v) {
       const int32_t slot = atomicAdd(candidate_count, 1);
       candidate_index[slot] = int32_t(i);
@@ -145,10 +153,12 @@ __device__ __forceinline__ void box_atomic(int32_t* box, const WarpGroup& g) {
   atomicMax(&box[3], g.x1);
 }
 
-__global__ void assign_kernel(const int32_t* __restrict__ semantic, const int32_t* __restrict__ thing_index,
+__global__ void assign_kernel(const int32_t* __restrict__ semantic,
+                              const int32_t* __restrict__ thing_index,
                               const float* __restrict__ offset, const float* __restrict__ center_y,
-                              const float* __restrict__ center_x, CudaAssignParams p, int32_t* instance,
-                              int32_t* histogram, int32_t* first, int32_t* box, int32_t* stuff) {
+                              const float* __restrict__ center_x, CudaAssignParams p,
+                              int32_t* instance, int32_t* histogram, int32_t* first, int32_t* box,
+                              int32_t* stuff) {
   __shared__ float tile_y[kCenterTile], tile_x[kCenterTile];
   const int64_t hw = int64_t(p.height) * p.width;
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
@@ -212,10 +222,11 @@ __global__ void assign_kernel(const int32_t* __restrict__ semantic, const int32_
   }
 }
 
-__global__ void vote_kernel(const int32_t* __restrict__ histogram, const int32_t* __restrict__ first,
-                            const int32_t* __restrict__ box, int centers, int thing_count,
-                            int32_t* __restrict__ summary) {
-  for (int k = int(blockIdx.x * blockDim.x + threadIdx.x); k < centers; k += int(gridDim.x * blockDim.x)) {
+__global__ void vote_kernel(const int32_t* __restrict__ histogram,
+                            const int32_t* __restrict__ first, const int32_t* __restrict__ box,
+                            int centers, int thing_count, int32_t* __restrict__ summary) {
+  for (int k = int(blockIdx.x * blockDim.x + threadIdx.x); k < centers;
+       k += int(gridDim.x * blockDim.x)) {
     const int32_t* h = histogram + int64_t(k) * thing_count;
     int best = 0;
     int32_t area = 0;
@@ -232,9 +243,12 @@ __global__ void vote_kernel(const int32_t* __restrict__ histogram, const int32_t
   }
 }
 
-__global__ void panoptic_kernel(const int32_t* __restrict__ semantic, const int32_t* __restrict__ instance,
-                                const int32_t* __restrict__ thing_index, const int32_t* __restrict__ stuff_value,
-                                const int32_t* __restrict__ value_of, const int32_t* __restrict__ class_of,
+__global__ void panoptic_kernel(const int32_t* __restrict__ semantic,
+                                const int32_t* __restrict__ instance,
+                                const int32_t* __restrict__ thing_index,
+                                const int32_t* __restrict__ stuff_value,
+                                const int32_t* __restrict__ value_of,
+                                const int32_t* __restrict__ class_of,
                                 const float* __restrict__ logits, CudaPanopticParams p,
                                 unsigned long long* probability, int32_t* __restrict__ panoptic) {
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
@@ -281,8 +295,8 @@ __global__ void panoptic_kernel(const int32_t* __restrict__ semantic, const int3
 
 }  // namespace
 
-cudaError_t cuda_merge_fill(int32_t* p, int64_t count, int period, int32_t v0, int32_t v1, int32_t v2,
-                            int32_t v3, cudaStream_t stream) {
+cudaError_t cuda_merge_fill(int32_t* p, int64_t count, int period, int32_t v0, int32_t v1,
+                            int32_t v2, int32_t v3, cudaStream_t stream) {
   if (count == 0) return cudaSuccess;
   fill_kernel<<<cuda_blocks(count), kCudaThreads, 0, stream>>>(p, count, period, v0, v1, v2, v3);
   return cudaGetLastError();
@@ -303,45 +317,48 @@ cudaError_t cuda_merge_labels(const int32_t* labels, int64_t hw, int32_t* semant
 }
 
 cudaError_t cuda_merge_centers(const float* heat, float* horizontal, const CudaCenterParams& params,
-                               int32_t* candidate_index, float* candidate_score, int32_t* candidate_count,
-                               cudaStream_t stream) {
+                               int32_t* candidate_index, float* candidate_score,
+                               int32_t* candidate_count, cudaStream_t stream) {
   const int64_t hw = int64_t(params.height) * params.width;
   if (hw == 0) return cudaSuccess;
   horizontal_kernel<<<cuda_blocks(hw), kCudaThreads, 0, stream>>>(heat, horizontal, params);
   cudaError_t error = cudaGetLastError();
   if (error != cudaSuccess) return error;
-  centers_kernel<<<cuda_blocks(hw), kCudaThreads, 0, stream>>>(heat, horizontal, params, candidate_index,
-                                                                candidate_score, candidate_count);
+  centers_kernel<<<cuda_blocks(hw), kCudaThreads, 0, stream>>>(
+      heat, horizontal, params, candidate_index, candidate_score, candidate_count);
   return cudaGetLastError();
 }
 
-cudaError_t cuda_merge_assign(const int32_t* semantic, const int32_t* thing_index, const float* offset,
-                              const float* center_y, const float* center_x, const CudaAssignParams& params,
-                              int32_t* instance, int32_t* histogram, int32_t* first, int32_t* box,
-                              int32_t* stuff, cudaStream_t stream) {
+cudaError_t cuda_merge_assign(const int32_t* semantic, const int32_t* thing_index,
+                              const float* offset, const float* center_y, const float* center_x,
+                              const CudaAssignParams& params, int32_t* instance, int32_t* histogram,
+                              int32_t* first, int32_t* box, int32_t* stuff, cudaStream_t stream) {
   const int64_t hw = int64_t(params.height) * params.width;
   if (hw == 0) return cudaSuccess;
-  assign_kernel<<<one_per_thread_blocks(hw), kCudaThreads, 0, stream>>>(semantic, thing_index, offset, center_y,
-                                                                         center_x, params, instance, histogram,
-                                                                         first, box, stuff);
+  assign_kernel<<<one_per_thread_blocks(hw), kCudaThreads, 0, stream>>>(
+      semantic, thing_index, offset, center_y, center_x, params, instance, histogram, first, box,
+      stuff);
   return cudaGetLastError();
 }
 
-cudaError_t cuda_merge_vote(const int32_t* histogram, const int32_t* first, const int32_t* box, int centers,
-                            int thing_count, int32_t* summary, cudaStream_t stream) {
+cudaError_t cuda_merge_vote(const int32_t* histogram, const int32_t* first, const int32_t* box,
+                            int centers, int thing_count, int32_t* summary, cudaStream_t stream) {
   if (centers == 0) return cudaSuccess;
-  vote_kernel<<<cuda_blocks(centers), kCudaThreads, 0, stream>>>(histogram, first, box, centers, thing_count,
-                                                                  summary);
+  vote_kernel<<<cuda_blocks(centers), kCudaThreads, 0, stream>>>(histogram, first, box, centers,
+                                                                 thing_count, summary);
   return cudaGetLastError();
 }
 
-cudaError_t cuda_merge_panoptic(const int32_t* semantic, const int32_t* instance, const int32_t* thing_index,
-                                const int32_t* stuff_value, const int32_t* value_of, const int32_t* class_of,
+cudaError_t cuda_merge_panoptic(const int32_t* semantic, const int32_t* instance,
+                                const int32_t* thing_index, const int32_t* stuff_value,
+                                const int32_t* value_of, const int32_t* class_of,
                                 const float* logits, const CudaPanopticParams& params,
-                                unsigned long long* probability, int32_t* panoptic, cudaStream_t stream) {
+                                unsigned long long* probability, int32_t* panoptic,
+                                cudaStream_t stream) {
   if (params.hw == 0) return cudaSuccess;
   panoptic_kernel<<<one_per_thread_blocks(params.hw), kCudaThreads, 0, stream>>>(
-      semantic, instance, thing_index, stuff_value, value_of, class_of, logits, params, probability, panoptic);
+      semantic, instance, thing_index, stuff_value, value_of, class_of, logits, params, probability,
+      panoptic);
   return cudaGetLastError();
 }
 

@@ -12,8 +12,8 @@
 namespace atrous {
 
 // p[j] = values[j % period] for j < count; period 1..4.
-cudaError_t cuda_merge_fill(int32_t* p, int64_t count, int period, int32_t v0, int32_t v1, int32_t v2,
-                            int32_t v3, cudaStream_t stream);
+cudaError_t cuda_merge_fill(int32_t* p, int64_t count, int period, int32_t v0, int32_t v1,
+                            int32_t v2, int32_t v3, cudaStream_t stream);
 
 // semantic[i] = first c with the largest logits[c·hw + i] (strict >, as the CPU argmax).
 cudaError_t cuda_merge_argmax(const float* logits, int64_t classes, int64_t hw, int32_t* semantic,
@@ -33,8 +33,8 @@ struct CudaCenterParams {
   int before = 0, after = 0;
 };
 cudaError_t cuda_merge_centers(const float* heat, float* horizontal, const CudaCenterParams& params,
-                               int32_t* candidate_index, float* candidate_score, int32_t* candidate_count,
-                               cudaStream_t stream);
+                               int32_t* candidate_index, float* candidate_score,
+                               int32_t* candidate_count, cudaStream_t stream);
 
 // Nearest center of every thing pixel (float32 distances, first index on ties, as the CPU) →
 // instance[i] = index + 1 (0 elsewhere, preset by the caller); per instance: class histogram
@@ -46,15 +46,15 @@ struct CudaAssignParams {
   int centers = 0, thing_count = 0;
   int64_t classes = 0;
 };
-cudaError_t cuda_merge_assign(const int32_t* semantic, const int32_t* thing_index, const float* offset,
-                              const float* center_y, const float* center_x, const CudaAssignParams& params,
-                              int32_t* instance, int32_t* histogram, int32_t* first, int32_t* box,
-                              int32_t* stuff, cudaStream_t stream);
+cudaError_t cuda_merge_assign(const int32_t* semantic, const int32_t* thing_index,
+                              const float* offset, const float* center_y, const float* center_x,
+                              const CudaAssignParams& params, int32_t* instance, int32_t* histogram,
+                              int32_t* first, int32_t* box, int32_t* stuff, cudaStream_t stream);
 
 // Per instance k: summary[8k ..] = {voted thing index (first maximum of the histogram row),
 // area, first raster index, y0, x0, y1, x1, 0}; instances without pixels keep first = INT32_MAX.
-cudaError_t cuda_merge_vote(const int32_t* histogram, const int32_t* first, const int32_t* box, int centers,
-                            int thing_count, int32_t* summary, cudaStream_t stream);
+cudaError_t cuda_merge_vote(const int32_t* histogram, const int32_t* first, const int32_t* box,
+                            int centers, int thing_count, int32_t* summary, cudaStream_t stream);
 
 // Final map: stuff pixels get stuff_value[class] (c·divisor when kept, else void), thing
 // pixels value_of[instance − 1] (void without an instance). With logits (non-null), adds
@@ -64,9 +64,11 @@ struct CudaPanopticParams {
   int64_t hw = 0, classes = 0;
   int32_t void_value = 0;
 };
-cudaError_t cuda_merge_panoptic(const int32_t* semantic, const int32_t* instance, const int32_t* thing_index,
-                                const int32_t* stuff_value, const int32_t* value_of, const int32_t* class_of,
+cudaError_t cuda_merge_panoptic(const int32_t* semantic, const int32_t* instance,
+                                const int32_t* thing_index, const int32_t* stuff_value,
+                                const int32_t* value_of, const int32_t* class_of,
                                 const float* logits, const CudaPanopticParams& params,
-                                unsigned long long* probability, int32_t* panoptic, cudaStream_t stream);
+                                unsigned long long* probability, int32_t* panoptic,
+                                cudaStream_t stream);
 
 }  // namespace atrous

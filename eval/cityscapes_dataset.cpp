@@ -21,7 +21,8 @@ namespace atrous {
 namespace {
 
 bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 // The "<city>_<seq>_<frame>" in a file name: the first "_dddddd_dddddd" and the token before it.
@@ -43,13 +44,13 @@ std::string find_stem(const std::string& name) {
   return "";
 }
 
-Status pick(const std::map<std::string, std::vector<std::string>>& found, const std::string& stem, const char* what,
-            std::string* path) {
+Status pick(const std::map<std::string, std::vector<std::string>>& found, const std::string& stem,
+            const char* what, std::string* path) {
   auto it = found.find(stem);
   if (it == found.end()) return Status::success();
   if (it->second.size() > 1)
-    return Status::error("found several " + std::string(what) + " predictions for " + stem + ": " + it->second[0] +
-                         ", " + it->second[1]);
+    return Status::error("found several " + std::string(what) + " predictions for " + stem + ": " +
+                         it->second[0] + ", " + it->second[1]);
   *path = it->second[0];
   return Status::success();
 }
@@ -65,7 +66,8 @@ Status evaluate_instances(const CityscapesImage& image, EvalAccumulators* delta)
   for (size_t k = 0; k < instance_ids.size(); ++k) class_of_label[size_t(instance_ids[k])] = int(k);
   thread_local LabelImage gt;  // reused: no fresh pages per image
   Status status = load_instance_png(image.gt_instances, &gt);
-  if (!status.ok()) return Status::error("image " + image.stem + ": ground truth: " + status.message());
+  if (!status.ok())
+    return Status::error("image " + image.stem + ": ground truth: " + status.message());
   std::vector<int64_t> counts(65536, 0);
   for (uint32_t v : gt.values) counts[v & 0xffff] += 1;
   std::vector<ApClassImage> per_class(instance_ids.size());
@@ -103,7 +105,8 @@ Status evaluate_instances(const CityscapesImage& image, EvalAccumulators* delta)
         return Status::error(where + ": expected \"MASK.png LABEL_ID CONFIDENCE\"");
       double confidence = std::strtod(parts[2].c_str(), &end);
       if (*end) return Status::error(where + ": bad confidence '" + parts[2] + "'");
-      if (!cityscapes_label(int(label))) return Status::error(where + ": unknown label id " + parts[1]);
+      if (!cityscapes_label(int(label)))
+        return Status::error(where + ": unknown label id " + parts[1]);
       int k = class_of_label[size_t(label)];
       if (k < 0) continue;  // not an evaluated instance class
       std::string mask_path = parts[0][0] == '/' ? parts[0] : (fs::path(dir) / parts[0]).string();
@@ -111,8 +114,9 @@ Status evaluate_instances(const CityscapesImage& image, EvalAccumulators* delta)
       status = load_mask_png(mask_path, &mask);
       if (!status.ok()) return Status::error(where + ": " + status.message());
       if (mask.width != gt.width || mask.height != gt.height)
-        return Status::error(where + ": the mask is " + std::to_string(mask.width) + "x" + std::to_string(mask.height) +
-                             " but the ground truth is " + std::to_string(gt.width) + "x" + std::to_string(gt.height));
+        return Status::error(where + ": the mask is " + std::to_string(mask.width) + "x" +
+                             std::to_string(mask.height) + " but the ground truth is " +
+                             std::to_string(gt.width) + "x" + std::to_string(gt.height));
       ApClassImage& cls = per_class[size_t(k)];
       std::vector<int64_t> overlap(cls.gt.size(), 0);
       ApPrediction pred;
@@ -122,7 +126,8 @@ Status evaluate_instances(const CityscapesImage& image, EvalAccumulators* delta)
         uint32_t v = gt.values[i] & 0xffff;
         pred.pixels += 1;
         pred.void_pixels += is_void[v];
-        if (slot[v] >= 0 && instance_class_of(v, class_of_label) == k) overlap[size_t(slot[v])] += 1;
+        if (slot[v] >= 0 && instance_class_of(v, class_of_label) == k)
+          overlap[size_t(slot[v])] += 1;
       }
       if (pred.pixels == 0) continue;
       for (size_t g = 0; g < overlap.size(); ++g)
@@ -137,16 +142,19 @@ Status evaluate_instances(const CityscapesImage& image, EvalAccumulators* delta)
 Status evaluate_semantic(const CityscapesImage& image, EvalAccumulators* delta) {
   thread_local LabelImage8 gt, pred;  // reused: no fresh pages per image
   Status status = load_label_png(image.gt_labels, &gt);
-  if (!status.ok()) return Status::error("image " + image.stem + ": ground truth: " + status.message());
+  if (!status.ok())
+    return Status::error("image " + image.stem + ": ground truth: " + status.message());
   if (image.pred_semantic.empty()) {
     delta->missing.push_back(image.stem + ": no semantic prediction (*labelIds*.png)");
     status = delta->semantic->add_labels(gt.values.data(), nullptr, gt.values.size(), 0);
   } else {
     status = load_label_png(image.pred_semantic, &pred);
-    if (!status.ok()) return Status::error("image " + image.stem + ": prediction: " + status.message());
+    if (!status.ok())
+      return Status::error("image " + image.stem + ": prediction: " + status.message());
     if (pred.width != gt.width || pred.height != gt.height)
-      return Status::error("image " + image.stem + ": the prediction is " + std::to_string(pred.width) + "x" +
-                           std::to_string(pred.height) + " but the ground truth is " + std::to_string(gt.width) + "x" +
+      return Status::error("image " + image.stem + ": the prediction is " +
+                           std::to_string(pred.width) + "x" + std::to_string(pred.height) +
+                           " but the ground truth is " + std::to_string(gt.width) + "x" +
                            std::to_string(gt.height) + " (" + image.pred_semantic + ")");
     status = delta->semantic->add_labels(gt.values.data(), pred.values.data(), gt.values.size());
   }
@@ -156,22 +164,25 @@ Status evaluate_semantic(const CityscapesImage& image, EvalAccumulators* delta) 
 
 }  // namespace
 
-Status cityscapes_dataset_load(const std::string& gt_root, const std::string& pred_root, const std::string& split,
-                               CityscapesDataset* dataset) {
+Status cityscapes_dataset_load(const std::string& gt_root, const std::string& pred_root,
+                               const std::string& split, CityscapesDataset* dataset) {
   std::error_code ec;
   fs::path gt_fine = fs::path(gt_root) / "gtFine";
-  if (!fs::is_directory(gt_fine, ec) && fs::is_directory(fs::path(gt_root) / split, ec)) gt_fine = gt_root;
+  if (!fs::is_directory(gt_fine, ec) && fs::is_directory(fs::path(gt_root) / split, ec))
+    gt_fine = gt_root;
   fs::path split_dir = gt_fine / split;
   if (!fs::is_directory(split_dir, ec))
-    return Status::error(split_dir.string() + ": not a directory (expected GT_ROOT/gtFine/" + split + "/<city>/)");
+    return Status::error(split_dir.string() + ": not a directory (expected GT_ROOT/gtFine/" +
+                         split + "/<city>/)");
   if (!fs::is_directory(pred_root, ec)) return Status::error(pred_root + ": not a directory");
   dataset->images.clear();
   std::map<std::string, size_t> by_stem;
   std::vector<fs::path> label_files;
-  for (auto it = fs::recursive_directory_iterator(split_dir, ec); !ec && it != fs::recursive_directory_iterator();
-       it.increment(ec)) {
+  for (auto it = fs::recursive_directory_iterator(split_dir, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
     std::string name = it->path().filename().string();
-    if (it->is_regular_file(ec) && ends_with(name, "_gtFine_labelIds.png")) label_files.push_back(it->path());
+    if (it->is_regular_file(ec) && ends_with(name, "_gtFine_labelIds.png"))
+      label_files.push_back(it->path());
   }
   if (ec) return Status::error(split_dir.string() + ": " + ec.message());
   std::sort(label_files.begin(), label_files.end());
@@ -186,8 +197,8 @@ Status cityscapes_dataset_load(const std::string& gt_root, const std::string& pr
   }
   // predictions
   std::map<std::string, std::vector<std::string>> semantic, instance;
-  for (auto it = fs::recursive_directory_iterator(pred_root, ec); !ec && it != fs::recursive_directory_iterator();
-       it.increment(ec)) {
+  for (auto it = fs::recursive_directory_iterator(pred_root, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
     if (!it->is_regular_file(ec)) continue;
     std::string name = it->path().filename().string();
     bool is_txt = ends_with(name, ".txt");
@@ -211,13 +222,13 @@ Status cityscapes_dataset_load(const std::string& gt_root, const std::string& pr
   if (dataset->panoptic) {
     const fs::path gt_json = gt_fine / ("cityscapes_panoptic_" + split + ".json");
     if (!fs::is_regular_file(gt_json, ec))
-      return Status::error(pred_json.string() + " exists but the panoptic ground truth " + gt_json.string() +
+      return Status::error(pred_json.string() + " exists but the panoptic ground truth " +
+                           gt_json.string() +
                            " does not (create it with cityscapesScripts' csCreatePanopticImgs)");
     PanopticDataset panoptic;
-    ATROUS_RETURN_IF_ERROR(panoptic_dataset_load(gt_json.string(),
-                                                 (gt_fine / ("cityscapes_panoptic_" + split)).string(),
-                                                 pred_json.string(), (fs::path(pred_root) / "panoptic").string(),
-                                                 &panoptic));
+    ATROUS_RETURN_IF_ERROR(panoptic_dataset_load(
+        gt_json.string(), (gt_fine / ("cityscapes_panoptic_" + split)).string(), pred_json.string(),
+        (fs::path(pred_root) / "panoptic").string(), &panoptic));
     dataset->panoptic_categories = panoptic.categories;
     for (auto& pair : panoptic.images) {
       auto it = by_stem.find(pair.key);
@@ -233,9 +244,11 @@ Status cityscapes_dataset_load(const std::string& gt_root, const std::string& pr
     }
   }
   if (!dataset->semantic && !dataset->instance && !dataset->panoptic)
-    return Status::error("no predictions under " + pred_root +
-                         " (expected *labelIds*.png, instance .txt files, or panoptic.json + panoptic/)");
-  if (dataset->images.empty()) return Status::error(split_dir.string() + ": no *_gtFine_labelIds.png files");
+    return Status::error(
+        "no predictions under " + pred_root +
+        " (expected *labelIds*.png, instance .txt files, or panoptic.json + panoptic/)");
+  if (dataset->images.empty())
+    return Status::error(split_dir.string() + ": no *_gtFine_labelIds.png files");
   return Status::success();
 }
 
@@ -250,14 +263,18 @@ EvalAccumulators cityscapes_accumulators(const CityscapesDataset& dataset) {
     for (int id : cityscapes_eval_ids()) evaluated[size_t(id)] = true;
     acc.semantic = std::make_unique<ConfusionMatrix>(evaluated);
   }
-  if (dataset.instance) acc.instance = std::make_unique<InstanceAp>(int(cityscapes_instance_ids().size()));
+  if (dataset.instance)
+    acc.instance = std::make_unique<InstanceAp>(int(cityscapes_instance_ids().size()));
   return acc;
 }
 
-Status cityscapes_image_evaluate(const CityscapesDataset& dataset, size_t index, EvalAccumulators* delta) {
+Status cityscapes_image_evaluate(const CityscapesDataset& dataset, size_t index,
+                                 EvalAccumulators* delta) {
   const CityscapesImage& image = dataset.images[index];
-  if (dataset.semantic && !image.gt_labels.empty()) ATROUS_RETURN_IF_ERROR(evaluate_semantic(image, delta));
-  if (dataset.instance && !image.gt_labels.empty()) ATROUS_RETURN_IF_ERROR(evaluate_instances(image, delta));
+  if (dataset.semantic && !image.gt_labels.empty())
+    ATROUS_RETURN_IF_ERROR(evaluate_semantic(image, delta));
+  if (dataset.instance && !image.gt_labels.empty())
+    ATROUS_RETURN_IF_ERROR(evaluate_instances(image, delta));
   if (dataset.panoptic && image.has_panoptic) {
     ATROUS_RETURN_IF_ERROR(panoptic_pair_evaluate(image.panoptic, false, delta));
     delta->images -= 1;  // counted once below

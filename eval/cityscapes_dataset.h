@@ -17,11 +17,11 @@
 namespace atrous {
 
 struct CityscapesImage {
-  std::string stem;                 // <city>_<seq>_<frame>
-  std::string gt_labels;            // empty for an image only in the panoptic export
+  std::string stem;       // <city>_<seq>_<frame>
+  std::string gt_labels;  // empty for an image only in the panoptic export
   std::string gt_instances;
-  std::string pred_semantic;        // empty = missing
-  std::string pred_instances;       // the .txt; empty = missing
+  std::string pred_semantic;   // empty = missing
+  std::string pred_instances;  // the .txt; empty = missing
   bool has_panoptic = false;
   PanopticImagePair panoptic;
 };
@@ -32,11 +32,12 @@ struct CityscapesDataset {
   std::vector<CityscapesImage> images;
 };
 
-Status cityscapes_dataset_load(const std::string& gt_root, const std::string& pred_root, const std::string& split,
-                               CityscapesDataset* dataset);
+Status cityscapes_dataset_load(const std::string& gt_root, const std::string& pred_root,
+                               const std::string& split, CityscapesDataset* dataset);
 // Accumulators for the metrics `dataset` allows (pq/pc over the panoptic categories, semantic
 // over label ids 0..33, instance over the 8 instance classes).
 EvalAccumulators cityscapes_accumulators(const CityscapesDataset& dataset);
-Status cityscapes_image_evaluate(const CityscapesDataset& dataset, size_t index, EvalAccumulators* delta);
+Status cityscapes_image_evaluate(const CityscapesDataset& dataset, size_t index,
+                                 EvalAccumulators* delta);
 
 }  // namespace atrous

@@ -12,7 +12,8 @@ ConfusionMatrix::ConfusionMatrix(std::vector<bool> evaluated) : evaluated_(std::
   counts_.assign(evaluated_.size() * evaluated_.size(), 0);
 }
 
-Status ConfusionMatrix::add_labels(const uint8_t* gt, const uint8_t* pred, size_t pixels, int missing_label) {
+Status ConfusionMatrix::add_labels(const uint8_t* gt, const uint8_t* pred, size_t pixels,
+                                   int missing_label) {
   // Count into a per-thread 256×256 table first (no bounds checks in the loop; 32-bit counts
   // suffice for one image of at most 16384² pixels). Label maps come in long runs, so 8 pixels
   // whose gt and pred bytes are all equal are counted with one add; this also avoids the
@@ -43,15 +44,19 @@ Status ConfusionMatrix::add_labels(const uint8_t* gt, const uint8_t* pred, size_
       if (!c) continue;
       local[g * 256 + p] = 0;  // leave the table zero for the next image
       if (!status.ok()) continue;
-      if (g >= n) status = Status::error("unknown ground truth label id " + std::to_string(g));
-      else if (p >= n) status = Status::error("unknown predicted label id " + std::to_string(p));
-      else counts_[g * n + p] += c;
+      if (g >= n)
+        status = Status::error("unknown ground truth label id " + std::to_string(g));
+      else if (p >= n)
+        status = Status::error("unknown predicted label id " + std::to_string(p));
+      else
+        counts_[g * n + p] += c;
     }
   return status;
 }
 
 void ConfusionMatrix::merge(const ConfusionMatrix& other) {
-  for (size_t i = 0; i < counts_.size() && i < other.counts_.size(); ++i) counts_[i] += other.counts_[i];
+  for (size_t i = 0; i < counts_.size() && i < other.counts_.size(); ++i)
+    counts_[i] += other.counts_[i];
 }
 
 double ConfusionMatrix::iou(int c) const {

@@ -21,14 +21,18 @@ class ConfusionMatrix {
   explicit ConfusionMatrix(std::vector<bool> evaluated);
 
   int size() const { return int(evaluated_.size()); }
-  void add(int gt, int pred, uint64_t pixels) { counts_[size_t(gt) * evaluated_.size() + size_t(pred)] += pixels; }
+  void add(int gt, int pred, uint64_t pixels) {
+    counts_[size_t(gt) * evaluated_.size() + size_t(pred)] += pixels;
+  }
   // Adds a pair of 8-bit label maps; `pred` null = missing prediction (counted as label
   // `missing_label`). Errors for values ≥ size().
   Status add_labels(const uint8_t* gt, const uint8_t* pred, size_t pixels, int missing_label = 0);
   void merge(const ConfusionMatrix& other);
   ConfusionMatrix empty_like() const { return ConfusionMatrix(evaluated_); }
 
-  uint64_t at(int gt, int pred) const { return counts_[size_t(gt) * evaluated_.size() + size_t(pred)]; }
+  uint64_t at(int gt, int pred) const {
+    return counts_[size_t(gt) * evaluated_.size() + size_t(pred)];
+  }
   double iou(int c) const;
   double mean_iou() const;
 

@@ -30,7 +30,8 @@ void EvalAccumulators::merge(EvalAccumulators&& other) {
   for (auto& m : other.missing) missing.push_back(std::move(m));
 }
 
-Status evaluate_images(size_t count, int threads, const std::function<Status(size_t, EvalAccumulators*)>& evaluate,
+Status evaluate_images(size_t count, int threads,
+                       const std::function<Status(size_t, EvalAccumulators*)>& evaluate,
                        EvalAccumulators* total, const EvalProgress& progress) {
   if (threads < 1) threads = 1;
   if (size_t(threads) > count) threads = int(count > 0 ? count : 1);
@@ -61,7 +62,8 @@ Status evaluate_images(size_t count, int threads, const std::function<Status(siz
         pending.erase(pending.begin());
         ++next;
         if (progress) {
-          double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+          double seconds =
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
           progress(next, count, seconds);
         }
       }

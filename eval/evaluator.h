@@ -18,13 +18,13 @@ namespace atrous {
 
 // What one image (or the whole dataset, after merging) contributes.
 struct EvalAccumulators {
-  std::unique_ptr<PanopticQuality> pq;     // null when the inputs have no panoptic pairs
+  std::unique_ptr<PanopticQuality> pq;  // null when the inputs have no panoptic pairs
   std::unique_ptr<ParsingCovering> pc;
   std::unique_ptr<ConfusionMatrix> semantic;
   std::unique_ptr<InstanceAp> instance;
   int64_t images = 0;
-  int64_t missing_images = 0;             // images with at least one missing prediction
-  std::vector<std::string> missing;        // "<image>: <what is missing>"
+  int64_t missing_images = 0;        // images with at least one missing prediction
+  std::vector<std::string> missing;  // "<image>: <what is missing>"
 
   // An empty accumulator with the same metrics enabled.
   EvalAccumulators empty_like() const;
@@ -37,7 +37,8 @@ using EvalProgress = std::function<void(size_t done, size_t total, double second
 // Runs `evaluate(index, delta)` for index in [0, count) on `threads` threads (image i goes to
 // thread i mod threads) and merges each delta into `total` in index order. Stops at the first
 // error; of several errors, the one of the lowest image index is returned.
-Status evaluate_images(size_t count, int threads, const std::function<Status(size_t, EvalAccumulators*)>& evaluate,
+Status evaluate_images(size_t count, int threads,
+                       const std::function<Status(size_t, EvalAccumulators*)>& evaluate,
                        EvalAccumulators* total, const EvalProgress& progress);
 
 }  // namespace atrous

@@ -10,7 +10,8 @@
 
 namespace atrous {
 
-InstanceAp::InstanceAp(int classes, int64_t min_region) : min_region_(min_region), images_(size_t(classes)) {}
+InstanceAp::InstanceAp(int classes, int64_t min_region)
+    : min_region_(min_region), images_(size_t(classes)) {}
 
 std::vector<double> InstanceAp::thresholds() {
   std::vector<double> t;
@@ -19,7 +20,8 @@ std::vector<double> InstanceAp::thresholds() {
 }
 
 void InstanceAp::add_image(std::vector<ApClassImage> per_class) {
-  for (size_t c = 0; c < images_.size() && c < per_class.size(); ++c) images_[c].push_back(std::move(per_class[c]));
+  for (size_t c = 0; c < images_.size() && c < per_class.size(); ++c)
+    images_[c].push_back(std::move(per_class[c]));
 }
 
 void InstanceAp::merge(InstanceAp&& other) {
@@ -27,11 +29,13 @@ void InstanceAp::merge(InstanceAp&& other) {
     for (auto& image : other.images_[c]) images_[c].push_back(std::move(image));
 }
 
-double instance_ap_from_examples(const std::vector<double>& scores, const std::vector<int>& is_true, int64_t hard_fn) {
+double instance_ap_from_examples(const std::vector<double>& scores, const std::vector<int>& is_true,
+                                 int64_t hard_fn) {
   const size_t n = scores.size();
   std::vector<size_t> order(n);
   std::iota(order.begin(), order.end(), size_t(0));
-  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return scores[a] < scores[b]; });
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return scores[a] < scores[b]; });
   std::vector<double> sorted(n);
   std::vector<int64_t> cumsum(n + 1, 0);  // cumsum[i] = trues among the first i sorted examples
   for (size_t i = 0; i < n; ++i) {
@@ -58,7 +62,8 @@ double instance_ap_from_examples(const std::vector<double>& scores, const std::v
   padded.insert(padded.end(), recall.begin(), recall.end());
   padded.push_back(0.0);
   double ap = 0;
-  for (size_t i = 0; i < precision.size(); ++i) ap += precision[i] * (0.5 * padded[i] - 0.5 * padded[i + 2]);
+  for (size_t i = 0; i < precision.size(); ++i)
+    ap += precision[i] * (0.5 * padded[i] - 0.5 * padded[i + 2]);
   return ap;
 }
 
@@ -80,7 +85,8 @@ ApSummary InstanceAp::summary() const {
         // matched predictions per gt, in prediction order
         std::vector<std::vector<std::pair<size_t, int64_t>>> per_gt(image.gt.size());
         for (size_t p = 0; p < image.predictions.size(); ++p)
-          for (const auto& ov : image.predictions[p].overlaps) per_gt[size_t(ov.first)].push_back({p, ov.second});
+          for (const auto& ov : image.predictions[p].overlaps)
+            per_gt[size_t(ov.first)].push_back({p, ov.second});
         for (size_t g = 0; g < image.gt.size(); ++g) {
           const ApGt& gt = image.gt[g];
           if (!kept(gt)) continue;

@@ -28,7 +28,8 @@ struct ApPrediction {
   int64_t pixels = 0;
   double confidence = 0;
   int64_t void_pixels = 0;  // ∩ gt pixels of ignored labels
-  std::vector<std::pair<int, int64_t>> overlaps;  // (index into the image's gt list of this class, ∩)
+  std::vector<std::pair<int, int64_t>>
+      overlaps;  // (index into the image's gt list of this class, ∩)
 };
 
 // One image, one class.
@@ -38,8 +39,8 @@ struct ApClassImage {
 };
 
 struct ApSummary {
-  double ap = 0, ap50 = 0;               // NaN when no class has data
-  std::vector<double> per_class_ap;      // mean over thresholds (NaN propagates, as np.average)
+  double ap = 0, ap50 = 0;           // NaN when no class has data
+  std::vector<double> per_class_ap;  // mean over thresholds (NaN propagates, as np.average)
   std::vector<double> per_class_ap50;
   std::vector<std::vector<double>> table;  // [class][threshold]
 };
@@ -62,6 +63,7 @@ class InstanceAp {
 
 // The AP of one precision/recall problem: `scores`/`is_true` of the examples, `hard_fn` gt never
 // matched. Exposed for tests.
-double instance_ap_from_examples(const std::vector<double>& scores, const std::vector<int>& is_true, int64_t hard_fn);
+double instance_ap_from_examples(const std::vector<double>& scores, const std::vector<int>& is_true,
+                                 int64_t hard_fn);
 
 }  // namespace atrous

@@ -41,13 +41,13 @@ class Parser {
         ++column;
       }
     }
-    return Status::error("invalid JSON at line " + std::to_string(line) + ", column " + std::to_string(column) +
-                         ": " + what);
+    return Status::error("invalid JSON at line " + std::to_string(line) + ", column " +
+                         std::to_string(column) + ": " + what);
   }
 
   void skip_space() {
-    while (pos_ < text_.size() &&
-           (text_[pos_] == ' ' || text_[pos_] == '\t' || text_[pos_] == '\n' || text_[pos_] == '\r'))
+    while (pos_ < text_.size() && (text_[pos_] == ' ' || text_[pos_] == '\t' ||
+                                   text_[pos_] == '\n' || text_[pos_] == '\r'))
       ++pos_;
   }
 
@@ -83,7 +83,8 @@ class Parser {
       value->type = JsonValue::Type::null_value;
       return Status::success();
     }
-    return fail(std::string("unexpected character '") + (c >= 0x20 && c < 0x7f ? std::string(1, c) : "?") + "'");
+    return fail(std::string("unexpected character '") +
+                (c >= 0x20 && c < 0x7f ? std::string(1, c) : "?") + "'");
   }
 
   Status parse_object(JsonValue* value, int depth) {
@@ -96,11 +97,13 @@ class Parser {
     }
     while (true) {
       skip_space();
-      if (pos_ >= text_.size() || text_[pos_] != '"') return fail("expected a member name in quotes");
+      if (pos_ >= text_.size() || text_[pos_] != '"')
+        return fail("expected a member name in quotes");
       std::string key;
       ATROUS_RETURN_IF_ERROR(parse_string(&key));
       skip_space();
-      if (pos_ >= text_.size() || text_[pos_] != ':') return fail("expected ':' after a member name");
+      if (pos_ >= text_.size() || text_[pos_] != ':')
+        return fail("expected ':' after a member name");
       ++pos_;
       skip_space();
       value->members.emplace_back(std::move(key), JsonValue());
@@ -167,10 +170,14 @@ class Parser {
     for (int i = 0; i < 4; ++i) {
       char c = text_[pos_ + i];
       v <<= 4;
-      if (c >= '0' && c <= '9') v |= uint32_t(c - '0');
-      else if (c >= 'a' && c <= 'f') v |= uint32_t(c - 'a' + 10);
-      else if (c >= 'A' && c <= 'F') v |= uint32_t(c - 'A' + 10);
-      else return false;
+      if (c >= '0' && c <= '9')
+        v |= uint32_t(c - '0');
+      else if (c >= 'a' && c <= 'f')
+        v |= uint32_t(c - 'a' + 10);
+      else if (c >= 'A' && c <= 'F')
+        v |= uint32_t(c - 'A' + 10);
+      else
+        return false;
     }
     pos_ += 4;
     *code = v;
@@ -197,14 +204,30 @@ class Parser {
       if (pos_ >= text_.size()) return fail("unterminated string");
       char e = text_[pos_++];
       switch (e) {
-        case '"': *out += '"'; break;
-        case '\\': *out += '\\'; break;
-        case '/': *out += '/'; break;
-        case 'b': *out += '\b'; break;
-        case 'f': *out += '\f'; break;
-        case 'n': *out += '\n'; break;
-        case 'r': *out += '\r'; break;
-        case 't': *out += '\t'; break;
+        case '"':
+          *out += '"';
+          break;
+        case '\\':
+          *out += '\\';
+          break;
+        case '/':
+          *out += '/';
+          break;
+        case 'b':
+          *out += '\b';
+          break;
+        case 'f':
+          *out += '\f';
+          break;
+        case 'n':
+          *out += '\n';
+          break;
+        case 'r':
+          *out += '\r';
+          break;
+        case 't':
+          *out += '\t';
+          break;
         case 'u': {
           uint32_t code = 0;
           if (!hex4(&code)) return fail("bad \\u escape");
@@ -213,7 +236,8 @@ class Parser {
             if (!(pos_ + 2 <= text_.size() && text_[pos_] == '\\' && text_[pos_ + 1] == 'u'))
               return fail("unpaired surrogate in \\u escape");
             pos_ += 2;
-            if (!hex4(&low) || low < 0xdc00 || low > 0xdfff) return fail("unpaired surrogate in \\u escape");
+            if (!hex4(&low) || low < 0xdc00 || low > 0xdfff)
+              return fail("unpaired surrogate in \\u escape");
             code = 0x10000 + ((code - 0xd800) << 10) + (low - 0xdc00);
           } else if (code >= 0xdc00 && code < 0xe000) {
             return fail("unpaired surrogate in \\u escape");

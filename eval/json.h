@@ -17,9 +17,9 @@ struct JsonValue {
   Type type = Type::null_value;
   bool boolean = false;
   double number = 0;
-  std::string text;  // the string's value, or the number as written
-  std::vector<JsonValue> items;                              // array elements
-  std::vector<std::pair<std::string, JsonValue>> members;    // object members, in file order
+  std::string text;              // the string's value, or the number as written
+  std::vector<JsonValue> items;  // array elements
+  std::vector<std::pair<std::string, JsonValue>> members;  // object members, in file order
 
   bool is_object() const { return type == Type::object; }
   bool is_array() const { return type == Type::array; }

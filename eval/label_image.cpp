@@ -6,13 +6,13 @@
 // tests/test_eval_png.cpp.
 #include "eval/label_image.h"
 
+#include <stb/stb_image.h>
+
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <functional>
 #include <memory>
-
-#include <stb/stb_image.h>
 
 #include "eval/png_reader.h"
 
@@ -24,16 +24,19 @@ constexpr int kMaxSide = 16384;
 
 using StbPixels = std::unique_ptr<void, void (*)(void*)>;
 
-Status open_info(const std::string& path, std::FILE** file, int* w, int* h, int* channels, bool* sixteen) {
+Status open_info(const std::string& path, std::FILE** file, int* w, int* h, int* channels,
+                 bool* sixteen) {
   *file = std::fopen(path.c_str(), "rb");
   if (!*file) return Status::error(path + ": cannot open");
   if (!stbi_info_from_file(*file, w, h, channels)) {
     std::fclose(*file);
-    return Status::error(path + ": corrupt or unsupported image (" + std::string(stbi_failure_reason()) + ")");
+    return Status::error(path + ": corrupt or unsupported image (" +
+                         std::string(stbi_failure_reason()) + ")");
   }
   if (*w <= 0 || *h <= 0 || *w > kMaxSide || *h > kMaxSide) {
     std::fclose(*file);
-    return Status::error(path + ": image size " + std::to_string(*w) + "x" + std::to_string(*h) + " out of range");
+    return Status::error(path + ": image size " + std::to_string(*w) + "x" + std::to_string(*h) +
+                         " out of range");
   }
   *sixteen = stbi_is_16_bit_from_file(*file) != 0;
   return Status::success();
@@ -50,7 +53,9 @@ PngDecoder& thread_decoder() {
 }
 
 // stb_image's RGB → one channel conversion (stbi__compute_y).
-inline uint8_t luma(uint32_t r, uint32_t g, uint32_t b) { return uint8_t((r * 77 + g * 150 + b * 29) >> 8); }
+inline uint8_t luma(uint32_t r, uint32_t g, uint32_t b) {
+  return uint8_t((r * 77 + g * 150 + b * 29) >> 8);
+}
 
 bool is_png_file(const std::string& path) {
   std::FILE* f = std::fopen(path.c_str(), "rb");
@@ -64,7 +69,8 @@ bool is_png_file(const std::string& path) {
 
 // Runs the fast decoder; `*handled` false = use stb_image (a PNG variant the fast decoder
 // leaves out, or not a PNG at all). `start` sees the header before any row and may refuse it.
-Status fast_decode(const std::string& path, bool* handled, const std::function<Status(const PngInfo&)>& start,
+Status fast_decode(const std::string& path, bool* handled,
+                   const std::function<Status(const PngInfo&)>& start,
                    const std::function<void(int, const uint8_t*)>& row) {
   *handled = false;
   if (!is_png_file(path)) return Status::success();
@@ -174,7 +180,8 @@ Status load_panoptic_png(const std::string& path, LabelImage* image) {
   image->values.resize(n);
   uint32_t* out = image->values.data();
   for (size_t i = 0; i < n; ++i)
-    out[i] = uint32_t(data[3 * i]) | (uint32_t(data[3 * i + 1]) << 8) | (uint32_t(data[3 * i + 2]) << 16);
+    out[i] = uint32_t(data[3 * i]) | (uint32_t(data[3 * i + 1]) << 8) |
+             (uint32_t(data[3 * i + 2]) << 16);
   return Status::success();
 }
 
@@ -232,7 +239,8 @@ Status load_label_png(const std::string& path, LabelImage8* image) {
   if (handled) {
     if (!fast.ok()) return fast;
     if (bad_index) return Status::error(path + ": palette index out of range");
-    if (colour) return Status::error(path + ": a label PNG must have one channel (found colour pixels)");
+    if (colour)
+      return Status::error(path + ": a label PNG must have one channel (found colour pixels)");
     return fast;
   }
   std::FILE* file = nullptr;
@@ -268,7 +276,8 @@ Status load_instance_png(const std::string& path, LabelImage* image) {
   bool handled = false;
   bool sixteen_bits = false;
   auto start = [&](const PngInfo& info) {
-    if (info.color_type != 0) return Status::error(path + ": an instance-id PNG must be single-channel");
+    if (info.color_type != 0)
+      return Status::error(path + ": an instance-id PNG must be single-channel");
     sixteen_bits = info.bit_depth == 16;
     image->width = info.width;
     image->height = info.height;

@@ -1,9 +1,9 @@
 // COCO-panoptic-layout JSON reading and per-image evaluation.
 #include "eval/panoptic_dataset.h"
 
-#include <cstdint>
 #include <sys/stat.h>
 
+#include <cstdint>
 #include <unordered_map>
 
 #include "eval/json.h"
@@ -23,8 +23,8 @@ std::string join(const std::string& dir, const std::string& name) {
   return dir.back() == '/' ? dir + name : dir + "/" + name;
 }
 
-Status read_int(const JsonValue& object, const char* key, bool required, long long fallback, long long* out,
-                const std::string& where) {
+Status read_int(const JsonValue& object, const char* key, bool required, long long fallback,
+                long long* out, const std::string& where) {
   const JsonValue* v = object.find(key);
   if (!v) {
     if (required) return Status::error(where + ": missing \"" + key + "\"");
@@ -38,21 +38,26 @@ Status read_int(const JsonValue& object, const char* key, bool required, long lo
 }
 
 Status read_annotations(const JsonValue& root, const std::string& path, bool ground_truth,
-                        std::vector<PanopticImagePair>* out, std::unordered_map<std::string, size_t>* index) {
+                        std::vector<PanopticImagePair>* out,
+                        std::unordered_map<std::string, size_t>* index) {
   if (!root.is_object()) return Status::error(path + ": the top level must be an object");
   const JsonValue* annotations = root.find("annotations");
-  if (!annotations || !annotations->is_array()) return Status::error(path + ": missing the \"annotations\" array");
+  if (!annotations || !annotations->is_array())
+    return Status::error(path + ": missing the \"annotations\" array");
   for (size_t a = 0; a < annotations->items.size(); ++a) {
     const JsonValue& ann = annotations->items[a];
     std::string where = path + ": annotations[" + std::to_string(a) + "]";
     if (!ann.is_object()) return Status::error(where + " is not an object");
     const JsonValue* image_id = ann.find("image_id");
     std::string key;
-    if (!image_id || !json_id_key(*image_id, &key)) return Status::error(where + ": missing or bad \"image_id\"");
+    if (!image_id || !json_id_key(*image_id, &key))
+      return Status::error(where + ": missing or bad \"image_id\"");
     const JsonValue* file_name = ann.find("file_name");
-    if (!file_name || !file_name->is_string()) return Status::error(where + ": missing \"file_name\"");
+    if (!file_name || !file_name->is_string())
+      return Status::error(where + ": missing \"file_name\"");
     const JsonValue* infos = ann.find("segments_info");
-    if (!infos || !infos->is_array()) return Status::error(where + ": missing the \"segments_info\" array");
+    if (!infos || !infos->is_array())
+      return Status::error(where + ": missing the \"segments_info\" array");
     PanopticImagePair pair;
     pair.key = key;
     std::vector<PanopticSegment>& segments = ground_truth ? pair.gt : pair.pred;
@@ -66,7 +71,8 @@ Status read_annotations(const JsonValue& root, const std::string& path, bool gro
       ATROUS_RETURN_IF_ERROR(read_int(info, "category_id", true, 0, &category, w));
       ATROUS_RETURN_IF_ERROR(read_int(info, "iscrowd", false, 0, &crowd, w));
       if (ground_truth) ATROUS_RETURN_IF_ERROR(read_int(info, "area", false, -1, &area, w));
-      if (id < 0 || id >= (1LL << 24)) return Status::error(w + ": segment id " + std::to_string(id) + " out of range");
+      if (id < 0 || id >= (1LL << 24))
+        return Status::error(w + ": segment id " + std::to_string(id) + " out of range");
       PanopticSegment seg;
       seg.id = uint32_t(id);
       seg.category_id = int(category);
@@ -83,13 +89,15 @@ Status read_annotations(const JsonValue& root, const std::string& path, bool gro
 
 }  // namespace
 
-Status panoptic_dataset_load(const std::string& gt_json, const std::string& gt_dir, const std::string& pred_json,
-                             const std::string& pred_dir, PanopticDataset* dataset) {
+Status panoptic_dataset_load(const std::string& gt_json, const std::string& gt_dir,
+                             const std::string& pred_json, const std::string& pred_dir,
+                             PanopticDataset* dataset) {
   JsonValue gt_root, pred_root;
   ATROUS_RETURN_IF_ERROR(json_parse_file(gt_json, &gt_root));
   ATROUS_RETURN_IF_ERROR(json_parse_file(pred_json, &pred_root));
   const JsonValue* categories = gt_root.find("categories");
-  if (!categories || !categories->is_array()) return Status::error(gt_json + ": missing the \"categories\" array");
+  if (!categories || !categories->is_array())
+    return Status::error(gt_json + ": missing the \"categories\" array");
   dataset->categories.clear();
   std::unordered_map<int, int> seen;
   for (size_t c = 0; c < categories->items.size(); ++c) {
@@ -104,7 +112,8 @@ Status panoptic_dataset_load(const std::string& gt_json, const std::string& gt_d
     e.isthing = isthing == 1;
     const JsonValue* name = cat.find("name");
     e.name = name && name->is_string() ? name->text : std::to_string(id);
-    if (!seen.emplace(e.id, 1).second) return Status::error(where + ": category id " + std::to_string(id) + " repeated");
+    if (!seen.emplace(e.id, 1).second)
+      return Status::error(where + ": category id " + std::to_string(id) + " repeated");
     dataset->categories.push_back(e);
   }
   std::unordered_map<std::string, size_t> gt_index, pred_index;
@@ -118,8 +127,9 @@ Status panoptic_dataset_load(const std::string& gt_json, const std::string& gt_d
     for (const PanopticImagePair& pair : pairs)
       for (const PanopticSegment& segment : ground_truth ? pair.gt : pair.pred)
         if (!seen.count(segment.category_id))
-          return Status::error(path + ": image " + pair.key + ": segment " + std::to_string(segment.id) +
-                               " has unknown category id " + std::to_string(segment.category_id));
+          return Status::error(path + ": image " + pair.key + ": segment " +
+                               std::to_string(segment.id) + " has unknown category id " +
+                               std::to_string(segment.category_id));
     return Status::success();
   };
   ATROUS_RETURN_IF_ERROR(check_categories(dataset->images, true, gt_json));
@@ -135,21 +145,23 @@ Status panoptic_dataset_load(const std::string& gt_json, const std::string& gt_d
   return Status::success();
 }
 
-Status panoptic_pair_evaluate(const PanopticImagePair& pair, bool semantic_from_panoptic, EvalAccumulators* delta) {
+Status panoptic_pair_evaluate(const PanopticImagePair& pair, bool semantic_from_panoptic,
+                              EvalAccumulators* delta) {
   const std::string where = "image " + pair.key;
   bool missing = !pair.has_pred;
   if (!missing && !file_exists(pair.pred_png)) missing = true;
   if (missing)
-    delta->missing.push_back(pair.key + ": no panoptic prediction (" +
-                             (pair.has_pred ? pair.pred_png + " does not exist" : "not in the prediction JSON") + ")");
+    delta->missing.push_back(
+        pair.key + ": no panoptic prediction (" +
+        (pair.has_pred ? pair.pred_png + " does not exist" : "not in the prediction JSON") + ")");
   static const std::vector<PanopticSegment> no_segments;
   thread_local PanopticOverlapCounter counter;
   Status status = counter.start(pair.gt, missing ? no_segments : pair.pred);
   if (!status.ok()) return Status::error(where + ": " + status.message());
   auto size_error = [&](int pw, int ph, int gw, int gh) {
-    return Status::error(where + ": the prediction is " + std::to_string(pw) + "x" + std::to_string(ph) +
-                         " but the ground truth is " + std::to_string(gw) + "x" + std::to_string(gh) + " (" +
-                         pair.pred_png + ")");
+    return Status::error(where + ": the prediction is " + std::to_string(pw) + "x" +
+                         std::to_string(ph) + " but the ground truth is " + std::to_string(gw) +
+                         "x" + std::to_string(gh) + " (" + pair.pred_png + ")");
   };
   // Both PNGs decoded together, row by row, straight into the overlap counts; full-size id maps
   // only for files the fast decoder leaves to stb_image.
@@ -162,7 +174,8 @@ Status panoptic_pair_evaluate(const PanopticImagePair& pair, bool semantic_from_
     if (!status.ok()) return Status::error(where + ": prediction: " + status.message());
   }
   if (!gt_fallback && !pred_fallback) {
-    if (!missing && (pred_rows.width() != gt_rows.width() || pred_rows.height() != gt_rows.height()))
+    if (!missing &&
+        (pred_rows.width() != gt_rows.width() || pred_rows.height() != gt_rows.height()))
       return size_error(pred_rows.width(), pred_rows.height(), gt_rows.width(), gt_rows.height());
     for (int y = 0; y < gt_rows.height(); ++y) {
       const uint32_t *g = nullptr, *p = nullptr;
@@ -201,7 +214,8 @@ Status panoptic_pair_evaluate(const PanopticImagePair& pair, bool semantic_from_
       int g = delta->pq->category_index(overlap.gt[size_t(p.gt - kPanopticGtFirst)].category_id);
       int c = p.pred < kPanopticPredFirst
                   ? void_index
-                  : delta->pq->category_index(overlap.pred[size_t(p.pred - kPanopticPredFirst)].category_id);
+                  : delta->pq->category_index(
+                        overlap.pred[size_t(p.pred - kPanopticPredFirst)].category_id);
       if (g < 0 || c < 0) continue;  // reported by pq->add
       delta->semantic->add(g, c, uint64_t(p.pixels));
     }

@@ -14,10 +14,10 @@
 namespace atrous {
 
 struct PanopticImagePair {
-  std::string key;                        // image_id as text
+  std::string key;  // image_id as text
   std::string gt_png;
   std::vector<PanopticSegment> gt;
-  bool has_pred = false;                  // the prediction JSON lists this image
+  bool has_pred = false;  // the prediction JSON lists this image
   std::string pred_png;
   std::vector<PanopticSegment> pred;
 };
@@ -30,14 +30,16 @@ struct PanopticDataset {
 // Reads the two JSONs. The gt JSON needs `annotations` and `categories`; the prediction JSON
 // needs `annotations`. Prediction entries are matched by image_id; entries for images the gt
 // lacks are ignored. Errors: corrupt JSON, missing keys, wrong types, repeated image ids.
-Status panoptic_dataset_load(const std::string& gt_json, const std::string& gt_dir, const std::string& pred_json,
-                             const std::string& pred_dir, PanopticDataset* dataset);
+Status panoptic_dataset_load(const std::string& gt_json, const std::string& gt_dir,
+                             const std::string& pred_json, const std::string& pred_dir,
+                             PanopticDataset* dataset);
 
 // Evaluates one pair into `delta` (its pq / pc / semantic members, when present). A prediction
 // that the JSON does not list or whose PNG does not exist is recorded in `delta->missing` and
 // scored as all VOID. With `semantic_from_panoptic`, `delta->semantic` (size categories + 1,
 // the last = VOID, not evaluated) gets the category of every non-VOID gt pixel against the
 // predicted category. Errors name the image.
-Status panoptic_pair_evaluate(const PanopticImagePair& pair, bool semantic_from_panoptic, EvalAccumulators* delta);
+Status panoptic_pair_evaluate(const PanopticImagePair& pair, bool semantic_from_panoptic,
+                              EvalAccumulators* delta);
 
 }  // namespace atrous

@@ -18,12 +18,14 @@ Status PanopticOverlapCounter::start(const std::vector<PanopticSegment>& gt_segm
   for (size_t k = 0; k < gt_segments.size(); ++k) {
     if (gt_segments[k].id == 0) continue;  // id 0 is VOID whatever the list says
     if (!gt_map_.emplace(gt_segments[k].id, int(k) + kPanopticGtFirst).second)
-      return Status::error("ground truth segment id " + std::to_string(gt_segments[k].id) + " is listed twice");
+      return Status::error("ground truth segment id " + std::to_string(gt_segments[k].id) +
+                           " is listed twice");
   }
   for (size_t k = 0; k < pred_segments.size(); ++k) {
     if (pred_segments[k].id == 0) continue;
     if (!pred_map_.emplace(pred_segments[k].id, int(k) + kPanopticPredFirst).second)
-      return Status::error("predicted segment id " + std::to_string(pred_segments[k].id) + " is listed twice");
+      return Status::error("predicted segment id " + std::to_string(pred_segments[k].id) +
+                           " is listed twice");
   }
   gt_map_.emplace(0u, kPanopticGtVoid);
   pred_map_.emplace(0u, kPanopticPredVoid);
@@ -115,7 +117,8 @@ Status PanopticOverlapCounter::finish(PanopticOverlap* overlap) {
   } else {
     std::vector<std::pair<uint64_t, int64_t>> entries(sparse_.begin(), sparse_.end());
     std::sort(entries.begin(), entries.end());
-    for (auto& e : entries) add_pair(int(e.first / pred_count_), int(e.first % pred_count_), e.second);
+    for (auto& e : entries)
+      add_pair(int(e.first / pred_count_), int(e.first % pred_count_), e.second);
   }
   for (size_t k = 0; k < r.pred.size(); ++k)
     if (r.pred[k].id != 0 && r.pred_pixels[k + kPanopticPredFirst] == 0)
@@ -128,7 +131,8 @@ Status PanopticOverlapCounter::finish(PanopticOverlap* overlap) {
 
 Status panoptic_overlap_compute(const uint32_t* gt_ids, const uint32_t* pred_ids, size_t pixels,
                                 const std::vector<PanopticSegment>& gt_segments,
-                                const std::vector<PanopticSegment>& pred_segments, PanopticOverlap* overlap) {
+                                const std::vector<PanopticSegment>& pred_segments,
+                                PanopticOverlap* overlap) {
   PanopticOverlapCounter counter;
   ATROUS_RETURN_IF_ERROR(counter.start(gt_segments, pred_segments));
   counter.add(gt_ids, pred_ids, pixels);

@@ -15,10 +15,10 @@ namespace atrous {
 
 // One segment of a panoptic annotation (COCO `segments_info` entry).
 struct PanopticSegment {
-  uint32_t id = 0;          // the PNG id, R + 256·G + 256²·B
+  uint32_t id = 0;  // the PNG id, R + 256·G + 256²·B
   int category_id = 0;
   bool iscrowd = false;
-  int64_t area = -1;        // the JSON `area` (ground truth); -1 when absent
+  int64_t area = -1;  // the JSON `area` (ground truth); -1 when absent
 };
 
 // Indices: gt index 0 = VOID (id 0), 1 = ids that the PNG has but the JSON does not list
@@ -37,12 +37,12 @@ struct PanopticPairCount {
 };
 
 struct PanopticOverlap {
-  int64_t pixels = 0;                       // image size
-  std::vector<PanopticSegment> gt;          // gt segments (index 2 + k ↔ gt[k])
-  std::vector<PanopticSegment> pred;        // pred segments (index 1 + k ↔ pred[k])
-  std::vector<int64_t> gt_pixels;           // PNG area per gt index
-  std::vector<int64_t> pred_pixels;         // PNG area per pred index
-  std::vector<PanopticPairCount> pairs;     // non-zero intersections, sorted by (gt, pred)
+  int64_t pixels = 0;                    // image size
+  std::vector<PanopticSegment> gt;       // gt segments (index 2 + k ↔ gt[k])
+  std::vector<PanopticSegment> pred;     // pred segments (index 1 + k ↔ pred[k])
+  std::vector<int64_t> gt_pixels;        // PNG area per gt index
+  std::vector<int64_t> pred_pixels;      // PNG area per pred index
+  std::vector<PanopticPairCount> pairs;  // non-zero intersections, sorted by (gt, pred)
 };
 
 // The same statistics accumulated piece by piece (e.g. row by row while two PNGs are decoded
@@ -51,7 +51,8 @@ struct PanopticOverlap {
 class PanopticOverlapCounter {
  public:
   // Errors: duplicate segment ids in either list.
-  Status start(const std::vector<PanopticSegment>& gt_segments, const std::vector<PanopticSegment>& pred_segments);
+  Status start(const std::vector<PanopticSegment>& gt_segments,
+               const std::vector<PanopticSegment>& pred_segments);
   // `pred_ids` null = VOID.
   void add(const uint32_t* gt_ids, const uint32_t* pred_ids, size_t pixels);
   // The other errors of panoptic_overlap_compute.
@@ -81,6 +82,7 @@ class PanopticOverlapCounter {
 // non-zero pred PNG id that the pred list lacks, a pred segment listed but absent from the PNG.
 Status panoptic_overlap_compute(const uint32_t* gt_ids, const uint32_t* pred_ids, size_t pixels,
                                 const std::vector<PanopticSegment>& gt_segments,
-                                const std::vector<PanopticSegment>& pred_segments, PanopticOverlap* overlap);
+                                const std::vector<PanopticSegment>& pred_segments,
+                                PanopticOverlap* overlap);
 
 }  // namespace atrous

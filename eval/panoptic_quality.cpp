@@ -7,7 +7,8 @@
 
 namespace atrous {
 
-PanopticQuality::PanopticQuality(std::vector<EvalCategory> categories) : categories_(std::move(categories)) {
+PanopticQuality::PanopticQuality(std::vector<EvalCategory> categories)
+    : categories_(std::move(categories)) {
   for (size_t i = 0; i < categories_.size(); ++i) index_.emplace(categories_[i].id, int(i));
   counts_.assign(categories_.size(), PqCounts());
 }
@@ -22,14 +23,14 @@ Status PanopticQuality::add(const PanopticOverlap& o) {
   for (size_t k = 0; k < o.gt.size(); ++k) {
     gt_class[k] = category_index(o.gt[k].category_id);
     if (gt_class[k] < 0)
-      return Status::error("ground truth segment " + std::to_string(o.gt[k].id) + " has unknown category id " +
-                           std::to_string(o.gt[k].category_id));
+      return Status::error("ground truth segment " + std::to_string(o.gt[k].id) +
+                           " has unknown category id " + std::to_string(o.gt[k].category_id));
   }
   for (size_t k = 0; k < o.pred.size(); ++k) {
     pred_class[k] = category_index(o.pred[k].category_id);
     if (pred_class[k] < 0)
-      return Status::error("predicted segment " + std::to_string(o.pred[k].id) + " has unknown category id " +
-                           std::to_string(o.pred[k].category_id));
+      return Status::error("predicted segment " + std::to_string(o.pred[k].id) +
+                           " has unknown category id " + std::to_string(o.pred[k].category_id));
   }
   // |pred ∩ VOID| per pred index, from the pairs with gt VOID.
   std::vector<int64_t> pred_void(o.pred_pixels.size(), 0);
@@ -42,8 +43,8 @@ Status PanopticQuality::add(const PanopticOverlap& o) {
     const PanopticSegment& gt = o.gt[g];
     if (gt.iscrowd || gt.category_id != o.pred[p].category_id) continue;
     int64_t gt_area = gt.area >= 0 ? gt.area : o.gt_pixels[size_t(pair.gt)];
-    double union_area = double(o.pred_pixels[size_t(pair.pred)]) + double(gt_area) - double(pair.pixels) -
-                        double(pred_void[size_t(pair.pred)]);
+    double union_area = double(o.pred_pixels[size_t(pair.pred)]) + double(gt_area) -
+                        double(pair.pixels) - double(pred_void[size_t(pair.pred)]);
     double iou = double(pair.pixels) / union_area;
     if (iou > 0.5) {
       PqCounts& c = counts_[size_t(gt_class[g])];
@@ -69,7 +70,8 @@ Status PanopticQuality::add(const PanopticOverlap& o) {
     for (const auto& pair : o.pairs) {
       if (pair.gt < kPanopticGtFirst || pair.pred < kPanopticPredFirst) continue;
       auto it = crowd_of_category.find(o.pred[size_t(pair.pred - kPanopticPredFirst)].category_id);
-      if (it != crowd_of_category.end() && it->second == pair.gt) pred_crowd[size_t(pair.pred)] += pair.pixels;
+      if (it != crowd_of_category.end() && it->second == pair.gt)
+        pred_crowd[size_t(pair.pred)] += pair.pixels;
     }
   }
   for (size_t p = 0; p < o.pred.size(); ++p) {

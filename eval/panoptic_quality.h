@@ -41,7 +41,7 @@ struct PqValues {
 };
 
 struct PqSummary {
-  PqValues all, things, stuff;   // NaN when no class counts
+  PqValues all, things, stuff;      // NaN when no class counts
   std::vector<PqValues> per_class;  // in category order; `classes` is 1 when the class counts
 };
 

@@ -23,7 +23,8 @@ void ParsingCovering::add(const PanopticOverlap& o) {
     size_t g = size_t(pair.gt - kPanopticGtFirst), p = size_t(pair.pred - kPanopticPredFirst);
     if (o.gt[g].category_id != o.pred[p].category_id) continue;
     double gt_area = double(o.gt_pixels[size_t(pair.gt)]);
-    double iou = double(pair.pixels) / (gt_area + double(pred_area[size_t(pair.pred)]) - double(pair.pixels));
+    double iou = double(pair.pixels) /
+                 (gt_area + double(pred_area[size_t(pair.pred)]) - double(pair.pixels));
     if (iou > best[g]) best[g] = iou;
   }
   const double scale = normalize_ && o.pixels > 0 ? 1.0 / double(o.pixels) : 1.0;

@@ -22,7 +22,8 @@ struct PcSummary {
 
 class ParsingCovering {
  public:
-  explicit ParsingCovering(std::vector<EvalCategory> categories, bool normalize_by_image_size = true);
+  explicit ParsingCovering(std::vector<EvalCategory> categories,
+                           bool normalize_by_image_size = true);
   // Segments with unknown categories are skipped (PanopticQuality::add reports them).
   void add(const PanopticOverlap& overlap);
   void merge(const ParsingCovering& other);

@@ -54,14 +54,16 @@ template <int kBpp>
 void unfilter_average(uint8_t* row, const uint8_t* prior, size_t bytes) {
   const size_t head = bytes < size_t(kBpp) ? bytes : size_t(kBpp);
   for (size_t i = 0; i < head; ++i) row[i] = uint8_t(row[i] + (prior[i] >> 1));
-  for (size_t i = kBpp; i < bytes; ++i) row[i] = uint8_t(row[i] + ((unsigned(row[i - kBpp]) + prior[i]) >> 1));
+  for (size_t i = kBpp; i < bytes; ++i)
+    row[i] = uint8_t(row[i] + ((unsigned(row[i - kBpp]) + prior[i]) >> 1));
 }
 
 template <int kBpp>
 void unfilter_paeth(uint8_t* row, const uint8_t* prior, size_t bytes) {
   const size_t head = bytes < size_t(kBpp) ? bytes : size_t(kBpp);
   for (size_t i = 0; i < head; ++i) row[i] = uint8_t(row[i] + prior[i]);  // paeth(0, b, 0) = b
-  for (size_t i = kBpp; i < bytes; ++i) row[i] = uint8_t(row[i] + paeth(row[i - kBpp], prior[i], prior[i - kBpp]));
+  for (size_t i = kBpp; i < bytes; ++i)
+    row[i] = uint8_t(row[i] + paeth(row[i - kBpp], prior[i], prior[i - kBpp]));
 }
 
 #if defined(__SSE2__)
@@ -101,10 +103,17 @@ void unfilter_paeth_sse2(uint8_t* row, const uint8_t* prior, size_t bytes) {
 template <int kBpp>
 Status unfilter(int filter, uint8_t* row, const uint8_t* prior, size_t bytes) {
   switch (filter) {
-    case 0: return Status::success();
-    case 1: unfilter_sub<kBpp>(row, bytes); return Status::success();
-    case 2: unfilter_up(row, prior, bytes); return Status::success();
-    case 3: unfilter_average<kBpp>(row, prior, bytes); return Status::success();
+    case 0:
+      return Status::success();
+    case 1:
+      unfilter_sub<kBpp>(row, bytes);
+      return Status::success();
+    case 2:
+      unfilter_up(row, prior, bytes);
+      return Status::success();
+    case 3:
+      unfilter_average<kBpp>(row, prior, bytes);
+      return Status::success();
     case 4:
 #if defined(__SSE2__)
       if (kBpp == 3 || kBpp == 4) {
@@ -114,7 +123,8 @@ Status unfilter(int filter, uint8_t* row, const uint8_t* prior, size_t bytes) {
 #endif
       unfilter_paeth<kBpp>(row, prior, bytes);
       return Status::success();
-    default: return Status::error("bad PNG filter type " + std::to_string(filter));
+    default:
+      return Status::error("bad PNG filter type " + std::to_string(filter));
   }
 }
 
@@ -122,19 +132,27 @@ Status unfilter(int filter, uint8_t* row, const uint8_t* prior, size_t bytes) {
 
 Status png_unfilter_row(int filter, uint8_t* row, const uint8_t* prior, size_t bytes, int bpp) {
   switch (bpp) {
-    case 1: return unfilter<1>(filter, row, prior, bytes);
-    case 2: return unfilter<2>(filter, row, prior, bytes);
-    case 3: return unfilter<3>(filter, row, prior, bytes);
-    case 4: return unfilter<4>(filter, row, prior, bytes);
-    case 6: return unfilter<6>(filter, row, prior, bytes);
-    case 8: return unfilter<8>(filter, row, prior, bytes);
-    default: return Status::error("unsupported PNG pixel size " + std::to_string(bpp) + " bytes");
+    case 1:
+      return unfilter<1>(filter, row, prior, bytes);
+    case 2:
+      return unfilter<2>(filter, row, prior, bytes);
+    case 3:
+      return unfilter<3>(filter, row, prior, bytes);
+    case 4:
+      return unfilter<4>(filter, row, prior, bytes);
+    case 6:
+      return unfilter<6>(filter, row, prior, bytes);
+    case 8:
+      return unfilter<8>(filter, row, prior, bytes);
+    default:
+      return Status::error("unsupported PNG pixel size " + std::to_string(bpp) + " bytes");
   }
 }
 
 PngDecoder::~PngDecoder() {
 #if ATROUS_HAVE_LIBDEFLATE
-  if (decompressor_) libdeflate_free_decompressor(static_cast<libdeflate_decompressor*>(decompressor_));
+  if (decompressor_)
+    libdeflate_free_decompressor(static_cast<libdeflate_decompressor*>(decompressor_));
 #endif
 }
 
@@ -157,7 +175,8 @@ Status PngDecoder::read_file(const std::string& path, size_t* size) {
   return Status::success();
 }
 
-Status PngDecoder::decode_file(const std::string& path, PngInfo* info, bool* unsupported, const RowSink& sink) {
+Status PngDecoder::decode_file(const std::string& path, PngInfo* info, bool* unsupported,
+                               const RowSink& sink) {
   size_t size = 0;
   ATROUS_RETURN_IF_ERROR(read_file(path, &size));
   Status s = decode_memory(file_.data(), size, info, unsupported, sink);
@@ -180,7 +199,8 @@ Status PngDecoder::next_row(const uint8_t** row) {
   const size_t stride = size_t(info.width) * size_t(bpp);
   uint8_t* line = inflated_.data() + size_t(next_y_) * (stride + 1);
   Status s = png_unfilter_row(line[0], line + 1, prior_, stride, bpp);
-  if (!s.ok()) return Status::error("corrupt PNG: row " + std::to_string(next_y_) + ": " + s.message());
+  if (!s.ok())
+    return Status::error("corrupt PNG: row " + std::to_string(next_y_) + ": " + s.message());
   prior_ = line + 1;
   *row = line + 1;
   ++next_y_;
@@ -209,20 +229,23 @@ Status PngDecoder::parse_and_inflate(const uint8_t*, size_t, PngInfo* info, bool
   return Status::success();
 }
 #else
-Status PngDecoder::parse_and_inflate(const uint8_t* data, size_t size, PngInfo* info, bool* unsupported) {
+Status PngDecoder::parse_and_inflate(const uint8_t* data, size_t size, PngInfo* info,
+                                     bool* unsupported) {
   static const uint8_t kSignature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
   *unsupported = false;
   *info = PngInfo();
   open_info_ = PngInfo();  // next_row() has nothing until this succeeds
   next_y_ = 0;
-  if (size < 8 || std::memcmp(data, kSignature, 8) != 0) return Status::error("not a PNG file (bad signature)");
+  if (size < 8 || std::memcmp(data, kSignature, 8) != 0)
+    return Status::error("not a PNG file (bad signature)");
   size_t pos = 8;
   bool have_header = false, have_end = false, idat_done = false, seen_idat = false;
   size_t idat_size = 0;
   int palette_entries = 0;
   palette_.clear();
   while (pos < size) {
-    if (size - pos < 12) return Status::error("truncated PNG (chunk header at byte " + std::to_string(pos) + ")");
+    if (size - pos < 12)
+      return Status::error("truncated PNG (chunk header at byte " + std::to_string(pos) + ")");
     const uint32_t length = read_be32(data + pos);
     const uint8_t* type = data + pos + 4;
     if (length > 0x7fffffffu || size - pos - 12 < length)
@@ -232,8 +255,8 @@ Status PngDecoder::parse_and_inflate(const uint8_t* data, size_t size, PngInfo* 
     if (verify_crc_) {
       uint32_t crc = libdeflate_crc32(0, type, size_t(length) + 4);
       if (crc != read_be32(body + length))
-        return Status::error("PNG chunk " + std::string(reinterpret_cast<const char*>(type), 4) + " at byte " +
-                             std::to_string(pos) + " has a bad CRC");
+        return Status::error("PNG chunk " + std::string(reinterpret_cast<const char*>(type), 4) +
+                             " at byte " + std::to_string(pos) + " has a bad CRC");
     }
     pos += size_t(length) + 12;
     const std::string name(reinterpret_cast<const char*>(type), 4);
@@ -246,12 +269,15 @@ Status PngDecoder::parse_and_inflate(const uint8_t* data, size_t size, PngInfo* 
       if (body[10] != 0 || body[11] != 0 || body[12] > 1)
         return Status::error("bad IHDR (compression, filter or interlace method)");
       if (w == 0 || h == 0 || w > uint32_t(kMaxSide) || h > uint32_t(kMaxSide))
-        return Status::error("image size " + std::to_string(w) + "x" + std::to_string(h) + " out of range");
+        return Status::error("image size " + std::to_string(w) + "x" + std::to_string(h) +
+                             " out of range");
       static const int kChannels[7] = {1, 0, 3, 1, 2, 0, 4};
-      if (color > 6 || kChannels[color] == 0) return Status::error("bad PNG colour type " + std::to_string(color));
-      const bool depth_ok = color == 0 ? (depth == 1 || depth == 2 || depth == 4 || depth == 8 || depth == 16)
-                            : color == 3 ? (depth == 1 || depth == 2 || depth == 4 || depth == 8)
-                                         : (depth == 8 || depth == 16);
+      if (color > 6 || kChannels[color] == 0)
+        return Status::error("bad PNG colour type " + std::to_string(color));
+      const bool depth_ok =
+          color == 0   ? (depth == 1 || depth == 2 || depth == 4 || depth == 8 || depth == 16)
+          : color == 3 ? (depth == 1 || depth == 2 || depth == 4 || depth == 8)
+                       : (depth == 8 || depth == 16);
       if (!depth_ok)
         return Status::error("bad PNG bit depth " + std::to_string(depth) + " for colour type " +
                              std::to_string(color));
@@ -274,7 +300,8 @@ Status PngDecoder::parse_and_inflate(const uint8_t* data, size_t size, PngInfo* 
         for (int c = 0; c < 3; ++c) palette_[size_t(i) * 4 + size_t(c)] = body[i * 3 + c];
     } else if (name == "tRNS") {
       if (info->color_type == 3) {
-        if (palette_entries == 0 || int(length) > palette_entries) return Status::error("bad tRNS chunk");
+        if (palette_entries == 0 || int(length) > palette_entries)
+          return Status::error("bad tRNS chunk");
         for (uint32_t i = 0; i < length; ++i) palette_[size_t(i) * 4 + 3] = body[i];
       }
     } else if (name == "IDAT") {
@@ -294,7 +321,8 @@ Status PngDecoder::parse_and_inflate(const uint8_t* data, size_t size, PngInfo* 
   if (!have_header) return Status::error("PNG has no IHDR");
   if (!seen_idat) return Status::error("truncated PNG (no image data)");
   if (!have_end && !idat_done) return Status::error("truncated PNG (no IEND)");
-  if (info->color_type == 3 && palette_entries == 0) return Status::error("palette PNG without PLTE");
+  if (info->color_type == 3 && palette_entries == 0)
+    return Status::error("palette PNG without PLTE");
 
   const int bpp = info->channels * info->bit_depth / 8;
   const size_t stride = size_t(info->width) * size_t(bpp);
@@ -305,10 +333,13 @@ Status PngDecoder::parse_and_inflate(const uint8_t* data, size_t size, PngInfo* 
     if (!decompressor_) return Status::error("out of memory (libdeflate)");
   }
   size_t produced = 0;
-  libdeflate_result r = libdeflate_zlib_decompress(static_cast<libdeflate_decompressor*>(decompressor_),
-                                                   idat_.data(), idat_size, inflated_.data(), expected, &produced);
-  if (r == LIBDEFLATE_INSUFFICIENT_SPACE) return Status::error("corrupt PNG: more image data than the size allows");
-  if (r != LIBDEFLATE_SUCCESS) return Status::error("corrupt or truncated PNG image data (zlib stream)");
+  libdeflate_result r =
+      libdeflate_zlib_decompress(static_cast<libdeflate_decompressor*>(decompressor_), idat_.data(),
+                                 idat_size, inflated_.data(), expected, &produced);
+  if (r == LIBDEFLATE_INSUFFICIENT_SPACE)
+    return Status::error("corrupt PNG: more image data than the size allows");
+  if (r != LIBDEFLATE_SUCCESS)
+    return Status::error("corrupt or truncated PNG image data (zlib stream)");
   if (produced != expected)
     return Status::error("truncated PNG image data (" + std::to_string(produced) + " of " +
                          std::to_string(expected) + " bytes)");

@@ -24,9 +24,9 @@ namespace atrous {
 struct PngInfo {
   int width = 0;
   int height = 0;
-  int bit_depth = 0;    // 8 or 16 in what decode() delivers
-  int color_type = 0;   // PNG colour type: 0 gray, 2 RGB, 3 palette, 4 gray+alpha, 6 RGBA
-  int channels = 0;     // bytes (8-bit) or samples (16-bit) per pixel of the delivered rows
+  int bit_depth = 0;   // 8 or 16 in what decode() delivers
+  int color_type = 0;  // PNG colour type: 0 gray, 2 RGB, 3 palette, 4 gray+alpha, 6 RGBA
+  int channels = 0;    // bytes (8-bit) or samples (16-bit) per pixel of the delivered rows
   bool interlaced = false;
 };
 
@@ -44,9 +44,11 @@ class PngDecoder {
   // Reads and decodes `path`. `*unsupported` is set (and success returned, with no rows
   // delivered) for valid PNG variants this decoder does not handle; corrupt or truncated files
   // are errors naming the problem. `info` is filled as soon as the header is read.
-  Status decode_file(const std::string& path, PngInfo* info, bool* unsupported, const RowSink& sink);
+  Status decode_file(const std::string& path, PngInfo* info, bool* unsupported,
+                     const RowSink& sink);
   // The same on bytes in memory.
-  Status decode_memory(const uint8_t* data, size_t size, PngInfo* info, bool* unsupported, const RowSink& sink);
+  Status decode_memory(const uint8_t* data, size_t size, PngInfo* info, bool* unsupported,
+                       const RowSink& sink);
 
   // Row by row instead of through a callback: open_file() reads, parses and inflates (and sets
   // `*unsupported` as decode_file does); then next_row() unfilters and returns the rows in

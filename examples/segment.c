@@ -5,10 +5,9 @@
  *
  * Prints the classes present with their share of the image and writes the label map as an
  * 8-bit PNG (semantic models) or the foreground probability as a grayscale PNG. */
+#include <atrous.h>
 #include <stdio.h>
 #include <stdlib.h>
-
-#include <atrous.h>
 
 static int fail(atrous_status* status) {
   fprintf(stderr, "segment: error: %s\n", atrous_status_message(status));

@@ -8,12 +8,18 @@ namespace atrous {
 
 const char* attribute_type_name(AttributeType type) {
   switch (type) {
-    case AttributeType::attribute_int: return "int";
-    case AttributeType::attribute_float: return "float";
-    case AttributeType::attribute_string: return "string";
-    case AttributeType::attribute_ints: return "ints";
-    case AttributeType::attribute_floats: return "floats";
-    case AttributeType::attribute_strings: return "strings";
+    case AttributeType::attribute_int:
+      return "int";
+    case AttributeType::attribute_float:
+      return "float";
+    case AttributeType::attribute_string:
+      return "string";
+    case AttributeType::attribute_ints:
+      return "ints";
+    case AttributeType::attribute_floats:
+      return "floats";
+    case AttributeType::attribute_strings:
+      return "strings";
   }
   return "unknown";
 }
@@ -156,9 +162,12 @@ std::string quote(const std::string& text) {
 std::string attribute_value_to_string(const Attribute& attribute) {
   std::string text;
   switch (attribute.type) {
-    case AttributeType::attribute_int: return std::to_string(attribute.i);
-    case AttributeType::attribute_float: return format_double(attribute.f);
-    case AttributeType::attribute_string: return quote(attribute.s);
+    case AttributeType::attribute_int:
+      return std::to_string(attribute.i);
+    case AttributeType::attribute_float:
+      return format_double(attribute.f);
+    case AttributeType::attribute_string:
+      return quote(attribute.s);
     case AttributeType::attribute_ints:
       for (size_t i = 0; i < attribute.ints.size(); ++i)
         text += (i ? "," : "") + std::to_string(attribute.ints[i]);

@@ -1,13 +1,13 @@
 // The `.atrous` reader. Every read goes through ByteReader, which knows the bytes left in its
 // section; every count is checked against those bytes before anything is allocated, so a
 // corrupt count can neither over-allocate nor read out of bounds.
-#include <cstdint>
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -161,7 +161,8 @@ Status read_tensors(ByteReader& reader, SectionRange data, const uint8_t* file_b
     ATROUS_RETURN_IF_ERROR(reader.string(&tensor.name, "tensor name"));
     uint8_t dtype = 0, rank = 0;
     ATROUS_RETURN_IF_ERROR(reader.u8(&dtype, "dtype"));
-    if (!dtype_is_valid(dtype)) return reader.fail(where + ": unknown dtype " + std::to_string(dtype));
+    if (!dtype_is_valid(dtype))
+      return reader.fail(where + ": unknown dtype " + std::to_string(dtype));
     tensor.dtype = DType(dtype);
     ATROUS_RETURN_IF_ERROR(reader.u8(&rank, "rank"));
     if (rank > kMaxRank) return reader.fail(where + ": rank " + std::to_string(rank) + " > 8");
@@ -180,8 +181,8 @@ Status read_tensors(ByteReader& reader, SectionRange data, const uint8_t* file_b
     }
     int64_t elements = 0;
     if (!shape_element_count(tensor.shape, &elements))
-      return reader.fail(where + " '" + tensor.name + "': shape " +
-                         shape_to_string(tensor.shape) + " is too large");
+      return reader.fail(where + " '" + tensor.name + "': shape " + shape_to_string(tensor.shape) +
+                         " is too large");
     uint64_t expected = uint64_t(elements) * dtype_size(tensor.dtype);
     if (expected > kMaxConstantBytes || size != expected)
       return reader.fail(where + " '" + tensor.name + "': data size " + std::to_string(size) +
@@ -191,16 +192,16 @@ Status read_tensors(ByteReader& reader, SectionRange data, const uint8_t* file_b
       return reader.fail(where + " '" + tensor.name + "': data offset " + std::to_string(offset) +
                          " is not 64-byte aligned");
     if (offset > data.size || size > data.size - offset)
-      return reader.fail(where + " '" + tensor.name + "': data [" + std::to_string(offset) +
-                         ", +" + std::to_string(size) + ") lies outside the data section");
+      return reader.fail(where + " '" + tensor.name + "': data [" + std::to_string(offset) + ", +" +
+                         std::to_string(size) + ") lies outside the data section");
     tensor.is_constant = true;
     tensor.data = file_begin + data.offset + offset;
   }
   return Status::success();
 }
 
-Status read_index_list(ByteReader& reader, const char* what, size_t tensor_count,
-                       bool allow_absent, std::vector<int32_t>* out) {
+Status read_index_list(ByteReader& reader, const char* what, size_t tensor_count, bool allow_absent,
+                       std::vector<int32_t>* out) {
   uint32_t count = 0;
   ATROUS_RETURN_IF_ERROR(reader.count(&count, 4, what));
   out->resize(count);
@@ -221,7 +222,8 @@ Status read_index_list(ByteReader& reader, const char* what, size_t tensor_count
 
 Status read_graph(ByteReader& reader, Graph* graph) {
   const size_t tensor_count = graph->tensors.size();
-  ATROUS_RETURN_IF_ERROR(read_index_list(reader, "graph inputs", tensor_count, false, &graph->inputs));
+  ATROUS_RETURN_IF_ERROR(
+      read_index_list(reader, "graph inputs", tensor_count, false, &graph->inputs));
   ATROUS_RETURN_IF_ERROR(
       read_index_list(reader, "graph outputs", tensor_count, false, &graph->outputs));
   uint32_t count = 0;
@@ -235,7 +237,8 @@ Status read_graph(ByteReader& reader, Graph* graph) {
     if (!op_type_from_name(op_name, &node.op))
       return reader.fail("node " + std::to_string(n) + ": unknown op '" + op_name + "'");
     ATROUS_RETURN_IF_ERROR(reader.string(&node.name, "node name"));
-    ATROUS_RETURN_IF_ERROR(read_index_list(reader, "node inputs", tensor_count, true, &node.inputs));
+    ATROUS_RETURN_IF_ERROR(
+        read_index_list(reader, "node inputs", tensor_count, true, &node.inputs));
     ATROUS_RETURN_IF_ERROR(
         read_index_list(reader, "node outputs", tensor_count, false, &node.outputs));
     ATROUS_RETURN_IF_ERROR(read_key_values(reader, &node.attributes, "node attributes"));
@@ -250,8 +253,7 @@ Status parse(const uint8_t* bytes, uint64_t file_size, std::shared_ptr<const voi
   if (file_size < kFormatHeaderSize)
     return Status::error("file is " + std::to_string(file_size) +
                          " bytes, shorter than the 128-byte header: not an .atrous file");
-  if (std::memcmp(bytes, kMagic, 8) != 0)
-    return Status::error("bad magic: not an .atrous file");
+  if (std::memcmp(bytes, kMagic, 8) != 0) return Status::error("bad magic: not an .atrous file");
   ByteReader header(bytes + 8, kFormatHeaderSize - 8, 8, "header");
   uint32_t major = 0, minor = 0;
   uint64_t recorded_size = 0;
@@ -272,12 +274,14 @@ Status parse(const uint8_t* bytes, uint64_t file_size, std::shared_ptr<const voi
     ATROUS_RETURN_IF_ERROR(header.u64(&range.size, "section size"));
   }
   for (size_t i = 88; i < kFormatHeaderSize; ++i)
-    if (bytes[i] != 0) return Status::error("header: reserved byte " + std::to_string(i) + " is not zero");
+    if (bytes[i] != 0)
+      return Status::error("header: reserved byte " + std::to_string(i) + " is not zero");
   if (sections[3].offset % kFormatAlignment != 0)
     return Status::error("data section offset " + std::to_string(sections[3].offset) +
                          " is not 64-byte aligned");
   const char* names[4] = {"metadata", "tensor", "graph", "data"};
-  for (int i = 0; i < 4; ++i) ATROUS_RETURN_IF_ERROR(check_section(names[i], sections[i], file_size));
+  for (int i = 0; i < 4; ++i)
+    ATROUS_RETURN_IF_ERROR(check_section(names[i], sections[i], file_size));
   graph->storage.push_back(std::move(owner));
 
   ByteReader metadata(bytes + sections[0].offset, sections[0].size, sections[0].offset, "metadata");
@@ -288,7 +292,8 @@ Status parse(const uint8_t* bytes, uint64_t file_size, std::shared_ptr<const voi
   ATROUS_RETURN_IF_ERROR(read_tensors(tensors, sections[3], bytes, graph));
   if (!tensors.at_end()) return tensors.fail("trailing bytes");
 
-  ByteReader graph_reader(bytes + sections[2].offset, sections[2].size, sections[2].offset, "graph");
+  ByteReader graph_reader(bytes + sections[2].offset, sections[2].size, sections[2].offset,
+                          "graph");
   ATROUS_RETURN_IF_ERROR(read_graph(graph_reader, graph));
   if (!graph_reader.at_end()) return graph_reader.fail("trailing bytes");
 
@@ -347,7 +352,8 @@ Status format_load_memory(const void* data, size_t size, Graph* graph) {
   // Copy into 64-byte aligned storage so constant data is aligned like a mapped file.
   size_t rounded = (size + 63) / 64 * 64;
   void* copy = std::aligned_alloc(64, rounded ? rounded : 64);
-  if (!copy) return Status::error("out of memory copying a " + std::to_string(size) + "-byte model");
+  if (!copy)
+    return Status::error("out of memory copying a " + std::to_string(size) + "-byte model");
   if (size) std::memcpy(copy, data, size);
   std::shared_ptr<const void> owner(copy, [](const void* p) { std::free(const_cast<void*>(p)); });
   Status status = parse(static_cast<const uint8_t*>(copy), size, owner, graph);

@@ -34,9 +34,15 @@ class ByteWriter {
 void write_value(ByteWriter& w, const Attribute& a) {
   w.u8(uint8_t(a.type));
   switch (a.type) {
-    case AttributeType::attribute_int: w.i64(a.i); break;
-    case AttributeType::attribute_float: w.f64(a.f); break;
-    case AttributeType::attribute_string: w.string(a.s); break;
+    case AttributeType::attribute_int:
+      w.i64(a.i);
+      break;
+    case AttributeType::attribute_float:
+      w.f64(a.f);
+      break;
+    case AttributeType::attribute_string:
+      w.string(a.s);
+      break;
     case AttributeType::attribute_ints:
       w.u32(uint32_t(a.ints.size()));
       for (int64_t v : a.ints) w.i64(v);

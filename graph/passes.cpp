@@ -60,7 +60,8 @@ Status pass_fold_constants(Graph* graph) {
     std::vector<Tensor> results;
     std::vector<TensorView*> outputs;
     for (int32_t index : node.outputs)
-      results.emplace_back(graph->tensors[size_t(index)].dtype, graph->tensors[size_t(index)].shape);
+      results.emplace_back(graph->tensors[size_t(index)].dtype,
+                           graph->tensors[size_t(index)].shape);
     for (Tensor& result : results) outputs.push_back(&result.view());
     Status status = op_run_reference(node.op, node.attributes, inputs, outputs);
     if (!status.ok()) return Status::error(node_label(*graph, n) + ": " + status.message());
@@ -93,15 +94,16 @@ Status pass_fold_batch_norm(Graph* graph) {
     bool constants = graph->tensors[size_t(conv.inputs[1])].is_constant;
     bool has_bias = conv.inputs.size() > 2 && conv.inputs[2] != kAbsentInput;
     if (has_bias) constants &= graph->tensors[size_t(conv.inputs[2])].is_constant;
-    for (int i = 1; i < 5; ++i) constants &= graph->tensors[size_t(bn.inputs[size_t(i)])].is_constant;
+    for (int i = 1; i < 5; ++i)
+      constants &= graph->tensors[size_t(bn.inputs[size_t(i)])].is_constant;
     if (!constants) continue;
 
     const GraphTensor& weight = graph->tensors[size_t(conv.inputs[1])];
     const int64_t channels = weight.shape[0];
     const int64_t per_channel = shape_numel(weight.shape) / std::max<int64_t>(channels, 1);
     const float* w = static_cast<const float*>(weight.data);
-    const float* b = has_bias ? static_cast<const float*>(graph->tensors[size_t(conv.inputs[2])].data)
-                              : nullptr;
+    const float* b =
+        has_bias ? static_cast<const float*>(graph->tensors[size_t(conv.inputs[2])].data) : nullptr;
     const float* gamma = static_cast<const float*>(graph->tensors[size_t(bn.inputs[1])].data);
     const float* beta = static_cast<const float*>(graph->tensors[size_t(bn.inputs[2])].data);
     const float* mean = static_cast<const float*>(graph->tensors[size_t(bn.inputs[3])].data);
@@ -120,8 +122,8 @@ Status pass_fold_batch_norm(Graph* graph) {
     std::string base = conv.name.empty() ? graph->tensors[size_t(x)].name : conv.name;
     int32_t w_index = graph->add_constant(graph->unique_tensor_name(base + "/folded_weight"),
                                           std::move(new_weight));
-    int32_t b_index = graph->add_constant(graph->unique_tensor_name(base + "/folded_bias"),
-                                          std::move(new_bias));
+    int32_t b_index =
+        graph->add_constant(graph->unique_tensor_name(base + "/folded_bias"), std::move(new_bias));
     conv.inputs.resize(3);
     conv.inputs[1] = w_index;
     conv.inputs[2] = b_index;
@@ -142,10 +144,18 @@ Status pass_fuse_activations(Graph* graph) {
     std::string kind;
     std::vector<double> params;
     switch (act.op) {
-      case OpType::op_relu: kind = "relu"; break;
-      case OpType::op_hard_swish: kind = "hard_swish"; break;
-      case OpType::op_sigmoid: kind = "sigmoid"; break;
-      case OpType::op_tanh: kind = "tanh"; break;
+      case OpType::op_relu:
+        kind = "relu";
+        break;
+      case OpType::op_hard_swish:
+        kind = "hard_swish";
+        break;
+      case OpType::op_sigmoid:
+        kind = "sigmoid";
+        break;
+      case OpType::op_tanh:
+        kind = "tanh";
+        break;
       case OpType::op_clip:
         kind = "clip";
         params = {act.attributes.get_float("min", -std::numeric_limits<double>::infinity()),
@@ -155,7 +165,8 @@ Status pass_fuse_activations(Graph* graph) {
         kind = "hard_sigmoid";
         params = {act.attributes.get_float("alpha", 0.2), act.attributes.get_float("beta", 0.5)};
         break;
-      default: continue;
+      default:
+        continue;
     }
     int32_t x = act.inputs[0];
     int32_t conv_index = producers[size_t(x)];

@@ -24,10 +24,10 @@ class Status {
   std::string message_;
 };
 
-#define ATROUS_RETURN_IF_ERROR(expr)          \
-  do {                                        \
-    ::atrous::Status status_ = (expr);        \
-    if (!status_.ok()) return status_;        \
+#define ATROUS_RETURN_IF_ERROR(expr)   \
+  do {                                 \
+    ::atrous::Status status_ = (expr); \
+    if (!status_.ok()) return status_; \
   } while (0)
 
 }  // namespace atrous

@@ -11,20 +11,28 @@ bool dtype_is_valid(uint8_t code) { return code >= 1 && code <= 4; }
 
 size_t dtype_size(DType dtype) {
   switch (dtype) {
-    case DType::dtype_f32: return 4;
-    case DType::dtype_i32: return 4;
-    case DType::dtype_i64: return 8;
-    case DType::dtype_u8: return 1;
+    case DType::dtype_f32:
+      return 4;
+    case DType::dtype_i32:
+      return 4;
+    case DType::dtype_i64:
+      return 8;
+    case DType::dtype_u8:
+      return 1;
   }
   return 0;
 }
 
 const char* dtype_name(DType dtype) {
   switch (dtype) {
-    case DType::dtype_f32: return "float32";
-    case DType::dtype_i32: return "int32";
-    case DType::dtype_i64: return "int64";
-    case DType::dtype_u8: return "uint8";
+    case DType::dtype_f32:
+      return "float32";
+    case DType::dtype_i32:
+      return "int32";
+    case DType::dtype_i64:
+      return "int64";
+    case DType::dtype_u8:
+      return "uint8";
   }
   return "unknown";
 }

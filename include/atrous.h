@@ -48,16 +48,16 @@ typedef struct atrous_session atrous_session;
 #define ATROUS_MAX_RANK 8
 
 typedef struct atrous_tensor_info {
-  const char* name;      /* owned by the model; valid while the model lives */
+  const char* name; /* owned by the model; valid while the model lives */
   atrous_dtype dtype;
   int32_t rank;
   int64_t shape[ATROUS_MAX_RANK];
 } atrous_tensor_info;
 
 typedef struct atrous_session_options {
-  int32_t threads;        /* >= 1 */
+  int32_t threads; /* >= 1 */
   atrous_backend backend;
-  int32_t optimize;       /* non-zero: fold constants/BatchNorm and fuse activations at creation */
+  int32_t optimize; /* non-zero: fold constants/BatchNorm and fuse activations at creation */
 } atrous_session_options;
 
 /* Status */
@@ -75,19 +75,24 @@ atrous_status* atrous_model_load_memory(const void* data, size_t size, atrous_mo
 void atrous_model_release(atrous_model* model);
 int32_t atrous_model_input_count(const atrous_model* model);
 int32_t atrous_model_output_count(const atrous_model* model);
-atrous_status* atrous_model_input_info(const atrous_model* model, int32_t index, atrous_tensor_info* info);
-atrous_status* atrous_model_output_info(const atrous_model* model, int32_t index, atrous_tensor_info* info);
+atrous_status* atrous_model_input_info(const atrous_model* model, int32_t index,
+                                       atrous_tensor_info* info);
+atrous_status* atrous_model_output_info(const atrous_model* model, int32_t index,
+                                        atrous_tensor_info* info);
 /* Metadata string value for `key` (see docs/FORMAT.md); *value is owned by the model. */
-atrous_status* atrous_model_metadata_string(const atrous_model* model, const char* key, const char** value);
+atrous_status* atrous_model_metadata_string(const atrous_model* model, const char* key,
+                                            const char** value);
 
 /* Sessions */
 atrous_session_options atrous_session_options_default(void);
-atrous_status* atrous_session_create(const atrous_model* model, const atrous_session_options* options,
+atrous_status* atrous_session_create(const atrous_model* model,
+                                     const atrous_session_options* options,
                                      atrous_session** session);
 void atrous_session_release(atrous_session* session);
 /* Copies the input data into the session. */
-atrous_status* atrous_session_set_input(atrous_session* session, const char* name, atrous_dtype dtype,
-                                        const int64_t* shape, int32_t rank, const void* data);
+atrous_status* atrous_session_set_input(atrous_session* session, const char* name,
+                                        atrous_dtype dtype, const int64_t* shape, int32_t rank,
+                                        const void* data);
 atrous_status* atrous_session_run(atrous_session* session);
 /* *data stays valid until the next run or the session's release. */
 atrous_status* atrous_session_output(const atrous_session* session, int32_t index,
@@ -114,8 +119,8 @@ typedef struct atrous_segmentation {
   int32_t width;
   int32_t height;
   int32_t num_classes;
-  int32_t* labels;     /* semantic models: width*height class ids, else NULL */
-  float* probability;  /* foreground models: width*height values in [0,1], else NULL */
+  int32_t* labels;    /* semantic models: width*height class ids, else NULL */
+  float* probability; /* foreground models: width*height values in [0,1], else NULL */
 } atrous_segmentation;
 
 atrous_status* atrous_session_segment(atrous_session* session, const atrous_image* image,
@@ -136,20 +141,20 @@ typedef struct atrous_panoptic_params {
   const int32_t* thing_classes; /* borrowed for the call */
   int32_t num_thing_classes;
   int32_t label_divisor;
-  int32_t void_label;           /* deeplab2: void = void_label*label_divisor; detectron2: -1 */
+  int32_t void_label; /* deeplab2: void = void_label*label_divisor; detectron2: -1 */
   float center_threshold;
   int32_t nms_kernel;
-  int32_t top_k;                /* <= 0: no top-k */
+  int32_t top_k; /* <= 0: no top-k */
   int32_t stuff_area_limit;
-  int32_t compute_scores;       /* non-zero: per-instance scores from the logits */
-  int32_t threads;              /* >= 1 */
+  int32_t compute_scores; /* non-zero: per-instance scores from the logits */
+  int32_t threads;        /* >= 1 */
 } atrous_panoptic_params;
 
 typedef struct atrous_panoptic_segment {
-  int32_t id;          /* panoptic value */
+  int32_t id; /* panoptic value */
   int32_t category_id;
   int64_t area;
-  int32_t bbox[4];     /* x, y, width, height */
+  int32_t bbox[4]; /* x, y, width, height */
   int32_t iscrowd;
   int32_t isthing;
   double score;
@@ -158,8 +163,8 @@ typedef struct atrous_panoptic_segment {
 typedef struct atrous_panoptic_result {
   int32_t height;
   int32_t width;
-  int32_t* panoptic;                   /* height*width */
-  int32_t* instance;                   /* height*width: center index + 1 on thing pixels, else 0 */
+  int32_t* panoptic; /* height*width */
+  int32_t* instance; /* height*width: center index + 1 on thing pixels, else 0 */
   int32_t num_segments;
   atrous_panoptic_segment* segments;
   int32_t num_centers;
@@ -169,9 +174,10 @@ typedef struct atrous_panoptic_result {
 atrous_panoptic_params atrous_panoptic_params_default(atrous_panoptic_convention convention);
 /* semantic: FLOAT32 logits [C,H,W] or INT32 labels [H,W]; center: float [H*W]; offset: float
  * [2*H*W] (dy plane, then dx plane). */
-atrous_status* atrous_panoptic_merge(const atrous_panoptic_params* params, atrous_dtype semantic_dtype,
-                                     const int64_t* semantic_shape, int32_t semantic_rank,
-                                     const void* semantic, const float* center, const float* offset,
+atrous_status* atrous_panoptic_merge(const atrous_panoptic_params* params,
+                                     atrous_dtype semantic_dtype, const int64_t* semantic_shape,
+                                     int32_t semantic_rank, const void* semantic,
+                                     const float* center, const float* offset,
                                      atrous_panoptic_result* result);
 void atrous_panoptic_result_release(atrous_panoptic_result* result);
 
@@ -182,10 +188,10 @@ void atrous_panoptic_result_release(atrous_panoptic_result* result);
  * image's own size (release it with atrous_panoptic_result_release). */
 typedef struct atrous_panoptic_segment_options {
   atrous_panoptic_convention convention;
-  int32_t flip;           /* non-zero: also run the mirrored image */
-  const double* scales;   /* borrowed for the call; NULL or num_scales 0: {1.0} */
+  int32_t flip;         /* non-zero: also run the mirrored image */
+  const double* scales; /* borrowed for the call; NULL or num_scales 0: {1.0} */
   int32_t num_scales;
-  int32_t threads;        /* merger threads, >= 1 */
+  int32_t threads; /* merger threads, >= 1 */
 } atrous_panoptic_segment_options;
 
 atrous_panoptic_segment_options atrous_panoptic_segment_options_default(void);

@@ -72,21 +72,21 @@ struct BlockRow {
 };
 
 const std::vector<BlockRow> kMobileNetV3Large = {
-    {3, 16, 16, false, false, 1, nullptr},   {3, 64, 24, false, false, 2, nullptr},
-    {3, 72, 24, false, false, 1, "res2"},    {5, 72, 40, true, false, 2, nullptr},
-    {5, 120, 40, true, false, 1, nullptr},   {5, 120, 40, true, false, 1, "res3"},
-    {3, 240, 80, false, true, 2, nullptr},   {3, 200, 80, false, true, 1, nullptr},
-    {3, 184, 80, false, true, 1, nullptr},   {3, 184, 80, false, true, 1, nullptr},
-    {3, 480, 112, true, true, 1, nullptr},   {3, 672, 112, true, true, 1, "res4"},
-    {5, 672, 160, true, true, 2, nullptr},   {5, 960, 160, true, true, 1, nullptr},
+    {3, 16, 16, false, false, 1, nullptr}, {3, 64, 24, false, false, 2, nullptr},
+    {3, 72, 24, false, false, 1, "res2"},  {5, 72, 40, true, false, 2, nullptr},
+    {5, 120, 40, true, false, 1, nullptr}, {5, 120, 40, true, false, 1, "res3"},
+    {3, 240, 80, false, true, 2, nullptr}, {3, 200, 80, false, true, 1, nullptr},
+    {3, 184, 80, false, true, 1, nullptr}, {3, 184, 80, false, true, 1, nullptr},
+    {3, 480, 112, true, true, 1, nullptr}, {3, 672, 112, true, true, 1, "res4"},
+    {5, 672, 160, true, true, 2, nullptr}, {5, 960, 160, true, true, 1, nullptr},
     {5, 960, 160, true, true, 1, nullptr},
 };
 const std::vector<BlockRow> kMobileNetV3Small = {
-    {3, 16, 16, true, false, 2, "res2"},   {3, 72, 24, false, false, 2, nullptr},
-    {3, 88, 24, false, false, 1, "res3"},  {5, 96, 40, true, true, 2, nullptr},
-    {5, 240, 40, true, true, 1, nullptr},  {5, 240, 40, true, true, 1, nullptr},
-    {5, 120, 48, true, true, 1, nullptr},  {5, 144, 48, true, true, 1, "res4"},
-    {5, 288, 96, true, true, 2, nullptr},  {5, 576, 96, true, true, 1, nullptr},
+    {3, 16, 16, true, false, 2, "res2"},  {3, 72, 24, false, false, 2, nullptr},
+    {3, 88, 24, false, false, 1, "res3"}, {5, 96, 40, true, true, 2, nullptr},
+    {5, 240, 40, true, true, 1, nullptr}, {5, 240, 40, true, true, 1, nullptr},
+    {5, 120, 48, true, true, 1, nullptr}, {5, 144, 48, true, true, 1, "res4"},
+    {5, 288, 96, true, true, 2, nullptr}, {5, 576, 96, true, true, 1, nullptr},
     {5, 576, 96, true, true, 1, nullptr},
 };
 
@@ -136,7 +136,9 @@ class Builder {
     int32_t weight = constant(name + ".weight", {out, per_group, kernel, kernel},
                               std::sqrt(2.0 / double(per_group * kernel * kernel)));
     int32_t bias = constant(name + ".bias", {out}, 0.1);
-    auto extent = [&](int64_t n) { return (n + 2 * pad - dilation * (kernel - 1) - 1) / stride + 1; };
+    auto extent = [&](int64_t n) {
+      return (n + 2 * pad - dilation * (kernel - 1) - 1) / stride + 1;
+    };
     Value y{0, out, extent(x.height), extent(x.width)};
     y.tensor = intermediate(name, y);
     AttributeMap attributes;
@@ -151,8 +153,9 @@ class Builder {
 
   Value activation(const Value& x, Act act) {
     if (act == Act::none) return x;
-    OpType op = act == Act::relu ? OpType::op_relu
-                : act == Act::hswish ? OpType::op_hard_swish : OpType::op_sigmoid;
+    OpType op = act == Act::relu     ? OpType::op_relu
+                : act == Act::hswish ? OpType::op_hard_swish
+                                     : OpType::op_sigmoid;
     return unary(op, x, AttributeMap());
   }
 
@@ -229,9 +232,15 @@ class Builder {
   }
 
   void resnet50(Value x, int output_stride, std::map<std::string, Value>* features) {
-    struct Stage { int blocks; int64_t width, out; const char* name; };
-    const Stage stages[] = {{3, 64, 256, "res2"}, {4, 128, 512, "res3"},
-                            {6, 256, 1024, "res4"}, {3, 512, 2048, "res5"}};
+    struct Stage {
+      int blocks;
+      int64_t width, out;
+      const char* name;
+    };
+    const Stage stages[] = {{3, 64, 256, "res2"},
+                            {4, 128, 512, "res3"},
+                            {6, 256, 1024, "res4"},
+                            {3, 512, 2048, "res5"}};
     DilationTracker tracker(output_stride);
     auto sd = tracker.next(2);
     x = conv(x, 64, 7, sd.first, sd.second);
@@ -243,7 +252,8 @@ class Builder {
         y = conv(y, stage.out, 1, 1, 1, 1, Act::none);
         // The projection shortcut is a 1×1 convolution with the block's stride (no dilation).
         Value shortcut = (sd.first != 1 || x.channels != stage.out)
-                             ? conv(x, stage.out, 1, sd.first, 1, 1, Act::none) : x;
+                             ? conv(x, stage.out, 1, sd.first, 1, 1, Act::none)
+                             : x;
         x = activation(binary(OpType::op_add, y, shortcut.tensor), Act::relu);
       }
       (*features)[stage.name] = x;
@@ -334,17 +344,16 @@ class Builder {
   int convs_ = 0, others_ = 0;
 };
 
-void set_metadata(const std::string& name, const Architecture& arch, int64_t height,
-                  int64_t width, Graph* graph) {
+void set_metadata(const std::string& name, const Architecture& arch, int64_t height, int64_t width,
+                  Graph* graph) {
   AttributeMap& m = graph->metadata;
   m.set_string("producer", "atrous builder (models/builders.cpp)");
   m.set_string("source", name);
   m.set_string("input_layout", "nchw");
   m.set_string("task", "panoptic");
-  m.set_strings("labels", {"road", "sidewalk", "building", "wall", "fence", "pole",
-                           "traffic light", "traffic sign", "vegetation", "terrain", "sky",
-                           "person", "rider", "car", "truck", "bus", "train", "motorcycle",
-                           "bicycle"});
+  m.set_strings("labels", {"road", "sidewalk", "building", "wall", "fence", "pole", "traffic light",
+                           "traffic sign", "vegetation", "terrain", "sky", "person", "rider", "car",
+                           "truck", "bus", "train", "motorcycle", "bicycle"});
   m.set_ints("thing_classes", {11, 12, 13, 14, 15, 16, 17, 18});
   m.set_floats("input_mean", {127.5, 127.5, 127.5});
   m.set_floats("input_std", {127.5, 127.5, 127.5});
@@ -396,8 +405,8 @@ Status build_architecture(const std::string& name, int64_t height, int64_t width
   constexpr int64_t kMaxSide = 16384;
   if (height < 1 || width < 1 || height > kMaxSide || width > kMaxSide)
     return Status::error("architecture input size " + std::to_string(height) + "x" +
-                         std::to_string(width) + " out of range [1, " +
-                         std::to_string(kMaxSide) + "] per side");
+                         std::to_string(width) + " out of range [1, " + std::to_string(kMaxSide) +
+                         "] per side");
   *graph = Graph();
   set_metadata(name, *arch, height, width, graph);
   Builder b(graph, seed);
@@ -411,8 +420,8 @@ Status build_architecture(const std::string& name, int64_t height, int64_t width
     b.mobilenet_v3(image, kMobileNetV3Small, 576, arch->output_stride, &f);
   const Value &res2 = f["res2"], &res3 = f["res3"], &res5 = f["res5"];
   Value pooled;
-  Value semantic = b.head(
-      b.decoder(b.aspp(res5, arch->aspp_rates, &pooled), res3, res2, 64, 32, 256), 256, 19);
+  Value semantic =
+      b.head(b.decoder(b.aspp(res5, arch->aspp_rates, &pooled), res3, res2, 64, 32, 256), 256, 19);
   Value instance = b.decoder(b.aspp(res5, arch->aspp_rates, &pooled), res3, res2, 32, 16, 128);
   Value center = b.head(instance, 32, 1);
   Value offset = b.head(instance, 32, 2);

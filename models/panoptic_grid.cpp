@@ -95,8 +95,8 @@ int32_t filter_candidates(const int32_t* candidates, int32_t count, const std::v
 // finer cells leave fewer cells with several candidates but cost more to build), so that most
 // cells lie inside one center's region. Levels of doubling cell size down from at most K/4
 // cells: the top level filters all centers, each finer level its parent's list.
-void panoptic_grid_build(const std::vector<float>& cy, const std::vector<float>& cx, int height, int width,
-                         PanopticGrid* grid) {
+void panoptic_grid_build(const std::vector<float>& cy, const std::vector<float>& cx, int height,
+                         int width, PanopticGrid* grid) {
   const int count = int(cy.size());
   const double spacing = std::sqrt(double(height) * width / count);
   int shift = 2;
@@ -104,7 +104,8 @@ void panoptic_grid_build(const std::vector<float>& cy, const std::vector<float>&
   const int32_t cell = int32_t(1) << shift;
   grid->shift = shift;
   grid->margin = 2 * cell;
-  const int64_t extent_y = int64_t(height) + 2 * grid->margin, extent_x = int64_t(width) + 2 * grid->margin;
+  const int64_t extent_y = int64_t(height) + 2 * grid->margin,
+                extent_x = int64_t(width) + 2 * grid->margin;
   auto make_level = [&](int level_shift, GridLevel* level) {
     level->size = int32_t(1) << level_shift;
     level->rows = int32_t((extent_y + level->size - 1) >> level_shift);
@@ -130,9 +131,9 @@ void panoptic_grid_build(const std::vector<float>& cy, const std::vector<float>&
         if (list.second == 1)
           written[size_t(used++)] = list.first[0];
         else
-          used += filter_candidates(list.first, list.second, cy, cx, double(r) * level->size - grid->margin,
-                                    double(q) * level->size - grid->margin, level->size,
-                                    written.get() + used);
+          used += filter_candidates(
+              list.first, list.second, cy, cx, double(r) * level->size - grid->margin,
+              double(q) * level->size - grid->margin, level->size, written.get() + used);
         level->start[size_t(cell) + 1] = used;
       }
     level->members.assign(written.get(), written.get() + used);
@@ -141,15 +142,17 @@ void panoptic_grid_build(const std::vector<float>& cy, const std::vector<float>&
   make_level(top, &parent);
   std::vector<int32_t> all(static_cast<size_t>(count));
   for (int i = 0; i < count; ++i) all[size_t(i)] = i;
-  fill_level(&parent, size_t(parent.rows) * size_t(parent.cols) * size_t(count),
-             [&](int32_t, int32_t) { return std::pair<const int32_t*, int32_t>(all.data(), count); });
+  fill_level(
+      &parent, size_t(parent.rows) * size_t(parent.cols) * size_t(count),
+      [&](int32_t, int32_t) { return std::pair<const int32_t*, int32_t>(all.data(), count); });
   for (int level_shift = top - 1; level_shift >= shift; --level_shift) {
     make_level(level_shift, &child);
     // A child cell lists at most its parent's centers; a parent has at most four children.
     fill_level(&child, 4 * parent.members.size(), [&](int32_t r, int32_t q) {
       const size_t up = size_t((r >> 1) * parent.cols + (q >> 1));
       const int32_t begin = parent.start[up];
-      return std::pair<const int32_t*, int32_t>(parent.members.data() + begin, parent.start[up + 1] - begin);
+      return std::pair<const int32_t*, int32_t>(parent.members.data() + begin,
+                                                parent.start[up + 1] - begin);
     });
     std::swap(parent, child);
   }

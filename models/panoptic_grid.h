@@ -20,8 +20,8 @@ struct PanopticGrid {
 
 // The grid for centers (cy[i], cx[i]) (integer pixel positions inside the height × width image,
 // at least one) over the image and a margin around it.
-void panoptic_grid_build(const std::vector<float>& cy, const std::vector<float>& cx, int height, int width,
-                         PanopticGrid* grid);
+void panoptic_grid_build(const std::vector<float>& cy, const std::vector<float>& cx, int height,
+                         int width, PanopticGrid* grid);
 
 // The kernels' view of `grid` and of all centers (cy, cx must outlive it).
 PanopticCenterGrid panoptic_grid_view(const PanopticGrid& grid, const std::vector<float>& cy,

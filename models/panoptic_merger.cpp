@@ -54,7 +54,8 @@ void parallel_rows(int parts, int rows, F&& fn) {
   }
   std::vector<std::thread> workers;
   for (int p = 1; p < parts; ++p)
-    workers.emplace_back([&, p] { fn(int(int64_t(rows) * p / parts), int(int64_t(rows) * (p + 1) / parts), p); });
+    workers.emplace_back(
+        [&, p] { fn(int(int64_t(rows) * p / parts), int(int64_t(rows) * (p + 1) / parts), p); });
   fn(0, int(int64_t(rows) / parts), 0);
   for (std::thread& t : workers) t.join();
 }
@@ -74,26 +75,31 @@ std::string describe(const TensorView& t) {
 
 Status check_inputs(const PanopticInputs& in, Geometry* g) {
   const TensorView& s = in.semantic;
-  if (!s.data || !in.center.data || !in.offset.data) return Status::error("panoptic merge: missing input data");
+  if (!s.data || !in.center.data || !in.offset.data)
+    return Status::error("panoptic merge: missing input data");
   if (s.dtype == DType::dtype_f32) {
     if (!(s.shape.size() == 3 || (s.shape.size() == 4 && s.shape[0] == 1)))
-      return Status::error("semantic logits must be float32 [C,H,W] or [1,C,H,W], got " + describe(s));
+      return Status::error("semantic logits must be float32 [C,H,W] or [1,C,H,W], got " +
+                           describe(s));
     size_t r = s.shape.size();
     g->logits = true;
     g->classes = s.shape[r - 3];
     g->height = int(s.shape[r - 2]);
     g->width = int(s.shape[r - 1]);
     if (g->classes < 1) return Status::error("semantic logits have no classes: " + describe(s));
-    if (g->classes > kMaxClassCount) return Status::error("semantic logits have too many classes: " + describe(s));
+    if (g->classes > kMaxClassCount)
+      return Status::error("semantic logits have too many classes: " + describe(s));
     g->logit_data = s.f32();
-  } else if (s.dtype == DType::dtype_i32 || s.dtype == DType::dtype_i64 || s.dtype == DType::dtype_u8) {
+  } else if (s.dtype == DType::dtype_i32 || s.dtype == DType::dtype_i64 ||
+             s.dtype == DType::dtype_u8) {
     if (!(s.shape.size() == 2 || (s.shape.size() == 3 && s.shape[0] == 1)))
       return Status::error("semantic labels must be integers [H,W] or [1,H,W], got " + describe(s));
     size_t r = s.shape.size();
     g->height = int(s.shape[r - 2]);
     g->width = int(s.shape[r - 1]);
   } else {
-    return Status::error("semantic must be float32 logits [C,H,W] or int32 labels [H,W], got " + describe(s));
+    return Status::error("semantic must be float32 logits [C,H,W] or int32 labels [H,W], got " +
+                         describe(s));
   }
   for (int64_t d : s.shape)
     if (d > (int64_t(1) << 20)) return Status::error("semantic is too large: " + describe(s));
@@ -103,20 +109,23 @@ Status check_inputs(const PanopticInputs& in, Geometry* g) {
   const std::string size = "[" + std::to_string(g->height) + "," + std::to_string(g->width) + "]";
 
   const TensorView& c = in.center;
-  if (c.dtype != DType::dtype_f32) return Status::error("center heatmap must be float32, got " + describe(c));
+  if (c.dtype != DType::dtype_f32)
+    return Status::error("center heatmap must be float32, got " + describe(c));
   bool center_ok = c.shape.size() >= 2 && c.shape.size() <= 4;
   for (size_t d = 0; center_ok && d + 2 < c.shape.size(); ++d) center_ok = c.shape[d] == 1;
   if (!center_ok) return Status::error("center heatmap must be [1,H,W], got " + describe(c));
   if (c.shape[c.shape.size() - 2] != g->height || c.shape[c.shape.size() - 1] != g->width)
-    return Status::error("center heatmap is " + shape_to_string(c.shape) + " but semantic is " + size +
-                         ": H and W must agree");
+    return Status::error("center heatmap is " + shape_to_string(c.shape) + " but semantic is " +
+                         size + ": H and W must agree");
 
   const TensorView& o = in.offset;
-  if (o.dtype != DType::dtype_f32) return Status::error("offsets must be float32, got " + describe(o));
+  if (o.dtype != DType::dtype_f32)
+    return Status::error("offsets must be float32, got " + describe(o));
   if (!(o.shape.size() == 3 || (o.shape.size() == 4 && o.shape[0] == 1)))
     return Status::error("offsets must be [2,H,W] (Δy, Δx), got " + describe(o));
   size_t r = o.shape.size();
-  if (o.shape[r - 3] != 2) return Status::error("offsets must have 2 channels (Δy, Δx), got " + describe(o));
+  if (o.shape[r - 3] != 2)
+    return Status::error("offsets must have 2 channels (Δy, Δx), got " + describe(o));
   if (o.shape[r - 2] != g->height || o.shape[r - 1] != g->width)
     return Status::error("offsets are " + shape_to_string(o.shape) + " but semantic is " + size +
                          ": H and W must agree");
@@ -140,7 +149,7 @@ struct SlotStats {
 // them without a branch: slot c for stuff class c, slot classes + i for center i, and a last
 // slot for thing pixels without a center (no centers at all), never read.
 struct PartStats {
-  std::vector<int64_t> count;        // stuff area per class, then centers × thing classes, then the spare
+  std::vector<int64_t> count;  // stuff area per class, then centers × thing classes, then the spare
   std::vector<SlotStats> slot;       // per slot
   std::vector<int64_t> probability;  // per instance value (center + 1), fixed point
 };
@@ -162,7 +171,8 @@ inline void slot_bbox(const SlotStats& b, int32_t* bbox) {
 }
 
 // Whether no pixel of rows [r0, r1] × columns [q0, q1] of `heat` is larger than v.
-inline bool window_at_most(const float* heat, int64_t width, int r0, int r1, int q0, int q1, float v) {
+inline bool window_at_most(const float* heat, int64_t width, int r0, int r1, int q0, int q1,
+                           float v) {
   for (int r = r0; r <= r1; ++r) {
     const float* row = heat + int64_t(r) * width;
     bool larger = false;
@@ -175,8 +185,9 @@ inline bool window_at_most(const float* heat, int64_t width, int r0, int r1, int
 // Pass 1's centers for row y (see the top of the file) in its candidate chunks, appended in
 // raster order. The caller scans row y + 1 before (candidate_chunks), so that the 3×3 test
 // finds the three rows in the cache.
-void row_centers(const float* heat, int height, int width, int y, float limit, int before, int after,
-                 const std::vector<int32_t>& chunks, int found, std::vector<PanopticCenter>* centers) {
+void row_centers(const float* heat, int height, int width, int y, float limit, int before,
+                 int after, const std::vector<int32_t>& chunks, int found,
+                 std::vector<PanopticCenter>* centers) {
   const float* row = heat + int64_t(y) * width;
   const int near_before = std::min(before, 1), near_after = std::min(after, 1);
   constexpr int kChunk = kPanopticCenterChunk;
@@ -192,8 +203,9 @@ void row_centers(const float* heat, int height, int width, int y, float limit, i
       for (int k = 0; k < n; ++k) {
         const int x = x0 + k;
         const float v = row[x];
-        keep[k] = (v > limit) & !(row[x - 1] > v) & !(row[x + 1] > v) & !(up[x - 1] > v) & !(up[x] > v) &
-                  !(up[x + 1] > v) & !(down[x - 1] > v) & !(down[x] > v) & !(down[x + 1] > v);
+        keep[k] = (v > limit) & !(row[x - 1] > v) & !(row[x + 1] > v) & !(up[x - 1] > v) &
+                  !(up[x] > v) & !(up[x + 1] > v) & !(down[x - 1] > v) & !(down[x] > v) &
+                  !(down[x + 1] > v);
       }
       for (int k = 0; k < n; ++k) {
         if (!keep[k]) continue;
@@ -208,9 +220,11 @@ void row_centers(const float* heat, int height, int width, int y, float limit, i
       const float v = row[x];
       if (!(v > limit)) continue;
       // The row neighbours inside the window first: they reject most pixels of a slope.
-      if ((before > 0 && x > 0 && row[x - 1] > v) || (after > 0 && x + 1 < width && row[x + 1] > v)) continue;
-      if (!window_at_most(heat, width, std::max(0, y - near_before), std::min(height - 1, y + near_after),
-                          std::max(0, x - near_before), std::min(width - 1, x + near_after), v))
+      if ((before > 0 && x > 0 && row[x - 1] > v) || (after > 0 && x + 1 < width && row[x + 1] > v))
+        continue;
+      if (!window_at_most(heat, width, std::max(0, y - near_before),
+                          std::min(height - 1, y + near_after), std::max(0, x - near_before),
+                          std::min(width - 1, x + near_after), v))
         continue;
       if (!window_at_most(heat, width, std::max(0, y - before), std::min(height - 1, y + after),
                           std::max(0, x - before), std::min(width - 1, x + after), v))
@@ -305,11 +319,13 @@ Status panoptic_merge(const PanopticInputs& inputs, const PanopticParams& params
 
   // ---- top-k -------------------------------------------------------------------------------
   const int64_t found = int64_t(centers.size());
-  const bool apply_top_k = params.top_k > 0 && (deeplab2 ? found > params.top_k : found >= params.top_k);
+  const bool apply_top_k =
+      params.top_k > 0 && (deeplab2 ? found > params.top_k : found >= params.top_k);
   if (apply_top_k) {
     std::vector<float> values(centers.size());
     for (size_t i = 0; i < centers.size(); ++i) values[i] = centers[i].score;
-    std::nth_element(values.begin(), values.begin() + (params.top_k - 1), values.end(), std::greater<float>());
+    std::nth_element(values.begin(), values.begin() + (params.top_k - 1), values.end(),
+                     std::greater<float>());
     // Values are > 0 here, so detectron2's max(K-th, 0) is the K-th itself.
     const float kth = values[size_t(params.top_k - 1)];
     std::vector<PanopticCenter> kept;
@@ -320,8 +336,9 @@ Status panoptic_merge(const PanopticInputs& inputs, const PanopticParams& params
   const int K = int(centers.size());
   // Largest value: (classes − 1)·divisor + the largest instance id (at most K).
   if ((classes - 1) * int64_t(params.label_divisor) + K > std::numeric_limits<int32_t>::max())
-    return Status::error("panoptic merge: class " + std::to_string(classes - 1) + " × label_divisor " +
-                         std::to_string(params.label_divisor) + " does not fit in int32");
+    return Status::error("panoptic merge: class " + std::to_string(classes - 1) +
+                         " × label_divisor " + std::to_string(params.label_divisor) +
+                         " does not fit in int32");
   result->centers = centers;
   std::vector<float> cy(static_cast<size_t>(K)), cx(static_cast<size_t>(K));
   for (int i = 0; i < K; ++i) {
@@ -335,7 +352,8 @@ Status panoptic_merge(const PanopticInputs& inputs, const PanopticParams& params
 
   // ---- pass 2: grouping and statistics -----------------------------------------------------
   std::vector<float> is_thing(size_t(classes), 0.0f);
-  for (int64_t c = 0; c < classes; ++c) is_thing[size_t(c)] = thing_index[size_t(c)] >= 0 ? 1.0f : 0.0f;
+  for (int64_t c = 0; c < classes; ++c)
+    is_thing[size_t(c)] = thing_index[size_t(c)] >= 0 ? 1.0f : 0.0f;
   std::vector<PartStats> stats(static_cast<size_t>(parts));
   int32_t* instance = result->instance.data();
   // Per class: the slot and counter of its pixels that have no instance (stuff: its own; a thing
@@ -344,7 +362,8 @@ Status panoptic_merge(const PanopticInputs& inputs, const PanopticParams& params
                spare_slot = size_t(classes) + size_t(K);
   // The runs' slots and counters are int32.
   if (spare_count >= size_t(std::numeric_limits<int32_t>::max()))
-    return Status::error("panoptic merge: " + std::to_string(K) + " centers × " + std::to_string(T) +
+    return Status::error("panoptic merge: " + std::to_string(K) + " centers × " +
+                         std::to_string(T) +
                          " thing classes is too many (at most 2^31 instance-class pairs)");
   struct ClassRoute {
     int64_t slot, counter, thing;
@@ -375,8 +394,8 @@ Status panoptic_merge(const PanopticInputs& inputs, const PanopticParams& params
       const int64_t base = int64_t(y) * W;
       const int32_t* labels = semantic + base;
       int32_t* owner = instance + base;
-      kernels.assign_instances(grid_view, y, W, labels, is_thing.data(), int32_t(classes), offset_y + base,
-                               offset_x + base, owner);
+      kernels.assign_instances(grid_view, y, W, labels, is_thing.data(), int32_t(classes),
+                               offset_y + base, offset_x + base, owner);
       // Runs of one class and one instance: their pixels counted at once. Instance o > 0 (thing
       // pixels only) has slot classes + o − 1 and counter classes + (o − 1)·T + thing index;
       // chosen by a mask, not a branch: the runs alternate unpredictably.

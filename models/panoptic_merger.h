@@ -91,7 +91,7 @@ struct PanopticResult {
   std::vector<int32_t> panoptic;  // H·W
   std::vector<int32_t> semantic;  // H·W class per pixel
   std::vector<int32_t> instance;  // H·W class-agnostic: center index + 1 on thing pixels, else 0
-  std::vector<PanopticCenter> centers;  // after threshold, NMS and top-k, in row-major order
+  std::vector<PanopticCenter> centers;        // after threshold, NMS and top-k, in row-major order
   std::vector<PanopticSegmentInfo> segments;  // things in id-assignment order, then stuff by class
   int32_t void_value = 0;
 };

@@ -7,9 +7,8 @@
 #include <cstdlib>
 #include <limits>
 
-#include "models/panoptic_merger.h"
-
 #include "eval/json.h"
+#include "models/panoptic_merger.h"
 
 namespace atrous {
 
@@ -18,9 +17,12 @@ const char* panoptic_convention_name(PanopticConvention convention) {
 }
 
 bool panoptic_convention_from_name(const std::string& name, PanopticConvention* convention) {
-  if (name == "deeplab2") *convention = panoptic_convention_deeplab2;
-  else if (name == "detectron2") *convention = panoptic_convention_detectron2;
-  else return false;
+  if (name == "deeplab2")
+    *convention = panoptic_convention_deeplab2;
+  else if (name == "detectron2")
+    *convention = panoptic_convention_detectron2;
+  else
+    return false;
   return true;
 }
 
@@ -36,28 +38,35 @@ PanopticParams panoptic_params_default(PanopticConvention convention) {
 }
 
 Status panoptic_params_validate(const PanopticParams& p) {
-  if (p.label_divisor < 1) return Status::error("label_divisor must be >= 1, got " + std::to_string(p.label_divisor));
-  if (p.void_label < 0) return Status::error("void_label must be >= 0, got " + std::to_string(p.void_label));
+  if (p.label_divisor < 1)
+    return Status::error("label_divisor must be >= 1, got " + std::to_string(p.label_divisor));
+  if (p.void_label < 0)
+    return Status::error("void_label must be >= 0, got " + std::to_string(p.void_label));
   if (int64_t(p.void_label) * p.label_divisor > std::numeric_limits<int32_t>::max())
     return Status::error("void_label × label_divisor does not fit in int32");
   if (p.nms_kernel < 1 || p.nms_kernel > 1023)
     return Status::error("nms_kernel must be in [1, 1023], got " + std::to_string(p.nms_kernel));
   if (p.convention == panoptic_convention_detectron2 && p.nms_kernel % 2 == 0)
-    return Status::error("the detectron2 convention needs an odd nms_kernel (torch's max-pool with padding "
-                         "(k-1)/2 changes the map size for even k), got " + std::to_string(p.nms_kernel));
+    return Status::error(
+        "the detectron2 convention needs an odd nms_kernel (torch's max-pool with padding "
+        "(k-1)/2 changes the map size for even k), got " +
+        std::to_string(p.nms_kernel));
   if (p.top_k < 0) return Status::error("top_k must be >= 0, got " + std::to_string(p.top_k));
   if (p.stuff_area_limit < 0)
-    return Status::error("stuff_area_limit must be >= 0, got " + std::to_string(p.stuff_area_limit));
+    return Status::error("stuff_area_limit must be >= 0, got " +
+                         std::to_string(p.stuff_area_limit));
   if (std::isnan(p.center_threshold)) return Status::error("center_threshold is NaN");
   for (int32_t c : p.thing_classes)
-    if (c < 0 || c >= (1 << 20)) return Status::error("thing class " + std::to_string(c) + " is outside [0, 1048575]");
+    if (c < 0 || c >= (1 << 20))
+      return Status::error("thing class " + std::to_string(c) + " is outside [0, 1048575]");
   return Status::success();
 }
 
 namespace {
 
 bool to_int32(int64_t v, int32_t* out) {
-  if (v < std::numeric_limits<int32_t>::min() || v > std::numeric_limits<int32_t>::max()) return false;
+  if (v < std::numeric_limits<int32_t>::min() || v > std::numeric_limits<int32_t>::max())
+    return false;
   *out = int32_t(v);
   return true;
 }
@@ -70,7 +79,8 @@ Status read_keys(const AttributeMap& metadata, PanopticParams* p) {
     bool type_ok = true;
     int64_t v = metadata.get_int(key, 0, &type_ok);
     if (!type_ok) return Status::error(std::string(key) + " must be an integer");
-    if (!to_int32(v, out)) return Status::error(std::string(key) + " is out of range: " + std::to_string(v));
+    if (!to_int32(v, out))
+      return Status::error(std::string(key) + " is out of range: " + std::to_string(v));
     return Status::success();
   };
   ATROUS_RETURN_IF_ERROR(read_int("label_divisor", &p->label_divisor));
@@ -80,13 +90,16 @@ Status read_keys(const AttributeMap& metadata, PanopticParams* p) {
   ATROUS_RETURN_IF_ERROR(read_int("stuff_area_limit", &p->stuff_area_limit));
   if (metadata.has("center_threshold")) {
     const Attribute* a = metadata.find("center_threshold");
-    if (a->type == AttributeType::attribute_int) p->center_threshold = float(a->i);
-    else p->center_threshold = float(metadata.get_float("center_threshold", 0, &ok));
+    if (a->type == AttributeType::attribute_int)
+      p->center_threshold = float(a->i);
+    else
+      p->center_threshold = float(metadata.get_float("center_threshold", 0, &ok));
     if (!ok) return Status::error("center_threshold must be a number");
   }
   if (!metadata.has("thing_classes"))
-    return Status::error("missing thing classes: the parameters need \"thing_classes\" (the class ids that have "
-                         "instances; add them with atrous-convert --thing-classes or in the params file)");
+    return Status::error(
+        "missing thing classes: the parameters need \"thing_classes\" (the class ids that have "
+        "instances; add them with atrous-convert --thing-classes or in the params file)");
   std::vector<int64_t> things = metadata.get_ints("thing_classes", {}, &ok);
   if (!ok) return Status::error("thing_classes must be a list of integers");
   p->thing_classes.clear();
@@ -126,11 +139,14 @@ Status json_to_attributes(const JsonValue& root, AttributeMap* out) {
       }
       a.type = all_int ? AttributeType::attribute_ints : AttributeType::attribute_floats;
       for (const JsonValue& item : v.items) {
-        if (all_int) a.ints.push_back(int64_t(item.number));
-        else a.floats.push_back(item.number);
+        if (all_int)
+          a.ints.push_back(int64_t(item.number));
+        else
+          a.floats.push_back(item.number);
       }
     } else {
-      return Status::error("params JSON: \"" + a.name + "\" must be a number, a string or an array of numbers");
+      return Status::error("params JSON: \"" + a.name +
+                           "\" must be a number, a string or an array of numbers");
     }
     out->set(a);
   }
@@ -139,8 +155,8 @@ Status json_to_attributes(const JsonValue& root, AttributeMap* out) {
 
 }  // namespace
 
-PanopticParams panoptic_params_from_metadata(const AttributeMap& metadata, PanopticConvention convention,
-                                             Status* status) {
+PanopticParams panoptic_params_from_metadata(const AttributeMap& metadata,
+                                             PanopticConvention convention, Status* status) {
   PanopticParams p = panoptic_params_default(convention);
   *status = read_keys(metadata, &p);
   return p;

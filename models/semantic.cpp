@@ -9,7 +9,8 @@ namespace atrous {
 namespace {
 
 double elapsed_ms(std::chrono::steady_clock::time_point since) {
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - since).count();
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - since)
+      .count();
 }
 
 // Half-pixel source coordinate of output index `i` when resizing `in` samples to `out`.
@@ -48,12 +49,15 @@ Status read_input_normalization(const Graph& graph, float mean[3], float stdev[3
 
 Status image_model_info(const Graph& graph, ImageModelInfo* info) {
   *info = ImageModelInfo();
-  const char* how = " (record it when converting, e.g. `atrous-convert MODEL -o OUT.atrous --task semantic "
-                    "--labels-file LABELS.txt --input-mean 127.5,127.5,127.5 --input-std 127.5,127.5,127.5`)";
+  const char* how =
+      " (record it when converting, e.g. `atrous-convert MODEL -o OUT.atrous --task semantic "
+      "--labels-file LABELS.txt --input-mean 127.5,127.5,127.5 --input-std 127.5,127.5,127.5`)";
   info->task = graph.metadata.get_string("task", "");
   if (info->task.empty())
-    return Status::error(std::string("the model has no 'task' metadata, so atrous does not know how to "
-                                     "turn its output into a segmentation") + how);
+    return Status::error(
+        std::string("the model has no 'task' metadata, so atrous does not know how to "
+                    "turn its output into a segmentation") +
+        how);
   if (info->task != "semantic" && info->task != "foreground")
     return Status::error("the model's task is '" + info->task +
                          "'; `atrous segment` handles 'semantic' and 'foreground' models");
@@ -79,8 +83,9 @@ Status image_model_info(const Graph& graph, ImageModelInfo* info) {
   if (graph.outputs.empty()) return Status::error("the model has no outputs");
   const GraphTensor& output = graph.tensors[size_t(graph.outputs[0])];
   if (output.shape.size() != 4 || output.shape[0] != 1)
-    return Status::error("`atrous segment` needs a first output of shape [1,C,h,w] or [1,h,w,C]; '" +
-                         output.name + "' is " + shape_to_string(output.shape));
+    return Status::error(
+        "`atrous segment` needs a first output of shape [1,C,h,w] or [1,h,w,C]; '" + output.name +
+        "' is " + shape_to_string(output.shape));
   if (output.dtype != DType::dtype_f32)
     return Status::error("the first output '" + output.name + "' must be float32");
   int64_t channels = info->nhwc ? output.shape[3] : output.shape[1];
@@ -140,8 +145,10 @@ Status segment_image(Session& session, const ImageModelInfo& info, const Image& 
     const Tap& ty = row_taps[size_t(y)];
     for (int x = 0; x < image.width; ++x) {
       const Tap& tx = column_taps[size_t(x)];
-      const int64_t p00 = (int64_t(ty.i0) * w + tx.i0) * pixel_stride, p01 = (int64_t(ty.i0) * w + tx.i1) * pixel_stride;
-      const int64_t p10 = (int64_t(ty.i1) * w + tx.i0) * pixel_stride, p11 = (int64_t(ty.i1) * w + tx.i1) * pixel_stride;
+      const int64_t p00 = (int64_t(ty.i0) * w + tx.i0) * pixel_stride,
+                    p01 = (int64_t(ty.i0) * w + tx.i1) * pixel_stride;
+      const int64_t p10 = (int64_t(ty.i1) * w + tx.i0) * pixel_stride,
+                    p11 = (int64_t(ty.i1) * w + tx.i1) * pixel_stride;
       auto sample = [&](int c) {
         const float* plane = data + c * class_stride;
         float top = plane[p00] + (plane[p01] - plane[p00]) * tx.f;

@@ -16,8 +16,8 @@
 namespace atrous {
 
 struct ImageModelInfo {
-  std::string task;        // "semantic" or "foreground"
-  bool nhwc = false;       // metadata input_layout
+  std::string task;   // "semantic" or "foreground"
+  bool nhwc = false;  // metadata input_layout
   int input_height = 0;
   int input_width = 0;
   float mean[3] = {0, 0, 0};
@@ -39,8 +39,8 @@ struct SegmentationResult {
   int width = 0;
   int height = 0;
   int num_classes = 0;
-  std::vector<int32_t> labels;      // semantic: width·height class ids
-  std::vector<float> probability;   // foreground: width·height values in [0,1]
+  std::vector<int32_t> labels;     // semantic: width·height class ids
+  std::vector<float> probability;  // foreground: width·height values in [0,1]
   double preprocess_ms = 0, inference_ms = 0, postprocess_ms = 0;
 };
 

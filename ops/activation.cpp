@@ -124,7 +124,8 @@ Status activation_from_op(OpType type, const AttributeMap& attributes, Activatio
       ATROUS_RETURN_IF_ERROR(reader.status());
       return set_params(op, ActivationKind::activation_hard_sigmoid, alpha, beta, activation);
     }
-    default: return op_error(op, "is not an activation op");
+    default:
+      return op_error(op, "is not an activation op");
   }
 }
 

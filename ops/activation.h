@@ -45,8 +45,10 @@ Status activation_from_op(OpType type, const AttributeMap& attributes, Activatio
 
 inline float activation_apply(const Activation& activation, float x) {
   switch (activation.kind) {
-    case ActivationKind::activation_none: return x;
-    case ActivationKind::activation_relu: return std::max(x, 0.0f);
+    case ActivationKind::activation_none:
+      return x;
+    case ActivationKind::activation_relu:
+      return std::max(x, 0.0f);
     case ActivationKind::activation_clip:
       return std::min(std::max(x, activation.param0), activation.param1);
     case ActivationKind::activation_hard_swish:
@@ -59,8 +61,10 @@ inline float activation_apply(const Activation& activation, float x) {
       float shifted = scaled + activation.param1;
       return std::max(0.0f, std::min(1.0f, shifted));
     }
-    case ActivationKind::activation_sigmoid: return 1.0f / (1.0f + std::exp(-x));
-    case ActivationKind::activation_tanh: return std::tanh(x);
+    case ActivationKind::activation_sigmoid:
+      return 1.0f / (1.0f + std::exp(-x));
+    case ActivationKind::activation_tanh:
+      return std::tanh(x);
   }
   return x;
 }

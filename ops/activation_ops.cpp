@@ -1,9 +1,9 @@
 // The standalone activation ops (relu, clip, hard_swish, hard_sigmoid, sigmoid, tanh):
 // element-wise over a float32 tensor of any shape, through the same activation_apply that the
 // fused conv activation uses (ops/activation.h).
-#include "ops/activation.h"
-
 #include <cstdint>
+
+#include "ops/activation.h"
 #include "ops/op_functions.h"
 #include "ops/op_helpers.h"
 

@@ -58,10 +58,17 @@ void axis_gather(const void* input, DType dtype, const Shape& output_shape,
                  const std::vector<std::vector<int64_t>>& offsets, const void* fill, void* output) {
   // Copies move bits: an unsigned integer of the element size carries any dtype unchanged.
   switch (dtype_size(dtype)) {
-    case 1: gather_as<uint8_t>(input, output_shape, offsets, fill, output); return;
-    case 4: gather_as<uint32_t>(input, output_shape, offsets, fill, output); return;
-    case 8: gather_as<uint64_t>(input, output_shape, offsets, fill, output); return;
-    default: return;
+    case 1:
+      gather_as<uint8_t>(input, output_shape, offsets, fill, output);
+      return;
+    case 4:
+      gather_as<uint32_t>(input, output_shape, offsets, fill, output);
+      return;
+    case 8:
+      gather_as<uint64_t>(input, output_shape, offsets, fill, output);
+      return;
+    default:
+      return;
   }
 }
 

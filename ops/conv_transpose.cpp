@@ -84,15 +84,14 @@ Status resolve_axes(AttributeReader* reader, const int64_t input[2], const int64
       return op_error(kOp, std::string("output ") + kAxisNames[a] + " is too large (input " +
                                std::to_string(axis.input) + ", stride " +
                                std::to_string(axis.stride) + ")");
-    axis.output = input_span - axis.pad_begin - axis.pad_end + kernel_span +
-                  axis.output_padding + 1;
+    axis.output =
+        input_span - axis.pad_begin - axis.pad_end + kernel_span + axis.output_padding + 1;
     if (axis.output < 1)
       return op_error(kOp, std::string("output ") + kAxisNames[a] + " would be < 1 (input " +
                                std::to_string(axis.input) + ", stride " +
                                std::to_string(axis.stride) + ", pads " +
-                               std::to_string(axis.pad_begin) + "+" +
-                               std::to_string(axis.pad_end) + ", dilated kernel " +
-                               std::to_string(kernel_span + 1) + ")");
+                               std::to_string(axis.pad_begin) + "+" + std::to_string(axis.pad_end) +
+                               ", dilated kernel " + std::to_string(kernel_span + 1) + ")");
   }
   return Status::success();
 }
@@ -119,14 +118,14 @@ Status conv_transpose_resolve(const AttributeMap& attributes,
   if (channels < 1 || x.shape[2] < 1 || x.shape[3] < 1)
     return op_error(kOp, "input X must have C, H, W >= 1, got " + shape_to_string(x.shape));
   if (w.shape[0] != channels)
-    return op_error(kOp, "weight W " + shape_to_string(w.shape) + " must have C = " +
-                             std::to_string(channels) + " as its first dim");
+    return op_error(kOp, "weight W " + shape_to_string(w.shape) +
+                             " must have C = " + std::to_string(channels) + " as its first dim");
   if (group_filters < 1 || w.shape[2] < 1 || w.shape[3] < 1)
     return op_error(kOp,
                     "weight W must have M/group, kH, kW >= 1, got " + shape_to_string(w.shape));
   if (channels % group != 0)
-    return op_error(kOp, "group " + std::to_string(group) + " must divide C = " +
-                             std::to_string(channels));
+    return op_error(
+        kOp, "group " + std::to_string(group) + " must divide C = " + std::to_string(channels));
   // group <= C and C·(M/group) <= kMaxTensorElements (W is a valid tensor), so this cannot
   // overflow; checked all the same.
   int64_t filters = 0;

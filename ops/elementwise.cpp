@@ -4,9 +4,9 @@
 // The loop walks the output row by row (the last axis); the operands advance by their
 // broadcast strides, which are 0 along stretched axes, so [1,C,H,W] · [1,C,1,1] reads one
 // scale per row without materializing the broadcast.
-#include "ops/op_functions.h"
-
 #include <cstdint>
+
+#include "ops/op_functions.h"
 #include "ops/op_helpers.h"
 
 namespace atrous {

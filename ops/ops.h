@@ -59,9 +59,9 @@ using MultiplyAddsFunction = int64_t (*)(const AttributeMap& attributes,
 
 struct OpDefinition {
   OpType type;
-  const char* name;      // the name in files and docs/OPS.md, e.g. "conv"
+  const char* name;  // the name in files and docs/OPS.md, e.g. "conv"
   int min_inputs;
-  int max_inputs;        // -1: variadic (concat)
+  int max_inputs;  // -1: variadic (concat)
   int num_outputs;
   // Validates attribute types and values and input dtypes/shapes, and computes output descs.
   // Never asserts: every bad attribute or shape is an error (files are untrusted).

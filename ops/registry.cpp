@@ -1,7 +1,7 @@
 // The table of all ops (in OpType order) and the checked entry points of ops/ops.h.
-#include "ops/op_functions.h"
-
 #include <cstdint>
+
+#include "ops/op_functions.h"
 #include "ops/op_helpers.h"
 #include "ops/ops.h"
 

@@ -11,13 +11,14 @@
 // Runtime, PyTorch and TF do), then interpolates along H, then along W, in double.
 // Nearest rounds x' (round_prefer_floor: a tie goes down, round_prefer_ceil: up, floor, ceil)
 // and clamps the index to [0, in − 1].
+#include "ops/resize.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 
 #include "ops/op_functions.h"
 #include "ops/op_helpers.h"
-#include "ops/resize.h"
 
 namespace atrous {
 
@@ -101,10 +102,12 @@ double source_coordinate(CoordinateMode mode, int64_t x, int64_t in, int64_t out
   switch (mode) {
     case CoordinateMode::align_corners:
       return out == 1 ? 0.0 : double(x) * double(in - 1) / double(out - 1);
-    case CoordinateMode::half_pixel: return (double(x) + 0.5) * ratio - 0.5;
+    case CoordinateMode::half_pixel:
+      return (double(x) + 0.5) * ratio - 0.5;
     case CoordinateMode::pytorch_half_pixel:
       return out == 1 ? 0.0 : (double(x) + 0.5) * ratio - 0.5;
-    case CoordinateMode::asymmetric: return double(x) * ratio;
+    case CoordinateMode::asymmetric:
+      return double(x) * ratio;
   }
   return 0.0;
 }
@@ -120,8 +123,12 @@ int64_t nearest_index(NearestMode mode, double coordinate, int64_t in) {
       rounded = coordinate - std::floor(coordinate) == 0.5 ? std::ceil(coordinate)
                                                            : std::round(coordinate);
       break;
-    case NearestMode::floor: rounded = std::floor(coordinate); break;
-    case NearestMode::ceil: rounded = std::ceil(coordinate); break;
+    case NearestMode::floor:
+      rounded = std::floor(coordinate);
+      break;
+    case NearestMode::ceil:
+      rounded = std::ceil(coordinate);
+      break;
   }
   // Clamp in double first: the coordinate of a huge scale may not fit int64.
   rounded = std::min(std::max(rounded, 0.0), double(in - 1));

@@ -21,7 +21,7 @@ struct ResizeTap {
 
 struct ResizeTaps {
   bool linear = true;
-  Shape output;               // [N, C, oH, oW]
+  Shape output;                    // [N, C, oH, oW]
   std::vector<ResizeTap> axis[2];  // H, W
 };
 

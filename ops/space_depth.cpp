@@ -6,9 +6,9 @@
 //   space_to_depth:     y[n, (i·b + j)·C + c, h, w] = x[n, c, h·b + i, w·b + j]
 // so space_to_depth inverts depth_to_space DCR. The output is viewed as a rank-6 tensor whose
 // every axis adds one term to the input offset.
-#include "ops/axis_gather.h"
-
 #include <cstdint>
+
+#include "ops/axis_gather.h"
 #include "ops/op_functions.h"
 #include "ops/op_helpers.h"
 

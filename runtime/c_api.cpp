@@ -1,6 +1,4 @@
 // The C API of include/atrous.h over the C++ Model/Session. No exception crosses the boundary.
-#include "atrous.h"
-
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
@@ -9,6 +7,7 @@
 #include <new>
 #include <string>
 
+#include "atrous.h"
 #include "models/panoptic_merger.h"
 #include "models/panoptic_pipeline.h"
 #include "models/semantic.h"
@@ -82,7 +81,8 @@ atrous_status* load_result(atrous::Status status, std::shared_ptr<const atrous::
 }  // namespace
 
 // Copies a merger result into the C struct (malloc'ed arrays; throws std::bad_alloc).
-static void copy_panoptic_result(const atrous::PanopticResult& merged, atrous_panoptic_result* result) {
+static void copy_panoptic_result(const atrous::PanopticResult& merged,
+                                 atrous_panoptic_result* result) {
   const size_t pixels = merged.panoptic.size();
   result->height = merged.height;
   result->width = merged.width;
@@ -154,7 +154,8 @@ int32_t atrous_model_output_count(const atrous_model* model) {
   return model ? int32_t(model->model->graph().outputs.size()) : 0;
 }
 
-atrous_status* atrous_model_input_info(const atrous_model* model, int32_t index, atrous_tensor_info* info) {
+atrous_status* atrous_model_input_info(const atrous_model* model, int32_t index,
+                                       atrous_tensor_info* info) {
   if (!model || !info) return invalid("atrous_model_input_info: null argument");
   const atrous::Graph& graph = model->model->graph();
   if (index < 0 || size_t(index) >= graph.inputs.size())
@@ -162,7 +163,8 @@ atrous_status* atrous_model_input_info(const atrous_model* model, int32_t index,
   return tensor_info(graph, graph.inputs[size_t(index)], info);
 }
 
-atrous_status* atrous_model_output_info(const atrous_model* model, int32_t index, atrous_tensor_info* info) {
+atrous_status* atrous_model_output_info(const atrous_model* model, int32_t index,
+                                        atrous_tensor_info* info) {
   if (!model || !info) return invalid("atrous_model_output_info: null argument");
   const atrous::Graph& graph = model->model->graph();
   if (index < 0 || size_t(index) >= graph.outputs.size())
@@ -170,7 +172,8 @@ atrous_status* atrous_model_output_info(const atrous_model* model, int32_t index
   return tensor_info(graph, graph.outputs[size_t(index)], info);
 }
 
-atrous_status* atrous_model_metadata_string(const atrous_model* model, const char* key, const char** value) {
+atrous_status* atrous_model_metadata_string(const atrous_model* model, const char* key,
+                                            const char** value) {
   if (!model || !key || !value) return invalid("atrous_model_metadata_string: null argument");
   auto found = model->metadata_strings.find(key);
   if (found == model->metadata_strings.end())
@@ -183,7 +186,8 @@ atrous_session_options atrous_session_options_default(void) {
   return atrous_session_options{1, ATROUS_BACKEND_REFERENCE, 1};
 }
 
-atrous_status* atrous_session_create(const atrous_model* model, const atrous_session_options* options,
+atrous_status* atrous_session_create(const atrous_model* model,
+                                     const atrous_session_options* options,
                                      atrous_session** session) {
   if (!model || !session) return invalid("atrous_session_create: null argument");
   *session = nullptr;
@@ -208,15 +212,18 @@ atrous_status* atrous_session_create(const atrous_model* model, const atrous_ses
 
 void atrous_session_release(atrous_session* session) { delete session; }
 
-atrous_status* atrous_session_set_input(atrous_session* session, const char* name, atrous_dtype dtype,
-                                        const int64_t* shape, int32_t rank, const void* data) {
-  if (!session || !name || (!shape && rank > 0)) return invalid("atrous_session_set_input: null argument");
+atrous_status* atrous_session_set_input(atrous_session* session, const char* name,
+                                        atrous_dtype dtype, const int64_t* shape, int32_t rank,
+                                        const void* data) {
+  if (!session || !name || (!shape && rank > 0))
+    return invalid("atrous_session_set_input: null argument");
   if (rank < 0 || rank > ATROUS_MAX_RANK) return invalid("rank must be in [0, 8]");
   if (!atrous::dtype_is_valid(uint8_t(dtype))) return invalid("unknown dtype");
   atrous::Shape dims(shape, shape + rank);
   int64_t count = 0;
   if (!atrous::shape_element_count(dims, &count))
-    return invalid("input '" + std::string(name) + "': invalid shape " + atrous::shape_to_string(dims));
+    return invalid("input '" + std::string(name) + "': invalid shape " +
+                   atrous::shape_to_string(dims));
   if (!data && count) return invalid("atrous_session_set_input: null data");
   return guarded([&]() -> atrous_status* {
     atrous::Tensor tensor(atrous::DType(dtype), dims);
@@ -270,12 +277,14 @@ static void copy_image_out(const atrous::Image& in, atrous_image* out) {
 
 static atrous_status* copy_image_in(const atrous_image* in, atrous::Image* out) {
   if (!in || !in->pixels || in->width < 1 || in->height < 1 || in->width > atrous::kMaxImageSide ||
-      in->height > atrous::kMaxImageSide || (in->channels != 1 && in->channels != 3 && in->channels != 4))
+      in->height > atrous::kMaxImageSide ||
+      (in->channels != 1 && in->channels != 3 && in->channels != 4))
     return invalid("image must have pixels, 1..16384 pixels per side and 1, 3 or 4 channels");
   out->width = in->width;
   out->height = in->height;
   out->channels = in->channels;
-  out->pixels.assign(in->pixels, in->pixels + size_t(in->width) * size_t(in->height) * size_t(in->channels));
+  out->pixels.assign(in->pixels,
+                     in->pixels + size_t(in->width) * size_t(in->height) * size_t(in->channels));
   return nullptr;
 }
 
@@ -290,7 +299,8 @@ static atrous_status* copy_image_in_rgb(const atrous_image* in, atrous::Image* o
   converted.pixels.resize(size_t(out->width) * size_t(out->height) * 3);
   for (size_t i = 0; i < size_t(out->width) * size_t(out->height); ++i)
     for (size_t k = 0; k < 3; ++k)
-      converted.pixels[i * 3 + k] = out->pixels[i * size_t(out->channels) + (out->channels == 1 ? 0 : k)];
+      converted.pixels[i * 3 + k] =
+          out->pixels[i * size_t(out->channels) + (out->channels == 1 ? 0 : k)];
   *out = std::move(converted);
   return nullptr;
 }
@@ -340,14 +350,18 @@ atrous_status* atrous_session_segment(atrous_session* session, const atrous_imag
     result->height = segmentation.height;
     result->num_classes = segmentation.num_classes;
     if (!segmentation.labels.empty()) {
-      result->labels = static_cast<int32_t*>(std::malloc(segmentation.labels.size() * sizeof(int32_t)));
+      result->labels =
+          static_cast<int32_t*>(std::malloc(segmentation.labels.size() * sizeof(int32_t)));
       if (!result->labels) throw std::bad_alloc();
-      std::memcpy(result->labels, segmentation.labels.data(), segmentation.labels.size() * sizeof(int32_t));
+      std::memcpy(result->labels, segmentation.labels.data(),
+                  segmentation.labels.size() * sizeof(int32_t));
     }
     if (!segmentation.probability.empty()) {
-      result->probability = static_cast<float*>(std::malloc(segmentation.probability.size() * sizeof(float)));
+      result->probability =
+          static_cast<float*>(std::malloc(segmentation.probability.size() * sizeof(float)));
       if (!result->probability) throw std::bad_alloc();
-      std::memcpy(result->probability, segmentation.probability.data(), segmentation.probability.size() * sizeof(float));
+      std::memcpy(result->probability, segmentation.probability.data(),
+                  segmentation.probability.size() * sizeof(float));
     }
     return nullptr;
   });
@@ -364,7 +378,7 @@ void atrous_segmentation_release(atrous_segmentation* result) {
 atrous_panoptic_params atrous_panoptic_params_default(atrous_panoptic_convention convention) {
   atrous::PanopticParams p = atrous::panoptic_params_default(
       convention == ATROUS_PANOPTIC_CONVENTION_DETECTRON2 ? atrous::panoptic_convention_detectron2
-                                                         : atrous::panoptic_convention_deeplab2);
+                                                          : atrous::panoptic_convention_deeplab2);
   atrous_panoptic_params out;
   out.convention = convention;
   out.thing_classes = nullptr;
@@ -380,15 +394,17 @@ atrous_panoptic_params atrous_panoptic_params_default(atrous_panoptic_convention
   return out;
 }
 
-atrous_status* atrous_panoptic_merge(const atrous_panoptic_params* params, atrous_dtype semantic_dtype,
-                                     const int64_t* semantic_shape, int32_t semantic_rank,
-                                     const void* semantic, const float* center, const float* offset,
+atrous_status* atrous_panoptic_merge(const atrous_panoptic_params* params,
+                                     atrous_dtype semantic_dtype, const int64_t* semantic_shape,
+                                     int32_t semantic_rank, const void* semantic,
+                                     const float* center, const float* offset,
                                      atrous_panoptic_result* result) {
   if (!params || !semantic_shape || !semantic || !center || !offset || !result)
     return invalid("atrous_panoptic_merge: null argument");
   if (params->num_thing_classes < 0 || (params->num_thing_classes > 0 && !params->thing_classes))
     return invalid("atrous_panoptic_merge: thing_classes is null");
-  if (semantic_rank < 2 || semantic_rank > 4) return invalid("atrous_panoptic_merge: bad semantic rank");
+  if (semantic_rank < 2 || semantic_rank > 4)
+    return invalid("atrous_panoptic_merge: bad semantic rank");
   if (params->convention != ATROUS_PANOPTIC_CONVENTION_DEEPLAB2 &&
       params->convention != ATROUS_PANOPTIC_CONVENTION_DETECTRON2)
     return invalid("atrous_panoptic_merge: unknown convention");
@@ -396,8 +412,10 @@ atrous_status* atrous_panoptic_merge(const atrous_panoptic_params* params, atrou
   return guarded([&]() -> atrous_status* {
     atrous::PanopticParams p;
     p.convention = params->convention == ATROUS_PANOPTIC_CONVENTION_DETECTRON2
-                       ? atrous::panoptic_convention_detectron2 : atrous::panoptic_convention_deeplab2;
-    p.thing_classes.assign(params->thing_classes, params->thing_classes + params->num_thing_classes);
+                       ? atrous::panoptic_convention_detectron2
+                       : atrous::panoptic_convention_deeplab2;
+    p.thing_classes.assign(params->thing_classes,
+                           params->thing_classes + params->num_thing_classes);
     p.label_divisor = params->label_divisor;
     p.void_label = params->void_label;
     p.center_threshold = params->center_threshold;
@@ -411,7 +429,8 @@ atrous_status* atrous_panoptic_merge(const atrous_panoptic_params* params, atrou
     s.dtype = atrous::DType(semantic_dtype);
     s.shape.assign(semantic_shape, semantic_shape + semantic_rank);
     for (int64_t d : s.shape)
-      if (d < 1 || d > (int64_t(1) << 20)) return invalid("atrous_panoptic_merge: bad semantic shape");
+      if (d < 1 || d > (int64_t(1) << 20))
+        return invalid("atrous_panoptic_merge: bad semantic shape");
     s.data = const_cast<void*>(semantic);
     const int64_t h = s.shape[size_t(semantic_rank - 2)], w = s.shape[size_t(semantic_rank - 1)];
     atrous::TensorView c{atrous::DType::dtype_f32, {1, h, w}, const_cast<float*>(center)};
@@ -431,7 +450,8 @@ atrous_panoptic_segment_options atrous_panoptic_segment_options_default(void) {
 atrous_status* atrous_session_segment_panoptic(atrous_session* session, const atrous_image* image,
                                                const atrous_panoptic_segment_options* options,
                                                atrous_panoptic_result* result) {
-  if (!session || !image || !options || !result) return invalid("atrous_session_segment_panoptic: null argument");
+  if (!session || !image || !options || !result)
+    return invalid("atrous_session_segment_panoptic: null argument");
   *result = atrous_panoptic_result{};
   if (options->convention != ATROUS_PANOPTIC_CONVENTION_DEEPLAB2 &&
       options->convention != ATROUS_PANOPTIC_CONVENTION_DETECTRON2)
@@ -443,15 +463,17 @@ atrous_status* atrous_session_segment_panoptic(atrous_session* session, const at
     atrous::Image rgb;
     if (atrous_status* s = copy_image_in_rgb(image, &rgb)) return s;
     atrous::PanopticModelInfo info;
-    atrous::Status status = atrous::panoptic_model_info(
-        session->session->graph(),
-        options->convention == ATROUS_PANOPTIC_CONVENTION_DETECTRON2 ? atrous::panoptic_convention_detectron2
-                                                                     : atrous::panoptic_convention_deeplab2,
-        &info);
+    atrous::Status status =
+        atrous::panoptic_model_info(session->session->graph(),
+                                    options->convention == ATROUS_PANOPTIC_CONVENTION_DETECTRON2
+                                        ? atrous::panoptic_convention_detectron2
+                                        : atrous::panoptic_convention_deeplab2,
+                                    &info);
     if (!status.ok()) return invalid(status.message());
     atrous::PanopticPipelineOptions pipeline;
     pipeline.flip = options->flip != 0;
-    if (options->num_scales > 0) pipeline.scales.assign(options->scales, options->scales + options->num_scales);
+    if (options->num_scales > 0)
+      pipeline.scales.assign(options->scales, options->scales + options->num_scales);
     pipeline.merge_threads = options->threads;
     atrous::PanopticPipelineResult run;
     status = atrous::segment_panoptic(*session->session, info, rgb, pipeline, &run);

@@ -10,32 +10,36 @@
 #pragma GCC diagnostic ignored "-Wunused-parameter"
 #pragma GCC diagnostic ignored "-Wimplicit-fallthrough"
 #endif
-#include <cstdint>
 #include <stb/stb_image.h>
 #include <stb/stb_image_write.h>
+
+#include <cstdint>
 #if defined(__GNUC__)
 #pragma GCC diagnostic pop
 #endif
-
-#include "runtime/image.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <memory>
 
+#include "runtime/image.h"
+
 namespace atrous {
 namespace {
 
 Status decode(stbi_uc* (*load)(void*, int*, int*, int*, int), void* source, const std::string& what,
-              int info_width, int info_height, int info_channels, Image* image, int* source_channels) {
+              int info_width, int info_height, int info_channels, Image* image,
+              int* source_channels) {
   if (info_width > kMaxImageSide || info_height > kMaxImageSide)
     return Status::error(what + ": image is " + std::to_string(info_width) + "x" +
-                         std::to_string(info_height) + ", larger than the 16384x16384 this tool accepts");
+                         std::to_string(info_height) +
+                         ", larger than the 16384x16384 this tool accepts");
   int width = 0, height = 0, channels = 0;
   stbi_uc* pixels = load(source, &width, &height, &channels, 3);
   if (!pixels)
-    return Status::error(what + ": cannot decode image (" + std::string(stbi_failure_reason()) + ")");
+    return Status::error(what + ": cannot decode image (" + std::string(stbi_failure_reason()) +
+                         ")");
   std::unique_ptr<stbi_uc, void (*)(void*)> owner(pixels, stbi_image_free);
   image->width = width;
   image->height = height;
@@ -53,8 +57,10 @@ Status image_load_rgb(const std::string& path, Image* image, int* source_channel
   std::unique_ptr<std::FILE, int (*)(std::FILE*)> closer(file, std::fclose);
   int width = 0, height = 0, channels = 0;
   if (!stbi_info_from_file(file, &width, &height, &channels))
-    return Status::error("'" + path + "' is not an image this tool can read (PNG, JPEG, BMP, GIF, TGA, PSD, PNM, HDR): " +
-                         std::string(stbi_failure_reason()));
+    return Status::error(
+        "'" + path +
+        "' is not an image this tool can read (PNG, JPEG, BMP, GIF, TGA, PSD, PNM, HDR): " +
+        std::string(stbi_failure_reason()));
   std::fseek(file, 0, SEEK_SET);
   auto load = [](void* f, int* w, int* h, int* c, int req) {
     return stbi_load_from_file(static_cast<std::FILE*>(f), w, h, c, req);
@@ -63,10 +69,12 @@ Status image_load_rgb(const std::string& path, Image* image, int* source_channel
 }
 
 Status image_load_rgb_memory(const uint8_t* data, size_t size, Image* image, int* source_channels) {
-  if (!data || size == 0 || size > size_t(1) << 31) return Status::error("image buffer is empty or too large");
+  if (!data || size == 0 || size > size_t(1) << 31)
+    return Status::error("image buffer is empty or too large");
   int width = 0, height = 0, channels = 0;
   if (!stbi_info_from_memory(data, int(size), &width, &height, &channels))
-    return Status::error("buffer is not an image this tool can read: " + std::string(stbi_failure_reason()));
+    return Status::error("buffer is not an image this tool can read: " +
+                         std::string(stbi_failure_reason()));
   struct Buffer {
     const uint8_t* data;
     int size;
@@ -113,8 +121,10 @@ Image image_resize_bilinear(const Image& source, int width, int height) {
     uint8_t* dst = out.pixels.data() + size_t(y) * size_t(width) * size_t(c);
     for (int x = 0; x < width; ++x) {
       for (int k = 0; k < c; ++k) {
-        float top = row0[x0[size_t(x)] * c + k] * (1 - fx[size_t(x)]) + row0[x1[size_t(x)] * c + k] * fx[size_t(x)];
-        float bottom = row1[x0[size_t(x)] * c + k] * (1 - fx[size_t(x)]) + row1[x1[size_t(x)] * c + k] * fx[size_t(x)];
+        float top = row0[x0[size_t(x)] * c + k] * (1 - fx[size_t(x)]) +
+                    row0[x1[size_t(x)] * c + k] * fx[size_t(x)];
+        float bottom = row1[x0[size_t(x)] * c + k] * (1 - fx[size_t(x)]) +
+                       row1[x1[size_t(x)] * c + k] * fx[size_t(x)];
         float v = top * (1 - fy) + bottom * fy;
         dst[x * c + k] = uint8_t(std::min(255.f, std::max(0.f, std::round(v))));
       }

@@ -16,7 +16,7 @@ constexpr int kMaxImageSide = 16384;
 struct Image {
   int width = 0;
   int height = 0;
-  int channels = 0;           // 1, 3 or 4
+  int channels = 0;             // 1, 3 or 4
   std::vector<uint8_t> pixels;  // row-major, interleaved
 };
 

@@ -44,7 +44,8 @@ Status npy_read(const std::string& path, Tensor* tensor) {
     header_length = uint32_t(prefix[8]) | (uint32_t(prefix[9]) << 8);
   } else if (major == 2 || major == 3) {
     unsigned char extra[2];
-    if (std::fread(extra, 1, 2, file.get()) != 2) return Status::error("'" + path + "': truncated header");
+    if (std::fread(extra, 1, 2, file.get()) != 2)
+      return Status::error("'" + path + "': truncated header");
     header_length = uint32_t(prefix[8]) | (uint32_t(prefix[9]) << 8) | (uint32_t(extra[0]) << 16) |
                     (uint32_t(extra[1]) << 24);
   } else {
@@ -67,12 +68,13 @@ Status npy_read(const std::string& path, Tensor* tensor) {
     return Status::error("'" + path + "': header has no 'fortran_order'");
   skip_spaces(header, &p);
   if (header.compare(p, 4, "True") == 0)
-    return Status::error("'" + path +
-                         "': Fortran-order arrays are not supported (save np.ascontiguousarray(x))");
+    return Status::error(
+        "'" + path + "': Fortran-order arrays are not supported (save np.ascontiguousarray(x))");
 
   if (!find_key(header, "shape", &p)) return Status::error("'" + path + "': header has no 'shape'");
   skip_spaces(header, &p);
-  if (p >= header.size() || header[p] != '(') return Status::error("'" + path + "': unreadable 'shape'");
+  if (p >= header.size() || header[p] != '(')
+    return Status::error("'" + path + "': unreadable 'shape'");
   size_t close = header.find(')', p);
   if (close == std::string::npos) return Status::error("'" + path + "': unreadable 'shape'");
   Shape shape;
@@ -126,7 +128,8 @@ Status npy_read(const std::string& path, Tensor* tensor) {
     if (count && std::fread(buffer.data(), 8, size_t(count), file.get()) != size_t(count))
       return Status::error("'" + path + "': truncated data");
     for (int64_t i = 0; i < count; ++i) result.f32()[i] = float(buffer[size_t(i)]);
-  } else if (count && std::fread(result.data(), element_size, size_t(count), file.get()) != size_t(count)) {
+  } else if (count &&
+             std::fread(result.data(), element_size, size_t(count), file.get()) != size_t(count)) {
     return Status::error("'" + path + "': truncated data");
   }
   *tensor = std::move(result);
@@ -136,24 +139,40 @@ Status npy_read(const std::string& path, Tensor* tensor) {
 Status npy_write(const std::string& path, const TensorView& tensor) {
   const char* descr = nullptr;
   switch (tensor.dtype) {
-    case DType::dtype_f32: descr = "<f4"; break;
-    case DType::dtype_i32: descr = "<i4"; break;
-    case DType::dtype_i64: descr = "<i8"; break;
-    case DType::dtype_u8: descr = "|u1"; break;
+    case DType::dtype_f32:
+      descr = "<f4";
+      break;
+    case DType::dtype_i32:
+      descr = "<i4";
+      break;
+    case DType::dtype_i64:
+      descr = "<i8";
+      break;
+    case DType::dtype_u8:
+      descr = "|u1";
+      break;
   }
   std::string shape = "(";
   for (size_t i = 0; i < tensor.shape.size(); ++i)
-    shape += std::to_string(tensor.shape[i]) + (tensor.shape.size() == 1 ? "," : (i + 1 < tensor.shape.size() ? ", " : ""));
+    shape += std::to_string(tensor.shape[i]) +
+             (tensor.shape.size() == 1 ? "," : (i + 1 < tensor.shape.size() ? ", " : ""));
   shape += ")";
-  std::string header = std::string("{'descr': '") + descr + "', 'fortran_order': False, 'shape': " +
-                       shape + ", }";
+  std::string header =
+      std::string("{'descr': '") + descr + "', 'fortran_order': False, 'shape': " + shape + ", }";
   // Pad with spaces so that magic + length + header + newline is a multiple of 64.
   size_t total = 10 + header.size() + 1;
   header.append((64 - total % 64) % 64, ' ');
   header += '\n';
   File file(std::fopen(path.c_str(), "wb"));
   if (!file) return Status::error("cannot write '" + path + "'");
-  unsigned char prefix[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0,
+  unsigned char prefix[10] = {0x93,
+                              'N',
+                              'U',
+                              'M',
+                              'P',
+                              'Y',
+                              1,
+                              0,
                               (unsigned char)(header.size() & 0xff),
                               (unsigned char)(header.size() >> 8)};
   bool ok = std::fwrite(prefix, 1, 10, file.get()) == 10 &&

@@ -9,31 +9,37 @@
 #include <chrono>
 #include <climits>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 
-#include <cstdio>
-
 #include "cpu/cpu_kernel.h"
-#include "cuda/cuda_backend.h"
 #include "cpu/thread_pool.h"
+#include "cuda/cuda_backend.h"
 #include "graph/format.h"
 #include "graph/passes.h"
 
 namespace atrous {
 
 bool backend_from_name(const std::string& name, Backend* backend) {
-  if (name == "reference") *backend = Backend::backend_reference;
-  else if (name == "cpu") *backend = Backend::backend_cpu;
-  else if (name == "cuda") *backend = Backend::backend_cuda;
-  else return false;
+  if (name == "reference")
+    *backend = Backend::backend_reference;
+  else if (name == "cpu")
+    *backend = Backend::backend_cpu;
+  else if (name == "cuda")
+    *backend = Backend::backend_cuda;
+  else
+    return false;
   return true;
 }
 
 const char* backend_name(Backend backend) {
   switch (backend) {
-    case Backend::backend_reference: return "reference";
-    case Backend::backend_cpu: return "cpu";
-    case Backend::backend_cuda: return "cuda";
+    case Backend::backend_reference:
+      return "reference";
+    case Backend::backend_cpu:
+      return "cpu";
+    case Backend::backend_cuda:
+      return "cuda";
   }
   return "unknown";
 }
@@ -75,7 +81,8 @@ Status Session::create(std::shared_ptr<const Model> model, const SessionOptions&
     const bool available = false;
 #endif
     if (!available) {
-      std::fprintf(stderr, "atrous: no CUDA device (%s); running on the CPU backend\n", reason.c_str());
+      std::fprintf(stderr, "atrous: no CUDA device (%s); running on the CPU backend\n",
+                   reason.c_str());
       effective.backend = Backend::backend_cpu;
     }
   }
@@ -90,7 +97,8 @@ Status Session::create(std::shared_ptr<const Model> model, const SessionOptions&
     for (int32_t index : graph.nodes[n].inputs)
       if (index != kAbsentInput) created->last_use_[size_t(index)] = int32_t(n);
   // Graph outputs live to the end.
-  for (int32_t index : graph.outputs) created->last_use_[size_t(index)] = int32_t(graph.nodes.size());
+  for (int32_t index : graph.outputs)
+    created->last_use_[size_t(index)] = int32_t(graph.nodes.size());
   if (effective.backend == Backend::backend_cpu) ATROUS_RETURN_IF_ERROR(created->prepare_cpu());
 #ifdef ATROUS_HAVE_CUDA
   if (effective.backend == Backend::backend_cuda) {
@@ -105,11 +113,11 @@ Status Session::create(std::shared_ptr<const Model> model, const SessionOptions&
     created->profile_.resize(graph.nodes.size());
     for (size_t n = 0; n < graph.nodes.size(); ++n) {
       created->profile_[n].node = node_label(graph, n);
-      created->profile_[n].kernel =
-          created->cuda_ ? "cuda " + created->cuda_->node_kernels()[n]
-          : created->skip_[n] ? "aliased"
-          : n < created->kernels_.size() && created->kernels_[n] ? created->kernels_[n]->name()
-                                                                  : "reference";
+      created->profile_[n].kernel = created->cuda_ ? "cuda " + created->cuda_->node_kernels()[n]
+                                    : created->skip_[n] ? "aliased"
+                                    : n < created->kernels_.size() && created->kernels_[n]
+                                        ? created->kernels_[n]->name()
+                                        : "reference";
     }
   }
   *session = std::move(created);
@@ -171,7 +179,8 @@ void Session::plan_arena() {
     bool ok = outer == 1;
     for (size_t i = 0; ok && i < node.inputs.size(); ++i) {
       const int32_t in = node.inputs[i];
-      ok = planned(in) && parent[size_t(in)] < 0 && graph.tensors[size_t(in)].dtype == graph.tensors[size_t(out)].dtype;
+      ok = planned(in) && parent[size_t(in)] < 0 &&
+           graph.tensors[size_t(in)].dtype == graph.tensors[size_t(out)].dtype;
       for (size_t j = 0; ok && j < i; ++j) ok = node.inputs[j] != in;
     }
     if (!ok) continue;
@@ -189,11 +198,13 @@ void Session::plan_arena() {
     bool identity_pad = false;
     if (node.op == OpType::op_pad && node.inputs.size() == 1) {
       const std::vector<int64_t> pads = node.attributes.get_ints("pads", {});
-      identity_pad = !pads.empty() && std::all_of(pads.begin(), pads.end(), [](int64_t p) { return p == 0; });
+      identity_pad =
+          !pads.empty() && std::all_of(pads.begin(), pads.end(), [](int64_t p) { return p == 0; });
     }
     if (node.op != OpType::op_reshape && node.op != OpType::op_flatten && !identity_pad) continue;
     const int32_t in = node.inputs[0], out = node.outputs[0];
-    if (!planned(in) || !planned(out) || parent[size_t(out)] >= 0 || members[size_t(out)] > 0) continue;
+    if (!planned(in) || !planned(out) || parent[size_t(out)] >= 0 || members[size_t(out)] > 0)
+      continue;
     parent[size_t(out)] = in;
     members[size_t(in)] += 1;
     skip_[n] = true;
@@ -243,7 +254,8 @@ void Session::plan_arena() {
     item.first = std::min(item.first, producer[t]);
     item.last = std::max({item.last, last_use_[t], producer[t]});
   }
-  std::stable_sort(items.begin(), items.end(), [](const Item& x, const Item& y) { return x.bytes > y.bytes; });
+  std::stable_sort(items.begin(), items.end(),
+                   [](const Item& x, const Item& y) { return x.bytes > y.bytes; });
   std::vector<size_t> root_offset(count, SIZE_MAX);
   std::vector<const Item*> placed;
   for (const Item& item : items) {
@@ -278,16 +290,19 @@ Status Session::run(const std::vector<NamedInput>& inputs, std::vector<Tensor>* 
       if (graph.tensors[size_t(index)].name == input.name) found = index;
     if (found < 0) {
       std::string names;
-      for (int32_t index : graph.inputs) names += (names.empty() ? "'" : ", '") + graph.tensors[size_t(index)].name + "'";
-      return Status::error("unknown input '" + input.name + "' (the model's inputs: " + names + ")");
+      for (int32_t index : graph.inputs)
+        names += (names.empty() ? "'" : ", '") + graph.tensors[size_t(index)].name + "'";
+      return Status::error("unknown input '" + input.name + "' (the model's inputs: " + names +
+                           ")");
     }
     const GraphTensor& expected = graph.tensors[size_t(found)];
     if (input_views[size_t(found)]) return Status::error("input '" + input.name + "' given twice");
     if (!input.tensor || (!input.tensor->data && input.tensor->numel() != 0))
       return Status::error("input '" + input.name + "' has no data");
     if (input.tensor->dtype != expected.dtype)
-      return Status::error("input '" + input.name + "' has dtype " + dtype_name(input.tensor->dtype) +
-                           ", the model expects " + dtype_name(expected.dtype));
+      return Status::error("input '" + input.name + "' has dtype " +
+                           dtype_name(input.tensor->dtype) + ", the model expects " +
+                           dtype_name(expected.dtype));
     if (input.tensor->shape != expected.shape)
       return Status::error("input '" + input.name + "' has shape " +
                            shape_to_string(input.tensor->shape) + ", the model expects " +
@@ -332,13 +347,15 @@ Status Session::run(const std::vector<NamedInput>& inputs, std::vector<Tensor>* 
     const Node& node = graph.nodes[n];
     node_inputs.clear();
     node_outputs.clear();
-    for (int32_t index : node.inputs) node_inputs.push_back(index == kAbsentInput ? nullptr : view_of(index));
+    for (int32_t index : node.inputs)
+      node_inputs.push_back(index == kAbsentInput ? nullptr : view_of(index));
     for (int32_t index : node.outputs) node_outputs.push_back(&views[size_t(index)]);
     if (skip_[n]) {  // aliased in the arena: its output is already in place
       if (options_.profile) profile_[n].runs += 1;
       continue;
     }
-    const auto start = options_.profile ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
+    const auto start = options_.profile ? std::chrono::steady_clock::now()
+                                        : std::chrono::steady_clock::time_point();
     Status status;
     if (n < kernels_.size() && kernels_[n])
       status = kernels_[n]->run(node_inputs, node_outputs, scratch_.data(), *pool_);
@@ -346,7 +363,8 @@ Status Session::run(const std::vector<NamedInput>& inputs, std::vector<Tensor>* 
       status = op_run_reference(node.op, node.attributes, node_inputs, node_outputs);
     if (!status.ok()) return Status::error(node_label(graph, n) + ": " + status.message());
     if (options_.profile) {
-      profile_[n].seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      profile_[n].seconds +=
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       profile_[n].runs += 1;
     }
   }

@@ -10,7 +10,8 @@
 namespace atrous {
 namespace testing {
 
-inline Tensor random_tensor(const Shape& shape, std::mt19937& rng, float low = -1.f, float high = 1.f) {
+inline Tensor random_tensor(const Shape& shape, std::mt19937& rng, float low = -1.f,
+                            float high = 1.f) {
   Tensor tensor(DType::dtype_f32, shape);
   std::uniform_real_distribution<float> dist(low, high);
   for (int64_t i = 0; i < tensor.numel(); ++i) tensor.f32()[i] = dist(rng);
@@ -37,7 +38,8 @@ inline Graph make_test_graph(uint32_t seed = 1) {
   Graph graph;
   graph.metadata.set_string("producer", "atrous tests");
   graph.metadata.set_string("task", "semantic");
-  graph.metadata.set_strings("labels", {"background", "person", "cat", "dog", "bird", "car", "sky"});
+  graph.metadata.set_strings("labels",
+                             {"background", "person", "cat", "dog", "bird", "car", "sky"});
   graph.metadata.set_ints("thing_classes", {1, 2, 3, 4, 5});
   graph.metadata.set_floats("input_mean", {127.5, 127.5, 127.5});
   graph.metadata.set_floats("input_std", {127.5, 127.5, 127.5});

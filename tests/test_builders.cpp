@@ -1,11 +1,10 @@
 // models/builders: every architecture builds, validates and runs to finite, non-trivial outputs;
 // weights are a function of the seed; unknown names and bad sizes are errors that say why.
 // (Structure against the PyTorch export: tests/python/test_builders.py.)
-#include <catch2/catch.hpp>
-#include <cstdint>
-
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <random>
 
@@ -97,7 +96,8 @@ TEST_CASE("architecture errors name the problem", "[builders]") {
   Graph graph;
   Status status = build_architecture("panoptic-deeplab-mnv3l-os8", 65, 129, 0, &graph);
   REQUIRE_FALSE(status.ok());
-  CHECK(status.message().find("unknown architecture 'panoptic-deeplab-mnv3l-os8'") != std::string::npos);
+  CHECK(status.message().find("unknown architecture 'panoptic-deeplab-mnv3l-os8'") !=
+        std::string::npos);
   for (const std::string& name : architecture_names())
     CHECK(status.message().find(name) != std::string::npos);
   for (auto size : {std::pair<int64_t, int64_t>{0, 5}, {5, -1}, {20000, 5}}) {
@@ -108,7 +108,8 @@ TEST_CASE("architecture errors name the problem", "[builders]") {
   int64_t h = 0, w = 0;
   CHECK(parse_image_size("1025x2049", &h, &w));
   CHECK((h == 1025 && w == 2049));
-  for (const char* bad : {"", "x", "12x", "x12", "0x5", "5x0", "-1x5", "1x2x3", "1.5x2", "1234567890x2"})
+  for (const char* bad :
+       {"", "x", "12x", "x12", "0x5", "5x0", "-1x5", "1x2x3", "1.5x2", "1234567890x2"})
     CHECK_FALSE(parse_image_size(bad, &h, &w));
 }
 

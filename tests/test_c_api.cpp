@@ -1,7 +1,6 @@
 // The C API: status objects on every failure, model queries, and a run matching the C++ API.
 #include <catch2/catch.hpp>
 #include <cstdint>
-
 #include <cstring>
 #include <random>
 #include <thread>
@@ -80,7 +79,8 @@ TEST_CASE("the C API runs a model like the C++ API, also from two threads", "[c_
     const void* data = nullptr;
     atrous_tensor_info out;
     if (!s) s = atrous_session_output(session, 0, &out, &data);
-    if (!s) logits->assign(static_cast<const float*>(data), static_cast<const float*>(data) + 7 * 5 * 6);
+    if (!s)
+      logits->assign(static_cast<const float*>(data), static_cast<const float*>(data) + 7 * 5 * 6);
     atrous_status_release(s);
     atrous_session_release(session);
   };
@@ -95,10 +95,12 @@ TEST_CASE("the C API runs a model like the C++ API, also from two threads", "[c_
   atrous_session* session = nullptr;
   REQUIRE(atrous_session_create(model, nullptr, &session) == nullptr);
   const int64_t bad_shape[4] = {1, 3, 9, 10};
-  REQUIRE(atrous_session_set_input(session, "image", ATROUS_DTYPE_FLOAT32, bad_shape, 4, input.data()) == nullptr);
+  REQUIRE(atrous_session_set_input(session, "image", ATROUS_DTYPE_FLOAT32, bad_shape, 4,
+                                   input.data()) == nullptr);
   CHECK_THAT(take_message(atrous_session_run(session)), Catch::Contains("expects [1,3,9,11]"));
   const void* data = nullptr;
-  CHECK_THAT(take_message(atrous_session_output(session, 0, &info, &data)), Catch::Contains("call atrous_session_run"));
+  CHECK_THAT(take_message(atrous_session_output(session, 0, &info, &data)),
+             Catch::Contains("call atrous_session_run"));
   atrous_session_release(session);
   atrous_model_release(model);
 }

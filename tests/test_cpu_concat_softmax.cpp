@@ -1,9 +1,9 @@
 // The CPU concat, softmax and argmax kernels against the reference ops, for every ISA this
 // machine runs: concat and argmax bitwise (argmax on data with many ties and with NaN),
 // softmax within a relative bound; bitwise identical for 1, 2 and 3 threads.
-#include "tests/cpu_kernel_testing.h"
-
 #include <cstdint>
+
+#include "tests/cpu_kernel_testing.h"
 
 using namespace atrous;
 using namespace atrous::cpu_testing;
@@ -21,7 +21,8 @@ void check_kernel(Factory factory, const Graph& graph, const std::vector<Tensor>
     REQUIRE(kernel);
     Tensor first = run_kernel(*kernel, graph, inputs, 1);
     close(first, expected);
-    for (int threads : {2, 3}) CHECK(bitwise_equal(run_kernel(*kernel, graph, inputs, threads), first));
+    for (int threads : {2, 3})
+      CHECK(bitwise_equal(run_kernel(*kernel, graph, inputs, threads), first));
   }
 }
 
@@ -62,7 +63,8 @@ TEST_CASE("concat kernels equal the reference along every axis", "[cpu]") {
       Graph graph = single_node_graph(OpType::op_concat, attributes, c.inputs,
                                       std::vector<DType>(c.inputs.size(), dtype));
       INFO("axis " << c.axis << " dtype " << dtype_name(dtype));
-      check_kernel(cpu_make_concat_kernel, graph, inputs, run_reference(graph, inputs), check_bitwise);
+      check_kernel(cpu_make_concat_kernel, graph, inputs, run_reference(graph, inputs),
+                   check_bitwise);
     }
   }
 }
@@ -103,7 +105,8 @@ TEST_CASE("softmax and argmax over channels match the reference", "[cpu]") {
         attributes.set_int("axis", 1);
         attributes.set_int("keepdims", keepdims);
         Graph graph = single_node_graph(OpType::op_argmax, attributes, {shape});
-        check_kernel(cpu_make_softmax_argmax_kernel, graph, inputs, run_reference(graph, inputs), check_bitwise);
+        check_kernel(cpu_make_softmax_argmax_kernel, graph, inputs, run_reference(graph, inputs),
+                     check_bitwise);
       }
     }
   }

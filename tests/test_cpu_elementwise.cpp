@@ -8,8 +8,8 @@ using namespace atrous::cpu_testing;
 
 namespace {
 
-std::vector<Tensor> random_inputs(const std::vector<Shape>& shapes, std::mt19937& rng, float low = -1.f,
-                                  float high = 1.f) {
+std::vector<Tensor> random_inputs(const std::vector<Shape>& shapes, std::mt19937& rng,
+                                  float low = -1.f, float high = 1.f) {
   std::vector<Tensor> inputs;
   for (const Shape& shape : shapes) inputs.push_back(testing::random_tensor(shape, rng, low, high));
   return inputs;
@@ -33,11 +33,21 @@ TEST_CASE("binary kernels equal the reference bitwise across broadcasts", "[cpu]
   // (A, B): equal shapes, squeeze-excite [N,C,1,1], per-channel [1,C,1,1], scalars, either order;
   // sizes around the vector widths and the 16384-float task chunk.
   const std::vector<std::pair<Shape, Shape>> cases = {
-      {{1, 1, 1, 1}, {1, 1, 1, 1}},   {{1, 3, 7, 9}, {1, 3, 7, 9}},     {{1, 17, 33, 65}, {1, 17, 33, 65}},
-      {{1, 64, 7, 9}, {1, 64, 1, 1}},  {{1, 64, 1, 1}, {1, 64, 7, 9}},   {{2, 17, 33, 65}, {2, 17, 1, 1}},
-      {{2, 8, 7, 9}, {1, 8, 1, 1}},    {{1, 3, 1, 1}, {2, 3, 33, 65}},   {{1, 8, 7, 9}, {}},
-      {{}, {1, 8, 7, 9}},              {{1}, {2, 3, 7, 9}},              {{2, 3, 7, 9}, {1}},
-      {{1, 17, 9, 1}, {1, 17, 9, 13}}, {{3, 5}, {5}},                    {{}, {}},
+      {{1, 1, 1, 1}, {1, 1, 1, 1}},
+      {{1, 3, 7, 9}, {1, 3, 7, 9}},
+      {{1, 17, 33, 65}, {1, 17, 33, 65}},
+      {{1, 64, 7, 9}, {1, 64, 1, 1}},
+      {{1, 64, 1, 1}, {1, 64, 7, 9}},
+      {{2, 17, 33, 65}, {2, 17, 1, 1}},
+      {{2, 8, 7, 9}, {1, 8, 1, 1}},
+      {{1, 3, 1, 1}, {2, 3, 33, 65}},
+      {{1, 8, 7, 9}, {}},
+      {{}, {1, 8, 7, 9}},
+      {{1}, {2, 3, 7, 9}},
+      {{2, 3, 7, 9}, {1}},
+      {{1, 17, 9, 1}, {1, 17, 9, 13}},
+      {{3, 5}, {5}},
+      {{}, {}},
   };
   const OpType ops[] = {OpType::op_add, OpType::op_sub, OpType::op_mul, OpType::op_div};
   std::mt19937 rng(41);
@@ -53,8 +63,10 @@ TEST_CASE("binary kernels equal the reference bitwise across broadcasts", "[cpu]
         INFO(op_type_name(op) << " " << shape_to_string(c.first) << " " << shape_to_string(c.second)
                               << " isa=" << cpu_isa_name(isa));
         REQUIRE(kernel);
-        for (int threads : {1, 2, 3}) CHECK(bitwise_equal(run_kernel(*kernel, graph, inputs, threads), expected));
-        if (c.first == expected.shape()) CHECK(bitwise_equal(run_in_place(*kernel, inputs), expected));
+        for (int threads : {1, 2, 3})
+          CHECK(bitwise_equal(run_kernel(*kernel, graph, inputs, threads), expected));
+        if (c.first == expected.shape())
+          CHECK(bitwise_equal(run_in_place(*kernel, inputs), expected));
       }
     }
   }
@@ -76,7 +88,8 @@ TEST_CASE("activation kernels equal the reference bitwise", "[cpu]") {
       {OpType::op_sigmoid, {}},
       {OpType::op_tanh, {}},
   };
-  const std::vector<Shape> shapes = {{1}, {1, 1, 1, 1}, {1, 3, 7, 9}, {1, 17, 33, 65}, {2, 8, 33, 65}};
+  const std::vector<Shape> shapes = {
+      {1}, {1, 1, 1, 1}, {1, 3, 7, 9}, {1, 17, 33, 65}, {2, 8, 33, 65}};
   std::mt19937 rng(42);
   for (const Case& c : cases) {
     AttributeMap attributes;
@@ -92,7 +105,8 @@ TEST_CASE("activation kernels equal the reference bitwise", "[cpu]") {
         CpuKernelPtr kernel = cpu_make_elementwise_kernel(graph, 0, config);
         INFO(op_type_name(c.op) << " " << shape_to_string(shape) << " isa=" << cpu_isa_name(isa));
         REQUIRE(kernel);
-        for (int threads : {1, 2, 3}) CHECK(bitwise_equal(run_kernel(*kernel, graph, inputs, threads), expected));
+        for (int threads : {1, 2, 3})
+          CHECK(bitwise_equal(run_kernel(*kernel, graph, inputs, threads), expected));
         CHECK(bitwise_equal(run_in_place(*kernel, inputs), expected));
       }
     }

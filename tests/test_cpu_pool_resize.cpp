@@ -1,9 +1,9 @@
 // The CPU resize and average-pool kernels against the reference ops, for every ISA this machine
 // runs, on random data across channel counts, odd sizes, up- and downsampling factors (integer
 // and not), every coordinate and rounding mode; bitwise identical for 1, 2 and 3 threads.
-#include "tests/cpu_kernel_testing.h"
-
 #include <cstdint>
+
+#include "tests/cpu_kernel_testing.h"
 
 using namespace atrous;
 using namespace atrous::cpu_testing;
@@ -23,7 +23,8 @@ void check_kernel(Factory factory, const Graph& graph, const std::vector<Tensor>
     REQUIRE(kernel);
     Tensor first = run_kernel(*kernel, graph, inputs, 1);
     close(first, expected);
-    for (int threads : {2, 3}) CHECK(bitwise_equal(run_kernel(*kernel, graph, inputs, threads), first));
+    for (int threads : {2, 3})
+      CHECK(bitwise_equal(run_kernel(*kernel, graph, inputs, threads), first));
   }
 }
 
@@ -61,9 +62,9 @@ TEST_CASE("resize kernels match the reference in every mode", "[cpu]") {
   // Up 4× and 4×−3 (1025×2049 style odd targets), non-integer factors, downsampling, identity,
   // 1×1 inputs and outputs.
   const std::vector<Case> cases = {
-      {{1, 3, 7, 9}, 29, 37},   {{1, 1, 33, 65}, 129, 257}, {{1, 17, 9, 17}, 33, 65}, {{2, 8, 7, 9}, 10, 13},
-      {{1, 64, 5, 6}, 5, 6},    {{1, 3, 33, 65}, 7, 9},     {{1, 3, 1, 1}, 5, 7},     {{1, 8, 7, 9}, 1, 1},
-      {{1, 1, 65, 129}, 257, 513},
+      {{1, 3, 7, 9}, 29, 37}, {{1, 1, 33, 65}, 129, 257}, {{1, 17, 9, 17}, 33, 65},
+      {{2, 8, 7, 9}, 10, 13}, {{1, 64, 5, 6}, 5, 6},      {{1, 3, 33, 65}, 7, 9},
+      {{1, 3, 1, 1}, 5, 7},   {{1, 8, 7, 9}, 1, 1},       {{1, 1, 65, 129}, 257, 513},
   };
   const char* coordinates[] = {"align_corners", "half_pixel", "pytorch_half_pixel", "asymmetric"};
   const char* nearest_modes[] = {"round_prefer_floor", "round_prefer_ceil", "floor", "ceil"};
@@ -129,7 +130,8 @@ TEST_CASE("average pool kernels match the reference", "[cpu]") {
     INFO(shape_to_string(shape));
     {
       Graph graph = single_node_graph(OpType::op_global_average_pool, AttributeMap(), {shape});
-      check_kernel(cpu_make_pool_kernel, graph, inputs, run_reference(graph, inputs), check_average);
+      check_kernel(cpu_make_pool_kernel, graph, inputs, run_reference(graph, inputs),
+                   check_average);
     }
     for (const std::vector<int64_t>& axes : std::vector<std::vector<int64_t>>{{2, 3}, {-1, -2}}) {
       for (int64_t keepdims : {0, 1}) {
@@ -137,7 +139,8 @@ TEST_CASE("average pool kernels match the reference", "[cpu]") {
         attributes.set_ints("axes", axes);
         attributes.set_int("keepdims", keepdims);
         Graph graph = single_node_graph(OpType::op_reduce_mean, attributes, {shape});
-        check_kernel(cpu_make_pool_kernel, graph, inputs, run_reference(graph, inputs), check_average);
+        check_kernel(cpu_make_pool_kernel, graph, inputs, run_reference(graph, inputs),
+                     check_average);
       }
     }
   }
@@ -167,8 +170,9 @@ TEST_CASE("average pool kernels match the reference", "[cpu]") {
     std::vector<Tensor> inputs;
     inputs.push_back(testing::random_tensor(c.input, rng));
     Graph graph = single_node_graph(OpType::op_average_pool, attributes, {c.input});
-    INFO(shape_to_string(c.input) << " kernel " << c.kernel[0] << "x" << c.kernel[1] << " include_pad "
-                                  << c.count_include_pad << " ceil " << c.ceil_mode);
+    INFO(shape_to_string(c.input) << " kernel " << c.kernel[0] << "x" << c.kernel[1]
+                                  << " include_pad " << c.count_include_pad << " ceil "
+                                  << c.ceil_mode);
     check_kernel(cpu_make_pool_kernel, graph, inputs, run_reference(graph, inputs), check_average);
   }
 }
@@ -180,8 +184,10 @@ TEST_CASE("max pool kernels equal the reference bitwise", "[cpu]") {
     int64_t ceil_mode;
   };
   const std::vector<PoolCase> pools = {
-      {{1, 17, 7, 9}, {3, 3}, {1, 1}, {1, 1, 1, 1}, 0}, {{2, 3, 33, 65}, {2, 2}, {2, 2}, {0, 0, 0, 0}, 1},
-      {{1, 8, 33, 65}, {7, 7}, {1, 1}, {3, 3, 3, 3}, 0}, {{1, 1, 1, 1}, {1, 1}, {1, 1}, {0, 0, 0, 0}, 0},
+      {{1, 17, 7, 9}, {3, 3}, {1, 1}, {1, 1, 1, 1}, 0},
+      {{2, 3, 33, 65}, {2, 2}, {2, 2}, {0, 0, 0, 0}, 1},
+      {{1, 8, 33, 65}, {7, 7}, {1, 1}, {3, 3, 3, 3}, 0},
+      {{1, 1, 1, 1}, {1, 1}, {1, 1}, {0, 0, 0, 0}, 0},
       {{1, 3, 9, 13}, {3, 5}, {2, 3}, {1, 2, 1, 2}, 1},
   };
   std::mt19937 rng(54);
@@ -204,7 +210,8 @@ TEST_CASE("max pool kernels equal the reference bitwise", "[cpu]") {
   }
 }
 
-TEST_CASE("the pool factory leaves dilated max_pool and other reductions to the reference", "[cpu]") {
+TEST_CASE("the pool factory leaves dilated max_pool and other reductions to the reference",
+          "[cpu]") {
   AttributeMap max_attributes;
   max_attributes.set_ints("kernel_shape", {3, 3});
   max_attributes.set_ints("dilations", {2, 2});

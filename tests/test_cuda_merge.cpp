@@ -9,11 +9,10 @@
 // bit (cuda_backend.h), so scores are compared to 1e-9 relative; stuff scores and label-only
 // scores exactly. Without a CUDA device (or in a build without CUDA) each test says so with
 // WARN and returns.
-#include <catch2/catch.hpp>
-#include <cstdint>
-
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <random>
 #include <string>
@@ -109,7 +108,8 @@ Scene make_scene(int h, int w, int classes, int instances, std::mt19937& rng) {
       int nearest = -1;
       int64_t best = std::numeric_limits<int64_t>::max();
       for (int k = 0; k < instances; ++k) {
-        const int64_t d = int64_t(cy[size_t(k)] - y) * (cy[size_t(k)] - y) + int64_t(cx[size_t(k)] - x) * (cx[size_t(k)] - x);
+        const int64_t d = int64_t(cy[size_t(k)] - y) * (cy[size_t(k)] - y) +
+                          int64_t(cx[size_t(k)] - x) * (cx[size_t(k)] - x);
         if (d < best) {
           best = d;
           nearest = k;
@@ -117,7 +117,8 @@ Scene make_scene(int h, int w, int classes, int instances, std::mt19937& rng) {
       }
       float heat = 0.0f;
       for (int k = 0; k < instances; ++k) {
-        const double d2 = double(cy[size_t(k)] - y) * (cy[size_t(k)] - y) + double(cx[size_t(k)] - x) * (cx[size_t(k)] - x);
+        const double d2 = double(cy[size_t(k)] - y) * (cy[size_t(k)] - y) +
+                          double(cx[size_t(k)] - x) * (cx[size_t(k)] - x);
         heat = std::max(heat, float(std::round(8.0 * std::exp(-d2 / 8.0)) / 8.0));
       }
       scene.center.f32()[i] = heat;
@@ -127,7 +128,8 @@ Scene make_scene(int h, int w, int classes, int instances, std::mt19937& rng) {
       scene.labels.i32()[i] = label;
       for (int c = 0; c < classes; ++c) scene.logits.f32()[c * hw + i] = float(small(rng));
       scene.logits.f32()[int64_t(label) * hw + i] = 3.0f;
-      if (small(rng) == -2) scene.logits.f32()[int64_t(rc(rng)) * hw + i] = 3.0f;  // a tie at the top
+      if (small(rng) == -2)
+        scene.logits.f32()[int64_t(rc(rng)) * hw + i] = 3.0f;  // a tie at the top
       const float dy = nearest >= 0 ? float(cy[size_t(nearest)] - y + small(rng)) : 0.0f;
       const float dx = nearest >= 0 ? float(cx[size_t(nearest)] - x + small(rng)) : 0.0f;
       scene.offset.f32()[i] = dy;
@@ -162,8 +164,9 @@ PanopticParams params_for(PanopticConvention convention, std::vector<int32_t> th
 
 void compare(CudaPanopticMerger& merger, const PanopticInputs& inputs, const PanopticParams& params,
              const std::string& label) {
-  INFO(label << ", convention " << panoptic_convention_name(params.convention) << ", nms " << params.nms_kernel
-              << ", top_k " << params.top_k << ", stuff limit " << params.stuff_area_limit);
+  INFO(label << ", convention " << panoptic_convention_name(params.convention) << ", nms "
+             << params.nms_kernel << ", top_k " << params.top_k << ", stuff limit "
+             << params.stuff_area_limit);
   PanopticResult cpu, gpu;
   Status status = panoptic_merge(inputs, params, 2, &cpu);
   INFO(status.message());
@@ -174,7 +177,8 @@ void compare(CudaPanopticMerger& merger, const PanopticInputs& inputs, const Pan
   require_identical(cpu, gpu, inputs.semantic.dtype == DType::dtype_f32 && params.compute_scores);
 }
 
-void compare_scene(CudaPanopticMerger& merger, const Scene& scene, PanopticParams params, const std::string& label) {
+void compare_scene(CudaPanopticMerger& merger, const Scene& scene, PanopticParams params,
+                   const std::string& label) {
   for (int convention = 0; convention < 2; ++convention) {
     params.convention = PanopticConvention(convention);
     if (params.convention == panoptic_convention_detectron2 && params.nms_kernel % 2 == 0) continue;
@@ -207,7 +211,7 @@ TEST_CASE("cuda merger: structured scenes match the CPU merger", "[cuda]") {
   struct Case {
     int h, w, classes, instances;
   };
-  const Case cases[] = {{1, 1, 3, 1}, {1, 17, 4, 2}, {33, 1, 4, 3}, {5, 7, 5, 2},
+  const Case cases[] = {{1, 1, 3, 1},    {1, 17, 4, 2},     {33, 1, 4, 3},      {5, 7, 5, 2},
                         {64, 64, 8, 12}, {97, 131, 19, 60}, {257, 129, 19, 300}};
   for (const Case& c : cases) {
     Scene scene = make_scene(c.h, c.w, c.classes, c.instances, rng);
@@ -279,9 +283,12 @@ TEST_CASE("cuda merger: no centers, NaN inputs, stuff around the area limit", "[
   // NaN offsets (nearest = center 0, as the CPU) and NaN logits (argmax and scores as the CPU).
   Scene hostile = make_scene(40, 52, 5, 6, rng);
   const int64_t hw = 40 * 52;
-  for (int64_t i = 0; i < hw; i += 7) hostile.offset.f32()[i] = std::numeric_limits<float>::quiet_NaN();
-  for (int64_t i = 3; i < hw; i += 11) hostile.logits.f32()[2 * hw + i] = std::numeric_limits<float>::quiet_NaN();
-  for (int64_t i = 5; i < hw; i += 13) hostile.logits.f32()[i] = std::numeric_limits<float>::quiet_NaN();
+  for (int64_t i = 0; i < hw; i += 7)
+    hostile.offset.f32()[i] = std::numeric_limits<float>::quiet_NaN();
+  for (int64_t i = 3; i < hw; i += 11)
+    hostile.logits.f32()[2 * hw + i] = std::numeric_limits<float>::quiet_NaN();
+  for (int64_t i = 5; i < hw; i += 13)
+    hostile.logits.f32()[i] = std::numeric_limits<float>::quiet_NaN();
   compare_scene(*merger, hostile, params, "NaN offsets and logits");
 
   // Stuff areas from the CPU's result: a limit equal to a class's area keeps it, one more drops it.
@@ -357,7 +364,8 @@ TEST_CASE("cuda merger: on the executor's device outputs", "[cuda]") {
   Scene scene = make_scene(int(H), int(W), int(C), 8, rng);
   for (int run = 0; run < 2; ++run) {
     Tensor semantic_in = testing::random_tensor({1, C, H, W}, rng, -1.f, 1.f);
-    const std::vector<const TensorView*> inputs = {&semantic_in.view(), &scene.center.view(), &scene.offset.view()};
+    const std::vector<const TensorView*> inputs = {&semantic_in.view(), &scene.center.view(),
+                                                   &scene.offset.view()};
     std::vector<Tensor> host;
     REQUIRE(executor->run(inputs, &host).ok());
     std::vector<CudaDeviceTensor> device;
@@ -384,14 +392,19 @@ TEST_CASE("cuda merger: on the executor's device outputs", "[cuda]") {
   }
   // Shapes that are no merger inputs are refused.
   std::vector<CudaDeviceTensor> device;
-  REQUIRE(executor->run_on_device({&scene.logits.view(), &scene.center.view(), &scene.offset.view()}, &device).ok());
+  REQUIRE(executor
+              ->run_on_device({&scene.logits.view(), &scene.center.view(), &scene.offset.view()},
+                              &device)
+              .ok());
   CudaPanopticInputs device_inputs;
-  CHECK_FALSE(cuda_panoptic_inputs(device[0], device[2], device[2], &device_inputs).ok());  // 2-channel center
+  CHECK_FALSE(cuda_panoptic_inputs(device[0], device[2], device[2], &device_inputs)
+                  .ok());  // 2-channel center
 #endif
 }
 
 #ifdef ATROUS_HAVE_CUDA
-TEST_CASE("cuda merger: device tensors that are no merger inputs are refused (no device needed)", "[cuda]") {
+TEST_CASE("cuda merger: device tensors that are no merger inputs are refused (no device needed)",
+          "[cuda]") {
   int dummy = 0;
   CudaDeviceTensor semantic{DType::dtype_f32, {1, 4, 8, 9}, &dummy};
   CudaDeviceTensor center{DType::dtype_f32, {1, 1, 8, 9}, &dummy};

@@ -2,9 +2,8 @@
 // void/crowd rules, confusion-matrix mIoU with Cityscapes' rules, parsing covering with and
 // without image-size normalization, and Cityscapes instance AP on tiny PR curves.
 #include <catch2/catch.hpp>
-#include <cstdint>
-
 #include <cmath>
+#include <cstdint>
 #include <vector>
 
 #include "eval/confusion_matrix.h"
@@ -31,7 +30,8 @@ PanopticSegment seg(uint32_t id, int category, bool crowd = false, int64_t area 
 }
 
 // Area from the map, as a GT JSON would list it.
-std::vector<PanopticSegment> with_areas(std::vector<PanopticSegment> segments, const std::vector<uint32_t>& ids) {
+std::vector<PanopticSegment> with_areas(std::vector<PanopticSegment> segments,
+                                        const std::vector<uint32_t>& ids) {
   for (auto& s : segments) {
     if (s.area >= 0) continue;
     s.area = 0;
@@ -40,11 +40,14 @@ std::vector<PanopticSegment> with_areas(std::vector<PanopticSegment> segments, c
   return segments;
 }
 
-PanopticQuality pq_of(const std::vector<uint32_t>& gt, const std::vector<PanopticSegment>& gt_segments,
-                      const std::vector<uint32_t>& pred, const std::vector<PanopticSegment>& pred_segments) {
+PanopticQuality pq_of(const std::vector<uint32_t>& gt,
+                      const std::vector<PanopticSegment>& gt_segments,
+                      const std::vector<uint32_t>& pred,
+                      const std::vector<PanopticSegment>& pred_segments) {
   PanopticOverlap overlap;
-  Status status = panoptic_overlap_compute(gt.data(), pred.empty() ? nullptr : pred.data(), gt.size(),
-                                           with_areas(gt_segments, gt), pred_segments, &overlap);
+  Status status =
+      panoptic_overlap_compute(gt.data(), pred.empty() ? nullptr : pred.data(), gt.size(),
+                               with_areas(gt_segments, gt), pred_segments, &overlap);
   REQUIRE(status.ok());
   PanopticQuality pq(three_categories());
   REQUIRE(pq.add(overlap).ok());
@@ -104,7 +107,8 @@ TEST_CASE("PQ: crowd regions are neither FN nor matched, and absorb same-class p
   std::vector<uint32_t> gt = {1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2};
   // pred 5 (class 1) inside the crowd: no FP. pred 7 (class 2) inside the crowd: FP (other class).
   std::vector<uint32_t> pred = {5, 5, 5, 7, 5, 5, 5, 7, 6, 6, 6, 6, 6, 6, 6, 6};
-  PanopticQuality pq = pq_of(gt, {seg(1, 1, true), seg(2, 1)}, pred, {seg(5, 1), seg(6, 1), seg(7, 2)});
+  PanopticQuality pq =
+      pq_of(gt, {seg(1, 1, true), seg(2, 1)}, pred, {seg(5, 1), seg(6, 1), seg(7, 2)});
   CHECK(pq.counts()[0].tp == 1);
   CHECK(pq.counts()[0].fp == 0);
   CHECK(pq.counts()[0].fn == 0);
@@ -138,17 +142,20 @@ TEST_CASE("PQ: inconsistent inputs are errors", "[eval]") {
   std::vector<uint32_t> gt = {1, 1, 1, 1};
   std::vector<uint32_t> pred = {5, 5, 6, 6};
   PanopticOverlap overlap;
-  Status s = panoptic_overlap_compute(gt.data(), pred.data(), 4, {seg(1, 1, false, 4)}, {seg(5, 1)}, &overlap);
+  Status s = panoptic_overlap_compute(gt.data(), pred.data(), 4, {seg(1, 1, false, 4)}, {seg(5, 1)},
+                                      &overlap);
   REQUIRE(!s.ok());
   CHECK(s.message().find("6") != std::string::npos);
   CHECK(s.message().find("not in the JSON") != std::string::npos);
-  s = panoptic_overlap_compute(gt.data(), pred.data(), 4, {seg(1, 1, false, 4)}, {seg(5, 1), seg(6, 1), seg(9, 1)},
-                               &overlap);
+  s = panoptic_overlap_compute(gt.data(), pred.data(), 4, {seg(1, 1, false, 4)},
+                               {seg(5, 1), seg(6, 1), seg(9, 1)}, &overlap);
   REQUIRE(!s.ok());
   CHECK(s.message().find("not in the PNG") != std::string::npos);
-  s = panoptic_overlap_compute(gt.data(), pred.data(), 4, {seg(1, 1, false, 4)}, {seg(5, 1), seg(5, 2)}, &overlap);
+  s = panoptic_overlap_compute(gt.data(), pred.data(), 4, {seg(1, 1, false, 4)},
+                               {seg(5, 1), seg(5, 2)}, &overlap);
   CHECK(!s.ok());
-  REQUIRE(panoptic_overlap_compute(gt.data(), pred.data(), 4, {seg(1, 1, false, 4)}, {seg(5, 1), seg(6, 42)}, &overlap)
+  REQUIRE(panoptic_overlap_compute(gt.data(), pred.data(), 4, {seg(1, 1, false, 4)},
+                                   {seg(5, 1), seg(6, 42)}, &overlap)
               .ok());
   PanopticQuality pq(three_categories());
   s = pq.add(overlap);
@@ -208,9 +215,11 @@ TEST_CASE("PC: parsing covering with and without image-size normalization", "[ev
   std::vector<uint32_t> gt3 = {4, 4, 4, 4};
   auto cats = three_categories();
   PanopticOverlap o1, o2, o3;
-  REQUIRE(panoptic_overlap_compute(gt1.data(), pred1.data(), 16, {seg(1, 1), seg(2, 1)}, {seg(5, 1), seg(6, 1)}, &o1)
+  REQUIRE(panoptic_overlap_compute(gt1.data(), pred1.data(), 16, {seg(1, 1), seg(2, 1)},
+                                   {seg(5, 1), seg(6, 1)}, &o1)
               .ok());
-  REQUIRE(panoptic_overlap_compute(gt2.data(), pred2.data(), 4, {seg(1, 1)}, {seg(3, 1)}, &o2).ok());
+  REQUIRE(
+      panoptic_overlap_compute(gt2.data(), pred2.data(), 4, {seg(1, 1)}, {seg(3, 1)}, &o2).ok());
   REQUIRE(panoptic_overlap_compute(gt3.data(), gt3.data(), 4, {seg(4, 2)}, {seg(4, 2)}, &o3).ok());
   ParsingCovering single(cats);
   single.add(o1);

@@ -2,7 +2,6 @@
 // exactly what one panoptic_overlap_compute call over the whole maps gives.
 #include <catch2/catch.hpp>
 #include <cstdint>
-
 #include <random>
 
 #include "eval/panoptic_overlap.h"
@@ -25,7 +24,8 @@ TEST_CASE("Panoptic overlap: counting in pieces equals counting at once", "[eval
         p[i] = pi;
       }
     }
-    for (size_t k = 0; k < pred.size() && k < pixels; ++k) p[k] = pred[k].id;  // every pred segment present
+    for (size_t k = 0; k < pred.size() && k < pixels; ++k)
+      p[k] = pred[k].id;  // every pred segment present
     PanopticOverlap whole, pieces;
     REQUIRE(panoptic_overlap_compute(g.data(), p.data(), pixels, gt, pred, &whole).ok());
     PanopticOverlapCounter counter;

@@ -7,6 +7,7 @@
 
 #if ATROUS_HAVE_LIBDEFLATE  // a cross build without libdeflate has no fast decoder to test
 #include <libdeflate.h>
+#include <stb/stb_image.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -16,8 +17,6 @@
 #include <random>
 #include <string>
 #include <vector>
-
-#include <stb/stb_image.h>
 
 #include "eval/label_image.h"
 #include "eval/png_reader.h"
@@ -44,10 +43,12 @@ int paeth_ref(int a, int b, int c) {
 }
 
 // Forward filter of one row (the encoder side), written independently of the decoder.
-std::vector<uint8_t> filter_row(int f, const uint8_t* row, const uint8_t* prior, size_t n, int bpp) {
+std::vector<uint8_t> filter_row(int f, const uint8_t* row, const uint8_t* prior, size_t n,
+                                int bpp) {
   std::vector<uint8_t> out(n);
   for (size_t i = 0; i < n; ++i) {
-    int a = i >= size_t(bpp) ? row[i - size_t(bpp)] : 0, b = prior[i], c = i >= size_t(bpp) ? prior[i - size_t(bpp)] : 0;
+    int a = i >= size_t(bpp) ? row[i - size_t(bpp)] : 0, b = prior[i],
+        c = i >= size_t(bpp) ? prior[i - size_t(bpp)] : 0;
     int pred = f == 0 ? 0 : f == 1 ? a : f == 2 ? b : f == 3 ? (a + b) / 2 : paeth_ref(a, b, c);
     out[i] = uint8_t(row[i] - pred);
   }
@@ -56,9 +57,10 @@ std::vector<uint8_t> filter_row(int f, const uint8_t* row, const uint8_t* prior,
 
 // A PNG of `pixels` (rows of width·channels·depth/8 bytes); filter = 0..4 for every row, or -1
 // for row y using filter y mod 5.
-std::vector<uint8_t> encode_png(int w, int h, int depth, int color, const std::vector<uint8_t>& pixels, int filter,
-                                const std::vector<uint8_t>& plte = {}, const std::vector<uint8_t>& trns = {},
-                                size_t idat_split = 0) {
+std::vector<uint8_t> encode_png(int w, int h, int depth, int color,
+                                const std::vector<uint8_t>& pixels, int filter,
+                                const std::vector<uint8_t>& plte = {},
+                                const std::vector<uint8_t>& trns = {}, size_t idat_split = 0) {
   static const int kChannels[7] = {1, 0, 3, 1, 2, 0, 4};
   const int bpp = std::max(1, kChannels[color] * depth / 8);
   const size_t stride = size_t(w) * size_t(kChannels[color]) * size_t(depth) / 8;
@@ -100,7 +102,8 @@ std::vector<uint8_t> test_pixels(size_t n, std::mt19937* rng, int max_value = 25
   std::uniform_int_distribution<int> value(0, max_value), run(1, 9), noise(0, 3);
   for (size_t i = 0; i < n;) {
     uint8_t b = uint8_t(value(*rng));
-    for (int k = run(*rng); k > 0 && i < n; --k, ++i) v[i] = noise(*rng) == 0 ? uint8_t(value(*rng)) : b;
+    for (int k = run(*rng); k > 0 && i < n; --k, ++i)
+      v[i] = noise(*rng) == 0 ? uint8_t(value(*rng)) : b;
   }
   v[0] = 1;
   return v;
@@ -116,16 +119,20 @@ struct Decoded {
 Decoded fast_decode(const std::vector<uint8_t>& png, bool verify_crc = false) {
   PngDecoder decoder(verify_crc);
   Decoded d;
-  d.status = decoder.decode_memory(png.data(), png.size(), &d.info, &d.unsupported, [&](int, const uint8_t* row) {
-    const size_t stride = size_t(d.info.width) * size_t(d.info.channels) * size_t(d.info.bit_depth / 8);
-    if (d.info.color_type == 3) {  // expand through the palette as stb does (RGB, or RGBA with tRNS)
-      for (size_t x = 0; x < stride; ++x)
-        for (int c = 0; c < 4; ++c) d.bytes.push_back(decoder.palette()[size_t(row[x]) * 4 + size_t(c)]);
-    } else {
-      d.bytes.insert(d.bytes.end(), row, row + stride);
-    }
-    return Status::success();
-  });
+  d.status = decoder.decode_memory(
+      png.data(), png.size(), &d.info, &d.unsupported, [&](int, const uint8_t* row) {
+        const size_t stride =
+            size_t(d.info.width) * size_t(d.info.channels) * size_t(d.info.bit_depth / 8);
+        if (d.info.color_type ==
+            3) {  // expand through the palette as stb does (RGB, or RGBA with tRNS)
+          for (size_t x = 0; x < stride; ++x)
+            for (int c = 0; c < 4; ++c)
+              d.bytes.push_back(decoder.palette()[size_t(row[x]) * 4 + size_t(c)]);
+        } else {
+          d.bytes.insert(d.bytes.end(), row, row + stride);
+        }
+        return Status::success();
+      });
   return d;
 }
 
@@ -172,7 +179,8 @@ TEST_CASE("PNG unfiltering matches a scalar reference for every filter and pixel
   CHECK_FALSE(png_unfilter_row(5, row.data(), prior.data(), 3, 1).ok());
 }
 
-TEST_CASE("PNG decoder: every colour type, bit depth and filter gives stb_image's bytes", "[eval]") {
+TEST_CASE("PNG decoder: every colour type, bit depth and filter gives stb_image's bytes",
+          "[eval]") {
   std::mt19937 rng(11);
   struct Kind {
     int depth, color;
@@ -187,7 +195,8 @@ TEST_CASE("PNG decoder: every colour type, bit depth and filter gives stb_image'
           if (trns && k.color != 3) continue;
           const int w = size[0], h = size[1];
           static const int kChannels[7] = {1, 0, 3, 1, 2, 0, 4};
-          const size_t bytes = size_t(w) * size_t(h) * size_t(kChannels[k.color]) * size_t(k.depth / 8);
+          const size_t bytes =
+              size_t(w) * size_t(h) * size_t(kChannels[k.color]) * size_t(k.depth / 8);
           std::vector<uint8_t> plte, alpha;
           int entries = 0;
           if (k.color == 3) {
@@ -196,9 +205,11 @@ TEST_CASE("PNG decoder: every colour type, bit depth and filter gives stb_image'
             if (trns) alpha = test_pixels(size_t(1 + int(rng() % unsigned(entries))), &rng);
           }
           std::vector<uint8_t> pixels = test_pixels(bytes, &rng, k.color == 3 ? entries - 1 : 255);
-          std::vector<uint8_t> png = encode_png(w, h, k.depth, k.color, pixels, filter, plte, alpha, 7);
+          std::vector<uint8_t> png =
+              encode_png(w, h, k.depth, k.color, pixels, filter, plte, alpha, 7);
           Decoded d = fast_decode(png, true);
-          INFO("depth " << k.depth << " colour " << k.color << " " << w << "x" << h << " filter " << filter);
+          INFO("depth " << k.depth << " colour " << k.color << " " << w << "x" << h << " filter "
+                        << filter);
           REQUIRE(d.status.ok());
           REQUIRE_FALSE(d.unsupported);
           CHECK(d.info.width == w);
@@ -225,7 +236,8 @@ TEST_CASE("PNG decoder: the PNGs in shared/assets decode to stb_image's bytes", 
   for (const auto& entry : fs::recursive_directory_iterator(assets)) {
     if (entry.path().extension() != ".png") continue;
     std::ifstream in(entry.path(), std::ios::binary);
-    std::vector<uint8_t> png((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::vector<uint8_t> png((std::istreambuf_iterator<char>(in)),
+                             std::istreambuf_iterator<char>());
     Decoded d = fast_decode(png, true);
     INFO(entry.path().string());
     REQUIRE(d.status.ok());
@@ -239,18 +251,23 @@ TEST_CASE("PNG decoder: the PNGs in shared/assets decode to stb_image's bytes", 
 TEST_CASE("Eval PNG loaders give stb_image's values through the fast decoder", "[eval]") {
   namespace fs = std::filesystem;
   std::mt19937 rng(5);
-  const fs::path dir = fs::temp_directory_path() / ("atrous_test_png_" + std::to_string(::getpid()));
+  const fs::path dir =
+      fs::temp_directory_path() / ("atrous_test_png_" + std::to_string(::getpid()));
   fs::create_directories(dir);
   auto write = [&](const std::string& name, const std::vector<uint8_t>& png) {
-    std::ofstream(dir / name, std::ios::binary).write(reinterpret_cast<const char*>(png.data()), long(png.size()));
+    std::ofstream(dir / name, std::ios::binary)
+        .write(reinterpret_cast<const char*>(png.data()), long(png.size()));
     return (dir / name).string();
   };
   const int w = 37, h = 11;
   for (int color : {2, 3, 6}) {  // panoptic: RGB, palette, RGBA
     std::vector<uint8_t> plte = test_pixels(200 * 3, &rng);
-    std::vector<uint8_t> px = test_pixels(size_t(w * h) * (color == 2 ? 3 : color == 6 ? 4 : 1), &rng,
-                                          color == 3 ? 199 : 255);
-    std::string path = write("pan.png", encode_png(w, h, 8, color, px, -1, color == 3 ? plte : std::vector<uint8_t>()));
+    std::vector<uint8_t> px = test_pixels(size_t(w * h) * (color == 2   ? 3
+                                                           : color == 6 ? 4
+                                                                        : 1),
+                                          &rng, color == 3 ? 199 : 255);
+    std::string path = write(
+        "pan.png", encode_png(w, h, 8, color, px, -1, color == 3 ? plte : std::vector<uint8_t>()));
     LabelImage image;
     REQUIRE(load_panoptic_png(path, &image).ok());
     int sw, sh, sn;
@@ -259,15 +276,20 @@ TEST_CASE("Eval PNG loaders give stb_image's values through the fast decoder", "
     REQUIRE(image.values.size() == size_t(w * h));
     bool same = true;
     for (size_t i = 0; i < image.values.size(); ++i)
-      same &= image.values[i] == (uint32_t(p[3 * i]) | (uint32_t(p[3 * i + 1]) << 8) | (uint32_t(p[3 * i + 2]) << 16));
+      same &= image.values[i] ==
+              (uint32_t(p[3 * i]) | (uint32_t(p[3 * i + 1]) << 8) | (uint32_t(p[3 * i + 2]) << 16));
     stbi_image_free(p);
     CHECK(same);
   }
   for (int color : {0, 2, 3, 4, 6}) {  // masks: stb's luma conversion
-    std::vector<uint8_t> px = test_pixels(size_t(w * h) * size_t(color == 2 ? 3 : color == 6 ? 4 : color == 4 ? 2 : 1),
+    std::vector<uint8_t> px = test_pixels(size_t(w * h) * size_t(color == 2   ? 3
+                                                                 : color == 6 ? 4
+                                                                 : color == 4 ? 2
+                                                                              : 1),
                                           &rng, color == 3 ? 99 : 255);
-    std::string path = write("mask.png", encode_png(w, h, 8, color, px, -1, color == 3 ? test_pixels(300, &rng)
-                                                                                        : std::vector<uint8_t>()));
+    std::string path =
+        write("mask.png", encode_png(w, h, 8, color, px, -1,
+                                     color == 3 ? test_pixels(300, &rng) : std::vector<uint8_t>()));
     LabelImage8 mask;
     REQUIRE(load_mask_png(path, &mask).ok());
     int sw, sh, sn;
@@ -285,7 +307,8 @@ TEST_CASE("Eval PNG loaders give stb_image's values through the fast decoder", "
     LabelImage ids;
     REQUIRE(load_instance_png(write("i.png", encode_png(w, h, 16, 0, px16, -1)), &ids).ok());
     bool same = true;
-    for (size_t i = 0; i < ids.values.size(); ++i) same &= ids.values[i] == (uint32_t(px16[2 * i]) << 8 | px16[2 * i + 1]);
+    for (size_t i = 0; i < ids.values.size(); ++i)
+      same &= ids.values[i] == (uint32_t(px16[2 * i]) << 8 | px16[2 * i + 1]);
     CHECK(same);
     std::vector<uint8_t> colour = test_pixels(size_t(w * h) * 3, &rng);
     Status s = load_label_png(write("c.png", encode_png(w, h, 8, 2, colour, -1)), &labels);

@@ -1,7 +1,6 @@
 // The .atrous reader and writer: round trips and the checks of docs/FORMAT.md.
 #include <catch2/catch.hpp>
 #include <cstdint>
-
 #include <cstring>
 #include <functional>
 
@@ -12,8 +11,12 @@ using namespace atrous;
 
 namespace {
 
-void put_u64(std::vector<uint8_t>& bytes, size_t at, uint64_t value) { std::memcpy(&bytes[at], &value, 8); }
-void put_u32(std::vector<uint8_t>& bytes, size_t at, uint32_t value) { std::memcpy(&bytes[at], &value, 4); }
+void put_u64(std::vector<uint8_t>& bytes, size_t at, uint64_t value) {
+  std::memcpy(&bytes[at], &value, 8);
+}
+void put_u32(std::vector<uint8_t>& bytes, size_t at, uint32_t value) {
+  std::memcpy(&bytes[at], &value, 4);
+}
 uint64_t get_u64(const std::vector<uint8_t>& bytes, size_t at) {
   uint64_t v;
   std::memcpy(&v, &bytes[at], 8);
@@ -79,14 +82,23 @@ TEST_CASE("the reader rejects broken headers with a message that says what is wr
   };
   std::vector<Case> cases = {
       {"bad magic", [](std::vector<uint8_t>& b) { b[0] = 'X'; }, "bad magic"},
-      {"major version 2", [](std::vector<uint8_t>& b) { put_u32(b, 8, 2); }, "version 2.0 is not supported"},
-      {"file size mismatch", [](std::vector<uint8_t>& b) { put_u64(b, 16, b.size() + 1); }, "truncated or padded"},
-      {"metadata in the header", [](std::vector<uint8_t>& b) { put_u64(b, 24, 64); }, "overlaps the header"},
-      {"tensor section past the end", [](std::vector<uint8_t>& b) { put_u64(b, 48, ~uint64_t(0) - 8); }, "lies outside the file"},
-      {"unaligned data section", [](std::vector<uint8_t>& b) { put_u64(b, 72, get_u64(b, 72) + 4); }, "not 64-byte aligned"},
+      {"major version 2", [](std::vector<uint8_t>& b) { put_u32(b, 8, 2); },
+       "version 2.0 is not supported"},
+      {"file size mismatch", [](std::vector<uint8_t>& b) { put_u64(b, 16, b.size() + 1); },
+       "truncated or padded"},
+      {"metadata in the header", [](std::vector<uint8_t>& b) { put_u64(b, 24, 64); },
+       "overlaps the header"},
+      {"tensor section past the end",
+       [](std::vector<uint8_t>& b) { put_u64(b, 48, ~uint64_t(0) - 8); }, "lies outside the file"},
+      {"unaligned data section",
+       [](std::vector<uint8_t>& b) { put_u64(b, 72, get_u64(b, 72) + 4); }, "not 64-byte aligned"},
       {"reserved byte set", [](std::vector<uint8_t>& b) { b[100] = 1; }, "reserved byte"},
-      {"huge metadata count", [](std::vector<uint8_t>& b) { put_u32(b, size_t(get_u64(b, 24)), 0x7fffffff); }, "does not fit"},
-      {"huge tensor count", [](std::vector<uint8_t>& b) { put_u32(b, size_t(get_u64(b, 40)), 0xffffffff); }, "does not fit"},
+      {"huge metadata count",
+       [](std::vector<uint8_t>& b) { put_u32(b, size_t(get_u64(b, 24)), 0x7fffffff); },
+       "does not fit"},
+      {"huge tensor count",
+       [](std::vector<uint8_t>& b) { put_u32(b, size_t(get_u64(b, 40)), 0xffffffff); },
+       "does not fit"},
   };
   for (const Case& c : cases) {
     SECTION(c.what) {
@@ -105,7 +117,10 @@ TEST_CASE("the reader rejects graph rule violations", "[format]") {
     std::vector<uint8_t> bytes = format_write_memory(graph);
     // Replace the first node's op string "conv" by "cOnv" in place.
     std::string text(bytes.begin(), bytes.end());
-    size_t at = text.find(std::string("\x04\x00\x00\x00" "conv", 8));
+    size_t at =
+        text.find(std::string("\x04\x00\x00\x00"
+                              "conv",
+                              8));
     REQUIRE(at != std::string::npos);
     bytes[at + 5] = 'O';
     CHECK_THAT(load_error(bytes), Catch::Contains("unknown op 'cOnv'"));
@@ -123,7 +138,8 @@ TEST_CASE("the reader rejects graph rule violations", "[format]") {
   SECTION("a node writing a constant") {
     Graph graph = testing::make_test_graph();
     graph.nodes[0].outputs = {1};
-    CHECK_THAT(load_error(format_write_memory(graph)), Catch::Contains("graph input or a constant"));
+    CHECK_THAT(load_error(format_write_memory(graph)),
+               Catch::Contains("graph input or a constant"));
   }
   SECTION("duplicate tensor names") {
     Graph graph = testing::make_test_graph();
@@ -157,5 +173,6 @@ TEST_CASE("format_load_file reports missing and non-model files", "[format]") {
 // Hidden (not run by default): writes the fuzzing seed, `atrous_tests "[.fuzz-seed]"`.
 TEST_CASE("write the fuzz seed corpus", "[.fuzz-seed]") {
   REQUIRE(format_write_file(testing::make_test_graph(),
-                            ATROUS_SOURCE_DIR "/fuzz/corpus/test_graph.atrous").ok());
+                            ATROUS_SOURCE_DIR "/fuzz/corpus/test_graph.atrous")
+              .ok());
 }

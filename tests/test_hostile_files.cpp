@@ -3,7 +3,6 @@
 // out-of-bounds read (CI runs this under AddressSanitizer + UndefinedBehaviorSanitizer).
 #include <catch2/catch.hpp>
 #include <cstdint>
-
 #include <cstring>
 #include <random>
 
@@ -90,7 +89,8 @@ TEST_CASE("random byte flips either load or fail cleanly", "[hostile]") {
   CHECK(rejected > 0);
 }
 
-TEST_CASE("flips confined to the structure sections are rejected or loaded, never crash", "[hostile]") {
+TEST_CASE("flips confined to the structure sections are rejected or loaded, never crash",
+          "[hostile]") {
   const std::vector<uint8_t> valid = format_write_memory(testing::make_test_graph());
   uint64_t data_offset = 0;
   std::memcpy(&data_offset, &valid[72], 8);

@@ -1,10 +1,10 @@
 // conv: hand-checked cases for every geometry rule of docs/OPS.md, the fused activation against
 // the standalone ops, a brute-force comparison on random configurations, and shape-rule errors.
-#include "test_ops_helpers.h"
-
 #include <algorithm>
 #include <cstdint>
 #include <limits>
+
+#include "test_ops_helpers.h"
 
 namespace atrous {
 namespace {
@@ -187,9 +187,9 @@ bool naive_conv(const ConvConfig& cfg, const Tensor& x, const Tensor& w, const T
 void compare_with_naive(const ConvConfig& cfg, std::mt19937& rng) {
   INFO("N" << cfg.n << " C" << cfg.c << " H" << cfg.h << " W" << cfg.w << " M" << cfg.m << " k"
            << cfg.kh << "x" << cfg.kw << " g" << cfg.group << " s" << cfg.stride_h << ","
-           << cfg.stride_w << " d" << cfg.dilation_h << "," << cfg.dilation_w << " "
-           << cfg.auto_pad << " pads " << cfg.pad_top << "," << cfg.pad_left << ","
-           << cfg.pad_bottom << "," << cfg.pad_right << (cfg.bias ? " bias" : ""));
+           << cfg.stride_w << " d" << cfg.dilation_h << "," << cfg.dilation_w << " " << cfg.auto_pad
+           << " pads " << cfg.pad_top << "," << cfg.pad_left << "," << cfg.pad_bottom << ","
+           << cfg.pad_right << (cfg.bias ? " bias" : ""));
   Tensor x = random_f32({cfg.n, cfg.c, cfg.h, cfg.w}, rng);
   Tensor w = random_f32({cfg.m, cfg.c / cfg.group, cfg.kh, cfg.kw}, rng);
   Tensor b = random_f32({cfg.m}, rng);
@@ -273,9 +273,13 @@ TEST_CASE("conv: a fused activation is bitwise equal to conv + the standalone op
       {"relu", OpType::op_relu, {}, Attrs()},
       {"clip", OpType::op_clip, {0.0, 6.0}, Attrs().real("min", 0.0).real("max", 6.0)},
       {"hard_swish", OpType::op_hard_swish, {}, Attrs()},
-      {"hard_sigmoid", OpType::op_hard_sigmoid, {1.0 / 6.0, 0.5},
+      {"hard_sigmoid",
+       OpType::op_hard_sigmoid,
+       {1.0 / 6.0, 0.5},
        Attrs().real("alpha", 1.0 / 6.0).real("beta", 0.5)},
-      {"hard_sigmoid", OpType::op_hard_sigmoid, {0.16667, 0.5},
+      {"hard_sigmoid",
+       OpType::op_hard_sigmoid,
+       {0.16667, 0.5},
        Attrs().real("alpha", 0.16667).real("beta", 0.5)},
       {"sigmoid", OpType::op_sigmoid, {}, Attrs()},
       {"tanh", OpType::op_tanh, {}, Attrs()},
@@ -330,31 +334,48 @@ TEST_CASE("conv: invalid attributes and shapes are errors, not crashes", "[ops][
       {"three pads", Attrs().ints("pads", {1, 1, 1}), x, w, {}, DType::dtype_f32},
       {"huge pad", Attrs().ints("pads", {huge, 0, 0, 0}), x, w, {}, DType::dtype_f32},
       {"group 0", Attrs().integer("group", 0), x, w, {}, DType::dtype_f32},
-      {"group not dividing C", Attrs().integer("group", 3), x, {3, 1, 3, 3}, {},
-       DType::dtype_f32},
-      {"group not dividing M", Attrs().integer("group", 2), x, {3, 2, 3, 3}, {},
-       DType::dtype_f32},
+      {"group not dividing C", Attrs().integer("group", 3), x, {3, 1, 3, 3}, {}, DType::dtype_f32},
+      {"group not dividing M", Attrs().integer("group", 2), x, {3, 2, 3, 3}, {}, DType::dtype_f32},
       {"W channels != C/group", Attrs().integer("group", 2), x, w, {}, DType::dtype_f32},
       {"rank-3 input", Attrs(), {4, 8, 8}, w, {}, DType::dtype_f32},
       {"rank-2 weight", Attrs(), x, {4, 36}, {}, DType::dtype_f32},
       {"int32 input", Attrs(), x, w, {}, DType::dtype_i32},
       {"bias of the wrong size", Attrs(), x, w, {3}, DType::dtype_f32},
       {"kernel larger than the input", Attrs(), {1, 4, 2, 2}, w, {}, DType::dtype_f32},
-      {"huge dilation", Attrs().ints("dilations", {int64_t(1) << 31, 1}), x, {4, 4, 1 << 12, 1},
-       {}, DType::dtype_f32},
+      {"huge dilation",
+       Attrs().ints("dilations", {int64_t(1) << 31, 1}),
+       x,
+       {4, 4, 1 << 12, 1},
+       {},
+       DType::dtype_f32},
       {"strides of the wrong type", Attrs().integer("strides", 2), x, w, {}, DType::dtype_f32},
       {"group of the wrong type", Attrs().real("group", 1.0), x, w, {}, DType::dtype_f32},
       {"auto_pad of the wrong type", Attrs().integer("auto_pad", 1), x, w, {}, DType::dtype_f32},
       {"unknown auto_pad", Attrs().str("auto_pad", "SAME"), x, w, {}, DType::dtype_f32},
       {"unknown activation", Attrs().str("activation", "gelu"), x, w, {}, DType::dtype_f32},
-      {"clip with one param", Attrs().str("activation", "clip").reals("activation_params", {0}),
-       x, w, {}, DType::dtype_f32},
-      {"relu with params", Attrs().str("activation", "relu").reals("activation_params", {0}), x,
-       w, {}, DType::dtype_f32},
-      {"activation_params as ints",
-       Attrs().str("activation", "clip").ints("activation_params", {0, 6}), x, w, {},
+      {"clip with one param",
+       Attrs().str("activation", "clip").reals("activation_params", {0}),
+       x,
+       w,
+       {},
        DType::dtype_f32},
-      {"kernel_shape disagreeing with W", Attrs().ints("kernel_shape", {5, 5}), x, w, {},
+      {"relu with params",
+       Attrs().str("activation", "relu").reals("activation_params", {0}),
+       x,
+       w,
+       {},
+       DType::dtype_f32},
+      {"activation_params as ints",
+       Attrs().str("activation", "clip").ints("activation_params", {0, 6}),
+       x,
+       w,
+       {},
+       DType::dtype_f32},
+      {"kernel_shape disagreeing with W",
+       Attrs().ints("kernel_shape", {5, 5}),
+       x,
+       w,
+       {},
        DType::dtype_f32},
   };
   for (const Case& c : cases) {

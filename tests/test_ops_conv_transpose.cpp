@@ -1,10 +1,10 @@
 // conv_transpose: hand-checked cases for the scatter semantics and output size of docs/OPS.md,
 // a brute-force comparison with an independent gather formulation on random configurations,
 // the adjoint identity with conv, the multiply-add count, and shape-rule errors.
-#include "test_ops_helpers.h"
-
 #include <algorithm>
 #include <cstdint>
+
+#include "test_ops_helpers.h"
 
 namespace atrous {
 namespace {
@@ -53,8 +53,10 @@ TEST_CASE("conv_transpose: hand-checked geometry", "[ops][conv_transpose]") {
     check_close(conv_transpose(x, w, Attrs().ints("strides", {1, 2}).ints("pads", {0, 0, 0, 2})),
                 {1, 1, 1, 3}, {1, 10, 102});
     check_close(conv_transpose(x, w,
-                               Attrs().ints("strides", {1, 2}).ints("pads", {0, 0, 0, 2}).ints(
-                                   "output_padding", {0, 1})),
+                               Attrs()
+                                   .ints("strides", {1, 2})
+                                   .ints("pads", {0, 0, 0, 2})
+                                   .ints("output_padding", {0, 1})),
                 {1, 1, 1, 4}, {1, 10, 102, 20});
   }
   SECTION("dilation 2: taps land two apart") {
@@ -67,9 +69,9 @@ TEST_CASE("conv_transpose: hand-checked geometry", "[ops][conv_transpose]") {
   SECTION("output_padding may reach up to dilation - 1 when the stride is 1") {
     Tensor x = make_f32({1, 1, 1, 2}, {1, 2});
     Tensor w = make_f32({1, 1, 1, 2}, {1, 10});
-    check_close(conv_transpose(x, w, Attrs().ints("dilations", {1, 3}).ints("output_padding",
-                                                                            {0, 2})),
-                {1, 1, 1, 7}, {1, 2, 0, 10, 20, 0, 0});
+    check_close(
+        conv_transpose(x, w, Attrs().ints("dilations", {1, 3}).ints("output_padding", {0, 2})),
+        {1, 1, 1, 7}, {1, 2, 0, 10, 20, 0, 0});
   }
   SECTION("asymmetric pads crop the start only") {
     // x = [1, 2, 3], kernel [1, 10, 100]: uncropped [1, 12, 123, 230, 300]; pad left 2.
@@ -129,8 +131,7 @@ bool naive_conv_transpose(const TransposeConfig& cfg, const Tensor& x, const Ten
               for (int64_t j = 0; j < cfg.kw; ++j) {
                 const int64_t th = oh + cfg.pad_top - i * cfg.dilation_h;
                 const int64_t tw = ow + cfg.pad_left - j * cfg.dilation_w;
-                if (th < 0 || tw < 0 || th % cfg.stride_h != 0 || tw % cfg.stride_w != 0)
-                  continue;
+                if (th < 0 || tw < 0 || th % cfg.stride_h != 0 || tw % cfg.stride_w != 0) continue;
                 const int64_t ih = th / cfg.stride_h, iw = tw / cfg.stride_w;
                 if (ih >= cfg.h || iw >= cfg.w) continue;
                 const int64_t c = (m / mg) * cg + cl;
@@ -324,15 +325,22 @@ TEST_CASE("conv_transpose: invalid attributes and shapes are errors, not crashes
       {"huge group", Attrs().integer("group", huge), x, w, {}},
       {"group not dividing C", Attrs().integer("group", 3), x, w, {}},
       {"negative output_padding", Attrs().ints("output_padding", {-1, 0}), x, w, {}},
-      {"output_padding 1 with stride and dilation 1", Attrs().ints("output_padding", {0, 1}), x,
-       w, {}},
+      {"output_padding 1 with stride and dilation 1",
+       Attrs().ints("output_padding", {0, 1}),
+       x,
+       w,
+       {}},
       {"output_padding equal to the stride",
-       Attrs().ints("strides", {2, 2}).ints("output_padding", {2, 0}), x, w, {}},
+       Attrs().ints("strides", {2, 2}).ints("output_padding", {2, 0}),
+       x,
+       w,
+       {}},
       {"output_padding equal to the dilation",
        Attrs().ints("strides", {2, 2}).ints("dilations", {1, 3}).ints("output_padding", {0, 3}),
-       x, w, {}},
-      {"one output_padding", Attrs().ints("strides", {2, 2}).ints("output_padding", {1}), x, w,
+       x,
+       w,
        {}},
+      {"one output_padding", Attrs().ints("strides", {2, 2}).ints("output_padding", {1}), x, w, {}},
       {"huge output_padding", Attrs().ints("output_padding", {huge, 0}), x, w, {}},
       {"output_padding of the wrong type", Attrs().integer("output_padding", 0), x, w, {}},
       {"strides of the wrong type", Attrs().integer("strides", 2), x, w, {}},
@@ -352,10 +360,12 @@ TEST_CASE("conv_transpose: invalid attributes and shapes are errors, not crashes
       {"bias of rank 2", Attrs(), x, w, {1, 2}},
       {"pads crop the whole output", Attrs().ints("pads", {3, 0, 2, 0}), x, w, {}},
       {"output too large", Attrs().ints("strides", {big, big}), x, w, {}},
-      {"dilated kernel too large", Attrs().ints("dilations", {big, 1}), x, {4, 2, 1 << 12, 1},
+      {"dilated kernel too large", Attrs().ints("dilations", {big, 1}), x, {4, 2, 1 << 12, 1}, {}},
+      {"(H - 1) * stride too large",
+       Attrs().ints("strides", {big, 1}),
+       {1, 1, 1 << 20, 1},
+       {1, 1, 1, 1},
        {}},
-      {"(H - 1) * stride too large", Attrs().ints("strides", {big, 1}), {1, 1, 1 << 20, 1},
-       {1, 1, 1, 1}, {}},
   };
   for (const Case& c : cases) {
     INFO(c.what);

@@ -3,9 +3,8 @@
 #pragma once
 
 #include <catch2/catch.hpp>
-#include <cstdint>
-
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <random>
 #include <string>

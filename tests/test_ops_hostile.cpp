@@ -3,42 +3,81 @@
 // touching memory out of bounds or overflowing (run this under ATROUS_SANITIZE=ON to check the
 // latter). Attributes are drawn from values that broke shape rules elsewhere: 0, negatives,
 // 2^31, 2^62, INT64_MIN/MAX, NaN, wrong types.
-#include "test_ops_helpers.h"
-
 #include <cstdint>
 #include <iterator>
 #include <limits>
 #include <string>
+
+#include "test_ops_helpers.h"
 
 namespace atrous {
 namespace {
 
 using namespace ops_testing;
 
-const char* const kAttributeNames[] = {
-    "strides",  "dilations", "pads",       "kernel_shape", "group",     "auto_pad",
-    "axis",     "axes",      "perm",       "shape",        "starts",    "ends",
-    "steps",    "blocksize", "sizes",      "scales",       "mode",      "keepdims",
-    "ceil_mode", "count_include_pad", "activation", "activation_params", "min", "max",
-    "alpha",    "beta",      "trans_a",    "trans_b",      "epsilon",   "value",
-    "coordinate_mode", "nearest_mode"};
+const char* const kAttributeNames[] = {"strides",
+                                       "dilations",
+                                       "pads",
+                                       "kernel_shape",
+                                       "group",
+                                       "auto_pad",
+                                       "axis",
+                                       "axes",
+                                       "perm",
+                                       "shape",
+                                       "starts",
+                                       "ends",
+                                       "steps",
+                                       "blocksize",
+                                       "sizes",
+                                       "scales",
+                                       "mode",
+                                       "keepdims",
+                                       "ceil_mode",
+                                       "count_include_pad",
+                                       "activation",
+                                       "activation_params",
+                                       "min",
+                                       "max",
+                                       "alpha",
+                                       "beta",
+                                       "trans_a",
+                                       "trans_b",
+                                       "epsilon",
+                                       "value",
+                                       "coordinate_mode",
+                                       "nearest_mode"};
 
-const char* const kStrings[] = {"explicit",   "valid",     "same_upper",  "same_lower",
-                                "constant",   "reflect",   "edge",        "linear",
-                                "nearest",    "DCR",       "CRD",         "half_pixel",
-                                "asymmetric", "align_corners", "clip",    "relu",
-                                "hard_sigmoid", "floor",   "",            "bogus"};
+const char* const kStrings[] = {"explicit",     "valid",         "same_upper", "same_lower",
+                                "constant",     "reflect",       "edge",       "linear",
+                                "nearest",      "DCR",           "CRD",        "half_pixel",
+                                "asymmetric",   "align_corners", "clip",       "relu",
+                                "hard_sigmoid", "floor",         "",           "bogus"};
 
 int64_t hostile_int(std::mt19937& rng) {
-  static const int64_t values[] = {0,  1,  2,  3,  -1, -2, 4, 5,
-                                   int64_t(1) << 31, int64_t(1) << 62,
+  static const int64_t values[] = {0,
+                                   1,
+                                   2,
+                                   3,
+                                   -1,
+                                   -2,
+                                   4,
+                                   5,
+                                   int64_t(1) << 31,
+                                   int64_t(1) << 62,
                                    std::numeric_limits<int64_t>::max(),
                                    std::numeric_limits<int64_t>::min()};
   return values[std::uniform_int_distribution<size_t>(0, std::size(values) - 1)(rng)];
 }
 
 double hostile_float(std::mt19937& rng) {
-  static const double values[] = {0.0, 1.0, -1.0, 0.5, 2.0, 1e-300, 1e300,
+  static const double values[] = {0.0,
+                                  1.0,
+                                  -1.0,
+                                  0.5,
+                                  2.0,
+                                  1e-300,
+                                  1e300,
                                   std::numeric_limits<double>::infinity(),
                                   std::numeric_limits<double>::quiet_NaN()};
   return values[std::uniform_int_distribution<size_t>(0, std::size(values) - 1)(rng)];
@@ -87,7 +126,10 @@ std::vector<BaseCase> base_cases() {
       {{{3, 4}, {4, 5}, {5}}, attrs(Attrs())},
       {{{2, 3, 4}, {4, 5}}, attrs(Attrs())},
       {{{1, 4, 3, 3}, {4, 2, 3, 3}, {4}},
-       attrs(Attrs().integer("group", 2).ints("strides", {2, 2}).ints("pads", {1, 1, 1, 1})
+       attrs(Attrs()
+                 .integer("group", 2)
+                 .ints("strides", {2, 2})
+                 .ints("pads", {1, 1, 1, 1})
                  .ints("output_padding", {1, 1}))},
   };
   return cases;
@@ -107,9 +149,15 @@ void mutate_attributes(std::mt19937& rng, AttributeMap* map) {
                                  ? own[size_t(pick(0, int(own.size()) - 1))]
                                  : kAttributeNames[pick(0, int(std::size(kAttributeNames)) - 1)];
     switch (pick(0, 4)) {
-      case 0: map->set_int(name, pick(0, 3) ? pick(-2, 4) : hostile_int(rng)); break;
-      case 1: map->set_float(name, hostile_float(rng)); break;
-      case 2: map->set_string(name, kStrings[pick(0, int(std::size(kStrings)) - 1)]); break;
+      case 0:
+        map->set_int(name, pick(0, 3) ? pick(-2, 4) : hostile_int(rng));
+        break;
+      case 1:
+        map->set_float(name, hostile_float(rng));
+        break;
+      case 2:
+        map->set_string(name, kStrings[pick(0, int(std::size(kStrings)) - 1)]);
+        break;
       case 3: {
         std::vector<int64_t> values(size_t(pick(0, 5)));
         for (int64_t& v : values) v = pick(0, 3) ? pick(-2, 4) : hostile_int(rng);

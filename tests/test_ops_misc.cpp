@@ -1,12 +1,11 @@
 // The registry, activations, element-wise ops, batch_norm, reductions and matrix products:
 // hand-checked values and shape-rule errors. Data movement ops: tests/test_ops_shape.cpp.
-#include "test_ops_helpers.h"
-
 #include <cstdint>
 #include <limits>
 #include <utility>
 
 #include "ops/activation.h"
+#include "test_ops_helpers.h"
 
 namespace atrous {
 namespace {
@@ -78,27 +77,36 @@ TEST_CASE("activations: standalone ops", "[ops][activation]") {
   };
   const std::vector<Case> cases = {
       {"relu", OpType::op_relu, Attrs(), {0, 0, 0, 0, 1, 3, 4}},
-      {"relu6 as clip 0..6", OpType::op_clip, Attrs().real("min", 0).real("max", 6),
+      {"relu6 as clip 0..6",
+       OpType::op_clip,
+       Attrs().real("min", 0).real("max", 6),
        {0, 0, 0, 0, 1, 3, 4}},
-      {"clip -1..2", OpType::op_clip, Attrs().real("min", -1).real("max", 2),
+      {"clip -1..2",
+       OpType::op_clip,
+       Attrs().real("min", -1).real("max", 2),
        {-1, -1, -1, 0, 1, 2, 2}},
       {"clip without bounds is the identity", OpType::op_clip, Attrs(), {-4, -3, -1, 0, 1, 3, 4}},
       // x · min(max(x + 3, 0), 6) / 6: −1 → −1·2/6, 1 → 1·4/6, 3 → 3·6/6.
-      {"hard_swish", OpType::op_hard_swish, Attrs(),
-       {0, 0, -1.0f / 3.0f, 0, 2.0f / 3.0f, 3, 4}},
+      {"hard_swish", OpType::op_hard_swish, Attrs(), {0, 0, -1.0f / 3.0f, 0, 2.0f / 3.0f, 3, 4}},
       // PyTorch: alpha 1/6: −4 → 0, −1 → 1/3, 1 → 2/3, 3 → 1.
-      {"hard_sigmoid 1/6", OpType::op_hard_sigmoid,
+      {"hard_sigmoid 1/6",
+       OpType::op_hard_sigmoid,
        Attrs().real("alpha", 1.0 / 6.0).real("beta", 0.5),
        {0, 0, 1.0f / 3.0f, 0.5f, 2.0f / 3.0f, 1, 1}},
       // TF: alpha 0.16667: −3 → −0.00001 → 0, 3 → 1.00001 → 1, 1 → 0.66667.
-      {"hard_sigmoid 0.16667", OpType::op_hard_sigmoid,
+      {"hard_sigmoid 0.16667",
+       OpType::op_hard_sigmoid,
        Attrs().real("alpha", 0.16667).real("beta", 0.5),
        {0, 0, 0.33333f, 0.5f, 0.66667f, 1, 1}},
       // Default alpha 0.2, beta 0.5: −1 → 0.3, 1 → 0.7, 3 → 1.1 → 1.
       {"hard_sigmoid default", OpType::op_hard_sigmoid, Attrs(), {0, 0, 0.3f, 0.5f, 0.7f, 1, 1}},
-      {"sigmoid", OpType::op_sigmoid, Attrs(),
+      {"sigmoid",
+       OpType::op_sigmoid,
+       Attrs(),
        {0.01798621f, 0.04742587f, 0.26894142f, 0.5f, 0.73105858f, 0.95257413f, 0.98201379f}},
-      {"tanh", OpType::op_tanh, Attrs(),
+      {"tanh",
+       OpType::op_tanh,
+       Attrs(),
        {-0.99932930f, -0.99505475f, -0.76159416f, 0, 0.76159416f, 0.99505475f, 0.99932930f}},
   };
   for (const Case& c : cases) {
@@ -117,8 +125,8 @@ TEST_CASE("activations: the shared definition", "[ops][activation]") {
   CHECK(activation_apply(activation, 7.5f) == 6.0f);
   CHECK(activation_apply(activation, -1.0f) == 0.0f);
   // Empty params mean the standalone defaults: hard_sigmoid alpha 0.2, beta 0.5.
-  REQUIRE(activation_from_conv_attributes(Attrs().str("activation", "hard_sigmoid"), &activation)
-              .ok());
+  REQUIRE(
+      activation_from_conv_attributes(Attrs().str("activation", "hard_sigmoid"), &activation).ok());
   CHECK(activation.param0 == 0.2f);
   CHECK(activation.param1 == 0.5f);
   // Infinite clip bounds (what the fusion pass writes for an unbounded clip) are fine.
@@ -168,8 +176,9 @@ TEST_CASE("element-wise: NumPy broadcasting", "[ops][elementwise]") {
   }
   SECTION("errors") {
     CHECK_FALSE(infer_only(OpType::op_add, Attrs(), {f32_desc({2, 3}), f32_desc({4})}).ok());
-    CHECK_FALSE(infer_only(OpType::op_mul, Attrs(),
-                           {f32_desc({2}), TensorDesc{DType::dtype_i32, {2}}}).ok());
+    CHECK_FALSE(
+        infer_only(OpType::op_mul, Attrs(), {f32_desc({2}), TensorDesc{DType::dtype_i32, {2}}})
+            .ok());
     CHECK(infer_only(OpType::op_add, Attrs(), {f32_desc({2}), f32_desc({2})}).ok());
   }
 }
@@ -183,17 +192,17 @@ TEST_CASE("batch_norm: (x − mean) / sqrt(var + eps) · scale + bias", "[ops]")
   Tensor mean = make_f32({2}, {1, 0});
   Tensor var = make_f32({2}, {3, 0});
   // eps 1: channel 0 divides by 2, channel 1 by 1.
-  Tensor y = run_ok(OpType::op_batch_norm, Attrs().real("epsilon", 1.0),
-                    {&x, &scale, &bias, &mean, &var});
+  Tensor y =
+      run_ok(OpType::op_batch_norm, Attrs().real("epsilon", 1.0), {&x, &scale, &bias, &mean, &var});
   check_close(y, {1, 2, 1, 2}, {1, 2, 3, -1});
-  CHECK_FALSE(infer_only(OpType::op_batch_norm, Attrs(),
-                         {f32_desc({1, 2, 2}), f32_desc({3}), f32_desc({2}), f32_desc({2}),
-                          f32_desc({2})})
-                  .ok());
-  CHECK_FALSE(infer_only(OpType::op_batch_norm, Attrs().real("epsilon", -1),
-                         {f32_desc({1, 2}), f32_desc({2}), f32_desc({2}), f32_desc({2}),
-                          f32_desc({2})})
-                  .ok());
+  CHECK_FALSE(
+      infer_only(OpType::op_batch_norm, Attrs(),
+                 {f32_desc({1, 2, 2}), f32_desc({3}), f32_desc({2}), f32_desc({2}), f32_desc({2})})
+          .ok());
+  CHECK_FALSE(
+      infer_only(OpType::op_batch_norm, Attrs().real("epsilon", -1),
+                 {f32_desc({1, 2}), f32_desc({2}), f32_desc({2}), f32_desc({2}), f32_desc({2})})
+          .ok());
 }
 
 // ---- reductions -------------------------------------------------------------------------------
@@ -235,20 +244,20 @@ TEST_CASE("reduce_mean: axes and keepdims", "[ops][reduce]") {
   Tensor x = iota_f32({1, 2, 2, 2});
   check_close(run_ok(OpType::op_reduce_mean, Attrs().ints("axes", {2, 3}), {&x}), {1, 2, 1, 1},
               {1.5f, 5.5f});
-  check_close(run_ok(OpType::op_reduce_mean, Attrs().ints("axes", {-1}).integer("keepdims", 0),
-                     {&x}),
-              {1, 2, 2}, {0.5f, 2.5f, 4.5f, 6.5f});
+  check_close(
+      run_ok(OpType::op_reduce_mean, Attrs().ints("axes", {-1}).integer("keepdims", 0), {&x}),
+      {1, 2, 2}, {0.5f, 2.5f, 4.5f, 6.5f});
   check_close(run_ok(OpType::op_reduce_mean, Attrs().ints("axes", {1}), {&x}), {1, 1, 2, 2},
               {2, 3, 4, 5});
   check_close(run_ok(OpType::op_reduce_mean, Attrs().integer("keepdims", 0), {&x}), {}, {3.5f});
-  CHECK_FALSE(infer_only(OpType::op_reduce_mean, Attrs().ints("axes", {1, 1}),
-                         {f32_desc({2, 2})}).ok());
+  CHECK_FALSE(
+      infer_only(OpType::op_reduce_mean, Attrs().ints("axes", {1, 1}), {f32_desc({2, 2})}).ok());
   CHECK_FALSE(
       infer_only(OpType::op_reduce_mean, Attrs().ints("axes", {4}), {f32_desc({2, 2})}).ok());
   CHECK_FALSE(
       infer_only(OpType::op_reduce_mean, Attrs().ints("axes", {0}), {f32_desc({0, 2})}).ok());
-  CHECK_FALSE(infer_only(OpType::op_reduce_mean, Attrs().integer("keepdims", 2),
-                         {f32_desc({2, 2})}).ok());
+  CHECK_FALSE(
+      infer_only(OpType::op_reduce_mean, Attrs().integer("keepdims", 2), {f32_desc({2, 2})}).ok());
 }
 
 // ---- matrix products --------------------------------------------------------------------------
@@ -270,8 +279,9 @@ TEST_CASE("gemm: transposes, alpha, beta, broadcast C", "[ops][matmul]") {
   REQUIRE(infer_only(OpType::op_gemm, trans_b, inputs, &outputs).ok());
   CHECK(op_multiply_adds(OpType::op_gemm, trans_b, {&inputs[0], &inputs[1]}, outputs) == 12);
   CHECK_FALSE(infer_only(OpType::op_gemm, Attrs(), inputs).ok());  // K mismatch
-  CHECK_FALSE(infer_only(OpType::op_gemm, trans_b, {f32_desc({2, 3}), f32_desc({2, 3}),
-                                                    f32_desc({3})}).ok());
+  CHECK_FALSE(
+      infer_only(OpType::op_gemm, trans_b, {f32_desc({2, 3}), f32_desc({2, 3}), f32_desc({3})})
+          .ok());
   CHECK_FALSE(infer_only(OpType::op_gemm, Attrs().integer("trans_b", 2), inputs).ok());
 }
 
@@ -289,16 +299,16 @@ TEST_CASE("matmul: NumPy semantics with batch broadcasting", "[ops][matmul]") {
   Tensor b3 = make_f32({3, 2, 2}, {1, 0, 0, 1, 0, 1, 1, 0, 2, 0, 0, 2});
   Tensor y = run_ok(OpType::op_matmul, Attrs(), {&a4, &b3});
   // A0 = [[0,1],[2,3]], A1 = [[4,5],[6,7]]; B = identity, swap columns, 2·identity.
-  check_close(y, {2, 3, 2, 2}, {0, 1, 2, 3, 1, 0, 3, 2, 0, 2, 4, 6,
-                                4, 5, 6, 7, 5, 4, 7, 6, 8, 10, 12, 14});
+  check_close(y, {2, 3, 2, 2},
+              {0, 1, 2, 3, 1, 0, 3, 2, 0, 2, 4, 6, 4, 5, 6, 7, 5, 4, 7, 6, 8, 10, 12, 14});
   std::vector<TensorDesc> inputs = {f32_desc({2, 1, 2, 2}), f32_desc({3, 2, 2})};
   std::vector<TensorDesc> outputs;
   REQUIRE(infer_only(OpType::op_matmul, Attrs(), inputs, &outputs).ok());
   CHECK(op_multiply_adds(OpType::op_matmul, Attrs(), {&inputs[0], &inputs[1]}, outputs) ==
         6 * 2 * 2 * 2);
   CHECK_FALSE(infer_only(OpType::op_matmul, Attrs(), {f32_desc({2, 3}), f32_desc({2, 3})}).ok());
-  CHECK_FALSE(infer_only(OpType::op_matmul, Attrs(),
-                         {f32_desc({2, 2, 3}), f32_desc({3, 3, 2})}).ok());
+  CHECK_FALSE(
+      infer_only(OpType::op_matmul, Attrs(), {f32_desc({2, 2, 3}), f32_desc({3, 3, 2})}).ok());
   CHECK_FALSE(infer_only(OpType::op_matmul, Attrs(), {f32_desc({}), f32_desc({3})}).ok());
 }
 

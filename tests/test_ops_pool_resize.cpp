@@ -1,10 +1,10 @@
 // Pools (global, average, max) and resize: hand-checked tables for every padding, rounding and
 // coordinate rule of docs/OPS.md, plus shape-rule errors.
-#include "test_ops_helpers.h"
-
 #include <cstdint>
 #include <limits>
 #include <utility>
+
+#include "test_ops_helpers.h"
 
 namespace atrous {
 namespace {
@@ -40,9 +40,9 @@ TEST_CASE("average_pool: VALID, padded, count_include_pad", "[ops][pool]") {
     Attrs attributes = padded;
     attributes.integer("count_include_pad", 1);
     Tensor y = run_ok(OpType::op_average_pool, attributes, {&x3});
-    check_close(y, {1, 1, 3, 3},
-                {12 / 9.f, 21 / 9.f, 16 / 9.f, 27 / 9.f, 5, 33 / 9.f, 24 / 9.f, 39 / 9.f,
-                 28 / 9.f});
+    check_close(
+        y, {1, 1, 3, 3},
+        {12 / 9.f, 21 / 9.f, 16 / 9.f, 27 / 9.f, 5, 33 / 9.f, 24 / 9.f, 39 / 9.f, 28 / 9.f});
   }
 }
 
@@ -70,7 +70,11 @@ TEST_CASE("average_pool: ceil_mode on one row", "[ops][pool]") {
       {"ceil, no window in right pad", {1, 2, 3, 4, 5, 6}, {0, 0, 0, 1}, 1, 0, {1.5f, 3.5f, 5.5f}},
       // W 6, left pad 1: windows start at −1, 1, 3 and with ceil also at 5 (inside the input).
       {"left pad", {1, 2, 3, 4, 5, 6}, {0, 1, 0, 0}, 0, 1, {0.5f, 2.5f, 4.5f}},
-      {"ceil, left pad, include pad", {1, 2, 3, 4, 5, 6}, {0, 1, 0, 0}, 1, 1,
+      {"ceil, left pad, include pad",
+       {1, 2, 3, 4, 5, 6},
+       {0, 1, 0, 0},
+       1,
+       1,
        {0.5f, 2.5f, 4.5f, 6}},
       {"ceil, left pad", {1, 2, 3, 4, 5, 6}, {0, 1, 0, 0}, 1, 0, {1, 2.5f, 4.5f, 6}},
   };
@@ -119,20 +123,27 @@ TEST_CASE("max_pool: strides, dilation, SAME, ceil_mode", "[ops][pool]") {
   const std::vector<Case> cases = {
       {"kernel 2 stride 1", row, Attrs().ints("kernel_shape", {1, 2}), {3, 4, 4, 5}},
       // Dilation 2: pairs (0,2), (1,3), (2,4).
-      {"dilation 2", row, Attrs().ints("kernel_shape", {1, 2}).ints("dilations", {1, 2}),
+      {"dilation 2",
+       row,
+       Attrs().ints("kernel_shape", {1, 2}).ints("dilations", {1, 2}),
        {4, 1, 5}},
       // same_upper, W 5, k 2, s 2: windows [0,1], [2,3], [4, pad].
-      {"same_upper", {1, 5, 2, 4, 3},
+      {"same_upper",
+       {1, 5, 2, 4, 3},
        Attrs().ints("kernel_shape", {1, 2}).ints("strides", {1, 2}).str("auto_pad", "same_upper"),
        {5, 4, 3}},
-      {"floor", {1, 2, 3, 4, 5}, Attrs().ints("kernel_shape", {1, 2}).ints("strides", {1, 2}),
+      {"floor",
+       {1, 2, 3, 4, 5},
+       Attrs().ints("kernel_shape", {1, 2}).ints("strides", {1, 2}),
        {2, 4}},
-      {"ceil", {1, 2, 3, 4, 5},
+      {"ceil",
+       {1, 2, 3, 4, 5},
        Attrs().ints("kernel_shape", {1, 2}).ints("strides", {1, 2}).integer("ceil_mode", 1),
        {2, 4, 5}},
       // Dilation 3 (extent 4), pads left 1 / right 3 on W 2: windows start at −1, 0, 1 and read
       // (−1, 2): both outside, −inf (PyTorch); (0, 3): 7; (1, 4): 8.
-      {"dilated window outside the input", {7, 8},
+      {"dilated window outside the input",
+       {7, 8},
        Attrs().ints("kernel_shape", {1, 2}).ints("dilations", {1, 3}).ints("pads", {0, 1, 0, 3}),
        {-std::numeric_limits<float>::infinity(), 7, 8}},
   };
@@ -183,7 +194,8 @@ TEST_CASE("pools: invalid attributes are errors", "[ops][pool]") {
   }
   CHECK_FALSE(infer_only(OpType::op_global_average_pool, Attrs(), {f32_desc({1, 2, 6})}).ok());
   CHECK_FALSE(infer_only(OpType::op_max_pool, Attrs().ints("kernel_shape", {1, 1}),
-                         {f32_desc({1, 2, 0, 3})}).ok());
+                         {f32_desc({1, 2, 0, 3})})
+                  .ok());
 }
 
 // ---- resize -----------------------------------------------------------------------------------
@@ -207,24 +219,35 @@ TEST_CASE("resize: bilinear coordinate modes", "[ops][resize]") {
       // half_pixel, r = 1/2: x' = −0.25 (clamped to 0), 0.25, 0.75, 1.25 (clamped to 1).
       {"half_pixel", {0, 10}, 4, Attrs(), {0, 2.5f, 7.5f, 10}},
       // align_corners, 2 → 5: x' = x/4.
-      {"align_corners", {0, 10}, 5, Attrs().str("coordinate_mode", "align_corners"),
+      {"align_corners",
+       {0, 10},
+       5,
+       Attrs().str("coordinate_mode", "align_corners"),
        {0, 2.5f, 5, 7.5f, 10}},
       // align_corners to one output reads the first pixel.
-      {"align_corners out 1", {4, 10, 20}, 1, Attrs().str("coordinate_mode", "align_corners"),
-       {4}},
+      {"align_corners out 1", {4, 10, 20}, 1, Attrs().str("coordinate_mode", "align_corners"), {4}},
       // asymmetric, r = 1/2: x' = 0, 0.5, 1, 1.5 (clamped to 1).
       {"asymmetric", {0, 10}, 4, Attrs().str("coordinate_mode", "asymmetric"), {0, 5, 10, 10}},
       // pytorch_half_pixel to one output reads pixel 0; half_pixel reads x' = 0.5·3 − 0.5 = 1.
-      {"pytorch_half_pixel out 1", {4, 10, 20}, 1,
-       Attrs().str("coordinate_mode", "pytorch_half_pixel"), {4}},
+      {"pytorch_half_pixel out 1",
+       {4, 10, 20},
+       1,
+       Attrs().str("coordinate_mode", "pytorch_half_pixel"),
+       {4}},
       {"half_pixel out 1", {4, 10, 20}, 1, Attrs(), {10}},
       // pytorch_half_pixel equals half_pixel when out > 1.
-      {"pytorch_half_pixel", {0, 10}, 4, Attrs().str("coordinate_mode", "pytorch_half_pixel"),
+      {"pytorch_half_pixel",
+       {0, 10},
+       4,
+       Attrs().str("coordinate_mode", "pytorch_half_pixel"),
        {0, 2.5f, 7.5f, 10}},
       // 3 → 5 with r = in/out = 0.6: x' = −0.2, 0.4, 1.0, 1.6, 2.2 → 0, 4, 10, 16, 20.
       {"half_pixel 3 to 5", {0, 10, 20}, 5, Attrs(), {0, 4, 10, 16, 20}},
       // Same sizes, scales (1, 2) given: r = 1/2, x' = −0.25, 0.25, 0.75, 1.25, 1.75.
-      {"scales override the size ratio", {0, 10, 20}, 5, Attrs().reals("scales", {1.0, 2.0}),
+      {"scales override the size ratio",
+       {0, 10, 20},
+       5,
+       Attrs().reals("scales", {1.0, 2.0}),
        {0, 2.5f, 7.5f, 12.5f, 17.5f}},
       // Downsampling 4 → 2 half_pixel: x' = 0.5, 2.5.
       {"downsample", {0, 10, 20, 30}, 2, Attrs(), {5, 25}},

@@ -1,11 +1,11 @@
 // Data movement ops (concat, reshape, flatten, transpose, pad, slice, depth_to_space,
 // space_to_depth): hand-checked tables, other dtypes, round trips and shape-rule errors.
-#include "test_ops_helpers.h"
-
 #include <algorithm>
 #include <cstdint>
 #include <limits>
 #include <utility>
+
+#include "test_ops_helpers.h"
 
 namespace atrous {
 namespace {
@@ -50,13 +50,17 @@ TEST_CASE("concat: axis 1, negative axis, other dtypes", "[ops][shape]") {
 
   CHECK_FALSE(infer_only(OpType::op_concat, Attrs(), {f32_desc({2})}).ok());  // axis required
   CHECK_FALSE(infer_only(OpType::op_concat, Attrs().integer("axis", 2),
-                         {f32_desc({2, 2}), f32_desc({2, 2})}).ok());
+                         {f32_desc({2, 2}), f32_desc({2, 2})})
+                  .ok());
   CHECK_FALSE(infer_only(OpType::op_concat, Attrs().integer("axis", 1),
-                         {f32_desc({2, 2}), f32_desc({3, 2})}).ok());
+                         {f32_desc({2, 2}), f32_desc({3, 2})})
+                  .ok());
   CHECK_FALSE(infer_only(OpType::op_concat, Attrs().integer("axis", 0),
-                         {f32_desc({2}), TensorDesc{DType::dtype_i32, {2}}}).ok());
-  CHECK_FALSE(infer_only(OpType::op_concat, Attrs().integer("axis", 0),
-                         {f32_desc({2, 2}), f32_desc({2})}).ok());
+                         {f32_desc({2}), TensorDesc{DType::dtype_i32, {2}}})
+                  .ok());
+  CHECK_FALSE(
+      infer_only(OpType::op_concat, Attrs().integer("axis", 0), {f32_desc({2, 2}), f32_desc({2})})
+          .ok());
   CHECK_FALSE(infer_only(OpType::op_concat, Attrs().integer("axis", 0), {f32_desc({})}).ok());
 }
 
@@ -65,11 +69,8 @@ TEST_CASE("concat: axis 1, negative axis, other dtypes", "[ops][shape]") {
 TEST_CASE("reshape: 0 copies a dim, -1 is inferred", "[ops][shape]") {
   const TensorDesc x = f32_desc({2, 3, 4});
   const std::vector<std::pair<std::vector<int64_t>, Shape>> good = {
-      {{0, -1}, {2, 12}},
-      {{-1, 4}, {6, 4}},
-      {{0, 0, 2, 2}, {2, 3, 2, 2}},
-      {{24}, {24}},
-      {{1, -1, 1}, {1, 24, 1}},
+      {{0, -1}, {2, 12}}, {{-1, 4}, {6, 4}},        {{0, 0, 2, 2}, {2, 3, 2, 2}},
+      {{24}, {24}},       {{1, -1, 1}, {1, 24, 1}},
   };
   for (const auto& c : good) {
     INFO(ints_to_string_for_test(c.first));
@@ -78,8 +79,8 @@ TEST_CASE("reshape: 0 copies a dim, -1 is inferred", "[ops][shape]") {
     CHECK(outputs[0].shape == c.second);
   }
   const std::vector<std::vector<int64_t>> bad = {
-      {5, -1}, {-1, -1}, {2, 3, 5}, {0, 0, 0, 0}, {-2, 12},
-      {std::numeric_limits<int64_t>::max(), 2},
+      {5, -1},      {-1, -1}, {2, 3, 5},
+      {0, 0, 0, 0}, {-2, 12}, {std::numeric_limits<int64_t>::max(), 2},
   };
   for (const auto& shape : bad) {
     INFO(ints_to_string_for_test(shape));
@@ -89,8 +90,8 @@ TEST_CASE("reshape: 0 copies a dim, -1 is inferred", "[ops][shape]") {
   }
   CHECK_FALSE(infer_only(OpType::op_reshape, Attrs(), {x}).ok());
   CHECK_FALSE(infer_only(OpType::op_reshape, Attrs().reals("shape", {24}), {x}).ok());
-  CHECK_FALSE(infer_only(OpType::op_reshape, Attrs().ints("shape", {0, -1}),
-                         {f32_desc({0, 3})}).ok());  // -1 next to an empty dim is ambiguous
+  CHECK_FALSE(infer_only(OpType::op_reshape, Attrs().ints("shape", {0, -1}), {f32_desc({0, 3})})
+                  .ok());  // -1 next to an empty dim is ambiguous
   Tensor data = iota_f32({2, 3});
   check_close(run_ok(OpType::op_reshape, Attrs().ints("shape", {3, -1}), {&data}), {3, 2},
               {0, 1, 2, 3, 4, 5});
@@ -164,9 +165,9 @@ TEST_CASE("pad: constant, reflect, edge and negative pads", "[ops][shape]") {
   Tensor m = make_f32({2, 2}, {1, 2, 3, 4});
   check_close(run_ok(OpType::op_pad, Attrs().ints("pads", {1, 0, 0, 1}), {&m}), {3, 3},
               {0, 0, 0, 1, 2, 0, 3, 4, 0});
-  check_close(run_ok(OpType::op_pad, Attrs().ints("pads", {1, 1, 1, 1}).str("mode", "reflect"),
-                     {&m}),
-              {4, 4}, {4, 3, 4, 3, 2, 1, 2, 1, 4, 3, 4, 3, 2, 1, 2, 1});
+  check_close(
+      run_ok(OpType::op_pad, Attrs().ints("pads", {1, 1, 1, 1}).str("mode", "reflect"), {&m}),
+      {4, 4}, {4, 3, 4, 3, 2, 1, 2, 1, 4, 3, 4, 3, 2, 1, 2, 1});
   // Integer tensors take an integer value.
   Tensor labels = make_i32({2}, {5, 6});
   Tensor padded =
@@ -188,9 +189,11 @@ TEST_CASE("pad: constant, reflect, edge and negative pads", "[ops][shape]") {
     CHECK_FALSE(infer_only(OpType::op_pad, c.second, {d}).ok());
   }
   CHECK_FALSE(infer_only(OpType::op_pad, Attrs().ints("pads", {1, 1}).real("value", 0.5),
-                         {TensorDesc{DType::dtype_i32, {3}}}).ok());
-  CHECK_FALSE(infer_only(OpType::op_pad, Attrs().ints("pads", {1, 0}).str("mode", "edge"),
-                         {f32_desc({0})}).ok());
+                         {TensorDesc{DType::dtype_i32, {3}}})
+                  .ok());
+  CHECK_FALSE(
+      infer_only(OpType::op_pad, Attrs().ints("pads", {1, 0}).str("mode", "edge"), {f32_desc({0})})
+          .ok());
 }
 
 TEST_CASE("slice: ONNX clamping, negative indices and steps", "[ops][shape]") {
@@ -204,17 +207,19 @@ TEST_CASE("slice: ONNX clamping, negative indices and steps", "[ops][shape]") {
   };
   const std::vector<Case> cases = {
       {"plain", Attrs().ints("starts", {2}).ints("ends", {5}), {2, 3, 4}},
-      {"negative start, end INT64_MAX", Attrs().ints("starts", {-3}).ints("ends", {max}),
+      {"negative start, end INT64_MAX",
+       Attrs().ints("starts", {-3}).ints("ends", {max}),
        {7, 8, 9}},
       {"negative end", Attrs().ints("starts", {0}).ints("ends", {-8}), {0, 1}},
       {"step 3", Attrs().ints("starts", {1}).ints("ends", {10}).ints("steps", {3}), {1, 4, 7}},
       {"reverse everything",
        Attrs().ints("starts", {-1}).ints("ends", {min}).ints("steps", {-1}),
        {9, 8, 7, 6, 5, 4, 3, 2, 1, 0}},
-      {"negative step 3", Attrs().ints("starts", {8}).ints("ends", {1}).ints("steps", {-3}),
+      {"negative step 3",
+       Attrs().ints("starts", {8}).ints("ends", {1}).ints("steps", {-3}),
        {8, 5, 2}},
-      {"start beyond the end is clamped", Attrs().ints("starts", {20}).ints("ends", {-20})
-                                              .ints("steps", {-4}),
+      {"start beyond the end is clamped",
+       Attrs().ints("starts", {20}).ints("ends", {-20}).ints("steps", {-4}),
        {9, 5, 1}},
       {"empty", Attrs().ints("starts", {5}).ints("ends", {2}), {}},
   };
@@ -259,9 +264,9 @@ TEST_CASE("depth_to_space: DCR and CRD", "[ops][shape]") {
   check_close(run_ok(OpType::op_depth_to_space, Attrs().integer("blocksize", 2), {&x}),
               {1, 2, 2, 2}, {0, 2, 4, 6, 1, 3, 5, 7});
   // CRD: y[c][i][j] = x[c·4 + i·2 + j].
-  check_close(run_ok(OpType::op_depth_to_space,
-                     Attrs().integer("blocksize", 2).str("mode", "CRD"), {&x}),
-              {1, 2, 2, 2}, {0, 1, 2, 3, 4, 5, 6, 7});
+  check_close(
+      run_ok(OpType::op_depth_to_space, Attrs().integer("blocksize", 2).str("mode", "CRD"), {&x}),
+      {1, 2, 2, 2}, {0, 1, 2, 3, 4, 5, 6, 7});
   // 2×1 pixels, C = 4, b = 2: each pixel becomes a 2×2 block.
   Tensor wide = make_f32({1, 4, 1, 2}, {0, 10, 1, 11, 2, 12, 3, 13});
   check_close(run_ok(OpType::op_depth_to_space, Attrs().integer("blocksize", 2), {&wide}),
@@ -285,17 +290,22 @@ TEST_CASE("space_to_depth: hand case and round trip with depth_to_space DCR", "[
   CHECK(packed.view().u8()[3] == 203);
 
   CHECK_FALSE(infer_only(OpType::op_depth_to_space, Attrs().integer("blocksize", 3),
-                         {f32_desc({1, 8, 2, 2})}).ok());
+                         {f32_desc({1, 8, 2, 2})})
+                  .ok());
   CHECK_FALSE(infer_only(OpType::op_depth_to_space, Attrs().integer("blocksize", 0),
-                         {f32_desc({1, 8, 2, 2})}).ok());
+                         {f32_desc({1, 8, 2, 2})})
+                  .ok());
   CHECK_FALSE(infer_only(OpType::op_depth_to_space,
                          Attrs().integer("blocksize", 2).str("mode", "DRC"),
-                         {f32_desc({1, 8, 2, 2})}).ok());
+                         {f32_desc({1, 8, 2, 2})})
+                  .ok());
   CHECK_FALSE(infer_only(OpType::op_depth_to_space, Attrs(), {f32_desc({1, 8, 2, 2})}).ok());
   CHECK_FALSE(infer_only(OpType::op_space_to_depth, Attrs().integer("blocksize", 2),
-                         {f32_desc({1, 1, 3, 2})}).ok());
-  CHECK_FALSE(infer_only(OpType::op_space_to_depth, Attrs().integer("blocksize", 2),
-                         {f32_desc({1, 4, 4})}).ok());
+                         {f32_desc({1, 1, 3, 2})})
+                  .ok());
+  CHECK_FALSE(
+      infer_only(OpType::op_space_to_depth, Attrs().integer("blocksize", 2), {f32_desc({1, 4, 4})})
+          .ok());
 }
 
 }  // namespace

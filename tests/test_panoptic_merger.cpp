@@ -2,9 +2,8 @@
 // direct max-pool, thread-count and grid invariance on random inputs (many centers, far and NaN
 // points, ties), reused results, parameter parsing, errors, and the C API. The exhaustive
 // comparison with an independent NumPy oracle is tests/python/test_panoptic_merger.py.
-#include <catch2/catch.hpp>
-
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -25,7 +24,10 @@ struct Case {
   int classes = 0;
   std::vector<float> heat, offset;
   Case(int height, int width, int32_t fill)
-      : h(height), w(width), labels(size_t(height * width), fill), heat(size_t(height * width), 0.f),
+      : h(height),
+        w(width),
+        labels(size_t(height * width), fill),
+        heat(size_t(height * width), 0.f),
         offset(size_t(2 * height * width), 0.f) {}
   int32_t& label(int y, int x) { return labels[size_t(y * w + x)]; }
   float& center(int y, int x) { return heat[size_t(y * w + x)]; }
@@ -35,8 +37,10 @@ struct Case {
   }
   PanopticInputs inputs() {
     PanopticInputs in;
-    if (logits.empty()) in.semantic = {DType::dtype_i32, {h, w}, labels.data()};
-    else in.semantic = {DType::dtype_f32, {classes, h, w}, logits.data()};
+    if (logits.empty())
+      in.semantic = {DType::dtype_i32, {h, w}, labels.data()};
+    else
+      in.semantic = {DType::dtype_f32, {classes, h, w}, logits.data()};
     in.center = {DType::dtype_f32, {1, h, w}, heat.data()};
     in.offset = {DType::dtype_f32, {2, h, w}, offset.data()};
     return in;
@@ -68,7 +72,8 @@ Case random_case(uint32_t seed, int h, int w, int peaks, int classes) {
   c.logits.resize(size_t(classes * h * w));
   for (float& v : c.logits) v = normal(rng);
   for (float& v : c.heat) v = unit(rng) * 0.11f;
-  for (int i = 0; i < peaks; ++i) c.center(int(rng() % unsigned(h)), int(rng() % unsigned(w))) = 0.2f + unit(rng);
+  for (int i = 0; i < peaks; ++i)
+    c.center(int(rng() % unsigned(h)), int(rng() % unsigned(w))) = 0.2f + unit(rng);
   for (float& v : c.offset) v = normal(rng);
   return c;
 }
@@ -78,15 +83,16 @@ Case random_case(uint32_t seed, int h, int w, int peaks, int classes) {
 TEST_CASE("merger: threshold is strict, NMS keeps plateaus, top-k per convention", "[panoptic]") {
   for (PanopticConvention conv : {panoptic_convention_deeplab2, panoptic_convention_detectron2}) {
     Case c(10, 20, 3);
-    c.center(1, 1) = 0.1f;                        // == threshold: not a center
-    c.center(5, 5) = c.center(5, 6) = 0.5f;       // plateau: both survive
+    c.center(1, 1) = 0.1f;                   // == threshold: not a center
+    c.center(5, 5) = c.center(5, 6) = 0.5f;  // plateau: both survive
     c.center(8, 15) = 0.6f;
-    c.center(8, 16) = 0.59f;                      // suppressed by its neighbour
+    c.center(8, 16) = 0.59f;  // suppressed by its neighbour
     PanopticParams p = make_params(conv);
     p.top_k = 0;
     PanopticResult r = merge(c, p);
     REQUIRE(r.centers.size() == 3);
-    CHECK((r.centers[0].y == 5 && r.centers[0].x == 5 && r.centers[1].x == 6 && r.centers[2].x == 15));
+    CHECK((r.centers[0].y == 5 && r.centers[0].x == 5 && r.centers[1].x == 6 &&
+           r.centers[2].x == 15));
     // K == number of centers: deeplab2 keeps all (only N > K triggers); detectron2 keeps > K-th
     // (0.5, tied twice: only 0.6 stays).
     p.top_k = 3;
@@ -99,7 +105,8 @@ TEST_CASE("merger: threshold is strict, NMS keeps plateaus, top-k per convention
   }
 }
 
-TEST_CASE("merger: equidistant pixels go to the first center; vote ties to the smaller class", "[panoptic]") {
+TEST_CASE("merger: equidistant pixels go to the first center; vote ties to the smaller class",
+          "[panoptic]") {
   Case c(1, 11, 4);
   c.center(0, 2) = c.center(0, 8) = 0.5f;
   c.label(0, 0) = c.label(0, 1) = 3;  // instance 1: three 4s (x=2..4) vs... set below
@@ -118,7 +125,8 @@ TEST_CASE("merger: equidistant pixels go to the first center; vote ties to the s
   CHECK(r.panoptic[8] == 4001);
 }
 
-TEST_CASE("merger: ids follow raster first appearance (deeplab2) or center index (detectron2)", "[panoptic]") {
+TEST_CASE("merger: ids follow raster first appearance (deeplab2) or center index (detectron2)",
+          "[panoptic]") {
   Case c(6, 12, 3);
   c.center(0, 10) = 0.9f;  // center 0
   c.center(5, 1) = 0.8f;   // center 1
@@ -161,7 +169,8 @@ TEST_CASE("merger: stuff area limit, void values, thing pixels without centers",
   }
 }
 
-TEST_CASE("merger: outputs are identical for any thread count and with or without the grid", "[panoptic]") {
+TEST_CASE("merger: outputs are identical for any thread count and with or without the grid",
+          "[panoptic]") {
   for (PanopticConvention conv : {panoptic_convention_deeplab2, panoptic_convention_detectron2}) {
     Case c = random_case(5, 67, 93, 300, 7);
     PanopticParams p = make_params(conv, {2, 3, 4, 5});
@@ -226,12 +235,14 @@ TEST_CASE("merger: centers equal the threshold and max-pool definition", "[panop
       if (trial % 5 == 0) c.heat[rng() % c.heat.size()] = std::numeric_limits<float>::quiet_NaN();
       PanopticParams p = make_params(conv);
       p.top_k = 0;
-      p.nms_kernel = conv == panoptic_convention_deeplab2 ? 1 + int(rng() % 8) : 1 + 2 * int(rng() % 5);
+      p.nms_kernel =
+          conv == panoptic_convention_deeplab2 ? 1 + int(rng() % 8) : 1 + 2 * int(rng() % 5);
       p.center_threshold = trial % 7 == 0 ? -0.2f : float(int(rng() % 4)) * 0.2f;
       const std::vector<PanopticCenter> expected = direct_centers(c, p);
       for (int threads : {1, 3}) {
         const PanopticResult r = merge(c, p, threads);
-        INFO("trial " << trial << " kernel " << p.nms_kernel << " threshold " << p.center_threshold);
+        INFO("trial " << trial << " kernel " << p.nms_kernel << " threshold "
+                      << p.center_threshold);
         REQUIRE(r.centers.size() == expected.size());
         for (size_t i = 0; i < expected.size(); ++i) {
           CHECK(r.centers[i].y == expected[i].y);
@@ -243,7 +254,8 @@ TEST_CASE("merger: centers equal the threshold and max-pool definition", "[panop
   }
 }
 
-TEST_CASE("merger: the grid equals the scan of all centers on many centers, far points and ties", "[panoptic]") {
+TEST_CASE("merger: the grid equals the scan of all centers on many centers, far points and ties",
+          "[panoptic]") {
   std::mt19937 rng(37);
   const float nan = std::numeric_limits<float>::quiet_NaN();
   for (int trial = 0; trial < 12; ++trial) {
@@ -251,24 +263,40 @@ TEST_CASE("merger: the grid equals the scan of all centers on many centers, far 
     const int classes = trial % 3 == 0 ? 40 : 8;  // over 32 classes: the thing test gathers
     Case c(h, w, 0);
     for (int y = 0; y < h; ++y)
-      for (int x = 0; x < w; ++x) c.label(y, x) = ((y / 7) * 5 + (x / 9) * 3 + int(rng() % 9 == 0)) % classes;
-    const int peaks = trial % 4 == 0 ? int(rng() % 2) : int(rng() % 1500);  // 0 or 1 center, or many
-    for (int i = 0; i < peaks; ++i) c.center(int(rng() % unsigned(h)), int(rng() % unsigned(w))) = 0.2f + float(rng() % 50) * 0.01f;
+      for (int x = 0; x < w; ++x)
+        c.label(y, x) = ((y / 7) * 5 + (x / 9) * 3 + int(rng() % 9 == 0)) % classes;
+    const int peaks =
+        trial % 4 == 0 ? int(rng() % 2) : int(rng() % 1500);  // 0 or 1 center, or many
+    for (int i = 0; i < peaks; ++i)
+      c.center(int(rng() % unsigned(h)), int(rng() % unsigned(w))) =
+          0.2f + float(rng() % 50) * 0.01f;
     for (int y = 0; y < h; ++y)
       for (int x = 0; x < w; ++x) {
         float& dy = c.offset[size_t(y * w + x)];
         float& dx = c.offset[size_t(h * w + y * w + x)];
         switch (rng() % 6) {
-          case 0: dy = float(int(rng() % 21) - 10) * 0.5f; dx = float(int(rng() % 21) - 10) * 0.5f; break;  // ties
-          case 1: dy = float(h) * (rng() % 2 ? 3.f : -2.f); dx = 1e6f; break;                               // far
-          case 2: dy = nan; break;
-          default: dy = float(int(rng() % 200) - 100) * 0.13f; dx = float(int(rng() % 200) - 100) * 0.17f; break;
+          case 0:
+            dy = float(int(rng() % 21) - 10) * 0.5f;
+            dx = float(int(rng() % 21) - 10) * 0.5f;
+            break;  // ties
+          case 1:
+            dy = float(h) * (rng() % 2 ? 3.f : -2.f);
+            dx = 1e6f;
+            break;  // far
+          case 2:
+            dy = nan;
+            break;
+          default:
+            dy = float(int(rng() % 200) - 100) * 0.13f;
+            dx = float(int(rng() % 200) - 100) * 0.17f;
+            break;
         }
       }
     std::vector<int32_t> things;
     for (int k = 0; k < classes; ++k)
       if (rng() % 2) things.push_back(k);
-    PanopticParams p = make_params(trial % 2 ? panoptic_convention_detectron2 : panoptic_convention_deeplab2, things);
+    PanopticParams p = make_params(
+        trial % 2 ? panoptic_convention_detectron2 : panoptic_convention_deeplab2, things);
     p.top_k = 0;
     p.nms_kernel = 1;
     const PanopticResult fast = merge(c, p, 1 + trial % 3);
@@ -286,7 +314,8 @@ TEST_CASE("merger: the grid equals the scan of all centers on many centers, far 
   }
 }
 
-TEST_CASE("merger: a reused result is rewritten entirely, whatever the previous size", "[panoptic]") {
+TEST_CASE("merger: a reused result is rewritten entirely, whatever the previous size",
+          "[panoptic]") {
   Case big = random_case(41, 70, 90, 200, 6), small = random_case(43, 33, 41, 60, 6);
   PanopticParams p = make_params(panoptic_convention_deeplab2, {2, 3, 4});
   PanopticResult reused;
@@ -300,7 +329,8 @@ TEST_CASE("merger: a reused result is rewritten entirely, whatever the previous 
   }
 }
 
-TEST_CASE("merger: scores are mean P(class) × center score, or the center score with labels", "[panoptic]") {
+TEST_CASE("merger: scores are mean P(class) × center score, or the center score with labels",
+          "[panoptic]") {
   Case c(2, 2, 3);
   c.classes = 5;
   c.logits.assign(size_t(5 * 4), 0.f);
@@ -337,7 +367,8 @@ TEST_CASE("merger: parameters from metadata and JSON, with clear errors", "[pano
   CHECK_THAT(s.message(), Catch::Contains("top_k must be an integer"));
 
   p = panoptic_params_from_json(R"({"thing_classes": [1, 2], "top_k": 7, "center_threshold": 1,
-                                    "convention": "detectron2"})", &s);
+                                    "convention": "detectron2"})",
+                                &s);
   REQUIRE(s.ok());
   CHECK(p.convention == panoptic_convention_detectron2);
   CHECK(p.top_k == 7);
@@ -348,7 +379,8 @@ TEST_CASE("merger: parameters from metadata and JSON, with clear errors", "[pano
   CHECK(p.top_k == 400);
   panoptic_params_from_json(R"({"thing_classes": [1,}")", &s);
   CHECK_THAT(s.message(), Catch::Contains("params JSON"));
-  panoptic_params_from_json(R"({"thing_classes": [1], "nms_kernel": 4, "convention": "detectron2"})", &s);
+  panoptic_params_from_json(
+      R"({"thing_classes": [1], "nms_kernel": 4, "convention": "detectron2"})", &s);
   CHECK_THAT(s.message(), Catch::Contains("odd nms_kernel"));
 }
 
@@ -396,8 +428,8 @@ TEST_CASE("merger: the C API returns the same map as the C++ API", "[panoptic][c
   atrous_panoptic_result_release(&out);
   CHECK(out.panoptic == nullptr);
   cp.num_thing_classes = -1;
-  atrous_status* status = atrous_panoptic_merge(&cp, ATROUS_DTYPE_FLOAT32, shape, 3, c.logits.data(),
-                                                c.heat.data(), c.offset.data(), &out);
+  atrous_status* status = atrous_panoptic_merge(
+      &cp, ATROUS_DTYPE_FLOAT32, shape, 3, c.logits.data(), c.heat.data(), c.offset.data(), &out);
   REQUIRE(status != nullptr);
   CHECK(atrous_status_code(status) == ATROUS_CODE_INVALID_ARGUMENT);
   atrous_status_release(status);

@@ -2,9 +2,8 @@
 // bitwise (the same reference arithmetic runs), BatchNorm folding within float32 rounding of
 // the reassociated weights (relative L2 ≤ 1e-6).
 #include <catch2/catch.hpp>
-#include <cstdint>
-
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <random>
 
@@ -111,7 +110,8 @@ TEST_CASE("pass_fuse_activations moves relu and clip into convs, bitwise", "[pas
   CHECK(count_ops(fused, OpType::op_relu) == 0);
   CHECK(count_ops(fused, OpType::op_clip) == 0);
   CHECK(fused.nodes[0].attributes.get_string("activation", "") == "relu");
-  CHECK(fused.nodes[1].attributes.get_floats("activation_params", {}) == std::vector<double>{0.0, 6.0});
+  CHECK(fused.nodes[1].attributes.get_floats("activation_params", {}) ==
+        std::vector<double>{0.0, 6.0});
   std::vector<Tensor> after = run_graph(fused, input);
   for (size_t o = 0; o < before.size(); ++o) CHECK(bitwise_equal(before[o], after[o]));
 }
@@ -127,9 +127,12 @@ TEST_CASE("every standalone activation fuses bitwise", "[passes]") {
   AttributeMap clip;
   clip.set_float("min", -0.5);
   clip.set_float("max", 0.75);
-  std::vector<Case> cases = {{OpType::op_relu, {}},         {OpType::op_hard_swish, {}},
-                             {OpType::op_sigmoid, {}},      {OpType::op_tanh, {}},
-                             {OpType::op_hard_sigmoid, hard_sigmoid}, {OpType::op_clip, clip}};
+  std::vector<Case> cases = {{OpType::op_relu, {}},
+                             {OpType::op_hard_swish, {}},
+                             {OpType::op_sigmoid, {}},
+                             {OpType::op_tanh, {}},
+                             {OpType::op_hard_sigmoid, hard_sigmoid},
+                             {OpType::op_clip, clip}};
   for (const Case& c : cases) {
     std::mt19937 rng(6);
     Graph graph;

@@ -1,12 +1,12 @@
 // The image segmentation pipeline: decoding edge cases, metadata checks, preprocessing and
 // the resize-then-argmax post-processing.
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
 #include <cstdint>
-
 #include <cstdio>
 #include <cstring>
 #include <random>
-#include <unistd.h>
 
 #include "models/semantic.h"
 #include "runtime/image.h"
@@ -43,7 +43,8 @@ Graph make_argmax_model(const std::string& task, const std::string& layout) {
   graph.metadata.set_floats("input_std", {255, 255, 255});
   graph.metadata.set_strings("labels", {"red", "green", "blue"});
   bool nhwc = layout == "nhwc";
-  int32_t input = graph.add_tensor("image", DType::dtype_f32, nhwc ? Shape{1, 4, 6, 3} : Shape{1, 3, 4, 6});
+  int32_t input =
+      graph.add_tensor("image", DType::dtype_f32, nhwc ? Shape{1, 4, 6, 3} : Shape{1, 3, 4, 6});
   graph.inputs = {input};
   int32_t x = input;
   if (nhwc) {
@@ -70,12 +71,14 @@ Graph make_argmax_model(const std::string& task, const std::string& layout) {
 
 }  // namespace
 
-TEST_CASE("images: gray and RGBA files become RGB, non-images and huge images are refused", "[segment]") {
+TEST_CASE("images: gray and RGBA files become RGB, non-images and huge images are refused",
+          "[segment]") {
   Image rgba;
   rgba.width = 3;
   rgba.height = 2;
   rgba.channels = 4;
-  rgba.pixels = {10, 20, 30, 0, 40, 50, 60, 128, 70, 80, 90, 255, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
+  rgba.pixels = {10, 20, 30, 0, 40, 50, 60, 128, 70, 80, 90, 255,
+                 1,  2,  3,  4, 5,  6,  7,  8,   9,  10, 11, 12};
   std::string path = temp_path(".png");
   REQUIRE(image_write_png(path, rgba).ok());
   Image loaded;
@@ -83,7 +86,8 @@ TEST_CASE("images: gray and RGBA files become RGB, non-images and huge images ar
   REQUIRE(image_load_rgb(path, &loaded, &channels).ok());
   CHECK(channels == 4);
   CHECK(loaded.channels == 3);
-  CHECK(loaded.pixels == std::vector<uint8_t>{10, 20, 30, 40, 50, 60, 70, 80, 90, 1, 2, 3, 5, 6, 7, 9, 10, 11});
+  CHECK(loaded.pixels ==
+        std::vector<uint8_t>{10, 20, 30, 40, 50, 60, 70, 80, 90, 1, 2, 3, 5, 6, 7, 9, 10, 11});
 
   Image gray;
   gray.width = 2;
@@ -100,8 +104,9 @@ TEST_CASE("images: gray and RGBA files become RGB, non-images and huge images ar
   CHECK_THAT(status.message(), Catch::Contains("is not an image"));
 
   // A PNG header announcing 17000×17000 pixels: refused from the header, before decoding.
-  std::vector<uint8_t> huge = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0, 0, 13, 'I', 'H', 'D', 'R',
-                               0, 0, 0x42, 0x68, 0, 0, 0x42, 0x68, 8, 2, 0, 0, 0, 0, 0, 0, 0};
+  std::vector<uint8_t> huge = {0x89, 'P',  'N', 'G', '\r', '\n', 0x1a, '\n', 0,    0, 0,
+                               13,   'I',  'H', 'D', 'R',  0,    0,    0x42, 0x68, 0, 0,
+                               0x42, 0x68, 8,   2,   0,    0,    0,    0,    0,    0, 0};
   write_bytes(path, huge);
   status = image_load_rgb(path, &loaded);
   CHECK_THAT(status.message(), Catch::Contains("17000x17000") && Catch::Contains("16384"));
@@ -131,16 +136,20 @@ TEST_CASE("image_model_info explains missing or wrong metadata", "[segment]") {
   Graph no_task = make_argmax_model("", "nchw");
   REQUIRE(graph_infer_shapes(&no_task).ok());
   Status status = image_model_info(no_task, &info);
-  CHECK_THAT(status.message(), Catch::Contains("no 'task' metadata") && Catch::Contains("atrous-convert"));
+  CHECK_THAT(status.message(),
+             Catch::Contains("no 'task' metadata") && Catch::Contains("atrous-convert"));
   Graph classification = make_argmax_model("classification", "nchw");
   REQUIRE(graph_infer_shapes(&classification).ok());
-  CHECK_THAT(image_model_info(classification, &info).message(), Catch::Contains("'classification'"));
+  CHECK_THAT(image_model_info(classification, &info).message(),
+             Catch::Contains("'classification'"));
   Graph foreground = make_argmax_model("foreground", "nchw");
   REQUIRE(graph_infer_shapes(&foreground).ok());
-  CHECK_THAT(image_model_info(foreground, &info).message(), Catch::Contains("one probability channel"));
+  CHECK_THAT(image_model_info(foreground, &info).message(),
+             Catch::Contains("one probability channel"));
 }
 
-TEST_CASE("semantic segmentation labels each pixel with its dominant channel, NCHW and NHWC", "[segment]") {
+TEST_CASE("semantic segmentation labels each pixel with its dominant channel, NCHW and NHWC",
+          "[segment]") {
   for (const char* layout : {"nchw", "nhwc"}) {
     Graph graph = make_argmax_model("semantic", layout);
     std::shared_ptr<const Model> model;
@@ -170,7 +179,8 @@ TEST_CASE("semantic segmentation labels each pixel with its dominant channel, NC
     // The network input was normalized by the metadata: values in [0, 1].
     Tensor input = segmentation_input(info, image);
     float lo = 1e9f, hi = -1e9f;
-    for (int64_t i = 0; i < input.numel(); ++i) lo = std::min(lo, input.f32()[i]), hi = std::max(hi, input.f32()[i]);
+    for (int64_t i = 0; i < input.numel(); ++i)
+      lo = std::min(lo, input.f32()[i]), hi = std::max(hi, input.f32()[i]);
     CHECK(lo == 0.f);
     CHECK(hi == 1.f);
   }

@@ -1,9 +1,8 @@
 // Sessions validate their inputs, and .npy files round-trip.
-#include <catch2/catch.hpp>
-#include <cstdint>
-
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <random>
@@ -27,7 +26,8 @@ std::shared_ptr<const Model> test_model() {
 
 }  // namespace
 
-TEST_CASE("a session refuses wrong input names, shapes and dtypes with clear messages", "[session]") {
+TEST_CASE("a session refuses wrong input names, shapes and dtypes with clear messages",
+          "[session]") {
   std::unique_ptr<Session> session;
   REQUIRE(Session::create(test_model(), SessionOptions(), &session).ok());
   std::vector<Tensor> outputs;
@@ -36,9 +36,11 @@ TEST_CASE("a session refuses wrong input names, shapes and dtypes with clear mes
   Tensor wrong_dtype(DType::dtype_i32, {1, 3, 9, 11});
 
   Status status = session->run({{"img", &good.view()}}, &outputs);
-  CHECK_THAT(status.message(), Catch::Contains("unknown input 'img'") && Catch::Contains("'image'"));
+  CHECK_THAT(status.message(),
+             Catch::Contains("unknown input 'img'") && Catch::Contains("'image'"));
   status = session->run({{"image", &wrong_shape.view()}}, &outputs);
-  CHECK_THAT(status.message(), Catch::Contains("shape [1,3,9,12]") && Catch::Contains("[1,3,9,11]"));
+  CHECK_THAT(status.message(),
+             Catch::Contains("shape [1,3,9,12]") && Catch::Contains("[1,3,9,11]"));
   status = session->run({{"image", &wrong_dtype.view()}}, &outputs);
   CHECK_THAT(status.message(), Catch::Contains("dtype int32"));
   status = session->run({}, &outputs);
@@ -97,7 +99,8 @@ TEST_CASE(".npy files round-trip for every supported dtype", "[npy]") {
   for (DType dtype : {DType::dtype_f32, DType::dtype_i32, DType::dtype_i64, DType::dtype_u8}) {
     for (Shape shape : {Shape{}, Shape{5}, Shape{2, 3, 4}, Shape{1, 0, 3}}) {
       Tensor tensor(dtype, shape);
-      for (size_t i = 0; i < tensor.byte_size(); ++i) static_cast<uint8_t*>(tensor.data())[i] = uint8_t(i * 37 + 1);
+      for (size_t i = 0; i < tensor.byte_size(); ++i)
+        static_cast<uint8_t*>(tensor.data())[i] = uint8_t(i * 37 + 1);
       REQUIRE(npy_write(path, tensor.view()).ok());
       Tensor back;
       Status status = npy_read(path, &back);
@@ -149,7 +152,8 @@ std::shared_ptr<const Model> pointwise_model() {
 
 }  // namespace
 
-TEST_CASE("the cpu backend equals the reference backend on a whole graph, for any thread count", "[session][cpu]") {
+TEST_CASE("the cpu backend equals the reference backend on a whole graph, for any thread count",
+          "[session][cpu]") {
   auto model = pointwise_model();
   std::mt19937 rng(11);
   Tensor input = testing::random_tensor({2, 3, 9, 11}, rng);
@@ -180,7 +184,8 @@ TEST_CASE("the cpu backend equals the reference backend on a whole graph, for an
   }
 }
 
-TEST_CASE("the arena produces concat inputs in place and aliases reshape, without changing results", "[session]") {
+TEST_CASE("the arena produces concat inputs in place and aliases reshape, without changing results",
+          "[session]") {
   // image → a = conv1×1, b = relu(conv1×1) → c = concat(a, b) → r = reshape(c) → output "r";
   // d = concat(image, a): a graph input cannot be produced in place, so that concat copies.
   std::mt19937 rng(31);
@@ -214,7 +219,8 @@ TEST_CASE("the arena produces concat inputs in place and aliases reshape, withou
   const Graph& g = model->graph();
   Tensor ea(DType::dtype_f32, {1, 4, 5, 7}), eb(DType::dtype_f32, {1, 2, 5, 7});
   TensorView wav = g.constant_view(wa), wbv = g.constant_view(wb);
-  REQUIRE(op_run_reference(OpType::op_conv, AttributeMap(), {&input.view(), &wav}, {&ea.view()}).ok());
+  REQUIRE(
+      op_run_reference(OpType::op_conv, AttributeMap(), {&input.view(), &wav}, {&ea.view()}).ok());
   REQUIRE(op_run_reference(OpType::op_conv, relu, {&input.view(), &wbv}, {&eb.view()}).ok());
 
   for (Backend backend : {Backend::backend_reference, Backend::backend_cpu}) {
@@ -228,11 +234,14 @@ TEST_CASE("the arena produces concat inputs in place and aliases reshape, withou
     REQUIRE(outputs.size() == 2);
     REQUIRE(outputs[0].shape() == Shape{6, 35});
     const float* rv = outputs[0].f32();
-    for (int64_t i = 0; i < 4 * 35; ++i) CHECK(rv[i] == Approx(ea.f32()[i]).epsilon(1e-5).margin(1e-6));
-    for (int64_t i = 0; i < 2 * 35; ++i) CHECK(rv[4 * 35 + i] == Approx(eb.f32()[i]).epsilon(1e-5).margin(1e-6));
+    for (int64_t i = 0; i < 4 * 35; ++i)
+      CHECK(rv[i] == Approx(ea.f32()[i]).epsilon(1e-5).margin(1e-6));
+    for (int64_t i = 0; i < 2 * 35; ++i)
+      CHECK(rv[4 * 35 + i] == Approx(eb.f32()[i]).epsilon(1e-5).margin(1e-6));
     const float* dv = outputs[1].f32();
     for (int64_t i = 0; i < 3 * 35; ++i) CHECK(dv[i] == input.f32()[i]);
-    for (int64_t i = 0; i < 4 * 35; ++i) CHECK(dv[3 * 35 + i] == Approx(ea.f32()[i]).epsilon(1e-5).margin(1e-6));
+    for (int64_t i = 0; i < 4 * 35; ++i)
+      CHECK(dv[3 * 35 + i] == Approx(ea.f32()[i]).epsilon(1e-5).margin(1e-6));
     // concat c and the reshape move no data; concat d (a graph input among its inputs) copies.
     CHECK(session->profile()[2].kernel == "aliased");
     CHECK(session->profile()[3].kernel == "aliased");

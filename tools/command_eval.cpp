@@ -21,7 +21,8 @@ namespace atrous {
 namespace {
 
 const char* kEvalUsage =
-    "usage: atrous eval --format coco --gt-json G.json --gt-dir GDIR --pred-json P.json --pred-dir PDIR\n"
+    "usage: atrous eval --format coco --gt-json G.json --gt-dir GDIR --pred-json P.json --pred-dir "
+    "PDIR\n"
     "                   [--json REPORT] [--threads N] [--quiet]\n"
     "       atrous eval --format cityscapes --gt GT_ROOT --pred PRED_ROOT [--split val]\n"
     "                   [--json REPORT] [--threads N] [--quiet]\n";
@@ -43,7 +44,8 @@ class ProgressPrinter {
       std::string bar(size_t(filled), '=');
       if (filled < width) bar += '>';
       bar.resize(size_t(width), ' ');
-      std::fprintf(stderr, "\r[%s] %zu/%zu images, %.1f img/s, ETA %s", bar.c_str(), done, total, rate, eta_text);
+      std::fprintf(stderr, "\r[%s] %zu/%zu images, %.1f img/s, ETA %s", bar.c_str(), done, total,
+                   rate, eta_text);
       if (done == total) std::fputc('\n', stderr);
       std::fflush(stderr);
       return;
@@ -81,37 +83,52 @@ std::string percent(double v) {
   return b;
 }
 
-std::string pq_json(const PqSummary& s, const std::vector<EvalCategory>& cats, double PqValues::*field) {
-  std::string j = "{\"all\":" + json_number(s.all.*field) + ",\"things\":" + json_number(s.things.*field) +
+std::string pq_json(const PqSummary& s, const std::vector<EvalCategory>& cats,
+                    double PqValues::*field) {
+  std::string j = "{\"all\":" + json_number(s.all.*field) +
+                  ",\"things\":" + json_number(s.things.*field) +
                   ",\"stuff\":" + json_number(s.stuff.*field) + ",\"per_class\":{";
   for (size_t i = 0; i < cats.size(); ++i)
-    j += (i ? "," : "") + json_quote(std::to_string(cats[i].id)) + ":" + json_number(s.per_class[i].*field);
+    j += (i ? "," : "") + json_quote(std::to_string(cats[i].id)) + ":" +
+         json_number(s.per_class[i].*field);
   return j + "}}";
 }
 
 }  // namespace
 
 int command_eval(Arguments& args) {
-  std::string format, gt_json, gt_dir, pred_json, pred_dir, gt_root, pred_root, split = "val", report_path;
+  std::string format, gt_json, gt_dir, pred_json, pred_dir, gt_root, pred_root, split = "val",
+                                                                                report_path;
   long long threads = std::max(1u, std::thread::hardware_concurrency());
   bool quiet = false;
   while (!args.empty()) {
     std::string a = args.next();
     bool ok = true;
-    if (a == "--format") ok = args.next_value(&format);
-    else if (a == "--gt-json") ok = args.next_value(&gt_json);
-    else if (a == "--gt-dir") ok = args.next_value(&gt_dir);
-    else if (a == "--pred-json") ok = args.next_value(&pred_json);
-    else if (a == "--pred-dir") ok = args.next_value(&pred_dir);
-    else if (a == "--gt") ok = args.next_value(&gt_root);
-    else if (a == "--pred") ok = args.next_value(&pred_root);
-    else if (a == "--split") ok = args.next_value(&split);
-    else if (a == "--json") ok = args.next_value(&report_path);
-    else if (a == "--quiet") quiet = true;
+    if (a == "--format")
+      ok = args.next_value(&format);
+    else if (a == "--gt-json")
+      ok = args.next_value(&gt_json);
+    else if (a == "--gt-dir")
+      ok = args.next_value(&gt_dir);
+    else if (a == "--pred-json")
+      ok = args.next_value(&pred_json);
+    else if (a == "--pred-dir")
+      ok = args.next_value(&pred_dir);
+    else if (a == "--gt")
+      ok = args.next_value(&gt_root);
+    else if (a == "--pred")
+      ok = args.next_value(&pred_root);
+    else if (a == "--split")
+      ok = args.next_value(&split);
+    else if (a == "--json")
+      ok = args.next_value(&report_path);
+    else if (a == "--quiet")
+      quiet = true;
     else if (a == "--threads") {
       std::string t;
       ok = args.next_value(&t) && parse_int(t, &threads) && threads >= 1 && threads <= 1024;
-      if (!ok) return cli_fail("--threads needs a number from 1 to 1024\n" + std::string(kEvalUsage), 2);
+      if (!ok)
+        return cli_fail("--threads needs a number from 1 to 1024\n" + std::string(kEvalUsage), 2);
     } else if (a == "--help" || a == "-h") {
       std::fputs(kEvalUsage, stdout);
       return 0;
@@ -130,7 +147,8 @@ int command_eval(Arguments& args) {
   if (format == "coco") {
     if (gt_json.empty() || gt_dir.empty() || pred_json.empty() || pred_dir.empty())
       return cli_fail("eval --format coco needs --gt-json, --gt-dir, --pred-json and --pred-dir\n" +
-                          std::string(kEvalUsage), 2);
+                          std::string(kEvalUsage),
+                      2);
     Status s = panoptic_dataset_load(gt_json, gt_dir, pred_json, pred_dir, &coco);
     if (!s.ok()) return cli_fail(s.message());
     categories = coco.categories;
@@ -140,10 +158,13 @@ int command_eval(Arguments& args) {
     evaluated.back() = false;  // VOID
     total.semantic = std::make_unique<ConfusionMatrix>(evaluated);
     count = coco.images.size();
-    evaluate = [&](size_t i, EvalAccumulators* delta) { return panoptic_pair_evaluate(coco.images[i], true, delta); };
+    evaluate = [&](size_t i, EvalAccumulators* delta) {
+      return panoptic_pair_evaluate(coco.images[i], true, delta);
+    };
   } else if (format == "cityscapes") {
     if (gt_root.empty() || pred_root.empty())
-      return cli_fail("eval --format cityscapes needs --gt and --pred\n" + std::string(kEvalUsage), 2);
+      return cli_fail("eval --format cityscapes needs --gt and --pred\n" + std::string(kEvalUsage),
+                      2);
     Status s = cityscapes_dataset_load(gt_root, pred_root, split, &cityscapes);
     if (!s.ok()) return cli_fail(s.message());
     total = cityscapes_accumulators(cityscapes);
@@ -156,7 +177,9 @@ int command_eval(Arguments& args) {
       }
     }
     count = cityscapes.images.size();
-    evaluate = [&](size_t i, EvalAccumulators* delta) { return cityscapes_image_evaluate(cityscapes, i, delta); };
+    evaluate = [&](size_t i, EvalAccumulators* delta) {
+      return cityscapes_image_evaluate(cityscapes, i, delta);
+    };
   } else {
     return cli_fail("eval: --format must be coco or cityscapes\n" + std::string(kEvalUsage), 2);
   }
@@ -167,16 +190,19 @@ int command_eval(Arguments& args) {
     if (s.ok() && !delta->missing.empty()) delta->missing_images = 1;
     return s;
   };
-  Status s = evaluate_images(count, int(threads), counted, &total,
-                             [&](size_t done, size_t all, double seconds) { progress.update(done, all, seconds); });
+  Status s = evaluate_images(
+      count, int(threads), counted, &total,
+      [&](size_t done, size_t all, double seconds) { progress.update(done, all, seconds); });
   if (!s.ok()) {
     if (!quiet && isatty(STDERR_FILENO)) std::fputc('\n', stderr);
     return cli_fail(s.message());
   }
   for (size_t i = 0; i < total.missing.size() && i < 20; ++i)
-    std::fprintf(stderr, "atrous: warning: missing prediction: %s (counted as all missed)\n", total.missing[i].c_str());
+    std::fprintf(stderr, "atrous: warning: missing prediction: %s (counted as all missed)\n",
+                 total.missing[i].c_str());
   if (total.missing.size() > 20)
-    std::fprintf(stderr, "atrous: warning: ... and %zu more missing predictions\n", total.missing.size() - 20);
+    std::fprintf(stderr, "atrous: warning: ... and %zu more missing predictions\n",
+                 total.missing.size() - 20);
 
   // ---- collect per-class rows ----------------------------------------------------------
   std::map<int, ClassRow> rows;
@@ -247,8 +273,9 @@ int command_eval(Arguments& args) {
       if (total.pq) {
         bool counted_class = r.counts.tp + r.counts.fp + r.counts.fn > 0;
         std::printf("  %s %s %s %6lld %6lld %6lld", percent(counted_class ? r.pq.pq : NAN).c_str(),
-                    percent(counted_class ? r.pq.sq : NAN).c_str(), percent(counted_class ? r.pq.rq : NAN).c_str(),
-                    (long long)r.counts.tp, (long long)r.counts.fp, (long long)r.counts.fn);
+                    percent(counted_class ? r.pq.sq : NAN).c_str(),
+                    percent(counted_class ? r.pq.rq : NAN).c_str(), (long long)r.counts.tp,
+                    (long long)r.counts.fp, (long long)r.counts.fn);
       }
       if (total.semantic) std::printf("  %s", percent(r.iou).c_str());
       if (total.pc) std::printf("  %s", percent(r.pc).c_str());
@@ -256,27 +283,32 @@ int command_eval(Arguments& args) {
       std::printf("\n");
     }
     std::printf("\n%zu images", size_t(total.images));
-    if (total.missing_images) std::printf(" (%lld with missing predictions)", (long long)total.missing_images);
+    if (total.missing_images)
+      std::printf(" (%lld with missing predictions)", (long long)total.missing_images);
     std::printf("\n");
     if (total.pq) {
       std::printf("%-8s %5s %5s %5s %3s\n", "", "PQ", "SQ", "RQ", "N");
       const char* names[3] = {"All", "Things", "Stuff"};
       const PqValues* groups[3] = {&pq.all, &pq.things, &pq.stuff};
       for (int g = 0; g < 3; ++g)
-        std::printf("%-8s %s %s %s %3d\n", names[g], percent(groups[g]->pq).c_str(), percent(groups[g]->sq).c_str(),
-                    percent(groups[g]->rq).c_str(), groups[g]->classes);
+        std::printf("%-8s %s %s %s %3d\n", names[g], percent(groups[g]->pq).c_str(),
+                    percent(groups[g]->sq).c_str(), percent(groups[g]->rq).c_str(),
+                    groups[g]->classes);
     }
     if (total.semantic) std::printf("mIoU  %s\n", percent(miou).c_str());
-    if (total.instance) std::printf("AP    %s\nAP50  %s\n", percent(ap.ap).c_str(), percent(ap.ap50).c_str());
+    if (total.instance)
+      std::printf("AP    %s\nAP50  %s\n", percent(ap.ap).c_str(), percent(ap.ap50).c_str());
     if (total.pc) std::printf("PC    %s\n", percent(pc.all).c_str());
   }
 
   // ---- JSON report ---------------------------------------------------------------------
   if (!report_path.empty()) {
-    std::string j = "{\"format\":" + json_quote(format) + ",\"images\":" + std::to_string(total.images) +
+    std::string j = "{\"format\":" + json_quote(format) +
+                    ",\"images\":" + std::to_string(total.images) +
                     ",\"missing_predictions\":" + std::to_string(total.missing_images);
     j += ",\"missing\":[";
-    for (size_t i = 0; i < total.missing.size(); ++i) j += (i ? "," : "") + json_quote(total.missing[i]);
+    for (size_t i = 0; i < total.missing.size(); ++i)
+      j += (i ? "," : "") + json_quote(total.missing[i]);
     j += "]";
     if (total.pq) {
       j += ",\"PQ\":" + pq_json(pq, categories, &PqValues::pq);
@@ -287,13 +319,13 @@ int command_eval(Arguments& args) {
     bool first = true;
     for (int id : order) {
       const ClassRow& r = rows[id];
-      j += std::string(first ? "" : ",") + json_quote(std::to_string(id)) + ":{\"name\":" + json_quote(r.name) +
-           ",\"isthing\":" + (r.isthing ? "true" : "false");
+      j += std::string(first ? "" : ",") + json_quote(std::to_string(id)) +
+           ":{\"name\":" + json_quote(r.name) + ",\"isthing\":" + (r.isthing ? "true" : "false");
       first = false;
       if (r.has_pq)
-        j += ",\"PQ\":" + json_number(r.pq.pq) + ",\"SQ\":" + json_number(r.pq.sq) + ",\"RQ\":" + json_number(r.pq.rq) +
-             ",\"TP\":" + std::to_string(r.counts.tp) + ",\"FP\":" + std::to_string(r.counts.fp) +
-             ",\"FN\":" + std::to_string(r.counts.fn);
+        j += ",\"PQ\":" + json_number(r.pq.pq) + ",\"SQ\":" + json_number(r.pq.sq) +
+             ",\"RQ\":" + json_number(r.pq.rq) + ",\"TP\":" + std::to_string(r.counts.tp) +
+             ",\"FP\":" + std::to_string(r.counts.fp) + ",\"FN\":" + std::to_string(r.counts.fn);
       if (r.has_iou) j += ",\"IoU\":" + json_number(r.iou);
       if (r.has_pc) j += ",\"PC\":" + json_number(r.pc);
       if (r.has_ap) j += ",\"AP\":" + json_number(r.ap) + ",\"AP50\":" + json_number(r.ap50);

@@ -28,9 +28,12 @@ std::string with_thousands(int64_t value) {
 std::string json_attribute(const Attribute& a) {
   std::string out;
   switch (a.type) {
-    case AttributeType::attribute_int: return std::to_string(a.i);
-    case AttributeType::attribute_float: return json_number(a.f);
-    case AttributeType::attribute_string: return json_quote(a.s);
+    case AttributeType::attribute_int:
+      return std::to_string(a.i);
+    case AttributeType::attribute_float:
+      return json_number(a.f);
+    case AttributeType::attribute_string:
+      return json_quote(a.s);
     case AttributeType::attribute_ints:
       for (size_t i = 0; i < a.ints.size(); ++i) out += (i ? "," : "") + std::to_string(a.ints[i]);
       return "[" + out + "]";
@@ -38,7 +41,8 @@ std::string json_attribute(const Attribute& a) {
       for (size_t i = 0; i < a.floats.size(); ++i) out += (i ? "," : "") + json_number(a.floats[i]);
       return "[" + out + "]";
     case AttributeType::attribute_strings:
-      for (size_t i = 0; i < a.strings.size(); ++i) out += (i ? "," : "") + json_quote(a.strings[i]);
+      for (size_t i = 0; i < a.strings.size(); ++i)
+        out += (i ? "," : "") + json_quote(a.strings[i]);
       return "[" + out + "]";
   }
   return "null";
@@ -49,7 +53,8 @@ std::string json_tensor_list(const Graph& graph, const std::vector<int32_t>& ind
   for (size_t i = 0; i < indices.size(); ++i) {
     const GraphTensor& t = graph.tensors[size_t(indices[i])];
     std::string shape;
-    for (size_t d = 0; d < t.shape.size(); ++d) shape += (d ? "," : "") + std::to_string(t.shape[d]);
+    for (size_t d = 0; d < t.shape.size(); ++d)
+      shape += (d ? "," : "") + std::to_string(t.shape[d]);
     out += std::string(i ? "," : "") + "{\"name\":" + json_quote(t.name) + ",\"dtype\":\"" +
            dtype_name(t.dtype) + "\",\"shape\":[" + shape + "]}";
   }
@@ -62,22 +67,26 @@ std::string json_node_list(const Graph& graph) {
   auto shape_json = [&](int32_t index) {
     if (index < 0) return std::string("null");
     const GraphTensor& t = graph.tensors[size_t(index)];
-    std::string out = "{\"constant\":" + std::string(t.is_constant ? "true" : "false") + ",\"shape\":[";
+    std::string out =
+        "{\"constant\":" + std::string(t.is_constant ? "true" : "false") + ",\"shape\":[";
     for (size_t d = 0; d < t.shape.size(); ++d) out += (d ? "," : "") + std::to_string(t.shape[d]);
     return out + "]}";
   };
   std::string out = "[";
   for (size_t n = 0; n < graph.nodes.size(); ++n) {
     const Node& node = graph.nodes[n];
-    out += std::string(n ? "," : "") + "{\"op\":" + json_quote(op_type_name(node.op)) + ",\"attributes\":{";
+    out += std::string(n ? "," : "") + "{\"op\":" + json_quote(op_type_name(node.op)) +
+           ",\"attributes\":{";
     for (size_t i = 0; i < node.attributes.items().size(); ++i) {
       const Attribute& a = node.attributes.items()[i];
       out += std::string(i ? "," : "") + json_quote(a.name) + ":" + json_attribute(a);
     }
     out += "},\"inputs\":[";
-    for (size_t i = 0; i < node.inputs.size(); ++i) out += (i ? "," : "") + shape_json(node.inputs[i]);
+    for (size_t i = 0; i < node.inputs.size(); ++i)
+      out += (i ? "," : "") + shape_json(node.inputs[i]);
     out += "],\"outputs\":[";
-    for (size_t i = 0; i < node.outputs.size(); ++i) out += (i ? "," : "") + shape_json(node.outputs[i]);
+    for (size_t i = 0; i < node.outputs.size(); ++i)
+      out += (i ? "," : "") + shape_json(node.outputs[i]);
     out += "]}";
   }
   return out + "]";
@@ -116,12 +125,14 @@ void print_text(const std::string& path, const Graph& graph, const GraphStatisti
   std::printf("inputs:\n");
   for (int32_t index : graph.inputs) {
     const GraphTensor& t = graph.tensors[size_t(index)];
-    std::printf("  %-24s %-8s %s\n", t.name.c_str(), dtype_name(t.dtype), shape_to_string(t.shape).c_str());
+    std::printf("  %-24s %-8s %s\n", t.name.c_str(), dtype_name(t.dtype),
+                shape_to_string(t.shape).c_str());
   }
   std::printf("outputs:\n");
   for (int32_t index : graph.outputs) {
     const GraphTensor& t = graph.tensors[size_t(index)];
-    std::printf("  %-24s %-8s %s\n", t.name.c_str(), dtype_name(t.dtype), shape_to_string(t.shape).c_str());
+    std::printf("  %-24s %-8s %s\n", t.name.c_str(), dtype_name(t.dtype),
+                shape_to_string(t.shape).c_str());
   }
   std::printf("metadata:\n");
   if (graph.metadata.items().empty()) std::printf("  (none)\n");
@@ -135,12 +146,16 @@ void print_text(const std::string& path, const Graph& graph, const GraphStatisti
     }
     std::printf("  %s = %s\n", a.name.c_str(), value.c_str());
   }
-  std::printf("nodes: %zu as stored, %zu after optimization (constant and BatchNorm folding, "
-              "activation fusion)\n", graph.nodes.size(), optimized.nodes.size());
+  std::printf(
+      "nodes: %zu as stored, %zu after optimization (constant and BatchNorm folding, "
+      "activation fusion)\n",
+      graph.nodes.size(), optimized.nodes.size());
   std::printf("ops:");
-  for (const auto& entry : stored.op_counts) std::printf(" %s×%d", entry.first.c_str(), entry.second);
+  for (const auto& entry : stored.op_counts)
+    std::printf(" %s×%d", entry.first.c_str(), entry.second);
   std::printf("\nops after optimization:");
-  for (const auto& entry : planned.op_counts) std::printf(" %s×%d", entry.first.c_str(), entry.second);
+  for (const auto& entry : planned.op_counts)
+    std::printf(" %s×%d", entry.first.c_str(), entry.second);
   std::printf("\nparameters: %s (%.2f MB)\n", with_thousands(planned.parameters).c_str(),
               double(planned.parameter_bytes) / 1e6);
   std::printf("multiply-adds: %s (%.3f G)\n", with_thousands(stored.multiply_adds).c_str(),
@@ -154,18 +169,25 @@ int command_info(Arguments& args) {
   bool json = false, nodes = false;
   while (!args.empty()) {
     std::string arg = args.next();
-    if (arg == "--json") json = true;
-    else if (arg == "--nodes") nodes = true;
+    if (arg == "--json")
+      json = true;
+    else if (arg == "--nodes")
+      nodes = true;
     else if (arg == "--arch" || arg == "--size" || arg == "--seed") {
       std::string* target = arg == "--arch" ? &arch : arg == "--size" ? &size_text : &seed_text;
       if (!args.next_value(target)) return cli_fail("info: " + arg + " needs a value", 2);
-    } else if (!arg.empty() && arg[0] == '-') return cli_fail("info: unknown option '" + arg + "'", 2);
-    else if (path.empty()) path = arg;
-    else return cli_fail("info: more than one model given", 2);
+    } else if (!arg.empty() && arg[0] == '-')
+      return cli_fail("info: unknown option '" + arg + "'", 2);
+    else if (path.empty())
+      path = arg;
+    else
+      return cli_fail("info: more than one model given", 2);
   }
   if (path.empty() == arch.empty())
-    return cli_fail("info: give one model (usage: atrous info (MODEL | --arch NAME [--size HxW]) "
-                    "[--json] [--nodes])", 2);
+    return cli_fail(
+        "info: give one model (usage: atrous info (MODEL | --arch NAME [--size HxW]) "
+        "[--json] [--nodes])",
+        2);
   if (arch.empty() && (!size_text.empty() || !seed_text.empty()))
     return cli_fail("info: --size and --seed go with --arch", 2);
   std::shared_ptr<const Model> model;

@@ -17,16 +17,18 @@
 namespace atrous {
 namespace {
 
-Status write_segments_json(const std::string& path, const PanopticResult& result, const PanopticParams& params,
-                           double merge_ms) {
+Status write_segments_json(const std::string& path, const PanopticResult& result,
+                           const PanopticParams& params, double merge_ms) {
   std::string out = "{\n  \"segments_info\": [";
   for (size_t i = 0; i < result.segments.size(); ++i) {
     const PanopticSegmentInfo& s = result.segments[i];
     out += i ? ",\n    " : "\n    ";
-    out += "{\"id\": " + std::to_string(s.id) + ", \"category_id\": " + std::to_string(s.category_id) +
-           ", \"area\": " + std::to_string(s.area) + ", \"bbox\": [" + std::to_string(s.bbox[0]) + ", " +
-           std::to_string(s.bbox[1]) + ", " + std::to_string(s.bbox[2]) + ", " + std::to_string(s.bbox[3]) +
-           "], \"iscrowd\": " + std::to_string(s.iscrowd) + ", \"isthing\": " + std::to_string(s.isthing ? 1 : 0) +
+    out += "{\"id\": " + std::to_string(s.id) +
+           ", \"category_id\": " + std::to_string(s.category_id) +
+           ", \"area\": " + std::to_string(s.area) + ", \"bbox\": [" + std::to_string(s.bbox[0]) +
+           ", " + std::to_string(s.bbox[1]) + ", " + std::to_string(s.bbox[2]) + ", " +
+           std::to_string(s.bbox[3]) + "], \"iscrowd\": " + std::to_string(s.iscrowd) +
+           ", \"isthing\": " + std::to_string(s.isthing ? 1 : 0) +
            ", \"score\": " + json_number(s.score) + "}";
   }
   out += result.segments.empty() ? "],\n" : "\n  ],\n";
@@ -49,7 +51,8 @@ int command_merge(Arguments& args) {
     std::string arg = args.next();
     std::string text;
     if (arg == "--semantic") {
-      if (!args.next_value(&semantic_path)) return cli_fail("merge: --semantic needs a .npy file", 2);
+      if (!args.next_value(&semantic_path))
+        return cli_fail("merge: --semantic needs a .npy file", 2);
     } else if (arg == "--center") {
       if (!args.next_value(&center_path)) return cli_fail("merge: --center needs a .npy file", 2);
     } else if (arg == "--offset") {
@@ -63,7 +66,8 @@ int command_merge(Arguments& args) {
         return cli_fail("merge: --convention must be deeplab2 or detectron2", 2);
       convention_given = true;
     } else if (arg == "--output-dir" || arg == "-o") {
-      if (!args.next_value(&output_dir)) return cli_fail("merge: --output-dir needs a directory", 2);
+      if (!args.next_value(&output_dir))
+        return cli_fail("merge: --output-dir needs a directory", 2);
     } else if (arg == "--threads") {
       long long n = 0;
       if (!args.next_value(&text) || !parse_int(text, &n) || n < 1 || n > 1024)
@@ -94,7 +98,8 @@ int command_merge(Arguments& args) {
     if (!file) return cli_fail("merge: cannot open '" + params_path + "'");
     std::stringstream buffer;
     buffer << file.rdbuf();
-    params = panoptic_params_from_json(buffer.str(), &status, convention_given ? &convention : nullptr);
+    params =
+        panoptic_params_from_json(buffer.str(), &status, convention_given ? &convention : nullptr);
     if (!status.ok()) return cli_fail("merge: '" + params_path + "': " + status.message());
   }
   params.compute_scores = scores;
@@ -110,19 +115,21 @@ int command_merge(Arguments& args) {
   PanopticResult result;
   auto start = std::chrono::steady_clock::now();
   status = panoptic_merge(inputs, params, threads, &result);
-  double merge_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  double merge_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   if (!status.ok()) return cli_fail("merge: " + status.message());
 
   status = make_directories(output_dir);
   if (!status.ok()) return cli_fail(status.message());
-  TensorView panoptic{DType::dtype_i32, {result.height, result.width},
+  TensorView panoptic{DType::dtype_i32,
+                      {result.height, result.width},
                       const_cast<int32_t*>(result.panoptic.data())};
   status = npy_write(output_dir + "/panoptic.npy", panoptic);
   if (!status.ok()) return cli_fail(status.message());
   status = write_segments_json(output_dir + "/segments.json", result, params, merge_ms);
   if (!status.ok()) return cli_fail(status.message());
-  std::printf("%zu segments, %zu centers, %.2f ms -> %s/panoptic.npy, segments.json\n", result.segments.size(),
-              result.centers.size(), merge_ms, output_dir.c_str());
+  std::printf("%zu segments, %zu centers, %.2f ms -> %s/panoptic.npy, segments.json\n",
+              result.segments.size(), result.centers.size(), merge_ms, output_dir.c_str());
   return 0;
 }
 

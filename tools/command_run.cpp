@@ -54,8 +54,10 @@ int command_run(Arguments& args) {
     if (arg == "--input" || arg == "-i") {
       if (!args.next_value(&text)) return cli_fail("run: --input needs NAME=FILE.npy", 2);
       size_t eq = text.find('=');
-      if (eq == std::string::npos) input_files.push_back({"", text});
-      else input_files.push_back({text.substr(0, eq), text.substr(eq + 1)});
+      if (eq == std::string::npos)
+        input_files.push_back({"", text});
+      else
+        input_files.push_back({text.substr(0, eq), text.substr(eq + 1)});
     } else if (arg == "--output-dir" || arg == "-o") {
       if (!args.next_value(&output_dir)) return cli_fail("run: --output-dir needs a directory", 2);
     } else if (arg == "--threads") {
@@ -77,7 +79,9 @@ int command_run(Arguments& args) {
     }
   }
   if (model_path.empty())
-    return cli_fail("run: no model given (usage: atrous run MODEL --input NAME=FILE.npy ... --output-dir DIR)", 2);
+    return cli_fail(
+        "run: no model given (usage: atrous run MODEL --input NAME=FILE.npy ... --output-dir DIR)",
+        2);
   if (output_dir.empty()) return cli_fail("run: --output-dir is required", 2);
 
   std::shared_ptr<const Model> model;
@@ -106,7 +110,8 @@ int command_run(Arguments& args) {
   std::vector<Tensor> outputs;
   auto start = std::chrono::steady_clock::now();
   status = session->run(inputs, &outputs);
-  double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  double ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   if (!status.ok()) return cli_fail(status.message());
 
   status = make_directories(output_dir);
@@ -119,8 +124,9 @@ int command_run(Arguments& args) {
     std::printf("%s: %s %s -> %s\n", name.c_str(), dtype_name(outputs[o].dtype()),
                 shape_to_string(outputs[o].shape()).c_str(), path.c_str());
   }
-  std::printf("ran in %.1f ms (%s backend, %d thread%s)\n", ms, backend_name(session->options().backend),
-              options.threads, options.threads == 1 ? "" : "s");
+  std::printf("ran in %.1f ms (%s backend, %d thread%s)\n", ms,
+              backend_name(session->options().backend), options.threads,
+              options.threads == 1 ? "" : "s");
   return 0;
 }
 

@@ -4,11 +4,11 @@
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
+#include <map>
 #include <set>
 #include <sstream>
-#include <cstdio>
-#include <map>
 #include <string>
 
 #include "models/panoptic_pipeline.h"
@@ -33,8 +33,10 @@ std::string stem_of(const std::string& path) {
 }
 
 std::string timing_json(const SegmentationResult& r, double decode_ms) {
-  return "{\"decode_ms\":" + json_number(decode_ms) + ",\"preprocess_ms\":" + json_number(r.preprocess_ms) +
-         ",\"inference_ms\":" + json_number(r.inference_ms) + ",\"postprocess_ms\":" + json_number(r.postprocess_ms) + "}";
+  return "{\"decode_ms\":" + json_number(decode_ms) +
+         ",\"preprocess_ms\":" + json_number(r.preprocess_ms) +
+         ",\"inference_ms\":" + json_number(r.inference_ms) +
+         ",\"postprocess_ms\":" + json_number(r.postprocess_ms) + "}";
 }
 
 Status segment_one(Session& session, const ImageModelInfo& info, const std::string& model_path,
@@ -43,12 +45,14 @@ Status segment_one(Session& session, const ImageModelInfo& info, const std::stri
   Image image;
   int source_channels = 0;
   ATROUS_RETURN_IF_ERROR(image_load_rgb(image_path, &image, &source_channels));
-  double decode_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  double decode_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   SegmentationResult result;
   ATROUS_RETURN_IF_ERROR(segment_image(session, info, image, &result));
   const std::string base = output_dir + "/" + stem_of(image_path);
-  std::string json = "{\"image\":" + json_quote(image_path) + ",\"model\":" + json_quote(model_path) +
-                     ",\"task\":" + json_quote(info.task) + ",\"width\":" + std::to_string(image.width) +
+  std::string json = "{\"image\":" + json_quote(image_path) +
+                     ",\"model\":" + json_quote(model_path) + ",\"task\":" + json_quote(info.task) +
+                     ",\"width\":" + std::to_string(image.width) +
                      ",\"height\":" + std::to_string(image.height) +
                      ",\"source_channels\":" + std::to_string(source_channels);
   std::vector<std::string> written;
@@ -58,7 +62,8 @@ Status segment_one(Session& session, const ImageModelInfo& info, const std::stri
     std::vector<LegendEntry> legend;
     for (int c = 0; c < result.num_classes; ++c) {
       if (!counts[size_t(c)]) continue;
-      std::string name = size_t(c) < info.labels.size() ? info.labels[size_t(c)] : "class " + std::to_string(c);
+      std::string name =
+          size_t(c) < info.labels.size() ? info.labels[size_t(c)] : "class " + std::to_string(c);
       legend.push_back({c, name, double(counts[size_t(c)]) / double(result.labels.size())});
     }
     std::stable_sort(legend.begin(), legend.end(),
@@ -79,15 +84,17 @@ Status segment_one(Session& session, const ImageModelInfo& info, const std::stri
       }
     }
     ATROUS_RETURN_IF_ERROR(image_write_png(base + "_labels.png", label_png));
-    bool background = !info.labels.empty() && (info.labels[0] == "background" || info.labels[0] == "__background__");
-    ATROUS_RETURN_IF_ERROR(image_write_png(base + "_overlay.png",
-                                           render_label_overlay(image, result.labels, legend, background)));
+    bool background = !info.labels.empty() &&
+                      (info.labels[0] == "background" || info.labels[0] == "__background__");
+    ATROUS_RETURN_IF_ERROR(image_write_png(
+        base + "_overlay.png", render_label_overlay(image, result.labels, legend, background)));
     written = {base + "_labels.png", base + "_overlay.png"};
     json += ",\"classes\":[";
     for (size_t i = 0; i < legend.size(); ++i)
       json += std::string(i ? "," : "") + "{\"id\":" + std::to_string(legend[i].class_id) +
-              ",\"name\":" + json_quote(legend[i].name) + ",\"pixels\":" +
-              std::to_string(counts[size_t(legend[i].class_id)]) + ",\"share\":" + json_number(legend[i].share) + "}";
+              ",\"name\":" + json_quote(legend[i].name) +
+              ",\"pixels\":" + std::to_string(counts[size_t(legend[i].class_id)]) +
+              ",\"share\":" + json_number(legend[i].share) + "}";
     json += "]";
     std::printf("%s: %dx%d, ", image_path.c_str(), image.width, image.height);
     for (size_t i = 0; i < legend.size() && i < 5; ++i)
@@ -97,19 +104,23 @@ Status segment_one(Session& session, const ImageModelInfo& info, const std::stri
     double foreground = 0;
     for (float p : result.probability) foreground += p >= 0.5f;
     foreground /= double(result.probability.size());
-    ATROUS_RETURN_IF_ERROR(image_write_png(base + "_mask.png",
-                                           render_probability_mask(result.probability, image.width, image.height)));
-    ATROUS_RETURN_IF_ERROR(image_write_png(base + "_cutout.png", render_cutout(image, result.probability)));
+    ATROUS_RETURN_IF_ERROR(
+        image_write_png(base + "_mask.png",
+                        render_probability_mask(result.probability, image.width, image.height)));
+    ATROUS_RETURN_IF_ERROR(
+        image_write_png(base + "_cutout.png", render_cutout(image, result.probability)));
     written = {base + "_mask.png", base + "_cutout.png"};
     json += ",\"foreground_share\":" + json_number(foreground);
-    std::printf("%s: %dx%d, foreground %.1f%%\n", image_path.c_str(), image.width, image.height, foreground * 100);
+    std::printf("%s: %dx%d, foreground %.1f%%\n", image_path.c_str(), image.width, image.height,
+                foreground * 100);
   }
   json += ",\"timing\":" + timing_json(result, decode_ms) + ",\"files\":[";
-  for (size_t i = 0; i < written.size(); ++i) json += std::string(i ? "," : "") + json_quote(written[i]);
+  for (size_t i = 0; i < written.size(); ++i)
+    json += std::string(i ? "," : "") + json_quote(written[i]);
   json += "]}\n";
   ATROUS_RETURN_IF_ERROR(write_text_file(base + ".json", json));
-  std::printf("  wrote %s, %s, %s.json (inference %.1f ms)\n", written[0].c_str(), written[1].c_str(),
-              base.c_str(), result.inference_ms);
+  std::printf("  wrote %s, %s, %s.json (inference %.1f ms)\n", written[0].c_str(),
+              written[1].c_str(), base.c_str(), result.inference_ms);
   return Status::success();
 }
 
@@ -128,7 +139,8 @@ struct PanopticJob {
 // "<city>_<seq>_<frame>_leftImg8bit" → "<city>_<seq>_<frame>" (the cityscapesScripts stem).
 std::string cityscapes_stem(const std::string& stem) {
   const std::string suffix = "_leftImg8bit";
-  if (stem.size() > suffix.size() && stem.compare(stem.size() - suffix.size(), suffix.size(), suffix) == 0)
+  if (stem.size() > suffix.size() &&
+      stem.compare(stem.size() - suffix.size(), suffix.size(), suffix) == 0)
     return stem.substr(0, stem.size() - suffix.size());
   return stem;
 }
@@ -143,7 +155,8 @@ Status segment_panoptic_one(Session& session, PanopticJob& job, const std::strin
   Image image;
   int source_channels = 0;
   ATROUS_RETURN_IF_ERROR(image_load_rgb(image_path, &image, &source_channels));
-  double decode_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  double decode_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   PanopticPipelineResult run;
   ATROUS_RETURN_IF_ERROR(segment_panoptic(session, job.info, image, job.options, &run));
   const PanopticResult& result = run.panoptic;
@@ -151,10 +164,12 @@ Status segment_panoptic_one(Session& session, PanopticJob& job, const std::strin
   std::vector<std::string> written;
 
   Image labels;
-  ATROUS_RETURN_IF_ERROR(label_map_png(result.semantic, result.width, result.height, nullptr, &labels));
+  ATROUS_RETURN_IF_ERROR(
+      label_map_png(result.semantic, result.width, result.height, nullptr, &labels));
   ATROUS_RETURN_IF_ERROR(image_write_png(base + "_labels.png", labels));
-  ATROUS_RETURN_IF_ERROR(image_write_png(base + "_overlay.png",
-                                         render_panoptic_overlay(image, result.panoptic, result.segments, job.info.labels)));
+  ATROUS_RETURN_IF_ERROR(image_write_png(
+      base + "_overlay.png",
+      render_panoptic_overlay(image, result.panoptic, result.segments, job.info.labels)));
   written = {base + "_labels.png", base + "_overlay.png"};
   std::vector<PanopticSegmentOut> coco_segments;
   Image png;
@@ -173,8 +188,8 @@ Status segment_panoptic_one(Session& session, PanopticJob& job, const std::strin
   if (job.formats & format_cityscapes) {
     const std::string cs = cityscapes_stem(stem), root = dir + "/cityscapes";
     PanopticAnnotation ann;
-    ATROUS_RETURN_IF_ERROR(
-        cityscapes_panoptic_encode(result, job.label_ids, job.info.params.label_divisor, &png, &ann.segments));
+    ATROUS_RETURN_IF_ERROR(cityscapes_panoptic_encode(
+        result, job.label_ids, job.info.params.label_divisor, &png, &ann.segments));
     ATROUS_RETURN_IF_ERROR(image_write_png(root + "/panoptic/" + cs + "_panoptic.png", png));
     ann.image_id = cs;
     ann.file_name = cs + "_panoptic.png";
@@ -182,8 +197,10 @@ Status segment_panoptic_one(Session& session, PanopticJob& job, const std::strin
     ann.width = result.width, ann.height = result.height;
     job.cityscapes.push_back(ann);
     Image semantic;
-    ATROUS_RETURN_IF_ERROR(label_map_png(result.semantic, result.width, result.height, &job.label_ids, &semantic));
-    ATROUS_RETURN_IF_ERROR(image_write_png(root + "/semantic/" + cs + "_pred_labelIds.png", semantic));
+    ATROUS_RETURN_IF_ERROR(
+        label_map_png(result.semantic, result.width, result.height, &job.label_ids, &semantic));
+    ATROUS_RETURN_IF_ERROR(
+        image_write_png(root + "/semantic/" + cs + "_pred_labelIds.png", semantic));
     std::string lines;
     std::vector<InstanceMask> masks = instance_masks(result);
     for (size_t k = 0; k < masks.size(); ++k) {
@@ -191,7 +208,8 @@ Status segment_panoptic_one(Session& session, PanopticJob& job, const std::strin
       ATROUS_RETURN_IF_ERROR(image_write_png(root + "/instance/" + name, masks[k].mask));
       char score[40];
       std::snprintf(score, sizeof score, "%.6f", masks[k].score);
-      lines += name + " " + std::to_string(job.label_ids[size_t(masks[k].category_id)]) + " " + score + "\n";
+      lines += name + " " + std::to_string(job.label_ids[size_t(masks[k].category_id)]) + " " +
+               score + "\n";
     }
     ATROUS_RETURN_IF_ERROR(write_text_file(root + "/instance/" + cs + "_pred.txt", lines));
     written.push_back(root + "/panoptic/" + cs + "_panoptic.png");
@@ -202,45 +220,54 @@ Status segment_panoptic_one(Session& session, PanopticJob& job, const std::strin
     ATROUS_RETURN_IF_ERROR(npy_write(base + "_semantic.npy", run.semantic.view()));
     ATROUS_RETURN_IF_ERROR(npy_write(base + "_center.npy", run.center.view()));
     ATROUS_RETURN_IF_ERROR(npy_write(base + "_offset.npy", run.offset.view()));
-    for (const char* what : {"_semantic.npy", "_center.npy", "_offset.npy"}) written.push_back(base + what);
+    for (const char* what : {"_semantic.npy", "_center.npy", "_offset.npy"})
+      written.push_back(base + what);
   }
 
-  std::string json = "{\"image\":" + json_quote(image_path) + ",\"model\":" + json_quote(job.model_path) +
-                     ",\"task\":\"panoptic\",\"width\":" + std::to_string(image.width) +
-                     ",\"height\":" + std::to_string(image.height) +
-                     ",\"source_channels\":" + std::to_string(source_channels) +
-                     ",\"work_width\":" + std::to_string(run.work_width) +
-                     ",\"work_height\":" + std::to_string(run.work_height) +
-                     ",\"convention\":" + json_quote(panoptic_convention_name(job.info.params.convention)) +
-                     ",\"label_divisor\":" + std::to_string(job.info.params.label_divisor) +
-                     ",\"void_value\":" + std::to_string(result.void_value) +
-                     ",\"flip\":" + (job.options.flip ? "true" : "false") + ",\"scales\":[";
+  std::string json =
+      "{\"image\":" + json_quote(image_path) + ",\"model\":" + json_quote(job.model_path) +
+      ",\"task\":\"panoptic\",\"width\":" + std::to_string(image.width) +
+      ",\"height\":" + std::to_string(image.height) +
+      ",\"source_channels\":" + std::to_string(source_channels) +
+      ",\"work_width\":" + std::to_string(run.work_width) +
+      ",\"work_height\":" + std::to_string(run.work_height) +
+      ",\"convention\":" + json_quote(panoptic_convention_name(job.info.params.convention)) +
+      ",\"label_divisor\":" + std::to_string(job.info.params.label_divisor) +
+      ",\"void_value\":" + std::to_string(result.void_value) +
+      ",\"flip\":" + (job.options.flip ? "true" : "false") + ",\"scales\":[";
   for (size_t i = 0; i < job.options.scales.size(); ++i)
     json += std::string(i ? "," : "") + json_number(job.options.scales[i]);
-  json += "],\"passes\":" + std::to_string(run.passes) + ",\"centers\":" + std::to_string(result.centers.size()) +
-          ",\"segments\":[";
+  json += "],\"passes\":" + std::to_string(run.passes) +
+          ",\"centers\":" + std::to_string(result.centers.size()) + ",\"segments\":[";
   int things = 0;
   for (size_t i = 0; i < result.segments.size(); ++i) {
     const PanopticSegmentInfo& s = result.segments[i];
     things += s.isthing;
-    std::string name = size_t(s.category_id) < job.info.labels.size() ? job.info.labels[size_t(s.category_id)]
-                                                                      : "class " + std::to_string(s.category_id);
+    std::string name = size_t(s.category_id) < job.info.labels.size()
+                           ? job.info.labels[size_t(s.category_id)]
+                           : "class " + std::to_string(s.category_id);
     json += std::string(i ? "," : "") + "{\"value\":" + std::to_string(s.id) +
-            ",\"png_id\":" + std::to_string(coco_segments[i].id) + ",\"category_id\":" + std::to_string(s.category_id) +
-            ",\"name\":" + json_quote(name) + ",\"isthing\":" + (s.isthing ? "true" : "false") +
-            ",\"area\":" + std::to_string(s.area) + ",\"bbox\":[" + std::to_string(s.bbox[0]) + "," +
-            std::to_string(s.bbox[1]) + "," + std::to_string(s.bbox[2]) + "," + std::to_string(s.bbox[3]) +
-            "],\"score\":" + json_number(s.score) + "}";
+            ",\"png_id\":" + std::to_string(coco_segments[i].id) +
+            ",\"category_id\":" + std::to_string(s.category_id) + ",\"name\":" + json_quote(name) +
+            ",\"isthing\":" + (s.isthing ? "true" : "false") +
+            ",\"area\":" + std::to_string(s.area) + ",\"bbox\":[" + std::to_string(s.bbox[0]) +
+            "," + std::to_string(s.bbox[1]) + "," + std::to_string(s.bbox[2]) + "," +
+            std::to_string(s.bbox[3]) + "],\"score\":" + json_number(s.score) + "}";
   }
-  json += "],\"timing\":{\"decode_ms\":" + json_number(decode_ms) + ",\"preprocess_ms\":" + json_number(run.preprocess_ms) +
-          ",\"inference_ms\":" + json_number(run.inference_ms) + ",\"postprocess_ms\":" + json_number(run.postprocess_ms) +
-          "},\"files\":[";
-  for (size_t i = 0; i < written.size(); ++i) json += std::string(i ? "," : "") + json_quote(written[i]);
+  json += "],\"timing\":{\"decode_ms\":" + json_number(decode_ms) +
+          ",\"preprocess_ms\":" + json_number(run.preprocess_ms) +
+          ",\"inference_ms\":" + json_number(run.inference_ms) +
+          ",\"postprocess_ms\":" + json_number(run.postprocess_ms) + "},\"files\":[";
+  for (size_t i = 0; i < written.size(); ++i)
+    json += std::string(i ? "," : "") + json_quote(written[i]);
   json += "]}\n";
   ATROUS_RETURN_IF_ERROR(write_text_file(base + ".json", json));
-  std::printf("%s: %dx%d, %d instances, %zu stuff segments, %d pass%s (inference %.1f ms) -> %s_overlay.png\n",
-              image_path.c_str(), image.width, image.height, things, result.segments.size() - size_t(things),
-              run.passes, run.passes == 1 ? "" : "es", run.inference_ms, base.c_str());
+  std::printf(
+      "%s: %dx%d, %d instances, %zu stuff segments, %d pass%s (inference %.1f ms) -> "
+      "%s_overlay.png\n",
+      image_path.c_str(), image.width, image.height, things,
+      result.segments.size() - size_t(things), run.passes, run.passes == 1 ? "" : "es",
+      run.inference_ms, base.c_str());
   return Status::success();
 }
 
@@ -286,13 +313,17 @@ int command_segment(Arguments& args) {
         return cli_fail("segment: --format must be coco, cityscapes or all", 2);
     } else if (arg == "--convention") {
       PanopticConvention convention;
-      if (!args.next_value(&convention_name) || !panoptic_convention_from_name(convention_name, &convention))
+      if (!args.next_value(&convention_name) ||
+          !panoptic_convention_from_name(convention_name, &convention))
         return cli_fail("segment: --convention must be deeplab2 or detectron2", 2);
     } else if (arg == "--flip") {
       panoptic_options.flip = true;
     } else if (arg == "--scales") {
       if (!args.next_value(&text) || !parse_scales(text, &panoptic_options.scales))
-        return cli_fail("segment: --scales needs a comma-separated list of numbers in (0, 16], e.g. 0.75,1,1.25", 2);
+        return cli_fail(
+            "segment: --scales needs a comma-separated list of numbers in (0, 16], e.g. "
+            "0.75,1,1.25",
+            2);
       scales_given = true;
     } else if (arg == "--dump-maps") {
       panoptic_options.keep_maps = true;
@@ -311,9 +342,12 @@ int command_segment(Arguments& args) {
   Status status = Model::load_file(model_path, &model);
   if (!status.ok()) return cli_fail(status.message());
   const bool panoptic = model->graph().metadata.get_string("task", "") == "panoptic";
-  if (!panoptic && (!format_name.empty() || !convention_name.empty() || panoptic_options.flip || scales_given ||
-                    panoptic_options.keep_maps))
-    return cli_fail("segment: --format, --convention, --flip, --scales and --dump-maps apply to panoptic models only", 2);
+  if (!panoptic && (!format_name.empty() || !convention_name.empty() || panoptic_options.flip ||
+                    scales_given || panoptic_options.keep_maps))
+    return cli_fail(
+        "segment: --format, --convention, --flip, --scales and --dump-maps apply to panoptic "
+        "models only",
+        2);
 
   if (panoptic) {
     PanopticJob job;
@@ -330,21 +364,28 @@ int command_segment(Arguments& args) {
     if (!status.ok()) return cli_fail("'" + model_path + "': " + status.message());
     if (job.formats & format_cityscapes) {
       status = cityscapes_label_ids_for_train_ids(job.info.num_classes, &job.label_ids);
-      if (!status.ok()) return cli_fail("segment: --format " + format_name + ": " + status.message(), 2);
+      if (!status.ok())
+        return cli_fail("segment: --format " + format_name + ": " + status.message(), 2);
     }
     std::set<std::string> stems;
     for (const std::string& image : images)
       if (!stems.insert(cityscapes_stem(stem_of(image))).second)
-        return cli_fail("segment: two images share the name '" + stem_of(image) +
-                        "' (outputs are named after the image; the panoptic JSON needs unique image ids)", 2);
+        return cli_fail(
+            "segment: two images share the name '" + stem_of(image) +
+                "' (outputs are named after the image; the panoptic JSON needs unique image ids)",
+            2);
     if (!job.info.normalization_given)
-      std::fprintf(stderr, "atrous: warning: the model records no input_mean/input_std; feeding raw 0-255 values\n");
+      std::fprintf(
+          stderr,
+          "atrous: warning: the model records no input_mean/input_std; feeding raw 0-255 values\n");
     std::unique_ptr<Session> session;
     status = Session::create(model, options, &session);
     if (!status.ok()) return cli_fail(status.message());
-    for (const char* sub : {"", "/panoptic", "/cityscapes/panoptic", "/cityscapes/semantic", "/cityscapes/instance/masks"}) {
-      bool needed = sub[0] == '\0' || (std::string(sub) == "/panoptic" ? (job.formats & format_coco) != 0
-                                                                       : (job.formats & format_cityscapes) != 0);
+    for (const char* sub : {"", "/panoptic", "/cityscapes/panoptic", "/cityscapes/semantic",
+                            "/cityscapes/instance/masks"}) {
+      bool needed = sub[0] == '\0' ||
+                    (std::string(sub) == "/panoptic" ? (job.formats & format_coco) != 0
+                                                     : (job.formats & format_cityscapes) != 0);
       if (!needed) continue;
       status = make_directories(output_dir + sub);
       if (!status.ok()) return cli_fail(status.message());
@@ -370,7 +411,8 @@ int command_segment(Arguments& args) {
       if (!status.ok()) return cli_fail(status.message());
     }
     if (failures)
-      return cli_fail(std::to_string(failures) + " of " + std::to_string(images.size()) + " images failed");
+      return cli_fail(std::to_string(failures) + " of " + std::to_string(images.size()) +
+                      " images failed");
     return 0;
   }
 
@@ -378,7 +420,9 @@ int command_segment(Arguments& args) {
   status = image_model_info(model->graph(), &info);
   if (!status.ok()) return cli_fail("'" + model_path + "': " + status.message());
   if (!info.normalization_given)
-    std::fprintf(stderr, "atrous: warning: the model records no input_mean/input_std; feeding raw 0-255 values\n");
+    std::fprintf(
+        stderr,
+        "atrous: warning: the model records no input_mean/input_std; feeding raw 0-255 values\n");
   std::unique_ptr<Session> session;
   status = Session::create(model, options, &session);
   if (!status.ok()) return cli_fail(status.message());
@@ -393,7 +437,8 @@ int command_segment(Arguments& args) {
     }
   }
   if (failures)
-    return cli_fail(std::to_string(failures) + " of " + std::to_string(images.size()) + " images failed");
+    return cli_fail(std::to_string(failures) + " of " + std::to_string(images.size()) +
+                    " images failed");
   return 0;
 }
 

@@ -6,19 +6,20 @@
 #pragma GCC diagnostic ignored "-Wsign-compare"
 #pragma GCC diagnostic ignored "-Wunused-parameter"
 #endif
-#include <cstdint>
 #include <stb/stb_easy_font.h>
+
+#include <cstdint>
 #if defined(__GNUC__)
 #pragma GCC diagnostic pop
 #endif
-
-#include "tools/overlay.h"
 
 #include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdio>
 #include <unordered_map>
+
+#include "tools/overlay.h"
 
 namespace atrous {
 
@@ -38,7 +39,8 @@ void palette_color(int class_id, uint8_t rgb[3]) {
 
 namespace {
 
-void fill_rect(Image* image, int x0, int y0, int x1, int y1, const uint8_t* rgb, float alpha = 1.f) {
+void fill_rect(Image* image, int x0, int y0, int x1, int y1, const uint8_t* rgb,
+               float alpha = 1.f) {
   x0 = std::max(x0, 0), y0 = std::max(y0, 0);
   x1 = std::min(x1, image->width), y1 = std::min(y1, image->height);
   const int c = image->channels;
@@ -51,26 +53,30 @@ void fill_rect(Image* image, int x0, int y0, int x1, int y1, const uint8_t* rgb,
 
 }  // namespace
 
-void draw_text(Image* image, int x, int y, const std::string& text, const uint8_t rgb[3], int scale) {
+void draw_text(Image* image, int x, int y, const std::string& text, const uint8_t rgb[3],
+               int scale) {
   std::vector<char> vertices(text.size() * 270 + 1024);
   std::vector<char> mutable_text(text.begin(), text.end());
   mutable_text.push_back('\0');
   unsigned char color[4] = {255, 255, 255, 255};
-  int quads = stb_easy_font_print(0, 0, mutable_text.data(), color, vertices.data(), int(vertices.size()));
+  int quads =
+      stb_easy_font_print(0, 0, mutable_text.data(), color, vertices.data(), int(vertices.size()));
   for (int q = 0; q < quads; ++q) {
     // Each vertex is 16 bytes: float x, y, z, then 4 colour bytes; a quad's corners are
     // vertices 0 and 2.
     float v[8];
     const char* base = vertices.data() + size_t(q) * 64;
     std::copy(reinterpret_cast<const float*>(base), reinterpret_cast<const float*>(base) + 2, v);
-    std::copy(reinterpret_cast<const float*>(base + 32), reinterpret_cast<const float*>(base + 32) + 2, v + 2);
+    std::copy(reinterpret_cast<const float*>(base + 32),
+              reinterpret_cast<const float*>(base + 32) + 2, v + 2);
     fill_rect(image, x + int(v[0] * scale), y + int(v[1] * scale), x + int(v[2] * scale),
               y + int(v[3] * scale), rgb);
   }
 }
 
 // A legend in the top-left corner: per line a colour swatch and the text.
-static void draw_legend(Image* out, const std::vector<std::string>& lines, const std::vector<std::array<uint8_t, 3>>& colors) {
+static void draw_legend(Image* out, const std::vector<std::string>& lines,
+                        const std::vector<std::array<uint8_t, 3>>& colors) {
   if (lines.empty()) return;
   const int scale = std::max(1, std::min(out->width, out->height) / 400);
   const int line = 12 * scale, pad = 4 * scale;
@@ -83,7 +89,8 @@ static void draw_legend(Image* out, const std::vector<std::string>& lines, const
   for (size_t i = 0; i < lines.size(); ++i) {
     int top = pad + int(i) * line;
     fill_rect(out, pad, top + scale, pad + line - 2 * scale, top + line - scale, white);
-    fill_rect(out, pad + scale, top + 2 * scale, pad + line - 3 * scale, top + line - 2 * scale, colors[i].data());
+    fill_rect(out, pad + scale, top + 2 * scale, pad + line - 3 * scale, top + line - 2 * scale,
+              colors[i].data());
     draw_text(out, pad * 2 + line, top + 2 * scale, lines[i], white, scale);
   }
 }
@@ -97,7 +104,8 @@ Image render_label_overlay(const Image& image, const std::vector<int32_t>& label
       size_t i = size_t(y) * size_t(w) + size_t(x);
       int label = labels[i];
       uint8_t* p = &out.pixels[i * 3];
-      bool edge = (x + 1 < w && labels[i + 1] != label) || (y + 1 < h && labels[i + size_t(w)] != label);
+      bool edge =
+          (x + 1 < w && labels[i + 1] != label) || (y + 1 < h && labels[i + size_t(w)] != label);
       if (edge) {
         p[0] = p[1] = p[2] = 255;
         continue;
@@ -179,19 +187,22 @@ Image render_panoptic_overlay(const Image& image, const std::vector<int32_t>& pa
     }
   // Legend: classes by area; things with their instance count, stuff with its share.
   std::vector<std::pair<int, int64_t>> classes(area_per_class.begin(), area_per_class.end());
-  std::sort(classes.begin(), classes.end(), [](const std::pair<int, int64_t>& a, const std::pair<int, int64_t>& b) {
-    return a.second != b.second ? a.second > b.second : a.first < b.first;
-  });
+  std::sort(classes.begin(), classes.end(),
+            [](const std::pair<int, int64_t>& a, const std::pair<int, int64_t>& b) {
+              return a.second != b.second ? a.second > b.second : a.first < b.first;
+            });
   std::vector<std::string> lines;
   std::vector<std::array<uint8_t, 3>> colors;
   for (const auto& c : classes) {
-    std::string name = size_t(c.first) < class_names.size() ? class_names[size_t(c.first)] : "class " + std::to_string(c.first);
+    std::string name = size_t(c.first) < class_names.size() ? class_names[size_t(c.first)]
+                                                            : "class " + std::to_string(c.first);
     char text[64];
     auto count = instances_per_class.find(c.first);
     if (count != instances_per_class.end())
       std::snprintf(text, sizeof text, " x%d", count->second);
     else
-      std::snprintf(text, sizeof text, " %.1f%%", 100.0 * double(c.second) / (double(w) * double(h)));
+      std::snprintf(text, sizeof text, " %.1f%%",
+                    100.0 * double(c.second) / (double(w) * double(h)));
     lines.push_back(name + text);
     std::array<uint8_t, 3> rgb;
     panoptic_class_color(c.first, rgb.data());
@@ -220,7 +231,8 @@ Image render_cutout(const Image& image, const std::vector<float>& probability) {
   out.pixels.resize(size_t(image.width) * size_t(image.height) * 4);
   for (size_t i = 0; i < probability.size(); ++i) {
     for (int k = 0; k < 3; ++k) out.pixels[i * 4 + size_t(k)] = image.pixels[i * 3 + size_t(k)];
-    out.pixels[i * 4 + 3] = uint8_t(std::lround(std::min(1.f, std::max(0.f, probability[i])) * 255.f));
+    out.pixels[i * 4 + 3] =
+        uint8_t(std::lround(std::min(1.f, std::max(0.f, probability[i])) * 255.f));
   }
   return out;
 }

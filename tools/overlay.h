@@ -46,6 +46,7 @@ Image render_probability_mask(const std::vector<float>& probability, int width, 
 Image render_cutout(const Image& image, const std::vector<float>& probability);
 
 // Draws `text` with its top-left corner at (x, y), `scale` pixels per font unit.
-void draw_text(Image* image, int x, int y, const std::string& text, const uint8_t rgb[3], int scale);
+void draw_text(Image* image, int x, int y, const std::string& text, const uint8_t rgb[3],
+               int scale);
 
 }  // namespace atrous
