@@ -74,6 +74,9 @@ class Session {
   // Sum of the sizes of all intermediate tensors: what a run would need without reuse.
   size_t unplanned_bytes() const { return unplanned_bytes_; }
   const std::vector<NodeProfile>& profile() const { return profile_; }
+  // The CPU backend's thread pool, for the pre- and post-processing around a run; null on the
+  // reference and CUDA backends (their callers run single-threaded).
+  ThreadPool* thread_pool() const { return pool_.get(); }
 
  private:
   Status prepare_cpu();
