@@ -5,7 +5,7 @@ timing the pre- and post-processing of `atrous segment` (bench/RESULTS.md "segme
     .venv/bin/python bench/prepost_model.py --size 1025x2049 --out DIR
 
 Writes DIR/prepost.atrous: input `image` [1,3,H,W]; outputs `semantic` [1,19,H,W], `center`
-[1,1,H,W], `offset` [1,2,H,W], each one 3x3 convolution of the image (random weights from
+[1,1,H,W], `offset` [1,2,H,W], each one 1x1 convolution of the image (random weights from
 --seed), with the Cityscapes panoptic metadata of export_panoptic.py. Inference then costs a few
 tens of milliseconds, while decoding, resizing, softmax, merging and the label maps do exactly
 the work they do for a real network of that input size.
@@ -25,9 +25,9 @@ import export_panoptic as ep  # noqa: E402
 class Heads(nn.Module):
     def __init__(self):
         super().__init__()
-        self.semantic = nn.Conv2d(3, 19, 3, padding=1)
-        self.center = nn.Conv2d(3, 1, 3, padding=1)
-        self.offset = nn.Conv2d(3, 2, 3, padding=1)
+        self.semantic = nn.Conv2d(3, 19, 1)
+        self.center = nn.Conv2d(3, 1, 1)
+        self.offset = nn.Conv2d(3, 2, 1)
 
     def forward(self, x):
         return self.semantic(x), torch.sigmoid(self.center(x)), 8 * self.offset(x)

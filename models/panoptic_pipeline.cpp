@@ -290,7 +290,14 @@ Status segment_panoptic(Session& session, const PanopticModelInfo& info, const I
   // resize, a flipped pass has its outputs mirrored back and its Δx negated, and each output
   // is averaged over all passes). With one pass the raw logits go to the merger unchanged.
   const int passes = int(options.scales.size()) * (options.flip ? 2 : 1);
-  std::vector<float> semantic_sum(size_t(C) * n, 0.f), center_sum(n, 0.f), offset_sum(2 * n, 0.f);
+  // With one pass the sums are that pass's maps themselves, kept without a copy; the final
+  // loop then adds them to 0.f, as summing into zeros did (−0 becomes +0, the same bits).
+  std::vector<float> semantic_sum, center_sum, offset_sum;
+  if (passes > 1) {
+    semantic_sum.assign(size_t(C) * n, 0.f);
+    center_sum.assign(n, 0.f);
+    offset_sum.assign(2 * n, 0.f);
+  }
   Tensor input(DType::dtype_f32, {1, 3, H, W});
   double preprocess_ms = elapsed_ms(start), inference_ms = 0, postprocess_ms = 0;
   for (double scale : options.scales) {
@@ -353,9 +360,15 @@ Status segment_panoptic(Session& session, const PanopticModelInfo& info, const I
         off = resize_planes_align_corners(off.data(), 2, hs, ws, h0, w0, pool);
       }
       if (passes > 1) softmax_planes(sem.data(), C, n, pool);
-      add_into(semantic_sum.data(), sem.data(), sem.size(), pool);
-      add_into(center_sum.data(), cen.data(), n, pool);
-      add_into(offset_sum.data(), off.data(), 2 * n, pool);
+      if (passes == 1) {
+        semantic_sum = std::move(sem);
+        center_sum = std::move(cen);
+        offset_sum = std::move(off);
+      } else {
+        add_into(semantic_sum.data(), sem.data(), sem.size(), pool);
+        add_into(center_sum.data(), cen.data(), n, pool);
+        add_into(offset_sum.data(), off.data(), 2 * n, pool);
+      }
       postprocess_ms += elapsed_ms(start);
     }
   }
@@ -374,14 +387,14 @@ Status segment_panoptic(Session& session, const PanopticModelInfo& info, const I
           for (size_t i = size_t(c) * n + b; i < size_t(c) * n + e; ++i)
             // The log of the averaged probabilities: the merger's argmax and its softmax-based
             // scores then see exactly the averaged probabilities (softmax(log p) = p when Σp = 1).
-            semantic_out[i] =
-                passes > 1 ? std::log(std::max(semantic_sum[i] * inv, FLT_MIN)) : semantic_sum[i];
+            semantic_out[i] = passes > 1 ? std::log(std::max(semantic_sum[i] * inv, FLT_MIN))
+                                         : 0.f + semantic_sum[i];
         for (size_t i = b; i < e; ++i)
-          center_out[i] = passes > 1 ? center_sum[i] * inv : center_sum[i];
+          center_out[i] = passes > 1 ? center_sum[i] * inv : 0.f + center_sum[i];
         for (size_t i = b; i < e; ++i)
           for (size_t k = 0; k < 2; ++k)
             offset_out[k * n + i] =
-                passes > 1 ? offset_sum[k * n + i] * inv : offset_sum[k * n + i];
+                passes > 1 ? offset_sum[k * n + i] * inv : 0.f + offset_sum[k * n + i];
       });
   PanopticInputs inputs{semantic.view(), center.view(), offset.view()};
   ATROUS_RETURN_IF_ERROR(
