@@ -5,7 +5,7 @@
 //   bench_png [--rounds N] FILE.png...
 //
 // Each round decodes every file once with each decoder, the two alternating per round (which
-// goes first alternates too), so both see the same machine load; the median images/s over the
+// goes first alternates too), so both see the same machine load; the median PNGs/s over the
 // rounds is printed per decoder. Files are read from disk by each decoder as evaluation does
 // (the page cache holds them after the first round). Both deliver the PNG's own sample format
 // (8-bit as is, 16-bit big-endian, palette indices) and skip chunk CRCs (evaluation does not ask
@@ -141,7 +141,7 @@ int main(int argc, char** argv) {
     }
   }
   auto print = [&](const char* name, const std::vector<double>& rate) {
-    std::printf("%-34s median %7.1f images/s  (min %.1f, max %.1f, %d rounds of %zu files)\n", name,
+    std::printf("%-34s median %7.1f PNGs/s  (min %.1f, max %.1f, %d rounds of %zu files)\n", name,
                 median(rate), *std::min_element(rate.begin(), rate.end()),
                 *std::max_element(rate.begin(), rate.end()), rounds, files.size());
   };
