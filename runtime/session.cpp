@@ -13,10 +13,10 @@
 #include <cstring>
 
 #include "cpu/cpu_kernel.h"
-#include "cpu/thread_pool.h"
 #include "cuda/cuda_backend.h"
 #include "graph/format.h"
 #include "graph/passes.h"
+#include "graph/thread_pool.h"
 
 namespace atrous {
 
@@ -125,6 +125,12 @@ Status Session::create(std::shared_ptr<const Model> model, const SessionOptions&
 }
 
 Session::~Session() = default;
+
+ThreadPool& Session::thread_pool() {
+  // A CPU session made it in prepare_cpu(); other backends get one on first use.
+  if (!pool_) pool_.reset(new ThreadPool(options_.threads));
+  return *pool_;
+}
 
 Status Session::prepare_cpu() {
   pool_.reset(new ThreadPool(options_.threads));
