@@ -9,6 +9,7 @@
 #include <string>
 
 #include "graph/format.h"
+#include "ops/ops.h"
 #include "runtime/npy.h"
 #include "runtime/session.h"
 #include "tests/graph_fixtures.h"
