@@ -11,7 +11,7 @@
 #include "models/semantic.h"
 #include "runtime/image.h"
 #include "tests/graph_fixtures.h"
-#include "tools/overlay.h"
+#include "models/overlay.h"
 
 using namespace atrous;
 
