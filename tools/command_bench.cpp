@@ -17,6 +17,7 @@
 
 #include "graph/json_io.h"
 #include "models/builders.h"
+#include "ops/graph_rules.h"
 #include "runtime/session.h"
 #include "tools/cli_common.h"
 

@@ -7,8 +7,9 @@
 
 #include "graph/format.h"
 #include "graph/json_io.h"
-#include "graph/passes.h"
 #include "models/builders.h"
+#include "ops/graph_passes.h"
+#include "ops/graph_rules.h"
 #include "runtime/session.h"
 #include "tools/cli_common.h"
 
