@@ -14,9 +14,9 @@
 #include <cstring>
 
 #include "cpu/cpu_kernel.h"
-#include "cpu/thread_pool.h"
 #include "cuda/cuda_backend.h"
 #include "graph/memory_planner.h"
+#include "graph/thread_pool.h"
 #include "ops/graph_passes.h"
 #include "ops/graph_rules.h"
 #include "ops/ops.h"
@@ -122,6 +122,12 @@ Status Session::create(std::shared_ptr<const Model> model, const SessionOptions&
 }
 
 Session::~Session() = default;
+
+ThreadPool& Session::thread_pool() {
+  // A CPU session made it in prepare_cpu(); other backends get one on first use.
+  if (!pool_) pool_.reset(new ThreadPool(options_.threads));
+  return *pool_;
+}
 
 Status Session::prepare_cpu() {
   pool_.reset(new ThreadPool(options_.threads));

@@ -74,6 +74,9 @@ class Session {
   // Sum of the sizes of all intermediate tensors: what a run would need without reuse.
   size_t unplanned_bytes() const { return unplanned_bytes_; }
   const std::vector<NodeProfile>& profile() const { return profile_; }
+  // The session's thread pool (options().threads threads), for work around a run such as the
+  // panoptic merger; not to be used while run() is running.
+  ThreadPool& thread_pool();
 
  private:
   Status prepare_cpu();
