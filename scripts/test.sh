@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# The whole test suite: formatting (clang-format-14, .clang-format), Release build, lint
-# (clang-tidy-14, .clang-tidy), unit tests (CTest), the same unit tests under AddressSanitizer +
-# UndefinedBehaviorSanitizer, the converter and conformance tests (pytest, against the built
-# `atrous`), the aarch64 cross-build with the NEON kernel tests under qemu, and a short libFuzzer
-# run of the loader.
+# The whole test suite: formatting (clang-format-14, .clang-format), the layering check (no
+# include points up), Release build, lint (clang-tidy-14, .clang-tidy), unit tests (CTest), the
+# same unit tests under AddressSanitizer + UndefinedBehaviorSanitizer, the converter and
+# conformance tests (pytest, against the built `atrous`), the aarch64 cross-build with the NEON
+# kernel tests under qemu, and a short libFuzzer run of the loader.
 # Usage: scripts/test.sh [--quick]   (--quick skips the sanitizer, ARM and fuzz stages)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,6 +22,9 @@ else  # a source tree without git metadata
     \( -name '*.c' -o -name '*.cc' -o -name '*.cpp' -o -name '*.h' -o -name '*.hpp' -o -name '*.cu' \
     -o -name '*.cuh' \) -print0 | xargs -0 clang-format-14 --dry-run --Werror
 fi
+
+stage "layering: no include points up (DESIGN.md)"
+python3 scripts/check_layers.py
 
 stage "build (Release)"
 bash scripts/build.sh
