@@ -12,6 +12,7 @@
 
 #include "cpu/cpu_kernel.h"
 #include "cpu/depthwise_conv.h"
+#include "ops/graph_rules.h"
 
 namespace {
 

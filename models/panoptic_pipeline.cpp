@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <unordered_map>
 
-#include "cpu/thread_pool.h"
+#include "graph/thread_pool.h"
 #include "models/semantic.h"
 
 namespace atrous {
@@ -76,9 +76,9 @@ std::vector<float> crop_planes(const float* data, int channels, int H, int W, in
   return out;
 }
 
-// Nearest-neighbour resize with align_corners of an int32 map (docs/PANOPTIC.md: the label maps
-// back at the image size). The source index of each column is computed once, by the same
-// double expression as per pixel before.
+// Nearest-neighbour resize with align_corners of an int32 map (DeepLab2's un-pad of label
+// maps, docs/PANOPTIC_DEEPLAB.md). The source index of each column is computed once, by the
+// same double expression as per pixel before.
 std::vector<int32_t> resize_nearest(const std::vector<int32_t>& map, int h, int w, int out_h,
                                     int out_w, ThreadPool* pool) {
   std::vector<int32_t> out(size_t(out_h) * size_t(out_w));
@@ -260,9 +260,9 @@ Status segment_panoptic(Session& session, const PanopticModelInfo& info, const I
   result->height = image.height;
   const int H = info.input_height, W = info.input_width, C = info.num_classes;
   auto start = std::chrono::steady_clock::now();
-  // The loops over pixels below run on the session's pool (none on the reference and CUDA
-  // backends); each element is computed by the same expression as in a plain loop.
-  ThreadPool* pool = session.thread_pool();
+  // The loops over pixels below run on the session's pool; each element is computed by the
+  // same expression as in a plain loop, so any thread count gives the same bits.
+  ThreadPool* pool = &session.thread_pool();
 
   // Normalized image planes [3, h, w], fitted into the input when larger (aspect kept).
   int h0 = image.height, w0 = image.width;
@@ -285,7 +285,7 @@ Status segment_panoptic(Session& session, const PanopticModelInfo& info, const I
   result->work_width = w0;
   const size_t n = size_t(h0) * size_t(w0);
 
-  // Sums over the passes (SPEC §1.1 "semantic probs" row, as D2 deeplab.py: every output is
+  // Sums over the passes (as DeepLab2's model/deeplab.py, docs/PANOPTIC_DEEPLAB.md: every output is
   // resized to the common size, the semantic logits are turned into probabilities after the
   // resize, a flipped pass has its outputs mirrored back and its Δx negated, and each output
   // is averaged over all passes). With one pass the raw logits go to the merger unchanged.
@@ -350,7 +350,8 @@ Status segment_panoptic(Session& session, const PanopticModelInfo& info, const I
         for (size_t i = size_t(hs) * size_t(ws); i < off.size(); ++i)
           off[i] = -off[i];  // Δx of the mirror
       if (hs != h0 || ws != w0) {
-        // SPEC §1.1 offset rescale: Δy × (h0−1)/(hs−1), Δx × (w0−1)/(ws−1), then resize.
+        // DeepLab2's offset rescale (docs/PANOPTIC_DEEPLAB.md): Δy × (h0−1)/(hs−1), Δx ×
+        // (w0−1)/(ws−1), then resize.
         const float fy = hs > 1 ? float(h0 - 1) / float(hs - 1) : 1.f,
                     fx = ws > 1 ? float(w0 - 1) / float(ws - 1) : 1.f;
         for (size_t i = 0; i < size_t(hs) * size_t(ws); ++i) off[i] *= fy;
@@ -397,8 +398,9 @@ Status segment_panoptic(Session& session, const PanopticModelInfo& info, const I
                 passes > 1 ? offset_sum[k * n + i] * inv : 0.f + offset_sum[k * n + i];
       });
   PanopticInputs inputs{semantic.view(), center.view(), offset.view()};
-  ATROUS_RETURN_IF_ERROR(
-      panoptic_merge(inputs, info.params, options.merge_threads, &result->panoptic));
+  ATROUS_RETURN_IF_ERROR(panoptic_merge(
+      inputs, info.params, options.merge_pool ? *options.merge_pool : session.thread_pool(),
+      &result->panoptic));
   PanopticResult& p = result->panoptic;
   if (h0 != image.height || w0 != image.width) {
     p.panoptic = resize_nearest(p.panoptic, h0, w0, image.height, image.width, pool);

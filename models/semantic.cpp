@@ -118,9 +118,9 @@ Status segment_image(Session& session, const ImageModelInfo& info, const Image& 
     return Status::error("segment_image needs a non-empty RGB image");
   *result = SegmentationResult();
   auto start = std::chrono::steady_clock::now();
-  // The loops over pixels run on the session's pool (none on the reference and CUDA backends);
-  // every pixel is computed by the same expressions whichever chunk holds it.
-  ThreadPool* pool = session.thread_pool();
+  // The loops over pixels run on the session's pool; every pixel is computed by the same
+  // expressions whichever chunk holds it.
+  ThreadPool* pool = &session.thread_pool();
   Tensor input = segmentation_input(info, image, pool);
   result->preprocess_ms = elapsed_ms(start);
 

@@ -23,7 +23,7 @@
 #include <cstdio>
 #include <memory>
 
-#include "cpu/thread_pool.h"
+#include "graph/thread_pool.h"
 #include "runtime/image.h"
 
 namespace atrous {

@@ -2,6 +2,7 @@
 // every ISA this machine runs: shapes around the vector widths and the four-row blocks, every
 // trans_a/trans_b, alpha and beta, each broadcast of C and no C; bitwise identical results for
 // 1, 2 and 3 threads; and the nodes the factory must leave to the reference.
+#include "ops/graph_rules.h"
 #include "tests/cpu_kernel_testing.h"
 
 using namespace atrous;

@@ -10,11 +10,12 @@
 #include <cstring>
 #include <random>
 
-#include "cpu/thread_pool.h"
+#include "graph/thread_pool.h"
+#include "models/overlay.h"
 #include "models/semantic.h"
+#include "ops/graph_rules.h"
 #include "runtime/image.h"
 #include "tests/graph_fixtures.h"
-#include "tools/overlay.h"
 
 using namespace atrous;
 
