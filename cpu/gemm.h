@@ -25,7 +25,7 @@
 #include <vector>
 
 #include "cpu/isa.h"
-#include "cpu/thread_pool.h"
+#include "graph/thread_pool.h"
 #include "ops/activation.h"
 
 namespace atrous {

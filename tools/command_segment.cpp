@@ -338,7 +338,6 @@ int run_segment(const SegmentArguments& a) {
     job.model_path = model_path;
     job.output_dir = output_dir;
     job.options = panoptic_options;
-    job.options.merge_threads = options.threads;
     job.formats = format_name == "cityscapes" ? format_cityscapes
                   : format_name == "all"      ? format_coco | format_cityscapes
                                               : format_coco;
