@@ -80,11 +80,10 @@ class Session {
 
  private:
   Status prepare_cpu();
-  void plan_arena();
+  Status plan_arena();
   std::shared_ptr<const Model> model_;
   SessionOptions options_;
   Graph graph_;
-  std::vector<int32_t> last_use_;  // per tensor: index of the last node reading it
   // CPU backend: the session's thread pool and, per node, a prepared fast kernel (null: the
   // node runs on the reference implementation).
   std::unique_ptr<ThreadPool> pool_;
