@@ -13,6 +13,7 @@
 #include "cpu/cpu_kernel.h"
 #include "cpu/depthwise_conv.h"
 #include "cpu/kernel_table.h"
+#include "ops/graph_rules.h"
 
 namespace {
 

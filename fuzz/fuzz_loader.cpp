@@ -4,12 +4,12 @@
 #include <cstring>
 #include <vector>
 
-#include "graph/format.h"
+#include "ops/graph_rules.h"
 #include "runtime/session.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   atrous::Graph graph;
-  if (!atrous::format_load_memory(data, size, &graph).ok()) return 0;
+  if (!atrous::graph_load_memory(data, size, &graph).ok()) return 0;
   for (const atrous::GraphTensor& tensor : graph.tensors)
     if (atrous::shape_numel(tensor.shape) > (int64_t(1) << 16)) return 0;
   std::shared_ptr<const atrous::Model> model;

@@ -297,8 +297,7 @@ Status parse(const uint8_t* bytes, uint64_t file_size, std::shared_ptr<const voi
   ATROUS_RETURN_IF_ERROR(read_graph(graph_reader, graph));
   if (!graph_reader.at_end()) return graph_reader.fail("trailing bytes");
 
-  ATROUS_RETURN_IF_ERROR(graph_validate(*graph));
-  return graph_infer_shapes(graph);
+  return graph_validate(*graph);
 }
 
 struct MappedFile {

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <map>
 #include <set>
 #include <unordered_set>
 
@@ -126,40 +125,6 @@ Status graph_validate(const Graph& graph) {
   return Status::success();
 }
 
-Status graph_infer_shapes(Graph* graph) {
-  for (size_t n = 0; n < graph->nodes.size(); ++n) {
-    Node& node = graph->nodes[n];
-    std::vector<const TensorDesc*> inputs;
-    std::vector<TensorDesc> input_descs(node.inputs.size());
-    for (size_t i = 0; i < node.inputs.size(); ++i) {
-      int32_t index = node.inputs[i];
-      if (index == kAbsentInput) {
-        inputs.push_back(nullptr);
-        continue;
-      }
-      input_descs[i].dtype = graph->tensors[size_t(index)].dtype;
-      input_descs[i].shape = graph->tensors[size_t(index)].shape;
-      inputs.push_back(&input_descs[i]);
-    }
-    std::vector<TensorDesc> outputs;
-    Status status = op_infer(node.op, node.attributes, inputs, &outputs);
-    if (!status.ok()) return Status::error(node_label(*graph, n) + ": " + status.message());
-    if (outputs.size() != node.outputs.size())
-      return Status::error(node_label(*graph, n) + ": has " + std::to_string(node.outputs.size()) +
-                           " outputs, the op produces " + std::to_string(outputs.size()));
-    for (size_t o = 0; o < outputs.size(); ++o) {
-      int64_t count = 0;
-      if (!shape_element_count(outputs[o].shape, &count))
-        return Status::error(node_label(*graph, n) + ": output shape " +
-                             shape_to_string(outputs[o].shape) + " is too large");
-      GraphTensor& tensor = graph->tensors[size_t(node.outputs[o])];
-      tensor.dtype = outputs[o].dtype;
-      tensor.shape = outputs[o].shape;
-    }
-  }
-  return Status::success();
-}
-
 std::vector<int32_t> graph_use_counts(const Graph& graph) {
   std::vector<int32_t> counts(graph.tensors.size(), 0);
   for (const Node& node : graph.nodes)
@@ -174,43 +139,6 @@ std::vector<int32_t> graph_producers(const Graph& graph) {
   for (size_t n = 0; n < graph.nodes.size(); ++n)
     for (int32_t index : graph.nodes[n].outputs) producers[size_t(index)] = int32_t(n);
   return producers;
-}
-
-int64_t node_multiply_adds(const Graph& graph, size_t node_index) {
-  const Node& node = graph.nodes[node_index];
-  std::vector<TensorDesc> input_descs(node.inputs.size());
-  std::vector<const TensorDesc*> inputs;
-  for (size_t i = 0; i < node.inputs.size(); ++i) {
-    if (node.inputs[i] == kAbsentInput) {
-      inputs.push_back(nullptr);
-      continue;
-    }
-    input_descs[i] = {graph.tensors[size_t(node.inputs[i])].dtype,
-                      graph.tensors[size_t(node.inputs[i])].shape};
-    inputs.push_back(&input_descs[i]);
-  }
-  std::vector<TensorDesc> outputs;
-  for (int32_t index : node.outputs)
-    outputs.push_back({graph.tensors[size_t(index)].dtype, graph.tensors[size_t(index)].shape});
-  return op_multiply_adds(node.op, node.attributes, inputs, outputs);
-}
-
-GraphStatistics graph_statistics(const Graph& graph) {
-  GraphStatistics stats;
-  std::vector<int32_t> uses = graph_use_counts(graph);
-  for (size_t i = 0; i < graph.tensors.size(); ++i) {
-    const GraphTensor& tensor = graph.tensors[i];
-    if (!tensor.is_constant || uses[i] == 0) continue;
-    stats.parameters += shape_numel(tensor.shape);
-    stats.parameter_bytes += shape_numel(tensor.shape) * int64_t(dtype_size(tensor.dtype));
-  }
-  std::map<std::string, int> counts;
-  for (size_t n = 0; n < graph.nodes.size(); ++n) {
-    ++counts[op_type_name(graph.nodes[n].op)];
-    stats.multiply_adds += node_multiply_adds(graph, n);
-  }
-  stats.op_counts.assign(counts.begin(), counts.end());
-  return stats;
 }
 
 }  // namespace atrous

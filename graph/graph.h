@@ -8,9 +8,9 @@
 #include <vector>
 
 #include "graph/attributes.h"
+#include "graph/op_type.h"
 #include "graph/status.h"
 #include "graph/tensor.h"
-#include "ops/ops.h"
 
 namespace atrous {
 
@@ -53,28 +53,13 @@ struct Graph {
 
 // Structural rules of docs/FORMAT.md: indices in range, inputs data-less with known shapes,
 // topological order, single producer, nothing writes an input or a constant, outputs produced,
-// names unique. Does not look at op attributes (graph_infer_shapes does).
+// names unique. Does not look at op attributes (graph_infer_shapes in ops/graph_rules.h does).
 Status graph_validate(const Graph& graph);
-
-// Sets dtype and shape of every non-constant, non-input tensor from the op shape rules, and
-// checks every node's attributes and input shapes. Errors name the node.
-Status graph_infer_shapes(Graph* graph);
 
 // For each tensor, the number of node inputs reading it (graph outputs count one extra).
 std::vector<int32_t> graph_use_counts(const Graph& graph);
 // For each tensor, the index of the node producing it, or -1.
 std::vector<int32_t> graph_producers(const Graph& graph);
-
-// Totals for `atrous info` (shapes must be inferred).
-struct GraphStatistics {
-  int64_t parameters = 0;  // elements in constant tensors
-  int64_t parameter_bytes = 0;
-  int64_t multiply_adds = 0;
-  std::vector<std::pair<std::string, int>> op_counts;  // sorted by op name
-};
-GraphStatistics graph_statistics(const Graph& graph);
-// One node's multiply-adds (shapes must be inferred); 0 for ops that count none.
-int64_t node_multiply_adds(const Graph& graph, size_t node_index);
 
 std::string node_label(const Graph& graph, size_t node_index);
 

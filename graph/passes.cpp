@@ -1,5 +1,6 @@
 #include "graph/passes.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -7,75 +8,19 @@
 namespace atrous {
 namespace {
 
-constexpr int64_t kMaxFoldedBytes = int64_t(64) << 20;
-
-bool all_inputs_constant(const Graph& graph, const Node& node) {
-  bool any = false;
-  for (int32_t index : node.inputs) {
-    if (index == kAbsentInput) continue;
-    if (!graph.tensors[size_t(index)].is_constant) return false;
-    any = true;
-  }
-  return any;
-}
-
 bool is_graph_output(const Graph& graph, int32_t index) {
   for (int32_t output : graph.outputs)
     if (output == index) return true;
   return false;
 }
 
-// Drops nodes marked in `remove`, keeping order.
-void erase_nodes(Graph* graph, const std::vector<char>& remove) {
+}  // namespace
+void graph_erase_nodes(Graph* graph, const std::vector<char>& remove) {
   std::vector<Node> kept;
   kept.reserve(graph->nodes.size());
   for (size_t n = 0; n < graph->nodes.size(); ++n)
     if (!remove[n]) kept.push_back(std::move(graph->nodes[n]));
   graph->nodes = std::move(kept);
-}
-
-}  // namespace
-
-Status pass_fold_constants(Graph* graph) {
-  std::vector<char> remove(graph->nodes.size(), 0);
-  for (size_t n = 0; n < graph->nodes.size(); ++n) {
-    const Node& node = graph->nodes[n];
-    if (!all_inputs_constant(*graph, node)) continue;
-    bool small = true;
-    for (int32_t index : node.outputs) {
-      const GraphTensor& out = graph->tensors[size_t(index)];
-      small &= shape_numel(out.shape) * int64_t(dtype_size(out.dtype)) <= kMaxFoldedBytes;
-    }
-    if (!small) continue;
-    std::vector<TensorView> input_views(node.inputs.size());
-    std::vector<const TensorView*> inputs;
-    for (size_t i = 0; i < node.inputs.size(); ++i) {
-      if (node.inputs[i] == kAbsentInput) {
-        inputs.push_back(nullptr);
-        continue;
-      }
-      input_views[i] = graph->constant_view(node.inputs[i]);
-      inputs.push_back(&input_views[i]);
-    }
-    std::vector<Tensor> results;
-    std::vector<TensorView*> outputs;
-    for (int32_t index : node.outputs)
-      results.emplace_back(graph->tensors[size_t(index)].dtype,
-                           graph->tensors[size_t(index)].shape);
-    for (Tensor& result : results) outputs.push_back(&result.view());
-    Status status = op_run_reference(node.op, node.attributes, inputs, outputs);
-    if (!status.ok()) return Status::error(node_label(*graph, n) + ": " + status.message());
-    for (size_t o = 0; o < node.outputs.size(); ++o) {
-      auto owned = std::make_shared<Tensor>(std::move(results[o]));
-      GraphTensor& tensor = graph->tensors[size_t(node.outputs[o])];
-      tensor.is_constant = true;
-      tensor.data = owned->data();
-      graph->storage.push_back(std::shared_ptr<const void>(owned, owned->data()));
-    }
-    remove[n] = 1;
-  }
-  erase_nodes(graph, remove);
-  return Status::success();
 }
 
 Status pass_fold_batch_norm(Graph* graph) {
@@ -130,7 +75,7 @@ Status pass_fold_batch_norm(Graph* graph) {
     conv.outputs = bn.outputs;
     remove[n] = 1;
   }
-  erase_nodes(graph, remove);
+  graph_erase_nodes(graph, remove);
   // The conv now writes the BN's output tensor; its old output is orphaned.
   return pass_remove_unused(graph);
 }
@@ -182,7 +127,7 @@ Status pass_fuse_activations(Graph* graph) {
     conv.outputs = act.outputs;
     remove[n] = 1;
   }
-  erase_nodes(graph, remove);
+  graph_erase_nodes(graph, remove);
   return pass_remove_unused(graph);
 }
 
@@ -202,7 +147,7 @@ Status pass_remove_unused(Graph* graph) {
     for (int32_t index : node.inputs)
       if (index != kAbsentInput) needed[size_t(index)] = 1;
   }
-  erase_nodes(graph, remove);
+  graph_erase_nodes(graph, remove);
   // Keep graph inputs and every tensor a remaining node touches.
   for (int32_t index : graph->inputs) needed[size_t(index)] = 1;
   for (const Node& node : graph->nodes)
@@ -226,14 +171,6 @@ Status pass_remove_unused(Graph* graph) {
     apply(node.outputs);
   }
   return Status::success();
-}
-
-Status graph_optimize(Graph* graph) {
-  ATROUS_RETURN_IF_ERROR(pass_fold_constants(graph));
-  ATROUS_RETURN_IF_ERROR(pass_fold_batch_norm(graph));
-  ATROUS_RETURN_IF_ERROR(pass_fuse_activations(graph));
-  ATROUS_RETURN_IF_ERROR(pass_remove_unused(graph));
-  return graph_validate(*graph);
 }
 
 }  // namespace atrous

@@ -1,16 +1,17 @@
-// Graph passes. Each keeps the graph's outputs unchanged (bitwise, except fold_batch_norm, whose
-// new weights round differently: within float32 rounding of the original) and leaves a valid,
-// shape-inferred graph. tests/test_passes.cpp checks each one on its own.
+// The graph passes that need no op semantics beyond the op enum and attributes. Each keeps the
+// graph's outputs unchanged (bitwise, except fold_batch_norm, whose new weights round
+// differently: within float32 rounding of the original) and leaves a valid, shape-inferred graph.
+// Constant folding, which runs the reference ops, and graph_optimize, which runs every pass, are
+// in ops/graph_passes.h. tests/test_passes.cpp checks each one on its own.
 #pragma once
+
+#include <vector>
 
 #include "graph/graph.h"
 #include "graph/status.h"
 
 namespace atrous {
 
-// Evaluates nodes whose inputs are all constants with the reference ops and turns their
-// outputs into constants (outputs above 64 MiB are left to run time).
-Status pass_fold_constants(Graph* graph);
 // Merges `batch_norm` into the `conv` that feeds it (conv output used only by the BN, no fused
 // activation yet, constant weights): w' = w·γ/√(var+ε), b' = (b − μ)·γ/√(var+ε) + β, in double.
 Status pass_fold_batch_norm(Graph* graph);
@@ -20,7 +21,7 @@ Status pass_fuse_activations(Graph* graph);
 // Removes nodes whose outputs nobody reads and tensors nobody references; renumbers tensors.
 Status pass_remove_unused(Graph* graph);
 
-// All of the above, in order.
-Status graph_optimize(Graph* graph);
+// Drops the nodes marked in `remove` (one flag per node), keeping the order of the others.
+void graph_erase_nodes(Graph* graph, const std::vector<char>& remove);
 
 }  // namespace atrous

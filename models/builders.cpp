@@ -7,6 +7,8 @@
 #include <map>
 #include <utility>
 
+#include "ops/graph_rules.h"
+
 namespace atrous {
 namespace {
 

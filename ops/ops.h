@@ -7,44 +7,11 @@
 #include <vector>
 
 #include "graph/attributes.h"
+#include "graph/op_type.h"
 #include "graph/status.h"
 #include "graph/tensor.h"
 
 namespace atrous {
-
-enum class OpType : uint8_t {
-  op_conv,
-  op_batch_norm,
-  op_relu,
-  op_clip,
-  op_hard_swish,
-  op_hard_sigmoid,
-  op_sigmoid,
-  op_tanh,
-  op_add,
-  op_sub,
-  op_mul,
-  op_div,
-  op_concat,
-  op_reshape,
-  op_flatten,
-  op_transpose,
-  op_pad,
-  op_slice,
-  op_depth_to_space,
-  op_space_to_depth,
-  op_global_average_pool,
-  op_reduce_mean,
-  op_average_pool,
-  op_max_pool,
-  op_softmax,
-  op_argmax,
-  op_resize,
-  op_gemm,
-  op_matmul,
-  op_conv_transpose,
-  op_count,  // number of ops, not an op
-};
 
 // Inputs are given as pointers; an absent optional input is nullptr.
 using InferFunction = Status (*)(const AttributeMap& attributes,
@@ -58,8 +25,7 @@ using MultiplyAddsFunction = int64_t (*)(const AttributeMap& attributes,
                                          const std::vector<TensorDesc>& outputs);
 
 struct OpDefinition {
-  OpType type;
-  const char* name;  // the name in files and docs/OPS.md, e.g. "conv"
+  OpType type;  // its name: op_type_name(type)
   int min_inputs;
   int max_inputs;  // -1: variadic (concat)
   int num_outputs;
@@ -72,9 +38,6 @@ struct OpDefinition {
 };
 
 const OpDefinition& op_definition(OpType type);
-const char* op_type_name(OpType type);
-// False when `name` is not an op of docs/OPS.md.
-bool op_type_from_name(const std::string& name, OpType* type);
 
 // Convenience: infer output descs with arity checks (inputs.size() within [min,max], required
 // inputs non-null) and then the op's own rule.

@@ -10,9 +10,9 @@ namespace atrous {
 namespace {
 
 #define ATROUS_OP(NAME, MIN, MAX) \
-  { OpType::op_##NAME, #NAME, MIN, MAX, 1, NAME##_infer, NAME##_reference, nullptr }
+  { OpType::op_##NAME, MIN, MAX, 1, NAME##_infer, NAME##_reference, nullptr }
 #define ATROUS_OP_COUNTED(NAME, MIN, MAX) \
-  { OpType::op_##NAME, #NAME, MIN, MAX, 1, NAME##_infer, NAME##_reference, NAME##_multiply_adds }
+  { OpType::op_##NAME, MIN, MAX, 1, NAME##_infer, NAME##_reference, NAME##_multiply_adds }
 
 constexpr OpDefinition kDefinitions[] = {
     ATROUS_OP_COUNTED(conv, 2, 3),
@@ -61,7 +61,7 @@ constexpr bool table_is_in_enum_order() {
 static_assert(table_is_in_enum_order(), "kDefinitions must follow the OpType order");
 
 // Returned for a value outside the enum (a corrupted OpType): every entry point rejects it.
-constexpr OpDefinition kUnknown = {OpType::op_count, "unknown", 0, 0, 0, nullptr, nullptr, nullptr};
+constexpr OpDefinition kUnknown = {OpType::op_count, 0, 0, 0, nullptr, nullptr, nullptr};
 
 // Arity: the count within [min, max] and the required inputs present. Optional inputs (index
 // >= min_inputs) may be absent (nullptr).
@@ -75,12 +75,13 @@ Status check_arity(const OpDefinition& definition, const std::vector<const T*>& 
     if (definition.max_inputs != definition.min_inputs)
       expected +=
           definition.max_inputs < 0 ? " or more" : " to " + std::to_string(definition.max_inputs);
-    return op_error(definition.name,
+    return op_error(op_type_name(definition.type),
                     "expects " + expected + " inputs, got " + std::to_string(count));
   }
   size_t required = definition.max_inputs < 0 ? inputs.size() : size_t(definition.min_inputs);
   for (size_t i = 0; i < required; ++i)
-    if (!inputs[i]) return op_error(definition.name, "input " + std::to_string(i) + " is absent");
+    if (!inputs[i])
+      return op_error(op_type_name(definition.type), "input " + std::to_string(i) + " is absent");
   return Status::success();
 }
 
@@ -101,30 +102,19 @@ const OpDefinition& op_definition(OpType type) {
   return kDefinitions[size_t(type)];
 }
 
-const char* op_type_name(OpType type) { return op_definition(type).name; }
-
-bool op_type_from_name(const std::string& name, OpType* type) {
-  for (const OpDefinition& definition : kDefinitions) {
-    if (name == definition.name) {
-      *type = definition.type;
-      return true;
-    }
-  }
-  return false;
-}
-
 Status op_infer(OpType type, const AttributeMap& attributes,
                 const std::vector<const TensorDesc*>& inputs, std::vector<TensorDesc>* outputs) {
   const OpDefinition& definition = op_definition(type);
   ATROUS_RETURN_IF_ERROR(check_arity(definition, inputs));
   for (size_t i = 0; i < inputs.size(); ++i)
-    if (inputs[i]) ATROUS_RETURN_IF_ERROR(check_input_desc(definition.name, i, *inputs[i]));
+    if (inputs[i])
+      ATROUS_RETURN_IF_ERROR(check_input_desc(op_type_name(definition.type), i, *inputs[i]));
   outputs->clear();
   ATROUS_RETURN_IF_ERROR(definition.infer(attributes, inputs, outputs));
   if (outputs->size() != size_t(definition.num_outputs))
-    return op_error(definition.name, "shape rule produced a wrong number of outputs");
+    return op_error(op_type_name(definition.type), "shape rule produced a wrong number of outputs");
   for (const TensorDesc& output : *outputs)
-    ATROUS_RETURN_IF_ERROR(check_output_shape(definition.name, output.shape));
+    ATROUS_RETURN_IF_ERROR(check_output_shape(op_type_name(definition.type), output.shape));
   return Status::success();
 }
 
@@ -140,18 +130,20 @@ Status op_run_reference(OpType type, const AttributeMap& attributes,
   ATROUS_RETURN_IF_ERROR(op_infer(type, attributes, input_descs.pointers(), &expected));
   for (size_t i = 0; i < inputs.size(); ++i)
     if (inputs[i] && !inputs[i]->data && inputs[i]->numel() > 0)
-      return op_error(definition.name, "input " + std::to_string(i) + " has no data");
+      return op_error(op_type_name(definition.type), "input " + std::to_string(i) + " has no data");
   if (outputs.size() != expected.size())
-    return op_error(definition.name, "expects " + std::to_string(expected.size()) +
-                                         " outputs, got " + std::to_string(outputs.size()));
+    return op_error(op_type_name(definition.type), "expects " + std::to_string(expected.size()) +
+                                                       " outputs, got " +
+                                                       std::to_string(outputs.size()));
   for (size_t i = 0; i < outputs.size(); ++i) {
     const TensorView* output = outputs[i];
     if (!output || output->dtype != expected[i].dtype || output->shape != expected[i].shape)
-      return op_error(definition.name, "output " + std::to_string(i) + " must be " +
-                                           dtype_name(expected[i].dtype) + " " +
-                                           shape_to_string(expected[i].shape));
+      return op_error(op_type_name(definition.type), "output " + std::to_string(i) + " must be " +
+                                                         dtype_name(expected[i].dtype) + " " +
+                                                         shape_to_string(expected[i].shape));
     if (!output->data && output->numel() > 0)
-      return op_error(definition.name, "output " + std::to_string(i) + " has no data");
+      return op_error(op_type_name(definition.type),
+                      "output " + std::to_string(i) + " has no data");
   }
   return definition.run_reference(attributes, inputs, outputs);
 }

@@ -15,8 +15,9 @@
 #include "cpu/cpu_kernel.h"
 #include "cpu/thread_pool.h"
 #include "cuda/cuda_backend.h"
-#include "graph/format.h"
-#include "graph/passes.h"
+#include "ops/graph_passes.h"
+#include "ops/graph_rules.h"
+#include "ops/ops.h"
 
 namespace atrous {
 
@@ -46,14 +47,14 @@ const char* backend_name(Backend backend) {
 
 Status Model::load_file(const std::string& path, std::shared_ptr<const Model>* model) {
   auto loaded = std::make_shared<Model>();
-  ATROUS_RETURN_IF_ERROR(format_load_file(path, &loaded->graph_));
+  ATROUS_RETURN_IF_ERROR(graph_load_file(path, &loaded->graph_));
   *model = std::move(loaded);
   return Status::success();
 }
 
 Status Model::load_memory(const void* data, size_t size, std::shared_ptr<const Model>* model) {
   auto loaded = std::make_shared<Model>();
-  ATROUS_RETURN_IF_ERROR(format_load_memory(data, size, &loaded->graph_));
+  ATROUS_RETURN_IF_ERROR(graph_load_memory(data, size, &loaded->graph_));
   *model = std::move(loaded);
   return Status::success();
 }

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# The whole test suite: Release build + unit tests (CTest), the same unit tests under
-# AddressSanitizer + UndefinedBehaviorSanitizer, the converter and conformance tests (pytest,
-# against the built `atrous`), the aarch64 cross-build with the NEON kernel tests under qemu,
-# and a short libFuzzer run of the loader.
+# The whole test suite: the layering check (no include points up), Release build + unit tests
+# (CTest), the same unit tests under AddressSanitizer + UndefinedBehaviorSanitizer, the converter
+# and conformance tests (pytest, against the built `atrous`), the aarch64 cross-build with the
+# NEON kernel tests under qemu, and a short libFuzzer run of the loader.
 # Usage: scripts/test.sh [--quick]   (--quick skips the sanitizer, ARM and fuzz stages)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +11,9 @@ quick=0
 jobs=$(nproc)
 start=$(date +%s)
 stage() { echo; echo "=== $* ($(( $(date +%s) - start ))s)"; }
+
+stage "layering: no include points up (DESIGN.md)"
+python3 scripts/check_layers.py
 
 stage "build (Release)"
 bash scripts/build.sh

@@ -14,6 +14,7 @@
 
 #include "cpu/cpu_kernel.h"
 #include "cpu/gemm.h"
+#include "ops/graph_rules.h"
 #include "ops/ops.h"
 #include "tests/cpu_kernel_testing.h"
 #include "tests/graph_fixtures.h"

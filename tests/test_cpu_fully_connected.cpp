@@ -3,6 +3,7 @@
 // trans_a/trans_b, alpha and beta, each broadcast of C and no C; bitwise identical results for
 // 1, 2 and 3 threads; and the nodes the factory must leave to the reference.
 #include "cpu/kernel_table.h"
+#include "ops/graph_rules.h"
 #include "tests/cpu_kernel_testing.h"
 
 using namespace atrous;

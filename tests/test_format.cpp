@@ -5,6 +5,7 @@
 #include <functional>
 
 #include "graph/format.h"
+#include "ops/graph_rules.h"
 #include "tests/graph_fixtures.h"
 
 using namespace atrous;
@@ -25,7 +26,7 @@ uint64_t get_u64(const std::vector<uint8_t>& bytes, size_t at) {
 
 std::string load_error(const std::vector<uint8_t>& bytes) {
   Graph graph;
-  Status status = format_load_memory(bytes.data(), bytes.size(), &graph);
+  Status status = graph_load_memory(bytes.data(), bytes.size(), &graph);
   return status.ok() ? std::string() : status.message();
 }
 
@@ -35,7 +36,7 @@ TEST_CASE("a written graph loads back with identical tensors, nodes and metadata
   Graph original = testing::make_test_graph();
   std::vector<uint8_t> bytes = format_write_memory(original);
   Graph loaded;
-  Status status = format_load_memory(bytes.data(), bytes.size(), &loaded);
+  Status status = graph_load_memory(bytes.data(), bytes.size(), &loaded);
   INFO(status.message());
   REQUIRE(status.ok());
   REQUIRE(loaded.tensors.size() == original.tensors.size());
@@ -69,7 +70,7 @@ TEST_CASE("a written graph loads back with identical tensors, nodes and metadata
   // The loaded graph records inferred shapes; from then on write/load is a fixed point.
   std::vector<uint8_t> again = format_write_memory(loaded);
   Graph reloaded;
-  REQUIRE(format_load_memory(again.data(), again.size(), &reloaded).ok());
+  REQUIRE(graph_load_memory(again.data(), again.size(), &reloaded).ok());
   CHECK(format_write_memory(reloaded) == again);
 }
 
@@ -157,6 +158,65 @@ TEST_CASE("the reader rejects graph rule violations", "[format]") {
     Graph graph = testing::make_test_graph();
     graph.outputs.push_back(graph.add_tensor("dangling", DType::dtype_f32, {}));
     CHECK_THAT(load_error(format_write_memory(graph)), Catch::Contains("never produced"));
+  }
+}
+
+TEST_CASE("recorded shapes of intermediates and outputs are checked against the shape rules",
+          "[format]") {
+  // A file whose writer knew every shape: the records are what the runtime infers.
+  Graph graph = testing::make_test_graph();
+  REQUIRE(graph_infer_shapes(&graph).ok());
+  auto tensor = [&graph](const std::string& name) -> GraphTensor& {
+    for (GraphTensor& t : graph.tensors)
+      if (t.name == name) return t;
+    FAIL("no tensor " << name);
+    return graph.tensors[0];
+  };
+  REQUIRE(tensor("conv1").shape == Shape{1, 4, 9, 11});
+  REQUIRE(tensor("logits").shape == Shape{1, 7, 5, 6});
+  CHECK(load_error(format_write_memory(graph)).empty());
+
+  SECTION("a dim recorded as -1 matches any size, rank 0 means nothing is known") {
+    tensor("conv1").shape = {1, -1, 9, -1};
+    tensor("logits").shape = {};
+    CHECK(load_error(format_write_memory(graph)).empty());
+  }
+  SECTION("a wrong intermediate shape names the tensor, its producer and both shapes") {
+    tensor("conv1").shape = {1, 4, 8, 11};
+    CHECK(load_error(format_write_memory(graph)) ==
+          "tensor 'conv1' (output of conv 'conv1'): the file records [1,4,8,11] but the shape "
+          "rules give [1,4,9,11]; the converter and the runtime disagree");
+  }
+  SECTION("a wrong graph output shape, and a wrong rank") {
+    tensor("logits").shape = {1, 7, 5, 7};
+    CHECK(load_error(format_write_memory(graph)) ==
+          "tensor 'logits' (output of concat 'concat'): the file records [1,7,5,7] but the shape "
+          "rules give [1,7,5,6]; the converter and the runtime disagree");
+    tensor("logits").shape = {7, 5, 6};
+    CHECK_THAT(load_error(format_write_memory(graph)),
+               Catch::Contains("records [7,5,6] but the shape rules give [1,7,5,6]"));
+  }
+  SECTION("a wrong dtype is reported with the dtypes") {
+    tensor("relu").dtype = DType::dtype_i32;
+    CHECK(load_error(format_write_memory(graph)) ==
+          "tensor 'relu' (output of relu 'relu'): the file records int32 [1,4,9,11] but the shape "
+          "rules give float32 [1,4,9,11]; the converter and the runtime disagree");
+  }
+  SECTION("an unnamed producer is named by its index") {
+    tensor("clip").shape = {1, 4, 5, 5};
+    for (Node& node : graph.nodes) node.name.clear();
+    CHECK_THAT(load_error(format_write_memory(graph)),
+               Catch::StartsWith("tensor 'clip' (output of node 4 (clip)): the file records"));
+  }
+  SECTION("the reader alone keeps the records; graph_load_memory checks them") {
+    tensor("conv1").shape = {1, 4, 8, 11};
+    std::vector<uint8_t> bytes = format_write_memory(graph);
+    Graph read;
+    REQUIRE(format_load_memory(bytes.data(), bytes.size(), &read).ok());
+    CHECK(read.tensors[size_t(read.nodes[0].outputs[0])].shape == Shape{1, 4, 8, 11});
+    Graph loaded;
+    CHECK_FALSE(graph_load_memory(bytes.data(), bytes.size(), &loaded).ok());
+    CHECK(loaded.tensors.empty());
   }
 }
 

@@ -7,7 +7,8 @@
 #include <random>
 
 #include "graph/format.h"
-#include "graph/passes.h"
+#include "ops/graph_passes.h"
+#include "ops/graph_rules.h"
 #include "runtime/session.h"
 #include "tests/graph_fixtures.h"
 
@@ -42,7 +43,7 @@ TEST_CASE("every truncation of a valid file is rejected", "[hostile]") {
   const std::vector<uint8_t> valid = format_write_memory(testing::make_test_graph());
   for (size_t length = 0; length < valid.size(); ++length) {
     Graph graph;
-    Status status = format_load_memory(valid.data(), length, &graph);
+    Status status = graph_load_memory(valid.data(), length, &graph);
     INFO("length " << length);
     REQUIRE_FALSE(status.ok());
     REQUIRE_FALSE(status.message().empty());
@@ -57,7 +58,7 @@ TEST_CASE("truncations with a matching file size in the header are rejected", "[
     uint64_t size = length;
     std::memcpy(&bytes[16], &size, 8);
     Graph graph;
-    Status status = format_load_memory(bytes.data(), bytes.size(), &graph);
+    Status status = graph_load_memory(bytes.data(), bytes.size(), &graph);
     INFO("length " << length);
     REQUIRE_FALSE(status.ok());
   }
@@ -75,7 +76,7 @@ TEST_CASE("random byte flips either load or fail cleanly", "[hostile]") {
     int count = flips(rng);
     for (int f = 0; f < count; ++f) bytes[position(rng)] = uint8_t(byte(rng));
     Graph graph;
-    Status status = format_load_memory(bytes.data(), bytes.size(), &graph);
+    Status status = graph_load_memory(bytes.data(), bytes.size(), &graph);
     if (status.ok()) {
       ++loaded;
       exercise(std::move(graph));
@@ -102,7 +103,7 @@ TEST_CASE("flips confined to the structure sections are rejected or loaded, neve
     std::vector<uint8_t> bytes = valid;
     bytes[position(rng)] = uint8_t(byte(rng));
     Graph graph;
-    Status status = format_load_memory(bytes.data(), bytes.size(), &graph);
+    Status status = graph_load_memory(bytes.data(), bytes.size(), &graph);
     if (status.ok())
       exercise(std::move(graph));
     else

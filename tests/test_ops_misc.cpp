@@ -18,7 +18,7 @@ TEST_CASE("registry: every op has a definition in enum order and a unique name",
   for (int i = 0; i < int(OpType::op_count); ++i) {
     const OpType type = OpType(i);
     const OpDefinition& definition = op_definition(type);
-    INFO(definition.name);
+    INFO(op_type_name(definition.type));
     CHECK(definition.type == type);
     CHECK(definition.infer != nullptr);
     CHECK(definition.run_reference != nullptr);

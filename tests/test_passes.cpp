@@ -8,6 +8,8 @@
 #include <random>
 
 #include "graph/passes.h"
+#include "ops/graph_passes.h"
+#include "ops/graph_rules.h"
 #include "runtime/session.h"
 #include "tests/graph_fixtures.h"
 

@@ -9,6 +9,7 @@
 #include <random>
 
 #include "models/semantic.h"
+#include "ops/graph_rules.h"
 #include "runtime/image.h"
 #include "tests/graph_fixtures.h"
 #include "tools/overlay.h"

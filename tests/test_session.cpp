@@ -8,6 +8,7 @@
 #include <random>
 
 #include "graph/format.h"
+#include "ops/ops.h"
 #include "runtime/npy.h"
 #include "runtime/session.h"
 #include "tests/graph_fixtures.h"

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "models/builders.h"
+#include "ops/graph_rules.h"
 #include "runtime/session.h"
 #include "tools/cli_common.h"
 #include "tools/json_writer.h"

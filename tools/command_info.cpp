@@ -5,8 +5,9 @@
 #include <utility>
 
 #include "graph/format.h"
-#include "graph/passes.h"
 #include "models/builders.h"
+#include "ops/graph_passes.h"
+#include "ops/graph_rules.h"
 #include "runtime/session.h"
 #include "tools/cli_common.h"
 #include "tools/json_writer.h"

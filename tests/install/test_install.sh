@@ -22,7 +22,7 @@ export PKG_CONFIG_PATH="$libdir"
 cc -std=c99 -Wall -Wextra -Werror -o "$work/segment-pc" "$source/examples/segment.c" \
    $(pkg-config --cflags --libs atrous)
 
-image="$source/../shared/assets/images/astronaut.png"
+image="$source/tests/assets/images/astronaut.png"
 model="$source/examples/deeplabv3/deeplabv3_257_mv_gpu.atrous"
 runtime_libdir=$(dirname "$(find "$work/prefix" -name 'libatrous.so' | head -1)")
 export LD_LIBRARY_PATH="$runtime_libdir"

@@ -2,8 +2,9 @@
 
 The tests that execute converted models need the C++ `atrous` binary: $ATROUS_BIN, or
 <repo>/build/atrous. When it is missing those tests FAIL (they are the point of the suite).
-The TFLite tests also need the shared real models and images, `<repo>/../shared/assets` (the same
-place in CI); they fail, not skip, without them.
+The TFLite, segment and eval-agreement tests also need the real models, photos and COCO ground
+truth bundled in tests/assets (sources and licences in tests/assets/NOTICE.md); a missing file is
+a failure, never a skip.
 $ATROUS_BACKEND, when set, is passed as `atrous run --backend`.
 """
 import os
@@ -34,11 +35,13 @@ def atrous_bin():
 
 
 @pytest.fixture(scope="session")
-def shared_assets():
-    """<repo>/../shared/assets (models/, images/): real TFLite models and photos."""
-    path = os.path.join(os.path.dirname(REPO_ROOT), "shared", "assets")
-    if not (os.path.isdir(os.path.join(path, "models")) and os.path.isdir(os.path.join(path, "images"))):
-        pytest.fail(f"shared assets not found at {path} (expected models/ and images/ there)", pytrace=False)
+def test_assets():
+    """<repo>/tests/assets (models/, images/, coco_panoptic/): real TFLite models, photos and
+    COCO panoptic ground truth, part of the repository."""
+    path = os.path.join(REPO_ROOT, "tests", "assets")
+    missing = [d for d in ("models", "images", "coco_panoptic") if not os.path.isdir(os.path.join(path, d))]
+    if missing:
+        pytest.fail(f"bundled test assets missing in {path}: {', '.join(missing)}", pytrace=False)
     return path
 
 

@@ -1,7 +1,7 @@
 """Data for the `atrous eval` tests and benchmark: ground truth, damaged predictions, and the
 official evaluation tools driven with explicit arguments.
 
-* COCO: the real panoptic ground truth in <shared>/assets/coco_panoptic, and predictions made
+* COCO: the real panoptic ground truth in tests/assets/coco_panoptic, and predictions made
   from it by realistic damage (`damage_segments`), written in panopticapi layout.
 * Cityscapes: synthetic scenes written as the official tools expect
   (gtFine/<split>/<city>/<city>_<seq>_<frame>_gtFine_{labelIds,instanceIds}.png and the panoptic
@@ -200,26 +200,26 @@ def damage_segments(ids, categories, isthing, rng, other_categories=None, streng
 # COCO panoptic: real ground truth, damaged predictions
 
 
-def coco_dir(shared_assets):
-    return os.path.join(shared_assets, "coco_panoptic")
+def coco_dir(test_assets):
+    return os.path.join(test_assets, "coco_panoptic")
 
 
-def load_coco_gt(shared_assets):
-    """Returns (gt_json dict, gt_dir, categories json list) for the shared COCO examples."""
-    d = coco_dir(shared_assets)
+def load_coco_gt(test_assets):
+    """Returns (gt_json dict, gt_dir, categories json list) for the bundled COCO examples."""
+    d = coco_dir(test_assets)
     with open(os.path.join(d, "panoptic_examples.json")) as f:
         gt = json.load(f)
     return gt, d
 
 
-def write_coco_case(shared_assets, out_dir, seed, strength=1.0, drop_images=(), edit=None):
+def write_coco_case(test_assets, out_dir, seed, strength=1.0, drop_images=(), edit=None):
     """Writes a damaged COCO prediction: out_dir/pred.json + out_dir/pred/*.png.
 
     drop_images: image ids written as "predicted nothing" (all void, no segments).
     edit(image_id, ids, segments_info) may change the written prediction (error cases).
     Returns (gt_json_path, gt_dir, pred_json_path, pred_dir).
     """
-    gt, gt_dir = load_coco_gt(shared_assets)
+    gt, gt_dir = load_coco_gt(test_assets)
     rng = np.random.default_rng(seed)
     isthing = {c["id"]: bool(c["isthing"]) for c in gt["categories"]}
     pred_dir = os.path.join(out_dir, "pred")

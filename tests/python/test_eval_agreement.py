@@ -1,7 +1,7 @@
 """`atrous eval` agrees with the official evaluation tools (pip `panopticapi-lite` for COCO PQ,
 `cityscapesscripts` for Cityscapes PQ, pixel-level mIoU and instance-level AP).
 
-Data: the real COCO panoptic ground truth in <repo>/../shared/assets/coco_panoptic and generated
+Data: the real COCO panoptic ground truth in tests/assets/coco_panoptic and generated
 Cityscapes-format scenes (tests/python/eval_data.py), with predictions made from the ground truth
 by realistic damage (shifted boundaries, merged/split instances, wrong classes, dropped segments,
 void blobs, spurious segments, predictions over crowd and void regions).
@@ -148,8 +148,8 @@ def one_line_error(result, path):
 
 
 @pytest.mark.parametrize("seed,strength", [(1, 0.5), (2, 1.0), (3, 2.0), (4, 1.0)])
-def test_coco_pq_agrees_with_panopticapi(atrous_bin, shared_assets, tmp_path, seed, strength):
-    g, gd, pj, pd = ed.write_coco_case(shared_assets, str(tmp_path / "case"), seed, strength)
+def test_coco_pq_agrees_with_panopticapi(atrous_bin, test_assets, tmp_path, seed, strength):
+    g, gd, pj, pd = ed.write_coco_case(test_assets, str(tmp_path / "case"), seed, strength)
     official = ed.official_coco_pq(g, gd, pj, pd, str(tmp_path / "official"))
     assert official["n"]["things"] > 0 and official["n"]["stuff"] > 0
     report, _ = run_eval(atrous_bin, coco_args(g, gd, pj, pd), tmp_path / "report.json")
@@ -161,10 +161,10 @@ def test_coco_pq_agrees_with_panopticapi(atrous_bin, shared_assets, tmp_path, se
     diffs.check()
 
 
-def test_coco_perfect_prediction(atrous_bin, shared_assets, tmp_path):
+def test_coco_perfect_prediction(atrous_bin, test_assets, tmp_path):
     """The ground truth as its own prediction: PQ = SQ = RQ = 1 (crowd segments predicted as
     themselves are ignored, not false positives)."""
-    gt, gd = ed.load_coco_gt(shared_assets)
+    gt, gd = ed.load_coco_gt(test_assets)
     pd = tmp_path / "pred"
     pd.mkdir()
     anns = []
@@ -183,8 +183,8 @@ def test_coco_perfect_prediction(atrous_bin, shared_assets, tmp_path):
     diffs.check()
 
 
-def test_coco_thread_count_does_not_change_numbers(atrous_bin, shared_assets, tmp_path):
-    g, gd, pj, pd = ed.write_coco_case(shared_assets, str(tmp_path / "case"), 11)
+def test_coco_thread_count_does_not_change_numbers(atrous_bin, test_assets, tmp_path):
+    g, gd, pj, pd = ed.write_coco_case(test_assets, str(tmp_path / "case"), 11)
     one, _ = run_eval(atrous_bin, coco_args(g, gd, pj, pd) + ["--threads", "1"], tmp_path / "a.json")
     two, _ = run_eval(atrous_bin, coco_args(g, gd, pj, pd) + ["--threads", "2"], tmp_path / "b.json")
     for m in ("PQ", "SQ", "RQ"):
@@ -192,12 +192,12 @@ def test_coco_thread_count_does_not_change_numbers(atrous_bin, shared_assets, tm
             assert one[m][part] == pytest.approx(two[m][part], abs=1e-12)
 
 
-def test_coco_missing_prediction_counts_as_all_missed(atrous_bin, shared_assets, tmp_path):
-    g, gd, pj, pd = ed.write_coco_case(shared_assets, str(tmp_path / "case"), 5)
+def test_coco_missing_prediction_counts_as_all_missed(atrous_bin, test_assets, tmp_path):
+    g, gd, pj, pd = ed.write_coco_case(test_assets, str(tmp_path / "case"), 5)
     with open(g) as f:
         dropped = json.load(f)["annotations"][1]["image_id"]
     # the official tool refuses a missing image: feed it an empty (all void) prediction instead
-    eg, egd, epj, epd = ed.write_coco_case(shared_assets, str(tmp_path / "empty"), 5, drop_images={dropped})
+    eg, egd, epj, epd = ed.write_coco_case(test_assets, str(tmp_path / "empty"), 5, drop_images={dropped})
     official = ed.official_coco_pq(eg, egd, epj, epd, str(tmp_path / "official"))
     with open(pj) as f:
         pred = json.load(f)
@@ -214,42 +214,42 @@ def test_coco_missing_prediction_counts_as_all_missed(atrous_bin, shared_assets,
     diffs.check()
 
 
-def _coco_error_case(atrous_bin, shared_assets, tmp_path, edit=None, after=None):
-    g, gd, pj, pd = ed.write_coco_case(shared_assets, str(tmp_path / "case"), 21, edit=edit)
+def _coco_error_case(atrous_bin, test_assets, tmp_path, edit=None, after=None):
+    g, gd, pj, pd = ed.write_coco_case(test_assets, str(tmp_path / "case"), 21, edit=edit)
     target = after(pj, pd) if after else None
     _, r = run_eval(atrous_bin, coco_args(g, gd, pj, pd), tmp_path / "r.json", check=False)
     return r, target, pj, pd
 
 
-def test_coco_error_mismatched_size(atrous_bin, shared_assets, tmp_path):
+def test_coco_error_mismatched_size(atrous_bin, test_assets, tmp_path):
     def after(pj, pd):
         p = os.path.join(pd, "000000439180.png")
         Image.open(p).crop((0, 0, 320, 180)).save(p)
         return p
-    r, target, _, _ = _coco_error_case(atrous_bin, shared_assets, tmp_path, after=after)
+    r, target, _, _ = _coco_error_case(atrous_bin, test_assets, tmp_path, after=after)
     one_line_error(r, target)
 
 
-def test_coco_error_unknown_category(atrous_bin, shared_assets, tmp_path):
+def test_coco_error_unknown_category(atrous_bin, test_assets, tmp_path):
     def edit(image_id, ids, infos):
         if infos:
             infos[0]["category_id"] = 9999
         return ids, infos
-    r, _, pj, _ = _coco_error_case(atrous_bin, shared_assets, tmp_path, edit=edit)
+    r, _, pj, _ = _coco_error_case(atrous_bin, test_assets, tmp_path, edit=edit)
     one_line_error(r, pj)
     assert "9999" in r.stderr
 
 
-def test_coco_error_segment_in_png_not_in_json(atrous_bin, shared_assets, tmp_path):
+def test_coco_error_segment_in_png_not_in_json(atrous_bin, test_assets, tmp_path):
     """panopticapi raises KeyError for a PNG segment id the JSON does not list."""
     def edit(image_id, ids, infos):
         return ids, infos[1:]
-    r, _, pj, _ = _coco_error_case(atrous_bin, shared_assets, tmp_path, edit=edit)
+    r, _, pj, _ = _coco_error_case(atrous_bin, test_assets, tmp_path, edit=edit)
     assert r.returncode != 0
     assert len([ln for ln in r.stderr.strip().splitlines() if "error" in ln.lower()]) == 1, r.stderr
 
 
-def test_coco_error_corrupt_png(atrous_bin, shared_assets, tmp_path):
+def test_coco_error_corrupt_png(atrous_bin, test_assets, tmp_path):
     def after(pj, pd):
         p = os.path.join(pd, "000000142238.png")
         with open(p, "r+b") as f:
@@ -258,18 +258,18 @@ def test_coco_error_corrupt_png(atrous_bin, shared_assets, tmp_path):
             f.write(data[:60] + b"\x00garbage" * 8)
             f.truncate()
         return p
-    r, target, _, _ = _coco_error_case(atrous_bin, shared_assets, tmp_path, after=after)
+    r, target, _, _ = _coco_error_case(atrous_bin, test_assets, tmp_path, after=after)
     one_line_error(r, target)
 
 
-def test_coco_error_corrupt_json(atrous_bin, shared_assets, tmp_path):
+def test_coco_error_corrupt_json(atrous_bin, test_assets, tmp_path):
     def after(pj, pd):
         with open(pj) as f:
             text = f.read()
         with open(pj, "w") as f:
             f.write(text[: len(text) // 2])
         return pj
-    r, target, _, _ = _coco_error_case(atrous_bin, shared_assets, tmp_path, after=after)
+    r, target, _, _ = _coco_error_case(atrous_bin, test_assets, tmp_path, after=after)
     one_line_error(r, target)
 
 

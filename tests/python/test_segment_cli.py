@@ -1,7 +1,7 @@
 """`atrous segment` end to end on real trained models and real photos.
 
 * The bundled default (examples/deeplabv3, DeepLabv3-MobileNetV2 PASCAL VOC converted from the
-  TFLite file) is exactly what the converter makes from the shared TFLite file today.
+  TFLite file) is exactly what the converter makes from the bundled TFLite file (tests/assets/models) today.
 * Quality on real data: on bird_segmentation.bmp the predicted bird region has IoU ≥ 0.85 with
   bird_segmentation_mask.bmp (a reference model's output, VOC ids, 3 = bird); on astronaut.png
   and grace_hopper.bmp the person class covers the person (face and torso points are person,
@@ -42,21 +42,21 @@ def labels_of(outdir, stem):
     return np.array(Image.open(os.path.join(outdir, f"{stem}_labels.png")))
 
 
-def test_bundled_default_is_the_converted_tflite_model(shared_assets, tmp_path):
+def test_bundled_default_is_the_converted_tflite_model(test_assets, tmp_path):
     fresh = str(tmp_path / "deeplab.atrous")
-    convert_file(os.path.join(shared_assets, "models", "deeplabv3_257_mv_gpu.tflite"), fresh,
+    convert_file(os.path.join(test_assets, "models", "deeplabv3_257_mv_gpu.tflite"), fresh,
                  metadata_args=["--task", "semantic",
-                                "--labels-file", os.path.join(shared_assets, "models", "pascal_voc_segmentation_labels.txt"),
+                                "--labels-file", os.path.join(test_assets, "models", "pascal_voc_segmentation_labels.txt"),
                                 "--input-mean", "127.5,127.5,127.5", "--input-std", "127.5,127.5,127.5"])
     with open(fresh, "rb") as a, open(DEFAULT_MODEL, "rb") as b:
         assert a.read() == b.read(), "examples/deeplabv3 is stale: re-run the conversion in examples/NOTICE.md"
 
 
-def test_bird_iou_against_reference_mask(atrous_bin, shared_assets, tmp_path):
+def test_bird_iou_against_reference_mask(atrous_bin, test_assets, tmp_path):
     out = str(tmp_path)
-    segment(atrous_bin, DEFAULT_MODEL, [os.path.join(shared_assets, "images", "bird_segmentation.bmp")], out)
+    segment(atrous_bin, DEFAULT_MODEL, [os.path.join(test_assets, "images", "bird_segmentation.bmp")], out)
     predicted = labels_of(out, "bird_segmentation") == VOC_BIRD
-    mask = np.array(Image.open(os.path.join(shared_assets, "images", "bird_segmentation_mask.bmp")))
+    mask = np.array(Image.open(os.path.join(test_assets, "images", "bird_segmentation_mask.bmp")))
     if mask.ndim == 3:
         mask = mask[..., 0]
     reference = mask == VOC_BIRD
@@ -71,10 +71,10 @@ def test_bird_iou_against_reference_mask(atrous_bin, shared_assets, tmp_path):
     ("astronaut.png", [(100, 200), (60, 230), (300, 100), (400, 200)], [(120, 300), (20, 450), (60, 20)], 0.35),
     ("grace_hopper.bmp", [(150, 250), (200, 260), (400, 250), (550, 300)], [(30, 30), (100, 480), (300, 480)], 0.50),
 ])
-def test_person_covers_the_person(atrous_bin, shared_assets, tmp_path, image, person_points,
+def test_person_covers_the_person(atrous_bin, test_assets, tmp_path, image, person_points,
                                   background_points, min_share):
     out = str(tmp_path)
-    segment(atrous_bin, DEFAULT_MODEL, [os.path.join(shared_assets, "images", image)], out)
+    segment(atrous_bin, DEFAULT_MODEL, [os.path.join(test_assets, "images", image)], out)
     stem = os.path.splitext(image)[0]
     labels = labels_of(out, stem)
     for point in person_points:
@@ -90,8 +90,8 @@ def test_person_covers_the_person(atrous_bin, shared_assets, tmp_path, image, pe
     assert os.path.getsize(os.path.join(out, f"{stem}_overlay.png")) > 10000
 
 
-def test_gray_and_rgba_images_are_converted(atrous_bin, shared_assets, tmp_path):
-    rgb = Image.open(os.path.join(shared_assets, "images", "astronaut.png")).convert("RGB")
+def test_gray_and_rgba_images_are_converted(atrous_bin, test_assets, tmp_path):
+    rgb = Image.open(os.path.join(test_assets, "images", "astronaut.png")).convert("RGB")
     rgb.convert("L").save(tmp_path / "gray.png")
     rgba = rgb.convert("RGBA")
     rgba.putalpha(128)
@@ -104,7 +104,7 @@ def test_gray_and_rgba_images_are_converted(atrous_bin, shared_assets, tmp_path)
     assert labels_of(out, "rgba")[100, 200] == VOC_PERSON
 
 
-def test_errors_are_clear(atrous_bin, shared_assets, tmp_path):
+def test_errors_are_clear(atrous_bin, test_assets, tmp_path):
     text = tmp_path / "notes.png"
     text.write_text("this is not an image")
     result = segment(atrous_bin, DEFAULT_MODEL, [str(text)], str(tmp_path / "o1"), check=False)
@@ -112,7 +112,7 @@ def test_errors_are_clear(atrous_bin, shared_assets, tmp_path):
     assert "is not an image" in result.stderr
 
     # One bad image among good ones: the good ones are still written.
-    good = os.path.join(shared_assets, "images", "cat.bmp")
+    good = os.path.join(test_assets, "images", "cat.bmp")
     result = segment(atrous_bin, DEFAULT_MODEL, [str(text), good], str(tmp_path / "o2"), check=False)
     assert result.returncode == 1
     assert "1 of 2 images failed" in result.stderr
@@ -127,18 +127,18 @@ def test_errors_are_clear(atrous_bin, shared_assets, tmp_path):
 
     # A model converted without task metadata: the message says how to add it.
     bare = str(tmp_path / "bare.atrous")
-    convert_file(os.path.join(shared_assets, "models", "deeplabv3_257_mv_gpu.tflite"), bare, metadata_args=[])
+    convert_file(os.path.join(test_assets, "models", "deeplabv3_257_mv_gpu.tflite"), bare, metadata_args=[])
     result = segment(atrous_bin, bare, [good], str(tmp_path / "o4"), check=False)
     assert result.returncode == 1
     assert "no 'task' metadata" in result.stderr and "atrous-convert" in result.stderr
 
 
-def test_foreground_model_writes_mask_and_cutout(atrous_bin, shared_assets, tmp_path):
+def test_foreground_model_writes_mask_and_cutout(atrous_bin, test_assets, tmp_path):
     model = str(tmp_path / "selfie.atrous")
-    convert_file(os.path.join(shared_assets, "models", "selfie_segmentation.tflite"), model,
+    convert_file(os.path.join(test_assets, "models", "selfie_segmentation.tflite"), model,
                  metadata_args=["--task", "foreground", "--input-mean", "0,0,0", "--input-std", "255,255,255"])
     out = str(tmp_path / "out")
-    segment(atrous_bin, model, [os.path.join(shared_assets, "images", "grace_hopper.bmp")], out)
+    segment(atrous_bin, model, [os.path.join(test_assets, "images", "grace_hopper.bmp")], out)
     mask = np.array(Image.open(os.path.join(out, "grace_hopper_mask.png")))
     cutout = np.array(Image.open(os.path.join(out, "grace_hopper_cutout.png")))
     assert mask.shape == (600, 512)

@@ -394,9 +394,9 @@ def run_cli(*args):
 
 @pytest.mark.parametrize("name", ["deeplabv3_mnv2_pascal_quant.tflite",
                                   "deeplabv3_mnv2_dm05_pascal_quant.tflite", "v3-small_224_1.0_uint8.tflite"])
-def test_quantized_models_are_rejected(name, shared_assets, tmp_path):
+def test_quantized_models_are_rejected(name, test_assets, tmp_path):
     out = tmp_path / "m.atrous"
-    result = run_cli(os.path.join(shared_assets, "models", name), "-o", out)
+    result = run_cli(os.path.join(test_assets, "models", name), "-o", out)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("atrous-convert: error: quantized TFLite models are not "

@@ -1,4 +1,4 @@
-"""Exactness of TFLite conversions on real trained models and real photos (../shared/assets).
+"""Exactness of TFLite conversions on real trained models and real photos (tests/assets).
 
 - DeepLabv3 (MobileNetV2, PASCAL VOC, float32): `atrous run` against LiteRT on the same input
   tensor, with LiteRT's reference kernels and with its default (XNNPACK) path: relative L2 of the
@@ -7,7 +7,7 @@
   `Convolution2DTransposeBias`, which stock LiteRT cannot run): against the independent float64
   interpreter of tflite_reference.py (itself checked against LiteRT on DeepLab here).
 
-The models and images must be present (<repo>/../shared/assets); the tests fail without them.
+The models and images are bundled in tests/assets; the tests fail, never skip, without them.
 """
 import os
 import subprocess
@@ -70,12 +70,12 @@ def argmax_disagreements(actual: np.ndarray, expected: np.ndarray) -> int:
 
 
 @pytest.fixture(scope="module")
-def deeplab(shared_assets, tmp_path_factory):
+def deeplab(test_assets, tmp_path_factory):
     """The DeepLab model converted by the command line, with its metadata flags."""
     out = str(tmp_path_factory.mktemp("deeplab") / "deeplab.atrous")
     env = dict(os.environ)
     env["PYTHONPATH"] = CONVERTER_ROOT + os.pathsep + env.get("PYTHONPATH", "")
-    models = os.path.join(shared_assets, "models")
+    models = os.path.join(test_assets, "models")
     result = subprocess.run(
         [sys.executable, "-m", "atrous_convert", os.path.join(models, DEEPLAB), "-o", out,
          "--task", "semantic", "--labels-file", os.path.join(models, "pascal_voc_segmentation_labels.txt"),
@@ -107,14 +107,14 @@ def test_deeplab_interface_and_metadata(deeplab):
 
 
 @pytest.mark.parametrize("image", sorted(DEEPLAB_IMAGES))
-def test_deeplab_matches_litert(image, deeplab, atrous_bin, shared_assets, tmp_path):
+def test_deeplab_matches_litert(image, deeplab, atrous_bin, test_assets, tmp_path):
     metadata = read_model(deeplab).metadata
     mean, std = (np.array(metadata[k].value, np.float32) for k in ("input_mean", "input_std"))
-    pixels = load_image(os.path.join(shared_assets, "images", image), 257, 257)
+    pixels = load_image(os.path.join(test_assets, "images", image), 257, 257)
     x = ((pixels - mean) / std)[None].astype(np.float32)
     ours = run_atrous(atrous_bin, deeplab, {"sub_7": x}, ["ResizeBilinear_3"], str(tmp_path),
                       backend=BACKEND)["ResizeBilinear_3"]
-    model = os.path.join(shared_assets, "models", DEEPLAB)
+    model = os.path.join(test_assets, "models", DEEPLAB)
     for resolver in (OpResolverType.BUILTIN_REF, OpResolverType.AUTO):
         expected = litert(model, x, resolver)
         assert ours.shape == expected.shape == (1, 257, 257, 21)
@@ -130,7 +130,7 @@ def test_deeplab_matches_litert(image, deeplab, atrous_bin, shared_assets, tmp_p
     labels = metadata["labels"].value
     assert labels[int(counts.argmax())] == DEEPLAB_IMAGES[image]
     if image == "bird_segmentation.bmp":  # against the mask shipped with the photo (VOC ids, 3 = bird)
-        with Image.open(os.path.join(shared_assets, "images", "bird_segmentation_mask.bmp")) as mask_image:
+        with Image.open(os.path.join(test_assets, "images", "bird_segmentation_mask.bmp")) as mask_image:
             mask = np.asarray(mask_image.resize((257, 257), Image.NEAREST))
         mask = mask[..., 0] if mask.ndim == 3 else mask
         bird = labels.index("bird")
@@ -138,10 +138,10 @@ def test_deeplab_matches_litert(image, deeplab, atrous_bin, shared_assets, tmp_p
         assert iou > 0.8, iou
 
 
-def test_reference_interpreter_matches_litert_on_deeplab(shared_assets):
+def test_reference_interpreter_matches_litert_on_deeplab(test_assets):
     """The float64 interpreter the selfie tests rely on agrees with LiteRT on a real model."""
-    model = os.path.join(shared_assets, "models", DEEPLAB)
-    pixels = load_image(os.path.join(shared_assets, "images", "grace_hopper.bmp"), 257, 257)
+    model = os.path.join(test_assets, "models", DEEPLAB)
+    pixels = load_image(os.path.join(test_assets, "images", "grace_hopper.bmp"), 257, 257)
     x = ((pixels - 127.5) / 127.5)[None].astype(np.float32)
     ours = Reference(model).run({"sub_7": x})["ResizeBilinear_3"]
     assert relative_l2(ours, litert(model, x, OpResolverType.BUILTIN_REF)) <= TOLERANCE
@@ -151,12 +151,12 @@ def test_reference_interpreter_matches_litert_on_deeplab(shared_assets):
 
 
 @pytest.fixture(scope="module")
-def selfie_models(shared_assets, tmp_path_factory):
+def selfie_models(test_assets, tmp_path_factory):
     folder = tmp_path_factory.mktemp("selfie")
     paths = {}
     for key, (name, _, _, _) in SELFIE.items():
         paths[key] = str(folder / f"{key}.atrous")
-        convert(os.path.join(shared_assets, "models", name), paths[key])
+        convert(os.path.join(test_assets, "models", name), paths[key])
     return paths
 
 
@@ -179,13 +179,13 @@ def test_selfie_conversion(key, selfie_models):
 
 @pytest.mark.parametrize("image", SELFIE_IMAGES)
 @pytest.mark.parametrize("key", sorted(SELFIE))
-def test_selfie_matches_independent_execution(key, image, selfie_models, atrous_bin, shared_assets, tmp_path):
+def test_selfie_matches_independent_execution(key, image, selfie_models, atrous_bin, test_assets, tmp_path):
     name, input_name, output_name, (height, width) = SELFIE[key]
-    pixels = load_image(os.path.join(shared_assets, "images", image), height, width)
+    pixels = load_image(os.path.join(test_assets, "images", image), height, width)
     x = (pixels / 255.0)[None].astype(np.float32)
     ours = run_atrous(atrous_bin, selfie_models[key], {input_name: x}, [output_name], str(tmp_path),
                       backend=BACKEND)[output_name]
-    expected = Reference(os.path.join(shared_assets, "models", name)).run({input_name: x})[output_name]
+    expected = Reference(os.path.join(test_assets, "models", name)).run({input_name: x})[output_name]
     assert ours.shape == expected.shape == (1, height, width, 1)
     error = relative_l2(ours, expected)
     print(f"{key} {image} vs float64 interpreter: relative L2 {error:.3g}, max abs {np.max(np.abs(ours - expected)):.3g}")
