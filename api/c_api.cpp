@@ -4,10 +4,12 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <memory>
 #include <new>
 #include <string>
 
 #include "atrous.h"
+#include "graph/thread_pool.h"
 #include "models/panoptic_merger.h"
 #include "models/panoptic_pipeline.h"
 #include "models/semantic.h"
@@ -474,7 +476,13 @@ atrous_status* atrous_session_segment_panoptic(atrous_session* session, const at
     pipeline.flip = options->flip != 0;
     if (options->num_scales > 0)
       pipeline.scales.assign(options->scales, options->scales + options->num_scales);
-    pipeline.merge_threads = options->threads;
+    // The merger runs on the session's pool, or on one of its own when asked for another
+    // thread count.
+    std::unique_ptr<atrous::ThreadPool> merge_pool;
+    if (options->threads != session->session->options().threads) {
+      merge_pool.reset(new atrous::ThreadPool(options->threads));
+      pipeline.merge_pool = merge_pool.get();
+    }
     atrous::PanopticPipelineResult run;
     status = atrous::segment_panoptic(*session->session, info, rgb, pipeline, &run);
     if (!status.ok()) return invalid(status.message());

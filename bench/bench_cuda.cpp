@@ -28,6 +28,7 @@
 #include "cuda/cuda_backend.h"
 #include "models/builders.h"
 #include "models/panoptic_merger.h"
+#include "models/panoptic_merger_cuda.h"
 #include "ops/ops.h"
 #include "runtime/session.h"
 

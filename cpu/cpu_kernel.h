@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "cpu/isa.h"
-#include "cpu/thread_pool.h"
+#include "graph/thread_pool.h"
 #include "graph/graph.h"
 #include "graph/status.h"
 #include "graph/tensor.h"

@@ -36,7 +36,7 @@
 #include <vector>
 
 #include "cpu/isa.h"
-#include "cpu/thread_pool.h"
+#include "graph/thread_pool.h"
 #include "ops/activation.h"
 #include "ops/op_helpers.h"
 

@@ -26,7 +26,7 @@
 
 #include "cpu/isa.h"
 #include "cpu/kernel_table.h"
-#include "cpu/thread_pool.h"
+#include "graph/thread_pool.h"
 #include "ops/activation.h"
 
 namespace atrous {

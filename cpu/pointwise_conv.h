@@ -7,7 +7,7 @@
 
 #include "cpu/gemm.h"
 #include "cpu/isa.h"
-#include "cpu/thread_pool.h"
+#include "graph/thread_pool.h"
 #include "ops/activation.h"
 
 namespace atrous {

@@ -13,6 +13,7 @@
 
 #include "cuda/cuda_backend.h"
 #include "cuda/cuda_kernels.h"
+#include "graph/memory_planner.h"
 #include "ops/activation.h"
 #include "ops/op_helpers.h"
 #include "ops/ops.h"
@@ -577,7 +578,7 @@ Status CudaExecutorImpl::plan_node(size_t n, Step* step) {
 }
 
 // Constants go to one weight buffer, graph inputs to another, everything a node produces to the
-// arena, placed greedily by size from liveness (as runtime/session.cpp does on the CPU).
+// arena, planned by graph/memory_planner.h (greedy by size from liveness, as on the CPU).
 Status CudaExecutorImpl::allocate_and_upload() {
   const Graph& graph = graph_;
   const size_t count = graph.tensors.size();
@@ -595,46 +596,16 @@ Status CudaExecutorImpl::allocate_and_upload() {
     input_offsets[size_t(index)] = input_total;
     input_total += align_up(size_t(shape_numel(tensor.shape)) * dtype_size(tensor.dtype));
   }
-  // Liveness.
-  std::vector<int32_t> producer(count, -1), last_use(count, -1);
-  for (size_t n = 0; n < graph.nodes.size(); ++n) {
-    for (int32_t index : graph.nodes[n].outputs) producer[size_t(index)] = int32_t(n);
-    for (int32_t index : graph.nodes[n].inputs)
-      if (index != kAbsentInput) last_use[size_t(index)] = int32_t(n);
-  }
-  for (int32_t index : graph.outputs) last_use[size_t(index)] = int32_t(graph.nodes.size());
-  struct Item {
-    size_t tensor, bytes;
-    int32_t first, last;
-  };
-  std::vector<Item> items;
-  for (size_t t = 0; t < count; ++t) {
-    if (producer[t] < 0 || graph.tensors[t].is_constant) continue;
-    const size_t bytes =
-        align_up(size_t(shape_numel(graph.tensors[t].shape)) * dtype_size(graph.tensors[t].dtype));
-    items.push_back({t, bytes, producer[t], std::max(last_use[t], producer[t])});
-  }
-  std::stable_sort(items.begin(), items.end(),
-                   [](const Item& a, const Item& b) { return a.bytes > b.bytes; });
-  std::vector<size_t> arena_offsets(count, SIZE_MAX);
-  std::vector<const Item*> placed;
-  size_t arena_total = 0;
-  for (const Item& item : items) {
-    std::vector<std::pair<size_t, size_t>> busy;
-    for (const Item* other : placed)
-      if (!(other->last < item.first || item.last < other->first))
-        busy.emplace_back(arena_offsets[other->tensor],
-                          arena_offsets[other->tensor] + other->bytes);
-    std::sort(busy.begin(), busy.end());
-    size_t offset = 0;
-    for (const auto& range : busy) {
-      if (range.first >= offset + item.bytes) break;
-      offset = std::max(offset, range.second);
-    }
-    arena_offsets[item.tensor] = offset;
-    arena_total = std::max(arena_total, offset + item.bytes);
-    placed.push_back(&item);
-  }
+  // The arena: no aliasing (reshape and flatten are copy steps here, concat copies its inputs,
+  // no kernel writes over its input), every tensor aligned for any device load.
+  MemoryPlanOptions planning;
+  planning.alignment = kAlignment;
+  planning.alias_concat = false;
+  planning.alias_views = false;
+  MemoryPlan plan;
+  ATROUS_RETURN_IF_ERROR(memory_plan(graph, planning, &plan));
+  const std::vector<size_t>& arena_offsets = plan.offsets;
+  const size_t arena_total = plan.arena_bytes;
   ATROUS_RETURN_IF_ERROR(weights_.allocate(weight_total, "cudaMalloc (weights)"));
   ATROUS_RETURN_IF_ERROR(inputs_.allocate(input_total, "cudaMalloc (inputs)"));
   ATROUS_RETURN_IF_ERROR(arena_.allocate(arena_total, "cudaMalloc (arena)"));

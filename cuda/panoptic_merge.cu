@@ -272,7 +272,7 @@ __global__ void panoptic_kernel(const int32_t* __restrict__ semantic,
         const double prob = exp(double(__fsub_rn(l[int64_t(class_of[owner]) * p.hw], top))) / sum;
         if (isfinite(prob)) {
           key = owner;
-          amount = llround(prob * 1099511627776.0);
+          amount = llround(prob * p.probability_scale);
         }
       }
     }

@@ -1,8 +1,9 @@
 // Launchers of the panoptic merger's kernels (cuda/panoptic_merge.cu), called by the host side
-// of the merger (cuda/panoptic_merge.cpp). Raw device pointers; every launcher queues its kernel
-// on `stream` and returns the launch status. Each kernel mirrors one pass of the CPU merger
+// of the merger (models/panoptic_merger_cuda.cpp, which holds the merger's parameters and rules).
+// Raw device pointers and plain parameter structs; every launcher queues its kernel on `stream`
+// and returns the launch status. Each kernel mirrors one pass of the CPU merger
 // (models/panoptic_merger.cpp) with the same float arithmetic (no FMA contraction: explicit
-// round-to-nearest intrinsics) and the same tie rules. Internal to cuda/.
+// round-to-nearest intrinsics) and the same tie rules.
 #pragma once
 
 #include <cuda_runtime_api.h>
@@ -58,11 +59,12 @@ cudaError_t cuda_merge_vote(const int32_t* histogram, const int32_t* first, cons
 
 // Final map: stuff pixels get stuff_value[class] (c·divisor when kept, else void), thing
 // pixels value_of[instance − 1] (void without an instance). With logits (non-null), adds
-// llround(P(class_of[k]) · 2^40) of every pixel of instance k to probability[k] (softmax in
-// double as the CPU).
+// llround(P(class_of[k]) · probability_scale) of every pixel of instance k to probability[k]
+// (softmax in double as the CPU; the scale is the merger's fixed point, given by the caller).
 struct CudaPanopticParams {
   int64_t hw = 0, classes = 0;
   int32_t void_value = 0;
+  double probability_scale = 0.0;
 };
 cudaError_t cuda_merge_panoptic(const int32_t* semantic, const int32_t* instance,
                                 const int32_t* thing_index, const int32_t* stuff_value,

@@ -11,7 +11,7 @@
 #include <map>
 #include <sstream>
 
-#include "eval/cityscapes_labels.h"
+#include "graph/cityscapes_labels.h"
 #include "eval/label_image.h"
 
 namespace fs = std::filesystem;

@@ -1,13 +1,14 @@
-// The parallel image loop. Workers deposit finished per-image deltas in a pending map; whoever
-// holds the lock merges the run of consecutive indices that are ready. With the static
-// round-robin assignment the pending set stays around one image per thread.
+// The parallel image loop on a thread pool: one pool task per thread, each taking the next image
+// not yet taken. Threads deposit finished per-image deltas in a pending map; whoever holds the
+// lock merges the run of consecutive indices that are ready. Since images are taken in index
+// order, the pending set stays around one image per thread.
 #include "eval/evaluator.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <map>
 #include <mutex>
-#include <thread>
 
 namespace atrous {
 
@@ -30,21 +31,21 @@ void EvalAccumulators::merge(EvalAccumulators&& other) {
   for (auto& m : other.missing) missing.push_back(std::move(m));
 }
 
-Status evaluate_images(size_t count, int threads,
+Status evaluate_images(size_t count, ThreadPool& pool,
                        const std::function<Status(size_t, EvalAccumulators*)>& evaluate,
                        EvalAccumulators* total, const EvalProgress& progress) {
-  if (threads < 1) threads = 1;
-  if (size_t(threads) > count) threads = int(count > 0 ? count : 1);
   const auto start = std::chrono::steady_clock::now();
   std::mutex mutex;
   std::map<size_t, EvalAccumulators> pending;
-  size_t next = 0;
+  size_t next = 0;               // the next index to merge
+  std::atomic<size_t> taken{0};  // the next index to evaluate
   std::atomic<bool> failed{false};
   size_t error_index = count;
   Status error;
-  auto worker = [&](int t) {
-    for (size_t i = size_t(t); i < count; i += size_t(threads)) {
-      if (failed.load()) return;
+  auto work = [&]() {
+    for (;;) {
+      const size_t i = taken.fetch_add(1);
+      if (i >= count || failed.load()) return;
       EvalAccumulators delta = total->empty_like();
       Status status = evaluate(i, &delta);
       std::lock_guard<std::mutex> lock(mutex);
@@ -69,12 +70,23 @@ Status evaluate_images(size_t count, int threads,
       }
     }
   };
-  std::vector<std::thread> pool;
-  for (int t = 1; t < threads; ++t) pool.emplace_back(worker, t);
-  worker(0);
-  for (auto& th : pool) th.join();
+  // One chunk per thread (the pool splits [0, threads) into single chunks); a thread whose chunk
+  // runs late finds fewer images left.
+  const int threads = int(std::min<size_t>(size_t(pool.threads()), std::max<size_t>(count, 1)));
+  pool.parallel_for(threads, [&](int64_t begin, int64_t end) {
+    for (int64_t t = begin; t < end; ++t) work();
+  });
   if (failed.load()) return error;
   return Status::success();
+}
+
+Status evaluate_images(size_t count, int threads,
+                       const std::function<Status(size_t, EvalAccumulators*)>& evaluate,
+                       EvalAccumulators* total, const EvalProgress& progress) {
+  if (threads < 1) threads = 1;
+  if (size_t(threads) > count) threads = int(count > 0 ? count : 1);
+  ThreadPool pool(threads);
+  return evaluate_images(count, pool, evaluate, total, progress);
 }
 
 }  // namespace atrous

@@ -13,6 +13,7 @@
 #include "eval/instance_ap.h"
 #include "eval/panoptic_quality.h"
 #include "eval/parsing_covering.h"
+#include "graph/thread_pool.h"
 
 namespace atrous {
 
@@ -34,9 +35,14 @@ struct EvalAccumulators {
 // Progress of a run: images done, images in all, seconds since the start.
 using EvalProgress = std::function<void(size_t done, size_t total, double seconds)>;
 
-// Runs `evaluate(index, delta)` for index in [0, count) on `threads` threads (image i goes to
-// thread i mod threads) and merges each delta into `total` in index order. Stops at the first
-// error; of several errors, the one of the lowest image index is returned.
+// Runs `evaluate(index, delta)` for index in [0, count) on the threads of `pool` (each takes the
+// next image not yet taken) and merges each delta into `total` in index order, so the result
+// does not depend on the thread count. Stops at the first error; of several errors, the one of
+// the lowest image index is returned. `evaluate` must not use `pool` itself.
+Status evaluate_images(size_t count, ThreadPool& pool,
+                       const std::function<Status(size_t, EvalAccumulators*)>& evaluate,
+                       EvalAccumulators* total, const EvalProgress& progress);
+// The same on a pool of `threads` (at most `count`) made for the call.
 Status evaluate_images(size_t count, int threads,
                        const std::function<Status(size_t, EvalAccumulators*)>& evaluate,
                        EvalAccumulators* total, const EvalProgress& progress);

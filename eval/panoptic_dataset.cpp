@@ -4,14 +4,20 @@
 #include <sys/stat.h>
 
 #include <cstdint>
+#include <limits>
+#include <nlohmann/json.hpp>
 #include <unordered_map>
 
-#include "eval/json.h"
 #include "eval/label_image.h"
+#include "graph/json_io.h"
 
 namespace atrous {
 
 namespace {
+
+constexpr long long kIntMin = std::numeric_limits<int>::min();
+constexpr long long kIntMax = std::numeric_limits<int>::max();
+constexpr long long kInt64Max = std::numeric_limits<int64_t>::max();
 
 bool file_exists(const std::string& path) {
   struct stat st;
@@ -23,56 +29,64 @@ std::string join(const std::string& dir, const std::string& name) {
   return dir.back() == '/' ? dir + name : dir + "/" + name;
 }
 
-Status read_int(const JsonValue& object, const char* key, bool required, long long fallback,
-                long long* out, const std::string& where) {
-  const JsonValue* v = object.find(key);
-  if (!v) {
+// An integer member: missing → `fallback` (an error when required); a value that is not an
+// integral number inside [low, high] is an error, never truncated.
+Status read_int(const nlohmann::json& object, const char* key, bool required, long long fallback,
+                long long low, long long high, long long* out, const std::string& where) {
+  auto v = object.find(key);
+  if (v == object.end()) {
     if (required) return Status::error(where + ": missing \"" + key + "\"");
     *out = fallback;
     return Status::success();
   }
-  if (!v->is_number() || v->number != double(static_cast<long long>(v->number)))
-    return Status::error(where + ": \"" + key + "\" must be an integer");
-  *out = static_cast<long long>(v->number);
+  int64_t value = 0;
+  if (!json_to_int64(*v, &value))
+    return Status::error(where + ": \"" + key + "\" must be an integer, got " + v->dump());
+  if (value < low || value > high)
+    return Status::error(where + ": \"" + key + "\" = " + std::to_string(value) +
+                         " is out of range [" + std::to_string(low) + ", " + std::to_string(high) +
+                         "]");
+  *out = value;
   return Status::success();
 }
 
-Status read_annotations(const JsonValue& root, const std::string& path, bool ground_truth,
+Status read_annotations(const nlohmann::json& root, const std::string& path, bool ground_truth,
                         std::vector<PanopticImagePair>* out,
                         std::unordered_map<std::string, size_t>* index) {
   if (!root.is_object()) return Status::error(path + ": the top level must be an object");
-  const JsonValue* annotations = root.find("annotations");
-  if (!annotations || !annotations->is_array())
+  auto annotations = root.find("annotations");
+  if (annotations == root.end() || !annotations->is_array())
     return Status::error(path + ": missing the \"annotations\" array");
-  for (size_t a = 0; a < annotations->items.size(); ++a) {
-    const JsonValue& ann = annotations->items[a];
+  for (size_t a = 0; a < annotations->size(); ++a) {
+    const nlohmann::json& ann = (*annotations)[a];
     std::string where = path + ": annotations[" + std::to_string(a) + "]";
     if (!ann.is_object()) return Status::error(where + " is not an object");
-    const JsonValue* image_id = ann.find("image_id");
+    auto image_id = ann.find("image_id");
     std::string key;
-    if (!image_id || !json_id_key(*image_id, &key))
+    if (image_id == ann.end() || !json_id_key(*image_id, &key))
       return Status::error(where + ": missing or bad \"image_id\"");
-    const JsonValue* file_name = ann.find("file_name");
-    if (!file_name || !file_name->is_string())
+    auto file_name = ann.find("file_name");
+    if (file_name == ann.end() || !file_name->is_string())
       return Status::error(where + ": missing \"file_name\"");
-    const JsonValue* infos = ann.find("segments_info");
-    if (!infos || !infos->is_array())
+    auto infos = ann.find("segments_info");
+    if (infos == ann.end() || !infos->is_array())
       return Status::error(where + ": missing the \"segments_info\" array");
     PanopticImagePair pair;
     pair.key = key;
     std::vector<PanopticSegment>& segments = ground_truth ? pair.gt : pair.pred;
-    (ground_truth ? pair.gt_png : pair.pred_png) = file_name->text;
-    for (size_t s = 0; s < infos->items.size(); ++s) {
-      const JsonValue& info = infos->items[s];
+    (ground_truth ? pair.gt_png : pair.pred_png) = file_name->get<std::string>();
+    for (size_t s = 0; s < infos->size(); ++s) {
+      const nlohmann::json& info = (*infos)[s];
       std::string w = where + ".segments_info[" + std::to_string(s) + "]";
       if (!info.is_object()) return Status::error(w + " is not an object");
       long long id = 0, category = 0, crowd = 0, area = -1;
-      ATROUS_RETURN_IF_ERROR(read_int(info, "id", true, 0, &id, w));
-      ATROUS_RETURN_IF_ERROR(read_int(info, "category_id", true, 0, &category, w));
-      ATROUS_RETURN_IF_ERROR(read_int(info, "iscrowd", false, 0, &crowd, w));
-      if (ground_truth) ATROUS_RETURN_IF_ERROR(read_int(info, "area", false, -1, &area, w));
-      if (id < 0 || id >= (1LL << 24))
-        return Status::error(w + ": segment id " + std::to_string(id) + " out of range");
+      // Segment ids are PNG colours: R + 256·G + 256²·B.
+      ATROUS_RETURN_IF_ERROR(read_int(info, "id", true, 0, 0, (1LL << 24) - 1, &id, w));
+      ATROUS_RETURN_IF_ERROR(
+          read_int(info, "category_id", true, 0, kIntMin, kIntMax, &category, w));
+      ATROUS_RETURN_IF_ERROR(read_int(info, "iscrowd", false, 0, kIntMin, kIntMax, &crowd, w));
+      if (ground_truth)
+        ATROUS_RETURN_IF_ERROR(read_int(info, "area", false, -1, -1, kInt64Max, &area, w));
       PanopticSegment seg;
       seg.id = uint32_t(id);
       seg.category_id = int(category);
@@ -92,26 +106,26 @@ Status read_annotations(const JsonValue& root, const std::string& path, bool gro
 Status panoptic_dataset_load(const std::string& gt_json, const std::string& gt_dir,
                              const std::string& pred_json, const std::string& pred_dir,
                              PanopticDataset* dataset) {
-  JsonValue gt_root, pred_root;
+  nlohmann::json gt_root, pred_root;
   ATROUS_RETURN_IF_ERROR(json_parse_file(gt_json, &gt_root));
   ATROUS_RETURN_IF_ERROR(json_parse_file(pred_json, &pred_root));
-  const JsonValue* categories = gt_root.find("categories");
-  if (!categories || !categories->is_array())
+  auto categories = gt_root.is_object() ? gt_root.find("categories") : gt_root.end();
+  if (categories == gt_root.end() || !categories->is_array())
     return Status::error(gt_json + ": missing the \"categories\" array");
   dataset->categories.clear();
   std::unordered_map<int, int> seen;
-  for (size_t c = 0; c < categories->items.size(); ++c) {
-    const JsonValue& cat = categories->items[c];
+  for (size_t c = 0; c < categories->size(); ++c) {
+    const nlohmann::json& cat = (*categories)[c];
     std::string where = gt_json + ": categories[" + std::to_string(c) + "]";
     if (!cat.is_object()) return Status::error(where + " is not an object");
     long long id = 0, isthing = 0;
-    ATROUS_RETURN_IF_ERROR(read_int(cat, "id", true, 0, &id, where));
-    ATROUS_RETURN_IF_ERROR(read_int(cat, "isthing", true, 0, &isthing, where));
+    ATROUS_RETURN_IF_ERROR(read_int(cat, "id", true, 0, kIntMin, kIntMax, &id, where));
+    ATROUS_RETURN_IF_ERROR(read_int(cat, "isthing", true, 0, kIntMin, kIntMax, &isthing, where));
     EvalCategory e;
     e.id = int(id);
     e.isthing = isthing == 1;
-    const JsonValue* name = cat.find("name");
-    e.name = name && name->is_string() ? name->text : std::to_string(id);
+    auto name = cat.find("name");
+    e.name = name != cat.end() && name->is_string() ? name->get<std::string>() : std::to_string(id);
     if (!seen.emplace(e.id, 1).second)
       return Status::error(where + ": category id " + std::to_string(id) + " repeated");
     dataset->categories.push_back(e);

@@ -34,107 +34,24 @@
 #include <cstdint>
 #include <functional>
 #include <limits>
-#include <thread>
 
 #include "cpu/isa.h"
 #include "cpu/panoptic_kernels.h"
+#include "graph/thread_pool.h"
 #include "models/panoptic_grid.h"
+#include "models/panoptic_merger_rules.h"
 
 namespace atrous {
 namespace {
 
-constexpr int32_t kMaxClassCount = 1 << 20;
-
-// Calls fn(row_begin, row_end, part) for `parts` contiguous row ranges.
+// Calls fn(row_begin, row_end, part) for `parts` contiguous row ranges, one pool chunk each
+// (the pool's chunks of [0, parts) are single parts when parts ≤ its thread count).
 template <typename F>
-void parallel_rows(int parts, int rows, F&& fn) {
-  if (parts <= 1) {
-    fn(0, rows, 0);
-    return;
-  }
-  std::vector<std::thread> workers;
-  for (int p = 1; p < parts; ++p)
-    workers.emplace_back(
-        [&, p] { fn(int(int64_t(rows) * p / parts), int(int64_t(rows) * (p + 1) / parts), p); });
-  fn(0, int(int64_t(rows) / parts), 0);
-  for (std::thread& t : workers) t.join();
-}
-
-struct Geometry {
-  int height = 0, width = 0;
-  int64_t classes = 0;  // logits channels, or max label + 1 (known after pass 1)
-  bool logits = false;
-  const float* logit_data = nullptr;
-  const void* label_data = nullptr;  // integer labels, `label_type`
-  DType label_type = DType::dtype_i32;
-};
-
-std::string describe(const TensorView& t) {
-  return std::string(dtype_name(t.dtype)) + " " + shape_to_string(t.shape);
-}
-
-Status check_inputs(const PanopticInputs& in, Geometry* g) {
-  const TensorView& s = in.semantic;
-  if (!s.data || !in.center.data || !in.offset.data)
-    return Status::error("panoptic merge: missing input data");
-  if (s.dtype == DType::dtype_f32) {
-    if (!(s.shape.size() == 3 || (s.shape.size() == 4 && s.shape[0] == 1)))
-      return Status::error("semantic logits must be float32 [C,H,W] or [1,C,H,W], got " +
-                           describe(s));
-    size_t r = s.shape.size();
-    g->logits = true;
-    g->classes = s.shape[r - 3];
-    g->height = int(s.shape[r - 2]);
-    g->width = int(s.shape[r - 1]);
-    if (g->classes < 1) return Status::error("semantic logits have no classes: " + describe(s));
-    if (g->classes > kMaxClassCount)
-      return Status::error("semantic logits have too many classes: " + describe(s));
-    g->logit_data = s.f32();
-  } else if (s.dtype == DType::dtype_i32 || s.dtype == DType::dtype_i64 ||
-             s.dtype == DType::dtype_u8) {
-    if (!(s.shape.size() == 2 || (s.shape.size() == 3 && s.shape[0] == 1)))
-      return Status::error("semantic labels must be integers [H,W] or [1,H,W], got " + describe(s));
-    size_t r = s.shape.size();
-    g->height = int(s.shape[r - 2]);
-    g->width = int(s.shape[r - 1]);
-  } else {
-    return Status::error("semantic must be float32 logits [C,H,W] or int32 labels [H,W], got " +
-                         describe(s));
-  }
-  for (int64_t d : s.shape)
-    if (d > (int64_t(1) << 20)) return Status::error("semantic is too large: " + describe(s));
-  if (g->height < 1 || g->width < 1) return Status::error("semantic is empty: " + describe(s));
-  const int64_t hw = int64_t(g->height) * g->width;
-  if (hw > (int64_t(1) << 30)) return Status::error("semantic is too large: " + describe(s));
-  const std::string size = "[" + std::to_string(g->height) + "," + std::to_string(g->width) + "]";
-
-  const TensorView& c = in.center;
-  if (c.dtype != DType::dtype_f32)
-    return Status::error("center heatmap must be float32, got " + describe(c));
-  bool center_ok = c.shape.size() >= 2 && c.shape.size() <= 4;
-  for (size_t d = 0; center_ok && d + 2 < c.shape.size(); ++d) center_ok = c.shape[d] == 1;
-  if (!center_ok) return Status::error("center heatmap must be [1,H,W], got " + describe(c));
-  if (c.shape[c.shape.size() - 2] != g->height || c.shape[c.shape.size() - 1] != g->width)
-    return Status::error("center heatmap is " + shape_to_string(c.shape) + " but semantic is " +
-                         size + ": H and W must agree");
-
-  const TensorView& o = in.offset;
-  if (o.dtype != DType::dtype_f32)
-    return Status::error("offsets must be float32, got " + describe(o));
-  if (!(o.shape.size() == 3 || (o.shape.size() == 4 && o.shape[0] == 1)))
-    return Status::error("offsets must be [2,H,W] (Δy, Δx), got " + describe(o));
-  size_t r = o.shape.size();
-  if (o.shape[r - 3] != 2)
-    return Status::error("offsets must have 2 channels (Δy, Δx), got " + describe(o));
-  if (o.shape[r - 2] != g->height || o.shape[r - 1] != g->width)
-    return Status::error("offsets are " + shape_to_string(o.shape) + " but semantic is " + size +
-                         ": H and W must agree");
-
-  if (!g->logits) {
-    g->label_data = s.data;
-    g->label_type = s.dtype;
-  }
-  return Status::success();
+void parallel_rows(ThreadPool& pool, int parts, int rows, F&& fn) {
+  pool.parallel_for(parts, [&](int64_t begin, int64_t end) {
+    for (int64_t p = begin; p < end; ++p)
+      fn(int(int64_t(rows) * p / parts), int(int64_t(rows) * (p + 1) / parts), int(p));
+  });
 }
 
 // A slot's box (rows y0..y1, columns x0..x1) and first raster position (read for centers only).
@@ -162,13 +79,7 @@ inline void slot_merge(SlotStats* into, const SlotStats& b) {
   into->first = std::min(into->first, b.first);
 }
 
-// COCO's [x, y, width, height] of a slot's box.
-inline void slot_bbox(const SlotStats& b, int32_t* bbox) {
-  bbox[0] = b.x0;
-  bbox[1] = b.y0;
-  bbox[2] = b.x1 - b.x0 + 1;
-  bbox[3] = b.y1 - b.y0 + 1;
-}
+inline PanopticBox slot_box(const SlotStats& b) { return {b.y0, b.x0, b.y1, b.x1}; }
 
 // Whether no pixel of rows [r0, r1] × columns [q0, q1] of `heat` is larger than v.
 inline bool window_at_most(const float* heat, int64_t width, int r0, int r1, int q0, int q1,
@@ -238,16 +149,21 @@ void row_centers(const float* heat, int height, int width, int y, float limit, i
 
 Status panoptic_merge(const PanopticInputs& inputs, const PanopticParams& params, int threads,
                       PanopticResult* result) {
-  ATROUS_RETURN_IF_ERROR(panoptic_params_validate(params));
   if (threads < 1) return Status::error("panoptic merge: threads must be >= 1");
-  Geometry g;
-  ATROUS_RETURN_IF_ERROR(check_inputs(inputs, &g));
+  ThreadPool pool(threads);
+  return panoptic_merge(inputs, params, pool, result);
+}
+
+Status panoptic_merge(const PanopticInputs& inputs, const PanopticParams& params, ThreadPool& pool,
+                      PanopticResult* result) {
+  ATROUS_RETURN_IF_ERROR(panoptic_params_validate(params));
+  PanopticGeometry g;
+  ATROUS_RETURN_IF_ERROR(panoptic_check_inputs(inputs, &g));
   const int H = g.height, W = g.width;
   const int64_t HW = int64_t(H) * W;
-  const bool deeplab2 = params.convention == panoptic_convention_deeplab2;
-  const int parts = std::min(threads, H);
+  const int parts = std::min(pool.threads(), H);
   const PanopticKernels& kernels = panoptic_kernels(cpu_isa_detect());
-  const int32_t void_value = deeplab2 ? params.void_label * params.label_divisor : -1;
+  const int32_t void_value = panoptic_void_value(params);
   result->height = H;
   result->width = W;
   result->void_value = void_value;
@@ -270,7 +186,7 @@ Status panoptic_merge(const PanopticInputs& inputs, const PanopticParams& params
   std::vector<int64_t> part_low(size_t(parts), std::numeric_limits<int64_t>::max());
   std::vector<int64_t> part_high(size_t(parts), std::numeric_limits<int64_t>::min());
   const int32_t label_bytes = int32_t(dtype_size(g.label_type));
-  parallel_rows(parts, H, [&](int y0, int y1, int part) {
+  parallel_rows(pool, parts, H, [&](int y0, int y1, int part) {
     int64_t low = part_low[size_t(part)], high = part_high[size_t(part)];
     std::vector<int32_t> chunks, next_chunks;
     chunks.resize(size_t(W / kPanopticCenterChunk + 1));
@@ -298,47 +214,22 @@ Status panoptic_merge(const PanopticInputs& inputs, const PanopticParams& params
   if (!g.logits) {
     const int64_t low = *std::min_element(part_low.begin(), part_low.end());
     const int64_t high = *std::max_element(part_high.begin(), part_high.end());
-    for (int64_t v : {low, high})
-      if (v < 0 || v >= kMaxClassCount)
-        return Status::error("semantic label " + std::to_string(v) + " is outside [0, " +
-                             std::to_string(kMaxClassCount - 1) + "]");
+    ATROUS_RETURN_IF_ERROR(panoptic_check_label_range(low, high));
     g.classes = high + 1;
   }
   std::vector<PanopticCenter> centers;
   for (auto& list : part_centers) centers.insert(centers.end(), list.begin(), list.end());
 
   // Classes: things sorted ascending, so the vote's first maximum is the smallest class id.
-  std::vector<int32_t> things = params.thing_classes;
-  std::sort(things.begin(), things.end());
-  things.erase(std::unique(things.begin(), things.end()), things.end());
   const int64_t classes = g.classes;
-  std::vector<int32_t> thing_index(size_t(classes), -1);
-  for (size_t t = 0; t < things.size(); ++t)
-    if (things[t] < classes) thing_index[size_t(things[t])] = int32_t(t);
+  std::vector<int32_t> things, thing_index;
+  panoptic_thing_table(params, classes, &things, &thing_index);
   const int T = int(things.size());
 
   // ---- top-k -------------------------------------------------------------------------------
-  const int64_t found = int64_t(centers.size());
-  const bool apply_top_k =
-      params.top_k > 0 && (deeplab2 ? found > params.top_k : found >= params.top_k);
-  if (apply_top_k) {
-    std::vector<float> values(centers.size());
-    for (size_t i = 0; i < centers.size(); ++i) values[i] = centers[i].score;
-    std::nth_element(values.begin(), values.begin() + (params.top_k - 1), values.end(),
-                     std::greater<float>());
-    // Values are > 0 here, so detectron2's max(K-th, 0) is the K-th itself.
-    const float kth = values[size_t(params.top_k - 1)];
-    std::vector<PanopticCenter> kept;
-    for (const PanopticCenter& c : centers)
-      if (c.score > kth) kept.push_back(c);
-    centers.swap(kept);
-  }
+  panoptic_top_k(params, &centers);
   const int K = int(centers.size());
-  // Largest value: (classes − 1)·divisor + the largest instance id (at most K).
-  if ((classes - 1) * int64_t(params.label_divisor) + K > std::numeric_limits<int32_t>::max())
-    return Status::error("panoptic merge: class " + std::to_string(classes - 1) +
-                         " × label_divisor " + std::to_string(params.label_divisor) +
-                         " does not fit in int32");
+  ATROUS_RETURN_IF_ERROR(panoptic_check_value_range(classes, params.label_divisor, K));
   result->centers = centers;
   std::vector<float> cy(static_cast<size_t>(K)), cx(static_cast<size_t>(K));
   for (int i = 0; i < K; ++i) {
@@ -374,7 +265,7 @@ Status panoptic_merge(const PanopticInputs& inputs, const PanopticParams& params
     routes[size_t(c)] = {thing ? int64_t(spare_slot) : c, thing ? int64_t(spare_count) : c,
                          thing ? thing_index[size_t(c)] : 0};
   }
-  parallel_rows(parts, H, [&](int y0, int y1, int part) {
+  parallel_rows(pool, parts, H, [&](int y0, int y1, int part) {
     PartStats& s = stats[size_t(part)];
     s.count.assign(spare_count + 1, 0);
     s.slot.assign(spare_slot + 1, SlotStats());
@@ -435,7 +326,7 @@ Status panoptic_merge(const PanopticInputs& inputs, const PanopticParams& params
   });
 
   // ---- vote, ids, stuff rule ---------------------------------------------------------------
-  std::vector<int64_t> histogram(size_t(K) * size_t(T), 0), area(size_t(K), 0);
+  std::vector<int64_t> histogram(size_t(K) * size_t(T), 0);
   std::vector<SlotStats> box(static_cast<size_t>(K)), stuff_box(static_cast<size_t>(classes));
   std::vector<int64_t> stuff_area(size_t(classes), 0);
   for (const PartStats& s : stats) {
@@ -446,47 +337,24 @@ Status panoptic_merge(const PanopticInputs& inputs, const PanopticParams& params
       slot_merge(&stuff_box[size_t(c)], s.slot[size_t(c)]);
     }
   }
-  std::vector<int32_t> order;
-  for (int i = 0; i < K; ++i)
-    if (box[size_t(i)].first < HW) order.push_back(i);
-  if (deeplab2)
-    std::sort(order.begin(), order.end(),
-              [&](int a, int b) { return box[size_t(a)].first < box[size_t(b)].first; });
-  std::vector<int32_t> value_of(size_t(K), void_value), class_of(size_t(K), -1);
-  std::vector<int32_t> counter(things.size(), 0);
-  std::vector<PanopticSegmentInfo> segments;
-  for (int i : order) {
+  std::vector<PanopticInstanceSummary> summaries(static_cast<size_t>(K));
+  for (int i = 0; i < K; ++i) {
     const int64_t* h = &histogram[size_t(i) * size_t(T)];
-    int best = 0;
+    PanopticInstanceSummary& s = summaries[size_t(i)];
     for (int t = 1; t < T; ++t)
-      if (h[t] > h[best]) best = t;
-    for (int t = 0; t < T; ++t) area[size_t(i)] += h[t];
-    const int32_t category = things[size_t(best)];
-    const int32_t id = ++counter[size_t(best)];
-    value_of[size_t(i)] = category * params.label_divisor + id;
-    class_of[size_t(i)] = category;
-    PanopticSegmentInfo segment;
-    segment.id = value_of[size_t(i)];
-    segment.category_id = category;
-    segment.area = area[size_t(i)];
-    slot_bbox(box[size_t(i)], segment.bbox);
-    segment.isthing = true;
-    segment.score = centers[size_t(i)].score;
-    segment.center_index = i;
-    segments.push_back(segment);
+      if (h[t] > h[s.thing]) s.thing = t;
+    for (int t = 0; t < T; ++t) s.area += h[t];
+    s.first = box[size_t(i)].first;
+    s.box = slot_box(box[size_t(i)]);
   }
-  std::vector<uint8_t> stuff_kept(size_t(classes), 0);
-  for (int64_t c = 0; c < classes; ++c) {
-    if (thing_index[size_t(c)] >= 0 || stuff_area[size_t(c)] == 0) continue;
-    if (stuff_area[size_t(c)] < params.stuff_area_limit) continue;
-    stuff_kept[size_t(c)] = 1;
-    PanopticSegmentInfo segment;
-    segment.id = int32_t(c) * params.label_divisor;
-    segment.category_id = int32_t(c);
-    segment.area = stuff_area[size_t(c)];
-    slot_bbox(stuff_box[size_t(c)], segment.bbox);
-    segments.push_back(segment);
-  }
+  std::vector<PanopticStuffSummary> stuff(static_cast<size_t>(classes));
+  for (int64_t c = 0; c < classes; ++c)
+    stuff[size_t(c)] = {stuff_area[size_t(c)], slot_box(stuff_box[size_t(c)])};
+  PanopticAssignment assignment;
+  panoptic_assign_segments(params, things, thing_index, centers, summaries, stuff, HW, &assignment);
+  const std::vector<int32_t>& value_of = assignment.value_of;
+  const std::vector<int32_t>& class_of = assignment.class_of;
+  const std::vector<int32_t>& stuff_value = assignment.stuff_value;
 
   // ---- pass 3: panoptic values and probability sums ----------------------------------------
   const bool scores = g.logits && params.compute_scores;
@@ -494,12 +362,9 @@ Status panoptic_merge(const PanopticInputs& inputs, const PanopticParams& params
   // By instance value (0: a thing pixel without a center), and by class for stuff.
   std::vector<int32_t> value_by_owner(size_t(K) + 1, void_value);
   for (int i = 0; i < K; ++i) value_by_owner[size_t(i) + 1] = value_of[size_t(i)];
-  std::vector<int32_t> stuff_value(size_t(classes), void_value);
-  for (int64_t c = 0; c < classes; ++c)
-    if (stuff_kept[size_t(c)]) stuff_value[size_t(c)] = int32_t(c) * params.label_divisor;
   std::vector<int32_t> class_by_owner(size_t(K) + 1, -1);
   for (int i = 0; i < K; ++i) class_by_owner[size_t(i) + 1] = class_of[size_t(i)];
-  parallel_rows(parts, H, [&](int y0, int y1, int part) {
+  parallel_rows(pool, parts, H, [&](int y0, int y1, int part) {
     PartStats& s = stats[size_t(part)];
     // All rows of the part at once. Stuff pixels have owner 0 and thing classes have stuff_value
     // void.
@@ -522,15 +387,12 @@ Status panoptic_merge(const PanopticInputs& inputs, const PanopticParams& params
     }
   });
   if (scores) {
-    for (PanopticSegmentInfo& segment : segments) {
-      if (!segment.isthing) continue;
-      int64_t total = 0;
-      for (const PartStats& s : stats) total += s.probability[size_t(segment.center_index) + 1];
-      segment.score = (double(total) / kPanopticProbabilityScale / double(segment.area)) *
-                      double(centers[size_t(segment.center_index)].score);
-    }
+    std::vector<int64_t> sums(static_cast<size_t>(K), 0);
+    for (const PartStats& s : stats)
+      for (int i = 0; i < K; ++i) sums[size_t(i)] += s.probability[size_t(i) + 1];
+    panoptic_instance_scores(sums, centers, &assignment.segments);
   }
-  result->segments = std::move(segments);
+  result->segments = std::move(assignment.segments);
   return Status::success();
 }
 

@@ -13,7 +13,8 @@
 // Both: nearest center by float32 Euclidean distance (first center index on ties), class per
 // instance by majority vote over its thing pixels (ties → smallest class id). No K×H×W
 // buffer is built (nor any other image-sized one besides the result); rows are processed in
-// parallel with a static split, and every output is bitwise identical for any thread count.
+// parallel on a thread pool with a static split, and every output is bitwise identical for any
+// thread count. The host-side rules shared with the CUDA merger: models/panoptic_merger_rules.h.
 #pragma once
 
 #include <cstdint>
@@ -25,6 +26,8 @@
 #include "graph/tensor.h"
 
 namespace atrous {
+
+class ThreadPool;
 
 enum PanopticConvention { panoptic_convention_deeplab2 = 0, panoptic_convention_detectron2 = 1 };
 
@@ -98,7 +101,11 @@ struct PanopticResult {
 
 // `result`'s maps are resized, not reallocated: a result passed again (same size or smaller)
 // keeps its memory, so repeated calls do not fault in fresh pages. On an error its contents are
-// unspecified.
+// unspecified. The rows are split over `pool` (a session's pool, or the caller's own: one
+// parallel_for per pass, so the pool must not be running another task).
+Status panoptic_merge(const PanopticInputs& inputs, const PanopticParams& params, ThreadPool& pool,
+                      PanopticResult* result);
+// The same with a pool of `threads` made for this one call (one-shot callers and tests).
 Status panoptic_merge(const PanopticInputs& inputs, const PanopticParams& params, int threads,
                       PanopticResult* result);
 

@@ -1,13 +1,12 @@
 // Panoptic merger parameters: convention defaults, model metadata (docs/FORMAT.md keys) and a
-// JSON params file with the same keys (parsed by eval/json.h) for a flat object
-// of numbers, strings and number arrays: that is all a params file holds.
-#include <cctype>
+// JSON params file with the same keys: a flat object of numbers, strings and number arrays.
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <cstdlib>
 #include <limits>
+#include <nlohmann/json.hpp>
 
-#include "eval/json.h"
+#include "graph/json_io.h"
 #include "models/panoptic_merger.h"
 
 namespace atrous {
@@ -30,6 +29,7 @@ PanopticParams panoptic_params_default(PanopticConvention convention) {
   PanopticParams p;
   p.convention = convention;
   if (convention == panoptic_convention_detectron2) {
+    p.void_label = -1;  // detectron2's Panoptic-DeepLab passes void_label=-1
     p.nms_kernel = 7;
     p.top_k = 200;
     p.stuff_area_limit = 2048;
@@ -40,8 +40,15 @@ PanopticParams panoptic_params_default(PanopticConvention convention) {
 Status panoptic_params_validate(const PanopticParams& p) {
   if (p.label_divisor < 1)
     return Status::error("label_divisor must be >= 1, got " + std::to_string(p.label_divisor));
-  if (p.void_label < 0)
-    return Status::error("void_label must be >= 0, got " + std::to_string(p.void_label));
+  // deeplab2 writes void pixels as void_label·label_divisor. detectron2 writes void_label itself
+  // and its Panoptic-DeepLab passes -1, the value the detectron2 convention always writes: there
+  // -1 is accepted (and other values, such as a deeplab2 model's 255, are not used).
+  if (p.convention == panoptic_convention_deeplab2 && p.void_label < 0)
+    return Status::error("void_label must be >= 0 with the deeplab2 convention, got " +
+                         std::to_string(p.void_label));
+  if (p.convention == panoptic_convention_detectron2 && p.void_label < -1)
+    return Status::error("void_label must be >= -1 with the detectron2 convention, got " +
+                         std::to_string(p.void_label));
   if (int64_t(p.void_label) * p.label_divisor > std::numeric_limits<int32_t>::max())
     return Status::error("void_label × label_divisor does not fit in int32");
   if (p.nms_kernel < 1 || p.nms_kernel > 1023)
@@ -111,38 +118,110 @@ Status read_keys(const AttributeMap& metadata, PanopticParams* p) {
   return panoptic_params_validate(*p);
 }
 
-// The params file is a flat JSON object of numbers, strings and arrays of numbers; it becomes
-// the same AttributeMap the model metadata gives (integral numbers → int, others → float).
-bool json_integral(const JsonValue& v) {
-  return v.text.find_first_of(".eE") == std::string::npos && std::abs(v.number) <= 9e15;
+// The merge parameters a params file or the model metadata may hold.
+const char* const kMergeKeys[] = {"thing_classes",    "label_divisor", "void_label",
+                                  "center_threshold", "nms_kernel",    "top_k",
+                                  "stuff_area_limit"};
+// Other metadata keys the runtime reads (docs/FORMAT.md "Metadata section").
+const char* const kOtherMetadataKeys[] = {"producer",   "source",    "task",       "labels",
+                                          "input_mean", "input_std", "input_size", "input_layout"};
+
+size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] != b[j - 1])});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
 }
 
-Status json_to_attributes(const JsonValue& root, AttributeMap* out) {
+// The merge key closest to `key` in edit distance (the first on ties).
+const char* closest_merge_key(const std::string& key, size_t* distance) {
+  const char* best = kMergeKeys[0];
+  *distance = std::numeric_limits<size_t>::max();
+  for (const char* known : kMergeKeys) {
+    size_t d = edit_distance(key, known);
+    if (d < *distance) *distance = d, best = known;
+  }
+  return best;
+}
+
+bool is_merge_key(const std::string& key) {
+  return std::find_if(std::begin(kMergeKeys), std::end(kMergeKeys),
+                      [&](const char* known) { return key == known; }) != std::end(kMergeKeys);
+}
+
+Status unknown_key_error(const std::string& where, const std::string& key) {
+  size_t distance = 0;
+  const char* closest = closest_merge_key(key, &distance);
+  return Status::error(where + "unknown key \"" + key + "\" (the closest known key is \"" +
+                       closest + "\")");
+}
+
+// The model metadata holds other keys too (docs/FORMAT.md keeps unknown ones), so only a key
+// that is none of the runtime's and lies within two edits of a merge key is taken for a
+// misspelled merge parameter: silently using the default there would change the output.
+Status check_metadata_keys(const AttributeMap& metadata) {
+  for (const Attribute& a : metadata.items()) {
+    if (is_merge_key(a.name) || std::find_if(std::begin(kOtherMetadataKeys),
+                                             std::end(kOtherMetadataKeys), [&](const char* known) {
+                                               return a.name == known;
+                                             }) != std::end(kOtherMetadataKeys))
+      continue;
+    size_t distance = 0;
+    closest_merge_key(a.name, &distance);
+    if (distance <= 2) return unknown_key_error("model metadata: ", a.name);
+  }
+  return Status::success();
+}
+
+// The params file becomes the same AttributeMap the model metadata gives (integers → int,
+// other numbers → float). Every key must be a merge key or "convention".
+Status json_to_attributes(const nlohmann::json& root, AttributeMap* out) {
   if (!root.is_object()) return Status::error("params JSON: expected an object");
-  for (const auto& member : root.members) {
-    const JsonValue& v = member.second;
+  for (const auto& member : root.items()) {
+    const nlohmann::json& v = member.value();
     Attribute a;
-    a.name = member.first;
+    a.name = member.key();
+    if (a.name != "convention" && !is_merge_key(a.name))
+      return unknown_key_error("params JSON: ", a.name);
+    int64_t integer = 0;
     if (v.is_string()) {
       a.type = AttributeType::attribute_string;
-      a.s = v.text;
+      a.s = v.get<std::string>();
+    } else if (v.is_number_integer()) {
+      // An integer beyond int64 is an error here; one beyond int32 is reported by read_keys.
+      if (!json_to_int64(v, &integer))
+        return Status::error("params JSON: \"" + a.name + "\" is out of range: " + v.dump());
+      a.type = AttributeType::attribute_int;
+      a.i = integer;
+      a.f = double(integer);
     } else if (v.is_number()) {
-      a.type = json_integral(v) ? AttributeType::attribute_int : AttributeType::attribute_float;
-      a.i = int64_t(v.number);
-      a.f = v.number;
+      a.type = AttributeType::attribute_float;
+      a.f = v.get<double>();
     } else if (v.is_array()) {
       bool all_int = true;
-      for (const JsonValue& item : v.items) {
+      for (const nlohmann::json& item : v) {
         if (!item.is_number())
           return Status::error("params JSON: \"" + a.name + "\" must hold numbers only");
-        all_int &= json_integral(item);
+        all_int &= item.is_number_integer();
       }
       a.type = all_int ? AttributeType::attribute_ints : AttributeType::attribute_floats;
-      for (const JsonValue& item : v.items) {
-        if (all_int)
-          a.ints.push_back(int64_t(item.number));
-        else
-          a.floats.push_back(item.number);
+      for (const nlohmann::json& item : v) {
+        if (!all_int) {
+          a.floats.push_back(item.get<double>());
+        } else if (json_to_int64(item, &integer)) {
+          a.ints.push_back(integer);
+        } else {
+          return Status::error("params JSON: \"" + a.name + "\" holds an out-of-range integer " +
+                               item.dump());
+        }
       }
     } else {
       return Status::error("params JSON: \"" + a.name +
@@ -158,19 +237,17 @@ Status json_to_attributes(const JsonValue& root, AttributeMap* out) {
 PanopticParams panoptic_params_from_metadata(const AttributeMap& metadata,
                                              PanopticConvention convention, Status* status) {
   PanopticParams p = panoptic_params_default(convention);
-  *status = read_keys(metadata, &p);
+  *status = check_metadata_keys(metadata);
+  if (status->ok()) *status = read_keys(metadata, &p);
   return p;
 }
 
 PanopticParams panoptic_params_from_json(const std::string& text, Status* status,
                                          const PanopticConvention* convention_override) {
   AttributeMap map;
-  JsonValue root;
-  *status = json_parse(text, &root);
-  if (!status->ok()) {
-    *status = Status::error("params JSON: " + status->message());
-    return PanopticParams();
-  }
+  nlohmann::json root;
+  *status = json_parse(text, "params JSON", &root);
+  if (!status->ok()) return PanopticParams();
   *status = json_to_attributes(root, &map);
   if (!status->ok()) return PanopticParams();
   PanopticConvention convention = panoptic_convention_deeplab2;

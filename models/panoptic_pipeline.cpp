@@ -294,8 +294,9 @@ Status segment_panoptic(Session& session, const PanopticModelInfo& info, const I
   for (size_t i = 0; i < 2 * n; ++i)
     offset.f32()[i] = passes > 1 ? offset_sum[i] * inv : offset_sum[i];
   PanopticInputs inputs{semantic.view(), center.view(), offset.view()};
-  ATROUS_RETURN_IF_ERROR(
-      panoptic_merge(inputs, info.params, options.merge_threads, &result->panoptic));
+  ATROUS_RETURN_IF_ERROR(panoptic_merge(
+      inputs, info.params, options.merge_pool ? *options.merge_pool : session.thread_pool(),
+      &result->panoptic));
   PanopticResult& p = result->panoptic;
   if (h0 != image.height || w0 != image.width) {
     p.panoptic = resize_nearest(p.panoptic, h0, w0, image.height, image.width);

@@ -46,8 +46,8 @@ struct PanopticPipelineOptions {
   // horizontally flipped image; the outputs are averaged.
   bool flip = false;
   std::vector<double> scales = {1.0};
-  int merge_threads = 1;
-  bool keep_maps = false;  // keep the merger's inputs in PanopticPipelineResult::maps
+  ThreadPool* merge_pool = nullptr;  // the merger's threads; null: the session's pool
+  bool keep_maps = false;            // keep the merger's inputs in PanopticPipelineResult::maps
 };
 
 struct PanopticPipelineResult {

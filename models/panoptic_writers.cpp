@@ -2,10 +2,11 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <unordered_map>
 
-#include "eval/cityscapes_labels.h"
-#include "tools/json_writer.h"
+#include "graph/cityscapes_labels.h"
+#include "graph/json_io.h"
 
 namespace atrous {
 namespace {
@@ -168,42 +169,33 @@ std::vector<InstanceMask> instance_masks(const PanopticResult& result) {
 
 std::string panoptic_json(const std::vector<PanopticAnnotation>& annotations,
                           const std::vector<PanopticCategory>& categories) {
-  std::string out = "{\n  \"annotations\": [";
-  for (size_t a = 0; a < annotations.size(); ++a) {
-    const PanopticAnnotation& ann = annotations[a];
-    out += a ? ",\n    " : "\n    ";
-    out += "{\"image_id\": " + json_quote(ann.image_id) +
-           ", \"file_name\": " + json_quote(ann.file_name) + ", \"segments_info\": [";
-    for (size_t i = 0; i < ann.segments.size(); ++i) {
-      const PanopticSegmentOut& s = ann.segments[i];
-      out += i ? ",\n      " : "\n      ";
-      out += "{\"id\": " + std::to_string(s.id) +
-             ", \"category_id\": " + std::to_string(s.category_id) +
-             ", \"iscrowd\": 0, \"area\": " + std::to_string(s.area) + ", \"bbox\": [" +
-             std::to_string(s.bbox[0]) + ", " + std::to_string(s.bbox[1]) + ", " +
-             std::to_string(s.bbox[2]) + ", " + std::to_string(s.bbox[3]) +
-             "], \"isthing\": " + (s.isthing ? "1" : "0") + ", \"score\": " + json_number(s.score) +
-             "}";
-    }
-    out += ann.segments.empty() ? "]}" : "\n    ]}";
+  using nlohmann::ordered_json;
+  ordered_json anns = ordered_json::array(), images = ordered_json::array(),
+               cats = ordered_json::array();
+  for (const PanopticAnnotation& ann : annotations) {
+    ordered_json segments = ordered_json::array();
+    for (const PanopticSegmentOut& s : ann.segments)
+      segments.push_back({{"id", s.id},
+                          {"category_id", s.category_id},
+                          {"iscrowd", 0},
+                          {"area", s.area},
+                          {"bbox", {s.bbox[0], s.bbox[1], s.bbox[2], s.bbox[3]}},
+                          {"isthing", s.isthing ? 1 : 0},
+                          {"score", s.score}});
+    anns.push_back({{"image_id", ann.image_id},
+                    {"file_name", ann.file_name},
+                    {"segments_info", std::move(segments)}});
+    images.push_back({{"id", ann.image_id},
+                      {"file_name", ann.image_file},
+                      {"width", ann.width},
+                      {"height", ann.height}});
   }
-  out += annotations.empty() ? "],\n" : "\n  ],\n";
-  out += "  \"images\": [";
-  for (size_t a = 0; a < annotations.size(); ++a) {
-    const PanopticAnnotation& ann = annotations[a];
-    out += std::string(a ? ",\n    " : "\n    ") + "{\"id\": " + json_quote(ann.image_id) +
-           ", \"file_name\": " + json_quote(ann.image_file) +
-           ", \"width\": " + std::to_string(ann.width) +
-           ", \"height\": " + std::to_string(ann.height) + "}";
-  }
-  out += annotations.empty() ? "],\n" : "\n  ],\n";
-  out += "  \"categories\": [";
-  for (size_t c = 0; c < categories.size(); ++c)
-    out += std::string(c ? ",\n    " : "\n    ") + "{\"id\": " + std::to_string(categories[c].id) +
-           ", \"name\": " + json_quote(categories[c].name) +
-           ", \"isthing\": " + (categories[c].isthing ? "1" : "0") + "}";
-  out += categories.empty() ? "]\n}\n" : "\n  ]\n}\n";
-  return out;
+  for (const PanopticCategory& c : categories)
+    cats.push_back({{"id", c.id}, {"name", c.name}, {"isthing", c.isthing ? 1 : 0}});
+  ordered_json root = {{"annotations", std::move(anns)},
+                       {"images", std::move(images)},
+                       {"categories", std::move(cats)}};
+  return json_dump(root, 2) + "\n";
 }
 
 }  // namespace atrous

@@ -74,14 +74,16 @@ class Session {
   // Sum of the sizes of all intermediate tensors: what a run would need without reuse.
   size_t unplanned_bytes() const { return unplanned_bytes_; }
   const std::vector<NodeProfile>& profile() const { return profile_; }
+  // The session's thread pool (options().threads threads), for work around a run such as the
+  // panoptic merger; not to be used while run() is running.
+  ThreadPool& thread_pool();
 
  private:
   Status prepare_cpu();
-  void plan_arena();
+  Status plan_arena();
   std::shared_ptr<const Model> model_;
   SessionOptions options_;
   Graph graph_;
-  std::vector<int32_t> last_use_;  // per tensor: index of the last node reading it
   // CPU backend: the session's thread pool and, per node, a prepared fast kernel (null: the
   // node runs on the reference implementation).
   std::unique_ptr<ThreadPool> pool_;

@@ -169,6 +169,57 @@ TEST_CASE("merger: stuff area limit, void values, thing pixels without centers",
   }
 }
 
+TEST_CASE("merger: detectron2's void_label -1 gives detectron2's void pixels", "[panoptic]") {
+  // detectron2 fills void with void_label itself, and its Panoptic-DeepLab passes -1: the value
+  // the detectron2 convention writes. A deeplab2 model's void_label (255) is not used there.
+  Case c(4, 10, 0);
+  for (int x = 0; x < 4; ++x) c.label(1, x) = 1;
+  c.label(0, 9) = 3;  // a thing pixel without centers: void
+  PanopticParams p = make_params(panoptic_convention_detectron2);
+  p.stuff_area_limit = 5;
+  CHECK(p.void_label == -1);  // the convention's default
+  PanopticResult with_minus_one = merge(c, p);
+  p.void_label = 255;
+  PanopticResult with_255 = merge(c, p);
+  CHECK(with_minus_one.void_value == -1);
+  CHECK(with_minus_one.panoptic[9] == -1);
+  CHECK(with_minus_one.panoptic == with_255.panoptic);
+  Status s;
+  PanopticParams from_json = panoptic_params_from_json(
+      R"({"thing_classes": [3], "void_label": -1, "convention": "detectron2"})", &s);
+  REQUIRE(s.ok());
+  CHECK(from_json.void_label == -1);
+  // deeplab2 multiplies void_label by label_divisor: a negative one stays an error.
+  panoptic_params_from_json(R"({"thing_classes": [3], "void_label": -1})", &s);
+  CHECK_THAT(s.message(), Catch::Contains("void_label must be >= 0 with the deeplab2 convention"));
+  panoptic_params_from_json(
+      R"({"thing_classes": [3], "void_label": -2, "convention": "detectron2"})", &s);
+  CHECK_THAT(s.message(), Catch::Contains("void_label must be >= -1"));
+}
+
+TEST_CASE("merger: an unknown parameter key is an error naming the closest known key",
+          "[panoptic]") {
+  Status s;
+  panoptic_params_from_json(R"({"thing_classes": [3], "nms_kernal": 7})", &s);
+  CHECK_THAT(s.message(), Catch::Contains("params JSON: unknown key \"nms_kernal\""));
+  CHECK_THAT(s.message(), Catch::Contains("closest known key is \"nms_kernel\""));
+  panoptic_params_from_json(R"({"thing_classes": [3], "stuff_area": 2048})", &s);
+  CHECK_THAT(s.message(), Catch::Contains("\"stuff_area_limit\""));
+  panoptic_params_from_json(R"({"thing_class": [3]})", &s);
+  CHECK_THAT(s.message(), Catch::Contains("unknown key \"thing_class\""));
+  // The metadata holds other keys too: only near-misses of a merge key are refused there.
+  AttributeMap m;
+  m.set_ints("thing_classes", {3});
+  m.set_string("producer", "test");
+  m.set_string("training_dataset", "cityscapes");
+  panoptic_params_from_metadata(m, panoptic_convention_deeplab2, &s);
+  CHECK(s.ok());
+  m.set_int("topk", 100);
+  panoptic_params_from_metadata(m, panoptic_convention_deeplab2, &s);
+  CHECK_THAT(s.message(), Catch::Contains("model metadata: unknown key \"topk\""));
+  CHECK_THAT(s.message(), Catch::Contains("\"top_k\""));
+}
+
 TEST_CASE("merger: outputs are identical for any thread count and with or without the grid",
           "[panoptic]") {
   for (PanopticConvention conv : {panoptic_convention_deeplab2, panoptic_convention_detectron2}) {

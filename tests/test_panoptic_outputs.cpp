@@ -7,16 +7,17 @@
 #include <cmath>
 #include <cstdint>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <random>
 
 #include "atrous.h"
-#include "eval/json.h"
 #include "graph/format.h"
+#include "graph/json_io.h"
+#include "models/overlay.h"
 #include "models/panoptic_pipeline.h"
 #include "models/panoptic_writers.h"
 #include "runtime/session.h"
 #include "tests/graph_fixtures.h"
-#include "tools/overlay.h"
 
 using namespace atrous;
 
@@ -205,27 +206,28 @@ TEST_CASE("label map PNG, instance masks and the panoptic JSON", "[panoptic]") {
   ann.segments = segments;
   std::vector<std::string> labels = {"zero", "one"};
   std::vector<PanopticCategory> categories = model_categories(14, labels, {11, 13});
-  JsonValue root;
-  REQUIRE(json_parse(panoptic_json({ann}, categories), &root).ok());
-  const JsonValue& a = root.find("annotations")->items.at(0);
-  CHECK(a.find("image_id")->text == ann.image_id);
-  CHECK(a.find("file_name")->text == "a.png");
-  const JsonValue& info = *a.find("segments_info");
-  REQUIRE(info.items.size() == segments.size());
+  nlohmann::json root;
+  REQUIRE(json_parse(panoptic_json({ann}, categories), "panoptic JSON", &root).ok());
+  const nlohmann::json& a = root.at("annotations").at(0);
+  CHECK(a.at("image_id") == ann.image_id);
+  CHECK(a.at("file_name") == "a.png");
+  const nlohmann::json& info = a.at("segments_info");
+  REQUIRE(info.size() == segments.size());
   for (size_t k = 0; k < segments.size(); ++k) {
-    const JsonValue& s = info.items[k];
-    CHECK(s.find("id")->number == double(segments[k].id));
-    CHECK(s.find("area")->number == double(segments[k].area));
-    CHECK(s.find("iscrowd")->number == 0);
-    CHECK(s.find("bbox")->items.at(2).number == segments[k].bbox[2]);
+    const nlohmann::json& s = info[k];
+    CHECK(s.at("id") == segments[k].id);
+    CHECK(s.at("area") == segments[k].area);
+    CHECK(s.at("iscrowd") == 0);
+    CHECK(s.at("bbox").at(2) == segments[k].bbox[2]);
+    CHECK(s.at("score").get<double>() == segments[k].score);
   }
-  CHECK(root.find("images")->items.at(0).find("file_name")->text == "a.jpg");
-  const JsonValue& cats = *root.find("categories");
-  REQUIRE(cats.items.size() == 14);
-  CHECK(cats.items[1].find("name")->text == "one");
-  CHECK(cats.items[5].find("name")->text == "class 5");
-  CHECK(cats.items[11].find("isthing")->number == 1);
-  CHECK(cats.items[12].find("isthing")->number == 0);
+  CHECK(root.at("images").at(0).at("file_name") == "a.jpg");
+  const nlohmann::json& cats = root.at("categories");
+  REQUIRE(cats.size() == 14);
+  CHECK(cats[1].at("name") == "one");
+  CHECK(cats[5].at("name") == "class 5");
+  CHECK(cats[11].at("isthing") == 1);
+  CHECK(cats[12].at("isthing") == 0);
 }
 
 TEST_CASE("panoptic overlay: instance shades, white outlines, void untouched", "[panoptic]") {

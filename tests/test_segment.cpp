@@ -12,7 +12,7 @@
 #include "ops/graph_rules.h"
 #include "runtime/image.h"
 #include "tests/graph_fixtures.h"
-#include "tools/overlay.h"
+#include "models/overlay.h"
 
 using namespace atrous;
 

@@ -10,15 +10,16 @@
 #include <cstdio>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "graph/json_io.h"
 #include "models/builders.h"
 #include "ops/graph_rules.h"
 #include "runtime/session.h"
 #include "tools/cli_common.h"
-#include "tools/json_writer.h"
 
 namespace atrous {
 namespace {
@@ -270,42 +271,42 @@ int command_bench(Arguments& args) {
   }
 
   if (!json_path.empty()) {
-    std::string out = "{\"model\":" + json_quote(arch.empty() ? model_path : "") +
-                      ",\"arch\":" + json_quote(arch) + ",\"input_shape\":[";
-    for (size_t d = 0; d < input_shape.size(); ++d)
-      out += (d ? "," : "") + std::to_string(input_shape[d]);
-    out += "],\"backend\":" + json_quote(backend_name(options.backend)) +
-           ",\"threads\":" + std::to_string(options.threads) + ",\"runs\":" + std::to_string(runs) +
-           ",\"warmup\":" + std::to_string(warmup) + ",\"seed\":" + std::to_string(seed) +
-           ",\"profiled\":" + (options.profile ? "true" : "false") +
-           ",\"latency_ms\":{\"median\":" + json_number(median) +
-           ",\"min\":" + json_number(sorted[0]) + ",\"p90\":" + json_number(p90) +
-           ",\"mean\":" + json_number(mean) + ",\"all\":[";
-    for (size_t i = 0; i < ms.size(); ++i) out += (i ? "," : "") + json_number(ms[i]);
-    out += "]},\"multiply_adds\":" + std::to_string(madds) + ",\"gflops\":" + json_number(gflops) +
-           ",\"arena_bytes\":" + std::to_string(session->arena_bytes()) +
-           ",\"unplanned_bytes\":" + std::to_string(session->unplanned_bytes()) +
-           ",\"scratch_bytes\":" + std::to_string(session->scratch_bytes()) +
-           ",\"peak_rss_bytes\":" + std::to_string(rss);
+    using nlohmann::ordered_json;
+    ordered_json out = {
+        {"model", arch.empty() ? model_path : ""},
+        {"arch", arch},
+        {"input_shape", input_shape},
+        {"backend", backend_name(options.backend)},
+        {"threads", options.threads},
+        {"runs", runs},
+        {"warmup", warmup},
+        {"seed", seed},
+        {"profiled", options.profile},
+        {"latency_ms",
+         {{"median", median}, {"min", sorted[0]}, {"p90", p90}, {"mean", mean}, {"all", ms}}},
+        {"multiply_adds", madds},
+        {"gflops", gflops},
+        {"arena_bytes", session->arena_bytes()},
+        {"unplanned_bytes", session->unplanned_bytes()},
+        {"scratch_bytes", session->scratch_bytes()},
+        {"peak_rss_bytes", rss}};
     if (options.profile) {
-      out += ",\"profile\":{\"by_op\":[";
-      for (size_t i = 0; i < by_op.size(); ++i)
-        out += std::string(i ? "," : "") + "{\"op\":" + json_quote(by_op[i].op) +
-               ",\"kernel\":" + json_quote(by_op[i].kernel) +
-               ",\"ms_per_run\":" + json_number(by_op[i].seconds * 1e3) +
-               ",\"percent\":" + json_number(profiled > 0 ? 100 * by_op[i].seconds / profiled : 0) +
-               ",\"nodes\":" + std::to_string(by_op[i].count) +
-               ",\"multiply_adds\":" + std::to_string(by_op[i].multiply_adds) + "}";
-      out += "],\"top_nodes\":[";
-      for (size_t i = 0; i < nodes.size(); ++i)
-        out += std::string(i ? "," : "") + "{\"node\":" + json_quote(nodes[i]->node) +
-               ",\"kernel\":" + json_quote(nodes[i]->kernel) +
-               ",\"ms_per_run\":" + json_number(nodes[i]->seconds / double(nodes[i]->runs) * 1e3) +
-               ",\"multiply_adds\":" + std::to_string(node_madds[nodes[i]]) + "}";
-      out += "]}";
+      ordered_json ops = ordered_json::array(), top = ordered_json::array();
+      for (const auto& entry : by_op)
+        ops.push_back({{"op", entry.op},
+                       {"kernel", entry.kernel},
+                       {"ms_per_run", entry.seconds * 1e3},
+                       {"percent", profiled > 0 ? 100 * entry.seconds / profiled : 0.0},
+                       {"nodes", entry.count},
+                       {"multiply_adds", entry.multiply_adds}});
+      for (const NodeProfile* node : nodes)
+        top.push_back({{"node", node->node},
+                       {"kernel", node->kernel},
+                       {"ms_per_run", node->seconds / double(node->runs) * 1e3},
+                       {"multiply_adds", node_madds[node]}});
+      out["profile"] = {{"by_op", std::move(ops)}, {"top_nodes", std::move(top)}};
     }
-    out += "}\n";
-    status = write_text_file(json_path, out);
+    status = write_text_file(json_path, json_dump(out) + "\n");
     if (!status.ok()) return cli_fail("bench: " + status.message());
   }
   return 0;

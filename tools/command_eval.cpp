@@ -6,15 +6,16 @@
 #include <cmath>
 #include <cstdio>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 
 #include "eval/cityscapes_dataset.h"
-#include "eval/cityscapes_labels.h"
 #include "eval/evaluator.h"
 #include "eval/panoptic_dataset.h"
+#include "graph/cityscapes_labels.h"
+#include "graph/json_io.h"
 #include "tools/cli_common.h"
-#include "tools/json_writer.h"
 
 namespace atrous {
 
@@ -83,15 +84,15 @@ std::string percent(double v) {
   return b;
 }
 
-std::string pq_json(const PqSummary& s, const std::vector<EvalCategory>& cats,
-                    double PqValues::*field) {
-  std::string j = "{\"all\":" + json_number(s.all.*field) +
-                  ",\"things\":" + json_number(s.things.*field) +
-                  ",\"stuff\":" + json_number(s.stuff.*field) + ",\"per_class\":{";
+nlohmann::ordered_json pq_json(const PqSummary& s, const std::vector<EvalCategory>& cats,
+                               double PqValues::*field) {
+  nlohmann::ordered_json per_class = nlohmann::ordered_json::object();
   for (size_t i = 0; i < cats.size(); ++i)
-    j += (i ? "," : "") + json_quote(std::to_string(cats[i].id)) + ":" +
-         json_number(s.per_class[i].*field);
-  return j + "}}";
+    per_class[std::to_string(cats[i].id)] = s.per_class[i].*field;
+  return {{"all", s.all.*field},
+          {"things", s.things.*field},
+          {"stuff", s.stuff.*field},
+          {"per_class", std::move(per_class)}};
 }
 
 }  // namespace
@@ -303,40 +304,44 @@ int command_eval(Arguments& args) {
 
   // ---- JSON report ---------------------------------------------------------------------
   if (!report_path.empty()) {
-    std::string j = "{\"format\":" + json_quote(format) +
-                    ",\"images\":" + std::to_string(total.images) +
-                    ",\"missing_predictions\":" + std::to_string(total.missing_images);
-    j += ",\"missing\":[";
-    for (size_t i = 0; i < total.missing.size(); ++i)
-      j += (i ? "," : "") + json_quote(total.missing[i]);
-    j += "]";
+    using nlohmann::ordered_json;
+    ordered_json j = {{"format", format},
+                      {"images", total.images},
+                      {"missing_predictions", total.missing_images},
+                      {"missing", total.missing}};
     if (total.pq) {
-      j += ",\"PQ\":" + pq_json(pq, categories, &PqValues::pq);
-      j += ",\"SQ\":" + pq_json(pq, categories, &PqValues::sq);
-      j += ",\"RQ\":" + pq_json(pq, categories, &PqValues::rq);
+      j["PQ"] = pq_json(pq, categories, &PqValues::pq);
+      j["SQ"] = pq_json(pq, categories, &PqValues::sq);
+      j["RQ"] = pq_json(pq, categories, &PqValues::rq);
     }
-    j += ",\"per_class\":{";
-    bool first = true;
+    ordered_json per_class = ordered_json::object();
     for (int id : order) {
       const ClassRow& r = rows[id];
-      j += std::string(first ? "" : ",") + json_quote(std::to_string(id)) +
-           ":{\"name\":" + json_quote(r.name) + ",\"isthing\":" + (r.isthing ? "true" : "false");
-      first = false;
-      if (r.has_pq)
-        j += ",\"PQ\":" + json_number(r.pq.pq) + ",\"SQ\":" + json_number(r.pq.sq) +
-             ",\"RQ\":" + json_number(r.pq.rq) + ",\"TP\":" + std::to_string(r.counts.tp) +
-             ",\"FP\":" + std::to_string(r.counts.fp) + ",\"FN\":" + std::to_string(r.counts.fn);
-      if (r.has_iou) j += ",\"IoU\":" + json_number(r.iou);
-      if (r.has_pc) j += ",\"PC\":" + json_number(r.pc);
-      if (r.has_ap) j += ",\"AP\":" + json_number(r.ap) + ",\"AP50\":" + json_number(r.ap50);
-      j += "}";
+      ordered_json row = {{"name", r.name}, {"isthing", r.isthing}};
+      if (r.has_pq) {
+        row["PQ"] = r.pq.pq;
+        row["SQ"] = r.pq.sq;
+        row["RQ"] = r.pq.rq;
+        row["TP"] = r.counts.tp;
+        row["FP"] = r.counts.fp;
+        row["FN"] = r.counts.fn;
+      }
+      if (r.has_iou) row["IoU"] = r.iou;
+      if (r.has_pc) row["PC"] = r.pc;
+      if (r.has_ap) {
+        row["AP"] = r.ap;
+        row["AP50"] = r.ap50;
+      }
+      per_class[std::to_string(id)] = std::move(row);
     }
-    j += "}";
-    if (total.semantic) j += ",\"mIoU\":" + json_number(miou);
-    if (total.instance) j += ",\"AP\":" + json_number(ap.ap) + ",\"AP50\":" + json_number(ap.ap50);
-    if (total.pc) j += ",\"PC\":" + json_number(pc.all);
-    j += "}\n";
-    Status w = write_text_file(report_path, j);
+    j["per_class"] = std::move(per_class);
+    if (total.semantic) j["mIoU"] = miou;
+    if (total.instance) {
+      j["AP"] = ap.ap;
+      j["AP50"] = ap.ap50;
+    }
+    if (total.pc) j["PC"] = pc.all;
+    Status w = write_text_file(report_path, json_dump(j) + "\n");
     if (!w.ok()) return cli_fail(w.message());
   }
   return 0;

@@ -1,16 +1,17 @@
 // `atrous info (MODEL | --arch NAME [--size HxW]) [--json] [--nodes]`: what a model holds.
 #include <cstdint>
 #include <cstdio>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
 
 #include "graph/format.h"
+#include "graph/json_io.h"
 #include "models/builders.h"
 #include "ops/graph_passes.h"
 #include "ops/graph_rules.h"
 #include "runtime/session.h"
 #include "tools/cli_common.h"
-#include "tools/json_writer.h"
 
 namespace atrous {
 namespace {
@@ -26,98 +27,80 @@ std::string with_thousands(int64_t value) {
   return out;
 }
 
-std::string json_attribute(const Attribute& a) {
-  std::string out;
+nlohmann::ordered_json json_attribute(const Attribute& a) {
   switch (a.type) {
     case AttributeType::attribute_int:
-      return std::to_string(a.i);
+      return a.i;
     case AttributeType::attribute_float:
-      return json_number(a.f);
+      return a.f;
     case AttributeType::attribute_string:
-      return json_quote(a.s);
+      return a.s;
     case AttributeType::attribute_ints:
-      for (size_t i = 0; i < a.ints.size(); ++i) out += (i ? "," : "") + std::to_string(a.ints[i]);
-      return "[" + out + "]";
+      return a.ints;
     case AttributeType::attribute_floats:
-      for (size_t i = 0; i < a.floats.size(); ++i) out += (i ? "," : "") + json_number(a.floats[i]);
-      return "[" + out + "]";
+      return a.floats;
     case AttributeType::attribute_strings:
-      for (size_t i = 0; i < a.strings.size(); ++i)
-        out += (i ? "," : "") + json_quote(a.strings[i]);
-      return "[" + out + "]";
+      return a.strings;
   }
-  return "null";
+  return nullptr;
 }
 
-std::string json_tensor_list(const Graph& graph, const std::vector<int32_t>& indices) {
-  std::string out = "[";
-  for (size_t i = 0; i < indices.size(); ++i) {
-    const GraphTensor& t = graph.tensors[size_t(indices[i])];
-    std::string shape;
-    for (size_t d = 0; d < t.shape.size(); ++d)
-      shape += (d ? "," : "") + std::to_string(t.shape[d]);
-    out += std::string(i ? "," : "") + "{\"name\":" + json_quote(t.name) + ",\"dtype\":\"" +
-           dtype_name(t.dtype) + "\",\"shape\":[" + shape + "]}";
+nlohmann::ordered_json json_tensor_list(const Graph& graph, const std::vector<int32_t>& indices) {
+  nlohmann::ordered_json out = nlohmann::ordered_json::array();
+  for (int32_t index : indices) {
+    const GraphTensor& t = graph.tensors[size_t(index)];
+    out.push_back({{"name", t.name}, {"dtype", dtype_name(t.dtype)}, {"shape", t.shape}});
   }
-  return out + "]";
+  return out;
 }
 
 // Per node: op, attributes, and the shapes of its inputs (constants marked) and outputs; what
 // tests/python/test_builders.py compares between a built architecture and a converted file.
-std::string json_node_list(const Graph& graph) {
-  auto shape_json = [&](int32_t index) {
-    if (index < 0) return std::string("null");
+nlohmann::ordered_json json_node_list(const Graph& graph) {
+  using nlohmann::ordered_json;
+  auto shape_json = [&](int32_t index) -> ordered_json {
+    if (index < 0) return nullptr;
     const GraphTensor& t = graph.tensors[size_t(index)];
-    std::string out =
-        "{\"constant\":" + std::string(t.is_constant ? "true" : "false") + ",\"shape\":[";
-    for (size_t d = 0; d < t.shape.size(); ++d) out += (d ? "," : "") + std::to_string(t.shape[d]);
-    return out + "]}";
+    return {{"constant", t.is_constant}, {"shape", t.shape}};
   };
-  std::string out = "[";
-  for (size_t n = 0; n < graph.nodes.size(); ++n) {
-    const Node& node = graph.nodes[n];
-    out += std::string(n ? "," : "") + "{\"op\":" + json_quote(op_type_name(node.op)) +
-           ",\"attributes\":{";
-    for (size_t i = 0; i < node.attributes.items().size(); ++i) {
-      const Attribute& a = node.attributes.items()[i];
-      out += std::string(i ? "," : "") + json_quote(a.name) + ":" + json_attribute(a);
-    }
-    out += "},\"inputs\":[";
-    for (size_t i = 0; i < node.inputs.size(); ++i)
-      out += (i ? "," : "") + shape_json(node.inputs[i]);
-    out += "],\"outputs\":[";
-    for (size_t i = 0; i < node.outputs.size(); ++i)
-      out += (i ? "," : "") + shape_json(node.outputs[i]);
-    out += "]}";
+  ordered_json out = ordered_json::array();
+  for (const Node& node : graph.nodes) {
+    ordered_json attributes = ordered_json::object(), inputs = ordered_json::array(),
+                 outputs = ordered_json::array();
+    for (const Attribute& a : node.attributes.items()) attributes[a.name] = json_attribute(a);
+    for (int32_t index : node.inputs) inputs.push_back(shape_json(index));
+    for (int32_t index : node.outputs) outputs.push_back(shape_json(index));
+    out.push_back({{"op", op_type_name(node.op)},
+                   {"attributes", std::move(attributes)},
+                   {"inputs", std::move(inputs)},
+                   {"outputs", std::move(outputs)}});
   }
-  return out + "]";
+  return out;
 }
 
 void print_json(const Graph& graph, const GraphStatistics& stored, const Graph& optimized,
                 const GraphStatistics& planned, bool nodes) {
-  std::string out = "{\"inputs\":" + json_tensor_list(graph, graph.inputs) +
-                    ",\"outputs\":" + json_tensor_list(graph, graph.outputs) + ",\"metadata\":{";
-  for (size_t i = 0; i < graph.metadata.items().size(); ++i) {
-    const Attribute& a = graph.metadata.items()[i];
-    out += std::string(i ? "," : "") + json_quote(a.name) + ":" + json_attribute(a);
+  using nlohmann::ordered_json;
+  ordered_json metadata = ordered_json::object(), op_counts = ordered_json::object(),
+               op_counts_optimized = ordered_json::object();
+  for (const Attribute& a : graph.metadata.items()) metadata[a.name] = json_attribute(a);
+  for (const auto& entry : stored.op_counts) op_counts[entry.first] = entry.second;
+  for (const auto& entry : planned.op_counts) op_counts_optimized[entry.first] = entry.second;
+  ordered_json out = {{"inputs", json_tensor_list(graph, graph.inputs)},
+                      {"outputs", json_tensor_list(graph, graph.outputs)},
+                      {"metadata", std::move(metadata)},
+                      {"nodes", graph.nodes.size()},
+                      {"nodes_optimized", optimized.nodes.size()},
+                      {"op_counts", std::move(op_counts)},
+                      {"op_counts_optimized", std::move(op_counts_optimized)},
+                      {"parameters", stored.parameters},
+                      {"parameters_optimized", planned.parameters},
+                      {"multiply_adds", stored.multiply_adds}};
+  if (nodes) {
+    out["node_list"] = json_node_list(graph);
+    out["node_list_optimized"] = json_node_list(optimized);
   }
-  out += "},\"nodes\":" + std::to_string(graph.nodes.size()) +
-         ",\"nodes_optimized\":" + std::to_string(optimized.nodes.size()) + ",\"op_counts\":{";
-  for (size_t i = 0; i < stored.op_counts.size(); ++i)
-    out += std::string(i ? "," : "") + json_quote(stored.op_counts[i].first) + ":" +
-           std::to_string(stored.op_counts[i].second);
-  out += "},\"op_counts_optimized\":{";
-  for (size_t i = 0; i < planned.op_counts.size(); ++i)
-    out += std::string(i ? "," : "") + json_quote(planned.op_counts[i].first) + ":" +
-           std::to_string(planned.op_counts[i].second);
-  out += "},\"parameters\":" + std::to_string(stored.parameters) +
-         ",\"parameters_optimized\":" + std::to_string(planned.parameters) +
-         ",\"multiply_adds\":" + std::to_string(stored.multiply_adds);
-  if (nodes)
-    out += ",\"node_list\":" + json_node_list(graph) +
-           ",\"node_list_optimized\":" + json_node_list(optimized);
-  out += "}";
-  std::printf("%s\n", out.c_str());
+  std::printf("%s\n", json_dump(out).c_str());
 }
 
 void print_text(const std::string& path, const Graph& graph, const GraphStatistics& stored,

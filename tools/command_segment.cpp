@@ -7,10 +7,13 @@
 #include <cstdio>
 #include <cstdlib>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 #include <string>
 
+#include "graph/json_io.h"
+#include "models/overlay.h"
 #include "models/panoptic_pipeline.h"
 #include "models/panoptic_writers.h"
 #include "models/semantic.h"
@@ -18,8 +21,6 @@
 #include "runtime/npy.h"
 #include "runtime/session.h"
 #include "tools/cli_common.h"
-#include "tools/json_writer.h"
-#include "tools/overlay.h"
 
 namespace atrous {
 namespace {
@@ -32,11 +33,12 @@ std::string stem_of(const std::string& path) {
   return name.empty() ? "image" : name;
 }
 
-std::string timing_json(const SegmentationResult& r, double decode_ms) {
-  return "{\"decode_ms\":" + json_number(decode_ms) +
-         ",\"preprocess_ms\":" + json_number(r.preprocess_ms) +
-         ",\"inference_ms\":" + json_number(r.inference_ms) +
-         ",\"postprocess_ms\":" + json_number(r.postprocess_ms) + "}";
+nlohmann::ordered_json timing_json(double decode_ms, double preprocess_ms, double inference_ms,
+                                   double postprocess_ms) {
+  return {{"decode_ms", decode_ms},
+          {"preprocess_ms", preprocess_ms},
+          {"inference_ms", inference_ms},
+          {"postprocess_ms", postprocess_ms}};
 }
 
 Status segment_one(Session& session, const ImageModelInfo& info, const std::string& model_path,
@@ -50,11 +52,9 @@ Status segment_one(Session& session, const ImageModelInfo& info, const std::stri
   SegmentationResult result;
   ATROUS_RETURN_IF_ERROR(segment_image(session, info, image, &result));
   const std::string base = output_dir + "/" + stem_of(image_path);
-  std::string json = "{\"image\":" + json_quote(image_path) +
-                     ",\"model\":" + json_quote(model_path) + ",\"task\":" + json_quote(info.task) +
-                     ",\"width\":" + std::to_string(image.width) +
-                     ",\"height\":" + std::to_string(image.height) +
-                     ",\"source_channels\":" + std::to_string(source_channels);
+  nlohmann::ordered_json json = {{"image", image_path},    {"model", model_path},
+                                 {"task", info.task},      {"width", image.width},
+                                 {"height", image.height}, {"source_channels", source_channels}};
   std::vector<std::string> written;
   if (info.task == "semantic") {
     std::vector<int64_t> counts(size_t(result.num_classes), 0);
@@ -89,13 +89,13 @@ Status segment_one(Session& session, const ImageModelInfo& info, const std::stri
     ATROUS_RETURN_IF_ERROR(image_write_png(
         base + "_overlay.png", render_label_overlay(image, result.labels, legend, background)));
     written = {base + "_labels.png", base + "_overlay.png"};
-    json += ",\"classes\":[";
-    for (size_t i = 0; i < legend.size(); ++i)
-      json += std::string(i ? "," : "") + "{\"id\":" + std::to_string(legend[i].class_id) +
-              ",\"name\":" + json_quote(legend[i].name) +
-              ",\"pixels\":" + std::to_string(counts[size_t(legend[i].class_id)]) +
-              ",\"share\":" + json_number(legend[i].share) + "}";
-    json += "]";
+    nlohmann::ordered_json classes = nlohmann::ordered_json::array();
+    for (const LegendEntry& entry : legend)
+      classes.push_back({{"id", entry.class_id},
+                         {"name", entry.name},
+                         {"pixels", counts[size_t(entry.class_id)]},
+                         {"share", entry.share}});
+    json["classes"] = std::move(classes);
     std::printf("%s: %dx%d, ", image_path.c_str(), image.width, image.height);
     for (size_t i = 0; i < legend.size() && i < 5; ++i)
       std::printf("%s%s %.1f%%", i ? ", " : "", legend[i].name.c_str(), legend[i].share * 100);
@@ -110,15 +110,14 @@ Status segment_one(Session& session, const ImageModelInfo& info, const std::stri
     ATROUS_RETURN_IF_ERROR(
         image_write_png(base + "_cutout.png", render_cutout(image, result.probability)));
     written = {base + "_mask.png", base + "_cutout.png"};
-    json += ",\"foreground_share\":" + json_number(foreground);
+    json["foreground_share"] = foreground;
     std::printf("%s: %dx%d, foreground %.1f%%\n", image_path.c_str(), image.width, image.height,
                 foreground * 100);
   }
-  json += ",\"timing\":" + timing_json(result, decode_ms) + ",\"files\":[";
-  for (size_t i = 0; i < written.size(); ++i)
-    json += std::string(i ? "," : "") + json_quote(written[i]);
-  json += "]}\n";
-  ATROUS_RETURN_IF_ERROR(write_text_file(base + ".json", json));
+  json["timing"] =
+      timing_json(decode_ms, result.preprocess_ms, result.inference_ms, result.postprocess_ms);
+  json["files"] = written;
+  ATROUS_RETURN_IF_ERROR(write_text_file(base + ".json", json_dump(json) + "\n"));
   std::printf("  wrote %s, %s, %s.json (inference %.1f ms)\n", written[0].c_str(),
               written[1].c_str(), base.c_str(), result.inference_ms);
   return Status::success();
@@ -224,21 +223,7 @@ Status segment_panoptic_one(Session& session, PanopticJob& job, const std::strin
       written.push_back(base + what);
   }
 
-  std::string json =
-      "{\"image\":" + json_quote(image_path) + ",\"model\":" + json_quote(job.model_path) +
-      ",\"task\":\"panoptic\",\"width\":" + std::to_string(image.width) +
-      ",\"height\":" + std::to_string(image.height) +
-      ",\"source_channels\":" + std::to_string(source_channels) +
-      ",\"work_width\":" + std::to_string(run.work_width) +
-      ",\"work_height\":" + std::to_string(run.work_height) +
-      ",\"convention\":" + json_quote(panoptic_convention_name(job.info.params.convention)) +
-      ",\"label_divisor\":" + std::to_string(job.info.params.label_divisor) +
-      ",\"void_value\":" + std::to_string(result.void_value) +
-      ",\"flip\":" + (job.options.flip ? "true" : "false") + ",\"scales\":[";
-  for (size_t i = 0; i < job.options.scales.size(); ++i)
-    json += std::string(i ? "," : "") + json_number(job.options.scales[i]);
-  json += "],\"passes\":" + std::to_string(run.passes) +
-          ",\"centers\":" + std::to_string(result.centers.size()) + ",\"segments\":[";
+  nlohmann::ordered_json segments = nlohmann::ordered_json::array();
   int things = 0;
   for (size_t i = 0; i < result.segments.size(); ++i) {
     const PanopticSegmentInfo& s = result.segments[i];
@@ -246,22 +231,35 @@ Status segment_panoptic_one(Session& session, PanopticJob& job, const std::strin
     std::string name = size_t(s.category_id) < job.info.labels.size()
                            ? job.info.labels[size_t(s.category_id)]
                            : "class " + std::to_string(s.category_id);
-    json += std::string(i ? "," : "") + "{\"value\":" + std::to_string(s.id) +
-            ",\"png_id\":" + std::to_string(coco_segments[i].id) +
-            ",\"category_id\":" + std::to_string(s.category_id) + ",\"name\":" + json_quote(name) +
-            ",\"isthing\":" + (s.isthing ? "true" : "false") +
-            ",\"area\":" + std::to_string(s.area) + ",\"bbox\":[" + std::to_string(s.bbox[0]) +
-            "," + std::to_string(s.bbox[1]) + "," + std::to_string(s.bbox[2]) + "," +
-            std::to_string(s.bbox[3]) + "],\"score\":" + json_number(s.score) + "}";
+    segments.push_back({{"value", s.id},
+                        {"png_id", coco_segments[i].id},
+                        {"category_id", s.category_id},
+                        {"name", name},
+                        {"isthing", s.isthing},
+                        {"area", s.area},
+                        {"bbox", {s.bbox[0], s.bbox[1], s.bbox[2], s.bbox[3]}},
+                        {"score", s.score}});
   }
-  json += "],\"timing\":{\"decode_ms\":" + json_number(decode_ms) +
-          ",\"preprocess_ms\":" + json_number(run.preprocess_ms) +
-          ",\"inference_ms\":" + json_number(run.inference_ms) +
-          ",\"postprocess_ms\":" + json_number(run.postprocess_ms) + "},\"files\":[";
-  for (size_t i = 0; i < written.size(); ++i)
-    json += std::string(i ? "," : "") + json_quote(written[i]);
-  json += "]}\n";
-  ATROUS_RETURN_IF_ERROR(write_text_file(base + ".json", json));
+  nlohmann::ordered_json json = {
+      {"image", image_path},
+      {"model", job.model_path},
+      {"task", "panoptic"},
+      {"width", image.width},
+      {"height", image.height},
+      {"source_channels", source_channels},
+      {"work_width", run.work_width},
+      {"work_height", run.work_height},
+      {"convention", panoptic_convention_name(job.info.params.convention)},
+      {"label_divisor", job.info.params.label_divisor},
+      {"void_value", result.void_value},
+      {"flip", job.options.flip},
+      {"scales", job.options.scales},
+      {"passes", run.passes},
+      {"centers", result.centers.size()},
+      {"segments", std::move(segments)},
+      {"timing", timing_json(decode_ms, run.preprocess_ms, run.inference_ms, run.postprocess_ms)},
+      {"files", written}};
+  ATROUS_RETURN_IF_ERROR(write_text_file(base + ".json", json_dump(json) + "\n"));
   std::printf(
       "%s: %dx%d, %d instances, %zu stuff segments, %d pass%s (inference %.1f ms) -> "
       "%s_overlay.png\n",
@@ -354,7 +352,6 @@ int command_segment(Arguments& args) {
     job.model_path = model_path;
     job.output_dir = output_dir;
     job.options = panoptic_options;
-    job.options.merge_threads = options.threads;
     job.formats = format_name == "cityscapes" ? format_cityscapes
                   : format_name == "all"      ? format_coco | format_cityscapes
                                               : format_coco;

@@ -330,3 +330,28 @@ def test_errors(atrous_bin, tmp_path):
     assert r.returncode == 2
     r = run_merge(atrous_bin, t, s, c, o, params(nms_kernel=4), convention="detectron2")
     assert r.returncode != 0 and "odd nms_kernel" in r.stderr
+
+
+def test_detectron2_void_label_minus_one(atrous_bin, tmp_path):
+    """detectron2's Panoptic-DeepLab passes void_label=-1 and fills void with it: accepted, and
+    the map equals the oracle's (void -1) and the run with a deeplab2 model's 255."""
+    rng = np.random.default_rng(7)
+    semantic, center, offset = random_case(rng)
+    pan, info, _ = check(atrous_bin, str(tmp_path / "a"), semantic, center, offset,
+                         params(void_label=-1, stuff_area_limit=10**6), convention="detectron2")
+    pan255, _ = merged(atrous_bin, str(tmp_path / "b"), semantic, center, offset,
+                       params(void_label=255, stuff_area_limit=10**6), convention="detectron2")
+    assert info["void_value"] == -1 and (pan == -1).any()
+    assert np.array_equal(pan, pan255)
+    r = run_merge(atrous_bin, str(tmp_path / "c"), semantic, center, offset, params(void_label=-1))
+    assert r.returncode == 1 and "void_label must be >= 0 with the deeplab2 convention" in r.stderr
+
+
+def test_unknown_params_key_names_the_closest(atrous_bin, tmp_path):
+    s, c, o = np.zeros((3, 8, 9), F32), np.zeros((1, 8, 9), F32), np.zeros((2, 8, 9), F32)
+    p = params()
+    p["centre_threshold"] = p.pop("center_threshold")
+    r = run_merge(atrous_bin, str(tmp_path), s, c, o, p)
+    assert r.returncode == 1
+    assert 'unknown key "centre_threshold"' in r.stderr and '"center_threshold"' in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1

@@ -1,5 +1,7 @@
 """Shape rules of the IR ops (docs/OPS.md), used by the converter to know every tensor's static
-shape: ONNX `Shape` nodes fold to constants from these, and the file records them (informative).
+shape: ONNX `Shape` nodes fold to constants from these, and the file records them. The runtime
+checks every recorded shape against its own C++ rules when it loads a file and refuses a mismatch
+(docs/FORMAT.md), so a rule here that drifts from docs/OPS.md is caught on the first model it touches.
 
 Every graph input has a fully known shape, so every shape here is fully known as well.
 """

@@ -1,6 +1,10 @@
 // The Cityscapes label definitions (ids, train ids, categories, hasInstances, ignoreInEval), as
 // published with the dataset: 34 labels with ids 0..33 plus "license plate" (id −1). 19 labels
 // are evaluated; 8 of them have instances.
+//
+// A dataset fact, not part of the IR: it sits in graph/ because both models/ (which writes
+// Cityscapes-format outputs) and eval/ (which reads them) need it, and graph/ is the only part
+// eval/ may include. It includes nothing.
 #pragma once
 
 #include <vector>

@@ -1,4 +1,5 @@
-// The panoptic merger on the GPU (cuda/panoptic_merge.*) against the CPU merger
+// The panoptic merger on the GPU (models/panoptic_merger_cuda.cpp, cuda/panoptic_merge.cu)
+// against the CPU merger
 // (models/panoptic_merger.cpp): identical panoptic, semantic and instance maps, centers and
 // segments (ids, classes, areas, boxes, center indices) on random and structured inputs — many
 // instances (more than one shared-memory tile of centers), ties in the semantic logits, in the
@@ -6,9 +7,9 @@
 // no centers at all, stuff at and around the area limit, NaN offsets and logits, odd sizes,
 // labels and logits, both conventions — and through the executor's device outputs.
 // Segment scores from logits: the device's double exp may differ from the host's in the last
-// bit (cuda_backend.h), so scores are compared to 1e-9 relative; stuff scores and label-only
-// scores exactly. Without a CUDA device (or in a build without CUDA) each test says so with
-// WARN and returns.
+// bit (models/panoptic_merger_cuda.h), so scores are compared to 1e-9 relative; stuff scores and
+// label-only scores exactly. Without a CUDA device (or in a build without CUDA) each test that
+// needs one says so and is reported skipped (tests/cuda/cuda_testing.h).
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
@@ -19,25 +20,16 @@
 
 #include "models/panoptic_merger.h"
 #include "runtime/session.h"
+#include "tests/cuda/cuda_testing.h"
 #include "tests/graph_fixtures.h"
 #ifdef ATROUS_HAVE_CUDA
-#include "cuda/cuda_backend.h"
+#include "models/panoptic_merger_cuda.h"
 #endif
 
 using namespace atrous;
+using atrous::testing::cuda_ready;
 
 namespace {
-
-bool cuda_ready() {
-#ifdef ATROUS_HAVE_CUDA
-  std::string reason;
-  if (cuda_device_available(&reason)) return true;
-  WARN("no CUDA device: " << reason << "; CUDA merger tests skipped");
-#else
-  WARN("no CUDA device: this build has no CUDA backend; CUDA merger tests skipped");
-#endif
-  return false;
-}
 
 #ifdef ATROUS_HAVE_CUDA
 // Every field of two merger results; `logit_scores`: thing scores computed from logits.
@@ -46,6 +38,8 @@ void require_identical(const PanopticResult& cpu, const PanopticResult& gpu, boo
   REQUIRE(gpu.width == cpu.width);
   REQUIRE(gpu.void_value == cpu.void_value);
   REQUIRE(gpu.panoptic.size() == cpu.panoptic.size());
+  REQUIRE(gpu.semantic.size() == cpu.semantic.size());
+  REQUIRE(gpu.instance.size() == cpu.instance.size());
   int64_t panoptic_mismatches = 0, semantic_mismatches = 0, instance_mismatches = 0;
   for (size_t i = 0; i < cpu.panoptic.size(); ++i) {
     panoptic_mismatches += gpu.panoptic[i] != cpu.panoptic[i];

@@ -1,5 +1,5 @@
 // The Cityscapes label table (facts from the public dataset definition).
-#include "eval/cityscapes_labels.h"
+#include "graph/cityscapes_labels.h"
 
 #include <cstddef>
 

@@ -1,9 +1,9 @@
-// The host side of the panoptic merger on the GPU (cuda/cuda_backend.h, docs/CUDA.md). The
-// passes of models/panoptic_merger.cpp, each on the device:
+// The host side of the panoptic merger on the GPU (models/panoptic_merger_cuda.h, docs/CUDA.md).
+// The passes of models/panoptic_merger.cpp, each on the device (cuda/panoptic_merge_kernels.h):
 //   1. semantic argmax (or the labels and their range), thresholded heatmap, max-pool NMS →
 //      candidate centers appended at an atomic counter;
 //   (host: the candidates, at most a few thousand, come back, are put in raster order and go
-//    through the CPU's top-k code; the kept centers go back up)
+//    through the top-k rule (models/panoptic_merger_rules.h); the kept centers go back up)
 //   2. nearest center per thing pixel, per-instance class histograms [K × T], first pixels and
 //      boxes, per-class stuff areas and boxes, all with atomics; the majority vote per instance;
 //   (host: 8 integers per instance and 5 per class come back — never the histograms — for the
@@ -11,7 +11,10 @@
 //    per stuff class go back up)
 //   3. panoptic values and the per-instance fixed-point probability sums.
 // Then the maps come back once. Everything the CPU decides with a tie rule is decided by the same
-// rule here, so the results are identical (scores: see cuda_backend.h).
+// rule here (on the host, by the same functions of models/panoptic_merger_rules.h), so the
+// results are identical (scores: see models/panoptic_merger_cuda.h).
+#include "models/panoptic_merger_cuda.h"
+
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
@@ -23,16 +26,12 @@
 #include <string>
 #include <vector>
 
-#include "cpu/panoptic_kernels.h"
-#include "cuda/cuda_backend.h"
 #include "cuda/panoptic_merge_kernels.h"
+#include "models/panoptic_merger_rules.h"
 
 namespace atrous {
 
 namespace {
-
-constexpr int64_t kMaxClasses = int64_t(1) << 20;
-constexpr int64_t kMaxPixels = int64_t(1) << 30;
 
 Status merge_error(const char* what, cudaError_t error) {
   return Status::error(std::string("cuda panoptic merge: ") + what + ": " +
@@ -138,12 +137,12 @@ Status CudaPanopticMergerImpl::merge(const CudaPanopticInputs& in, const Panopti
   if (!in.center || !in.offset)
     return Status::error("cuda panoptic merge: missing center or offset data");
   const int H = in.height, W = in.width;
-  if (H < 1 || W < 1 || H > kMaxClasses || W > kMaxClasses)
+  if (H < 1 || W < 1 || H > kPanopticMaxClasses || W > kPanopticMaxClasses)
     return Status::error("cuda panoptic merge: bad size " + std::to_string(H) + "x" +
                          std::to_string(W));
   const int64_t HW = int64_t(H) * W;
-  if (HW > kMaxPixels) return Status::error("cuda panoptic merge: the image is too large");
-  if (in.logits && (in.classes < 1 || in.classes > kMaxClasses))
+  if (HW > kPanopticMaxPixels) return Status::error("cuda panoptic merge: the image is too large");
+  if (in.logits && (in.classes < 1 || in.classes > kPanopticMaxClasses))
     return Status::error("cuda panoptic merge: logits must have 1 to 2^20 classes, got " +
                          std::to_string(in.classes));
   ATROUS_MERGE_TRY(cudaSetDevice(device_), "cudaSetDevice");
@@ -173,10 +172,7 @@ Status CudaPanopticMergerImpl::merge(const CudaPanopticInputs& in, const Panopti
         cudaMemcpyAsync(range, scalars + 1, sizeof(range), cudaMemcpyDeviceToHost, stream_),
         "copy label range");
     ATROUS_RETURN_IF_ERROR(sync("labels"));
-    const int32_t bad = range[0] < 0 ? range[0] : range[1];
-    if (range[0] < 0 || range[1] >= kMaxClasses)
-      return Status::error("semantic label " + std::to_string(bad) + " is outside [0, " +
-                           std::to_string(kMaxClasses - 1) + "]");
+    ATROUS_RETURN_IF_ERROR(panoptic_check_label_range(range[0], range[1]));
     classes = int64_t(std::max(range[1], 0)) + 1;
   }
   CudaCenterParams center_params;
@@ -192,13 +188,9 @@ Status CudaPanopticMergerImpl::merge(const CudaPanopticInputs& in, const Panopti
                                       scalars, stream_),
                    "centers");
   // Thing table while the kernels run (things sorted: the vote's first maximum is the smallest id).
-  std::vector<int32_t> things = params.thing_classes;
-  std::sort(things.begin(), things.end());
-  things.erase(std::unique(things.begin(), things.end()), things.end());
+  std::vector<int32_t> things, thing_index;
+  panoptic_thing_table(params, classes, &things, &thing_index);
   const int T = int(things.size());
-  std::vector<int32_t> thing_index(size_t(classes), -1);
-  for (size_t t = 0; t < things.size(); ++t)
-    if (things[t] < classes) thing_index[size_t(things[t])] = int32_t(t);
   int32_t found32 = 0;
   ATROUS_MERGE_TRY(
       cudaMemcpyAsync(&found32, scalars, sizeof(int32_t), cudaMemcpyDeviceToHost, stream_),
@@ -213,7 +205,7 @@ Status CudaPanopticMergerImpl::merge(const CudaPanopticInputs& in, const Panopti
       download(&candidate_score, candidate_score_, size_t(found32), "copy candidates"));
   ATROUS_RETURN_IF_ERROR(sync("copy candidates"));
 
-  // ---- top-k: the CPU's code on the candidates in raster order --------------------------------
+  // ---- top-k: the shared rule on the candidates in raster order ------------------------------
   std::vector<int32_t> order_of(static_cast<size_t>(found32));
   for (int32_t j = 0; j < found32; ++j) order_of[size_t(j)] = j;
   std::sort(order_of.begin(), order_of.end(), [&](int32_t a, int32_t b) {
@@ -226,25 +218,9 @@ Status CudaPanopticMergerImpl::merge(const CudaPanopticInputs& in, const Panopti
     centers[j].x = int32_t(index % W);
     centers[j].score = candidate_score[size_t(order_of[j])];
   }
-  const int64_t found = int64_t(centers.size());
-  const bool apply_top_k =
-      params.top_k > 0 && (deeplab2 ? found > params.top_k : found >= params.top_k);
-  if (apply_top_k) {
-    std::vector<float> values(centers.size());
-    for (size_t i = 0; i < centers.size(); ++i) values[i] = centers[i].score;
-    std::nth_element(values.begin(), values.begin() + (params.top_k - 1), values.end(),
-                     std::greater<float>());
-    const float kth = values[size_t(params.top_k - 1)];
-    std::vector<PanopticCenter> kept;
-    for (const PanopticCenter& c : centers)
-      if (c.score > kth) kept.push_back(c);
-    centers.swap(kept);
-  }
+  panoptic_top_k(params, &centers);
   const int K = int(centers.size());
-  if ((classes - 1) * int64_t(params.label_divisor) + K > std::numeric_limits<int32_t>::max())
-    return Status::error("panoptic merge: class " + std::to_string(classes - 1) +
-                         " × label_divisor " + std::to_string(params.label_divisor) +
-                         " does not fit in int32");
+  ATROUS_RETURN_IF_ERROR(panoptic_check_value_range(classes, params.label_divisor, K));
   if (int64_t(K) * std::max(T, 1) > (int64_t(1) << 28))
     return Status::error("cuda panoptic merge: " + std::to_string(K) + " centers × " +
                          std::to_string(T) + " thing classes is too large a histogram");
@@ -296,55 +272,26 @@ Status CudaPanopticMergerImpl::merge(const CudaPanopticInputs& in, const Panopti
   ATROUS_RETURN_IF_ERROR(download(&stuff, stuff_, size_t(classes) * 5, "copy stuff areas"));
   ATROUS_RETURN_IF_ERROR(sync("assign"));
 
-  // ---- ids in the convention's order, stuff rule (the CPU's code) ------------------------------
-  const int32_t void_value = deeplab2 ? params.void_label * params.label_divisor : -1;
-  std::vector<int32_t> order;
-  for (int i = 0; i < K; ++i)
-    if (summary[size_t(i) * 8 + 2] < HW) order.push_back(i);
-  if (deeplab2)
-    std::sort(order.begin(), order.end(), [&](int a, int b) {
-      return summary[size_t(a) * 8 + 2] < summary[size_t(b) * 8 + 2];
-    });
-  std::vector<int32_t> value_of(size_t(K), void_value), class_of(size_t(K), -1);
-  std::vector<int32_t> counter(things.size(), 0);
-  std::vector<PanopticSegmentInfo> segments;
-  for (int i : order) {
+  // ---- ids in the convention's order, stuff rule (the shared rules) ----------------------------
+  // summary[8k ..]: voted thing, area, first, y0, x0, y1, x1; stuff[c]: area, stuff[classes +
+  // 4c ..]: y0, x0, y1, x1.
+  const int32_t void_value = panoptic_void_value(params);
+  std::vector<PanopticInstanceSummary> instances(static_cast<size_t>(K));
+  for (int i = 0; i < K; ++i) {
     const int32_t* s = &summary[size_t(i) * 8];
-    const int best = s[0];
-    const int32_t category = things[size_t(best)];
-    const int32_t id = ++counter[size_t(best)];
-    value_of[size_t(i)] = category * params.label_divisor + id;
-    class_of[size_t(i)] = category;
-    PanopticSegmentInfo segment;
-    segment.id = value_of[size_t(i)];
-    segment.category_id = category;
-    segment.area = s[1];
-    segment.bbox[0] = s[4];
-    segment.bbox[1] = s[3];
-    segment.bbox[2] = s[6] - s[4] + 1;
-    segment.bbox[3] = s[5] - s[3] + 1;
-    segment.isthing = true;
-    segment.score = centers[size_t(i)].score;
-    segment.center_index = i;
-    segments.push_back(segment);
+    instances[size_t(i)] = {s[0], s[1], s[2], {s[3], s[4], s[5], s[6]}};
   }
-  std::vector<int32_t> stuff_value(size_t(classes), void_value);
+  std::vector<PanopticStuffSummary> stuff_summary(static_cast<size_t>(classes));
   for (int64_t c = 0; c < classes; ++c) {
-    const int64_t area = stuff[size_t(c)];
-    if (thing_index[size_t(c)] >= 0 || area == 0) continue;
-    if (area < params.stuff_area_limit) continue;
-    stuff_value[size_t(c)] = int32_t(c) * params.label_divisor;
-    PanopticSegmentInfo segment;
-    segment.id = int32_t(c) * params.label_divisor;
-    segment.category_id = int32_t(c);
-    segment.area = area;
     const int32_t* b = &stuff[size_t(classes + c * 4)];
-    segment.bbox[0] = b[1];
-    segment.bbox[1] = b[0];
-    segment.bbox[2] = b[3] - b[1] + 1;
-    segment.bbox[3] = b[2] - b[0] + 1;
-    segments.push_back(segment);
+    stuff_summary[size_t(c)] = {stuff[size_t(c)], {b[0], b[1], b[2], b[3]}};
   }
+  PanopticAssignment assignment;
+  panoptic_assign_segments(params, things, thing_index, centers, instances, stuff_summary, HW,
+                           &assignment);
+  const std::vector<int32_t>& value_of = assignment.value_of;
+  const std::vector<int32_t>& class_of = assignment.class_of;
+  const std::vector<int32_t>& stuff_value = assignment.stuff_value;
 
   // ---- pass 3: panoptic values, probability sums ------------------------------------------------
   const bool scores = in.logits && params.compute_scores;
@@ -360,6 +307,7 @@ Status CudaPanopticMergerImpl::merge(const CudaPanopticInputs& in, const Panopti
   panoptic_params.hw = HW;
   panoptic_params.classes = classes;
   panoptic_params.void_value = void_value;
+  panoptic_params.probability_scale = panoptic_probability_scale();
   ATROUS_MERGE_TRY(cuda_merge_panoptic(
                        semantic_.as<int32_t>(), instance_.as<int32_t>(), thing_index_.as<int32_t>(),
                        stuff_value_.as<int32_t>(), value_of_.as<int32_t>(), class_of_.as<int32_t>(),
@@ -377,66 +325,28 @@ Status CudaPanopticMergerImpl::merge(const CudaPanopticInputs& in, const Panopti
     ATROUS_RETURN_IF_ERROR(download(&probability, probability_, size_t(K), "copy probabilities"));
   ATROUS_RETURN_IF_ERROR(sync("panoptic"));
   if (scores) {
-    for (PanopticSegmentInfo& segment : segments) {
-      if (!segment.isthing) continue;
-      const int64_t total = int64_t(probability[size_t(segment.center_index)]);
-      segment.score = (double(total) / kPanopticProbabilityScale / double(segment.area)) *
-                      double(centers[size_t(segment.center_index)].score);
-    }
+    std::vector<int64_t> sums(static_cast<size_t>(K));
+    for (int i = 0; i < K; ++i) sums[size_t(i)] = int64_t(probability[size_t(i)]);
+    panoptic_instance_scores(sums, centers, &assignment.segments);
   }
   result->centers = std::move(centers);
-  result->segments = std::move(segments);
+  result->segments = std::move(assignment.segments);
   return Status::success();
 }
 
 Status CudaPanopticMergerImpl::merge_host(const PanopticInputs& inputs,
                                           const PanopticParams& params, PanopticResult* result) {
+  // The CPU merger's checks: the same inputs are accepted and refused with the same messages.
+  PanopticGeometry g;
+  ATROUS_RETURN_IF_ERROR(panoptic_check_inputs(inputs, &g));
   const TensorView& s = inputs.semantic;
-  if (!s.data || !inputs.center.data || !inputs.offset.data)
-    return Status::error("panoptic merge: missing input data");
-  CudaPanopticInputs in;
-  if (s.dtype == DType::dtype_f32) {
-    if (!(s.shape.size() == 3 || (s.shape.size() == 4 && s.shape[0] == 1)))
-      return Status::error("semantic logits must be float32 [C,H,W] or [1,C,H,W], got " +
-                           shape_text(s.shape));
-    const size_t r = s.shape.size();
-    in.classes = s.shape[r - 3];
-    if (s.shape[r - 2] < 1 || s.shape[r - 1] < 1 || s.shape[r - 2] > kMaxClasses ||
-        s.shape[r - 1] > kMaxClasses)
-      return Status::error("semantic has a bad size: " + shape_text(s.shape));
-    in.height = int(s.shape[r - 2]);
-    in.width = int(s.shape[r - 1]);
-  } else if (s.dtype == DType::dtype_i32 || s.dtype == DType::dtype_i64 ||
-             s.dtype == DType::dtype_u8) {
-    if (!(s.shape.size() == 2 || (s.shape.size() == 3 && s.shape[0] == 1)))
-      return Status::error("semantic labels must be integers [H,W] or [1,H,W], got " +
-                           shape_text(s.shape));
-    const size_t r = s.shape.size();
-    if (s.shape[r - 2] < 1 || s.shape[r - 1] < 1 || s.shape[r - 2] > kMaxClasses ||
-        s.shape[r - 1] > kMaxClasses)
-      return Status::error("semantic has a bad size: " + shape_text(s.shape));
-    in.height = int(s.shape[r - 2]);
-    in.width = int(s.shape[r - 1]);
-  } else {
-    return Status::error("semantic must be float32 logits [C,H,W] or int32 labels [H,W]");
-  }
-  const int64_t HW = int64_t(in.height) * in.width;
-  if (HW > kMaxPixels) return Status::error("semantic is too large: " + shape_text(s.shape));
-  if (s.dtype == DType::dtype_f32 && (in.classes < 1 || in.classes > kMaxClasses))
-    return Status::error("semantic logits must have 1 to 2^20 classes, got " + shape_text(s.shape));
   const TensorView& c = inputs.center;
-  bool center_ok = c.dtype == DType::dtype_f32 && c.shape.size() >= 2 && c.shape.size() <= 4;
-  for (size_t d = 0; center_ok && d + 2 < c.shape.size(); ++d) center_ok = c.shape[d] == 1;
-  if (!center_ok || c.shape[c.shape.size() - 2] != in.height ||
-      c.shape[c.shape.size() - 1] != in.width)
-    return Status::error("center heatmap must be float32 [1,H,W] of the semantic's H and W, got " +
-                         shape_text(c.shape));
   const TensorView& o = inputs.offset;
-  const size_t r = o.shape.size();
-  if (o.dtype != DType::dtype_f32 || !(r == 3 || (r == 4 && o.shape[0] == 1)) ||
-      o.shape[r - 3] != 2 || o.shape[r - 2] != in.height || o.shape[r - 1] != in.width)
-    return Status::error("offsets must be float32 [2,H,W] of the semantic's H and W, got " +
-                         shape_text(o.shape));
+  CudaPanopticInputs in;
+  in.height = g.height;
+  in.width = g.width;
+  in.classes = g.logits ? g.classes : 0;
+  const int64_t HW = int64_t(in.height) * in.width;
 
   ATROUS_MERGE_TRY(cudaSetDevice(device_), "cudaSetDevice");
   const size_t hw = size_t(HW);
@@ -453,9 +363,7 @@ Status CudaPanopticMergerImpl::merge_host(const PanopticInputs& inputs,
       const int64_t v = s.dtype == DType::dtype_i32   ? s.i32()[i]
                         : s.dtype == DType::dtype_i64 ? s.i64()[i]
                                                       : s.u8()[i];
-      if (v < 0 || v >= kMaxClasses)
-        return Status::error("semantic label " + std::to_string(v) + " is outside [0, " +
-                             std::to_string(kMaxClasses - 1) + "]");
+      if (v < 0 || v >= kPanopticMaxClasses) return panoptic_check_label_range(v, v);
       labels_[i] = int32_t(v);
     }
     ATROUS_RETURN_IF_ERROR(upload(&host_semantic_, labels_, "upload labels"));
@@ -508,7 +416,7 @@ Status cuda_panoptic_inputs(const CudaDeviceTensor& semantic, const CudaDeviceTe
         shape_text(s));
   }
   const int64_t h = s[s.size() - 2], w = s[s.size() - 1];
-  if (h < 1 || w < 1 || h > kMaxClasses || w > kMaxClasses)
+  if (h < 1 || w < 1 || h > kPanopticMaxClasses || w > kPanopticMaxClasses)
     return Status::error("cuda panoptic merge: semantic has a bad size " + shape_text(s));
   inputs->height = int(h);
   inputs->width = int(w);

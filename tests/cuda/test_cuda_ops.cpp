@@ -2,7 +2,8 @@
 // over a table of shapes and attributes (odd sizes, strides, dilations, pads, every resize
 // mode), the host fallback, a whole graph through the session, and CUDA graph replay.
 // FP32 (no TF32): relative L2 error ≤ 1e-5 for float outputs, exact equality for int32 outputs.
-// Without a CUDA device (or in a build without CUDA) each test says so with WARN and returns.
+// Without a CUDA device (or in a build without CUDA) each test says so and is reported skipped
+// (tests/cuda/cuda_testing.h).
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdint>
@@ -10,25 +11,13 @@
 #include <string>
 
 #include "runtime/session.h"
+#include "tests/cuda/cuda_testing.h"
 #include "tests/graph_fixtures.h"
-#ifdef ATROUS_HAVE_CUDA
-#include "cuda/cuda_backend.h"
-#endif
 
 using namespace atrous;
+using atrous::testing::cuda_ready;
 
 namespace {
-
-bool cuda_ready() {
-#ifdef ATROUS_HAVE_CUDA
-  std::string reason;
-  if (cuda_device_available(&reason)) return true;
-  WARN("no CUDA device: " << reason << "; CUDA tests skipped");
-#else
-  WARN("no CUDA device: this build has no CUDA backend; CUDA tests skipped");
-#endif
-  return false;
-}
 
 constexpr double kTolerance = 1e-5;
 

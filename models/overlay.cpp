@@ -19,7 +19,7 @@
 #include <cstdio>
 #include <unordered_map>
 
-#include "tools/overlay.h"
+#include "models/overlay.h"
 
 namespace atrous {
 
