@@ -79,9 +79,9 @@ struct PanopticKernels {
   // int32 is copied truncated: the caller rejects it by the range).
   void (*copy_labels)(const void* labels, int32_t label_bytes, int32_t* out, int32_t count,
                       int64_t* low, int64_t* high);
-  // The instance scores' fixed-point probabilities (SPEC §2.6): for x in [0, count),
-  // amount[x] = round(p · 2^40) (halves away from 0), p the softmax probability of class
-  // class_of[instance[x]] at pixel x as the merger defines it: float differences l_j − top
+  // The instance scores' fixed-point probabilities (docs/PANOPTIC.md, "Per-segment scores"): for x
+  // in [0, count), amount[x] = round(p · 2^40) (halves away from 0), p the softmax probability of
+  // class class_of[instance[x]] at pixel x as the merger defines it: float differences l_j − top
   // from the largest logit top (a NaN logit never replaces top), their exponentials in double
   // summed in class order, p = exp(l_c − top) / sum; amount[x] = 0 where instance[x] is 0 or p
   // is not finite. logits[j·stride + x] is l_j of pixel x. The exponential is
