@@ -272,7 +272,7 @@ static void copy_image_out(const atrous::Image& in, atrous_image* out) {
   out->width = in.width;
   out->height = in.height;
   out->channels = in.channels;
-  out->pixels = static_cast<uint8_t*>(std::malloc(in.pixels.size() ? in.pixels.size() : 1));
+  out->pixels = static_cast<uint8_t*>(std::malloc(in.pixels.empty() ? 1 : in.pixels.size()));
   if (!out->pixels) throw std::bad_alloc();
   std::memcpy(out->pixels, in.pixels.data(), in.pixels.size());
 }

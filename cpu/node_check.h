@@ -18,7 +18,7 @@ inline bool cpu_node_shapes_check(const Graph& graph, const Node& node) {
   std::vector<const TensorDesc*> pointers;
   descs.reserve(node.inputs.size());
   for (int32_t index : node.inputs) {
-    if (index == kAbsentInput || index < 0 || size_t(index) >= graph.tensors.size()) return false;
+    if (index < 0 || size_t(index) >= graph.tensors.size()) return false;  // also kAbsentInput
     const GraphTensor& tensor = graph.tensors[size_t(index)];
     descs.push_back(TensorDesc{tensor.dtype, tensor.shape});
   }

@@ -1,6 +1,7 @@
-// The inner loops of the panoptic merger (models/panoptic_merger.cpp), one table of function
-// pointers per ISA: a scalar table (panoptic_kernels.cpp) and xsimd instantiations in
-// panoptic_kernels_<isa>.cpp, built from cpu/panoptic_kernels_simd.h with that file's flags.
+// The inner loops of the panoptic merger (models/panoptic_merger.cpp): CpuKernelTable::panoptic
+// (cpu/kernel_table.h). The scalar loops are in panoptic_kernels.cpp and the xsimd
+// instantiations of cpu/panoptic_kernels_simd.h in panoptic_kernels_<isa>.cpp: files of their
+// own, apart from kernels_<isa>.cpp, because they are compiled with -ffp-contract=off.
 //
 // Every loop is exact: every ISA returns what the scalar table returns, bit for bit.
 #pragma once
@@ -78,9 +79,9 @@ struct PanopticKernels {
   // int32 is copied truncated: the caller rejects it by the range).
   void (*copy_labels)(const void* labels, int32_t label_bytes, int32_t* out, int32_t count,
                       int64_t* low, int64_t* high);
-  // The instance scores' fixed-point probabilities (SPEC §2.6): for x in [0, count),
-  // amount[x] = round(p · 2^40) (halves away from 0), p the softmax probability of class
-  // class_of[instance[x]] at pixel x as the merger defines it: float differences l_j − top
+  // The instance scores' fixed-point probabilities (docs/PANOPTIC.md, "Per-segment scores"): for x
+  // in [0, count), amount[x] = round(p · 2^40) (halves away from 0), p the softmax probability of
+  // class class_of[instance[x]] at pixel x as the merger defines it: float differences l_j − top
   // from the largest logit top (a NaN logit never replaces top), their exponentials in double
   // summed in class order, p = exp(l_c − top) / sum; amount[x] = 0 where instance[x] is 0 or p
   // is not finite. logits[j·stride + x] is l_j of pixel x. The exponential is
@@ -94,7 +95,9 @@ struct PanopticKernels {
   int32_t center_width;
 };
 
+// cpu_kernel_table(isa).panoptic.
 const PanopticKernels& panoptic_kernels(CpuIsa isa);
+// Each ISA's loops, for its CpuKernelTable (kernels_<isa>.cpp).
 const PanopticKernels& panoptic_kernels_scalar();
 const PanopticKernels& panoptic_kernels_avx2();
 const PanopticKernels& panoptic_kernels_avx512();

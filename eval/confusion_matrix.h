@@ -1,4 +1,4 @@
-// Mean IoU from a confusion matrix, with cityscapesScripts' pixel-level semantics (SPEC §3.2):
+// Mean IoU from a confusion matrix, with cityscapesScripts' pixel-level semantics (docs/EVAL.md):
 // rows are gt labels, columns predicted labels, both in [0, size). For an evaluated class c:
 // TP = M[c][c]; FN = row sum − TP (predictions of non-evaluated labels count as misses);
 // FP = Σ M[r][c] over evaluated rows r ≠ c (pixels whose gt is not evaluated never make an FP).

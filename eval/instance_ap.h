@@ -1,7 +1,7 @@
-// Cityscapes instance-level AP (cityscapesScripts' evalInstanceLevelSemanticLabeling; SPEC §3.3).
-// Per image and class the caller lists the gt regions of that class (instance ids ≥ 1000 are
-// instances, < 1000 are groups) and the predicted masks with their intersections with those gt
-// regions. At the end, for each class and overlap threshold t in 0.5, 0.55, …, 0.95:
+// Cityscapes instance-level AP (cityscapesScripts' evalInstanceLevelSemanticLabeling;
+// docs/EVAL.md). Per image and class the caller lists the gt regions of that class (instance ids ≥
+// 1000 are instances, < 1000 are groups) and the predicted masks with their intersections with
+// those gt regions. At the end, for each class and overlap threshold t in 0.5, 0.55, …, 0.95:
 // - gt kept iff id ≥ 1000 and pixels ≥ min_region (100); each pred with IoU > t matches it:
 //   the first match is a TP with its confidence, every further one an FP with the lower of the
 //   two scores (the gt keeps the higher); a kept gt without a match is a "hard" FN;

@@ -1,5 +1,5 @@
-// Panoptic quality (PQ = SQ · RQ) with panopticapi semantics (SPEC §3.1), also used by
-// cityscapesScripts' panoptic evaluation:
+// Panoptic quality (PQ = SQ · RQ) with panopticapi semantics (docs/EVAL.md, "Metrics"), also used
+// by cityscapesScripts' panoptic evaluation:
 // - a (gt, pred) pair matches when the categories agree, the gt is not crowd, and
 //   IoU = ∩ / (A_pred + A_gt − ∩ − |pred ∩ VOID|) > 0.5 (strictly). A_gt is the JSON `area`
 //   when given, else the PNG area;

@@ -1,4 +1,4 @@
-// Parsing Covering (DeeperLab; SPEC §3.4):
+// Parsing Covering (DeeperLab; docs/EVAL.md, "Metrics"):
 // - pixels whose ground truth is ignored (VOID, or ids the gt list lacks) count nowhere;
 // - each gt region R of class c is covered by the best pred region R′ of the same class:
 //   IoU(R, R′) = |R ∩ R′| / (|R| + |R′| − |R ∩ R′|), |R′| counted over non-ignored pixels only;

@@ -184,8 +184,8 @@ void atrous_panoptic_result_release(atrous_panoptic_result* result);
 /* The whole panoptic task on one image with a model whose metadata says task "panoptic"
  * (docs/PANOPTIC.md "atrous segment on panoptic models"): normalization and bottom/right
  * padding into the model input, the run, test-time augmentation (flip and scales, averaged as
- * SPEC 1.1 says), the merger with the model's metadata parameters, and the result at the
- * image's own size (release it with atrous_panoptic_result_release). */
+ * DeepLab2 does, docs/PANOPTIC_DEEPLAB.md), the merger with the model's metadata parameters, and
+ * the result at the image's own size (release it with atrous_panoptic_result_release). */
 typedef struct atrous_panoptic_segment_options {
   atrous_panoptic_convention convention;
   int32_t flip;         /* non-zero: also run the mirrored image */

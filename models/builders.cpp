@@ -208,7 +208,9 @@ class Builder {
     mean.set_ints("axes", {2, 3});
     mean.set_int("keepdims", 1);
     Value s = unary(OpType::op_reduce_mean, x, std::move(mean), {0, x.channels, 1, 1});
-    s = conv(s, make_divisible(double(x.channels / 4)), 1, 1, 1, 1, Act::relu);
+    // int(expanded · 0.25) truncates, as DeepLab2 does, before rounding to a multiple of 8.
+    const int64_t squeeze = x.channels / 4;
+    s = conv(s, make_divisible(double(squeeze)), 1, 1, 1, 1, Act::relu);
     s = conv(s, x.channels, 1, 1, 1, 1, Act::sigmoid);
     return binary(OpType::op_mul, x, s.tensor);
   }

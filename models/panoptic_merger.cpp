@@ -1,4 +1,4 @@
-// The panoptic merger (SPEC §2.1, §2.3, §2.5; docs/PANOPTIC.md). Three passes over the rows,
+// The panoptic merger (docs/PANOPTIC.md, "Algorithm" and "Sources"). Three passes over the rows,
 // each split statically over threads:
 //   1. semantic argmax (first maximum wins) or the labels' copy and range, and the centers: a
 //      pixel is a center iff its value v is above the threshold and above 0 and no pixel of its

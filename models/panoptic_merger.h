@@ -3,11 +3,12 @@
 // From semantic logits (or labels), a center heatmap and center offsets to a panoptic map
 // class·label_divisor + instance id. Two conventions:
 //   deeplab2   (default) DeepLab2's released configuration: its post-processor and its pure-TF
-//              fallback merge (SPEC §2.1, §2.3). Threshold value ≤ thr → 0, zero-padded max-pool
-//              NMS, top-k only when there are more than K centers (keeps values > the K-th),
-//              instance ids per class in order of first appearance in a raster scan,
-//              void = void_label·label_divisor, stuff kept iff area ≥ stuff_area_limit.
-//   detectron2 detectron2 / bowenc0221 (SPEC §2.5): ≤ thr → −1, NMS pads with −inf, top-k
+//              fallback merge (docs/PANOPTIC.md, "Sources"). Threshold value ≤ thr → 0, zero-padded
+//              max-pool NMS, top-k only when there are more than K centers (keeps values > the
+//              K-th), instance ids per class in order of first appearance in a raster scan, void =
+//              void_label·label_divisor, stuff kept iff area ≥ stuff_area_limit.
+//   detectron2 detectron2 / bowenc0221 (docs/PANOPTIC.md, "Sources"): ≤ thr → −1, NMS pads with
+//   −inf, top-k
 //              always applied (keeps values > max(K-th, 0)), ids per class in ascending
 //              center-index order, void = −1, same stuff rule.
 // Both: nearest center by float32 Euclidean distance (first center index on ties), class per
@@ -47,9 +48,9 @@ struct PanopticParams {
   bool spatial_grid = true;    // speed only: prune the nearest-center search with a grid
 };
 
-// The defaults of a convention when a key is not given (SPEC §2.2 proto defaults for deeplab2;
-// SPEC §2.5 for detectron2): threshold 0.1, NMS 3 / 7, top-k 400 / 200, stuff area 0 / 2048,
-// label divisor 1000, void label 255. No thing classes: callers must provide them.
+// The defaults of a convention when a key is not given (docs/PANOPTIC.md, "Parameters": DeepLab2's
+// proto defaults; detectron2's configs): threshold 0.1, NMS 3 / 7, top-k 400 / 200, stuff area 0 /
+// 2048, label divisor 1000, void label 255. No thing classes: callers must provide them.
 PanopticParams panoptic_params_default(PanopticConvention convention);
 
 // Reads the model metadata keys of docs/FORMAT.md (thing_classes, label_divisor, void_label,

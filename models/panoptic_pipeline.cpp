@@ -53,7 +53,8 @@ std::vector<float> crop_planes(const float* data, int channels, int H, int W, in
   return out;
 }
 
-// Nearest-neighbour resize with align_corners of an int32 map (SPEC §1.1 un-pad: label maps).
+// Nearest-neighbour resize with align_corners of an int32 map (DeepLab2's un-pad of label
+// maps, docs/PANOPTIC_DEEPLAB.md).
 std::vector<int32_t> resize_nearest(const std::vector<int32_t>& map, int h, int w, int out_h,
                                     int out_w) {
   std::vector<int32_t> out(size_t(out_h) * size_t(out_w));
@@ -216,7 +217,7 @@ Status segment_panoptic(Session& session, const PanopticModelInfo& info, const I
   result->work_width = w0;
   const size_t n = size_t(h0) * size_t(w0);
 
-  // Sums over the passes (SPEC §1.1 "semantic probs" row, as D2 deeplab.py: every output is
+  // Sums over the passes (as DeepLab2's model/deeplab.py, docs/PANOPTIC_DEEPLAB.md: every output is
   // resized to the common size, the semantic logits are turned into probabilities after the
   // resize, a flipped pass has its outputs mirrored back and its Δx negated, and each output
   // is averaged over all passes). With one pass the raw logits go to the merger unchanged.
@@ -264,7 +265,8 @@ Status segment_panoptic(Session& session, const PanopticModelInfo& info, const I
         for (size_t i = size_t(hs) * size_t(ws); i < off.size(); ++i)
           off[i] = -off[i];  // Δx of the mirror
       if (hs != h0 || ws != w0) {
-        // SPEC §1.1 offset rescale: Δy × (h0−1)/(hs−1), Δx × (w0−1)/(ws−1), then resize.
+        // DeepLab2's offset rescale (docs/PANOPTIC_DEEPLAB.md): Δy × (h0−1)/(hs−1), Δx ×
+        // (w0−1)/(ws−1), then resize.
         const float fy = hs > 1 ? float(h0 - 1) / float(hs - 1) : 1.f,
                     fx = ws > 1 ? float(w0 - 1) / float(ws - 1) : 1.f;
         for (size_t i = 0; i < size_t(hs) * size_t(ws); ++i) off[i] *= fy;

@@ -6,11 +6,12 @@
 // logits, `center` [1,1,H,W] and `offset` [1,2,H,W] (Δy, Δx in input pixels) at the input size
 // (models/pytorch/README.md); outputs are found by those names, else taken in that order.
 //
-// Geometry (SPEC §1.1): an image that fits the input is not resized; a larger one is first
-// resized (bilinear, align_corners) to fit, keeping its aspect ratio, and the results are
-// resized back with nearest neighbour. Each pass places the (scaled) image at the top-left of
-// the input and pads the bottom/right with the model's mean pixel (0 after normalization;
-// D2's 127.5). Every resize of images and network outputs is bilinear with align_corners=True.
+// Geometry (docs/PANOPTIC_DEEPLAB.md, "Input geometry and outputs"): an image that fits the input
+// is not resized; a larger one is first resized (bilinear, align_corners) to fit, keeping its
+// aspect ratio, and the results are resized back with nearest neighbour. Each pass places the
+// (scaled) image at the top-left of the input and pads the bottom/right with the model's mean pixel
+// (0 after normalization; D2's 127.5). Every resize of images and network outputs is bilinear with
+// align_corners=True.
 #pragma once
 
 #include <string>
@@ -42,8 +43,8 @@ Status panoptic_model_info(const Graph& graph, PanopticConvention convention,
                            PanopticModelInfo* info);
 
 struct PanopticPipelineOptions {
-  // Test-time augmentation (SPEC §1.1): every scale is run, and with `flip` also its
-  // horizontally flipped image; the outputs are averaged.
+  // Test-time augmentation (docs/PANOPTIC_DEEPLAB.md, "Input geometry and outputs"): every scale is
+  // run, and with `flip` also its horizontally flipped image; the outputs are averaged.
   bool flip = false;
   std::vector<double> scales = {1.0};
   ThreadPool* merge_pool = nullptr;  // the merger's threads; null: the session's pool

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The whole test suite: the layering check (no include points up), Release build + unit tests
-# (CTest), the same unit tests under AddressSanitizer + UndefinedBehaviorSanitizer, the converter
-# and conformance tests (pytest, against the built `atrous`), the aarch64 cross-build with the
-# NEON kernel tests under qemu, and a short libFuzzer run of the loader.
+# The whole test suite: formatting (clang-format-14, .clang-format), the layering check (no
+# include points up), Release build, lint (clang-tidy-14, .clang-tidy), unit tests (CTest), the
+# same unit tests under AddressSanitizer + UndefinedBehaviorSanitizer, the converter and
+# conformance tests (pytest, against the built `atrous`), the aarch64 cross-build with the NEON
+# kernel tests under qemu, and a short libFuzzer run of the loader.
 # Usage: scripts/test.sh [--quick]   (--quick skips the sanitizer, ARM and fuzz stages)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,11 +13,27 @@ jobs=$(nproc)
 start=$(date +%s)
 stage() { echo; echo "=== $* ($(( $(date +%s) - start ))s)"; }
 
+stage "format (clang-format-14 against .clang-format, every tracked C/C++/CUDA file)"
+if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+  git ls-files -z '*.c' '*.cc' '*.cpp' '*.h' '*.hpp' '*.cu' '*.cuh' |
+    xargs -0 clang-format-14 --dry-run --Werror
+else  # a source tree without git metadata
+  find . -path './build*' -prune -o -path './.venv' -prune -o -type f \
+    \( -name '*.c' -o -name '*.cc' -o -name '*.cpp' -o -name '*.h' -o -name '*.hpp' -o -name '*.cu' \
+    -o -name '*.cuh' \) -print0 | xargs -0 clang-format-14 --dry-run --Werror
+fi
+
 stage "layering: no include points up (DESIGN.md)"
 python3 scripts/check_layers.py
 
 stage "build (Release)"
 bash scripts/build.sh
+
+stage "lint (clang-tidy-14 with .clang-tidy over the library sources)"
+# The library's translation units from build/compile_commands.json (not tests, tools, benches).
+run-clang-tidy-14 -p build -j"$jobs" -quiet \
+  '/(graph|ops|cpu|runtime|models|eval|api)/[^/]*\.cpp$' > build/clang-tidy.log 2>&1 ||
+  { grep -E 'warning:|error:' -A3 build/clang-tidy.log; echo "clang-tidy found problems"; exit 1; }
 
 stage "unit tests (Release)"
 ctest --test-dir build --output-on-failure -j"$jobs"

@@ -1,6 +1,6 @@
-// Evaluation metrics on hand-computed cases (SPEC §3): panoptic quality with panopticapi's
-// void/crowd rules, confusion-matrix mIoU with Cityscapes' rules, parsing covering with and
-// without image-size normalization, and Cityscapes instance AP on tiny PR curves.
+// Evaluation metrics on hand-computed cases (docs/EVAL.md, "Metrics"): panoptic quality with
+// panopticapi's void/crowd rules, confusion-matrix mIoU with Cityscapes' rules, parsing covering
+// with and without image-size normalization, and Cityscapes instance AP on tiny PR curves.
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdint>

@@ -1,6 +1,6 @@
-// The panoptic merger: one hand-made case per rule of SPEC §2.1/2.3/2.5, the centers against a
-// direct max-pool, thread-count and grid invariance on random inputs (many centers, far and NaN
-// points, ties), reused results, parameter parsing, errors, and the C API. The exhaustive
+// The panoptic merger: one hand-made case per rule of docs/PANOPTIC.md "Algorithm", the centers
+// against a direct max-pool, thread-count and grid invariance on random inputs (many centers, far
+// and NaN points, ties), reused results, parameter parsing, errors, and the C API. The exhaustive
 // comparison with an independent NumPy oracle is tests/python/test_panoptic_merger.py.
 #include <algorithm>
 #include <catch2/catch.hpp>
@@ -247,9 +247,9 @@ TEST_CASE("merger: outputs are identical for any thread count and with or withou
 
 namespace {
 
-// The centers by the definition (SPEC §2.1, §2.5): threshold (≤ thr → 0 or −1), max-pool with
-// the convention's padding (0 or −inf) over the kernel window, keep v > 0 where pooled == v, in
-// raster order. No top-k.
+// The centers by the definition (docs/PANOPTIC.md, "Algorithm" steps 3–4): threshold (≤ thr → 0 or
+// −1), max-pool with the convention's padding (0 or −inf) over the kernel window, keep v > 0 where
+// pooled == v, in raster order. No top-k.
 std::vector<PanopticCenter> direct_centers(const Case& c, const PanopticParams& p) {
   const bool deeplab2 = p.convention == panoptic_convention_deeplab2;
   const float below = deeplab2 ? 0.f : -1.f;

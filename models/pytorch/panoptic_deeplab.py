@@ -1,17 +1,20 @@
-"""Panoptic-DeepLab in PyTorch, built to the DeepLab2 Cityscapes configurations of SPEC.md §1.
+"""Panoptic-DeepLab in PyTorch, built to the DeepLab2 Cityscapes configurations as
+docs/PANOPTIC_DEEPLAB.md restates them (its section names are cited below).
 
 Inference graph only (no losses, no training-time options): an encoder (MobileNetV3-Large/-Small
-or ResNet-50, SPEC §1.5/§1.6) feeds two branches, each an ASPP on the last feature map followed by
-a two-stage decoder that fuses the stride-8 and stride-4 features (§1.2, §1.3):
+or ResNet-50, "Backbones") feeds two branches, each an ASPP on the last feature map followed by
+a two-stage decoder that fuses the stride-8 and stride-4 features ("ASPP", "Decoder and heads"):
 
   semantic branch: ASPP → decoder (res3 → 64, res2 → 32; 256 ch) → head (256) → 19 logits
   instance branch: ASPP → decoder (res3 → 32, res2 → 16; 128 ch) → center head (32) → 1
                                                                  → offset head (32) → 2 (Δy, Δx)
 
 All three outputs are resized to the (padded) input size with bilinear align_corners=True; the
-offsets are first scaled per axis by (H_out−1)/(H_in−1) and (W_out−1)/(W_in−1) (§1.1).
+offsets are first scaled per axis by (H_out−1)/(H_in−1) and (W_out−1)/(W_in−1)
+("Input geometry and outputs").
 
-Conventions (§0, §1.4): the input is already normalized to [−1, 1] (x/127.5 − 1); every
+Conventions ("Padding, BatchNorm, resize"): the input is already normalized to [−1, 1]
+(x/127.5 − 1); every
 convolution pads symmetrically by dilation·(k−1)/2 (DeepLab2's explicit padding for stride 2,
 'same' for stride 1, odd kernels only); BatchNorm ε is 1e-5 for the MobileNetV3 OS16 configs and
 1e-3 otherwise, everywhere in the network; the SE gate is the logistic sigmoid; every resize uses
@@ -61,13 +64,14 @@ CONFIGS: Dict[str, Config] = {
     "resnet50_os32": Config("resnet50_os32", "resnet50", 32, (3, 6, 9), 1e-3, 13),
 }
 
-# Post-processing parameters of the Cityscapes configs (SPEC §2.2), recorded as metadata.
+# Post-processing parameters of the Cityscapes configs (docs/PANOPTIC.md, "Parameters"), recorded
+# as metadata.
 POSTPROCESS = {"label_divisor": 1000, "void_label": 255, "center_threshold": 0.1,
                "top_k": 400, "stuff_area_limit": 2048}
 
 
 def pool_window(crop: Tuple[int, int], output_stride: int) -> Tuple[int, int]:
-    """ASPP pooling window for a training crop: (n − 1)//OS + 1 per axis (SPEC §1.2)."""
+    """ASPP pooling window for a training crop: (n − 1)//OS + 1 per axis ("ASPP")."""
     return tuple((n - 1) // output_stride + 1 for n in crop)
 
 
@@ -79,7 +83,7 @@ def make_divisible(value: float, divisor: int = 8) -> int:
     return rounded
 
 
-# MobileNetV3 layer tables (SPEC §1.6). Inverted-bottleneck rows:
+# MobileNetV3 layer tables (docs/PANOPTIC_DEEPLAB.md, "MobileNetV3 in DeepLab2"). Inverted-bottleneck rows:
 # (kernel, expanded channels, output channels, SE, activation, stride, endpoint name or None).
 # The endpoint of a block is its depthwise output after BN + activation (before SE).
 MNV3_LARGE = [
@@ -126,7 +130,8 @@ RESNET50_STAGES = [
 
 
 class DilationTracker:
-    """DeepLab2's output-stride rule (SPEC §1.6): once the running stride equals the target, each
+    """DeepLab2's output-stride rule ("MobileNetV3 in DeepLab2"): once the running stride equals
+    the target, each
     later strided layer runs with stride 1 at the current rate, and the rate grows by its stride
     for the layers after it."""
 
@@ -217,7 +222,7 @@ class InvertedBottleneck(nn.Module):
 
 
 class MobileNetV3(nn.Module):
-    """DeepLab2's MobileNetV3 encoder: returns {'res2', 'res3', 'res5'} (SPEC §1.5/§1.6)."""
+    """DeepLab2's MobileNetV3 encoder: returns {'res2', 'res3', 'res5'} (docs/PANOPTIC_DEEPLAB.md)."""
 
     def __init__(self, table, last_channels: int, output_stride: int, eps: float):
         super().__init__()
@@ -360,7 +365,8 @@ class Head(nn.Sequential):
 @dataclasses.dataclass(frozen=True)
 class Widths:
     """Channel widths of the ASPPs, decoders and heads. The defaults are the DeepLab2 configs'
-    (SPEC §1.2/§1.3); smaller ones make reduced-width variants (e.g. the synthetic demo model in
+    ("ASPP", "Decoder and heads" in docs/PANOPTIC_DEEPLAB.md); smaller ones make reduced-width
+    variants (e.g. the synthetic demo model in
     models/pytorch/demo/)."""
     semantic_aspp: int = 256
     semantic_projections: Tuple[int, int] = (64, 32)

@@ -1,5 +1,5 @@
 """Parsing Covering from `atrous eval`, on tiny cases computed by hand from the definition
-(SPEC §3.4, TFM research/deeplab/evaluation/parsing_covering.py):
+(docs/EVAL.md, "Metrics"; tensorflow/models research/deeplab/evaluation/parsing_covering.py):
 
   For each GT region R of class c: maxIoU(R) = max over pred regions R' of class c of
   |R ∩ R'| / (|R| + |R'| - |R ∩ R'|), 0 when none overlaps. Pixels whose GT is void are skipped

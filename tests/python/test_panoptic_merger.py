@@ -1,5 +1,5 @@
-"""`atrous merge` against an independent NumPy oracle of SPEC §2.1–2.3 (deeplab2) and §2.5
-(detectron2). The oracle is the plain formulation: full-map max-pool by windows, the K×H×W
+"""`atrous merge` against an independent NumPy oracle of the rules in docs/PANOPTIC.md,
+"Algorithm" and "Sources" (deeplab2 and detectron2 conventions). The oracle is the plain formulation: full-map max-pool by windows, the K×H×W
 distance tensor in float32, np.argmin (first index on ties), tf.unique-like first-appearance
 order. Panoptic maps must be identical.
 """

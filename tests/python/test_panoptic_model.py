@@ -1,4 +1,5 @@
-"""Panoptic-DeepLab (models/pytorch): layer structure against SPEC.md §1, and export → convert →
+"""Panoptic-DeepLab (models/pytorch): layer structure against docs/PANOPTIC_DEEPLAB.md, and
+export → convert →
 `atrous run` against PyTorch at CI sizes (relative L2 ≤ 1e-5 per output), metadata round-trip,
 multiply-adds equal between PyTorch hooks and `atrous info`.
 
@@ -31,7 +32,7 @@ def meta_counter(config, size, crop=pdl.DEFAULT_CROP):
 
 
 # ---------------------------------------------------------------------------------------------
-# Structure (SPEC §1.2, §1.5, §1.6)
+# Structure (docs/PANOPTIC_DEEPLAB.md: "ASPP", "Backbones", "MobileNetV3 in DeepLab2")
 
 def test_make_divisible():
     assert [pdl.make_divisible(v) for v in (18, 30, 120, 168, 240, 4, 36, 60, 72, 144, 184.0)] == \

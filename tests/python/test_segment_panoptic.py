@@ -7,7 +7,8 @@ astronaut photo. Every check is against an independent computation:
 * the network outputs come from `atrous run` on an input built here in NumPy (normalized,
   padded bottom/right with 0 = the mean pixel); the maps handed to the merger (--dump-maps)
   must equal them (one pass) or the NumPy average of the passes (flip: mirror back, Δx negated,
-  softmax averaged, log; multi-scale: align_corners resizes and the offset rescale, SPEC §1.1);
+  softmax averaged, log; multi-scale: align_corners resizes and the offset rescale,
+  docs/PANOPTIC_DEEPLAB.md "Input geometry and outputs");
 * the panoptic PNG, decoded (id = R + 256·G + 256²·B), must equal `atrous merge`'s panoptic.npy
   on those maps (id = value + 1, void → 0);
 * JSON areas and boxes are recomputed from the PNG; the Cityscapes files are parsed and checked
