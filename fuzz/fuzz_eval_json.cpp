@@ -55,7 +55,7 @@ struct PngFolder {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static PngFolder folder;
-  static atrous_fuzz::ScratchFile gt_file(".json"), pred_file(".json");
+  static atrous_fuzz::ScratchFile gt_file, pred_file;
   const uint8_t* nul = static_cast<const uint8_t*>(std::memchr(data, 0, size));
   const std::string& gt_json = gt_file.write(data, nul ? size_t(nul - data) : size);
   const std::string& pred_json =

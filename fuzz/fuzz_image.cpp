@@ -22,7 +22,7 @@ void use(const atrous::Image& image) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static atrous_fuzz::ScratchFile file(".img");
+  static atrous_fuzz::ScratchFile file;
   atrous::Image image;
   int channels = 0;
   if (atrous::image_load_rgb(file.write(data, size), &image, &channels).ok()) use(image);

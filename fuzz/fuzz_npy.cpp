@@ -8,7 +8,7 @@
 #include "runtime/npy.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static atrous_fuzz::ScratchFile input(".npy"), output(".npy");
+  static atrous_fuzz::ScratchFile input, output;
   atrous::Tensor tensor;
   if (!atrous::npy_read(input.write(data, size), &tensor).ok()) return 0;
   atrous::Tensor back;
