@@ -42,6 +42,8 @@ Status decode(stbi_uc* (*load)(void*, int*, int*, int*, int), void* source, cons
     return Status::error(what + ": cannot decode image (" + std::string(stbi_failure_reason()) +
                          ")");
   std::unique_ptr<stbi_uc, void (*)(void*)> owner(pixels, stbi_image_free);
+  // stb decodes a PNM header whose size fields are not numbers as 0x0 pixels.
+  if (width <= 0 || height <= 0) return Status::error(what + ": the image has no pixels");
   image->width = width;
   image->height = height;
   image->channels = 3;

@@ -117,6 +117,22 @@ TEST_CASE("images: gray and RGBA files become RGB, non-images and huge images ar
   std::remove(path.c_str());
 }
 
+// Found by fuzz/fuzz_image.cpp: a PGM whose width and height are not numbers decoded as a 0x0
+// image and was accepted (the pipelines would then resize nothing into a model's input).
+TEST_CASE("images: a header without a width or height is refused", "[segment]") {
+  const std::string path = temp_path(".pgm");
+  std::vector<uint8_t> pgm = {'P', '5', '\n', 0xdd, 0xe1, ' ', '5',
+                              ' ', '4', '\n', '2',  '5',  '5', '\n'};
+  pgm.resize(pgm.size() + 20, 0x80);
+  write_bytes(path, pgm);
+  Image loaded;
+  Status status = image_load_rgb(path, &loaded);
+  CHECK_THAT(status.message(), Catch::Contains("no pixels"));
+  status = image_load_rgb_memory(pgm.data(), pgm.size(), &loaded);
+  CHECK_THAT(status.message(), Catch::Contains("no pixels"));
+  std::remove(path.c_str());
+}
+
 TEST_CASE("bilinear image resize keeps constant images and maps corners", "[segment]") {
   Image image;
   image.width = 5;
