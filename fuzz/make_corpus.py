@@ -4,10 +4,11 @@
     python3 fuzz/make_corpus.py            # all generated corpora
     python3 fuzz/make_corpus.py npy image  # some of them
 
-Deterministic and small (a few KB per target). Standard library only, except the JPEG and GIF
-seeds of the image target, which need Pillow (the project's virtual environment has it; without
-it they are left out with a warning). The PNG corpus is make_png_corpus.py's; the loader's
-(corpus_loader/test_graph.atrous) is written by `atrous_tests "[.fuzz-seed]"`.
+Deterministic and small (a few KB per target). Standard library only, except the JPEG seeds of
+the image target (Pillow) and the loader's ONNX graphs (numpy, onnx and the converter): run it
+with the project's virtual environment; without those modules these seeds are left out with a
+warning. The PNG corpus is make_png_corpus.py's; corpus_loader/test_graph.atrous (the graph of
+tests/graph_fixtures.h) is written by `atrous_tests "[.fuzz-seed]"`.
 """
 import io
 import json
@@ -223,10 +224,92 @@ def params_seeds():
     }
 
 
+def loader_seeds():
+    """Small ONNX graphs converted to .atrous: the op families the converter takes (conv, depthwise
+    dilated conv, pools, resize, concat, softmax, argmax, shape ops, batch norm, clip, reduce,
+    gemm, element-wise), every tensor small enough for fuzz_loader to run the graph."""
+    try:
+        import numpy as np
+        from onnx import TensorProto, helper, numpy_helper
+        from atrous_convert import convert
+    except ImportError:
+        print("warning: numpy, onnx or the converter is missing: no loader seeds", file=sys.stderr)
+        return {}
+    import tempfile
+    rng = np.random.default_rng(14)
+    node = helper.make_node
+
+    def weights(*shape):
+        return rng.standard_normal(shape).astype(np.float32)
+
+    def ints(*values):
+        return np.array(values, np.int64)
+
+    def model(nodes, inputs, outputs, initializers):
+        graph = helper.make_graph(
+            nodes, "seed",
+            [helper.make_tensor_value_info(n, TensorProto.FLOAT, list(s)) for n, s in inputs.items()],
+            [helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in outputs],
+            [numpy_helper.from_array(np.asarray(a), n) for n, a in initializers.items()])
+        result = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)],
+                                   producer_name="atrous-fuzz")
+        result.ir_version = 7
+        return result
+
+    graphs = {
+        "conv_pool.atrous": model(
+            [node("Conv", ["x", "w", "b"], ["c"], pads=[1, 1, 1, 1], strides=[2, 2]),
+             node("Relu", ["c"], ["r"]),
+             node("MaxPool", ["r"], ["p"], kernel_shape=[2, 2], strides=[2, 2]),
+             node("GlobalAveragePool", ["p"], ["y"])],
+            {"x": (1, 3, 8, 8)}, ["y"], {"w": weights(4, 3, 3, 3), "b": weights(4)}),
+        "depthwise_resize.atrous": model(
+            [node("Conv", ["x", "w"], ["d"], group=4, dilations=[2, 2], pads=[2, 2, 2, 2]),
+             node("Sigmoid", ["d"], ["s"]),
+             node("Resize", ["s", "", "scales"], ["u"], mode="linear"),
+             node("Concat", ["u", "u"], ["k"], axis=1),
+             node("Softmax", ["k"], ["y"], axis=1),
+             node("ArgMax", ["y"], ["a"], axis=1, keepdims=0)],
+            {"x": (1, 4, 5, 6)}, ["a"],
+            {"w": weights(4, 1, 3, 3), "scales": np.array([1, 1, 2, 2], np.float32)}),
+        "shape_ops.atrous": model(
+            [node("Transpose", ["x"], ["t"], perm=[0, 2, 3, 1]),
+             node("Reshape", ["t", "shape"], ["r"]),
+             node("Pad", ["x", "pads"], ["p"], mode="constant"),
+             node("Slice", ["p", "starts", "ends", "axes"], ["s"]),
+             node("DepthToSpace", ["s"], ["d"], blocksize=2),
+             node("SpaceToDepth", ["d"], ["y"], blocksize=2),
+             node("Flatten", ["y"], ["z"])],
+            {"x": (1, 4, 4, 6)}, ["r", "z"],
+            {"shape": ints(1, -1, 4), "pads": ints(0, 0, 1, 1, 0, 0, 1, 1), "starts": ints(1, 1),
+             "ends": ints(5, 7), "axes": ints(2, 3)}),
+        "norm_gemm.atrous": model(
+            [node("Conv", ["x", "w"], ["c"], strides=[2, 2], pads=[1, 1, 1, 1]),
+             node("BatchNormalization", ["c", "g", "bb", "m", "v"], ["n"]),
+             node("Clip", ["n", "lo", "hi"], ["k"]),
+             node("AveragePool", ["k"], ["a"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+             node("ReduceMean", ["a"], ["rm"], axes=[2, 3], keepdims=0),
+             node("Gemm", ["rm", "gw", "gb"], ["g2"], transB=1),
+             node("Mul", ["g2", "g2"], ["m2"]),
+             node("Add", ["m2", "gb"], ["y"])],
+            {"x": (1, 3, 4, 5)}, ["y"],
+            {"w": weights(2, 3, 3, 3), "g": weights(2), "bb": weights(2), "m": weights(2),
+             "v": np.abs(weights(2)) + 0.5, "lo": np.array(0, np.float32),
+             "hi": np.array(6, np.float32), "gw": weights(5, 2), "gb": weights(5)}),
+    }
+    seeds = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, graph in graphs.items():
+            convert(graph, os.path.join(tmp, name))
+            with open(os.path.join(tmp, name), "rb") as f:
+                seeds[name] = f.read()
+    return seeds
+
+
 def main():
     corpora = {"npy": lambda: npy_seeds(random.Random(14)),
                "image": lambda: image_seeds(random.Random(14)),
-               "eval_json": eval_json_seeds, "params": params_seeds}
+               "eval_json": eval_json_seeds, "params": params_seeds, "loader": loader_seeds}
     chosen = sys.argv[1:] or list(corpora) + ["png"]
     for target in chosen:
         if target == "png":
