@@ -22,12 +22,73 @@
 #include <cmath>
 #include <cstdio>
 #include <memory>
+#include <vector>
 
 #include "graph/thread_pool.h"
 #include "runtime/image.h"
 
 namespace atrous {
 namespace {
+
+// Debian's stb_image 2.27 writes past a Huffman table's 257-entry size list when a DHT segment's
+// sixteen code-length counts add up to more than 256 (found by fuzz/fuzz_image.cpp; later stb
+// releases check it), in stbi_info as in loading. So JPEG bytes are checked first: every DHT
+// segment, at the markers stb would read (0xFF then a byte other than 0x00, 0xFF or a restart
+// marker; the segments that carry a length are skipped by it, anything else byte by byte).
+bool jpeg_huffman_counts_fit(const uint8_t* d, size_t n) {
+  if (n < 2 || d[0] != 0xFF || d[1] != 0xD8) return true;  // not a JPEG
+  size_t p = 2;
+  while (p + 1 < n) {
+    const uint8_t m = d[p + 1];
+    if (d[p] != 0xFF || m == 0xFF) {
+      ++p;
+      continue;
+    }
+    if (m == 0x00 || m == 0x01 || m == 0xD8 || (m >= 0xD0 && m <= 0xD7)) {
+      p += 2;
+      continue;
+    }
+    if (m == 0xD9 || p + 3 >= n) return true;  // end of image
+    const size_t length = size_t(d[p + 2]) << 8 | d[p + 3];
+    if (m == 0xC4) {
+      // As stb reads it: tables while the declared length lasts, each 1 + 16 + sum bytes.
+      int64_t left = int64_t(length) - 2;
+      size_t q = p + 4;
+      while (left > 0) {
+        int sum = 0;
+        for (size_t i = 1; i <= 16 && q + i < n; ++i) sum += d[q + i];
+        if (sum > 256) return false;
+        left -= 17 + sum;
+        q += size_t(17 + sum);
+      }
+    }
+    p += 2 + length;
+  }
+  return true;
+}
+
+Status check_jpeg_tables(const uint8_t* data, size_t size, const std::string& what) {
+  if (!jpeg_huffman_counts_fit(data, size))
+    return Status::error(what + ": corrupt JPEG (a Huffman table with more than 256 codes)");
+  return Status::success();
+}
+
+// The same for a file: JPEGs are read whole to be checked.
+Status check_jpeg_tables(std::FILE* file, const std::string& what) {
+  uint8_t magic[2] = {0, 0};
+  const bool jpeg = std::fread(magic, 1, 2, file) == 2 && magic[0] == 0xFF && magic[1] == 0xD8;
+  Status status;
+  if (jpeg && std::fseek(file, 0, SEEK_END) == 0) {
+    const long end = std::ftell(file);
+    std::vector<uint8_t> bytes(end > 0 ? size_t(end) : 0);
+    std::fseek(file, 0, SEEK_SET);
+    if (std::fread(bytes.data(), 1, bytes.size(), file) != bytes.size())
+      return Status::error(what + ": read error");
+    status = check_jpeg_tables(bytes.data(), bytes.size(), what);
+  }
+  std::fseek(file, 0, SEEK_SET);
+  return status;
+}
 
 Status decode(stbi_uc* (*load)(void*, int*, int*, int*, int), void* source, const std::string& what,
               int info_width, int info_height, int info_channels, Image* image,
@@ -58,6 +119,7 @@ Status image_load_rgb(const std::string& path, Image* image, int* source_channel
   std::FILE* file = std::fopen(path.c_str(), "rb");
   if (!file) return Status::error("cannot open '" + path + "'");
   std::unique_ptr<std::FILE, int (*)(std::FILE*)> closer(file, std::fclose);
+  ATROUS_RETURN_IF_ERROR(check_jpeg_tables(file, "'" + path + "'"));
   int width = 0, height = 0, channels = 0;
   if (!stbi_info_from_file(file, &width, &height, &channels))
     return Status::error(
@@ -74,6 +136,7 @@ Status image_load_rgb(const std::string& path, Image* image, int* source_channel
 Status image_load_rgb_memory(const uint8_t* data, size_t size, Image* image, int* source_channels) {
   if (!data || size == 0 || size > size_t(1) << 31)
     return Status::error("image buffer is empty or too large");
+  ATROUS_RETURN_IF_ERROR(check_jpeg_tables(data, size, "image buffer"));
   int width = 0, height = 0, channels = 0;
   if (!stbi_info_from_memory(data, int(size), &width, &height, &channels))
     return Status::error("buffer is not an image this tool can read: " +
