@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "cpu/dense_conv.h"
+#include "cpu/kernel_table.h"
 #include "ops/ops.h"
 
 namespace {
@@ -44,7 +45,7 @@ void bench_dense_conv(benchmark::State& state) {
   Activation relu;
   relu.kind = ActivationKind::activation_relu;
   DenseConvPlan plan;
-  dense_conv_plan(w.data(), nullptr, filters, channels, axes, relu, cpu_isa_detect(), &plan);
+  dense_conv_plan(w.data(), nullptr, filters, channels, axes, relu, cpu_kernel_table().isa, &plan);
   ThreadPool pool(threads);
   std::vector<float> scratch(size_t(threads) * gemm_scratch_floats(plan.gemm.isa));
   for (auto _ : state) {
@@ -55,7 +56,7 @@ void bench_dense_conv(benchmark::State& state) {
                        double(axes[0].output * axes[1].output);
   state.counters["GFLOP/s"] =
       benchmark::Counter(flops * double(state.iterations()) / 1e9, benchmark::Counter::kIsRate);
-  state.SetLabel(cpu_isa_name(plan.gemm.isa));
+  state.SetLabel(plan.gemm.kernels->name);
 }
 
 BENCHMARK(bench_dense_conv)

@@ -12,6 +12,7 @@
 
 #include "cpu/cpu_kernel.h"
 #include "cpu/depthwise_conv.h"
+#include "cpu/kernel_table.h"
 #include "ops/graph_rules.h"
 
 namespace {
@@ -56,7 +57,7 @@ void bench_depthwise(benchmark::State& state) {
     return;
   }
   CpuKernelConfig config;
-  config.isa = cpu_isa_detect();
+  config.isa = cpu_kernel_table().isa;
   config.threads = threads;
   CpuKernelPtr made = cpu_make_depthwise_kernel(graph, 0, config);
   if (!made) {
@@ -75,7 +76,7 @@ void bench_depthwise(benchmark::State& state) {
   const double bytes = 4.0 * double(x.numel() + y.numel() + channels * kernel * kernel);
   state.counters["GB/s"] =
       benchmark::Counter(bytes * double(state.iterations()) / 1e9, benchmark::Counter::kIsRate);
-  state.SetLabel(std::string(made->name()) + " " + cpu_isa_name(config.isa));
+  state.SetLabel(made->name());
 }
 
 // The depthwise rows of ANCHORS.md's single-layer table, 1 and 2 threads.

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "cpu/cpu_kernel.h"
+#include "cpu/kernel_table.h"
 #include "ops/ops.h"
 
 namespace {
@@ -51,7 +52,7 @@ void prepare(OpType op, const AttributeMap& attributes, const std::vector<Shape>
   setup->graph.nodes.push_back(node);
   setup->output = Tensor(outputs[0].dtype, outputs[0].shape);
   CpuKernelConfig config;
-  config.isa = cpu_isa_detect();
+  config.isa = cpu_kernel_table().isa;
   setup->kernel = cpu_make_kernel(setup->graph, 0, config);
 }
 
@@ -78,9 +79,7 @@ void run(benchmark::State& state, Setup& setup) {
   }
   state.counters["GB/s"] =
       benchmark::Counter(bytes * double(state.iterations()) / 1e9, benchmark::Counter::kIsRate);
-  state.SetLabel(reference
-                     ? std::string("reference")
-                     : std::string(setup.kernel->name()) + " " + cpu_isa_name(cpu_isa_detect()));
+  state.SetLabel(reference ? std::string("reference") : std::string(setup.kernel->name()));
 }
 
 void bench_resize(benchmark::State& state, Shape input, int64_t out_h, int64_t out_w) {

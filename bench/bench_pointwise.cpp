@@ -8,6 +8,7 @@
 #include <random>
 #include <vector>
 
+#include "cpu/kernel_table.h"
 #include "cpu/pointwise_conv.h"
 
 namespace {
@@ -27,7 +28,7 @@ void bench_pointwise(benchmark::State& state) {
   Activation relu;
   relu.kind = ActivationKind::activation_relu;
   PointwisePlan plan;
-  pointwise_plan(w.data(), nullptr, filters, channels, relu, cpu_isa_detect(), &plan);
+  pointwise_plan(w.data(), nullptr, filters, channels, relu, cpu_kernel_table().isa, &plan);
   ThreadPool pool(threads);
   std::vector<float> scratch(size_t(threads) * gemm_scratch_floats(plan.gemm.isa));
   for (auto _ : state) {
@@ -37,7 +38,7 @@ void bench_pointwise(benchmark::State& state) {
   const double flops = 2.0 * double(filters) * double(channels) * double(pixels);
   state.counters["GFLOP/s"] =
       benchmark::Counter(flops * double(state.iterations()) / 1e9, benchmark::Counter::kIsRate);
-  state.SetLabel(cpu_isa_name(plan.gemm.isa));
+  state.SetLabel(plan.gemm.kernels->name);
 }
 
 // (M, C, H, W, threads): ANCHORS.md's single-layer 1×1 table, the ASPP projection input size

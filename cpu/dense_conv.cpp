@@ -199,6 +199,7 @@ CpuKernelPtr cpu_make_dense_conv_kernel(const Graph& graph, size_t index,
                 std::to_string(axes[0].stride);
   if (axes[0].dilation > 1 || axes[1].dilation > 1)
     conv->label += "_d" + std::to_string(axes[0].dilation);
+  conv->label += std::string("/") + conv->plan.gemm.kernels->name;
   return conv;
 }
 

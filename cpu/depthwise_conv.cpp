@@ -1,7 +1,7 @@
-// Depthwise convolution: the plan (band geometry, packed weights), the band loop that fills
-// each band's padded phase buffer and tap table, the scalar band kernel and the factory. The
-// SIMD band kernels are in depthwise_conv_kernel.h; the design is described in
-// depthwise_conv.h.
+// Depthwise convolution: the plan (band geometry, packed weights, the ISA's microkernels from
+// its CpuKernelTable), the band loop that fills each band's padded phase buffer and tap table,
+// and the factory. The microkernels are in depthwise_conv_kernel.h (SIMD) and
+// kernels_scalar.cpp; the design is described in depthwise_conv.h.
 #include "cpu/depthwise_conv.h"
 
 #include <algorithm>
@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "cpu/cpu_kernel.h"
+#include "cpu/kernel_table.h"
 #include "ops/op_functions.h"
 
 namespace atrous {
@@ -21,27 +22,6 @@ constexpr int64_t kBandFloats = 8192;
 
 // Output columns per parallel tile of the row-by-row path.
 constexpr int64_t kTileColumns = 4096;
-
-// The band and row kernels of an ISA.
-void select_kernels(CpuIsa isa, DepthwisePlan* plan) {
-  switch (isa) {
-#if defined(__x86_64__)
-    case CpuIsa::cpu_isa_avx512:
-      plan->band = depthwise_band_avx512, plan->row = depthwise_row_avx512;
-      return;
-    case CpuIsa::cpu_isa_avx2:
-      plan->band = depthwise_band_avx2, plan->row = depthwise_row_avx2;
-      return;
-#endif
-#if defined(__aarch64__)
-    case CpuIsa::cpu_isa_neon:
-      plan->band = depthwise_band_neon, plan->row = depthwise_row_neon;
-      return;
-#endif
-    default:
-      plan->band = depthwise_band_scalar, plan->row = depthwise_row_scalar;
-  }
-}
 
 // Padded input rows that `rows` consecutive output rows read.
 int64_t band_input_rows(const WindowAxis& ah, int64_t rows) {
@@ -106,56 +86,10 @@ void depthwise_plan(const float* weight, const float* bias, int64_t channels,
   plan->phase_stride = (aw.input + aw.stride - 1) / aw.stride;
   plan->activation = activation;
   plan->isa = isa;
-  select_kernels(isa, plan);
-}
-
-namespace {
-
-// dst[i] = Σ_t weight[t]·source[t][offset + i] + bias for i in [0, columns), the products added
-// in tap order (the scalar ISA's sequence), then the activation when it is an in-register kind.
-void scalar_tap_sums(const DepthwisePlan& plan, const float* weight, const float* const* source,
-                     int count, int64_t offset, int64_t columns, float bias, float* dst) {
-  const bool in_registers = depthwise_activation_in_registers(plan.activation.kind);
-  std::fill(dst, dst + columns, 0.f);
-  for (int t = 0; t < count; ++t) {
-    const float w = weight[t];
-    const float* src = source[t] + offset;
-    for (int64_t i = 0; i < columns; ++i) {
-      const float product = w * src[i];
-      dst[i] = dst[i] + product;
-    }
-  }
-  for (int64_t i = 0; i < columns; ++i) {
-    const float sum = dst[i] + bias;
-    dst[i] = in_registers ? activation_apply(plan.activation, sum) : sum;
-  }
-}
-
-}  // namespace
-
-void depthwise_row_scalar(const DepthwisePlan& plan, const DepthwiseTaps& taps, float bias,
-                          float* y) {
-  const int64_t out_w = plan.axes[1].output;
-  const int64_t begin = plan.interior_begin, end = plan.interior_end;
-  const bool in_registers = depthwise_activation_in_registers(plan.activation.kind);
-  depthwise_border_columns<false>(plan, taps, bias, y, 0, begin);
-  // The interior accumulates in the output row, tap by tap (a loop compilers vectorize).
-  float* out = y + begin;
-  scalar_tap_sums(plan, taps.weight, taps.interior, taps.count, 0, end - begin, bias, out);
-  depthwise_border_columns<false>(plan, taps, bias, y, end, out_w);
-  if (!in_registers)
-    for (int64_t ow = 0; ow < out_w; ++ow) y[ow] = activation_apply(plan.activation, y[ow]);
-}
-
-// Always direct (a vector of one float): row by row, each tap's products added over the row.
-void depthwise_band_scalar(const DepthwisePlan& plan, const float* const* source,
-                           const float* weight, int count, int64_t rows, float bias, float* out,
-                           int64_t out_stride) {
-  const int64_t out_w = plan.axes[1].output;
-  for (int64_t r = 0; r < rows; ++r) {
-    float* dst = out + r * out_stride;
-    scalar_tap_sums(plan, weight, source, count, r * plan.phase_width, out_w, bias, dst);
-  }
+  const DepthwiseKernels& kernels = cpu_kernel_table(isa).depthwise;
+  plan->band = kernels.band;
+  plan->row = kernels.row;
+  plan->kernel_name = plan->banded ? kernels.band_name : kernels.row_name;
 }
 
 namespace {
@@ -503,6 +437,7 @@ CpuKernelPtr cpu_make_depthwise_kernel(const Graph& graph, size_t index,
     made->label +=
         "_d" + std::to_string(axes[0].dilation) +
         (axes[0].dilation == axes[1].dilation ? "" : "x" + std::to_string(axes[1].dilation));
+  made->label += std::string("/") + made->plan.kernel_name;
   return made;
 }
 

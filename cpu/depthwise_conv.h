@@ -84,8 +84,11 @@ struct DepthwisePlan {
   std::vector<float> bias;              // [C], zeros when the conv has none
   Activation activation;
   CpuIsa isa = CpuIsa::cpu_isa_scalar;
+  // The ISA's microkernels and the name of the one this plan's path runs, from its
+  // CpuKernelTable.
   DepthwiseBandFunction band = nullptr;
   DepthwiseRowFunction row = nullptr;
+  const char* kernel_name = "";
 };
 
 // Output rows at most this wide take the banded path.
@@ -138,24 +141,6 @@ inline void depthwise_border_columns(const DepthwisePlan& plan, const DepthwiseT
     y[ow] = in_registers ? activation_apply(plan.activation, sum) : sum;
   }
 }
-
-void depthwise_row_scalar(const DepthwisePlan& plan, const DepthwiseTaps& taps, float bias,
-                          float* y);
-void depthwise_row_avx2(const DepthwisePlan& plan, const DepthwiseTaps& taps, float bias, float* y);
-void depthwise_row_avx512(const DepthwisePlan& plan, const DepthwiseTaps& taps, float bias,
-                          float* y);
-void depthwise_row_neon(const DepthwisePlan& plan, const DepthwiseTaps& taps, float bias, float* y);
-
-void depthwise_band_scalar(const DepthwisePlan& plan, const float* const* source,
-                           const float* weight, int count, int64_t rows, float bias, float* out,
-                           int64_t out_stride);
-void depthwise_band_avx2(const DepthwisePlan& plan, const float* const* source, const float* weight,
-                         int count, int64_t rows, float bias, float* out, int64_t out_stride);
-void depthwise_band_avx512(const DepthwisePlan& plan, const float* const* source,
-                           const float* weight, int count, int64_t rows, float bias, float* out,
-                           int64_t out_stride);
-void depthwise_band_neon(const DepthwisePlan& plan, const float* const* source, const float* weight,
-                         int count, int64_t rows, float bias, float* out, int64_t out_stride);
 
 // Floats the band functions may read or write past `total` (one vector of the widest ISA).
 constexpr int64_t kDepthwiseSlack = 16;

@@ -1,5 +1,5 @@
 // The ISA-neutral depthwise band and row microkernels, instantiated per architecture in
-// depthwise_conv_<isa>.cpp (each compiled with its own -m flags). One call computes one band's
+// kernels_<isa>.cpp (each compiled with its own -m flags). One call computes one band's
 // flat wide output: blocks of eight SIMD vectors of positions (then four, then one; the last
 // vector may run past `total` into the slack), each accumulating its taps in (ky, kx) order
 // with FMA from zero. Bias, ReLU, clip and hard-swish are applied in registers, with the

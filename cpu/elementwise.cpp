@@ -15,9 +15,10 @@
 // that is input 0 is read before it is written at each index (in place is safe).
 #include <cstdint>
 #include <cstring>
+#include <string>
 
 #include "cpu/cpu_kernel.h"
-#include "cpu/misc_kernels.h"
+#include "cpu/kernel_table.h"
 #include "cpu/node_check.h"
 #include "ops/activation.h"
 
@@ -67,6 +68,7 @@ class BinaryKernel : public CpuKernel {
   int64_t total = 0;
   // Broadcast form: one operand full, the other (index `small`) one value per row.
   bool broadcast = false;
+  std::string label;  // binary[_broadcast_rows]_<the loops' name>
   int small = 1;
   int64_t inner = 1, period = 1;
 
@@ -97,7 +99,7 @@ class BinaryKernel : public CpuKernel {
     });
     return Status::success();
   }
-  const char* name() const override { return broadcast ? "binary_broadcast_rows" : "binary"; }
+  const char* name() const override { return label.c_str(); }
   bool supports_in_place() const override { return true; }
 };
 
@@ -108,6 +110,7 @@ class ActivationKernel : public CpuKernel {
   SimdActivation simd = SimdActivation::simd_activation_relu;
   const MiscKernels* loops = nullptr;
   int64_t total = 0;
+  std::string label;  // the activation, with the loops' name when it has a vector loop
 
   Status run(const std::vector<const TensorView*>& inputs, const std::vector<TensorView*>& outputs,
              void*, ThreadPool& pool) override {
@@ -125,7 +128,7 @@ class ActivationKernel : public CpuKernel {
     });
     return Status::success();
   }
-  const char* name() const override { return activation_kind_name(activation.kind); }
+  const char* name() const override { return label.c_str(); }
   bool supports_in_place() const override { return true; }
 };
 
@@ -163,7 +166,7 @@ CpuKernelPtr cpu_make_elementwise_kernel(const Graph& graph, size_t index,
   if (!binary) {
     std::unique_ptr<ActivationKernel> kernel(new ActivationKernel());
     kernel->activation = activation;
-    kernel->loops = &misc_kernels(config.isa);
+    kernel->loops = &cpu_kernel_table(config.isa).misc;
     kernel->total = total;
     kernel->vector_loop = true;
     switch (activation.kind) {
@@ -179,12 +182,15 @@ CpuKernelPtr cpu_make_elementwise_kernel(const Graph& graph, size_t index,
       default:
         kernel->vector_loop = false;
     }
+    kernel->label = activation_kind_name(activation.kind);
+    if (kernel->vector_loop) kernel->label += std::string("_") + kernel->loops->name;
     return kernel;
   }
   std::unique_ptr<BinaryKernel> kernel(new BinaryKernel());
   kernel->op = op;
-  kernel->loops = &misc_kernels(config.isa);
+  kernel->loops = &cpu_kernel_table(config.isa).misc;
   kernel->total = total;
+  kernel->label = std::string("binary_") + kernel->loops->name;
   if (output.empty()) return kernel;  // a scalar: both operands are full
   OperandLayout layouts[2];
   int64_t inners[2] = {0, 0};
@@ -195,6 +201,7 @@ CpuKernelPtr cpu_make_elementwise_kernel(const Graph& graph, size_t index,
   if (layouts[0].full && layouts[1].full) return kernel;
   if (!layouts[0].full && !layouts[1].full) return nullptr;
   kernel->broadcast = true;
+  kernel->label = std::string("binary_broadcast_rows_") + kernel->loops->name;
   kernel->small = layouts[0].full ? 1 : 0;
   kernel->inner = inners[kernel->small];
   kernel->period = layouts[kernel->small].period;

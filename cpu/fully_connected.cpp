@@ -10,10 +10,11 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "cpu/cpu_kernel.h"
-#include "cpu/misc_kernels.h"
+#include "cpu/kernel_table.h"
 #include "cpu/node_check.h"
 #include "ops/op_helpers.h"
 
@@ -38,6 +39,7 @@ class FullyConnectedKernel : public CpuKernel {
   bool has_c = false;
   Shape a_shape, y_shape;
   const MiscKernels* loops = nullptr;
+  std::string label;  // fully_connected_<the loops' name>
 
   Status run(const std::vector<const TensorView*>& inputs, const std::vector<TensorView*>& outputs,
              void* scratch, ThreadPool& pool) override {
@@ -78,7 +80,7 @@ class FullyConnectedKernel : public CpuKernel {
       work(0, tasks);
     return Status::success();
   }
-  const char* name() const override { return "fully_connected"; }
+  const char* name() const override { return label.c_str(); }
   size_t scratch_bytes() const override { return trans_a ? size_t(m * k) * sizeof(float) : 0; }
 };
 
@@ -136,7 +138,8 @@ CpuKernelPtr cpu_make_fully_connected_kernel(const Graph& graph, size_t index,
   }
   kernel->a_shape = a.shape;
   kernel->y_shape = graph.tensors[size_t(node.outputs[0])].shape;
-  kernel->loops = &misc_kernels(config.isa);
+  kernel->loops = &cpu_kernel_table(config.isa).misc;
+  kernel->label = std::string("fully_connected_") + kernel->loops->name;
   return kernel;
 }
 

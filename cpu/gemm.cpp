@@ -1,5 +1,5 @@
-// GEMM driver (see gemm.h): weight packing, the task split, per-thread scratch, dispatch to
-// the per-ISA microkernels, and the scalar microkernel.
+// GEMM driver (see gemm.h): weight packing, the task split, per-thread scratch, and the calls
+// to the ISA's microkernel from its CpuKernelTable (the microkernels are in kernels_<isa>.cpp).
 #include "cpu/gemm.h"
 
 #include <algorithm>
@@ -19,26 +19,6 @@ constexpr int64_t kGemmTasksPerThread = 4;
 // the pool costs more than it saves (e.g. a 240→64 squeeze-excitation conv on one pixel).
 constexpr int64_t kGemmParallelMinWork = int64_t(1) << 18;
 
-void run_block(CpuIsa isa, const GemmBlock& block) {
-  switch (isa) {
-#if defined(__x86_64__)
-    case CpuIsa::cpu_isa_avx512:
-      gemm_block_avx512(block);
-      return;
-    case CpuIsa::cpu_isa_avx2:
-      gemm_block_avx2(block);
-      return;
-#endif
-#if defined(__aarch64__)
-    case CpuIsa::cpu_isa_neon:
-      gemm_block_neon(block);
-      return;
-#endif
-    default:
-      gemm_block_scalar(block);
-  }
-}
-
 }  // namespace
 
 void gemm_pack_weights(const float* weight, const float* bias, int64_t rows, int64_t depth,
@@ -48,6 +28,7 @@ void gemm_pack_weights(const float* weight, const float* bias, int64_t rows, int
   weights->depth = depth;
   weights->activation = activation;
   weights->isa = isa;
+  weights->kernels = &cpu_kernel_table(isa).gemm;
   weights->packed.assign(size_t(panels * depth * kGemmRows), 0.f);
   for (int64_t m = 0; m < rows; ++m)
     for (int64_t k = 0; k < depth; ++k)
@@ -57,55 +38,17 @@ void gemm_pack_weights(const float* weight, const float* bias, int64_t rows, int
   if (bias) std::memcpy(weights->bias.data(), bias, size_t(rows) * sizeof(float));
 }
 
-int64_t gemm_tile_columns(CpuIsa isa) {
-  // Two SIMD vectors; the scalar microkernel uses 8 columns.
-  return isa == CpuIsa::cpu_isa_scalar ? 8 : 2 * int64_t(cpu_isa_vector_floats(isa));
-}
+int64_t gemm_tile_columns(CpuIsa isa) { return cpu_kernel_table(isa).gemm.tile_columns; }
 
 size_t gemm_scratch_floats(CpuIsa isa) {
   // The packed tiles, then kGemmDepthBlock int32 row offsets (float-sized).
   return size_t(kGemmDepthBlock * kGemmBlockTiles * gemm_tile_columns(isa) + kGemmDepthBlock);
 }
 
-void gemm_block_scalar(const GemmBlock& block) {
-  const GemmWeights& weights = *block.weights;
-  const int64_t tile = gemm_tile_columns(CpuIsa::cpu_isa_scalar);
-  const int rows = kGemmRows;
-  const int64_t tiles = (block.columns + tile - 1) / tile;
-  float acc[kGemmRows * 8];
-  for (int64_t t = 0; t < tiles; ++t) {
-    const int64_t column = t * tile;
-    const int64_t valid_columns = std::min(tile, block.columns - column);
-    for (int64_t panel = block.panel_begin; panel < block.panel_end; ++panel) {
-      const int64_t m0 = panel * rows;
-      const int valid_rows = int(std::min<int64_t>(rows, weights.rows - m0));
-      float* y = block.y + m0 * block.ldy + column;
-      std::fill(acc, acc + rows * tile, 0.f);
-      if (!block.first)
-        for (int r = 0; r < valid_rows; ++r)
-          for (int64_t i = 0; i < valid_columns; ++i) acc[r * tile + i] = y[r * block.ldy + i];
-      const float* a = weights.packed.data() + (panel * weights.depth + block.k0) * rows;
-      const float* b = block.b + t * block.depth * tile;
-      for (int64_t k = 0; k < block.packed_rows; ++k, b += tile) {
-        const float* ak = a + (block.kept ? int64_t(block.kept[k]) : k) * rows;
-        for (int r = 0; r < rows; ++r)
-          for (int64_t i = 0; i < tile; ++i) acc[r * tile + i] += ak[r] * b[i];
-      }
-      for (int r = 0; r < valid_rows; ++r)
-        for (int64_t i = 0; i < valid_columns; ++i) {
-          float v = acc[r * tile + i];
-          if (block.last)
-            v = activation_apply(weights.activation, v + weights.bias[size_t(m0 + r)]);
-          y[r * block.ldy + i] = v;
-        }
-    }
-  }
-}
-
 void gemm_run(const GemmWeights& weights, const GemmPacker& packer, int64_t columns, float* y,
               int64_t ldy, ThreadPool& pool, float* scratch, int scratch_slots) {
   if (columns <= 0 || weights.rows <= 0) return;
-  const int64_t tile = gemm_tile_columns(weights.isa);
+  const int64_t tile = weights.kernels->tile_columns;
   const int64_t block_columns =
       std::min(kGemmBlockTiles, std::max<int64_t>(1, packer.block_tiles(tile))) * tile;
   const int64_t column_blocks = (columns + block_columns - 1) / block_columns;
@@ -152,7 +95,7 @@ void gemm_run(const GemmWeights& weights, const GemmPacker& packer, int64_t colu
           block.packed_rows =
               packer.pack(k0, block.depth, column0, block.columns, tile, packed, kept);
           block.kept = block.packed_rows < block.depth ? kept : nullptr;
-          run_block(weights.isa, block);
+          weights.kernels->block(block);
         }
       }
     }

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "cpu/isa.h"
+#include "cpu/kernel_table.h"
 #include "graph/thread_pool.h"
 #include "ops/activation.h"
 
@@ -42,13 +43,14 @@ struct GemmWeights {
   std::vector<float> bias;    // M (zeros when there is none)
   Activation activation;
   CpuIsa isa = CpuIsa::cpu_isa_scalar;
+  const GemmKernels* kernels = nullptr;  // the ISA's entry in its CpuKernelTable
 };
 
 // weight: row-major [M, K]; bias: M floats or nullptr.
 void gemm_pack_weights(const float* weight, const float* bias, int64_t rows, int64_t depth,
                        const Activation& activation, CpuIsa isa, GemmWeights* weights);
 
-// Columns per tile of each ISA's microkernel (two vectors).
+// Columns per tile of each ISA's microkernel (CpuKernelTable::gemm.tile_columns).
 int64_t gemm_tile_columns(CpuIsa isa);
 
 // Fills `dst` with the packed B block: reduction terms [k0, k0 + depth) × output columns
@@ -81,7 +83,8 @@ size_t gemm_scratch_floats(CpuIsa isa);
 void gemm_run(const GemmWeights& weights, const GemmPacker& packer, int64_t columns, float* y,
               int64_t ldy, ThreadPool& pool, float* scratch, int scratch_slots);
 
-// One K block of one column block against a range of panels; the per-ISA microkernel drivers.
+// One K block of one column block against a range of panels: the argument of the per-ISA
+// microkernels (CpuKernelTable::gemm).
 struct GemmBlock {
   const GemmWeights* weights = nullptr;
   const float* b = nullptr;  // packed tiles of [depth][tile]
@@ -95,10 +98,5 @@ struct GemmBlock {
   bool first = false;  // k0 == 0: start from zero
   bool last = false;   // k0 + depth == K: add the bias, apply the activation
 };
-
-void gemm_block_scalar(const GemmBlock& block);
-void gemm_block_avx2(const GemmBlock& block);
-void gemm_block_avx512(const GemmBlock& block);
-void gemm_block_neon(const GemmBlock& block);
 
 }  // namespace atrous

@@ -1,4 +1,4 @@
-// The ISA-neutral GEMM microkernel, instantiated per architecture in gemm_<isa>.cpp (each
+// The ISA-neutral GEMM microkernel, instantiated per architecture in kernels_<isa>.cpp (each
 // compiled with its own -m flags). A tile is kGemmRows output channels × two SIMD vectors of
 // columns; its accumulators live in registers across the whole K block. Each packed column
 // tile is used by every panel of the block before the next tile, so it stays in L1.

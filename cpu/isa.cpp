@@ -3,6 +3,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "cpu/kernel_table.h"
+
 namespace atrous {
 
 const char* cpu_isa_name(CpuIsa isa) {
@@ -59,6 +61,29 @@ int cpu_isa_vector_floats(CpuIsa isa) {
       return 1;
   }
   return 1;
+}
+
+// The one switch on the ISA: every kernel family's entry points come from the table it returns.
+const CpuKernelTable& cpu_kernel_table(CpuIsa isa) {
+  switch (isa) {
+#if defined(__x86_64__)
+    case CpuIsa::cpu_isa_avx512:
+      return cpu_kernel_table_avx512();
+    case CpuIsa::cpu_isa_avx2:
+      return cpu_kernel_table_avx2();
+#endif
+#if defined(__aarch64__)
+    case CpuIsa::cpu_isa_neon:
+      return cpu_kernel_table_neon();
+#endif
+    default:
+      return cpu_kernel_table_scalar();
+  }
+}
+
+const CpuKernelTable& cpu_kernel_table() {
+  static const CpuKernelTable& detected = cpu_kernel_table(cpu_isa_detect());
+  return detected;
 }
 
 }  // namespace atrous

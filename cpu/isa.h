@@ -1,5 +1,6 @@
-// The CPU's SIMD level, detected once; kernels are chosen from it. ATROUS_ISA=scalar|avx2|avx512
-// (or neon on aarch64) forces a lower level, so tests can cover every path on one machine.
+// The CPU's SIMD level, detected from the CPU; cpu_kernel_table (cpu/kernel_table.h) maps it to
+// every kernel family's entry points. ATROUS_ISA=scalar|avx2|avx512 (or neon on aarch64) forces a
+// lower level, so tests can cover every path on one machine.
 #pragma once
 
 namespace atrous {

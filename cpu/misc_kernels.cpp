@@ -1,5 +1,5 @@
-// The scalar loops of cpu/misc_kernels.h (the tails of every SIMD loop, and the whole range for
-// the scalar table) and the choice of table per ISA.
+// The scalar loops of cpu/misc_kernels.h: the tails of every SIMD loop, and the whole range in
+// the scalar table (kernels_scalar.cpp).
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -113,37 +113,5 @@ void dot_rows(const float* x, const float* w, int64_t depth, float* y, int64_t r
 }
 
 }  // namespace misc_scalar
-
-const MiscKernels& misc_kernels_scalar() {
-  static const MiscKernels table = {
-      misc_scalar::binary,
-      misc_scalar::binary_scalar,
-      misc_scalar::activation,
-      misc_scalar::resize_linear_row,
-      misc_scalar::resize_blend_rows,
-      misc_scalar::resize_nearest_row,
-      misc_scalar::softmax_channels,
-      misc_scalar::argmax_channels,
-      misc_scalar::dot_rows,
-  };
-  return table;
-}
-
-const MiscKernels& misc_kernels(CpuIsa isa) {
-  switch (isa) {
-#if defined(__x86_64__)
-    case CpuIsa::cpu_isa_avx512:
-      return misc_kernels_avx512();
-    case CpuIsa::cpu_isa_avx2:
-      return misc_kernels_avx2();
-#endif
-#if defined(__aarch64__)
-    case CpuIsa::cpu_isa_neon:
-      return misc_kernels_neon();
-#endif
-    default:
-      return misc_kernels_scalar();
-  }
-}
 
 }  // namespace atrous

@@ -1,8 +1,8 @@
 // The SIMD inner loops of the non-convolution kernel families (elementwise, resize,
-// softmax/argmax), one table of function pointers per ISA, chosen once when a kernel is
-// created. The loops are one ISA-neutral template (cpu/misc_kernels_simd.h) instantiated in
-// misc_kernels_<isa>.cpp with that file's instruction-set flags; the scalar table
-// (misc_kernels.cpp) runs the templates' tail loops over the whole range.
+// softmax/argmax, fully connected): CpuKernelTable::misc (cpu/kernel_table.h), taken once when
+// a kernel is created. The loops are one ISA-neutral template (cpu/misc_kernels_simd.h)
+// instantiated in kernels_<isa>.cpp with that file's instruction-set flags; the scalar table
+// (kernels_scalar.cpp) runs the templates' tail loops (misc_kernels.cpp) over the whole range.
 //
 // Numerics (what the tests hold each loop to):
 //  * binary ops, relu, clip, hard_swish: bitwise equal to ops/ (one float operation per
@@ -56,12 +56,8 @@ struct MiscKernels {
   // (two vector accumulators over k, their lanes summed, then the k tail with FMA). Every y[n]
   // is the same sequence of operations whichever rows a call covers.
   void (*dot_rows)(const float* x, const float* w, int64_t depth, float* y, int64_t rows);
+  // f32_x<lanes>_<isa>, appended to the names of the kernels that run these loops.
+  const char* name;
 };
-
-const MiscKernels& misc_kernels(CpuIsa isa);
-const MiscKernels& misc_kernels_scalar();
-const MiscKernels& misc_kernels_avx2();
-const MiscKernels& misc_kernels_avx512();
-const MiscKernels& misc_kernels_neon();
 
 }  // namespace atrous

@@ -1,4 +1,5 @@
-// The scalar panoptic merger loops (cpu/panoptic_kernels.h) and the ISA dispatch.
+// The scalar panoptic merger loops (cpu/panoptic_kernels.h), part of the scalar CpuKernelTable,
+// and the accessor into the tables.
 #include "cpu/panoptic_kernels.h"
 
 #include <algorithm>
@@ -6,6 +7,7 @@
 #include <cstdint>
 #include <limits>
 
+#include "cpu/kernel_table.h"
 #include "cpu/panoptic_kernels_simd.h"
 
 namespace atrous {
@@ -118,21 +120,6 @@ const PanopticKernels& panoptic_kernels_scalar() {
   return table;
 }
 
-const PanopticKernels& panoptic_kernels(CpuIsa isa) {
-  switch (isa) {
-#if defined(__x86_64__)
-    case CpuIsa::cpu_isa_avx512:
-      return panoptic_kernels_avx512();
-    case CpuIsa::cpu_isa_avx2:
-      return panoptic_kernels_avx2();
-#endif
-#if defined(__aarch64__)
-    case CpuIsa::cpu_isa_neon:
-      return panoptic_kernels_neon();
-#endif
-    default:
-      return panoptic_kernels_scalar();
-  }
-}
+const PanopticKernels& panoptic_kernels(CpuIsa isa) { return cpu_kernel_table(isa).panoptic; }
 
 }  // namespace atrous

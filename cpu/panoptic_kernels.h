@@ -1,6 +1,7 @@
-// The inner loops of the panoptic merger (models/panoptic_merger.cpp), one table of function
-// pointers per ISA: a scalar table (panoptic_kernels.cpp) and xsimd instantiations in
-// panoptic_kernels_<isa>.cpp, built from cpu/panoptic_kernels_simd.h with that file's flags.
+// The inner loops of the panoptic merger (models/panoptic_merger.cpp): CpuKernelTable::panoptic
+// (cpu/kernel_table.h). The scalar loops are in panoptic_kernels.cpp and the xsimd
+// instantiations of cpu/panoptic_kernels_simd.h in panoptic_kernels_<isa>.cpp: files of their
+// own, apart from kernels_<isa>.cpp, because they are compiled with -ffp-contract=off.
 //
 // Every loop is exact: every ISA returns what the scalar table returns, bit for bit.
 #pragma once
@@ -94,7 +95,9 @@ struct PanopticKernels {
   int32_t center_width;
 };
 
+// cpu_kernel_table(isa).panoptic.
 const PanopticKernels& panoptic_kernels(CpuIsa isa);
+// Each ISA's loops, for its CpuKernelTable (kernels_<isa>.cpp).
 const PanopticKernels& panoptic_kernels_scalar();
 const PanopticKernels& panoptic_kernels_avx2();
 const PanopticKernels& panoptic_kernels_avx512();

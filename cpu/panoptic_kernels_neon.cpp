@@ -1,4 +1,6 @@
 // The panoptic merger loops for neon (compiled with aarch64 NEON, and -ffp-contract=off).
+// Part of the neon CpuKernelTable (kernels_neon.cpp), in a file of its own because the other
+// families there must keep the default floating-point contraction.
 #if defined(__aarch64__)
 #define ATROUS_PANOPTIC_KERNELS_SIMD
 #include "cpu/panoptic_kernels_simd.h"

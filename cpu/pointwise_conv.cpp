@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <string>
 
 #include "cpu/cpu_kernel.h"
 
@@ -73,6 +74,7 @@ class PointwiseKernel : public CpuKernel {
  public:
   PointwisePlan plan;
   int threads = 1;
+  std::string label;  // pointwise/<the GEMM microkernel>
   Status run(const std::vector<const TensorView*>& inputs, const std::vector<TensorView*>& outputs,
              void* scratch, ThreadPool& pool) override {
     // NCHW: each image is a [C, H·W] by [M, H·W] product.
@@ -84,7 +86,7 @@ class PointwiseKernel : public CpuKernel {
                     y.f32() + b * y.shape[1] * pixels, pool, static_cast<float*>(scratch), threads);
     return Status::success();
   }
-  const char* name() const override { return "pointwise"; }
+  const char* name() const override { return label.c_str(); }
   size_t scratch_bytes() const override {
     return size_t(threads) * gemm_scratch_floats(plan.gemm.isa) * sizeof(float);
   }
@@ -106,6 +108,7 @@ CpuKernelPtr cpu_make_pointwise_kernel(const Graph& graph, size_t index,
   pointwise_plan(static_cast<const float*>(weight.data), bias, weight.shape[0], weight.shape[1],
                  activation, config.isa, &kernel->plan);
   kernel->threads = std::max(1, config.threads);
+  kernel->label = std::string("pointwise/") + kernel->plan.gemm.kernels->name;
   return kernel;
 }
 

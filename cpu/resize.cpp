@@ -20,9 +20,10 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <string>
 
 #include "cpu/cpu_kernel.h"
-#include "cpu/misc_kernels.h"
+#include "cpu/kernel_table.h"
 #include "cpu/node_check.h"
 
 namespace atrous {
@@ -56,6 +57,7 @@ class ResizeKernel : public CpuKernel {
   int64_t planes = 0, in_h = 0, in_w = 0, out_h = 0, out_w = 0;
   AxisTaps rows, columns;
   const MiscKernels* loops = nullptr;
+  std::string label;  // resize_{bilinear,nearest}_<the loops' name>
 
   Status run(const std::vector<const TensorView*>& inputs, const std::vector<TensorView*>& outputs,
              void*, ThreadPool& pool) override {
@@ -131,7 +133,7 @@ class ResizeKernel : public CpuKernel {
     }
   }
 
-  const char* name() const override { return linear ? "resize_bilinear" : "resize_nearest"; }
+  const char* name() const override { return label.c_str(); }
 };
 
 }  // namespace
@@ -154,7 +156,9 @@ CpuKernelPtr cpu_make_resize_kernel(const Graph& graph, size_t index,
   kernel->in_w = in[3];
   kernel->out_h = out[2];
   kernel->out_w = out[3];
-  kernel->loops = &misc_kernels(config.isa);
+  kernel->loops = &cpu_kernel_table(config.isa).misc;
+  kernel->label =
+      std::string(taps.linear ? "resize_bilinear_" : "resize_nearest_") + kernel->loops->name;
   build_taps(taps.axis[0], &kernel->rows);
   build_taps(taps.axis[1], &kernel->columns);
   return kernel;

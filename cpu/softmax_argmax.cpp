@@ -7,9 +7,10 @@
 // in the tails) where the reference uses double; the test bounds the difference relatively.
 // Pixels are split across threads in fixed blocks; each pixel's channels are one task's alone.
 #include <cstdint>
+#include <string>
 
 #include "cpu/cpu_kernel.h"
-#include "cpu/misc_kernels.h"
+#include "cpu/kernel_table.h"
 #include "cpu/node_check.h"
 
 namespace atrous {
@@ -23,6 +24,7 @@ class ChannelKernel : public CpuKernel {
   bool is_argmax = false;
   int64_t batch = 0, channels = 0, pixels = 0;
   const MiscKernels* loops = nullptr;
+  std::string label;  // {argmax,softmax}_channels_<the loops' name>
 
   Status run(const std::vector<const TensorView*>& inputs, const std::vector<TensorView*>& outputs,
              void*, ThreadPool& pool) override {
@@ -43,7 +45,7 @@ class ChannelKernel : public CpuKernel {
     });
     return Status::success();
   }
-  const char* name() const override { return is_argmax ? "argmax_channels" : "softmax_channels"; }
+  const char* name() const override { return label.c_str(); }
 };
 
 }  // namespace
@@ -66,7 +68,9 @@ CpuKernelPtr cpu_make_softmax_argmax_kernel(const Graph& graph, size_t index,
   kernel->batch = shape[0];
   kernel->channels = shape[1];
   kernel->pixels = shape[2] * shape[3];
-  kernel->loops = &misc_kernels(config.isa);
+  kernel->loops = &cpu_kernel_table(config.isa).misc;
+  kernel->label =
+      std::string(is_argmax ? "argmax_channels_" : "softmax_channels_") + kernel->loops->name;
   return kernel;
 }
 

@@ -16,6 +16,9 @@
 namespace atrous {
 namespace cpu_testing {
 
+// The ISAs whose CpuKernelTable this machine can run (cpu_isa_detect(), so ATROUS_ISA lowers
+// the list): scalar, avx2 and avx512 on an AVX-512 CPU. The families' kernels take their entry
+// points from cpu_kernel_table(config.isa), so a test over these ISAs covers every table.
 inline std::vector<CpuIsa> runnable_isas() {
   std::vector<CpuIsa> isas = {CpuIsa::cpu_isa_scalar};
   CpuIsa best = cpu_isa_detect();

@@ -2,6 +2,7 @@
 // every ISA this machine runs: shapes around the vector widths and the four-row blocks, every
 // trans_a/trans_b, alpha and beta, each broadcast of C and no C; bitwise identical results for
 // 1, 2 and 3 threads; and the nodes the factory must leave to the reference.
+#include "cpu/kernel_table.h"
 #include "ops/graph_rules.h"
 #include "tests/cpu_kernel_testing.h"
 
@@ -116,7 +117,8 @@ TEST_CASE("the fully connected kernel matches the reference gemm", "[cpu]") {
     Tensor magnitude = run_reference_gemm(magnitude_graph, abs_inputs);
     for (CpuIsa isa : runnable_isas()) {
       CpuKernelPtr kernel = make_kernel(graph, isa, 2);
-      CHECK(std::string(kernel->name()) == "fully_connected");
+      CHECK(std::string(kernel->name()) ==
+            std::string("fully_connected_") + cpu_kernel_table(isa).misc.name);
       std::vector<Tensor> in = copy_of(a);
       Tensor y = run_kernel(*kernel, graph, in, 2);
       // Float sums of K products against the double reference: |error| <= (K + 2)·2⁻²⁴ times

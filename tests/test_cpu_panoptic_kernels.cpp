@@ -11,6 +11,7 @@
 #include <random>
 #include <vector>
 
+#include "cpu/kernel_table.h"
 #include "cpu/panoptic_kernels.h"
 #include "cpu/panoptic_kernels_simd.h"
 #include "models/panoptic_grid.h"
@@ -46,7 +47,7 @@ TEST_CASE("panoptic argmax_first matches the scalar loop and the first-maximum r
   std::mt19937 rng(7);
   const float nan = std::numeric_limits<float>::quiet_NaN();
   for (CpuIsa isa : runnable_isas()) {
-    const PanopticKernels& kernels = panoptic_kernels(isa);
+    const PanopticKernels& kernels = cpu_kernel_table(isa).panoptic;
     for (int64_t channels : {1, 2, 3, 7, 19}) {
       for (int64_t count : {1, 3, 7, 8, 9, 15, 16, 17, 31, 33, 65, 257}) {
         for (bool with_nan : {false, true}) {
@@ -61,7 +62,8 @@ TEST_CASE("panoptic argmax_first matches the scalar loop and the first-maximum r
           }
           std::vector<int32_t> got(size_t(count), -7), scalar(size_t(count), -7);
           kernels.argmax_first(x.data(), got.data(), channels, stride, count);
-          panoptic_kernels_scalar().argmax_first(x.data(), scalar.data(), channels, stride, count);
+          cpu_kernel_table(CpuIsa::cpu_isa_scalar)
+              .panoptic.argmax_first(x.data(), scalar.data(), channels, stride, count);
           for (int64_t p = 0; p < count; ++p) {
             float top = x[size_t(p)];
             int32_t label = 0;
@@ -88,7 +90,7 @@ TEST_CASE("panoptic nearest_center matches the scalar loop, first index on ties"
   const float inf = std::numeric_limits<float>::infinity();
   int ties = 0;
   for (CpuIsa isa : runnable_isas()) {
-    const PanopticKernels& kernels = panoptic_kernels(isa);
+    const PanopticKernels& kernels = cpu_kernel_table(isa).panoptic;
     for (int32_t count : {0, 1, 2, 3, 5, 7, 8, 9, 15, 16, 17, 24, 31, 32, 33, 47, 65, 130}) {
       for (int trial = 0; trial < 60; ++trial) {
         std::vector<float> cy(static_cast<size_t>(count)), cx(static_cast<size_t>(count));
@@ -109,8 +111,8 @@ TEST_CASE("panoptic nearest_center matches the scalar loop, first index on ties"
         if (trial % 19 == 4) px = inf;
         if (trial % 13 == 5) py = 1e30f;  // squares overflow to +inf
         const int32_t expected = direct_nearest(py, px, cy, cx);
-        const int32_t scalar =
-            panoptic_kernels_scalar().nearest_center(py, px, cy.data(), cx.data(), count);
+        const int32_t scalar = cpu_kernel_table(CpuIsa::cpu_isa_scalar)
+                                   .panoptic.nearest_center(py, px, cy.data(), cx.data(), count);
         const int32_t got = kernels.nearest_center(py, px, cy.data(), cx.data(), count);
         INFO("isa " << cpu_isa_name(isa) << " count " << count << " trial " << trial << " point "
                     << py << "," << px);
@@ -247,7 +249,7 @@ TEST_CASE("panoptic assign_instances with the grid equals the scan of all center
     for (int32_t cell = 0; cell < view.rows * view.cols; ++cell) several += view.code[cell] < 0;
     if (c.cy.size() >= 12) CHECK(several > 0);  // lists of several candidates were scanned
     for (CpuIsa isa : runnable_isas()) {
-      const PanopticKernels& kernels = panoptic_kernels(isa);
+      const PanopticKernels& kernels = cpu_kernel_table(isa).panoptic;
       std::vector<int32_t> got(static_cast<size_t>(c.width)), brute(static_cast<size_t>(c.width));
       for (int y = 0; y < c.height; ++y) {
         const size_t base = size_t(y) * size_t(c.width);
@@ -303,8 +305,9 @@ TEST_CASE(
     }
     for (CpuIsa isa : runnable_isas()) {
       std::vector<int32_t> got(static_cast<size_t>(width));
-      panoptic_kernels(isa).assign_instances(view, y, width, labels.data(), is_thing.data(), 1,
-                                             offset_y.data(), offset_x.data(), got.data());
+      cpu_kernel_table(isa).panoptic.assign_instances(view, y, width, labels.data(),
+                                                      is_thing.data(), 1, offset_y.data(),
+                                                      offset_x.data(), got.data());
       for (int x = 0; x < width; ++x) {
         const float py = float(y) + offset_y[size_t(x)], px = float(x) + offset_x[size_t(x)];
         INFO("isa " << cpu_isa_name(isa) << " pixel " << y << "," << x << " point " << py << ","
@@ -321,7 +324,7 @@ TEST_CASE(
 TEST_CASE("panoptic runs and panoptic_values match their definitions", "[cpu][panoptic]") {
   std::mt19937 rng(29);
   for (CpuIsa isa : runnable_isas()) {
-    const PanopticKernels& kernels = panoptic_kernels(isa);
+    const PanopticKernels& kernels = cpu_kernel_table(isa).panoptic;
     for (int32_t width : {1, 2, 7, 8, 9, 15, 16, 17, 31, 33, 64, 100, 257}) {
       for (int trial = 0; trial < 20; ++trial) {
         std::vector<int32_t> labels(static_cast<size_t>(width)),
@@ -368,7 +371,7 @@ TEST_CASE("panoptic_values matches its definition for any class count, length an
           "[cpu][panoptic]") {
   std::mt19937 rng(31);
   for (CpuIsa isa : runnable_isas()) {
-    const PanopticKernels& kernels = panoptic_kernels(isa);
+    const PanopticKernels& kernels = cpu_kernel_table(isa).panoptic;
     // Class counts around the permutation's 16 and 32 entries; lengths around whole vectors;
     // output starts at every int offset within 64 bytes.
     for (int32_t classes : {1, 5, 16, 17, 19, 32, 33, 150}) {
@@ -459,8 +462,9 @@ TEST_CASE("panoptic instance_probability matches its definition in every ISA", "
         if (std::isfinite(p)) expected[size_t(x)] = std::llround(p * 1099511627776.0);
       }
       std::vector<int64_t> scalar(static_cast<size_t>(count));
-      panoptic_kernels_scalar().instance_probability(
-          logits.data(), classes, stride, instance.data(), class_of.data(), count, scalar.data());
+      cpu_kernel_table(CpuIsa::cpu_isa_scalar)
+          .panoptic.instance_probability(logits.data(), classes, stride, instance.data(),
+                                         class_of.data(), count, scalar.data());
       for (int32_t x = 0; x < count; ++x) {
         INFO("classes " << classes << " count " << count << " pixel " << x);
         REQUIRE(std::abs(scalar[size_t(x)] - expected[size_t(x)]) <= 1);
@@ -468,8 +472,8 @@ TEST_CASE("panoptic instance_probability matches its definition in every ISA", "
       }
       for (CpuIsa isa : runnable_isas()) {
         std::vector<int64_t> got(static_cast<size_t>(count), -1);
-        panoptic_kernels(isa).instance_probability(logits.data(), classes, stride, instance.data(),
-                                                   class_of.data(), count, got.data());
+        cpu_kernel_table(isa).panoptic.instance_probability(
+            logits.data(), classes, stride, instance.data(), class_of.data(), count, got.data());
         INFO("isa " << cpu_isa_name(isa) << " classes " << classes << " count " << count);
         REQUIRE(got == scalar);  // the same operations in every ISA
       }

@@ -8,11 +8,11 @@
 #include <cstring>
 #include <random>
 
+#include "models/overlay.h"
 #include "models/semantic.h"
 #include "ops/graph_rules.h"
 #include "runtime/image.h"
 #include "tests/graph_fixtures.h"
-#include "models/overlay.h"
 
 using namespace atrous;
 

@@ -1,0 +1,66 @@
+// The one dispatch of the CPU backend: every kernel family's per-ISA entry points, one table per
+// instruction set, filled by one translation unit per ISA (kernels_<isa>.cpp, plus
+// panoptic_kernels_<isa>.cpp for the merger's loops, which need other floating-point flags).
+// Kernels take their entry points from cpu_kernel_table(config.isa) when they are created; the
+// merger, the tests and the microbenchmarks read the same tables. Nothing else switches on the
+// ISA.
+//
+// Microkernel names say the element type, the tile and the ISA, as XNNPACK's do:
+//  * gemm_f32_<rows>x<columns>_<isa>: kGemmRows output channels × tile_columns pixels held in
+//    registers;
+//  * dwconv_f32_{band,row}_<vectors>x<lanes>_<isa>: a block of `vectors` SIMD vectors of
+//    `lanes` output positions (band: the flat banded path; row: the row-by-row path);
+//  * f32_x<lanes>_<isa> for the misc loops (one vector of `lanes` floats), appended to the
+//    kernel's own name (e.g. resize_bilinear_f32_x8_avx2).
+// Profiles (`atrous bench --profile`) report these names through CpuKernel::name().
+#pragma once
+
+#include <cstdint>
+
+#include "cpu/isa.h"
+#include "cpu/misc_kernels.h"
+#include "cpu/panoptic_kernels.h"
+
+namespace atrous {
+
+struct GemmBlock;
+struct DepthwisePlan;
+struct DepthwiseTaps;
+
+struct GemmKernels {
+  // One K block of one column block against a range of panels (cpu/gemm.h).
+  void (*block)(const GemmBlock& block);
+  int64_t tile_columns;  // columns per packed B tile (two vectors; 8 for scalar)
+  const char* name;
+};
+
+struct DepthwiseKernels {
+  // The banded path's flat band and the row-by-row path's row (cpu/depthwise_conv.h).
+  void (*band)(const DepthwisePlan& plan, const float* const* source, const float* weight,
+               int count, int64_t rows, float bias, float* out, int64_t out_stride);
+  void (*row)(const DepthwisePlan& plan, const DepthwiseTaps& taps, float bias, float* y);
+  const char* band_name;
+  const char* row_name;
+};
+
+struct CpuKernelTable {
+  CpuIsa isa;
+  GemmKernels gemm;
+  DepthwiseKernels depthwise;
+  MiscKernels misc;
+  PanopticKernels panoptic;
+};
+
+// The table of an ISA the CPU runs (cpu_isa_detect() or lower); an ISA this build has no
+// kernels for (avx2 on aarch64, neon on x86-64) gets the scalar table.
+const CpuKernelTable& cpu_kernel_table(CpuIsa isa);
+// The table of cpu_isa_detect(), chosen once per process.
+const CpuKernelTable& cpu_kernel_table();
+
+// Filled by kernels_<isa>.cpp; only cpu_kernel_table calls these.
+const CpuKernelTable& cpu_kernel_table_scalar();
+const CpuKernelTable& cpu_kernel_table_avx2();
+const CpuKernelTable& cpu_kernel_table_avx512();
+const CpuKernelTable& cpu_kernel_table_neon();
+
+}  // namespace atrous

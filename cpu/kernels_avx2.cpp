@@ -1,0 +1,32 @@
+// The AVX2 + FMA kernel table (compiled with -mavx2 -mfma): the GEMM, depthwise and misc
+// templates instantiated for xsimd::fma3<avx2>. The panoptic merger's loops are in
+// panoptic_kernels_avx2.cpp: they need -ffp-contract=off, which would change these families'
+// numerics (see cpu/README.md).
+#if defined(__x86_64__)
+#define ATROUS_MISC_KERNELS_SIMD
+#include "cpu/depthwise_conv_kernel.h"
+#include "cpu/gemm_kernel.h"
+#include "cpu/kernel_table.h"
+#include "cpu/misc_kernels_simd.h"
+
+namespace atrous {
+
+const CpuKernelTable& cpu_kernel_table_avx2() {
+  using Arch = xsimd::fma3<xsimd::avx2>;
+  static_assert(xsimd::batch<float, Arch>::size == 8, "the names below say 8 lanes");
+  static const CpuKernelTable table = [] {
+    CpuKernelTable t;
+    t.isa = CpuIsa::cpu_isa_avx2;
+    t.gemm = {gemm_block<Arch>, 2 * int64_t(xsimd::batch<float, Arch>::size), "gemm_f32_6x16_avx2"};
+    t.depthwise = {depthwise_band<Arch>, depthwise_row<Arch>, "dwconv_f32_band_8x8_avx2",
+                   "dwconv_f32_row_8x8_avx2"};
+    t.misc = misc_simd::make_misc_kernels<Arch>();
+    t.misc.name = "f32_x8_avx2";
+    t.panoptic = panoptic_kernels_avx2();
+    return t;
+  }();
+  return table;
+}
+
+}  // namespace atrous
+#endif

@@ -1,0 +1,38 @@
+// The AVX-512F kernel table (compiled with -mavx512f -mfma): the GEMM, depthwise and misc
+// templates instantiated for xsimd::avx512f, whose fma is a*b + c and so relies on the default
+// floating-point contraction. The panoptic merger's loops are in panoptic_kernels_avx512.cpp,
+// compiled with -ffp-contract=off (see cpu/README.md).
+#if defined(__x86_64__)
+// GCC 12 reports a false -Wmaybe-uninitialized inside avx512fintrin.h for the broadcasts
+// (the intrinsics start from an undefined vector on purpose).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+#define ATROUS_MISC_KERNELS_SIMD
+#include "cpu/depthwise_conv_kernel.h"
+#include "cpu/gemm_kernel.h"
+#include "cpu/kernel_table.h"
+#include "cpu/misc_kernels_simd.h"
+
+namespace atrous {
+
+const CpuKernelTable& cpu_kernel_table_avx512() {
+  using Arch = xsimd::avx512f;
+  static_assert(xsimd::batch<float, Arch>::size == 16, "the names below say 16 lanes");
+  static const CpuKernelTable table = [] {
+    CpuKernelTable t;
+    t.isa = CpuIsa::cpu_isa_avx512;
+    t.gemm = {gemm_block<Arch>, 2 * int64_t(xsimd::batch<float, Arch>::size),
+              "gemm_f32_6x32_avx512"};
+    t.depthwise = {depthwise_band<Arch>, depthwise_row<Arch>, "dwconv_f32_band_8x16_avx512",
+                   "dwconv_f32_row_8x16_avx512"};
+    t.misc = misc_simd::make_misc_kernels<Arch>();
+    t.misc.name = "f32_x16_avx512";
+    t.panoptic = panoptic_kernels_avx512();
+    return t;
+  }();
+  return table;
+}
+
+}  // namespace atrous
+#endif

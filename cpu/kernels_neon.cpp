@@ -1,0 +1,31 @@
+// The NEON (aarch64) kernel table: the GEMM, depthwise and misc templates instantiated for
+// xsimd::neon64. The panoptic merger's loops are in panoptic_kernels_neon.cpp, compiled with
+// -ffp-contract=off (see cpu/README.md).
+#if defined(__aarch64__)
+#define ATROUS_MISC_KERNELS_SIMD
+#include "cpu/depthwise_conv_kernel.h"
+#include "cpu/gemm_kernel.h"
+#include "cpu/kernel_table.h"
+#include "cpu/misc_kernels_simd.h"
+
+namespace atrous {
+
+const CpuKernelTable& cpu_kernel_table_neon() {
+  using Arch = xsimd::neon64;
+  static_assert(xsimd::batch<float, Arch>::size == 4, "the names below say 4 lanes");
+  static const CpuKernelTable table = [] {
+    CpuKernelTable t;
+    t.isa = CpuIsa::cpu_isa_neon;
+    t.gemm = {gemm_block<Arch>, 2 * int64_t(xsimd::batch<float, Arch>::size), "gemm_f32_6x8_neon"};
+    t.depthwise = {depthwise_band<Arch>, depthwise_row<Arch>, "dwconv_f32_band_8x4_neon",
+                   "dwconv_f32_row_8x4_neon"};
+    t.misc = misc_simd::make_misc_kernels<Arch>();
+    t.misc.name = "f32_x4_neon";
+    t.panoptic = panoptic_kernels_neon();
+    return t;
+  }();
+  return table;
+}
+
+}  // namespace atrous
+#endif
