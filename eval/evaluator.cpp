@@ -10,6 +10,9 @@
 #include <condition_variable>
 #include <map>
 #include <mutex>
+#include <new>
+#include <stdexcept>
+#include <string>
 
 namespace atrous {
 
@@ -131,7 +134,14 @@ Status evaluate_images(size_t count, ThreadPool& pool,
       if (i >= count || failed.load()) return;
       EvalAccumulators delta = total->empty_like();
       share.reserved = false;
-      Status status = evaluate(i, &delta);
+      Status status;
+      try {
+        status = evaluate(i, &delta);
+      } catch (const std::bad_alloc&) {
+        status = Status::error("image " + std::to_string(i) + ": out of memory");
+      } catch (const std::exception& e) {
+        status = Status::error("image " + std::to_string(i) + ": " + e.what());
+      }
       bool others_wait = false;
       {
         std::lock_guard<std::mutex> lock(budget.mutex);

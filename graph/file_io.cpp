@@ -32,9 +32,7 @@ Status open_regular_file(const std::string& path, int* fd, uint64_t* size) {
   int f = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
   if (f < 0) {
     const int e = errno;
-    if (e == ENOENT) return Status::error(path + ": does not exist");
-    if (e == EISDIR) return Status::error(path + ": is a directory");
-    if (e == ENXIO) return Status::error(path + ": is not a regular file");  // socket, device
+    if (e == ENXIO) return Status::error(path + ": is not a regular file");  // a socket
     return Status::error(path + ": cannot open (" + std::strerror(e) + ")");
   }
   struct stat st;

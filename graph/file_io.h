@@ -18,8 +18,8 @@ namespace atrous {
 // Opens `path` read-only (close-on-exec) after checking that it names a regular file; `*size`
 // (optional) gets its size. The type is checked on the opened descriptor (fstat), and the open
 // itself does not wait on a FIFO, so nothing blocks and nothing changes between check and use.
-// Errors start with `path`: "does not exist", "is a directory", "is a FIFO, not a regular file",
-// "cannot open (<reason>)", ...
+// Errors start with `path`: "cannot open (No such file or directory)", "is a directory", "is a
+// FIFO, not a regular file", "is a character device, not a regular file", ...
 Status open_regular_file(const std::string& path, int* fd, uint64_t* size = nullptr);
 // The same as a stdio stream ("rb").
 Status fopen_regular_file(const std::string& path, std::FILE** file, uint64_t* size = nullptr);
