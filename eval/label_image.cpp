@@ -97,8 +97,9 @@ void resize_exact(std::vector<T>* v, size_t n) {
 Status fast_decode(const std::string& path, bool* handled,
                    const std::function<Status(const PngInfo&)>& start,
                    const std::function<void(int, const uint8_t*)>& row) {
-  *handled = false;
+  *handled = true;  // errors included: only a PNG variant the decoder leaves out goes to stb
   ATROUS_RETURN_IF_ERROR(require_png(path));
+  *handled = false;
   PngDecoder& decoder = thread_decoder();
   PngInfo info;
   bool unsupported = false;

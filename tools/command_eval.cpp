@@ -95,6 +95,7 @@ struct EvalArguments {
   std::string threads_text, memory_budget_text;
   bool quiet = false;
   bool allow_outside_paths = false;
+  const CLI::Option* memory_budget_option = nullptr;  // to tell "--memory-budget ''" from none
 };
 
 // "2G", "512M", "64k" (powers of 1024) or plain bytes.
@@ -133,7 +134,7 @@ int run_eval(const EvalArguments& a) {
     return cli_fail("eval: --threads needs a number from 1 to 1024", 2);
   EvalMemory memory;
   memory.budget = kEvalDefaultMemoryBudget;
-  if (!a.memory_budget_text.empty() &&
+  if (a.memory_budget_option->count() > 0 &&
       (!parse_size(a.memory_budget_text, &memory.budget) || memory.budget < (uint64_t(1) << 20)))
     return cli_fail(
         "eval: --memory-budget needs a size of at least 1M (bytes, or with K, M, G or T)", 2);
@@ -393,9 +394,10 @@ CommandRunner add_command_eval(CLI::App& app) {
                   "threads, 1 to 1024 (default: the hardware threads)")
       ->type_name("N");
   cmd->add_flag("--quiet", a->quiet, "no progress and no tables");
-  cmd->add_option("--memory-budget", a->memory_budget_text,
-                  "memory for decoding, all threads together (default 2G)")
-      ->type_name("SIZE");
+  a->memory_budget_option =
+      cmd->add_option("--memory-budget", a->memory_budget_text,
+                      "memory for decoding, all threads together (default 2G)")
+          ->type_name("SIZE");
   cmd->add_flag("--allow-outside-paths", a->allow_outside_paths,
                 "read files named outside the given folders (../, absolute, symlinks)");
   return [a] {
