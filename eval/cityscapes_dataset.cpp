@@ -331,10 +331,15 @@ Status cityscapes_dataset_load(const std::string& gt_root, const std::string& pr
                            gt_json.string() +
                            " does not (create it with cityscapesScripts' csCreatePanopticImgs)");
     PanopticDataset panoptic;
+    // The JSONs and the PNG folders themselves must be inside the roots too (not links out).
+    const fs::path gt_pngs = gt_fine / ("cityscapes_panoptic_" + split);
     ATROUS_RETURN_IF_ERROR(eval_root_check(gt_folder, gt_json.string()));
+    ATROUS_RETURN_IF_ERROR(eval_root_check(gt_folder, gt_pngs.string()));
     ATROUS_RETURN_IF_ERROR(eval_root_check(dataset->pred_folder, pred_json.string()));
+    ATROUS_RETURN_IF_ERROR(
+        eval_root_check(dataset->pred_folder, (fs::path(pred_root) / "panoptic").string()));
     ATROUS_RETURN_IF_ERROR(panoptic_dataset_load(
-        gt_json.string(), (gt_fine / ("cityscapes_panoptic_" + split)).string(), pred_json.string(),
+        gt_json.string(), gt_pngs.string(), pred_json.string(),
         (fs::path(pred_root) / "panoptic").string(), &panoptic, allow_outside_paths));
     dataset->panoptic_categories = panoptic.categories;
     for (auto& pair : panoptic.images) {
