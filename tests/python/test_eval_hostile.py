@@ -66,6 +66,14 @@ def test_instance_bad_confidence(atrous_bin, cs_instance, confidence):
     failing(atrous_bin, cs_args(gt_root, pred_root), txt)
 
 
+def test_instance_mask_name_with_nul(atrous_bin, cs_instance):
+    gt_root, pred_root, txt = cs_instance
+    with open(txt, "ab") as f:
+        f.write(b"masks/m0.png\0../../../etc/passwd 26 0.9\n")
+    r = failing(atrous_bin, cs_args(gt_root, pred_root), txt)
+    assert "NUL" in r.stderr
+
+
 def test_instance_mask_outside_pred_root(atrous_bin, cs_instance, tmp_path):
     gt_root, pred_root, txt = cs_instance
     outside = tmp_path / "outside.png"
