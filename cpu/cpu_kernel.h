@@ -20,10 +20,10 @@
 #include <vector>
 
 #include "cpu/isa.h"
-#include "graph/thread_pool.h"
 #include "graph/graph.h"
 #include "graph/status.h"
 #include "graph/tensor.h"
+#include "graph/thread_pool.h"
 
 namespace atrous {
 

@@ -11,8 +11,8 @@
 #include <map>
 #include <sstream>
 
-#include "graph/cityscapes_labels.h"
 #include "eval/label_image.h"
+#include "graph/cityscapes_labels.h"
 
 namespace fs = std::filesystem;
 

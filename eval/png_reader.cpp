@@ -21,6 +21,7 @@ namespace atrous {
 namespace {
 
 constexpr int kMaxSide = 16384;
+constexpr size_t kMaxDeflateRatio = 1032;
 constexpr size_t kRowSlack = 16;  // readable bytes after the last row (see png_reader.h)
 
 uint32_t read_be32(const uint8_t* p) {
@@ -327,6 +328,14 @@ Status PngDecoder::parse_and_inflate(const uint8_t* data, size_t size, PngInfo* 
   const int bpp = info->channels * info->bit_depth / 8;
   const size_t stride = size_t(info->width) * size_t(bpp);
   const size_t expected = (stride + 1) * size_t(info->height);
+  // Deflate expands at most 1032-fold (a 258-byte match in 2 bits), so image data too short for
+  // the header's size is refused before a buffer of that size is made: a 60-byte file claiming
+  // 16384×16384 RGBA would otherwise fill 1 GiB (found by fuzz/fuzz_png.cpp).
+  if (expected / kMaxDeflateRatio > idat_size)
+    return Status::error("corrupt PNG: " + std::to_string(idat_size) +
+                         " bytes of image data cannot hold the " + std::to_string(expected) +
+                         " bytes of a " + std::to_string(info->width) + "x" +
+                         std::to_string(info->height) + " image");
   reserve_bytes(&inflated_, expected + kRowSlack);
   if (!decompressor_) {
     decompressor_ = libdeflate_alloc_decompressor();
