@@ -139,3 +139,12 @@ def test_an_oversized_image_is_reported_with_its_size_and_the_limit(atrous_bin, 
     result = segment(atrous_bin, [str(tmp_path / "wide.png")], tmp_path / "out")
     assert result.returncode == 1
     assert "16385x8" in result.stderr and "16384x16384" in result.stderr, result.stderr
+
+
+def test_a_model_path_that_is_not_a_regular_file_is_refused_without_blocking(atrous_bin, tmp_path):
+    fifo = tmp_path / "model.atrous"
+    os.mkfifo(fifo)
+    for path in (str(fifo), "/dev/zero", str(tmp_path)):
+        result = subprocess.run([atrous_bin, "info", path], capture_output=True, text=True, timeout=30)
+        assert result.returncode == 1, result.stderr
+        assert "not a regular file" in result.stderr, result.stderr
