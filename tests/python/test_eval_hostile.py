@@ -313,3 +313,23 @@ def test_large_coordinates_header_only_bomb(atrous_bin, tmp_path):
     assert code == 1, err
     assert "img1.png" in err
     assert peak < 1200
+
+
+def test_json_that_is_a_directory(atrous_bin, tmp_path):
+    args = write_coco(tmp_path)
+    (tmp_path / "gt.json").unlink()
+    (tmp_path / "gt.json").mkdir()
+    r = failing(atrous_bin, args, tmp_path / "gt.json")
+    assert "is a directory" in r.stderr
+
+
+def test_oversized_png_is_named_as_such(atrous_bin, tmp_path):
+    """Not "unknown image type": the size is read from the header and refused before decoding."""
+    args = write_coco(tmp_path)
+    p = tmp_path / "pred" / "img1.png"
+    def chunk(t, body):
+        return struct.pack(">I", len(body)) + t + body + struct.pack(">I", zlib.crc32(t + body))
+    p.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 100000, 8, 8, 2, 0, 0, 0))
+                  + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b""))
+    r = failing(atrous_bin, args, p)
+    assert "image size 100000x8 out of range" in r.stderr
