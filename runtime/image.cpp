@@ -50,7 +50,7 @@ int source_read(void* user, char* out, int size) {
   // stb refills its 128-byte buffer with reads that may come back short near the end; any other
   // short read is a getn (a row, a whole PNM raster) whose result some loaders ignore.
   if (n < size_t(std::max(size, 0)) && (n == 0 || size != kStbBufferBytes)) s->read_past_end = true;
-  std::memcpy(out, s->data + s->position, n);
+  if (n) std::memcpy(out, s->data + s->position, n);  // an empty file's data is null
   s->position += n;
   return int(n);
 }

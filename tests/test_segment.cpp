@@ -120,6 +120,16 @@ TEST_CASE("images: gray and RGBA files become RGB, non-images and huge images ar
   std::remove(path.c_str());
 }
 
+// Found by fuzz/fuzz_image.cpp: an empty file handed stb a null buffer to copy from
+// (undefined behaviour, reported by the sanitizer builds).
+TEST_CASE("images: an empty file is refused", "[segment]") {
+  const std::string path = temp_path(".png");
+  write_bytes(path, {});
+  Image loaded;
+  CHECK(!image_load_rgb(path, &loaded).ok());
+  std::remove(path.c_str());
+}
+
 // Found by fuzz/fuzz_image.cpp: a PGM whose width and height are not numbers decoded as a 0x0
 // image and was accepted (the pipelines would then resize nothing into a model's input).
 TEST_CASE("images: a header without a width or height is refused", "[segment]") {
