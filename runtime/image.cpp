@@ -171,7 +171,12 @@ Status decode(const uint8_t* data, size_t size, const std::string& what, Image* 
                          std::to_string(size) + ": truncated or corrupt");
   const int info_channels = channels;
   source = ByteSource{data, size};
-  stbi_uc* pixels = stbi_load_from_callbacks(&kCallbacks, &source, &width, &height, &channels, 3);
+  // stb_image 2.27 converts a 16-bit PNM's channels as if they were 8-bit and then reads twice the
+  // bytes it converted (a heap overrun, found by fuzz/fuzz_image.cpp). Only gray PNMs (P5) need
+  // a conversion, so they are decoded with their one channel and replicated here, as stb would.
+  const bool gray_pnm = size >= 2 && data[0] == 'P' && data[1] == '5';
+  stbi_uc* pixels =
+      stbi_load_from_callbacks(&kCallbacks, &source, &width, &height, &channels, gray_pnm ? 1 : 3);
   if (!pixels)
     return Status::error(what + ": cannot decode image (" + std::string(stbi_failure_reason()) +
                          ")");
@@ -183,7 +188,14 @@ Status decode(const uint8_t* data, size_t size, const std::string& what, Image* 
   image->width = width;
   image->height = height;
   image->channels = 3;
-  image->pixels.assign(pixels, pixels + size_t(width) * size_t(height) * 3);
+  const size_t count = size_t(width) * size_t(height);
+  if (gray_pnm) {
+    image->pixels.resize(count * 3);
+    for (size_t i = 0; i < count; ++i)
+      image->pixels[3 * i] = image->pixels[3 * i + 1] = image->pixels[3 * i + 2] = pixels[i];
+  } else {
+    image->pixels.assign(pixels, pixels + count * 3);
+  }
   if (source_channels) *source_channels = info_channels ? info_channels : channels;
   return Status::success();
 }
