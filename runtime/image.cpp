@@ -42,6 +42,7 @@ struct ByteSource {
   bool read_past_end = false;
 };
 
+constexpr uint64_t kMaxUnboundedImagePixels = uint64_t(4096) * 4096;
 constexpr int kStbBufferBytes = 128;  // sizeof stbi__context::buffer_start
 
 int source_read(void* user, char* out, int size) {
@@ -169,6 +170,16 @@ Status decode(const uint8_t* data, size_t size, const std::string& what, Image* 
                          std::to_string(height) + " pixels, which need at least " +
                          std::to_string(needed) + " bytes, but the file has " +
                          std::to_string(size) + ": truncated or corrupt");
+  // GIF and HDR data do not bound the image size (a GIF frame may be 1x1 on any canvas), and stb
+  // allocates the whole canvas before reading a pixel (GIF 9 bytes a pixel, HDR 12): a 4 KB GIF
+  // cost 2 GB (found by fuzz/fuzz_image.cpp). Their size is capped instead.
+  const bool gif = size >= 4 && std::memcmp(data, "GIF8", 4) == 0;
+  const bool hdr = size >= 2 && data[0] == '#' && data[1] == '?';
+  if ((gif || hdr) && uint64_t(width) * uint64_t(height) > kMaxUnboundedImagePixels)
+    return Status::error(what + ": a " + (gif ? "GIF" : "HDR") + " image of " +
+                         std::to_string(width) + "x" + std::to_string(height) +
+                         " pixels is larger than the " + std::to_string(kMaxUnboundedImagePixels) +
+                         " pixels (4096x4096) this tool decodes in these formats");
   const int info_channels = channels;
   source = ByteSource{data, size};
   // stb_image 2.27 converts a 16-bit PNM's channels as if they were 8-bit and then reads twice the

@@ -162,6 +162,60 @@ TEST_CASE("images: 8- and 16-bit gray PNM files", "[segment]") {
   std::remove(path.c_str());
 }
 
+// Found by fuzz/fuzz_image.cpp: a GIF of a few bytes whose canvas is large (any frame may be 1x1)
+// made stb allocate 9 bytes for every canvas pixel before reading one: 2 GB for 14853x14906.
+TEST_CASE("images: GIF canvases above 4096x4096 are refused before decoding", "[segment]") {
+  const std::string path = temp_path(".gif");
+  for (int side : {64, 4097}) {
+    std::vector<uint8_t> gif = {'G',
+                                'I',
+                                'F',
+                                '8',
+                                '9',
+                                'a',
+                                uint8_t(side & 0xFF),
+                                uint8_t(side >> 8),
+                                uint8_t(side & 0xFF),
+                                uint8_t(side >> 8),
+                                0x80,
+                                0,
+                                0,
+                                0,
+                                0,
+                                0,
+                                255,
+                                255,
+                                255,  // palette: black, white
+                                ',',
+                                0,
+                                0,
+                                0,
+                                0,
+                                1,
+                                0,
+                                1,
+                                0,
+                                0,  // a 1x1 frame at 0,0
+                                2,
+                                2,
+                                0x4C,
+                                0x01,
+                                0,
+                                ';'};  // LZW: clear, 1, end
+    write_bytes(path, gif);
+    Image loaded;
+    Status status = image_load_rgb(path, &loaded);
+    INFO(status.message());
+    if (side == 64) {
+      CHECK(status.ok());
+      CHECK((loaded.width == 64 && loaded.height == 64));
+    } else {
+      CHECK_THAT(status.message(), Catch::Contains("4097x4097") && Catch::Contains("4096x4096"));
+    }
+  }
+  std::remove(path.c_str());
+}
+
 // Found by fuzz/fuzz_image.cpp: a PGM whose width and height are not numbers decoded as a 0x0
 // image and was accepted (the pipelines would then resize nothing into a model's input).
 TEST_CASE("images: a header without a width or height is refused", "[segment]") {
