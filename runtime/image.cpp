@@ -110,8 +110,11 @@ uint64_t minimum_file_bytes(const uint8_t* d, size_t size, uint64_t width, uint6
 // segment, at the markers stb would read (0xFF then a byte other than 0x00, 0xFF or a restart
 // marker; the segments that carry a length are skipped by it, anything else byte by byte).
 bool jpeg_huffman_counts_fit(const uint8_t* d, size_t n) {
-  if (n < 2 || d[0] != 0xFF || d[1] != 0xD8) return true;  // not a JPEG
-  size_t p = 2;
+  // stb takes any run of 0xFF fill bytes before the start-of-image marker.
+  size_t p = 0;
+  while (p < n && d[p] == 0xFF) ++p;
+  if (p == 0 || p >= n || d[p] != 0xD8) return true;  // not a JPEG
+  ++p;
   while (p + 1 < n) {
     const uint8_t m = d[p + 1];
     if (d[p] != 0xFF || m == 0xFF) {
