@@ -144,9 +144,35 @@ bool jpeg_huffman_counts_fit(const uint8_t* d, size_t n) {
   return true;
 }
 
+// stb_image 2.27 reads the numbers of a PNM header into an int without an overflow check (found
+// by fuzz/fuzz_image.cpp): a width, height or maximum value of more than 9 digits is refused first.
+// The header is walked as stb walks it: whitespace, and comments from '#' to the end of the line.
+bool pnm_header_numbers_fit(const uint8_t* d, size_t n) {
+  if (n < 2 || d[0] != 'P' || (d[1] != '5' && d[1] != '6')) return true;  // not a PNM
+  auto space = [](uint8_t c) { return c == ' ' || (c >= '\t' && c <= '\r'); };
+  size_t p = 2;
+  for (int field = 0; field < 3; ++field) {
+    while (p < n) {
+      if (space(d[p])) {
+        ++p;
+      } else if (d[p] == '#') {
+        while (p < n && d[p] != '\n' && d[p] != '\r') ++p;
+      } else {
+        break;
+      }
+    }
+    size_t digits = 0;
+    for (; p < n && d[p] >= '0' && d[p] <= '9'; ++p) ++digits;
+    if (digits > 9) return false;
+  }
+  return true;
+}
+
 Status check_jpeg_tables(const uint8_t* data, size_t size, const std::string& what) {
   if (!jpeg_huffman_counts_fit(data, size))
     return Status::error(what + ": corrupt JPEG (a Huffman table with more than 256 codes)");
+  if (!pnm_header_numbers_fit(data, size))
+    return Status::error(what + ": corrupt PNM header (a number of more than 9 digits)");
   return Status::success();
 }
 

@@ -216,6 +216,21 @@ TEST_CASE("images: GIF canvases above 4096x4096 are refused before decoding", "[
   std::remove(path.c_str());
 }
 
+// Found by fuzz/fuzz_image.cpp: stb_image 2.27 overflowed an int reading a long number in a PNM
+// header (undefined behaviour, reported by the sanitizer builds).
+TEST_CASE("images: PNM header numbers of more than 9 digits are refused", "[segment]") {
+  const std::string path = temp_path(".pgm");
+  for (const char* header : {"P5\n# c\n4 4\n2553333333333333\n", "P6 99999999999 2 255\n",
+                             "P5\n4\t#\n00000000004 255\n"}) {
+    std::vector<uint8_t> bytes(header, header + std::strlen(header));
+    bytes.resize(bytes.size() + 64, 7);
+    write_bytes(path, bytes);
+    Image loaded;
+    CHECK_THAT(image_load_rgb(path, &loaded).message(), Catch::Contains("more than 9 digits"));
+  }
+  std::remove(path.c_str());
+}
+
 // Found by fuzz/fuzz_image.cpp: a PGM whose width and height are not numbers decoded as a 0x0
 // image and was accepted (the pipelines would then resize nothing into a model's input).
 TEST_CASE("images: a header without a width or height is refused", "[segment]") {
