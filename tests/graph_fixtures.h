@@ -1,9 +1,14 @@
-// Small graphs built in C++ for the loader, pass and hostile-file tests.
+// Small graphs and random data built in C++ for the tests (loader, passes, planner, hostile files,
+// CUDA against the reference) and the benchmarks that build their own graphs.
 #pragma once
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <random>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "graph/graph.h"
 
@@ -18,6 +23,17 @@ inline Tensor random_tensor(const Shape& shape, std::mt19937& rng, float low = -
   return tensor;
 }
 
+// ‖expected − actual‖₂ / ‖expected‖₂ over float32 tensors of the same size.
+inline double relative_l2(const Tensor& expected, const Tensor& actual) {
+  double difference = 0.0, norm = 0.0;
+  for (int64_t i = 0; i < expected.numel(); ++i) {
+    const double e = expected.f32()[i], a = actual.f32()[i];
+    difference += (e - a) * (e - a);
+    norm += e * e;
+  }
+  return std::sqrt(difference) / std::max(std::sqrt(norm), 1e-30);
+}
+
 inline void add_node(Graph& graph, OpType op, const std::string& name, std::vector<int32_t> inputs,
                      std::vector<int32_t> outputs, AttributeMap attributes = AttributeMap()) {
   Node node;
@@ -27,6 +43,14 @@ inline void add_node(Graph& graph, OpType op, const std::string& name, std::vect
   node.outputs = std::move(outputs);
   node.attributes = std::move(attributes);
   graph.nodes.push_back(std::move(node));
+}
+
+// The same, named "n<index>": for graphs made in bulk (tests/test_memory_planner.cpp,
+// bench/bench_planner.cpp).
+inline void add_node(Graph& graph, OpType op, std::vector<int32_t> inputs,
+                     std::vector<int32_t> outputs, AttributeMap attributes = AttributeMap()) {
+  add_node(graph, op, "n" + std::to_string(graph.nodes.size()), std::move(inputs),
+           std::move(outputs), std::move(attributes));
 }
 
 // input [1,3,9,11] → conv 3×3 (3→4, pad 1) → batch_norm → relu → depthwise conv 3×3 stride 2

@@ -16,20 +16,11 @@
 
 using namespace atrous;
 using atrous::testing::cuda_ready;
+using atrous::testing::relative_l2;
 
 namespace {
 
 constexpr double kTolerance = 1e-5;
-
-double relative_l2(const Tensor& expected, const Tensor& actual) {
-  double difference = 0.0, norm = 0.0;
-  for (int64_t i = 0; i < expected.numel(); ++i) {
-    const double e = expected.f32()[i], a = actual.f32()[i];
-    difference += (e - a) * (e - a);
-    norm += e * e;
-  }
-  return std::sqrt(difference) / std::max(std::sqrt(norm), 1e-30);
-}
 
 // Compares every output of two runs of the same graph.
 void compare_outputs(const std::string& label, const std::vector<Tensor>& expected,
