@@ -37,16 +37,9 @@ using namespace atrous;
 
 namespace {
 
+using testing::OpCase;
 using testing::random_tensor;
 using testing::relative_l2;
-
-struct OpCase {
-  std::string label;
-  OpType op;
-  Shape input;
-  std::vector<Shape> constants;
-  AttributeMap attributes;
-};
 
 AttributeMap conv(std::vector<int64_t> strides, std::vector<int64_t> dilations,
                   std::vector<int64_t> pads, int64_t group, const char* activation) {
@@ -142,17 +135,7 @@ std::vector<OpCase> op_cases(int64_t scale) {
 }
 
 Status make_model(const OpCase& c, std::mt19937& rng, std::shared_ptr<const Model>* model) {
-  Graph graph;
-  const int32_t x = graph.add_tensor("x", DType::dtype_f32, c.input);
-  graph.inputs.push_back(x);
-  std::vector<int32_t> inputs = {x};
-  for (size_t i = 0; i < c.constants.size(); ++i)
-    inputs.push_back(
-        graph.add_constant("c" + std::to_string(i), random_tensor(c.constants[i], rng)));
-  const int32_t y = graph.add_tensor("y", DType::dtype_f32, {});
-  testing::add_node(graph, c.op, "node", inputs, {y}, c.attributes);
-  graph.outputs = {y};
-  return Model::from_graph(std::move(graph), model);
+  return Model::from_graph(testing::op_case_graph(c, rng), model);
 }
 
 Status run_backend(const std::shared_ptr<const Model>& model, Backend backend, const Tensor& input,

@@ -53,6 +53,39 @@ inline void add_node(Graph& graph, OpType op, std::vector<int32_t> inputs,
            std::move(outputs), std::move(attributes));
 }
 
+// One node on random data, for the CUDA-against-reference tests and bench_cuda: graph input "x",
+// then constant inputs (absent where the shape is empty), one output "y".
+struct OpCase {
+  std::string label;
+  OpType op;
+  Shape input;
+  std::vector<Shape> constants;
+  AttributeMap attributes;
+  float low = -1.0f, high = 1.0f;  // the range a test draws "x" from
+};
+
+// The graph of `c`; its constants are random in [-1, 1], divisors in [0.5, 2] (away from 0).
+inline Graph op_case_graph(const OpCase& c, std::mt19937& rng) {
+  Graph graph;
+  const int32_t x = graph.add_tensor("x", DType::dtype_f32, c.input);
+  graph.inputs.push_back(x);
+  std::vector<int32_t> inputs = {x};
+  for (size_t i = 0; i < c.constants.size(); ++i) {
+    if (c.constants[i].empty()) {
+      inputs.push_back(kAbsentInput);
+      continue;
+    }
+    const bool divisor = c.op == OpType::op_div;
+    inputs.push_back(graph.add_constant(
+        "c" + std::to_string(i),
+        random_tensor(c.constants[i], rng, divisor ? 0.5f : -1.f, divisor ? 2.f : 1.f)));
+  }
+  const int32_t y = graph.add_tensor("y", DType::dtype_f32, {});
+  add_node(graph, c.op, "node", inputs, {y}, c.attributes);
+  graph.outputs = {y};
+  return graph;
+}
+
 // input [1,3,9,11] → conv 3×3 (3→4, pad 1) → batch_norm → relu → depthwise conv 3×3 stride 2
 // dilation (1,2) TF-SAME (clip 0..6) → concat with (resize of the input to the same size) →
 // global_average_pool + (constant folded branch: add(c1, c2)) → outputs "logits" and "pooled".
