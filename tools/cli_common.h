@@ -8,6 +8,7 @@
 #include <functional>
 #include <string>
 
+#include "graph/output_files.h"
 #include "graph/status.h"
 #include "runtime/session.h"
 
@@ -21,6 +22,12 @@ int cli_fail(const std::string& message, int code = 1);
 bool parse_int(const std::string& text, long long* value);
 // Writes `text` to `path` (replacing it); an error names the path.
 Status write_text_file(const std::string& path, const std::string& text);
+// Stages `path` in `files` and runs write(temporary path); an error names `path`, not the
+// temporary (tools/cli_output.cpp).
+Status write_output(OutputFiles& files, const std::string& path,
+                    const std::function<Status(const std::string&)>& write);
+// write_text_file through a temporary and a rename: `path` is either its old or its new content.
+Status write_text_file_atomic(const std::string& path, const std::string& text);
 // mkdir -p; an error when the path exists and is not a directory.
 Status make_directories(const std::string& path);
 

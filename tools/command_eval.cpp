@@ -3,6 +3,7 @@
 // progress, prints the tables and writes the JSON report.
 #include <unistd.h>
 
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <map>
@@ -91,9 +92,36 @@ nlohmann::ordered_json pq_json(const PqSummary& s, const std::vector<EvalCategor
 struct EvalArguments {
   std::string format, gt_json, gt_dir, pred_json, pred_dir, gt_root, pred_root, split = "val",
                                                                                 report_path;
-  std::string threads_text;
+  std::string threads_text, memory_budget_text;
   bool quiet = false;
+  bool allow_outside_paths = false;
+  const CLI::Option* memory_budget_option = nullptr;  // to tell "--memory-budget ''" from none
 };
+
+// "2G", "512M", "64k" (powers of 1024) or plain bytes.
+bool parse_size(const std::string& text, uint64_t* bytes) {
+  if (text.empty()) return false;
+  size_t digits = 0;
+  while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) ++digits;
+  if (digits == 0 || digits > 15) return false;
+  uint64_t value = std::stoull(text.substr(0, digits));
+  std::string unit = text.substr(digits);
+  if (!unit.empty() && (unit.back() == 'B' || unit.back() == 'b')) unit.pop_back();
+  int shift = 0;
+  if (unit == "k" || unit == "K" || unit == "Ki")
+    shift = 10;
+  else if (unit == "m" || unit == "M" || unit == "Mi")
+    shift = 20;
+  else if (unit == "g" || unit == "G" || unit == "Gi")
+    shift = 30;
+  else if (unit == "t" || unit == "T" || unit == "Ti")
+    shift = 40;
+  else if (!unit.empty())
+    return false;
+  if (value > (uint64_t(1) << (62 - shift))) return false;
+  *bytes = value << shift;
+  return true;
+}
 
 int run_eval(const EvalArguments& a) {
   const std::string &format = a.format, &gt_json = a.gt_json, &gt_dir = a.gt_dir,
@@ -102,6 +130,12 @@ int run_eval(const EvalArguments& a) {
   const bool quiet = a.quiet;
   int threads = int(std::max(1u, std::thread::hardware_concurrency()));
   if (int code = parse_threads_option("eval", a.threads_text, &threads)) return code;
+  EvalMemory memory;
+  memory.budget = kEvalDefaultMemoryBudget;
+  if (a.memory_budget_option->count() > 0 &&
+      (!parse_size(a.memory_budget_text, &memory.budget) || memory.budget < (uint64_t(1) << 20)))
+    return cli_fail(
+        "eval: --memory-budget needs a size of at least 1M (bytes, or with K, M, G or T)", 2);
 
   EvalAccumulators total;
   std::vector<EvalCategory> categories;  // panoptic categories (rows of the table)
@@ -115,7 +149,8 @@ int run_eval(const EvalArguments& a) {
           "eval --format coco needs --gt-json, --gt-dir, --pred-json and --pred-dir (see atrous "
           "eval --help)",
           2);
-    Status s = panoptic_dataset_load(gt_json, gt_dir, pred_json, pred_dir, &coco);
+    Status s =
+        panoptic_dataset_load(gt_json, gt_dir, pred_json, pred_dir, &coco, a.allow_outside_paths);
     if (!s.ok()) return cli_fail(s.message());
     categories = coco.categories;
     total.pq = std::make_unique<PanopticQuality>(categories);
@@ -124,13 +159,15 @@ int run_eval(const EvalArguments& a) {
     evaluated.back() = false;  // VOID
     total.semantic = std::make_unique<ConfusionMatrix>(evaluated);
     count = coco.images.size();
+    memory.release_thread_buffers = panoptic_release_thread_buffers;
     evaluate = [&](size_t i, EvalAccumulators* delta) {
       return panoptic_pair_evaluate(coco.images[i], true, delta);
     };
   } else if (format == "cityscapes") {
     if (gt_root.empty() || pred_root.empty())
       return cli_fail("eval --format cityscapes needs --gt and --pred (see atrous eval --help)", 2);
-    Status s = cityscapes_dataset_load(gt_root, pred_root, split, &cityscapes);
+    Status s =
+        cityscapes_dataset_load(gt_root, pred_root, split, &cityscapes, a.allow_outside_paths);
     if (!s.ok()) return cli_fail(s.message());
     total = cityscapes_accumulators(cityscapes);
     if (cityscapes.panoptic) {
@@ -142,6 +179,7 @@ int run_eval(const EvalArguments& a) {
       }
     }
     count = cityscapes.images.size();
+    memory.release_thread_buffers = cityscapes_release_thread_buffers;
     evaluate = [&](size_t i, EvalAccumulators* delta) {
       return cityscapes_image_evaluate(cityscapes, i, delta);
     };
@@ -157,7 +195,8 @@ int run_eval(const EvalArguments& a) {
   };
   Status s = evaluate_images(
       count, threads, counted, &total,
-      [&](size_t done, size_t all, double seconds) { progress.update(done, all, seconds); });
+      [&](size_t done, size_t all, double seconds) { progress.update(done, all, seconds); },
+      memory);
   if (!s.ok()) {
     if (!quiet && isatty(STDERR_FILENO)) std::fputc('\n', stderr);
     return cli_fail(s.message());
@@ -351,7 +390,23 @@ CommandRunner add_command_eval(CLI::App& app) {
       ->type_name("REPORT");
   add_threads_option(cmd, &a->threads_text, "threads, 1 to 1024 (default: the hardware threads)");
   cmd->add_flag("--quiet", a->quiet, "no progress and no tables");
-  return [a] { return run_eval(*a); };
+  a->memory_budget_option =
+      cmd->add_option("--memory-budget", a->memory_budget_text,
+                      "memory for decoding, all threads together (default 2G)")
+          ->type_name("SIZE");
+  cmd->add_flag("--allow-outside-paths", a->allow_outside_paths,
+                "read files named outside the given folders (../, absolute, symlinks)");
+  return [a] {
+    // Failures are Status values; this is for what escapes them (an allocation beyond the
+    // machine, an exception from a library), which must still be one line and exit 1.
+    try {
+      return run_eval(*a);
+    } catch (const std::bad_alloc&) {
+      return cli_fail("eval: out of memory (try a smaller --memory-budget or fewer --threads)");
+    } catch (const std::exception& e) {
+      return cli_fail(std::string("eval: ") + e.what());
+    }
+  };
 }
 
 }  // namespace atrous
