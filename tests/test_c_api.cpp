@@ -175,3 +175,47 @@ TEST_CASE("the C API refuses out-of-range enum values passed from C", "[c_api]")
   atrous_session_release(session);
   atrous_model_release(model);
 }
+
+TEST_CASE("C API sessions on the CPU backend share one model from four threads",
+          "[c_api][threads]") {
+  std::vector<uint8_t> bytes = format_write_memory(testing::make_test_graph(5));
+  atrous_model* model = nullptr;
+  REQUIRE(atrous_model_load_memory(bytes.data(), bytes.size(), &model) == nullptr);
+  std::mt19937 rng(12);
+  Tensor input = testing::random_tensor({1, 3, 9, 11}, rng);
+  const int64_t shape[4] = {1, 3, 9, 11};
+  // Each thread: its own session (two pool threads each), three runs; results kept per thread.
+  auto work = [&](std::vector<float>* result, std::string* error) {
+    atrous_session_options options = atrous_session_options_default();
+    options.backend = ATROUS_BACKEND_CPU;
+    options.threads = 2;
+    atrous_session* session = nullptr;
+    atrous_status* s = atrous_session_create(model, &options, &session);
+    for (int run = 0; run < 3 && !s; ++run) {
+      s = atrous_session_set_input(session, "image", ATROUS_DTYPE_FLOAT32, shape, 4, input.data());
+      if (!s) s = atrous_session_run(session);
+      atrous_tensor_info info;
+      const void* data = nullptr;
+      if (!s) s = atrous_session_output(session, 0, &info, &data);
+      if (!s)
+        result->assign(
+            static_cast<const float*>(data),
+            static_cast<const float*>(data) + info.shape[1] * info.shape[2] * info.shape[3]);
+    }
+    if (s) *error = atrous_status_message(s);
+    atrous_status_release(s);
+    atrous_session_release(session);
+  };
+  std::vector<std::vector<float>> results(4);
+  std::vector<std::string> errors(4);
+  std::vector<std::thread> threads;
+  for (size_t t = 0; t < 4; ++t) threads.emplace_back(work, &results[t], &errors[t]);
+  for (std::thread& t : threads) t.join();
+  for (size_t t = 0; t < 4; ++t) {
+    INFO("thread " << t);
+    CHECK(errors[t].empty());
+    REQUIRE(!results[t].empty());
+    CHECK(results[t] == results[0]);
+  }
+  atrous_model_release(model);
+}
