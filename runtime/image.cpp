@@ -2,8 +2,12 @@
 #define STB_IMAGE_IMPLEMENTATION
 #define STB_IMAGE_WRITE_IMPLEMENTATION
 #define STBI_NO_STDIO_FOPEN_OVERRIDE
-// Only the formats docs/CLI.md lists (stb also reads Softimage PIC).
+// Only the formats docs/CLI.md lists (stb also reads Softimage PIC). JPEG goes to libjpeg-turbo
+// where the build has it (stb_image 2.27's JPEG decoder reads out of bounds on hostile files).
 #define STBI_NO_PIC
+#ifdef ATROUS_HAVE_TURBOJPEG
+#define STBI_NO_JPEG
+#endif
 #if defined(__GNUC__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
@@ -25,6 +29,10 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+
+#ifdef ATROUS_HAVE_TURBOJPEG
+#include <turbojpeg.h>
+#endif
 
 #include "graph/file_io.h"
 #include "graph/thread_pool.h"
@@ -176,11 +184,59 @@ Status check_jpeg_tables(const uint8_t* data, size_t size, const std::string& wh
   return Status::success();
 }
 
+#ifdef ATROUS_HAVE_TURBOJPEG
+// JPEG through libjpeg-turbo's TurboJPEG API: the size is checked from the header before any pixel
+// is decoded (the side limit, and at least one bit per 8x8 block of the file); libjpeg's warnings
+// (data that ends early, corrupt entropy-coded data) are errors rather than gray fill
+// (TJFLAG_STOPONWARNING); progressive files are limited in scans (TJFLAG_LIMITSCANS). The default
+// accurate integer IDCT and smooth upsampling are what PIL uses, so pixels equal PIL's.
+Status decode_jpeg(const uint8_t* data, size_t size, const std::string& what, Image* image,
+                   int* source_channels) {
+  std::unique_ptr<void, int (*)(tjhandle)> handle(tjInitDecompress(), tjDestroy);
+  if (!handle) return Status::error(what + ": cannot start the JPEG decoder");
+  int width = 0, height = 0, subsampling = 0, colorspace = 0;
+  if (tjDecompressHeader3(handle.get(), data, static_cast<unsigned long>(size), &width, &height,
+                          &subsampling, &colorspace) != 0)
+    return Status::error(what + ": cannot decode JPEG (" +
+                         std::string(tjGetErrorStr2(handle.get())) + ")");
+  if (width <= 0 || height <= 0) return Status::error(what + ": the image has no pixels");
+  if (width > kMaxImageSide || height > kMaxImageSide)
+    return Status::error(what + ": image is " + std::to_string(width) + "x" +
+                         std::to_string(height) + ", larger than the " +
+                         std::to_string(kMaxImageSide) + "x" + std::to_string(kMaxImageSide) +
+                         " this tool accepts");
+  const uint64_t needed = minimum_file_bytes(data, size, uint64_t(width), uint64_t(height));
+  if (size < needed)
+    return Status::error(what + ": the header says " + std::to_string(width) + "x" +
+                         std::to_string(height) + " pixels, which need at least " +
+                         std::to_string(needed) + " bytes, but the file has " +
+                         std::to_string(size) + ": truncated or corrupt");
+  std::vector<uint8_t> pixels(size_t(width) * size_t(height) * 3);
+  if (tjDecompress2(handle.get(), data, static_cast<unsigned long>(size), pixels.data(), width, 0,
+                    height, TJPF_RGB, TJFLAG_STOPONWARNING | TJFLAG_LIMITSCANS) != 0)
+    return Status::error(what + ": cannot decode JPEG, truncated or corrupt (" +
+                         std::string(tjGetErrorStr2(handle.get())) + ")");
+  image->width = width;
+  image->height = height;
+  image->channels = 3;
+  image->pixels = std::move(pixels);
+  if (source_channels) *source_channels = colorspace == TJCS_GRAY ? 1 : 3;
+  return Status::success();
+}
+#endif
+
 Status decode(const uint8_t* data, size_t size, const std::string& what, Image* image,
               int* source_channels) {
   if (size > size_t(1) << 31)
     return Status::error(what + ": file is " + std::to_string(size) +
                          " bytes, more than the 2 GiB this tool reads");
+#ifdef ATROUS_HAVE_TURBOJPEG
+  // stb accepts 0xFF fill bytes before the start-of-image marker; libjpeg wants the marker first.
+  size_t fill = 0;
+  while (fill < size && data[fill] == 0xFF) ++fill;
+  if (fill >= 1 && fill < size && data[fill] == 0xD8)
+    return decode_jpeg(data + fill - 1, size - (fill - 1), what, image, source_channels);
+#endif
   ATROUS_RETURN_IF_ERROR(check_jpeg_tables(data, size, what));
   ByteSource source{data, size};
   int width = 0, height = 0, channels = 0;

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
-packages=(cmake g++ make clang libclang-rt-14-dev catch2 libxsimd-dev libstb-dev libdeflate-dev nlohmann-json3-dev libcli11-dev libspng-dev
+packages=(cmake g++ make clang libclang-rt-14-dev catch2 libxsimd-dev libstb-dev libdeflate-dev nlohmann-json3-dev libcli11-dev libspng-dev libturbojpeg0-dev
           clang-format-14 clang-tidy-14
           python3 python3-venv python3-pip python3-numpy python3-pil python3-torch python3-torchvision
           pkg-config g++-aarch64-linux-gnu qemu-user)

@@ -248,7 +248,8 @@ TEST_CASE("images: a header without a width or height is refused", "[segment]") 
 }
 
 // Found by fuzz/fuzz_image.cpp: a JPEG Huffman table whose code-length counts add up to more
-// than 256 made stb_image 2.27 write past its table (reported by the sanitizer builds).
+// than 256 made stb_image 2.27 write past its table (reported by the sanitizer builds). JPEG is
+// now decoded by libjpeg-turbo where the build has it (stb in the cross build): either refuses.
 TEST_CASE("images: a JPEG Huffman table with more than 256 codes is refused", "[segment]") {
   const std::string path = temp_path(".jpg");
   for (int tables : {1, 2, 3}) {  // the oversized table first or second in its segment
@@ -272,9 +273,11 @@ TEST_CASE("images: a JPEG Huffman table with more than 256 codes is refused", "[
     write_bytes(path, jpeg);
     Image loaded;
     Status status = image_load_rgb(path, &loaded);
-    CHECK_THAT(status.message(), Catch::Contains("more than 256 codes"));
+    CHECK_FALSE(status.ok());
+    CHECK_THAT(status.message(), Catch::Contains("JPEG"));
     status = image_load_rgb_memory(jpeg.data(), jpeg.size(), &loaded);
-    CHECK_THAT(status.message(), Catch::Contains("more than 256 codes"));
+    CHECK_FALSE(status.ok());
+    CHECK_THAT(status.message(), Catch::Contains("JPEG"));
   }
   std::remove(path.c_str());
 }
