@@ -4,15 +4,18 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
+#include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <sstream>
 
+#include "eval/eval_paths.h"
 #include "eval/label_image.h"
 #include "graph/cityscapes_labels.h"
+#include "graph/file_io.h"
 
 namespace fs = std::filesystem;
 
@@ -60,11 +63,105 @@ int instance_class_of(uint32_t value, const std::vector<int>& class_of_label) {
   return label < class_of_label.size() ? class_of_label[label] : -1;
 }
 
-Status evaluate_instances(const CityscapesImage& image, EvalAccumulators* delta) {
+// Reused from image to image: no fresh pages per image.
+thread_local LabelImage instance_gt;
+thread_local LabelImage8 instance_mask, semantic_gt, semantic_pred;
+
+// One line of an instance .txt: "MASK.png LABEL_ID CONFIDENCE".
+struct InstanceLine {
+  std::string where;  // file:line
+  std::string mask;   // resolved against the .txt's folder
+  int label = 0;
+  double confidence = 0;
+};
+
+// Parses the .txt into the lines of evaluated instance classes. A label id is range-checked as
+// the long long it was parsed into, before it is narrowed or used as an index.
+Status read_instance_lines(const CityscapesDataset& dataset, const std::string& txt,
+                           const std::vector<int>& class_of_label,
+                           std::vector<InstanceLine>* lines) {
+  lines->clear();
+  std::string text;
+  ATROUS_RETURN_IF_ERROR(read_regular_file(txt, &text));
+  const std::string dir = fs::path(txt).parent_path().string();
+  std::istringstream file(text);
+  std::string line;
+  int line_number = 0;
+  while (std::getline(file, line)) {
+    ++line_number;
+    const std::string where = txt + ":" + std::to_string(line_number);
+    if (has_nul_byte(line)) return Status::error(where + ": the line holds a NUL byte");
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    std::istringstream tokens(line);
+    std::vector<std::string> parts;
+    std::string token;
+    while (tokens >> token) parts.push_back(token);
+    if (parts.empty()) continue;
+    if (parts.size() != 3)
+      return Status::error(where + ": expected \"MASK.png LABEL_ID CONFIDENCE\"");
+    char* end = nullptr;
+    errno = 0;
+    const long long label = std::strtoll(parts[1].c_str(), &end, 10);
+    if (*end || end == parts[1].c_str())
+      return Status::error(where + ": expected \"MASK.png LABEL_ID CONFIDENCE\"");
+    if (errno == ERANGE || label < 0 || label >= (long long)class_of_label.size() ||
+        !cityscapes_label(int(label)))
+      return Status::error(where + ": unknown label id " + parts[1]);
+    errno = 0;
+    const double confidence = std::strtod(parts[2].c_str(), &end);
+    if (*end || end == parts[2].c_str() || !std::isfinite(confidence))
+      return Status::error(where + ": bad confidence '" + parts[2] + "'");
+    if (class_of_label[size_t(label)] < 0) continue;  // not an evaluated instance class
+    InstanceLine l;
+    l.where = where;
+    l.label = int(label);
+    l.confidence = confidence;
+    EvalRoot mask_root = dataset.pred_folder;
+    mask_root.dir = dir;  // names are relative to the .txt; containment is still the pred root's
+    Status s = eval_root_join(mask_root, parts[0], &l.mask);
+    if (!s.ok()) return Status::error(where + ": " + s.message());
+    lines->push_back(std::move(l));
+  }
+  return Status::success();
+}
+
+std::vector<int> instance_class_table() {
   const std::vector<int> instance_ids = cityscapes_instance_ids();
   std::vector<int> class_of_label(34, -1);
   for (size_t k = 0; k < instance_ids.size(); ++k) class_of_label[size_t(instance_ids[k])] = int(k);
-  thread_local LabelImage gt;  // reused: no fresh pages per image
+  return class_of_label;
+}
+
+std::string size_text(int w, int h) { return std::to_string(w) + "x" + std::to_string(h); }
+
+// The memory of the instance part of an image: the gt instance ids and the largest mask (masks
+// are decoded one after the other into one buffer), all from headers; masks of another size than
+// the gt are refused here, before they are decoded.
+Status instance_memory(const CityscapesImage& image, const std::vector<InstanceLine>& lines,
+                       uint64_t* bytes) {
+  ImageMemoryUse gt;
+  Status status = image_memory_use(image.gt_instances, 4, false, &gt);
+  if (!status.ok())
+    return Status::error("image " + image.stem + ": ground truth: " + status.message());
+  uint64_t largest_mask = 0;
+  for (const InstanceLine& l : lines) {
+    ImageMemoryUse mask;
+    status = image_memory_use(l.mask, 1, false, &mask);
+    if (!status.ok()) return Status::error(l.where + ": " + status.message());
+    if (mask.width != gt.width || mask.height != gt.height)
+      return Status::error(l.where + ": the mask is " + size_text(mask.width, mask.height) +
+                           " but the ground truth is " + size_text(gt.width, gt.height));
+    largest_mask = std::max(largest_mask, mask.bytes);
+  }
+  *bytes = gt.bytes + largest_mask;
+  return Status::success();
+}
+
+Status evaluate_instances(const CityscapesImage& image, const std::vector<InstanceLine>& lines,
+                          EvalAccumulators* delta) {
+  const std::vector<int> instance_ids = cityscapes_instance_ids();
+  const std::vector<int> class_of_label = instance_class_table();
+  LabelImage& gt = instance_gt;
   Status status = load_instance_png(image.gt_instances, &gt);
   if (!status.ok())
     return Status::error("image " + image.stem + ": ground truth: " + status.message());
@@ -82,65 +179,57 @@ Status evaluate_instances(const CityscapesImage& image, EvalAccumulators* delta)
   std::vector<uint8_t> is_void(65536, 0);
   for (const auto& l : cityscapes_labels())
     if (l.id >= 0 && l.ignore_in_eval) is_void[size_t(l.id)] = 1;
-  if (image.pred_instances.empty()) {
+  if (image.pred_instances.empty())
     delta->missing.push_back(image.stem + ": no instance prediction (.txt)");
-  } else {
-    std::ifstream file(image.pred_instances);
-    if (!file) return Status::error(image.pred_instances + ": cannot open");
-    const std::string dir = fs::path(image.pred_instances).parent_path().string();
-    std::string line;
-    int line_number = 0;
-    while (std::getline(file, line)) {
-      ++line_number;
-      if (!line.empty() && line.back() == '\r') line.pop_back();
-      std::istringstream tokens(line);
-      std::vector<std::string> parts;
-      std::string token;
-      while (tokens >> token) parts.push_back(token);
-      if (parts.empty()) continue;
-      const std::string where = image.pred_instances + ":" + std::to_string(line_number);
-      char* end = nullptr;
-      long label = parts.size() == 3 ? std::strtol(parts[1].c_str(), &end, 10) : 0;
-      if (parts.size() != 3 || !end || *end)
-        return Status::error(where + ": expected \"MASK.png LABEL_ID CONFIDENCE\"");
-      double confidence = std::strtod(parts[2].c_str(), &end);
-      if (*end) return Status::error(where + ": bad confidence '" + parts[2] + "'");
-      if (!cityscapes_label(int(label)))
-        return Status::error(where + ": unknown label id " + parts[1]);
-      int k = class_of_label[size_t(label)];
-      if (k < 0) continue;  // not an evaluated instance class
-      std::string mask_path = parts[0][0] == '/' ? parts[0] : (fs::path(dir) / parts[0]).string();
-      thread_local LabelImage8 mask;
-      status = load_mask_png(mask_path, &mask);
-      if (!status.ok()) return Status::error(where + ": " + status.message());
-      if (mask.width != gt.width || mask.height != gt.height)
-        return Status::error(where + ": the mask is " + std::to_string(mask.width) + "x" +
-                             std::to_string(mask.height) + " but the ground truth is " +
-                             std::to_string(gt.width) + "x" + std::to_string(gt.height));
-      ApClassImage& cls = per_class[size_t(k)];
-      std::vector<int64_t> overlap(cls.gt.size(), 0);
-      ApPrediction pred;
-      pred.confidence = confidence;
-      for (size_t i = 0; i < mask.values.size(); ++i) {
-        if (!mask.values[i]) continue;
-        uint32_t v = gt.values[i] & 0xffff;
-        pred.pixels += 1;
-        pred.void_pixels += is_void[v];
-        if (slot[v] >= 0 && instance_class_of(v, class_of_label) == k)
-          overlap[size_t(slot[v])] += 1;
-      }
-      if (pred.pixels == 0) continue;
-      for (size_t g = 0; g < overlap.size(); ++g)
-        if (overlap[g]) pred.overlaps.push_back({int(g), overlap[g]});
-      cls.predictions.push_back(std::move(pred));
+  for (const InstanceLine& line : lines) {
+    const int k = class_of_label[size_t(line.label)];
+    LabelImage8& mask = instance_mask;
+    status = load_mask_png(line.mask, &mask);
+    if (!status.ok()) return Status::error(line.where + ": " + status.message());
+    if (mask.width != gt.width || mask.height != gt.height)
+      return Status::error(line.where + ": the mask is " + size_text(mask.width, mask.height) +
+                           " but the ground truth is " + size_text(gt.width, gt.height));
+    ApClassImage& cls = per_class[size_t(k)];
+    std::vector<int64_t> overlap(cls.gt.size(), 0);
+    ApPrediction pred;
+    pred.confidence = line.confidence;
+    for (size_t i = 0; i < mask.values.size(); ++i) {
+      if (!mask.values[i]) continue;
+      uint32_t v = gt.values[i] & 0xffff;
+      pred.pixels += 1;
+      pred.void_pixels += is_void[v];
+      if (slot[v] >= 0 && instance_class_of(v, class_of_label) == k) overlap[size_t(slot[v])] += 1;
     }
+    if (pred.pixels == 0) continue;
+    for (size_t g = 0; g < overlap.size(); ++g)
+      if (overlap[g]) pred.overlaps.push_back({int(g), overlap[g]});
+    cls.predictions.push_back(std::move(pred));
   }
   delta->instance->add_image(std::move(per_class));
   return Status::success();
 }
 
+Status semantic_memory(const CityscapesImage& image, uint64_t* bytes) {
+  ImageMemoryUse gt, pred;
+  Status status = image_memory_use(image.gt_labels, 1, false, &gt);
+  if (!status.ok())
+    return Status::error("image " + image.stem + ": ground truth: " + status.message());
+  if (!image.pred_semantic.empty()) {
+    status = image_memory_use(image.pred_semantic, 1, false, &pred);
+    if (!status.ok())
+      return Status::error("image " + image.stem + ": prediction: " + status.message());
+    if (pred.width != gt.width || pred.height != gt.height)
+      return Status::error("image " + image.stem + ": the prediction is " +
+                           size_text(pred.width, pred.height) + " but the ground truth is " +
+                           size_text(gt.width, gt.height) + " (" + image.pred_semantic + ")");
+  }
+  *bytes = gt.bytes + pred.bytes;
+  return Status::success();
+}
+
 Status evaluate_semantic(const CityscapesImage& image, EvalAccumulators* delta) {
-  thread_local LabelImage8 gt, pred;  // reused: no fresh pages per image
+  LabelImage8& gt = semantic_gt;
+  LabelImage8& pred = semantic_pred;
   Status status = load_label_png(image.gt_labels, &gt);
   if (!status.ok())
     return Status::error("image " + image.stem + ": ground truth: " + status.message());
@@ -164,9 +253,21 @@ Status evaluate_semantic(const CityscapesImage& image, EvalAccumulators* delta) 
 
 }  // namespace
 
+void cityscapes_release_thread_buffers() {
+  instance_gt = LabelImage();
+  instance_mask = LabelImage8();
+  semantic_gt = LabelImage8();
+  semantic_pred = LabelImage8();
+  panoptic_release_thread_buffers();
+}
+
 Status cityscapes_dataset_load(const std::string& gt_root, const std::string& pred_root,
-                               const std::string& split, CityscapesDataset* dataset) {
+                               const std::string& split, CityscapesDataset* dataset,
+                               bool allow_outside_paths) {
   std::error_code ec;
+  EvalRoot gt_folder;
+  ATROUS_RETURN_IF_ERROR(eval_root_make(gt_root, allow_outside_paths, &gt_folder));
+  ATROUS_RETURN_IF_ERROR(eval_root_make(pred_root, allow_outside_paths, &dataset->pred_folder));
   fs::path gt_fine = fs::path(gt_root) / "gtFine";
   if (!fs::is_directory(gt_fine, ec) && fs::is_directory(fs::path(gt_root) / split, ec))
     gt_fine = gt_root;
@@ -185,6 +286,9 @@ Status cityscapes_dataset_load(const std::string& gt_root, const std::string& pr
       label_files.push_back(it->path());
   }
   if (ec) return Status::error(split_dir.string() + ": " + ec.message());
+  // The split folder itself may be a link elsewhere only when outside paths are allowed.
+  ATROUS_RETURN_IF_ERROR(eval_root_check(gt_folder, split_dir.string()));
+  for (const auto& p : label_files) ATROUS_RETURN_IF_ERROR(eval_root_check(gt_folder, p.string()));
   std::sort(label_files.begin(), label_files.end());
   for (const auto& p : label_files) {
     std::string name = p.filename().string();
@@ -206,6 +310,7 @@ Status cityscapes_dataset_load(const std::string& gt_root, const std::string& pr
     if (!is_txt && !is_label) continue;
     std::string stem = find_stem(name);
     if (stem.empty()) continue;
+    ATROUS_RETURN_IF_ERROR(eval_root_check(dataset->pred_folder, it->path().string()));
     (is_txt ? instance : semantic)[stem].push_back(it->path().string());
   }
   if (ec) return Status::error(pred_root + ": " + ec.message());
@@ -226,9 +331,16 @@ Status cityscapes_dataset_load(const std::string& gt_root, const std::string& pr
                            gt_json.string() +
                            " does not (create it with cityscapesScripts' csCreatePanopticImgs)");
     PanopticDataset panoptic;
+    // The JSONs and the PNG folders themselves must be inside the roots too (not links out).
+    const fs::path gt_pngs = gt_fine / ("cityscapes_panoptic_" + split);
+    ATROUS_RETURN_IF_ERROR(eval_root_check(gt_folder, gt_json.string()));
+    ATROUS_RETURN_IF_ERROR(eval_root_check(gt_folder, gt_pngs.string()));
+    ATROUS_RETURN_IF_ERROR(eval_root_check(dataset->pred_folder, pred_json.string()));
+    ATROUS_RETURN_IF_ERROR(
+        eval_root_check(dataset->pred_folder, (fs::path(pred_root) / "panoptic").string()));
     ATROUS_RETURN_IF_ERROR(panoptic_dataset_load(
-        gt_json.string(), (gt_fine / ("cityscapes_panoptic_" + split)).string(), pred_json.string(),
-        (fs::path(pred_root) / "panoptic").string(), &panoptic));
+        gt_json.string(), gt_pngs.string(), pred_json.string(),
+        (fs::path(pred_root) / "panoptic").string(), &panoptic, allow_outside_paths));
     dataset->panoptic_categories = panoptic.categories;
     for (auto& pair : panoptic.images) {
       auto it = by_stem.find(pair.key);
@@ -271,10 +383,34 @@ EvalAccumulators cityscapes_accumulators(const CityscapesDataset& dataset) {
 Status cityscapes_image_evaluate(const CityscapesDataset& dataset, size_t index,
                                  EvalAccumulators* delta) {
   const CityscapesImage& image = dataset.images[index];
-  if (dataset.semantic && !image.gt_labels.empty())
-    ATROUS_RETURN_IF_ERROR(evaluate_semantic(image, delta));
-  if (dataset.instance && !image.gt_labels.empty())
-    ATROUS_RETURN_IF_ERROR(evaluate_instances(image, delta));
+  // Everything the image will decode is sized from headers and reserved at once, first.
+  uint64_t bytes = 0, part = 0;
+  const bool semantic = dataset.semantic && !image.gt_labels.empty();
+  const bool instance = dataset.instance && !image.gt_labels.empty();
+  std::vector<InstanceLine> lines;
+  if (semantic) {
+    ATROUS_RETURN_IF_ERROR(semantic_memory(image, &part));
+    bytes += part;
+  }
+  if (instance) {
+    if (!image.pred_instances.empty())
+      ATROUS_RETURN_IF_ERROR(
+          read_instance_lines(dataset, image.pred_instances, instance_class_table(), &lines));
+    ATROUS_RETURN_IF_ERROR(instance_memory(image, lines, &part));
+    bytes += part;
+  }
+  if (dataset.panoptic && image.has_panoptic) {
+    // Errors are left to panoptic_pair_evaluate, which words them (and a missing prediction);
+    // it reserves the same amount again, already held then.
+    ImageMemoryUse use;
+    if (image_memory_use(image.panoptic.gt_png, 4, true, &use).ok()) bytes += use.bytes;
+    if (image.panoptic.has_pred && image_memory_use(image.panoptic.pred_png, 4, true, &use).ok())
+      bytes += use.bytes;
+  }
+  Status reserved = eval_reserve_image_memory(bytes);
+  if (!reserved.ok()) return Status::error("image " + image.stem + ": " + reserved.message());
+  if (semantic) ATROUS_RETURN_IF_ERROR(evaluate_semantic(image, delta));
+  if (instance) ATROUS_RETURN_IF_ERROR(evaluate_instances(image, lines, delta));
   if (dataset.panoptic && image.has_panoptic) {
     ATROUS_RETURN_IF_ERROR(panoptic_pair_evaluate(image.panoptic, false, delta));
     delta->images -= 1;  // counted once below

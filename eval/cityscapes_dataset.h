@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "eval/eval_paths.h"
 #include "eval/evaluator.h"
 #include "eval/panoptic_dataset.h"
 
@@ -30,10 +31,16 @@ struct CityscapesDataset {
   bool semantic = false, instance = false, panoptic = false;  // what the predictions allow
   std::vector<EvalCategory> panoptic_categories;
   std::vector<CityscapesImage> images;
+  EvalRoot pred_folder;  // where instance masks must lie
 };
 
+// Every file read must lie inside GT_ROOT or PRED_ROOT (after symlinks), unless
+// `allow_outside_paths` (eval/eval_paths.h).
 Status cityscapes_dataset_load(const std::string& gt_root, const std::string& pred_root,
-                               const std::string& split, CityscapesDataset* dataset);
+                               const std::string& split, CityscapesDataset* dataset,
+                               bool allow_outside_paths = false);
+// Frees the decode buffers this thread keeps from image to image (for EvalMemory).
+void cityscapes_release_thread_buffers();
 // Accumulators for the metrics `dataset` allows (pq/pc over the panoptic categories, semantic
 // over label ids 0..33, instance over the 8 instance classes).
 EvalAccumulators cityscapes_accumulators(const CityscapesDataset& dataset);

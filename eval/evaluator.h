@@ -32,6 +32,25 @@ struct EvalAccumulators {
   void merge(EvalAccumulators&& other);
 };
 
+// The memory that decoding may use at once, over all threads (docs/EVAL.md "Memory"). Each image
+// states what it needs (eval_reserve_image_memory, from its files' headers, before any pixel
+// is decoded); a thread waits while other threads' images hold the budget, and an image that
+// alone needs more than the budget is an error. Per-thread decode buffers kept from one image to
+// the next stay counted: a thread keeps its reservation while it keeps its buffers, and drops
+// both when another thread waits or the reservation is large (kEvalKeepBytes).
+struct EvalMemory {
+  uint64_t budget = 0;  // bytes; 0 = no limit
+  // Frees the calling thread's decode buffers (the readers' thread_local state).
+  std::function<void()> release_thread_buffers;
+};
+constexpr uint64_t kEvalDefaultMemoryBudget = uint64_t(2) << 30;
+constexpr uint64_t kEvalKeepBytes = uint64_t(64) << 20;
+
+// Called by a reader for the image being evaluated, before decoding: blocks until `bytes` fit in
+// the budget of the evaluate_images() call running on this thread (no-op outside one, or
+// without a budget). Errors: `bytes` alone exceed the budget.
+Status eval_reserve_image_memory(uint64_t bytes);
+
 // Progress of a run: images done, images in all, seconds since the start.
 using EvalProgress = std::function<void(size_t done, size_t total, double seconds)>;
 
@@ -41,10 +60,12 @@ using EvalProgress = std::function<void(size_t done, size_t total, double second
 // the lowest image index is returned. `evaluate` must not use `pool` itself.
 Status evaluate_images(size_t count, ThreadPool& pool,
                        const std::function<Status(size_t, EvalAccumulators*)>& evaluate,
-                       EvalAccumulators* total, const EvalProgress& progress);
+                       EvalAccumulators* total, const EvalProgress& progress,
+                       const EvalMemory& memory = EvalMemory());
 // The same on a pool of `threads` (at most `count`) made for the call.
 Status evaluate_images(size_t count, int threads,
                        const std::function<Status(size_t, EvalAccumulators*)>& evaluate,
-                       EvalAccumulators* total, const EvalProgress& progress);
+                       EvalAccumulators* total, const EvalProgress& progress,
+                       const EvalMemory& memory = EvalMemory());
 
 }  // namespace atrous

@@ -15,6 +15,7 @@
 #include <memory>
 
 #include "eval/png_reader.h"
+#include "graph/file_io.h"
 
 namespace atrous {
 
@@ -26,8 +27,7 @@ using StbPixels = std::unique_ptr<void, void (*)(void*)>;
 
 Status open_info(const std::string& path, std::FILE** file, int* w, int* h, int* channels,
                  bool* sixteen) {
-  *file = std::fopen(path.c_str(), "rb");
-  if (!*file) return Status::error(path + ": cannot open");
+  ATROUS_RETURN_IF_ERROR(fopen_regular_file(path, file));
   if (!stbi_info_from_file(*file, w, h, channels)) {
     std::fclose(*file);
     return Status::error(path + ": corrupt or unsupported image (" +
@@ -57,14 +57,39 @@ inline uint8_t luma(uint32_t r, uint32_t g, uint32_t b) {
   return uint8_t((r * 77 + g * 150 + b * 29) >> 8);
 }
 
-bool is_png_file(const std::string& path) {
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (!f) return false;
-  uint8_t head[8] = {};
-  size_t got = std::fread(head, 1, 8, f);
+const uint8_t kPngSignature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+
+// The first bytes of a regular file (fewer when it is shorter); errors as open_regular_file's.
+Status read_head(const std::string& path, uint8_t* head, size_t want, size_t* got,
+                 uint64_t* file_size) {
+  std::FILE* f = nullptr;
+  ATROUS_RETURN_IF_ERROR(fopen_regular_file(path, &f, file_size));
+  *got = std::fread(head, 1, want, f);
   std::fclose(f);
-  static const uint8_t kSignature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
-  return got == 8 && std::memcmp(head, kSignature, 8) == 0;
+  return Status::success();
+}
+
+// Eval reads PNG files only: stb_image would also take BMP, TGA, PSD, ... and fill the pixels a
+// truncated one lacks, where a PNG's missing data is an error.
+Status require_png(const std::string& path) {
+  uint8_t head[8] = {};
+  size_t got = 0;
+  uint64_t size = 0;
+  ATROUS_RETURN_IF_ERROR(read_head(path, head, 8, &got, &size));
+  if (got < 8 || std::memcmp(head, kPngSignature, 8) != 0)
+    return Status::error(path + ": not a PNG file");
+  return Status::success();
+}
+
+// A vector sized to exactly `n` elements: growth allocates exactly (no doubling, old contents
+// dropped first), so what a thread keeps is what eval's memory estimate counts.
+template <typename T>
+void resize_exact(std::vector<T>* v, size_t n) {
+  if (v->capacity() < n) {
+    *v = std::vector<T>();
+    v->reserve(n);
+  }
+  v->resize(n);
 }
 
 // Runs the fast decoder; `*handled` false = use stb_image (a PNG variant the fast decoder
@@ -72,8 +97,9 @@ bool is_png_file(const std::string& path) {
 Status fast_decode(const std::string& path, bool* handled,
                    const std::function<Status(const PngInfo&)>& start,
                    const std::function<void(int, const uint8_t*)>& row) {
+  *handled = true;  // errors included: only a PNG variant the decoder leaves out goes to stb
+  ATROUS_RETURN_IF_ERROR(require_png(path));
   *handled = false;
-  if (!is_png_file(path)) return Status::success();
   PngDecoder& decoder = thread_decoder();
   PngInfo info;
   bool unsupported = false;
@@ -96,10 +122,7 @@ Status fast_decode(const std::string& path, bool* handled,
 Status PanopticPngRows::open(const std::string& path, bool* fallback) {
   *fallback = false;
   path_ = path;
-  if (!is_png_file(path)) {
-    *fallback = true;
-    return Status::success();
-  }
+  ATROUS_RETURN_IF_ERROR(require_png(path));
   ATROUS_RETURN_IF_ERROR(decoder_.open_file(path, &info_, fallback));
   if (*fallback) return Status::success();
   if (info_.color_type == 0 || info_.color_type == 4 || info_.bit_depth != 8)
@@ -111,7 +134,7 @@ Status PanopticPngRows::open(const std::string& path, bool* fallback) {
       palette_ids_[i] = uint32_t(pal[size_t(i) * 4]) | (uint32_t(pal[size_t(i) * 4 + 1]) << 8) |
                         (uint32_t(pal[size_t(i) * 4 + 2]) << 16);
   }
-  if (row_.size() < size_t(info_.width)) row_.resize(size_t(info_.width));
+  if (row_.size() < size_t(info_.width)) resize_exact(&row_, size_t(info_.width));
   return Status::success();
 }
 
@@ -146,15 +169,78 @@ Status PanopticPngRows::next(const uint32_t** ids) {
   return Status::success();
 }
 
+void PanopticPngRows::release_buffers() {
+  decoder_.release_buffers();
+  row_ = std::vector<uint32_t>();
+}
+
+namespace {
+thread_local PanopticPngRows panoptic_rows;  // of load_panoptic_png
+}  // namespace
+
+void label_image_release_thread_buffers() {
+  thread_decoder().release_buffers();
+  panoptic_rows.release_buffers();
+}
+
+Status image_memory_use(const std::string& path, int kept_per_pixel, bool streamed,
+                        ImageMemoryUse* use) {
+  *use = ImageMemoryUse();
+  uint8_t head[33] = {};
+  size_t got = 0;
+  uint64_t file_size = 0;
+  ATROUS_RETURN_IF_ERROR(read_head(path, head, sizeof head, &got, &file_size));
+  if (got < 8 || std::memcmp(head, kPngSignature, 8) != 0)
+    return Status::error(path + ": not a PNG file");
+  auto be32 = [&](int at) {
+    return (uint32_t(head[at]) << 24) | (uint32_t(head[at + 1]) << 16) |
+           (uint32_t(head[at + 2]) << 8) | uint32_t(head[at + 3]);
+  };
+  if (got < 33 || be32(8) != 13 || std::memcmp(head + 12, "IHDR", 4) != 0)
+    return Status::error(path + ": corrupt PNG (no IHDR chunk)");
+  const uint32_t w = be32(16), h = be32(20);
+  const int depth = head[24], color = head[25];
+  const bool interlaced = head[28] != 0;
+  if (w == 0 || h == 0 || w > uint32_t(kMaxSide) || h > uint32_t(kMaxSide))
+    return Status::error(path + ": image size " + std::to_string(w) + "x" + std::to_string(h) +
+                         " out of range");
+  static const int kChannels[7] = {1, 0, 3, 1, 2, 0, 4};
+  const uint64_t channels = color <= 6 && kChannels[color] ? uint64_t(kChannels[color]) : 4;
+  const uint64_t pixels = uint64_t(w) * h;
+  const uint64_t sample_bytes = depth == 16 ? 2 : 1;
+  const uint64_t stride = (uint64_t(w) * channels * uint64_t(depth > 8 ? depth : 8) + 7) / 8;
+  const uint64_t inflated = (stride + 1) * h;
+#if ATROUS_HAVE_LIBDEFLATE
+  const bool fast = !interlaced && (depth == 8 || (depth == 16 && color == 0));
+#else
+  const bool fast = false;
+#endif
+  // file + its image data (at most the file) + small fixed buffers
+  uint64_t bytes = 2 * file_size + (uint64_t(1) << 16);
+  if (fast) {
+    bytes += inflated + 2 * (stride + 64);
+    bytes += streamed ? 4 * uint64_t(w) : uint64_t(kept_per_pixel) * pixels;
+  } else {
+    // stb_image: image data grown by doubling, the inflated rows (again up to twice), its
+    // decoded image and the channel conversion (at most 4 samples per pixel each), then ours.
+    bytes += 2 * inflated + 2 * pixels * 4 * sample_bytes;
+    bytes += uint64_t(streamed ? 4 : kept_per_pixel) * pixels;
+  }
+  use->width = int(w);
+  use->height = int(h);
+  use->bytes = bytes;
+  return Status::success();
+}
+
 Status load_panoptic_png(const std::string& path, LabelImage* image) {
-  thread_local PanopticPngRows rows;
+  PanopticPngRows& rows = panoptic_rows;
   bool fallback = false;
   ATROUS_RETURN_IF_ERROR(rows.open(path, &fallback));
   if (!fallback) {
     image->width = rows.width();
     image->height = rows.height();
     const size_t w = size_t(rows.width());
-    image->values.resize(w * size_t(rows.height()));
+    resize_exact(&image->values, w * size_t(rows.height()));
     for (int y = 0; y < rows.height(); ++y) {
       const uint32_t* ids = nullptr;
       ATROUS_RETURN_IF_ERROR(rows.next(&ids));
@@ -177,7 +263,7 @@ Status load_panoptic_png(const std::string& path, LabelImage* image) {
   image->width = w;
   image->height = h;
   const size_t n = size_t(w) * size_t(h);
-  image->values.resize(n);
+  resize_exact(&image->values, n);
   uint32_t* out = image->values.data();
   for (size_t i = 0; i < n; ++i)
     out[i] = uint32_t(data[3 * i]) | (uint32_t(data[3 * i + 1]) << 8) |
@@ -201,7 +287,7 @@ Status load_label_png(const std::string& path, LabelImage8* image) {
     }
     image->width = info.width;
     image->height = info.height;
-    image->values.resize(size_t(info.width) * size_t(info.height));
+    resize_exact(&image->values, size_t(info.width) * size_t(info.height));
     return Status::success();
   };
   bool bad_index = false;
@@ -259,7 +345,7 @@ Status load_label_png(const std::string& path, LabelImage8* image) {
   image->width = w;
   image->height = h;
   const size_t n = size_t(w) * size_t(h);
-  image->values.resize(n);
+  resize_exact(&image->values, n);
   if (want == 1) {
     std::copy(data, data + n, image->values.begin());
   } else {
@@ -281,7 +367,7 @@ Status load_instance_png(const std::string& path, LabelImage* image) {
     sixteen_bits = info.bit_depth == 16;
     image->width = info.width;
     image->height = info.height;
-    image->values.resize(size_t(info.width) * size_t(info.height));
+    resize_exact(&image->values, size_t(info.width) * size_t(info.height));
     return Status::success();
   };
   auto row = [&](int y, const uint8_t* r) {
@@ -306,7 +392,7 @@ Status load_instance_png(const std::string& path, LabelImage* image) {
   image->width = w;
   image->height = h;
   const size_t n = size_t(w) * size_t(h);
-  image->values.resize(n);
+  resize_exact(&image->values, n);
   if (sixteen) {
     stbi_us* data = stbi_load_from_file_16(file, &w, &h, &channels, 1);
     std::fclose(file);
@@ -341,7 +427,7 @@ Status load_mask_png(const std::string& path, LabelImage8* image) {
     }
     image->width = info.width;
     image->height = info.height;
-    image->values.resize(size_t(info.width) * size_t(info.height));
+    resize_exact(&image->values, size_t(info.width) * size_t(info.height));
     return Status::success();
   };
   auto row = [&](int y, const uint8_t* r) {
@@ -376,7 +462,8 @@ Status load_mask_png(const std::string& path, LabelImage8* image) {
   StbPixels owner(data, stbi_image_free);
   image->width = w;
   image->height = h;
-  image->values.assign(data, data + size_t(w) * size_t(h));
+  resize_exact(&image->values, size_t(w) * size_t(h));
+  std::copy(data, data + size_t(w) * size_t(h), image->values.begin());
   return Status::success();
 }
 

@@ -1,6 +1,7 @@
 // Decoding the PNGs that evaluation reads: panoptic id maps (RGB, id = R + 256·G + 256²·B),
-// 8-bit label maps, 16-bit instance-id maps, and binary masks. Decoding goes through stb_image
-// (compiled in runtime/image.cpp).
+// 8-bit label maps, 16-bit instance-id maps, and binary masks. Only regular files that are PNGs
+// are read. Decoding goes through eval/png_reader.h, or stb_image (compiled in
+// runtime/image.cpp) for the PNG variants that one leaves out.
 #pragma once
 
 #include <cstdint>
@@ -24,6 +25,23 @@ struct LabelImage8 {
   std::vector<uint8_t> values;
 };
 
+// What decoding `path` may allocate at most, from its size and header alone (no pixel data is
+// read), for eval's memory budget: the file and its image data, the inflated rows (or stb_image's
+// buffers for the variants it decodes), and what the caller keeps: `kept_per_pixel` bytes per
+// pixel of the whole image, or with `streamed` one row of 4-byte ids when the fast decoder reads
+// the file (panoptic pairs), a whole 4-byte id map otherwise. Errors: not a regular file, not a
+// PNG, a size beyond 16384 on a side.
+struct ImageMemoryUse {
+  int width = 0;
+  int height = 0;
+  uint64_t bytes = 0;
+};
+Status image_memory_use(const std::string& path, int kept_per_pixel, bool streamed,
+                        ImageMemoryUse* use);
+
+// Frees the decode buffers this thread keeps from image to image.
+void label_image_release_thread_buffers();
+
 // RGB(A) → R + 256·G + 256²·B. A grayscale PNG is refused (it cannot hold a panoptic id map).
 Status load_panoptic_png(const std::string& path, LabelImage* image);
 // A panoptic PNG read row by row through the fast decoder (eval/png_reader.h), ids computed per
@@ -37,6 +55,7 @@ class PanopticPngRows {
   int height() const { return info_.height; }
   // The ids of the next row (width() values, valid until the next call).
   Status next(const uint32_t** ids);
+  void release_buffers();
 
  private:
   PngDecoder decoder_;

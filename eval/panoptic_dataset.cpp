@@ -3,11 +3,13 @@
 
 #include <sys/stat.h>
 
+#include <cerrno>
 #include <cstdint>
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <unordered_map>
 
+#include "eval/eval_paths.h"
 #include "eval/label_image.h"
 #include "graph/json_io.h"
 
@@ -19,15 +21,15 @@ constexpr long long kIntMin = std::numeric_limits<int>::min();
 constexpr long long kIntMax = std::numeric_limits<int>::max();
 constexpr long long kInt64Max = std::numeric_limits<int64_t>::max();
 
-bool file_exists(const std::string& path) {
+// A prediction counts as missing only when nothing is there; anything else that is there (a
+// directory, a FIFO, a corrupt file) is opened and refused with what it is.
+bool nothing_at(const std::string& path) {
   struct stat st;
-  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+  return ::lstat(path.c_str(), &st) != 0 && errno == ENOENT;
 }
 
-std::string join(const std::string& dir, const std::string& name) {
-  if (dir.empty() || (!name.empty() && name[0] == '/')) return name;
-  return dir.back() == '/' ? dir + name : dir + "/" + name;
-}
+thread_local PanopticPngRows gt_rows, pred_rows;
+thread_local LabelImage gt_ids, pred_ids;  // only for files the fast decoder leaves to stb_image
 
 // An integer member: missing → `fallback` (an error when required); a value that is not an
 // integral number inside [low, high] is an error, never truncated.
@@ -103,9 +105,20 @@ Status read_annotations(const nlohmann::json& root, const std::string& path, boo
 
 }  // namespace
 
+void panoptic_release_thread_buffers() {
+  gt_rows.release_buffers();
+  pred_rows.release_buffers();
+  gt_ids = LabelImage();
+  pred_ids = LabelImage();
+  label_image_release_thread_buffers();
+}
+
 Status panoptic_dataset_load(const std::string& gt_json, const std::string& gt_dir,
                              const std::string& pred_json, const std::string& pred_dir,
-                             PanopticDataset* dataset) {
+                             PanopticDataset* dataset, bool allow_outside_paths) {
+  EvalRoot gt_folder, pred_folder;
+  ATROUS_RETURN_IF_ERROR(eval_root_make(gt_dir, allow_outside_paths, &gt_folder));
+  ATROUS_RETURN_IF_ERROR(eval_root_make(pred_dir, allow_outside_paths, &pred_folder));
   nlohmann::json gt_root, pred_root;
   ATROUS_RETURN_IF_ERROR(json_parse_file(gt_json, &gt_root));
   ATROUS_RETURN_IF_ERROR(json_parse_file(pred_json, &pred_root));
@@ -149,11 +162,13 @@ Status panoptic_dataset_load(const std::string& gt_json, const std::string& gt_d
   ATROUS_RETURN_IF_ERROR(check_categories(dataset->images, true, gt_json));
   ATROUS_RETURN_IF_ERROR(check_categories(preds, false, pred_json));
   for (auto& image : dataset->images) {
-    image.gt_png = join(gt_dir, image.gt_png);
+    Status s = eval_root_join(gt_folder, image.gt_png, &image.gt_png);
+    if (!s.ok()) return Status::error(gt_json + ": image " + image.key + ": " + s.message());
     auto it = pred_index.find(image.key);
     if (it == pred_index.end()) continue;
     image.has_pred = true;
-    image.pred_png = join(pred_dir, preds[it->second].pred_png);
+    s = eval_root_join(pred_folder, preds[it->second].pred_png, &image.pred_png);
+    if (!s.ok()) return Status::error(pred_json + ": image " + image.key + ": " + s.message());
     image.pred = std::move(preds[it->second].pred);
   }
   return Status::success();
@@ -163,7 +178,7 @@ Status panoptic_pair_evaluate(const PanopticImagePair& pair, bool semantic_from_
                               EvalAccumulators* delta) {
   const std::string where = "image " + pair.key;
   bool missing = !pair.has_pred;
-  if (!missing && !file_exists(pair.pred_png)) missing = true;
+  if (!missing && nothing_at(pair.pred_png)) missing = true;
   if (missing)
     delta->missing.push_back(
         pair.key + ": no panoptic prediction (" +
@@ -177,9 +192,20 @@ Status panoptic_pair_evaluate(const PanopticImagePair& pair, bool semantic_from_
                          std::to_string(ph) + " but the ground truth is " + std::to_string(gw) +
                          "x" + std::to_string(gh) + " (" + pair.pred_png + ")");
   };
+  // Sizes and memory from the headers, before any pixel is decoded.
+  ImageMemoryUse gt_use, pred_use;
+  status = image_memory_use(pair.gt_png, 4, true, &gt_use);
+  if (!status.ok()) return Status::error(where + ": ground truth: " + status.message());
+  if (!missing) {
+    status = image_memory_use(pair.pred_png, 4, true, &pred_use);
+    if (!status.ok()) return Status::error(where + ": prediction: " + status.message());
+    if (pred_use.width != gt_use.width || pred_use.height != gt_use.height)
+      return size_error(pred_use.width, pred_use.height, gt_use.width, gt_use.height);
+  }
+  status = eval_reserve_image_memory(gt_use.bytes + pred_use.bytes);
+  if (!status.ok()) return Status::error(where + ": " + status.message());
   // Both PNGs decoded together, row by row, straight into the overlap counts; full-size id maps
   // only for files the fast decoder leaves to stb_image.
-  thread_local PanopticPngRows gt_rows, pred_rows;
   bool gt_fallback = false, pred_fallback = false;
   status = gt_rows.open(pair.gt_png, &gt_fallback);
   if (!status.ok()) return Status::error(where + ": ground truth: " + status.message());
@@ -202,7 +228,8 @@ Status panoptic_pair_evaluate(const PanopticImagePair& pair, bool semantic_from_
       counter.add(g, p, size_t(gt_rows.width()));
     }
   } else {
-    thread_local LabelImage gt, pred;  // reused: no fresh pages per image
+    LabelImage& gt = gt_ids;
+    LabelImage& pred = pred_ids;
     status = load_panoptic_png(pair.gt_png, &gt);
     if (!status.ok()) return Status::error(where + ": ground truth: " + status.message());
     if (!missing) {

@@ -29,16 +29,22 @@ struct PanopticDataset {
 
 // Reads the two JSONs. The gt JSON needs `annotations` and `categories`; the prediction JSON
 // needs `annotations`. Prediction entries are matched by image_id; entries for images the gt
-// lacks are ignored. Errors: corrupt JSON, missing keys, wrong types, repeated image ids.
+// lacks are ignored. Errors: corrupt JSON, missing keys, wrong types, numbers that do not fit
+// their field, repeated image ids, and (unless `allow_outside_paths`) a `file_name` that leads
+// outside its folder or holds a NUL byte (eval/eval_paths.h).
 Status panoptic_dataset_load(const std::string& gt_json, const std::string& gt_dir,
                              const std::string& pred_json, const std::string& pred_dir,
-                             PanopticDataset* dataset);
+                             PanopticDataset* dataset, bool allow_outside_paths = false);
+
+// Frees the decode buffers this thread keeps from pair to pair (for EvalMemory).
+void panoptic_release_thread_buffers();
 
 // Evaluates one pair into `delta` (its pq / pc / semantic members, when present). A prediction
 // that the JSON does not list or whose PNG does not exist is recorded in `delta->missing` and
 // scored as all VOID. With `semantic_from_panoptic`, `delta->semantic` (size categories + 1,
 // the last = VOID, not evaluated) gets the category of every non-VOID gt pixel against the
-// predicted category. Errors name the image.
+// predicted category. Memory is reserved from the headers before decoding
+// (eval_reserve_image_memory), and sizes are compared then. Errors name the image.
 Status panoptic_pair_evaluate(const PanopticImagePair& pair, bool semantic_from_panoptic,
                               EvalAccumulators* delta);
 

@@ -8,9 +8,13 @@
 #include <libdeflate.h>
 #endif
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+
+#include "graph/file_io.h"
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -21,6 +25,7 @@ namespace atrous {
 namespace {
 
 constexpr int kMaxSide = 16384;
+constexpr size_t kMaxDeflateRatio = 1032;
 constexpr size_t kRowSlack = 16;  // readable bytes after the last row (see png_reader.h)
 
 uint32_t read_be32(const uint8_t* p) {
@@ -29,8 +34,15 @@ uint32_t read_be32(const uint8_t* p) {
 
 // Grows `v` to at least `n` bytes; never shrinks, so a later image of the same size touches no
 // new memory (resize of an already large enough vector is free).
+// Growth is exact (no doubling), so a buffer never holds more than the largest image needed,
+// the size eval's memory budget counts; the old contents are not kept.
 void reserve_bytes(std::vector<uint8_t>* v, size_t n) {
-  if (v->size() < n) v->resize(n);
+  if (v->size() >= n) return;
+  if (v->capacity() < n) {
+    *v = std::vector<uint8_t>();
+    v->reserve(n);
+  }
+  v->resize(n);
 }
 
 inline uint8_t paeth(int a, int b, int c) {
@@ -157,22 +169,45 @@ PngDecoder::~PngDecoder() {
 }
 
 Status PngDecoder::read_file(const std::string& path, size_t* size) {
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (!f) return Status::error(path + ": cannot open");
+  int fd = -1;
+  uint64_t file_size = 0;
+  ATROUS_RETURN_IF_ERROR(open_regular_file(path, &fd, &file_size));
+  std::FILE* f = ::fdopen(fd, "rb");
+  if (!f) {
+    ::close(fd);
+    return Status::error(path + ": cannot open");
+  }
+  // Sized from the file's size once (one byte more, to see a file that grew), so the buffer is
+  // exactly what eval's memory estimate counts.
+  if (file_size + 1 > file_.size()) {
+    file_ = std::vector<uint8_t>();
+    file_.reserve(size_t(file_size) + 1);
+    file_.resize(size_t(file_size) + 1);
+  }
   *size = 0;
   bool read_error = false;
   for (;;) {
-    reserve_bytes(&file_, *size + (size_t(1) << 20));
     size_t got = std::fread(file_.data() + *size, 1, file_.size() - *size, f);
     *size += got;
-    if (got == 0) {
+    if (got == 0 || *size == file_.size()) {
       read_error = std::ferror(f) != 0;
       break;
     }
   }
   std::fclose(f);
   if (read_error) return Status::error(path + ": read error");
+  if (*size > file_size) return Status::error(path + ": the file grew while it was read");
   return Status::success();
+}
+
+void PngDecoder::release_buffers() {
+  file_ = std::vector<uint8_t>();
+  idat_ = std::vector<uint8_t>();
+  inflated_ = std::vector<uint8_t>();
+  zero_row_ = std::vector<uint8_t>();
+  open_info_ = PngInfo();
+  next_y_ = 0;
+  prior_ = nullptr;
 }
 
 Status PngDecoder::decode_file(const std::string& path, PngInfo* info, bool* unsupported,
@@ -306,8 +341,8 @@ Status PngDecoder::parse_and_inflate(const uint8_t* data, size_t size, PngInfo* 
       }
     } else if (name == "IDAT") {
       if (idat_done) return Status::error("IDAT chunks are not consecutive");
+      if (!seen_idat) reserve_bytes(&idat_, size - (pos - length - 12));  // the rest, at most
       seen_idat = true;
-      reserve_bytes(&idat_, idat_size + length);
       std::memcpy(idat_.data() + idat_size, body, length);
       idat_size += length;
     } else if (name == "IEND") {
@@ -327,6 +362,14 @@ Status PngDecoder::parse_and_inflate(const uint8_t* data, size_t size, PngInfo* 
   const int bpp = info->channels * info->bit_depth / 8;
   const size_t stride = size_t(info->width) * size_t(bpp);
   const size_t expected = (stride + 1) * size_t(info->height);
+  // Deflate expands at most 1032-fold (a 258-byte match in 2 bits), so image data too short for
+  // the header's size is refused before a buffer of that size is made: a 60-byte file claiming
+  // 16384×16384 RGBA would otherwise fill 1 GiB (found by fuzz/fuzz_png.cpp).
+  if (expected / kMaxDeflateRatio > idat_size)
+    return Status::error("corrupt PNG: " + std::to_string(idat_size) +
+                         " bytes of image data cannot hold the " + std::to_string(expected) +
+                         " bytes of a " + std::to_string(info->width) + "x" +
+                         std::to_string(info->height) + " image");
   reserve_bytes(&inflated_, expected + kRowSlack);
   if (!decompressor_) {
     decompressor_ = libdeflate_alloc_decompressor();

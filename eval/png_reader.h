@@ -59,6 +59,9 @@ class PngDecoder {
   // RGBA entries of the last palette image's PLTE (+ tRNS alpha, 255 where absent).
   const std::vector<uint8_t>& palette() const { return palette_; }
 
+  // Frees the buffers kept from image to image (the next image allocates them again).
+  void release_buffers();
+
   ~PngDecoder();
   PngDecoder(const PngDecoder&) = delete;
   PngDecoder& operator=(const PngDecoder&) = delete;

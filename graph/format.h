@@ -16,10 +16,11 @@ constexpr uint32_t kFormatVersionMinor = 0;
 constexpr size_t kFormatHeaderSize = 128;
 constexpr size_t kFormatAlignment = 64;
 
-// Maps the file read-only, checks its structure and the graph rules (graph_validate) and fills
-// `graph`. Op attributes and shapes are not checked here, and intermediate tensors keep the
-// shapes the file records: graph_load_file (ops/graph_rules.h) runs the shape rules after this.
-// Constant data points into the mapping, kept alive by graph->storage.
+// Reads the whole file into aligned memory (not a mapping: see docs/FORMAT.md "Loading"), checks
+// its structure and the graph rules (graph_validate) and fills `graph`. Op attributes and shapes
+// are not checked here, and intermediate tensors keep the shapes the file records: graph_load_file
+// (ops/graph_rules.h) runs the shape rules after this. Constant data points into that memory, kept
+// alive by graph->storage.
 Status format_load_file(const std::string& path, Graph* graph);
 // Same from a caller's buffer; the bytes are copied into aligned storage first.
 Status format_load_memory(const void* data, size_t size, Graph* graph);

@@ -2,11 +2,12 @@
 // section; every count is checked against those bytes before anything is allocated, so a
 // corrupt count can neither over-allocate nor read out of bounds.
 #include <fcntl.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -300,18 +301,16 @@ Status parse(const uint8_t* bytes, uint64_t file_size, std::shared_ptr<const voi
   return graph_validate(*graph);
 }
 
-struct MappedFile {
-  void* address = nullptr;
-  size_t size = 0;
-  ~MappedFile() {
-    if (address) munmap(address, size);
-  }
-};
-
 }  // namespace
 
+// The file is read into memory rather than mapped: with a mapping, a file truncated (or
+// rewritten in place) while a session still uses its constants turns the next read of a lost
+// page into SIGBUS, which no check can prevent (MAP_PRIVATE copies pages only on write, and
+// locks on Linux are advisory). Reading costs a copy at load; docs/FORMAT.md "Loading" has the
+// numbers. The size comes from the opened descriptor, and a file that shrinks while it is read is
+// an error rather than a short model.
 Status format_load_file(const std::string& path, Graph* graph) {
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
   if (fd < 0) return Status::error("cannot open '" + path + "': " + std::strerror(errno));
   struct stat info;
   if (fstat(fd, &info) != 0) {
@@ -329,16 +328,33 @@ Status format_load_file(const std::string& path, Graph* graph) {
     return Status::error("'" + path + "': file is " + std::to_string(size) +
                          " bytes, shorter than the 128-byte header: not an .atrous file");
   }
-  void* address = mmap(nullptr, size_t(size), PROT_READ, MAP_PRIVATE, fd, 0);
-  int error = errno;
+  // 64-byte aligned like the format's weight data, rounded up as aligned_alloc requires.
+  void* buffer =
+      size > SIZE_MAX - 64 ? nullptr : std::aligned_alloc(64, (size_t(size) + 63) / 64 * 64);
+  if (!buffer) {
+    close(fd);
+    return Status::error("'" + path + "': out of memory reading a " + std::to_string(size) +
+                         "-byte model");
+  }
+  std::shared_ptr<const void> owner(buffer, [](const void* p) { std::free(const_cast<void*>(p)); });
+  uint8_t* bytes = static_cast<uint8_t*>(buffer);
+  uint64_t done = 0;
+  while (done < size) {
+    size_t chunk = size_t(std::min<uint64_t>(size - done, uint64_t(1) << 30));
+    ssize_t got = pread(fd, bytes + done, chunk, off_t(done));
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) {
+      int error = got < 0 ? errno : 0;
+      close(fd);
+      return Status::error("'" + path + "': " +
+                           (got < 0 ? "read error: " + std::string(std::strerror(error))
+                                    : "file shrank while being read (" + std::to_string(done) +
+                                          " of " + std::to_string(size) + " bytes)"));
+    }
+    done += uint64_t(got);
+  }
   close(fd);
-  if (address == MAP_FAILED)
-    return Status::error("cannot map '" + path + "': " + std::strerror(error));
-  auto mapping = std::make_shared<MappedFile>();
-  mapping->address = address;
-  mapping->size = size_t(size);
-  Status status = parse(static_cast<const uint8_t*>(address), size,
-                        std::shared_ptr<const void>(mapping, address), graph);
+  Status status = parse(bytes, size, owner, graph);
   if (!status.ok()) {
     *graph = Graph();
     return Status::error("'" + path + "': " + status.message());

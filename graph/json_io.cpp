@@ -1,9 +1,9 @@
 #include "graph/json_io.h"
 
 #include <cmath>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
+
+#include "graph/file_io.h"
 
 namespace atrous {
 
@@ -24,12 +24,9 @@ Status json_parse(const std::string& text, const std::string& source, nlohmann::
 }
 
 Status json_parse_file(const std::string& path, nlohmann::json* value) {
-  std::ifstream file(path, std::ios::binary);
-  if (!file) return Status::error(path + ": cannot open");
-  std::ostringstream buffer;
-  buffer << file.rdbuf();
-  if (file.bad()) return Status::error(path + ": read error");
-  return json_parse(buffer.str(), path, value);
+  std::string text;
+  ATROUS_RETURN_IF_ERROR(read_regular_file(path, &text));
+  return json_parse(text, path, value);
 }
 
 std::string json_dump(const nlohmann::ordered_json& value, int indent) {

@@ -5,39 +5,9 @@
 namespace atrous {
 namespace {
 
-// In OpType order.
-constexpr const char* kOpNames[] = {
-    "conv",
-    "batch_norm",
-    "relu",
-    "clip",
-    "hard_swish",
-    "hard_sigmoid",
-    "sigmoid",
-    "tanh",
-    "add",
-    "sub",
-    "mul",
-    "div",
-    "concat",
-    "reshape",
-    "flatten",
-    "transpose",
-    "pad",
-    "slice",
-    "depth_to_space",
-    "space_to_depth",
-    "global_average_pool",
-    "reduce_mean",
-    "average_pool",
-    "max_pool",
-    "softmax",
-    "argmax",
-    "resize",
-    "gemm",
-    "matmul",
-    "conv_transpose",
-};
+#define ATROUS_OP_NAME(name) #name,
+constexpr const char* kOpNames[] = {ATROUS_OP_LIST(ATROUS_OP_NAME)};
+#undef ATROUS_OP_NAME
 
 static_assert(sizeof(kOpNames) / sizeof(kOpNames[0]) == size_t(OpType::op_count),
               "one name per OpType");

@@ -5,40 +5,48 @@
 #include <cstdint>
 #include <string>
 
+// Every op of the IR, one line each: the line gives both the enum value `op_NAME` and the name
+// "NAME" that `.atrous` files store and docs/OPS.md lists (files store names, so the order here
+// is free; ops/registry.cpp lists the definitions in the same order).
+#define ATROUS_OP_LIST(X) \
+  X(conv)                 \
+  X(batch_norm)           \
+  X(relu)                 \
+  X(clip)                 \
+  X(hard_swish)           \
+  X(hard_sigmoid)         \
+  X(sigmoid)              \
+  X(tanh)                 \
+  X(add)                  \
+  X(sub)                  \
+  X(mul)                  \
+  X(div)                  \
+  X(concat)               \
+  X(reshape)              \
+  X(flatten)              \
+  X(transpose)            \
+  X(pad)                  \
+  X(slice)                \
+  X(depth_to_space)       \
+  X(space_to_depth)       \
+  X(global_average_pool)  \
+  X(reduce_mean)          \
+  X(average_pool)         \
+  X(max_pool)             \
+  X(softmax)              \
+  X(argmax)               \
+  X(resize)               \
+  X(gemm)                 \
+  X(matmul)               \
+  X(conv_transpose)
+
 namespace atrous {
 
 enum class OpType : uint8_t {
-  op_conv,
-  op_batch_norm,
-  op_relu,
-  op_clip,
-  op_hard_swish,
-  op_hard_sigmoid,
-  op_sigmoid,
-  op_tanh,
-  op_add,
-  op_sub,
-  op_mul,
-  op_div,
-  op_concat,
-  op_reshape,
-  op_flatten,
-  op_transpose,
-  op_pad,
-  op_slice,
-  op_depth_to_space,
-  op_space_to_depth,
-  op_global_average_pool,
-  op_reduce_mean,
-  op_average_pool,
-  op_max_pool,
-  op_softmax,
-  op_argmax,
-  op_resize,
-  op_gemm,
-  op_matmul,
-  op_conv_transpose,
-  op_count,  // number of ops, not an op
+#define ATROUS_OP_ENUM(name) op_##name,
+  ATROUS_OP_LIST(ATROUS_OP_ENUM)
+#undef ATROUS_OP_ENUM
+      op_count,  // number of ops, not an op
 };
 
 // The name in files and docs/OPS.md, e.g. "conv"; "unknown" for a value outside the enum.

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <unordered_map>
 
+#include "graph/thread_pool.h"
 #include "models/semantic.h"
 
 namespace atrous {
@@ -24,54 +25,99 @@ int output_index(const Graph& graph, const char* name, int fallback) {
   return fallback;
 }
 
-// In-place softmax over the class axis of planes [C, n].
-void softmax_planes(float* planes, int channels, size_t n) {
-  for (size_t i = 0; i < n; ++i) {
-    float top = planes[i];
-    for (int c = 1; c < channels; ++c) top = std::max(top, planes[size_t(c) * n + i]);
-    float sum = 0;
-    for (int c = 0; c < channels; ++c) {
-      float e = std::exp(planes[size_t(c) * n + i] - top);
-      planes[size_t(c) * n + i] = e;
-      sum += e;
+// In-place softmax over the class axis of planes [C, n]. Per pixel the same operations in the
+// same order as the plain loop (max over c = 0..C−1, then e_c = exp(x_c − max) summed in channel
+// order, then each e_c / sum), but over blocks of pixels: every step reads one contiguous run of
+// a plane, so max, sum and division vectorise (exp stays the scalar float exp, so the results
+// are those of the plain loop), and the blocks are split over the pool.
+void softmax_planes(float* planes, int channels, size_t n, ThreadPool* pool) {
+  constexpr size_t kBlock = 512;
+  parallel_chunks(pool, int64_t((n + kBlock - 1) / kBlock), [&](int64_t begin, int64_t end) {
+    float top[kBlock], sum[kBlock];
+    for (size_t b = size_t(begin) * kBlock; b < std::min(n, size_t(end) * kBlock); b += kBlock) {
+      const size_t m = std::min(kBlock, n - b);
+      std::copy(planes + b, planes + b + m, top);
+      for (int c = 1; c < channels; ++c) {
+        const float* p = planes + size_t(c) * n + b;
+        for (size_t i = 0; i < m; ++i) top[i] = std::max(top[i], p[i]);
+      }
+      std::fill(sum, sum + m, 0.f);
+      for (int c = 0; c < channels; ++c) {
+        float* p = planes + size_t(c) * n + b;
+        for (size_t i = 0; i < m; ++i) {
+          p[i] = std::exp(p[i] - top[i]);
+          sum[i] += p[i];
+        }
+      }
+      for (int c = 0; c < channels; ++c) {
+        float* p = planes + size_t(c) * n + b;
+        for (size_t i = 0; i < m; ++i) p[i] /= sum[i];
+      }
     }
-    for (int c = 0; c < channels; ++c) planes[size_t(c) * n + i] /= sum;
-  }
+  });
 }
 
 // Planes [channels, h, w] cropped from the top-left of a [channels, H, W] output, mirrored
 // horizontally when `mirror`.
 std::vector<float> crop_planes(const float* data, int channels, int H, int W, int h, int w,
-                               bool mirror) {
+                               bool mirror, ThreadPool* pool) {
   std::vector<float> out(size_t(channels) * size_t(h) * size_t(w));
-  for (int c = 0; c < channels; ++c)
-    for (int y = 0; y < h; ++y) {
+  parallel_chunks(pool, int64_t(channels) * h, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      const int64_t c = r / h, y = r % h;
       const float* row = data + (size_t(c) * size_t(H) + size_t(y)) * size_t(W);
-      float* dst = out.data() + (size_t(c) * size_t(h) + size_t(y)) * size_t(w);
-      for (int x = 0; x < w; ++x) dst[x] = row[mirror ? w - 1 - x : x];
+      float* dst = out.data() + size_t(r) * size_t(w);
+      if (mirror)
+        std::reverse_copy(row, row + w, dst);
+      else
+        std::copy(row, row + w, dst);
     }
+  });
   return out;
 }
 
 // Nearest-neighbour resize with align_corners of an int32 map (DeepLab2's un-pad of label
-// maps, docs/PANOPTIC_DEEPLAB.md).
+// maps, docs/PANOPTIC_DEEPLAB.md). The source index of each column is computed once, by the
+// same double expression as per pixel before.
 std::vector<int32_t> resize_nearest(const std::vector<int32_t>& map, int h, int w, int out_h,
-                                    int out_w) {
+                                    int out_w, ThreadPool* pool) {
   std::vector<int32_t> out(size_t(out_h) * size_t(out_w));
-  for (int y = 0; y < out_h; ++y) {
-    int sy = out_h > 1 ? int(std::lround(double(y) * (h - 1) / (out_h - 1))) : 0;
-    for (int x = 0; x < out_w; ++x) {
-      int sx = out_w > 1 ? int(std::lround(double(x) * (w - 1) / (out_w - 1))) : 0;
-      out[size_t(y) * size_t(out_w) + size_t(x)] = map[size_t(sy) * size_t(w) + size_t(sx)];
+  std::vector<int32_t> columns(static_cast<size_t>(out_w));
+  for (int x = 0; x < out_w; ++x)
+    columns[size_t(x)] = out_w > 1 ? int(std::lround(double(x) * (w - 1) / (out_w - 1))) : 0;
+  parallel_chunks(pool, out_h, [&](int64_t begin, int64_t end) {
+    for (int64_t y = begin; y < end; ++y) {
+      int sy = out_h > 1 ? int(std::lround(double(y) * (h - 1) / (out_h - 1))) : 0;
+      const int32_t* row = map.data() + size_t(sy) * size_t(w);
+      int32_t* dst = out.data() + size_t(y) * size_t(out_w);
+      for (int x = 0; x < out_w; ++x) dst[x] = row[columns[size_t(x)]];
     }
-  }
+  });
   return out;
+}
+
+constexpr size_t kPixelBlock = 4096;
+
+// sum[i] += x[i] for i in [0, count), in blocks over the pool.
+void add_into(float* sum, const float* x, size_t count, ThreadPool* pool) {
+  parallel_chunks(pool, int64_t((count + kPixelBlock - 1) / kPixelBlock),
+                  [&](int64_t begin, int64_t end) {
+                    const size_t e = std::min(count, size_t(end) * kPixelBlock);
+                    for (size_t i = size_t(begin) * kPixelBlock; i < e; ++i) sum[i] += x[i];
+                  });
 }
 
 }  // namespace
 
+// Horizontal pass first, then vertical, with the same float expressions as the plain per-pixel
+// loop (top and bottom interpolated along x, then top + (bottom − top)·fy), so the values are
+// the same bits; but each input row is interpolated along x once per chunk of output rows
+// that reads it (kept while the next output row needs it again), and the vertical blend runs
+// over contiguous rows the compiler vectorises. (The CPU backend's resize kernels compute
+// w0·a + w1·b with fused multiply-adds and would change the results.) Output rows of all
+// planes are split over the pool.
 std::vector<float> resize_planes_align_corners(const float* planes, int channels, int h, int w,
-                                               int out_h, int out_w) {
+                                               int out_h, int out_w, ThreadPool* pool) {
   std::vector<float> out(size_t(channels) * size_t(out_h) * size_t(out_w));
   struct Tap {
     int i0, i1;
@@ -86,21 +132,37 @@ std::vector<float> resize_planes_align_corners(const float* planes, int channels
     }
     return t;
   };
-  std::vector<Tap> ty = taps(h, out_h), tx = taps(w, out_w);
-  for (int c = 0; c < channels; ++c) {
-    const float* src = planes + size_t(c) * size_t(h) * size_t(w);
-    float* dst = out.data() + size_t(c) * size_t(out_h) * size_t(out_w);
-    for (int y = 0; y < out_h; ++y) {
-      const float* r0 = src + size_t(ty[size_t(y)].i0) * size_t(w);
-      const float* r1 = src + size_t(ty[size_t(y)].i1) * size_t(w);
+  const std::vector<Tap> ty = taps(h, out_h), tx = taps(w, out_w);
+  parallel_chunks(pool, int64_t(channels) * out_h, [&](int64_t begin, int64_t end) {
+    // Two rows interpolated along x, tagged with their plane and input row (-1: none yet).
+    std::vector<float> cache[2] = {std::vector<float>(size_t(out_w)),
+                                   std::vector<float>(size_t(out_w))};
+    int64_t tag[2] = {-1, -1};
+    auto horizontal = [&](int64_t c, int sy) -> const float* {
+      const int64_t key = c * h + sy;
+      for (int k = 0; k < 2; ++k)
+        if (tag[k] == key) return cache[k].data();
+      // Replace the row the current output row does not need (the older one).
+      int k = tag[0] < tag[1] ? 0 : 1;
+      const float* r = planes + size_t(key) * size_t(w);
+      float* d = cache[k].data();
       for (int x = 0; x < out_w; ++x) {
         const Tap& t = tx[size_t(x)];
-        float top = r0[t.i0] + (r0[t.i1] - r0[t.i0]) * t.f;
-        float bottom = r1[t.i0] + (r1[t.i1] - r1[t.i0]) * t.f;
-        dst[size_t(y) * size_t(out_w) + size_t(x)] = top + (bottom - top) * ty[size_t(y)].f;
+        d[x] = r[t.i0] + (r[t.i1] - r[t.i0]) * t.f;
       }
+      tag[k] = key;
+      return d;
+    };
+    for (int64_t row = begin; row < end; ++row) {
+      const int64_t c = row / out_h;
+      const Tap& t = ty[size_t(row % out_h)];
+      const float* top = horizontal(c, t.i0);
+      const float* bottom = horizontal(c, t.i1);
+      float* dst = out.data() + size_t(row) * size_t(out_w);
+      const float f = t.f;
+      for (int x = 0; x < out_w; ++x) dst[x] = top[x] + (bottom[x] - top[x]) * f;
     }
-  }
+  });
   return out;
 }
 
@@ -198,19 +260,25 @@ Status segment_panoptic(Session& session, const PanopticModelInfo& info, const I
   result->height = image.height;
   const int H = info.input_height, W = info.input_width, C = info.num_classes;
   auto start = std::chrono::steady_clock::now();
+  // The loops over pixels below run on the session's pool; each element is computed by the
+  // same expression as in a plain loop, so any thread count gives the same bits.
+  ThreadPool* pool = &session.thread_pool();
 
   // Normalized image planes [3, h, w], fitted into the input when larger (aspect kept).
   int h0 = image.height, w0 = image.width;
   std::vector<float> planes(size_t(3) * size_t(h0) * size_t(w0));
-  for (size_t i = 0; i < size_t(h0) * size_t(w0); ++i)
-    for (int c = 0; c < 3; ++c)
-      planes[size_t(c) * size_t(h0) * size_t(w0) + i] =
-          (float(image.pixels[i * 3 + size_t(c)]) - info.mean[c]) / info.std[c];
+  parallel_chunks(pool, h0, [&](int64_t begin, int64_t end) {
+    const size_t plane = size_t(h0) * size_t(w0);
+    for (size_t i = size_t(begin) * size_t(w0); i < size_t(end) * size_t(w0); ++i)
+      for (int c = 0; c < 3; ++c)
+        planes[size_t(c) * plane + i] =
+            (float(image.pixels[i * 3 + size_t(c)]) - info.mean[c]) / info.std[c];
+  });
   if (h0 > H || w0 > W) {
     double f = std::min(double(H) / h0, double(W) / w0);
     int fh = std::max(1, std::min(H, int(std::lround(h0 * f)))),
         fw = std::max(1, std::min(W, int(std::lround(w0 * f))));
-    planes = resize_planes_align_corners(planes.data(), 3, h0, w0, fh, fw);
+    planes = resize_planes_align_corners(planes.data(), 3, h0, w0, fh, fw, pool);
     h0 = fh, w0 = fw;
   }
   result->work_height = h0;
@@ -222,7 +290,14 @@ Status segment_panoptic(Session& session, const PanopticModelInfo& info, const I
   // resize, a flipped pass has its outputs mirrored back and its Δx negated, and each output
   // is averaged over all passes). With one pass the raw logits go to the merger unchanged.
   const int passes = int(options.scales.size()) * (options.flip ? 2 : 1);
-  std::vector<float> semantic_sum(size_t(C) * n, 0.f), center_sum(n, 0.f), offset_sum(2 * n, 0.f);
+  // With one pass the sums are that pass's maps themselves, kept without a copy; the final
+  // loop then adds them to 0.f, as summing into zeros did (−0 becomes +0, the same bits).
+  std::vector<float> semantic_sum, center_sum, offset_sum;
+  if (passes > 1) {
+    semantic_sum.assign(size_t(C) * n, 0.f);
+    center_sum.assign(n, 0.f);
+    offset_sum.assign(2 * n, 0.f);
+  }
   Tensor input(DType::dtype_f32, {1, 3, H, W});
   double preprocess_ms = elapsed_ms(start), inference_ms = 0, postprocess_ms = 0;
   for (double scale : options.scales) {
@@ -235,20 +310,30 @@ Status segment_panoptic(Session& session, const PanopticModelInfo& info, const I
                            " (height x width), larger than the model input " + std::to_string(H) +
                            "x" + std::to_string(W) +
                            "; use smaller scales or a model exported at a larger input size");
-    std::vector<float> scaled = hs == h0 && ws == w0
-                                    ? planes
-                                    : resize_planes_align_corners(planes.data(), 3, h0, w0, hs, ws);
+    std::vector<float> scaled =
+        hs == h0 && ws == w0 ? planes
+                             : resize_planes_align_corners(planes.data(), 3, h0, w0, hs, ws, pool);
     preprocess_ms += elapsed_ms(start);
     for (int mirror = 0; mirror < (options.flip ? 2 : 1); ++mirror) {
       start = std::chrono::steady_clock::now();
       float* in = input.f32();
-      std::fill(in, in + size_t(3) * size_t(H) * size_t(W), 0.f);  // the mean pixel, normalized
-      for (int c = 0; c < 3; ++c)
-        for (int y = 0; y < hs; ++y) {
+      // Input rows: the (mirrored) image row, then zeros (the mean pixel, normalized).
+      parallel_chunks(pool, int64_t(3) * H, [&](int64_t begin, int64_t end) {
+        for (int64_t r = begin; r < end; ++r) {
+          const int64_t c = r / H, y = r % H;
+          float* dst = in + size_t(r) * size_t(W);
+          if (y >= hs) {
+            std::fill(dst, dst + W, 0.f);
+            continue;
+          }
           const float* src = scaled.data() + (size_t(c) * size_t(hs) + size_t(y)) * size_t(ws);
-          float* dst = in + (size_t(c) * size_t(H) + size_t(y)) * size_t(W);
-          for (int x = 0; x < ws; ++x) dst[x] = src[mirror ? ws - 1 - x : x];
+          if (mirror)
+            std::reverse_copy(src, src + ws, dst);
+          else
+            std::copy(src, src + ws, dst);
+          std::fill(dst + ws, dst + W, 0.f);
         }
+      });
       preprocess_ms += elapsed_ms(start);
       start = std::chrono::steady_clock::now();
       std::vector<Tensor> outputs;
@@ -256,11 +341,11 @@ Status segment_panoptic(Session& session, const PanopticModelInfo& info, const I
       inference_ms += elapsed_ms(start);
       start = std::chrono::steady_clock::now();
       std::vector<float> sem =
-          crop_planes(outputs[size_t(info.semantic_output)].f32(), C, H, W, hs, ws, mirror);
+          crop_planes(outputs[size_t(info.semantic_output)].f32(), C, H, W, hs, ws, mirror, pool);
       std::vector<float> cen =
-          crop_planes(outputs[size_t(info.center_output)].f32(), 1, H, W, hs, ws, mirror);
+          crop_planes(outputs[size_t(info.center_output)].f32(), 1, H, W, hs, ws, mirror, pool);
       std::vector<float> off =
-          crop_planes(outputs[size_t(info.offset_output)].f32(), 2, H, W, hs, ws, mirror);
+          crop_planes(outputs[size_t(info.offset_output)].f32(), 2, H, W, hs, ws, mirror, pool);
       if (mirror)
         for (size_t i = size_t(hs) * size_t(ws); i < off.size(); ++i)
           off[i] = -off[i];  // Δx of the mirror
@@ -271,14 +356,20 @@ Status segment_panoptic(Session& session, const PanopticModelInfo& info, const I
                     fx = ws > 1 ? float(w0 - 1) / float(ws - 1) : 1.f;
         for (size_t i = 0; i < size_t(hs) * size_t(ws); ++i) off[i] *= fy;
         for (size_t i = size_t(hs) * size_t(ws); i < off.size(); ++i) off[i] *= fx;
-        sem = resize_planes_align_corners(sem.data(), C, hs, ws, h0, w0);
-        cen = resize_planes_align_corners(cen.data(), 1, hs, ws, h0, w0);
-        off = resize_planes_align_corners(off.data(), 2, hs, ws, h0, w0);
+        sem = resize_planes_align_corners(sem.data(), C, hs, ws, h0, w0, pool);
+        cen = resize_planes_align_corners(cen.data(), 1, hs, ws, h0, w0, pool);
+        off = resize_planes_align_corners(off.data(), 2, hs, ws, h0, w0, pool);
       }
-      if (passes > 1) softmax_planes(sem.data(), C, n);
-      for (size_t i = 0; i < sem.size(); ++i) semantic_sum[i] += sem[i];
-      for (size_t i = 0; i < n; ++i) center_sum[i] += cen[i];
-      for (size_t i = 0; i < 2 * n; ++i) offset_sum[i] += off[i];
+      if (passes > 1) softmax_planes(sem.data(), C, n, pool);
+      if (passes == 1) {
+        semantic_sum = std::move(sem);
+        center_sum = std::move(cen);
+        offset_sum = std::move(off);
+      } else {
+        add_into(semantic_sum.data(), sem.data(), sem.size(), pool);
+        add_into(center_sum.data(), cen.data(), n, pool);
+        add_into(offset_sum.data(), off.data(), 2 * n, pool);
+      }
       postprocess_ms += elapsed_ms(start);
     }
   }
@@ -287,23 +378,34 @@ Status segment_panoptic(Session& session, const PanopticModelInfo& info, const I
   Tensor semantic(DType::dtype_f32, {C, h0, w0}), center(DType::dtype_f32, {1, h0, w0}),
       offset(DType::dtype_f32, {2, h0, w0});
   const float inv = 1.f / float(passes);
-  for (size_t i = 0; i < semantic_sum.size(); ++i)
-    // The log of the averaged probabilities: the merger's argmax and its softmax-based scores
-    // then see exactly the averaged probabilities (softmax(log p) = p when Σp = 1).
-    semantic.f32()[i] =
-        passes > 1 ? std::log(std::max(semantic_sum[i] * inv, FLT_MIN)) : semantic_sum[i];
-  for (size_t i = 0; i < n; ++i) center.f32()[i] = passes > 1 ? center_sum[i] * inv : center_sum[i];
-  for (size_t i = 0; i < 2 * n; ++i)
-    offset.f32()[i] = passes > 1 ? offset_sum[i] * inv : offset_sum[i];
+  float* semantic_out = semantic.f32();
+  float* center_out = center.f32();
+  float* offset_out = offset.f32();
+  parallel_chunks(
+      pool, int64_t((n + kPixelBlock - 1) / kPixelBlock), [&](int64_t begin, int64_t end) {
+        const size_t b = size_t(begin) * kPixelBlock, e = std::min(n, size_t(end) * kPixelBlock);
+        for (int c = 0; c < C; ++c)
+          for (size_t i = size_t(c) * n + b; i < size_t(c) * n + e; ++i)
+            // The log of the averaged probabilities: the merger's argmax and its softmax-based
+            // scores then see exactly the averaged probabilities (softmax(log p) = p when Σp = 1).
+            semantic_out[i] = passes > 1 ? std::log(std::max(semantic_sum[i] * inv, FLT_MIN))
+                                         : 0.f + semantic_sum[i];
+        for (size_t i = b; i < e; ++i)
+          center_out[i] = passes > 1 ? center_sum[i] * inv : 0.f + center_sum[i];
+        for (size_t i = b; i < e; ++i)
+          for (size_t k = 0; k < 2; ++k)
+            offset_out[k * n + i] =
+                passes > 1 ? offset_sum[k * n + i] * inv : 0.f + offset_sum[k * n + i];
+      });
   PanopticInputs inputs{semantic.view(), center.view(), offset.view()};
   ATROUS_RETURN_IF_ERROR(panoptic_merge(
       inputs, info.params, options.merge_pool ? *options.merge_pool : session.thread_pool(),
       &result->panoptic));
   PanopticResult& p = result->panoptic;
   if (h0 != image.height || w0 != image.width) {
-    p.panoptic = resize_nearest(p.panoptic, h0, w0, image.height, image.width);
-    p.semantic = resize_nearest(p.semantic, h0, w0, image.height, image.width);
-    p.instance = resize_nearest(p.instance, h0, w0, image.height, image.width);
+    p.panoptic = resize_nearest(p.panoptic, h0, w0, image.height, image.width, pool);
+    p.semantic = resize_nearest(p.semantic, h0, w0, image.height, image.width, pool);
+    p.instance = resize_nearest(p.instance, h0, w0, image.height, image.width, pool);
     p.height = image.height;
     p.width = image.width;
     panoptic_recount_segments(&p);

@@ -69,9 +69,10 @@ Status segment_panoptic(Session& session, const PanopticModelInfo& info, const I
                         const PanopticPipelineOptions& options, PanopticPipelineResult* result);
 
 // Bilinear resize with align_corners=True of `channels` planes [channels, h, w] to [channels,
-// out_h, out_w] (a side of 1 samples index 0). Exposed for tests.
+// out_h, out_w] (a side of 1 samples index 0), output rows split over `pool` when given (the
+// same result for any pool or none). Exposed for tests.
 std::vector<float> resize_planes_align_corners(const float* planes, int channels, int h, int w,
-                                               int out_h, int out_w);
+                                               int out_h, int out_w, ThreadPool* pool = nullptr);
 
 // Recomputes area and bbox of `result->segments` from `result->panoptic` (at result->height ×
 // width) and drops segments that no longer have pixels.

@@ -95,17 +95,20 @@ Status image_model_info(const Graph& graph, ImageModelInfo* info) {
   return Status::success();
 }
 
-Tensor segmentation_input(const ImageModelInfo& info, const Image& image) {
-  Image resized = image_resize_bilinear(image, info.input_width, info.input_height);
+Tensor segmentation_input(const ImageModelInfo& info, const Image& image, ThreadPool* pool) {
+  Image resized = image_resize_bilinear(image, info.input_width, info.input_height, pool);
   const int64_t h = info.input_height, w = info.input_width;
   Tensor input(DType::dtype_f32, info.nhwc ? Shape{1, h, w, 3} : Shape{1, 3, h, w});
   float* out = input.f32();
-  for (int64_t y = 0; y < h; ++y)
-    for (int64_t x = 0; x < w; ++x)
-      for (int c = 0; c < 3; ++c) {
-        float v = (float(resized.pixels[size_t((y * w + x) * 3 + c)]) - info.mean[c]) / info.std[c];
-        out[info.nhwc ? (y * w + x) * 3 + c : (c * h + y) * w + x] = v;
-      }
+  parallel_chunks(pool, h, [&](int64_t begin, int64_t end) {
+    for (int64_t y = begin; y < end; ++y)
+      for (int64_t x = 0; x < w; ++x)
+        for (int c = 0; c < 3; ++c) {
+          float v =
+              (float(resized.pixels[size_t((y * w + x) * 3 + c)]) - info.mean[c]) / info.std[c];
+          out[info.nhwc ? (y * w + x) * 3 + c : (c * h + y) * w + x] = v;
+        }
+  });
   return input;
 }
 
@@ -115,7 +118,10 @@ Status segment_image(Session& session, const ImageModelInfo& info, const Image& 
     return Status::error("segment_image needs a non-empty RGB image");
   *result = SegmentationResult();
   auto start = std::chrono::steady_clock::now();
-  Tensor input = segmentation_input(info, image);
+  // The loops over pixels run on the session's pool; every pixel is computed by the same
+  // expressions whichever chunk holds it.
+  ThreadPool* pool = &session.thread_pool();
+  Tensor input = segmentation_input(info, image, pool);
   result->preprocess_ms = elapsed_ms(start);
 
   start = std::chrono::steady_clock::now();
@@ -137,38 +143,41 @@ Status segment_image(Session& session, const ImageModelInfo& info, const Image& 
   result->num_classes = channels;
   std::vector<Tap> row_taps = taps(h, image.height), column_taps = taps(w, image.width);
   const size_t pixels = size_t(image.width) * size_t(image.height);
-  if (info.task == "semantic")
+  const bool semantic = info.task == "semantic";
+  if (semantic)
     result->labels.resize(pixels);
   else
     result->probability.resize(pixels);
-  for (int y = 0; y < image.height; ++y) {
-    const Tap& ty = row_taps[size_t(y)];
-    for (int x = 0; x < image.width; ++x) {
-      const Tap& tx = column_taps[size_t(x)];
-      const int64_t p00 = (int64_t(ty.i0) * w + tx.i0) * pixel_stride,
-                    p01 = (int64_t(ty.i0) * w + tx.i1) * pixel_stride;
-      const int64_t p10 = (int64_t(ty.i1) * w + tx.i0) * pixel_stride,
-                    p11 = (int64_t(ty.i1) * w + tx.i1) * pixel_stride;
-      auto sample = [&](int c) {
-        const float* plane = data + c * class_stride;
-        float top = plane[p00] + (plane[p01] - plane[p00]) * tx.f;
-        float bottom = plane[p10] + (plane[p11] - plane[p10]) * tx.f;
-        return top + (bottom - top) * ty.f;
-      };
-      size_t index = size_t(y) * size_t(image.width) + size_t(x);
-      if (info.task == "semantic") {
-        int best = 0;
-        float best_value = sample(0);
-        for (int c = 1; c < channels; ++c) {
-          float v = sample(c);
-          if (v > best_value) best = c, best_value = v;
+  parallel_chunks(pool, image.height, [&](int64_t begin, int64_t end) {
+    for (int64_t y = begin; y < end; ++y) {
+      const Tap& ty = row_taps[size_t(y)];
+      for (int x = 0; x < image.width; ++x) {
+        const Tap& tx = column_taps[size_t(x)];
+        const int64_t p00 = (int64_t(ty.i0) * w + tx.i0) * pixel_stride,
+                      p01 = (int64_t(ty.i0) * w + tx.i1) * pixel_stride;
+        const int64_t p10 = (int64_t(ty.i1) * w + tx.i0) * pixel_stride,
+                      p11 = (int64_t(ty.i1) * w + tx.i1) * pixel_stride;
+        auto sample = [&](int c) {
+          const float* plane = data + c * class_stride;
+          float top = plane[p00] + (plane[p01] - plane[p00]) * tx.f;
+          float bottom = plane[p10] + (plane[p11] - plane[p10]) * tx.f;
+          return top + (bottom - top) * ty.f;
+        };
+        size_t index = size_t(y) * size_t(image.width) + size_t(x);
+        if (semantic) {
+          int best = 0;
+          float best_value = sample(0);
+          for (int c = 1; c < channels; ++c) {
+            float v = sample(c);
+            if (v > best_value) best = c, best_value = v;
+          }
+          result->labels[index] = best;
+        } else {
+          result->probability[index] = std::min(1.f, std::max(0.f, sample(0)));
         }
-        result->labels[index] = best;
-      } else {
-        result->probability[index] = std::min(1.f, std::max(0.f, sample(0)));
       }
     }
-  }
+  });
   result->postprocess_ms = elapsed_ms(start);
   return Status::success();
 }

@@ -49,7 +49,8 @@ Status segment_image(Session& session, const ImageModelInfo& info, const Image& 
                      SegmentationResult* result);
 
 // The network input for `image`: resized to the model's input size, normalized, laid out as
-// the model expects (exposed for tests).
-Tensor segmentation_input(const ImageModelInfo& info, const Image& image);
+// the model expects (exposed for tests); rows split over `pool` when given.
+Tensor segmentation_input(const ImageModelInfo& info, const Image& image,
+                          ThreadPool* pool = nullptr);
 
 }  // namespace atrous

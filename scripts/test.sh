@@ -54,13 +54,17 @@ if [ "$quick" = 0 ]; then
   cmake --build build-arm -j"$jobs" --target atrous_tests
   qemu-aarch64 -L /usr/aarch64-linux-gnu build-arm/atrous_tests "[cpu]"
 
-  stage "fuzzing the loader for 60 s (libFuzzer)"
+  stage "fuzzing the loader and the PNG decoder, 45 s each (libFuzzer)"
   cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang \
     -DCMAKE_CXX_COMPILER=clang++ -DATROUS_FUZZ=ON -DATROUS_BUILD_TESTS=OFF -DATROUS_CUDA=OFF >/dev/null
-  cmake --build build-fuzz -j"$jobs" --target fuzz_loader
+  cmake --build build-fuzz -j"$jobs" --target fuzz_loader fuzz_png
   corpus=$(mktemp -d)
   cp fuzz/corpus/* "$corpus"/
-  build-fuzz/fuzz_loader -max_total_time=60 -rss_limit_mb=2048 -print_final_stats=1 "$corpus" 2>&1 | tail -12
+  build-fuzz/fuzz_loader -max_total_time=45 -rss_limit_mb=2048 -print_final_stats=1 "$corpus" 2>&1 | tail -12
+  rm -rf "$corpus"
+  corpus=$(mktemp -d)
+  cp fuzz/corpus_png/* "$corpus"/
+  build-fuzz/fuzz_png -max_total_time=45 -rss_limit_mb=2048 -print_final_stats=1 "$corpus" 2>&1 | tail -12
   rm -rf "$corpus"
 fi
 stage "all tests passed"

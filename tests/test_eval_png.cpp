@@ -346,6 +346,11 @@ TEST_CASE("PNG decoder: truncated and corrupt files are errors, never crashes", 
     errors += fast_decode(bad).status.ok() ? 0 : 1;
   }
   CHECK(errors > 0);
+  // A header claiming far more pixels than its image data can inflate to is refused up front.
+  std::vector<uint8_t> huge = png;
+  for (int k = 0; k < 4; ++k) huge[16 + size_t(k)] = huge[20 + size_t(k)] = k == 2 ? 0x40 : 0;
+  Decoded d = fast_decode(huge);
+  CHECK_THAT(d.status.message(), Catch::Contains("cannot hold") && Catch::Contains("16384x16384"));
   std::vector<uint8_t> not_png = {'G', 'I', 'F', '8', '9', 'a', 0, 0, 0, 0};
   CHECK(fast_decode(not_png).status.message().find("signature") != std::string::npos);
 }

@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -13,6 +14,7 @@
 #include "atrous.h"
 #include "graph/format.h"
 #include "graph/json_io.h"
+#include "graph/thread_pool.h"
 #include "models/overlay.h"
 #include "models/panoptic_pipeline.h"
 #include "models/panoptic_writers.h"
@@ -91,6 +93,46 @@ TEST_CASE("resize_planes_align_corners matches the align_corners formula", "[pan
           REQUIRE(out[size_t((c * oh + y) * ow + x)] == Approx(expected).margin(1e-5));
         }
     if (h == oh && w == ow) REQUIRE(out == in);  // same size: unchanged
+  }
+}
+
+TEST_CASE("resize_planes_align_corners: the per-pixel float expressions, any thread count",
+          "[panoptic]") {
+  // The bits of the plain per-pixel loop this function replaced (segment outputs must not
+  // change): along x on both rows, then along y, in float.
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<float> value(-30.f, 30.f);
+  const int shapes[][4] = {{5, 7, 9, 13},     {9, 13, 5, 7},     {1, 6, 2, 11},
+                           {33, 65, 65, 129}, {65, 129, 33, 65}, {2, 3, 1, 1}};
+  ThreadPool one(1), two(2), three(3);
+  for (const auto& s : shapes) {
+    const int h = s[0], w = s[1], oh = s[2], ow = s[3], channels = 4;
+    std::vector<float> in(size_t(channels * h * w));
+    for (float& v : in) v = value(rng);
+    auto tap = [](int i, int in_size, int out_size, int* i0, int* i1) {
+      double p = out_size > 1 ? double(i) * (in_size - 1) / (out_size - 1) : 0.0;
+      *i0 = std::min(int(p), in_size - 1);
+      *i1 = std::min(*i0 + 1, in_size - 1);
+      return float(p - *i0);
+    };
+    std::vector<float> expected(size_t(channels * oh * ow));
+    for (int c = 0; c < channels; ++c)
+      for (int y = 0; y < oh; ++y)
+        for (int x = 0; x < ow; ++x) {
+          int y0, y1, x0, x1;
+          const float fy = tap(y, h, oh, &y0, &y1), fx = tap(x, w, ow, &x0, &x1);
+          const float* r0 = in.data() + size_t((c * h + y0) * w);
+          const float* r1 = in.data() + size_t((c * h + y1) * w);
+          float top = r0[x0] + (r0[x1] - r0[x0]) * fx;
+          float bottom = r1[x0] + (r1[x1] - r1[x0]) * fx;
+          expected[size_t((c * oh + y) * ow + x)] = top + (bottom - top) * fy;
+        }
+    for (ThreadPool* pool : {static_cast<ThreadPool*>(nullptr), &one, &two, &three}) {
+      INFO(h << "x" << w << " -> " << oh << "x" << ow << ", threads "
+             << (pool ? pool->threads() : 0));
+      std::vector<float> out = resize_planes_align_corners(in.data(), channels, h, w, oh, ow, pool);
+      REQUIRE(std::memcmp(out.data(), expected.data(), out.size() * sizeof(float)) == 0);
+    }
   }
 }
 

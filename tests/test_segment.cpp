@@ -2,12 +2,15 @@
 // the resize-then-argmax post-processing.
 #include <unistd.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <random>
 
+#include "graph/thread_pool.h"
 #include "models/overlay.h"
 #include "models/semantic.h"
 #include "ops/graph_rules.h"
@@ -130,6 +133,50 @@ TEST_CASE("bilinear image resize keeps constant images and maps corners", "[segm
   ramp.pixels = {0, 100, 200};
   Image up = image_resize_bilinear(ramp, 6, 1);
   CHECK(up.pixels == std::vector<uint8_t>{0, 25, 75, 125, 175, 200});
+}
+
+TEST_CASE("bilinear image resize: the per-pixel float expressions, any thread count", "[segment]") {
+  // The bits of the plain per-pixel loop this function replaced (segment outputs must not
+  // change), for up- and downscaling of 1-, 3- and 4-channel images.
+  std::mt19937 rng(5);
+  const int sizes[][5] = {{37, 23, 3, 101, 64}, {101, 64, 3, 37, 23}, {9, 5, 1, 4, 11},
+                          {5, 9, 4, 13, 2},     {1, 1, 3, 7, 3},      {64, 32, 3, 64, 32}};
+  ThreadPool one(1), two(2), three(3);
+  for (const auto& s : sizes) {
+    Image image;
+    image.width = s[0], image.height = s[1], image.channels = s[2];
+    image.pixels.resize(size_t(s[0] * s[1] * s[2]));
+    for (uint8_t& v : image.pixels) v = uint8_t(rng());
+    const int width = s[3], height = s[4], c = s[2];
+    std::vector<uint8_t> expected(size_t(width * height * c));
+    auto source = [](int i, int in_size, int out_size, int* i0, int* i1) {
+      float p = std::min(std::max((i + 0.5f) * float(in_size) / float(out_size) - 0.5f, 0.f),
+                         float(in_size - 1));
+      *i0 = int(p);
+      *i1 = std::min(*i0 + 1, in_size - 1);
+      return p - float(*i0);
+    };
+    for (int y = 0; y < height; ++y)
+      for (int x = 0; x < width; ++x) {
+        int y0, y1, x0, x1;
+        const float fy = source(y, image.height, height, &y0, &y1);
+        const float fx = source(x, image.width, width, &x0, &x1);
+        const uint8_t* row0 = image.pixels.data() + size_t(y0 * image.width * c);
+        const uint8_t* row1 = image.pixels.data() + size_t(y1 * image.width * c);
+        for (int k = 0; k < c; ++k) {
+          float top = row0[x0 * c + k] * (1 - fx) + row0[x1 * c + k] * fx;
+          float bottom = row1[x0 * c + k] * (1 - fx) + row1[x1 * c + k] * fx;
+          float v = top * (1 - fy) + bottom * fy;
+          expected[size_t((y * width + x) * c + k)] =
+              uint8_t(std::min(255.f, std::max(0.f, std::round(v))));
+        }
+      }
+    for (ThreadPool* pool : {static_cast<ThreadPool*>(nullptr), &one, &two, &three}) {
+      INFO(s[0] << "x" << s[1] << "x" << c << " -> " << width << "x" << height << ", threads "
+                << (pool ? pool->threads() : 0));
+      CHECK(image_resize_bilinear(image, width, height, pool).pixels == expected);
+    }
+  }
 }
 
 TEST_CASE("image_model_info explains missing or wrong metadata", "[segment]") {

@@ -1,7 +1,11 @@
 // `atrous`: the command-line front end (docs/CLI.md).
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <sstream>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "tools/cli_common.h"
 #ifdef ATROUS_HAVE_CUDA
@@ -37,72 +41,151 @@ bool parse_int(const std::string& text, long long* value) {
 
 namespace {
 
-const char* kUsage =
-    "usage: atrous COMMAND [options]\n"
-    "\n"
-    "commands:\n"
-    "  info (MODEL | --arch NAME [--size HxW]) [--json] [--nodes]\n"
-    "                                           inputs, outputs, ops, parameters, multiply-adds, "
-    "metadata\n"
-    "  run MODEL --input NAME=FILE.npy ... --output-dir DIR\n"
-    "      [--threads N] [--backend reference|cpu|cuda] [--no-optimize]\n"
-    "                                           run the graph, write each output as "
-    "DIR/<name>.npy\n"
-    "  segment MODEL IMAGE... --output-dir DIR [--threads N] [--backend reference|cpu|cuda]\n"
-    "                                           semantic: label PNG, overlay PNG, JSON summary;\n"
-    "                                           foreground: mask PNG, cut-out PNG, JSON summary\n"
-    "      panoptic models: [--format coco|cityscapes|all] [--flip] [--scales S1,S2,...]\n"
-    "      [--convention deeplab2|detectron2] [--dump-maps]\n"
-    "                                           COCO/Cityscapes panoptic files, label PNG, overlay "
-    "(docs/PANOPTIC.md)\n"
-    "  merge --semantic S.npy --center C.npy --offset O.npy (--model MODEL | --params P.json)\n"
-    "      [--convention deeplab2|detectron2] [--threads N] [--no-scores] --output-dir DIR\n"
-    "                                           panoptic merger alone: panoptic.npy, "
-    "segments.json\n"
-    "  eval --format coco --gt-json G --gt-dir GD --pred-json P --pred-dir PD [--json REPORT]\n"
-    "  eval --format cityscapes --gt ROOT --pred ROOT [--split val] [--json REPORT]\n"
-    "      [--threads N] [--quiet]              PQ/SQ/RQ, mIoU, AP/AP50, PC (docs/EVAL.md)\n"
-    "  bench (MODEL | --arch NAME) [--size HxW] [--threads N] [--backend cpu|reference]\n"
-    "      [--runs N] [--warmup N] [--seed N] [--profile] [--json FILE]\n"
-    "                                           latency, GFLOP/s, arena and peak memory, per-op "
-    "profile\n"
-    "  help                                     this text\n"
-    "  version                                  the version\n";
+void print_version() {
+  std::printf("atrous 0.1.0\n");
+#ifdef ATROUS_HAVE_CUDA
+  std::string reason;
+  int devices = atrous::cuda_device_count(&reason);
+  if (devices > 0)
+    std::printf("CUDA: built; %d device%s visible\n", devices, devices == 1 ? "" : "s");
+  else
+    std::printf("CUDA: built; no device visible (%s)\n", reason.c_str());
+#else
+  std::printf("CUDA: not built\n");
+#endif
+}
+
+std::string markdown_escape(std::string text) {
+  for (size_t i = 0; i < text.size(); ++i)
+    if (text[i] == '|') text.insert(i++, "\\");
+  return text;
+}
+
+// The reference section of docs/CLI.md, from the same CLI11 definitions that parse the command
+// line (tests/cli/check_cli_docs.cmake fails when the file and this output differ).
+void print_markdown(const CLI::App& app) {
+  std::printf("## Reference\n\n");
+  for (const CLI::App* cmd : app.get_subcommands({})) {
+    if (cmd->get_group().empty()) continue;  // hidden
+    std::printf("### `atrous %s`\n\n%s\n\n", cmd->get_name().c_str(),
+                cmd->get_description().c_str());
+    std::vector<const CLI::Option*> options = cmd->get_options(
+        [](const CLI::Option* o) { return !o->get_group().empty() && o->get_name() != "--help"; });
+    if (options.empty()) continue;
+    std::printf("| argument | value | meaning |\n|---|---|---|\n");
+    for (const CLI::Option* o : options) {
+      std::string names = o->get_name(false, true);
+      std::string value = o->get_type_size() == 0 ? "" : o->get_type_name();
+      std::string description = o->get_description();
+      if (o->get_group() != "Options" && o->get_group() != "Positionals")
+        description += " [" + o->get_group() + "]";
+      if (o->get_items_expected_max() > 1 || o->get_expected_max() > 1 ||
+          o->get_multi_option_policy() == CLI::MultiOptionPolicy::TakeAll)
+        value += value.empty() ? "" : " ...";
+      std::printf("| `%s` | %s | %s |\n", markdown_escape(names).c_str(),
+                  value.empty() ? "" : ("`" + markdown_escape(value) + "`").c_str(),
+                  markdown_escape(description).c_str());
+    }
+    std::printf("\n");
+  }
+}
+
+// CLI11's messages as one line: "atrous: error: COMMAND: MESSAGE".
+int usage_error(const CLI::App& app, const CLI::ParseError& e, int argc, char** argv) {
+  std::string where;
+  for (const CLI::App* cmd : app.get_subcommands())
+    if (cmd->parsed()) where = cmd->get_name() + ": ";
+  std::string message = e.what();
+  if (dynamic_cast<const CLI::ExtrasError*>(&e)) {
+    // "The following arguments were not expected: b a" (CLI11 lists them reversed): name the
+    // first in command-line order.
+    std::vector<std::string> extras;
+    std::istringstream words(message.substr(message.find(": ") + 2));
+    for (std::string word; words >> word;) extras.push_back(word);
+    for (int i = 1; i < argc; ++i) {
+      if (std::find(extras.begin(), extras.end(), argv[i]) == extras.end()) continue;
+      const std::string first = argv[i];
+      message =
+          (first.size() > 1 && first[0] == '-' ? "unknown option '" : "unexpected argument '") +
+          first + "'";
+      break;
+    }
+  } else {
+    // "--scales: 1 required S1,S2,... missing" → "--scales needs a value"
+    size_t colon = message.find(": ");
+    const std::string missing = " missing";
+    if (colon != std::string::npos && message[0] == '-' &&
+        message.find(" required ") != std::string::npos && message.size() > missing.size() &&
+        message.compare(message.size() - missing.size(), missing.size(), missing) == 0)
+      message = message.substr(0, colon) + " needs a value";
+  }
+  for (char& c : message)
+    if (c == '\n') c = ' ';
+  return atrous::cli_fail(where + message, 2);
+}
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  atrous::Arguments args;
-  for (int i = 1; i < argc; ++i) args.items.push_back(argv[i]);
-  if (args.empty()) {
-    std::fputs(kUsage, stderr);
+  CLI::App app{"atrous: DeepLab-family segmentation inference (docs/CLI.md)", "atrous"};
+  app.set_help_flag("-h,--help", "print this help and exit");  // subcommands inherit it
+  app.require_subcommand(0, 1);
+  app.get_formatter()->column_width(32);
+  std::vector<std::pair<CLI::App*, atrous::CommandRunner>> commands;
+  auto add = [&](atrous::CommandRunner (*add_command)(CLI::App&)) {
+    atrous::CommandRunner run = add_command(app);
+    commands.push_back({app.get_subcommands({}).back(), std::move(run)});
+  };
+  add(atrous::add_command_info);
+  add(atrous::add_command_run);
+  add(atrous::add_command_segment);
+  add(atrous::add_command_merge);
+  add(atrous::add_command_eval);
+  add(atrous::add_command_bench);
+  bool markdown = false;
+  std::string help_topic;
+  CLI::App* help =
+      app.add_subcommand("help", "Print this help, or a command's (atrous help COMMAND)");
+  help->add_option("COMMAND", help_topic, "the command to describe")->type_name("NAME");
+  help->add_flag("--markdown", markdown, "print the reference section of docs/CLI.md")->group("");
+  CLI::App* version = app.add_subcommand("version", "Print the version and the CUDA status");
+  bool version_flag = false;
+  app.add_flag("--version", version_flag, "print the version and exit");
+
+  if (argc < 2) {
+    std::fputs(app.help().c_str(), stderr);
     return 2;
   }
-  std::string command = args.next();
-  if (command == "help" || command == "--help" || command == "-h") {
-    std::fputs(kUsage, stdout);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);
+    return usage_error(app, e, argc, argv);
+  }
+  if (version_flag || version->parsed()) {
+    print_version();
     return 0;
   }
-  if (command == "version" || command == "--version") {
-    std::printf("atrous 0.1.0\n");
-#ifdef ATROUS_HAVE_CUDA
-    std::string reason;
-    int devices = atrous::cuda_device_count(&reason);
-    if (devices > 0)
-      std::printf("CUDA: built; %d device%s visible\n", devices, devices == 1 ? "" : "s");
-    else
-      std::printf("CUDA: built; no device visible (%s)\n", reason.c_str());
-#else
-    std::printf("CUDA: not built\n");
-#endif
-    return 0;
+  if (help->parsed()) {
+    if (markdown) {
+      print_markdown(app);
+      return 0;
+    }
+    if (help_topic.empty()) {
+      std::fputs(app.help().c_str(), stdout);
+      return 0;
+    }
+    for (const CLI::App* cmd : app.get_subcommands({}))
+      if (cmd->get_name() == help_topic) {
+        std::fputs(cmd->help("atrous").c_str(), stdout);
+        return 0;
+      }
+    return atrous::cli_fail("help: unknown command '" + help_topic + "'", 2);
   }
-  if (command == "info") return atrous::command_info(args);
-  if (command == "run") return atrous::command_run(args);
-  if (command == "eval") return atrous::command_eval(args);
-  if (command == "merge") return atrous::command_merge(args);
-  if (command == "segment") return atrous::command_segment(args);
-  if (command == "bench") return atrous::command_bench(args);
-  std::fprintf(stderr, "atrous: error: unknown command '%s'\n\n%s", command.c_str(), kUsage);
+  for (auto& entry : commands)
+    if (entry.first->parsed()) return entry.second();
+  std::fputs(app.help().c_str(), stderr);
   return 2;
 }

@@ -1,26 +1,19 @@
-// Shared helpers of the `atrous` subcommands.
+// Shared helpers of the `atrous` subcommands. Each command_*.cpp declares its subcommand on the
+// CLI11 app (options, positionals, help text) and returns the function that runs it once the
+// command line is parsed; the same definitions print `--help` and the reference section of
+// docs/CLI.md (`atrous help --markdown`).
 #pragma once
 
+#include <CLI/CLI.hpp>
+#include <functional>
 #include <string>
-#include <vector>
 
 #include "graph/status.h"
 
 namespace atrous {
 
-struct Arguments {
-  std::vector<std::string> items;
-  size_t position = 0;
-  bool empty() const { return position >= items.size(); }
-  const std::string& peek() const { return items[position]; }
-  std::string next() { return items[position++]; }
-  // The value after an option: false when the command line ends first.
-  bool next_value(std::string* out) {
-    if (empty()) return false;
-    *out = next();
-    return true;
-  }
-};
+// Runs a parsed subcommand; returns the process exit code.
+using CommandRunner = std::function<int()>;
 
 // Prints "atrous: error: MESSAGE" on stderr and returns `code` (1 for failures, 2 for usage).
 int cli_fail(const std::string& message, int code = 1);
@@ -30,11 +23,14 @@ Status write_text_file(const std::string& path, const std::string& text);
 // mkdir -p; an error when the path exists and is not a directory.
 Status make_directories(const std::string& path);
 
-int command_info(Arguments& args);
-int command_segment(Arguments& args);
-int command_run(Arguments& args);
-int command_eval(Arguments& args);
-int command_merge(Arguments& args);
-int command_bench(Arguments& args);
+// Values of numeric and enumerated options are taken as text by CLI11 and checked by the
+// command, so that every message names the option the same way ("--threads needs a number
+// from 1 to 1024").
+CommandRunner add_command_info(CLI::App& app);
+CommandRunner add_command_run(CLI::App& app);
+CommandRunner add_command_segment(CLI::App& app);
+CommandRunner add_command_merge(CLI::App& app);
+CommandRunner add_command_eval(CLI::App& app);
+CommandRunner add_command_bench(CLI::App& app);
 
 }  // namespace atrous

@@ -81,48 +81,38 @@ struct OpTime {
   int count = 0;
 };
 
-}  // namespace
+struct BenchArguments {
+  std::string model_path, arch, size_text, json_path, backend_text;
+  std::string threads_text, runs_text, warmup_text, seed_text;
+  bool profile = false;
+};
 
-int command_bench(Arguments& args) {
-  std::string model_path, arch, size_text, json_path;
+int run_bench(const BenchArguments& a) {
+  const std::string &model_path = a.model_path, &arch = a.arch, &size_text = a.size_text,
+                    &json_path = a.json_path;
   SessionOptions options;
   options.backend = Backend::backend_cpu;
-  long long runs = 10, warmup = 2, seed = 0;
-  while (!args.empty()) {
-    std::string arg = args.next();
-    std::string text;
-    if (arg == "--arch" || arg == "--size" || arg == "--json") {
-      std::string* target = arg == "--arch" ? &arch : arg == "--size" ? &size_text : &json_path;
-      if (!args.next_value(target)) return cli_fail("bench: " + arg + " needs a value", 2);
-    } else if (arg == "--threads" || arg == "--runs" || arg == "--warmup" || arg == "--seed") {
-      long long value = 0;
-      long long low = arg == "--warmup" || arg == "--seed" ? 0 : 1;
-      long long high = arg == "--threads" ? 1024 : arg == "--seed" ? (1ll << 62) : 100000;
-      if (!args.next_value(&text) || !parse_int(text, &value) || value < low || value > high)
-        return cli_fail("bench: " + arg + " needs a number from " + std::to_string(low) + " to " +
-                            std::to_string(high),
-                        2);
-      if (arg == "--threads")
-        options.threads = int(value);
-      else if (arg == "--runs")
-        runs = value;
-      else if (arg == "--warmup")
-        warmup = value;
-      else
-        seed = value;
-    } else if (arg == "--backend") {
-      if (!args.next_value(&text) || !backend_from_name(text, &options.backend))
-        return cli_fail("bench: --backend must be cpu, reference or cuda", 2);
-    } else if (arg == "--profile") {
-      options.profile = true;
-    } else if (!arg.empty() && arg[0] == '-') {
-      return cli_fail("bench: unknown option '" + arg + "'", 2);
-    } else if (model_path.empty()) {
-      model_path = arg;
-    } else {
-      return cli_fail("bench: unexpected argument '" + arg + "'", 2);
-    }
+  options.profile = a.profile;
+  long long runs = 10, warmup = 2, seed = 0, threads = options.threads;
+  struct {
+    const char* name;
+    const std::string& text;
+    long long low, high;
+    long long* value;
+  } numbers[] = {{"--threads", a.threads_text, 1, 1024, &threads},
+                 {"--runs", a.runs_text, 1, 100000, &runs},
+                 {"--warmup", a.warmup_text, 0, 100000, &warmup},
+                 {"--seed", a.seed_text, 0, 1ll << 62, &seed}};
+  for (const auto& n : numbers) {
+    if (n.text.empty()) continue;
+    if (!parse_int(n.text, n.value) || *n.value < n.low || *n.value > n.high)
+      return cli_fail("bench: " + std::string(n.name) + " needs a number from " +
+                          std::to_string(n.low) + " to " + std::to_string(n.high),
+                      2);
   }
+  options.threads = int(threads);
+  if (!a.backend_text.empty() && !backend_from_name(a.backend_text, &options.backend))
+    return cli_fail("bench: --backend must be cpu, reference or cuda", 2);
   if (model_path.empty() == arch.empty())
     return cli_fail(
         "bench: give a model file or --arch NAME, not both (usage: atrous bench "
@@ -310,6 +300,32 @@ int command_bench(Arguments& args) {
     if (!status.ok()) return cli_fail("bench: " + status.message());
   }
   return 0;
+}
+
+}  // namespace
+
+CommandRunner add_command_bench(CLI::App& app) {
+  auto a = std::make_shared<BenchArguments>();
+  CLI::App* cmd = app.add_subcommand(
+      "bench", "Latency, GFLOP/s, arena and peak memory, and a per-op profile of a model");
+  cmd->add_option("MODEL", a->model_path, "a .atrous model file")->type_name("FILE");
+  cmd->add_option("--arch", a->arch,
+                  "a built-in architecture instead of a file: panoptic-deeplab-mnv3l-os16, "
+                  "-mnv3l-os32, -mnv3s-os16, -mnv3s-os32, -resnet50-os32")
+      ->type_name("NAME");
+  cmd->add_option("--size", a->size_text, "input size (default 1025x2049; a file's own size)")
+      ->type_name("HxW");
+  cmd->add_option("--threads", a->threads_text, "threads, 1 to 1024 (default 1)")->type_name("N");
+  cmd->add_option("--backend", a->backend_text, "cpu (default), reference or cuda")
+      ->type_name("NAME");
+  cmd->add_option("--runs", a->runs_text, "timed runs, 1 to 100000 (default 10)")->type_name("N");
+  cmd->add_option("--warmup", a->warmup_text, "untimed runs first, 0 to 100000 (default 2)")
+      ->type_name("N");
+  cmd->add_option("--seed", a->seed_text, "seed of the input and of --arch weights (default 0)")
+      ->type_name("N");
+  cmd->add_flag("--profile", a->profile, "time every node; tables per op and of the slowest nodes");
+  cmd->add_option("--json", a->json_path, "also write the results as JSON")->type_name("FILE");
+  return [a] { return run_bench(*a); };
 }
 
 }  // namespace atrous

@@ -3,6 +3,7 @@
 // progress, prints the tables and writes the JSON report.
 #include <unistd.h>
 
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <map>
@@ -20,13 +21,6 @@
 namespace atrous {
 
 namespace {
-
-const char* kEvalUsage =
-    "usage: atrous eval --format coco --gt-json G.json --gt-dir GDIR --pred-json P.json --pred-dir "
-    "PDIR\n"
-    "                   [--json REPORT] [--threads N] [--quiet]\n"
-    "       atrous eval --format cityscapes --gt GT_ROOT --pred PRED_ROOT [--split val]\n"
-    "                   [--json REPORT] [--threads N] [--quiet]\n";
 
 // Progress on stderr: a bar redrawn in place on a terminal, a plain line every 5 % otherwise.
 class ProgressPrinter {
@@ -95,49 +89,55 @@ nlohmann::ordered_json pq_json(const PqSummary& s, const std::vector<EvalCategor
           {"per_class", std::move(per_class)}};
 }
 
-}  // namespace
-
-int command_eval(Arguments& args) {
+struct EvalArguments {
   std::string format, gt_json, gt_dir, pred_json, pred_dir, gt_root, pred_root, split = "val",
                                                                                 report_path;
-  long long threads = std::max(1u, std::thread::hardware_concurrency());
+  std::string threads_text, memory_budget_text;
   bool quiet = false;
-  while (!args.empty()) {
-    std::string a = args.next();
-    bool ok = true;
-    if (a == "--format")
-      ok = args.next_value(&format);
-    else if (a == "--gt-json")
-      ok = args.next_value(&gt_json);
-    else if (a == "--gt-dir")
-      ok = args.next_value(&gt_dir);
-    else if (a == "--pred-json")
-      ok = args.next_value(&pred_json);
-    else if (a == "--pred-dir")
-      ok = args.next_value(&pred_dir);
-    else if (a == "--gt")
-      ok = args.next_value(&gt_root);
-    else if (a == "--pred")
-      ok = args.next_value(&pred_root);
-    else if (a == "--split")
-      ok = args.next_value(&split);
-    else if (a == "--json")
-      ok = args.next_value(&report_path);
-    else if (a == "--quiet")
-      quiet = true;
-    else if (a == "--threads") {
-      std::string t;
-      ok = args.next_value(&t) && parse_int(t, &threads) && threads >= 1 && threads <= 1024;
-      if (!ok)
-        return cli_fail("--threads needs a number from 1 to 1024\n" + std::string(kEvalUsage), 2);
-    } else if (a == "--help" || a == "-h") {
-      std::fputs(kEvalUsage, stdout);
-      return 0;
-    } else {
-      return cli_fail("eval: unknown argument '" + a + "'\n" + kEvalUsage, 2);
-    }
-    if (!ok) return cli_fail("eval: " + a + " needs a value\n" + std::string(kEvalUsage), 2);
-  }
+  bool allow_outside_paths = false;
+  const CLI::Option* memory_budget_option = nullptr;  // to tell "--memory-budget ''" from none
+};
+
+// "2G", "512M", "64k" (powers of 1024) or plain bytes.
+bool parse_size(const std::string& text, uint64_t* bytes) {
+  if (text.empty()) return false;
+  size_t digits = 0;
+  while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) ++digits;
+  if (digits == 0 || digits > 15) return false;
+  uint64_t value = std::stoull(text.substr(0, digits));
+  std::string unit = text.substr(digits);
+  if (!unit.empty() && (unit.back() == 'B' || unit.back() == 'b')) unit.pop_back();
+  int shift = 0;
+  if (unit == "k" || unit == "K" || unit == "Ki")
+    shift = 10;
+  else if (unit == "m" || unit == "M" || unit == "Mi")
+    shift = 20;
+  else if (unit == "g" || unit == "G" || unit == "Gi")
+    shift = 30;
+  else if (unit == "t" || unit == "T" || unit == "Ti")
+    shift = 40;
+  else if (!unit.empty())
+    return false;
+  if (value > (uint64_t(1) << (62 - shift))) return false;
+  *bytes = value << shift;
+  return true;
+}
+
+int run_eval(const EvalArguments& a) {
+  const std::string &format = a.format, &gt_json = a.gt_json, &gt_dir = a.gt_dir,
+                    &pred_json = a.pred_json, &pred_dir = a.pred_dir, &gt_root = a.gt_root,
+                    &pred_root = a.pred_root, &split = a.split, &report_path = a.report_path;
+  const bool quiet = a.quiet;
+  long long threads = std::max(1u, std::thread::hardware_concurrency());
+  if (!a.threads_text.empty() &&
+      (!parse_int(a.threads_text, &threads) || threads < 1 || threads > 1024))
+    return cli_fail("eval: --threads needs a number from 1 to 1024", 2);
+  EvalMemory memory;
+  memory.budget = kEvalDefaultMemoryBudget;
+  if (a.memory_budget_option->count() > 0 &&
+      (!parse_size(a.memory_budget_text, &memory.budget) || memory.budget < (uint64_t(1) << 20)))
+    return cli_fail(
+        "eval: --memory-budget needs a size of at least 1M (bytes, or with K, M, G or T)", 2);
 
   EvalAccumulators total;
   std::vector<EvalCategory> categories;  // panoptic categories (rows of the table)
@@ -147,10 +147,12 @@ int command_eval(Arguments& args) {
   CityscapesDataset cityscapes;
   if (format == "coco") {
     if (gt_json.empty() || gt_dir.empty() || pred_json.empty() || pred_dir.empty())
-      return cli_fail("eval --format coco needs --gt-json, --gt-dir, --pred-json and --pred-dir\n" +
-                          std::string(kEvalUsage),
-                      2);
-    Status s = panoptic_dataset_load(gt_json, gt_dir, pred_json, pred_dir, &coco);
+      return cli_fail(
+          "eval --format coco needs --gt-json, --gt-dir, --pred-json and --pred-dir (see atrous "
+          "eval --help)",
+          2);
+    Status s =
+        panoptic_dataset_load(gt_json, gt_dir, pred_json, pred_dir, &coco, a.allow_outside_paths);
     if (!s.ok()) return cli_fail(s.message());
     categories = coco.categories;
     total.pq = std::make_unique<PanopticQuality>(categories);
@@ -159,14 +161,15 @@ int command_eval(Arguments& args) {
     evaluated.back() = false;  // VOID
     total.semantic = std::make_unique<ConfusionMatrix>(evaluated);
     count = coco.images.size();
+    memory.release_thread_buffers = panoptic_release_thread_buffers;
     evaluate = [&](size_t i, EvalAccumulators* delta) {
       return panoptic_pair_evaluate(coco.images[i], true, delta);
     };
   } else if (format == "cityscapes") {
     if (gt_root.empty() || pred_root.empty())
-      return cli_fail("eval --format cityscapes needs --gt and --pred\n" + std::string(kEvalUsage),
-                      2);
-    Status s = cityscapes_dataset_load(gt_root, pred_root, split, &cityscapes);
+      return cli_fail("eval --format cityscapes needs --gt and --pred (see atrous eval --help)", 2);
+    Status s =
+        cityscapes_dataset_load(gt_root, pred_root, split, &cityscapes, a.allow_outside_paths);
     if (!s.ok()) return cli_fail(s.message());
     total = cityscapes_accumulators(cityscapes);
     if (cityscapes.panoptic) {
@@ -178,11 +181,12 @@ int command_eval(Arguments& args) {
       }
     }
     count = cityscapes.images.size();
+    memory.release_thread_buffers = cityscapes_release_thread_buffers;
     evaluate = [&](size_t i, EvalAccumulators* delta) {
       return cityscapes_image_evaluate(cityscapes, i, delta);
     };
   } else {
-    return cli_fail("eval: --format must be coco or cityscapes\n" + std::string(kEvalUsage), 2);
+    return cli_fail("eval: --format must be coco or cityscapes (see atrous eval --help)", 2);
   }
 
   ProgressPrinter progress(!quiet);
@@ -193,7 +197,8 @@ int command_eval(Arguments& args) {
   };
   Status s = evaluate_images(
       count, int(threads), counted, &total,
-      [&](size_t done, size_t all, double seconds) { progress.update(done, all, seconds); });
+      [&](size_t done, size_t all, double seconds) { progress.update(done, all, seconds); },
+      memory);
   if (!s.ok()) {
     if (!quiet && isatty(STDERR_FILENO)) std::fputc('\n', stderr);
     return cli_fail(s.message());
@@ -345,6 +350,67 @@ int command_eval(Arguments& args) {
     if (!w.ok()) return cli_fail(w.message());
   }
   return 0;
+}
+
+}  // namespace
+
+CommandRunner add_command_eval(CLI::App& app) {
+  auto a = std::make_shared<EvalArguments>();
+  CLI::App* cmd = app.add_subcommand(
+      "eval", "PQ/SQ/RQ, mIoU, AP/AP50 and PC of predictions against ground truth (docs/EVAL.md)");
+  cmd->footer(
+      "The two forms:\n  atrous eval --format coco --gt-json G.json --gt-dir GDIR --pred-json "
+      "P.json "
+      "--pred-dir PDIR [OPTIONS]\n"
+      "  atrous eval --format cityscapes --gt GT_ROOT --pred PRED_ROOT [--split val] "
+      "[OPTIONS]");
+  cmd->add_option("--format", a->format, "coco or cityscapes (required)")->type_name("NAME");
+  const char* coco = "--format coco";
+  cmd->add_option("--gt-json", a->gt_json, "ground-truth panoptic JSON")
+      ->type_name("G.json")
+      ->group(coco);
+  cmd->add_option("--gt-dir", a->gt_dir, "ground-truth panoptic PNGs")
+      ->type_name("GDIR")
+      ->group(coco);
+  cmd->add_option("--pred-json", a->pred_json, "predicted panoptic JSON")
+      ->type_name("P.json")
+      ->group(coco);
+  cmd->add_option("--pred-dir", a->pred_dir, "predicted panoptic PNGs")
+      ->type_name("PDIR")
+      ->group(coco);
+  const char* cityscapes = "--format cityscapes";
+  cmd->add_option("--gt", a->gt_root, "Cityscapes root (gtFine/...)")
+      ->type_name("GT_ROOT")
+      ->group(cityscapes);
+  cmd->add_option("--pred", a->pred_root, "root of atrous segment --format cityscapes outputs")
+      ->type_name("PRED_ROOT")
+      ->group(cityscapes);
+  cmd->add_option("--split", a->split, "the split to evaluate (default val)")
+      ->type_name("NAME")
+      ->group(cityscapes);
+  cmd->add_option("--json", a->report_path, "also write the numbers as a JSON report")
+      ->type_name("REPORT");
+  cmd->add_option("--threads", a->threads_text,
+                  "threads, 1 to 1024 (default: the hardware threads)")
+      ->type_name("N");
+  cmd->add_flag("--quiet", a->quiet, "no progress and no tables");
+  a->memory_budget_option =
+      cmd->add_option("--memory-budget", a->memory_budget_text,
+                      "memory for decoding, all threads together (default 2G)")
+          ->type_name("SIZE");
+  cmd->add_flag("--allow-outside-paths", a->allow_outside_paths,
+                "read files named outside the given folders (../, absolute, symlinks)");
+  return [a] {
+    // Failures are Status values; this is for what escapes them (an allocation beyond the
+    // machine, an exception from a library), which must still be one line and exit 1.
+    try {
+      return run_eval(*a);
+    } catch (const std::bad_alloc&) {
+      return cli_fail("eval: out of memory (try a smaller --memory-budget or fewer --threads)");
+    } catch (const std::exception& e) {
+      return cli_fail(std::string("eval: ") + e.what());
+    }
+  };
 }
 
 }  // namespace atrous

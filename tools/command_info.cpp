@@ -146,27 +146,14 @@ void print_text(const std::string& path, const Graph& graph, const GraphStatisti
               double(stored.multiply_adds) / 1e9);
 }
 
-}  // namespace
-
-int command_info(Arguments& args) {
+struct InfoArguments {
   std::string path, arch, size_text, seed_text;
   bool json = false, nodes = false;
-  while (!args.empty()) {
-    std::string arg = args.next();
-    if (arg == "--json")
-      json = true;
-    else if (arg == "--nodes")
-      nodes = true;
-    else if (arg == "--arch" || arg == "--size" || arg == "--seed") {
-      std::string* target = arg == "--arch" ? &arch : arg == "--size" ? &size_text : &seed_text;
-      if (!args.next_value(target)) return cli_fail("info: " + arg + " needs a value", 2);
-    } else if (!arg.empty() && arg[0] == '-')
-      return cli_fail("info: unknown option '" + arg + "'", 2);
-    else if (path.empty())
-      path = arg;
-    else
-      return cli_fail("info: more than one model given", 2);
-  }
+};
+
+int run_info(InfoArguments a) {
+  std::string& path = a.path;
+  const std::string &arch = a.arch, &size_text = a.size_text, &seed_text = a.seed_text;
   if (path.empty() == arch.empty())
     return cli_fail(
         "info: give one model (usage: atrous info (MODEL | --arch NAME [--size HxW]) "
@@ -197,11 +184,28 @@ int command_info(Arguments& args) {
   if (!status.ok()) return cli_fail("'" + path + "': " + status.message());
   GraphStatistics stored = graph_statistics(model->graph());
   GraphStatistics planned = graph_statistics(optimized);
-  if (json)
-    print_json(model->graph(), stored, optimized, planned, nodes);
+  if (a.json)
+    print_json(model->graph(), stored, optimized, planned, a.nodes);
   else
     print_text(path, model->graph(), stored, optimized, planned);
   return 0;
+}
+
+}  // namespace
+
+CommandRunner add_command_info(CLI::App& app) {
+  auto a = std::make_shared<InfoArguments>();
+  CLI::App* cmd = app.add_subcommand(
+      "info", "Inputs, outputs, metadata, op counts, parameters and multiply-adds of a model");
+  cmd->add_option("MODEL", a->path, "a .atrous model file")->type_name("FILE");
+  cmd->add_option("--arch", a->arch, "a built-in architecture instead of a file (see bench)")
+      ->type_name("NAME");
+  cmd->add_option("--size", a->size_text, "input size of --arch (default 1025x2049)")
+      ->type_name("HxW");
+  cmd->add_option("--seed", a->seed_text, "weights seed of --arch (default 0)")->type_name("N");
+  cmd->add_flag("--json", a->json, "print one JSON object instead of text");
+  cmd->add_flag("--nodes", a->nodes, "with --json: add the node lists (as stored and optimized)");
+  return [a] { return run_info(*a); };
 }
 
 }  // namespace atrous

@@ -42,42 +42,28 @@ Status write_segments_json(const std::string& path, const PanopticResult& result
 
 }  // namespace
 
-int command_merge(Arguments& args) {
+namespace {
+
+struct MergeArguments {
   std::string semantic_path, center_path, offset_path, model_path, params_path, output_dir;
-  bool convention_given = false, scores = true;
+  std::string convention_text, threads_text;
+  bool no_scores = false;
+};
+
+int run_merge(const MergeArguments& a) {
+  const std::string &semantic_path = a.semantic_path, &center_path = a.center_path,
+                    &offset_path = a.offset_path, &model_path = a.model_path,
+                    &params_path = a.params_path, &output_dir = a.output_dir;
+  const bool convention_given = !a.convention_text.empty(), scores = !a.no_scores;
   PanopticConvention convention = panoptic_convention_deeplab2;
+  if (convention_given && !panoptic_convention_from_name(a.convention_text, &convention))
+    return cli_fail("merge: --convention must be deeplab2 or detectron2", 2);
   int threads = 1;
-  while (!args.empty()) {
-    std::string arg = args.next();
-    std::string text;
-    if (arg == "--semantic") {
-      if (!args.next_value(&semantic_path))
-        return cli_fail("merge: --semantic needs a .npy file", 2);
-    } else if (arg == "--center") {
-      if (!args.next_value(&center_path)) return cli_fail("merge: --center needs a .npy file", 2);
-    } else if (arg == "--offset") {
-      if (!args.next_value(&offset_path)) return cli_fail("merge: --offset needs a .npy file", 2);
-    } else if (arg == "--model") {
-      if (!args.next_value(&model_path)) return cli_fail("merge: --model needs a model file", 2);
-    } else if (arg == "--params") {
-      if (!args.next_value(&params_path)) return cli_fail("merge: --params needs a JSON file", 2);
-    } else if (arg == "--convention") {
-      if (!args.next_value(&text) || !panoptic_convention_from_name(text, &convention))
-        return cli_fail("merge: --convention must be deeplab2 or detectron2", 2);
-      convention_given = true;
-    } else if (arg == "--output-dir" || arg == "-o") {
-      if (!args.next_value(&output_dir))
-        return cli_fail("merge: --output-dir needs a directory", 2);
-    } else if (arg == "--threads") {
-      long long n = 0;
-      if (!args.next_value(&text) || !parse_int(text, &n) || n < 1 || n > 1024)
-        return cli_fail("merge: --threads needs a number from 1 to 1024", 2);
-      threads = int(n);
-    } else if (arg == "--no-scores") {
-      scores = false;
-    } else {
-      return cli_fail("merge: unknown argument '" + arg + "'", 2);
-    }
+  if (!a.threads_text.empty()) {
+    long long n = 0;
+    if (!parse_int(a.threads_text, &n) || n < 1 || n > 1024)
+      return cli_fail("merge: --threads needs a number from 1 to 1024", 2);
+    threads = int(n);
   }
   if (semantic_path.empty() || center_path.empty() || offset_path.empty())
     return cli_fail("merge: --semantic, --center and --offset are required", 2);
@@ -132,6 +118,33 @@ int command_merge(Arguments& args) {
   std::printf("%zu segments, %zu centers, %.2f ms -> %s/panoptic.npy, segments.json\n",
               result.segments.size(), result.centers.size(), merge_ms, output_dir.c_str());
   return 0;
+}
+
+}  // namespace
+
+CommandRunner add_command_merge(CLI::App& app) {
+  auto a = std::make_shared<MergeArguments>();
+  CLI::App* cmd = app.add_subcommand(
+      "merge", "The panoptic merger alone: .npy maps in, panoptic.npy and segments.json out");
+  cmd->add_option("--semantic", a->semantic_path,
+                  "float32 logits [C,H,W] or integer labels [H,W] (required)")
+      ->type_name("S.npy");
+  cmd->add_option("--center", a->center_path, "float32 center heatmap [1,H,W] (required)")
+      ->type_name("C.npy");
+  cmd->add_option("--offset", a->offset_path, "float32 offsets [2,H,W], dy then dx (required)")
+      ->type_name("O.npy");
+  cmd->add_option("--model", a->model_path, "take the parameters from this model's metadata")
+      ->type_name("MODEL");
+  cmd->add_option("--params", a->params_path, "take the parameters from this JSON file")
+      ->type_name("P.json");
+  cmd->add_option("--convention", a->convention_text,
+                  "deeplab2 (default) or detectron2; overrides the params file's")
+      ->type_name("NAME");
+  cmd->add_option("--threads", a->threads_text, "threads, 1 to 1024 (default 1)")->type_name("N");
+  cmd->add_flag("--no-scores", a->no_scores, "skip the per-instance scores (faster)");
+  cmd->add_option("-o,--output-dir", a->output_dir, "where the outputs go (required)")
+      ->type_name("DIR");
+  return [a] { return run_merge(*a); };
 }
 
 }  // namespace atrous

@@ -44,40 +44,34 @@ Status make_directories(const std::string& path) {
   return Status::success();
 }
 
-int command_run(Arguments& args) {
-  std::string model_path, output_dir;
+namespace {
+
+struct RunArguments {
+  std::string model_path, output_dir, threads_text, backend_text;
+  std::vector<std::string> inputs;
+  bool no_optimize = false;
+};
+
+int run_run(const RunArguments& a) {
+  const std::string &model_path = a.model_path, &output_dir = a.output_dir;
   std::vector<std::pair<std::string, std::string>> input_files;
-  SessionOptions options;
-  while (!args.empty()) {
-    std::string arg = args.next();
-    std::string text;
-    if (arg == "--input" || arg == "-i") {
-      if (!args.next_value(&text)) return cli_fail("run: --input needs NAME=FILE.npy", 2);
-      size_t eq = text.find('=');
-      if (eq == std::string::npos)
-        input_files.push_back({"", text});
-      else
-        input_files.push_back({text.substr(0, eq), text.substr(eq + 1)});
-    } else if (arg == "--output-dir" || arg == "-o") {
-      if (!args.next_value(&output_dir)) return cli_fail("run: --output-dir needs a directory", 2);
-    } else if (arg == "--threads") {
-      long long threads = 0;
-      if (!args.next_value(&text) || !parse_int(text, &threads) || threads < 1 || threads > 1024)
-        return cli_fail("run: --threads needs a number from 1 to 1024", 2);
-      options.threads = int(threads);
-    } else if (arg == "--backend") {
-      if (!args.next_value(&text) || !backend_from_name(text, &options.backend))
-        return cli_fail("run: --backend must be reference, cpu or cuda", 2);
-    } else if (arg == "--no-optimize") {
-      options.optimize = false;
-    } else if (!arg.empty() && arg[0] == '-') {
-      return cli_fail("run: unknown option '" + arg + "'", 2);
-    } else if (model_path.empty()) {
-      model_path = arg;
-    } else {
-      return cli_fail("run: unexpected argument '" + arg + "'", 2);
-    }
+  for (const std::string& text : a.inputs) {
+    size_t eq = text.find('=');
+    if (eq == std::string::npos)
+      input_files.push_back({"", text});
+    else
+      input_files.push_back({text.substr(0, eq), text.substr(eq + 1)});
   }
+  SessionOptions options;
+  options.optimize = !a.no_optimize;
+  if (!a.threads_text.empty()) {
+    long long threads = 0;
+    if (!parse_int(a.threads_text, &threads) || threads < 1 || threads > 1024)
+      return cli_fail("run: --threads needs a number from 1 to 1024", 2);
+    options.threads = int(threads);
+  }
+  if (!a.backend_text.empty() && !backend_from_name(a.backend_text, &options.backend))
+    return cli_fail("run: --backend must be reference, cpu or cuda", 2);
   if (model_path.empty())
     return cli_fail(
         "run: no model given (usage: atrous run MODEL --input NAME=FILE.npy ... --output-dir DIR)",
@@ -128,6 +122,28 @@ int command_run(Arguments& args) {
               backend_name(session->options().backend), options.threads,
               options.threads == 1 ? "" : "s");
   return 0;
+}
+
+}  // namespace
+
+CommandRunner add_command_run(CLI::App& app) {
+  auto a = std::make_shared<RunArguments>();
+  CLI::App* cmd =
+      app.add_subcommand("run", "Run a graph on .npy inputs; write each output as DIR/<name>.npy");
+  cmd->add_option("MODEL", a->model_path, "a .atrous model file")->type_name("FILE");
+  cmd->add_option("-i,--input", a->inputs,
+                  "an input as NAME=FILE.npy (repeat per input; FILE.npy alone for a model with "
+                  "one input)")
+      ->type_name("NAME=FILE.npy")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  cmd->add_option("-o,--output-dir", a->output_dir, "where the outputs go (created if needed)")
+      ->type_name("DIR");
+  cmd->add_option("--threads", a->threads_text, "threads, 1 to 1024 (default 1)")->type_name("N");
+  cmd->add_option("--backend", a->backend_text, "reference (default), cpu or cuda")
+      ->type_name("NAME");
+  cmd->add_flag("--no-optimize", a->no_optimize, "run the graph exactly as stored");
+  return [a] { return run_run(*a); };
 }
 
 }  // namespace atrous

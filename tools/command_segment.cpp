@@ -283,56 +283,42 @@ bool parse_scales(const std::string& text, std::vector<double>* scales) {
   return !scales->empty() && text.back() != ',';
 }
 
-}  // namespace
-
-int command_segment(Arguments& args) {
-  std::string model_path, output_dir, format_name, convention_name;
+struct SegmentArguments {
+  std::string model_path, output_dir, format_name, convention_name, threads_text, backend_text;
   std::vector<std::string> images;
+  bool scales_given = false, flip = false, dump_maps = false;
+  std::string scales_text;
+};
+
+int run_segment(const SegmentArguments& a) {
+  const std::string &model_path = a.model_path, &output_dir = a.output_dir,
+                    &format_name = a.format_name, &convention_name = a.convention_name;
+  const std::vector<std::string>& images = a.images;
   SessionOptions options;
   PanopticPipelineOptions panoptic_options;
-  bool scales_given = false;
-  while (!args.empty()) {
-    std::string arg = args.next();
-    std::string text;
-    if (arg == "--output-dir" || arg == "-o") {
-      if (args.empty()) return cli_fail("segment: --output-dir needs a directory", 2);
-      output_dir = args.next();
-    } else if (arg == "--threads") {
-      long long threads = 0;
-      if (args.empty() || !parse_int(args.next(), &threads) || threads < 1 || threads > 1024)
-        return cli_fail("segment: --threads needs a number from 1 to 1024", 2);
-      options.threads = int(threads);
-    } else if (arg == "--backend") {
-      if (args.empty() || !backend_from_name(args.next(), &options.backend))
-        return cli_fail("segment: --backend must be reference, cpu or cuda", 2);
-    } else if (arg == "--format") {
-      if (!args.next_value(&format_name) ||
-          (format_name != "coco" && format_name != "cityscapes" && format_name != "all"))
-        return cli_fail("segment: --format must be coco, cityscapes or all", 2);
-    } else if (arg == "--convention") {
-      PanopticConvention convention;
-      if (!args.next_value(&convention_name) ||
-          !panoptic_convention_from_name(convention_name, &convention))
-        return cli_fail("segment: --convention must be deeplab2 or detectron2", 2);
-    } else if (arg == "--flip") {
-      panoptic_options.flip = true;
-    } else if (arg == "--scales") {
-      if (!args.next_value(&text) || !parse_scales(text, &panoptic_options.scales))
-        return cli_fail(
-            "segment: --scales needs a comma-separated list of numbers in (0, 16], e.g. "
-            "0.75,1,1.25",
-            2);
-      scales_given = true;
-    } else if (arg == "--dump-maps") {
-      panoptic_options.keep_maps = true;
-    } else if (!arg.empty() && arg[0] == '-') {
-      return cli_fail("segment: unknown option '" + arg + "'", 2);
-    } else if (model_path.empty()) {
-      model_path = arg;
-    } else {
-      images.push_back(arg);
-    }
+  panoptic_options.flip = a.flip;
+  panoptic_options.keep_maps = a.dump_maps;
+  const bool scales_given = a.scales_given;
+  if (!a.threads_text.empty()) {
+    long long threads = 0;
+    if (!parse_int(a.threads_text, &threads) || threads < 1 || threads > 1024)
+      return cli_fail("segment: --threads needs a number from 1 to 1024", 2);
+    options.threads = int(threads);
   }
+  if (!a.backend_text.empty() && !backend_from_name(a.backend_text, &options.backend))
+    return cli_fail("segment: --backend must be reference, cpu or cuda", 2);
+  if (!format_name.empty() && format_name != "coco" && format_name != "cityscapes" &&
+      format_name != "all")
+    return cli_fail("segment: --format must be coco, cityscapes or all", 2);
+  PanopticConvention parsed_convention;
+  if (!convention_name.empty() &&
+      !panoptic_convention_from_name(convention_name, &parsed_convention))
+    return cli_fail("segment: --convention must be deeplab2 or detectron2", 2);
+  if (scales_given && !parse_scales(a.scales_text, &panoptic_options.scales))
+    return cli_fail(
+        "segment: --scales needs a comma-separated list of numbers in (0, 16], e.g. "
+        "0.75,1,1.25",
+        2);
   if (model_path.empty() || images.empty())
     return cli_fail("segment: usage: atrous segment MODEL IMAGE... --output-dir DIR", 2);
   if (output_dir.empty()) return cli_fail("segment: --output-dir is required", 2);
@@ -437,6 +423,41 @@ int command_segment(Arguments& args) {
     return cli_fail(std::to_string(failures) + " of " + std::to_string(images.size()) +
                     " images failed");
   return 0;
+}
+
+}  // namespace
+
+CommandRunner add_command_segment(CLI::App& app) {
+  auto a = std::make_shared<SegmentArguments>();
+  CLI::App* cmd = app.add_subcommand(
+      "segment",
+      "Image in, segmentation out: label and overlay PNGs and a JSON summary per image "
+      "(semantic, foreground and panoptic models)");
+  cmd->add_option("MODEL", a->model_path, "a .atrous model with task metadata")->type_name("FILE");
+  cmd->add_option("IMAGE", a->images, "images (PNG, JPEG, BMP, GIF, TGA, PSD, PNM, HDR)")
+      ->type_name("FILE");
+  cmd->add_option("-o,--output-dir", a->output_dir, "where the files go (required)")
+      ->type_name("DIR");
+  cmd->add_option("--threads", a->threads_text, "threads, 1 to 1024 (default 1)")->type_name("N");
+  cmd->add_option("--backend", a->backend_text, "reference (default), cpu or cuda")
+      ->type_name("NAME");
+  const char* panoptic = "panoptic models";
+  cmd->add_option("--format", a->format_name, "panoptic files: coco (default), cityscapes or all")
+      ->type_name("NAME")
+      ->group(panoptic);
+  cmd->add_flag("--flip", a->flip, "also run the mirrored image and average")->group(panoptic);
+  cmd->add_option("--scales", a->scales_text,
+                  "test-time scales, comma-separated, each in (0, 16] (e.g. 0.75,1,1.25)")
+      ->type_name("S1,S2,...")
+      ->group(panoptic)
+      ->each([a](const std::string&) { a->scales_given = true; });
+  cmd->add_option("--convention", a->convention_name, "deeplab2 (default) or detectron2")
+      ->type_name("NAME")
+      ->group(panoptic);
+  cmd->add_flag("--dump-maps", a->dump_maps,
+                "also write the merger's inputs as STEM_{semantic,center,offset}.npy")
+      ->group(panoptic);
+  return [a] { return run_segment(*a); };
 }
 
 }  // namespace atrous
