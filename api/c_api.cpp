@@ -185,7 +185,7 @@ atrous_status* atrous_model_metadata_string(const atrous_model* model, const cha
 }
 
 atrous_session_options atrous_session_options_default(void) {
-  return atrous_session_options{1, ATROUS_BACKEND_REFERENCE, 1};
+  return atrous_session_options{1, ATROUS_BACKEND_REFERENCE, 1, 0};
 }
 
 atrous_status* atrous_session_create(const atrous_model* model,
@@ -196,11 +196,13 @@ atrous_status* atrous_session_create(const atrous_model* model,
   atrous_session_options chosen = options ? *options : atrous_session_options_default();
   if (chosen.backend < ATROUS_BACKEND_REFERENCE || chosen.backend > ATROUS_BACKEND_CUDA)
     return invalid("unknown backend " + std::to_string(int(chosen.backend)));
+  if (chosen.max_memory_bytes < 0) return invalid("max_memory_bytes must be >= 0 (0: the default)");
   return guarded([&]() -> atrous_status* {
     atrous::SessionOptions cpp;
     cpp.threads = chosen.threads;
     cpp.backend = atrous::Backend(chosen.backend);
     cpp.optimize = chosen.optimize != 0;
+    if (chosen.max_memory_bytes > 0) cpp.max_memory_bytes = chosen.max_memory_bytes;
     std::unique_ptr<atrous::Session> created;
     atrous::Status status = atrous::Session::create(model->model, cpp, &created);
     if (!status.ok())

@@ -395,6 +395,15 @@ TEST_CASE("every op: empty inputs with huge other dims run without work or huge 
                     graph.add_tensor("y" + std::to_string(o), DType::dtype_f32, outputs[o].shape));
               testing::add_node(graph, op, "node", node_inputs, node_outputs, base.attributes);
               graph.outputs = node_outputs;
+              Tensor dummy(DType::dtype_f32, {1});
+              if (as_constants) {  // a model needs an input
+                const int32_t in = graph.add_tensor("dummy", DType::dtype_f32, {1});
+                const int32_t out = graph.add_tensor("dummy_out", DType::dtype_f32, {1});
+                testing::add_node(graph, OpType::op_relu, "dummy", {in}, {out});
+                graph.inputs.push_back(in);
+                graph.outputs.push_back(out);
+                named.push_back({"dummy", &dummy.view()});
+              }
               std::shared_ptr<const Model> model;
               Status status = Model::from_graph(std::move(graph), &model);
               INFO(status.message());

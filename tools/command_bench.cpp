@@ -83,7 +83,7 @@ struct OpTime {
 
 struct BenchArguments {
   std::string model_path, arch, size_text, json_path, backend_text;
-  std::string threads_text, runs_text, warmup_text, seed_text;
+  std::string threads_text, runs_text, warmup_text, seed_text, max_memory_text;
   bool profile = false;
 };
 
@@ -113,6 +113,9 @@ int run_bench(const BenchArguments& a) {
   options.threads = int(threads);
   if (!a.backend_text.empty() && !backend_from_name(a.backend_text, &options.backend))
     return cli_fail("bench: --backend must be cpu, reference or cuda", 2);
+  if (!parse_max_memory(a.max_memory_text, &options.max_memory_bytes))
+    return cli_fail("bench: --max-memory needs a size of at least 1M (bytes, or with K, M, G or T)",
+                    2);
   if (model_path.empty() == arch.empty())
     return cli_fail(
         "bench: give a model file or --arch NAME, not both (usage: atrous bench "
@@ -316,6 +319,7 @@ CommandRunner add_command_bench(CLI::App& app) {
   cmd->add_option("--size", a->size_text, "input size (default 1025x2049; a file's own size)")
       ->type_name("HxW");
   cmd->add_option("--threads", a->threads_text, "threads, 1 to 1024 (default 1)")->type_name("N");
+  add_max_memory_option(cmd, &a->max_memory_text);
   cmd->add_option("--backend", a->backend_text, "cpu (default), reference or cuda")
       ->type_name("NAME");
   cmd->add_option("--runs", a->runs_text, "timed runs, 1 to 100000 (default 10)")->type_name("N");

@@ -47,7 +47,7 @@ Status make_directories(const std::string& path) {
 namespace {
 
 struct RunArguments {
-  std::string model_path, output_dir, threads_text, backend_text;
+  std::string model_path, output_dir, threads_text, backend_text, max_memory_text;
   std::vector<std::string> inputs;
   bool no_optimize = false;
 };
@@ -72,6 +72,9 @@ int run_run(const RunArguments& a) {
   }
   if (!a.backend_text.empty() && !backend_from_name(a.backend_text, &options.backend))
     return cli_fail("run: --backend must be reference, cpu or cuda", 2);
+  if (!parse_max_memory(a.max_memory_text, &options.max_memory_bytes))
+    return cli_fail("run: --max-memory needs a size of at least 1M (bytes, or with K, M, G or T)",
+                    2);
   if (model_path.empty())
     return cli_fail(
         "run: no model given (usage: atrous run MODEL --input NAME=FILE.npy ... --output-dir DIR)",
@@ -140,6 +143,7 @@ CommandRunner add_command_run(CLI::App& app) {
   cmd->add_option("-o,--output-dir", a->output_dir, "where the outputs go (created if needed)")
       ->type_name("DIR");
   cmd->add_option("--threads", a->threads_text, "threads, 1 to 1024 (default 1)")->type_name("N");
+  add_max_memory_option(cmd, &a->max_memory_text);
   cmd->add_option("--backend", a->backend_text, "reference (default), cpu or cuda")
       ->type_name("NAME");
   cmd->add_flag("--no-optimize", a->no_optimize, "run the graph exactly as stored");

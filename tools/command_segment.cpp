@@ -284,7 +284,8 @@ bool parse_scales(const std::string& text, std::vector<double>* scales) {
 }
 
 struct SegmentArguments {
-  std::string model_path, output_dir, format_name, convention_name, threads_text, backend_text;
+  std::string model_path, output_dir, format_name, convention_name, threads_text, backend_text,
+      max_memory_text;
   std::vector<std::string> images;
   bool scales_given = false, flip = false, dump_maps = false;
   std::string scales_text;
@@ -307,6 +308,9 @@ int run_segment(const SegmentArguments& a) {
   }
   if (!a.backend_text.empty() && !backend_from_name(a.backend_text, &options.backend))
     return cli_fail("segment: --backend must be reference, cpu or cuda", 2);
+  if (!parse_max_memory(a.max_memory_text, &options.max_memory_bytes))
+    return cli_fail(
+        "segment: --max-memory needs a size of at least 1M (bytes, or with K, M, G or T)", 2);
   if (!format_name.empty() && format_name != "coco" && format_name != "cityscapes" &&
       format_name != "all")
     return cli_fail("segment: --format must be coco, cityscapes or all", 2);
@@ -439,6 +443,7 @@ CommandRunner add_command_segment(CLI::App& app) {
   cmd->add_option("-o,--output-dir", a->output_dir, "where the files go (required)")
       ->type_name("DIR");
   cmd->add_option("--threads", a->threads_text, "threads, 1 to 1024 (default 1)")->type_name("N");
+  add_max_memory_option(cmd, &a->max_memory_text);
   cmd->add_option("--backend", a->backend_text, "reference (default), cpu or cuda")
       ->type_name("NAME");
   const char* panoptic = "panoptic models";
