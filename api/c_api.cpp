@@ -1,4 +1,7 @@
-// The C API of include/atrous.h over the C++ Model/Session. No exception crosses the boundary.
+// The C API of include/atrous.h over the C++ Model/Session. No exception crosses the boundary:
+// every entry point that can allocate runs inside guarded(), and enum-typed arguments are read as
+// integers (enum_value) before they are compared, since a C caller may pass any int and loading
+// an out-of-range value through the C++ enum type is undefined.
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
@@ -31,32 +34,47 @@ struct atrous_session {
   std::unique_ptr<atrous::Session> session;
   std::map<std::string, atrous::Tensor> inputs;
   std::vector<atrous::Tensor> outputs;
-  std::vector<std::string> output_names;
 };
 
 namespace {
+
+// Returned when memory runs out, so that reporting it allocates nothing; never freed
+// (atrous_status_release recognises it by address). Its message fits std::string's inline buffer.
+atrous_status out_of_memory_status{ATROUS_CODE_RUNTIME, "out of memory"};
 
 atrous_status* make_status(atrous_code code, const std::string& message) {
   try {
     return new atrous_status{code, message};
   } catch (...) {
-    static atrous_status out_of_memory{ATROUS_CODE_RUNTIME, "out of memory"};
-    return &out_of_memory;  // never freed: atrous_status_release ignores it
+    return &out_of_memory_status;
   }
+}
+
+// The integer a C caller stored in an enum-typed object (any int is legal in C).
+template <typename Enum>
+int32_t enum_value(const Enum& value) {
+  static_assert(sizeof(Enum) == sizeof(int32_t), "C enums are int-sized on supported ABIs");
+  int32_t raw = 0;
+  std::memcpy(&raw, &value, sizeof raw);
+  return raw;
 }
 
 atrous_status* invalid(const std::string& message) {
   return make_status(ATROUS_CODE_INVALID_ARGUMENT, message);
 }
 
+// Runs an entry point's body; any exception becomes a status (allocation failure: the
+// preallocated one).
 template <typename F>
-atrous_status* guarded(F&& body) {
+atrous_status* guarded(F&& body) noexcept {
   try {
     return body();
   } catch (const std::bad_alloc&) {
-    return make_status(ATROUS_CODE_RUNTIME, "out of memory");
+    return &out_of_memory_status;
   } catch (const std::exception& e) {
     return make_status(ATROUS_CODE_RUNTIME, e.what());
+  } catch (...) {
+    return make_status(ATROUS_CODE_RUNTIME, "unknown error");
   }
 }
 
@@ -72,11 +90,11 @@ atrous_status* tensor_info(const atrous::Graph& graph, int32_t tensor, atrous_te
 atrous_status* load_result(atrous::Status status, std::shared_ptr<const atrous::Model> loaded,
                            atrous_model** model) {
   if (!status.ok()) return make_status(ATROUS_CODE_INVALID_MODEL, status.message());
-  auto* handle = new atrous_model{std::move(loaded), {}, {}};
+  std::unique_ptr<atrous_model> handle(new atrous_model{std::move(loaded), {}, {}});
   handle->labels = handle->model->graph().metadata.get_strings("labels", {});
   for (const atrous::Attribute& a : handle->model->graph().metadata.items())
     if (a.type == atrous::AttributeType::attribute_string) handle->metadata_strings[a.name] = a.s;
-  *model = handle;
+  *model = handle.release();
   return nullptr;
 }
 
@@ -122,15 +140,15 @@ const char* atrous_status_message(const atrous_status* status) {
   return status ? status->message.c_str() : "";
 }
 void atrous_status_release(atrous_status* status) {
-  if (status && status->message != "out of memory") delete status;
+  if (status != &out_of_memory_status) delete status;
 }
 
 const char* atrous_version(void) { return "0.1.0"; }
 
 atrous_status* atrous_model_load_file(const char* path, atrous_model** model) {
-  if (!path || !model) return invalid("atrous_model_load_file: null argument");
-  *model = nullptr;
-  return guarded([&] {
+  return guarded([&]() -> atrous_status* {
+    if (!path || !model) return invalid("atrous_model_load_file: null argument");
+    *model = nullptr;
     std::shared_ptr<const atrous::Model> loaded;
     atrous::Status status = atrous::Model::load_file(path, &loaded);
     return load_result(status, loaded, model);
@@ -138,9 +156,9 @@ atrous_status* atrous_model_load_file(const char* path, atrous_model** model) {
 }
 
 atrous_status* atrous_model_load_memory(const void* data, size_t size, atrous_model** model) {
-  if (!data || !model) return invalid("atrous_model_load_memory: null argument");
-  *model = nullptr;
-  return guarded([&] {
+  return guarded([&]() -> atrous_status* {
+    if (!data || !model) return invalid("atrous_model_load_memory: null argument");
+    *model = nullptr;
     std::shared_ptr<const atrous::Model> loaded;
     atrous::Status status = atrous::Model::load_memory(data, size, &loaded);
     return load_result(status, loaded, model);
@@ -158,30 +176,36 @@ int32_t atrous_model_output_count(const atrous_model* model) {
 
 atrous_status* atrous_model_input_info(const atrous_model* model, int32_t index,
                                        atrous_tensor_info* info) {
-  if (!model || !info) return invalid("atrous_model_input_info: null argument");
-  const atrous::Graph& graph = model->model->graph();
-  if (index < 0 || size_t(index) >= graph.inputs.size())
-    return invalid("input index " + std::to_string(index) + " out of range");
-  return tensor_info(graph, graph.inputs[size_t(index)], info);
+  return guarded([&]() -> atrous_status* {
+    if (!model || !info) return invalid("atrous_model_input_info: null argument");
+    const atrous::Graph& graph = model->model->graph();
+    if (index < 0 || size_t(index) >= graph.inputs.size())
+      return invalid("input index " + std::to_string(index) + " out of range");
+    return tensor_info(graph, graph.inputs[size_t(index)], info);
+  });
 }
 
 atrous_status* atrous_model_output_info(const atrous_model* model, int32_t index,
                                         atrous_tensor_info* info) {
-  if (!model || !info) return invalid("atrous_model_output_info: null argument");
-  const atrous::Graph& graph = model->model->graph();
-  if (index < 0 || size_t(index) >= graph.outputs.size())
-    return invalid("output index " + std::to_string(index) + " out of range");
-  return tensor_info(graph, graph.outputs[size_t(index)], info);
+  return guarded([&]() -> atrous_status* {
+    if (!model || !info) return invalid("atrous_model_output_info: null argument");
+    const atrous::Graph& graph = model->model->graph();
+    if (index < 0 || size_t(index) >= graph.outputs.size())
+      return invalid("output index " + std::to_string(index) + " out of range");
+    return tensor_info(graph, graph.outputs[size_t(index)], info);
+  });
 }
 
 atrous_status* atrous_model_metadata_string(const atrous_model* model, const char* key,
                                             const char** value) {
-  if (!model || !key || !value) return invalid("atrous_model_metadata_string: null argument");
-  auto found = model->metadata_strings.find(key);
-  if (found == model->metadata_strings.end())
-    return invalid(std::string("no string metadata '") + key + "'");
-  *value = found->second.c_str();
-  return nullptr;
+  return guarded([&]() -> atrous_status* {
+    if (!model || !key || !value) return invalid("atrous_model_metadata_string: null argument");
+    auto found = model->metadata_strings.find(key);
+    if (found == model->metadata_strings.end())
+      return invalid(std::string("no string metadata '") + key + "'");
+    *value = found->second.c_str();
+    return nullptr;
+  });
 }
 
 atrous_session_options atrous_session_options_default(void) {
@@ -191,25 +215,27 @@ atrous_session_options atrous_session_options_default(void) {
 atrous_status* atrous_session_create(const atrous_model* model,
                                      const atrous_session_options* options,
                                      atrous_session** session) {
-  if (!model || !session) return invalid("atrous_session_create: null argument");
-  *session = nullptr;
-  atrous_session_options chosen = options ? *options : atrous_session_options_default();
-  if (chosen.backend < ATROUS_BACKEND_REFERENCE || chosen.backend > ATROUS_BACKEND_CUDA)
-    return invalid("unknown backend " + std::to_string(int(chosen.backend)));
-  if (chosen.max_memory_bytes < 0) return invalid("max_memory_bytes must be >= 0 (0: the default)");
   return guarded([&]() -> atrous_status* {
+    if (!model || !session) return invalid("atrous_session_create: null argument");
+    *session = nullptr;
+    atrous_session_options chosen = options ? *options : atrous_session_options_default();
+    const int32_t backend = enum_value(chosen.backend);
+    if (backend < ATROUS_BACKEND_REFERENCE || backend > ATROUS_BACKEND_CUDA)
+      return invalid("unknown backend " + std::to_string(backend));
+    if (chosen.max_memory_bytes < 0)
+      return invalid("max_memory_bytes must be >= 0 (0: the default)");
     atrous::SessionOptions cpp;
     cpp.threads = chosen.threads;
-    cpp.backend = atrous::Backend(chosen.backend);
+    cpp.backend = atrous::Backend(backend);
     cpp.optimize = chosen.optimize != 0;
     if (chosen.max_memory_bytes > 0) cpp.max_memory_bytes = chosen.max_memory_bytes;
     std::unique_ptr<atrous::Session> created;
     atrous::Status status = atrous::Session::create(model->model, cpp, &created);
     if (!status.ok())
-      return make_status(chosen.backend == ATROUS_BACKEND_REFERENCE ? ATROUS_CODE_INVALID_ARGUMENT
-                                                                    : ATROUS_CODE_UNSUPPORTED,
+      return make_status(backend == ATROUS_BACKEND_REFERENCE ? ATROUS_CODE_INVALID_ARGUMENT
+                                                             : ATROUS_CODE_UNSUPPORTED,
                          status.message());
-    *session = new atrous_session{std::move(created), {}, {}, {}};
+    *session = new atrous_session{std::move(created), {}, {}};
     return nullptr;
   });
 }
@@ -219,18 +245,32 @@ void atrous_session_release(atrous_session* session) { delete session; }
 atrous_status* atrous_session_set_input(atrous_session* session, const char* name,
                                         atrous_dtype dtype, const int64_t* shape, int32_t rank,
                                         const void* data) {
-  if (!session || !name || (!shape && rank > 0))
-    return invalid("atrous_session_set_input: null argument");
-  if (rank < 0 || rank > ATROUS_MAX_RANK) return invalid("rank must be in [0, 8]");
-  if (!atrous::dtype_is_valid(uint8_t(dtype))) return invalid("unknown dtype");
-  atrous::Shape dims(shape, shape + rank);
-  int64_t count = 0;
-  if (!atrous::shape_element_count(dims, &count))
-    return invalid("input '" + std::string(name) + "': invalid shape " +
-                   atrous::shape_to_string(dims));
-  if (!data && count) return invalid("atrous_session_set_input: null data");
   return guarded([&]() -> atrous_status* {
-    atrous::Tensor tensor(atrous::DType(dtype), dims);
+    if (!session || !name || (!shape && rank > 0))
+      return invalid("atrous_session_set_input: null argument");
+    if (rank < 0 || rank > ATROUS_MAX_RANK) return invalid("rank must be in [0, 8]");
+    const int32_t code = enum_value(dtype);
+    if (code < 0 || code > 255 || !atrous::dtype_is_valid(uint8_t(code)))
+      return invalid("unknown dtype " + std::to_string(code));
+    // An unknown name is refused here rather than kept: kept, it would make every later run
+    // fail even after the right input is set.
+    const atrous::Graph& graph = session->session->graph();
+    bool known = false;
+    std::string names;
+    for (int32_t index : graph.inputs) {
+      known = known || graph.tensors[size_t(index)].name == name;
+      names += (names.empty() ? "'" : ", '") + graph.tensors[size_t(index)].name + "'";
+    }
+    if (!known)
+      return invalid("unknown input '" + std::string(name) + "' (the model's inputs: " + names +
+                     ")");
+    atrous::Shape dims(shape, shape + rank);
+    int64_t count = 0;
+    if (!atrous::shape_element_count(dims, &count))
+      return invalid("input '" + std::string(name) + "': invalid shape " +
+                     atrous::shape_to_string(dims));
+    if (!data && count) return invalid("atrous_session_set_input: null data");
+    atrous::Tensor tensor(atrous::DType(code), dims);
     if (tensor.byte_size()) std::memcpy(tensor.data(), data, tensor.byte_size());
     session->inputs[name] = std::move(tensor);
     return nullptr;
@@ -238,36 +278,43 @@ atrous_status* atrous_session_set_input(atrous_session* session, const char* nam
 }
 
 atrous_status* atrous_session_run(atrous_session* session) {
-  if (!session) return invalid("atrous_session_run: null session");
   return guarded([&]() -> atrous_status* {
+    if (!session) return invalid("atrous_session_run: null session");
     std::vector<atrous::NamedInput> inputs;
     for (auto& entry : session->inputs) inputs.push_back({entry.first, &entry.second.view()});
     atrous::Status status = session->session->run(inputs, &session->outputs);
-    if (!status.ok()) return invalid(status.message());
+    if (!status.ok()) {
+      session->outputs.clear();  // no stale outputs from an earlier run after a failed one
+      return invalid(status.message());
+    }
     return nullptr;
   });
 }
 
 atrous_status* atrous_session_output(const atrous_session* session, int32_t index,
                                      atrous_tensor_info* info, const void** data) {
-  if (!session || !info || !data) return invalid("atrous_session_output: null argument");
-  const atrous::Graph& graph = session->session->graph();
-  if (index < 0 || size_t(index) >= graph.outputs.size())
-    return invalid("output index " + std::to_string(index) + " out of range");
-  if (session->outputs.size() != graph.outputs.size())
-    return invalid("no outputs yet: call atrous_session_run first");
-  tensor_info(graph, graph.outputs[size_t(index)], info);
-  *data = session->outputs[size_t(index)].data();
-  return nullptr;
+  return guarded([&]() -> atrous_status* {
+    if (!session || !info || !data) return invalid("atrous_session_output: null argument");
+    const atrous::Graph& graph = session->session->graph();
+    if (index < 0 || size_t(index) >= graph.outputs.size())
+      return invalid("output index " + std::to_string(index) + " out of range");
+    if (session->outputs.size() != graph.outputs.size())
+      return invalid("no outputs yet: call atrous_session_run first");
+    tensor_info(graph, graph.outputs[size_t(index)], info);
+    *data = session->outputs[size_t(index)].data();
+    return nullptr;
+  });
 }
 
 atrous_status* atrous_model_label(const atrous_model* model, int32_t class_id, const char** name) {
-  if (!model || !name) return invalid("atrous_model_label: null argument");
-  if (class_id < 0 || size_t(class_id) >= model->labels.size())
-    return invalid("class " + std::to_string(class_id) + " has no label (the model has " +
-                   std::to_string(model->labels.size()) + ")");
-  *name = model->labels[size_t(class_id)].c_str();
-  return nullptr;
+  return guarded([&]() -> atrous_status* {
+    if (!model || !name) return invalid("atrous_model_label: null argument");
+    if (class_id < 0 || size_t(class_id) >= model->labels.size())
+      return invalid("class " + std::to_string(class_id) + " has no label (the model has " +
+                     std::to_string(model->labels.size()) + ")");
+    *name = model->labels[size_t(class_id)].c_str();
+    return nullptr;
+  });
 }
 
 static void copy_image_out(const atrous::Image& in, atrous_image* out) {
@@ -310,9 +357,9 @@ static atrous_status* copy_image_in_rgb(const atrous_image* in, atrous::Image* o
 }
 
 atrous_status* atrous_image_load(const char* path, atrous_image* image) {
-  if (!path || !image) return invalid("atrous_image_load: null argument");
-  *image = atrous_image{0, 0, 0, nullptr};
   return guarded([&]() -> atrous_status* {
+    if (!path || !image) return invalid("atrous_image_load: null argument");
+    *image = atrous_image{0, 0, 0, nullptr};
     atrous::Image loaded;
     atrous::Status status = atrous::image_load_rgb(path, &loaded);
     if (!status.ok()) return invalid(status.message());
@@ -322,8 +369,8 @@ atrous_status* atrous_image_load(const char* path, atrous_image* image) {
 }
 
 atrous_status* atrous_image_write_png(const char* path, const atrous_image* image) {
-  if (!path) return invalid("atrous_image_write_png: null path");
   return guarded([&]() -> atrous_status* {
+    if (!path) return invalid("atrous_image_write_png: null path");
     atrous::Image copy;
     if (atrous_status* s = copy_image_in(image, &copy)) return s;
     atrous::Status status = atrous::image_write_png(path, copy);
@@ -339,9 +386,9 @@ void atrous_image_release(atrous_image* image) {
 
 atrous_status* atrous_session_segment(atrous_session* session, const atrous_image* image,
                                       atrous_segmentation* result) {
-  if (!session || !result) return invalid("atrous_session_segment: null argument");
-  *result = atrous_segmentation{0, 0, 0, nullptr, nullptr};
   return guarded([&]() -> atrous_status* {
+    if (!session || !result) return invalid("atrous_session_segment: null argument");
+    *result = atrous_segmentation{0, 0, 0, nullptr, nullptr};
     atrous::Image rgb;
     if (atrous_status* s = copy_image_in_rgb(image, &rgb)) return s;
     atrous::ImageModelInfo info;
@@ -363,7 +410,10 @@ atrous_status* atrous_session_segment(atrous_session* session, const atrous_imag
     if (!segmentation.probability.empty()) {
       result->probability =
           static_cast<float*>(std::malloc(segmentation.probability.size() * sizeof(float)));
-      if (!result->probability) throw std::bad_alloc();
+      if (!result->probability) {
+        atrous_segmentation_release(result);
+        throw std::bad_alloc();
+      }
       std::memcpy(result->probability, segmentation.probability.data(),
                   segmentation.probability.size() * sizeof(float));
     }
@@ -380,11 +430,13 @@ void atrous_segmentation_release(atrous_segmentation* result) {
 }
 
 atrous_panoptic_params atrous_panoptic_params_default(atrous_panoptic_convention convention) {
-  atrous::PanopticParams p = atrous::panoptic_params_default(
-      convention == ATROUS_PANOPTIC_CONVENTION_DETECTRON2 ? atrous::panoptic_convention_detectron2
-                                                          : atrous::panoptic_convention_deeplab2);
+  // Any value other than DETECTRON2 means DeepLab2 (the function cannot report an error).
+  const bool detectron2 = enum_value(convention) == ATROUS_PANOPTIC_CONVENTION_DETECTRON2;
+  const atrous::PanopticParams p = atrous::panoptic_params_default(
+      detectron2 ? atrous::panoptic_convention_detectron2 : atrous::panoptic_convention_deeplab2);
   atrous_panoptic_params out;
-  out.convention = convention;
+  out.convention =
+      detectron2 ? ATROUS_PANOPTIC_CONVENTION_DETECTRON2 : ATROUS_PANOPTIC_CONVENTION_DEEPLAB2;
   out.thing_classes = nullptr;
   out.num_thing_classes = 0;
   out.label_divisor = p.label_divisor;
@@ -403,19 +455,20 @@ atrous_status* atrous_panoptic_merge(const atrous_panoptic_params* params,
                                      int32_t semantic_rank, const void* semantic,
                                      const float* center, const float* offset,
                                      atrous_panoptic_result* result) {
-  if (!params || !semantic_shape || !semantic || !center || !offset || !result)
-    return invalid("atrous_panoptic_merge: null argument");
-  if (params->num_thing_classes < 0 || (params->num_thing_classes > 0 && !params->thing_classes))
-    return invalid("atrous_panoptic_merge: thing_classes is null");
-  if (semantic_rank < 2 || semantic_rank > 4)
-    return invalid("atrous_panoptic_merge: bad semantic rank");
-  if (params->convention != ATROUS_PANOPTIC_CONVENTION_DEEPLAB2 &&
-      params->convention != ATROUS_PANOPTIC_CONVENTION_DETECTRON2)
-    return invalid("atrous_panoptic_merge: unknown convention");
-  *result = atrous_panoptic_result{};
   return guarded([&]() -> atrous_status* {
+    if (!params || !semantic_shape || !semantic || !center || !offset || !result)
+      return invalid("atrous_panoptic_merge: null argument");
+    if (params->num_thing_classes < 0 || (params->num_thing_classes > 0 && !params->thing_classes))
+      return invalid("atrous_panoptic_merge: thing_classes is null");
+    if (semantic_rank < 2 || semantic_rank > 4)
+      return invalid("atrous_panoptic_merge: bad semantic rank");
+    const int32_t convention = enum_value(params->convention);
+    if (convention != ATROUS_PANOPTIC_CONVENTION_DEEPLAB2 &&
+        convention != ATROUS_PANOPTIC_CONVENTION_DETECTRON2)
+      return invalid("atrous_panoptic_merge: unknown convention " + std::to_string(convention));
+    *result = atrous_panoptic_result{};
     atrous::PanopticParams p;
-    p.convention = params->convention == ATROUS_PANOPTIC_CONVENTION_DETECTRON2
+    p.convention = convention == ATROUS_PANOPTIC_CONVENTION_DETECTRON2
                        ? atrous::panoptic_convention_detectron2
                        : atrous::panoptic_convention_deeplab2;
     p.thing_classes.assign(params->thing_classes,
@@ -427,10 +480,11 @@ atrous_status* atrous_panoptic_merge(const atrous_panoptic_params* params,
     p.top_k = params->top_k;
     p.stuff_area_limit = params->stuff_area_limit;
     p.compute_scores = params->compute_scores != 0;
-    if (semantic_dtype != ATROUS_DTYPE_FLOAT32 && semantic_dtype != ATROUS_DTYPE_INT32)
+    const int32_t semantic_code = enum_value(semantic_dtype);
+    if (semantic_code != ATROUS_DTYPE_FLOAT32 && semantic_code != ATROUS_DTYPE_INT32)
       return invalid("atrous_panoptic_merge: semantic must be FLOAT32 logits or INT32 labels");
     atrous::TensorView s;
-    s.dtype = atrous::DType(semantic_dtype);
+    s.dtype = atrous::DType(semantic_code);
     s.shape.assign(semantic_shape, semantic_shape + semantic_rank);
     for (int64_t d : s.shape)
       if (d < 1 || d > (int64_t(1) << 20))
@@ -454,25 +508,27 @@ atrous_panoptic_segment_options atrous_panoptic_segment_options_default(void) {
 atrous_status* atrous_session_segment_panoptic(atrous_session* session, const atrous_image* image,
                                                const atrous_panoptic_segment_options* options,
                                                atrous_panoptic_result* result) {
-  if (!session || !image || !options || !result)
-    return invalid("atrous_session_segment_panoptic: null argument");
-  *result = atrous_panoptic_result{};
-  if (options->convention != ATROUS_PANOPTIC_CONVENTION_DEEPLAB2 &&
-      options->convention != ATROUS_PANOPTIC_CONVENTION_DETECTRON2)
-    return invalid("atrous_session_segment_panoptic: unknown convention");
-  if (options->num_scales < 0 || (options->num_scales > 0 && !options->scales))
-    return invalid("atrous_session_segment_panoptic: scales is null");
-  if (options->threads < 1) return invalid("atrous_session_segment_panoptic: threads must be >= 1");
   return guarded([&]() -> atrous_status* {
+    if (!session || !image || !options || !result)
+      return invalid("atrous_session_segment_panoptic: null argument");
+    *result = atrous_panoptic_result{};
+    const int32_t convention = enum_value(options->convention);
+    if (convention != ATROUS_PANOPTIC_CONVENTION_DEEPLAB2 &&
+        convention != ATROUS_PANOPTIC_CONVENTION_DETECTRON2)
+      return invalid("atrous_session_segment_panoptic: unknown convention " +
+                     std::to_string(convention));
+    if (options->num_scales < 0 || (options->num_scales > 0 && !options->scales))
+      return invalid("atrous_session_segment_panoptic: scales is null");
+    if (options->threads < 1)
+      return invalid("atrous_session_segment_panoptic: threads must be >= 1");
     atrous::Image rgb;
     if (atrous_status* s = copy_image_in_rgb(image, &rgb)) return s;
     atrous::PanopticModelInfo info;
-    atrous::Status status =
-        atrous::panoptic_model_info(session->session->graph(),
-                                    options->convention == ATROUS_PANOPTIC_CONVENTION_DETECTRON2
-                                        ? atrous::panoptic_convention_detectron2
-                                        : atrous::panoptic_convention_deeplab2,
-                                    &info);
+    atrous::Status status = atrous::panoptic_model_info(
+        session->session->graph(),
+        convention == ATROUS_PANOPTIC_CONVENTION_DETECTRON2 ? atrous::panoptic_convention_detectron2
+                                                            : atrous::panoptic_convention_deeplab2,
+        &info);
     if (!status.ok()) return invalid(status.message());
     atrous::PanopticPipelineOptions pipeline;
     pipeline.flip = options->flip != 0;

@@ -400,12 +400,8 @@ Status cityscapes_image_evaluate(const CityscapesDataset& dataset, size_t index,
     bytes += part;
   }
   if (dataset.panoptic && image.has_panoptic) {
-    // Errors are left to panoptic_pair_evaluate, which words them (and a missing prediction);
-    // it reserves the same amount again, already held then.
-    ImageMemoryUse use;
-    if (image_memory_use(image.panoptic.gt_png, 4, true, &use).ok()) bytes += use.bytes;
-    if (image.panoptic.has_pred && image_memory_use(image.panoptic.pred_png, 4, true, &use).ok())
-      bytes += use.bytes;
+    // panoptic_pair_evaluate reserves the same amount again, already held then.
+    bytes += panoptic_pair_memory(image.panoptic);
   }
   Status reserved = eval_reserve_image_memory(bytes);
   if (!reserved.ok()) return Status::error("image " + image.stem + ": " + reserved.message());

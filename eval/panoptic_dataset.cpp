@@ -3,6 +3,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <limits>
@@ -28,6 +29,7 @@ bool nothing_at(const std::string& path) {
   return ::lstat(path.c_str(), &st) != 0 && errno == ENOENT;
 }
 
+thread_local PanopticOverlapCounter overlap_counter;
 thread_local PanopticPngRows gt_rows, pred_rows;
 thread_local LabelImage gt_ids, pred_ids;  // only for files the fast decoder leaves to stb_image
 
@@ -106,6 +108,7 @@ Status read_annotations(const nlohmann::json& root, const std::string& path, boo
 }  // namespace
 
 void panoptic_release_thread_buffers() {
+  overlap_counter = PanopticOverlapCounter();
   gt_rows.release_buffers();
   pred_rows.release_buffers();
   gt_ids = LabelImage();
@@ -174,6 +177,24 @@ Status panoptic_dataset_load(const std::string& gt_json, const std::string& gt_d
   return Status::success();
 }
 
+uint64_t panoptic_pair_memory(const PanopticImagePair& pair) {
+  const bool missing = !pair.has_pred || nothing_at(pair.pred_png);
+  ImageMemoryUse gt, pred;
+  uint64_t bytes = 0;
+  if (image_memory_use(pair.gt_png, 4, true, &gt).ok()) bytes += gt.bytes;
+  if (!missing && image_memory_use(pair.pred_png, 4, true, &pred).ok()) bytes += pred.bytes;
+  // The overlap counter (eval/panoptic_overlap.cpp): per segment its copy and id maps, and the
+  // (gt × pred) intersections, a dense table of int64 up to 2^22 entries, else a hash map with
+  // at most one entry per pixel.
+  const uint64_t gt_count = pair.gt.size() + kPanopticGtFirst;
+  const uint64_t pred_count = (missing ? 0 : pair.pred.size()) + kPanopticPredFirst;
+  const uint64_t pairs = gt_count * pred_count;
+  const uint64_t pixels = uint64_t(gt.width) * uint64_t(gt.height);
+  bytes += 128 * (gt_count + pred_count);
+  bytes += pairs <= (uint64_t(1) << 22) ? pairs * 8 : std::min(pairs, pixels) * 64;
+  return bytes;
+}
+
 Status panoptic_pair_evaluate(const PanopticImagePair& pair, bool semantic_from_panoptic,
                               EvalAccumulators* delta) {
   const std::string where = "image " + pair.key;
@@ -184,9 +205,8 @@ Status panoptic_pair_evaluate(const PanopticImagePair& pair, bool semantic_from_
         pair.key + ": no panoptic prediction (" +
         (pair.has_pred ? pair.pred_png + " does not exist" : "not in the prediction JSON") + ")");
   static const std::vector<PanopticSegment> no_segments;
-  thread_local PanopticOverlapCounter counter;
-  Status status = counter.start(pair.gt, missing ? no_segments : pair.pred);
-  if (!status.ok()) return Status::error(where + ": " + status.message());
+  PanopticOverlapCounter& counter = overlap_counter;
+  Status status;
   auto size_error = [&](int pw, int ph, int gw, int gh) {
     return Status::error(where + ": the prediction is " + std::to_string(pw) + "x" +
                          std::to_string(ph) + " but the ground truth is " + std::to_string(gw) +
@@ -202,7 +222,9 @@ Status panoptic_pair_evaluate(const PanopticImagePair& pair, bool semantic_from_
     if (pred_use.width != gt_use.width || pred_use.height != gt_use.height)
       return size_error(pred_use.width, pred_use.height, gt_use.width, gt_use.height);
   }
-  status = eval_reserve_image_memory(gt_use.bytes + pred_use.bytes);
+  status = eval_reserve_image_memory(panoptic_pair_memory(pair));
+  if (!status.ok()) return Status::error(where + ": " + status.message());
+  status = counter.start(pair.gt, missing ? no_segments : pair.pred);
   if (!status.ok()) return Status::error(where + ": " + status.message());
   // Both PNGs decoded together, row by row, straight into the overlap counts; full-size id maps
   // only for files the fast decoder leaves to stb_image.

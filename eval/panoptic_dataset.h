@@ -4,6 +4,7 @@
 // and a folder of PNGs (id = R + 256·G + 256²·B).
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,10 @@ Status panoptic_dataset_load(const std::string& gt_json, const std::string& gt_d
 
 // Frees the decode buffers this thread keeps from pair to pair (for EvalMemory).
 void panoptic_release_thread_buffers();
+
+// What evaluating `pair` may allocate, from its PNG headers and segment lists (files whose header
+// cannot be read count nothing: their errors come from the evaluation itself).
+uint64_t panoptic_pair_memory(const PanopticImagePair& pair);
 
 // Evaluates one pair into `delta` (its pq / pc / semantic members, when present). A prediction
 // that the JSON does not list or whose PNG does not exist is recorded in `delta->missing` and

@@ -1,7 +1,14 @@
 /* atrous C API.
  *
  * Every fallible call returns an atrous_status*: NULL on success, otherwise an object holding
- * a code and a one-line message, which the caller frees with atrous_status_release().
+ * a code and a one-line message, which the caller frees with atrous_status_release(). Running out
+ * of memory gives ATROUS_CODE_RUNTIME "out of memory" (a status that needs no allocation; releasing
+ * it is harmless, like releasing NULL). No C++ exception leaves any function of this API, and a
+ * failed call leaves the objects it was given usable.
+ *
+ * Enum-typed arguments and fields may hold any int (as C allows); values outside the listed
+ * enumerators are refused with ATROUS_CODE_INVALID_ARGUMENT ("unknown backend 7",
+ * "unknown dtype 99", "... unknown convention 5").
  *
  * A model is immutable once loaded and may be shared by any number of sessions in any number
  * of threads. A session is used by one thread at a time.
@@ -92,10 +99,13 @@ atrous_status* atrous_session_create(const atrous_model* model,
                                      const atrous_session_options* options,
                                      atrous_session** session);
 void atrous_session_release(atrous_session* session);
-/* Copies the input data into the session. */
+/* Copies the input data into the session. `name` must be one of the model's inputs: an unknown
+ * name is refused ("unknown input 'x' (the model's inputs: 'image')") and nothing is kept, so a
+ * later call with the right name works. dtype and shape are checked by atrous_session_run. */
 atrous_status* atrous_session_set_input(atrous_session* session, const char* name,
                                         atrous_dtype dtype, const int64_t* shape, int32_t rank,
                                         const void* data);
+/* After a failed run the session has no outputs until the next successful one. */
 atrous_status* atrous_session_run(atrous_session* session);
 /* *data stays valid until the next run or the session's release. */
 atrous_status* atrous_session_output(const atrous_session* session, int32_t index,

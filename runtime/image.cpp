@@ -2,6 +2,8 @@
 #define STB_IMAGE_IMPLEMENTATION
 #define STB_IMAGE_WRITE_IMPLEMENTATION
 #define STBI_NO_STDIO_FOPEN_OVERRIDE
+// Only the formats docs/CLI.md lists (stb also reads Softimage PIC).
+#define STBI_NO_PIC
 #if defined(__GNUC__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
@@ -21,27 +23,118 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <memory>
 
+#include "graph/file_io.h"
 #include "graph/thread_pool.h"
 #include "runtime/image.h"
 
 namespace atrous {
 namespace {
 
-Status decode(stbi_uc* (*load)(void*, int*, int*, int*, int), void* source, const std::string& what,
-              int info_width, int info_height, int info_channels, Image* image,
+// Bytes handed to stb through its callback interface, so that a decoder asking for bytes past
+// the end is seen: stb fills whatever is missing with zeros and reports success, which turned a
+// truncated file (or an 18-byte header claiming 16384x16384 pixels) into a black image.
+struct ByteSource {
+  const uint8_t* data = nullptr;
+  size_t size = 0, position = 0;
+  bool read_past_end = false;
+};
+
+constexpr int kStbBufferBytes = 128;  // sizeof stbi__context::buffer_start
+
+int source_read(void* user, char* out, int size) {
+  auto* s = static_cast<ByteSource*>(user);
+  size_t n = std::min(size_t(std::max(size, 0)), s->size - s->position);
+  // stb refills its 128-byte buffer with reads that may come back short near the end; any other
+  // short read is a getn (a row, a whole PNM raster) whose result some loaders ignore.
+  if (n < size_t(std::max(size, 0)) && (n == 0 || size != kStbBufferBytes)) s->read_past_end = true;
+  std::memcpy(out, s->data + s->position, n);
+  s->position += n;
+  return int(n);
+}
+
+void source_skip(void* user, int n) {
+  auto* s = static_cast<ByteSource*>(user);
+  if (n < 0) {
+    s->position -= std::min(s->position, size_t(-int64_t(n)));
+    return;
+  }
+  if (size_t(n) > s->size - s->position) s->read_past_end = true;
+  s->position += std::min(size_t(n), s->size - s->position);
+}
+
+int source_eof(void* user) {
+  auto* s = static_cast<ByteSource*>(user);
+  return s->position >= s->size;
+}
+
+const stbi_io_callbacks kCallbacks = {source_read, source_skip, source_eof};
+
+uint32_t le16(const uint8_t* p) { return uint32_t(p[0]) | uint32_t(p[1]) << 8; }
+uint32_t be16(const uint8_t* p) { return uint32_t(p[0]) << 8 | uint32_t(p[1]); }
+
+// The fewest bytes a file of this format can hold `width`×`height` pixels in, from the header
+// (0 when the format compresses too well to bound cheaply: GIF, HDR). Uncompressed formats need
+// every pixel's bytes; PNG's deflate expands at most 1032-fold; a baseline or progressive JPEG
+// spends at least one bit per 8x8 block on its first scan; run-length packets cover at most 128
+// pixels (TGA, PSD). Checked before decoding, so a lying header costs nothing.
+uint64_t minimum_file_bytes(const uint8_t* d, size_t size, uint64_t width, uint64_t height) {
+  const uint64_t pixels = width * height;
+  if (size >= 8 && d[0] == 0x89 && d[1] == 'P' && d[2] == 'N' && d[3] == 'G')
+    return height * (1 + (width + 7) / 8) / 1032;
+  if (size >= 3 && d[0] == 0xFF && d[1] == 0xD8) return ((width + 7) / 8) * ((height + 7) / 8) / 8;
+  if (size >= 30 && d[0] == 'B' && d[1] == 'M')
+    return pixels * std::max<uint32_t>(le16(d + 28), 1) / 8;
+  if (size >= 2 && d[0] == 'P' && (d[1] == '5' || d[1] == '6'))
+    return pixels * (d[1] == '6' ? 3 : 1);
+  if (size >= 26 && d[0] == '8' && d[1] == 'B' && d[2] == 'P' && d[3] == 'S') {
+    // Raw or PackBits: at least a 2-byte count per row and channel and 2 bytes per 128 values.
+    const uint64_t values = pixels * be16(d + 12);
+    return height * be16(d + 12) * 2 + values / 64;
+  }
+  if (size >= 18 &&
+      (d[2] == 1 || d[2] == 2 || d[2] == 3 || d[2] == 9 || d[2] == 10 || d[2] == 11)) {
+    // TGA has no magic; stbi_info already accepted the header as one.
+    const uint64_t bytes_per_pixel = (uint64_t(d[16]) + 7) / 8;
+    return d[2] < 9 ? pixels * bytes_per_pixel : pixels * (bytes_per_pixel + 1) / 128;
+  }
+  return 0;
+}
+
+Status decode(const uint8_t* data, size_t size, const std::string& what, Image* image,
               int* source_channels) {
-  if (info_width > kMaxImageSide || info_height > kMaxImageSide)
-    return Status::error(what + ": image is " + std::to_string(info_width) + "x" +
-                         std::to_string(info_height) +
-                         ", larger than the 16384x16384 this tool accepts");
+  if (size > size_t(1) << 31)
+    return Status::error(what + ": file is " + std::to_string(size) +
+                         " bytes, more than the 2 GiB this tool reads");
+  ByteSource source{data, size};
   int width = 0, height = 0, channels = 0;
-  stbi_uc* pixels = load(source, &width, &height, &channels, 3);
+  if (!stbi_info_from_callbacks(&kCallbacks, &source, &width, &height, &channels))
+    return Status::error(
+        what + " is not an image this tool can read (PNG, JPEG, BMP, GIF, TGA, PSD, PNM, HDR): " +
+        std::string(stbi_failure_reason()));
+  if (width > kMaxImageSide || height > kMaxImageSide)
+    return Status::error(what + ": image is " + std::to_string(width) + "x" +
+                         std::to_string(height) + ", larger than the " +
+                         std::to_string(kMaxImageSide) + "x" + std::to_string(kMaxImageSide) +
+                         " this tool accepts");
+  const uint64_t needed = minimum_file_bytes(data, size, uint64_t(width), uint64_t(height));
+  if (size < needed)
+    return Status::error(what + ": the header says " + std::to_string(width) + "x" +
+                         std::to_string(height) + " pixels, which need at least " +
+                         std::to_string(needed) + " bytes, but the file has " +
+                         std::to_string(size) + ": truncated or corrupt");
+  const int info_channels = channels;
+  source = ByteSource{data, size};
+  stbi_uc* pixels = stbi_load_from_callbacks(&kCallbacks, &source, &width, &height, &channels, 3);
   if (!pixels)
     return Status::error(what + ": cannot decode image (" + std::string(stbi_failure_reason()) +
                          ")");
   std::unique_ptr<stbi_uc, void (*)(void*)> owner(pixels, stbi_image_free);
+  if (source.read_past_end)
+    return Status::error(what + ": the image data ends before its " + std::to_string(width) + "x" +
+                         std::to_string(height) + " pixels do: truncated or corrupt");
   image->width = width;
   image->height = height;
   image->channels = 3;
@@ -53,38 +146,23 @@ Status decode(stbi_uc* (*load)(void*, int*, int*, int*, int), void* source, cons
 }  // namespace
 
 Status image_load_rgb(const std::string& path, Image* image, int* source_channels) {
-  std::FILE* file = std::fopen(path.c_str(), "rb");
-  if (!file) return Status::error("cannot open '" + path + "'");
+  // Only regular files: a FIFO would block, a device never end, a directory is said to be one.
+  uint64_t size = 0;
+  std::FILE* file = nullptr;
+  ATROUS_RETURN_IF_ERROR(fopen_regular_file(path, &file, &size));
   std::unique_ptr<std::FILE, int (*)(std::FILE*)> closer(file, std::fclose);
-  int width = 0, height = 0, channels = 0;
-  if (!stbi_info_from_file(file, &width, &height, &channels))
-    return Status::error(
-        "'" + path +
-        "' is not an image this tool can read (PNG, JPEG, BMP, GIF, TGA, PSD, PNM, HDR): " +
-        std::string(stbi_failure_reason()));
-  std::fseek(file, 0, SEEK_SET);
-  auto load = [](void* f, int* w, int* h, int* c, int req) {
-    return stbi_load_from_file(static_cast<std::FILE*>(f), w, h, c, req);
-  };
-  return decode(load, file, "'" + path + "'", width, height, channels, image, source_channels);
+  if (size > uint64_t(1) << 31)
+    return Status::error("'" + path + "': file is " + std::to_string(size) +
+                         " bytes, more than the 2 GiB this tool reads");
+  std::vector<uint8_t> bytes(static_cast<size_t>(size));
+  if (size && std::fread(bytes.data(), 1, bytes.size(), file) != bytes.size())
+    return Status::error("'" + path + "': read error");
+  return decode(bytes.data(), bytes.size(), "'" + path + "'", image, source_channels);
 }
 
 Status image_load_rgb_memory(const uint8_t* data, size_t size, Image* image, int* source_channels) {
-  if (!data || size == 0 || size > size_t(1) << 31)
-    return Status::error("image buffer is empty or too large");
-  int width = 0, height = 0, channels = 0;
-  if (!stbi_info_from_memory(data, int(size), &width, &height, &channels))
-    return Status::error("buffer is not an image this tool can read: " +
-                         std::string(stbi_failure_reason()));
-  struct Buffer {
-    const uint8_t* data;
-    int size;
-  } buffer{data, int(size)};
-  auto load = [](void* b, int* w, int* h, int* c, int req) {
-    auto* buf = static_cast<Buffer*>(b);
-    return stbi_load_from_memory(buf->data, buf->size, w, h, c, req);
-  };
-  return decode(load, &buffer, "image", width, height, channels, image, source_channels);
+  if (!data || size == 0) return Status::error("image buffer is empty");
+  return decode(data, size, "image buffer", image, source_channels);
 }
 
 Status image_write_png(const std::string& path, const Image& image) {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting (clang-format-14, .clang-format), the layering check (no
 # include points up), Release build, lint (clang-tidy-14, .clang-tidy), unit tests (CTest), the
-# same unit tests under AddressSanitizer + UndefinedBehaviorSanitizer, the converter and
+# same unit tests under AddressSanitizer + UndefinedBehaviorSanitizer, the [threads] tests under
+# ThreadSanitizer, the converter and
 # conformance tests (pytest, against the built `atrous`), the aarch64 cross-build with the NEON
 # kernel tests under qemu, and a short libFuzzer run of the loader.
 # Usage: scripts/test.sh [--quick]   (--quick skips the sanitizer, ARM and fuzz stages)
@@ -47,6 +48,11 @@ if [ "$quick" = 0 ]; then
   cmake --build build-asan -j"$jobs" --target atrous_tests
   ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
     ctest --test-dir build-asan --output-on-failure -j"$jobs"
+
+  stage "threading tests ([threads]: thread pool, C API sessions sharing a model, merger) under ThreadSanitizer"
+  cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DATROUS_TSAN=ON -DATROUS_CUDA=OFF -DATROUS_INSTALL_TEST=OFF >/dev/null
+  cmake --build build-tsan -j"$jobs" --target atrous_tests
+  TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" build-tsan/atrous_tests "[threads]"
 
   stage "ARM: cross-build (g++-aarch64-linux-gnu) and the NEON kernel tests under qemu-aarch64"
   cmake -S . -B build-arm -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake -DCMAKE_BUILD_TYPE=Release \

@@ -78,7 +78,7 @@ TEST_CASE("pointwise conv kernels match the reference conv", "[cpu]") {
   }
 }
 
-TEST_CASE("pointwise conv results are bitwise identical for 1, 2 and 3 threads", "[cpu]") {
+TEST_CASE("pointwise conv results are bitwise identical for 1, 2 and 3 threads", "[cpu][threads]") {
   struct Case {
     int64_t filters, channels, pixels;
   };
@@ -111,7 +111,7 @@ TEST_CASE("pointwise conv results are bitwise identical for 1, 2 and 3 threads",
   }
 }
 
-TEST_CASE("the thread pool covers every index exactly once", "[cpu]") {
+TEST_CASE("the thread pool covers every index exactly once", "[cpu][threads]") {
   for (int threads : {1, 2, 5}) {
     ThreadPool pool(threads);
     for (int64_t count : {0, 1, 3, 7, 100}) {
@@ -128,7 +128,7 @@ TEST_CASE("the thread pool covers every index exactly once", "[cpu]") {
 // Back-to-back tasks of a few chunks (workers racing to claim chunks of a task that may already
 // be finished, and the caller taking chunks of late workers): every index exactly once per task,
 // and every task's chunks ran before parallel_for returned.
-TEST_CASE("the thread pool runs each chunk of back-to-back tasks exactly once", "[cpu]") {
+TEST_CASE("the thread pool runs each chunk of back-to-back tasks exactly once", "[cpu][threads]") {
   for (int threads : {2, 3}) {
     ThreadPool pool(threads);
     std::vector<std::atomic<int>> hits(64);

@@ -152,7 +152,7 @@ TEST_CASE("image memory comes from the header alone, and PNG only", "[eval][host
 }
 
 TEST_CASE("eval memory budget: images in flight never exceed it, whatever the thread count",
-          "[eval][hostile]") {
+          "[eval][hostile][threads]") {
   const uint64_t budget = 1000;
   for (int threads : {1, 2, 4, 8}) {
     std::mutex mutex;

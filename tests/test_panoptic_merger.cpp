@@ -221,7 +221,7 @@ TEST_CASE("merger: an unknown parameter key is an error naming the closest known
 }
 
 TEST_CASE("merger: outputs are identical for any thread count and with or without the grid",
-          "[panoptic]") {
+          "[panoptic][threads]") {
   for (PanopticConvention conv : {panoptic_convention_deeplab2, panoptic_convention_detectron2}) {
     Case c = random_case(5, 67, 93, 300, 7);
     PanopticParams p = make_params(conv, {2, 3, 4, 5});

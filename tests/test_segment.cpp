@@ -1,5 +1,7 @@
 // The image segmentation pipeline: decoding edge cases, metadata checks, preprocessing and
 // the resize-then-argmax post-processing.
+#include <dirent.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -10,6 +12,7 @@
 #include <cstring>
 #include <random>
 
+#include "graph/output_files.h"
 #include "graph/thread_pool.h"
 #include "models/overlay.h"
 #include "models/semantic.h"
@@ -242,4 +245,61 @@ TEST_CASE("the palette is PASCAL VOC's", "[segment]") {
   CHECK((rgb[0] == 192 && rgb[1] == 128 && rgb[2] == 128));
   palette_color(3, rgb);  // bird
   CHECK((rgb[0] == 128 && rgb[1] == 128 && rgb[2] == 0));
+}
+
+TEST_CASE("output files appear together on commit and not at all otherwise", "[segment][files]") {
+  char folder[] = "/tmp/atrous_outputs_XXXXXX";
+  REQUIRE(mkdtemp(folder));
+  const std::string dir = folder, a = dir + "/a.txt", b = dir + "/b.txt";
+  auto exists = [](const std::string& path) {
+    struct stat info;
+    return stat(path.c_str(), &info) == 0;
+  };
+  auto entries = [&dir] {
+    int count = 0;
+    DIR* d = opendir(dir.c_str());
+    while (dirent* e = readdir(d)) count += e->d_name[0] != '.' || std::strlen(e->d_name) > 2;
+    closedir(d);
+    return count;
+  };
+  {
+    OutputFiles files;
+    std::string ta, tb;
+    REQUIRE(files.stage(a, &ta).ok());
+    REQUIRE(files.stage(b, &tb).ok());
+    CHECK_THAT(files.stage(a, &ta).message(), Catch::Contains("written twice"));
+    CHECK(ta.rfind(dir + "/.a.txt.atrous-tmp-", 0) == 0);
+    write_bytes(ta, {1});
+    write_bytes(tb, {2});
+    CHECK(entries() == 2);  // only the temporaries
+  }
+  CHECK(entries() == 0);  // not committed: removed
+  {
+    OutputFiles files;
+    std::string ta, tb;
+    REQUIRE(files.stage(a, &ta).ok());
+    REQUIRE(files.stage(b, &tb).ok());
+    write_bytes(ta, {1});
+    write_bytes(tb, {2});
+    REQUIRE(files.commit().ok());
+  }
+  CHECK(exists(a));
+  CHECK(exists(b));
+  CHECK(entries() == 2);
+  std::remove(a.c_str());
+  std::remove(b.c_str());
+  REQUIRE(mkdir(b.c_str(), 0777) == 0);  // in the way of the second file
+  {
+    OutputFiles files;
+    std::string ta, tb;
+    REQUIRE(files.stage(a, &ta).ok());
+    REQUIRE(files.stage(b, &tb).ok());
+    write_bytes(ta, {1});
+    write_bytes(tb, {2});
+    CHECK_THAT(files.commit().message(), Catch::Contains("b.txt") && Catch::Contains("directory"));
+  }
+  CHECK_FALSE(exists(a));  // found before the first rename
+  rmdir(b.c_str());
+  CHECK(entries() == 0);
+  rmdir(folder);
 }

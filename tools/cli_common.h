@@ -9,6 +9,7 @@
 #include <functional>
 #include <string>
 
+#include "graph/output_files.h"
 #include "graph/status.h"
 
 namespace atrous {
@@ -28,6 +29,12 @@ void add_max_memory_option(CLI::App* command, std::string* text);
 bool parse_max_memory(const std::string& text, int64_t* bytes);
 // Writes `text` to `path` (replacing it); an error names the path.
 Status write_text_file(const std::string& path, const std::string& text);
+// Stages `path` in `files` and runs write(temporary path); an error names `path`, not the
+// temporary (tools/cli_output.cpp).
+Status write_output(OutputFiles& files, const std::string& path,
+                    const std::function<Status(const std::string&)>& write);
+// write_text_file through a temporary and a rename: `path` is either its old or its new content.
+Status write_text_file_atomic(const std::string& path, const std::string& text);
 // mkdir -p; an error when the path exists and is not a directory.
 Status make_directories(const std::string& path);
 

@@ -299,7 +299,7 @@ int run_bench(const BenchArguments& a) {
                        {"multiply_adds", node_madds[node]}});
       out["profile"] = {{"by_op", std::move(ops)}, {"top_nodes", std::move(top)}};
     }
-    status = write_text_file(json_path, json_dump(out) + "\n");
+    status = write_text_file_atomic(json_path, json_dump(out) + "\n");
     if (!status.ok()) return cli_fail("bench: " + status.message());
   }
   return 0;

@@ -111,9 +111,14 @@ int run_merge(const MergeArguments& a) {
   TensorView panoptic{DType::dtype_i32,
                       {result.height, result.width},
                       const_cast<int32_t*>(result.panoptic.data())};
-  status = npy_write(output_dir + "/panoptic.npy", panoptic);
-  if (!status.ok()) return cli_fail(status.message());
-  status = write_segments_json(output_dir + "/segments.json", result, params, merge_ms);
+  OutputFiles outputs;  // both files or neither
+  status = write_output(outputs, output_dir + "/panoptic.npy",
+                        [&](const std::string& to) { return npy_write(to, panoptic); });
+  if (status.ok())
+    status = write_output(outputs, output_dir + "/segments.json", [&](const std::string& to) {
+      return write_segments_json(to, result, params, merge_ms);
+    });
+  if (status.ok()) status = outputs.commit();
   if (!status.ok()) return cli_fail(status.message());
   std::printf("%zu segments, %zu centers, %.2f ms -> %s/panoptic.npy, segments.json\n",
               result.segments.size(), result.centers.size(), merge_ms, output_dir.c_str());

@@ -1,11 +1,14 @@
 // `atrous run MODEL --input NAME=FILE.npy ... --output-dir DIR`: run a graph on .npy inputs.
 #include <sys/stat.h>
 
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <set>
 #include <string>
+#include <vector>
 
 #include "runtime/npy.h"
 #include "runtime/session.h"
@@ -25,6 +28,26 @@ std::string file_name_for(const std::string& name) {
   }
   if (out.empty() || out[0] == '.') out = "output_" + out;
   return out;
+}
+
+// File names of the graph's outputs, made unique: an output whose name maps to a file name an
+// earlier output already has gets "+2", "+3", ... ('+' is outside the kept characters, so the
+// suffixed name is never another output's plain name). Compared ignoring case, for file systems
+// that do.
+std::vector<std::string> output_file_names(const Graph& graph) {
+  std::vector<std::string> names;
+  std::set<std::string> taken;
+  auto folded = [](std::string text) {
+    for (char& c : text) c = char(std::tolower(static_cast<unsigned char>(c)));
+    return text;
+  };
+  for (int32_t output : graph.outputs) {
+    const std::string plain = file_name_for(graph.tensors[size_t(output)].name);
+    std::string name = plain;
+    for (int k = 2; !taken.insert(folded(name)).second; ++k) name = plain + "+" + std::to_string(k);
+    names.push_back(name);
+  }
+  return names;
 }
 
 }  // namespace
@@ -113,13 +136,22 @@ int run_run(const RunArguments& a) {
 
   status = make_directories(output_dir);
   if (!status.ok()) return cli_fail(status.message());
+  // All outputs or none: written under temporary names, renamed once every one is complete.
+  OutputFiles files;
+  const std::vector<std::string> names = output_file_names(graph);
+  std::vector<std::string> paths;
+  for (size_t o = 0; o < outputs.size(); ++o) {
+    paths.push_back(output_dir + "/" + names[o] + ".npy");
+    status = write_output(files, paths[o],
+                          [&](const std::string& to) { return npy_write(to, outputs[o].view()); });
+    if (!status.ok()) return cli_fail(status.message());
+  }
+  status = files.commit();
+  if (!status.ok()) return cli_fail(status.message());
   for (size_t o = 0; o < outputs.size(); ++o) {
     const std::string& name = graph.tensors[size_t(graph.outputs[o])].name;
-    std::string path = output_dir + "/" + file_name_for(name) + ".npy";
-    status = npy_write(path, outputs[o].view());
-    if (!status.ok()) return cli_fail(status.message());
     std::printf("%s: %s %s -> %s\n", name.c_str(), dtype_name(outputs[o].dtype()),
-                shape_to_string(outputs[o].shape()).c_str(), path.c_str());
+                shape_to_string(outputs[o].shape()).c_str(), paths[o].c_str());
   }
   std::printf("ran in %.1f ms (%s backend, %d thread%s)\n", ms,
               backend_name(session->options().backend), options.threads,

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "graph/json_io.h"
+#include "graph/output_files.h"
 #include "models/overlay.h"
 #include "models/panoptic_pipeline.h"
 #include "models/panoptic_writers.h"
@@ -43,6 +44,7 @@ nlohmann::ordered_json timing_json(double decode_ms, double preprocess_ms, doubl
 
 Status segment_one(Session& session, const ImageModelInfo& info, const std::string& model_path,
                    const std::string& image_path, const std::string& output_dir) {
+  OutputFiles files;  // this image's files appear together, or not at all
   auto start = std::chrono::steady_clock::now();
   Image image;
   int source_channels = 0;
@@ -83,11 +85,14 @@ Status segment_one(Session& session, const ImageModelInfo& info, const std::stri
         label_png.pixels[i * 3 + 2] = 0;
       }
     }
-    ATROUS_RETURN_IF_ERROR(image_write_png(base + "_labels.png", label_png));
+    ATROUS_RETURN_IF_ERROR(write_output(files, base + "_labels.png", [&](const std::string& to) {
+      return image_write_png(to, label_png);
+    }));
     bool background = !info.labels.empty() &&
                       (info.labels[0] == "background" || info.labels[0] == "__background__");
-    ATROUS_RETURN_IF_ERROR(image_write_png(
-        base + "_overlay.png", render_label_overlay(image, result.labels, legend, background)));
+    ATROUS_RETURN_IF_ERROR(write_output(files, base + "_overlay.png", [&](const std::string& to) {
+      return image_write_png(to, render_label_overlay(image, result.labels, legend, background));
+    }));
     written = {base + "_labels.png", base + "_overlay.png"};
     nlohmann::ordered_json classes = nlohmann::ordered_json::array();
     for (const LegendEntry& entry : legend)
@@ -104,11 +109,13 @@ Status segment_one(Session& session, const ImageModelInfo& info, const std::stri
     double foreground = 0;
     for (float p : result.probability) foreground += p >= 0.5f;
     foreground /= double(result.probability.size());
-    ATROUS_RETURN_IF_ERROR(
-        image_write_png(base + "_mask.png",
-                        render_probability_mask(result.probability, image.width, image.height)));
-    ATROUS_RETURN_IF_ERROR(
-        image_write_png(base + "_cutout.png", render_cutout(image, result.probability)));
+    ATROUS_RETURN_IF_ERROR(write_output(files, base + "_mask.png", [&](const std::string& to) {
+      return image_write_png(
+          to, render_probability_mask(result.probability, image.width, image.height));
+    }));
+    ATROUS_RETURN_IF_ERROR(write_output(files, base + "_cutout.png", [&](const std::string& to) {
+      return image_write_png(to, render_cutout(image, result.probability));
+    }));
     written = {base + "_mask.png", base + "_cutout.png"};
     json["foreground_share"] = foreground;
     std::printf("%s: %dx%d, foreground %.1f%%\n", image_path.c_str(), image.width, image.height,
@@ -117,7 +124,10 @@ Status segment_one(Session& session, const ImageModelInfo& info, const std::stri
   json["timing"] =
       timing_json(decode_ms, result.preprocess_ms, result.inference_ms, result.postprocess_ms);
   json["files"] = written;
-  ATROUS_RETURN_IF_ERROR(write_text_file(base + ".json", json_dump(json) + "\n"));
+  ATROUS_RETURN_IF_ERROR(write_output(files, base + ".json", [&](const std::string& to) {
+    return write_text_file(to, json_dump(json) + "\n");
+  }));
+  ATROUS_RETURN_IF_ERROR(files.commit());
   std::printf("  wrote %s, %s, %s.json (inference %.1f ms)\n", written[0].c_str(),
               written[1].c_str(), base.c_str(), result.inference_ms);
   return Status::success();
@@ -161,12 +171,19 @@ Status segment_panoptic_one(Session& session, PanopticJob& job, const std::strin
   const PanopticResult& result = run.panoptic;
   const std::string stem = stem_of(image_path), dir = job.output_dir, base = dir + "/" + stem;
   std::vector<std::string> written;
+  OutputFiles files;  // this image's files appear together, or not at all
+  // The image's entries in the JSONs of the run, added once its files are in place.
+  std::vector<PanopticAnnotation> coco_entry, cityscapes_entry;
+  auto png_output = [&files](const std::string& path, const Image& png) {
+    return write_output(files, path,
+                        [&](const std::string& to) { return image_write_png(to, png); });
+  };
 
   Image labels;
   ATROUS_RETURN_IF_ERROR(
       label_map_png(result.semantic, result.width, result.height, nullptr, &labels));
-  ATROUS_RETURN_IF_ERROR(image_write_png(base + "_labels.png", labels));
-  ATROUS_RETURN_IF_ERROR(image_write_png(
+  ATROUS_RETURN_IF_ERROR(png_output(base + "_labels.png", labels));
+  ATROUS_RETURN_IF_ERROR(png_output(
       base + "_overlay.png",
       render_panoptic_overlay(image, result.panoptic, result.segments, job.info.labels)));
   written = {base + "_labels.png", base + "_overlay.png"};
@@ -174,7 +191,7 @@ Status segment_panoptic_one(Session& session, PanopticJob& job, const std::strin
   Image png;
   ATROUS_RETURN_IF_ERROR(coco_panoptic_encode(result, &png, &coco_segments));
   if (job.formats & format_coco) {
-    ATROUS_RETURN_IF_ERROR(image_write_png(dir + "/panoptic/" + stem + ".png", png));
+    ATROUS_RETURN_IF_ERROR(png_output(dir + "/panoptic/" + stem + ".png", png));
     written.push_back(dir + "/panoptic/" + stem + ".png");
     PanopticAnnotation ann;
     ann.image_id = stem;
@@ -182,43 +199,48 @@ Status segment_panoptic_one(Session& session, PanopticJob& job, const std::strin
     ann.image_file = file_name_of(image_path);
     ann.width = result.width, ann.height = result.height;
     ann.segments = coco_segments;
-    job.coco.push_back(ann);
+    coco_entry.push_back(ann);
   }
   if (job.formats & format_cityscapes) {
     const std::string cs = cityscapes_stem(stem), root = dir + "/cityscapes";
     PanopticAnnotation ann;
     ATROUS_RETURN_IF_ERROR(cityscapes_panoptic_encode(
         result, job.label_ids, job.info.params.label_divisor, &png, &ann.segments));
-    ATROUS_RETURN_IF_ERROR(image_write_png(root + "/panoptic/" + cs + "_panoptic.png", png));
+    ATROUS_RETURN_IF_ERROR(png_output(root + "/panoptic/" + cs + "_panoptic.png", png));
     ann.image_id = cs;
     ann.file_name = cs + "_panoptic.png";
     ann.image_file = file_name_of(image_path);
     ann.width = result.width, ann.height = result.height;
-    job.cityscapes.push_back(ann);
+    cityscapes_entry.push_back(ann);
     Image semantic;
     ATROUS_RETURN_IF_ERROR(
         label_map_png(result.semantic, result.width, result.height, &job.label_ids, &semantic));
-    ATROUS_RETURN_IF_ERROR(
-        image_write_png(root + "/semantic/" + cs + "_pred_labelIds.png", semantic));
+    ATROUS_RETURN_IF_ERROR(png_output(root + "/semantic/" + cs + "_pred_labelIds.png", semantic));
     std::string lines;
     std::vector<InstanceMask> masks = instance_masks(result);
     for (size_t k = 0; k < masks.size(); ++k) {
       const std::string name = "masks/" + cs + "_" + std::to_string(k) + ".png";
-      ATROUS_RETURN_IF_ERROR(image_write_png(root + "/instance/" + name, masks[k].mask));
+      ATROUS_RETURN_IF_ERROR(png_output(root + "/instance/" + name, masks[k].mask));
       char score[40];
       std::snprintf(score, sizeof score, "%.6f", masks[k].score);
       lines += name + " " + std::to_string(job.label_ids[size_t(masks[k].category_id)]) + " " +
                score + "\n";
     }
-    ATROUS_RETURN_IF_ERROR(write_text_file(root + "/instance/" + cs + "_pred.txt", lines));
+    ATROUS_RETURN_IF_ERROR(
+        write_output(files, root + "/instance/" + cs + "_pred.txt",
+                     [&](const std::string& to) { return write_text_file(to, lines); }));
     written.push_back(root + "/panoptic/" + cs + "_panoptic.png");
     written.push_back(root + "/semantic/" + cs + "_pred_labelIds.png");
     written.push_back(root + "/instance/" + cs + "_pred.txt");
   }
   if (job.options.keep_maps) {
-    ATROUS_RETURN_IF_ERROR(npy_write(base + "_semantic.npy", run.semantic.view()));
-    ATROUS_RETURN_IF_ERROR(npy_write(base + "_center.npy", run.center.view()));
-    ATROUS_RETURN_IF_ERROR(npy_write(base + "_offset.npy", run.offset.view()));
+    const std::pair<const char*, const Tensor*> maps[] = {{"_semantic.npy", &run.semantic},
+                                                          {"_center.npy", &run.center},
+                                                          {"_offset.npy", &run.offset}};
+    for (const auto& map : maps)
+      ATROUS_RETURN_IF_ERROR(write_output(files, base + map.first, [&](const std::string& to) {
+        return npy_write(to, map.second->view());
+      }));
     for (const char* what : {"_semantic.npy", "_center.npy", "_offset.npy"})
       written.push_back(base + what);
   }
@@ -259,7 +281,12 @@ Status segment_panoptic_one(Session& session, PanopticJob& job, const std::strin
       {"segments", std::move(segments)},
       {"timing", timing_json(decode_ms, run.preprocess_ms, run.inference_ms, run.postprocess_ms)},
       {"files", written}};
-  ATROUS_RETURN_IF_ERROR(write_text_file(base + ".json", json_dump(json) + "\n"));
+  ATROUS_RETURN_IF_ERROR(write_output(files, base + ".json", [&](const std::string& to) {
+    return write_text_file(to, json_dump(json) + "\n");
+  }));
+  ATROUS_RETURN_IF_ERROR(files.commit());
+  job.coco.insert(job.coco.end(), coco_entry.begin(), coco_entry.end());
+  job.cityscapes.insert(job.cityscapes.end(), cityscapes_entry.begin(), cityscapes_entry.end());
   std::printf(
       "%s: %dx%d, %d instances, %zu stuff segments, %d pass%s (inference %.1f ms) -> "
       "%s_overlay.png\n",
@@ -281,6 +308,61 @@ bool parse_scales(const std::string& text, std::vector<double>* scales) {
     scales->push_back(v);
   }
   return !scales->empty() && text.back() != ',';
+}
+
+// The files one image's run writes, for the collision check (instance masks aside: they are
+// named after the Cityscapes stem, whose _pred.txt is listed).
+std::vector<std::string> planned_files(const std::string& image, const std::string& task,
+                                       int formats, bool keep_maps, const std::string& dir) {
+  const std::string stem = stem_of(image), base = dir + "/" + stem;
+  std::vector<std::string> files = {base + ".json"};
+  if (task == "foreground") {
+    files.push_back(base + "_mask.png");
+    files.push_back(base + "_cutout.png");
+    return files;
+  }
+  files.push_back(base + "_labels.png");
+  files.push_back(base + "_overlay.png");
+  if (task != "panoptic") return files;
+  if (formats & format_coco) files.push_back(dir + "/panoptic/" + stem + ".png");
+  if (formats & format_cityscapes) {
+    const std::string cs = cityscapes_stem(stem), root = dir + "/cityscapes";
+    files.push_back(root + "/panoptic/" + cs + "_panoptic.png");
+    files.push_back(root + "/semantic/" + cs + "_pred_labelIds.png");
+    files.push_back(root + "/instance/" + cs + "_pred.txt");
+  }
+  if (keep_maps)
+    for (const char* what : {"_semantic.npy", "_center.npy", "_offset.npy"})
+      files.push_back(base + what);
+  return files;
+}
+
+// One rule for every task: when two images (or an image and the run's own JSONs) would write the
+// same file, the command is refused before anything is written. Outputs are named after the
+// image's file name, so `a/pic.png` and `b/pic.jpg` collide.
+Status check_output_names(const std::vector<std::string>& images, const std::string& task,
+                          int formats, bool keep_maps, const std::string& dir) {
+  std::map<std::string, std::string> owner;  // file → the image that writes it ("" for the run)
+  if (task == "panoptic") {
+    if (formats & format_coco) owner[dir + "/panoptic.json"] = "";
+    if (formats & format_cityscapes) owner[dir + "/cityscapes/panoptic.json"] = "";
+  }
+  for (const std::string& image : images) {
+    for (const std::string& file : planned_files(image, task, formats, keep_maps, dir)) {
+      auto inserted = owner.emplace(file, image);
+      if (inserted.second) continue;
+      const std::string& other = inserted.first->second;
+      if (other == image)
+        return Status::error("segment: '" + image +
+                             "' is given twice (its outputs would overwrite each other)");
+      return Status::error(
+          "segment: " +
+          (other.empty() ? "'" + image + "' would overwrite the run's summary '" + file + "'"
+                         : "'" + other + "' and '" + image + "' would both write '" + file + "'") +
+          " (outputs are named after the image's file name without its extension; rename one)");
+    }
+  }
+  return Status::success();
 }
 
 struct SegmentArguments {
@@ -354,13 +436,8 @@ int run_segment(const SegmentArguments& a) {
       if (!status.ok())
         return cli_fail("segment: --format " + format_name + ": " + status.message(), 2);
     }
-    std::set<std::string> stems;
-    for (const std::string& image : images)
-      if (!stems.insert(cityscapes_stem(stem_of(image))).second)
-        return cli_fail(
-            "segment: two images share the name '" + stem_of(image) +
-                "' (outputs are named after the image; the panoptic JSON needs unique image ids)",
-            2);
+    status = check_output_names(images, "panoptic", job.formats, job.options.keep_maps, output_dir);
+    if (!status.ok()) return cli_fail(status.message(), 2);
     if (!job.info.normalization_given)
       std::fprintf(
           stderr,
@@ -389,12 +466,14 @@ int run_segment(const SegmentArguments& a) {
     if (job.formats & format_coco) {
       std::vector<PanopticCategory> categories =
           model_categories(job.info.num_classes, job.info.labels, job.info.params.thing_classes);
-      status = write_text_file(output_dir + "/panoptic.json", panoptic_json(job.coco, categories));
+      status = write_text_file_atomic(output_dir + "/panoptic.json",
+                                      panoptic_json(job.coco, categories));
       if (!status.ok()) return cli_fail(status.message());
     }
     if (job.formats & format_cityscapes) {
-      status = write_text_file(output_dir + "/cityscapes/panoptic.json",
-                               panoptic_json(job.cityscapes, cityscapes_panoptic_categories()));
+      status =
+          write_text_file_atomic(output_dir + "/cityscapes/panoptic.json",
+                                 panoptic_json(job.cityscapes, cityscapes_panoptic_categories()));
       if (!status.ok()) return cli_fail(status.message());
     }
     if (failures)
@@ -406,6 +485,8 @@ int run_segment(const SegmentArguments& a) {
   ImageModelInfo info;
   status = image_model_info(model->graph(), &info);
   if (!status.ok()) return cli_fail("'" + model_path + "': " + status.message());
+  status = check_output_names(images, info.task, 0, false, output_dir);
+  if (!status.ok()) return cli_fail(status.message(), 2);
   if (!info.normalization_given)
     std::fprintf(
         stderr,

@@ -8,6 +8,7 @@ import json
 import os
 import struct
 import subprocess
+import sys
 import time
 import zlib
 
@@ -64,6 +65,14 @@ def test_instance_bad_confidence(atrous_bin, cs_instance, confidence):
     with open(txt, "a") as f:
         f.write(f"masks/m0.png 26 {confidence}\n")
     failing(atrous_bin, cs_args(gt_root, pred_root), txt)
+
+
+def test_instance_mask_name_with_nul(atrous_bin, cs_instance):
+    gt_root, pred_root, txt = cs_instance
+    with open(txt, "ab") as f:
+        f.write(b"masks/m0.png\0../../../etc/passwd 26 0.9\n")
+    r = failing(atrous_bin, cs_args(gt_root, pred_root), txt)
+    assert "NUL" in r.stderr
 
 
 def test_instance_mask_outside_pred_root(atrous_bin, cs_instance, tmp_path):
@@ -231,13 +240,26 @@ def write_zero_png(path, w, h):
         f.write(chunk(b"IDAT", idat) + chunk(b"IEND", b""))
 
 
+# Runs a command and prints its exit code and peak RSS (KiB) on stdout's last line. The measuring
+# process is this small launcher, not pytest: Linux carries the RSS high-water mark of the
+# process that forks across exec, so a child forked straight from a large pytest would report
+# pytest's size.
+_LAUNCHER = """
+import os, subprocess, sys
+with open(sys.argv[1], "w") as err:
+    p = subprocess.Popen(sys.argv[2:], stdout=subprocess.DEVNULL, stderr=err)
+    _, status, usage = os.wait4(p.pid, 0)
+print(os.waitstatus_to_exitcode(status), usage.ru_maxrss)
+"""
+
+
 def peak_rss_mb(atrous_bin, args, tmp_path):
-    """Runs eval alone and returns (exit code, stderr, its own peak RSS in MB)."""
-    with open(tmp_path / "out", "w") as out, open(tmp_path / "err", "w") as err:
-        p = subprocess.Popen([atrous_bin, "eval", "--quiet", *args], stdout=out, stderr=err)
-        _, status, usage = os.wait4(p.pid, 0)
-        p.returncode = os.waitstatus_to_exitcode(status)
-    return p.returncode, (tmp_path / "err").read_text(), usage.ru_maxrss / 1024
+    """Runs eval and returns (exit code, stderr, its own peak RSS in MB)."""
+    err = tmp_path / "err"
+    r = subprocess.run([sys.executable, "-c", _LAUNCHER, str(err), atrous_bin, "eval", "--quiet", *args],
+                       capture_output=True, text=True, timeout=300, check=True)
+    code, kib = r.stdout.split()[-2:]
+    return int(code), err.read_text(), int(kib) / 1024
 
 
 @pytest.fixture(scope="module")
@@ -291,3 +313,23 @@ def test_large_coordinates_header_only_bomb(atrous_bin, tmp_path):
     assert code == 1, err
     assert "img1.png" in err
     assert peak < 1200
+
+
+def test_json_that_is_a_directory(atrous_bin, tmp_path):
+    args = write_coco(tmp_path)
+    (tmp_path / "gt.json").unlink()
+    (tmp_path / "gt.json").mkdir()
+    r = failing(atrous_bin, args, tmp_path / "gt.json")
+    assert "is a directory" in r.stderr
+
+
+def test_oversized_png_is_named_as_such(atrous_bin, tmp_path):
+    """Not "unknown image type": the size is read from the header and refused before decoding."""
+    args = write_coco(tmp_path)
+    p = tmp_path / "pred" / "img1.png"
+    def chunk(t, body):
+        return struct.pack(">I", len(body)) + t + body + struct.pack(">I", zlib.crc32(t + body))
+    p.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 100000, 8, 8, 2, 0, 0, 0))
+                  + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b""))
+    r = failing(atrous_bin, args, p)
+    assert "image size 100000x8 out of range" in r.stderr

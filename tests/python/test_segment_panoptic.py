@@ -16,6 +16,7 @@ astronaut photo. Every check is against an independent computation:
 """
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -317,3 +318,32 @@ def test_cityscapes_output_is_read_by_atrous_eval(setup, tmp_path):
     # Instance level: every predicted mask is a gt instance; AP is 1 up to the float rounding of
     # the precision/recall integration.
     assert metrics["AP"] == pytest.approx(1.0, abs=1e-12) and metrics["AP50"] == pytest.approx(1.0, abs=1e-12)
+
+
+def test_colliding_output_names_are_refused_before_anything_is_written(setup, tmp_path):
+    """The rule of semantic models (tests/python/test_output_files.py): images whose files would
+    collide, here through the Cityscapes stem or the run's own panoptic.json, are refused."""
+    (tmp_path / "in").mkdir()
+    for name in ("x_leftImg8bit.png", "x.png", "panoptic.png"):
+        shutil.copy(setup["image"], tmp_path / "in" / name)
+    out = tmp_path / "out"
+    run = [setup["bin"], "segment", setup["model"], "--output-dir", str(out), "--backend", "reference"]
+    result = subprocess.run(run + [str(tmp_path / "in" / "x_leftImg8bit.png"), str(tmp_path / "in" / "x.png"),
+                                   "--format", "cityscapes"], capture_output=True, text=True)
+    assert result.returncode == 2 and "would both write" in result.stderr and "x_panoptic.png" in result.stderr
+    result = subprocess.run(run + [str(tmp_path / "in" / "panoptic.png")], capture_output=True, text=True)
+    assert result.returncode == 2 and "panoptic.json" in result.stderr
+    assert not out.exists()
+
+
+def test_a_failing_image_leaves_no_files_and_is_not_in_the_json(setup, tmp_path):
+    bad = tmp_path / "bad.png"
+    data = open(setup["image"], "rb").read()
+    bad.write_bytes(data[: len(data) - 20])
+    out = tmp_path / "out"
+    result = subprocess.run([setup["bin"], "segment", setup["model"], setup["image"], str(bad), "--output-dir",
+                             str(out), "--backend", "reference", "--format", "all"], capture_output=True, text=True)
+    assert result.returncode == 1 and "1 of 2 images failed" in result.stderr
+    names = [os.path.relpath(os.path.join(root, f), out) for root, _, files in os.walk(out) for f in files]
+    assert not [n for n in names if "bad" in n or "atrous-tmp" in n], names
+    assert [a["image_id"] for a in json.load(open(out / "panoptic.json"))["annotations"]] == ["crop"]

@@ -106,6 +106,15 @@ def main(argv: Optional[List[str]] = None) -> int:
     except OSError as error:
         print(f"{PROG}: error: {error.filename or args.output}: {error.strerror}", file=sys.stderr)
         return 2
+    except MemoryError:
+        print(f"{PROG}: error: out of memory", file=sys.stderr)
+        return 2
+    except Exception as error:  # noqa: BLE001 - the last line of defence: never a traceback
+        # Every known cause is a ConversionError where it happens; this is for the unknown ones.
+        text = " ".join(str(error).split())
+        print(f"{PROG}: error: internal error ({type(error).__name__}: {text}); please report it",
+              file=sys.stderr)
+        return 2
     parameters = sum(t.data.size for t in ir.tensors if t.is_constant)
     print(f"{args.output}: {len(ir.nodes)} nodes, {len(ir.tensors)} tensors, "
           f"{parameters} constant values, inputs "

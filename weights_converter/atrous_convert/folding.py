@@ -18,6 +18,22 @@ from .errors import ConversionError
 from .shapes import resolve_reshape, slice_bounds
 
 
+def tensor_to_array(tensor: onnx.TensorProto, what: str) -> np.ndarray:
+    """A TensorProto's value, with its dims checked first: NumPy would reshape empty data to a
+    negative dim as 0 (silently an empty array) and fail with a bare ValueError on missing data."""
+    dims = list(tensor.dims)
+    if any(d < 0 for d in dims):
+        raise ConversionError(f"{what} has a negative dimension in {dims}")
+    try:
+        array = numpy_helper.to_array(tensor)
+    except (ValueError, TypeError, KeyError, OSError) as error:
+        # missing or short data, an unknown data_type, unreadable external data
+        raise ConversionError(f"{what}: cannot read its data of shape {dims} ({error})") from None
+    if list(array.shape) != dims:
+        raise ConversionError(f"{what}: data of shape {list(array.shape)} for dims {dims}")
+    return array
+
+
 def node_attributes(node: onnx.NodeProto) -> Dict[str, object]:
     """Attributes as Python values; strings decoded, tensors as NumPy arrays."""
     out = {}
@@ -26,7 +42,8 @@ def node_attributes(node: onnx.NodeProto) -> Dict[str, object]:
         if isinstance(value, bytes):
             value = value.decode("utf-8")
         elif isinstance(value, onnx.TensorProto):
-            value = numpy_helper.to_array(value)
+            value = tensor_to_array(value, f"attribute '{attribute.name}' of node "
+                                           f"'{node.name or node.op_type}'")
         elif isinstance(value, list) and value and isinstance(value[0], bytes):
             value = [v.decode("utf-8") for v in value]
         out[attribute.name] = value

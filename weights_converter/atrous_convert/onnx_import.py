@@ -185,7 +185,7 @@ class Importer:
 
         initializers = set()
         for init in self.graph.initializer:
-            self.values[init.name] = numpy_helper.to_array(init)
+            self.values[init.name] = folding.tensor_to_array(init, f"initializer '{init.name}'")
             initializers.add(init.name)
         self._add_inputs(initializers)
         unknown = set(self.input_shapes) - {i.name for i in self.graph.input}

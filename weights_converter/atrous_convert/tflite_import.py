@@ -529,4 +529,28 @@ def convert_model(model: Union[str, bytes], input_shapes: Optional[Dict[str, Seq
         ir = Importer(buffer, path, input_shapes).run()
     except struct.error as error:  # the flatbuffer reader ran past the end: a truncated file
         raise ConversionError(f"cannot parse TFLite model '{path or 'model'}': {error}") from None
+    except (TypeError, ValueError, IndexError, OverflowError) as error:
+        # The flatbuffers reader does no bounds checks of its own: a corrupt offset makes it compute
+        # a negative or too large position (TypeError "bad number ... for type uint32") and a
+        # corrupt vector length makes NumPy refuse the view (ValueError "buffer is smaller than
+        # requested size"). Those come from every accessor, so they are recognised by where they
+        # were raised; the same exception types raised by the converter itself are bugs and stay so.
+        if not _raised_by_flatbuffer_reader(error):
+            raise
+        raise ConversionError(f"cannot parse TFLite model '{path or 'model'}': corrupt flatbuffer "
+                              f"({error})") from None
     return passes.remove_dead_code(ir)
+
+
+def _raised_by_flatbuffer_reader(error: BaseException) -> bool:
+    """True when the innermost frame of `error`'s traceback is in the flatbuffers runtime or the
+    generated `tflite` schema bindings (or NumPy called by them)."""
+    frame_modules = []
+    tb = error.__traceback__
+    while tb is not None:
+        frame_modules.append(str(tb.tb_frame.f_globals.get("__name__", "")))
+        tb = tb.tb_next
+    # The innermost frames that are not NumPy's own.
+    while frame_modules and frame_modules[-1].split(".")[0] == "numpy":
+        frame_modules.pop()
+    return bool(frame_modules) and frame_modules[-1].split(".")[0] in ("flatbuffers", "tflite")

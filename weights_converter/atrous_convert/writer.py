@@ -9,6 +9,7 @@ folder and renames it into place, so an error never leaves a half-written file b
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import struct
 import tempfile
@@ -26,6 +27,9 @@ ALIGNMENT = 64
 NO_DATA = 0xFFFFFFFFFFFFFFFF
 ABSENT = 0xFFFFFFFF
 MAX_RANK = 8
+# The runtime's limit on a tensor's elements (kMaxTensorElements, graph/tensor.h): a model with a
+# larger tensor would be written only to be refused at load.
+MAX_TENSOR_ELEMENTS = 1 << 34
 MAX_STRING = 1 << 20
 
 # dtype name -> (code, NumPy dtype); codes from docs/FORMAT.md.
@@ -169,6 +173,10 @@ def validate(model: Model) -> None:
                 raise ConversionError(f"{where}: data dtype {tensor.data.dtype} != {tensor.dtype}")
         elif any(d < -1 for d in shape):
             raise ConversionError(f"{where}: negative dim in {shape}")
+        known = all(d >= 0 for d in shape)
+        if known and 0 not in shape and math.prod(shape) > MAX_TENSOR_ELEMENTS:
+            raise ConversionError(f"{where}: shape {list(shape)} has more than 2^34 elements, the "
+                                  "runtime's limit per tensor")
     count = len(model.tensors)
 
     def check_index(index, where):
