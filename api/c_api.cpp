@@ -87,8 +87,8 @@ atrous_status* tensor_info(const atrous::Graph& graph, int32_t tensor, atrous_te
   return nullptr;
 }
 
-atrous_status* load_result(atrous::Status status, std::shared_ptr<const atrous::Model> loaded,
-                           atrous_model** model) {
+atrous_status* load_result(const atrous::Status& status,
+                           std::shared_ptr<const atrous::Model> loaded, atrous_model** model) {
   if (!status.ok()) return make_status(ATROUS_CODE_INVALID_MODEL, status.message());
   std::unique_ptr<atrous_model> handle(new atrous_model{std::move(loaded), {}, {}});
   handle->labels = handle->model->graph().metadata.get_strings("labels", {});

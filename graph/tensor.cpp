@@ -70,6 +70,9 @@ bool shape_byte_size(const Shape& shape, DType dtype, int64_t* bytes) {
 }
 
 int64_t shape_numel(const Shape& shape) {
+  // An empty tensor's other dims may be huge (shape_element_count accepts them): no product.
+  for (int64_t dim : shape)
+    if (dim == 0) return 0;
   int64_t total = 1;
   for (int64_t dim : shape)
     if (dim == 0) return 0;

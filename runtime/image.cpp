@@ -103,11 +103,55 @@ uint64_t minimum_file_bytes(const uint8_t* d, size_t size, uint64_t width, uint6
   return 0;
 }
 
+// Debian's stb_image 2.27 writes past a Huffman table's 257-entry size list when a DHT segment's
+// sixteen code-length counts add up to more than 256 (found by fuzz/fuzz_image.cpp; later stb
+// releases check it), in stbi_info as in loading. So JPEG bytes are checked first: every DHT
+// segment, at the markers stb would read (0xFF then a byte other than 0x00, 0xFF or a restart
+// marker; the segments that carry a length are skipped by it, anything else byte by byte).
+bool jpeg_huffman_counts_fit(const uint8_t* d, size_t n) {
+  if (n < 2 || d[0] != 0xFF || d[1] != 0xD8) return true;  // not a JPEG
+  size_t p = 2;
+  while (p + 1 < n) {
+    const uint8_t m = d[p + 1];
+    if (d[p] != 0xFF || m == 0xFF) {
+      ++p;
+      continue;
+    }
+    if (m == 0x00 || m == 0x01 || m == 0xD8 || (m >= 0xD0 && m <= 0xD7)) {
+      p += 2;
+      continue;
+    }
+    if (m == 0xD9 || p + 3 >= n) return true;  // end of image
+    const size_t length = size_t(d[p + 2]) << 8 | d[p + 3];
+    if (m == 0xC4) {
+      // As stb reads it: tables while the declared length lasts, each 1 + 16 + sum bytes.
+      int64_t left = int64_t(length) - 2;
+      size_t q = p + 4;
+      while (left > 0) {
+        int sum = 0;
+        for (size_t i = 1; i <= 16 && q + i < n; ++i) sum += d[q + i];
+        if (sum > 256) return false;
+        left -= 17 + sum;
+        q += size_t(17 + sum);
+      }
+    }
+    p += 2 + length;
+  }
+  return true;
+}
+
+Status check_jpeg_tables(const uint8_t* data, size_t size, const std::string& what) {
+  if (!jpeg_huffman_counts_fit(data, size))
+    return Status::error(what + ": corrupt JPEG (a Huffman table with more than 256 codes)");
+  return Status::success();
+}
+
 Status decode(const uint8_t* data, size_t size, const std::string& what, Image* image,
               int* source_channels) {
   if (size > size_t(1) << 31)
     return Status::error(what + ": file is " + std::to_string(size) +
                          " bytes, more than the 2 GiB this tool reads");
+  ATROUS_RETURN_IF_ERROR(check_jpeg_tables(data, size, what));
   ByteSource source{data, size};
   int width = 0, height = 0, channels = 0;
   if (!stbi_info_from_callbacks(&kCallbacks, &source, &width, &height, &channels))
@@ -135,6 +179,7 @@ Status decode(const uint8_t* data, size_t size, const std::string& what, Image* 
   if (source.read_past_end)
     return Status::error(what + ": the image data ends before its " + std::to_string(width) + "x" +
                          std::to_string(height) + " pixels do: truncated or corrupt");
+  if (width <= 0 || height <= 0) return Status::error(what + ": the image has no pixels");
   image->width = width;
   image->height = height;
   image->channels = 3;

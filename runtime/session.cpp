@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <utility>
 
 #include "cpu/cpu_kernel.h"
 #include "cuda/cuda_backend.h"
@@ -93,9 +94,9 @@ Status Session::create(std::shared_ptr<const Model> model, const SessionOptions&
     }
   }
   std::unique_ptr<Session> created(new Session());
-  created->model_ = model;
+  created->model_ = std::move(model);
   created->options_ = effective;
-  created->graph_ = model->graph();  // shares constant storage with the model
+  created->graph_ = created->model_->graph();  // shares constant storage with the model
   if (options.optimize)
     ATROUS_RETURN_IF_ERROR(
         graph_optimize(&created->graph_, options.max_memory_bytes, &created->folded_bytes_));

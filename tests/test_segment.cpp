@@ -120,6 +120,53 @@ TEST_CASE("images: gray and RGBA files become RGB, non-images and huge images ar
   std::remove(path.c_str());
 }
 
+// Found by fuzz/fuzz_image.cpp: a PGM whose width and height are not numbers decoded as a 0x0
+// image and was accepted (the pipelines would then resize nothing into a model's input).
+TEST_CASE("images: a header without a width or height is refused", "[segment]") {
+  const std::string path = temp_path(".pgm");
+  std::vector<uint8_t> pgm = {'P', '5', '\n', 0xdd, 0xe1, ' ', '5',
+                              ' ', '4', '\n', '2',  '5',  '5', '\n'};
+  pgm.resize(pgm.size() + 20, 0x80);
+  write_bytes(path, pgm);
+  Image loaded;
+  Status status = image_load_rgb(path, &loaded);
+  CHECK_THAT(status.message(), Catch::Contains("no pixels"));
+  status = image_load_rgb_memory(pgm.data(), pgm.size(), &loaded);
+  CHECK_THAT(status.message(), Catch::Contains("no pixels"));
+  std::remove(path.c_str());
+}
+
+// Found by fuzz/fuzz_image.cpp: a JPEG Huffman table whose code-length counts add up to more
+// than 256 made stb_image 2.27 write past its table (reported by the sanitizer builds).
+TEST_CASE("images: a JPEG Huffman table with more than 256 codes is refused", "[segment]") {
+  const std::string path = temp_path(".jpg");
+  for (int tables : {1, 2}) {  // the oversized table first or second in its segment
+    std::vector<uint8_t> jpeg = {0xFF, 0xD8, 0xFF, 0xC4};
+    std::vector<uint8_t> body;
+    if (tables == 2) {
+      body.push_back(0x00);  // a valid DC table: one code of length 1, symbol 0
+      body.push_back(1);
+      body.insert(body.end(), 15, 0);
+      body.push_back(0);
+    }
+    body.push_back(0x10);  // AC table 0: sixteen counts of 32 = 512 codes
+    body.insert(body.end(), 16, 32);
+    body.insert(body.end(), 512, 0);
+    const size_t length = body.size() + 2;
+    jpeg.push_back(uint8_t(length >> 8));
+    jpeg.push_back(uint8_t(length & 0xFF));
+    jpeg.insert(jpeg.end(), body.begin(), body.end());
+    jpeg.insert(jpeg.end(), {0xFF, 0xD9});
+    write_bytes(path, jpeg);
+    Image loaded;
+    Status status = image_load_rgb(path, &loaded);
+    CHECK_THAT(status.message(), Catch::Contains("more than 256 codes"));
+    status = image_load_rgb_memory(jpeg.data(), jpeg.size(), &loaded);
+    CHECK_THAT(status.message(), Catch::Contains("more than 256 codes"));
+  }
+  std::remove(path.c_str());
+}
+
 TEST_CASE("bilinear image resize keeps constant images and maps corners", "[segment]") {
   Image image;
   image.width = 5;

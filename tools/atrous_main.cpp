@@ -81,6 +81,38 @@ bool parse_max_memory(const std::string& text, int64_t* bytes) {
   return true;
 }
 
+// "NAME (default), OTHER or OTHER" with `suffix` after the default's name: the backends with
+// the default first.
+static std::string backend_list(Backend default_backend, const char* suffix) {
+  std::vector<std::string> names = {backend_name(default_backend) + std::string(suffix)};
+  for (Backend b : {Backend::backend_reference, Backend::backend_cpu, Backend::backend_cuda})
+    if (b != default_backend) names.push_back(backend_name(b));
+  return names[0] + ", " + names[1] + " or " + names[2];
+}
+
+void add_threads_option(CLI::App* cmd, std::string* text, const std::string& help) {
+  cmd->add_option("--threads", *text, help)->type_name("N");
+}
+
+void add_backend_option(CLI::App* cmd, std::string* text, Backend default_backend) {
+  cmd->add_option("--backend", *text, backend_list(default_backend, " (default)"))
+      ->type_name("NAME");
+}
+
+int parse_threads_option(const std::string& command, const std::string& text, int* threads) {
+  if (text.empty()) return 0;
+  long long n = 0;
+  if (!parse_int(text, &n) || n < 1 || n > 1024)
+    return cli_fail(command + ": --threads needs a number from 1 to 1024", 2);
+  *threads = int(n);
+  return 0;
+}
+
+int parse_backend_option(const std::string& command, const std::string& text, Backend* backend) {
+  if (text.empty() || backend_from_name(text, backend)) return 0;
+  return cli_fail(command + ": --backend must be " + backend_list(*backend, ""), 2);
+}
+
 }  // namespace atrous
 
 namespace {
