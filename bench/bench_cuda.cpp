@@ -31,25 +31,15 @@
 #include "models/panoptic_merger_cuda.h"
 #include "ops/ops.h"
 #include "runtime/session.h"
+#include "tests/graph_fixtures.h"
 
 using namespace atrous;
 
 namespace {
 
-Tensor random_tensor(const Shape& shape, std::mt19937& rng, float low = -1.f, float high = 1.f) {
-  Tensor tensor(DType::dtype_f32, shape);
-  std::uniform_real_distribution<float> dist(low, high);
-  for (int64_t i = 0; i < tensor.numel(); ++i) tensor.f32()[i] = dist(rng);
-  return tensor;
-}
-
-struct OpCase {
-  std::string label;
-  OpType op;
-  Shape input;
-  std::vector<Shape> constants;
-  AttributeMap attributes;
-};
+using testing::OpCase;
+using testing::random_tensor;
+using testing::relative_l2;
 
 AttributeMap conv(std::vector<int64_t> strides, std::vector<int64_t> dilations,
                   std::vector<int64_t> pads, int64_t group, const char* activation) {
@@ -145,33 +135,7 @@ std::vector<OpCase> op_cases(int64_t scale) {
 }
 
 Status make_model(const OpCase& c, std::mt19937& rng, std::shared_ptr<const Model>* model) {
-  Graph graph;
-  const int32_t x = graph.add_tensor("x", DType::dtype_f32, c.input);
-  graph.inputs.push_back(x);
-  std::vector<int32_t> inputs = {x};
-  for (size_t i = 0; i < c.constants.size(); ++i)
-    inputs.push_back(
-        graph.add_constant("c" + std::to_string(i), random_tensor(c.constants[i], rng)));
-  const int32_t y = graph.add_tensor("y", DType::dtype_f32, {});
-  Node node;
-  node.op = c.op;
-  node.name = "node";
-  node.inputs = inputs;
-  node.outputs = {y};
-  node.attributes = c.attributes;
-  graph.nodes.push_back(std::move(node));
-  graph.outputs = {y};
-  return Model::from_graph(std::move(graph), model);
-}
-
-double relative_l2(const Tensor& expected, const Tensor& actual) {
-  double difference = 0.0, norm = 0.0;
-  for (int64_t i = 0; i < expected.numel(); ++i) {
-    const double e = expected.f32()[i], a = actual.f32()[i];
-    difference += (e - a) * (e - a);
-    norm += e * e;
-  }
-  return std::sqrt(difference) / std::max(std::sqrt(norm), 1e-30);
+  return Model::from_graph(testing::op_case_graph(c, rng), model);
 }
 
 Status run_backend(const std::shared_ptr<const Model>& model, Backend backend, const Tensor& input,

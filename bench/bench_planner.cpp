@@ -14,21 +14,13 @@
 #include "graph/graph.h"
 #include "graph/memory_planner.h"
 #include "runtime/session.h"
+#include "tests/graph_fixtures.h"
 
 namespace {
 
 using namespace atrous;
 
-void add(Graph& graph, OpType op, std::vector<int32_t> inputs, std::vector<int32_t> outputs,
-         AttributeMap attributes = AttributeMap()) {
-  Node node;
-  node.op = op;
-  node.name = "n" + std::to_string(graph.nodes.size());
-  node.inputs = std::move(inputs);
-  node.outputs = std::move(outputs);
-  node.attributes = std::move(attributes);
-  graph.nodes.push_back(std::move(node));
-}
+using testing::add_node;
 
 Graph chain_graph(size_t nodes) {
   Graph graph;
@@ -36,7 +28,7 @@ Graph chain_graph(size_t nodes) {
   graph.inputs = {x};
   for (size_t n = 0; n < nodes; ++n) {
     const int32_t y = graph.add_tensor("t" + std::to_string(n), DType::dtype_f32, {});
-    add(graph, n % 2 ? OpType::op_sigmoid : OpType::op_relu, {x}, {y});
+    add_node(graph, n % 2 ? OpType::op_sigmoid : OpType::op_relu, {x}, {y});
     x = y;
   }
   graph.outputs = {x};
@@ -56,11 +48,11 @@ Graph branch_graph(size_t nodes) {
     const std::string b = std::to_string(block);
     auto fresh = [&](const char* what) { return graph.add_tensor(what + b, DType::dtype_f32, {}); };
     const int32_t y = fresh("y"), s = fresh("s"), t = fresh("t"), c = fresh("c"), z = fresh("z");
-    add(graph, OpType::op_relu, {x}, {y});
-    add(graph, OpType::op_sigmoid, {y}, {s});
-    add(graph, OpType::op_tanh, {y}, {t});
-    add(graph, OpType::op_concat, {s, t, y}, {c}, axis1);
-    add(graph, OpType::op_conv, {c, w}, {z});
+    add_node(graph, OpType::op_relu, {x}, {y});
+    add_node(graph, OpType::op_sigmoid, {y}, {s});
+    add_node(graph, OpType::op_tanh, {y}, {t});
+    add_node(graph, OpType::op_concat, {s, t, y}, {c}, axis1);
+    add_node(graph, OpType::op_conv, {c, w}, {z});
     x = z;
   }
   graph.outputs = {x};

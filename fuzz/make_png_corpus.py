@@ -70,8 +70,9 @@ def png(width, height, depth, color, rng, interlace=0, idat_parts=1, palette=Non
     return out + chunk(b"IEND", b"")
 
 
-def main():
-    out_dir = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "corpus_png")
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    out_dir = argv[0] if argv else os.path.join(HERE, "corpus_png")
     os.makedirs(out_dir, exist_ok=True)
     rng = random.Random(13)
     pal = [(rng.randrange(256), rng.randrange(256), rng.randrange(256)) for _ in range(6)]

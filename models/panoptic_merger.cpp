@@ -339,7 +339,7 @@ Status panoptic_merge(const PanopticInputs& inputs, const PanopticParams& params
   }
   std::vector<PanopticInstanceSummary> summaries(static_cast<size_t>(K));
   for (int i = 0; i < K; ++i) {
-    const int64_t* h = &histogram[size_t(i) * size_t(T)];
+    const int64_t* h = histogram.data() + size_t(i) * size_t(T);  // T may be 0: no things
     PanopticInstanceSummary& s = summaries[size_t(i)];
     for (int t = 1; t < T; ++t)
       if (h[t] > h[s.thing]) s.thing = t;

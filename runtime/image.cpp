@@ -42,6 +42,7 @@ struct ByteSource {
   bool read_past_end = false;
 };
 
+constexpr uint64_t kMaxUnboundedImagePixels = uint64_t(4096) * 4096;
 constexpr int kStbBufferBytes = 128;  // sizeof stbi__context::buffer_start
 
 int source_read(void* user, char* out, int size) {
@@ -50,7 +51,7 @@ int source_read(void* user, char* out, int size) {
   // stb refills its 128-byte buffer with reads that may come back short near the end; any other
   // short read is a getn (a row, a whole PNM raster) whose result some loaders ignore.
   if (n < size_t(std::max(size, 0)) && (n == 0 || size != kStbBufferBytes)) s->read_past_end = true;
-  std::memcpy(out, s->data + s->position, n);
+  if (n) std::memcpy(out, s->data + s->position, n);  // an empty file's data is null
   s->position += n;
   return int(n);
 }
@@ -103,11 +104,84 @@ uint64_t minimum_file_bytes(const uint8_t* d, size_t size, uint64_t width, uint6
   return 0;
 }
 
+// Debian's stb_image 2.27 writes past a Huffman table's 257-entry size list when a DHT segment's
+// sixteen code-length counts add up to more than 256 (found by fuzz/fuzz_image.cpp; later stb
+// releases check it), in stbi_info as in loading. So JPEG bytes are checked first: every DHT
+// segment, at the markers stb would read (0xFF then a byte other than 0x00, 0xFF or a restart
+// marker; the segments that carry a length are skipped by it, anything else byte by byte).
+bool jpeg_huffman_counts_fit(const uint8_t* d, size_t n) {
+  // stb takes any run of 0xFF fill bytes before the start-of-image marker.
+  size_t p = 0;
+  while (p < n && d[p] == 0xFF) ++p;
+  if (p == 0 || p >= n || d[p] != 0xD8) return true;  // not a JPEG
+  ++p;
+  while (p + 1 < n) {
+    const uint8_t m = d[p + 1];
+    if (d[p] != 0xFF || m == 0xFF) {
+      ++p;
+      continue;
+    }
+    if (m == 0x00 || m == 0x01 || m == 0xD8 || (m >= 0xD0 && m <= 0xD7)) {
+      p += 2;
+      continue;
+    }
+    if (m == 0xD9 || p + 3 >= n) return true;  // end of image
+    const size_t length = size_t(d[p + 2]) << 8 | d[p + 3];
+    if (m == 0xC4) {
+      // As stb reads it: tables while the declared length lasts, each 1 + 16 + sum bytes.
+      int64_t left = int64_t(length) - 2;
+      size_t q = p + 4;
+      while (left > 0) {
+        int sum = 0;
+        for (size_t i = 1; i <= 16 && q + i < n; ++i) sum += d[q + i];
+        if (sum > 256) return false;
+        left -= 17 + sum;
+        q += size_t(17 + sum);
+      }
+    }
+    p += 2 + length;
+  }
+  return true;
+}
+
+// stb_image 2.27 reads the numbers of a PNM header into an int without an overflow check (found
+// by fuzz/fuzz_image.cpp): a width, height or maximum value of more than 9 digits is refused first.
+// The header is walked as stb walks it: whitespace, and comments from '#' to the end of the line.
+bool pnm_header_numbers_fit(const uint8_t* d, size_t n) {
+  if (n < 2 || d[0] != 'P' || (d[1] != '5' && d[1] != '6')) return true;  // not a PNM
+  auto space = [](uint8_t c) { return c == ' ' || (c >= '\t' && c <= '\r'); };
+  size_t p = 2;
+  for (int field = 0; field < 3; ++field) {
+    while (p < n) {
+      if (space(d[p])) {
+        ++p;
+      } else if (d[p] == '#') {
+        while (p < n && d[p] != '\n' && d[p] != '\r') ++p;
+      } else {
+        break;
+      }
+    }
+    size_t digits = 0;
+    for (; p < n && d[p] >= '0' && d[p] <= '9'; ++p) ++digits;
+    if (digits > 9) return false;
+  }
+  return true;
+}
+
+Status check_jpeg_tables(const uint8_t* data, size_t size, const std::string& what) {
+  if (!jpeg_huffman_counts_fit(data, size))
+    return Status::error(what + ": corrupt JPEG (a Huffman table with more than 256 codes)");
+  if (!pnm_header_numbers_fit(data, size))
+    return Status::error(what + ": corrupt PNM header (a number of more than 9 digits)");
+  return Status::success();
+}
+
 Status decode(const uint8_t* data, size_t size, const std::string& what, Image* image,
               int* source_channels) {
   if (size > size_t(1) << 31)
     return Status::error(what + ": file is " + std::to_string(size) +
                          " bytes, more than the 2 GiB this tool reads");
+  ATROUS_RETURN_IF_ERROR(check_jpeg_tables(data, size, what));
   ByteSource source{data, size};
   int width = 0, height = 0, channels = 0;
   if (!stbi_info_from_callbacks(&kCallbacks, &source, &width, &height, &channels))
@@ -125,9 +199,24 @@ Status decode(const uint8_t* data, size_t size, const std::string& what, Image* 
                          std::to_string(height) + " pixels, which need at least " +
                          std::to_string(needed) + " bytes, but the file has " +
                          std::to_string(size) + ": truncated or corrupt");
+  // GIF and HDR data do not bound the image size (a GIF frame may be 1x1 on any canvas), and stb
+  // allocates the whole canvas before reading a pixel (GIF 9 bytes a pixel, HDR 12): a 4 KB GIF
+  // cost 2 GB (found by fuzz/fuzz_image.cpp). Their size is capped instead.
+  const bool gif = size >= 4 && std::memcmp(data, "GIF8", 4) == 0;
+  const bool hdr = size >= 2 && data[0] == '#' && data[1] == '?';
+  if ((gif || hdr) && uint64_t(width) * uint64_t(height) > kMaxUnboundedImagePixels)
+    return Status::error(what + ": a " + (gif ? "GIF" : "HDR") + " image of " +
+                         std::to_string(width) + "x" + std::to_string(height) +
+                         " pixels is larger than the " + std::to_string(kMaxUnboundedImagePixels) +
+                         " pixels (4096x4096) this tool decodes in these formats");
   const int info_channels = channels;
   source = ByteSource{data, size};
-  stbi_uc* pixels = stbi_load_from_callbacks(&kCallbacks, &source, &width, &height, &channels, 3);
+  // stb_image 2.27 converts a 16-bit PNM's channels as if they were 8-bit and then reads twice the
+  // bytes it converted (a heap overrun, found by fuzz/fuzz_image.cpp). Only gray PNMs (P5) need
+  // a conversion, so they are decoded with their one channel and replicated here, as stb would.
+  const bool gray_pnm = size >= 2 && data[0] == 'P' && data[1] == '5';
+  stbi_uc* pixels =
+      stbi_load_from_callbacks(&kCallbacks, &source, &width, &height, &channels, gray_pnm ? 1 : 3);
   if (!pixels)
     return Status::error(what + ": cannot decode image (" + std::string(stbi_failure_reason()) +
                          ")");
@@ -135,10 +224,18 @@ Status decode(const uint8_t* data, size_t size, const std::string& what, Image* 
   if (source.read_past_end)
     return Status::error(what + ": the image data ends before its " + std::to_string(width) + "x" +
                          std::to_string(height) + " pixels do: truncated or corrupt");
+  if (width <= 0 || height <= 0) return Status::error(what + ": the image has no pixels");
   image->width = width;
   image->height = height;
   image->channels = 3;
-  image->pixels.assign(pixels, pixels + size_t(width) * size_t(height) * 3);
+  const size_t count = size_t(width) * size_t(height);
+  if (gray_pnm) {
+    image->pixels.resize(count * 3);
+    for (size_t i = 0; i < count; ++i)
+      image->pixels[3 * i] = image->pixels[3 * i + 1] = image->pixels[3 * i + 2] = pixels[i];
+  } else {
+    image->pixels.assign(pixels, pixels + count * 3);
+  }
   if (source_channels) *source_channels = info_channels ? info_channels : channels;
   return Status::success();
 }

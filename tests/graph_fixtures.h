@@ -1,9 +1,14 @@
-// Small graphs built in C++ for the loader, pass and hostile-file tests.
+// Small graphs and random data built in C++ for the tests (loader, passes, planner, hostile files,
+// CUDA against the reference) and the benchmarks that build their own graphs.
 #pragma once
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <random>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "graph/graph.h"
 
@@ -18,6 +23,17 @@ inline Tensor random_tensor(const Shape& shape, std::mt19937& rng, float low = -
   return tensor;
 }
 
+// ‖expected − actual‖₂ / ‖expected‖₂ over float32 tensors of the same size.
+inline double relative_l2(const Tensor& expected, const Tensor& actual) {
+  double difference = 0.0, norm = 0.0;
+  for (int64_t i = 0; i < expected.numel(); ++i) {
+    const double e = expected.f32()[i], a = actual.f32()[i];
+    difference += (e - a) * (e - a);
+    norm += e * e;
+  }
+  return std::sqrt(difference) / std::max(std::sqrt(norm), 1e-30);
+}
+
 inline void add_node(Graph& graph, OpType op, const std::string& name, std::vector<int32_t> inputs,
                      std::vector<int32_t> outputs, AttributeMap attributes = AttributeMap()) {
   Node node;
@@ -27,6 +43,47 @@ inline void add_node(Graph& graph, OpType op, const std::string& name, std::vect
   node.outputs = std::move(outputs);
   node.attributes = std::move(attributes);
   graph.nodes.push_back(std::move(node));
+}
+
+// The same, named "n<index>": for graphs made in bulk (tests/test_memory_planner.cpp,
+// bench/bench_planner.cpp).
+inline void add_node(Graph& graph, OpType op, std::vector<int32_t> inputs,
+                     std::vector<int32_t> outputs, AttributeMap attributes = AttributeMap()) {
+  add_node(graph, op, "n" + std::to_string(graph.nodes.size()), std::move(inputs),
+           std::move(outputs), std::move(attributes));
+}
+
+// One node on random data, for the CUDA-against-reference tests and bench_cuda: graph input "x",
+// then constant inputs (absent where the shape is empty), one output "y".
+struct OpCase {
+  std::string label;
+  OpType op;
+  Shape input;
+  std::vector<Shape> constants;
+  AttributeMap attributes;
+  float low = -1.0f, high = 1.0f;  // the range a test draws "x" from
+};
+
+// The graph of `c`; its constants are random in [-1, 1], divisors in [0.5, 2] (away from 0).
+inline Graph op_case_graph(const OpCase& c, std::mt19937& rng) {
+  Graph graph;
+  const int32_t x = graph.add_tensor("x", DType::dtype_f32, c.input);
+  graph.inputs.push_back(x);
+  std::vector<int32_t> inputs = {x};
+  for (size_t i = 0; i < c.constants.size(); ++i) {
+    if (c.constants[i].empty()) {
+      inputs.push_back(kAbsentInput);
+      continue;
+    }
+    const bool divisor = c.op == OpType::op_div;
+    inputs.push_back(graph.add_constant(
+        "c" + std::to_string(i),
+        random_tensor(c.constants[i], rng, divisor ? 0.5f : -1.f, divisor ? 2.f : 1.f)));
+  }
+  const int32_t y = graph.add_tensor("y", DType::dtype_f32, {});
+  add_node(graph, c.op, "node", inputs, {y}, c.attributes);
+  graph.outputs = {y};
+  return graph;
 }
 
 // input [1,3,9,11] → conv 3×3 (3→4, pad 1) → batch_norm → relu → depthwise conv 3×3 stride 2

@@ -233,6 +233,6 @@ TEST_CASE("format_load_file reports missing and non-model files", "[format]") {
 // Hidden (not run by default): writes the fuzzing seed, `atrous_tests "[.fuzz-seed]"`.
 TEST_CASE("write the fuzz seed corpus", "[.fuzz-seed]") {
   REQUIRE(format_write_file(testing::make_test_graph(),
-                            ATROUS_SOURCE_DIR "/fuzz/corpus/test_graph.atrous")
+                            ATROUS_SOURCE_DIR "/fuzz/corpus_loader/test_graph.atrous")
               .ok());
 }

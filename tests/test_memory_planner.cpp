@@ -12,20 +12,12 @@
 
 #include "graph/graph.h"
 #include "graph/memory_planner.h"
+#include "tests/graph_fixtures.h"
 
 namespace atrous {
 namespace {
 
-void add(Graph& graph, OpType op, std::vector<int32_t> inputs, std::vector<int32_t> outputs,
-         AttributeMap attributes = AttributeMap()) {
-  Node node;
-  node.op = op;
-  node.name = "n" + std::to_string(graph.nodes.size());
-  node.inputs = std::move(inputs);
-  node.outputs = std::move(outputs);
-  node.attributes = std::move(attributes);
-  graph.nodes.push_back(std::move(node));
-}
+using testing::add_node;
 
 int32_t tensor(Graph& graph, const Shape& shape, DType dtype = DType::dtype_f32) {
   return graph.add_tensor("t" + std::to_string(graph.tensors.size()), dtype, shape);
@@ -248,7 +240,7 @@ Graph relu_chain(int length) {
   graph.inputs = {x};
   for (int i = 0; i < length; ++i) {
     const int32_t y = tensor(graph, {1, 4, 4, 4});
-    add(graph, OpType::op_relu, {x}, {y});
+    add_node(graph, OpType::op_relu, {x}, {y});
     x = y;
   }
   graph.outputs = {x};
@@ -283,9 +275,9 @@ TEST_CASE("memory planner: no in-place write over an input that is read later", 
   const int32_t x = tensor(graph, {1, 8}), a = tensor(graph, {1, 8}), b = tensor(graph, {1, 8}),
                 c = tensor(graph, {1, 8});
   graph.inputs = {x};
-  add(graph, OpType::op_relu, {x}, {a});
-  add(graph, OpType::op_relu, {a}, {b});
-  add(graph, OpType::op_add, {a, b}, {c});
+  add_node(graph, OpType::op_relu, {x}, {a});
+  add_node(graph, OpType::op_relu, {a}, {b});
+  add_node(graph, OpType::op_add, {a, b}, {c});
   graph.outputs = {c};
   const MemoryPlanOptions options = cpu_options(graph, true);
   const MemoryPlan plan = plan_of(graph, options);
@@ -300,8 +292,8 @@ TEST_CASE("memory planner: no in-place write over an input that is read later", 
   Graph twice;
   const int32_t y = tensor(twice, {1, 8}), p = tensor(twice, {1, 8}), q = tensor(twice, {1, 8});
   twice.inputs = {y};
-  add(twice, OpType::op_relu, {y}, {p});
-  add(twice, OpType::op_add, {p, p}, {q});
+  add_node(twice, OpType::op_relu, {y}, {p});
+  add_node(twice, OpType::op_add, {p, p}, {q});
   twice.outputs = {q};
   const MemoryPlanOptions twice_options = cpu_options(twice, true);
   const MemoryPlan twice_plan = plan_of(twice, twice_options);
@@ -322,12 +314,12 @@ TEST_CASE("memory planner: concat inputs are produced in their slices, nested co
   AttributeMap axis1, shape;
   axis1.set_int("axis", 1);
   shape.set_ints("shape", {8, 3});
-  add(graph, OpType::op_resize, {x}, {a});
-  add(graph, OpType::op_resize, {x}, {b});
-  add(graph, OpType::op_concat, {a, b}, {c}, axis1);
-  add(graph, OpType::op_resize, {x}, {d});
-  add(graph, OpType::op_concat, {c, d}, {e}, axis1);
-  add(graph, OpType::op_reshape, {e}, {f}, shape);
+  add_node(graph, OpType::op_resize, {x}, {a});
+  add_node(graph, OpType::op_resize, {x}, {b});
+  add_node(graph, OpType::op_concat, {a, b}, {c}, axis1);
+  add_node(graph, OpType::op_resize, {x}, {d});
+  add_node(graph, OpType::op_concat, {c, d}, {e}, axis1);
+  add_node(graph, OpType::op_reshape, {e}, {f}, shape);
   graph.outputs = {f};
   const MemoryPlanOptions options = cpu_options(graph, false);
   const MemoryPlan plan = plan_of(graph, options);
@@ -366,14 +358,14 @@ TEST_CASE("memory planner: concats and pads that cannot alias copy", "[planner]"
   axis1.set_int("axis", 1);
   pads.set_ints("pads", {0, 1, 0, 1});
   no_pads.set_ints("pads", {0, 0, 0, 0});
-  add(graph, OpType::op_relu, {x}, {a});
-  add(graph, OpType::op_concat, {a, x}, {b}, axis1);  // a graph input among the inputs
-  add(graph, OpType::op_concat, {a, a}, {c}, axis1);  // one input twice
-  add(graph, OpType::op_concat, {a, a}, {d}, axis0);  // one input twice, on axis 0
-  add(graph, OpType::op_pad, {a}, {e}, pads);         // a real pad
-  add(graph, OpType::op_pad, {a}, {f}, no_pads);      // a zero pad: a view
-  add(graph, OpType::op_argmax, {a}, {g});
-  add(graph, OpType::op_concat, {f, g}, {h}, axis0);  // dtypes differ
+  add_node(graph, OpType::op_relu, {x}, {a});
+  add_node(graph, OpType::op_concat, {a, x}, {b}, axis1);  // a graph input among the inputs
+  add_node(graph, OpType::op_concat, {a, a}, {c}, axis1);  // one input twice
+  add_node(graph, OpType::op_concat, {a, a}, {d}, axis0);  // one input twice, on axis 0
+  add_node(graph, OpType::op_pad, {a}, {e}, pads);         // a real pad
+  add_node(graph, OpType::op_pad, {a}, {f}, no_pads);      // a zero pad: a view
+  add_node(graph, OpType::op_argmax, {a}, {g});
+  add_node(graph, OpType::op_concat, {f, g}, {h}, axis0);  // dtypes differ
   graph.outputs = {b, c, d, e, h};
   const MemoryPlanOptions options = cpu_options(graph, false);
   const MemoryPlan plan = plan_of(graph, options);
@@ -387,9 +379,9 @@ TEST_CASE("memory planner: concats and pads that cannot alias copy", "[planner]"
   const int32_t y = tensor(batch, {2, 3}), p = tensor(batch, {2, 3}), q = tensor(batch, {2, 3}),
                 r = tensor(batch, {2, 6});
   batch.inputs = {y};
-  add(batch, OpType::op_relu, {y}, {p});
-  add(batch, OpType::op_relu, {y}, {q});
-  add(batch, OpType::op_concat, {p, q}, {r}, axis1);
+  add_node(batch, OpType::op_relu, {y}, {p});
+  add_node(batch, OpType::op_relu, {y}, {q});
+  add_node(batch, OpType::op_concat, {p, q}, {r}, axis1);
   batch.outputs = {r};
   const MemoryPlanOptions batch_options = cpu_options(batch, false);
   const MemoryPlan batch_plan = plan_of(batch, batch_options);
@@ -404,23 +396,23 @@ TEST_CASE("memory planner: long alias chains and wide fan-outs", "[planner]") {
   graph.inputs = {x};
   int32_t y = tensor(graph, {1, 16});
   const int32_t first = y;
-  add(graph, OpType::op_relu, {x}, {y});
+  add_node(graph, OpType::op_relu, {x}, {y});
   AttributeMap shape;
   shape.set_ints("shape", {16});
   for (int i = 0; i < 2000; ++i) {
     const int32_t z = tensor(graph, {1, 16});
-    add(graph, OpType::op_reshape, {y}, {z}, shape);
+    add_node(graph, OpType::op_reshape, {y}, {z}, shape);
     y = z;
   }
   std::vector<int32_t> branches;
   for (int i = 0; i < 300; ++i) {
     branches.push_back(tensor(graph, {1, 16}));
-    add(graph, OpType::op_relu, {y}, {branches.back()});
+    add_node(graph, OpType::op_relu, {y}, {branches.back()});
   }
   const int32_t joined = tensor(graph, {1, 16 * 300});
   AttributeMap axis1;
   axis1.set_int("axis", 1);
-  add(graph, OpType::op_concat, branches, {joined}, axis1);
+  add_node(graph, OpType::op_concat, branches, {joined}, axis1);
   graph.outputs = {joined};
   const MemoryPlanOptions options = cpu_options(graph, true);
   const MemoryPlan plan = plan_of(graph, options);
@@ -454,13 +446,13 @@ TEST_CASE("memory planner: random graphs keep every rule and match plain greedy 
         case 0:
         case 1: {
           const int32_t y = tensor(graph, xs);
-          add(graph, OpType::op_relu, {recent}, {y});
+          add_node(graph, OpType::op_relu, {recent}, {y});
           values.push_back(y);
           break;
         }
         case 2: {
           const int32_t y = tensor(graph, xs);
-          add(graph, OpType::op_add, {recent, pick(3) == 0 ? recent : x}, {y});
+          add_node(graph, OpType::op_add, {recent, pick(3) == 0 ? recent : x}, {y});
           values.push_back(y);
           break;
         }
@@ -475,13 +467,13 @@ TEST_CASE("memory planner: random graphs keep every rule and match plain greedy 
           }
           attributes.set_int("axis", axis);
           const int32_t y = tensor(graph, axis == 1 ? Shape{1, total} : Shape{2, 1, total});
-          add(graph, OpType::op_concat, parts, {y}, attributes);
+          add_node(graph, OpType::op_concat, parts, {y}, attributes);
           values.push_back(y);
           break;
         }
         case 4: {
           const int32_t y = tensor(graph, {1, shape_numel(xs)});
-          add(graph, pick(2) ? OpType::op_reshape : OpType::op_flatten, {recent}, {y});
+          add_node(graph, pick(2) ? OpType::op_reshape : OpType::op_flatten, {recent}, {y});
           values.push_back(y);
           break;
         }
@@ -492,20 +484,20 @@ TEST_CASE("memory planner: random graphs keep every rule and match plain greedy 
           if (!zero)
             for (int64_t& d : ys) d += 2;
           const int32_t y = tensor(graph, ys);
-          add(graph, OpType::op_pad, {recent}, {y}, attributes);
+          add_node(graph, OpType::op_pad, {recent}, {y}, attributes);
           values.push_back(y);
           break;
         }
         case 6: {  // two outputs, the second often unread
           const int32_t y = tensor(graph, xs), z = tensor(graph, {1, 1 + pick(9)});
-          add(graph, OpType::op_slice, {recent}, {y, z});
+          add_node(graph, OpType::op_slice, {recent}, {y, z});
           values.push_back(y);
           if (pick(3) == 0) values.push_back(z);
           break;
         }
         default: {
           const int32_t y = tensor(graph, {1, 1 + pick(4), 2, 3}, DType::dtype_i32);
-          add(graph, OpType::op_argmax, {recent}, {y});
+          add_node(graph, OpType::op_argmax, {recent}, {y});
           values.push_back(y);
           break;
         }
@@ -537,7 +529,7 @@ TEST_CASE("memory planner: a size that overflows is an error, not a wrapped aren
   const int32_t x = tensor(graph, {1});
   const int32_t huge = tensor(graph, {int64_t(1) << 40, int64_t(1) << 22});  // 2^64 bytes
   graph.inputs = {x};
-  add(graph, OpType::op_resize, {x}, {huge});
+  add_node(graph, OpType::op_resize, {x}, {huge});
   graph.outputs = {huge};
   MemoryPlan plan;
   CHECK_FALSE(memory_plan(graph, MemoryPlanOptions(), &plan).ok());

@@ -169,6 +169,23 @@ TEST_CASE("merger: stuff area limit, void values, thing pixels without centers",
   }
 }
 
+// Found by fuzz/fuzz_params.cpp: with no thing class among the model's classes (an empty list,
+// or ids past the last class) but centers above the threshold, the vote indexed an empty
+// histogram (undefined behaviour, reported by the sanitizer builds).
+TEST_CASE("merger: centers without any thing class give stuff only", "[panoptic]") {
+  for (PanopticConvention conv : {panoptic_convention_deeplab2, panoptic_convention_detectron2}) {
+    for (std::vector<int32_t> things : {std::vector<int32_t>{}, std::vector<int32_t>{7, 9}}) {
+      Case c = random_case(5, 6, 7, 3, 4);
+      PanopticParams p = make_params(conv, things);
+      PanopticResult r = merge(c, p);
+      CHECK(!r.centers.empty());
+      for (const PanopticSegmentInfo& segment : r.segments) CHECK(!segment.isthing);
+      for (size_t i = 0; i < r.panoptic.size(); ++i)
+        CHECK(r.panoptic[i] == r.semantic[i] * p.label_divisor);
+    }
+  }
+}
+
 TEST_CASE("merger: detectron2's void_label -1 gives detectron2's void pixels", "[panoptic]") {
   // detectron2 fills void with void_label itself, and its Panoptic-DeepLab passes -1: the value
   // the detectron2 convention writes. A deeplab2 model's void_label (255) is not used there.

@@ -120,6 +120,165 @@ TEST_CASE("images: gray and RGBA files become RGB, non-images and huge images ar
   std::remove(path.c_str());
 }
 
+// Found by fuzz/fuzz_image.cpp: an empty file handed stb a null buffer to copy from
+// (undefined behaviour, reported by the sanitizer builds).
+TEST_CASE("images: an empty file is refused", "[segment]") {
+  const std::string path = temp_path(".png");
+  write_bytes(path, {});
+  Image loaded;
+  CHECK(!image_load_rgb(path, &loaded).ok());
+  std::remove(path.c_str());
+}
+
+// Found by fuzz/fuzz_image.cpp: stb_image 2.27 converted a 16-bit gray PNM to RGB as if it were
+// 8-bit and then read past its buffer (heap overrun under AddressSanitizer). Gray PNMs decode to
+// the gray value replicated. (For 16-bit samples stb 2.27 keeps the second byte of each
+// big-endian pair rather than the first: checked here only as gray, 2x2.)
+TEST_CASE("images: 8- and 16-bit gray PNM files", "[segment]") {
+  const std::string path = temp_path(".pgm");
+  const std::string header8 = "P5\n# gray\n2 2\n255\n", header16 = "P5\n2 2\n65535\n";
+  std::vector<uint8_t> pgm8(header8.begin(), header8.end()),
+      pgm16(header16.begin(), header16.end());
+  for (uint8_t v : {10, 200, 0, 255}) {
+    pgm8.push_back(v);
+    pgm16.push_back(v);
+    pgm16.push_back(uint8_t(v ^ 0x5A));
+  }
+  for (const auto* bytes : {&pgm8, &pgm16}) {
+    write_bytes(path, *bytes);
+    Image loaded;
+    int channels = 0;
+    Status status = image_load_rgb(path, &loaded, &channels);
+    INFO(status.message());
+    REQUIRE(status.ok());
+    CHECK(channels == 1);
+    REQUIRE((loaded.width == 2 && loaded.height == 2 && loaded.pixels.size() == 12));
+    for (size_t i = 0; i < 12; i += 3)
+      CHECK((loaded.pixels[i] == loaded.pixels[i + 1] && loaded.pixels[i] == loaded.pixels[i + 2]));
+    if (bytes == &pgm8)
+      CHECK(loaded.pixels ==
+            std::vector<uint8_t>{10, 10, 10, 200, 200, 200, 0, 0, 0, 255, 255, 255});
+  }
+  std::remove(path.c_str());
+}
+
+// Found by fuzz/fuzz_image.cpp: a GIF of a few bytes whose canvas is large (any frame may be 1x1)
+// made stb allocate 9 bytes for every canvas pixel before reading one: 2 GB for 14853x14906.
+TEST_CASE("images: GIF canvases above 4096x4096 are refused before decoding", "[segment]") {
+  const std::string path = temp_path(".gif");
+  for (int side : {64, 4097}) {
+    std::vector<uint8_t> gif = {'G',
+                                'I',
+                                'F',
+                                '8',
+                                '9',
+                                'a',
+                                uint8_t(side & 0xFF),
+                                uint8_t(side >> 8),
+                                uint8_t(side & 0xFF),
+                                uint8_t(side >> 8),
+                                0x80,
+                                0,
+                                0,
+                                0,
+                                0,
+                                0,
+                                255,
+                                255,
+                                255,  // palette: black, white
+                                ',',
+                                0,
+                                0,
+                                0,
+                                0,
+                                1,
+                                0,
+                                1,
+                                0,
+                                0,  // a 1x1 frame at 0,0
+                                2,
+                                2,
+                                0x4C,
+                                0x01,
+                                0,
+                                ';'};  // LZW: clear, 1, end
+    write_bytes(path, gif);
+    Image loaded;
+    Status status = image_load_rgb(path, &loaded);
+    INFO(status.message());
+    if (side == 64) {
+      CHECK(status.ok());
+      CHECK((loaded.width == 64 && loaded.height == 64));
+    } else {
+      CHECK_THAT(status.message(), Catch::Contains("4097x4097") && Catch::Contains("4096x4096"));
+    }
+  }
+  std::remove(path.c_str());
+}
+
+// Found by fuzz/fuzz_image.cpp: stb_image 2.27 overflowed an int reading a long number in a PNM
+// header (undefined behaviour, reported by the sanitizer builds).
+TEST_CASE("images: PNM header numbers of more than 9 digits are refused", "[segment]") {
+  const std::string path = temp_path(".pgm");
+  for (const char* header : {"P5\n# c\n4 4\n2553333333333333\n", "P6 99999999999 2 255\n",
+                             "P5\n4\t#\n00000000004 255\n"}) {
+    std::vector<uint8_t> bytes(header, header + std::strlen(header));
+    bytes.resize(bytes.size() + 64, 7);
+    write_bytes(path, bytes);
+    Image loaded;
+    CHECK_THAT(image_load_rgb(path, &loaded).message(), Catch::Contains("more than 9 digits"));
+  }
+  std::remove(path.c_str());
+}
+
+// Found by fuzz/fuzz_image.cpp: a PGM whose width and height are not numbers decoded as a 0x0
+// image and was accepted (the pipelines would then resize nothing into a model's input).
+TEST_CASE("images: a header without a width or height is refused", "[segment]") {
+  const std::string path = temp_path(".pgm");
+  std::vector<uint8_t> pgm = {'P', '5', '\n', 0xdd, 0xe1, ' ', '5',
+                              ' ', '4', '\n', '2',  '5',  '5', '\n'};
+  pgm.resize(pgm.size() + 20, 0x80);
+  write_bytes(path, pgm);
+  Image loaded;
+  Status status = image_load_rgb(path, &loaded);
+  CHECK_THAT(status.message(), Catch::Contains("no pixels"));
+  status = image_load_rgb_memory(pgm.data(), pgm.size(), &loaded);
+  CHECK_THAT(status.message(), Catch::Contains("no pixels"));
+  std::remove(path.c_str());
+}
+
+// Found by fuzz/fuzz_image.cpp: a JPEG Huffman table whose code-length counts add up to more
+// than 256 made stb_image 2.27 write past its table (reported by the sanitizer builds).
+TEST_CASE("images: a JPEG Huffman table with more than 256 codes is refused", "[segment]") {
+  const std::string path = temp_path(".jpg");
+  for (int tables : {1, 2, 3}) {  // the oversized table first or second in its segment
+    std::vector<uint8_t> jpeg = {0xFF, 0xD8, 0xFF, 0xC4};
+    if (tables == 3) jpeg.insert(jpeg.begin(), 5, 0xFF);  // stb skips fill bytes before SOI
+    std::vector<uint8_t> body;
+    if (tables >= 2) {
+      body.push_back(0x00);  // a valid DC table: one code of length 1, symbol 0
+      body.push_back(1);
+      body.insert(body.end(), 15, 0);
+      body.push_back(0);
+    }
+    body.push_back(0x10);  // AC table 0: sixteen counts of 32 = 512 codes
+    body.insert(body.end(), 16, 32);
+    body.insert(body.end(), 512, 0);
+    const size_t length = body.size() + 2;
+    jpeg.push_back(uint8_t(length >> 8));
+    jpeg.push_back(uint8_t(length & 0xFF));
+    jpeg.insert(jpeg.end(), body.begin(), body.end());
+    jpeg.insert(jpeg.end(), {0xFF, 0xD9});
+    write_bytes(path, jpeg);
+    Image loaded;
+    Status status = image_load_rgb(path, &loaded);
+    CHECK_THAT(status.message(), Catch::Contains("more than 256 codes"));
+    status = image_load_rgb_memory(jpeg.data(), jpeg.size(), &loaded);
+    CHECK_THAT(status.message(), Catch::Contains("more than 256 codes"));
+  }
+  std::remove(path.c_str());
+}
+
 TEST_CASE("bilinear image resize keeps constant images and maps corners", "[segment]") {
   Image image;
   image.width = 5;

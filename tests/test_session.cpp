@@ -127,6 +127,32 @@ TEST_CASE(".npy files round-trip for every supported dtype", "[npy]") {
   std::remove(path);
 }
 
+// Found by fuzz/fuzz_npy.cpp: an empty array whose other dims are huge, such as shape
+// (0, 4232271383375053788, 12111), overflowed the element count (undefined behaviour, reported by
+// the sanitizer builds). It must read as an empty tensor or be refused, never overflow.
+TEST_CASE(".npy: an empty array with huge other dims", "[npy]") {
+  char path[] = "/tmp/atrous_npy_XXXXXX";
+  int fd = mkstemp(path);
+  REQUIRE(fd >= 0);
+  close(fd);
+  for (const char* shape : {"(0, 4232271383375053788, 12111)", "(4611686018427387904, 8, 0)"}) {
+    std::string header =
+        std::string("{'descr': '<f4', 'fortran_order': False, 'shape': ") + shape + ", }";
+    header += std::string(63 - (10 + header.size()) % 64, ' ') + "\n";
+    std::string file = std::string("\x93NUMPY\x01\x00", 8) + char(header.size() & 0xFF) +
+                       char(header.size() >> 8) + header;
+    std::FILE* out = std::fopen(path, "wb");
+    REQUIRE(out);
+    std::fwrite(file.data(), 1, file.size(), out);
+    std::fclose(out);
+    Tensor tensor;
+    Status status = npy_read(path, &tensor);
+    INFO(shape << ": " << status.message());
+    if (status.ok()) CHECK(tensor.numel() == 0);
+  }
+  std::remove(path);
+}
+
 namespace {
 
 // input [2,3,9,11] → 1×1 conv 3→20 (relu) → 3×3 conv 20→8 → 1×1 conv 8→13 (hard_swish):

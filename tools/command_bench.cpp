@@ -83,7 +83,7 @@ struct OpTime {
 
 struct BenchArguments {
   std::string model_path, arch, size_text, json_path, backend_text;
-  std::string threads_text, runs_text, warmup_text, seed_text;
+  std::string threads_text, runs_text, warmup_text, seed_text, max_memory_text;
   bool profile = false;
 };
 
@@ -93,14 +93,14 @@ int run_bench(const BenchArguments& a) {
   SessionOptions options;
   options.backend = Backend::backend_cpu;
   options.profile = a.profile;
-  long long runs = 10, warmup = 2, seed = 0, threads = options.threads;
+  if (int code = parse_threads_option("bench", a.threads_text, &options.threads)) return code;
+  long long runs = 10, warmup = 2, seed = 0;
   struct {
     const char* name;
     const std::string& text;
     long long low, high;
     long long* value;
-  } numbers[] = {{"--threads", a.threads_text, 1, 1024, &threads},
-                 {"--runs", a.runs_text, 1, 100000, &runs},
+  } numbers[] = {{"--runs", a.runs_text, 1, 100000, &runs},
                  {"--warmup", a.warmup_text, 0, 100000, &warmup},
                  {"--seed", a.seed_text, 0, 1ll << 62, &seed}};
   for (const auto& n : numbers) {
@@ -110,9 +110,10 @@ int run_bench(const BenchArguments& a) {
                           std::to_string(n.low) + " to " + std::to_string(n.high),
                       2);
   }
-  options.threads = int(threads);
-  if (!a.backend_text.empty() && !backend_from_name(a.backend_text, &options.backend))
-    return cli_fail("bench: --backend must be cpu, reference or cuda", 2);
+  if (int code = parse_backend_option("bench", a.backend_text, &options.backend)) return code;
+  if (!parse_max_memory(a.max_memory_text, &options.max_memory_bytes))
+    return cli_fail("bench: --max-memory needs a size of at least 1M (bytes, or with K, M, G or T)",
+                    2);
   if (model_path.empty() == arch.empty())
     return cli_fail(
         "bench: give a model file or --arch NAME, not both (usage: atrous bench "
@@ -242,18 +243,34 @@ int run_bench(const BenchArguments& a) {
               mib(double(session->scratch_bytes())).c_str(),
               rss >= 0 ? mib(double(rss)).c_str() : "unknown");
   if (options.profile) {
-    std::printf("\n%-22s %-28s %10s %7s %6s %8s\n", "op", "kernel", "ms/run", "%", "nodes",
-                "GFLOP/s");
+    // Columns as wide as their longest entry (kernel names carry tile and ISA); node names,
+    // which come from the model file, are cut at kNodeWidth.
+    constexpr int kNodeWidth = 46;
+    int op_width = 2, kernel_width = 6, node_width = 0, node_kernel_width = 0;
     for (const OpTime& g : by_op) {
-      std::printf("%-22s %-28s %10.3f %6.1f%% %6d", g.op.c_str(), g.kernel.c_str(), g.seconds * 1e3,
+      op_width = std::max(op_width, int(g.op.size()));
+      kernel_width = std::max(kernel_width, int(g.kernel.size()));
+    }
+    for (const NodeProfile* p : nodes) {
+      node_width = std::max(node_width, std::min(kNodeWidth, int(p->node.size())));
+      node_kernel_width = std::max(node_kernel_width, int(p->kernel.size()));
+    }
+    std::printf("\n%-*s %-*s %10s %7s %6s %8s\n", op_width, "op", kernel_width, "kernel", "ms/run",
+                "%", "nodes", "GFLOP/s");
+    for (const OpTime& g : by_op) {
+      std::printf("%-*s %-*s %10.3f %6.1f%% %6d", op_width, g.op.c_str(), kernel_width,
+                  g.kernel.c_str(), g.seconds * 1e3,
                   profiled > 0 ? 100.0 * g.seconds / profiled : 0.0, g.count);
       if (g.multiply_adds > 0) std::printf(" %8.1f", rate(g.multiply_adds, g.seconds));
       std::printf("\n");
     }
-    std::printf("\ntop nodes%51s %7s %8s\n", "ms/run", "%", "GFLOP/s");
+    // "top nodes" stands over the node and kernel columns; the number columns line up below.
+    std::printf("\n%-*s %8s %7s %8s\n", std::max(9, 2 + node_width + 1 + node_kernel_width),
+                "top nodes", "ms/run", "%", "GFLOP/s");
     for (const NodeProfile* p : nodes) {
       double s = p->seconds / double(p->runs);
-      std::printf("  %-46.46s %-10.10s %8.3f %6.1f%%", p->node.c_str(), p->kernel.c_str(), s * 1e3,
+      std::printf("  %-*.*s %-*s %8.3f %6.1f%%", node_width, kNodeWidth, p->node.c_str(),
+                  node_kernel_width, p->kernel.c_str(), s * 1e3,
                   profiled > 0 ? 100.0 * s / profiled : 0.0);
       if (node_madds[p] > 0) std::printf(" %8.1f", rate(node_madds[p], s));
       std::printf("\n");
@@ -315,9 +332,9 @@ CommandRunner add_command_bench(CLI::App& app) {
       ->type_name("NAME");
   cmd->add_option("--size", a->size_text, "input size (default 1025x2049; a file's own size)")
       ->type_name("HxW");
-  cmd->add_option("--threads", a->threads_text, "threads, 1 to 1024 (default 1)")->type_name("N");
-  cmd->add_option("--backend", a->backend_text, "cpu (default), reference or cuda")
-      ->type_name("NAME");
+  add_threads_option(cmd, &a->threads_text);
+  add_backend_option(cmd, &a->backend_text, Backend::backend_cpu);
+  add_max_memory_option(cmd, &a->max_memory_text);
   cmd->add_option("--runs", a->runs_text, "timed runs, 1 to 100000 (default 10)")->type_name("N");
   cmd->add_option("--warmup", a->warmup_text, "untimed runs first, 0 to 100000 (default 2)")
       ->type_name("N");

@@ -98,40 +98,13 @@ struct EvalArguments {
   const CLI::Option* memory_budget_option = nullptr;  // to tell "--memory-budget ''" from none
 };
 
-// "2G", "512M", "64k" (powers of 1024) or plain bytes.
-bool parse_size(const std::string& text, uint64_t* bytes) {
-  if (text.empty()) return false;
-  size_t digits = 0;
-  while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) ++digits;
-  if (digits == 0 || digits > 15) return false;
-  uint64_t value = std::stoull(text.substr(0, digits));
-  std::string unit = text.substr(digits);
-  if (!unit.empty() && (unit.back() == 'B' || unit.back() == 'b')) unit.pop_back();
-  int shift = 0;
-  if (unit == "k" || unit == "K" || unit == "Ki")
-    shift = 10;
-  else if (unit == "m" || unit == "M" || unit == "Mi")
-    shift = 20;
-  else if (unit == "g" || unit == "G" || unit == "Gi")
-    shift = 30;
-  else if (unit == "t" || unit == "T" || unit == "Ti")
-    shift = 40;
-  else if (!unit.empty())
-    return false;
-  if (value > (uint64_t(1) << (62 - shift))) return false;
-  *bytes = value << shift;
-  return true;
-}
-
 int run_eval(const EvalArguments& a) {
   const std::string &format = a.format, &gt_json = a.gt_json, &gt_dir = a.gt_dir,
                     &pred_json = a.pred_json, &pred_dir = a.pred_dir, &gt_root = a.gt_root,
                     &pred_root = a.pred_root, &split = a.split, &report_path = a.report_path;
   const bool quiet = a.quiet;
-  long long threads = std::max(1u, std::thread::hardware_concurrency());
-  if (!a.threads_text.empty() &&
-      (!parse_int(a.threads_text, &threads) || threads < 1 || threads > 1024))
-    return cli_fail("eval: --threads needs a number from 1 to 1024", 2);
+  int threads = int(std::max(1u, std::thread::hardware_concurrency()));
+  if (int code = parse_threads_option("eval", a.threads_text, &threads)) return code;
   EvalMemory memory;
   memory.budget = kEvalDefaultMemoryBudget;
   if (a.memory_budget_option->count() > 0 &&
@@ -196,7 +169,7 @@ int run_eval(const EvalArguments& a) {
     return s;
   };
   Status s = evaluate_images(
-      count, int(threads), counted, &total,
+      count, threads, counted, &total,
       [&](size_t done, size_t all, double seconds) { progress.update(done, all, seconds); },
       memory);
   if (!s.ok()) {
@@ -390,9 +363,7 @@ CommandRunner add_command_eval(CLI::App& app) {
       ->group(cityscapes);
   cmd->add_option("--json", a->report_path, "also write the numbers as a JSON report")
       ->type_name("REPORT");
-  cmd->add_option("--threads", a->threads_text,
-                  "threads, 1 to 1024 (default: the hardware threads)")
-      ->type_name("N");
+  add_threads_option(cmd, &a->threads_text, "threads, 1 to 1024 (default: the hardware threads)");
   cmd->add_flag("--quiet", a->quiet, "no progress and no tables");
   a->memory_budget_option =
       cmd->add_option("--memory-budget", a->memory_budget_text,

@@ -59,12 +59,7 @@ int run_merge(const MergeArguments& a) {
   if (convention_given && !panoptic_convention_from_name(a.convention_text, &convention))
     return cli_fail("merge: --convention must be deeplab2 or detectron2", 2);
   int threads = 1;
-  if (!a.threads_text.empty()) {
-    long long n = 0;
-    if (!parse_int(a.threads_text, &n) || n < 1 || n > 1024)
-      return cli_fail("merge: --threads needs a number from 1 to 1024", 2);
-    threads = int(n);
-  }
+  if (int code = parse_threads_option("merge", a.threads_text, &threads)) return code;
   if (semantic_path.empty() || center_path.empty() || offset_path.empty())
     return cli_fail("merge: --semantic, --center and --offset are required", 2);
   if (model_path.empty() == params_path.empty())
@@ -145,7 +140,7 @@ CommandRunner add_command_merge(CLI::App& app) {
   cmd->add_option("--convention", a->convention_text,
                   "deeplab2 (default) or detectron2; overrides the params file's")
       ->type_name("NAME");
-  cmd->add_option("--threads", a->threads_text, "threads, 1 to 1024 (default 1)")->type_name("N");
+  add_threads_option(cmd, &a->threads_text);
   cmd->add_flag("--no-scores", a->no_scores, "skip the per-instance scores (faster)");
   cmd->add_option("-o,--output-dir", a->output_dir, "where the outputs go (required)")
       ->type_name("DIR");

@@ -70,7 +70,7 @@ Status make_directories(const std::string& path) {
 namespace {
 
 struct RunArguments {
-  std::string model_path, output_dir, threads_text, backend_text;
+  std::string model_path, output_dir, threads_text, backend_text, max_memory_text;
   std::vector<std::string> inputs;
   bool no_optimize = false;
 };
@@ -87,14 +87,11 @@ int run_run(const RunArguments& a) {
   }
   SessionOptions options;
   options.optimize = !a.no_optimize;
-  if (!a.threads_text.empty()) {
-    long long threads = 0;
-    if (!parse_int(a.threads_text, &threads) || threads < 1 || threads > 1024)
-      return cli_fail("run: --threads needs a number from 1 to 1024", 2);
-    options.threads = int(threads);
-  }
-  if (!a.backend_text.empty() && !backend_from_name(a.backend_text, &options.backend))
-    return cli_fail("run: --backend must be reference, cpu or cuda", 2);
+  if (int code = parse_threads_option("run", a.threads_text, &options.threads)) return code;
+  if (int code = parse_backend_option("run", a.backend_text, &options.backend)) return code;
+  if (!parse_max_memory(a.max_memory_text, &options.max_memory_bytes))
+    return cli_fail("run: --max-memory needs a size of at least 1M (bytes, or with K, M, G or T)",
+                    2);
   if (model_path.empty())
     return cli_fail(
         "run: no model given (usage: atrous run MODEL --input NAME=FILE.npy ... --output-dir DIR)",
@@ -171,9 +168,9 @@ CommandRunner add_command_run(CLI::App& app) {
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   cmd->add_option("-o,--output-dir", a->output_dir, "where the outputs go (created if needed)")
       ->type_name("DIR");
-  cmd->add_option("--threads", a->threads_text, "threads, 1 to 1024 (default 1)")->type_name("N");
-  cmd->add_option("--backend", a->backend_text, "reference (default), cpu or cuda")
-      ->type_name("NAME");
+  add_threads_option(cmd, &a->threads_text);
+  add_backend_option(cmd, &a->backend_text, SessionOptions().backend);
+  add_max_memory_option(cmd, &a->max_memory_text);
   cmd->add_flag("--no-optimize", a->no_optimize, "run the graph exactly as stored");
   return [a] { return run_run(*a); };
 }

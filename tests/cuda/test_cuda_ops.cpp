@@ -16,20 +16,12 @@
 
 using namespace atrous;
 using atrous::testing::cuda_ready;
+using atrous::testing::OpCase;
+using atrous::testing::relative_l2;
 
 namespace {
 
 constexpr double kTolerance = 1e-5;
-
-double relative_l2(const Tensor& expected, const Tensor& actual) {
-  double difference = 0.0, norm = 0.0;
-  for (int64_t i = 0; i < expected.numel(); ++i) {
-    const double e = expected.f32()[i], a = actual.f32()[i];
-    difference += (e - a) * (e - a);
-    norm += e * e;
-  }
-  return std::sqrt(difference) / std::max(std::sqrt(norm), 1e-30);
-}
 
 // Compares every output of two runs of the same graph.
 void compare_outputs(const std::string& label, const std::vector<Tensor>& expected,
@@ -68,38 +60,9 @@ std::vector<Tensor> run_session(const std::shared_ptr<const Model>& model, Backe
   return outputs;
 }
 
-// One node: graph input "x" (random in [low, high]), then constant inputs (random, or absent
-// when the shape is empty), one output.
-struct OpCase {
-  std::string label;
-  OpType op;
-  Shape input;
-  std::vector<Shape> constants;
-  AttributeMap attributes;
-  float low = -1.0f, high = 1.0f;
-};
-
 void check_op(const OpCase& c, std::mt19937& rng) {
-  Graph graph;
-  const int32_t x = graph.add_tensor("x", DType::dtype_f32, c.input);
-  graph.inputs.push_back(x);
-  std::vector<int32_t> inputs = {x};
-  for (size_t i = 0; i < c.constants.size(); ++i) {
-    if (c.constants[i].empty()) {
-      inputs.push_back(kAbsentInput);
-      continue;
-    }
-    // Divisors stay away from 0.
-    const bool divisor = c.op == OpType::op_div;
-    inputs.push_back(graph.add_constant(
-        "c" + std::to_string(i),
-        testing::random_tensor(c.constants[i], rng, divisor ? 0.5f : -1.f, divisor ? 2.f : 1.f)));
-  }
-  const int32_t y = graph.add_tensor("y", DType::dtype_f32, {});
-  testing::add_node(graph, c.op, "node", inputs, {y}, c.attributes);
-  graph.outputs = {y};
   std::shared_ptr<const Model> model;
-  Status status = Model::from_graph(std::move(graph), &model);
+  Status status = Model::from_graph(testing::op_case_graph(c, rng), &model);
   INFO(c.label << ": " << status.message());
   REQUIRE(status.ok());
   Tensor input = testing::random_tensor(c.input, rng, c.low, c.high);
