@@ -209,7 +209,7 @@ atrous_status* atrous_model_metadata_string(const atrous_model* model, const cha
 }
 
 atrous_session_options atrous_session_options_default(void) {
-  return atrous_session_options{1, ATROUS_BACKEND_REFERENCE, 1};
+  return atrous_session_options{1, ATROUS_BACKEND_REFERENCE, 1, 0};
 }
 
 atrous_status* atrous_session_create(const atrous_model* model,
@@ -222,10 +222,13 @@ atrous_status* atrous_session_create(const atrous_model* model,
     const int32_t backend = enum_value(chosen.backend);
     if (backend < ATROUS_BACKEND_REFERENCE || backend > ATROUS_BACKEND_CUDA)
       return invalid("unknown backend " + std::to_string(backend));
+    if (chosen.max_memory_bytes < 0)
+      return invalid("max_memory_bytes must be >= 0 (0: the default)");
     atrous::SessionOptions cpp;
     cpp.threads = chosen.threads;
     cpp.backend = atrous::Backend(backend);
     cpp.optimize = chosen.optimize != 0;
+    if (chosen.max_memory_bytes > 0) cpp.max_memory_bytes = chosen.max_memory_bytes;
     std::unique_ptr<atrous::Session> created;
     atrous::Status status = atrous::Session::create(model->model, cpp, &created);
     if (!status.ok())

@@ -128,7 +128,8 @@ class AtrousRuntime:
                     ("shape", ctypes.c_int64 * 8)]
 
     class Options(ctypes.Structure):
-        _fields_ = [("threads", ctypes.c_int32), ("backend", ctypes.c_int), ("optimize", ctypes.c_int32)]
+        _fields_ = [("threads", ctypes.c_int32), ("backend", ctypes.c_int), ("optimize", ctypes.c_int32),
+                    ("max_memory_bytes", ctypes.c_int64)]
 
     def __init__(self, library: str, model_path: str, threads: int, backend: int = 1):
         lib = ctypes.CDLL(library)

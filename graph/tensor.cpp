@@ -37,27 +37,35 @@ const char* dtype_name(DType dtype) {
   return "unknown";
 }
 
+int64_t saturating_mul(int64_t a, int64_t b) {
+  int64_t product = 0;
+  if (checked_mul(a, b, &product)) return product;
+  return ((a < 0) != (b < 0)) ? INT64_MIN : INT64_MAX;
+}
+
 bool shape_element_count(const Shape& shape, int64_t* count) {
-  int64_t total = 1;
+  int64_t nonzero = 1;
+  bool empty = false;
   for (int64_t dim : shape) {
     if (dim < 0) return false;
     if (dim == 0) {
-      total = 0;
+      empty = true;
       continue;
     }
-    if (total > kMaxTensorElements / dim) {
-      // Keep scanning: a later zero dim makes the tensor empty, which is fine.
-      bool has_zero = false;
-      for (int64_t d : shape) has_zero |= (d == 0);
-      if (has_zero) {
-        *count = 0;
-        return true;
-      }
-      return false;
-    }
-    total *= dim;
+    // nonzero <= kMaxTensorElements here, so the product is checked before it can overflow.
+    if (dim > kMaxTensorElements / nonzero) return false;
+    nonzero *= dim;
   }
-  *count = total;
+  *count = empty ? 0 : nonzero;
+  return true;
+}
+
+bool shape_byte_size(const Shape& shape, DType dtype, int64_t* bytes) {
+  int64_t count = 0;
+  if (!shape_element_count(shape, &count)) return false;
+  static_assert(kMaxTensorElements <= INT64_MAX / 8, "byte sizes must fit int64");
+  static_assert(uint64_t(kMaxTensorElements) * 8 <= uint64_t(SIZE_MAX), "and size_t");
+  *bytes = count * int64_t(dtype_size(dtype));
   return true;
 }
 
@@ -66,7 +74,9 @@ int64_t shape_numel(const Shape& shape) {
   for (int64_t dim : shape)
     if (dim == 0) return 0;
   int64_t total = 1;
-  for (int64_t dim : shape) total *= dim;
+  for (int64_t dim : shape)
+    if (dim == 0) return 0;
+  for (int64_t dim : shape) total = saturating_mul(total, dim);
   return total;
 }
 
@@ -89,8 +99,14 @@ std::string shape_to_string(const Shape& shape) {
 Tensor::Tensor(DType dtype, Shape shape) {
   view_.dtype = dtype;
   view_.shape = std::move(shape);
-  size_t bytes = view_.byte_size();
-  size_t rounded = (bytes + 63) / 64 * 64;
+  // Also used for arenas beyond kMaxTensorElements bytes, so only overflow is refused here.
+  uint64_t bytes = 1;
+  for (int64_t dim : view_.shape)
+    if (dim < 0 || __builtin_mul_overflow(bytes, uint64_t(dim), &bytes)) throw std::bad_alloc();
+  if (__builtin_mul_overflow(bytes, uint64_t(dtype_size(dtype)), &bytes) ||
+      bytes > uint64_t(SIZE_MAX) - 63)
+    throw std::bad_alloc();
+  size_t rounded = size_t((bytes + 63) / 64 * 64);
   if (rounded == 0) rounded = 64;
   view_.data = std::aligned_alloc(64, rounded);
   if (!view_.data) throw std::bad_alloc();

@@ -22,9 +22,28 @@ constexpr int kMaxRank = 8;
 // that keeps every size computation far from overflow while allowing any real model.
 constexpr int64_t kMaxTensorElements = int64_t(1) << 34;
 
-// Product of dims; false when a dim is negative or the product exceeds kMaxTensorElements.
+// Overflow-checked int64 arithmetic, the one place shape rules and kernels do size arithmetic
+// on values that came from a file: false on overflow (the result is then unspecified).
+inline bool checked_add(int64_t a, int64_t b, int64_t* sum) {
+  return !__builtin_add_overflow(a, b, sum);
+}
+inline bool checked_mul(int64_t a, int64_t b, int64_t* product) {
+  return !__builtin_mul_overflow(a, b, product);
+}
+// a·b clamped to the int64 range (work estimates of absurd shapes stay finite).
+int64_t saturating_mul(int64_t a, int64_t b);
+
+// A shape is valid when every dim is >= 0 and the product of its non-zero dims is at most
+// kMaxTensorElements. The second rule also holds for empty tensors, so a [0, 2^62, 2^62] tensor
+// is refused: every partial product and every sum of a valid shape's dims then fits in int64,
+// and a per-axis table of an empty tensor is no larger than that of a real one.
+// shape_element_count: the element count of a valid shape; false for an invalid one.
 bool shape_element_count(const Shape& shape, int64_t* count);
-// Product of known dims; callers must have validated the shape (used after inference).
+// Bytes of a tensor of a valid shape; false when the shape is invalid. The result is at most
+// kMaxTensorElements · 8, which fits both int64 and size_t.
+bool shape_byte_size(const Shape& shape, DType dtype, int64_t* bytes);
+// Product of dims: exact for valid shapes, 0 when any dim is 0, and saturated instead of
+// overflowing for anything else (callers should have validated the shape).
 int64_t shape_numel(const Shape& shape);
 std::string shape_to_string(const Shape& shape);
 bool shape_is_known(const Shape& shape);

@@ -65,6 +65,9 @@ typedef struct atrous_session_options {
   int32_t threads; /* >= 1 */
   atrous_backend backend;
   int32_t optimize; /* non-zero: fold constants/BatchNorm and fuse activations at creation */
+  /* Host memory the session may allocate (arena, scratch, folded constants), checked before
+   * allocating: a model that needs more fails atrous_session_create. 0: the default, 16 GiB. */
+  int64_t max_memory_bytes;
 } atrous_session_options;
 
 /* Status */

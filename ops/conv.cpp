@@ -179,8 +179,8 @@ int64_t conv_multiply_adds(const AttributeMap& attributes,
   if (inputs.size() < 2 || !inputs[1] || inputs[1]->shape.size() != 4 || outputs.empty()) return 0;
   const Shape& w = inputs[1]->shape;
   int64_t total = 1;
-  for (int64_t dim : outputs[0].shape) total = saturating_multiply(total, dim);
-  for (size_t i = 1; i < 4; ++i) total = saturating_multiply(total, w[i]);
+  for (int64_t dim : outputs[0].shape) total = saturating_mul(total, dim);
+  for (size_t i = 1; i < 4; ++i) total = saturating_mul(total, w[i]);
   return total;
 }
 

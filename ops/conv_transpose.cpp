@@ -77,10 +77,9 @@ Status resolve_axes(AttributeReader* reader, const int64_t input[2], const int64
                                ints_to_string(strides) + " and dilations " +
                                ints_to_string(dilations));
     int64_t kernel_span = 0, input_span = 0;
-    if (!checked_multiply(axis.dilation, axis.kernel - 1, &kernel_span) ||
-        kernel_span > kMaxAxisSpan)
+    if (!checked_mul(axis.dilation, axis.kernel - 1, &kernel_span) || kernel_span > kMaxAxisSpan)
       return op_error(kOp, std::string("dilated kernel ") + kAxisNames[a] + " is too large");
-    if (!checked_multiply(axis.input - 1, axis.stride, &input_span) || input_span > kMaxAxisSpan)
+    if (!checked_mul(axis.input - 1, axis.stride, &input_span) || input_span > kMaxAxisSpan)
       return op_error(kOp, std::string("output ") + kAxisNames[a] + " is too large (input " +
                                std::to_string(axis.input) + ", stride " +
                                std::to_string(axis.stride) + ")");
@@ -129,7 +128,7 @@ Status conv_transpose_resolve(const AttributeMap& attributes,
   // group <= C and C·(M/group) <= kMaxTensorElements (W is a valid tensor), so this cannot
   // overflow; checked all the same.
   int64_t filters = 0;
-  if (!checked_multiply(group_filters, group, &filters))
+  if (!checked_mul(group_filters, group, &filters))
     return op_error(kOp, "output channels M = (M/group)·group overflow");
   if (b) {
     ATROUS_RETURN_IF_ERROR(check_dtype(kOp, "bias B", *b, DType::dtype_f32));
@@ -242,8 +241,8 @@ int64_t conv_transpose_multiply_adds(const AttributeMap& attributes,
   (void)outputs;
   if (inputs.size() < 2 || !inputs[0] || !inputs[1] || inputs[1]->shape.size() != 4) return 0;
   int64_t total = 1;
-  for (int64_t dim : inputs[0]->shape) total = saturating_multiply(total, dim);
-  for (size_t i = 1; i < 4; ++i) total = saturating_multiply(total, inputs[1]->shape[i]);
+  for (int64_t dim : inputs[0]->shape) total = saturating_mul(total, dim);
+  for (size_t i = 1; i < 4; ++i) total = saturating_mul(total, inputs[1]->shape[i]);
   return total;
 }
 

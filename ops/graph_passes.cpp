@@ -23,17 +23,22 @@ bool all_inputs_constant(const Graph& graph, const Node& node) {
 
 }  // namespace
 
-Status pass_fold_constants(Graph* graph) {
+Status pass_fold_constants(Graph* graph, int64_t budget_bytes, int64_t* folded_bytes) {
   std::vector<char> remove(graph->nodes.size(), 0);
+  int64_t total = 0;
   for (size_t n = 0; n < graph->nodes.size(); ++n) {
     const Node& node = graph->nodes[n];
     if (!all_inputs_constant(*graph, node)) continue;
     bool small = true;
+    int64_t node_bytes = 0;
     for (int32_t index : node.outputs) {
       const GraphTensor& out = graph->tensors[size_t(index)];
-      small &= shape_numel(out.shape) * int64_t(dtype_size(out.dtype)) <= kMaxFoldedBytes;
+      int64_t bytes = 0;
+      small &= shape_byte_size(out.shape, out.dtype, &bytes) && bytes <= kMaxFoldedBytes;
+      node_bytes += small ? bytes : 0;
     }
-    if (!small) continue;
+    if (!small || node_bytes > budget_bytes - total) continue;
+    total += node_bytes;
     std::vector<TensorView> input_views(node.inputs.size());
     std::vector<const TensorView*> inputs;
     for (size_t i = 0; i < node.inputs.size(); ++i) {
@@ -62,11 +67,12 @@ Status pass_fold_constants(Graph* graph) {
     remove[n] = 1;
   }
   graph_erase_nodes(graph, remove);
+  if (folded_bytes) *folded_bytes = total;
   return Status::success();
 }
 
-Status graph_optimize(Graph* graph) {
-  ATROUS_RETURN_IF_ERROR(pass_fold_constants(graph));
+Status graph_optimize(Graph* graph, int64_t fold_budget_bytes, int64_t* folded_bytes) {
+  ATROUS_RETURN_IF_ERROR(pass_fold_constants(graph, fold_budget_bytes, folded_bytes));
   ATROUS_RETURN_IF_ERROR(pass_fold_batch_norm(graph));
   ATROUS_RETURN_IF_ERROR(pass_fuse_activations(graph));
   ATROUS_RETURN_IF_ERROR(pass_remove_unused(graph));

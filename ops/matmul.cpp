@@ -114,7 +114,7 @@ int64_t gemm_multiply_adds(const AttributeMap& attributes,
                            const std::vector<TensorDesc>&) {
   GemmPlan plan;
   if (!gemm_resolve(attributes, inputs, &plan).ok()) return 0;
-  return saturating_multiply(saturating_multiply(plan.m, plan.n), plan.k);
+  return saturating_mul(saturating_mul(plan.m, plan.n), plan.k);
 }
 
 // ---- matmul ----------------------------------------------------------------------------------
@@ -201,8 +201,8 @@ int64_t matmul_multiply_adds(const AttributeMap&, const std::vector<const Tensor
                              const std::vector<TensorDesc>&) {
   MatmulPlan plan;
   if (!matmul_resolve(inputs, &plan).ok()) return 0;
-  int64_t total = saturating_multiply(saturating_multiply(plan.m, plan.n), plan.k);
-  for (int64_t dim : plan.batch) total = saturating_multiply(total, dim);
+  int64_t total = saturating_mul(saturating_mul(plan.m, plan.n), plan.k);
+  for (int64_t dim : plan.batch) total = saturating_mul(total, dim);
   return total;
 }
 

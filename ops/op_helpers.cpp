@@ -130,16 +130,6 @@ Status normalize_axis(const char* op, const char* name, int64_t axis, int64_t ra
   return Status::success();
 }
 
-bool checked_multiply(int64_t a, int64_t b, int64_t* product) {
-  return !__builtin_mul_overflow(a, b, product);
-}
-
-int64_t saturating_multiply(int64_t a, int64_t b) {
-  int64_t product = 0;
-  if (checked_multiply(a, b, &product)) return product;
-  return ((a < 0) != (b < 0)) ? INT64_MIN : INT64_MAX;
-}
-
 // ---- broadcasting ------------------------------------------------------------------------------
 
 std::vector<int64_t> row_major_strides(const Shape& shape) {
@@ -228,7 +218,7 @@ Status resolve_window_2d(AttributeReader* reader, const int64_t input[2], const 
     axis.dilation = dilations[size_t(i)];
     // kernel <= kMaxTensorElements and dilation <= 2^31: the span can exceed int64, so bound it.
     int64_t span = 0;
-    if (!checked_multiply(axis.dilation, axis.kernel - 1, &span) || span > (int64_t(1) << 40))
+    if (!checked_mul(axis.dilation, axis.kernel - 1, &span) || span > (int64_t(1) << 40))
       return op_error(op, std::string("dilated kernel ") + kAxisNames[i] + " is too large");
     int64_t extent = span + 1;
     if (auto_pad == AutoPad::auto_pad_same_upper || auto_pad == AutoPad::auto_pad_same_lower) {

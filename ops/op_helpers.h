@@ -64,11 +64,6 @@ Status check_output_shape(const char* op, const Shape& shape);
 Status normalize_axis(const char* op, const char* name, int64_t axis, int64_t rank, bool allow_end,
                       int64_t* normalized);
 
-// a·b, false on int64 overflow.
-bool checked_multiply(int64_t a, int64_t b, int64_t* product);
-// a·b clamped to the int64 range (multiply-add counts of absurd shapes stay finite).
-int64_t saturating_multiply(int64_t a, int64_t b);
-
 std::vector<int64_t> row_major_strides(const Shape& shape);
 // NumPy broadcasting of two shapes (aligned at the right; a dim of 1 stretches).
 Status broadcast_shapes(const char* op, const Shape& a, const Shape& b, Shape* result);

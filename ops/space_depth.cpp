@@ -42,7 +42,7 @@ Status block_resolve(const char* op, bool to_space, const AttributeMap& attribut
       return op_error(op, "channels " + std::to_string(s[1]) +
                               " must be divisible by blocksize^2 = " + std::to_string(square));
     int64_t height = 0, width = 0;
-    if (!checked_multiply(s[2], block, &height) || !checked_multiply(s[3], block, &width))
+    if (!checked_mul(s[2], block, &height) || !checked_mul(s[3], block, &width))
       return op_error(op, "output is too large");
     plan->output = {s[0], s[1] / square, height, width};
   } else {
@@ -50,7 +50,7 @@ Status block_resolve(const char* op, bool to_space, const AttributeMap& attribut
       return op_error(op, "height and width of " + shape_to_string(s) +
                               " must be divisible by blocksize " + std::to_string(block));
     int64_t channels = 0;
-    if (!checked_multiply(s[1], square, &channels)) return op_error(op, "output is too large");
+    if (!checked_mul(s[1], square, &channels)) return op_error(op, "output is too large");
     plan->output = {s[0], channels, s[2] / block, s[3] / block};
   }
   return check_output_shape(op, plan->output);

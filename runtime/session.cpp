@@ -76,6 +76,9 @@ Status Session::create(std::shared_ptr<const Model> model, const SessionOptions&
   if (!model) return Status::error("no model");
   if (options.threads < 1 || options.threads > 1024)
     return Status::error("threads must be in [1, 1024], got " + std::to_string(options.threads));
+  if (options.max_memory_bytes < 1)
+    return Status::error("max_memory_bytes must be >= 1, got " +
+                         std::to_string(options.max_memory_bytes));
   SessionOptions effective = options;
   if (options.backend == Backend::backend_cuda) {
     std::string reason = "this build has no CUDA backend";
@@ -94,8 +97,19 @@ Status Session::create(std::shared_ptr<const Model> model, const SessionOptions&
   created->model_ = std::move(model);
   created->options_ = effective;
   created->graph_ = created->model_->graph();  // shares constant storage with the model
-  if (options.optimize) ATROUS_RETURN_IF_ERROR(graph_optimize(&created->graph_));
+  if (options.optimize)
+    ATROUS_RETURN_IF_ERROR(
+        graph_optimize(&created->graph_, options.max_memory_bytes, &created->folded_bytes_));
   const Graph& graph = created->graph_;
+  // Every tensor computed at run time lives in the arena, so the largest one bounds it from
+  // below: checked before the kernels size their tables by these shapes.
+  int64_t largest = 0;
+  for (const GraphTensor& tensor : graph.tensors) {
+    int64_t bytes = 0;
+    if (!tensor.is_constant && shape_byte_size(tensor.shape, tensor.dtype, &bytes))
+      largest = std::max(largest, bytes);
+  }
+  ATROUS_RETURN_IF_ERROR(created->check_memory(largest, "activation"));
   if (effective.backend == Backend::backend_cpu) ATROUS_RETURN_IF_ERROR(created->prepare_cpu());
 #ifdef ATROUS_HAVE_CUDA
   if (effective.backend == Backend::backend_cuda) {
@@ -137,6 +151,12 @@ Status Session::prepare_cpu() {
   config.threads = options_.threads;
   kernels_.resize(graph_.nodes.size());
   for (size_t n = 0; n < graph_.nodes.size(); ++n) {
+    // A node whose outputs are all empty has nothing to do (op_run_reference returns at once);
+    // a kernel would only size tables by its (possibly huge) other dims.
+    bool all_empty = true;
+    for (int32_t index : graph_.nodes[n].outputs)
+      all_empty &= shape_numel(graph_.tensors[size_t(index)].shape) == 0;
+    if (all_empty) continue;
     kernels_[n] = cpu_make_kernel(graph_, n, config);
     if (kernels_[n]) scratch_bytes_ = std::max(scratch_bytes_, kernels_[n]->scratch_bytes());
   }
@@ -156,9 +176,38 @@ Status Session::plan_arena() {
   skip_ = std::move(plan.skip);
   arena_bytes_ = plan.arena_bytes;
   unplanned_bytes_ = plan.unplanned_bytes;
+  // Each term is below 2^62 (the planner's sizes are sums of valid tensor sizes).
+  ATROUS_RETURN_IF_ERROR(
+      check_memory(int64_t(std::min<size_t>(arena_bytes_, size_t(1) << 62)) +
+                       int64_t(std::min<size_t>(scratch_bytes_, size_t(1) << 62)) + folded_bytes_,
+                   "activation, scratch and folded-constant"));
   if (arena_bytes_) arena_ = Tensor(DType::dtype_u8, Shape{int64_t(arena_bytes_)});
   if (scratch_bytes_) scratch_ = Tensor(DType::dtype_u8, Shape{int64_t(scratch_bytes_)});
   return Status::success();
+}
+
+namespace {
+
+std::string format_bytes(int64_t bytes) {
+  static const char* const kUnits[] = {"bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+  double value = double(bytes);
+  int unit = 0;
+  while (value >= 1024.0 && unit < 6) {
+    value /= 1024.0;
+    ++unit;
+  }
+  char text[64];
+  std::snprintf(text, sizeof(text), unit ? "%.1f %s" : "%.0f %s", value, kUnits[unit]);
+  return text;
+}
+
+}  // namespace
+
+Status Session::check_memory(int64_t needed_bytes, const char* what) const {
+  if (needed_bytes <= options_.max_memory_bytes) return Status::success();
+  return Status::error("model needs " + format_bytes(needed_bytes) + " of " + what +
+                       " memory, over the limit of " + format_bytes(options_.max_memory_bytes) +
+                       " (SessionOptions::max_memory_bytes / --max-memory)");
 }
 
 Status Session::run(const std::vector<NamedInput>& inputs, std::vector<Tensor>* outputs) {

@@ -26,6 +26,11 @@ struct SessionOptions {
   int threads = 1;
   bool optimize = true;  // run graph_optimize (constant/BN folding, activation fusion) first
   bool profile = false;  // time every node (Session::profile)
+  // Host memory a session may allocate: the activation arena, kernel scratch and constant
+  // folding results together (docs/CLI.md, --max-memory). Checked before any allocation, so a
+  // model that needs more fails Session::create with one line instead of aborting.
+  int64_t max_memory_bytes = kDefaultMaxMemoryBytes;
+  static constexpr int64_t kDefaultMaxMemoryBytes = int64_t(16) << 30;
 };
 
 // Per node of the session's graph, accumulated over the runs made with SessionOptions::profile.
@@ -81,6 +86,7 @@ class Session {
  private:
   Status prepare_cpu();
   Status plan_arena();
+  Status check_memory(int64_t needed_bytes, const char* what) const;
   std::shared_ptr<const Model> model_;
   SessionOptions options_;
   Graph graph_;
@@ -94,6 +100,7 @@ class Session {
   std::vector<size_t> offsets_;
   std::vector<bool> skip_;  // nodes whose output the arena aliasing already produces
   size_t arena_bytes_ = 0, scratch_bytes_ = 0, unplanned_bytes_ = 0;
+  int64_t folded_bytes_ = 0;  // constant folding results made by this session
   Tensor arena_, scratch_;
   std::vector<NodeProfile> profile_;
 };

@@ -49,7 +49,7 @@ if [ "$quick" = 0 ]; then
   ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
     ctest --test-dir build-asan --output-on-failure -j"$jobs"
 
-  stage "threading tests ([threads]: thread pool, C API sessions sharing a model, merger) under ThreadSanitizer"
+  stage "threading tests ([threads]: thread pool, C API sessions sharing a model, merger, eval) under ThreadSanitizer"
   cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DATROUS_TSAN=ON -DATROUS_CUDA=OFF -DATROUS_INSTALL_TEST=OFF >/dev/null
   cmake --build build-tsan -j"$jobs" --target atrous_tests
   TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" build-tsan/atrous_tests "[threads]"

@@ -1,7 +1,11 @@
 // `atrous`: the command-line front end (docs/CLI.md).
 #include <algorithm>
+#include <cctype>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <exception>
+#include <new>
 #include <sstream>
 #include <string>
 #include <utility>
@@ -34,6 +38,46 @@ bool parse_int(const std::string& text, long long* value) {
   for (size_t j = i; j < text.size(); ++j)
     if (text[j] < '0' || text[j] > '9') return false;
   *value = std::stoll(text);
+  return true;
+}
+
+bool parse_size(const std::string& text, uint64_t* bytes) {
+  if (text.empty()) return false;
+  size_t digits = 0;
+  while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) ++digits;
+  if (digits == 0 || digits > 15) return false;
+  uint64_t value = std::stoull(text.substr(0, digits));
+  std::string unit = text.substr(digits);
+  if (!unit.empty() && (unit.back() == 'B' || unit.back() == 'b')) unit.pop_back();
+  int shift = 0;
+  if (unit == "k" || unit == "K" || unit == "Ki")
+    shift = 10;
+  else if (unit == "m" || unit == "M" || unit == "Mi")
+    shift = 20;
+  else if (unit == "g" || unit == "G" || unit == "Gi")
+    shift = 30;
+  else if (unit == "t" || unit == "T" || unit == "Ti")
+    shift = 40;
+  else if (!unit.empty())
+    return false;
+  if (value > (uint64_t(1) << (62 - shift))) return false;
+  *bytes = value << shift;
+  return true;
+}
+
+void add_max_memory_option(CLI::App* command, std::string* text) {
+  command
+      ->add_option("--max-memory", *text,
+                   "host memory the session may allocate: arena, scratch and folded constants "
+                   "(default 16G)")
+      ->type_name("SIZE");
+}
+
+bool parse_max_memory(const std::string& text, int64_t* bytes) {
+  if (text.empty()) return true;
+  uint64_t value = 0;
+  if (!parse_size(text, &value) || value < (uint64_t(1) << 20)) return false;
+  *bytes = int64_t(value);
   return true;
 }
 
@@ -158,7 +202,7 @@ int usage_error(const CLI::App& app, const CLI::ParseError& e, int argc, char** 
 
 }  // namespace
 
-int main(int argc, char** argv) {
+static int run_main(int argc, char** argv) {
   CLI::App app{"atrous: DeepLab-family segmentation inference (docs/CLI.md)", "atrous"};
   app.set_help_flag("-h,--help", "print this help and exit");  // subcommands inherit it
   app.require_subcommand(0, 1);
@@ -220,4 +264,20 @@ int main(int argc, char** argv) {
     if (entry.first->parsed()) return entry.second();
   std::fputs(app.help().c_str(), stderr);
   return 2;
+}
+
+// The last line of defence: commands report failures as Status values and check memory needs
+// before allocating, but an allocation beyond the machine or a library's exception must still
+// end as one line and exit 1, never as an abort.
+int main(int argc, char** argv) {
+  try {
+    return run_main(argc, argv);
+  } catch (const std::bad_alloc&) {
+    return atrous::cli_fail(
+        "out of memory (a smaller input, --max-memory or fewer --threads may help)");
+  } catch (const std::exception& e) {
+    return atrous::cli_fail(e.what());
+  } catch (...) {
+    return atrous::cli_fail("unexpected internal error");
+  }
 }

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <cstdint>
 #include <functional>
 #include <string>
 
@@ -20,6 +21,13 @@ using CommandRunner = std::function<int()>;
 // Prints "atrous: error: MESSAGE" on stderr and returns `code` (1 for failures, 2 for usage).
 int cli_fail(const std::string& message, int code = 1);
 bool parse_int(const std::string& text, long long* value);
+// "2G", "512M", "64k" (powers of 1024) or plain bytes.
+bool parse_size(const std::string& text, uint64_t* bytes);
+// --max-memory SIZE of run, segment and bench: SessionOptions::max_memory_bytes.
+void add_max_memory_option(CLI::App* command, std::string* text);
+// *bytes from the option's text (left alone when empty); false (a usage error) when the text
+// is not a size of at least 1M.
+bool parse_max_memory(const std::string& text, int64_t* bytes);
 // Writes `text` to `path` (replacing it); an error names the path.
 Status write_text_file(const std::string& path, const std::string& text);
 // Stages `path` in `files` and runs write(temporary path); an error names `path`, not the

@@ -83,7 +83,7 @@ struct OpTime {
 
 struct BenchArguments {
   std::string model_path, arch, size_text, json_path, backend_text;
-  std::string threads_text, runs_text, warmup_text, seed_text;
+  std::string threads_text, runs_text, warmup_text, seed_text, max_memory_text;
   bool profile = false;
 };
 
@@ -111,6 +111,9 @@ int run_bench(const BenchArguments& a) {
                       2);
   }
   if (int code = parse_backend_option("bench", a.backend_text, &options.backend)) return code;
+  if (!parse_max_memory(a.max_memory_text, &options.max_memory_bytes))
+    return cli_fail("bench: --max-memory needs a size of at least 1M (bytes, or with K, M, G or T)",
+                    2);
   if (model_path.empty() == arch.empty())
     return cli_fail(
         "bench: give a model file or --arch NAME, not both (usage: atrous bench "
@@ -331,6 +334,7 @@ CommandRunner add_command_bench(CLI::App& app) {
       ->type_name("HxW");
   add_threads_option(cmd, &a->threads_text);
   add_backend_option(cmd, &a->backend_text, Backend::backend_cpu);
+  add_max_memory_option(cmd, &a->max_memory_text);
   cmd->add_option("--runs", a->runs_text, "timed runs, 1 to 100000 (default 10)")->type_name("N");
   cmd->add_option("--warmup", a->warmup_text, "untimed runs first, 0 to 100000 (default 2)")
       ->type_name("N");

@@ -98,31 +98,6 @@ struct EvalArguments {
   const CLI::Option* memory_budget_option = nullptr;  // to tell "--memory-budget ''" from none
 };
 
-// "2G", "512M", "64k" (powers of 1024) or plain bytes.
-bool parse_size(const std::string& text, uint64_t* bytes) {
-  if (text.empty()) return false;
-  size_t digits = 0;
-  while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) ++digits;
-  if (digits == 0 || digits > 15) return false;
-  uint64_t value = std::stoull(text.substr(0, digits));
-  std::string unit = text.substr(digits);
-  if (!unit.empty() && (unit.back() == 'B' || unit.back() == 'b')) unit.pop_back();
-  int shift = 0;
-  if (unit == "k" || unit == "K" || unit == "Ki")
-    shift = 10;
-  else if (unit == "m" || unit == "M" || unit == "Mi")
-    shift = 20;
-  else if (unit == "g" || unit == "G" || unit == "Gi")
-    shift = 30;
-  else if (unit == "t" || unit == "T" || unit == "Ti")
-    shift = 40;
-  else if (!unit.empty())
-    return false;
-  if (value > (uint64_t(1) << (62 - shift))) return false;
-  *bytes = value << shift;
-  return true;
-}
-
 int run_eval(const EvalArguments& a) {
   const std::string &format = a.format, &gt_json = a.gt_json, &gt_dir = a.gt_dir,
                     &pred_json = a.pred_json, &pred_dir = a.pred_dir, &gt_root = a.gt_root,

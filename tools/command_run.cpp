@@ -70,7 +70,7 @@ Status make_directories(const std::string& path) {
 namespace {
 
 struct RunArguments {
-  std::string model_path, output_dir, threads_text, backend_text;
+  std::string model_path, output_dir, threads_text, backend_text, max_memory_text;
   std::vector<std::string> inputs;
   bool no_optimize = false;
 };
@@ -89,6 +89,9 @@ int run_run(const RunArguments& a) {
   options.optimize = !a.no_optimize;
   if (int code = parse_threads_option("run", a.threads_text, &options.threads)) return code;
   if (int code = parse_backend_option("run", a.backend_text, &options.backend)) return code;
+  if (!parse_max_memory(a.max_memory_text, &options.max_memory_bytes))
+    return cli_fail("run: --max-memory needs a size of at least 1M (bytes, or with K, M, G or T)",
+                    2);
   if (model_path.empty())
     return cli_fail(
         "run: no model given (usage: atrous run MODEL --input NAME=FILE.npy ... --output-dir DIR)",
@@ -167,6 +170,7 @@ CommandRunner add_command_run(CLI::App& app) {
       ->type_name("DIR");
   add_threads_option(cmd, &a->threads_text);
   add_backend_option(cmd, &a->backend_text, SessionOptions().backend);
+  add_max_memory_option(cmd, &a->max_memory_text);
   cmd->add_flag("--no-optimize", a->no_optimize, "run the graph exactly as stored");
   return [a] { return run_run(*a); };
 }

@@ -366,7 +366,8 @@ Status check_output_names(const std::vector<std::string>& images, const std::str
 }
 
 struct SegmentArguments {
-  std::string model_path, output_dir, format_name, convention_name, threads_text, backend_text;
+  std::string model_path, output_dir, format_name, convention_name, threads_text, backend_text,
+      max_memory_text;
   std::vector<std::string> images;
   bool scales_given = false, flip = false, dump_maps = false;
   std::string scales_text;
@@ -383,6 +384,9 @@ int run_segment(const SegmentArguments& a) {
   const bool scales_given = a.scales_given;
   if (int code = parse_threads_option("segment", a.threads_text, &options.threads)) return code;
   if (int code = parse_backend_option("segment", a.backend_text, &options.backend)) return code;
+  if (!parse_max_memory(a.max_memory_text, &options.max_memory_bytes))
+    return cli_fail(
+        "segment: --max-memory needs a size of at least 1M (bytes, or with K, M, G or T)", 2);
   if (!format_name.empty() && format_name != "coco" && format_name != "cityscapes" &&
       format_name != "all")
     return cli_fail("segment: --format must be coco, cityscapes or all", 2);
@@ -515,6 +519,7 @@ CommandRunner add_command_segment(CLI::App& app) {
       ->type_name("DIR");
   add_threads_option(cmd, &a->threads_text);
   add_backend_option(cmd, &a->backend_text, SessionOptions().backend);
+  add_max_memory_option(cmd, &a->max_memory_text);
   const char* panoptic = "panoptic models";
   cmd->add_option("--format", a->format_name, "panoptic files: coco (default), cityscapes or all")
       ->type_name("NAME")
