@@ -114,7 +114,7 @@ def test_unsupported_op_names_op_and_node_and_keeps_old_file(tmp_path):
     out = tmp_path / "m.atrous"
     out.write_bytes(b"previous")
     result = run_cli(source, "-o", out)
-    assert result.returncode == 2
+    assert result.returncode == 1
     assert result.stderr.strip() == \
         "atrous-convert: error: unsupported ONNX op 'LeakyRelu' (node 'head/leaky')"
     assert out.read_bytes() == b"previous"
@@ -123,9 +123,9 @@ def test_unsupported_op_names_op_and_node_and_keeps_old_file(tmp_path):
 
 def test_missing_model_and_unwritable_output(tmp_path, relu_onnx):
     result = run_cli(tmp_path / "missing.onnx", "-o", tmp_path / "m.atrous")
-    assert result.returncode == 2 and "missing.onnx" in result.stderr
+    assert result.returncode == 1 and "missing.onnx" in result.stderr
     result = run_cli(relu_onnx, "-o", tmp_path / "no" / "such" / "dir" / "m.atrous")
-    assert result.returncode == 2 and result.stderr.startswith("atrous-convert: error: ")
+    assert result.returncode == 1 and result.stderr.startswith("atrous-convert: error: ")
     assert len(result.stderr.strip().splitlines()) == 1
 
 
@@ -135,7 +135,7 @@ def test_dynamic_input_needs_input_shape(tmp_path):
     onnx.save(model, str(source))
     out = tmp_path / "m.atrous"
     result = run_cli(source, "-o", out)
-    assert result.returncode == 2
+    assert result.returncode == 1
     assert "'x'" in result.stderr and "--input-shape" in result.stderr and "[N,3,H,W]" in result.stderr
     assert not out.exists()
     result = run_cli(source, "-o", out, "--input-shape", "x=1x3x17x23")

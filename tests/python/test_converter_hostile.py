@@ -1,5 +1,5 @@
 """Hostile converter inputs: every failure is one line, `atrous-convert: error: ...` with exit
-status 2, never a Python traceback. The TFLite files are deterministic mutations of the bundled
+status 1 (a model that cannot be converted), never a Python traceback. The TFLite files are deterministic mutations of the bundled
 models (seeded word changes in the flatbuffer's tables and truncations); the ONNX files are
 generated here."""
 import contextlib
@@ -32,7 +32,7 @@ def assert_clean_failure_or_success(code, stderr, out):
         assert out.exists()
         return
     lines = stderr.strip().splitlines()
-    assert code == 2 and len(lines) == 1, stderr
+    assert code == 1 and len(lines) == 1, stderr
     assert lines[0].startswith("atrous-convert: error: "), stderr
     # The converter's last-resort handler must not be what answered: every known cause has
     # its own message.
@@ -110,7 +110,7 @@ def test_onnx_initializers_without_data_or_with_negative_dims(tmp_path, dims, va
     onnx.save(_model_with_initializer(_initializer(dims, values)), str(source))
     out = tmp_path / "m.atrous"
     code, stderr = convert_in_process(source, out)
-    assert code == 2 and stderr.startswith("atrous-convert: error: " + message), stderr
+    assert code == 1 and stderr.startswith("atrous-convert: error: " + message), stderr
     assert len(stderr.strip().splitlines()) == 1
     assert not out.exists()
 
@@ -125,7 +125,7 @@ def test_inputs_beyond_the_runtime_limit_are_refused(tmp_path):
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(source))
     out = tmp_path / "big.atrous"
     code, stderr = convert_in_process(source, out)
-    assert code == 2, stderr
+    assert code == 1, stderr
     assert "shape [1, 1, 1000000, 1000000] has more than 2^34 elements, the runtime's limit" in stderr
     assert not out.exists()
     # At the limit itself a model is written (2^34 = 131072 x 131072).

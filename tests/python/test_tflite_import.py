@@ -397,7 +397,7 @@ def run_cli(*args):
 def test_quantized_models_are_rejected(name, test_assets, tmp_path):
     out = tmp_path / "m.atrous"
     result = run_cli(os.path.join(test_assets, "models", name), "-o", out)
-    assert result.returncode == 2
+    assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("atrous-convert: error: quantized TFLite models are not "
                                                    "supported yet"), result.stderr
@@ -434,7 +434,7 @@ def test_unsupported_ops_are_named(tmp_path):
     source.write_bytes(m.finish([c]))
     out = tmp_path / "m.atrous"
     result = run_cli(source, "-o", out)
-    assert result.returncode == 2
+    assert result.returncode == 1
     assert result.stderr.strip() == (
         "atrous-convert: error: unsupported TFLite ops: LEAKY_RELU (operator 1, output 'b'); "
         "custom op 'MyFancyOp' (operator 2, output 'c')")
@@ -469,7 +469,7 @@ def test_tflite_is_detected_by_identifier(tmp_path):
     for broken in (b"\x00" * 4 + b"TFL3" + b"\x00" * 8, small_network()[:1500]):
         source.write_bytes(broken)
         result = run_cli(source, "-o", out)
-        assert result.returncode == 2 and result.stderr.startswith("atrous-convert: error: ")
+        assert result.returncode == 1 and result.stderr.startswith("atrous-convert: error: ")
         assert len(result.stderr.strip().splitlines()) == 1
 
 

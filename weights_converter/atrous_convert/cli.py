@@ -1,7 +1,9 @@
 """`atrous-convert MODEL.onnx|MODEL.tflite -o OUT.atrous [metadata flags]`.
 
-Errors print one line, `atrous-convert: error: ...`, on stderr and exit with status 2; no output
-file is created or replaced in that case.
+Errors print one line, `atrous-convert: error: ...`, on stderr and exit with status 2 for a wrong
+command line (a bad flag or value, or `--input-shape` that does not fit the model) and 1 for a model
+that cannot be converted (unreadable, corrupt, unsupported) or an output that cannot be written; no
+output file is created or replaced in either case.
 """
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from typing import Dict, List, Optional
 
 from . import __version__, metadata as meta
 from .convert import convert
-from .errors import ConversionError
+from .errors import ConversionError, UsageError
 from .writer import Attr, FLOATS, INTS, STRINGS, attr_string
 
 PROG = "atrous-convert"
@@ -19,7 +21,7 @@ PROG = "atrous-convert"
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, no usage dump
-        raise ConversionError(message)
+        raise UsageError(message)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -96,25 +98,34 @@ def input_shapes_from_args(arguments: List[str]) -> Dict[str, List[int]]:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    try:
+    try:  # everything the command line says on its own: a mistake here is a usage error
         args = build_parser().parse_args(argv)
-        ir = convert(args.model, args.output, input_shapes=input_shapes_from_args(args.input_shape),
-                     fold_batch_norm=not args.no_fold, metadata=metadata_from_args(args))
+        input_shapes = input_shapes_from_args(args.input_shape)
+        metadata = metadata_from_args(args)
     except ConversionError as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 2
+    try:
+        ir = convert(args.model, args.output, input_shapes=input_shapes,
+                     fold_batch_norm=not args.no_fold, metadata=metadata)
+    except UsageError as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return 2
+    except ConversionError as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return 1
     except OSError as error:
         print(f"{PROG}: error: {error.filename or args.output}: {error.strerror}", file=sys.stderr)
-        return 2
+        return 1
     except MemoryError:
         print(f"{PROG}: error: out of memory", file=sys.stderr)
-        return 2
+        return 1
     except Exception as error:  # noqa: BLE001 - the last line of defence: never a traceback
         # Every known cause is a ConversionError where it happens; this is for the unknown ones.
         text = " ".join(str(error).split())
         print(f"{PROG}: error: internal error ({type(error).__name__}: {text}); please report it",
               file=sys.stderr)
-        return 2
+        return 1
     parameters = sum(t.data.size for t in ir.tensors if t.is_constant)
     print(f"{args.output}: {len(ir.nodes)} nodes, {len(ir.tensors)} tensors, "
           f"{parameters} constant values, inputs "

@@ -9,7 +9,7 @@ from typing import Dict, Optional, Sequence, Union
 import onnx
 
 from . import __version__, metadata as meta, tflite_import
-from .errors import ConversionError
+from .errors import ConversionError, UsageError
 from .onnx_import import convert_model, load_onnx
 from .writer import Attr, Model, attr_ints, attr_string, write_model
 
@@ -61,10 +61,16 @@ def convert_to_model(model: Union[str, bytes, onnx.ModelProto],
     entries = {"producer": attr_string(f"atrous-convert {__version__}"),
                "source": attr_string(source)}
     entries.update(implied)
+    # The entries come from the caller (the command line's flags): a bad one is a usage error.
     for key, attr in (metadata or {}).items():
         if key == "producer":
-            raise ConversionError("metadata 'producer' is set by the converter")
-        entries[key] = meta.check_known(key, attr)
+            raise UsageError("metadata 'producer' is set by the converter")
+        try:
+            entries[key] = meta.check_known(key, attr)
+        except UsageError:
+            raise
+        except ConversionError as error:
+            raise UsageError(str(error)) from None
     ir.metadata = entries
     return ir
 

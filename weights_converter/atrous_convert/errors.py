@@ -1,4 +1,4 @@
-"""The one exception type the converter raises for bad or unsupported input."""
+"""The exception types the converter raises for bad or unsupported input."""
 
 
 class ConversionError(Exception):
@@ -6,3 +6,9 @@ class ConversionError(Exception):
 
     The message is one line and names what was wrong and where (op type, node, tensor).
     """
+
+
+class UsageError(ConversionError):
+    """A command-line value that is wrong in itself or for this model (e.g. `--input-shape` naming a
+    tensor that is not a graph input): `atrous-convert` exits with status 2 for these, 1 for the
+    model's own problems."""

@@ -18,7 +18,7 @@ import onnx
 from onnx import helper, numpy_helper
 
 from . import folding, passes, shapes
-from .errors import ConversionError
+from .errors import ConversionError, UsageError
 from .writer import Attr, Model, Tensor, attr_ints, dtype_name_of
 
 
@@ -190,7 +190,7 @@ class Importer:
         self._add_inputs(initializers)
         unknown = set(self.input_shapes) - {i.name for i in self.graph.input}
         if unknown:
-            raise ConversionError(f"--input-shape names '{sorted(unknown)[0]}', which is not a graph input")
+            raise UsageError(f"--input-shape names '{sorted(unknown)[0]}', which is not a graph input")
         for node in topological_order(self.graph, set(self.values)):
             self._convert_node(node, HANDLERS)
         self._add_outputs()
@@ -216,7 +216,7 @@ class Importer:
             if fixed is not None:
                 fixed = [int(d) for d in fixed]
                 if len(fixed) != len(dims) or any(d >= 0 and d != f for d, f in zip(dims, fixed)):
-                    raise ConversionError(f"--input-shape {name}={'x'.join(map(str, fixed))} conflicts "
+                    raise UsageError(f"--input-shape {name}={'x'.join(map(str, fixed))} conflicts "
                                           f"with the model's shape {self._dims_text(type_proto)}")
                 dims = fixed
             if any(d < 0 for d in dims) or not type_proto.tensor_type.HasField("shape"):

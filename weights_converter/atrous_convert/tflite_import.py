@@ -25,7 +25,7 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from . import passes, shapes
-from .errors import ConversionError
+from .errors import ConversionError, UsageError
 from .writer import Attr, Model, Tensor, attr_ints, dtype_name_of
 
 try:
@@ -451,7 +451,7 @@ class Importer:
     def _add_inputs(self) -> None:
         unknown = set(self.input_shapes) - {self.tensor_name(i) for i in self.graph_inputs}
         if unknown:
-            raise ConversionError(f"--input-shape names '{sorted(unknown)[0]}', which is not a graph input")
+            raise UsageError(f"--input-shape names '{sorted(unknown)[0]}', which is not a graph input")
         for k in self.graph_inputs:
             name = self.tensor_name(k)
             kind = self.tensor_type(k)
@@ -467,7 +467,7 @@ class Importer:
                 raise ConversionError(f"graph input '{name}' has no static shape in the flatbuffer")
             fixed = self.input_shapes.get(name)
             if fixed is not None and tuple(int(d) for d in fixed) != tuple(dims):
-                raise ConversionError(f"--input-shape {name}={'x'.join(map(str, fixed))}: TFLite models "
+                raise UsageError(f"--input-shape {name}={'x'.join(map(str, fixed))}: TFLite models "
                                       f"are converted with their recorded static shape "
                                       f"{'x'.join(map(str, dims))}")
             index = self.ir.add_tensor(Tensor(name, dtype, tuple(dims)))
