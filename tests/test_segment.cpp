@@ -465,3 +465,16 @@ TEST_CASE("output files appear together on commit and not at all otherwise", "[s
   CHECK(entries() == 0);
   rmdir(folder);
 }
+
+// Found by fuzz/fuzz_image.cpp: a TGA shorter than its 18-byte header (here 17 bytes, run-length
+// true colour, 8197x7299 at 15 bits) had its missing bytes read as zeros by stb, which then decoded
+// all 60 million pixels before the read past the end was seen.
+TEST_CASE("images: a TGA shorter than its header is refused before decoding", "[segment]") {
+  const std::vector<uint8_t> tga = {0x00, 0x00, 0x0A, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+                                    0x00, 0x00, 0x00, 0x05, 0x20, 0x83, 0x1C, 0x0F};
+  Image loaded;
+  const Status status = image_load_rgb_memory(tga.data(), tga.size(), &loaded);
+  CHECK_FALSE(status.ok());
+  CHECK_THAT(status.message(), Catch::Contains("truncated or corrupt"));
+  CHECK_THAT(status.message(), Catch::Contains("8197x7299"));
+}
