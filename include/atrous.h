@@ -119,7 +119,7 @@ typedef struct atrous_image {
   uint8_t* pixels;  /* owned: free with atrous_image_release when atrous allocated it */
 } atrous_image;
 
-/* Decodes PNG, JPEG, BMP, GIF, TGA, PSD, PNM or HDR to RGB (gray is replicated, alpha dropped).
+/* Decodes PNG, JPEG or BMP to RGB (gray is replicated, alpha dropped).
  * Images above 16384 pixels on a side are refused. */
 atrous_status* atrous_image_load(const char* path, atrous_image* image);
 atrous_status* atrous_image_write_png(const char* path, const atrous_image* image);

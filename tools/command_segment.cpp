@@ -513,8 +513,7 @@ CommandRunner add_command_segment(CLI::App& app) {
       "Image in, segmentation out: label and overlay PNGs and a JSON summary per image "
       "(semantic, foreground and panoptic models)");
   cmd->add_option("MODEL", a->model_path, "a .atrous model with task metadata")->type_name("FILE");
-  cmd->add_option("IMAGE", a->images, "images (PNG, JPEG, BMP, GIF, TGA, PSD, PNM, HDR)")
-      ->type_name("FILE");
+  cmd->add_option("IMAGE", a->images, "images (PNG, JPEG, BMP)")->type_name("FILE");
   cmd->add_option("-o,--output-dir", a->output_dir, "where the files go (required)")
       ->type_name("DIR");
   add_threads_option(cmd, &a->threads_text);

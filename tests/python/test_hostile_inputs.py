@@ -63,7 +63,10 @@ def test_headers_claiming_more_pixels_than_the_file_holds_are_refused(atrous_bin
     result = segment(atrous_bin, [str(path)], tmp_path / "out")
     assert time.monotonic() - start < 20
     assert result.returncode == 1, result.stderr
-    assert "16384x16384" in result.stderr and "truncated or corrupt" in result.stderr, result.stderr
+    if kind == "bmp":
+        assert "16384x16384" in result.stderr and "truncated or corrupt" in result.stderr, result.stderr
+    else:  # stb's decoders of these formats are not built (docs/FUZZING.md): refused by name
+        assert "is not an image this tool can read (PNG, JPEG, BMP)" in result.stderr, result.stderr
     assert not (tmp_path / "out" / "lying_labels.png").exists()
 
 
@@ -79,17 +82,14 @@ def encoded(image, fmt, **options):
 
 @pytest.mark.parametrize("fmt,ext,options", [
     ("PNG", "png", {}), ("JPEG", "jpg", {"quality": 90}), ("JPEG", "jpg", {"progressive": True}),
-    ("BMP", "bmp", {}), ("TGA", "tga", {}), ("TGA", "tga", {"compression": "tga_rle"}),
-    ("PPM", "ppm", {}), ("GIF", "gif", {})])
+    ("BMP", "bmp", {})])
 def test_truncated_photos_are_refused_and_whole_ones_decode(atrous_bin, tmp_path, fmt, ext, options):
     data = encoded(photo(), fmt, **options)
     whole = tmp_path / f"whole.{ext}"
     whole.write_bytes(data)
     result = segment(atrous_bin, [str(whole)], tmp_path / "out")
     assert result.returncode == 0, result.stderr
-    # The last byte of pixel data matters too (a TGA's 26-byte v2 footer does not, nor a GIF's
-    # trailer byte after its last block terminator).
-    end = len(data) - (26 if data.endswith(b"TRUEVISION-XFILE.\0") else 1 if fmt == "GIF" else 0)
+    end = len(data)  # the last byte of pixel data matters too
     for keep in (len(data) * 2 // 3, end - 1):
         cut = tmp_path / f"cut.{ext}"
         cut.write_bytes(data[:keep])
@@ -99,21 +99,17 @@ def test_truncated_photos_are_refused_and_whole_ones_decode(atrous_bin, tmp_path
         assert not (tmp_path / "out" / "cut_labels.png").exists()
 
 
-def test_a_valid_psd_and_tga_decode_to_their_pixels(atrous_bin, tmp_path):
-    # Lossless formats: the overlay's source pixels are not written, so compare through `run`-free
-    # means: the labels of a PNG and of the same pixels as PSD/TGA must be identical.
-    small = photo().resize((97, 61))
-    pixels = np.asarray(small)
-    planar = b"".join(pixels[:, :, c].tobytes() for c in range(3))
-    (tmp_path / "same.psd").write_bytes(psd_header(97, 61) + planar)
-    small.save(tmp_path / "same.png")
-    small.save(tmp_path / "same_tga.tga")
-    for name in ("same.psd", "same.png", "same_tga.tga"):
-        result = segment(atrous_bin, [str(tmp_path / name)], tmp_path / name.replace(".", "_"))
-        assert result.returncode == 0, result.stderr
-    reference = np.asarray(Image.open(tmp_path / "same_png" / "same_labels.png"))
-    assert np.array_equal(np.asarray(Image.open(tmp_path / "same_psd" / "same_labels.png")), reference)
-    assert np.array_equal(np.asarray(Image.open(tmp_path / "same_tga_tga" / "same_tga_labels.png")), reference)
+@pytest.mark.parametrize("fmt,ext,options", [
+    ("TGA", "tga", {}), ("TGA", "tga", {"compression": "tga_rle"}), ("PPM", "ppm", {}), ("GIF", "gif", {})])
+def test_formats_other_than_png_jpeg_and_bmp_are_refused_by_name(atrous_bin, tmp_path, fmt, ext, options):
+    # stb_image 2.27's decoders of these formats had memory and undefined-behaviour defects found by
+    # fuzzing (docs/FUZZING.md); they are not built, and a valid file is refused with its reason.
+    path = tmp_path / f"whole.{ext}"
+    path.write_bytes(encoded(photo().resize((97, 61)), fmt, **options))
+    result = segment(atrous_bin, [str(path)], tmp_path / "out")
+    assert result.returncode == 1, result.stderr
+    assert "is not an image this tool can read (PNG, JPEG, BMP)" in result.stderr, result.stderr
+    assert not (tmp_path / "out" / "whole_labels.png").exists()
 
 
 def test_not_regular_files_are_named_for_what_they_are(atrous_bin, tmp_path):
