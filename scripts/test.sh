@@ -45,7 +45,9 @@ ATROUS_BIN="$PWD/build/atrous" .venv/bin/python -m pytest -q tests/python
 if [ "$quick" = 0 ]; then
   stage "unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"
   cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DATROUS_SANITIZE=ON -DATROUS_CUDA=OFF -DATROUS_INSTALL_TEST=OFF >/dev/null
-  cmake --build build-asan -j"$jobs" --target atrous_tests
+  # Every executable CTest runs: the unit tests, the CLI (its help and docs tests), the
+  # allocation-failure tests of the C API and the CUDA tests (which report skipped here).
+  cmake --build build-asan -j"$jobs" --target atrous_tests atrous atrous_oom_tests atrous_cuda_tests
   ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
     ctest --test-dir build-asan --output-on-failure -j"$jobs"
 

@@ -36,7 +36,8 @@ std::string temp_path(const char* suffix) {
 void write_bytes(const std::string& path, const std::vector<uint8_t>& bytes) {
   std::FILE* f = std::fopen(path.c_str(), "wb");
   REQUIRE(f);
-  std::fwrite(bytes.data(), 1, bytes.size(), f);
+  if (!bytes.empty())
+    std::fwrite(bytes.data(), 1, bytes.size(), f);  // an empty vector's data is null
   std::fclose(f);
 }
 
