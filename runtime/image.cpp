@@ -93,8 +93,12 @@ uint64_t minimum_file_bytes(const uint8_t* d, size_t size, uint64_t width, uint6
   if (size >= 8 && d[0] == 0x89 && d[1] == 'P' && d[2] == 'N' && d[3] == 'G')
     return height * (1 + (width + 7) / 8) / 1032;
   if (size >= 3 && d[0] == 0xFF && d[1] == 0xD8) return ((width + 7) / 8) * ((height + 7) / 8) / 8;
-  if (size >= 30 && d[0] == 'B' && d[1] == 'M')
+  if (size >= 2 && d[0] == 'B' && d[1] == 'M') {
+    // A file too short for the header's bit depth is refused (stb read a 29-byte BMP's missing
+    // bytes as zeros and decoded 600 million pixels; found by fuzz/fuzz_image.cpp).
+    if (size < 30) return 30;
     return pixels * std::max<uint32_t>(le16(d + 28), 1) / 8;
+  }
   return 0;
 }
 
@@ -187,8 +191,32 @@ Status decode_jpeg(const uint8_t* data, size_t size, const std::string& what, Im
 }
 #endif
 
+// Two PNG chunk layouts that stb_image 2.27 mishandles (found by fuzz/fuzz_image.cpp), refused
+// first: an empty first IDAT chunk (stb copies it into a buffer it has not allocated yet: a null
+// pointer passed to memcpy), and a chunk longer than the rest of the file (stb allocates what the
+// length says, up to 2 GB, and turns a length over 2^31 - 1 into a negative skip that moves
+// backwards through the file). The chunks are walked as stb walks them; null when neither is there.
+const char* png_chunk_problem(const uint8_t* d, size_t n) {
+  if (n < 8 || d[0] != 0x89 || d[1] != 'P' || d[2] != 'N' || d[3] != 'G') return nullptr;
+  bool seen_data = false;
+  for (size_t p = 8; p + 8 <= n;) {
+    const uint64_t length = uint64_t(d[p]) << 24 | uint64_t(d[p + 1]) << 16 |
+                            uint64_t(d[p + 2]) << 8 | uint64_t(d[p + 3]);
+    if (length + 12 > n - p) return "a chunk runs past the end of the file";
+    if (std::memcmp(d + p + 4, "IDAT", 4) == 0 && !seen_data) {
+      if (length == 0) return "its first IDAT chunk is empty";
+      seen_data = true;
+    }
+    if (std::memcmp(d + p + 4, "IEND", 4) == 0) return nullptr;
+    p += size_t(std::min<uint64_t>(length + 12, n));  // length, type, data, CRC
+  }
+  return nullptr;
+}
+
 Status decode(const uint8_t* data, size_t size, const std::string& what, Image* image,
               int* source_channels) {
+  if (const char* problem = png_chunk_problem(data, size))
+    return Status::error(what + ": truncated or corrupt PNG (" + problem + ")");
   if (size > size_t(1) << 31)
     return Status::error(what + ": file is " + std::to_string(size) +
                          " bytes, more than the 2 GiB this tool reads");

@@ -379,3 +379,29 @@ TEST_CASE("images: formats other than PNG, JPEG and BMP are refused", "[segment]
                Catch::Contains("is not an image this tool can read (PNG, JPEG, BMP)"));
   }
 }
+
+// Found by fuzz/fuzz_image.cpp: an empty first IDAT chunk made stb_image 2.27 pass a null pointer
+// to memcpy (UBSan).
+TEST_CASE("images: a PNG whose first IDAT chunk is empty is refused", "[segment]") {
+  std::vector<uint8_t> png = {0x89, 'P', 'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A, 0,    0,    0,    13,
+                              'I',  'H', 'D', 'R', 0,    0,    0,    6,    0,    0,    0,    5,
+                              8,    2,   0,   0,   0,    0xE9, 0x3A, 0x0A, 0xB1,  // IHDR CRC
+                              0,    0,   0,   0,   'I',  'D',  'A',  'T',  0x35, 0xAF, 0x06, 0x1E,
+                              0,    0,   0,   0,   'I',  'E',  'N',  'D',  0xAE, 0x42, 0x60, 0x82};
+  Image loaded;
+  const Status status = image_load_rgb_memory(png.data(), png.size(), &loaded);
+  CHECK_FALSE(status.ok());
+  CHECK_THAT(status.message(), Catch::Contains("first IDAT chunk is empty"));
+}
+
+// Found by fuzz/fuzz_image.cpp: a 29-byte BMP (57 x 10485513 pixels, 4 bits) had its missing
+// header bytes read as zeros and decoded before the short file was seen.
+TEST_CASE("images: a BMP shorter than its header is refused before decoding", "[segment]") {
+  const std::vector<uint8_t> bmp = {0x42, 0x4D, 0x96, 0x00, 0xFB, 0x00, 0x00, 0x49, 0x45, 0x4E,
+                                    0x44, 0x00, 0x00, 0x00, 0x28, 0x00, 0x00, 0x00, 0x39, 0x00,
+                                    0x00, 0x00, 0xF7, 0x00, 0x60, 0xFF, 0x01, 0x00, 0x04};
+  Image loaded;
+  const Status status = image_load_rgb_memory(bmp.data(), bmp.size(), &loaded);
+  CHECK_FALSE(status.ok());
+  CHECK_THAT(status.message(), Catch::Contains("truncated or corrupt"));
+}
