@@ -150,6 +150,24 @@ Status check_jpeg_tables(const uint8_t* data, size_t size, const std::string& wh
 }
 #endif
 
+// The size a header claims, checked before any pixel is decoded: the side limit, and a file
+// large enough for that many pixels (minimum_file_bytes).
+Status check_claimed_size(const uint8_t* data, size_t size, const std::string& what, int width,
+                          int height) {
+  if (width > kMaxImageSide || height > kMaxImageSide)
+    return Status::error(what + ": image is " + std::to_string(width) + "x" +
+                         std::to_string(height) + ", larger than the " +
+                         std::to_string(kMaxImageSide) + "x" + std::to_string(kMaxImageSide) +
+                         " this tool accepts");
+  const uint64_t needed = minimum_file_bytes(data, size, uint64_t(width), uint64_t(height));
+  if (size < needed)
+    return Status::error(what + ": the header says " + std::to_string(width) + "x" +
+                         std::to_string(height) + " pixels, which need at least " +
+                         std::to_string(needed) + " bytes, but the file has " +
+                         std::to_string(size) + ": truncated or corrupt");
+  return Status::success();
+}
+
 #ifdef ATROUS_HAVE_TURBOJPEG
 // JPEG through libjpeg-turbo's TurboJPEG API: the size is checked from the header before any pixel
 // is decoded (the side limit, and at least one bit per 8x8 block of the file); libjpeg's warnings
@@ -166,17 +184,7 @@ Status decode_jpeg(const uint8_t* data, size_t size, const std::string& what, Im
     return Status::error(what + ": cannot decode JPEG (" +
                          std::string(tjGetErrorStr2(handle.get())) + ")");
   if (width <= 0 || height <= 0) return Status::error(what + ": the image has no pixels");
-  if (width > kMaxImageSide || height > kMaxImageSide)
-    return Status::error(what + ": image is " + std::to_string(width) + "x" +
-                         std::to_string(height) + ", larger than the " +
-                         std::to_string(kMaxImageSide) + "x" + std::to_string(kMaxImageSide) +
-                         " this tool accepts");
-  const uint64_t needed = minimum_file_bytes(data, size, uint64_t(width), uint64_t(height));
-  if (size < needed)
-    return Status::error(what + ": the header says " + std::to_string(width) + "x" +
-                         std::to_string(height) + " pixels, which need at least " +
-                         std::to_string(needed) + " bytes, but the file has " +
-                         std::to_string(size) + ": truncated or corrupt");
+  ATROUS_RETURN_IF_ERROR(check_claimed_size(data, size, what, width, height));
   std::vector<uint8_t> pixels(size_t(width) * size_t(height) * 3);
   if (tjDecompress2(handle.get(), data, static_cast<unsigned long>(size), pixels.data(), width, 0,
                     height, TJPF_RGB, TJFLAG_STOPONWARNING | TJFLAG_LIMITSCANS) != 0)
@@ -235,17 +243,7 @@ Status decode(const uint8_t* data, size_t size, const std::string& what, Image* 
   if (!stbi_info_from_callbacks(&kCallbacks, &source, &width, &height, &channels))
     return Status::error(what + " is not an image this tool can read (PNG, JPEG, BMP): " +
                          std::string(stbi_failure_reason()));
-  if (width > kMaxImageSide || height > kMaxImageSide)
-    return Status::error(what + ": image is " + std::to_string(width) + "x" +
-                         std::to_string(height) + ", larger than the " +
-                         std::to_string(kMaxImageSide) + "x" + std::to_string(kMaxImageSide) +
-                         " this tool accepts");
-  const uint64_t needed = minimum_file_bytes(data, size, uint64_t(width), uint64_t(height));
-  if (size < needed)
-    return Status::error(what + ": the header says " + std::to_string(width) + "x" +
-                         std::to_string(height) + " pixels, which need at least " +
-                         std::to_string(needed) + " bytes, but the file has " +
-                         std::to_string(size) + ": truncated or corrupt");
+  ATROUS_RETURN_IF_ERROR(check_claimed_size(data, size, what, width, height));
   const int info_channels = channels;
   source = ByteSource{data, size};
   stbi_uc* pixels = stbi_load_from_callbacks(&kCallbacks, &source, &width, &height, &channels, 3);
