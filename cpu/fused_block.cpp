@@ -19,7 +19,10 @@ namespace {
 
 // The project GEMM gets at least this many columns per call where the output has that many
 // rows (narrow planes group several output rows: a tile is up to 32 columns).
-constexpr int64_t kProjectMinColumns = 256;
+constexpr int64_t kProjectMinColumns = 512;
+// Output rows per stripe (a parallel chunk) at least: each stripe expands the input rows at its
+// start again, (kernel − stride) rows of the halo.
+constexpr int64_t kStripeMinRows = 16;
 // Blocks whose expanded tensor (per image) is smaller than this run unfused: it fits in the
 // caches anyway, and the per-row GEMM calls of the fused loop would cost more than they save.
 constexpr int64_t kFusedMinExpandedBytes = int64_t(1) << 20;
@@ -34,6 +37,7 @@ int64_t ring_floats(const FusedBlockPlan& plan) {
 }
 
 int64_t band_floats(const FusedBlockPlan& plan) {
+  if (!plan.has_project) return 0;
   return plan.expand.rows * plan.group_rows * plan.depthwise.axes[1].output;
 }
 
@@ -44,7 +48,7 @@ void run_rows(const FusedBlockPlan& plan, const float* x, float* y, int64_t begi
   const WindowAxis& ah = plan.depthwise.axes[0];
   const WindowAxis& aw = plan.depthwise.axes[1];
   const int64_t channels = plan.expand.depth, expanded = plan.expand.rows;
-  const int64_t out_channels = plan.project.rows;
+  const int64_t out_channels = plan.has_project ? plan.project.rows : expanded;
   const int64_t in_h = ah.input, in_w = aw.input, out_h = ah.output, out_w = aw.output;
   const int64_t ring_rows = plan.ring_rows, group_rows = plan.group_rows;
   float* ring = slot;
@@ -64,23 +68,46 @@ void run_rows(const FusedBlockPlan& plan, const float* x, float* y, int64_t begi
       const int64_t g1 = std::min(stripe_end, g0 + group_rows);
       // The input rows the group's taps read, distinct modulo ring_rows (the ring holds the
       // group's whole input span), so expanding one never evicts another the group needs.
-      for (int64_t oh = g0; oh < g1; ++oh)
-        for (int64_t ky = 0; ky < ah.kernel; ++ky) {
-          const int64_t ih = oh * ah.stride - ah.pad_begin + ky * ah.dilation;
-          if (ih < 0 || ih >= in_h || held[size_t(ih % ring_rows)] == ih) continue;
-          held[size_t(ih % ring_rows)] = ih;
-          PointwisePacker packer(xb + ih * in_w, in_h * in_w);
-          gemm_run_serial(plan.expand, packer, in_w, ring + (ih % ring_rows) * in_w,
-                          ring_rows * in_w, gemm_scratch);
+      // Consecutive missing rows in consecutive slots are expanded by one GEMM (x's rows are
+      // contiguous): fewer partial column tiles and calls.
+      int64_t run_begin = -1, run_end = -1;
+      auto expand_run = [&]() {
+        if (run_begin < 0) return;
+        PointwisePacker packer(xb + run_begin * in_w, in_h * in_w);
+        gemm_run_serial(plan.expand, packer, (run_end - run_begin) * in_w,
+                        ring + (run_begin % ring_rows) * in_w, ring_rows * in_w, gemm_scratch);
+        run_begin = run_end = -1;
+      };
+      const int64_t first = std::max<int64_t>(0, g0 * ah.stride - ah.pad_begin);
+      const int64_t last =
+          std::min(in_h - 1, (g1 - 1) * ah.stride - ah.pad_begin + (ah.kernel - 1) * ah.dilation);
+      for (int64_t ih = first; ih <= last; ++ih) {
+        bool needed = false;
+        for (int64_t ky = 0; ky < ah.kernel && !needed; ++ky) {
+          const int64_t o = ih + ah.pad_begin - ky * ah.dilation;  // oh · stride
+          needed = o >= g0 * ah.stride && o < g1 * ah.stride && o % ah.stride == 0;
         }
+        if (!needed || held[size_t(ih % ring_rows)] == ih) {
+          expand_run();
+          continue;
+        }
+        held[size_t(ih % ring_rows)] = ih;
+        if (run_begin >= 0 && ih % ring_rows == 0) expand_run();  // the ring wraps
+        if (run_begin < 0) run_begin = ih;
+        run_end = ih + 1;
+      }
+      expand_run();
       const int64_t rows = g1 - g0;
       for (int64_t c = 0; c < expanded; ++c) {
         DepthwiseRows input;
         input.base = ring + c * ring_rows * in_w;
         input.row_stride = in_w;
         input.ring = ring_rows;
-        depthwise.run(input, c, g0, rows, band + c * group_rows * out_w);
+        depthwise.run(
+            input, c, g0, rows,
+            plan.has_project ? band + c * group_rows * out_w : yb + (c * out_h + g0) * out_w);
       }
+      if (!plan.has_project) continue;
       PointwisePacker packer(band, group_rows * out_w);
       float* out = yb + g0 * out_w;
       gemm_run_serial(plan.project, packer, rows * out_w, out, out_h * out_w, gemm_scratch);
@@ -114,8 +141,9 @@ void fused_block_run(const FusedBlockPlan& plan, const float* x, int64_t batch, 
   const WindowAxis& aw = plan.depthwise.axes[1];
   const int64_t rows = batch * ah.output;
   if (rows <= 0) return;
-  const int64_t work = (plan.expand.depth + ah.kernel * aw.kernel + plan.project.rows) *
-                       plan.expand.rows * ah.input * aw.input;
+  const int64_t work =
+      (plan.expand.depth + ah.kernel * aw.kernel + (plan.has_project ? plan.project.rows : 0)) *
+      plan.expand.rows * ah.input * aw.input;
   const bool parallel = pool.threads() > 1 && work >= kFusedParallelMinWork;
   const int slots = parallel ? pool.threads() : 1;
   const size_t slot_floats = fused_block_scratch_floats(plan);
@@ -131,11 +159,15 @@ void fused_block_run(const FusedBlockPlan& plan, const float* x, int64_t batch, 
   // Chunks run concurrently on at most `slots` threads; each takes a free slot for its run.
   std::unique_ptr<std::atomic<bool>[]> busy(new std::atomic<bool>[size_t(slots)]);
   for (int s = 0; s < slots; ++s) busy[size_t(s)] = false;
-  pool.parallel_for(rows, [&](int64_t begin, int64_t end) {
+  // Stripes of at least kStripeMinRows rows, two per thread at most (fewer halos), claimed in
+  // chunks so a late worker's stripes are taken over.
+  const int64_t stripes = std::max<int64_t>(1, std::min<int64_t>(2 * slots, rows / kStripeMinRows));
+  pool.parallel_for(stripes, [&](int64_t begin, int64_t end) {
     int slot = 0;
     for (bool expected = false;; slot = (slot + 1) % slots, expected = false)
       if (busy[size_t(slot)].compare_exchange_strong(expected, true)) break;
-    run_rows(plan, x, y, begin, end, scratch + size_t(slot) * slot_floats);
+    run_rows(plan, x, y, begin * rows / stripes, end * rows / stripes,
+             scratch + size_t(slot) * slot_floats);
     busy[size_t(slot)] = false;
   });
 }
@@ -221,9 +253,13 @@ bool cpu_make_fused_kernel(const Graph& graph, size_t index, const CpuKernelConf
   const Node& expand = graph.nodes[index];
   const GraphTensor& x = graph.tensors[size_t(expand.inputs[0])];
   const GraphTensor& e = graph.tensors[size_t(expand.outputs[0])];
+  // Only expansions (E > C), where the expanded tensor dominates the block's memory traffic and
+  // the 1×1s are cheap per byte; a chain that keeps or narrows the width (the decoders' 288→256
+  // → dw 5×5 → 256→256) is compute bound and gains nothing from fusion (measured: 1009 ms
+  // unfused, 1051 ms fused at 1025×2049).
   int64_t bytes = 4;
   for (int64_t d : {e.shape[1], e.shape[2], e.shape[3]}) bytes *= d;
-  if (bytes < kFusedMinExpandedBytes) return false;
+  if (e.shape[1] <= x.shape[1] || bytes < kFusedMinExpandedBytes) return false;
 
   const std::vector<int> counts = consumer_counts(graph);
   const int64_t dw = only_consumer(graph, counts, expand.outputs[0], index);
@@ -231,13 +267,17 @@ bool cpu_make_fused_kernel(const Graph& graph, size_t index, const CpuKernelConf
   if (dw < 0 || !depthwise_plan_node(graph, size_t(dw), config.isa, &plan.depthwise, &geometry))
     return false;
   const int32_t d = graph.nodes[size_t(dw)].outputs[0];
+  // Without a projection of its own (a squeeze-excitation block, or a depthwise output that
+  // other nodes read too, as Panoptic-DeepLab's decoders read the stride-4 features), the
+  // chain stops at the depthwise, which writes its output tensor.
   const int64_t project = only_consumer(graph, counts, d, size_t(dw));
-  if (project < 0 || !pack_pointwise(graph, size_t(project), config.isa, &plan.project))
-    return false;
-  int32_t output = graph.nodes[size_t(project)].outputs[0];
-  std::vector<size_t> nodes = {index, size_t(dw), size_t(project)};
+  plan.has_project =
+      project >= 0 && pack_pointwise(graph, size_t(project), config.isa, &plan.project);
+  int32_t output = plan.has_project ? graph.nodes[size_t(project)].outputs[0] : d;
+  std::vector<size_t> nodes = {index, size_t(dw)};
+  if (plan.has_project) nodes.push_back(size_t(project));
   // The residual: an add of the projection and the block input, same shapes.
-  const int64_t add = only_consumer(graph, counts, output, size_t(project));
+  const int64_t add = plan.has_project ? only_consumer(graph, counts, output, size_t(project)) : -1;
   if (add >= 0) {
     const Node& node = graph.nodes[size_t(add)];
     const bool plain_add = node.op == OpType::op_add && node.inputs.size() == 2 &&
@@ -260,8 +300,9 @@ bool cpu_make_fused_kernel(const Graph& graph, size_t index, const CpuKernelConf
   kernel->input_shape = x.shape;
   kernel->output_shape = graph.tensors[size_t(output)].shape;
   kernel->threads = std::max(1, config.threads);
-  kernel->label = "fused_block_1x1_dw" + geometry + "_1x1" + (plan.residual ? "_add" : "") + "/" +
-                  plan.expand.kernels->name + "+" + plan.depthwise.kernel_name;
+  kernel->label = "fused_block_1x1_dw" + geometry + (plan.has_project ? "_1x1" : "") +
+                  (plan.residual ? "_add" : "") + "/" + plan.expand.kernels->name + "+" +
+                  plan.depthwise.kernel_name;
   fused->kernel = std::move(kernel);
   fused->nodes = std::move(nodes);
   fused->inputs = {expand.inputs[0]};

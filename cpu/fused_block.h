@@ -1,5 +1,5 @@
 // Fused inverted-residual blocks: expand 1×1 (+ activation) → depthwise k×k (+ activation) →
-// project 1×1 (+ activation) (+ the block input added back), computed per band of output rows
+// [project 1×1 (+ activation) (+ the block input added back)], computed per band of output rows
 // so that the expanded tensor (E channels at the input's resolution, the largest tensor of
 // the block) never goes to memory.
 //
@@ -11,6 +11,10 @@
 // project the group ([M, E] × [E, rows · outW]) straight into the output, add the residual.
 // At the high-resolution blocks (W = 257…1025, E = 64…240) the ring is 0.3–0.8 MB: it stays
 // in L2, where the unfused path writes and reads E·H·W floats through DRAM twice.
+//
+// Where the depthwise output is needed as a tensor (squeeze-excitation blocks need its mean
+// before projecting; Panoptic-DeepLab's decoders read one block's depthwise output), the
+// block stops there: expand → depthwise, the depthwise writing its output rows in place.
 //
 // Work is split over stripes of output rows (ThreadPool::parallel_for chunks); a stripe starts
 // with an empty ring, so the input rows at stripe boundaries are expanded by both stripes.
@@ -33,6 +37,7 @@ namespace atrous {
 struct FusedBlockPlan {
   GemmWeights expand;       // [E, C]
   DepthwisePlan depthwise;  // over the expanded [E, H, W]
+  bool has_project = true;  // false: the block stops at the depthwise, y is its output
   GemmWeights project;      // [M, E]
   bool residual = false;    // y += x (then M == C and the depthwise keeps H and W)
   int64_t group_rows = 1;   // output rows per project GEMM

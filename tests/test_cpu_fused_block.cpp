@@ -84,6 +84,10 @@ TEST_CASE("fused inverted-residual blocks equal the unfused kernels and the refe
       {6, 20, 6, 6, 8, 3, 1, 1, 0, false, "relu", "relu", "none"},
       {12, 36, 12, 1, 1, 3, 1, 1, 1, true, "relu", "relu", "none"},
       {4, 9, 4, 23, 5, 3, 2, 3, 3, false, "relu", "sigmoid", "none"},
+      // No projection (out_channels 0): the block stops at the depthwise (squeeze-excitation).
+      {24, 72, 0, 21, 37, 5, 2, 1, 2, false, "relu", "relu", "none"},
+      {40, 120, 0, 9, 170, 5, 1, 1, 2, false, "hard_swish", "hard_swish", "none"},
+      {16, 20, 0, 8, 9, 3, 1, 2, 2, false, "relu", "none", "none"},
   };
   std::mt19937 rng(15);
   for (const BlockCase& c : cases) {
@@ -93,15 +97,20 @@ TEST_CASE("fused inverted-residual blocks equal the unfused kernels and the refe
     Tensor be = testing::random_tensor({c.expanded}, rng);
     Tensor wd = testing::random_tensor({c.expanded, 1, c.kernel, c.kernel}, rng, -0.5f, 0.5f);
     Tensor bd = testing::random_tensor({c.expanded}, rng);
-    Tensor wp = testing::random_tensor({c.out_channels, c.expanded, 1, 1}, rng, -0.3f, 0.3f);
-    Tensor bp = testing::random_tensor({c.out_channels}, rng);
+    const bool project = c.out_channels > 0;
+    const int64_t out_channels = project ? c.out_channels : c.expanded;
+    Tensor wp = testing::random_tensor({out_channels, c.expanded, 1, 1}, rng, -0.3f, 0.3f);
+    Tensor bp = testing::random_tensor({out_channels}, rng);
 
     // The reference: the three convs and the add, one after the other.
     Tensor e = reference_conv(x, we, be, conv_attributes(c.expand_act));
     Tensor d = reference_conv(
         e, wd, bd, conv_attributes(c.depthwise_act, c.expanded, c.stride, c.dilation, c.pad));
-    Tensor expected = reference_conv(d, wp, bp, conv_attributes(c.project_act));
-    const bool residual = c.residual && expected.shape() == x.shape();
+    Tensor expected = project ? reference_conv(d, wp, bp, conv_attributes(c.project_act))
+                              : reference_conv(e, wd, bd,
+                                               conv_attributes(c.depthwise_act, c.expanded,
+                                                               c.stride, c.dilation, c.pad));
+    const bool residual = project && c.residual && expected.shape() == x.shape();
     if (residual)
       for (int64_t i = 0; i < expected.numel(); ++i) expected.f32()[i] += x.f32()[i];
 
@@ -123,8 +132,10 @@ TEST_CASE("fused inverted-residual blocks equal the unfused kernels and the refe
                         isa, &plan.expand);
       depthwise_plan(wd.f32(), bd.f32(), c.expanded, axes, activation_of(c.depthwise_act), isa,
                      &plan.depthwise);
-      gemm_pack_weights(wp.f32(), bp.f32(), c.out_channels, c.expanded,
-                        activation_of(c.project_act), isa, &plan.project);
+      plan.has_project = project;
+      if (project)
+        gemm_pack_weights(wp.f32(), bp.f32(), out_channels, c.expanded,
+                          activation_of(c.project_act), isa, &plan.project);
       plan.residual = residual;
       fused_block_plan_rows(&plan);
 
@@ -140,11 +151,12 @@ TEST_CASE("fused inverted-residual blocks equal the unfused kernels and the refe
                  one, nullptr, 0);
       }
       depthwise_run(plan.depthwise, expanded.data(), batch, depthwise.data(), one);
-      for (int64_t b = 0; b < batch; ++b) {
+      for (int64_t b = 0; b < batch && project; ++b) {
         PointwisePacker packer(depthwise.data() + b * c.expanded * out_pixels, out_pixels);
-        gemm_run(plan.project, packer, out_pixels, unfused.data() + b * c.out_channels * out_pixels,
+        gemm_run(plan.project, packer, out_pixels, unfused.data() + b * out_channels * out_pixels,
                  out_pixels, one, nullptr, 0);
       }
+      if (!project) unfused = depthwise;
       if (residual)
         for (size_t i = 0; i < unfused.size(); ++i) unfused[i] = unfused[i] + x.f32()[i];
 
