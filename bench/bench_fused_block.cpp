@@ -41,7 +41,8 @@ void add_conv(Graph& graph, int32_t input, int32_t output, const Shape& weight, 
   graph.nodes.push_back(node);
 }
 
-// Args: C, E, M, H, W, kernel, stride, hard-swish (else ReLU), residual, threads, fused.
+// Args: C, E, M (0: no projection), H, W, kernel, stride, hard-swish (else ReLU), residual,
+// threads, fused.
 void bench_fused_block(benchmark::State& state) {
   const int64_t channels = state.range(0), expanded = state.range(1), out_channels = state.range(2);
   const int64_t height = state.range(3), width = state.range(4);
@@ -59,8 +60,9 @@ void bench_fused_block(benchmark::State& state) {
   int32_t p = graph.add_tensor("p", DType::dtype_f32, {});
   add_conv(graph, x, e, {expanded, channels, 1, 1}, 1, 1, 0, act, rng);
   add_conv(graph, e, d, {expanded, 1, kernel, kernel}, expanded, stride, kernel / 2, act, rng);
-  add_conv(graph, d, p, {out_channels, expanded, 1, 1}, 1, 1, 0, "none", rng);
-  int32_t y = p;
+  // M = 0: a squeeze-excitation block, fused up to the depthwise.
+  if (out_channels > 0) add_conv(graph, d, p, {out_channels, expanded, 1, 1}, 1, 1, 0, "none", rng);
+  int32_t y = out_channels > 0 ? p : d;
   if (residual) {
     y = graph.add_tensor("y", DType::dtype_f32, {});
     Node add;
@@ -140,9 +142,15 @@ void bench_fused_block(benchmark::State& state) {
 void block_args(benchmark::internal::Benchmark* b) {
   // Panoptic-DeepLab MobileNetV3-Large at 1025×2049, then MobileNetV3-Large at 224×224.
   const std::vector<std::vector<int64_t>> blocks = {
-      {16, 64, 24, 513, 1025, 3, 2, 0, 0}, {24, 72, 24, 257, 513, 3, 1, 0, 1},
-      {40, 240, 80, 129, 257, 3, 2, 1, 0}, {80, 200, 80, 65, 129, 3, 1, 1, 1},
-      {80, 184, 80, 65, 129, 3, 1, 1, 1},  {16, 64, 24, 112, 112, 3, 2, 0, 0},
+      {16, 64, 24, 513, 1025, 3, 2, 0, 0},
+      {24, 72, 24, 257, 513, 3, 1, 0, 1},
+      {40, 240, 80, 129, 257, 3, 2, 1, 0},
+      {80, 200, 80, 65, 129, 3, 1, 1, 1},
+      {80, 184, 80, 65, 129, 3, 1, 1, 1},
+      {16, 64, 24, 112, 112, 3, 2, 0, 0},
+      // Squeeze-excitation blocks (expand → depthwise fused, SE and projection not).
+      {24, 72, 0, 257, 513, 5, 2, 0, 0},
+      {40, 120, 0, 129, 257, 5, 1, 0, 0},
   };
   for (const std::vector<int64_t>& block : blocks)
     for (int64_t threads : {1, 2})
