@@ -26,9 +26,10 @@ constexpr int64_t kStripeMinRows = 16;
 // Blocks whose expanded tensor (per image) is smaller than this run unfused: it fits in the
 // caches anyway, and the per-row GEMM calls of the fused loop would cost more than they save.
 constexpr int64_t kFusedMinExpandedBytes = int64_t(1) << 20;
-// Blocks whose per-thread ring and depthwise output would exceed this run unfused (large
-// dilations, very wide planes): the point is to stay in L2.
-constexpr int64_t kFusedMaxScratchBytes = int64_t(6) << 20;
+// A thread's ring and depthwise output stay within this (about one core's L2): groups get
+// fewer rows to fit, and blocks that do not fit with one row per group (LR-ASPP's 960-channel
+// dilated 5×5 at 65×129 needs 4.5 MB) run unfused.
+constexpr int64_t kFusedMaxScratchBytes = int64_t(2) << 20;
 // Blocks with fewer multiply-adds per image than this run on the calling thread.
 constexpr int64_t kFusedParallelMinWork = int64_t(1) << 18;
 
@@ -126,9 +127,15 @@ void run_rows(const FusedBlockPlan& plan, const float* x, float* y, int64_t begi
 void fused_block_plan_rows(FusedBlockPlan* plan) {
   const WindowAxis& ah = plan->depthwise.axes[0];
   const int64_t out_w = std::max<int64_t>(1, plan->depthwise.axes[1].output);
-  plan->group_rows =
+  int64_t rows =
       std::max<int64_t>(1, std::min(ah.output, (kProjectMinColumns + out_w - 1) / out_w));
-  plan->ring_rows = (plan->group_rows - 1) * ah.stride + (ah.kernel - 1) * ah.dilation + 1;
+  for (;; --rows) {
+    plan->group_rows = rows;
+    plan->ring_rows = (rows - 1) * ah.stride + (ah.kernel - 1) * ah.dilation + 1;
+    if (rows == 1 ||
+        int64_t(fused_block_scratch_floats(*plan) * sizeof(float)) <= kFusedMaxScratchBytes)
+      break;
+  }
 }
 
 size_t fused_block_scratch_floats(const FusedBlockPlan& plan) {
