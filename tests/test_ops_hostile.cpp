@@ -48,13 +48,15 @@ const char* const kAttributeNames[] = {"strides",
                                        "epsilon",
                                        "value",
                                        "coordinate_mode",
-                                       "nearest_mode"};
+                                       "nearest_mode",
+                                       "gamma",
+                                       "approximate"};
 
-const char* const kStrings[] = {"explicit",     "valid",         "same_upper", "same_lower",
-                                "constant",     "reflect",       "edge",       "linear",
-                                "nearest",      "DCR",           "CRD",        "half_pixel",
-                                "asymmetric",   "align_corners", "clip",       "relu",
-                                "hard_sigmoid", "floor",         "",           "bogus"};
+const char* const kStrings[] = {
+    "explicit",   "valid",         "same_upper", "same_lower", "constant",     "reflect",
+    "edge",       "linear",        "nearest",    "DCR",        "CRD",          "half_pixel",
+    "asymmetric", "align_corners", "clip",       "relu",       "hard_sigmoid", "floor",
+    "",           "bogus",         "none",       "tanh"};
 
 int64_t hostile_int(std::mt19937& rng) {
   static const int64_t values[] = {0,
@@ -133,6 +135,28 @@ std::vector<BaseCase> base_cases() {
                  .ints("strides", {2, 2})
                  .ints("pads", {1, 1, 1, 1})
                  .ints("output_padding", {1, 1}))},
+      {{{2, 3}}, attrs(Attrs().real("alpha", 0.1))},
+      {{{2, 3}}, attrs(Attrs().real("alpha", 0.5))},
+      {{{2, 3}}, attrs(Attrs())},
+      {{{2, 3}}, attrs(Attrs().str("approximate", "tanh"))},
+      {{{2, 3}}, attrs(Attrs())},
+      {{{2, 3}}, attrs(Attrs())},
+      {{{2, 3}}, attrs(Attrs())},
+      {{{2, 3}}, attrs(Attrs())},
+      {{{2, 3}}, attrs(Attrs())},
+      {{{2, 3}}, attrs(Attrs())},
+      {{{2, 3}}, attrs(Attrs())},
+      {{{2, 3}, {3}}, attrs(Attrs())},
+      {{{2, 3}, {3}}, attrs(Attrs())},
+      {{{2, 3}, {3}}, attrs(Attrs())},
+      {{{2, 3}, {3}}, attrs(Attrs())},
+      {{{3, 1}}, attrs(Attrs().ints("shape", {2, 3, 4}))},
+      {{{2, 3, 4}}, attrs(Attrs().ints("axes", {1}))},
+      {{{2, 3, 4}}, attrs(Attrs().ints("axes", {0, 2}).integer("keepdims", 0))},
+      {{{2, 3, 4}}, attrs(Attrs().ints("axes", {2}))},
+      {{{2, 3, 4}}, attrs(Attrs().ints("axes", {1}))},
+      {{{2, 3, 4}}, attrs(Attrs())},
+      {{{2, 3, 4}}, attrs(Attrs().integer("axis", 1).real("epsilon", 1e-3))},
   };
   return cases;
 }
