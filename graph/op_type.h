@@ -60,7 +60,12 @@
   X(reduce_sum)           \
   X(reduce_prod)          \
   X(reduce_l2)            \
-  X(normalize)
+  X(normalize)            \
+  X(equal)                \
+  X(less)                 \
+  X(greater)              \
+  X(where)                \
+  X(cast)
 
 namespace atrous {
 

@@ -18,6 +18,7 @@
 //   expand.cpp          expand
 //   reduce.cpp          (also) reduce_max, reduce_min, reduce_sum, reduce_prod, reduce_l2
 //   normalize.cpp       normalize
+//   compare_where.cpp   equal, less, greater, where, cast
 #pragma once
 
 #include <cstdint>
@@ -87,6 +88,11 @@ ATROUS_DECLARE_OP(reduce_sum)
 ATROUS_DECLARE_OP(reduce_prod)
 ATROUS_DECLARE_OP(reduce_l2)
 ATROUS_DECLARE_OP(normalize)
+ATROUS_DECLARE_OP(equal)
+ATROUS_DECLARE_OP(less)
+ATROUS_DECLARE_OP(greater)
+ATROUS_DECLARE_OP(where)
+ATROUS_DECLARE_OP(cast)
 
 #undef ATROUS_DECLARE_OP
 

@@ -67,6 +67,11 @@ constexpr OpDefinition kDefinitions[] = {
     ATROUS_OP(reduce_prod, 1, 1),
     ATROUS_OP(reduce_l2, 1, 1),
     ATROUS_OP(normalize, 1, 1),
+    ATROUS_OP(equal, 2, 2),
+    ATROUS_OP(less, 2, 2),
+    ATROUS_OP(greater, 2, 2),
+    ATROUS_OP(where, 3, 3),
+    ATROUS_OP(cast, 1, 1),
 };
 
 #undef ATROUS_OP

@@ -2,6 +2,7 @@
 // worked out by hand; the converter tests compare the same ops with ONNX Runtime on random data.
 #include <cmath>
 #include <limits>
+#include <utility>
 
 #include "test_ops_helpers.h"
 
@@ -134,6 +135,39 @@ TEST_CASE("normalize: zero mean, unit variance over the trailing axes", "[ops][m
   CHECK_FALSE(infer_only(OpType::op_normalize, Attrs().integer("axis", 0).real("epsilon", -1),
                          {f32_desc({2})})
                   .ok());
+}
+
+TEST_CASE("equal, less, greater give uint8 0/1; where selects; NaN compares false", "[ops][math]") {
+  const Tensor a = make_f32({2, 2}, {1, 2, NAN, 4});
+  const Tensor b = make_f32({2}, {2, 2});
+  const std::vector<uint8_t> equal = {0, 1, 0, 0}, less = {1, 0, 0, 0}, greater = {0, 0, 0, 1};
+  for (auto [op, expected] : {std::pair{OpType::op_equal, equal}, std::pair{OpType::op_less, less},
+                              std::pair{OpType::op_greater, greater}}) {
+    INFO(op_type_name(op));
+    const Tensor y = run_ok(op, Attrs(), {&a, &b});
+    REQUIRE(y.dtype() == DType::dtype_u8);
+    CHECK(std::vector<uint8_t>(y.view().u8(), y.view().u8() + 4) == expected);
+  }
+  const Tensor condition = run_ok(OpType::op_less, Attrs(), {&a, &b});
+  const Tensor other = make_f32({1}, {-7});
+  const Tensor y = run_ok(OpType::op_where, Attrs(), {&condition, &a, &other});
+  CHECK(values_of(y) == std::vector<float>{1, -7, -7, -7});
+  CHECK(infer_only(OpType::op_where, Attrs(), {f32_desc({2}), f32_desc({2}), f32_desc({2})})
+            .message() == "where: input condition must be uint8, got float32");
+}
+
+TEST_CASE("cast truncates toward zero, saturates, and maps NaN to 0", "[ops][math]") {
+  const Tensor x = make_f32({6}, {-1.7f, 2.9f, NAN, 1e20f, -1e20f, 300.5f});
+  const Tensor i32 = run_ok(OpType::op_cast, Attrs().str("to", "int32"), {&x});
+  CHECK(std::vector<int32_t>(i32.i32(), i32.i32() + 6) ==
+        std::vector<int32_t>{-1, 2, 0, INT32_MAX, INT32_MIN, 300});
+  const Tensor u8 = run_ok(OpType::op_cast, Attrs().str("to", "uint8"), {&x});
+  CHECK(std::vector<uint8_t>(u8.view().u8(), u8.view().u8() + 6) ==
+        std::vector<uint8_t>{0, 2, 0, 255, 0, 255});
+  const Tensor back = run_ok(OpType::op_cast, Attrs().str("to", "float32"), {&u8});
+  CHECK(values_of(back) == std::vector<float>{0, 2, 0, 255, 0, 255});
+  CHECK(infer_only(OpType::op_cast, Attrs().str("to", "float16"), {f32_desc({1})}).message() ==
+        "cast: to must be float32, int32, int64 or uint8, got 'float16'");
 }
 
 }  // namespace

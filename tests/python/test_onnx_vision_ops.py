@@ -186,7 +186,27 @@ NORM_CASES = [
          {"x": (2, 4, 3, 5)}, inits={"s": w(4), "b": w(4)}),
 ]
 
-ALL_CASES = (_conv_transpose_cases() + _split_cases() + UNARY_CASES + BINARY_CASES + SHAPE_CASES
+TP = __import__("onnx").TensorProto
+LOGIC_CASES = [
+    case("where_less_broadcast", 13,
+         [node("Less", ["x", "t"], ["c"]), node("Where", ["c", "x", "z"], ["y"])], X4,
+         inits={"t": w(3, 1, 1), "z": w(6)}),
+    case("where_greater_opset9", 9,
+         [node("Greater", ["x", "t"], ["c"]), node("Where", ["c", "t", "x"], ["y"])], X4, inits={"t": w(1, 5, 1)}),
+    case("where_constant_condition", 16, [node("Where", ["c", "x", "z"], ["y"])], X4,
+         inits={"c": RNG.standard_normal((5, 6)) > 0, "z": np.float32(0)}),
+    case("equal_cast_to_float_mul", 13,
+         [node("Equal", ["x", "x2"], ["c"]), node("Cast", ["c"], ["f"], to=TP.FLOAT),
+          node("Mul", ["f", "x"], ["y"])], {"x": (2, 3), "x2": (2, 3)}),
+    case("greater_opset7_cast_opset6", 7,
+         [node("Greater", ["x", "t"], ["c"]), node("Cast", ["c"], ["y"], to=TP.FLOAT)], X4, inits={"t": np.float32(0.3)}),
+    case("cast_float_int32_float_truncates", 13,
+         [node("Cast", ["x"], ["i"], to=TP.INT32), node("Cast", ["i"], ["y"], to=TP.FLOAT)], X4, scale=20),
+    case("cast_float_int64_float_opset19", 19,
+         [node("Cast", ["x"], ["i"], to=TP.INT64), node("Cast", ["i"], ["y"], to=TP.FLOAT)], X4, scale=20),
+]
+
+ALL_CASES = (LOGIC_CASES + _conv_transpose_cases() + _split_cases() + UNARY_CASES + BINARY_CASES + SHAPE_CASES
              + REDUCE_CASES + NORM_CASES)
 
 

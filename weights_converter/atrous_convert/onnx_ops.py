@@ -265,14 +265,42 @@ def space_to_depth(ctx, node):
 
 
 def cast(ctx, node):
-    """A Cast of a run-time tensor is only accepted when it changes nothing."""
-    from onnx import helper
+    """Cast of a run-time tensor between float32, int32, int64 and bool (uint8 in the IR); a
+    float32 → float32 Cast disappears. Cast to bool needs x ≠ 0, which `cast` (truncation) is
+    not, so it is accepted only from bool."""
+    from onnx import TensorProto
     value = ctx.value(node, 0)
-    target = np.dtype(helper.tensor_dtype_to_np_dtype(ctx.attrs(node)["to"]))
-    if value.dtype == "float32" and target == np.float32:
+    to = ctx.attrs(node)["to"]
+    names = {TensorProto.FLOAT: "float32", TensorProto.INT32: "int32", TensorProto.INT64: "int64",
+             TensorProto.BOOL: "uint8"}
+    if to not in names or value.dtype not in names.values():
+        raise ctx.fail(node, f"cast of a run-time {value.dtype} tensor to "
+                             f"{TensorProto.DataType.Name(to)} is not supported")
+    if names[to] == value.dtype:
         ctx.alias(node, value)
-    else:
-        raise ctx.fail(node, f"cast of a run-time {value.dtype} tensor to {target} is not supported")
+        return
+    if to == TensorProto.BOOL:
+        raise ctx.fail(node, f"cast of a run-time {value.dtype} tensor to BOOL is not supported")
+    ctx.emit(node, "cast", [ctx.tensor(node, 0)], {"to": attr_string(names[to])})
+
+
+def compare(ir_op):
+    def mapping(ctx, node):
+        if "axis" in ctx.attrs(node) or ctx.attrs(node).get("broadcast"):
+            raise ctx.fail(node, "legacy broadcast with 'axis' is not supported")
+        ctx.float_input(node, 0)
+        ctx.float_input(node, 1)
+        ctx.emit(node, ir_op, [ctx.tensor(node, 0), ctx.tensor(node, 1)], {})
+    return mapping
+
+
+def where(ctx, node):
+    condition = ctx.value(node, 0)
+    if getattr(condition, "dtype", None) not in ("uint8", np.dtype(np.bool_), np.dtype(np.uint8)):
+        raise ctx.fail(node, f"condition is {condition.dtype}; bool is supported")
+    ctx.float_input(node, 1)
+    ctx.float_input(node, 2)
+    ctx.emit(node, "where", [ctx.tensor(node, k) for k in range(3)], {})
 
 
 def identity(ctx, node):
@@ -640,6 +668,7 @@ HANDLERS = {
     "ReduceProd": reduce, "ReduceL2": reduce, "GlobalMaxPool": global_max_pool,
     "InstanceNormalization": instance_norm, "LayerNormalization": layer_norm,
     "GroupNormalization": group_norm,
+    "Equal": compare("equal"), "Less": compare("less"), "Greater": compare("greater"), "Where": where,
 }
 
 SUPPORTED_OPS = sorted(HANDLERS)

@@ -260,6 +260,11 @@ _RULES = {
     "reduce_l2": _reduce, "normalize": _SAME,
 }
 _RULES.update({op: _SAME for op in UNARY_OPS})
+_RULES.update({op: lambda a, s: [broadcast(s[0], s[1])] for op in ("equal", "less", "greater")})
+_RULES["where"] = lambda a, s: [broadcast(broadcast(s[0], s[1]), s[2])]
+_RULES["cast"] = _SAME
+
+_OUTPUT_DTYPES = {"argmax": "int32", "equal": "uint8", "less": "uint8", "greater": "uint8"}
 
 IR_OPS = frozenset(_RULES)
 
@@ -268,5 +273,5 @@ def infer(op: str, attributes: Dict[str, Attr], shapes: List[Optional[Shape]]) -
     """Returns (dtype, shape) of each output of an IR node; inputs that are absent are None."""
     present = [tuple(s) for s in shapes if s is not None]
     out = _RULES[op](attributes, present)
-    dtype = "int32" if op == "argmax" else "float32"
+    dtype = get(attributes, "to", "float32") if op == "cast" else _OUTPUT_DTYPES.get(op, "float32")
     return [(dtype, tuple(int(d) for d in s)) for s in out]
