@@ -3,7 +3,9 @@
 // ISA of this machine), at the high-resolution blocks of Panoptic-DeepLab MobileNetV3-Large at
 // 1025×2049 and of MobileNetV3-Large at 224×224.
 //   build/bench_fused_block --benchmark_min_time=0.5
-// GFLOP/s counts the block's multiply-adds (×2) of all nodes, so the two modes compare directly.
+// GFLOP/s counts the block's multiply-adds (×2) of all nodes, so the two modes compare directly;
+// the machine's limits (FMA peak, copy bandwidth) are measured in the same run
+// (bench/bench_limits.h).
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
@@ -11,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_limits.h"
 #include "cpu/cpu_kernel.h"
 #include "cpu/kernel_table.h"
 #include "ops/graph_rules.h"
