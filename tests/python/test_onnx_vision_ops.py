@@ -222,7 +222,19 @@ EXISTING_FORMS = [
          {"x": (1, 2, 5, 7)}),
 ]
 
-ALL_CASES = (LOGIC_CASES + EXISTING_FORMS + _conv_transpose_cases() + _split_cases() + UNARY_CASES + BINARY_CASES + SHAPE_CASES
+GATHER_CASES = [
+    case("gather_scalar_index_opset1", 1, [node("Gather", ["x", "i"], ["y"], axis=1)], X4, inits={"i": np.int64(2)}),
+    case("gather_negative_scalar_last_axis", 13, [node("Gather", ["x", "i"], ["y"], axis=-1)], X4,
+         inits={"i": np.int64(-1)}),
+    case("gather_vector_repeats", 11, [node("Gather", ["x", "i"], ["y"], axis=2)], X4,
+         inits={"i": np.array([4, 0, 0, -2], np.int64)}),
+    case("gather_matrix_indices_int32", 13, [node("Gather", ["x", "i"], ["y"], axis=0)], {"x": (5, 3)},
+         inits={"i": np.array([[1, 0], [4, 4]], np.int32)}),
+    case("gather_class_token", 13, [node("Gather", ["x", "i"], ["y"], axis=1)], {"x": (2, 7, 8)},
+         inits={"i": np.int64(0)}),
+]
+
+ALL_CASES = (GATHER_CASES + LOGIC_CASES + EXISTING_FORMS + _conv_transpose_cases() + _split_cases() + UNARY_CASES + BINARY_CASES + SHAPE_CASES
              + REDUCE_CASES + NORM_CASES)
 
 
