@@ -417,7 +417,57 @@ struct BlockedDepthwise {
     for (int64_t ow = hi; ow < end; ++ow) border(ow);
   }
 
-  void run(const float* x, float* y) const {
+  // NHWC with the channel blocks innermost: for each output pixel all blocks in turn, so the
+  // k×k window's reads of one tap run along contiguous channels; the weights are loaded per use
+  // (as in XNNPACK's NHWC depthwise) since they change with every block.
+  template <int K>
+  void run_pixel_major(const float* x, float* y) const {
+    const int64_t s = layer.stride, d = layer.dilation, pad = layer.pad(), C = layer.in_channels;
+    const int64_t H = layer.height, W = layer.width, OH = layer.out_height(),
+                  OW = layer.out_width();
+    const int64_t ps = C, rs = W * C, block_count = (C + 15) / 16;
+    for (int64_t oh = 0; oh < OH; ++oh) {
+      int64_t ky0 = 0, ky1 = K;
+      while (ky0 < K && oh * s - pad + ky0 * d < 0) ++ky0;
+      while (ky1 > ky0 && oh * s - pad + (ky1 - 1) * d >= H) --ky1;
+      for (int64_t ow = 0; ow < OW; ++ow) {
+        int64_t kx0 = 0, kx1 = K;
+        while (kx0 < K && ow * s - pad + kx0 * d < 0) ++kx0;
+        while (kx1 > kx0 && ow * s - pad + (kx1 - 1) * d >= W) --kx1;
+        const float* xp = x + (oh * s - pad) * rs + (ow * s - pad) * ps;
+        float* yp = y + (oh * OW + ow) * C;
+        const bool full = ky0 == 0 && ky1 == K && kx0 == 0 && kx1 == K;
+        for (int64_t cb = 0; cb < block_count; ++cb) {
+          const int64_t rest = std::min<int64_t>(16, C - cb * 16);
+          const __mmask16 mask = rest >= 16 ? __mmask16(0xffff) : __mmask16((1u << rest) - 1);
+          const float* w = weights.get() + cb * K * K * 16;
+          const float* xc = xp + cb * 16;
+          __m512 acc = _mm512_setzero_ps();
+          if (full) {
+#pragma GCC unroll 5
+            for (int ky = 0; ky < K; ++ky)
+#pragma GCC unroll 5
+              for (int kx = 0; kx < K; ++kx)
+                acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mask, xc + ky * d * rs + kx * d * ps),
+                                      _mm512_load_ps(w + (ky * K + kx) * 16), acc);
+          } else {
+            for (int64_t ky = ky0; ky < ky1; ++ky)
+              for (int64_t kx = kx0; kx < kx1; ++kx)
+                acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mask, xc + ky * d * rs + kx * d * ps),
+                                      _mm512_load_ps(w + (ky * K + kx) * 16), acc);
+          }
+          _mm512_mask_storeu_ps(yp + cb * 16, mask,
+                                bias_relu(acc, _mm512_load_ps(bias.get() + cb * 16)));
+        }
+      }
+    }
+  }
+
+  void run(const float* x, float* y, bool pixel_major) const {
+    if (pixel_major) {
+      if (layer.kernel == 3) return run_pixel_major<3>(x, y);
+      return run_pixel_major<5>(x, y);
+    }
     const int64_t C = layer.in_channels, taps = layer.kernel * layer.kernel;
     const int64_t block_count = (C + 15) / 16, OH = layer.out_height();
     auto one = [&](int64_t cb, int64_t oh, int64_t begin, int64_t end) {
@@ -522,7 +572,8 @@ double reference(const Layer& l, const float* x, const Case& c, int64_t m, int64
   return std::max(0.0, acc + double(c.bias[size_t(m)]));
 }
 
-void run_case(Case& c, Layout layout, bool stream) {
+// alternative: the 1×1 with non-temporal stores (NCHW16c), the pixel-major NHWC depthwise.
+void run_case(Case& c, Layout layout, bool alternative) {
   if (layout == Layout::nchw) {
     RuntimeConv& r = *c.runtime;
     Status status = r.kernel->run({&r.x.view()}, {&r.y.view()}, r.scratch.data(), r.pool);
@@ -531,11 +582,13 @@ void run_case(Case& c, Layout layout, bool stream) {
   }
   const int i = layout == Layout::nhwc ? 0 : 1;
   if (c.layer.depthwise)
-    c.depthwise[i]->run(c.x[i].get(), c.y[i].get());
+    c.depthwise[i]->run(c.x[i].get(), c.y[i].get(), alternative);
   else
-    c.conv[i]->run(c.x[i].get(), c.y[i].get(), stream);
-  if (stream) _mm_sfence();
+    c.conv[i]->run(c.x[i].get(), c.y[i].get(), alternative);
+  if (alternative) _mm_sfence();
 }
+
+const char* alternative_name(const Layer& l) { return l.depthwise ? "NHWC_pix" : "NCHW16c_nt"; }
 
 // Samples outputs (half of them near the borders) and compares every layout to the reference.
 bool check_case(Case& c) {
@@ -549,9 +602,11 @@ bool check_case(Case& c) {
     return rng() % 2 ? e : n - 1 - e;
   };
   bool ok = true;
-  const int variants = l.kernel == 1 ? 4 : 3;
+  const int variants = l.kernel == 1 || l.depthwise ? 4 : 3;
   for (int variant = 0; variant < variants; ++variant) {
-    const Layout layout = variant == 3 ? Layout::nchw16c : Layout(variant);
+    const Layout layout = variant < 3   ? Layout(variant)
+                          : l.depthwise ? Layout::nhwc
+                                        : Layout::nchw16c;
     run_case(c, layout, variant == 3);
     Geometry g{l.out_channels, OH, OW, layout};
     const float* y =
@@ -565,13 +620,14 @@ bool check_case(Case& c) {
       worst = std::max(worst, std::fabs(got - want) / (1.0 + std::fabs(want)));
     }
     // NCHW16c's padding lanes must stay zero for the next layer.
-    if (layout == Layout::nchw16c)
+    if (layout == Layout::nchw16c && variant == 2)
       for (int64_t m = l.out_channels; m < round16(l.out_channels); ++m)
         for (int64_t p = 0; p < OH * OW; p += 97)
           if (y[(m / 16) * OH * OW * 16 + p * 16 + m % 16] != 0.f) worst = 1;
     const bool pass = worst < 1e-4;
     std::printf("check %-32s %-10s max error %.2e %s\n", l.name().c_str(),
-                variant == 3 ? "NCHW16c_nt" : layout_name(layout), worst, pass ? "ok" : "WRONG");
+                variant < 3 ? layout_name(layout) : alternative_name(l), worst,
+                pass ? "ok" : "WRONG");
     ok = ok && pass;
   }
   return ok;
@@ -612,9 +668,9 @@ std::unique_ptr<Case> make_case(const Layer& l) {
   return c;
 }
 
-void bench_case(benchmark::State& state, Case* c, Layout layout, bool stream) {
+void bench_case(benchmark::State& state, Case* c, Layout layout, bool alternative) {
   for (auto _ : state) {
-    run_case(*c, layout, stream);
+    run_case(*c, layout, alternative);
     benchmark::ClobberMemory();
   }
   const double n = double(state.iterations());
@@ -645,7 +701,7 @@ void bench_fma_peak(benchmark::State& state) {
                          benchmark::Counter::kIsRate);
 }
 
-// memcpy of `floats` floats; GB/s counts read + write.
+// memcpy of `floats` floats (a layer-sized buffer and a 512 MB one); GB/s counts read + write.
 void bench_copy(benchmark::State& state) {
   const int64_t floats = state.range(0);
   Buffer source = make_buffer(floats), target = make_buffer(floats);
@@ -766,9 +822,10 @@ int main(int argc, char** argv) {
       benchmark::RegisterBenchmark((c->layer.name() + "/" + layout_name(layout)).c_str(),
                                    bench_case, c.get(), layout, false)
           ->Unit(benchmark::kMillisecond);
-    if (c->layer.kernel == 1)
-      benchmark::RegisterBenchmark((c->layer.name() + "/NCHW16c_nt").c_str(), bench_case, c.get(),
-                                   Layout::nchw16c, true)
+    if (c->layer.kernel == 1 || c->layer.depthwise)
+      benchmark::RegisterBenchmark((c->layer.name() + "/" + alternative_name(c->layer)).c_str(),
+                                   bench_case, c.get(),
+                                   c->layer.depthwise ? Layout::nhwc : Layout::nchw16c, true)
           ->Unit(benchmark::kMillisecond);
   }
   // The graph's edges: the 3-channel input image and the 19-class logits; a 256-channel tensor
