@@ -2,8 +2,8 @@
 // convolution layers in NCHW (the runtime's own kernels, made through cpu_make_kernel as a
 // session makes them), NHWC and NCHW16c (small AVX-512 kernels written here for the comparison
 // only), next to this core's FMA peak and copy bandwidth measured in the same run.
-//   build/bench_layout --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
-//       --benchmark_enable_random_interleaving=true
+//   build/bench_layout --benchmark_min_time=0.3 --benchmark_repetitions=5
+//       --benchmark_report_aggregates_only=true --benchmark_enable_random_interleaving=true
 //
 // NHWC and NCHW16c share their kernels: the lanes are 16 output channels, a kernel only sees a
 // pixel stride and a channel-block stride (NHWC: C and 16; NCHW16c: 16 and H·W·16). What differs
@@ -15,6 +15,9 @@
 //     the padding is skipped for exactly the pixels it misses (no zeros are multiplied).
 //   depthwise: one output pixel × 16 channels per step, the k×k weights held in registers for
 //     the pixels whose taps are all inside the image, in-image taps only for the others.
+// Two more variants: NCHW16c_nt, the 1×1 with non-temporal output stores (whole aligned lines
+// exist only in the blocked layout), and NHWC_pix, the NHWC depthwise with the channel blocks
+// innermost. Times are CPU time (the machines are shared), so the counters use it too.
 // Every kernel, the runtime's included, is checked first against a scalar double-precision
 // convolution on sampled outputs (borders oversampled); a mismatch stops the run.
 // Counted work: GFLOP/s = 2 · (in-image taps) · channels / time (padded taps are not counted,
