@@ -17,9 +17,10 @@ namespace {
 // (960→256 3×3 rate 6 at 33×65, AVX-512): 8 KiB 134, 16 KiB 149, 32 KiB 139, 192 KiB 122,
 // whole (1 MiB) 118 GFLOP/s; smaller slices reload the partial sums too often.
 constexpr int64_t kDirectSliceBytes = 16 * 1024;
-// Partial sums of one task (256 KiB, in L2): a task's rows hold at most this many pixels ×
-// block. 256 KiB and 1.2 MiB measured the same.
-constexpr int64_t kDirectTaskFloats = 64 * 1024;
+// Partial sums of one task (1 MiB, in L2 beside the K block's input). Measured on the ASPP at
+// 65×129 (rate 12): 256 KiB 125, 512 KiB 141, 1 MiB 147 GFLOP/s (at 33×65 all ≈ 150); with one
+// channel block per task (no groups) 127.
+constexpr int64_t kDirectTaskFloats = 256 * 1024;
 // Multiply-adds below which a conv runs on one thread (as the GEMM's threshold).
 constexpr int64_t kDirectParallelMinWork = int64_t(1) << 18;
 
@@ -63,9 +64,17 @@ void direct_conv_plan(const float* weight, const float* bias, int64_t out_channe
       std::max<int64_t>(1, kDirectSliceBytes / (taps * block * int64_t(sizeof(float))));
   const int64_t depth_blocks = (in_channels + slice_channels - 1) / slice_channels;
   plan->depth_block = (in_channels + depth_blocks - 1) / depth_blocks;
-  // Bands of equal height, each with at most kDirectTaskFloats partial sums.
+  // Tasks: groups of channel blocks × bands of output rows, with at most kDirectTaskFloats
+  // partial sums. As many channel blocks per group as fit with bands of 16 rows (each input
+  // K block is then read once per group, not once per channel block), groups of equal size,
+  // then bands of equal height.
+  const int64_t row_floats = std::max<int64_t>(1, axes[1].output * block);
+  const int64_t wanted_rows = std::min<int64_t>(axes[0].output, 16);
+  const int64_t fit = std::max<int64_t>(1, kDirectTaskFloats / (row_floats * wanted_rows));
+  const int64_t groups = (plan->blocks + fit - 1) / fit;
+  plan->group_blocks = (plan->blocks + groups - 1) / groups;
   const int64_t max_rows =
-      std::max<int64_t>(1, kDirectTaskFloats / std::max<int64_t>(1, axes[1].output * block));
+      std::max<int64_t>(1, kDirectTaskFloats / (row_floats * plan->group_blocks));
   const int64_t bands = std::max<int64_t>(1, (axes[0].output + max_rows - 1) / max_rows);
   plan->band_rows = std::max<int64_t>(1, (axes[0].output + bands - 1) / bands);
   // x-segments: borders where a kernel column's reads enter or leave the image.
@@ -96,7 +105,8 @@ void direct_conv_plan(const float* weight, const float* bias, int64_t out_channe
 size_t direct_conv_scratch_floats(const DirectConvPlan& plan) {
   const int64_t taps = plan.axes[0].kernel * plan.axes[1].kernel;
   // Partial sums, then two int64 tap lists, rounded to 64 bytes.
-  const int64_t floats = plan.band_rows * plan.axes[1].output * plan.block + 4 * taps;
+  const int64_t floats =
+      plan.group_blocks * plan.band_rows * plan.axes[1].output * plan.block + 4 * taps;
   return size_t((floats + 15) / 16 * 16);
 }
 
@@ -109,7 +119,7 @@ void direct_conv_run(const DirectConvPlan& plan, const float* x, const ConvStrid
   const int64_t block = plan.block;
   const int64_t out_w = aw.output;
   const int64_t bands = (ah.output + plan.band_rows - 1) / plan.band_rows;
-  const int64_t tasks = plan.blocks * bands;
+  const int64_t tasks = (plan.blocks + plan.group_blocks - 1) / plan.group_blocks * bands;
   const bool parallel =
       pool.threads() > 1 &&
       plan.out_channels * plan.in_channels * taps * ah.output * out_w >= kDirectParallelMinWork;
@@ -162,10 +172,14 @@ void direct_conv_run(const DirectConvPlan& plan, const float* x, const ConvStrid
         for (int64_t i = 0; i < n; ++i) sums[i] = activation_apply(act, sums[i]);
     }
   };
-  auto run_task = [&](int64_t task, float* acc) {
-    const int64_t cb = task / bands, band = task % bands;
+  const int64_t band_floats = plan.band_rows * out_w * block;
+  auto run_task = [&](int64_t task, float* group_acc) {
+    const int64_t group = task / bands, band = task % bands;
+    const int64_t cb0 = group * plan.group_blocks;
+    const int64_t cb1 = std::min(plan.blocks, cb0 + plan.group_blocks);
     const int64_t r0 = band * plan.band_rows, r1 = std::min(ah.output, r0 + plan.band_rows);
-    int64_t* input_offsets = reinterpret_cast<int64_t*>(acc + plan.band_rows * out_w * block);
+    int64_t* input_offsets =
+        reinterpret_cast<int64_t*>(group_acc + plan.group_blocks * band_floats);
     int64_t* weight_offsets = input_offsets + taps;
     DirectConvTile tile;
     tile.input_offsets = input_offsets;
@@ -179,70 +193,77 @@ void direct_conv_run(const DirectConvPlan& plan, const float* x, const ConvStrid
       tile.channels = std::min(plan.depth_block, plan.in_channels - c0);
       tile.first = c0 == 0;
       const float* x_block = x + c0 * xs.channel;
-      tile.weights = plan.packed.data() + (cb * plan.in_channels + c0) * weight_channel_stride;
-      // Rows in dilation-phase order (r0, r0 + D, …, then r0 + 1, …): consecutive rows of a
-      // phase share all but one of their input rows, which then come from L1, not L2.
-      for (int64_t phase = 0; phase < row_phases; ++phase)
-        for (int64_t oh = r0 + phase; oh < r1;) {
-          // Rows oh, oh + D, … (group_rows of them) read the same kernel rows in the image.
-          int64_t group_rows = 1;
-          while (oh + group_rows * row_phases < r1 &&
-                 row_mask(oh + group_rows * row_phases) == row_mask(oh))
-            ++group_rows;
-          for (const DirectConvSegment& segment : plan.segments) {
-            int64_t n = 0;
-            for (int64_t ky = 0; ky < ah.kernel; ++ky) {
-              const int64_t ih = oh * ah.stride + ky * ah.dilation - ah.pad_begin;
-              if (ih < 0 || ih >= ah.input) continue;
-              for (int32_t kx : segment.columns) {
-                const int64_t iw = segment.begin * aw.stride + kx * aw.dilation - aw.pad_begin;
-                input_offsets[n] = ih * xs.row + iw * xs.pixel;
-                weight_offsets[n] = (ky * aw.kernel + kx) * block;
-                ++n;
+      // The group's channel blocks meet the K block's input while it is in L2.
+      for (int64_t cb = cb0; cb < cb1; ++cb) {
+        float* acc = group_acc + (cb - cb0) * band_floats;
+        tile.weights = plan.packed.data() + (cb * plan.in_channels + c0) * weight_channel_stride;
+        // Rows in dilation-phase order (r0, r0 + D, …, then r0 + 1, …): consecutive rows of a
+        // phase share all but one of their input rows, which then come from L1, not L2.
+        for (int64_t phase = 0; phase < row_phases; ++phase)
+          for (int64_t oh = r0 + phase; oh < r1;) {
+            // Rows oh, oh + D, … (group_rows of them) read the same kernel rows in the image.
+            int64_t group_rows = 1;
+            while (oh + group_rows * row_phases < r1 &&
+                   row_mask(oh + group_rows * row_phases) == row_mask(oh))
+              ++group_rows;
+            for (const DirectConvSegment& segment : plan.segments) {
+              int64_t n = 0;
+              for (int64_t ky = 0; ky < ah.kernel; ++ky) {
+                const int64_t ih = oh * ah.stride + ky * ah.dilation - ah.pad_begin;
+                if (ih < 0 || ih >= ah.input) continue;
+                for (int32_t kx : segment.columns) {
+                  const int64_t iw = segment.begin * aw.stride + kx * aw.dilation - aw.pad_begin;
+                  input_offsets[n] = ih * xs.row + iw * xs.pixel;
+                  weight_offsets[n] = (ky * aw.kernel + kx) * block;
+                  ++n;
+                }
+              }
+              tile.taps = n;
+              const int64_t width = segment.end - segment.begin;
+              const int64_t stack = 4 * width <= tile_pixels ? 4 : 2 * width <= tile_pixels ? 2 : 1;
+              for (int64_t j = 0; j < group_rows;) {
+                int64_t rows = stack;
+                while (rows > group_rows - j) rows /= 2;
+                const int64_t row_pixels = tile_pixels / rows;
+                const int64_t row = oh + j * row_phases;
+                tile.rows = rows;
+                for (int64_t ox = segment.begin; ox < segment.end; ox += row_pixels) {
+                  tile.pixels = std::min(row_pixels, segment.end - ox);
+                  tile.x = x_block + j * row_step + (ox - segment.begin) * pixel_step;
+                  tile.acc = acc + ((row - r0) * out_w + ox) * block;
+                  kernels.tile(tile);
+                }
+                j += rows;
               }
             }
-            tile.taps = n;
-            const int64_t width = segment.end - segment.begin;
-            const int64_t stack = 4 * width <= tile_pixels ? 4 : 2 * width <= tile_pixels ? 2 : 1;
-            for (int64_t j = 0; j < group_rows;) {
-              int64_t rows = stack;
-              while (rows > group_rows - j) rows /= 2;
-              const int64_t row_pixels = tile_pixels / rows;
-              const int64_t row = oh + j * row_phases;
-              tile.rows = rows;
-              for (int64_t ox = segment.begin; ox < segment.end; ox += row_pixels) {
-                tile.pixels = std::min(row_pixels, segment.end - ox);
-                tile.x = x_block + j * row_step + (ox - segment.begin) * pixel_step;
-                tile.acc = acc + ((row - r0) * out_w + ox) * block;
-                kernels.tile(tile);
-              }
-              j += rows;
-            }
+            oh += group_rows * row_phases;
           }
-          oh += group_rows * row_phases;
-        }
+      }
     }
-    // Bias and activation on the partial sums (contiguous rows of [pixel][block]), then the
-    // transposed copy into the output, 16 pixels at a time so that their sums stay in L1.
-    const float* bias = plan.bias.data() + cb * block;
-    for (int64_t oh = r0; oh < r1; ++oh) {
-      float* sums = acc + (oh - r0) * out_w * block;
-      for (int64_t ox = 0; ox < out_w; ++ox)
-        for (int64_t lane = 0; lane < block; ++lane) sums[ox * block + lane] += bias[lane];
-      finish(sums, out_w * block);
-    }
-    const int64_t channels = std::min(block, plan.out_channels - cb * block);
-    constexpr int64_t kChunk = 16;
-    for (int64_t oh = r0; oh < r1; ++oh) {
-      const float* sums = acc + (oh - r0) * out_w * block;
-      for (int64_t ox0 = 0; ox0 < out_w; ox0 += kChunk) {
-        const int64_t ox1 = std::min(out_w, ox0 + kChunk);
-        for (int64_t lane = 0; lane < channels; ++lane) {
-          float* y_row = y + (cb * block + lane) * ys.channel + oh * ys.row;
-          if (ys.pixel == 1) {
-            for (int64_t ox = ox0; ox < ox1; ++ox) y_row[ox] = sums[ox * block + lane];
-          } else {
-            for (int64_t ox = ox0; ox < ox1; ++ox) y_row[ox * ys.pixel] = sums[ox * block + lane];
+    for (int64_t cb = cb0; cb < cb1; ++cb) {
+      float* acc = group_acc + (cb - cb0) * band_floats;
+      // Bias and activation on the partial sums (contiguous rows of [pixel][block]), then the
+      // transposed copy into the output, 16 pixels at a time so that their sums stay in L1.
+      const float* bias = plan.bias.data() + cb * block;
+      for (int64_t oh = r0; oh < r1; ++oh) {
+        float* sums = acc + (oh - r0) * out_w * block;
+        for (int64_t ox = 0; ox < out_w; ++ox)
+          for (int64_t lane = 0; lane < block; ++lane) sums[ox * block + lane] += bias[lane];
+        finish(sums, out_w * block);
+      }
+      const int64_t channels = std::min(block, plan.out_channels - cb * block);
+      constexpr int64_t kChunk = 16;
+      for (int64_t oh = r0; oh < r1; ++oh) {
+        const float* sums = acc + (oh - r0) * out_w * block;
+        for (int64_t ox0 = 0; ox0 < out_w; ox0 += kChunk) {
+          const int64_t ox1 = std::min(out_w, ox0 + kChunk);
+          for (int64_t lane = 0; lane < channels; ++lane) {
+            float* y_row = y + (cb * block + lane) * ys.channel + oh * ys.row;
+            if (ys.pixel == 1) {
+              for (int64_t ox = ox0; ox < ox1; ++ox) y_row[ox] = sums[ox * block + lane];
+            } else {
+              for (int64_t ox = ox0; ox < ox1; ++ox) y_row[ox * ys.pixel] = sums[ox * block + lane];
+            }
           }
         }
       }

@@ -58,6 +58,7 @@ struct DirectConvPlan {
   int64_t block = 0;          // output channels per register tile (the microkernel's)
   int64_t blocks = 0;         // ceil(M / block)
   int64_t depth_block = 0;    // input channels per K block
+  int64_t group_blocks = 0;   // channel blocks per task
   int64_t band_rows = 0;      // output rows per task
   std::vector<float> packed;  // [blocks][C][kH·kW][block]
   std::vector<float> bias;    // blocks · block (zeros past M, or when there is none)
