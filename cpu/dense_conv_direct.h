@@ -5,8 +5,8 @@
 // Lanes are output channels: a register tile holds P output pixels (consecutive in one
 // output row) × `block` output channels (V SIMD vectors); for each input channel and each tap
 // the V weight vectors are loaded once and each pixel's input is broadcast (one scalar per
-// pixel), P·V FMAs. Weights are packed once as [channel block][C][kH·kW][block], zero padded
-// past M.
+// pixel), P·V FMAs. Weights are packed once as [channel block][C][tap][block], zero padded
+// past M, with only the taps that read inside the image for some output pixel.
 //
 // Exact per-pixel skipping of padding: each output row is split into x-segments on which the
 // set of kernel columns that read inside the image is constant (its borders are where a
@@ -54,14 +54,16 @@ struct DirectConvSegment {
 
 struct DirectConvPlan {
   int64_t out_channels = 0, in_channels = 0;
-  WindowAxis axes[2];         // 0 = H, 1 = W
-  int64_t block = 0;          // output channels per register tile (the microkernel's)
-  int64_t blocks = 0;         // ceil(M / block)
-  int64_t depth_block = 0;    // input channels per K block
-  int64_t group_blocks = 0;   // channel blocks per task
-  int64_t band_rows = 0;      // output rows per task
-  std::vector<float> packed;  // [blocks][C][kH·kW][block]
-  std::vector<float> bias;    // blocks · block (zeros past M, or when there is none)
+  WindowAxis axes[2];             // 0 = H, 1 = W
+  int64_t block = 0;              // output channels per register tile (the microkernel's)
+  int64_t blocks = 0;             // ceil(M / block)
+  int64_t depth_block = 0;        // input channels per K block
+  int64_t group_blocks = 0;       // channel blocks per task
+  int64_t band_rows = 0;          // output rows per task
+  std::vector<int32_t> tap_slot;  // per tap ky·kW + kx: its slot in packed, −1 if never inside
+  int64_t packed_taps = 0;        // taps some output pixel reads inside the image
+  std::vector<float> packed;      // [blocks][C][packed_taps (at least 1)][block]
+  std::vector<float> bias;        // blocks · block (zeros past M, or when there is none)
   std::vector<DirectConvSegment> segments;
   Activation activation;
   CpuIsa isa = CpuIsa::cpu_isa_scalar;
