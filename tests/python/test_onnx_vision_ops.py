@@ -206,7 +206,35 @@ LOGIC_CASES = [
          [node("Cast", ["x"], ["i"], to=TP.INT64), node("Cast", ["i"], ["y"], to=TP.FLOAT)], X4, scale=20),
 ]
 
-ALL_CASES = (LOGIC_CASES + _conv_transpose_cases() + _split_cases() + UNARY_CASES + BINARY_CASES + SHAPE_CASES
+# Ops that were mapped before issue #16, in the opset forms test_onnx_ops.py does not cover.
+EXISTING_FORMS = [
+    case("clip12_min_only", 12, [node("Clip", ["x", "lo"], ["y"])], X4, inits={"lo": np.float32(-0.5)}),
+    case("clip13_no_bounds", 13, [node("Clip", ["x"], ["y"])], X4),
+    case("clip6_min_attribute_only", 6, [node("Clip", ["x"], ["y"], min=0.0)], X4),
+    case("unsqueeze11_attribute", 11, [node("Unsqueeze", ["x"], ["y"], axes=[1, -1])], {"x": (3, 4)}),
+    case("squeeze13_input", 13, [node("Squeeze", ["x", "a"], ["y"])], {"x": (1, 3, 1, 5)}, inits={"a": i64(2)}),
+    case("squeeze13_all_ones", 13, [node("Squeeze", ["x"], ["y"])], {"x": (1, 3, 1, 5)}),
+    case("depth_to_space_opset1", 1, [node("DepthToSpace", ["x"], ["y"], blocksize=2)], {"x": (1, 8, 3, 4)}),
+    case("space_to_depth_opset1_block3", 1, [node("SpaceToDepth", ["x"], ["y"], blocksize=3)], {"x": (1, 2, 6, 9)}),
+    case("upsample9_linear_scales_input", 9, [node("Upsample", ["x", "s"], ["y"], mode="linear")],
+         {"x": (1, 2, 5, 7)}, inits={"s": np.array([1, 1, 2, 3], np.float32)}),
+    case("upsample7_linear_attribute", 7, [node("Upsample", ["x"], ["y"], mode="linear", scales=[1.0, 1.0, 2.0, 2.0])],
+         {"x": (1, 2, 5, 7)}),
+]
+
+GATHER_CASES = [
+    case("gather_scalar_index_opset1", 1, [node("Gather", ["x", "i"], ["y"], axis=1)], X4, inits={"i": np.int64(2)}),
+    case("gather_negative_scalar_last_axis", 13, [node("Gather", ["x", "i"], ["y"], axis=-1)], X4,
+         inits={"i": np.int64(-1)}),
+    case("gather_vector_repeats", 11, [node("Gather", ["x", "i"], ["y"], axis=2)], X4,
+         inits={"i": np.array([4, 0, 0, -2], np.int64)}),
+    case("gather_matrix_indices_int32", 13, [node("Gather", ["x", "i"], ["y"], axis=0)], {"x": (5, 3)},
+         inits={"i": np.array([[1, 0], [4, 4]], np.int32)}),
+    case("gather_class_token", 13, [node("Gather", ["x", "i"], ["y"], axis=1)], {"x": (2, 7, 8)},
+         inits={"i": np.int64(0)}),
+]
+
+ALL_CASES = (GATHER_CASES + LOGIC_CASES + EXISTING_FORMS + _conv_transpose_cases() + _split_cases() + UNARY_CASES + BINARY_CASES + SHAPE_CASES
              + REDUCE_CASES + NORM_CASES)
 
 

@@ -647,6 +647,36 @@ def group_norm(ctx, node):
     _affine(ctx, node, restored, params[0], params[1])
 
 
+_GATHER_SLICE_LIMIT = 256
+
+
+def gather(ctx, node):
+    """Gather (opset 1–21) of a run-time tensor with constant indices: one slice per index,
+    a concat when there are several, and a reshape to the output shape (exact: only copies)."""
+    shape = ctx.float_input(node, 0)
+    indices = ctx.constant(node, 1, "indices")
+    rank = len(shape)
+    axis = ctx.attrs(node).get("axis", 0)
+    if not -rank <= axis < rank:
+        raise ctx.fail(node, f"axis {axis} out of range for rank {rank}")
+    axis %= rank
+    flat = [int(i) for i in np.asarray(indices).reshape(-1)]
+    if any(not -shape[axis] <= i < shape[axis] for i in flat):
+        raise ctx.fail(node, f"indices {flat} out of range for dim {shape[axis]}")
+    if not flat or len(flat) > _GATHER_SLICE_LIMIT:
+        raise ctx.fail(node, f"{len(flat)} indices; 1 to {_GATHER_SLICE_LIMIT} are supported")
+    flat = [i % shape[axis] for i in flat]
+    parts = [ctx.emit(node, "slice", [ctx.tensor(node, 0)],
+                      {"starts": attr_ints([i]), "ends": attr_ints([i + 1]), "axes": attr_ints([axis]),
+                       "steps": attr_ints([1])}, bind=False)[0] for i in flat]
+    if len(parts) > 1:
+        parts = ctx.emit(node, "concat", parts, {"axis": attr_int(axis)}, bind=False)
+    out_shape = list(shape[:axis]) + list(np.shape(indices)) + list(shape[axis + 1:])
+    if 0 in out_shape:  # the IR reshape reads 0 as "copy the input dim"
+        raise ctx.fail(node, f"empty output {out_shape} is not supported")
+    ctx.emit(node, "reshape", parts, {"shape": attr_ints(out_shape)})
+
+
 HANDLERS = {
     "Conv": conv, "AveragePool": pool, "MaxPool": pool,
     "Relu": unary("relu"), "Sigmoid": unary("sigmoid"), "Tanh": unary("tanh"),
@@ -669,6 +699,7 @@ HANDLERS = {
     "InstanceNormalization": instance_norm, "LayerNormalization": layer_norm,
     "GroupNormalization": group_norm,
     "Equal": compare("equal"), "Less": compare("less"), "Greater": compare("greater"), "Where": where,
+    "Gather": gather,
 }
 
 SUPPORTED_OPS = sorted(HANDLERS)
