@@ -30,7 +30,8 @@ Tensor random_tensor(const Shape& shape, std::mt19937& rng, float scale) {
 }
 
 void add_conv(Graph& graph, int32_t input, int32_t output, const Shape& weight, int64_t group,
-              int64_t stride, int64_t pad, const char* activation, std::mt19937& rng) {
+              int64_t stride, int64_t pad, const char* activation, std::mt19937& rng,
+              int64_t dilation = 1) {
   Node node;
   node.op = OpType::op_conv;
   node.name = "conv" + std::to_string(graph.nodes.size());
@@ -40,12 +41,13 @@ void add_conv(Graph& graph, int32_t input, int32_t output, const Shape& weight, 
   node.attributes.set_int("group", group);
   node.attributes.set_ints("strides", {stride, stride});
   node.attributes.set_ints("pads", {pad, pad, pad, pad});
+  node.attributes.set_ints("dilations", {dilation, dilation});
   node.attributes.set_string("activation", activation);
   graph.nodes.push_back(node);
 }
 
 // Args: C, E, M (0: no projection), H, W, kernel, stride, hard-swish (else ReLU), residual,
-// threads, fused.
+// threads, fused, dilation.
 void bench_fused_block(benchmark::State& state) {
   const int64_t channels = state.range(0), expanded = state.range(1), out_channels = state.range(2);
   const int64_t height = state.range(3), width = state.range(4);
@@ -54,6 +56,7 @@ void bench_fused_block(benchmark::State& state) {
   const bool residual = state.range(8) != 0;
   const int threads = int(state.range(9));
   const bool fused = state.range(10) != 0;
+  const int64_t dilation = state.range(11);
   std::mt19937 rng(1);
   Graph graph;
   int32_t x = graph.add_tensor("x", DType::dtype_f32, {1, channels, height, width});
@@ -62,7 +65,8 @@ void bench_fused_block(benchmark::State& state) {
   int32_t d = graph.add_tensor("d", DType::dtype_f32, {});
   int32_t p = graph.add_tensor("p", DType::dtype_f32, {});
   add_conv(graph, x, e, {expanded, channels, 1, 1}, 1, 1, 0, act, rng);
-  add_conv(graph, e, d, {expanded, 1, kernel, kernel}, expanded, stride, kernel / 2, act, rng);
+  add_conv(graph, e, d, {expanded, 1, kernel, kernel}, expanded, stride, dilation * (kernel / 2),
+           act, rng, dilation);
   // M = 0: a squeeze-excitation block, fused up to the depthwise.
   if (out_channels > 0) add_conv(graph, d, p, {out_channels, expanded, 1, 1}, 1, 1, 0, "none", rng);
   int32_t y = out_channels > 0 ? p : d;
@@ -154,13 +158,22 @@ void block_args(benchmark::internal::Benchmark* b) {
       // Squeeze-excitation blocks (expand → depthwise fused, SE and projection not).
       {24, 72, 0, 257, 513, 5, 2, 0, 0},
       {40, 120, 0, 129, 257, 5, 1, 0, 0},
+      // Wide SE blocks of MobileNetV3-Large at 65×129 and 33×65 (the last two run unfused:
+      // fused, they were slower).
+      {80, 480, 0, 65, 129, 3, 1, 1, 0},
+      {112, 672, 0, 65, 129, 5, 1, 1, 0},
+      {160, 960, 0, 33, 65, 5, 1, 1, 0},
+      // LR-ASPP's dilated 960-channel block at 1024×2048 (over the scratch budget: unfused; with
+      // the budget raised to 8 MiB, fused was slower).
+      {160, 960, 0, 65, 129, 5, 1, 1, 0, 2},
   };
   for (const std::vector<int64_t>& block : blocks)
     for (int64_t threads : {1, 2})
       for (int64_t fused : {0, 1}) {
-        std::vector<int64_t> args = block;
+        std::vector<int64_t> args(block.begin(), block.begin() + 9);
         args.push_back(threads);
         args.push_back(fused);
+        args.push_back(block.size() > 9 ? block[9] : 1);
         b->Args(args);
       }
 }
