@@ -126,7 +126,8 @@ Status Session::create(std::shared_ptr<const Model> model, const SessionOptions&
     for (size_t n = 0; n < graph.nodes.size(); ++n) {
       created->profile_[n].node = node_label(graph, n);
       created->profile_[n].kernel = created->cuda_ ? "cuda " + created->cuda_->node_kernels()[n]
-                                    : created->skip_[n] ? "aliased"
+                                    : n < created->fused_.size() && created->fused_[n] ? "fused"
+                                    : created->skip_[n]                                ? "aliased"
                                     : n < created->kernels_.size() && created->kernels_[n]
                                         ? created->kernels_[n]->name()
                                         : "reference";
@@ -150,14 +151,29 @@ Status Session::prepare_cpu() {
   config.isa = cpu_isa_detect();
   config.threads = options_.threads;
   kernels_.resize(graph_.nodes.size());
+  fused_.assign(graph_.nodes.size(), false);
   for (size_t n = 0; n < graph_.nodes.size(); ++n) {
+    if (fused_[n]) continue;
     // A node whose outputs are all empty has nothing to do (op_run_reference returns at once);
     // a kernel would only size tables by its (possibly huge) other dims.
     bool all_empty = true;
     for (int32_t index : graph_.nodes[n].outputs)
       all_empty &= shape_numel(graph_.tensors[size_t(index)].shape) == 0;
     if (all_empty) continue;
-    kernels_[n] = cpu_make_kernel(graph_, n, config);
+    CpuFusedKernel fused;
+    if (cpu_make_fused_kernel(graph_, n, config, &fused)) {
+      if (fused_graph_.nodes.empty()) fused_graph_ = graph_;
+      fused_graph_.nodes[n].inputs = fused.inputs;
+      fused_graph_.nodes[n].outputs = fused.outputs;
+      for (size_t i = 1; i < fused.nodes.size(); ++i) {
+        fused_[fused.nodes[i]] = true;
+        fused_graph_.nodes[fused.nodes[i]].inputs.clear();
+        fused_graph_.nodes[fused.nodes[i]].outputs.clear();
+      }
+      kernels_[n] = std::move(fused.kernel);
+    } else {
+      kernels_[n] = cpu_make_kernel(graph_, n, config);
+    }
     if (kernels_[n]) scratch_bytes_ = std::max(scratch_bytes_, kernels_[n]->scratch_bytes());
   }
   return Status::success();
@@ -171,9 +187,11 @@ Status Session::plan_arena() {
   for (size_t n = 0; n < kernels_.size(); ++n)
     planning.in_place[n] = kernels_[n] && kernels_[n]->supports_in_place();
   MemoryPlan plan;
-  ATROUS_RETURN_IF_ERROR(memory_plan(graph_, planning, &plan));
+  ATROUS_RETURN_IF_ERROR(memory_plan(exec_graph(), planning, &plan));
   offsets_ = std::move(plan.offsets);
   skip_ = std::move(plan.skip);
+  for (size_t n = 0; n < fused_.size(); ++n)
+    if (fused_[n]) skip_[n] = true;
   arena_bytes_ = plan.arena_bytes;
   unplanned_bytes_ = plan.unplanned_bytes;
   // Each term is below 2^62 (the planner's sizes are sums of valid tensor sizes).
@@ -211,7 +229,7 @@ Status Session::check_memory(int64_t needed_bytes, const char* what) const {
 }
 
 Status Session::run(const std::vector<NamedInput>& inputs, std::vector<Tensor>* outputs) {
-  const Graph& graph = graph_;
+  const Graph& graph = exec_graph();
   std::vector<const TensorView*> input_views(graph.tensors.size(), nullptr);
   for (const NamedInput& input : inputs) {
     int32_t found = -1;
