@@ -1,6 +1,6 @@
 // Microbenchmark of the dense convolution kernels (implicit GEMM and direct) on the dense layers
 // of ANCHORS.md: the 3-channel stem and the ASPP's dilated 3×3 convolutions, beside this
-// core's FMA peak measured in the same run. Compare the paths interleaved:
+// core's FMA peak measured in the same run (bench/bench_limits.h). Compare the paths interleaved:
 //   build/bench_dense_conv --benchmark_repetitions=5 --benchmark_enable_random_interleaving
 //       --benchmark_report_aggregates_only
 // GFLOP/s counts only the taps inside the image (2·M·C per in-image tap and output pixel);
@@ -11,6 +11,7 @@
 #include <random>
 #include <vector>
 
+#include "bench/bench_limits.h"
 #include "cpu/dense_conv.h"
 #include "cpu/kernel_table.h"
 #include "ops/ops.h"
@@ -64,6 +65,7 @@ void bench_dense_conv(benchmark::State& state) {
   dense_conv_plan(w.data(), nullptr, filters, channels, axes, relu, cpu_kernel_table().isa, &plan,
                   path);
   ThreadPool pool(threads);
+  state.counters["threads"] = threads;  // read by bench/kernel_efficiency.py
   std::vector<float> scratch(size_t(threads) * dense_conv_scratch_floats(plan));
   for (auto _ : state) {
     dense_conv_run(plan, x.data(), y.data(), pool, scratch.data(), threads);
@@ -110,46 +112,6 @@ void dense_conv_layers(benchmark::internal::Benchmark* b) {
 
 BENCHMARK(bench_dense_conv)->Apply(dense_conv_layers)->Unit(benchmark::kMillisecond)->UseRealTime();
 
-// FMA throughput of one core at the widest ISA: 12 independent chains of 16 floats (AVX-512)
-// or 8 floats (AVX2), the limit the GFLOP/s above are compared with.
-#if defined(__x86_64__)
-// The loop body of one width; a macro so that each copy is compiled for its own target.
-#define ATROUS_FMA_CHAINS(WIDTH)                                \
-  typedef float vec __attribute__((vector_size(WIDTH * 4)));    \
-  vec a[12], b, c;                                              \
-  for (int i = 0; i < WIDTH; ++i) b[i] = 1.0001f, c[i] = 1e-7f; \
-  for (vec & v : a) v = c;                                      \
-  for (int64_t i = 0; i < n; ++i)                               \
-    for (vec & v : a) v = v * b + c;                            \
-  for (vec & v : a) out[0] += v[0];
-__attribute__((target("avx512f,fma"))) void fma_chains_avx512(int64_t n, float* out) {
-  ATROUS_FMA_CHAINS(16)
-}
-__attribute__((target("avx2,fma"))) void fma_chains_avx2(int64_t n, float* out) {
-  ATROUS_FMA_CHAINS(8)
-}
-#undef ATROUS_FMA_CHAINS
-
-void bench_dense_fma_peak(benchmark::State& state) {
-  const bool avx512 = cpu_kernel_table().isa == CpuIsa::cpu_isa_avx512;
-  const int width = avx512 ? 16 : 8;
-  const int64_t iterations = 1 << 20;
-  float sink = 0;
-  for (auto _ : state) {
-    if (avx512)
-      fma_chains_avx512(iterations, &sink);
-    else
-      fma_chains_avx2(iterations, &sink);
-    benchmark::DoNotOptimize(sink);
-  }
-  state.counters["GFLOP/s"] =
-      benchmark::Counter(double(iterations) * 12 * width * 2 * double(state.iterations()) / 1e9,
-                         benchmark::Counter::kIsRate);
-  state.SetLabel(avx512 ? "avx512" : "avx2");
-}
-BENCHMARK(bench_dense_fma_peak)->Unit(benchmark::kMillisecond)->UseRealTime();
-#endif
-
 // The reference conv (ops/conv.cpp, double accumulation, one thread) on the same layers: what
 // these nodes ran on before this kernel family. Args: M, C, H, W, kernel, stride, dilation, pad.
 void bench_reference_conv(benchmark::State& state) {
@@ -187,5 +149,7 @@ BENCHMARK(bench_reference_conv)
     ->UseRealTime();
 
 }  // namespace
+
+ATROUS_BENCH_LIMITS();
 
 BENCHMARK_MAIN();

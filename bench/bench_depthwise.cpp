@@ -69,6 +69,7 @@ void bench_depthwise(benchmark::State& state) {
   Tensor y(DType::dtype_f32, graph.tensors[size_t(output)].shape);
   std::vector<uint8_t> scratch(made->scratch_bytes() + 64);
   ThreadPool pool(threads);
+  state.counters["threads"] = threads;  // read by bench/kernel_efficiency.py
   for (auto _ : state) {
     Status status = made->run({&x.view()}, {&y.view()}, scratch.data(), pool);
     if (!status.ok()) state.SkipWithError(status.message().c_str());

@@ -115,6 +115,7 @@ void bench_fused_block(benchmark::State& state) {
   for (const CpuKernelPtr& k : kernels) scratch_bytes = std::max(scratch_bytes, k->scratch_bytes());
   std::vector<uint8_t> scratch(scratch_bytes + 64);
   ThreadPool pool(threads);
+  state.counters["threads"] = threads;  // read by bench/kernel_efficiency.py
   std::vector<TensorView> views(graph.tensors.size());
   for (size_t t = 0; t < graph.tensors.size(); ++t)
     views[t] = graph.tensors[t].is_constant ? graph.constant_view(int32_t(t)) : tensors[t].view();
@@ -181,5 +182,7 @@ void block_args(benchmark::internal::Benchmark* b) {
 BENCHMARK(bench_fused_block)->Apply(block_args)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
+
+ATROUS_BENCH_LIMITS();
 
 BENCHMARK_MAIN();

@@ -31,6 +31,7 @@ void bench_pointwise(benchmark::State& state) {
   PointwisePlan plan;
   pointwise_plan(w.data(), nullptr, filters, channels, relu, cpu_kernel_table().isa, &plan);
   ThreadPool pool(threads);
+  state.counters["threads"] = threads;  // read by bench/kernel_efficiency.py
   std::vector<float> scratch(size_t(threads) * gemm_scratch_floats(plan.gemm.isa));
   for (auto _ : state) {
     pointwise_run(plan, x.data(), pixels, y.data(), pool, scratch.data(), threads);

@@ -43,13 +43,15 @@ def run_program(path, bench_filter, repetitions, min_time):
     out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
     medians = {}
     for entry in json.loads(out)["benchmarks"]:
-        if entry.get("aggregate_name") == "median":
+        # With one repetition Google Benchmark writes no aggregates: the single run is the median.
+        if entry.get("aggregate_name") == "median" or (repetitions == 1 and
+                                                       entry.get("run_type") == "iteration"):
             medians[entry["run_name"]] = entry
     return medians
 
 
 def threads_of(name):
-    """The benchmarks put the thread count last among their arguments."""
+    """Without a "threads" counter: the thread count as the last argument."""
     numbers = re.findall(r"/(\d+)", name.replace("/real_time", ""))
     return int(numbers[-1]) if numbers else 1
 
@@ -57,7 +59,8 @@ def threads_of(name):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--build", default=os.path.join(REPO, "build"))
-    parser.add_argument("--programs", default="bench_pointwise,bench_dense_conv,bench_depthwise")
+    parser.add_argument("--programs",
+                        default="bench_pointwise,bench_dense_conv,bench_depthwise,bench_fused_block")
     parser.add_argument("--filter", default="", help="regex on benchmark names (limits always run)")
     parser.add_argument("--repetitions", type=int, default=5)
     parser.add_argument("--min-time", type=float, default=0.2)
@@ -89,7 +92,7 @@ def main():
         for name, entry in medians.items():
             if name.startswith("atrous_bench::"):
                 continue
-            threads = threads_of(name)
+            threads = int(entry["threads"]) if "threads" in entry else threads_of(name)
             if "GFLOP/s" in entry and peak:
                 rate = entry["GFLOP/s"]
                 share = "%.0f %% of %d× FMA peak" % (100 * rate / (peak * threads), threads)
