@@ -353,8 +353,8 @@ void depthwise_run(const DepthwisePlan& plan, const float* x, int64_t batch, flo
   }
   const int64_t bands = (plan.axes[0].output + plan.band_rows - 1) / plan.band_rows;
   const int64_t tiles = batch * plan.channels * bands;
-  // The workspace (a band's padded input, at most a few tens of KiB) is made once per thread
-  // and run.
+  // The workspace (a band's padded input, at most a few tens of KiB) is made once per pool
+  // chunk (a few µs of work or more, see graph/thread_pool.h).
   pool.parallel_for(
       tiles,
       [&](int64_t begin, int64_t end) {
