@@ -2,7 +2,7 @@
 // made through the kernel factory as a session makes them (best ISA of this machine).
 //   build/bench_depthwise --benchmark_min_time=0.5
 // GB/s = (input + output + weights) bytes / time: these layers are memory bound, so compare
-// against the machine's stream bandwidth (ANCHORS.md: ~11.5 GB/s for one core).
+// against the copy bandwidth measured in the same run (bench/bench_limits.h).
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
@@ -10,6 +10,7 @@
 #include <random>
 #include <vector>
 
+#include "bench/bench_limits.h"
 #include "cpu/cpu_kernel.h"
 #include "cpu/depthwise_conv.h"
 #include "cpu/kernel_table.h"
@@ -99,20 +100,8 @@ BENCHMARK(bench_depthwise)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 
-// One-thread copy bandwidth on a buffer of the size of the first layer, measured in the same
-// run (read + write bytes), as the memory-bound reference point.
-void bench_copy(benchmark::State& state) {
-  std::vector<float> source(size_t(72) * 257 * 513, 1.f), target(source.size());
-  for (auto _ : state) {
-    std::memcpy(target.data(), source.data(), source.size() * sizeof(float));
-    benchmark::DoNotOptimize(target.data());
-  }
-  state.counters["GB/s"] =
-      benchmark::Counter(2.0 * 4.0 * double(source.size()) * double(state.iterations()) / 1e9,
-                         benchmark::Counter::kIsRate);
-}
-BENCHMARK(bench_copy)->Unit(benchmark::kMillisecond);
-
 }  // namespace
+
+ATROUS_BENCH_LIMITS();
 
 BENCHMARK_MAIN();

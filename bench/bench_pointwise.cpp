@@ -1,13 +1,14 @@
 // Microbenchmark of the pointwise (1×1) convolution kernels on the layer shapes of
 // ANCHORS.md, next to the machine's FMA peak measured in the same run.
 //   build/bench_pointwise --benchmark_min_time=0.5
-// GFLOP/s = 2·M·C·pixels / time. The peak loop issues independent FMAs on registers.
+// GFLOP/s = 2·M·C·pixels / time; the limits come from bench/bench_limits.h.
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
 #include <random>
 #include <vector>
 
+#include "bench/bench_limits.h"
 #include "cpu/kernel_table.h"
 #include "cpu/pointwise_conv.h"
 
@@ -57,24 +58,8 @@ BENCHMARK(bench_pointwise)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 
-// FMA throughput of one core: 8 independent accumulator chains of 8-float vectors.
-void bench_fma_peak(benchmark::State& state) {
-  typedef float v8 __attribute__((vector_size(32)));
-  v8 a[8], b = {1.0001f, 1.0001f, 1.0001f, 1.0001f, 1.0001f, 1.0001f, 1.0001f, 1.0001f};
-  v8 c = {1e-7f, 1e-7f, 1e-7f, 1e-7f, 1e-7f, 1e-7f, 1e-7f, 1e-7f};
-  for (auto& v : a) v = c;
-  const int64_t iterations = 1 << 20;
-  for (auto _ : state) {
-    for (int64_t i = 0; i < iterations; ++i)
-      for (auto& v : a) v = v * b + c;
-    benchmark::DoNotOptimize(a);
-  }
-  state.counters["GFLOP/s"] =
-      benchmark::Counter(double(iterations) * 8 * 8 * 2 * double(state.iterations()) / 1e9,
-                         benchmark::Counter::kIsRate);
-}
-BENCHMARK(bench_fma_peak)->Unit(benchmark::kMillisecond);
-
 }  // namespace
+
+ATROUS_BENCH_LIMITS();
 
 BENCHMARK_MAIN();

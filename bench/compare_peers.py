@@ -26,6 +26,7 @@ import argparse
 import ctypes
 import json
 import os
+import platform
 import random
 import resource
 import shutil
@@ -354,6 +355,28 @@ def peak_rss_child(args: argparse.Namespace, model: str, runtime: str, threads: 
     return None
 
 
+def machine_description() -> Dict[str, object]:
+    """The CPU model (every table must name it), core count and date of this run."""
+    cpu = platform.processor() or platform.machine()
+    fields: Dict[str, str] = {}
+    try:
+        with open("/proc/cpuinfo") as handle:
+            for line in handle:
+                if ":" in line:
+                    key, value = (part.strip() for part in line.split(":", 1))
+                    fields.setdefault(key, value)
+    except OSError:
+        pass
+    if "model name" in fields:
+        # Virtual machines often report a generic name: add family/model and the vector ISAs.
+        flags = set(fields.get("flags", "").split())
+        isas = [name for name, flag in (("AVX-512", "avx512f"), ("AVX-512 VNNI", "avx512_vnni"),
+                                        ("AMX", "amx_tile"), ("AVX2", "avx2")) if flag in flags]
+        cpu = (f"{fields['model name']}, family {fields.get('cpu family', '?')} model "
+               f"{fields.get('model', '?')}" + (f", {' + '.join(isas)}" if isas else ""))
+    return {"cpu": cpu, "cores": os.cpu_count(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", default=",".join(MODELS), help="comma list of " + ", ".join(MODELS))
@@ -370,6 +393,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--json", default=None, help="write the results here")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
+    load_start = os.getloadavg()[0]
 
     models = [m for m in args.models.split(",") if m]
     for model in models:
@@ -420,6 +444,11 @@ def main(argv: Optional[List[str]] = None) -> int:
             del runtimes
 
     print()
+    machine = machine_description()
+    print(f"CPU: {machine['cpu']} ({machine['cores']} cores), {machine['date']}, load average "
+          f"{load_start:.2f} at the start and {os.getloadavg()[0]:.2f} at the end")
+    print("command: " + " ".join(["bench/compare_peers.py"] + list(argv if argv is not None else sys.argv[1:])))
+    print()
     header = "| model | input | threads | " + " | ".join(f"{w} ms" for w in wanted) + " | atrous / fastest peer |"
     print(header)
     print("|" + "---|" * (header.count("|") - 1))
@@ -441,7 +470,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                   ", ".join(f"{k} {v}" for k, v in row["peak_rss_mib"].items()))
     if args.json:
         with open(args.json, "w") as handle:
-            json.dump(results, handle, indent=2)
+            json.dump({"machine": machine, "results": results}, handle, indent=2)
     return 0
 
 

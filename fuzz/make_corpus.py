@@ -296,6 +296,22 @@ def loader_seeds():
             {"w": weights(2, 3, 3, 3), "g": weights(2), "bb": weights(2), "m": weights(2),
              "v": np.abs(weights(2)) + 0.5, "lo": np.array(0, np.float32),
              "hi": np.array(6, np.float32), "gw": weights(5, 2), "gb": weights(5)}),
+        "vision_ops.atrous": model(
+            [node("ConvTranspose", ["x", "tw", "tb"], ["t"], strides=[2, 2], pads=[1, 1, 0, 0],
+                  output_padding=[1, 0]),
+             node("Split", ["t", "split"], ["s1", "s2"], axis=1),
+             node("LeakyRelu", ["s1"], ["l"], alpha=0.2),
+             node("PRelu", ["s2", "slope"], ["p"]),
+             node("Max", ["l", "p"], ["mx"]),
+             node("Pow", ["mx", "two"], ["pw"]),
+             node("Expand", ["pw", "shape"], ["e"]),
+             node("InstanceNormalization", ["e", "g", "bb"], ["n"]),
+             node("Elu", ["n"], ["el"]),
+             node("ReduceMax", ["el"], ["y"], axes=[3], keepdims=1)],
+            {"x": (1, 2, 3, 4)}, ["y"],
+            {"tw": weights(2, 4, 3, 3), "tb": weights(4), "split": ints(2, 2),
+             "slope": weights(2, 1, 1), "two": np.array(2, np.float32), "shape": ints(2, 1, 1, 1),
+             "g": weights(2), "bb": weights(2)}),
     }
     seeds = {}
     with tempfile.TemporaryDirectory() as tmp:

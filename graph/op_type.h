@@ -38,7 +38,34 @@
   X(resize)               \
   X(gemm)                 \
   X(matmul)               \
-  X(conv_transpose)
+  X(conv_transpose)       \
+  X(leaky_relu)           \
+  X(elu)                  \
+  X(selu)                 \
+  X(gelu)                 \
+  X(erf)                  \
+  X(sqrt)                 \
+  X(exp)                  \
+  X(log)                  \
+  X(abs)                  \
+  X(neg)                  \
+  X(reciprocal)           \
+  X(pow)                  \
+  X(min)                  \
+  X(max)                  \
+  X(prelu)                \
+  X(expand)               \
+  X(reduce_max)           \
+  X(reduce_min)           \
+  X(reduce_sum)           \
+  X(reduce_prod)          \
+  X(reduce_l2)            \
+  X(normalize)            \
+  X(equal)                \
+  X(less)                 \
+  X(greater)              \
+  X(where)                \
+  X(cast)
 
 namespace atrous {
 

@@ -13,6 +13,12 @@
 //   resize.cpp          resize
 //   matmul.cpp          gemm, matmul
 //   conv_transpose.cpp  conv_transpose
+//   unary_math.cpp      leaky_relu, elu, selu, gelu, erf, sqrt, exp, log, abs, neg, reciprocal
+//   elementwise.cpp     (also) pow, min, max, prelu
+//   expand.cpp          expand
+//   reduce.cpp          (also) reduce_max, reduce_min, reduce_sum, reduce_prod, reduce_l2
+//   normalize.cpp       normalize
+//   compare_where.cpp   equal, less, greater, where, cast
 #pragma once
 
 #include <cstdint>
@@ -60,6 +66,33 @@ ATROUS_DECLARE_OP(resize)
 ATROUS_DECLARE_OP(gemm)
 ATROUS_DECLARE_OP(matmul)
 ATROUS_DECLARE_OP(conv_transpose)
+ATROUS_DECLARE_OP(leaky_relu)
+ATROUS_DECLARE_OP(elu)
+ATROUS_DECLARE_OP(selu)
+ATROUS_DECLARE_OP(gelu)
+ATROUS_DECLARE_OP(erf)
+ATROUS_DECLARE_OP(sqrt)
+ATROUS_DECLARE_OP(exp)
+ATROUS_DECLARE_OP(log)
+ATROUS_DECLARE_OP(abs)
+ATROUS_DECLARE_OP(neg)
+ATROUS_DECLARE_OP(reciprocal)
+ATROUS_DECLARE_OP(pow)
+ATROUS_DECLARE_OP(min)
+ATROUS_DECLARE_OP(max)
+ATROUS_DECLARE_OP(prelu)
+ATROUS_DECLARE_OP(expand)
+ATROUS_DECLARE_OP(reduce_max)
+ATROUS_DECLARE_OP(reduce_min)
+ATROUS_DECLARE_OP(reduce_sum)
+ATROUS_DECLARE_OP(reduce_prod)
+ATROUS_DECLARE_OP(reduce_l2)
+ATROUS_DECLARE_OP(normalize)
+ATROUS_DECLARE_OP(equal)
+ATROUS_DECLARE_OP(less)
+ATROUS_DECLARE_OP(greater)
+ATROUS_DECLARE_OP(where)
+ATROUS_DECLARE_OP(cast)
 
 #undef ATROUS_DECLARE_OP
 

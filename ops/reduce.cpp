@@ -1,12 +1,16 @@
-// reduce_mean, softmax, argmax over float32 tensors of any rank.
+// reduce_mean, reduce_sum, reduce_prod, reduce_l2, reduce_max, reduce_min, softmax, argmax over
+// float32 tensors of any rank.
 //
-// reduce_mean: sums in double, divides by the number of reduced elements, rounds once.
+// reduce_*: accumulate in double in input order and round once: reduce_mean divides the sum by
+//   the number of reduced elements, reduce_l2 is the square root of the sum of squares;
+//   reduce_max/min propagate NaN.
 // softmax: numerically stable, y = exp(x − max) / Σ exp(x − max) along one axis, with the
 //   exponentials and the sum in double.
 // argmax: int32 indices; the first maximum wins ties; NaN counts as the maximum (NumPy).
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 
 #include "ops/op_functions.h"
 #include "ops/op_helpers.h"
@@ -39,8 +43,8 @@ struct ReducePlan {
   int64_t count = 1;  // reduced elements per output element
 };
 
-Status reduce_mean_resolve(const AttributeMap& attributes, const TensorDesc& x, ReducePlan* plan) {
-  const char* op = "reduce_mean";
+Status reduce_resolve(const char* op, const AttributeMap& attributes, const TensorDesc& x,
+                      ReducePlan* plan) {
   ATROUS_RETURN_IF_ERROR(check_dtype(op, "input X", x, DType::dtype_f32));
   const int64_t rank = int64_t(x.shape.size());
   AttributeReader reader(op, attributes);
@@ -68,33 +72,66 @@ Status reduce_mean_resolve(const AttributeMap& attributes, const TensorDesc& x, 
       plan->output.push_back(x.shape[d]);
     }
   }
-  if (plan->count == 0) return op_error(op, "the mean of an empty set is undefined");
+  if (plan->count == 0) return op_error(op, "reducing an empty set is not supported");
   return Status::success();
 }
 
-}  // namespace
+enum class ReduceKind { reduce_mean, reduce_sum, reduce_prod, reduce_l2, reduce_max, reduce_min };
 
-Status reduce_mean_infer(const AttributeMap& attributes,
-                         const std::vector<const TensorDesc*>& inputs,
-                         std::vector<TensorDesc>* outputs) {
+double reduce_initial(ReduceKind kind) {
+  switch (kind) {
+    case ReduceKind::reduce_prod:
+      return 1.0;
+    case ReduceKind::reduce_max:
+      return -std::numeric_limits<double>::infinity();
+    case ReduceKind::reduce_min:
+      return std::numeric_limits<double>::infinity();
+    default:
+      return 0.0;
+  }
+}
+
+inline void reduce_accumulate(ReduceKind kind, double v, double* acc) {
+  switch (kind) {
+    case ReduceKind::reduce_prod:
+      *acc *= v;
+      return;
+    case ReduceKind::reduce_l2:
+      *acc += v * v;
+      return;
+    case ReduceKind::reduce_max:
+      if (v > *acc || std::isnan(v)) *acc = std::isnan(*acc) ? *acc : v;
+      return;
+    case ReduceKind::reduce_min:
+      if (v < *acc || std::isnan(v)) *acc = std::isnan(*acc) ? *acc : v;
+      return;
+    default:
+      *acc += v;
+      return;
+  }
+}
+
+Status reduce_infer(const char* op, const AttributeMap& attributes,
+                    const std::vector<const TensorDesc*>& inputs,
+                    std::vector<TensorDesc>* outputs) {
   ReducePlan plan;
-  ATROUS_RETURN_IF_ERROR(reduce_mean_resolve(attributes, *inputs[0], &plan));
+  ATROUS_RETURN_IF_ERROR(reduce_resolve(op, attributes, *inputs[0], &plan));
   outputs->push_back(TensorDesc{DType::dtype_f32, plan.output});
   return Status::success();
 }
 
-Status reduce_mean_reference(const AttributeMap& attributes,
-                             const std::vector<const TensorView*>& inputs,
-                             const std::vector<TensorView*>& outputs) {
+Status reduce_reference(const char* op, ReduceKind kind, const AttributeMap& attributes,
+                        const std::vector<const TensorView*>& inputs,
+                        const std::vector<TensorView*>& outputs) {
   const TensorView& input = *inputs[0];
   ReducePlan plan;
   ATROUS_RETURN_IF_ERROR(
-      reduce_mean_resolve(attributes, TensorDesc{input.dtype, input.shape}, &plan));
+      reduce_resolve(op, attributes, TensorDesc{input.dtype, input.shape}, &plan));
   const Shape& shape = input.shape;
-  std::vector<double> sums(size_t(shape_numel(plan.kept)), 0.0);
+  std::vector<double> sums(size_t(shape_numel(plan.kept)), reduce_initial(kind));
   const int64_t total = input.numel();
   if (shape.empty()) {
-    sums[0] = double(input.f32()[0]);
+    reduce_accumulate(kind, double(input.f32()[0]), &sums[0]);
   } else if (total > 0) {
     // Walk the input in order; each element adds to the output element whose kept-dims
     // coordinates it shares (output stride 0 along reduced axes).
@@ -108,7 +145,8 @@ Status reduce_mean_reference(const AttributeMap& attributes,
     const float* x = input.f32();
     for (int64_t row = 0; row < total / inner; ++row) {
       for (int64_t i = 0; i < inner; ++i)
-        sums[size_t(base + i * strides[last])] += double(x[row * inner + i]);
+        reduce_accumulate(kind, double(x[row * inner + i]),
+                          &sums[size_t(base + i * strides[last])]);
       for (size_t d = last; d-- > 0;) {
         base += strides[d];
         if (++index[d] < shape[d]) break;
@@ -118,9 +156,37 @@ Status reduce_mean_reference(const AttributeMap& attributes,
     }
   }
   float* y = outputs[0]->f32();
-  for (size_t i = 0; i < sums.size(); ++i) y[i] = float(sums[i] / double(plan.count));
+  for (size_t i = 0; i < sums.size(); ++i) {
+    double value = sums[i];
+    if (kind == ReduceKind::reduce_mean) value /= double(plan.count);
+    if (kind == ReduceKind::reduce_l2) value = std::sqrt(value);
+    y[i] = float(value);
+  }
   return Status::success();
 }
+
+}  // namespace
+
+#define ATROUS_DEFINE_REDUCE_OP(NAME)                                              \
+  Status NAME##_infer(const AttributeMap& attributes,                              \
+                      const std::vector<const TensorDesc*>& inputs,                \
+                      std::vector<TensorDesc>* outputs) {                          \
+    return reduce_infer(#NAME, attributes, inputs, outputs);                       \
+  }                                                                                \
+  Status NAME##_reference(const AttributeMap& attributes,                          \
+                          const std::vector<const TensorView*>& inputs,            \
+                          const std::vector<TensorView*>& outputs) {               \
+    return reduce_reference(#NAME, ReduceKind::NAME, attributes, inputs, outputs); \
+  }
+
+ATROUS_DEFINE_REDUCE_OP(reduce_mean)
+ATROUS_DEFINE_REDUCE_OP(reduce_sum)
+ATROUS_DEFINE_REDUCE_OP(reduce_prod)
+ATROUS_DEFINE_REDUCE_OP(reduce_l2)
+ATROUS_DEFINE_REDUCE_OP(reduce_max)
+ATROUS_DEFINE_REDUCE_OP(reduce_min)
+
+#undef ATROUS_DEFINE_REDUCE_OP
 
 // ---- softmax ---------------------------------------------------------------------------------
 

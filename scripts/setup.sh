@@ -11,7 +11,7 @@ export DEBIAN_FRONTEND=noninteractive
 packages=(cmake g++ make clang libclang-rt-14-dev catch2 libxsimd-dev libstb-dev libdeflate-dev nlohmann-json3-dev libcli11-dev libspng-dev libturbojpeg0-dev
           clang-format-14 clang-tidy-14
           python3 python3-venv python3-pip python3-numpy python3-pil python3-torch python3-torchvision
-          pkg-config g++-aarch64-linux-gnu qemu-user)
+          pkg-config g++-aarch64-linux-gnu qemu-user llvm-14)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -48,13 +48,16 @@ const char* const kAttributeNames[] = {"strides",
                                        "epsilon",
                                        "value",
                                        "coordinate_mode",
-                                       "nearest_mode"};
+                                       "nearest_mode",
+                                       "gamma",
+                                       "approximate",
+                                       "to"};
 
-const char* const kStrings[] = {"explicit",     "valid",         "same_upper", "same_lower",
-                                "constant",     "reflect",       "edge",       "linear",
-                                "nearest",      "DCR",           "CRD",        "half_pixel",
-                                "asymmetric",   "align_corners", "clip",       "relu",
-                                "hard_sigmoid", "floor",         "",           "bogus"};
+const char* const kStrings[] = {
+    "explicit",   "valid",         "same_upper", "same_lower", "constant",     "reflect",
+    "edge",       "linear",        "nearest",    "DCR",        "CRD",          "half_pixel",
+    "asymmetric", "align_corners", "clip",       "relu",       "hard_sigmoid", "floor",
+    "",           "bogus",         "none",       "tanh"};
 
 int64_t hostile_int(std::mt19937& rng) {
   static const int64_t values[] = {0,
@@ -89,7 +92,30 @@ double hostile_float(std::mt19937& rng) {
 struct BaseCase {
   std::vector<Shape> inputs;
   AttributeMap attributes;
+  std::vector<DType> dtypes = {};  // per input; float32 where absent
+  DType dtype(size_t i) const { return i < dtypes.size() ? dtypes[i] : DType::dtype_f32; }
 };
+
+// Fills a hostile-test input with small values of its dtype.
+void fill_small(Tensor* tensor, std::mt19937& rng) {
+  std::uniform_int_distribution<int> value(-100, 100);
+  for (int64_t e = 0; e < tensor->numel(); ++e) {
+    switch (tensor->dtype()) {
+      case DType::dtype_f32:
+        tensor->f32()[e] = float(value(rng)) / 10.0f;
+        break;
+      case DType::dtype_i32:
+        tensor->i32()[e] = value(rng);
+        break;
+      case DType::dtype_i64:
+        tensor->view().i64()[e] = value(rng);
+        break;
+      case DType::dtype_u8:
+        tensor->view().u8()[e] = uint8_t(value(rng) & 1);
+        break;
+    }
+  }
+}
 
 std::vector<BaseCase> base_cases() {
   auto attrs = [](Attrs a) { return a.map; };
@@ -133,6 +159,33 @@ std::vector<BaseCase> base_cases() {
                  .ints("strides", {2, 2})
                  .ints("pads", {1, 1, 1, 1})
                  .ints("output_padding", {1, 1}))},
+      {{{2, 3}}, attrs(Attrs().real("alpha", 0.1))},
+      {{{2, 3}}, attrs(Attrs().real("alpha", 0.5))},
+      {{{2, 3}}, attrs(Attrs())},
+      {{{2, 3}}, attrs(Attrs().str("approximate", "tanh"))},
+      {{{2, 3}}, attrs(Attrs())},
+      {{{2, 3}}, attrs(Attrs())},
+      {{{2, 3}}, attrs(Attrs())},
+      {{{2, 3}}, attrs(Attrs())},
+      {{{2, 3}}, attrs(Attrs())},
+      {{{2, 3}}, attrs(Attrs())},
+      {{{2, 3}}, attrs(Attrs())},
+      {{{2, 3}, {3}}, attrs(Attrs())},
+      {{{2, 3}, {3}}, attrs(Attrs())},
+      {{{2, 3}, {3}}, attrs(Attrs())},
+      {{{2, 3}, {3}}, attrs(Attrs())},
+      {{{3, 1}}, attrs(Attrs().ints("shape", {2, 3, 4}))},
+      {{{2, 3, 4}}, attrs(Attrs().ints("axes", {1}))},
+      {{{2, 3, 4}}, attrs(Attrs().ints("axes", {0, 2}).integer("keepdims", 0))},
+      {{{2, 3, 4}}, attrs(Attrs().ints("axes", {2}))},
+      {{{2, 3, 4}}, attrs(Attrs().ints("axes", {1}))},
+      {{{2, 3, 4}}, attrs(Attrs())},
+      {{{2, 3, 4}}, attrs(Attrs().integer("axis", 1).real("epsilon", 1e-3))},
+      {{{2, 3}, {3}}, attrs(Attrs())},
+      {{{2, 3}, {2, 1}}, attrs(Attrs())},
+      {{{2, 1}, {3}}, attrs(Attrs())},
+      {{{2, 3}, {3}, {2, 1}}, attrs(Attrs()), {DType::dtype_u8}},
+      {{{2, 3}}, attrs(Attrs().str("to", "int32"))},
   };
   return cases;
 }
@@ -177,12 +230,13 @@ void mutate_attributes(std::mt19937& rng, AttributeMap* map) {
 }
 
 // Changes a dim, the rank, the dtype or the count of the inputs, sometimes.
-void mutate_inputs(std::mt19937& rng, const OpDefinition& definition, std::vector<Shape>* shapes,
-                   std::vector<DType>* dtypes) {
+void mutate_inputs(std::mt19937& rng, const OpDefinition& definition, const BaseCase& base,
+                   std::vector<Shape>* shapes, std::vector<DType>* dtypes) {
   auto pick = [&rng](int low, int high) {
     return std::uniform_int_distribution<int>(low, high)(rng);
   };
-  dtypes->assign(shapes->size(), DType::dtype_f32);
+  dtypes->clear();
+  for (size_t i = 0; i < shapes->size(); ++i) dtypes->push_back(base.dtype(i));
   const int mutations = pick(0, 2);
   for (int m = 0; m < mutations; ++m) {
     Shape& shape = (*shapes)[size_t(pick(0, int(shapes->size()) - 1))];
@@ -224,22 +278,16 @@ TEST_CASE("every op: hostile attributes and shapes give errors or safe runs", "[
       std::vector<DType> dtypes;
       AttributeMap attributes = bases[size_t(op_index)].attributes;
       if (trial > 0) {
-        mutate_inputs(rng, definition, &shapes, &dtypes);
+        mutate_inputs(rng, definition, bases[size_t(op_index)], &shapes, &dtypes);
         mutate_attributes(rng, &attributes);
       } else {
-        dtypes.assign(shapes.size(), DType::dtype_f32);
+        for (size_t i = 0; i < shapes.size(); ++i)
+          dtypes.push_back(bases[size_t(op_index)].dtype(i));
       }
       std::vector<Tensor> inputs;
-      std::uniform_int_distribution<int> value(-100, 100);
       for (size_t i = 0; i < shapes.size(); ++i) {
         inputs.emplace_back(dtypes[i], shapes[i]);
-        Tensor& tensor = inputs.back();
-        for (int64_t e = 0; e < tensor.numel(); ++e) {
-          if (dtypes[i] == DType::dtype_f32)
-            tensor.f32()[e] = float(value(rng)) / 10.0f;
-          else
-            tensor.i32()[e] = value(rng);
-        }
+        fill_small(&inputs.back(), rng);
       }
       std::vector<TensorDesc> descs;
       for (const Tensor& tensor : inputs)
@@ -299,7 +347,9 @@ TEST_CASE("every op: huge and overflowing input shapes are errors or valid descs
     int accepted = 0;
     for (int trial = 0; trial < 400; ++trial) {
       std::vector<TensorDesc> descs;
-      for (const Shape& shape : bases[size_t(op_index)].inputs) descs.push_back(f32_desc(shape));
+      const BaseCase& base = bases[size_t(op_index)];
+      for (size_t i = 0; i < base.inputs.size(); ++i)
+        descs.push_back(TensorDesc{base.dtype(i), base.inputs[i]});
       for (TensorDesc& desc : descs)
         for (int64_t& dim : desc.shape)
           if (std::uniform_int_distribution<int>(0, 2)(rng) == 0) dim = hostile_dim(rng);
@@ -354,12 +404,13 @@ TEST_CASE("every op: empty inputs with huge other dims run without work or huge 
           const std::vector<Shape> shapes =
               empty_with_huge_dims(base.inputs, which, zero_axis, huge_axis);
           std::vector<Tensor> inputs;
-          for (const Shape& shape : shapes) {
-            inputs.emplace_back(DType::dtype_f32, shape);
-            for (int64_t e = 0; e < inputs.back().numel(); ++e) inputs.back().f32()[e] = 0.5f;
+          std::mt19937 fill_rng(7);
+          for (size_t i = 0; i < shapes.size(); ++i) {
+            inputs.emplace_back(base.dtype(i), shapes[i]);
+            fill_small(&inputs.back(), fill_rng);
           }
           std::vector<TensorDesc> descs;
-          for (const Tensor& tensor : inputs) descs.push_back(f32_desc(tensor.shape()));
+          for (const Tensor& tensor : inputs) descs.push_back({tensor.dtype(), tensor.shape()});
           std::vector<TensorDesc> outputs;
           if (!infer_only(op, base.attributes, descs, &outputs).ok()) continue;
           bool small = true;
@@ -380,11 +431,11 @@ TEST_CASE("every op: empty inputs with huge other dims run without work or huge 
               for (size_t i = 0; i < inputs.size(); ++i) {
                 const std::string name = "x" + std::to_string(i);
                 if (as_constants) {
-                  Tensor copy(DType::dtype_f32, inputs[i].shape());
+                  Tensor copy(inputs[i].dtype(), inputs[i].shape());
                   std::memcpy(copy.data(), inputs[i].data(), inputs[i].byte_size());
                   node_inputs.push_back(graph.add_constant(name, std::move(copy)));
                 } else {
-                  node_inputs.push_back(graph.add_tensor(name, DType::dtype_f32, shapes[i]));
+                  node_inputs.push_back(graph.add_tensor(name, inputs[i].dtype(), shapes[i]));
                   graph.inputs.push_back(node_inputs.back());
                   named.push_back({name, &inputs[i].view()});
                 }

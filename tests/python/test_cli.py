@@ -107,7 +107,7 @@ def test_bad_arguments_fail_with_one_line_and_no_file(relu_onnx, tmp_path, args,
 
 def test_unsupported_op_names_op_and_node_and_keeps_old_file(tmp_path):
     model = make_model([helper.make_node("Relu", ["x"], ["r"], name="relu0"),
-                        helper.make_node("LeakyRelu", ["r"], ["y"], name="head/leaky")],
+                        helper.make_node("Hardmax", ["r"], ["y"], name="head/hardmax")],
                        {"x": (1, 2, 4, 4)}, ["y"])
     source = tmp_path / "leaky.onnx"
     onnx.save(model, str(source))
@@ -116,7 +116,7 @@ def test_unsupported_op_names_op_and_node_and_keeps_old_file(tmp_path):
     result = run_cli(source, "-o", out)
     assert result.returncode == 1
     assert result.stderr.strip() == \
-        "atrous-convert: error: unsupported ONNX op 'LeakyRelu' (node 'head/leaky')"
+        "atrous-convert: error: unsupported ONNX operator: Hardmax ×1 (opset 13; first node: 'head/hardmax')"
     assert out.read_bytes() == b"previous"
     assert sorted(os.listdir(tmp_path)) == ["leaky.onnx", "m.atrous"]
 

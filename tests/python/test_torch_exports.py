@@ -52,6 +52,42 @@ BODIES = {
 }
 
 
+def _random(*shape, seed=0):
+    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed))
+
+
+# Made outside the traced functions (the tracer refuses a Generator argument).
+_FIXED = {key: _random(*shape, seed=seed) for key, shape, seed in [
+    ("wt_grouped", (6, 2, 3, 3), 0), ("bt", (4,), 1), ("wt_dilated", (6, 3, 4, 4), 2), ("ln_w", (9,), 3),
+    ("ln_b", (9,), 4), ("ch_w", (6,), 5), ("ch_b", (6,), 6)]}
+
+
+# The constructs of the issue #16 models (background removal, low-light enhancement, depth).
+BODIES.update({
+    "conv_transpose_output_padding": lambda y, x: F.conv_transpose2d(
+        y, _FIXED["wt_grouped"] * 0.3, _FIXED["bt"], stride=2, padding=1, output_padding=1, groups=2),
+    "conv_transpose_dilated_4x4": lambda y, x: F.conv_transpose2d(y, _FIXED["wt_dilated"] * 0.3, stride=2,
+                                                                  padding=2, dilation=2),
+    "prelu_leaky_relu": lambda y, x: F.leaky_relu(F.prelu(y, torch.linspace(0.1, 0.6, 6)), 0.1),
+    "chunk_split_multiply": lambda y, x: torch.mul(*torch.chunk(y, 2, dim=1)),
+    "split_sizes": lambda y, x: torch.cat(torch.split(y, [2, 4], dim=1)[::-1], dim=1),
+    "gelu_elu_selu": lambda y, x: F.selu(F.elu(F.gelu(y * 2))),
+    "pow_sqrt_exp_log": lambda y, x: torch.sqrt(y.pow(2) + 1) + torch.log(torch.exp(-y.abs()) + 0.5),
+    "neg_reciprocal": lambda y, x: torch.reciprocal(y.abs() + 0.5) - y.neg(),
+    "min_max_clamp": lambda y, x: torch.minimum(torch.maximum(y, y * 0.5), y.clamp(min=-0.3) + 0.1),
+    "expand_as": lambda y, x: y.mean(dim=1, keepdim=True).expand_as(y) * y,
+    "repeat_tile": lambda y, x: y.repeat(1, 2, 1, 3)[:, :, :, ::3],
+    "where_greater": lambda y, x: torch.where(y > 0.1, y, y * 0.25),
+    "layer_norm_last_axis": lambda y, x: F.layer_norm(y, y.shape[-1:], _FIXED["ln_w"], _FIXED["ln_b"]),
+    "instance_norm": lambda y, x: F.instance_norm(y, weight=_FIXED["ch_w"], bias=_FIXED["ch_b"]),
+    "group_norm": lambda y, x: F.group_norm(y, 3, _FIXED["ch_w"], _FIXED["ch_b"]),
+    "adaptive_max_pool_sum": lambda y, x: F.adaptive_max_pool2d(y, 1) + y.sum(dim=1, keepdim=True),
+    "index_channel_and_list": lambda y, x: y[:, 2].unsqueeze(1) * y[:, [0, 3, 1, 5, 5, 4]],
+    "amax_amin_norm": lambda y, x: y.amax(dim=(2, 3), keepdim=True) - y.amin(dim=1, keepdim=True)
+    + torch.linalg.vector_norm(y, dim=1, keepdim=True),
+})
+
+
 def export(module, path, opset):
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -175,6 +175,17 @@ class Importer:
         self.ir.add_node(op, node_name, inputs, outputs, attributes)
         return outputs
 
+    def bind(self, node: onnx.NodeProto, output: int, index: int) -> None:
+        """Makes IR tensor `index` (an intermediate from emit(bind=False)) ONNX output `output`,
+        named after it."""
+        tensor = self.ir.tensors[index]
+        name = node.output[output]
+        if name not in self.ir_names:
+            self.ir_names.discard(tensor.name)
+            tensor.name = name
+            self.ir_names.add(name)
+        self.values[name] = Dynamic(index, tensor.dtype, tensor.shape)
+
     def alias(self, node: onnx.NodeProto, value: Value, output: int = 0) -> None:
         self.values[node.output[output]] = value
 
@@ -191,7 +202,9 @@ class Importer:
         unknown = set(self.input_shapes) - {i.name for i in self.graph.input}
         if unknown:
             raise UsageError(f"--input-shape names '{sorted(unknown)[0]}', which is not a graph input")
-        for node in topological_order(self.graph, set(self.values)):
+        order = topological_order(self.graph, set(self.values))
+        self._check_operators(order, HANDLERS)
+        for node in order:
             self._convert_node(node, HANDLERS)
         self._add_outputs()
         return self.ir
@@ -235,6 +248,31 @@ class Importer:
         dims = [str(d.dim_value) if d.HasField("dim_value") else (d.dim_param or "?")
                 for d in type_proto.tensor_type.shape.dim]
         return "[" + ",".join(dims) + "]"
+
+    def _check_operators(self, order: List[onnx.NodeProto], handlers) -> None:
+        """Refuses a graph with ops the converter has no mapping for, listing every such op with
+        its count at once (not just the first), so a user sees the whole gap. An op that only
+        constant folding knows counts as unsupported where its inputs are computed at run time."""
+        constant = {name for name, value in self.values.items() if not isinstance(value, Dynamic)}
+        missing: Dict[str, List[str]] = {}
+        for node in order:
+            inputs = [name for name in node.input if name]
+            foldable = node.op_type in folding.EVALUATORS and all(name in constant for name in inputs)
+            if node.domain not in ("", "ai.onnx"):
+                op, supported = f"{node.domain}.{node.op_type}", False
+            else:
+                op = node.op_type
+                supported = foldable or op in handlers or op in ("Shape", "Size")
+            if not supported:
+                missing.setdefault(op, []).append(node.name or (node.output[0] if node.output else ""))
+            if foldable or (supported and op in ("Shape", "Size")):
+                constant.update(name for name in node.output if name)
+        if missing:
+            counts = ", ".join(f"{op} ×{len(nodes)}" for op, nodes in missing.items())
+            firsts = ", ".join(f"'{nodes[0]}'" for nodes in missing.values())
+            plural = "s" if len(missing) > 1 else ""
+            raise ConversionError(f"unsupported ONNX operator{plural}: {counts} (opset {self.opset}; "
+                                  f"first node{plural}: {firsts})")
 
     def _convert_node(self, node: onnx.NodeProto, handlers) -> None:
         if node.domain not in ("", "ai.onnx"):

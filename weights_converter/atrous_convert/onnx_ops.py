@@ -121,20 +121,6 @@ def global_average_pool(ctx, node):
     ctx.emit(node, "global_average_pool", [ctx.tensor(node, 0)], {})
 
 
-def reduce_mean(ctx, node):
-    rank = len(ctx.float_input(node, 0))
-    context = FoldContext(node, [None, ctx.constant(node, 1, "axes")], ctx.opset)
-    axes = context.ints_from("axes", 1, 18)
-    if not axes:
-        if ctx.attrs(node).get("noop_with_empty_axes", 0):
-            ctx.alias(node, ctx.value(node, 0))
-            return
-        axes = list(range(rank))
-    ctx.emit(node, "reduce_mean", [ctx.tensor(node, 0)],
-             {"axes": attr_ints(normalize_axes(axes, rank)),
-              "keepdims": attr_int(ctx.attrs(node).get("keepdims", 1))})
-
-
 def batch_norm(ctx, node):
     a = ctx.attrs(node)
     if a.get("training_mode", 0):
@@ -279,14 +265,42 @@ def space_to_depth(ctx, node):
 
 
 def cast(ctx, node):
-    """A Cast of a run-time tensor is only accepted when it changes nothing."""
-    from onnx import helper
+    """Cast of a run-time tensor between float32, int32, int64 and bool (uint8 in the IR); a
+    float32 → float32 Cast disappears. Cast to bool needs x ≠ 0, which `cast` (truncation) is
+    not, so it is accepted only from bool."""
+    from onnx import TensorProto
     value = ctx.value(node, 0)
-    target = np.dtype(helper.tensor_dtype_to_np_dtype(ctx.attrs(node)["to"]))
-    if value.dtype == "float32" and target == np.float32:
+    to = ctx.attrs(node)["to"]
+    names = {TensorProto.FLOAT: "float32", TensorProto.INT32: "int32", TensorProto.INT64: "int64",
+             TensorProto.BOOL: "uint8"}
+    if to not in names or value.dtype not in names.values():
+        raise ctx.fail(node, f"cast of a run-time {value.dtype} tensor to "
+                             f"{TensorProto.DataType.Name(to)} is not supported")
+    if names[to] == value.dtype:
         ctx.alias(node, value)
-    else:
-        raise ctx.fail(node, f"cast of a run-time {value.dtype} tensor to {target} is not supported")
+        return
+    if to == TensorProto.BOOL:
+        raise ctx.fail(node, f"cast of a run-time {value.dtype} tensor to BOOL is not supported")
+    ctx.emit(node, "cast", [ctx.tensor(node, 0)], {"to": attr_string(names[to])})
+
+
+def compare(ir_op):
+    def mapping(ctx, node):
+        if "axis" in ctx.attrs(node) or ctx.attrs(node).get("broadcast"):
+            raise ctx.fail(node, "legacy broadcast with 'axis' is not supported")
+        ctx.float_input(node, 0)
+        ctx.float_input(node, 1)
+        ctx.emit(node, ir_op, [ctx.tensor(node, 0), ctx.tensor(node, 1)], {})
+    return mapping
+
+
+def where(ctx, node):
+    condition = ctx.value(node, 0)
+    if getattr(condition, "dtype", None) not in ("uint8", np.dtype(np.bool_), np.dtype(np.uint8)):
+        raise ctx.fail(node, f"condition is {condition.dtype}; bool is supported")
+    ctx.float_input(node, 1)
+    ctx.float_input(node, 2)
+    ctx.emit(node, "where", [ctx.tensor(node, k) for k in range(3)], {})
 
 
 def identity(ctx, node):
@@ -343,17 +357,349 @@ def resize(ctx, node):
     ctx.emit(node, "resize", [ctx.tensor(node, 0)], attributes)
 
 
+def conv_transpose(ctx, node):
+    """ConvTranspose (opset 1–21, 2-D): auto_pad and output_shape become explicit IR pads."""
+    a = ctx.attrs(node)
+    x_shape = ctx.float_input(node, 0, rank=4)
+    w_shape = ctx.shape(node, 1)
+    if len(w_shape) != 4:
+        raise ctx.fail(node, f"weights of shape {list(w_shape)}; only 2-D transposed convolution is supported")
+    if "kernel_shape" in a and list(a["kernel_shape"]) != list(w_shape[2:]):
+        raise ctx.fail(node, f"kernel_shape {a['kernel_shape']} disagrees with weights {list(w_shape)}")
+    strides = list(a.get("strides", [1, 1]))
+    dilations = list(a.get("dilations", [1, 1]))
+    output_padding = list(a.get("output_padding", [0, 0]))
+    pads = list(a.get("pads", [0, 0, 0, 0]))
+    auto_pad = a.get("auto_pad", "NOTSET")
+    if auto_pad not in _AUTO_PAD:
+        raise ctx.fail(node, f"unknown auto_pad '{auto_pad}'")
+    if len(strides) != 2 or len(dilations) != 2 or len(output_padding) != 2 or len(pads) != 4:
+        raise ctx.fail(node, "only 2-D windows (rank-4 input) are supported")
+    output_shape = a.get("output_shape")
+    if output_shape is not None:
+        output_shape = list(output_shape)[-2:]
+    if auto_pad in ("SAME_UPPER", "SAME_LOWER") and output_shape is None:
+        output_shape = [x_shape[2 + k] * strides[k] for k in range(2)]
+    if auto_pad == "VALID":
+        pads = [0, 0, 0, 0]
+    elif output_shape is not None:
+        # The padding that trims the full output to output_shape. An odd total trims one more
+        # pixel at the end for SAME_UPPER and at the start for SAME_LOWER and NOTSET (ONNX
+        # Runtime's rule, checked by the tests).
+        for k in range(2):
+            full = (strides[k] * (x_shape[2 + k] - 1) + output_padding[k]
+                    + (w_shape[2 + k] - 1) * dilations[k] + 1)
+            total = full - int(output_shape[k])
+            if total < 0:
+                raise ctx.fail(node, f"output_shape {output_shape} is larger than the full output")
+            if auto_pad == "SAME_UPPER":
+                pads[k], pads[k + 2] = total // 2, total - total // 2
+            else:
+                pads[k], pads[k + 2] = total - total // 2, total // 2
+    ctx.emit(node, "conv_transpose", [ctx.tensor(node, i) for i in range(min(3, len(node.input)))],
+             {"strides": attr_ints(strides), "dilations": attr_ints(dilations), "pads": attr_ints(pads),
+              "group": attr_int(a.get("group", 1)), "output_padding": attr_ints(output_padding)})
+
+
+def split(ctx, node):
+    """Split (opset 1–21): one IR slice per used output; sizes from the attribute (< 13), the
+    input (≥ 13), num_outputs (≥ 18, the last part smaller) or equal parts."""
+    a = ctx.attrs(node)
+    shape = ctx.shape(node, 0)
+    rank = len(shape)
+    axis = a.get("axis", 0)
+    if not -rank <= axis < rank:
+        raise ctx.fail(node, f"axis {axis} out of range for rank {rank}")
+    axis %= rank
+    dim = shape[axis]
+    if ctx.opset < 13:
+        sizes = a.get("split")
+    else:
+        sizes = ctx.constant(node, 1, "split")
+    parts = len(node.output)
+    if sizes is not None and np.size(sizes):
+        sizes = [int(v) for v in np.asarray(sizes).reshape(-1)]
+    elif "num_outputs" in a:
+        chunk = -(-dim // int(a["num_outputs"]))
+        sizes = [min(chunk, max(dim - k * chunk, 0)) for k in range(int(a["num_outputs"]))]
+    else:
+        if dim % parts:
+            raise ctx.fail(node, f"dim {dim} does not split into {parts} equal parts")
+        sizes = [dim // parts] * parts
+    if len(sizes) != parts or sum(sizes) != dim or min(sizes) < 0:
+        raise ctx.fail(node, f"split sizes {sizes} do not cover dim {dim} with {parts} outputs")
+    start = 0
+    for k, size in enumerate(sizes):
+        if node.output[k]:
+            out = ctx.emit(node, "slice", [ctx.tensor(node, 0)],
+                           {"starts": attr_ints([start]), "ends": attr_ints([start + size]),
+                            "axes": attr_ints([axis]), "steps": attr_ints([1])}, bind=False)[0]
+            ctx.bind(node, k, out)
+        start += size
+
+
+_UNARY_ATTRIBUTES = {"LeakyRelu": {"alpha": 0.01}, "Elu": {"alpha": 1.0},
+                     "Selu": {"alpha": 1.67326319217681884765625, "gamma": 1.05070102214813232421875},
+}
+
+
+def unary_with_attributes(ir_op):
+    def mapping(ctx, node):
+        a = ctx.attrs(node)
+        ctx.float_input(node, 0)
+        attributes = {key: attr_float(a.get(key, default))
+                      for key, default in _UNARY_ATTRIBUTES[node.op_type].items()}
+        ctx.emit(node, ir_op, [ctx.tensor(node, 0)], attributes)
+    return mapping
+
+
+def gelu(ctx, node):
+    ctx.float_input(node, 0)
+    approximate = ctx.attrs(node).get("approximate", "none")
+    if approximate not in ("none", "tanh"):
+        raise ctx.fail(node, f"unknown approximate '{approximate}'")
+    ctx.emit(node, "gelu", [ctx.tensor(node, 0)], {"approximate": attr_string(approximate)})
+
+
+def prelu(ctx, node):
+    x_shape = ctx.float_input(node, 0)
+    slope_shape = ctx.float_input(node, 1)
+    if not _broadcasts(x_shape, slope_shape) or np.broadcast_shapes(x_shape, slope_shape) != tuple(x_shape):
+        raise ctx.fail(node, f"slope {list(slope_shape)} does not broadcast to X {list(x_shape)}")
+    ctx.emit(node, "prelu", [ctx.tensor(node, 0), ctx.tensor(node, 1)], {})
+
+
+def _broadcasts(a, b) -> bool:
+    try:
+        np.broadcast_shapes(tuple(a), tuple(b))
+        return True
+    except ValueError:
+        return False
+
+
+def pow_(ctx, node):
+    ctx.float_input(node, 0)
+    exponent = ctx.value(node, 1)
+    if not hasattr(exponent, "index") and exponent.dtype.kind in "iub":
+        # An integer exponent (ONNX allows T1 ≠ T2): exact in float32 for the small values used.
+        index = ctx.constant_tensor(f"{node.input[1]}/float", exponent.astype(np.float32))
+    else:
+        ctx.float_input(node, 1)
+        index = ctx.tensor(node, 1)
+    ctx.emit(node, "pow", [ctx.tensor(node, 0), index], {})
+
+
+def variadic(ir_op):
+    """Min, Max, Sum (opset 1–21): a chain of binary IR ops, left to right; Mean: Sum ÷ n."""
+    def mapping(ctx, node):
+        names = [k for k in range(len(node.input)) if node.input[k]]
+        for k in names:
+            ctx.float_input(node, k)
+        if ctx.opset < 8 and len({ctx.shape(node, k) for k in names}) > 1:
+            raise ctx.fail(node, "inputs of different shapes before opset 8 (no broadcasting)")
+        mean = node.op_type == "Mean"
+        if len(names) == 1 and not mean:
+            ctx.alias(node, ctx.value(node, names[0]))
+            return
+        acc = ctx.tensor(node, names[0])
+        for step, k in enumerate(names[1:]):
+            last = step == len(names) - 2 and not mean
+            acc = ctx.emit(node, ir_op, [acc, ctx.tensor(node, k)], {}, bind=last)[0]
+        if mean:
+            count = ctx.constant_tensor(f"{node.output[0]}/count", np.array(len(names), np.float32))
+            if len(names) == 1:
+                acc = ctx.tensor(node, names[0])
+            ctx.emit(node, "div", [acc, count], {})
+    return mapping
+
+
+def expand(ctx, node):
+    x_shape = ctx.float_input(node, 0)
+    target = [int(d) for d in ctx.constant(node, 1, "shape").reshape(-1)]
+    if not _broadcasts(x_shape, target):
+        raise ctx.fail(node, f"shape {target} does not broadcast with input {list(x_shape)}")
+    if tuple(np.broadcast_shapes(tuple(x_shape), tuple(target))) == tuple(x_shape):
+        ctx.alias(node, ctx.value(node, 0))
+        return
+    ctx.emit(node, "expand", [ctx.tensor(node, 0)], {"shape": attr_ints(target)})
+
+
+def tile(ctx, node):
+    """Tile (opset 6–21) with constant repeats: one concat of copies per repeated axis."""
+    shape = ctx.float_input(node, 0)
+    repeats = [int(r) for r in ctx.constant(node, 1, "repeats").reshape(-1)]
+    if len(repeats) != len(shape) or min(repeats, default=1) < 1:
+        raise ctx.fail(node, f"repeats {repeats} for an input of shape {list(shape)}")
+    axes = [axis for axis, r in enumerate(repeats) if r > 1]
+    if not axes:
+        ctx.alias(node, ctx.value(node, 0))
+        return
+    current = ctx.tensor(node, 0)
+    for k, axis in enumerate(axes):
+        current = ctx.emit(node, "concat", [current] * repeats[axis], {"axis": attr_int(axis)},
+                           bind=k == len(axes) - 1)[0]
+
+
+_REDUCE_OPS = {"ReduceMean": ("reduce_mean", 18), "ReduceSum": ("reduce_sum", 13),
+               "ReduceMax": ("reduce_max", 18), "ReduceMin": ("reduce_min", 18),
+               "ReduceProd": ("reduce_prod", 18), "ReduceL2": ("reduce_l2", 18)}
+
+
+def reduce(ctx, node):
+    ir_op, axes_input_since = _REDUCE_OPS[node.op_type]
+    rank = len(ctx.float_input(node, 0))
+    context = FoldContext(node, [None, ctx.constant(node, 1, "axes")], ctx.opset)
+    axes = context.ints_from("axes", 1, axes_input_since)
+    if not axes:
+        if ctx.attrs(node).get("noop_with_empty_axes", 0):
+            ctx.alias(node, ctx.value(node, 0))
+            return
+        axes = list(range(rank))
+    ctx.emit(node, ir_op, [ctx.tensor(node, 0)],
+             {"axes": attr_ints(normalize_axes(axes, rank)),
+              "keepdims": attr_int(ctx.attrs(node).get("keepdims", 1))})
+
+
+def global_max_pool(ctx, node):
+    rank = len(ctx.float_input(node, 0))
+    if rank < 3:
+        raise ctx.fail(node, "input must have spatial axes")
+    ctx.emit(node, "reduce_max", [ctx.tensor(node, 0)],
+             {"axes": attr_ints(range(2, rank)), "keepdims": attr_int(1)})
+
+
+def _per_channel(ctx, node, i, rank, channels, what):
+    """Input i (a [C] vector) as an IR tensor of shape [C, 1, ...] that broadcasts over the
+    channel axis 1 of a rank-`rank` tensor."""
+    shape = ctx.float_input(node, i)
+    if tuple(shape) != (channels,):
+        raise ctx.fail(node, f"{what} has shape {list(shape)}; expected [{channels}]")
+    target = [channels] + [1] * (rank - 2)
+    value = ctx.value(node, i)
+    if isinstance(value, np.ndarray):
+        return ctx.constant_tensor(f"{node.input[i]}/channels", value.reshape(target))
+    return ctx.emit(node, "reshape", [ctx.tensor(node, i)], {"shape": attr_ints(target)}, bind=False)[0]
+
+
+def _affine(ctx, node, normalized, scale, bias):
+    """normalized · scale (+ bias), the last op bound to the ONNX output."""
+    scaled = ctx.emit(node, "mul", [normalized, scale], {}, bind=bias is None)[0]
+    if bias is not None:
+        ctx.emit(node, "add", [scaled, bias], {})
+
+
+def instance_norm(ctx, node):
+    shape = ctx.float_input(node, 0)
+    if len(shape) < 3:
+        raise ctx.fail(node, "input must have spatial axes")
+    normalized = ctx.emit(node, "normalize", [ctx.tensor(node, 0)],
+                          {"axis": attr_int(2), "epsilon": attr_float(ctx.attrs(node).get("epsilon", 1e-5))},
+                          bind=False)[0]
+    scale = _per_channel(ctx, node, 1, len(shape), shape[1], "scale")
+    bias = _per_channel(ctx, node, 2, len(shape), shape[1], "B")
+    _affine(ctx, node, normalized, scale, bias)
+
+
+def layer_norm(ctx, node):
+    """LayerNormalization (opset 17): the Mean and InvStdDev outputs are not produced."""
+    a = ctx.attrs(node)
+    shape = ctx.float_input(node, 0)
+    axis = a.get("axis", -1)
+    if not -len(shape) <= axis < len(shape):
+        raise ctx.fail(node, f"axis {axis} out of range for rank {len(shape)}")
+    axis %= len(shape)
+    for i in range(1, len(node.input)):
+        if node.input[i] and not _broadcasts(shape[axis:], ctx.float_input(node, i)) or                 node.input[i] and len(ctx.shape(node, i)) > len(shape) - axis:
+            raise ctx.fail(node, f"input {i} does not broadcast to the normalized dims {list(shape[axis:])}")
+    normalized = ctx.emit(node, "normalize", [ctx.tensor(node, 0)],
+                          {"axis": attr_int(axis), "epsilon": attr_float(a.get("epsilon", 1e-5))},
+                          bind=False)[0]
+    bias = ctx.tensor(node, 2) if len(node.input) > 2 and node.input[2] else None
+    _affine(ctx, node, normalized, ctx.tensor(node, 1), bias)
+
+
+def group_norm(ctx, node):
+    """GroupNormalization: scale and bias per group (opset 18, must be constant) or per channel
+    (opset 21)."""
+    a = ctx.attrs(node)
+    shape = ctx.float_input(node, 0)
+    if len(shape) < 3:
+        raise ctx.fail(node, "input must have spatial axes")
+    groups = int(a["num_groups"])
+    channels = shape[1]
+    if groups < 1 or channels % groups:
+        raise ctx.fail(node, f"num_groups {groups} does not divide {channels} channels")
+    grouped = ctx.emit(node, "reshape", [ctx.tensor(node, 0)],
+                       {"shape": attr_ints([shape[0], groups, -1])}, bind=False)
+    normalized = ctx.emit(node, "normalize", grouped,
+                          {"axis": attr_int(2), "epsilon": attr_float(a.get("epsilon", 1e-5))},
+                          bind=False)
+    restored = ctx.emit(node, "reshape", normalized, {"shape": attr_ints(shape)}, bind=False)[0]
+    params = []
+    for i, what in ((1, "scale"), (2, "bias")):
+        if ctx.opset < 21 and ctx.shape(node, i) == (groups,) and groups != channels:
+            per_group = ctx.constant(node, i, what).astype(np.float32)
+            per_channel = np.repeat(per_group, channels // groups)
+            params.append(ctx.constant_tensor(f"{node.input[i]}/channels",
+                                              per_channel.reshape([channels] + [1] * (len(shape) - 2))))
+        else:
+            params.append(_per_channel(ctx, node, i, len(shape), channels, what))
+    _affine(ctx, node, restored, params[0], params[1])
+
+
+_GATHER_SLICE_LIMIT = 256
+
+
+def gather(ctx, node):
+    """Gather (opset 1–21) of a run-time tensor with constant indices: one slice per index,
+    a concat when there are several, and a reshape to the output shape (exact: only copies)."""
+    shape = ctx.float_input(node, 0)
+    indices = ctx.constant(node, 1, "indices")
+    rank = len(shape)
+    axis = ctx.attrs(node).get("axis", 0)
+    if not -rank <= axis < rank:
+        raise ctx.fail(node, f"axis {axis} out of range for rank {rank}")
+    axis %= rank
+    flat = [int(i) for i in np.asarray(indices).reshape(-1)]
+    if any(not -shape[axis] <= i < shape[axis] for i in flat):
+        raise ctx.fail(node, f"indices {flat} out of range for dim {shape[axis]}")
+    if not flat or len(flat) > _GATHER_SLICE_LIMIT:
+        raise ctx.fail(node, f"{len(flat)} indices; 1 to {_GATHER_SLICE_LIMIT} are supported")
+    flat = [i % shape[axis] for i in flat]
+    parts = [ctx.emit(node, "slice", [ctx.tensor(node, 0)],
+                      {"starts": attr_ints([i]), "ends": attr_ints([i + 1]), "axes": attr_ints([axis]),
+                       "steps": attr_ints([1])}, bind=False)[0] for i in flat]
+    if len(parts) > 1:
+        parts = ctx.emit(node, "concat", parts, {"axis": attr_int(axis)}, bind=False)
+    out_shape = list(shape[:axis]) + list(np.shape(indices)) + list(shape[axis + 1:])
+    if 0 in out_shape:  # the IR reshape reads 0 as "copy the input dim"
+        raise ctx.fail(node, f"empty output {out_shape} is not supported")
+    ctx.emit(node, "reshape", parts, {"shape": attr_ints(out_shape)})
+
+
 HANDLERS = {
     "Conv": conv, "AveragePool": pool, "MaxPool": pool,
     "Relu": unary("relu"), "Sigmoid": unary("sigmoid"), "Tanh": unary("tanh"),
     "HardSwish": unary("hard_swish"), "HardSigmoid": hard_sigmoid, "Clip": clip,
     "Add": binary("add"), "Sub": binary("sub"), "Mul": binary("mul"), "Div": binary("div"),
-    "Concat": concat, "GlobalAveragePool": global_average_pool, "ReduceMean": reduce_mean,
+    "Concat": concat, "GlobalAveragePool": global_average_pool, "ReduceMean": reduce,
     "BatchNormalization": batch_norm, "Softmax": softmax, "ArgMax": argmax, "Pad": pad,
     "Reshape": reshape, "Squeeze": squeeze_unsqueeze, "Unsqueeze": squeeze_unsqueeze,
     "Flatten": flatten, "Transpose": transpose, "Slice": slice_, "Gemm": gemm, "MatMul": matmul,
     "DepthToSpace": depth_to_space, "SpaceToDepth": space_to_depth, "Cast": cast,
     "Identity": identity, "Dropout": dropout, "Resize": resize, "Upsample": resize,
+    "ConvTranspose": conv_transpose, "Split": split,
+    "LeakyRelu": unary_with_attributes("leaky_relu"), "Elu": unary_with_attributes("elu"),
+    "Selu": unary_with_attributes("selu"), "Gelu": gelu, "PRelu": prelu, "Pow": pow_,
+    "Erf": unary("erf"), "Sqrt": unary("sqrt"), "Exp": unary("exp"), "Log": unary("log"),
+    "Abs": unary("abs"), "Neg": unary("neg"), "Reciprocal": unary("reciprocal"),
+    "Min": variadic("min"), "Max": variadic("max"), "Sum": variadic("add"), "Mean": variadic("add"),
+    "Expand": expand, "Tile": tile, "ReduceSum": reduce, "ReduceMax": reduce, "ReduceMin": reduce,
+    "ReduceProd": reduce, "ReduceL2": reduce, "GlobalMaxPool": global_max_pool,
+    "InstanceNormalization": instance_norm, "LayerNormalization": layer_norm,
+    "GroupNormalization": group_norm,
+    "Equal": compare("equal"), "Less": compare("less"), "Greater": compare("greater"), "Where": where,
+    "Gather": gather,
 }
 
 SUPPORTED_OPS = sorted(HANDLERS)

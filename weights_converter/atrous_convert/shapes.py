@@ -230,6 +230,15 @@ def _argmax(a, shapes):
 
 _SAME = lambda a, shapes: [tuple(shapes[0])]  # noqa: E731
 
+UNARY_OPS = ("leaky_relu", "elu", "selu", "gelu", "erf", "sqrt", "exp", "log", "abs", "neg",
+             "reciprocal")
+
+
+def _prelu(a, shapes):
+    if broadcast(shapes[0], shapes[1]) != tuple(shapes[0]):
+        raise ConversionError(f"prelu: slope {tuple(shapes[1])} does not broadcast to X {tuple(shapes[0])}")
+    return [tuple(shapes[0])]
+
 _RULES = {
     "conv": _conv, "conv_transpose": _conv_transpose, "batch_norm": _SAME, "relu": _SAME,
     "clip": _SAME, "hard_swish": _SAME,
@@ -244,7 +253,18 @@ _RULES = {
     "reduce_mean": _reduce, "average_pool": _pool, "max_pool": _pool, "argmax": _argmax,
     "resize": lambda a, s: [tuple(s[0][:2]) + tuple(get(a, "sizes", None))],
     "gemm": _gemm, "matmul": _matmul,
+    "pow": lambda a, s: [broadcast(s[0], s[1])], "min": lambda a, s: [broadcast(s[0], s[1])],
+    "max": lambda a, s: [broadcast(s[0], s[1])], "prelu": _prelu,
+    "expand": lambda a, s: [broadcast(s[0], get(a, "shape", None))],
+    "reduce_max": _reduce, "reduce_min": _reduce, "reduce_sum": _reduce, "reduce_prod": _reduce,
+    "reduce_l2": _reduce, "normalize": _SAME,
 }
+_RULES.update({op: _SAME for op in UNARY_OPS})
+_RULES.update({op: lambda a, s: [broadcast(s[0], s[1])] for op in ("equal", "less", "greater")})
+_RULES["where"] = lambda a, s: [broadcast(broadcast(s[0], s[1]), s[2])]
+_RULES["cast"] = _SAME
+
+_OUTPUT_DTYPES = {"argmax": "int32", "equal": "uint8", "less": "uint8", "greater": "uint8"}
 
 IR_OPS = frozenset(_RULES)
 
@@ -253,5 +273,5 @@ def infer(op: str, attributes: Dict[str, Attr], shapes: List[Optional[Shape]]) -
     """Returns (dtype, shape) of each output of an IR node; inputs that are absent are None."""
     present = [tuple(s) for s in shapes if s is not None]
     out = _RULES[op](attributes, present)
-    dtype = "int32" if op == "argmax" else "float32"
+    dtype = get(attributes, "to", "float32") if op == "cast" else _OUTPUT_DTYPES.get(op, "float32")
     return [(dtype, tuple(int(d) for d in s)) for s in out]

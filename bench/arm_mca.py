@@ -1,0 +1,161 @@
+#!/usr/bin/env python3
+"""Cycles per inner-loop iteration of the NEON kernels on modelled ARM cores (llvm-mca).
+
+Compiles the aarch64 kernel translation units to assembly with the cross compiler and the
+project's Release flags, finds every innermost loop (a label and the conditional branch back to
+it, with no label between) that holds vector FMAs in the named kernel functions, and runs
+LLVM's machine-code analyzer on each loop body for each CPU model. The FMA-bound ideal of a loop
+is its count of vector FMAs times the cycles one independent FMA costs on the same model
+(measured with llvm-mca on a block of independent `fmla`, so ideal and loop come from one model).
+
+Usage: bench/arm_mca.sh [--cpus cortex-a76,cortex-a55] [--markdown]
+"""
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# (label, translation unit, regex on the demangled function name, required). The label is what
+# the table shows; every innermost loop with vector FMAs in a matching function is analysed. A
+# required kernel without such a loop fails the script (the test stage runs it).
+KERNELS = [
+    ("gemm 6x8 (pointwise, dense conv)", "cpu/kernels_neon.cpp", r"atrous::gemm_block<", True),
+    ("depthwise band", "cpu/kernels_neon.cpp", r"atrous::depthwise_band<", True),
+    ("depthwise row", "cpu/kernels_neon.cpp", r"atrous::depthwise_row<", True),
+    ("direct conv", "cpu/kernels_neon.cpp", r"atrous::conv_direct", False),
+    ("fused block", "cpu/kernels_neon.cpp", r"atrous::fused", False),
+]
+
+FMA_RE = re.compile(r"^\s*(fmla|fmls)\s+v\d+\.(4s|2d|8h)")
+LABEL_RE = re.compile(r"^(\.L\w+|[A-Za-z_$][\w$.]*):")
+BRANCH_RE = re.compile(r"^\s*(b\.?\w*|cbn?z|tbn?z)\s+(?:[^,]+,\s*)*(\.L\w+)\s*$")
+
+
+def run(cmd, **kwargs):
+    return subprocess.run(cmd, check=True, capture_output=True, text=True, **kwargs).stdout
+
+
+def compile_to_asm(source, cxx, out_dir):
+    asm = os.path.join(out_dir, os.path.basename(source) + ".s")
+    if not os.path.exists(asm):
+        run([cxx, "-std=c++17", "-O3", "-DNDEBUG", "-I" + REPO, "-S", os.path.join(REPO, source),
+             "-o", asm])
+    return asm
+
+
+def functions(asm_path):
+    """(demangled name, [lines]) for every function in the assembly file."""
+    with open(asm_path) as f:
+        lines = f.read().splitlines()
+    starts = [(i, line[:-1]) for i, line in enumerate(lines)
+              if re.match(r"^_Z\w+:$", line)]
+    names = run(["c++filt"], input="\n".join(name for _, name in starts)).splitlines()
+    result = []
+    for (i, _), name in zip(starts, names):
+        end = i + 1
+        while end < len(lines) and not lines[end].lstrip().startswith(".size"):
+            end += 1
+        result.append((name, lines[i + 1:end]))
+    return result
+
+
+def innermost_loops(body):
+    """Instruction lists of the innermost loops: label ... branch back to that label."""
+    loops = []
+    label_at = {}
+    for i, line in enumerate(body):
+        m = LABEL_RE.match(line)
+        if m:
+            label_at[m.group(1)] = i
+            continue
+        b = BRANCH_RE.match(line)
+        if b and b.group(2) in label_at and label_at[b.group(2)] < i:
+            start = label_at[b.group(2)]
+            inner = body[start + 1:i + 1]
+            if any(LABEL_RE.match(x) for x in inner):
+                continue  # holds another block: not innermost
+            instructions = [x.strip() for x in inner
+                            if x.strip() and not x.strip().startswith((".", "//", "#"))]
+            loops.append(instructions)
+    return loops
+
+
+def mca(instructions, cpu, iterations=400):
+    with tempfile.NamedTemporaryFile("w", suffix=".s", delete=False) as f:
+        f.write("\n".join(instructions) + "\n")
+        path = f.name
+    try:
+        out = run(["llvm-mca-14" if shutil_which("llvm-mca-14") else "llvm-mca",
+                   "-mtriple=aarch64-linux-gnu", "-mcpu=" + cpu, "-iterations=%d" % iterations,
+                   path])
+    finally:
+        os.unlink(path)
+    cycles = int(re.search(r"Total Cycles:\s+(\d+)", out).group(1))
+    return cycles / iterations
+
+
+def shutil_which(name):
+    from shutil import which
+    return which(name)
+
+
+def fma_cycles(cpu):
+    """Cycles per independent 128-bit FMA on this model: 24 FMAs into 24 accumulators."""
+    block = ["fmla v%d.4s, v30.4s, v31.4s" % i for i in range(24)]
+    return mca(block, cpu) / len(block)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--cpus", default="cortex-a76,cortex-a55")
+    parser.add_argument("--cxx", default="aarch64-linux-gnu-g++")
+    parser.add_argument("--keep", help="folder for the assembly (default: a temporary one)")
+    args = parser.parse_args()
+    cpus = args.cpus.split(",")
+    out_dir = args.keep or tempfile.mkdtemp(prefix="arm_mca_")
+    os.makedirs(out_dir, exist_ok=True)
+    per_fma = {cpu: fma_cycles(cpu) for cpu in cpus}
+    print("llvm-mca (%s), %s; cycles per loop iteration against the FMA-bound ideal "
+          "(vector FMAs × cycles per independent FMA on the same model: %s)" %
+          (run(["llvm-mca-14" if shutil_which("llvm-mca-14") else "llvm-mca", "--version"])
+           .split("\n")[0].strip(), run([args.cxx, "--version"]).split("\n")[0],
+           ", ".join("%s %.2f" % (c, per_fma[c]) for c in cpus)))
+    print()
+    header = "| kernel | function | loop | instructions | vector FMAs |"
+    rule = "|---|---|---|---|---|"
+    for cpu in cpus:
+        header += " %s cycles/iter | %s ideal | %s of ideal |" % (cpu, cpu, cpu)
+        rule += "---|---|---|"
+    print(header)
+    print(rule)
+    missing = []
+    for label, source, pattern, required in KERNELS:
+        found = False
+        asm = compile_to_asm(source, args.cxx, out_dir)
+        for name, body in functions(asm):
+            if not re.search(pattern, name):
+                continue
+            short = re.sub(r"<xsimd::neon64>.*", "", name).replace("atrous::", "").replace("void ", "")
+            for index, loop in enumerate(l for l in innermost_loops(body)
+                                         if sum(bool(FMA_RE.match(x)) for x in l) >= 4):
+                found = True
+                fmas = sum(bool(FMA_RE.match(x)) for x in loop)
+                row = "| %s | `%s` | %d | %d | %d |" % (label, short, index, len(loop), fmas)
+                for cpu in cpus:
+                    cycles = mca(loop, cpu)
+                    ideal = fmas * per_fma[cpu]
+                    row += " %.2f | %.2f | %.0f %% |" % (cycles, ideal, 100.0 * ideal / cycles)
+                print(row, flush=True)
+        if required and not found:
+            missing.append(label)
+    if missing:
+        sys.exit("no inner loop with vector FMAs found for: %s (did the kernel names change?)" %
+                 ", ".join(missing))
+
+
+if __name__ == "__main__":
+    main()
