@@ -1,7 +1,10 @@
-// Microbenchmark of the dense (implicit-GEMM) convolution kernel on the dense layers of
-// ANCHORS.md: the 3-channel stem and the ASPP's dilated 3×3 convolutions.
-//   build/bench_dense_conv --benchmark_min_time=0.2
-// GFLOP/s = 2·M·C·kH·kW·oH·oW / time, padding taps included (they are computed as zeros).
+// Microbenchmark of the dense convolution kernels (implicit GEMM and direct) on the dense layers
+// of ANCHORS.md: the 3-channel stem and the ASPP's dilated 3×3 convolutions, beside this
+// core's FMA peak measured in the same run. Compare the paths interleaved:
+//   build/bench_dense_conv --benchmark_repetitions=5 --benchmark_enable_random_interleaving
+//       --benchmark_report_aggregates_only
+// GFLOP/s counts only the taps inside the image (2·M·C per in-image tap and output pixel);
+// "all-taps GFLOP/s" counts every tap, padding included.
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
@@ -27,11 +30,24 @@ WindowAxis axis(int64_t input, int64_t kernel, int64_t stride, int64_t dilation,
   return a;
 }
 
-// Args: M, C, input H, input W, kernel, stride, dilation, pad, threads.
+// Σ over output positions of the taps that read inside the input along one axis.
+int64_t inside_taps(const WindowAxis& a) {
+  int64_t n = 0;
+  for (int64_t o = 0; o < a.output; ++o)
+    for (int64_t k = 0; k < a.kernel; ++k) {
+      const int64_t i = o * a.stride + k * a.dilation - a.pad_begin;
+      n += i >= 0 && i < a.input;
+    }
+  return n;
+}
+
+// Args: M, C, input H, input W, kernel, stride, dilation, pad, threads, path (0 GEMM, 1 direct).
 void bench_dense_conv(benchmark::State& state) {
   const int64_t filters = state.range(0), channels = state.range(1);
   const int64_t kernel = state.range(4);
   const int threads = int(state.range(8));
+  const DenseConvPath path =
+      state.range(9) ? DenseConvPath::dense_conv_path_direct : DenseConvPath::dense_conv_path_gemm;
   const WindowAxis axes[2] = {
       axis(state.range(2), kernel, state.range(5), state.range(6), state.range(7)),
       axis(state.range(3), kernel, state.range(5), state.range(6), state.range(7))};
@@ -45,35 +61,94 @@ void bench_dense_conv(benchmark::State& state) {
   Activation relu;
   relu.kind = ActivationKind::activation_relu;
   DenseConvPlan plan;
-  dense_conv_plan(w.data(), nullptr, filters, channels, axes, relu, cpu_kernel_table().isa, &plan);
+  dense_conv_plan(w.data(), nullptr, filters, channels, axes, relu, cpu_kernel_table().isa, &plan,
+                  path);
   ThreadPool pool(threads);
-  std::vector<float> scratch(size_t(threads) * gemm_scratch_floats(plan.gemm.isa));
+  std::vector<float> scratch(size_t(threads) * dense_conv_scratch_floats(plan));
   for (auto _ : state) {
     dense_conv_run(plan, x.data(), y.data(), pool, scratch.data(), threads);
     benchmark::DoNotOptimize(y.data());
   }
   const double flops = 2.0 * double(filters) * double(channels * kernel * kernel) *
                        double(axes[0].output * axes[1].output);
+  const double inside =
+      2.0 * double(filters * channels) * double(inside_taps(axes[0]) * inside_taps(axes[1]));
   state.counters["GFLOP/s"] =
+      benchmark::Counter(inside * double(state.iterations()) / 1e9, benchmark::Counter::kIsRate);
+  state.counters["all-taps GFLOP/s"] =
       benchmark::Counter(flops * double(state.iterations()) / 1e9, benchmark::Counter::kIsRate);
-  state.SetLabel(plan.gemm.kernels->name);
+  state.SetLabel(dense_conv_kernel_name(plan));
 }
 
-BENCHMARK(bench_dense_conv)
-    // stem: 3×3 stride 2, 3→16, input 1025×2049
-    ->Args({16, 3, 1025, 2049, 3, 2, 1, 1, 1})
-    ->Args({16, 3, 1025, 2049, 3, 2, 1, 1, 2})
-    // ASPP: 3×3 dilation 6, 960→256 @33×65
-    ->Args({256, 960, 33, 65, 3, 1, 6, 6, 1})
-    ->Args({256, 960, 33, 65, 3, 1, 6, 6, 2})
-    // ASPP: 3×3 dilation 12, 960→256 @65×129
-    ->Args({256, 960, 65, 129, 3, 1, 12, 12, 1})
-    ->Args({256, 960, 65, 129, 3, 1, 12, 12, 2})
-    // Panoptic-DeepLab's rate 9 and DeepLabV3's rate 12 at 512×1024 (OS16: a 32×64 map).
-    ->Args({256, 960, 33, 65, 3, 1, 9, 9, 1})
-    ->Args({256, 960, 32, 64, 3, 1, 12, 12, 1})
-    ->Unit(benchmark::kMillisecond)
-    ->UseRealTime();
+// Each layer on both paths (the last argument).
+void dense_conv_layers(benchmark::internal::Benchmark* b) {
+  const std::vector<std::vector<int64_t>> layers = {
+      // stem: 3×3 stride 2, 3→16, input 1025×2049
+      {16, 3, 1025, 2049, 3, 2, 1, 1, 1},
+      {16, 3, 1025, 2049, 3, 2, 1, 1, 2},
+      // Panoptic-DeepLab's ASPP: 3×3 dilation 3, 6, 9, 960→256 @33×65
+      {256, 960, 33, 65, 3, 1, 3, 3, 1},
+      {256, 960, 33, 65, 3, 1, 6, 6, 1},
+      {256, 960, 33, 65, 3, 1, 6, 6, 2},
+      {256, 960, 33, 65, 3, 1, 9, 9, 1},
+      {256, 960, 33, 65, 3, 1, 12, 12, 1},
+      // ASPP: 3×3 dilation 12, 960→256 @65×129
+      {256, 960, 65, 129, 3, 1, 12, 12, 1},
+      {256, 960, 65, 129, 3, 1, 12, 12, 2},
+      // DeepLabV3 at 512×1024 (OS16: a 32×64 map), rates 12, 24, 36
+      {256, 960, 32, 64, 3, 1, 12, 12, 1},
+      {256, 960, 32, 64, 3, 1, 24, 24, 1},
+      {256, 960, 32, 64, 3, 1, 36, 36, 1},
+  };
+  for (const std::vector<int64_t>& layer : layers)
+    for (int64_t path : {0, 1}) {
+      std::vector<int64_t> args = layer;
+      args.push_back(path);
+      b->Args(args);
+    }
+}
+
+BENCHMARK(bench_dense_conv)->Apply(dense_conv_layers)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// FMA throughput of one core at the widest ISA: 12 independent chains of 16 floats (AVX-512)
+// or 8 floats (AVX2), the limit the GFLOP/s above are compared with.
+#if defined(__x86_64__)
+// The loop body of one width; a macro so that each copy is compiled for its own target.
+#define ATROUS_FMA_CHAINS(WIDTH)                                \
+  typedef float vec __attribute__((vector_size(WIDTH * 4)));    \
+  vec a[12], b, c;                                              \
+  for (int i = 0; i < WIDTH; ++i) b[i] = 1.0001f, c[i] = 1e-7f; \
+  for (vec & v : a) v = c;                                      \
+  for (int64_t i = 0; i < n; ++i)                               \
+    for (vec & v : a) v = v * b + c;                            \
+  for (vec & v : a) out[0] += v[0];
+__attribute__((target("avx512f,fma"))) void fma_chains_avx512(int64_t n, float* out) {
+  ATROUS_FMA_CHAINS(16)
+}
+__attribute__((target("avx2,fma"))) void fma_chains_avx2(int64_t n, float* out) {
+  ATROUS_FMA_CHAINS(8)
+}
+#undef ATROUS_FMA_CHAINS
+
+void bench_dense_fma_peak(benchmark::State& state) {
+  const bool avx512 = cpu_kernel_table().isa == CpuIsa::cpu_isa_avx512;
+  const int width = avx512 ? 16 : 8;
+  const int64_t iterations = 1 << 20;
+  float sink = 0;
+  for (auto _ : state) {
+    if (avx512)
+      fma_chains_avx512(iterations, &sink);
+    else
+      fma_chains_avx2(iterations, &sink);
+    benchmark::DoNotOptimize(sink);
+  }
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(double(iterations) * 12 * width * 2 * double(state.iterations()) / 1e9,
+                         benchmark::Counter::kIsRate);
+  state.SetLabel(avx512 ? "avx512" : "avx2");
+}
+BENCHMARK(bench_dense_fma_peak)->Unit(benchmark::kMillisecond)->UseRealTime();
+#endif
 
 // The reference conv (ops/conv.cpp, double accumulation, one thread) on the same layers: what
 // these nodes ran on before this kernel family. Args: M, C, H, W, kernel, stride, dilation, pad.

@@ -62,6 +62,22 @@ CpuKernelPtr cpu_make_softmax_argmax_kernel(const Graph& graph, size_t node,
 CpuKernelPtr cpu_make_fully_connected_kernel(const Graph& graph, size_t node,
                                              const CpuKernelConfig& config);
 
+// A kernel that computes a chain of nodes at once (cpu/fused_block.h). The session runs it in
+// place of nodes[0], with run()'s inputs and outputs being the graph tensors `inputs` and
+// `outputs`, and skips the other nodes. The chain's intermediate tensors are read by no node
+// outside it and are no graph outputs, so they are never materialized.
+struct CpuFusedKernel {
+  CpuKernelPtr kernel;
+  std::vector<size_t> nodes;
+  std::vector<int32_t> inputs;
+  std::vector<int32_t> outputs;
+};
+
+// The fused chain that starts at `node` (an inverted-residual block: expand 1×1 → depthwise →
+// project 1×1, + the residual add); false when none does.
+bool cpu_make_fused_kernel(const Graph& graph, size_t node, const CpuKernelConfig& config,
+                           CpuFusedKernel* fused);
+
 // Tries the families above in order; nullptr when none handles the node.
 CpuKernelPtr cpu_make_kernel(const Graph& graph, size_t node, const CpuKernelConfig& config);
 

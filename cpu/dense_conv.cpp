@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 
@@ -109,6 +110,7 @@ class PatchPacker : public GemmPacker {
 class DenseConvKernel : public CpuKernel {
  public:
   DenseConvPlan plan;
+  int64_t out_channels = 0;
   int threads = 1;
   std::string label;
 
@@ -117,7 +119,7 @@ class DenseConvKernel : public CpuKernel {
     const TensorView& x = *inputs[0];
     TensorView& y = *outputs[0];
     const int64_t in_image = plan.channels * plan.axes[0].input * plan.axes[1].input;
-    const int64_t out_image = plan.gemm.rows * plan.axes[0].output * plan.axes[1].output;
+    const int64_t out_image = out_channels * plan.axes[0].output * plan.axes[1].output;
     for (int64_t b = 0; b < x.shape[0]; ++b)
       dense_conv_run(plan, x.f32() + b * in_image, y.f32() + b * out_image, pool,
                      static_cast<float*>(scratch), threads);
@@ -125,9 +127,22 @@ class DenseConvKernel : public CpuKernel {
   }
   const char* name() const override { return label.c_str(); }
   size_t scratch_bytes() const override {
-    return size_t(threads) * gemm_scratch_floats(plan.gemm.isa) * sizeof(float);
+    return size_t(threads) * dense_conv_scratch_floats(plan) * sizeof(float);
   }
 };
+
+// ATROUS_DENSE_CONV=gemm|direct forces one path for every layer (to compare the two in one
+// build); anything else, or unset, lets dense_conv_prefers_direct choose.
+DenseConvPath forced_path() {
+  static const DenseConvPath path = [] {
+    const char* value = std::getenv("ATROUS_DENSE_CONV");
+    const std::string name = value ? value : "";
+    if (name == "gemm") return DenseConvPath::dense_conv_path_gemm;
+    if (name == "direct") return DenseConvPath::dense_conv_path_direct;
+    return DenseConvPath::dense_conv_path_auto;
+  }();
+  return path;
+}
 
 bool is_constant_f32(const Graph& graph, int32_t tensor) {
   const GraphTensor& t = graph.tensors[size_t(tensor)];
@@ -136,18 +151,50 @@ bool is_constant_f32(const Graph& graph, int32_t tensor) {
 
 }  // namespace
 
+bool dense_conv_prefers_direct(int64_t out_channels, CpuIsa isa) {
+  // Measured (bench_dense_conv, docs/CPU.md): the direct path is faster on every layer whose
+  // output channels fill more than half of its register tile (the ASPP 1.4–2.9×, 7×7 and 3×3
+  // stride-2 layers with 64 filters 1.4–1.8×, the 3→16 stem on AVX2 1.4×); on the AVX-512 stem
+  // (16 filters in a 32-channel tile) the two are level, and the GEMM's 6-channel panels
+  // waste less on narrower layers.
+  return 2 * out_channels > cpu_kernel_table(isa).direct_conv.block;
+}
+
 void dense_conv_plan(const float* weight, const float* bias, int64_t out_channels,
                      int64_t in_channels, const WindowAxis axes[2], const Activation& activation,
-                     CpuIsa isa, DenseConvPlan* plan) {
+                     CpuIsa isa, DenseConvPlan* plan, DenseConvPath path) {
   plan->channels = in_channels;
   plan->axes[0] = axes[0];
   plan->axes[1] = axes[1];
-  gemm_pack_weights(weight, bias, out_channels, in_channels * axes[0].kernel * axes[1].kernel,
-                    activation, isa, &plan->gemm);
+  plan->direct =
+      path == DenseConvPath::dense_conv_path_direct ||
+      (path == DenseConvPath::dense_conv_path_auto && dense_conv_prefers_direct(out_channels, isa));
+  if (plan->direct)
+    direct_conv_plan(weight, bias, out_channels, in_channels, axes, activation, isa,
+                     &plan->direct_plan);
+  else
+    gemm_pack_weights(weight, bias, out_channels, in_channels * axes[0].kernel * axes[1].kernel,
+                      activation, isa, &plan->gemm);
+}
+
+size_t dense_conv_scratch_floats(const DenseConvPlan& plan) {
+  return plan.direct ? direct_conv_scratch_floats(plan.direct_plan)
+                     : gemm_scratch_floats(plan.gemm.isa);
+}
+
+const char* dense_conv_kernel_name(const DenseConvPlan& plan) {
+  return plan.direct ? plan.direct_plan.kernels->name : plan.gemm.kernels->name;
 }
 
 void dense_conv_run(const DenseConvPlan& plan, const float* x, float* y, ThreadPool& pool,
                     float* scratch, int scratch_slots) {
+  if (plan.direct) {
+    const int64_t h = plan.axes[0].input, w = plan.axes[1].input;
+    const int64_t oh = plan.axes[0].output, ow = plan.axes[1].output;
+    direct_conv_run(plan.direct_plan, x, ConvStrides{h * w, w, 1}, y, ConvStrides{oh * ow, ow, 1},
+                    pool, scratch, scratch_slots);
+    return;
+  }
   PatchPacker packer(plan, x);
   const int64_t pixels = plan.axes[0].output * plan.axes[1].output;
   gemm_run(plan.gemm, packer, pixels, y, pixels, pool, scratch, scratch_slots);
@@ -155,6 +202,11 @@ void dense_conv_run(const DenseConvPlan& plan, const float* x, float* y, ThreadP
 
 CpuKernelPtr cpu_make_dense_conv_kernel(const Graph& graph, size_t index,
                                         const CpuKernelConfig& config) {
+  return dense_conv_make_kernel(graph, index, config, forced_path());
+}
+
+CpuKernelPtr dense_conv_make_kernel(const Graph& graph, size_t index, const CpuKernelConfig& config,
+                                    DenseConvPath path) {
   const Node& node = graph.nodes[index];
   if (node.op != OpType::op_conv || node.inputs.size() < 2 || node.outputs.size() != 1)
     return nullptr;
@@ -193,13 +245,14 @@ CpuKernelPtr cpu_make_dense_conv_kernel(const Graph& graph, size_t index,
       has_bias ? static_cast<const float*>(graph.tensors[size_t(node.inputs[2])].data) : nullptr;
   std::unique_ptr<DenseConvKernel> conv(new DenseConvKernel());
   dense_conv_plan(static_cast<const float*>(weight.data), bias, weight.shape[0], weight.shape[1],
-                  axes, activation, config.isa, &conv->plan);
+                  axes, activation, config.isa, &conv->plan, path);
+  conv->out_channels = weight.shape[0];
   conv->threads = std::max(1, config.threads);
   conv->label = "dense_conv_" + std::to_string(kernel[0]) + "x" + std::to_string(kernel[1]) + "_s" +
                 std::to_string(axes[0].stride);
   if (axes[0].dilation > 1 || axes[1].dilation > 1)
     conv->label += "_d" + std::to_string(axes[0].dilation);
-  conv->label += std::string("/") + conv->plan.gemm.kernels->name;
+  conv->label += std::string("/") + dense_conv_kernel_name(conv->plan);
   return conv;
 }
 

@@ -2,29 +2,54 @@
 // padding, per-axis dilation — as an implicit GEMM (cpu/gemm.h): A is the weight reshaped to
 // [M, C·kH·kW]; B, the patch matrix, is never materialized whole: for each column block of
 // output pixels the packer gathers its (C·kH·kW) × block patches (im2col for that block only,
-// zeros where a tap falls into the padding) straight into the GEMM's packed tiles.
+// zeros where a tap falls into the padding) straight into the GEMM's packed tiles; or as a
+// direct convolution (cpu/dense_conv_direct.h) that skips every padded tap per output pixel.
+// dense_conv_plan chooses the path per layer (dense_conv_prefers_direct, from measurements
+// recorded in docs/CPU.md); both give the same FMA chain per output element.
 #pragma once
 
 #include <cstdint>
 
+#include "cpu/cpu_kernel.h"
+#include "cpu/dense_conv_direct.h"
 #include "cpu/gemm.h"
 #include "ops/op_helpers.h"
 
 namespace atrous {
 
+enum class DenseConvPath { dense_conv_path_auto, dense_conv_path_gemm, dense_conv_path_direct };
+
 struct DenseConvPlan {
-  GemmWeights gemm;  // [M, C·kH·kW]
+  bool direct = false;
+  DirectConvPlan direct_plan;  // when direct
+  GemmWeights gemm;            // [M, C·kH·kW], when not direct
   int64_t channels = 0;
   WindowAxis axes[2];  // 0 = H, 1 = W, as ops/conv.cpp resolves them
 };
 
-// weight: [M, C, kH, kW] row-major; bias: M floats or nullptr.
+// The per-layer rule of dense_conv_path_auto.
+bool dense_conv_prefers_direct(int64_t out_channels, int64_t in_channels, const WindowAxis axes[2]);
+
+// weight: [M, C, kH, kW] row-major; bias: M floats or nullptr. `path` forces one path (tests,
+// benchmarks) or lets the rule choose.
 void dense_conv_plan(const float* weight, const float* bias, int64_t out_channels,
                      int64_t in_channels, const WindowAxis axes[2], const Activation& activation,
-                     CpuIsa isa, DenseConvPlan* plan);
+                     CpuIsa isa, DenseConvPlan* plan,
+                     DenseConvPath path = DenseConvPath::dense_conv_path_auto);
 
-// x: [C, H, W], y: [M, oH, oW] for one image; scratch as for gemm_run.
+// Floats of scratch one thread needs.
+size_t dense_conv_scratch_floats(const DenseConvPlan& plan);
+
+// The microkernel's name (for labels).
+const char* dense_conv_kernel_name(const DenseConvPlan& plan);
+
+// x: [C, H, W], y: [M, oH, oW] for one image; scratch_slots · dense_conv_scratch_floats floats
+// (or null: the run allocates).
 void dense_conv_run(const DenseConvPlan& plan, const float* x, float* y, ThreadPool& pool,
                     float* scratch, int scratch_slots);
+
+// cpu_make_dense_conv_kernel with the path forced (tests compare both paths on every shape).
+CpuKernelPtr dense_conv_make_kernel(const Graph& graph, size_t index, const CpuKernelConfig& config,
+                                    DenseConvPath path);
 
 }  // namespace atrous

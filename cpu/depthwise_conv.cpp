@@ -112,20 +112,29 @@ class RowWorkspace {
   }
 
   void run_tile(const float* x, float* y, int64_t tile) {
+    const WindowAxis& ah = plan_.axes[0];
+    const WindowAxis& aw = plan_.axes[1];
+    const int64_t blocks = (ah.output + plan_.rows_per_tile - 1) / plan_.rows_per_tile;
+    const int64_t plane_index = tile / blocks, block = tile % blocks;
+    const int64_t row_begin = block * plan_.rows_per_tile;
+    const int64_t row_end = std::min(ah.output, row_begin + plan_.rows_per_tile);
+    DepthwiseRows input;
+    input.base = x + plane_index * ah.input * aw.input;
+    input.row_stride = aw.input;
+    run_rows(input, plane_index % plan_.channels, row_begin, row_end - row_begin,
+             y + plane_index * ah.output * aw.output + row_begin * aw.output);
+  }
+
+  // Output rows [row_begin, row_begin + rows) of one channel to out (rows outW apart).
+  void run_rows(const DepthwiseRows& input, int64_t channel, int64_t row_begin, int64_t rows,
+                float* out) {
     const DepthwisePlan& plan = plan_;
     const WindowAxis& ah = plan.axes[0];
     const WindowAxis& aw = plan.axes[1];
-    const int64_t blocks = (ah.output + plan.rows_per_tile - 1) / plan.rows_per_tile;
-    const int64_t plane_index = tile / blocks, block = tile % blocks;
-    const int64_t channel = plane_index % plan.channels;
-    const float* plane = x + plane_index * ah.input * aw.input;
-    float* out_plane = y + plane_index * ah.output * aw.output;
     const float* kernel = plan.weights.data() + channel * ah.kernel * aw.kernel;
     const int64_t stride = aw.stride;
     std::fill(slot_row_.begin(), slot_row_.end(), int64_t(-1));
-
-    const int64_t row_begin = block * plan.rows_per_tile;
-    const int64_t row_end = std::min(ah.output, row_begin + plan.rows_per_tile);
+    const int64_t row_end = row_begin + rows;
     for (int64_t oh = row_begin; oh < row_end; ++oh) {
       // Kernel rows inside the input; the others read only padding and are skipped.
       int needed = 0;
@@ -137,7 +146,7 @@ class RowWorkspace {
       for (int64_t ky = 0; ky < ah.kernel; ++ky) {
         const int64_t ih = oh * ah.stride - ah.pad_begin + ky * ah.dilation;
         if (ih < 0 || ih >= ah.input) continue;
-        const float* row = plane + ih * aw.input;
+        const float* row = input.row(ih);
         const float* phases = split_rows() ? split_row(row, ih, needed) : row;
         for (int64_t kx = 0; kx < aw.kernel; ++kx, ++count) {
           const int64_t offset = plan.column_offsets[size_t(kx)];
@@ -161,7 +170,7 @@ class RowWorkspace {
       taps.row = row_.data();
       taps.offset = offset_.data();
       taps.interior = interior_.data();
-      plan.row(plan, taps, plan.bias[size_t(channel)], out_plane + oh * aw.output);
+      plan.row(plan, taps, plan.bias[size_t(channel)], out + (oh - row_begin) * aw.output);
     }
   }
 
@@ -229,15 +238,26 @@ class DepthwiseWorkspace {
   }
 
   void run_tile(const float* x, float* y, int64_t tile) {
+    const WindowAxis& ah = plan_.axes[0];
+    const WindowAxis& aw = plan_.axes[1];
+    const int64_t bands = (ah.output + plan_.band_rows - 1) / plan_.band_rows;
+    const int64_t plane_index = tile / bands;
+    const int64_t row_begin = (tile % bands) * plan_.band_rows;
+    DepthwiseRows input;
+    input.base = x + plane_index * ah.input * aw.input;
+    input.row_stride = aw.input;
+    run_band(input, plane_index % plan_.channels, row_begin,
+             std::min(plan_.band_rows, ah.output - row_begin),
+             y + plane_index * ah.output * aw.output + row_begin * aw.output);
+  }
+
+  // Output rows [row_begin, row_begin + rows) of one channel to out (rows outW apart);
+  // rows <= plan.band_rows.
+  void run_band(const DepthwiseRows& input, int64_t channel, int64_t row_begin, int64_t rows,
+                float* out) {
     const DepthwisePlan& plan = plan_;
     const WindowAxis& ah = plan.axes[0];
     const WindowAxis& aw = plan.axes[1];
-    const int64_t bands = (ah.output + plan.band_rows - 1) / plan.band_rows;
-    const int64_t plane_index = tile / bands;
-    const int64_t channel = plane_index % plan.channels;
-    const float* plane = x + plane_index * ah.input * aw.input;
-    const int64_t row_begin = (tile % bands) * plan.band_rows;
-    const int64_t rows = std::min(plan.band_rows, ah.output - row_begin);
     const int64_t sh = ah.stride, sw = aw.stride, width = plan.phase_width;
 
     // Padded rows [0, phase rows · sH) of the band; padded row j is input row ih0 + j.
@@ -252,7 +272,7 @@ class DepthwiseWorkspace {
                     0.f);
         continue;
       }
-      fill_row(plane + ih * aw.input, phase_row);
+      fill_row(input.row(ih), phase_row);
     }
 
     // The taps that read inside the image for some row of the band, in (ky, kx) order.
@@ -272,7 +292,6 @@ class DepthwiseWorkspace {
       }
     }
     const float bias = plan.bias[size_t(channel)];
-    float* out = y + plane_index * ah.output * aw.output + row_begin * aw.output;
     const bool in_registers = depthwise_activation_in_registers(plan.activation.kind);
     if (plan.direct) {
       plan.band(plan, source_.data(), weight_.data(), count, rows, bias, out, aw.output);
@@ -335,6 +354,33 @@ class DepthwiseWorkspace {
 
 }  // namespace
 
+struct DepthwiseRowsRunner::Impl {
+  explicit Impl(const DepthwisePlan& plan) {
+    if (plan.banded)
+      band.reset(new DepthwiseWorkspace(plan));
+    else
+      row.reset(new RowWorkspace(plan));
+  }
+  std::unique_ptr<DepthwiseWorkspace> band;
+  std::unique_ptr<RowWorkspace> row;
+};
+
+DepthwiseRowsRunner::DepthwiseRowsRunner(const DepthwisePlan& plan)
+    : plan_(plan), impl_(new Impl(plan)) {}
+
+DepthwiseRowsRunner::~DepthwiseRowsRunner() = default;
+
+void DepthwiseRowsRunner::run(const DepthwiseRows& input, int64_t channel, int64_t row_begin,
+                              int64_t rows, float* out) {
+  if (impl_->row) {
+    impl_->row->run_rows(input, channel, row_begin, rows, out);
+    return;
+  }
+  for (int64_t r = 0; r < rows; r += plan_.band_rows)
+    impl_->band->run_band(input, channel, row_begin + r, std::min(plan_.band_rows, rows - r),
+                          out + r * plan_.axes[1].output);
+}
+
 void depthwise_run(const DepthwisePlan& plan, const float* x, int64_t batch, float* y,
                    ThreadPool& pool) {
   // Multiply-adds: the pool keeps a layer this small on the calling thread.
@@ -394,25 +440,22 @@ bool is_constant_f32(const GraphTensor& tensor, const Shape& shape) {
 
 }  // namespace
 
-// Handles conv nodes with group == C == M (weights [C, 1, kH, kW]), constant weights and bias,
-// any geometry the reference conv accepts; nullptr for anything else.
-CpuKernelPtr cpu_make_depthwise_kernel(const Graph& graph, size_t index,
-                                       const CpuKernelConfig& config) {
+bool depthwise_plan_node(const Graph& graph, size_t index, CpuIsa isa, DepthwisePlan* plan,
+                         std::string* label) {
   const Node& node = graph.nodes[index];
   if (node.op != OpType::op_conv || node.inputs.size() < 2 || node.inputs.size() > 3 ||
       node.outputs.size() != 1)
-    return nullptr;
+    return false;
   const GraphTensor& x = graph.tensors[size_t(node.inputs[0])];
   const GraphTensor& w = graph.tensors[size_t(node.inputs[1])];
   const GraphTensor& y = graph.tensors[size_t(node.outputs[0])];
-  if (x.dtype != DType::dtype_f32 || x.shape.size() != 4 || w.shape.size() != 4) return nullptr;
+  if (x.dtype != DType::dtype_f32 || x.shape.size() != 4 || w.shape.size() != 4) return false;
   const int64_t channels = x.shape[1];
-  if (channels < 1 || !is_constant_f32(w, {channels, 1, w.shape[2], w.shape[3]})) return nullptr;
+  if (channels < 1 || !is_constant_f32(w, {channels, 1, w.shape[2], w.shape[3]})) return false;
   const bool has_bias = node.inputs.size() > 2 && node.inputs[2] != kAbsentInput;
-  if (has_bias && !is_constant_f32(graph.tensors[size_t(node.inputs[2])], {channels}))
-    return nullptr;
+  if (has_bias && !is_constant_f32(graph.tensors[size_t(node.inputs[2])], {channels})) return false;
   AttributeReader reader("conv", node.attributes);
-  if (reader.get_int("group", 1) != channels || !reader.status().ok()) return nullptr;
+  if (reader.get_int("group", 1) != channels || !reader.status().ok()) return false;
 
   // The reference's own shape rule validates every attribute; then the same window resolution.
   TensorDesc x_desc{x.dtype, x.shape}, w_desc{w.dtype, w.shape},
@@ -422,31 +465,39 @@ CpuKernelPtr cpu_make_depthwise_kernel(const Graph& graph, size_t index,
   std::vector<TensorDesc> inferred;
   if (!conv_infer(node.attributes, descs, &inferred).ok() || inferred.size() != 1 ||
       inferred[0].shape != y.shape || y.dtype != DType::dtype_f32)
-    return nullptr;
+    return false;
   const int64_t input[2] = {x.shape[2], x.shape[3]};
   const int64_t kernel[2] = {w.shape[2], w.shape[3]};
   WindowAxis axes[2];
   Activation activation;
   if (!resolve_window_2d(&reader, input, kernel, WindowOptions(), axes).ok() ||
       !activation_from_conv_attributes(node.attributes, &activation).ok())
-    return nullptr;
+    return false;
 
-  std::unique_ptr<DepthwiseKernel> made(new DepthwiseKernel());
   const float* bias =
       has_bias ? static_cast<const float*>(graph.tensors[size_t(node.inputs[2])].data) : nullptr;
-  depthwise_plan(static_cast<const float*>(w.data), bias, channels, axes, activation, config.isa,
-                 &made->plan);
-  made->input_shape = x.shape;
-  made->output_shape = y.shape;
-  made->label = "depthwise_" + std::to_string(kernel[0]) + "x" + std::to_string(kernel[1]);
+  depthwise_plan(static_cast<const float*>(w.data), bias, channels, axes, activation, isa, plan);
+  *label = std::to_string(kernel[0]) + "x" + std::to_string(kernel[1]);
   if (axes[0].stride != 1 || axes[1].stride != 1)
-    made->label += "_s" + std::to_string(axes[0].stride) +
-                   (axes[0].stride == axes[1].stride ? "" : "x" + std::to_string(axes[1].stride));
+    *label += "_s" + std::to_string(axes[0].stride) +
+              (axes[0].stride == axes[1].stride ? "" : "x" + std::to_string(axes[1].stride));
   if (axes[0].dilation != 1 || axes[1].dilation != 1)
-    made->label +=
-        "_d" + std::to_string(axes[0].dilation) +
-        (axes[0].dilation == axes[1].dilation ? "" : "x" + std::to_string(axes[1].dilation));
-  made->label += std::string("/") + made->plan.kernel_name;
+    *label += "_d" + std::to_string(axes[0].dilation) +
+              (axes[0].dilation == axes[1].dilation ? "" : "x" + std::to_string(axes[1].dilation));
+  return true;
+}
+
+// Handles conv nodes with group == C == M (weights [C, 1, kH, kW]), constant weights and bias,
+// any geometry the reference conv accepts; nullptr for anything else.
+CpuKernelPtr cpu_make_depthwise_kernel(const Graph& graph, size_t index,
+                                       const CpuKernelConfig& config) {
+  std::unique_ptr<DepthwiseKernel> made(new DepthwiseKernel());
+  std::string geometry;
+  if (!depthwise_plan_node(graph, index, config.isa, &made->plan, &geometry)) return nullptr;
+  const Node& node = graph.nodes[index];
+  made->input_shape = graph.tensors[size_t(node.inputs[0])].shape;
+  made->output_shape = graph.tensors[size_t(node.outputs[0])].shape;
+  made->label = "depthwise_" + geometry + "/" + made->plan.kernel_name;
   return made;
 }
 

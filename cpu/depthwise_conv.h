@@ -33,9 +33,12 @@
 
 #include <cmath>
 #include <cstdint>
+#include <memory>
+#include <string>
 #include <vector>
 
 #include "cpu/isa.h"
+#include "graph/graph.h"
 #include "graph/thread_pool.h"
 #include "ops/activation.h"
 #include "ops/op_helpers.h"
@@ -99,9 +102,44 @@ void depthwise_plan(const float* weight, const float* bias, int64_t channels,
                     const WindowAxis axes[2], const Activation& activation, CpuIsa isa,
                     DepthwisePlan* plan);
 
+// Where one channel plane's input rows are: row ih (0 <= ih < H) at base + (ih mod ring) ·
+// row_stride, or base + ih · row_stride when ring is 0. A ring lets a caller keep only a rolling
+// window of rows (the fused blocks of fused_block.h); only the rows the requested outputs read
+// are touched.
+struct DepthwiseRows {
+  const float* base = nullptr;
+  int64_t row_stride = 0;
+  int64_t ring = 0;
+  const float* row(int64_t ih) const { return base + (ring ? ih % ring : ih) * row_stride; }
+};
+
+// One thread's workspace for computing rows of single channel planes with the plan's path
+// (banded or row by row), with the same arithmetic as depthwise_run.
+class DepthwiseRowsRunner {
+ public:
+  explicit DepthwiseRowsRunner(const DepthwisePlan& plan);
+  ~DepthwiseRowsRunner();
+  DepthwiseRowsRunner(const DepthwiseRowsRunner&) = delete;
+  DepthwiseRowsRunner& operator=(const DepthwiseRowsRunner&) = delete;
+  // Output rows [row_begin, row_begin + rows) of `channel` to out, rows outW floats apart.
+  void run(const DepthwiseRows& input, int64_t channel, int64_t row_begin, int64_t rows,
+           float* out);
+
+ private:
+  struct Impl;
+  const DepthwisePlan& plan_;
+  std::unique_ptr<Impl> impl_;
+};
+
 // x: [batch, C, H, W], y: [batch, C, outH, outW].
 void depthwise_run(const DepthwisePlan& plan, const float* x, int64_t batch, float* y,
                    ThreadPool& pool);
+
+// The plan of a depthwise conv node (group == C == M, weights [C, 1, kH, kW], constant weights
+// and bias, any geometry the reference conv accepts) and its geometry for labels ("3x3_s2");
+// false for any other node.
+bool depthwise_plan_node(const Graph& graph, size_t node, CpuIsa isa, DepthwisePlan* plan,
+                         std::string* label);
 
 // True for the activations the band functions apply in registers (bitwise equal to
 // activation_apply on the same float); the others are applied per element after the row.

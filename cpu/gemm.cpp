@@ -101,4 +101,35 @@ void gemm_run(const GemmWeights& weights, const GemmPacker& packer, int64_t colu
     run_tasks(0, tasks, 0);
 }
 
+void gemm_run_serial(const GemmWeights& weights, const GemmPacker& packer, int64_t columns,
+                     float* y, int64_t ldy, float* scratch) {
+  if (columns <= 0 || weights.rows <= 0) return;
+  const int64_t tile = weights.kernels->tile_columns;
+  const int64_t block_columns =
+      std::min(kGemmBlockTiles, std::max<int64_t>(1, packer.block_tiles(tile))) * tile;
+  const int64_t depth_blocks = (weights.depth + kGemmDepthBlock - 1) / kGemmDepthBlock;
+  const int64_t depth_block = (weights.depth + depth_blocks - 1) / depth_blocks;
+  const size_t slot_floats = gemm_scratch_floats(weights.isa);
+  int32_t* kept = reinterpret_cast<int32_t*>(scratch + slot_floats - kGemmDepthBlock);
+  GemmBlock block;
+  block.weights = &weights;
+  block.b = scratch;
+  block.panel_begin = 0;
+  block.panel_end = (weights.rows + kGemmRows - 1) / kGemmRows;
+  block.ldy = ldy;
+  for (int64_t column0 = 0; column0 < columns; column0 += block_columns) {
+    block.columns = std::min(block_columns, columns - column0);
+    block.y = y + column0;
+    for (int64_t k0 = 0; k0 < weights.depth; k0 += depth_block) {
+      block.k0 = k0;
+      block.depth = std::min(depth_block, weights.depth - k0);
+      block.first = k0 == 0;
+      block.last = k0 + block.depth == weights.depth;
+      block.packed_rows = packer.pack(k0, block.depth, column0, block.columns, tile, scratch, kept);
+      block.kept = block.packed_rows < block.depth ? kept : nullptr;
+      weights.kernels->block(block);
+    }
+  }
+}
+
 }  // namespace atrous

@@ -83,6 +83,12 @@ size_t gemm_scratch_floats(CpuIsa isa);
 void gemm_run(const GemmWeights& weights, const GemmPacker& packer, int64_t columns, float* y,
               int64_t ldy, ThreadPool& pool, float* scratch, int scratch_slots);
 
+// The same product on the calling thread only, in one slot of scratch (gemm_scratch_floats
+// floats), with the same arithmetic per element: for callers that split work over threads
+// themselves (the fused blocks of fused_block.h).
+void gemm_run_serial(const GemmWeights& weights, const GemmPacker& packer, int64_t columns,
+                     float* y, int64_t ldy, float* scratch);
+
 // One K block of one column block against a range of panels: the argument of the per-ISA
 // microkernels (CpuKernelTable::gemm).
 struct GemmBlock {

@@ -8,6 +8,8 @@
 // Microkernel names say the element type, the tile and the ISA, as XNNPACK's do:
 //  * gemm_f32_<rows>x<columns>_<isa>: kGemmRows output channels × tile_columns pixels held in
 //    registers;
+//  * conv_direct_f32_<pixels>x<channels>_<isa>: the direct dense convolution's register tile
+//    of `pixels` output pixels × `channels` output channels;
 //  * dwconv_f32_{band,row}_<vectors>x<lanes>_<isa>: a block of `vectors` SIMD vectors of
 //    `lanes` output positions (band: the flat banded path; row: the row-by-row path);
 //  * f32_x<lanes>_<isa> for the misc loops (one vector of `lanes` floats), appended to the
@@ -26,11 +28,20 @@ namespace atrous {
 struct GemmBlock;
 struct DepthwisePlan;
 struct DepthwiseTaps;
+struct DirectConvTile;
 
 struct GemmKernels {
   // One K block of one column block against a range of panels (cpu/gemm.h).
   void (*block)(const GemmBlock& block);
   int64_t tile_columns;  // columns per packed B tile (two vectors; 8 for scalar)
+  const char* name;
+};
+
+struct DirectConvKernels {
+  // One tile of the direct dense convolution over one K block (cpu/dense_conv_direct.h).
+  void (*tile)(const DirectConvTile& tile);
+  int64_t tile_pixels;  // output pixels per full tile
+  int64_t block;        // output channels per tile
   const char* name;
 };
 
@@ -46,6 +57,7 @@ struct DepthwiseKernels {
 struct CpuKernelTable {
   CpuIsa isa;
   GemmKernels gemm;
+  DirectConvKernels direct_conv;
   DepthwiseKernels depthwise;
   MiscKernels misc;
   PanopticKernels panoptic;

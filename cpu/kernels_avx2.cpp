@@ -4,6 +4,7 @@
 // numerics (see cpu/README.md).
 #if defined(__x86_64__)
 #define ATROUS_MISC_KERNELS_SIMD
+#include "cpu/dense_conv_direct_kernel.h"
 #include "cpu/depthwise_conv_kernel.h"
 #include "cpu/gemm_kernel.h"
 #include "cpu/kernel_table.h"
@@ -18,6 +19,8 @@ const CpuKernelTable& cpu_kernel_table_avx2() {
     CpuKernelTable t;
     t.isa = CpuIsa::cpu_isa_avx2;
     t.gemm = {gemm_block<Arch>, 2 * int64_t(xsimd::batch<float, Arch>::size), "gemm_f32_6x16_avx2"};
+    t.direct_conv = {direct_conv_tile<Arch, 6, 2>, 6, 2 * int64_t(xsimd::batch<float, Arch>::size),
+                     "conv_direct_f32_6x16_avx2"};
     t.depthwise = {depthwise_band<Arch>, depthwise_row<Arch>, "dwconv_f32_band_8x8_avx2",
                    "dwconv_f32_row_8x8_avx2"};
     t.misc = misc_simd::make_misc_kernels<Arch>();

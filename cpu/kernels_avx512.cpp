@@ -9,6 +9,7 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
 #define ATROUS_MISC_KERNELS_SIMD
+#include "cpu/dense_conv_direct_kernel.h"
 #include "cpu/depthwise_conv_kernel.h"
 #include "cpu/gemm_kernel.h"
 #include "cpu/kernel_table.h"
@@ -24,6 +25,8 @@ const CpuKernelTable& cpu_kernel_table_avx512() {
     t.isa = CpuIsa::cpu_isa_avx512;
     t.gemm = {gemm_block<Arch>, 2 * int64_t(xsimd::batch<float, Arch>::size),
               "gemm_f32_6x32_avx512"};
+    t.direct_conv = {direct_conv_tile<Arch, 14, 2>, 14,
+                     2 * int64_t(xsimd::batch<float, Arch>::size), "conv_direct_f32_14x32_avx512"};
     t.depthwise = {depthwise_band<Arch>, depthwise_row<Arch>, "dwconv_f32_band_8x16_avx512",
                    "dwconv_f32_row_8x16_avx512"};
     t.misc = misc_simd::make_misc_kernels<Arch>();

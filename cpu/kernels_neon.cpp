@@ -3,6 +3,7 @@
 // -ffp-contract=off (see cpu/README.md).
 #if defined(__aarch64__)
 #define ATROUS_MISC_KERNELS_SIMD
+#include "cpu/dense_conv_direct_kernel.h"
 #include "cpu/depthwise_conv_kernel.h"
 #include "cpu/gemm_kernel.h"
 #include "cpu/kernel_table.h"
@@ -17,6 +18,8 @@ const CpuKernelTable& cpu_kernel_table_neon() {
     CpuKernelTable t;
     t.isa = CpuIsa::cpu_isa_neon;
     t.gemm = {gemm_block<Arch>, 2 * int64_t(xsimd::batch<float, Arch>::size), "gemm_f32_6x8_neon"};
+    t.direct_conv = {direct_conv_tile<Arch, 6, 4>, 6, 4 * int64_t(xsimd::batch<float, Arch>::size),
+                     "conv_direct_f32_6x16_neon"};
     t.depthwise = {depthwise_band<Arch>, depthwise_row<Arch>, "dwconv_f32_band_8x4_neon",
                    "dwconv_f32_row_8x4_neon"};
     t.misc = misc_simd::make_misc_kernels<Arch>();

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "cpu/dense_conv_direct.h"
 #include "cpu/depthwise_conv.h"
 #include "cpu/gemm.h"
 #include "cpu/kernel_table.h"
@@ -47,6 +48,34 @@ void gemm_block_scalar(const GemmBlock& block) {
           y[r * block.ldy + i] = v;
         }
     }
+  }
+}
+
+constexpr int64_t kScalarDirectPixels = 4, kScalarDirectBlock = 4;
+
+// The direct conv's tile without SIMD: the same loops as dense_conv_direct_kernel.h, the
+// products added as the scalar GEMM adds them.
+void direct_conv_tile_scalar(const DirectConvTile& tile) {
+  constexpr int64_t block = kScalarDirectBlock;
+  float acc[kScalarDirectPixels * block];
+  for (int64_t r = 0; r < tile.rows; ++r) {
+    const int64_t pixels = tile.pixels;
+    float* sums = tile.acc + r * tile.acc_row_stride;
+    for (int64_t i = 0; i < pixels * block; ++i) acc[i] = tile.first ? 0.f : sums[i];
+    const float* x = tile.x + r * tile.row_step;
+    const float* w = tile.weights;
+    for (int64_t c = 0; c < tile.channels;
+         ++c, x += tile.input_channel_stride, w += tile.weight_channel_stride) {
+      for (int64_t k = 0; k < tile.taps; ++k) {
+        const float* wk = w + tile.weight_offsets[k];
+        const float* xk = x + tile.input_offsets[k];
+        for (int64_t p = 0; p < pixels; ++p) {
+          const float input = xk[p * tile.pixel_step];
+          for (int64_t m = 0; m < block; ++m) acc[p * block + m] += input * wk[m];
+        }
+      }
+    }
+    std::copy(acc, acc + pixels * block, sums);
   }
 }
 
@@ -102,6 +131,8 @@ const CpuKernelTable& cpu_kernel_table_scalar() {
     CpuKernelTable t;
     t.isa = CpuIsa::cpu_isa_scalar;
     t.gemm = {gemm_block_scalar, kScalarTile, "gemm_f32_6x8_scalar"};
+    t.direct_conv = {direct_conv_tile_scalar, kScalarDirectPixels, kScalarDirectBlock,
+                     "conv_direct_f32_4x4_scalar"};
     t.depthwise = {depthwise_band_scalar, depthwise_row_scalar, "dwconv_f32_band_1x1_scalar",
                    "dwconv_f32_row_1x1_scalar"};
     t.misc = {misc_scalar::binary,

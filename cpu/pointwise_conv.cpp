@@ -9,34 +9,21 @@
 
 namespace atrous {
 
-namespace {
-
-// Copies rows of X ([C, pixels]) into the packed column tiles.
-class PointwisePacker : public GemmPacker {
- public:
-  PointwisePacker(const float* x, int64_t pixels) : x_(x), pixels_(pixels) {}
-  int64_t pack(int64_t k0, int64_t depth, int64_t column0, int64_t count, int64_t tile, float* dst,
-               int32_t*) const override {
-    const int64_t tiles = (count + tile - 1) / tile;
-    for (int64_t k = 0; k < depth; ++k) {
-      const float* src = x_ + (k0 + k) * pixels_ + column0;
-      for (int64_t t = 0; t < tiles; ++t) {
-        const int64_t n = std::min(tile, count - t * tile);
-        float* out = dst + (t * depth + k) * tile;
-        int64_t i = 0;
-        for (; i < n; ++i) out[i] = src[t * tile + i];
-        for (; i < tile; ++i) out[i] = 0.f;
-      }
+int64_t PointwisePacker::pack(int64_t k0, int64_t depth, int64_t column0, int64_t count,
+                              int64_t tile, float* dst, int32_t*) const {
+  const int64_t tiles = (count + tile - 1) / tile;
+  for (int64_t k = 0; k < depth; ++k) {
+    const float* src = x_ + (k0 + k) * channel_stride_ + column0;
+    for (int64_t t = 0; t < tiles; ++t) {
+      const int64_t n = std::min(tile, count - t * tile);
+      float* out = dst + (t * depth + k) * tile;
+      int64_t i = 0;
+      for (; i < n; ++i) out[i] = src[t * tile + i];
+      for (; i < tile; ++i) out[i] = 0.f;
     }
-    return depth;
   }
-
- private:
-  const float* x_;
-  int64_t pixels_;
-};
-
-}  // namespace
+  return depth;
+}
 
 void pointwise_plan(const float* weight, const float* bias, int64_t out_channels,
                     int64_t in_channels, const Activation& activation, CpuIsa isa,
@@ -50,10 +37,7 @@ void pointwise_run(const PointwisePlan& plan, const float* x, int64_t pixels, fl
   gemm_run(plan.gemm, packer, pixels, y, pixels, pool, scratch, scratch_slots);
 }
 
-namespace {
-
-// A conv that is a plain GEMM: 1×1 kernel, stride 1, no padding, one group, constant weights.
-bool is_pointwise(const Graph& graph, const Node& node) {
+bool is_pointwise_conv(const Graph& graph, const Node& node) {
   if (node.op != OpType::op_conv || node.inputs.size() < 2) return false;
   const GraphTensor& weight = graph.tensors[size_t(node.inputs[1])];
   if (!weight.is_constant || weight.dtype != DType::dtype_f32 || weight.shape.size() != 4 ||
@@ -69,6 +53,8 @@ bool is_pointwise(const Graph& graph, const Node& node) {
   return auto_pad != "explicit" ||
          a.get_ints("pads", {0, 0, 0, 0}) == std::vector<int64_t>{0, 0, 0, 0};
 }
+
+namespace {
 
 class PointwiseKernel : public CpuKernel {
  public:
@@ -97,7 +83,7 @@ class PointwiseKernel : public CpuKernel {
 CpuKernelPtr cpu_make_pointwise_kernel(const Graph& graph, size_t index,
                                        const CpuKernelConfig& config) {
   const Node& node = graph.nodes[index];
-  if (!is_pointwise(graph, node)) return nullptr;
+  if (!is_pointwise_conv(graph, node)) return nullptr;
   Activation activation;
   if (!activation_from_conv_attributes(node.attributes, &activation).ok()) return nullptr;
   const GraphTensor& weight = graph.tensors[size_t(node.inputs[1])];

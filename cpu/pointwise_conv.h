@@ -7,10 +7,25 @@
 
 #include "cpu/gemm.h"
 #include "cpu/isa.h"
+#include "graph/graph.h"
 #include "graph/thread_pool.h"
 #include "ops/activation.h"
 
 namespace atrous {
+
+// Copies rows of X (row k at x + k · channel_stride, columns from 0) into the packed column
+// tiles.
+class PointwisePacker : public GemmPacker {
+ public:
+  PointwisePacker(const float* x, int64_t channel_stride)
+      : x_(x), channel_stride_(channel_stride) {}
+  int64_t pack(int64_t k0, int64_t depth, int64_t column0, int64_t count, int64_t tile, float* dst,
+               int32_t* kept) const override;
+
+ private:
+  const float* x_;
+  int64_t channel_stride_;
+};
 
 struct PointwisePlan {
   GemmWeights gemm;  // [M, C] weights, bias, activation, ISA
@@ -24,5 +39,9 @@ void pointwise_plan(const float* weight, const float* bias, int64_t out_channels
 // gemm_scratch_floats(isa) floats, or null (then the run allocates its own).
 void pointwise_run(const PointwisePlan& plan, const float* x, int64_t pixels, float* y,
                    ThreadPool& pool, float* scratch = nullptr, int scratch_slots = 0);
+
+// A conv node this family handles: 1×1 kernel, stride 1, no padding, one group, constant f32
+// weights and bias.
+bool is_pointwise_conv(const Graph& graph, const Node& node);
 
 }  // namespace atrous

@@ -65,7 +65,12 @@
   X(less)                 \
   X(greater)              \
   X(where)                \
-  X(cast)
+  X(cast)                 \
+  X(softplus)             \
+  X(softsign)             \
+  X(mish)                 \
+  X(celu)                 \
+  X(thresholded_relu)
 
 namespace atrous {
 

@@ -13,7 +13,8 @@
 //   resize.cpp          resize
 //   matmul.cpp          gemm, matmul
 //   conv_transpose.cpp  conv_transpose
-//   unary_math.cpp      leaky_relu, elu, selu, gelu, erf, sqrt, exp, log, abs, neg, reciprocal
+//   unary_math.cpp      leaky_relu, elu, selu, gelu, erf, sqrt, exp, log, abs, neg, reciprocal,
+//                       softplus, softsign, mish, celu, thresholded_relu
 //   elementwise.cpp     (also) pow, min, max, prelu
 //   expand.cpp          expand
 //   reduce.cpp          (also) reduce_max, reduce_min, reduce_sum, reduce_prod, reduce_l2
@@ -93,6 +94,11 @@ ATROUS_DECLARE_OP(less)
 ATROUS_DECLARE_OP(greater)
 ATROUS_DECLARE_OP(where)
 ATROUS_DECLARE_OP(cast)
+ATROUS_DECLARE_OP(softplus)
+ATROUS_DECLARE_OP(softsign)
+ATROUS_DECLARE_OP(mish)
+ATROUS_DECLARE_OP(celu)
+ATROUS_DECLARE_OP(thresholded_relu)
 
 #undef ATROUS_DECLARE_OP
 

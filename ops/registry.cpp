@@ -72,6 +72,11 @@ constexpr OpDefinition kDefinitions[] = {
     ATROUS_OP(greater, 2, 2),
     ATROUS_OP(where, 3, 3),
     ATROUS_OP(cast, 1, 1),
+    ATROUS_OP(softplus, 1, 1),
+    ATROUS_OP(softsign, 1, 1),
+    ATROUS_OP(mish, 1, 1),
+    ATROUS_OP(celu, 1, 1),
+    ATROUS_OP(thresholded_relu, 1, 1),
 };
 
 #undef ATROUS_OP

@@ -1,10 +1,12 @@
 // Element-wise float32 math ops without a fused-activation form: leaky_relu, elu, selu, gelu,
-// erf, sqrt, exp, log, abs, neg, reciprocal (docs/OPS.md "Element-wise unary").
+// erf, sqrt, exp, log, abs, neg, reciprocal, softplus, softsign, mish, celu, thresholded_relu
+// (docs/OPS.md "Element-wise unary").
 //
 // Each output element is the double-precision value of the formula rounded to float once, so the
 // oracle is at least as exact as a float implementation (ONNX Runtime's vectorized exp/erf differ
 // from it by a few ulps). abs and neg are exact sign operations; sqrt and reciprocal of a float
 // computed in double and rounded once equal the correctly rounded float results.
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <string>
@@ -47,6 +49,14 @@ Status unary_resolve(OpType type, const AttributeMap& attributes, const TensorDe
       params->alpha = reader.get_float("alpha", kSeluAlpha);
       params->gamma = reader.get_float("gamma", kSeluGamma);
       break;
+    case OpType::op_celu:
+      params->alpha = reader.get_float("alpha", 1.0);
+      ATROUS_RETURN_IF_ERROR(reader.status());
+      if (params->alpha == 0.0) return op_error(op, "alpha must not be 0");
+      break;
+    case OpType::op_thresholded_relu:
+      params->alpha = reader.get_float("alpha", 1.0);
+      break;
     case OpType::op_gelu: {
       std::string approximate = reader.get_string("approximate", "none");
       ATROUS_RETURN_IF_ERROR(reader.status());
@@ -62,6 +72,9 @@ Status unary_resolve(OpType type, const AttributeMap& attributes, const TensorDe
   ATROUS_RETURN_IF_ERROR(check_finite(op, "alpha", params->alpha));
   return check_finite(op, "gamma", params->gamma);
 }
+
+// ln(1 + eˣ) without overflow for large x.
+double softplus(double x) { return x > 0 ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x)); }
 
 double unary_value(OpType type, const UnaryParams& params, double x) {
   switch (type) {
@@ -91,6 +104,16 @@ double unary_value(OpType type, const UnaryParams& params, double x) {
       return -x;
     case OpType::op_reciprocal:
       return 1.0 / x;
+    case OpType::op_softplus:
+      return softplus(x);
+    case OpType::op_softsign:
+      return x / (1.0 + std::fabs(x));
+    case OpType::op_mish:
+      return x * std::tanh(softplus(x));
+    case OpType::op_celu:
+      return std::max(0.0, x) + std::min(0.0, params.alpha * std::expm1(x / params.alpha));
+    case OpType::op_thresholded_relu:
+      return x > params.alpha ? x : 0.0;
     default:
       return x;
   }
@@ -142,6 +165,11 @@ ATROUS_DEFINE_UNARY_OP(log)
 ATROUS_DEFINE_UNARY_OP(abs)
 ATROUS_DEFINE_UNARY_OP(neg)
 ATROUS_DEFINE_UNARY_OP(reciprocal)
+ATROUS_DEFINE_UNARY_OP(softplus)
+ATROUS_DEFINE_UNARY_OP(softsign)
+ATROUS_DEFINE_UNARY_OP(mish)
+ATROUS_DEFINE_UNARY_OP(celu)
+ATROUS_DEFINE_UNARY_OP(thresholded_relu)
 
 #undef ATROUS_DEFINE_UNARY_OP
 

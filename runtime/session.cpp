@@ -129,7 +129,8 @@ Status Session::create(std::shared_ptr<const Model> model, const SessionOptions&
     for (size_t n = 0; n < graph.nodes.size(); ++n) {
       created->profile_[n].node = node_label(graph, n);
       created->profile_[n].kernel = created->cuda_ ? "cuda " + created->cuda_->node_kernels()[n]
-                                    : created->skip_[n] ? "aliased"
+                                    : n < created->fused_.size() && created->fused_[n] ? "fused"
+                                    : created->skip_[n]                                ? "aliased"
                                     : n < created->kernels_.size() && created->kernels_[n]
                                         ? created->kernels_[n]->name()
                                         : "reference";
@@ -153,14 +154,29 @@ Status Session::prepare_cpu() {
   config.isa = cpu_isa_detect();
   config.threads = options_.threads;
   kernels_.resize(graph_.nodes.size());
+  fused_.assign(graph_.nodes.size(), false);
   for (size_t n = 0; n < graph_.nodes.size(); ++n) {
+    if (fused_[n]) continue;
     // A node whose outputs are all empty has nothing to do (op_run_reference returns at once);
     // a kernel would only size tables by its (possibly huge) other dims.
     bool all_empty = true;
     for (int32_t index : graph_.nodes[n].outputs)
       all_empty &= shape_numel(graph_.tensors[size_t(index)].shape) == 0;
     if (all_empty) continue;
-    kernels_[n] = cpu_make_kernel(graph_, n, config);
+    CpuFusedKernel fused;
+    if (cpu_make_fused_kernel(graph_, n, config, &fused)) {
+      if (fused_graph_.nodes.empty()) fused_graph_ = graph_;
+      fused_graph_.nodes[n].inputs = fused.inputs;
+      fused_graph_.nodes[n].outputs = fused.outputs;
+      for (size_t i = 1; i < fused.nodes.size(); ++i) {
+        fused_[fused.nodes[i]] = true;
+        fused_graph_.nodes[fused.nodes[i]].inputs.clear();
+        fused_graph_.nodes[fused.nodes[i]].outputs.clear();
+      }
+      kernels_[n] = std::move(fused.kernel);
+    } else {
+      kernels_[n] = cpu_make_kernel(graph_, n, config);
+    }
     if (kernels_[n]) scratch_bytes_ = std::max(scratch_bytes_, kernels_[n]->scratch_bytes());
   }
   return Status::success();
@@ -174,9 +190,11 @@ Status Session::plan_arena() {
   for (size_t n = 0; n < kernels_.size(); ++n)
     planning.in_place[n] = kernels_[n] && kernels_[n]->supports_in_place();
   MemoryPlan plan;
-  ATROUS_RETURN_IF_ERROR(memory_plan(graph_, planning, &plan));
+  ATROUS_RETURN_IF_ERROR(memory_plan(exec_graph(), planning, &plan));
   offsets_ = std::move(plan.offsets);
   skip_ = std::move(plan.skip);
+  for (size_t n = 0; n < fused_.size(); ++n)
+    if (fused_[n]) skip_[n] = true;
   arena_bytes_ = plan.arena_bytes;
   unplanned_bytes_ = plan.unplanned_bytes;
   // Each term is below 2^62 (the planner's sizes are sums of valid tensor sizes).
@@ -218,7 +236,7 @@ Status Session::check_memory(int64_t needed_bytes, const char* what) const {
 // pointers the kernels take. Only the slots that read a graph input are patched per run, with
 // the caller's views.
 void Session::prepare_run() {
-  const Graph& graph = graph_;
+  const Graph& graph = exec_graph();
   views_.assign(graph.tensors.size(), TensorView());
   uint8_t* arena = static_cast<uint8_t*>(arena_.data());
   for (size_t t = 0; t < graph.tensors.size(); ++t) {
@@ -253,7 +271,7 @@ void Session::prepare_run() {
 }
 
 Status Session::bind_inputs(const std::vector<NamedInput>& inputs) {
-  const Graph& graph = graph_;
+  const Graph& graph = exec_graph();
   std::fill(given_.begin(), given_.end(), nullptr);
   for (size_t k = 0; k < inputs.size(); ++k) {
     const NamedInput& input = inputs[k];
@@ -294,7 +312,7 @@ Status Session::bind_inputs(const std::vector<NamedInput>& inputs) {
 // No allocation, lookup or shape work per node: the node's prepared pointer arrays go straight
 // to its kernel. Only the returned outputs are allocated (the API returns owning tensors).
 Status Session::run(const std::vector<NamedInput>& inputs, std::vector<Tensor>* outputs) {
-  const Graph& graph = graph_;
+  const Graph& graph = exec_graph();
   ATROUS_RETURN_IF_ERROR(bind_inputs(inputs));
   if (cuda_) {
     ATROUS_RETURN_IF_ERROR(cuda_->run(given_, outputs));

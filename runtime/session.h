@@ -86,6 +86,7 @@ class Session {
  private:
   Status prepare_cpu();
   Status plan_arena();
+  const Graph& exec_graph() const { return fused_graph_.nodes.empty() ? graph_ : fused_graph_; }
   Status check_memory(int64_t needed_bytes, const char* what) const;
   void prepare_run();
   // Checks the caller's inputs and sets given_ (graph input order).
@@ -97,6 +98,11 @@ class Session {
   // node runs on the reference implementation).
   std::unique_ptr<ThreadPool> pool_;
   std::vector<std::unique_ptr<CpuKernel>> kernels_;
+  // Fused chains (CpuFusedKernel): a copy of graph_ in which the first node of each chain reads
+  // and writes the chain's inputs and outputs and the other nodes (fused_[n]) have none; it is
+  // what the arena is planned from and run executes. Empty when nothing is fused.
+  Graph fused_graph_;
+  std::vector<bool> fused_;
   // CUDA backend: runs the whole graph on the device (cuda/cuda_backend.h).
   std::unique_ptr<CudaExecutor> cuda_;
   // The arena: offsets of every planned tensor (SIZE_MAX: not in the arena), one allocation.

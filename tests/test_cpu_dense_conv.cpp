@@ -1,4 +1,5 @@
-// The dense (one group, not plain pointwise) convolution kernel against the reference conv,
+// The dense (one group, not plain pointwise) convolution kernel, both paths (implicit GEMM and
+// direct), against the reference conv,
 // built through cpu_make_dense_conv_kernel from a one-node graph so the attributes resolve as
 // in a session: random data over a table of kernels, strides, dilations (anisotropic too),
 // pads (asymmetric, larger than the input, SAME_UPPER/LOWER, whole blocks of padding),
@@ -13,6 +14,7 @@
 #include <string>
 
 #include "cpu/cpu_kernel.h"
+#include "cpu/dense_conv.h"
 #include "cpu/gemm.h"
 #include "ops/graph_rules.h"
 #include "ops/ops.h"
@@ -63,12 +65,20 @@ Graph conv_graph(const AttributeMap& attributes, const Tensor& x, const Tensor& 
   return graph;
 }
 
-// Runs the fast kernel for `graph`'s node 0 with `threads` threads.
-std::vector<float> run_kernel(const Graph& graph, const Tensor& x, CpuIsa isa, int threads) {
+const DenseConvPath kPaths[] = {DenseConvPath::dense_conv_path_gemm,
+                                DenseConvPath::dense_conv_path_direct};
+
+const char* path_name(DenseConvPath path) {
+  return path == DenseConvPath::dense_conv_path_direct ? "direct" : "gemm";
+}
+
+// Runs the fast kernel for `graph`'s node 0 with `threads` threads on one path.
+std::vector<float> run_kernel(const Graph& graph, const Tensor& x, CpuIsa isa, int threads,
+                              DenseConvPath path) {
   CpuKernelConfig config;
   config.isa = isa;
   config.threads = threads;
-  CpuKernelPtr kernel = cpu_make_dense_conv_kernel(graph, 0, config);
+  CpuKernelPtr kernel = dense_conv_make_kernel(graph, 0, config, path);
   REQUIRE(kernel);
   const Shape& out_shape = graph.tensors[size_t(graph.outputs[0])].shape;
   Tensor y(DType::dtype_f32, out_shape);
@@ -105,6 +115,23 @@ TEST_CASE("dense conv kernels match the reference conv", "[cpu]") {
       // Pads 9 around a 2×2 image: whole column blocks, over both K blocks (K = 300), are
       // padding, so every tap is left out there and they are act(bias).
       {5, 300, 2, 2, 1, 1, {}, {}, {9, 9, 9, 9}, ""},
+      // The direct path's tiles: output channels below, at and above its channel block (4
+      // scalar, 16 AVX2 and NEON, 32 AVX-512) and a second block; segments narrower than a
+      // tile (rows stacked), rates above the image (taps wholly in padding), 1×3, 5×5, 7×7.
+      {31, 6, 9, 23, 3, 3, {}, {3, 3}, {3, 3, 3, 3}, ""},
+      {32, 5, 10, 41, 3, 3, {}, {6, 6}, {6, 6, 6, 6}, ""},
+      {33, 4, 11, 37, 3, 3, {}, {9, 9}, {9, 9, 9, 9}, ""},
+      {65, 3, 7, 19, 3, 3, {}, {12, 12}, {12, 12, 12, 12}, ""},  // rate 12 > the 7 rows
+      {16, 7, 8, 16, 3, 3, {}, {18, 18}, {18, 18, 18, 18}, ""},  // rate 18: only the center
+      {17, 5, 13, 29, 3, 3, {}, {6, 3}, {6, 3, 6, 3}, ""},       // anisotropic (6, 3)
+      {15, 4, 9, 31, 1, 3, {}, {1, 6}, {0, 6, 0, 6}, ""},        // 1×3, rate 6
+      {34, 3, 17, 19, 5, 5, {2, 1}, {2, 3}, {4, 6, 4, 6}, ""},   // 5×5, strides (2, 1)
+      {20, 3, 19, 21, 7, 7, {2, 2}, {}, {3, 3, 3, 3}, ""},       // 7×7 stride 2
+      {40, 9, 12, 50, 3, 3, {1, 2}, {3, 1}, {3, 1, 3, 1}, ""},   // stride (1, 2), dilation 3
+      // Enough input channels for several K blocks of the direct path (16 KiB of weights).
+      {36, 70, 9, 13, 3, 3, {}, {2, 2}, {2, 2, 2, 2}, ""},
+      // Rows wide enough that the direct path splits the image into bands of rows.
+      {33, 5, 9, 700, 3, 3, {}, {}, {1, 1, 1, 1}, ""},
   };
   const char* activations[] = {"none", "relu", "clip", "hard_swish", "sigmoid"};
   std::mt19937 rng(31);
@@ -129,24 +156,26 @@ TEST_CASE("dense conv kernels match the reference conv", "[cpu]") {
       REQUIRE(op_run_reference(OpType::op_conv, conv_attributes(c, "none"),
                                {&x_abs.view(), &w_abs.view(), nullptr}, {&magnitude.view()})
                   .ok());
-      for (CpuIsa isa : runnable_isas()) {
-        std::vector<float> y = run_kernel(graph, x, isa, 2);
-        // A float FMA chain over K = C·kH·kW terms errs by at most K·2⁻²⁴·Σ|w·x| against the
-        // double-accumulating reference; the bias add adds one more rounding, and the
-        // activations' slopes are at most 1.5 (hard_swish). 1e-6 covers rounding near zero.
-        const double terms = double(c.channels * c.kernel_h * c.kernel_w);
-        double worst_excess = -1;
-        for (int64_t i = 0; i < expected.numel(); ++i) {
-          const double bound = 1.5 * (terms + 2) * 5.97e-8 * (magnitude.f32()[i] + 1.0) + 1e-6;
-          const double error = std::fabs(double(y[size_t(i)]) - double(expected.f32()[i]));
-          worst_excess = std::max(worst_excess, error - bound);
-          if (std::isnan(y[size_t(i)])) worst_excess = INFINITY;
+      for (CpuIsa isa : runnable_isas())
+        for (DenseConvPath path : kPaths) {
+          std::vector<float> y = run_kernel(graph, x, isa, 2, path);
+          // A float FMA chain over K = C·kH·kW terms errs by at most K·2⁻²⁴·Σ|w·x| against the
+          // double-accumulating reference; the bias add adds one more rounding, and the
+          // activations' slopes are at most 1.5 (hard_swish). 1e-6 covers rounding near zero.
+          const double terms = double(c.channels * c.kernel_h * c.kernel_w);
+          double worst_excess = -1;
+          for (int64_t i = 0; i < expected.numel(); ++i) {
+            const double bound = 1.5 * (terms + 2) * 5.97e-8 * (magnitude.f32()[i] + 1.0) + 1e-6;
+            const double error = std::fabs(double(y[size_t(i)]) - double(expected.f32()[i]));
+            worst_excess = std::max(worst_excess, error - bound);
+            if (std::isnan(y[size_t(i)])) worst_excess = INFINITY;
+          }
+          INFO("M=" << c.filters << " C=" << c.channels << " " << c.height << "x" << c.width
+                    << " k=" << c.kernel_h << "x" << c.kernel_w << " act=" << act_name
+                    << " isa=" << cpu_isa_name(isa) << " path=" << path_name(path)
+                    << " worst excess over the bound=" << worst_excess);
+          CHECK(worst_excess <= 0);
         }
-        INFO("M=" << c.filters << " C=" << c.channels << " " << c.height << "x" << c.width
-                  << " k=" << c.kernel_h << "x" << c.kernel_w << " act=" << act_name << " isa="
-                  << cpu_isa_name(isa) << " worst excess over the bound=" << worst_excess);
-        CHECK(worst_excess <= 0);
-      }
     }
   }
 }
@@ -158,6 +187,9 @@ TEST_CASE("dense conv results are bitwise identical for 1, 2 and 3 threads", "[c
       {16, 3, 31, 45, 3, 3, {2, 2}, {}, {1, 1, 1, 1}, ""},
       {64, 512, 1, 1, 3, 3, {}, {}, {1, 1, 1, 1}, ""},  // one pixel: split by panels
       {64, 24, 1, 1, 3, 3, {}, {}, {1, 1, 1, 1}, ""},   // too small to split
+      // The direct path: several channel blocks, bands, K blocks and stacked rows.
+      {70, 80, 23, 70, 3, 3, {}, {6, 6}, {6, 6, 6, 6}, ""},
+      {33, 5, 9, 700, 3, 3, {}, {1, 1}, {1, 1, 1, 1}, ""},  // bands of rows
   };
   std::mt19937 rng(32);
   for (const ConvCase& c : cases) {
@@ -166,15 +198,17 @@ TEST_CASE("dense conv results are bitwise identical for 1, 2 and 3 threads", "[c
     Tensor b = testing::random_tensor({c.filters}, rng);
     Graph graph = conv_graph(conv_attributes(c, "relu"), x, w, &b);
     REQUIRE(graph_infer_shapes(&graph).ok());
-    for (CpuIsa isa : runnable_isas()) {
-      std::vector<float> one = run_kernel(graph, x, isa, 1);
-      INFO("M=" << c.filters << " C=" << c.channels << " isa=" << cpu_isa_name(isa));
-      for (int threads : {2, 3}) {
-        std::vector<float> many = run_kernel(graph, x, isa, threads);
-        REQUIRE(many.size() == one.size());
-        CHECK(std::memcmp(one.data(), many.data(), one.size() * sizeof(float)) == 0);
+    for (CpuIsa isa : runnable_isas())
+      for (DenseConvPath path : kPaths) {
+        std::vector<float> one = run_kernel(graph, x, isa, 1, path);
+        INFO("M=" << c.filters << " C=" << c.channels << " isa=" << cpu_isa_name(isa)
+                  << " path=" << path_name(path));
+        for (int threads : {2, 3}) {
+          std::vector<float> many = run_kernel(graph, x, isa, threads, path);
+          REQUIRE(many.size() == one.size());
+          CHECK(std::memcmp(one.data(), many.data(), one.size() * sizeof(float)) == 0);
+        }
       }
-    }
   }
 }
 
@@ -210,4 +244,32 @@ TEST_CASE("the dense conv family leaves depthwise, grouped and pointwise convs t
   Graph graph = conv_graph(conv_attributes(dense, "none"), x, w, nullptr);
   REQUIRE(graph_infer_shapes(&graph).ok());
   CHECK(cpu_make_dense_conv_kernel(graph, 0, config) != nullptr);
+}
+
+TEST_CASE("the direct and implicit-GEMM paths compute the same sums", "[cpu]") {
+  // Both run, per output element, the FMA chain over (c, ky, kx) in weight order over the taps
+  // inside the image (the GEMM's padding rows add exact zeros), then + bias: with a nonzero
+  // bias the outputs are bitwise equal, so choosing a path per layer changes no model output.
+  const std::vector<ConvCase> cases = {
+      {40, 37, 13, 29, 3, 3, {}, {6, 6}, {6, 6, 6, 6}, ""},
+      {33, 300, 7, 9, 3, 3, {}, {2, 3}, {2, 3, 2, 3}, ""},  // several K blocks on both paths
+      {17, 3, 21, 33, 3, 3, {2, 2}, {}, {1, 1, 1, 1}, ""},
+      {20, 5, 11, 15, 5, 5, {}, {1, 2}, {2, 4, 2, 4}, ""},
+  };
+  std::mt19937 rng(34);
+  for (const ConvCase& c : cases) {
+    Tensor x = testing::random_tensor({1, c.channels, c.height, c.width}, rng);
+    Tensor w = testing::random_tensor({c.filters, c.channels, c.kernel_h, c.kernel_w}, rng);
+    Tensor b = testing::random_tensor({c.filters}, rng);
+    Graph graph = conv_graph(conv_attributes(c, "none"), x, w, &b);
+    REQUIRE(graph_infer_shapes(&graph).ok());
+    for (CpuIsa isa : runnable_isas()) {
+      INFO("M=" << c.filters << " C=" << c.channels << " isa=" << cpu_isa_name(isa));
+      std::vector<float> gemm = run_kernel(graph, x, isa, 1, DenseConvPath::dense_conv_path_gemm);
+      std::vector<float> direct =
+          run_kernel(graph, x, isa, 1, DenseConvPath::dense_conv_path_direct);
+      REQUIRE(gemm.size() == direct.size());
+      CHECK(std::memcmp(gemm.data(), direct.data(), gemm.size() * sizeof(float)) == 0);
+    }
+  }
 }

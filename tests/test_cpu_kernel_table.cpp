@@ -24,6 +24,11 @@ TEST_CASE("every runnable ISA has a complete kernel table named by its tiles", "
           (isa == CpuIsa::cpu_isa_scalar ? 8 : 2 * cpu_isa_vector_floats(isa)));
     CHECK(std::string(table.gemm.name) == "gemm_f32_" + std::to_string(kGemmRows) + "x" +
                                               std::to_string(table.gemm.tile_columns) + suffix);
+    CHECK(table.direct_conv.tile);
+    CHECK(table.direct_conv.block % cpu_isa_vector_floats(isa) == 0);
+    CHECK(std::string(table.direct_conv.name) ==
+          "conv_direct_f32_" + std::to_string(table.direct_conv.tile_pixels) + "x" +
+              std::to_string(table.direct_conv.block) + suffix);
     CHECK((table.depthwise.band && table.depthwise.row));
     CHECK(std::string(table.depthwise.band_name) == "dwconv_f32_band_" + block + suffix);
     CHECK(std::string(table.depthwise.row_name) == "dwconv_f32_row_" + block + suffix);

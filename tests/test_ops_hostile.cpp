@@ -186,6 +186,11 @@ std::vector<BaseCase> base_cases() {
       {{{2, 1}, {3}}, attrs(Attrs())},
       {{{2, 3}, {3}, {2, 1}}, attrs(Attrs()), {DType::dtype_u8}},
       {{{2, 3}}, attrs(Attrs().str("to", "int32"))},
+      {{{2, 3}}, attrs(Attrs())},
+      {{{2, 3}}, attrs(Attrs())},
+      {{{2, 3}}, attrs(Attrs())},
+      {{{2, 3}}, attrs(Attrs().real("alpha", 2.0))},
+      {{{2, 3}}, attrs(Attrs().real("alpha", 0.5))},
   };
   return cases;
 }

@@ -46,6 +46,20 @@ TEST_CASE("unary math ops give their formulas", "[ops][math]") {
        {float(e2), float(e05), 1, float(std::exp(0.5)), float(std::exp(4.0))}},
       {"abs", OpType::op_abs, Attrs(), {2, 0.5f, 0, 0.5f, 4}},
       {"neg", OpType::op_neg, Attrs(), {2, 0.5f, 0, -0.5f, -4}},
+      {"softplus",
+       OpType::op_softplus,
+       Attrs(),
+       {float(std::log1p(e2)), float(std::log1p(e05)), float(std::log(2.0)),
+        float(std::log1p(std::exp(0.5))), float(std::log1p(std::exp(4.0)))}},
+      {"softsign", OpType::op_softsign, Attrs(), {-2.0f / 3, -0.5f / 1.5f, 0, 0.5f / 1.5f, 0.8f}},
+      {"celu 2",
+       OpType::op_celu,
+       Attrs().real("alpha", 2.0),
+       {float(2 * std::expm1(-1.0)), float(2 * std::expm1(-0.25)), 0, 0.5f, 4}},
+      {"thresholded_relu 0.5",
+       OpType::op_thresholded_relu,
+       Attrs().real("alpha", 0.5),
+       {0, 0, 0, 0, 4}},
   };
   for (const Case& c : cases) {
     INFO(c.name);

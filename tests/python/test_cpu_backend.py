@@ -29,11 +29,11 @@ def relative_l2(actual, expected):
     return float(np.linalg.norm(a - e) / max(np.linalg.norm(e), 1e-300))
 
 
-def export_torchvision(name, work):
+def export_torchvision(name, work, size=SIZE):
     path = os.path.join(work, f"{name}.onnx")
-    export_onnx(build_model(name, 0), path, SIZE, 17)
+    export_onnx(build_model(name, 0), path, size, 17)
     atrous_convert.convert(path, path.replace(".onnx", ".atrous"))
-    return path.replace(".onnx", ".atrous"), {"input": random_input(SIZE, 1)}, ["out"]
+    return path.replace(".onnx", ".atrous"), {"input": random_input(size, 1)}, ["out"]
 
 
 def export_panoptic(work):
@@ -46,11 +46,21 @@ def export_panoptic(work):
     return result["atrous"], {"image": x}, list(ep.OUTPUT_NAMES)
 
 
-@pytest.mark.parametrize("name", TORCHVISION + ["panoptic_mnv3s_os32"])
+# Sizes at which the first inverted-residual blocks' expanded tensors pass 1 MiB, so that the
+# CPU backend runs them fused (cpu/fused_block.h): 225×225 fuses MobileNetV3-Large's 16→64 and
+# 24→72 blocks (stride 2 and residual), 257×257 LR-ASPP's first three.
+FUSED = ["mobilenet_v3_large@225x225", "lraspp_mobilenet_v3_large@257x257"]
+
+
+@pytest.mark.parametrize("name", TORCHVISION + ["panoptic_mnv3s_os32"] + FUSED)
 def test_cpu_backend_equals_reference_and_is_thread_invariant(atrous_bin, tmp_path, name):
     work = str(tmp_path)
     if name.startswith("panoptic"):
         model, inputs, outputs = export_panoptic(work)
+    elif "@" in name:
+        model_name, size = name.split("@")
+        height, width = (int(v) for v in size.split("x"))
+        model, inputs, outputs = export_torchvision(model_name, work, (height, width))
     else:
         model, inputs, outputs = export_torchvision(name, work)
     expected = run_atrous(atrous_bin, model, inputs, outputs, os.path.join(work, "ref"),

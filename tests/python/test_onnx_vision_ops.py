@@ -98,6 +98,9 @@ UNARY_CASES = [
     _unary("Log", 6, positive=True), _unary("Log", 13, positive=True),
     _unary("Abs", 6), _unary("Abs", 13), _unary("Neg", 6), _unary("Neg", 13),
     _unary("Reciprocal", 6, positive=True), _unary("Reciprocal", 13, positive=True),
+    _unary("Softplus", 1, scale=5), _unary("Softplus", 13, scale=30), _unary("Softsign", 1, scale=3),
+    _unary("Mish", 18, scale=5), _unary("Celu", 12, scale=3), _unary("Celu", 12, alpha=2.0, scale=3),
+    _unary("ThresholdedRelu", 10), _unary("ThresholdedRelu", 10, alpha=0.3),
 ]
 
 BINARY_CASES = [

@@ -82,6 +82,7 @@ BODIES.update({
     "instance_norm": lambda y, x: F.instance_norm(y, weight=_FIXED["ch_w"], bias=_FIXED["ch_b"]),
     "group_norm": lambda y, x: F.group_norm(y, 3, _FIXED["ch_w"], _FIXED["ch_b"]),
     "adaptive_max_pool_sum": lambda y, x: F.adaptive_max_pool2d(y, 1) + y.sum(dim=1, keepdim=True),
+    "mish_softplus_softsign": lambda y, x: F.mish(y * 3) + F.softplus(y, beta=2) + F.softsign(y * 2),
     "index_channel_and_list": lambda y, x: y[:, 2].unsqueeze(1) * y[:, [0, 3, 1, 5, 5, 4]],
     "amax_amin_norm": lambda y, x: y.amax(dim=(2, 3), keepdim=True) - y.amin(dim=1, keepdim=True)
     + torch.linalg.vector_norm(y, dim=1, keepdim=True),

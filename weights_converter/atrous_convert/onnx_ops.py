@@ -438,7 +438,8 @@ def split(ctx, node):
         start += size
 
 
-_UNARY_ATTRIBUTES = {"LeakyRelu": {"alpha": 0.01}, "Elu": {"alpha": 1.0},
+_UNARY_ATTRIBUTES = {"LeakyRelu": {"alpha": 0.01}, "Elu": {"alpha": 1.0}, "Celu": {"alpha": 1.0},
+                     "ThresholdedRelu": {"alpha": 1.0},
                      "Selu": {"alpha": 1.67326319217681884765625, "gamma": 1.05070102214813232421875},
 }
 
@@ -700,6 +701,8 @@ HANDLERS = {
     "GroupNormalization": group_norm,
     "Equal": compare("equal"), "Less": compare("less"), "Greater": compare("greater"), "Where": where,
     "Gather": gather,
+    "Softplus": unary("softplus"), "Softsign": unary("softsign"), "Mish": unary("mish"),
+    "Celu": unary_with_attributes("celu"), "ThresholdedRelu": unary_with_attributes("thresholded_relu"),
 }
 
 SUPPORTED_OPS = sorted(HANDLERS)

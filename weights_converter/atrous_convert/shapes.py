@@ -231,7 +231,7 @@ def _argmax(a, shapes):
 _SAME = lambda a, shapes: [tuple(shapes[0])]  # noqa: E731
 
 UNARY_OPS = ("leaky_relu", "elu", "selu", "gelu", "erf", "sqrt", "exp", "log", "abs", "neg",
-             "reciprocal")
+             "reciprocal", "softplus", "softsign", "mish", "celu", "thresholded_relu")
 
 
 def _prelu(a, shapes):

@@ -1,0 +1,335 @@
+// Fused inverted-residual blocks (design in fused_block.h): the row loop, the thread split and
+// the factory that recognizes the chain expand → depthwise → project (→ add) in a graph.
+#include "cpu/fused_block.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cpu/cpu_kernel.h"
+#include "cpu/kernel_table.h"
+#include "cpu/pointwise_conv.h"
+
+namespace atrous {
+
+namespace {
+
+// The project GEMM gets at least this many columns per call where the output has that many
+// rows (narrow planes group several output rows: a tile is up to 32 columns).
+constexpr int64_t kProjectMinColumns = 512;
+// Output rows per stripe (a parallel chunk) at least: each stripe expands the input rows at its
+// start again, (kernel − stride) rows of the halo.
+constexpr int64_t kStripeMinRows = 16;
+// Blocks whose expanded tensor (per image) is smaller than this run unfused: it fits in the
+// caches anyway, and the per-row GEMM calls of the fused loop would cost more than they save.
+constexpr int64_t kFusedMinExpandedBytes = int64_t(1) << 20;
+// A thread's ring, depthwise output and packed weights stay within this (about one core's
+// L2): groups get fewer rows to fit, and blocks that do not fit with one row per group run
+// unfused (LR-ASPP's 960-channel dilated 5×5 at 65×129 needs 4.5 MB; with this limit raised
+// to 8 MiB it ran fused in 50.8 ms against 43.8 ms unfused, CPU time, 1 thread).
+constexpr int64_t kFusedMaxScratchBytes = int64_t(2) << 20;
+// Blocks with fewer multiply-adds per image than this run on the calling thread.
+constexpr int64_t kFusedParallelMinWork = int64_t(1) << 18;
+
+int64_t ring_floats(const FusedBlockPlan& plan) {
+  return plan.expand.rows * plan.ring_rows * plan.depthwise.axes[1].input;
+}
+
+int64_t band_floats(const FusedBlockPlan& plan) {
+  if (!plan.has_project) return 0;
+  return plan.expand.rows * plan.group_rows * plan.depthwise.axes[1].output;
+}
+
+// One thread's share: output rows [begin, end) of the flattened [batch · outH] rows, in its
+// scratch slot.
+void run_rows(const FusedBlockPlan& plan, const float* x, float* y, int64_t begin, int64_t end,
+              float* slot) {
+  const WindowAxis& ah = plan.depthwise.axes[0];
+  const WindowAxis& aw = plan.depthwise.axes[1];
+  const int64_t channels = plan.expand.depth, expanded = plan.expand.rows;
+  const int64_t out_channels = plan.has_project ? plan.project.rows : expanded;
+  const int64_t in_h = ah.input, in_w = aw.input, out_h = ah.output, out_w = aw.output;
+  const int64_t ring_rows = plan.ring_rows, group_rows = plan.group_rows;
+  float* ring = slot;
+  float* band = ring + ring_floats(plan);
+  float* gemm_scratch = band + band_floats(plan);
+  DepthwiseRowsRunner depthwise(plan.depthwise);
+  std::vector<int64_t> held(static_cast<size_t>(ring_rows));
+  for (int64_t r = begin; r < end;) {
+    const int64_t image = r / out_h;
+    const int64_t stripe_begin = r % out_h;
+    const int64_t stripe_end = std::min(out_h, stripe_begin + (end - r));
+    r += stripe_end - stripe_begin;
+    const float* xb = x + image * channels * in_h * in_w;
+    float* yb = y + image * out_channels * out_h * out_w;
+    std::fill(held.begin(), held.end(), int64_t(-1));
+    for (int64_t g0 = stripe_begin; g0 < stripe_end; g0 += group_rows) {
+      const int64_t g1 = std::min(stripe_end, g0 + group_rows);
+      // The input rows the group's taps read, distinct modulo ring_rows (the ring holds the
+      // group's whole input span), so expanding one never evicts another the group needs.
+      // Consecutive missing rows in consecutive slots are expanded by one GEMM (x's rows are
+      // contiguous): fewer partial column tiles and calls.
+      int64_t run_begin = -1, run_end = -1;
+      auto expand_run = [&]() {
+        if (run_begin < 0) return;
+        PointwisePacker packer(xb + run_begin * in_w, in_h * in_w);
+        gemm_run_serial(plan.expand, packer, (run_end - run_begin) * in_w,
+                        ring + (run_begin % ring_rows) * in_w, ring_rows * in_w, gemm_scratch);
+        run_begin = run_end = -1;
+      };
+      const int64_t first = std::max<int64_t>(0, g0 * ah.stride - ah.pad_begin);
+      const int64_t last =
+          std::min(in_h - 1, (g1 - 1) * ah.stride - ah.pad_begin + (ah.kernel - 1) * ah.dilation);
+      for (int64_t ih = first; ih <= last; ++ih) {
+        bool needed = false;
+        for (int64_t ky = 0; ky < ah.kernel && !needed; ++ky) {
+          const int64_t o = ih + ah.pad_begin - ky * ah.dilation;  // oh · stride
+          needed = o >= g0 * ah.stride && o < g1 * ah.stride && o % ah.stride == 0;
+        }
+        if (!needed || held[size_t(ih % ring_rows)] == ih) {
+          expand_run();
+          continue;
+        }
+        held[size_t(ih % ring_rows)] = ih;
+        if (run_begin >= 0 && ih % ring_rows == 0) expand_run();  // the ring wraps
+        if (run_begin < 0) run_begin = ih;
+        run_end = ih + 1;
+      }
+      expand_run();
+      const int64_t rows = g1 - g0;
+      for (int64_t c = 0; c < expanded; ++c) {
+        DepthwiseRows input;
+        input.base = ring + c * ring_rows * in_w;
+        input.row_stride = in_w;
+        input.ring = ring_rows;
+        depthwise.run(
+            input, c, g0, rows,
+            plan.has_project ? band + c * group_rows * out_w : yb + (c * out_h + g0) * out_w);
+      }
+      if (!plan.has_project) continue;
+      PointwisePacker packer(band, group_rows * out_w);
+      float* out = yb + g0 * out_w;
+      gemm_run_serial(plan.project, packer, rows * out_w, out, out_h * out_w, gemm_scratch);
+      if (plan.residual)
+        for (int64_t m = 0; m < out_channels; ++m) {
+          float* dst = out + m * out_h * out_w;
+          const float* src = xb + m * in_h * in_w + g0 * in_w;
+          for (int64_t i = 0; i < rows * out_w; ++i) dst[i] = dst[i] + src[i];
+        }
+    }
+  }
+}
+
+}  // namespace
+
+namespace {
+
+// What a thread touches per group: its scratch and the packed expand and project weights.
+int64_t working_set_bytes(const FusedBlockPlan& plan) {
+  return int64_t(fused_block_scratch_floats(plan) + plan.expand.packed.size() +
+                 (plan.has_project ? plan.project.packed.size() : 0)) *
+         int64_t(sizeof(float));
+}
+
+}  // namespace
+
+void fused_block_plan_rows(FusedBlockPlan* plan) {
+  const WindowAxis& ah = plan->depthwise.axes[0];
+  const int64_t out_w = std::max<int64_t>(1, plan->depthwise.axes[1].output);
+  int64_t rows =
+      std::max<int64_t>(1, std::min(ah.output, (kProjectMinColumns + out_w - 1) / out_w));
+  for (;; --rows) {
+    plan->group_rows = rows;
+    plan->ring_rows = (rows - 1) * ah.stride + (ah.kernel - 1) * ah.dilation + 1;
+    if (rows == 1 || working_set_bytes(*plan) <= kFusedMaxScratchBytes) break;
+  }
+}
+
+size_t fused_block_scratch_floats(const FusedBlockPlan& plan) {
+  return size_t(ring_floats(plan) + band_floats(plan)) + gemm_scratch_floats(plan.expand.isa);
+}
+
+void fused_block_run(const FusedBlockPlan& plan, const float* x, int64_t batch, float* y,
+                     ThreadPool& pool, float* scratch, int scratch_slots) {
+  const WindowAxis& ah = plan.depthwise.axes[0];
+  const WindowAxis& aw = plan.depthwise.axes[1];
+  const int64_t rows = batch * ah.output;
+  if (rows <= 0) return;
+  const int64_t work =
+      (plan.expand.depth + ah.kernel * aw.kernel + (plan.has_project ? plan.project.rows : 0)) *
+      plan.expand.rows * ah.input * aw.input;
+  const bool parallel = pool.threads() > 1 && work >= kFusedParallelMinWork;
+  const int slots = parallel ? pool.threads() : 1;
+  const size_t slot_floats = fused_block_scratch_floats(plan);
+  std::vector<float> own;
+  if (!scratch || scratch_slots < slots) {
+    own.resize(size_t(slots) * slot_floats);
+    scratch = own.data();
+  }
+  if (!parallel) {
+    run_rows(plan, x, y, 0, rows, scratch);
+    return;
+  }
+  // Chunks run concurrently on at most `slots` threads; each takes a free slot for its run.
+  std::unique_ptr<std::atomic<bool>[]> busy(new std::atomic<bool>[size_t(slots)]);
+  for (int s = 0; s < slots; ++s) busy[size_t(s)] = false;
+  // Stripes of at least kStripeMinRows rows, two per thread at most (fewer halos), claimed in
+  // chunks so a late worker's stripes are taken over.
+  const int64_t stripes = std::max<int64_t>(1, std::min<int64_t>(2 * slots, rows / kStripeMinRows));
+  pool.parallel_for(stripes, [&](int64_t begin, int64_t end) {
+    int slot = 0;
+    for (bool expected = false;; slot = (slot + 1) % slots, expected = false)
+      if (busy[size_t(slot)].compare_exchange_strong(expected, true)) break;
+    run_rows(plan, x, y, begin * rows / stripes, end * rows / stripes,
+             scratch + size_t(slot) * slot_floats);
+    busy[size_t(slot)] = false;
+  });
+}
+
+namespace {
+
+class FusedBlockKernel : public CpuKernel {
+ public:
+  FusedBlockPlan plan;
+  Shape input_shape, output_shape;
+  int threads = 1;
+  std::string label;
+
+  Status run(const std::vector<const TensorView*>& inputs, const std::vector<TensorView*>& outputs,
+             void* scratch, ThreadPool& pool) override {
+    if (inputs.size() != 1 || !inputs[0] || outputs.size() != 1 || !outputs[0] ||
+        inputs[0]->dtype != DType::dtype_f32 || outputs[0]->dtype != DType::dtype_f32 ||
+        inputs[0]->shape != input_shape || outputs[0]->shape != output_shape)
+      return Status::error("fused block kernel: tensors do not match the shapes it was made for (" +
+                           shape_to_string(input_shape) + " -> " + shape_to_string(output_shape) +
+                           ")");
+    fused_block_run(plan, inputs[0]->f32(), input_shape[0], outputs[0]->f32(), pool,
+                    static_cast<float*>(scratch), threads);
+    return Status::success();
+  }
+  const char* name() const override { return label.c_str(); }
+  size_t scratch_bytes() const override {
+    return size_t(threads) * fused_block_scratch_floats(plan) * sizeof(float);
+  }
+};
+
+// The nodes reading each tensor.
+std::vector<int> consumer_counts(const Graph& graph) {
+  std::vector<int> counts(graph.tensors.size(), 0);
+  for (const Node& node : graph.nodes)
+    for (int32_t index : node.inputs)
+      if (index != kAbsentInput) counts[size_t(index)] += 1;
+  for (int32_t index : graph.outputs) counts[size_t(index)] += 1 << 16;  // never "only one"
+  return counts;
+}
+
+// The one node after `after` reading tensor t, or -1.
+int64_t only_consumer(const Graph& graph, const std::vector<int>& counts, int32_t t, size_t after) {
+  if (counts[size_t(t)] != 1) return -1;
+  for (size_t n = after + 1; n < graph.nodes.size(); ++n)
+    for (int32_t index : graph.nodes[n].inputs)
+      if (index == t) return int64_t(n);
+  return -1;
+}
+
+// A pointwise conv node on a 4-D f32 activation, packed into `weights`.
+bool pack_pointwise(const Graph& graph, size_t index, CpuIsa isa, GemmWeights* weights) {
+  const Node& node = graph.nodes[index];
+  if (!is_pointwise_conv(graph, node) || node.outputs.size() != 1) return false;
+  const GraphTensor& x = graph.tensors[size_t(node.inputs[0])];
+  const GraphTensor& w = graph.tensors[size_t(node.inputs[1])];
+  const GraphTensor& y = graph.tensors[size_t(node.outputs[0])];
+  if (x.is_constant || x.dtype != DType::dtype_f32 || x.shape.size() != 4 ||
+      y.dtype != DType::dtype_f32 || w.shape[1] != x.shape[1] ||
+      y.shape != Shape{x.shape[0], w.shape[0], x.shape[2], x.shape[3]})
+    return false;
+  const float* bias = nullptr;
+  if (node.inputs.size() > 2 && node.inputs[2] != kAbsentInput) {
+    const GraphTensor& b = graph.tensors[size_t(node.inputs[2])];
+    if (b.dtype != DType::dtype_f32 || b.shape != Shape{w.shape[0]}) return false;
+    bias = static_cast<const float*>(b.data);
+  }
+  Activation activation;
+  if (!activation_from_conv_attributes(node.attributes, &activation).ok()) return false;
+  gemm_pack_weights(static_cast<const float*>(w.data), bias, w.shape[0], w.shape[1], activation,
+                    isa, weights);
+  return true;
+}
+
+}  // namespace
+
+bool cpu_make_fused_kernel(const Graph& graph, size_t index, const CpuKernelConfig& config,
+                           CpuFusedKernel* fused) {
+  if (graph.nodes[index].op != OpType::op_conv) return false;
+  std::unique_ptr<FusedBlockKernel> kernel(new FusedBlockKernel());
+  FusedBlockPlan& plan = kernel->plan;
+  if (!pack_pointwise(graph, index, config.isa, &plan.expand)) return false;
+  const Node& expand = graph.nodes[index];
+  const GraphTensor& x = graph.tensors[size_t(expand.inputs[0])];
+  const GraphTensor& e = graph.tensors[size_t(expand.outputs[0])];
+  // Only expansions (E > C), where the expanded tensor dominates the block's memory traffic and
+  // the 1×1s are cheap per byte; a chain that keeps or narrows the width (the decoders' 288→256
+  // → dw 5×5 → 256→256) is compute bound and gains nothing from fusion (measured: 1009 ms
+  // unfused, 1051 ms fused at 1025×2049).
+  int64_t bytes = 4;
+  for (int64_t d : {e.shape[1], e.shape[2], e.shape[3]}) bytes *= d;
+  if (e.shape[1] <= x.shape[1] || bytes < kFusedMinExpandedBytes) return false;
+
+  const std::vector<int> counts = consumer_counts(graph);
+  const int64_t dw = only_consumer(graph, counts, expand.outputs[0], index);
+  std::string geometry;
+  if (dw < 0 || !depthwise_plan_node(graph, size_t(dw), config.isa, &plan.depthwise, &geometry))
+    return false;
+  const int32_t d = graph.nodes[size_t(dw)].outputs[0];
+  // Without a projection of its own (a squeeze-excitation block, or a depthwise output that
+  // other nodes read too, as Panoptic-DeepLab's decoders read the stride-4 features), the
+  // chain stops at the depthwise, which writes its output tensor.
+  const int64_t project = only_consumer(graph, counts, d, size_t(dw));
+  plan.has_project =
+      project >= 0 && pack_pointwise(graph, size_t(project), config.isa, &plan.project);
+  int32_t output = plan.has_project ? graph.nodes[size_t(project)].outputs[0] : d;
+  std::vector<size_t> nodes = {index, size_t(dw)};
+  if (plan.has_project) nodes.push_back(size_t(project));
+  // The residual: an add of the projection and the block input, same shapes.
+  const int64_t add = plan.has_project ? only_consumer(graph, counts, output, size_t(project)) : -1;
+  if (add >= 0) {
+    const Node& node = graph.nodes[size_t(add)];
+    const bool plain_add = node.op == OpType::op_add && node.inputs.size() == 2 &&
+                           node.outputs.size() == 1 && node.attributes.size() == 0;
+    if (plain_add) {
+      const int32_t other = node.inputs[0] == output ? node.inputs[1] : node.inputs[0];
+      const GraphTensor& sum = graph.tensors[size_t(node.outputs[0])];
+      if (other == expand.inputs[0] && x.shape == graph.tensors[size_t(output)].shape &&
+          sum.shape == x.shape && sum.dtype == DType::dtype_f32) {
+        plan.residual = true;
+        output = node.outputs[0];
+        nodes.push_back(size_t(add));
+      }
+    }
+  }
+  fused_block_plan_rows(&plan);
+  // The banded depthwise copies a group's input rows into its padded buffer: with one output
+  // row per group it copies k rows per output row. Measured (CPU time, 1 thread): 112→672
+  // dw 5×5 at 65×129, one row per group, 39.1 ms fused against 23.4 ms unfused; 160→960 dw 5×5
+  // at 33×65 (3 rows, with 0.6 MB of expand weights beside the ring) 13.2 against 11.0 ms.
+  if (working_set_bytes(plan) > kFusedMaxScratchBytes ||
+      (plan.depthwise.banded && plan.group_rows < 2 && plan.depthwise.axes[0].output > 1))
+    return false;
+
+  kernel->input_shape = x.shape;
+  kernel->output_shape = graph.tensors[size_t(output)].shape;
+  kernel->threads = std::max(1, config.threads);
+  kernel->label = "fused_block_1x1_dw" + geometry + (plan.has_project ? "_1x1" : "") +
+                  (plan.residual ? "_add" : "") + "/" + plan.expand.kernels->name + "+" +
+                  plan.depthwise.kernel_name;
+  fused->kernel = std::move(kernel);
+  fused->nodes = std::move(nodes);
+  fused->inputs = {expand.inputs[0]};
+  fused->outputs = {output};
+  return true;
+}
+
+}  // namespace atrous
