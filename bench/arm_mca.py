@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
 """Cycles per inner-loop iteration of the NEON kernels on modelled ARM cores (llvm-mca).
 
+Kernels: the gemm tile (pointwise, implicit-GEMM convolutions and the fused blocks), the
+depthwise band and row loops (also in the fused blocks) and the direct dense convolution.
+
 Compiles the aarch64 kernel translation units to assembly with the cross compiler and the
 project's Release flags, finds every innermost loop (a label and the conditional branch back to
 it, with no label between) that holds vector FMAs in the named kernel functions, and runs
@@ -26,9 +29,12 @@ KERNELS = [
     ("gemm 6x8 (pointwise, dense conv)", "cpu/kernels_neon.cpp", r"atrous::gemm_block<", True),
     ("depthwise band", "cpu/kernels_neon.cpp", r"atrous::depthwise_band<", True),
     ("depthwise row", "cpu/kernels_neon.cpp", r"atrous::depthwise_row<", True),
-    ("direct conv", "cpu/kernels_neon.cpp", r"atrous::conv_direct", False),
-    ("fused block", "cpu/kernels_neon.cpp", r"atrous::fused", False),
+    # The direct convolution's full tile (1 row × 6 pixels × 4 vectors, stride-1 and strided
+    # forms); the stacked-row variants for narrow border segments are left out.
+    ("direct conv 6x16", "cpu/kernels_neon.cpp", r"atrous::direct_conv_tile_fixed<xsimd::neon64, 1, 6, 4, ", True),
 ]
+# The fused inverted-residual blocks (cpu/fused_block.cpp) run the gemm and depthwise loops
+# above on their row window, so their rows cover them.
 
 FMA_RE = re.compile(r"^\s*(fmla|fmls)\s+v\d+\.(4s|2d|8h)")
 LABEL_RE = re.compile(r"^(\.L\w+|[A-Za-z_$][\w$.]*):")
@@ -139,7 +145,8 @@ def main():
         for name, body in functions(asm):
             if not re.search(pattern, name):
                 continue
-            short = re.sub(r"<xsimd::neon64>.*", "", name).replace("atrous::", "").replace("void ", "")
+            short = re.sub(r"\(.*", "", name).replace("atrous::", "").replace("void ", "")
+            short = short.replace("<xsimd::neon64>", "").replace("xsimd::neon64, ", "")
             for index, loop in enumerate(l for l in innermost_loops(body)
                                          if sum(bool(FMA_RE.match(x)) for x in l) >= 4):
                 found = True
