@@ -383,22 +383,31 @@ void DepthwiseRowsRunner::run(const DepthwiseRows& input, int64_t channel, int64
 
 void depthwise_run(const DepthwisePlan& plan, const float* x, int64_t batch, float* y,
                    ThreadPool& pool) {
+  // Multiply-adds: the pool keeps a layer this small on the calling thread.
+  const int64_t work = batch * plan.channels * plan.axes[0].output * plan.axes[1].output *
+                       plan.axes[0].kernel * plan.axes[1].kernel;
   if (!plan.banded) {
     const int64_t blocks = (plan.axes[0].output + plan.rows_per_tile - 1) / plan.rows_per_tile;
-    pool.parallel_for(batch * plan.channels * blocks, [&](int64_t begin, int64_t end) {
-      RowWorkspace workspace(plan);
-      for (int64_t tile = begin; tile < end; ++tile) workspace.run_tile(x, y, tile);
-    });
+    pool.parallel_for(
+        batch * plan.channels * blocks,
+        [&](int64_t begin, int64_t end) {
+          RowWorkspace workspace(plan);
+          for (int64_t tile = begin; tile < end; ++tile) workspace.run_tile(x, y, tile);
+        },
+        work);
     return;
   }
   const int64_t bands = (plan.axes[0].output + plan.band_rows - 1) / plan.band_rows;
   const int64_t tiles = batch * plan.channels * bands;
-  // The workspace (a band's padded input, at most a few tens of KiB) is made once per thread
-  // and run.
-  pool.parallel_for(tiles, [&](int64_t begin, int64_t end) {
-    DepthwiseWorkspace workspace(plan);
-    for (int64_t tile = begin; tile < end; ++tile) workspace.run_tile(x, y, tile);
-  });
+  // The workspace (a band's padded input, at most a few tens of KiB) is made once per pool
+  // chunk (a few µs of work or more, see graph/thread_pool.h).
+  pool.parallel_for(
+      tiles,
+      [&](int64_t begin, int64_t end) {
+        DepthwiseWorkspace workspace(plan);
+        for (int64_t tile = begin; tile < end; ++tile) workspace.run_tile(x, y, tile);
+      },
+      work);
 }
 
 namespace {

@@ -79,24 +79,30 @@ class BinaryKernel : public CpuKernel {
     float* y = outputs[0]->f32();
     const int64_t chunks = (total + kChunk - 1) / kChunk;
     if (!broadcast) {
-      pool.parallel_for(chunks, [&](int64_t begin, int64_t end) {
-        const int64_t first = begin * kChunk, last = std::min(total, end * kChunk);
-        loops->binary(op, a + first, b + first, y + first, last - first);
-      });
+      pool.parallel_for(
+          chunks,
+          [&](int64_t begin, int64_t end) {
+            const int64_t first = begin * kChunk, last = std::min(total, end * kChunk);
+            loops->binary(op, a + first, b + first, y + first, last - first);
+          },
+          3 * total);
       return Status::success();
     }
     const float* full = small == 1 ? a : b;
     const float* values = small == 1 ? b : a;
-    pool.parallel_for(chunks, [&](int64_t begin, int64_t end) {
-      int64_t i = begin * kChunk;
-      const int64_t last = std::min(total, end * kChunk);
-      while (i < last) {
-        const int64_t row = i / inner;
-        const int64_t stop = std::min(last, (row + 1) * inner);
-        loops->binary_scalar(op, full + i, values[row % period], small == 0, y + i, stop - i);
-        i = stop;
-      }
-    });
+    pool.parallel_for(
+        chunks,
+        [&](int64_t begin, int64_t end) {
+          int64_t i = begin * kChunk;
+          const int64_t last = std::min(total, end * kChunk);
+          while (i < last) {
+            const int64_t row = i / inner;
+            const int64_t stop = std::min(last, (row + 1) * inner);
+            loops->binary_scalar(op, full + i, values[row % period], small == 0, y + i, stop - i);
+            i = stop;
+          }
+        },
+        2 * total);
     return Status::success();
   }
   const char* name() const override { return label.c_str(); }
@@ -117,15 +123,19 @@ class ActivationKernel : public CpuKernel {
     const float* x = inputs[0]->f32();
     float* y = outputs[0]->f32();
     const int64_t chunks = (total + kChunk - 1) / kChunk;
-    pool.parallel_for(chunks, [&](int64_t begin, int64_t end) {
-      const int64_t first = begin * kChunk, count = std::min(total, end * kChunk) - first;
-      if (vector_loop) {
-        loops->activation(simd, activation.param0, activation.param1, x + first, y + first, count);
-        return;
-      }
-      if (y != x) std::memcpy(y + first, x + first, size_t(count) * sizeof(float));
-      activation_apply_all(activation, y + first, count);
-    });
+    pool.parallel_for(
+        chunks,
+        [&](int64_t begin, int64_t end) {
+          const int64_t first = begin * kChunk, count = std::min(total, end * kChunk) - first;
+          if (vector_loop) {
+            loops->activation(simd, activation.param0, activation.param1, x + first, y + first,
+                              count);
+            return;
+          }
+          if (y != x) std::memcpy(y + first, x + first, size_t(count) * sizeof(float));
+          activation_apply_all(activation, y + first, count);
+        },
+        2 * total);
     return Status::success();
   }
   const char* name() const override { return label.c_str(); }

@@ -25,8 +25,6 @@ namespace {
 // Output columns per parallel task: 64 rows of B' (a quarter MiB at K = 1024) amortize a task's
 // start, and a 1000-class head still splits into 16 tasks.
 constexpr int64_t kColumnsPerTask = 64;
-// Below this many multiply-adds the calling thread runs it alone.
-constexpr int64_t kParallelMinWork = int64_t(1) << 16;
 
 class FullyConnectedKernel : public CpuKernel {
  public:
@@ -74,7 +72,7 @@ class FullyConnectedKernel : public CpuKernel {
       }
     };
     const int64_t tasks = m * tasks_per_row;
-    if (pool.threads() > 1 && m * n * k >= kParallelMinWork)
+    if (pool.worth_splitting(m * n * k))
       pool.parallel_for(tasks, work);
     else
       work(0, tasks);

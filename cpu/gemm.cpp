@@ -15,9 +15,6 @@ namespace {
 // threads. Each group packs its own copy of B, so one thread never splits. The split changes
 // which thread computes an element, never its arithmetic.
 constexpr int64_t kGemmTasksPerThread = 4;
-// Products below this many multiply-adds (a few microseconds) run on the calling thread: waking
-// the pool costs more than it saves (e.g. a 240→64 squeeze-excitation conv on one pixel).
-constexpr int64_t kGemmParallelMinWork = int64_t(1) << 18;
 
 }  // namespace
 
@@ -53,8 +50,7 @@ void gemm_run(const GemmWeights& weights, const GemmPacker& packer, int64_t colu
       std::min(kGemmBlockTiles, std::max<int64_t>(1, packer.block_tiles(tile))) * tile;
   const int64_t column_blocks = (columns + block_columns - 1) / block_columns;
   const int64_t panels = (weights.rows + kGemmRows - 1) / kGemmRows;
-  const bool parallel =
-      pool.threads() > 1 && weights.rows * weights.depth * columns >= kGemmParallelMinWork;
+  const bool parallel = pool.worth_splitting(weights.rows * weights.depth * columns);
   const int64_t wanted = parallel ? kGemmTasksPerThread * pool.threads() : 1;
   int64_t groups = std::min(panels, (wanted + column_blocks - 1) / column_blocks);
   const int64_t panels_per_group = (panels + groups - 1) / groups;
@@ -71,39 +67,38 @@ void gemm_run(const GemmWeights& weights, const GemmPacker& packer, int64_t colu
     own.resize(size_t(slots) * slot_floats);
     scratch = own.data();
   }
-  // One index per slot: slot s runs tasks [s·tasks/slots, (s+1)·tasks/slots) in its scratch.
-  auto run_slots = [&](int64_t slot_begin, int64_t slot_end) {
-    for (int64_t slot = slot_begin; slot < slot_end; ++slot) {
-      float* packed = scratch + size_t(slot) * slot_floats;
-      int32_t* kept = reinterpret_cast<int32_t*>(packed + slot_floats - kGemmDepthBlock);
-      for (int64_t task = slot * tasks / slots; task < (slot + 1) * tasks / slots; ++task) {
-        const int64_t column0 = (task / groups) * block_columns;
-        const int64_t group = task % groups;
-        GemmBlock block;
-        block.weights = &weights;
-        block.b = packed;
-        block.columns = std::min(block_columns, columns - column0);
-        block.panel_begin = group * panels_per_group;
-        block.panel_end = std::min(panels, block.panel_begin + panels_per_group);
-        block.y = y + column0;
-        block.ldy = ldy;
-        for (int64_t k0 = 0; k0 < weights.depth; k0 += depth_block) {
-          block.k0 = k0;
-          block.depth = std::min(depth_block, weights.depth - k0);
-          block.first = k0 == 0;
-          block.last = k0 + block.depth == weights.depth;
-          block.packed_rows =
-              packer.pack(k0, block.depth, column0, block.columns, tile, packed, kept);
-          block.kept = block.packed_rows < block.depth ? kept : nullptr;
-          weights.kernels->block(block);
-        }
+  // Tasks are claimed in chunks by whichever thread is free (a descheduled worker's tasks go to
+  // the others); each thread packs into its own scratch slot.
+  auto run_tasks = [&](int64_t task_begin, int64_t task_end, int slot) {
+    float* packed = scratch + size_t(slot) * slot_floats;
+    int32_t* kept = reinterpret_cast<int32_t*>(packed + slot_floats - kGemmDepthBlock);
+    for (int64_t task = task_begin; task < task_end; ++task) {
+      const int64_t column0 = (task / groups) * block_columns;
+      const int64_t group = task % groups;
+      GemmBlock block;
+      block.weights = &weights;
+      block.b = packed;
+      block.columns = std::min(block_columns, columns - column0);
+      block.panel_begin = group * panels_per_group;
+      block.panel_end = std::min(panels, block.panel_begin + panels_per_group);
+      block.y = y + column0;
+      block.ldy = ldy;
+      for (int64_t k0 = 0; k0 < weights.depth; k0 += depth_block) {
+        block.k0 = k0;
+        block.depth = std::min(depth_block, weights.depth - k0);
+        block.first = k0 == 0;
+        block.last = k0 + block.depth == weights.depth;
+        block.packed_rows =
+            packer.pack(k0, block.depth, column0, block.columns, tile, packed, kept);
+        block.kept = block.packed_rows < block.depth ? kept : nullptr;
+        weights.kernels->block(block);
       }
     }
   };
   if (parallel)
-    pool.parallel_for(slots, run_slots);
+    pool.parallel_for_indexed(tasks, run_tasks, weights.rows * weights.depth * columns);
   else
-    run_slots(0, 1);
+    run_tasks(0, tasks, 0);
 }
 
 void gemm_run_serial(const GemmWeights& weights, const GemmPacker& packer, int64_t columns,

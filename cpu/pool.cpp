@@ -33,17 +33,20 @@ class GlobalMeanKernel : public CpuKernel {
              void*, ThreadPool& pool) override {
     const float* x = inputs[0]->f32();
     float* y = outputs[0]->f32();
-    pool.parallel_for(planes, [&](int64_t begin, int64_t end) {
-      for (int64_t p = begin; p < end; ++p) {
-        const float* plane = x + p * area;
-        double sums[4] = {0.0, 0.0, 0.0, 0.0};
-        const int64_t body = area - area % 4;
-        for (int64_t i = 0; i < body; i += 4)
-          for (int j = 0; j < 4; ++j) sums[j] += double(plane[i + j]);
-        for (int64_t i = body; i < area; ++i) sums[i - body] += double(plane[i]);
-        y[p] = float(((sums[0] + sums[1]) + (sums[2] + sums[3])) / double(area));
-      }
-    });
+    pool.parallel_for(
+        planes,
+        [&](int64_t begin, int64_t end) {
+          for (int64_t p = begin; p < end; ++p) {
+            const float* plane = x + p * area;
+            double sums[4] = {0.0, 0.0, 0.0, 0.0};
+            const int64_t body = area - area % 4;
+            for (int64_t i = 0; i < body; i += 4)
+              for (int j = 0; j < 4; ++j) sums[j] += double(plane[i + j]);
+            for (int64_t i = body; i < area; ++i) sums[i - body] += double(plane[i]);
+            y[p] = float(((sums[0] + sums[1]) + (sums[2] + sums[3])) / double(area));
+          }
+        },
+        planes * area);
     return Status::success();
   }
   const char* name() const override { return label; }

@@ -11,19 +11,16 @@
 namespace atrous {
 namespace {
 
-// How long a thread spins for the next task (a worker) or for the workers (the caller) before
-// it sleeps: longer than a typical layer of a small network, short enough that an idle pool
-// stops using the cores almost at once.
-constexpr int64_t kSpinMicroseconds = 200;
-// Chunks per thread: enough that the caller can take over a late worker's share in pieces.
-constexpr int64_t kChunksPerThread = 4;
-
-// Chunk `index` of `parts` over [0, count): sizes differ by at most one.
-void chunk(int64_t count, int parts, int index, int64_t* begin, int64_t* end) {
-  int64_t base = count / parts, extra = count % parts;
-  *begin = index * base + std::min<int64_t>(index, extra);
-  *end = *begin + base + (index < extra ? 1 : 0);
-}
+// How long the caller spins for the others' last chunks before it sleeps. Workers do not spin
+// for the next task at all: on a busy machine (docs/CPU.md, "Threading and per-node fixed
+// cost") a spinning worker takes turns on the cores with the caller's work, and MobileNetV3 at
+// 2 threads got 1.3–1.6× slower with 20–200 µs of worker spinning than with none.
+constexpr int64_t kCallerSpinMicroseconds = 50;
+// Chunks are sized from the work estimate: about this many units each (a few µs), at least
+// kMinChunksPerThread per thread, so that a worker descheduled inside a chunk holds back
+// little of the layer.
+constexpr int64_t kChunkWork = int64_t(1) << 15;
+constexpr int64_t kMinChunksPerThread = 4;
 
 inline void cpu_relax() {
 #if defined(__x86_64__)
@@ -33,15 +30,15 @@ inline void cpu_relax() {
 #endif
 }
 
-// Spins until ready() or kSpinMicroseconds have passed; returns ready()'s last value.
+// Spins until ready() or kCallerSpinMicroseconds have passed; returns ready()'s last value.
 template <class Ready>
 bool spin_until(Ready ready) {
   const auto start = std::chrono::steady_clock::now();
   for (int i = 0;; ++i) {
     if (ready()) return true;
     cpu_relax();
-    if ((i & 63) == 63 &&
-        std::chrono::steady_clock::now() - start > std::chrono::microseconds(kSpinMicroseconds))
+    if ((i & 63) == 63 && std::chrono::steady_clock::now() - start >
+                              std::chrono::microseconds(kCallerSpinMicroseconds))
       return ready();
   }
 }
@@ -49,6 +46,7 @@ bool spin_until(Ready ready) {
 }  // namespace
 
 ThreadPool::ThreadPool(int threads) : threads_(threads < 1 ? 1 : threads) {
+  for (std::atomic<int64_t>& bound : bounds_) bound.store(0, std::memory_order_relaxed);
   for (int i = 1; i < threads_; ++i) workers_.emplace_back(&ThreadPool::worker, this, i);
 }
 
@@ -61,24 +59,27 @@ ThreadPool::~ThreadPool() {
   for (std::thread& t : workers_) t.join();
 }
 
-void ThreadPool::run_chunks(uint64_t generation) {
+void ThreadPool::run_chunks(uint64_t generation, int index) {
   for (;;) {
     uint64_t ticket = ticket_.load(std::memory_order_acquire);
     if ((ticket >> 32) != generation) return;  // a newer task: not ours to run
     // The chunk count travels in the ticket, so a claim is checked against the count of the
     // generation it claims from. While a chunk is left to claim, the caller cannot have moved
-    // on, so the task and count read here are that generation's.
+    // on, so the task and bounds read here are that generation's.
     const int64_t chunks = int64_t((ticket >> 16) & 0xffffu);
-    const int64_t index = int64_t(ticket & 0xffffu);
-    if (index >= chunks) return;
-    const std::function<void(int64_t, int64_t)>* task = task_.load(std::memory_order_relaxed);
-    const int64_t count = count_.load(std::memory_order_relaxed);
+    const int64_t chunk = int64_t(ticket & 0xffffu);
+    if (chunk >= chunks) return;
+    const Task* task = task_.load(std::memory_order_relaxed);
+    const IndexedTask* indexed = indexed_task_.load(std::memory_order_relaxed);
+    const int64_t begin = bounds_[chunk].load(std::memory_order_relaxed);
+    const int64_t end = bounds_[chunk + 1].load(std::memory_order_relaxed);
     if (!ticket_.compare_exchange_weak(ticket, ticket + 1, std::memory_order_acq_rel,
                                        std::memory_order_acquire))
       continue;
-    int64_t begin, end;
-    chunk(count, int(chunks), int(index), &begin, &end);
-    (*task)(begin, end);
+    if (indexed)
+      (*indexed)(begin, end, index);
+    else
+      (*task)(begin, end);
     // Sequentially consistent with the caller's flag and check (a store-buffer pattern): either
     // this sees the caller asleep or the caller sees the chunk done.
     if (done_.fetch_add(1) + 1 == chunks && caller_sleeping_.load()) {
@@ -88,11 +89,11 @@ void ThreadPool::run_chunks(uint64_t generation) {
   }
 }
 
-void ThreadPool::worker(int) {
+void ThreadPool::worker(int index) {
   uint64_t seen = 0;
   for (;;) {
     auto published = [&] { return stop_.load() || (ticket_.load() >> 32) != seen; };
-    if (!spin_until(published)) {
+    if (!published()) {
       std::unique_lock<std::mutex> lock(mutex_);
       sleepers_.fetch_add(1);  // seq_cst against the caller's ticket store and sleepers load
       wake_.wait(lock, published);
@@ -100,21 +101,39 @@ void ThreadPool::worker(int) {
     }
     if (stop_.load(std::memory_order_acquire)) return;
     seen = ticket_.load(std::memory_order_acquire) >> 32;
-    run_chunks(seen);
+    run_chunks(seen, index);
   }
 }
 
-void ThreadPool::parallel_for(int64_t count, const std::function<void(int64_t, int64_t)>& task) {
+void ThreadPool::parallel_for(int64_t count, const Task& task, int64_t work) {
   if (count <= 0) return;
-  if (threads_ == 1 || count == 1) {
+  if (count == 1 || !worth_splitting(work)) {
     task(0, count);
     return;
   }
-  const int64_t chunks =
-      std::min<int64_t>(std::min<int64_t>(count, int64_t(threads_) * kChunksPerThread), 0xffff);
+  run(count, &task, nullptr, work);
+}
+
+void ThreadPool::parallel_for_indexed(int64_t count, const IndexedTask& task, int64_t work) {
+  if (count <= 0) return;
+  if (count == 1 || !worth_splitting(work)) {
+    task(0, count, 0);
+    return;
+  }
+  run(count, nullptr, &task, work);
+}
+
+void ThreadPool::run(int64_t count, const Task* task, const IndexedTask* indexed, int64_t work) {
+  // Equal chunks (sizes differ by at most one), as many as the work fills at kChunkWork each,
+  // within [kMinChunksPerThread · threads, kMaxChunks] and at most count.
+  int64_t chunks = int64_t(threads_) * kMinChunksPerThread;
+  if (work > 0) chunks = std::max(chunks, work / kChunkWork);
+  chunks = std::min<int64_t>(std::min<int64_t>(chunks, kMaxChunks), count);
+  for (int64_t c = 0; c <= chunks; ++c)
+    bounds_[c].store(c * (count / chunks) + std::min(c, count % chunks), std::memory_order_relaxed);
   const uint64_t generation = (ticket_.load(std::memory_order_relaxed) >> 32) + 1;
-  task_.store(&task, std::memory_order_relaxed);
-  count_.store(count, std::memory_order_relaxed);
+  task_.store(task, std::memory_order_relaxed);
+  indexed_task_.store(indexed, std::memory_order_relaxed);
   done_.store(0, std::memory_order_relaxed);
   ticket_.store(generation << 32 | uint64_t(chunks) << 16);  // seq_cst: see the sleepers check
   if (sleepers_.load() > 0) {
@@ -122,8 +141,9 @@ void ThreadPool::parallel_for(int64_t count, const std::function<void(int64_t, i
     { std::lock_guard<std::mutex> lock(mutex_); }
     wake_.notify_all();
   }
-  run_chunks(generation);
-  // Chunks other threads claimed may still run: spin, then sleep, until all are done.
+  run_chunks(generation, 0);
+  // Chunks other threads claimed may still run: spin, then sleep (leaving the core to a
+  // descheduled worker), until all are done.
   auto finished = [&] { return done_.load(std::memory_order_acquire) == chunks; };
   if (!spin_until(finished)) {
     std::unique_lock<std::mutex> lock(mutex_);

@@ -1,18 +1,30 @@
-// A persistent pool of worker threads owned by one session. parallel_for splits [0, count)
-// into contiguous chunks (up to kChunksPerThread per thread), always the same way for the same
-// (count, threads); each output element is computed by exactly one call with the same
-// arithmetic whichever thread makes it, so results are bitwise identical for any thread count.
+// A persistent pool of worker threads owned by one session, built to keep working on a busy
+// machine (other processes, or another runtime's spinning threads, on the same cores).
 //
-// Hand-off: a parallel_for publishes the task and then a ticket (generation, chunk count, next
-// chunk); the calling thread and the workers claim chunks one at a time with a compare-and-swap
-// on the ticket, checked against the count the ticket itself carries (while a chunk is left,
-// the caller cannot have moved on to another task, so a claimer always runs the task it
-// claimed), until none is left; the caller then waits for the chunks others are still running. A
-// worker the OS has not scheduled yet therefore delays nothing: the caller takes its chunks (with a
-// static split, one busy core made MobileNetV3-Small at 2 threads 3–10× slower). Idle workers spin
-// on the generation for a short while (kSpinMicroseconds) before sleeping on a condition variable,
-// and the caller spins the same way for the last chunks, so a network of many short layers pays no
-// futex wake-up per node; an idle pool sleeps.
+// parallel_for splits [0, count) into contiguous chunks of equal size, always the same way for
+// the same (count, threads, work); each output element is computed by exactly one call with the
+// same arithmetic whichever thread makes it, so results are bitwise identical for any thread
+// count. The chunk count follows the caller's work estimate (a few µs of work per chunk, at
+// least 4 per thread, at most kMaxChunks), so that a worker descheduled inside a chunk holds
+// back only a small part of the layer.
+//
+// Hand-off: a parallel_for publishes the task and its chunk bounds and then a ticket
+// (generation, chunk count, next chunk); the calling thread and the workers claim chunks one at a
+// time with a compare-and-swap on the ticket, checked against the count the ticket itself carries
+// (while a chunk is left, the caller cannot have moved on to another task, so a claimer always
+// runs the task it claimed), until none is left; the caller then waits for the chunks others are
+// still running. A worker the OS has not scheduled therefore delays nothing: the caller takes its
+// chunks (with a static split, one busy core made MobileNetV3-Small at 2 threads 3–10× slower).
+//
+// Small work runs on the caller alone: a caller passes an estimate of the work (about one unit
+// per multiply-add or per float read or written), and below kParallelMinWork units (a few µs)
+// no other thread is involved: a layer that short gains less from a second core than the
+// hand-off and the risk of waiting on a descheduled worker cost.
+//
+// Workers sleep on a condition variable as soon as no chunk is left (they do not spin for the
+// next task: on a busy machine a spinning worker competes with the caller for the cores, see
+// docs/CPU.md); the caller spins briefly for the others' last chunks, then sleeps too, leaving
+// its core to a worker that was descheduled inside a chunk.
 #pragma once
 
 #include <atomic>
@@ -27,30 +39,49 @@ namespace atrous {
 
 class ThreadPool {
  public:
+  // Work estimates (see above) below this run on the calling thread.
+  static constexpr int64_t kParallelMinWork = int64_t(1) << 16;
+
   explicit ThreadPool(int threads);
   ~ThreadPool();
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;
 
   int threads() const { return threads_; }
+  // Whether work of this size is split over the threads (see kParallelMinWork).
+  bool worth_splitting(int64_t work) const {
+    return threads_ > 1 && (work < 0 || work >= kParallelMinWork);
+  }
   // Calls task(begin, end) on disjoint chunks covering [0, count); returns when all are done.
-  // The calling thread runs the first chunk.
-  void parallel_for(int64_t count, const std::function<void(int64_t, int64_t)>& task);
+  // `work` estimates the whole task's work (negative: unknown, always split).
+  void parallel_for(int64_t count, const std::function<void(int64_t, int64_t)>& task,
+                    int64_t work = -1);
+  // The same, with the index in [0, threads()) of the thread running the chunk (0: the caller),
+  // for per-thread scratch; no two chunks with the same index run at the same time.
+  void parallel_for_indexed(int64_t count, const std::function<void(int64_t, int64_t, int)>& task,
+                            int64_t work = -1);
 
  private:
+  static constexpr int kMaxChunks = 64;
+  using Task = std::function<void(int64_t, int64_t)>;
+  using IndexedTask = std::function<void(int64_t, int64_t, int)>;
+
   void worker(int index);
+  void run(int64_t count, const Task* task, const IndexedTask* indexed, int64_t work);
+  // Claims and runs chunks of the task of generation `generation` until none is left.
+  void run_chunks(uint64_t generation, int index);
 
   int threads_;
   std::vector<std::thread> workers_;
   std::mutex mutex_;
   std::condition_variable wake_;
   std::condition_variable done_cv_;
-  // Claims and runs chunks of the task of generation `generation` until none is left.
-  void run_chunks(uint64_t generation);
 
-  // The current task, published before the ticket that names its generation.
-  std::atomic<const std::function<void(int64_t, int64_t)>*> task_{nullptr};
-  std::atomic<int64_t> count_{0};
+  // The current task (one of the two) and its chunk bounds, published before the ticket that
+  // names its generation.
+  std::atomic<const Task*> task_{nullptr};
+  std::atomic<const IndexedTask*> indexed_task_{nullptr};
+  std::atomic<int64_t> bounds_[kMaxChunks + 1];
   // generation << 32 | chunk count << 16 | the next chunk to claim
   std::atomic<uint64_t> ticket_{0};
   std::atomic<int64_t> done_{0};  // chunks of the current generation finished

@@ -120,7 +120,10 @@ Status Session::create(std::shared_ptr<const Model> model, const SessionOptions&
   }
 #endif
   // The CUDA executor plans its own device arena.
-  if (!created->cuda_) ATROUS_RETURN_IF_ERROR(created->plan_arena());
+  if (!created->cuda_) {
+    ATROUS_RETURN_IF_ERROR(created->plan_arena());
+    created->prepare_run();
+  }
   if (options.profile) {
     created->profile_.resize(graph.nodes.size());
     for (size_t n = 0; n < graph.nodes.size(); ++n) {
@@ -228,13 +231,56 @@ Status Session::check_memory(int64_t needed_bytes, const char* what) const {
                        " (SessionOptions::max_memory_bytes / --max-memory)");
 }
 
-Status Session::run(const std::vector<NamedInput>& inputs, std::vector<Tensor>* outputs) {
+// Everything run() needs per node is fixed once the arena is planned: the views of every
+// tensor (arena slices and constants) and, per node, the arrays of input and output view
+// pointers the kernels take. Only the slots that read a graph input are patched per run, with
+// the caller's views.
+void Session::prepare_run() {
   const Graph& graph = exec_graph();
-  std::vector<const TensorView*> input_views(graph.tensors.size(), nullptr);
-  for (const NamedInput& input : inputs) {
+  views_.assign(graph.tensors.size(), TensorView());
+  uint8_t* arena = static_cast<uint8_t*>(arena_.data());
+  for (size_t t = 0; t < graph.tensors.size(); ++t) {
+    const GraphTensor& tensor = graph.tensors[t];
+    if (tensor.is_constant) {
+      views_[t] = graph.constant_view(int32_t(t));
+    } else if (offsets_[t] != SIZE_MAX) {
+      views_[t].dtype = tensor.dtype;
+      views_[t].shape = tensor.shape;
+      views_[t].data = arena + offsets_[t];
+    }
+  }
+  std::vector<int32_t> input_of(graph.tensors.size(), -1);  // graph input index per tensor
+  for (size_t i = 0; i < graph.inputs.size(); ++i) input_of[size_t(graph.inputs[i])] = int32_t(i);
+  node_inputs_.assign(graph.nodes.size(), {});
+  node_outputs_.assign(graph.nodes.size(), {});
+  input_slots_.assign(graph.inputs.size(), {});
+  for (size_t n = 0; n < graph.nodes.size(); ++n) {
+    const Node& node = graph.nodes[n];
+    for (int32_t index : node.inputs)
+      node_inputs_[n].push_back(index == kAbsentInput ? nullptr : &views_[size_t(index)]);
+    for (int32_t index : node.outputs) node_outputs_[n].push_back(&views_[size_t(index)]);
+  }
+  // Slots are taken after every array has its final size, so the pointers stay valid.
+  for (size_t n = 0; n < graph.nodes.size(); ++n)
+    for (size_t slot = 0; slot < graph.nodes[n].inputs.size(); ++slot) {
+      const int32_t index = graph.nodes[n].inputs[slot];
+      if (index != kAbsentInput && input_of[size_t(index)] >= 0)
+        input_slots_[size_t(input_of[size_t(index)])].push_back(&node_inputs_[n][slot]);
+    }
+  given_.assign(graph.inputs.size(), nullptr);
+}
+
+Status Session::bind_inputs(const std::vector<NamedInput>& inputs) {
+  const Graph& graph = exec_graph();
+  std::fill(given_.begin(), given_.end(), nullptr);
+  for (size_t k = 0; k < inputs.size(); ++k) {
+    const NamedInput& input = inputs[k];
+    // Inputs are usually given in the graph's order: one string comparison each.
     int32_t found = -1;
-    for (int32_t index : graph.inputs)
-      if (graph.tensors[size_t(index)].name == input.name) found = index;
+    if (k < graph.inputs.size() && graph.tensors[size_t(graph.inputs[k])].name == input.name)
+      found = int32_t(k);
+    for (size_t i = 0; found < 0 && i < graph.inputs.size(); ++i)
+      if (graph.tensors[size_t(graph.inputs[i])].name == input.name) found = int32_t(i);
     if (found < 0) {
       std::string names;
       for (int32_t index : graph.inputs)
@@ -242,8 +288,8 @@ Status Session::run(const std::vector<NamedInput>& inputs, std::vector<Tensor>* 
       return Status::error("unknown input '" + input.name + "' (the model's inputs: " + names +
                            ")");
     }
-    const GraphTensor& expected = graph.tensors[size_t(found)];
-    if (input_views[size_t(found)]) return Status::error("input '" + input.name + "' given twice");
+    const GraphTensor& expected = graph.tensors[size_t(graph.inputs[size_t(found)])];
+    if (given_[size_t(found)]) return Status::error("input '" + input.name + "' given twice");
     if (!input.tensor || (!input.tensor->data && input.tensor->numel() != 0))
       return Status::error("input '" + input.name + "' has no data");
     if (input.tensor->dtype != expected.dtype)
@@ -254,16 +300,22 @@ Status Session::run(const std::vector<NamedInput>& inputs, std::vector<Tensor>* 
       return Status::error("input '" + input.name + "' has shape " +
                            shape_to_string(input.tensor->shape) + ", the model expects " +
                            shape_to_string(expected.shape));
-    input_views[size_t(found)] = input.tensor;
+    given_[size_t(found)] = input.tensor;
   }
-  for (int32_t index : graph.inputs)
-    if (!input_views[size_t(index)])
-      return Status::error("input '" + graph.tensors[size_t(index)].name + "' was not given");
+  for (size_t i = 0; i < graph.inputs.size(); ++i)
+    if (!given_[i])
+      return Status::error("input '" + graph.tensors[size_t(graph.inputs[i])].name +
+                           "' was not given");
+  return Status::success();
+}
 
+// No allocation, lookup or shape work per node: the node's prepared pointer arrays go straight
+// to its kernel. Only the returned outputs are allocated (the API returns owning tensors).
+Status Session::run(const std::vector<NamedInput>& inputs, std::vector<Tensor>* outputs) {
+  const Graph& graph = exec_graph();
+  ATROUS_RETURN_IF_ERROR(bind_inputs(inputs));
   if (cuda_) {
-    std::vector<const TensorView*> ordered;
-    for (int32_t index : graph.inputs) ordered.push_back(input_views[size_t(index)]);
-    ATROUS_RETURN_IF_ERROR(cuda_->run(ordered, outputs));
+    ATROUS_RETURN_IF_ERROR(cuda_->run(given_, outputs));
     if (options_.profile)
       for (size_t n = 0; n < graph.nodes.size(); ++n) {
         profile_[n].seconds += cuda_->node_seconds()[n];
@@ -271,53 +323,34 @@ Status Session::run(const std::vector<NamedInput>& inputs, std::vector<Tensor>* 
       }
     return Status::success();
   }
-  // Intermediate tensors are views into the arena; constants into the model.
-  std::vector<TensorView> views(graph.tensors.size());
-  auto view_of = [&](int32_t index) -> const TensorView* {
-    if (input_views[size_t(index)]) return input_views[size_t(index)];
-    return &views[size_t(index)];
-  };
-  uint8_t* arena = static_cast<uint8_t*>(arena_.data());
-  for (size_t t = 0; t < graph.tensors.size(); ++t) {
-    const GraphTensor& tensor = graph.tensors[t];
-    if (tensor.is_constant) {
-      views[t] = graph.constant_view(int32_t(t));
-    } else if (offsets_[t] != SIZE_MAX) {
-      views[t].dtype = tensor.dtype;
-      views[t].shape = tensor.shape;
-      views[t].data = arena + offsets_[t];
-    }
-  }
-  std::vector<const TensorView*> node_inputs;
-  std::vector<TensorView*> node_outputs;
+  for (size_t i = 0; i < given_.size(); ++i)
+    for (const TensorView** slot : input_slots_[i]) *slot = given_[i];
+  const bool profile = options_.profile;
   for (size_t n = 0; n < graph.nodes.size(); ++n) {
-    const Node& node = graph.nodes[n];
-    node_inputs.clear();
-    node_outputs.clear();
-    for (int32_t index : node.inputs)
-      node_inputs.push_back(index == kAbsentInput ? nullptr : view_of(index));
-    for (int32_t index : node.outputs) node_outputs.push_back(&views[size_t(index)]);
     if (skip_[n]) {  // aliased in the arena: its output is already in place
-      if (options_.profile) profile_[n].runs += 1;
+      if (profile) profile_[n].runs += 1;
       continue;
     }
-    const auto start = options_.profile ? std::chrono::steady_clock::now()
-                                        : std::chrono::steady_clock::time_point();
-    Status status;
-    if (n < kernels_.size() && kernels_[n])
-      status = kernels_[n]->run(node_inputs, node_outputs, scratch_.data(), *pool_);
-    else
-      status = op_run_reference(node.op, node.attributes, node_inputs, node_outputs);
+    const auto start =
+        profile ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
+    CpuKernel* kernel = n < kernels_.size() ? kernels_[n].get() : nullptr;
+    const Status status =
+        kernel ? kernel->run(node_inputs_[n], node_outputs_[n], scratch_.data(), *pool_)
+               : op_run_reference(graph.nodes[n].op, graph.nodes[n].attributes, node_inputs_[n],
+                                  node_outputs_[n]);
     if (!status.ok()) return Status::error(node_label(graph, n) + ": " + status.message());
-    if (options_.profile) {
+    if (profile) {
       profile_[n].seconds +=
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       profile_[n].runs += 1;
     }
   }
   outputs->clear();
+  outputs->reserve(graph.outputs.size());
   for (int32_t index : graph.outputs) {
-    const TensorView* view = view_of(index);
+    const TensorView* view = &views_[size_t(index)];
+    for (size_t i = 0; i < graph.inputs.size(); ++i)
+      if (graph.inputs[i] == index) view = given_[i];  // a graph input returned as an output
     Tensor copy(view->dtype, view->shape);
     if (copy.byte_size()) std::memcpy(copy.data(), view->data, copy.byte_size());
     outputs->push_back(std::move(copy));

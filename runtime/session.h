@@ -88,6 +88,9 @@ class Session {
   Status plan_arena();
   const Graph& exec_graph() const { return fused_graph_.nodes.empty() ? graph_ : fused_graph_; }
   Status check_memory(int64_t needed_bytes, const char* what) const;
+  void prepare_run();
+  // Checks the caller's inputs and sets given_ (graph input order).
+  Status bind_inputs(const std::vector<NamedInput>& inputs);
   std::shared_ptr<const Model> model_;
   SessionOptions options_;
   Graph graph_;
@@ -109,6 +112,14 @@ class Session {
   int64_t folded_bytes_ = 0;  // constant folding results made by this session
   Tensor arena_, scratch_;
   std::vector<NodeProfile> profile_;
+  // Planned by prepare_run() for the CPU and reference backends: a view of every tensor (arena
+  // or constant), per node the pointer arrays its kernel takes, and per graph input the node
+  // input slots that read it (patched with the caller's views on each run).
+  std::vector<TensorView> views_;
+  std::vector<std::vector<const TensorView*>> node_inputs_;
+  std::vector<std::vector<TensorView*>> node_outputs_;
+  std::vector<std::vector<const TensorView**>> input_slots_;
+  std::vector<const TensorView*> given_;  // this run's inputs, in graph input order
 };
 
 }  // namespace atrous

@@ -125,6 +125,38 @@ TEST_CASE("the thread pool covers every index exactly once", "[cpu][threads]") {
   }
 }
 
+// The indexed form: every index exactly once, thread indices in [0, threads), never two chunks
+// with the same thread index at once (per-thread scratch relies on it); small work (below
+// kParallelMinWork) runs on the caller alone, as index 0.
+TEST_CASE("the thread pool's indexed chunks and work estimates", "[cpu][threads]") {
+  for (int threads : {1, 2, 3}) {
+    ThreadPool pool(threads);
+    std::vector<std::atomic<int>> busy(static_cast<size_t>(threads));
+    for (int64_t count : {1, 2, 7, 100, 1000}) {
+      for (int64_t work : {int64_t(-1), int64_t(1000), ThreadPool::kParallelMinWork * 64}) {
+        std::vector<std::atomic<int>> hits(static_cast<size_t>(count));
+        std::atomic<bool> ok{true};
+        std::atomic<int> calls{0};
+        pool.parallel_for_indexed(
+            count,
+            [&](int64_t begin, int64_t end, int thread) {
+              calls.fetch_add(1);
+              if (thread < 0 || thread >= threads || busy[size_t(thread)].fetch_add(1) != 0) {
+                ok.store(false);
+                return;
+              }
+              for (int64_t i = begin; i < end; ++i) hits[size_t(i)].fetch_add(1);
+              busy[size_t(thread)].fetch_sub(1);
+            },
+            work);
+        CHECK(ok.load());
+        for (int64_t i = 0; i < count; ++i) CHECK(hits[size_t(i)].load() == 1);
+        if (work >= 0 && work < ThreadPool::kParallelMinWork) CHECK(calls.load() == 1);
+      }
+    }
+  }
+}
+
 // Back-to-back tasks of a few chunks (workers racing to claim chunks of a task that may already
 // be finished, and the caller taking chunks of late workers): every index exactly once per task,
 // and every task's chunks ran before parallel_for returned.
