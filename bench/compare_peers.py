@@ -26,7 +26,6 @@ import argparse
 import ctypes
 import json
 import os
-import platform
 import random
 import resource
 import shutil
@@ -37,6 +36,8 @@ import time
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
+
+from machine import machine_description  # bench/machine.py, beside this script
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -353,28 +354,6 @@ def peak_rss_child(args: argparse.Namespace, model: str, runtime: str, threads: 
         if line.startswith("peak_rss_mib "):
             return float(line.split()[1])
     return None
-
-
-def machine_description() -> Dict[str, object]:
-    """The CPU model (every table must name it), core count and date of this run."""
-    cpu = platform.processor() or platform.machine()
-    fields: Dict[str, str] = {}
-    try:
-        with open("/proc/cpuinfo") as handle:
-            for line in handle:
-                if ":" in line:
-                    key, value = (part.strip() for part in line.split(":", 1))
-                    fields.setdefault(key, value)
-    except OSError:
-        pass
-    if "model name" in fields:
-        # Virtual machines often report a generic name: add family/model and the vector ISAs.
-        flags = set(fields.get("flags", "").split())
-        isas = [name for name, flag in (("AVX-512", "avx512f"), ("AVX-512 VNNI", "avx512_vnni"),
-                                        ("AMX", "amx_tile"), ("AVX2", "avx2")) if flag in flags]
-        cpu = (f"{fields['model name']}, family {fields.get('cpu family', '?')} model "
-               f"{fields.get('model', '?')}" + (f", {' + '.join(isas)}" if isas else ""))
-    return {"cpu": cpu, "cores": os.cpu_count(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
 
 
 def main(argv: Optional[List[str]] = None) -> int:

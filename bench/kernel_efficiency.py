@@ -16,23 +16,10 @@ import os
 import re
 import subprocess
 import sys
-import time
+
+from machine import machine_description  # bench/machine.py, beside this script
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def cpu_name():
-    fields = {}
-    try:
-        with open("/proc/cpuinfo") as handle:
-            for line in handle:
-                if ":" in line:
-                    key, value = (part.strip() for part in line.split(":", 1))
-                    fields.setdefault(key, value)
-    except OSError:
-        return "unknown CPU"
-    return "%s, family %s model %s" % (fields.get("model name", "?"), fields.get("cpu family", "?"),
-                                       fields.get("model", "?"))
 
 
 def run_program(path, bench_filter, repetitions, min_time):
@@ -65,9 +52,9 @@ def main():
     parser.add_argument("--repetitions", type=int, default=5)
     parser.add_argument("--min-time", type=float, default=0.2)
     args = parser.parse_args()
+    machine = machine_description()
     print("CPU: %s (%d cores), %s, load average %.2f" %
-          (cpu_name(), os.cpu_count(), time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-           os.getloadavg()[0]))
+          (machine["cpu"], machine["cores"], machine["date"], os.getloadavg()[0]))
     print("command: bench/kernel_efficiency.py " + " ".join(sys.argv[1:]))
     print()
     print("| program | benchmark | kernel | median ms | rate | of the limit |")
