@@ -137,10 +137,11 @@ void direct_conv_run(const DirectConvPlan& plan, const float* x, const ConvStrid
   const int64_t out_w = aw.output;
   const int64_t bands = (ah.output + plan.band_rows - 1) / plan.band_rows;
   const int64_t tasks = (plan.blocks + plan.group_blocks - 1) / plan.group_blocks * bands;
-  const bool parallel =
-      pool.threads() > 1 &&
-      plan.out_channels * plan.in_channels * taps * ah.output * out_w >= kDirectParallelMinWork;
-  const int slots = parallel ? int(std::min<int64_t>(pool.threads(), tasks)) : 1;
+  const int64_t work = plan.out_channels * plan.in_channels * taps * ah.output * out_w;
+  const bool parallel = pool.threads() > 1 && work >= kDirectParallelMinWork;
+  // One scratch slot per pool thread: tasks are claimed in chunks by whichever thread is free
+  // (parallel_for_indexed), so a descheduled worker holds back only the chunk it runs.
+  const int slots = parallel ? pool.threads() : 1;
   const size_t slot_floats = direct_conv_scratch_floats(plan);
   std::vector<float> own;
   if (!scratch || scratch_slots < slots) {
@@ -286,14 +287,18 @@ void direct_conv_run(const DirectConvPlan& plan, const float* x, const ConvStrid
       }
     }
   };
-  // Slot s runs tasks [s·tasks/slots, (s+1)·tasks/slots) in its scratch.
-  pool.parallel_for(slots, [&](int64_t slot_begin, int64_t slot_end) {
-    for (int64_t slot = slot_begin; slot < slot_end; ++slot) {
-      float* acc = scratch + size_t(slot) * slot_floats;
-      for (int64_t task = slot * tasks / slots; task < (slot + 1) * tasks / slots; ++task)
-        run_task(task, acc);
-    }
-  });
+  if (!parallel) {
+    for (int64_t task = 0; task < tasks; ++task) run_task(task, scratch);
+    return;
+  }
+  // A task's sums depend only on the task, never on the slot or thread that runs it.
+  pool.parallel_for_indexed(
+      tasks,
+      [&](int64_t begin, int64_t end, int index) {
+        float* acc = scratch + size_t(index) * slot_floats;
+        for (int64_t task = begin; task < end; ++task) run_task(task, acc);
+      },
+      work);
 }
 
 }  // namespace atrous
