@@ -16,6 +16,45 @@ namespace {
 // which thread computes an element, never its arithmetic.
 constexpr int64_t kGemmTasksPerThread = 4;
 
+// Columns per column block: whole tiles, as many as the packer asks for (up to kGemmBlockTiles).
+int64_t gemm_block_columns(const GemmWeights& weights, const GemmPacker& packer) {
+  const int64_t tile = weights.kernels->tile_columns;
+  return std::min(kGemmBlockTiles, std::max<int64_t>(1, packer.block_tiles(tile))) * tile;
+}
+
+// K blocks of equal size (288 = 144 + 144, not 256 + 32), so none is too short to pay for
+// loading and storing its accumulators.
+int64_t gemm_depth_block(int64_t depth) {
+  const int64_t depth_blocks = (depth + kGemmDepthBlock - 1) / kGemmDepthBlock;
+  return (depth + depth_blocks - 1) / depth_blocks;
+}
+
+// One column block, columns [column0, column0 + count), against panels [panel_begin, panel_end):
+// every K block in order, B packed into `packed` (and its kept rows into `kept`) of one scratch
+// slot. The unit of work of both drivers below.
+void gemm_column_block(const GemmWeights& weights, const GemmPacker& packer, int64_t column0,
+                       int64_t count, int64_t panel_begin, int64_t panel_end, int64_t depth_block,
+                       float* y, int64_t ldy, float* packed, int32_t* kept) {
+  const int64_t tile = weights.kernels->tile_columns;
+  GemmBlock block;
+  block.weights = &weights;
+  block.b = packed;
+  block.columns = count;
+  block.panel_begin = panel_begin;
+  block.panel_end = panel_end;
+  block.y = y + column0;
+  block.ldy = ldy;
+  for (int64_t k0 = 0; k0 < weights.depth; k0 += depth_block) {
+    block.k0 = k0;
+    block.depth = std::min(depth_block, weights.depth - k0);
+    block.first = k0 == 0;
+    block.last = k0 + block.depth == weights.depth;
+    block.packed_rows = packer.pack(k0, block.depth, column0, count, tile, packed, kept);
+    block.kept = block.packed_rows < block.depth ? kept : nullptr;
+    weights.kernels->block(block);
+  }
+}
+
 }  // namespace
 
 void gemm_pack_weights(const float* weight, const float* bias, int64_t rows, int64_t depth,
@@ -45,9 +84,7 @@ size_t gemm_scratch_floats(CpuIsa isa) {
 void gemm_run(const GemmWeights& weights, const GemmPacker& packer, int64_t columns, float* y,
               int64_t ldy, ThreadPool& pool, float* scratch, int scratch_slots) {
   if (columns <= 0 || weights.rows <= 0) return;
-  const int64_t tile = weights.kernels->tile_columns;
-  const int64_t block_columns =
-      std::min(kGemmBlockTiles, std::max<int64_t>(1, packer.block_tiles(tile))) * tile;
+  const int64_t block_columns = gemm_block_columns(weights, packer);
   const int64_t column_blocks = (columns + block_columns - 1) / block_columns;
   const int64_t panels = (weights.rows + kGemmRows - 1) / kGemmRows;
   const bool parallel = pool.worth_splitting(weights.rows * weights.depth * columns);
@@ -56,10 +93,7 @@ void gemm_run(const GemmWeights& weights, const GemmPacker& packer, int64_t colu
   const int64_t panels_per_group = (panels + groups - 1) / groups;
   groups = (panels + panels_per_group - 1) / panels_per_group;
   const int64_t tasks = column_blocks * groups;
-  // K blocks of equal size (288 = 144 + 144, not 256 + 32), so none is too short to pay for
-  // loading and storing its accumulators.
-  const int64_t depth_blocks = (weights.depth + kGemmDepthBlock - 1) / kGemmDepthBlock;
-  const int64_t depth_block = (weights.depth + depth_blocks - 1) / depth_blocks;
+  const int64_t depth_block = gemm_depth_block(weights.depth);
   const int slots = parallel ? pool.threads() : 1;
   const size_t slot_floats = gemm_scratch_floats(weights.isa);
   std::vector<float> own;
@@ -74,25 +108,10 @@ void gemm_run(const GemmWeights& weights, const GemmPacker& packer, int64_t colu
     int32_t* kept = reinterpret_cast<int32_t*>(packed + slot_floats - kGemmDepthBlock);
     for (int64_t task = task_begin; task < task_end; ++task) {
       const int64_t column0 = (task / groups) * block_columns;
-      const int64_t group = task % groups;
-      GemmBlock block;
-      block.weights = &weights;
-      block.b = packed;
-      block.columns = std::min(block_columns, columns - column0);
-      block.panel_begin = group * panels_per_group;
-      block.panel_end = std::min(panels, block.panel_begin + panels_per_group);
-      block.y = y + column0;
-      block.ldy = ldy;
-      for (int64_t k0 = 0; k0 < weights.depth; k0 += depth_block) {
-        block.k0 = k0;
-        block.depth = std::min(depth_block, weights.depth - k0);
-        block.first = k0 == 0;
-        block.last = k0 + block.depth == weights.depth;
-        block.packed_rows =
-            packer.pack(k0, block.depth, column0, block.columns, tile, packed, kept);
-        block.kept = block.packed_rows < block.depth ? kept : nullptr;
-        weights.kernels->block(block);
-      }
+      const int64_t panel_begin = (task % groups) * panels_per_group;
+      gemm_column_block(weights, packer, column0, std::min(block_columns, columns - column0),
+                        panel_begin, std::min(panels, panel_begin + panels_per_group), depth_block,
+                        y, ldy, packed, kept);
     }
   };
   if (parallel)
@@ -104,32 +123,14 @@ void gemm_run(const GemmWeights& weights, const GemmPacker& packer, int64_t colu
 void gemm_run_serial(const GemmWeights& weights, const GemmPacker& packer, int64_t columns,
                      float* y, int64_t ldy, float* scratch) {
   if (columns <= 0 || weights.rows <= 0) return;
-  const int64_t tile = weights.kernels->tile_columns;
-  const int64_t block_columns =
-      std::min(kGemmBlockTiles, std::max<int64_t>(1, packer.block_tiles(tile))) * tile;
-  const int64_t depth_blocks = (weights.depth + kGemmDepthBlock - 1) / kGemmDepthBlock;
-  const int64_t depth_block = (weights.depth + depth_blocks - 1) / depth_blocks;
-  const size_t slot_floats = gemm_scratch_floats(weights.isa);
-  int32_t* kept = reinterpret_cast<int32_t*>(scratch + slot_floats - kGemmDepthBlock);
-  GemmBlock block;
-  block.weights = &weights;
-  block.b = scratch;
-  block.panel_begin = 0;
-  block.panel_end = (weights.rows + kGemmRows - 1) / kGemmRows;
-  block.ldy = ldy;
-  for (int64_t column0 = 0; column0 < columns; column0 += block_columns) {
-    block.columns = std::min(block_columns, columns - column0);
-    block.y = y + column0;
-    for (int64_t k0 = 0; k0 < weights.depth; k0 += depth_block) {
-      block.k0 = k0;
-      block.depth = std::min(depth_block, weights.depth - k0);
-      block.first = k0 == 0;
-      block.last = k0 + block.depth == weights.depth;
-      block.packed_rows = packer.pack(k0, block.depth, column0, block.columns, tile, scratch, kept);
-      block.kept = block.packed_rows < block.depth ? kept : nullptr;
-      weights.kernels->block(block);
-    }
-  }
+  const int64_t block_columns = gemm_block_columns(weights, packer);
+  const int64_t depth_block = gemm_depth_block(weights.depth);
+  const int64_t panels = (weights.rows + kGemmRows - 1) / kGemmRows;
+  int32_t* kept =
+      reinterpret_cast<int32_t*>(scratch + gemm_scratch_floats(weights.isa) - kGemmDepthBlock);
+  for (int64_t column0 = 0; column0 < columns; column0 += block_columns)
+    gemm_column_block(weights, packer, column0, std::min(block_columns, columns - column0), 0,
+                      panels, depth_block, y, ldy, scratch, kept);
 }
 
 }  // namespace atrous
