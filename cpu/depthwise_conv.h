@@ -78,6 +78,14 @@ using DepthwiseRowsFunction = void (*)(const DepthwisePlan& plan, const float* c
                                        const float* kernel, int64_t columns, float bias,
                                        float* const* out);
 
+// The channel-lanes path (small planes, see depthwise_plan): one group of `lanes` channels
+// (the ISA's vector) interleaved, x [H·W][lanes] and y [outH·outW][lanes]; weights
+// [kH·kW][lanes] and bias [lanes] of the group. Each output pixel adds its in-bounds taps in
+// (ky, kx) order with FMA from zero, a vector of channels at a time, so the sums are those of
+// the row-by-row path; activations as for the band function.
+using DepthwiseLanesFunction = void (*)(const DepthwisePlan& plan, const float* x,
+                                        const float* weight, const float* bias, float* y);
+
 struct DepthwisePlan {
   int64_t channels = 0;
   WindowAxis axes[2];        // 0 = H, 1 = W, as resolved by ops/conv.cpp
@@ -102,13 +110,22 @@ struct DepthwisePlan {
   // CpuKernelTable.
   DepthwiseBandFunction band = nullptr;
   DepthwiseRowFunction row = nullptr;
-  // Set when this geometry takes the several-rows interior (row-by-row path only).
+  // Set when this geometry takes the several-rows kernel.
   DepthwiseRowsFunction rows = nullptr;
+  // Set when small planes take the channel-lanes path: then depthwise_run transposes each
+  // group of `lanes` channels in and out and runs it (DepthwiseRowsRunner keeps the planes).
+  DepthwiseLanesFunction lanes = nullptr;
+  int64_t lane_width = 0;
+  std::vector<float> lane_weights;  // [ceil(C / lanes)][kH·kW][lanes], zeros past C
+  std::vector<float> lane_bias;     // [ceil(C / lanes)][lanes]
   const char* kernel_name = "";
 };
 
 // Output rows the several-rows interior computes at once.
 constexpr int64_t kDepthwiseRowBlock = 4;
+
+// Input planes of at most this many pixels take the channel-lanes path (depthwise_run only).
+constexpr int64_t kDepthwiseLanesMaxPlane = 32 * 32;
 
 // Output rows at most this wide take the banded path.
 constexpr int64_t kDepthwiseBandedMaxWidth = 160;
