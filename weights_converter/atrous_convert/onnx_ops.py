@@ -546,6 +546,10 @@ _REDUCE_OPS = {"ReduceMean": ("reduce_mean", 18), "ReduceSum": ("reduce_sum", 13
                "ReduceProd": ("reduce_prod", 18), "ReduceL2": ("reduce_l2", 18)}
 
 
+_EMPTY_REDUCTION = {"ReduceMean": np.nan, "ReduceSum": 0.0, "ReduceMax": -np.inf, "ReduceMin": np.inf,
+                    "ReduceProd": 1.0, "ReduceL2": 0.0}
+
+
 def reduce(ctx, node):
     ir_op, axes_input_since = _REDUCE_OPS[node.op_type]
     rank = len(ctx.float_input(node, 0))
@@ -556,6 +560,15 @@ def reduce(ctx, node):
             ctx.alias(node, ctx.value(node, 0))
             return
         axes = list(range(rank))
+    axes = normalize_axes(axes, rank)
+    shape = ctx.shape(node, 0)
+    if any(shape[axis] == 0 for axis in axes):
+        # No element is reduced: ONNX gives the operation's identity, which needs no run time
+        # (the IR ops refuse an empty reduction).
+        keep = ctx.attrs(node).get("keepdims", 1)
+        out = [1 if axis in axes else d for axis, d in enumerate(shape) if keep or axis not in axes]
+        ctx.alias(node, np.full(out, _EMPTY_REDUCTION[node.op_type], np.float32))
+        return
     ctx.emit(node, ir_op, [ctx.tensor(node, 0)],
              {"axes": attr_ints(normalize_axes(axes, rank)),
               "keepdims": attr_int(ctx.attrs(node).get("keepdims", 1))})
