@@ -191,6 +191,12 @@ std::vector<BaseCase> base_cases() {
       {{{2, 3}}, attrs(Attrs())},
       {{{2, 3}}, attrs(Attrs().real("alpha", 2.0))},
       {{{2, 3}}, attrs(Attrs().real("alpha", 0.5))},
+      {{{2, 3}, {3}}, attrs(Attrs())},
+      {{{2, 1}, {3}}, attrs(Attrs())},
+      {{{2, 3}}, attrs(Attrs()), {DType::dtype_u8}},
+      {{{2, 3}, {3}}, attrs(Attrs()), {DType::dtype_u8, DType::dtype_u8}},
+      {{{2, 3}, {2, 1}}, attrs(Attrs()), {DType::dtype_u8, DType::dtype_u8}},
+      {{{2, 1}, {3}}, attrs(Attrs()), {DType::dtype_u8, DType::dtype_u8}},
   };
   return cases;
 }

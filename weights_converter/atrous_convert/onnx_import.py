@@ -225,7 +225,9 @@ class Importer:
                 raise ConversionError(f"graph input '{name}' is not a tensor")
             elem = type_proto.tensor_type.elem_type
             try:
-                dtype = dtype_name_of(helper.tensor_dtype_to_np_dtype(elem))
+                # The IR stores bool as uint8 (0/1), which is what the logical ops and `where` read.
+                dtype = "uint8" if elem == onnx.TensorProto.BOOL else \
+                    dtype_name_of(helper.tensor_dtype_to_np_dtype(elem))
             except (ConversionError, KeyError):
                 raise ConversionError(f"graph input '{name}' has element type "
                                       f"{onnx.TensorProto.DataType.Name(elem)}, which the IR lacks") from None

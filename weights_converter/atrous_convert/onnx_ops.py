@@ -294,6 +294,23 @@ def compare(ir_op):
     return mapping
 
 
+def _bool_input(ctx, node, i):
+    dtype = str(ctx.value(node, i).dtype)
+    if dtype not in ("uint8", "bool"):
+        raise ctx.fail(node, f"input {i} is {dtype}; bool is supported")
+
+
+def logical(ir_op):
+    """Not, And, Or, Xor (opset 1–21) on bool tensors (uint8 in the IR, non-zero is true)."""
+    def mapping(ctx, node):
+        if "axis" in ctx.attrs(node) or ctx.attrs(node).get("broadcast"):
+            raise ctx.fail(node, "legacy broadcast with 'axis' is not supported")
+        for i in range(len(node.input)):
+            _bool_input(ctx, node, i)
+        ctx.emit(node, ir_op, [ctx.tensor(node, i) for i in range(len(node.input))], {})
+    return mapping
+
+
 def where(ctx, node):
     condition = ctx.value(node, 0)
     if getattr(condition, "dtype", None) not in ("uint8", np.dtype(np.bool_), np.dtype(np.uint8)):
@@ -713,6 +730,9 @@ HANDLERS = {
     "InstanceNormalization": instance_norm, "LayerNormalization": layer_norm,
     "GroupNormalization": group_norm,
     "Equal": compare("equal"), "Less": compare("less"), "Greater": compare("greater"), "Where": where,
+    "LessOrEqual": compare("less_or_equal"), "GreaterOrEqual": compare("greater_or_equal"),
+    "Not": logical("logical_not"), "And": logical("logical_and"), "Or": logical("logical_or"),
+    "Xor": logical("logical_xor"),
     "Gather": gather,
     "Softplus": unary("softplus"), "Softsign": unary("softsign"), "Mish": unary("mish"),
     "Celu": unary_with_attributes("celu"), "ThresholdedRelu": unary_with_attributes("thresholded_relu"),
