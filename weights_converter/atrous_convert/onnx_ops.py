@@ -331,39 +331,87 @@ def dropout(ctx, node):
     ctx.alias(node, ctx.value(node, 0))
 
 
-_COORDINATE_MODES = ("align_corners", "half_pixel", "pytorch_half_pixel", "asymmetric")
+_COORDINATE_MODES = ("align_corners", "half_pixel", "pytorch_half_pixel", "asymmetric",
+                     "half_pixel_symmetric", "tf_crop_and_resize")
+
+
+def _resize_per_axis(ctx, node, values, axes, rank, fill, what):
+    """Resize-18's scales/sizes/roi given for `axes` only, as full per-axis lists."""
+    values = [v for v in np.asarray(values).reshape(-1)]
+    if len(values) != len(axes) * (2 if what == "roi" else 1):
+        raise ctx.fail(node, f"{what} has {len(values)} values for axes {axes}")
+    if what == "roi":
+        starts, ends = [0.0] * rank, [1.0] * rank
+        for k, axis in enumerate(axes):
+            starts[axis], ends[axis] = values[k], values[k + len(axes)]
+        return starts + ends
+    full = [fill[axis] for axis in range(rank)]
+    for k, axis in enumerate(axes):
+        full[axis] = values[k]
+    return full
 
 
 def resize(ctx, node):
+    """Resize (opset 10–21) and Upsample (7–9): every mode, coordinate transformation, `axes`
+    and `keep_aspect_ratio_policy`, with constant scales/sizes/roi over the H and W axes."""
     a = ctx.attrs(node)
     shape = ctx.float_input(node, 0, rank=4)
     mode = {"bilinear": "linear"}.get(a.get("mode", "nearest"), a.get("mode", "nearest"))
-    if mode not in ("nearest", "linear"):
-        raise ctx.fail(node, f"resize mode '{mode}' is not supported (nearest, linear)")
+    if mode not in ("nearest", "linear", "cubic"):
+        raise ctx.fail(node, f"resize mode '{mode}' is not supported (nearest, linear, cubic)")
+    roi = None
     if node.op_type == "Upsample" or ctx.opset < 11:
         # Upsample and Resize-10 compute x' = x / scale (asymmetric), nearest rounds down.
         scales = a.get("scales") if ctx.opset < 9 else ctx.constant(node, 1, "scales")
         sizes, coordinate, nearest = None, "asymmetric", "floor"
+        if mode == "cubic":
+            raise ctx.fail(node, "cubic mode needs opset 11")
     else:
         scales, sizes = ctx.constant(node, 2, "scales"), ctx.constant(node, 3, "sizes")
         coordinate = a.get("coordinate_transformation_mode", "half_pixel")
         nearest = a.get("nearest_mode", "round_prefer_floor")
+        if coordinate == "tf_crop_and_resize":
+            roi = ctx.constant(node, 1, "roi")
     if coordinate not in _COORDINATE_MODES:
         raise ctx.fail(node, f"coordinate_transformation_mode '{coordinate}' is not supported")
-    if a.get("antialias", 0) or a.get("keep_aspect_ratio_policy", "stretch") != "stretch" \
-            or list(a.get("axes", range(4))) not in ([0, 1, 2, 3], [-4, -3, -2, -1]):
-        raise ctx.fail(node, "antialias, keep_aspect_ratio_policy and axes are not supported")
+    axes = [int(axis) % 4 if -4 <= int(axis) < 4 else None for axis in a.get("axes", range(4))]
+    if None in axes or len(set(axes)) != len(axes):
+        raise ctx.fail(node, f"axes {list(a['axes'])} are not distinct axes of a rank-4 input")
     attributes = {"mode": attr_string(mode), "coordinate_mode": attr_string(coordinate)}
     if mode == "nearest":
         attributes["nearest_mode"] = attr_string(nearest)
+    if mode == "cubic":
+        attributes["cubic_coeff_a"] = attr_float(a.get("cubic_coeff_a", -0.75))
+    if a.get("exclude_outside", 0):
+        attributes["exclude_outside"] = attr_int(1)
+    if a.get("antialias", 0) and mode != "nearest":  # ONNX: antialias only affects linear, cubic
+        attributes["antialias"] = attr_int(1)
+    if coordinate == "tf_crop_and_resize":
+        if roi is None or not np.size(roi):
+            raise ctx.fail(node, "tf_crop_and_resize needs a constant roi")
+        roi = _resize_per_axis(ctx, node, roi, axes, 4, None, "roi")
+        if roi[:2] != [0, 0] or roi[4:6] != [1, 1]:
+            raise ctx.fail(node, f"roi {roi} crops N or C")
+        attributes["roi"] = attr_floats([roi[2], roi[3], roi[6], roi[7]])
+        attributes["extrapolation_value"] = attr_float(a.get("extrapolation_value", 0.0))
+    policy = a.get("keep_aspect_ratio_policy", "stretch")
     if sizes is not None and sizes.size:
-        sizes = [int(s) for s in sizes.reshape(-1)]
-        if len(sizes) != 4 or tuple(sizes[:2]) != tuple(shape[:2]):
+        sizes = [int(s) for s in _resize_per_axis(ctx, node, sizes, axes, 4, shape, "sizes")]
+        if tuple(sizes[:2]) != tuple(shape[:2]):
             raise ctx.fail(node, f"sizes {sizes} must keep N and C of {list(shape)}")
-        out = sizes[2:]
+        if policy in ("not_larger", "not_smaller"):
+            # One scale for the listed axes, the output rounded from it (ONNX Resize-18).
+            ratios = [sizes[axis] / shape[axis] for axis in axes if axis >= 2]
+            scale = min(ratios) if policy == "not_larger" else max(ratios)
+            out = [int(math.floor(shape[k] * scale + 0.5)) if k in axes else shape[k] for k in (2, 3)]
+            attributes["scales"] = attr_floats([scale if k in axes else 1.0 for k in (2, 3)])
+        elif policy != "stretch":
+            raise ctx.fail(node, f"keep_aspect_ratio_policy '{policy}' is not supported")
+        else:
+            out = sizes[2:]
     elif scales is not None and np.size(scales):
-        scales = np.asarray(scales, np.float32).reshape(-1)
-        if len(scales) != 4 or scales[0] != 1 or scales[1] != 1:
+        scales = np.asarray(_resize_per_axis(ctx, node, scales, axes, 4, [1.0] * 4, "scales"), np.float32)
+        if scales[0] != 1 or scales[1] != 1:
             raise ctx.fail(node, f"scales {scales.tolist()} must be [1, 1, sH, sW]")
         # ONNX Runtime: out = floor(in * scale) computed in float32.
         out = [int(math.floor(np.float32(shape[2 + k]) * scales[2 + k])) for k in range(2)]
