@@ -4,7 +4,8 @@ every case whose ops the converter claims, converted and run on the reference an
 (tests/python/onnx_backend_cases.py says how a case is judged). Writes the per-case results as
 JSON and, with --markdown, the op table of docs/OPS.md ("ONNX conformance").
 
-    python bench/onnx_conformance.py --binary build/atrous --json results.json --markdown table.md
+    python bench/onnx_conformance.py --binary build/atrous --json results.json \
+        --update-doc docs/OPS.md --passing-list tests/python/onnx_backend_passing.txt
 
 Needs the converter (pip install weights_converter/) and onnx. Exit status 1 when a case failed.
 """
@@ -19,6 +20,7 @@ import re
 import sys
 import tempfile
 import time
+import warnings
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO_ROOT = os.path.dirname(HERE)
@@ -33,9 +35,12 @@ import onnx_backend_cases as cases_module  # noqa: E402
 from atrous_cli import default_binary  # noqa: E402
 
 _CASES = {}
+DOC_BEGIN = "<!-- bench/onnx_conformance.py table begin -->"
+DOC_END = "<!-- bench/onnx_conformance.py table end -->"
 
 
 def _run_one(key, binary, work_root):
+    warnings.simplefilter("ignore")  # NumPy's warnings while folding the cases' constants
     case = _CASES[key]
     model, _ = case.load()
     ops = cases_module.operators(model)
@@ -61,26 +66,47 @@ def _init(kinds):
         _CASES[(case.kind, case.name)] = case
 
 
-# A refusal's message names nodes and shapes; the table groups refusals by what was refused.
+# A refusal's message names nodes and shapes; the table groups refusals by what was refused,
+# with the element types or ops involved in parentheses.
 _REASONS = [
-    (r"element type (\w+), which the IR lacks", lambda m: f"{m.group(1).lower()} inputs (no such IR dtype)"),
-    (r"input \d+ is (\w+); the IR op needs float32", lambda m: f"{m.group(1)} data (the op is float32 only)"),
-    (r"has no \.atrous equivalent", lambda m: "a dtype the IR lacks"),
-    (r"rank 4 is supported|only 2-D|2-D convolution|2-D kernel_shape", lambda m: "not 2-D (rank-4 NCHW only)"),
-    (r"must be a constant", lambda m: "a parameter computed at run time"),
-    (r"dynamic shape", lambda m: "dynamic input shape"),
+    (r"element type (\w+), which the IR lacks", "an element type the IR lacks"),
+    (r"input \d+ is (\w+); the IR op needs float32", "integer data where the op is mapped for float32"),
+    (r"cast of a run-time \w+ tensor to (\w+)", "a cast to a type the IR lacks"),
+    (r"rank 4 is supported|only 2-D|2-D convolution|2-D kernel_shape", "not 2-D (1-D or 3-D data)"),
+    (r"\((\w+), '[^']*'\) must be a constant", "a data input computed at run time"),
+    (r"select_last_index", "ArgMax select_last_index=1 (the IR keeps the first maximum)"),
+    (r"training", "training mode"),
+    (r"^(\w+) node .*is used, but the IR op has no such output", "an optional output the IR does not produce"),
+    (r"empty output", "an empty output shape"),
+    (r"is not a tensor", "a sequence or optional input"),
+    (r"average pooling with dilations", "AveragePool with dilations"),
+    (r"larger than the full output", "ConvTranspose output_shape beyond the full output"),
+    (r"dynamic shape", "a dynamic input shape"),
+    (r"unsupported ONNX operators?: (\w+)", "an op the converter does not map"),
 ]
 
 
-def reason_category(message: str) -> str:
+def reason_category(message: str):
+    """(category, detail) of a refusal: detail is the dtype or op it names, or ''."""
     for pattern, name in _REASONS:
         match = re.search(pattern, message)
         if match:
-            return name(match)
-    text = re.sub(r"^[A-Za-z]+ node '[^']*': ", "", message)
-    text = re.sub(r"\[[^\]]*\]", "[…]", text)
-    text = re.sub(r"'[^']*'", "'…'", text)
-    return re.sub(r"-?\d+(\.\d+)?", "N", text)[:90]
+            detail = match.group(1) if match.groups() else ""
+            return name, (detail if detail[:1].isupper() and not detail.isupper() else detail.lower())
+    text = re.sub(r"^[A-Za-z]+ node '([^']|'[^:]*')*': ", "", message)
+    return re.sub(r"-?\d+(\.\d+)?", "N", text)[:90], ""
+
+
+def _reasons_cell(details) -> str:
+    grouped = collections.defaultdict(collections.Counter)
+    for message in details:
+        category, detail = reason_category(message)
+        grouped[category][detail] += 1
+    parts = []
+    for category, counter in sorted(grouped.items(), key=lambda kv: -sum(kv[1].values())):
+        named = sorted(d for d in counter if d)
+        parts.append(f"{category}{' (' + ', '.join(named) + ')' if named else ''}: {sum(counter.values())}")
+    return "; ".join(parts)
 
 
 def markdown(entries) -> str:
@@ -105,9 +131,8 @@ def markdown(entries) -> str:
         frozen = sum(bool(e.get("constants")) and status(e, "cpu") == "passed" for e in group)
         failed = sum(any(status(e, b) == "failed" for b in e["results"]) for e in group)
         differs = sum(status(e, "reference") == "differs" for e in group)
-        reasons = collections.Counter(reason_category(e["results"]["reference"]["detail"]) for e in group
-                                      if status(e, "reference") == "unsupported")
-        why = "; ".join(f"{r}: {n}" for r, n in reasons.most_common())
+        why = _reasons_cell(e["results"]["reference"]["detail"] for e in group
+                            if status(e, "reference") == "unsupported")
         if differs:
             why = (why + "; " if why else "") + f"stored output differs from ONNX Runtime: {differs}"
         return f"{len(group)} | {ref} | {cpu} | {frozen or '—'} | {failed or '—'} | {why or '—'}"
@@ -118,15 +143,17 @@ def markdown(entries) -> str:
     for op in sorted(by_op):
         opsets = ", ".join(map(str, sorted({e["opset"] for e in by_op[op]})))
         lines.append(f"| {op} | {opsets} | {cells(by_op[op])} |")
-    lines += ["", "| multi-op cases | cases | passed, reference | passed, cpu | "
+    lines += ["", "Multi-op cases: the node tests named `*_expanded` (ops ONNX defines as functions, written "
+              "out in primitive ops) and the model tests:", "",
+              "| multi-op cases | cases | passed, reference | passed, cpu | "
               "of them with parameter inputs made constant | failed | not run: why (count) |",
               "|---|---|---|---|---|---|---|"]
     for kind, group in composite.items():
         lines.append(f"| {kind} | {cells(group)} |")
-    total = [e for e in claimed]
-    lines += ["", f"All claimed cases: {cells(total).replace(' | ', ' / ', 5).split(' / ')[0]} "
-              f"({sum(status(e, 'reference') == 'passed' for e in total)} pass on the reference backend, "
-              f"{sum(status(e, 'cpu') == 'passed' for e in total)} on the CPU backend)."]
+    tally = {b: collections.Counter(status(e, b) for e in claimed) for b in ("reference", "cpu")}
+    lines += ["", f"{len(entries)} cases, {len(claimed)} of them claimed (every op mapped or folded). "
+              + "; ".join(f"{b}: {t['passed']} passed, {t['failed']} failed, {t['differs']} differ, "
+                          f"{t['unsupported']} not run" for b, t in tally.items()) + "."]
     return "\n".join(lines) + "\n"
 
 
@@ -139,6 +166,8 @@ def main(argv=None) -> int:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--json", help="write every case's result here")
     parser.add_argument("--markdown", help="write the op table here")
+    parser.add_argument("--update-doc", help="replace the table between the markers in this file "
+                        "(docs/OPS.md)")
     parser.add_argument("--passing-list", help="write the cases that pass on every backend here "
                         "(tests/python/onnx_backend_passing.txt)")
     args = parser.parse_args(argv)
@@ -166,6 +195,12 @@ def main(argv=None) -> int:
     if args.markdown:
         with open(args.markdown, "w") as f:
             f.write(markdown(entries))
+    if args.update_doc:
+        with open(args.update_doc) as f:
+            text = f.read()
+        begin, end = text.index(DOC_BEGIN) + len(DOC_BEGIN), text.index(DOC_END)
+        with open(args.update_doc, "w") as f:
+            f.write(text[:begin] + "\n" + markdown(entries) + text[end:])
     if args.passing_list:
         with open(args.passing_list, "w") as f:
             f.write("# ONNX backend cases that pass on every backend; written by bench/onnx_conformance.py\n")

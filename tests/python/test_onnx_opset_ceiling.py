@@ -10,7 +10,9 @@ from atrous_convert.onnx_ops import HANDLERS
 
 OPS = sorted(set(HANDLERS) | set(EVALUATORS) | {"Shape", "Size"})
 # Attributes added after opset 21 that cannot matter for what the converter accepts.
-ADDED_LATER = {("Cast", "round_mode"): "opset 24; only for casts to float8e8m0, which the IR lacks"}
+ADDED_LATER = {("Cast", "round_mode"): "opset 24; only for casts to float8e8m0, which the IR lacks",
+               ("Range", "stash_type"): "opset 27; only for float16 and bfloat16, which the IR lacks",
+               ("SpaceToDepth", "mode"): "opset 28; read by the SpaceToDepth mapping"}
 
 
 def signature(schema):

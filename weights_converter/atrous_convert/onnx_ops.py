@@ -196,6 +196,8 @@ def reshape(ctx, node):
         shape = resolve_reshape(in_shape, [int(d) for d in target], bool(a.get("allowzero", 0)))
     except Exception as error:
         raise ctx.fail(node, str(error)) from None
+    if 0 in shape:
+        raise ctx.fail(node, f"an empty output {list(shape)}: the IR reshape reads 0 as 'copy the input dim'")
     reshape_to(ctx, node, shape)
 
 
@@ -259,9 +261,23 @@ def depth_to_space(ctx, node):
 
 
 def space_to_depth(ctx, node):
-    ctx.float_input(node, 0, rank=4)
-    ctx.emit(node, "space_to_depth", [ctx.tensor(node, 0)],
-             {"blocksize": attr_int(ctx.attrs(node)["blocksize"])})
+    """SpaceToDepth; opset 28's CRD mode (channel-major blocks) becomes reshape → transpose →
+    reshape: y[n, c·b² + i·b + j, h, w] = x[n, c, h·b + i, w·b + j]."""
+    a = ctx.attrs(node)
+    n, c, h, w = ctx.float_input(node, 0, rank=4)
+    b = int(a["blocksize"])
+    mode = a.get("mode", "DCR")
+    if mode == "DCR":
+        ctx.emit(node, "space_to_depth", [ctx.tensor(node, 0)], {"blocksize": attr_int(b)})
+        return
+    if mode != "CRD":
+        raise ctx.fail(node, f"unknown mode '{mode}'")
+    if b < 1 or h % b or w % b:
+        raise ctx.fail(node, f"blocksize {b} does not divide H {h} and W {w}")
+    blocks = ctx.emit(node, "reshape", [ctx.tensor(node, 0)],
+                      {"shape": attr_ints([n, c, h // b, b, w // b, b])}, bind=False)
+    moved = ctx.emit(node, "transpose", blocks, {"perm": attr_ints([0, 1, 3, 5, 2, 4])}, bind=False)
+    ctx.emit(node, "reshape", moved, {"shape": attr_ints([n, c * b * b, h // b, w // b])})
 
 
 def cast(ctx, node):
@@ -530,6 +546,11 @@ def gelu(ctx, node):
 def prelu(ctx, node):
     x_shape = ctx.float_input(node, 0)
     slope_shape = ctx.float_input(node, 1)
+    if ctx.opset < 7 and len(slope_shape) == 1 and len(x_shape) >= 2 and slope_shape[0] == x_shape[1] > 1:
+        # Before opset 7 (no NumPy broadcasting) a [C] slope is per channel, as PyTorch exports it.
+        slope = _per_channel(ctx, node, 1, len(x_shape), x_shape[1], "slope")
+        ctx.emit(node, "prelu", [ctx.tensor(node, 0), slope], {})
+        return
     if not _broadcasts(x_shape, slope_shape) or np.broadcast_shapes(x_shape, slope_shape) != tuple(x_shape):
         raise ctx.fail(node, f"slope {list(slope_shape)} does not broadcast to X {list(x_shape)}")
     ctx.emit(node, "prelu", [ctx.tensor(node, 0), ctx.tensor(node, 1)], {})
@@ -680,7 +701,9 @@ def instance_norm(ctx, node):
 
 
 def layer_norm(ctx, node):
-    """LayerNormalization (opset 17): the Mean and InvStdDev outputs are not produced."""
+    """LayerNormalization (opset 17); the optional Mean and InvStdDev outputs, when used, are
+    computed by separate IR ops: reduce_mean, sub, mul, reduce_mean, add ε, sqrt, reciprocal
+    (float32 throughout, which is what stash_type 1 asks for)."""
     a = ctx.attrs(node)
     shape = ctx.float_input(node, 0)
     axis = a.get("axis", -1)
@@ -695,6 +718,23 @@ def layer_norm(ctx, node):
                           bind=False)[0]
     bias = ctx.tensor(node, 2) if len(node.input) > 2 and node.input[2] else None
     _affine(ctx, node, normalized, ctx.tensor(node, 1), bias)
+    if any(len(node.output) > k and node.output[k] for k in (1, 2)):
+        _layer_norm_statistics(ctx, node, shape, axis, a.get("epsilon", 1e-5))
+
+
+def _layer_norm_statistics(ctx, node, shape, axis, epsilon):
+    reduce = {"axes": attr_ints(range(axis, len(shape))), "keepdims": attr_int(1)}
+    mean = ctx.emit(node, "reduce_mean", [ctx.tensor(node, 0)], reduce, bind=False)[0]
+    if len(node.output) > 1 and node.output[1]:
+        ctx.bind(node, 1, mean)
+    if len(node.output) > 2 and node.output[2]:
+        centred = ctx.emit(node, "sub", [ctx.tensor(node, 0), mean], {}, bind=False)
+        squared = ctx.emit(node, "mul", centred * 2, {}, bind=False)
+        variance = ctx.emit(node, "reduce_mean", squared, reduce, bind=False)[0]
+        eps = ctx.constant_tensor(f"{node.output[2]}/epsilon", np.array(epsilon, np.float32))
+        shifted = ctx.emit(node, "add", [variance, eps], {}, bind=False)
+        deviation = ctx.emit(node, "sqrt", shifted, {}, bind=False)
+        ctx.bind(node, 2, ctx.emit(node, "reciprocal", deviation, {}, bind=False)[0])
 
 
 def group_norm(ctx, node):
