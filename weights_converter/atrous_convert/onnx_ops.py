@@ -796,18 +796,66 @@ def gather(ctx, node):
     ctx.emit(node, "reshape", parts, {"shape": attr_ints(out_shape)})
 
 
+# Window attributes of a 1-D op and their 2-D form over an [N, C, 1, L] image.
+_LIFTED_ATTRIBUTES = {"strides": lambda v: [1] + v, "dilations": lambda v: [1] + v,
+                      "kernel_shape": lambda v: [1] + v, "output_padding": lambda v: [0] + v,
+                      "output_shape": lambda v: [1] + v, "pads": lambda v: [0, v[0], 0, v[1]]}
+
+
+def lift_1d(mapping):
+    """A 1-D Conv, ConvTranspose or pool ([N, C, L] data, [M, C/g, k] weights) runs as the 2-D op
+    on [N, C, 1, L] with every window attribute extended by a unit H axis, then reshapes back;
+    H = 1 with a unit kernel, stride, dilation and no padding along it is exactly the 1-D op."""
+    def lifted(ctx, node):
+        x = ctx.value(node, 0)
+        if x is None or len(x.shape) != 3:
+            return mapping(ctx, node)
+        from onnx import helper
+        from .onnx_import import Dynamic, _unique
+        ctx.float_input(node, 0)
+        copy = helper.make_node(node.op_type, list(node.input), list(node.output), name=node.name,
+                                domain=node.domain)
+        for attribute in node.attribute:
+            if attribute.name in _LIFTED_ATTRIBUTES:
+                value = _LIFTED_ATTRIBUTES[attribute.name](list(attribute.ints))
+                if attribute.name == "pads" and len(attribute.ints) != 2:
+                    raise ctx.fail(node, f"pads {list(attribute.ints)} for a 1-D window")
+                copy.attribute.append(helper.make_attribute(attribute.name, value))
+            else:
+                copy.attribute.append(attribute)
+        for i in range(len(node.input) if node.op_type in ("Conv", "ConvTranspose") else 1):
+            value = ctx.value(node, i)
+            if value is None or i == 2:  # the bias stays [M]
+                continue
+            name = _unique(f"{node.input[i]}/2d", ctx.taken)
+            shape = tuple(value.shape[:2]) + (1,) + tuple(value.shape[2:])
+            if isinstance(value, Dynamic):
+                index = ctx.emit(node, "reshape", [ctx.tensor(node, i)], {"shape": attr_ints(shape)},
+                                 bind=False)[0]
+                ctx.values[name] = Dynamic(index, value.dtype, shape)
+            else:
+                ctx.values[name] = value.reshape(shape)
+            copy.input[i] = name
+        copy.output[0] = _unique(f"{node.output[0]}/2d", ctx.taken)
+        mapping(ctx, copy)
+        result = ctx.values[copy.output[0]]
+        ctx.emit(node, "reshape", [result.index],
+                 {"shape": attr_ints(tuple(result.shape[:2]) + tuple(result.shape[3:]))})
+    return lifted
+
+
 HANDLERS = {
-    "Conv": conv, "AveragePool": pool, "MaxPool": pool,
+    "Conv": lift_1d(conv), "AveragePool": lift_1d(pool), "MaxPool": lift_1d(pool),
     "Relu": unary("relu"), "Sigmoid": unary("sigmoid"), "Tanh": unary("tanh"),
     "HardSwish": unary("hard_swish"), "HardSigmoid": hard_sigmoid, "Clip": clip,
     "Add": binary("add"), "Sub": binary("sub"), "Mul": binary("mul"), "Div": binary("div"),
-    "Concat": concat, "GlobalAveragePool": global_average_pool, "ReduceMean": reduce,
+    "Concat": concat, "GlobalAveragePool": lift_1d(global_average_pool), "ReduceMean": reduce,
     "BatchNormalization": batch_norm, "Softmax": softmax, "ArgMax": argmax, "Pad": pad,
     "Reshape": reshape, "Squeeze": squeeze_unsqueeze, "Unsqueeze": squeeze_unsqueeze,
     "Flatten": flatten, "Transpose": transpose, "Slice": slice_, "Gemm": gemm, "MatMul": matmul,
     "DepthToSpace": depth_to_space, "SpaceToDepth": space_to_depth, "Cast": cast,
     "Identity": identity, "Dropout": dropout, "Resize": resize, "Upsample": resize,
-    "ConvTranspose": conv_transpose, "Split": split,
+    "ConvTranspose": lift_1d(conv_transpose), "Split": split,
     "LeakyRelu": unary_with_attributes("leaky_relu"), "Elu": unary_with_attributes("elu"),
     "Selu": unary_with_attributes("selu"), "Gelu": gelu, "PRelu": prelu, "Pow": pow_,
     "Erf": unary("erf"), "Sqrt": unary("sqrt"), "Exp": unary("exp"), "Log": unary("log"),
