@@ -30,11 +30,16 @@ struct DepthwisePlan;
 struct DepthwiseTaps;
 struct DirectConvTile;
 
+struct GemvBlock;
+
 struct GemmKernels {
   // One K block of one column block against a range of panels (cpu/gemm.h).
   void (*block)(const GemmBlock& block);
+  // Blocks of a one-pixel product (cpu/gemm.h); null where the ISA has none (scalar).
+  void (*gemv)(const GemvBlock& block);
   int64_t tile_columns;  // columns per packed B tile (two vectors; 8 for scalar)
   const char* name;
+  const char* gemv_name;
 };
 
 struct DirectConvKernels {
