@@ -9,11 +9,24 @@
 
 namespace atrous {
 
+namespace {
+constexpr int64_t kPackPrefetchMinDepth = 64;
+}  // namespace
+
 int64_t PointwisePacker::pack(int64_t k0, int64_t depth, int64_t column0, int64_t count,
                               int64_t tile, float* dst, int32_t*) const {
   const int64_t tiles = (count + tile - 1) / tile;
+  // With more input channels than the hardware prefetcher follows streams (one per channel
+  // plane), the rows of the next column block are prefetched to L2 while this one is packed.
+  // Measured (bench_pointwise, CPU time, AVX-512): 120→40 @257×513 19.2 against 23.6 ms; with
+  // 40 channels prefetching made 40→240 slower (14.3 against 12.1 ms), so it stays off there.
+  const bool prefetch = depth > kPackPrefetchMinDepth;
   for (int64_t k = 0; k < depth; ++k) {
     const float* src = x_ + (k0 + k) * channel_stride_ + column0;
+    if (prefetch) {
+      const int64_t ahead = std::min(count, channel_stride_ - column0 - count);
+      for (int64_t i = 0; i < ahead; i += 16) __builtin_prefetch(src + count + i, 0, 1);
+    }
     for (int64_t t = 0; t < tiles; ++t) {
       const int64_t n = std::min(tile, count - t * tile);
       float* out = dst + (t * depth + k) * tile;
