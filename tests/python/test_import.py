@@ -158,6 +158,10 @@ def test_batch_norm_after_shared_conv_output_is_not_folded(atrous, workdir):
      "tf_half_pixel_for_nn"),
     ([node("Resize", ["x", "", "sc"], ["y"], name="rs", coordinate_transformation_mode="tf_crop_and_resize")],
      "tf_crop_and_resize"),
+    ([node("Resize", ["x", "", "sc"], ["y"], name="rs", mode="cubic", cubic_coeff_a=float("nan"))],
+     "node 'rs': cubic_coeff_a and roi must be finite"),
+    ([node("Resize", ["x", "", "tiny"], ["y"], name="rs", mode="linear", antialias=1)],
+     "antialias: a downscale by more than 32768"),
     ([node("AveragePool", ["x"], ["y"], name="ap", kernel_shape=[2, 2], dilations=[2, 2])],
      "average pooling with dilations"),
     ([node("Shape", ["x"], ["s"]), node("Cast", ["s"], ["sf"], to=TensorProto.FLOAT),
@@ -170,7 +174,8 @@ def test_batch_norm_after_shared_conv_output_is_not_folded(atrous, workdir):
      "unsupported ONNX operator: Det ×2 (opset 13; first node: 'det1')"),
 ])
 def test_unsupported_graphs_raise_and_write_nothing(nodes, message, tmp_path):
-    inits = {"sc": np.array([1, 1, 2, 2], np.float32), "pads": np.zeros(8, np.int64)}
+    inits = {"sc": np.array([1, 1, 2, 2], np.float32), "pads": np.zeros(8, np.int64),
+             "tiny": np.array([1, 1, 1e-6, 1], np.float32)}
     model = make_model(nodes, {"x": (1, 2, 4, 4)}, [nodes[-1].output[0]], inits, 13)
     out = tmp_path / "m.atrous"
     with pytest.raises(ConversionError) as info:

@@ -455,6 +455,17 @@ def resize(ctx, node):
     else:
         raise ctx.fail(node, "needs constant scales or sizes")
     attributes["sizes"] = attr_ints(out)
+    # What the IR op refuses, refused here with the node's name (docs/OPS.md, resize).
+    floats = [a.get("cubic_coeff_a", -0.75)] + list(attributes.get("roi", attr_floats([])).value)
+    if not all(math.isfinite(v) for v in floats) or math.isnan(a.get("extrapolation_value", 0.0)):
+        raise ctx.fail(node, "cubic_coeff_a and roi must be finite, extrapolation_value not NaN")
+    if "antialias" in attributes:
+        if "scales" in attributes:
+            ratios = [1 / s if s > 0 else math.inf for s in attributes["scales"].value]
+        else:
+            ratios = [shape[2 + k] / out[k] if out[k] > 0 else math.inf for k in range(2)]
+        if max(ratios) > 32768:
+            raise ctx.fail(node, "antialias: a downscale by more than 32768 is not supported")
     ctx.emit(node, "resize", [ctx.tensor(node, 0)], attributes)
 
 
