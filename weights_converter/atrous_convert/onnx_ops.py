@@ -151,12 +151,26 @@ def softmax(ctx, node):
 def argmax(ctx, node):
     a = ctx.attrs(node)
     rank = len(ctx.float_input(node, 0))
-    if a.get("select_last_index", 0):
-        raise ctx.fail(node, "select_last_index=1 is not supported (the IR keeps the first maximum)")
     axis = a.get("axis", 0)
-    ctx.emit(node, "argmax", [ctx.tensor(node, 0)],
-             {"axis": attr_int(axis + rank if axis < 0 else axis),
-              "keepdims": attr_int(a.get("keepdims", 1))})
+    axis = axis + rank if axis < 0 else axis
+    attributes = {"axis": attr_int(axis), "keepdims": attr_int(a.get("keepdims", 1))}
+    if not a.get("select_last_index", 0):
+        ctx.emit(node, "argmax", [ctx.tensor(node, 0)], attributes)
+        return
+    # The last maximum is the first one of the reversed axis, counted from the end: dim − 1 − k,
+    # computed in float32 (exact for dims up to 2^24) and cast back to int32.
+    dim = ctx.shape(node, 0)[axis] if 0 <= axis < rank else 0
+    if not 1 <= dim <= 1 << 24:
+        raise ctx.fail(node, f"select_last_index=1 over an axis of {dim} entries (1 to 2^24 are supported)")
+    limit = (1 << 63) - 1
+    reversed_ = ctx.emit(node, "slice", [ctx.tensor(node, 0)],
+                         {"starts": attr_ints([-1]), "ends": attr_ints([-limit]), "axes": attr_ints([axis]),
+                          "steps": attr_ints([-1])}, bind=False)
+    first = ctx.emit(node, "argmax", reversed_, attributes, bind=False)
+    as_float = ctx.emit(node, "cast", first, {"to": attr_string("float32")}, bind=False)[0]
+    last = ctx.constant_tensor(f"{node.output[0]}/last_index", np.array(dim - 1, np.float32))
+    counted = ctx.emit(node, "sub", [last, as_float], {}, bind=False)
+    ctx.emit(node, "cast", counted, {"to": attr_string("int32")})
 
 
 def pad(ctx, node):
@@ -345,6 +359,12 @@ def dropout(ctx, node):
     if (training is not None and bool(training)) or ctx.attrs(node).get("is_test", 1) == 0:
         raise ctx.fail(node, "training-mode dropout cannot run at inference")
     ctx.alias(node, ctx.value(node, 0))
+    if len(node.output) > 1 and node.output[1] and node.output[1] in ctx.consumed:
+        # At inference every element is kept: the bool mask (opset 10 on) is all true. Before
+        # opset 10 the mask has the data's type and no defined value (ONNX Runtime gives zeros).
+        if ctx.opset < 10:
+            raise ctx.fail(node, "the mask output before opset 10 has no defined value at inference")
+        ctx.alias(node, np.ones(ctx.shape(node, 0), np.bool_), output=1)
 
 
 _COORDINATE_MODES = ("align_corners", "half_pixel", "pytorch_half_pixel", "asymmetric",
@@ -435,6 +455,17 @@ def resize(ctx, node):
     else:
         raise ctx.fail(node, "needs constant scales or sizes")
     attributes["sizes"] = attr_ints(out)
+    # What the IR op refuses, refused here with the node's name (docs/OPS.md, resize).
+    floats = [a.get("cubic_coeff_a", -0.75)] + list(attributes.get("roi", attr_floats([])).value)
+    if not all(math.isfinite(v) for v in floats) or math.isnan(a.get("extrapolation_value", 0.0)):
+        raise ctx.fail(node, "cubic_coeff_a and roi must be finite, extrapolation_value not NaN")
+    if "antialias" in attributes:
+        if "scales" in attributes:
+            ratios = [1 / s if s > 0 else math.inf for s in attributes["scales"].value]
+        else:
+            ratios = [shape[2 + k] / out[k] if out[k] > 0 else math.inf for k in range(2)]
+        if max(ratios) > 32768:
+            raise ctx.fail(node, "antialias: a downscale by more than 32768 is not supported")
     ctx.emit(node, "resize", [ctx.tensor(node, 0)], attributes)
 
 
