@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "cpu/cpu_kernel.h"
+#include "cpu/pointwise_conv.h"
 
 namespace atrous {
 
@@ -290,11 +291,17 @@ CpuKernelPtr dense_conv_make_kernel(const Graph& graph, size_t index, const CpuK
     return nullptr;
   Activation activation;
   if (!activation_from_conv_attributes(node.attributes, &activation).ok()) return nullptr;
-  // Plain pointwise convs belong to cpu_make_pointwise_kernel.
+  // Plain pointwise convs belong to cpu_make_pointwise_kernel, except the small-plane
+  // expansions it leaves to the direct path (pointwise_prefers_direct).
   const bool pointwise = kernel[0] == 1 && kernel[1] == 1 && axes[0].stride == 1 &&
                          axes[1].stride == 1 && axes[0].pad_begin == 0 && axes[0].pad_end == 0 &&
                          axes[1].pad_begin == 0 && axes[1].pad_end == 0;
-  if (pointwise) return nullptr;
+  if (pointwise) {
+    if (!pointwise_prefers_direct(weight.shape[0], weight.shape[1], input[0] * input[1],
+                                  config.isa))
+      return nullptr;
+    if (path == DenseConvPath::dense_conv_path_auto) path = DenseConvPath::dense_conv_path_direct;
+  }
   const float* bias =
       has_bias ? static_cast<const float*>(graph.tensors[size_t(node.inputs[2])].data) : nullptr;
   std::unique_ptr<DenseConvKernel> conv(new DenseConvKernel());
