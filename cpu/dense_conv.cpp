@@ -13,7 +13,6 @@
 #include <vector>
 
 #include "cpu/cpu_kernel.h"
-#include "cpu/pointwise_conv.h"
 
 namespace atrous {
 
@@ -291,17 +290,11 @@ CpuKernelPtr dense_conv_make_kernel(const Graph& graph, size_t index, const CpuK
     return nullptr;
   Activation activation;
   if (!activation_from_conv_attributes(node.attributes, &activation).ok()) return nullptr;
-  // Plain pointwise convs belong to cpu_make_pointwise_kernel, except the small-plane
-  // expansions it leaves to the direct path (pointwise_prefers_direct).
+  // Plain pointwise convs belong to cpu_make_pointwise_kernel.
   const bool pointwise = kernel[0] == 1 && kernel[1] == 1 && axes[0].stride == 1 &&
                          axes[1].stride == 1 && axes[0].pad_begin == 0 && axes[0].pad_end == 0 &&
                          axes[1].pad_begin == 0 && axes[1].pad_end == 0;
-  if (pointwise) {
-    if (!pointwise_prefers_direct(weight.shape[0], weight.shape[1], input[0] * input[1],
-                                  config.isa))
-      return nullptr;
-    if (path == DenseConvPath::dense_conv_path_auto) path = DenseConvPath::dense_conv_path_direct;
-  }
+  if (pointwise) return nullptr;
   const float* bias =
       has_bias ? static_cast<const float*>(graph.tensors[size_t(node.inputs[2])].data) : nullptr;
   std::unique_ptr<DenseConvKernel> conv(new DenseConvKernel());

@@ -6,14 +6,11 @@
 #include <string>
 
 #include "cpu/cpu_kernel.h"
-#include "cpu/kernel_table.h"
 
 namespace atrous {
 
 namespace {
 constexpr int64_t kPackPrefetchMinDepth = 64;
-// Planes of at most this many pixels may go to the direct convolution (pointwise_prefers_direct).
-constexpr int64_t kDirectMaxPixels = 256;
 }  // namespace
 
 int64_t PointwisePacker::pack(int64_t k0, int64_t depth, int64_t column0, int64_t count,
@@ -113,12 +110,6 @@ bool is_pointwise_conv(const Graph& graph, const Node& node) {
          a.get_ints("pads", {0, 0, 0, 0}) == std::vector<int64_t>{0, 0, 0, 0};
 }
 
-bool pointwise_prefers_direct(int64_t out_channels, int64_t in_channels, int64_t pixels,
-                              CpuIsa isa) {
-  return pixels > 1 && pixels <= kDirectMaxPixels && out_channels >= 2 * in_channels &&
-         2 * out_channels > cpu_kernel_table(isa).direct_conv.block;
-}
-
 namespace {
 
 class PointwiseKernel : public CpuKernel {
@@ -152,18 +143,14 @@ CpuKernelPtr cpu_make_pointwise_kernel(const Graph& graph, size_t index,
   Activation activation;
   if (!activation_from_conv_attributes(node.attributes, &activation).ok()) return nullptr;
   const GraphTensor& weight = graph.tensors[size_t(node.inputs[1])];
-  const GraphTensor& input = graph.tensors[size_t(node.inputs[0])];
-  if (input.shape.size() == 4 &&
-      pointwise_prefers_direct(weight.shape[0], weight.shape[1], input.shape[2] * input.shape[3],
-                               config.isa))
-    return nullptr;  // cpu_make_dense_conv_kernel takes it
   const float* bias = node.inputs.size() > 2 && node.inputs[2] != kAbsentInput
                           ? static_cast<const float*>(graph.tensors[size_t(node.inputs[2])].data)
                           : nullptr;
   std::unique_ptr<PointwiseKernel> kernel(new PointwiseKernel());
   pointwise_plan(static_cast<const float*>(weight.data), bias, weight.shape[0], weight.shape[1],
                  activation, config.isa, &kernel->plan);
-  const bool single_pixel = input.shape.size() == 4 && input.shape[2] * input.shape[3] == 1;
+  const GraphTensor& x = graph.tensors[size_t(node.inputs[0])];
+  const bool single_pixel = x.shape.size() == 4 && x.shape[2] * x.shape[3] == 1;
   if (single_pixel) pointwise_plan_single_pixel(&kernel->plan);
   kernel->threads = std::max(1, config.threads);
   kernel->label = std::string("pointwise/") + (kernel->plan.gemv_packed.empty()

@@ -53,15 +53,4 @@ void pointwise_run(const PointwisePlan& plan, const float* x, int64_t pixels, fl
 // weights and bias.
 bool is_pointwise_conv(const Graph& graph, const Node& node);
 
-// Whether a pointwise conv is left to the dense family's direct convolution (output channels
-// in the lanes, each weight vector loaded once per tile of pixels): expansions (M ≥ 2·C) on
-// small planes, where the GEMM re-reads its weight panels for only a few column tiles.
-// Measured (bench_dense_conv, AVX-512, 1 thread, weights in cache): 160→960 @7×7 0.120
-// against 0.188 ms, 112→672 @14×14 0.224–0.229 against 0.296–0.299; the GEMM stays faster on
-// projections (960→160 @7×7 0.136–0.140 against 0.143–0.153) and on larger planes (40→240
-// @28×28 0.121 against 0.26). Inside MobileNetV3-Large, where these layers' weights come from
-// L3, the gain is smaller: its 9 such layers 1.70 against 1.74 ms per run (docs/CPU.md).
-bool pointwise_prefers_direct(int64_t out_channels, int64_t in_channels, int64_t pixels,
-                              CpuIsa isa);
-
 }  // namespace atrous

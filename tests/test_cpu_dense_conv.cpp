@@ -128,8 +128,6 @@ TEST_CASE("dense conv kernels match the reference conv", "[cpu]") {
       {34, 3, 17, 19, 5, 5, {2, 1}, {2, 3}, {4, 6, 4, 6}, ""},   // 5×5, strides (2, 1)
       {20, 3, 19, 21, 7, 7, {2, 2}, {}, {3, 3, 3, 3}, ""},       // 7×7 stride 2
       {40, 9, 12, 50, 3, 3, {1, 2}, {3, 1}, {3, 1, 3, 1}, ""},   // stride (1, 2), dilation 3
-      // A 1×1 expansion on a small plane, which the pointwise family leaves to this one.
-      {96, 16, 7, 7, 1, 1, {}, {}, {}, ""},
       // Enough input channels for several K blocks of the direct path (16 KiB of weights).
       {36, 70, 9, 13, 3, 3, {}, {2, 2}, {2, 2, 2, 2}, ""},
       // Rows wide enough that the direct path splits the image into bands of rows.
@@ -238,19 +236,6 @@ TEST_CASE("the dense conv family leaves depthwise, grouped and pointwise convs t
     REQUIRE(graph_infer_shapes(&graph).ok());
     INFO(r.why);
     CHECK(cpu_make_dense_conv_kernel(graph, 0, config) == nullptr);
-  }
-  // A 1×1 expansion on a small plane goes to the direct path, not the pointwise GEMM.
-  {
-    ConvCase expansion{96, 16, 7, 7, 1, 1, {}, {}, {}, ""};
-    Tensor x = testing::random_tensor({1, 16, 7, 7}, rng);
-    Tensor w = testing::random_tensor({96, 16, 1, 1}, rng);
-    Graph graph = conv_graph(conv_attributes(expansion, "none"), x, w, nullptr);
-    REQUIRE(graph_infer_shapes(&graph).ok());
-    CHECK(cpu_make_pointwise_kernel(graph, 0, config) == nullptr);
-    CpuKernelPtr taken = cpu_make_dense_conv_kernel(graph, 0, config);
-    REQUIRE(taken != nullptr);
-    if (config.isa != CpuIsa::cpu_isa_scalar)
-      CHECK(std::string(taken->name()).find("conv_direct") != std::string::npos);
   }
   // And it takes the 3×3 one-group conv of the same shapes.
   ConvCase dense{8, 4, 9, 9, 3, 3, {}, {}, {1, 1, 1, 1}, ""};
