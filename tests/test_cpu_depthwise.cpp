@@ -346,17 +346,16 @@ TEST_CASE("the depthwise kernel rejects tensors of other shapes with an error",
   CHECK_FALSE(kernel->run({&other.view()}, {&y_view}, nullptr, pool).ok());
 }
 
-// The several-rows interior (stride 1, 3×3 and 5×5 on wide planes) loads each input vector once
-// for every row it feeds; each output must still be the one-row path's sum, bit for bit.
-TEST_CASE("depthwise several-rows interior is bitwise equal to the one-row path",
-          "[cpu][depthwise]") {
-  const std::vector<Geometry> cases = {
-      {1, 3, 23, 203, 5, 5, 1, 1, 1, 1, {2, 2, 2, 2}, "explicit", true},
-      {1, 3, 17, 257, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, "explicit", true},
-      {1, 2, 14, 181, 5, 5, 1, 1, 1, 3, {1, 5, 3, 7}, "explicit", true},
-  };
+namespace {
+
+// Runs each case's plan, and the same plan with `fallback` applied (a faster path switched off),
+// on every ISA and several activations, and checks the two results bit for bit; `uses_path` says
+// whether the plan took the path under test (every SIMD ISA must, the scalar one has none).
+template <class UsesPath, class Fallback>
+void check_path_bitwise(const std::vector<Geometry>& cases, uint32_t seed, UsesPath uses_path,
+                        Fallback fallback) {
   const char* activations[] = {"none", "relu", "hard_swish", "sigmoid"};
-  std::mt19937 rng(44);
+  std::mt19937 rng(seed);
   for (const Geometry& g : cases) {
     Tensor x = testing::random_tensor({g.batch, g.channels, g.height, g.width}, rng);
     Tensor w = testing::random_tensor({g.channels, 1, g.kernel_h, g.kernel_w}, rng);
@@ -369,61 +368,55 @@ TEST_CASE("depthwise several-rows interior is bitwise equal to the one-row path"
         std::string label;
         REQUIRE(depthwise_plan_node(graph, 0, isa, &plan, &label));
         INFO(describe(g) << " act=" << act << " isa=" << cpu_isa_name(isa));
-        // Every SIMD ISA has the several-rows interior; the scalar one has none.
-        CHECK((plan.rows != nullptr) == (isa != CpuIsa::cpu_isa_scalar));
-        DepthwisePlan one_row = plan;
-        one_row.rows = nullptr;
-        std::vector<float> rows(size_t(shape_numel(y_shape)), NAN),
-            single(size_t(shape_numel(y_shape)), NAN);
-        ThreadPool pool(1);
-        depthwise_run(plan, x.f32(), g.batch, rows.data(), pool);
-        depthwise_run(one_row, x.f32(), g.batch, single.data(), pool);
+        CHECK(uses_path(plan) == (isa != CpuIsa::cpu_isa_scalar));
+        DepthwisePlan other = plan;
+        fallback(&other);
+        std::vector<float> fast(size_t(shape_numel(y_shape)), NAN),
+            slow(size_t(shape_numel(y_shape)), NAN);
+        ThreadPool pool(2);
+        depthwise_run(plan, x.f32(), g.batch, fast.data(), pool);
+        depthwise_run(other, x.f32(), g.batch, slow.data(), pool);
         size_t first = 0;
-        while (first < rows.size() && std::memcmp(&rows[first], &single[first], sizeof(float)) == 0)
+        while (first < fast.size() && std::memcmp(&fast[first], &slow[first], sizeof(float)) == 0)
           ++first;
-        INFO("first difference at " << first << " of " << rows.size() << " (column "
-                                    << (first < rows.size() ? int64_t(first) % y_shape[3] : -1)
+        INFO("first difference at " << first << " of " << fast.size() << " (column "
+                                    << (first < fast.size() ? int64_t(first) % y_shape[3] : -1)
                                     << ")");
-        CHECK(first == rows.size());
+        CHECK(first == fast.size());
       }
     }
   }
+}
+
+}  // namespace
+
+// The several-rows kernel (stride 1, 3×3 and 5×5 on wide planes) loads each input vector once
+// for every row it feeds; each output must still be the one-row path's sum, bit for bit.
+TEST_CASE("depthwise several-rows interior is bitwise equal to the one-row path",
+          "[cpu][depthwise]") {
+  check_path_bitwise(
+      {
+          {1, 3, 23, 203, 5, 5, 1, 1, 1, 1, {2, 2, 2, 2}, "explicit", true},
+          {1, 3, 17, 257, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, "explicit", true},
+          {1, 2, 14, 181, 5, 5, 1, 1, 1, 3, {1, 5, 3, 7}, "explicit", true},
+      },
+      44, [](const DepthwisePlan& plan) { return plan.rows != nullptr; },
+      [](DepthwisePlan* plan) { plan->rows = nullptr; });
 }
 
 // The channel-lanes path (small planes the several-rows kernel does not take) adds each pixel's
 // in-bounds taps in (ky, kx) order, a vector of channels at a time: bitwise the planes' own paths.
 TEST_CASE("depthwise channel-lanes path is bitwise equal to the per-plane paths",
           "[cpu][depthwise]") {
-  const std::vector<Geometry> cases = {
-      {2, 37, 9, 7, 5, 5, 1, 1, 2, 1, {4, 2, 4, 2}, "explicit", true},
-      {1, 40, 15, 13, 3, 3, 2, 2, 1, 1, {1, 0, 1, 1}, "explicit", true},
-      {1, 19, 20, 20, 3, 3, 1, 1, 2, 2, {2, 2, 2, 2}, "explicit", true},
-  };
-  const char* activations[] = {"none", "relu", "hard_swish", "sigmoid"};
-  std::mt19937 rng(45);
-  for (const Geometry& g : cases) {
-    Tensor x = testing::random_tensor({g.batch, g.channels, g.height, g.width}, rng);
-    Tensor w = testing::random_tensor({g.channels, 1, g.kernel_h, g.kernel_w}, rng);
-    Tensor b = testing::random_tensor({g.channels}, rng);
-    for (const char* act : activations) {
-      Graph graph = conv_graph(x, w, &b, conv_attributes(g, act));
-      const Shape y_shape = graph.tensors[size_t(graph.outputs[0])].shape;
-      for (CpuIsa isa : runnable_isas()) {
-        DepthwisePlan plan;
-        std::string label;
-        REQUIRE(depthwise_plan_node(graph, 0, isa, &plan, &label));
-        INFO(describe(g) << " act=" << act << " isa=" << cpu_isa_name(isa));
-        CHECK((plan.lanes != nullptr) == (isa != CpuIsa::cpu_isa_scalar));
-        DepthwisePlan planes = plan;
-        planes.lanes = nullptr;
-        planes.rows = nullptr;
-        std::vector<float> lanes(size_t(shape_numel(y_shape)), NAN),
-            per_plane(size_t(shape_numel(y_shape)), NAN);
-        ThreadPool pool(2);
-        depthwise_run(plan, x.f32(), g.batch, lanes.data(), pool);
-        depthwise_run(planes, x.f32(), g.batch, per_plane.data(), pool);
-        CHECK(std::memcmp(lanes.data(), per_plane.data(), lanes.size() * sizeof(float)) == 0);
-      }
-    }
-  }
+  check_path_bitwise(
+      {
+          {2, 37, 9, 7, 5, 5, 1, 1, 2, 1, {4, 2, 4, 2}, "explicit", true},
+          {1, 40, 15, 13, 3, 3, 2, 2, 1, 1, {1, 0, 1, 1}, "explicit", true},
+          {1, 19, 20, 20, 3, 3, 1, 1, 2, 2, {2, 2, 2, 2}, "explicit", true},
+      },
+      45, [](const DepthwisePlan& plan) { return plan.lanes != nullptr; },
+      [](DepthwisePlan* plan) {
+        plan->lanes = nullptr;
+        plan->rows = nullptr;
+      });
 }

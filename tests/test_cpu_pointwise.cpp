@@ -32,6 +32,16 @@ Tensor reference_pointwise(const Tensor& x, const Tensor& w, const Tensor& b,
   return y;
 }
 
+// The fused activation a conv with `activation` = name carries (clip on [−0.25, 0.5]).
+Activation named_activation(const char* name) {
+  AttributeMap attributes;
+  attributes.set_string("activation", name);
+  if (std::string(name) == "clip") attributes.set_floats("activation_params", {-0.25, 0.5});
+  Activation activation;
+  REQUIRE(activation_from_conv_attributes(attributes, &activation).ok());
+  return activation;
+}
+
 }  // namespace
 
 TEST_CASE("pointwise conv kernels match the reference conv", "[cpu]") {
@@ -53,11 +63,7 @@ TEST_CASE("pointwise conv kernels match the reference conv", "[cpu]") {
     Tensor b = testing::random_tensor({c.filters}, rng);
     for (const char* act_name : activations) {
       Tensor expected = reference_pointwise(x, w, b, act_name);
-      AttributeMap attributes;
-      attributes.set_string("activation", act_name);
-      if (std::string(act_name) == "clip") attributes.set_floats("activation_params", {-0.25, 0.5});
-      Activation activation;
-      REQUIRE(activation_from_conv_attributes(attributes, &activation).ok());
+      const Activation activation = named_activation(act_name);
       for (CpuIsa isa : runnable_isas()) {
         PointwisePlan plan;
         pointwise_plan(w.f32(), b.f32(), c.filters, c.channels, activation, isa, &plan);
@@ -128,11 +134,7 @@ TEST_CASE("pointwise one-pixel product is bitwise the GEMM's", "[cpu]") {
     Tensor w = testing::random_tensor({c.filters, c.channels, 1, 1}, rng);
     Tensor b = testing::random_tensor({c.filters}, rng);
     for (const char* act_name : activations) {
-      AttributeMap attributes;
-      attributes.set_string("activation", act_name);
-      if (std::string(act_name) == "clip") attributes.set_floats("activation_params", {-0.25, 0.5});
-      Activation activation;
-      REQUIRE(activation_from_conv_attributes(attributes, &activation).ok());
+      const Activation activation = named_activation(act_name);
       for (CpuIsa isa : runnable_isas()) {
         PointwisePlan gemm;
         pointwise_plan(w.f32(), b.f32(), c.filters, c.channels, activation, isa, &gemm);
