@@ -2,7 +2,8 @@
 """Cycles per inner-loop iteration of the NEON kernels on modelled ARM cores (llvm-mca).
 
 Kernels: the gemm tile (pointwise, implicit-GEMM convolutions and the fused blocks), the
-depthwise band and row loops (also in the fused blocks) and the direct dense convolution.
+depthwise band, row, several-rows and channel-lanes loops (the first two also in the fused
+blocks), the one-pixel gemv and the direct dense convolution.
 
 Compiles the aarch64 kernel translation units to assembly with the cross compiler and the
 project's Release flags, finds every innermost loop (a label and the conditional branch back to
@@ -29,6 +30,13 @@ KERNELS = [
     ("gemm 6x8 (pointwise, dense conv)", "cpu/kernels_neon.cpp", r"atrous::gemm_block<", True),
     ("depthwise band", "cpu/kernels_neon.cpp", r"atrous::depthwise_band<", True),
     ("depthwise row", "cpu/kernels_neon.cpp", r"atrous::depthwise_row<", True),
+    # The several-rows kernel (4 output rows × 2 vectors, 3×3 and 5×5 fully unrolled; its
+    # epilogue's activation switch puts labels in the column loop, so its largest straight run
+    # of FMAs, one block of 4 × 8 outputs, is analysed as the iteration) and the channel-lanes
+    # path (small planes, 4 pixels × a vector of channels per step).
+    ("depthwise 4 rows", "cpu/kernels_neon.cpp", r"atrous::depthwise_rows(_k)?<", True),
+    ("depthwise lanes", "cpu/kernels_neon.cpp", r"atrous::depthwise_lanes<", True),
+    ("gemv (one-pixel 1x1)", "cpu/kernels_neon.cpp", r"atrous::gemv_block<", True),
     # The direct convolution's full tile (1 row × 6 pixels × 4 vectors, stride-1 and strided
     # forms); the stacked-row variants for narrow border segments are left out.
     ("direct conv 6x16", "cpu/kernels_neon.cpp", r"atrous::direct_conv_tile_fixed<xsimd::neon64, 1, 6, 4, ", True),
@@ -90,6 +98,23 @@ def innermost_loops(body):
     return loops
 
 
+def largest_block(body):
+    """The longest run of instructions without a label or branch that holds vector FMAs."""
+    best, current = [], []
+    for line in body:
+        text = line.strip()
+        if LABEL_RE.match(line) or BRANCH_RE.match(line) or re.match(r"^(b|ret|br)\b", text):
+            if sum(bool(FMA_RE.match(x)) for x in current) > sum(bool(FMA_RE.match(x)) for x in best):
+                best = current
+            current = []
+            continue
+        if text and not text.startswith((".", "//", "#")):
+            current.append(text)
+    if sum(bool(FMA_RE.match(x)) for x in current) > sum(bool(FMA_RE.match(x)) for x in best):
+        best = current
+    return [best] if best else []
+
+
 def mca(instructions, cpu, iterations=400):
     with tempfile.NamedTemporaryFile("w", suffix=".s", delete=False) as f:
         f.write("\n".join(instructions) + "\n")
@@ -147,8 +172,11 @@ def main():
                 continue
             short = re.sub(r"\(.*", "", name).replace("atrous::", "").replace("void ", "")
             short = short.replace("<xsimd::neon64>", "").replace("xsimd::neon64, ", "")
-            for index, loop in enumerate(l for l in innermost_loops(body)
-                                         if sum(bool(FMA_RE.match(x)) for x in l) >= 4):
+            loops = [l for l in innermost_loops(body) if sum(bool(FMA_RE.match(x)) for x in l) >= 4]
+            if not loops and label == "depthwise 4 rows":
+                loops = [l for l in largest_block(body)
+                         if sum(bool(FMA_RE.match(x)) for x in l) >= 4]
+            for index, loop in enumerate(loops):
                 found = True
                 fmas = sum(bool(FMA_RE.match(x)) for x in loop)
                 row = "| %s | `%s` | %d | %d | %d |" % (label, short, index, len(loop), fmas)
