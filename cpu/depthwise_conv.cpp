@@ -300,7 +300,6 @@ class RowWorkspace {
     return taps;
   }
 
- private:
   bool split_rows() const {
     return plan_.axes[1].stride > 1 && plan_.interior_end > plan_.interior_begin;
   }
