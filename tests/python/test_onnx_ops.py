@@ -55,6 +55,14 @@ CONV_CASES = [
          X4, inits={"W": w(2, 3, 1, 1)}),
     case("conv_1x7", 13, [node("Conv", ["x", "W", "B"], ["y"], pads=[0, 3, 0, 3])], X4,
          inits={"W": w(3, 3, 1, 7), "B": w(3)}),
+    # 1-D (ECA attention's Conv1d over the channel axis): a 2-D conv over [N, C, 1, L]
+    case("conv1d_eca_pad", 17, [node("Conv", ["x", "W"], ["y"], pads=[2, 2], kernel_shape=[5])],
+         {"x": (1, 1, 24)}, inits={"W": w(1, 1, 5)}),
+    case("conv1d_strided_dilated_grouped_bias", 13,
+         [node("Conv", ["x", "W", "B"], ["y"], group=2, strides=[2], dilations=[2], pads=[1, 3])],
+         {"x": (2, 4, 19)}, inits={"W": w(6, 2, 3), "B": w(6)}),
+    case("conv1d_same_upper", 13, [node("Conv", ["x", "W"], ["y"], strides=[2], auto_pad="SAME_UPPER")],
+         {"x": (1, 3, 10)}, inits={"W": w(2, 3, 4)}),
 ]
 
 ACTIVATION_CASES = [

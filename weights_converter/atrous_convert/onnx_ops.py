@@ -37,6 +37,8 @@ def _window_attributes(ctx, node, kernel_rank=2):
 
 def conv(ctx, node):
     a = ctx.attrs(node)
+    if len(ctx.shape(node, 0)) == 3:
+        return _conv_1d(ctx, node)
     ctx.float_input(node, 0, rank=4)
     w_shape = ctx.shape(node, 1)
     if len(w_shape) != 4:
@@ -47,6 +49,37 @@ def conv(ctx, node):
     attributes["dilations"] = attr_ints(a.get("dilations", [1, 1]))
     attributes["group"] = attr_int(a.get("group", 1))
     ctx.emit(node, "conv", [ctx.tensor(node, i) for i in range(min(3, len(node.input)))], attributes)
+
+
+def _conv_1d(ctx, node):
+    """A 1-D convolution ([N, C, L] input, e.g. ECA's channel attention) as the 2-D one over
+    [N, C, 1, L] with a [O, I/g, 1, k] kernel: every window attribute gains a neutral leading
+    axis (stride 1, dilation 1, no padding), so the sums are the same products in the same order."""
+    a = ctx.attrs(node)
+    shape = ctx.float_input(node, 0, rank=3)
+    weights = ctx.constant(node, 1, "weights")
+    if weights.ndim != 3:
+        raise ctx.fail(node, f"weights of shape {list(weights.shape)} for a rank-3 input")
+    if "kernel_shape" in a and list(a["kernel_shape"]) != list(weights.shape[2:]):
+        raise ctx.fail(node, f"kernel_shape {a['kernel_shape']} disagrees with weights {list(weights.shape)}")
+    auto_pad = a.get("auto_pad", "NOTSET")
+    if auto_pad not in _AUTO_PAD:
+        raise ctx.fail(node, f"unknown auto_pad '{auto_pad}'")
+    strides, dilations = a.get("strides", [1]), a.get("dilations", [1])
+    pads = a.get("pads", [0, 0])
+    if len(strides) != 1 or len(dilations) != 1 or len(pads) != 2:
+        raise ctx.fail(node, "window attributes of the wrong length for a 1-D convolution")
+    attributes = {"strides": attr_ints([1, strides[0]]), "dilations": attr_ints([1, dilations[0]]),
+                  "auto_pad": attr_string(_AUTO_PAD[auto_pad]), "group": attr_int(a.get("group", 1))}
+    if auto_pad == "NOTSET":
+        attributes["pads"] = attr_ints([0, pads[0], 0, pads[1]])
+    planar = ctx.emit(node, "reshape", [ctx.tensor(node, 0)],
+                      {"shape": attr_ints([shape[0], shape[1], 1, shape[2]])}, bind=False)[0]
+    kernel = ctx.constant_tensor(f"{node.input[1]}/2d", weights.reshape(*weights.shape[:2], 1, weights.shape[2]))
+    inputs = [planar, kernel] + ([ctx.tensor(node, 2)] if len(node.input) > 2 and node.input[2] else [])
+    out = ctx.emit(node, "conv", inputs, attributes, bind=False)[0]
+    out_shape = ctx.ir.tensors[out].shape
+    ctx.emit(node, "reshape", [out], {"shape": attr_ints([out_shape[0], out_shape[1], out_shape[3]])})
 
 
 def pool(ctx, node):
