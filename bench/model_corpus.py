@@ -14,7 +14,9 @@ A model that does not match gets one status, the first stage that failed:
   convert    atrous_convert refused it (the unsupported ops and their counts are recorded)
   reference  ONNX Runtime could not run the exported file
   runtime    `atrous run` failed
-  mismatch   it ran, but an output's relative L2 error is above 1e-5
+  mismatch   it ran, but an output's relative L2 error is above 1e-5 (then both atrous and ONNX
+             Runtime are also compared with PyTorch's output in float64, which tells an
+             ill-conditioned random-weight net from a wrong result)
 
 Results go to DIR/results.json (one entry per model, written after each model, so an interrupted
 run resumes where it stopped) and DIR/summary.md; the .onnx exports are cached in DIR/onnx/ and
@@ -128,6 +130,15 @@ def export(model, path: str, size: Tuple[int, int]) -> None:
     os.replace(tmp, path)
 
 
+def float64_output(source: str, name: str, seed: int, x: np.ndarray) -> np.ndarray:
+    """The model's output computed by PyTorch in float64: the yardstick when two float32
+    implementations disagree (a random-weight net can amplify rounding differences)."""
+    import torch
+    model = build(source, name, seed).double()
+    with torch.no_grad():
+        return model(torch.from_numpy(x).double()).numpy()
+
+
 def run_onnxruntime(path: str, feeds: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
     import onnxruntime
     options = onnxruntime.SessionOptions()
@@ -194,6 +205,12 @@ def run_model(source: str, name: str, work_dir: str, atrous: str, seed: int = 0,
         result["status"] = "matched" if result["rel_l2"] <= TOLERANCE else "mismatch"
         if result["status"] == "mismatch":
             result["reason"] = f"relative L2 {result['rel_l2']:.3g} > {TOLERANCE:g}"
+            if len(expected) == 1:
+                exact = float64_output(source, name, seed, x)
+                result["ort_vs_float64"] = relative_l2(next(iter(expected.values())), exact)
+                result["atrous_vs_float64"] = relative_l2(next(iter(actual.values())), exact)
+                result["reason"] += (f"; against PyTorch in float64: atrous {result['atrous_vs_float64']:.3g}, "
+                                     f"ONNX Runtime {result['ort_vs_float64']:.3g}")
     except Exception as error:  # recorded; the corpus goes on with the next model
         result["status"] = stage
         result["reason"] = first_line(error)

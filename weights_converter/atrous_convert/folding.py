@@ -212,7 +212,30 @@ def _expand(c: FoldContext):
     return np.broadcast_to(x, shape).copy()
 
 
+def _batch_norm(c: FoldContext):
+    """BatchNormalization of a constant. In training mode (training_mode=1 from opset 14; extra
+    outputs before it) it normalizes with the input's own statistics over every axis but 1: timm's
+    weight-standardized convolutions (StdConv2d) export that on their weights. Computed in float64."""
+    x, scale, bias, mean, var = (c.input(i).astype(np.float64) for i in range(5))
+    epsilon, momentum = c.attrs.get("epsilon", 1e-5), c.attrs.get("momentum", 0.9)
+    training = c.attrs.get("training_mode", 0) if c.opset >= 14 else len(c.node.output) > 1
+    channel = [-1 if axis == 1 else 1 for axis in range(x.ndim)]
+    if training:
+        axes = tuple(axis for axis in range(x.ndim) if axis != 1)
+        batch_mean, batch_var = x.mean(axis=axes), x.var(axis=axes)
+    else:
+        batch_mean, batch_var = mean, var
+    y = (x - batch_mean.reshape(channel)) / np.sqrt(batch_var.reshape(channel) + epsilon) \
+        * scale.reshape(channel) + bias.reshape(channel)
+    results = [y.astype(c.input(0).dtype)]
+    if training:
+        results += [(mean * momentum + batch_mean * (1 - momentum)).astype(c.input(3).dtype),
+                    (var * momentum + batch_var * (1 - momentum)).astype(c.input(4).dtype)]
+    return results
+
+
 EVALUATORS: Dict[str, Callable[[FoldContext], object]] = {
+    "BatchNormalization": _batch_norm,
     "Constant": _constant,
     "Identity": lambda c: c.input(0),
     "Dropout": lambda c: c.input(0),
