@@ -50,6 +50,7 @@ CASES = [
      {"a": i64(1, 2, 3), "b": i64(1, 5, 3)}, I64),
     ("reduce_prod_keepdims0", 13, [node("ReduceProd", ["s"], ["y"], keepdims=0)], {"s": i64(2, 3, 4)}, I64),
     ("reduce_sum13_axes_input", 13, [node("ReduceSum", ["d", "a"], ["y"])], {"d": DATA, "a": i64(1)}, None),
+    ("eye_like_dtype_k", 13, [node("EyeLike", ["d"], ["y"], k=1, dtype=TensorProto.INT64)], {"d": DATA[0]}, I64),
     ("identity_of_initializer", 13, [node("Identity", ["d"], ["y"])], {"d": DATA}, None),
     ("min_max_variadic", 13, [node("Max", ["d", "z"], ["m"]), node("Min", ["m", "o"], ["y"])],
      {"d": DATA, "z": np.float32(0).reshape(()), "o": np.full((4,), 3, np.float32)}, None),

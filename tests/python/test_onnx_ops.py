@@ -114,6 +114,9 @@ SHAPE_CASES = [
     case("pad13_edge", 13, [node("Pad", ["x", "p"], ["y"], mode="edge")], X4, inits={"p": i64(0, 0, 2, 1, 0, 0, 1, 3)}),
     case("pad13_negative_crop", 13, [node("Pad", ["x", "p"], ["y"])], X4, inits={"p": i64(0, 0, -1, 0, 0, 0, 2, -2)}),
     case("pad2_attributes", 2, [node("Pad", ["x"], ["y"], pads=[0, 0, 1, 1, 0, 0, 1, 1], value=-2.0)], X4),
+    # EyeLike of a run-time tensor: only its shape matters, so it becomes a constant
+    case("eye_like_of_runtime_tensor", 17, [node("EyeLike", ["x"], ["e"], k=-2), node("Mul", ["x", "e"], ["m"]),
+                                            node("Add", ["m", "x"], ["y"])], {"x": (5, 7)}),
 ]
 
 POOL_CASES = [

@@ -212,6 +212,21 @@ def _expand(c: FoldContext):
     return np.broadcast_to(x, shape).copy()
 
 
+# Ops whose output depends only on the input's shape (known statically), so they become constants
+# even where the input is computed at run time.
+SHAPE_ONLY = ("Shape", "Size", "EyeLike")
+
+
+def eye_like(shape, dtype: np.dtype, attrs: dict) -> np.ndarray:
+    """EyeLike: ones on diagonal k of a 2-D tensor of `shape`, in `dtype` unless the attribute
+    says otherwise (timm's bottleneck attention builds its relative-position masks with it)."""
+    if len(shape) != 2:
+        raise ConversionError(f"EyeLike needs a 2-D input, not shape {list(shape)}")
+    if "dtype" in attrs:
+        dtype = helper.tensor_dtype_to_np_dtype(attrs["dtype"])
+    return np.eye(shape[0], shape[1], k=int(attrs.get("k", 0)), dtype=dtype)
+
+
 def _batch_norm(c: FoldContext):
     """BatchNormalization of a constant. In training mode (training_mode=1 from opset 14; extra
     outputs before it) it normalizes with the input's own statistics over every axis but 1: timm's
@@ -236,6 +251,7 @@ def _batch_norm(c: FoldContext):
 
 EVALUATORS: Dict[str, Callable[[FoldContext], object]] = {
     "BatchNormalization": _batch_norm,
+    "EyeLike": lambda c: eye_like(c.input(0).shape, c.input(0).dtype, c.attrs),
     "Constant": _constant,
     "Identity": lambda c: c.input(0),
     "Dropout": lambda c: c.input(0),
