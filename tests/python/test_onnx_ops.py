@@ -159,6 +159,15 @@ MATRIX_CASES = [
     case("gemm_trans_a", 11, [node("Gemm", ["a", "B"], ["y"], transA=1)], {"a": (6, 2)}, inits={"B": w(6, 5)}),
     case("matmul_constant", 13, [node("MatMul", ["a", "B"], ["y"])], {"a": (2, 3, 4)}, inits={"B": w(4, 5)}),
     case("matmul_batched_dynamic", 13, [node("MatMul", ["a", "b"], ["y"])], {"a": (1, 2, 3, 4), "b": (1, 2, 4, 6)}),
+    # Einsum: MaxViT's attention products, a permuted output, a constant operand, implicit output
+    case("einsum_attention_scores", 12, [node("Einsum", ["q", "k"], ["y"], equation="bghid,bghjd->bghij")],
+         {"q": (1, 2, 3, 5, 4), "k": (1, 2, 3, 6, 4)}),
+    case("einsum_attention_values", 12, [node("Einsum", ["a", "v"], ["y"], equation="bghij, bghjd -> bghid")],
+         {"a": (1, 2, 3, 5, 6), "v": (1, 2, 3, 6, 4)}),
+    case("einsum_permuted_output_constant", 17, [node("Einsum", ["x", "W"], ["y"], equation="nchw,kc->nwkh")],
+         {"x": (2, 3, 4, 5)}, inits={"W": w(6, 3)}),
+    case("einsum_implicit_outer", 12, [node("Einsum", ["a", "b"], ["y"], equation="ij,k")], {"a": (2, 3), "b": (4,)}),
+    case("einsum_transpose", 12, [node("Einsum", ["x"], ["y"], equation="abc->cab")], {"x": (2, 3, 4)}),
 ]
 
 
