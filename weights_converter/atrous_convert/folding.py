@@ -227,6 +227,22 @@ def eye_like(shape, dtype: np.dtype, attrs: dict) -> np.ndarray:
     return np.eye(shape[0], shape[1], k=int(attrs.get("k", 0)), dtype=dtype)
 
 
+def _scatter_nd(c: FoldContext):
+    """ScatterND of constants (torchvision's Swin builds its shifted-window mask by slice
+    assignment, which exports as ScatterND)."""
+    data, indices, updates = c.input(0).copy(), c.input(1).astype(np.int64), c.input(2)
+    depth = indices.shape[-1]
+    where = tuple(indices.reshape(-1, depth).T)
+    updates = updates.reshape((-1,) + data.shape[depth:])
+    reduction = c.attrs.get("reduction", "none")
+    if reduction == "none":
+        data[where] = updates
+    else:
+        ufunc = {"add": np.add, "mul": np.multiply, "max": np.maximum, "min": np.minimum}[reduction]
+        ufunc.at(data, where, updates)
+    return data
+
+
 def _batch_norm(c: FoldContext):
     """BatchNormalization of a constant. In training mode (training_mode=1 from opset 14; extra
     outputs before it) it normalizes with the input's own statistics over every axis but 1: timm's
@@ -252,6 +268,7 @@ def _batch_norm(c: FoldContext):
 EVALUATORS: Dict[str, Callable[[FoldContext], object]] = {
     "BatchNormalization": _batch_norm,
     "EyeLike": lambda c: eye_like(c.input(0).shape, c.input(0).dtype, c.attrs),
+    "ScatterND": _scatter_nd,
     "Constant": _constant,
     "Identity": lambda c: c.input(0),
     "Dropout": lambda c: c.input(0),
