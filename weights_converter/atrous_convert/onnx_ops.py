@@ -401,8 +401,12 @@ def identity(ctx, node):
 
 
 def dropout(ctx, node):
+    """Inference Dropout is the identity; so is a training-mode one with ratio 0 (the scale
+    1/(1 − ratio) is 1 and nothing is dropped), as torchvision's Swin exports its attention dropout."""
     training = ctx.constant(node, 2, "training_mode")
-    if (training is not None and bool(training)) or ctx.attrs(node).get("is_test", 1) == 0:
+    ratio = ctx.constant(node, 1, "ratio")
+    dropping = ratio is None or float(np.asarray(ratio).reshape(())) != 0
+    if dropping and ((training is not None and bool(training)) or ctx.attrs(node).get("is_test", 1) == 0):
         raise ctx.fail(node, "training-mode dropout cannot run at inference")
     ctx.alias(node, ctx.value(node, 0))
 
