@@ -339,6 +339,8 @@ Status CudaExecutorImpl::plan_pool(const Node& node, Step* step) {
 Status CudaExecutorImpl::plan_resize(const Node& node, Step* step) {
   const GraphTensor& x = graph_.tensors[size_t(node.inputs[0])];
   const GraphTensor& y = graph_.tensors[size_t(node.outputs[0])];
+  // Cubic, antialiased and cropping resizes stay host steps (the reference implementation).
+  if (!resize_has_two_taps(node.attributes, TensorDesc{x.dtype, x.shape})) return Status::success();
   ResizeTaps taps;
   ATROUS_RETURN_IF_ERROR(resize_taps(node.attributes, TensorDesc{x.dtype, x.shape}, &taps));
   const bool linear = taps.linear;

@@ -70,7 +70,13 @@
   X(softsign)             \
   X(mish)                 \
   X(celu)                 \
-  X(thresholded_relu)
+  X(thresholded_relu)     \
+  X(less_or_equal)        \
+  X(greater_or_equal)     \
+  X(logical_not)          \
+  X(logical_and)          \
+  X(logical_or)           \
+  X(logical_xor)
 
 namespace atrous {
 

@@ -1,7 +1,9 @@
-// equal, less, greater: float32 comparisons with NumPy broadcasting, uint8 (0/1) output (the IR
-// has no bool; ONNX bool tensors are stored as uint8). where: condition (uint8, non-zero = true)
-// selects X or Y, all three broadcast together. cast: element conversion between float32, int32,
-// int64 and uint8.
+// equal, less, greater, less_or_equal, greater_or_equal: float32 comparisons with NumPy
+// broadcasting, uint8 (0/1) output (the IR has no bool; ONNX bool tensors are stored as uint8).
+// logical_not, logical_and, logical_or, logical_xor: uint8 inputs read as bools (non-zero is
+// true), broadcast like the comparisons, uint8 0/1 output. where: condition (uint8, non-zero =
+// true) selects X or Y, all three broadcast together. cast: element conversion between float32,
+// int32, int64 and uint8.
 //
 // Comparisons follow IEEE-754 (NaN compares unequal and unordered). cast from float to an integer
 // type truncates toward zero; ONNX leaves NaN and out-of-range values undefined, and the oracle
@@ -59,6 +61,31 @@ Status compare_reference(const std::vector<const TensorView*>& inputs,
   const Shape* shapes[2] = {&inputs[0]->shape, &inputs[1]->shape};
   broadcast_walk(outputs[0]->shape, shapes, [&](int64_t o, const int64_t* offsets) {
     y[o] = compare(a[offsets[0]], b[offsets[1]]) ? 1 : 0;
+  });
+  return Status::success();
+}
+
+Status logical_infer(const char* op, const std::vector<const TensorDesc*>& inputs,
+                     std::vector<TensorDesc>* outputs) {
+  ATROUS_RETURN_IF_ERROR(check_dtype(op, "input A", *inputs[0], DType::dtype_u8));
+  Shape shape = inputs[0]->shape;
+  if (inputs.size() > 1) {
+    ATROUS_RETURN_IF_ERROR(check_dtype(op, "input B", *inputs[1], DType::dtype_u8));
+    ATROUS_RETURN_IF_ERROR(broadcast_shapes(op, inputs[0]->shape, inputs[1]->shape, &shape));
+  }
+  outputs->push_back(TensorDesc{DType::dtype_u8, shape});
+  return Status::success();
+}
+
+template <typename Logic>
+Status logical_reference(const std::vector<const TensorView*>& inputs,
+                         const std::vector<TensorView*>& outputs, Logic logic) {
+  const uint8_t* a = inputs[0]->u8();
+  const uint8_t* b = inputs[1]->u8();
+  uint8_t* y = outputs[0]->u8();
+  const Shape* shapes[2] = {&inputs[0]->shape, &inputs[1]->shape};
+  broadcast_walk(outputs[0]->shape, shapes, [&](int64_t o, const int64_t* offsets) {
+    y[o] = logic(a[offsets[0]] != 0, b[offsets[1]] != 0) ? 1 : 0;
   });
   return Status::success();
 }
@@ -128,8 +155,40 @@ T to_integer(double v) {
 ATROUS_DEFINE_COMPARE_OP(equal, a == b)
 ATROUS_DEFINE_COMPARE_OP(less, a < b)
 ATROUS_DEFINE_COMPARE_OP(greater, a > b)
+ATROUS_DEFINE_COMPARE_OP(less_or_equal, a <= b)
+ATROUS_DEFINE_COMPARE_OP(greater_or_equal, a >= b)
 
 #undef ATROUS_DEFINE_COMPARE_OP
+
+#define ATROUS_DEFINE_LOGICAL_OP(NAME, EXPRESSION)                                           \
+  Status NAME##_infer(const AttributeMap&, const std::vector<const TensorDesc*>& inputs,     \
+                      std::vector<TensorDesc>* outputs) {                                    \
+    return logical_infer(#NAME, inputs, outputs);                                            \
+  }                                                                                          \
+  Status NAME##_reference(const AttributeMap&, const std::vector<const TensorView*>& inputs, \
+                          const std::vector<TensorView*>& outputs) {                         \
+    return logical_reference(inputs, outputs, [](bool a, bool b) { return EXPRESSION; });    \
+  }
+
+ATROUS_DEFINE_LOGICAL_OP(logical_and, a&& b)
+ATROUS_DEFINE_LOGICAL_OP(logical_or, a || b)
+ATROUS_DEFINE_LOGICAL_OP(logical_xor, a != b)
+
+#undef ATROUS_DEFINE_LOGICAL_OP
+
+Status logical_not_infer(const AttributeMap&, const std::vector<const TensorDesc*>& inputs,
+                         std::vector<TensorDesc>* outputs) {
+  return logical_infer("logical_not", inputs, outputs);
+}
+
+Status logical_not_reference(const AttributeMap&, const std::vector<const TensorView*>& inputs,
+                             const std::vector<TensorView*>& outputs) {
+  const uint8_t* x = inputs[0]->u8();
+  uint8_t* y = outputs[0]->u8();
+  const int64_t count = outputs[0]->numel();
+  for (int64_t i = 0; i < count; ++i) y[i] = x[i] == 0 ? 1 : 0;
+  return Status::success();
+}
 
 Status where_infer(const AttributeMap&, const std::vector<const TensorDesc*>& inputs,
                    std::vector<TensorDesc>* outputs) {

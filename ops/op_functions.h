@@ -19,7 +19,8 @@
 //   expand.cpp          expand
 //   reduce.cpp          (also) reduce_max, reduce_min, reduce_sum, reduce_prod, reduce_l2
 //   normalize.cpp       normalize
-//   compare_where.cpp   equal, less, greater, where, cast
+//   compare_where.cpp   equal, less, greater, less_or_equal, greater_or_equal, where, cast,
+//                       logical_not, logical_and, logical_or, logical_xor
 #pragma once
 
 #include <cstdint>
@@ -99,6 +100,12 @@ ATROUS_DECLARE_OP(softsign)
 ATROUS_DECLARE_OP(mish)
 ATROUS_DECLARE_OP(celu)
 ATROUS_DECLARE_OP(thresholded_relu)
+ATROUS_DECLARE_OP(less_or_equal)
+ATROUS_DECLARE_OP(greater_or_equal)
+ATROUS_DECLARE_OP(logical_not)
+ATROUS_DECLARE_OP(logical_and)
+ATROUS_DECLARE_OP(logical_or)
+ATROUS_DECLARE_OP(logical_xor)
 
 #undef ATROUS_DECLARE_OP
 

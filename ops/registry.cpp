@@ -77,6 +77,12 @@ constexpr OpDefinition kDefinitions[] = {
     ATROUS_OP(mish, 1, 1),
     ATROUS_OP(celu, 1, 1),
     ATROUS_OP(thresholded_relu, 1, 1),
+    ATROUS_OP(less_or_equal, 2, 2),
+    ATROUS_OP(greater_or_equal, 2, 2),
+    ATROUS_OP(logical_not, 1, 1),
+    ATROUS_OP(logical_and, 2, 2),
+    ATROUS_OP(logical_or, 2, 2),
+    ATROUS_OP(logical_xor, 2, 2),
 };
 
 #undef ATROUS_OP

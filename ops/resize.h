@@ -25,8 +25,14 @@ struct ResizeTaps {
   std::vector<ResizeTap> axis[2];  // H, W
 };
 
+// Whether the resize reads at most two input pixels per axis with the weights of ResizeTap:
+// nearest and linear, except an antialiased linear downscale and `tf_crop_and_resize` (whose
+// extrapolated pixels read nothing). The others (cubic, antialias, crops) run the reference
+// implementation on every backend. False also for attributes the shape rule refuses.
+bool resize_has_two_taps(const AttributeMap& attributes, const TensorDesc& x);
+
 // Validates the attributes against the input X as the op's shape rule does, and computes the
-// taps of both axes.
+// taps of both axes; an error for a resize without two taps (resize_has_two_taps).
 Status resize_taps(const AttributeMap& attributes, const TensorDesc& x, ResizeTaps* taps);
 
 }  // namespace atrous

@@ -51,13 +51,38 @@ const char* const kAttributeNames[] = {"strides",
                                        "nearest_mode",
                                        "gamma",
                                        "approximate",
-                                       "to"};
+                                       "to",
+                                       "cubic_coeff_a",
+                                       "exclude_outside",
+                                       "antialias",
+                                       "roi",
+                                       "extrapolation_value"};
 
-const char* const kStrings[] = {
-    "explicit",   "valid",         "same_upper", "same_lower", "constant",     "reflect",
-    "edge",       "linear",        "nearest",    "DCR",        "CRD",          "half_pixel",
-    "asymmetric", "align_corners", "clip",       "relu",       "hard_sigmoid", "floor",
-    "",           "bogus",         "none",       "tanh"};
+const char* const kStrings[] = {"explicit",
+                                "valid",
+                                "same_upper",
+                                "same_lower",
+                                "constant",
+                                "reflect",
+                                "edge",
+                                "linear",
+                                "nearest",
+                                "DCR",
+                                "CRD",
+                                "half_pixel",
+                                "asymmetric",
+                                "align_corners",
+                                "clip",
+                                "relu",
+                                "hard_sigmoid",
+                                "floor",
+                                "",
+                                "bogus",
+                                "none",
+                                "tanh",
+                                "cubic",
+                                "tf_crop_and_resize",
+                                "half_pixel_symmetric"};
 
 int64_t hostile_int(std::mt19937& rng) {
   static const int64_t values[] = {0,
@@ -191,6 +216,12 @@ std::vector<BaseCase> base_cases() {
       {{{2, 3}}, attrs(Attrs())},
       {{{2, 3}}, attrs(Attrs().real("alpha", 2.0))},
       {{{2, 3}}, attrs(Attrs().real("alpha", 0.5))},
+      {{{2, 3}, {3}}, attrs(Attrs())},
+      {{{2, 1}, {3}}, attrs(Attrs())},
+      {{{2, 3}}, attrs(Attrs()), {DType::dtype_u8}},
+      {{{2, 3}, {3}}, attrs(Attrs()), {DType::dtype_u8, DType::dtype_u8}},
+      {{{2, 3}, {2, 1}}, attrs(Attrs()), {DType::dtype_u8, DType::dtype_u8}},
+      {{{2, 1}, {3}}, attrs(Attrs()), {DType::dtype_u8, DType::dtype_u8}},
   };
   return cases;
 }

@@ -1,5 +1,6 @@
 // The element-wise math ops, the extra reductions, expand and normalize of docs/OPS.md, on values
 // worked out by hand; the converter tests compare the same ops with ONNX Runtime on random data.
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <utility>
@@ -168,6 +169,37 @@ TEST_CASE("equal, less, greater give uint8 0/1; where selects; NaN compares fals
   CHECK(values_of(y) == std::vector<float>{1, -7, -7, -7});
   CHECK(infer_only(OpType::op_where, Attrs(), {f32_desc({2}), f32_desc({2}), f32_desc({2})})
             .message() == "where: input condition must be uint8, got float32");
+}
+
+TEST_CASE("less_or_equal, greater_or_equal: NaN compares false; logical ops read non-zero as true",
+          "[ops][math]") {
+  const Tensor a = make_f32({2, 2}, {1, 2, NAN, 4});
+  const Tensor b = make_f32({2}, {2, 2});
+  const Tensor le = run_ok(OpType::op_less_or_equal, Attrs(), {&a, &b});
+  const Tensor ge = run_ok(OpType::op_greater_or_equal, Attrs(), {&a, &b});
+  CHECK(std::vector<uint8_t>(le.view().u8(), le.view().u8() + 4) ==
+        std::vector<uint8_t>{1, 1, 0, 0});
+  CHECK(std::vector<uint8_t>(ge.view().u8(), ge.view().u8() + 4) ==
+        std::vector<uint8_t>{0, 1, 0, 1});
+  Tensor p(DType::dtype_u8, {2, 2}), q(DType::dtype_u8, {2});
+  const uint8_t p_values[] = {0, 7, 3, 0}, q_values[] = {255, 0};
+  std::copy(p_values, p_values + 4, p.view().u8());
+  std::copy(q_values, q_values + 2, q.view().u8());
+  const std::pair<OpType, std::vector<uint8_t>> cases[] = {
+      {OpType::op_logical_and, {0, 0, 1, 0}},
+      {OpType::op_logical_or, {1, 1, 1, 0}},
+      {OpType::op_logical_xor, {1, 1, 0, 0}},
+  };
+  for (const auto& [op, expected] : cases) {
+    INFO(op_type_name(op));
+    const Tensor y = run_ok(op, Attrs(), {&p, &q});
+    CHECK(std::vector<uint8_t>(y.view().u8(), y.view().u8() + 4) == expected);
+  }
+  const Tensor inverted = run_ok(OpType::op_logical_not, Attrs(), {&p});
+  CHECK(std::vector<uint8_t>(inverted.view().u8(), inverted.view().u8() + 4) ==
+        std::vector<uint8_t>{1, 0, 0, 1});
+  CHECK(infer_only(OpType::op_logical_and, Attrs(), {f32_desc({2}), f32_desc({2})}).message() ==
+        "logical_and: input A must be uint8, got float32");
 }
 
 TEST_CASE("cast truncates toward zero, saturates, and maps NaN to 0", "[ops][math]") {

@@ -1,5 +1,6 @@
 // Pools (global, average, max) and resize: hand-checked tables for every padding, rounding and
 // coordinate rule of docs/OPS.md, plus shape-rule errors.
+#include <cmath>
 #include <cstdint>
 #include <limits>
 #include <utility>
@@ -302,6 +303,37 @@ TEST_CASE("resize: nearest rounding modes", "[ops][resize]") {
   }
 }
 
+TEST_CASE("resize: cubic, antialias, exclude_outside, crops", "[ops][resize]") {
+  // Keys' cubic reproduces a linear ramp inside the input (weights sum to 1, first moment x').
+  const std::vector<float> ramp = {0, 1, 2, 3, 4, 5, 6, 7};
+  Tensor cubic =
+      resize_row(ramp, 4, Attrs().str("mode", "cubic").str("coordinate_mode", "asymmetric"));
+  check_close(cubic, {1, 1, 1, 4}, {0, 2, 4, 6});
+  // x' = 0.5 between 10 and 20 with a = −0.5: taps at −1 (edge: 10), 0, 1, 2 weigh
+  // −0.0625, 0.5625, 0.5625, −0.0625; without the outside tap they are renormalised.
+  const std::vector<float> x = {10, 20, 40, 80};
+  const Attrs half = Attrs()
+                         .str("mode", "cubic")
+                         .real("cubic_coeff_a", -0.5)
+                         .str("coordinate_mode", "asymmetric")
+                         .reals("scales", {1.0, 2.0});
+  Tensor edge = resize_row(x, 8, half);
+  CHECK(values_of(edge)[1] == Approx(-0.0625 * 10 + 0.5625 * 10 + 0.5625 * 20 - 0.0625 * 40));
+  Tensor excluded = resize_row(x, 8, Attrs(half).integer("exclude_outside", 1));
+  CHECK(values_of(excluded)[1] == Approx((0.5625 * 10 + 0.5625 * 20 - 0.0625 * 40) / 1.0625));
+  // Antialiased linear downscale by 2 (half_pixel): the tent widens to 4 taps, weights
+  // 1/8, 3/8, 3/8, 1/8 around x' = 0.5 + 2k.
+  Tensor aa = resize_row(ramp, 4, Attrs().integer("antialias", 1));
+  CHECK(values_of(aa)[1] == Approx((1 * 1 + 3 * 2 + 3 * 3 + 1 * 4) / 8.0));
+  // tf_crop_and_resize: W from 0.5 to 1.5 of [0, 3]: x' = 1.5, 3, 4.5 (outside: extrapolated).
+  Tensor crop = resize_row(x, 3,
+                           Attrs()
+                               .str("coordinate_mode", "tf_crop_and_resize")
+                               .reals("roi", {0, 0.5, 1, 1.5})
+                               .real("extrapolation_value", -1));
+  check_close(crop, {1, 1, 1, 3}, {30, 80, -1});
+}
+
 TEST_CASE("resize: invalid attributes are errors", "[ops][resize]") {
   const TensorDesc x = f32_desc({1, 1, 4, 4});
   const std::vector<std::pair<const char*, Attrs>> cases = {
@@ -312,7 +344,13 @@ TEST_CASE("resize: invalid attributes are errors", "[ops][resize]") {
       {"sizes as floats", Attrs().reals("sizes", {4, 4})},
       {"one scale", Attrs().ints("sizes", {4, 4}).reals("scales", {2})},
       {"zero scale", Attrs().ints("sizes", {4, 4}).reals("scales", {0, 2})},
-      {"unknown mode", Attrs().ints("sizes", {4, 4}).str("mode", "cubic")},
+      {"unknown mode", Attrs().ints("sizes", {4, 4}).str("mode", "bicubic")},
+      {"roi of 3", Attrs().ints("sizes", {4, 4}).reals("roi", {0, 0, 1})},
+      {"infinite roi", Attrs().ints("sizes", {4, 4}).reals("roi", {0, 0, 1, INFINITY})},
+      {"exclude_outside 2", Attrs().ints("sizes", {4, 4}).integer("exclude_outside", 2)},
+      {"NaN extrapolation", Attrs().ints("sizes", {4, 4}).real("extrapolation_value", NAN)},
+      {"antialias by 2^20",
+       Attrs().ints("sizes", {4, 4}).reals("scales", {1.0 / 1048576, 1}).integer("antialias", 1)},
       {"unknown coordinate mode", Attrs().ints("sizes", {4, 4}).str("coordinate_mode", "tf")},
       {"unknown nearest mode", Attrs().ints("sizes", {4, 4}).str("nearest_mode", "round")},
   };

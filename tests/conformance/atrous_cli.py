@@ -39,7 +39,7 @@ def run_atrous(binary: str, model_path: str, inputs: Dict[str, np.ndarray], outp
     command = [binary, "run", model_path]
     for k, (name, array) in enumerate(inputs.items()):
         path = os.path.join(work_dir, f"input{k}_{output_file_name(name)}")
-        np.save(path, np.ascontiguousarray(array))
+        np.save(path, np.asarray(array, order="C"))  # ascontiguousarray makes a scalar [1]
         command += ["--input", f"{name}={path}"]
     out_dir = os.path.join(work_dir, "outputs")
     os.makedirs(out_dir, exist_ok=True)

@@ -182,6 +182,12 @@ NORM_CASES = [
          X4, inits={"s": w(3, 5, 6)}),
     case("layer_norm_broadcast_scale", 17, [node("LayerNormalization", ["x", "s", "b"], ["y"], axis=-2)], X4,
          inits={"s": w(1, 6), "b": w(5, 1)}),
+    case("layer_norm_mean_inv_std_dev_outputs", 17,
+         [node("LayerNormalization", ["x", "s", "b"], ["y", "mean", "inv"], axis=2, epsilon=1e-2)], X4,
+         outputs=("y", "mean", "inv"), inits={"s": w(5, 6), "b": w(6)}),
+    case("layer_norm_inv_std_dev_only", 17,
+         [node("LayerNormalization", ["x", "s"], ["y", "", "inv"])], X4, outputs=("y", "inv"),
+         inits={"s": w(6)}),
     case("group_norm_opset18_per_group", 18, [node("GroupNormalization", ["x", "s", "b"], ["y"], num_groups=2)],
          {"x": (2, 4, 3, 5)}, inits={"s": w(2), "b": w(2)}),
     case("group_norm_opset21_per_channel", 21,
@@ -203,6 +209,21 @@ LOGIC_CASES = [
           node("Mul", ["f", "x"], ["y"])], {"x": (2, 3), "x2": (2, 3)}),
     case("greater_opset7_cast_opset6", 7,
          [node("Greater", ["x", "t"], ["c"]), node("Cast", ["c"], ["y"], to=TP.FLOAT)], X4, inits={"t": np.float32(0.3)}),
+    case("less_or_equal_ties_where", 16,
+         [node("Min", ["x", "t"], ["m"]), node("LessOrEqual", ["x", "m"], ["c"]),
+          node("Where", ["c", "x", "z"], ["y"])], X4, inits={"t": w(3, 1, 1), "z": np.float32(-3)}),
+    case("greater_or_equal_ties_opset12", 12,
+         [node("Max", ["x", "t"], ["m"]), node("GreaterOrEqual", ["x", "m"], ["c"]),
+          node("Cast", ["c"], ["y"], to=TP.FLOAT)], X4, inits={"t": w(1, 5, 1)}),
+    case("and_or_xor_not_of_comparisons", 9,
+         [node("Greater", ["x", "lo"], ["a"]), node("Less", ["x", "hi"], ["b"]),
+          node("And", ["a", "b"], ["inside"]), node("Or", ["a", "b"], ["either"]),
+          node("Xor", ["inside", "either"], ["one"]), node("Not", ["one"], ["c"]),
+          node("Where", ["c", "x", "lo"], ["y"])], X4, inits={"lo": w(3, 1, 1), "hi": np.float32(0.5)}),
+    case("and_broadcast_constant_mask", 13,
+         [node("Greater", ["x", "t"], ["a"]), node("And", ["a", "mask"], ["c"]),
+          node("Cast", ["c"], ["y"], to=TP.FLOAT)], X4,
+         inits={"t": np.float32(0), "mask": RNG.standard_normal((1, 6)) > 0}),
     case("cast_float_int32_float_truncates", 13,
          [node("Cast", ["x"], ["i"], to=TP.INT32), node("Cast", ["i"], ["y"], to=TP.FLOAT)], X4, scale=20),
     case("cast_float_int64_float_opset19", 19,
@@ -225,6 +246,44 @@ EXISTING_FORMS = [
          {"x": (1, 2, 5, 7)}),
 ]
 
+F32 = lambda *v: np.array(v, np.float32)  # noqa: E731
+EMPTY = np.zeros(0, np.float32)
+RESIZE_CASES = [
+    case("resize11_cubic_half_pixel", 11, [node("Resize", ["x", "roi", "s"], ["y"], mode="cubic")],
+         {"x": (1, 2, 5, 7)}, inits={"roi": EMPTY, "s": F32(1, 1, 2, 1.5)}),
+    case("resize13_cubic_a_half_exclude_outside_down", 13,
+         [node("Resize", ["x", "", "s"], ["y"], mode="cubic", cubic_coeff_a=-0.5, exclude_outside=1)],
+         {"x": (1, 2, 9, 8)}, inits={"s": F32(1, 1, 0.6, 0.5)}),
+    case("resize13_cubic_align_corners_sizes", 13,
+         [node("Resize", ["x", "", "", "sz"], ["y"], mode="cubic", coordinate_transformation_mode="align_corners")],
+         {"x": (1, 1, 4, 6)}, inits={"sz": i64(1, 1, 7, 5)}),
+    case("resize13_cubic_asymmetric_up", 13,
+         [node("Resize", ["x", "", "s"], ["y"], mode="cubic", coordinate_transformation_mode="asymmetric")],
+         {"x": (1, 2, 4, 4)}, inits={"s": F32(1, 1, 2, 3)}),
+    case("resize18_linear_antialias_down", 18,
+         [node("Resize", ["x", "", "s"], ["y"], mode="linear", antialias=1)],
+         {"x": (1, 2, 12, 10)}, inits={"s": F32(1, 1, 0.4, 0.5)}),
+    case("resize18_cubic_antialias_sizes", 18,
+         [node("Resize", ["x", "", "", "sz"], ["y"], mode="cubic", antialias=1)],
+         {"x": (1, 2, 13, 11)}, inits={"sz": i64(1, 2, 5, 4)}),
+    case("resize13_tf_crop_and_resize_extrapolation", 13,
+         [node("Resize", ["x", "roi", "", "sz"], ["y"], mode="linear",
+               coordinate_transformation_mode="tf_crop_and_resize", extrapolation_value=-2.0)],
+         {"x": (1, 2, 6, 6)}, inits={"roi": F32(0, 0, -0.2, 0.3, 1, 1, 0.9, 1.4), "sz": i64(1, 2, 5, 4)}),
+    case("resize19_half_pixel_symmetric", 19,
+         [node("Resize", ["x", "", "s"], ["y"], mode="linear", coordinate_transformation_mode="half_pixel_symmetric")],
+         {"x": (1, 2, 5, 7)}, inits={"s": F32(1, 1, 1.7, 0.7)}),
+    case("resize18_axes_3_2_nearest", 18,
+         [node("Resize", ["x", "", "s"], ["y"], mode="nearest", axes=[3, 2])],
+         {"x": (1, 2, 4, 5)}, inits={"s": F32(2, 3)}),
+    case("resize18_not_larger_policy", 18,
+         [node("Resize", ["x", "", "", "sz"], ["y"], mode="linear", axes=[2, 3], keep_aspect_ratio_policy="not_larger")],
+         {"x": (1, 2, 6, 9)}, inits={"sz": i64(9, 9)}),
+    case("resize18_not_smaller_policy_cubic", 18,
+         [node("Resize", ["x", "", "", "sz"], ["y"], mode="cubic", axes=[2, 3], keep_aspect_ratio_policy="not_smaller")],
+         {"x": (1, 2, 6, 9)}, inits={"sz": i64(4, 4)}),
+]
+
 GATHER_CASES = [
     case("gather_scalar_index_opset1", 1, [node("Gather", ["x", "i"], ["y"], axis=1)], X4, inits={"i": np.int64(2)}),
     case("gather_negative_scalar_last_axis", 13, [node("Gather", ["x", "i"], ["y"], axis=-1)], X4,
@@ -237,7 +296,7 @@ GATHER_CASES = [
          inits={"i": np.int64(0)}),
 ]
 
-ALL_CASES = (GATHER_CASES + LOGIC_CASES + EXISTING_FORMS + _conv_transpose_cases() + _split_cases() + UNARY_CASES + BINARY_CASES + SHAPE_CASES
+ALL_CASES = (RESIZE_CASES + GATHER_CASES + LOGIC_CASES + EXISTING_FORMS + _conv_transpose_cases() + _split_cases() + UNARY_CASES + BINARY_CASES + SHAPE_CASES
              + REDUCE_CASES + NORM_CASES)
 
 

@@ -22,6 +22,13 @@ from .errors import ConversionError, UsageError
 from .writer import Attr, Model, Tensor, attr_ints, dtype_name_of
 
 
+# Opsets 22 to 28 changed the mapped ops only in the element types they admit (bfloat16, 4-, 6-
+# and 8-bit floats, 2- and 4-bit integers); attributes, inputs and their meaning are those of 21,
+# except SpaceToDepth's `mode` (28, read by its mapping) and attributes that only concern types
+# the IR lacks (test_onnx_opset_ceiling.py compares the schemas).
+MAX_OPSET = 28
+
+
 @dataclasses.dataclass
 class Dynamic:
     index: int  # IR tensor index
@@ -66,8 +73,8 @@ class Importer:
         self.model = model
         self.graph = model.graph
         self.opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
-        if not 1 <= self.opset <= 21:
-            raise ConversionError(f"ONNX opset {self.opset} is not supported (1 to 21 are read)")
+        if not 1 <= self.opset <= MAX_OPSET:
+            raise ConversionError(f"ONNX opset {self.opset} is not supported (1 to {MAX_OPSET} are read)")
         self.input_shapes = dict(input_shapes or {})
         self.ir = Model()
         self.values: Dict[str, Value] = {}
@@ -219,7 +226,9 @@ class Importer:
                 raise ConversionError(f"graph input '{name}' is not a tensor")
             elem = type_proto.tensor_type.elem_type
             try:
-                dtype = dtype_name_of(helper.tensor_dtype_to_np_dtype(elem))
+                # The IR stores bool as uint8 (0/1), which is what the logical ops and `where` read.
+                dtype = "uint8" if elem == onnx.TensorProto.BOOL else \
+                    dtype_name_of(helper.tensor_dtype_to_np_dtype(elem))
             except (ConversionError, KeyError):
                 raise ConversionError(f"graph input '{name}' has element type "
                                       f"{onnx.TensorProto.DataType.Name(elem)}, which the IR lacks") from None

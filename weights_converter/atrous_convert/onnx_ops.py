@@ -229,6 +229,8 @@ def reshape(ctx, node):
         shape = resolve_reshape(in_shape, [int(d) for d in target], bool(a.get("allowzero", 0)))
     except Exception as error:
         raise ctx.fail(node, str(error)) from None
+    if 0 in shape:
+        raise ctx.fail(node, f"an empty output {list(shape)}: the IR reshape reads 0 as 'copy the input dim'")
     reshape_to(ctx, node, shape)
 
 
@@ -352,9 +354,23 @@ def depth_to_space(ctx, node):
 
 
 def space_to_depth(ctx, node):
-    ctx.float_input(node, 0, rank=4)
-    ctx.emit(node, "space_to_depth", [ctx.tensor(node, 0)],
-             {"blocksize": attr_int(ctx.attrs(node)["blocksize"])})
+    """SpaceToDepth; opset 28's CRD mode (channel-major blocks) becomes reshape → transpose →
+    reshape: y[n, c·b² + i·b + j, h, w] = x[n, c, h·b + i, w·b + j]."""
+    a = ctx.attrs(node)
+    n, c, h, w = ctx.float_input(node, 0, rank=4)
+    b = int(a["blocksize"])
+    mode = a.get("mode", "DCR")
+    if mode == "DCR":
+        ctx.emit(node, "space_to_depth", [ctx.tensor(node, 0)], {"blocksize": attr_int(b)})
+        return
+    if mode != "CRD":
+        raise ctx.fail(node, f"unknown mode '{mode}'")
+    if b < 1 or h % b or w % b:
+        raise ctx.fail(node, f"blocksize {b} does not divide H {h} and W {w}")
+    blocks = ctx.emit(node, "reshape", [ctx.tensor(node, 0)],
+                      {"shape": attr_ints([n, c, h // b, b, w // b, b])}, bind=False)
+    moved = ctx.emit(node, "transpose", blocks, {"perm": attr_ints([0, 1, 3, 5, 2, 4])}, bind=False)
+    ctx.emit(node, "reshape", moved, {"shape": attr_ints([n, c * b * b, h // b, w // b])})
 
 
 def cast(ctx, node):
@@ -387,6 +403,23 @@ def compare(ir_op):
     return mapping
 
 
+def _bool_input(ctx, node, i):
+    dtype = str(ctx.value(node, i).dtype)
+    if dtype not in ("uint8", "bool"):
+        raise ctx.fail(node, f"input {i} is {dtype}; bool is supported")
+
+
+def logical(ir_op):
+    """Not, And, Or, Xor (opset 1–21) on bool tensors (uint8 in the IR, non-zero is true)."""
+    def mapping(ctx, node):
+        if "axis" in ctx.attrs(node) or ctx.attrs(node).get("broadcast"):
+            raise ctx.fail(node, "legacy broadcast with 'axis' is not supported")
+        for i in range(len(node.input)):
+            _bool_input(ctx, node, i)
+        ctx.emit(node, ir_op, [ctx.tensor(node, i) for i in range(len(node.input))], {})
+    return mapping
+
+
 def where(ctx, node):
     condition = ctx.value(node, 0)
     if getattr(condition, "dtype", None) not in ("uint8", np.dtype(np.bool_), np.dtype(np.uint8)):
@@ -411,39 +444,87 @@ def dropout(ctx, node):
     ctx.alias(node, ctx.value(node, 0))
 
 
-_COORDINATE_MODES = ("align_corners", "half_pixel", "pytorch_half_pixel", "asymmetric")
+_COORDINATE_MODES = ("align_corners", "half_pixel", "pytorch_half_pixel", "asymmetric",
+                     "half_pixel_symmetric", "tf_crop_and_resize")
+
+
+def _resize_per_axis(ctx, node, values, axes, rank, fill, what):
+    """Resize-18's scales/sizes/roi given for `axes` only, as full per-axis lists."""
+    values = [v for v in np.asarray(values).reshape(-1)]
+    if len(values) != len(axes) * (2 if what == "roi" else 1):
+        raise ctx.fail(node, f"{what} has {len(values)} values for axes {axes}")
+    if what == "roi":
+        starts, ends = [0.0] * rank, [1.0] * rank
+        for k, axis in enumerate(axes):
+            starts[axis], ends[axis] = values[k], values[k + len(axes)]
+        return starts + ends
+    full = [fill[axis] for axis in range(rank)]
+    for k, axis in enumerate(axes):
+        full[axis] = values[k]
+    return full
 
 
 def resize(ctx, node):
+    """Resize (opset 10–21) and Upsample (7–9): every mode, coordinate transformation, `axes`
+    and `keep_aspect_ratio_policy`, with constant scales/sizes/roi over the H and W axes."""
     a = ctx.attrs(node)
     shape = ctx.float_input(node, 0, rank=4)
     mode = {"bilinear": "linear"}.get(a.get("mode", "nearest"), a.get("mode", "nearest"))
-    if mode not in ("nearest", "linear"):
-        raise ctx.fail(node, f"resize mode '{mode}' is not supported (nearest, linear)")
+    if mode not in ("nearest", "linear", "cubic"):
+        raise ctx.fail(node, f"resize mode '{mode}' is not supported (nearest, linear, cubic)")
+    roi = None
     if node.op_type == "Upsample" or ctx.opset < 11:
         # Upsample and Resize-10 compute x' = x / scale (asymmetric), nearest rounds down.
         scales = a.get("scales") if ctx.opset < 9 else ctx.constant(node, 1, "scales")
         sizes, coordinate, nearest = None, "asymmetric", "floor"
+        if mode == "cubic":
+            raise ctx.fail(node, "cubic mode needs opset 11")
     else:
         scales, sizes = ctx.constant(node, 2, "scales"), ctx.constant(node, 3, "sizes")
         coordinate = a.get("coordinate_transformation_mode", "half_pixel")
         nearest = a.get("nearest_mode", "round_prefer_floor")
+        if coordinate == "tf_crop_and_resize":
+            roi = ctx.constant(node, 1, "roi")
     if coordinate not in _COORDINATE_MODES:
         raise ctx.fail(node, f"coordinate_transformation_mode '{coordinate}' is not supported")
-    if a.get("antialias", 0) or a.get("keep_aspect_ratio_policy", "stretch") != "stretch" \
-            or list(a.get("axes", range(4))) not in ([0, 1, 2, 3], [-4, -3, -2, -1]):
-        raise ctx.fail(node, "antialias, keep_aspect_ratio_policy and axes are not supported")
+    axes = [int(axis) % 4 if -4 <= int(axis) < 4 else None for axis in a.get("axes", range(4))]
+    if None in axes or len(set(axes)) != len(axes):
+        raise ctx.fail(node, f"axes {list(a['axes'])} are not distinct axes of a rank-4 input")
     attributes = {"mode": attr_string(mode), "coordinate_mode": attr_string(coordinate)}
     if mode == "nearest":
         attributes["nearest_mode"] = attr_string(nearest)
+    if mode == "cubic":
+        attributes["cubic_coeff_a"] = attr_float(a.get("cubic_coeff_a", -0.75))
+    if a.get("exclude_outside", 0):
+        attributes["exclude_outside"] = attr_int(1)
+    if a.get("antialias", 0) and mode != "nearest":  # ONNX: antialias only affects linear, cubic
+        attributes["antialias"] = attr_int(1)
+    if coordinate == "tf_crop_and_resize":
+        if roi is None or not np.size(roi):
+            raise ctx.fail(node, "tf_crop_and_resize needs a constant roi")
+        roi = _resize_per_axis(ctx, node, roi, axes, 4, None, "roi")
+        if roi[:2] != [0, 0] or roi[4:6] != [1, 1]:
+            raise ctx.fail(node, f"roi {roi} crops N or C")
+        attributes["roi"] = attr_floats([roi[2], roi[3], roi[6], roi[7]])
+        attributes["extrapolation_value"] = attr_float(a.get("extrapolation_value", 0.0))
+    policy = a.get("keep_aspect_ratio_policy", "stretch")
     if sizes is not None and sizes.size:
-        sizes = [int(s) for s in sizes.reshape(-1)]
-        if len(sizes) != 4 or tuple(sizes[:2]) != tuple(shape[:2]):
+        sizes = [int(s) for s in _resize_per_axis(ctx, node, sizes, axes, 4, shape, "sizes")]
+        if tuple(sizes[:2]) != tuple(shape[:2]):
             raise ctx.fail(node, f"sizes {sizes} must keep N and C of {list(shape)}")
-        out = sizes[2:]
+        if policy in ("not_larger", "not_smaller"):
+            # One scale for the listed axes, the output rounded from it (ONNX Resize-18).
+            ratios = [sizes[axis] / shape[axis] for axis in axes if axis >= 2]
+            scale = min(ratios) if policy == "not_larger" else max(ratios)
+            out = [int(math.floor(shape[k] * scale + 0.5)) if k in axes else shape[k] for k in (2, 3)]
+            attributes["scales"] = attr_floats([scale if k in axes else 1.0 for k in (2, 3)])
+        elif policy != "stretch":
+            raise ctx.fail(node, f"keep_aspect_ratio_policy '{policy}' is not supported")
+        else:
+            out = sizes[2:]
     elif scales is not None and np.size(scales):
-        scales = np.asarray(scales, np.float32).reshape(-1)
-        if len(scales) != 4 or scales[0] != 1 or scales[1] != 1:
+        scales = np.asarray(_resize_per_axis(ctx, node, scales, axes, 4, [1.0] * 4, "scales"), np.float32)
+        if scales[0] != 1 or scales[1] != 1:
             raise ctx.fail(node, f"scales {scales.tolist()} must be [1, 1, sH, sW]")
         # ONNX Runtime: out = floor(in * scale) computed in float32.
         out = [int(math.floor(np.float32(shape[2 + k]) * scales[2 + k])) for k in range(2)]
@@ -562,6 +643,11 @@ def gelu(ctx, node):
 def prelu(ctx, node):
     x_shape = ctx.float_input(node, 0)
     slope_shape = ctx.float_input(node, 1)
+    if ctx.opset < 7 and len(slope_shape) == 1 and len(x_shape) >= 2 and slope_shape[0] == x_shape[1] > 1:
+        # Before opset 7 (no NumPy broadcasting) a [C] slope is per channel, as PyTorch exports it.
+        slope = _per_channel(ctx, node, 1, len(x_shape), x_shape[1], "slope")
+        ctx.emit(node, "prelu", [ctx.tensor(node, 0), slope], {})
+        return
     if not _broadcasts(x_shape, slope_shape) or np.broadcast_shapes(x_shape, slope_shape) != tuple(x_shape):
         raise ctx.fail(node, f"slope {list(slope_shape)} does not broadcast to X {list(x_shape)}")
     ctx.emit(node, "prelu", [ctx.tensor(node, 0), ctx.tensor(node, 1)], {})
@@ -643,6 +729,10 @@ _REDUCE_OPS = {"ReduceMean": ("reduce_mean", 18), "ReduceSum": ("reduce_sum", 13
                "ReduceProd": ("reduce_prod", 18), "ReduceL2": ("reduce_l2", 18)}
 
 
+_EMPTY_REDUCTION = {"ReduceMean": np.nan, "ReduceSum": 0.0, "ReduceMax": -np.inf, "ReduceMin": np.inf,
+                    "ReduceProd": 1.0, "ReduceL2": 0.0}
+
+
 def reduce(ctx, node):
     ir_op, axes_input_since = _REDUCE_OPS[node.op_type]
     rank = len(ctx.float_input(node, 0))
@@ -653,6 +743,15 @@ def reduce(ctx, node):
             ctx.alias(node, ctx.value(node, 0))
             return
         axes = list(range(rank))
+    axes = normalize_axes(axes, rank)
+    shape = ctx.shape(node, 0)
+    if any(shape[axis] == 0 for axis in axes):
+        # No element is reduced: ONNX gives the operation's identity, which needs no run time
+        # (the IR ops refuse an empty reduction).
+        keep = ctx.attrs(node).get("keepdims", 1)
+        out = [1 if axis in axes else d for axis, d in enumerate(shape) if keep or axis not in axes]
+        ctx.alias(node, np.full(out, _EMPTY_REDUCTION[node.op_type], np.float32))
+        return
     ctx.emit(node, ir_op, [ctx.tensor(node, 0)],
              {"axes": attr_ints(normalize_axes(axes, rank)),
               "keepdims": attr_int(ctx.attrs(node).get("keepdims", 1))})
@@ -699,7 +798,9 @@ def instance_norm(ctx, node):
 
 
 def layer_norm(ctx, node):
-    """LayerNormalization (opset 17): the Mean and InvStdDev outputs are not produced."""
+    """LayerNormalization (opset 17); the optional Mean and InvStdDev outputs, when used, are
+    computed by separate IR ops: reduce_mean, sub, mul, reduce_mean, add ε, sqrt, reciprocal
+    (float32 throughout, which is what stash_type 1 asks for)."""
     a = ctx.attrs(node)
     shape = ctx.float_input(node, 0)
     axis = a.get("axis", -1)
@@ -714,6 +815,23 @@ def layer_norm(ctx, node):
                           bind=False)[0]
     bias = ctx.tensor(node, 2) if len(node.input) > 2 and node.input[2] else None
     _affine(ctx, node, normalized, ctx.tensor(node, 1), bias)
+    if any(len(node.output) > k and node.output[k] for k in (1, 2)):
+        _layer_norm_statistics(ctx, node, shape, axis, a.get("epsilon", 1e-5))
+
+
+def _layer_norm_statistics(ctx, node, shape, axis, epsilon):
+    reduce = {"axes": attr_ints(range(axis, len(shape))), "keepdims": attr_int(1)}
+    mean = ctx.emit(node, "reduce_mean", [ctx.tensor(node, 0)], reduce, bind=False)[0]
+    if len(node.output) > 1 and node.output[1]:
+        ctx.bind(node, 1, mean)
+    if len(node.output) > 2 and node.output[2]:
+        centred = ctx.emit(node, "sub", [ctx.tensor(node, 0), mean], {}, bind=False)
+        squared = ctx.emit(node, "mul", centred * 2, {}, bind=False)
+        variance = ctx.emit(node, "reduce_mean", squared, reduce, bind=False)[0]
+        eps = ctx.constant_tensor(f"{node.output[2]}/epsilon", np.array(epsilon, np.float32))
+        shifted = ctx.emit(node, "add", [variance, eps], {}, bind=False)
+        deviation = ctx.emit(node, "sqrt", shifted, {}, bind=False)
+        ctx.bind(node, 2, ctx.emit(node, "reciprocal", deviation, {}, bind=False)[0])
 
 
 def group_norm(ctx, node):
@@ -798,6 +916,9 @@ HANDLERS = {
     "InstanceNormalization": instance_norm, "LayerNormalization": layer_norm,
     "GroupNormalization": group_norm,
     "Equal": compare("equal"), "Less": compare("less"), "Greater": compare("greater"), "Where": where,
+    "LessOrEqual": compare("less_or_equal"), "GreaterOrEqual": compare("greater_or_equal"),
+    "Not": logical("logical_not"), "And": logical("logical_and"), "Or": logical("logical_or"),
+    "Xor": logical("logical_xor"),
     "Gather": gather,
     "Softplus": unary("softplus"), "Softsign": unary("softsign"), "Mish": unary("mish"),
     "Celu": unary_with_attributes("celu"), "ThresholdedRelu": unary_with_attributes("thresholded_relu"),

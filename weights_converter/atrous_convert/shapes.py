@@ -260,11 +260,14 @@ _RULES = {
     "reduce_l2": _reduce, "normalize": _SAME,
 }
 _RULES.update({op: _SAME for op in UNARY_OPS})
-_RULES.update({op: lambda a, s: [broadcast(s[0], s[1])] for op in ("equal", "less", "greater")})
+COMPARISONS = ("equal", "less", "greater", "less_or_equal", "greater_or_equal",
+               "logical_and", "logical_or", "logical_xor")
+_RULES.update({op: lambda a, s: [broadcast(s[0], s[1])] for op in COMPARISONS})
+_RULES["logical_not"] = _SAME
 _RULES["where"] = lambda a, s: [broadcast(broadcast(s[0], s[1]), s[2])]
 _RULES["cast"] = _SAME
 
-_OUTPUT_DTYPES = {"argmax": "int32", "equal": "uint8", "less": "uint8", "greater": "uint8"}
+_OUTPUT_DTYPES = {"argmax": "int32", "logical_not": "uint8", **{op: "uint8" for op in COMPARISONS}}
 
 IR_OPS = frozenset(_RULES)
 
