@@ -19,9 +19,9 @@ A model that does not match gets one status, the first stage that failed:
              ill-conditioned random-weight net from a wrong result)
 
 Results go to DIR/results.json (one entry per model, written after each model, so an interrupted
-run resumes where it stopped) and DIR/summary.md; the .onnx exports are cached in DIR/onnx/ and
-reused. Everything runs on one thread (torch, ONNX Runtime and atrous) so that the corpus can run
-beside other work. Example:
+run resumes where it stopped) and DIR/summary.md; the .onnx exports are cached and reused, one
+folder per model (DIR/onnx/SOURCE/MODEL_HxW/). Everything runs on one thread (torch, ONNX Runtime
+and atrous) so that the corpus can run beside other work. Example:
 
     python bench/model_corpus.py --source timm --models resnet18,mobilenetv3_small_050
 """
@@ -244,9 +244,10 @@ def run_model(source: str, name: str, work_dir: str, atrous: str, seed: int = 0,
     """Builds, exports (or reuses the cached export), converts, runs and compares one model."""
     size = size or SIZES.get((source, name), DEFAULT_SIZE)
     result = {"source": source, "model": name, "input": [1, 3, *size], "opset": OPSET}
-    stem = os.path.join(work_dir, "onnx", source, f"{name}_{size[0]}x{size[1]}")
-    os.makedirs(os.path.dirname(stem), exist_ok=True)
-    onnx_path, atrous_path = stem + ".onnx", stem + ".atrous"
+    # One folder per model: an export over 2 GB keeps its weights in files named after the tensors
+    folder = os.path.join(work_dir, "onnx", source, f"{name}_{size[0]}x{size[1]}")
+    os.makedirs(folder, exist_ok=True)
+    onnx_path, atrous_path, run_dir = (os.path.join(folder, f) for f in ("model.onnx", "model.atrous", "run"))
     start = time.time()
     stage = "build"
     try:
@@ -264,10 +265,10 @@ def run_model(source: str, name: str, work_dir: str, atrous: str, seed: int = 0,
         result["nodes"] = len(ir.nodes)
         x = np.random.default_rng(seed).standard_normal((1, 3, *size)).astype(np.float32)
         stage = "reference"
-        expected = run_onnxruntime(onnx_path, {"input": x}, stem + "_run", result)
+        expected = run_onnxruntime(onnx_path, {"input": x}, run_dir, result)
         stage = "runtime"
         actual = run_atrous(atrous, atrous_path, {"input": x}, list(expected),
-                            stem + "_run", backend="cpu", threads=1)
+                            run_dir, backend="cpu", threads=1)
         stage = "mismatch"
         if all(not np.any(want) for want in expected.values()):
             raise ValueError("ONNX Runtime's outputs are all zero: the comparison would prove nothing")
@@ -296,7 +297,7 @@ def run_model(source: str, name: str, work_dir: str, atrous: str, seed: int = 0,
     finally:
         if os.path.exists(atrous_path):
             os.unlink(atrous_path)
-        shutil.rmtree(stem + "_run", ignore_errors=True)
+        shutil.rmtree(run_dir, ignore_errors=True)
     result["seconds"] = round(time.time() - start, 1)
     return result
 
