@@ -66,7 +66,8 @@ void bench_dense_conv(benchmark::State& state) {
                   path);
   ThreadPool pool(threads);
   state.counters["threads"] = threads;  // read by bench/kernel_efficiency.py
-  std::vector<float> scratch(size_t(threads) * dense_conv_scratch_floats(plan));
+  std::vector<float> scratch(dense_conv_shared_floats(plan) +
+                             size_t(threads) * dense_conv_scratch_floats(plan));
   for (auto _ : state) {
     dense_conv_run(plan, x.data(), y.data(), pool, scratch.data(), threads);
     benchmark::DoNotOptimize(y.data());

@@ -72,7 +72,7 @@ _REASONS = [
     (r"element type (\w+), which the IR lacks", "an element type the IR lacks"),
     (r"input \d+ is (\w+); the IR op needs float32", "integer data where the op is mapped for float32"),
     (r"cast of a run-time \w+ tensor to (\w+)", "a cast to a type the IR lacks"),
-    (r"rank 4 is supported|only 2-D|2-D convolution|2-D kernel_shape", "not 2-D (1-D or 3-D data)"),
+    (r"rank 4 is supported|only 2-D|2-D convolution|2-D kernel_shape", "3-D data (2-D images and 1-D sequences are mapped)"),
     (r"\((\w+), '[^']*'\) must be a constant", "a data input computed at run time"),
     (r"select_last_index", "ArgMax select_last_index=1 (the IR keeps the first maximum)"),
     (r"training", "training mode"),

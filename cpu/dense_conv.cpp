@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "cpu/cpu_kernel.h"
 
@@ -27,7 +28,9 @@ void copy_tiles(const float* line, int64_t tiles, int64_t depth, float* dst) {
 // Gathers the patch rows of one column block of output pixels.
 class PatchPacker : public GemmPacker {
  public:
-  PatchPacker(const DenseConvPlan& plan, const float* x) : plan_(plan), x_(x) {}
+  // phases: x split into column phases as DenseConvPlan::phase_width describes, or null.
+  PatchPacker(const DenseConvPlan& plan, const float* x, const float* phases)
+      : plan_(plan), x_(x), phases_(phases) {}
 
   int64_t pack(int64_t k0, int64_t depth, int64_t column0, int64_t count, int64_t tile, float* dst,
                int32_t* kept) const override {
@@ -67,6 +70,12 @@ class PatchPacker : public GemmPacker {
           std::fill(out, out + (lo - ow), 0.f);
           if (s == 1) {
             std::memcpy(out + (lo - ow), row + lo + dx, size_t(hi - lo) * sizeof(float));
+          } else if (phases_) {
+            // Input column o·s + dx is in phase p = dx mod s, at index o + (dx − p) / s.
+            const int64_t p = ((dx % s) + s) % s;
+            const float* phase =
+                phases_ + ((c * height + ih) * s + p) * plan_.phase_width + (dx - p) / s;
+            std::memcpy(out + (lo - ow), phase + lo, size_t(hi - lo) * sizeof(float));
           } else {
             for (int64_t o = lo; o < hi; ++o) out[o - ow] = row[o * s + dx];
           }
@@ -105,6 +114,7 @@ class PatchPacker : public GemmPacker {
  private:
   const DenseConvPlan& plan_;
   const float* x_;
+  const float* phases_;
 };
 
 class DenseConvKernel : public CpuKernel {
@@ -127,7 +137,8 @@ class DenseConvKernel : public CpuKernel {
   }
   const char* name() const override { return label.c_str(); }
   size_t scratch_bytes() const override {
-    return size_t(threads) * dense_conv_scratch_floats(plan) * sizeof(float);
+    return (dense_conv_shared_floats(plan) + size_t(threads) * dense_conv_scratch_floats(plan)) *
+           sizeof(float);
   }
 };
 
@@ -175,6 +186,14 @@ void dense_conv_plan(const float* weight, const float* bias, int64_t out_channel
   else
     gemm_pack_weights(weight, bias, out_channels, in_channels * axes[0].kernel * axes[1].kernel,
                       activation, isa, &plan->gemm);
+  const int64_t s = axes[1].stride;
+  plan->phase_width = !plan->direct && s > 1 ? (axes[1].input + s - 1) / s : 0;
+}
+
+size_t dense_conv_shared_floats(const DenseConvPlan& plan) {
+  if (!plan.phase_width) return 0;
+  // One float of slack per row end keeps the last phase's count exact for any width.
+  return size_t(plan.channels * plan.axes[0].input * plan.axes[1].stride * plan.phase_width);
 }
 
 size_t dense_conv_scratch_floats(const DenseConvPlan& plan) {
@@ -195,7 +214,42 @@ void dense_conv_run(const DenseConvPlan& plan, const float* x, float* y, ThreadP
                     pool, scratch, scratch_slots);
     return;
   }
-  PatchPacker packer(plan, x);
+  const float* phases = nullptr;
+  std::vector<float> own;
+  if (plan.phase_width) {
+    const size_t shared = dense_conv_shared_floats(plan);
+    float* split = scratch;
+    if (!split) {
+      own.resize(shared);
+      split = own.data();
+    } else {
+      scratch += shared;
+    }
+    // Row r of x (channel-major) into its s phases; columns past W of the last phases are
+    // never read (the packer copies only columns inside the row).
+    const int64_t s = plan.axes[1].stride, width = plan.axes[1].input;
+    const int64_t rows = plan.channels * plan.axes[0].input, pw = plan.phase_width;
+    pool.parallel_for(
+        rows,
+        [&](int64_t begin, int64_t end) {
+          for (int64_t r = begin; r < end; ++r) {
+            const float* row = x + r * width;
+            float* out = split + r * s * pw;
+            if (s == 2) {
+              for (int64_t j = 0; 2 * j + 1 < width; ++j) {
+                out[j] = row[2 * j];
+                out[pw + j] = row[2 * j + 1];
+              }
+              if (width % 2) out[width / 2] = row[width - 1];
+            } else {
+              for (int64_t col = 0; col < width; ++col) out[(col % s) * pw + col / s] = row[col];
+            }
+          }
+        },
+        rows * width);
+    phases = split;
+  }
+  PatchPacker packer(plan, x, phases);
   const int64_t pixels = plan.axes[0].output * plan.axes[1].output;
   gemm_run(plan.gemm, packer, pixels, y, pixels, pool, scratch, scratch_slots);
 }

@@ -25,6 +25,10 @@ struct DenseConvPlan {
   GemmWeights gemm;            // [M, C·kH·kW], when not direct
   int64_t channels = 0;
   WindowAxis axes[2];  // 0 = H, 1 = W, as ops/conv.cpp resolves them
+  // GEMM path with a horizontal stride s > 1: the input split once per run into its column
+  // phases ([C][H][s][ceil(W / s)]), so the packer copies contiguous runs instead of gathering
+  // every s-th float (the 3→16 stride-2 stem spent 70 % of its time gathering).
+  int64_t phase_width = 0;  // ceil(W / s), 0 when not split
 };
 
 // The per-layer rule of dense_conv_path_auto.
@@ -39,12 +43,14 @@ void dense_conv_plan(const float* weight, const float* bias, int64_t out_channel
 
 // Floats of scratch one thread needs.
 size_t dense_conv_scratch_floats(const DenseConvPlan& plan);
+// Floats of scratch one run needs besides the threads' (the phase-split input).
+size_t dense_conv_shared_floats(const DenseConvPlan& plan);
 
 // The microkernel's name (for labels).
 const char* dense_conv_kernel_name(const DenseConvPlan& plan);
 
-// x: [C, H, W], y: [M, oH, oW] for one image; scratch_slots · dense_conv_scratch_floats floats
-// (or null: the run allocates).
+// x: [C, H, W], y: [M, oH, oW] for one image; scratch: dense_conv_shared_floats +
+// scratch_slots · dense_conv_scratch_floats floats (or null: the run allocates).
 void dense_conv_run(const DenseConvPlan& plan, const float* x, float* y, ThreadPool& pool,
                     float* scratch, int scratch_slots);
 

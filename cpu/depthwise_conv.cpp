@@ -6,7 +6,9 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
+#include <string>
 
 #include "cpu/cpu_kernel.h"
 #include "cpu/kernel_table.h"
@@ -22,6 +24,16 @@ constexpr int64_t kBandFloats = 8192;
 
 // Output columns per parallel tile of the row-by-row path.
 constexpr int64_t kTileColumns = 4096;
+
+// ATROUS_DEPTHWISE=row turns the several-rows kernel off for every layer (to compare the two in
+// one build); anything else, or unset, leaves the choice to depthwise_plan.
+bool one_row_forced() {
+  static const bool forced = [] {
+    const char* value = std::getenv("ATROUS_DEPTHWISE");
+    return value && std::string(value) == "row";
+  }();
+  return forced;
+}
 
 // Padded input rows that `rows` consecutive output rows read.
 int64_t band_input_rows(const WindowAxis& ah, int64_t rows) {
@@ -90,6 +102,49 @@ void depthwise_plan(const float* weight, const float* bias, int64_t channels,
   plan->band = kernels.band;
   plan->row = kernels.row;
   plan->kernel_name = plan->banded ? kernels.band_name : kernels.row_name;
+  // The several-rows kernel: the geometries of most depthwise layers of the target models.
+  // Row-by-row path: the interior of blocks of rows; banded path: whole rows of bands that
+  // write in place and use every kernel column.
+  const bool square = ah.kernel == aw.kernel && (ah.kernel == 3 || ah.kernel == 5);
+  const bool fits = plan->banded
+                        ? plan->direct && int64_t(plan->columns.size()) == aw.kernel
+                        : plan->interior_end - plan->interior_begin >= cpu_isa_vector_floats(isa);
+  plan->rows = nullptr;
+  if (!one_row_forced() && kernels.rows && square && ah.stride == 1 && aw.stride == 1 &&
+      ah.dilation == 1 && fits && ah.output >= kDepthwiseRowBlock) {
+    plan->rows = kernels.rows;
+    plan->kernel_name = kernels.rows_name;
+    if (!plan->banded) {
+      // Tiles of whole row blocks, several of them, so few rows of a tile run one at a time.
+      constexpr int64_t R = kDepthwiseRowBlock;
+      plan->rows_per_tile = std::max(4 * R, (plan->rows_per_tile + R - 1) / R * R);
+    }
+  }
+  // Small planes the several-rows kernel does not take: channels in the lanes (a group of
+  // vector-width channels transposed in and out), where a plane's per-channel setup (padded
+  // band, tap list) costs more than its sums. Measured on AVX-512 (bench_depthwise, CPU time):
+  // 7×7 5×5 0.064 against 0.127 ms (band), 14×14 5×5 0.080 against 0.099; the several-rows
+  // kernel stays faster where it applies (28×28 5×5 stride 1).
+  plan->lanes = nullptr;
+  plan->lane_weights.clear();
+  plan->lane_bias.clear();
+  const int64_t lanes = cpu_isa_vector_floats(isa);
+  if (!one_row_forced() && !plan->rows && kernels.lanes &&
+      ah.input * aw.input <= kDepthwiseLanesMaxPlane && channels >= lanes) {
+    plan->lanes = kernels.lanes;
+    plan->lane_width = lanes;
+    plan->kernel_name = kernels.lanes_name;
+    const int64_t groups = (channels + lanes - 1) / lanes;
+    plan->lane_weights.assign(size_t(groups * taps * lanes), 0.f);
+    plan->lane_bias.assign(size_t(groups * lanes), 0.f);
+    for (int64_t c = 0; c < channels; ++c) {
+      const int64_t g = c / lanes, lane = c % lanes;
+      for (int64_t t = 0; t < taps; ++t)
+        plan->lane_weights[size_t((g * taps + t) * lanes + lane)] =
+            plan->weights[size_t(c * taps + t)];
+      plan->lane_bias[size_t(g * lanes + lane)] = plan->bias[size_t(c)];
+    }
+  }
 }
 
 namespace {
@@ -105,6 +160,19 @@ class RowWorkspace {
     offset_.resize(taps);
     interior_.resize(taps);
     needed_.resize(size_t(plan.axes[0].kernel));
+    if (plan.rows) {
+      // A row of zeros readable at columns [−padL, W + padR + a vector), and the strip rows.
+      const WindowAxis& aw = plan.axes[1];
+      const int64_t margin = aw.pad_begin + aw.kernel * aw.dilation + kDepthwiseSlack;
+      zeros_.assign(size_t(aw.input + 2 * margin), 0.f);
+      zero_row_ = zeros_.data() + margin;
+      // Strips at least a vector wide (the kernel's minimum) and as wide as the borders.
+      strip_columns_ = std::min(
+          aw.output, std::max<int64_t>({cpu_isa_vector_floats(plan.isa), plan.interior_begin,
+                                        aw.output - plan.interior_end}));
+      strip_width_ = strip_columns_ + (aw.kernel - 1) * aw.dilation;
+      strip_.resize(size_t((kDepthwiseRowBlock + plan.axes[0].kernel - 1) * strip_width_));
+    }
     if (split_rows()) {
       slot_row_.assign(size_t(plan.axes[0].kernel), -1);
       phases_.resize(size_t(plan.axes[0].kernel * plan.axes[1].stride * plan.phase_stride));
@@ -132,46 +200,104 @@ class RowWorkspace {
     const WindowAxis& ah = plan.axes[0];
     const WindowAxis& aw = plan.axes[1];
     const float* kernel = plan.weights.data() + channel * ah.kernel * aw.kernel;
-    const int64_t stride = aw.stride;
     std::fill(slot_row_.begin(), slot_row_.end(), int64_t(-1));
     const int64_t row_end = row_begin + rows;
-    for (int64_t oh = row_begin; oh < row_end; ++oh) {
-      // Kernel rows inside the input; the others read only padding and are skipped.
-      int needed = 0;
-      for (int64_t ky = 0; ky < ah.kernel; ++ky) {
-        const int64_t ih = oh * ah.stride - ah.pad_begin + ky * ah.dilation;
-        if (ih >= 0 && ih < ah.input) needed_[size_t(needed++)] = ih;
-      }
-      int count = 0;
-      for (int64_t ky = 0; ky < ah.kernel; ++ky) {
-        const int64_t ih = oh * ah.stride - ah.pad_begin + ky * ah.dilation;
-        if (ih < 0 || ih >= ah.input) continue;
-        const float* row = input.row(ih);
-        const float* phases = split_rows() ? split_row(row, ih, needed) : row;
-        for (int64_t kx = 0; kx < aw.kernel; ++kx, ++count) {
-          const int64_t offset = plan.column_offsets[size_t(kx)];
-          weight_[size_t(count)] = kernel[ky * aw.kernel + kx];
-          row_[size_t(count)] = row;
-          offset_[size_t(count)] = offset;
-          // Input column of the first interior output: inside the row by construction of the
-          // interior (when there is one; otherwise the pointer is never read).
-          const int64_t column = plan.interior_begin * stride + offset;
-          if (plan.interior_end == plan.interior_begin)
-            interior_[size_t(count)] = row;
-          else
-            interior_[size_t(count)] =
-                stride == 1 ? row + column
-                            : phases + (column % stride) * plan.phase_stride + column / stride;
+    const float bias = plan.bias[size_t(channel)];
+    for (int64_t oh = row_begin; oh < row_end;) {
+      // kDepthwiseRowBlock rows at once: the several-rows kernel on the interior, and on a
+      // vector-wide strip at each side copied with its padding zeros; kernel rows in the
+      // padding read a row of zeros. A tap in the padding adds w·0 (see depthwise_conv.h).
+      constexpr int64_t R = kDepthwiseRowBlock;
+      if (plan.rows && oh + R <= row_end) {
+        const int64_t kernel_rows = R + ah.kernel - 1;
+        const float* rows_in[R + 4];  // kernel rows <= 5
+        for (int64_t i = 0; i < kernel_rows; ++i) {
+          const int64_t ih = oh - ah.pad_begin + i;
+          rows_in[i] = ih >= 0 && ih < ah.input ? input.row(ih) : zero_row_;
         }
+        const float* in[R + 4];
+        float* rows_out[R];
+        float* at[R];
+        for (int64_t j = 0; j < R; ++j) rows_out[j] = out + (oh + j - row_begin) * aw.output;
+        const int64_t begin = plan.interior_begin, end = plan.interior_end;
+        for (int64_t i = 0; i < kernel_rows; ++i)
+          in[i] = rows_in[i] + begin + plan.column_offsets[0];
+        for (int64_t j = 0; j < R; ++j) at[j] = rows_out[j] + begin;
+        plan.rows(plan, in, kernel, end - begin, bias, at);
+        // The strips: output columns [0, strip) and [outW − strip, outW), which hold the borders.
+        const int64_t strip = strip_columns_;
+        const int64_t strip_starts[2] = {0, aw.output - strip};
+        const bool needed[2] = {begin > 0, end < aw.output};
+        for (int side = 0; side < 2; ++side) {
+          if (!needed[side]) continue;
+          // Strip column t is input column first + t: inside the row for t in [lo, hi).
+          const int64_t first = strip_starts[side] + plan.column_offsets[0];
+          const int64_t lo = std::min(strip_width_, std::max<int64_t>(0, -first));
+          const int64_t hi = std::max(lo, std::min(strip_width_, aw.input - first));
+          for (int64_t i = 0; i < kernel_rows; ++i) {
+            float* dst = strip_.data() + i * strip_width_;
+            std::fill(dst, dst + lo, 0.f);
+            std::memcpy(dst + lo, rows_in[i] + first + lo, size_t(hi - lo) * sizeof(float));
+            std::fill(dst + hi, dst + strip_width_, 0.f);
+            in[i] = dst;
+          }
+          for (int64_t j = 0; j < R; ++j) at[j] = rows_out[j] + strip_starts[side];
+          plan.rows(plan, in, kernel, strip, bias, at);
+        }
+        if (!depthwise_activation_in_registers(plan.activation.kind))
+          for (int64_t j = 0; j < R; ++j)
+            for (int64_t ow = 0; ow < aw.output; ++ow)
+              rows_out[j][ow] = activation_apply(plan.activation, rows_out[j][ow]);
+        oh += R;
+        continue;
       }
-      DepthwiseTaps taps;
-      taps.count = count;
-      taps.weight = weight_.data();
-      taps.row = row_.data();
-      taps.offset = offset_.data();
-      taps.interior = interior_.data();
-      plan.row(plan, taps, plan.bias[size_t(channel)], out + (oh - row_begin) * aw.output);
+      plan.row(plan, row_taps(input, kernel, oh), bias, out + (oh - row_begin) * aw.output);
+      ++oh;
     }
+  }
+
+ private:
+  // The tap table of output row oh: its kernel rows inside the input (the others read only
+  // padding and are skipped), for stride > 1 from the split-row cache.
+  DepthwiseTaps row_taps(const DepthwiseRows& input, const float* kernel, int64_t oh) {
+    const DepthwisePlan& plan = plan_;
+    const WindowAxis& ah = plan.axes[0];
+    const WindowAxis& aw = plan.axes[1];
+    const int64_t stride = aw.stride;
+    int needed = 0;
+    for (int64_t ky = 0; ky < ah.kernel; ++ky) {
+      const int64_t ih = oh * ah.stride - ah.pad_begin + ky * ah.dilation;
+      if (ih >= 0 && ih < ah.input) needed_[size_t(needed++)] = ih;
+    }
+    int count = 0;
+    for (int64_t ky = 0; ky < ah.kernel; ++ky) {
+      const int64_t ih = oh * ah.stride - ah.pad_begin + ky * ah.dilation;
+      if (ih < 0 || ih >= ah.input) continue;
+      const float* row = input.row(ih);
+      const float* phases = split_rows() ? split_row(row, ih, needed) : row;
+      for (int64_t kx = 0; kx < aw.kernel; ++kx, ++count) {
+        const int64_t offset = plan.column_offsets[size_t(kx)];
+        weight_[size_t(count)] = kernel[ky * aw.kernel + kx];
+        row_[size_t(count)] = row;
+        offset_[size_t(count)] = offset;
+        // Input column of the first interior output: inside the row by construction of the
+        // interior (when there is one; otherwise the pointer is never read).
+        const int64_t column = plan.interior_begin * stride + offset;
+        if (plan.interior_end == plan.interior_begin)
+          interior_[size_t(count)] = row;
+        else
+          interior_[size_t(count)] =
+              stride == 1 ? row + column
+                          : phases + (column % stride) * plan.phase_stride + column / stride;
+      }
+    }
+    DepthwiseTaps taps;
+    taps.count = count;
+    taps.weight = weight_.data();
+    taps.row = row_.data();
+    taps.offset = offset_.data();
+    taps.interior = interior_.data();
+    return taps;
   }
 
  private:
@@ -220,6 +346,9 @@ class RowWorkspace {
   std::vector<int64_t> offset_;
   std::vector<const float*> interior_;
   std::vector<int64_t> needed_;
+  std::vector<float> zeros_, strip_;  // the several-rows path's zero row and side strips
+  const float* zero_row_ = nullptr;
+  int64_t strip_columns_ = 0, strip_width_ = 0;
   std::vector<int64_t> slot_row_;
   std::vector<float> phases_;
 };
@@ -294,7 +423,25 @@ class DepthwiseWorkspace {
     const float bias = plan.bias[size_t(channel)];
     const bool in_registers = depthwise_activation_in_registers(plan.activation.kind);
     if (plan.direct) {
-      plan.band(plan, source_.data(), weight_.data(), count, rows, bias, out, aw.output);
+      // With every tap in the list (count = kH·kW), blocks of kDepthwiseRowBlock rows take the
+      // several-rows kernel (stride 1: padded row r0 + i is where tap ky = i of row r0 reads);
+      // the band function computes the rows left over, its taps moved down by the rows done.
+      int64_t done = 0;
+      if (plan.rows && count == ah.kernel * aw.kernel) {
+        constexpr int64_t R = kDepthwiseRowBlock;
+        const float* in[R + 4];  // kernel rows <= 5
+        float* rows_out[R];
+        for (; done + R <= rows; done += R) {
+          for (int64_t i = 0; i < R + ah.kernel - 1; ++i)
+            in[i] = phases_.data() + (done + i) * width;
+          for (int64_t j = 0; j < R; ++j) rows_out[j] = out + (done + j) * aw.output;
+          plan.rows(plan, in, kernel, aw.output, bias, rows_out);
+        }
+        for (int t = 0; t < count && done < rows; ++t) source_[size_t(t)] += done * width;
+      }
+      if (done < rows)
+        plan.band(plan, source_.data(), weight_.data(), count, rows - done, bias,
+                  out + done * aw.output, aw.output);
       if (!in_registers)
         for (int64_t i = 0; i < rows * aw.output; ++i)
           out[i] = activation_apply(plan.activation, out[i]);
@@ -381,11 +528,57 @@ void DepthwiseRowsRunner::run(const DepthwiseRows& input, int64_t channel, int64
                           out + r * plan_.axes[1].output);
 }
 
+namespace {
+
+// One group of lane_width channels of one image on the channel-lanes path: the channels
+// transposed into `in`, computed into `out`, transposed back (channels past C are zeros in,
+// dropped out).
+void run_lanes_group(const DepthwisePlan& plan, const float* x, float* y, int64_t tile, float* in,
+                     float* out) {
+  const WindowAxis& ah = plan.axes[0];
+  const WindowAxis& aw = plan.axes[1];
+  const int64_t lanes = plan.lane_width, taps = ah.kernel * aw.kernel;
+  const int64_t groups = (plan.channels + lanes - 1) / lanes;
+  const int64_t image = tile / groups, group = tile % groups;
+  const int64_t c0 = group * lanes, count = std::min(lanes, plan.channels - c0);
+  const int64_t in_plane = ah.input * aw.input, out_plane = ah.output * aw.output;
+  const float* xb = x + (image * plan.channels + c0) * in_plane;
+  float* yb = y + (image * plan.channels + c0) * out_plane;
+  if (count < lanes) std::fill(in, in + in_plane * lanes, 0.f);
+  for (int64_t c = 0; c < count; ++c)
+    for (int64_t p = 0; p < in_plane; ++p) in[p * lanes + c] = xb[c * in_plane + p];
+  plan.lanes(plan, in, plan.lane_weights.data() + group * taps * lanes,
+             plan.lane_bias.data() + group * lanes, out);
+  const bool in_registers = depthwise_activation_in_registers(plan.activation.kind);
+  for (int64_t c = 0; c < count; ++c)
+    for (int64_t p = 0; p < out_plane; ++p) {
+      const float v = out[p * lanes + c];
+      yb[c * out_plane + p] = in_registers ? v : activation_apply(plan.activation, v);
+    }
+}
+
+}  // namespace
+
 void depthwise_run(const DepthwisePlan& plan, const float* x, int64_t batch, float* y,
                    ThreadPool& pool) {
   // Multiply-adds: the pool keeps a layer this small on the calling thread.
   const int64_t work = batch * plan.channels * plan.axes[0].output * plan.axes[1].output *
                        plan.axes[0].kernel * plan.axes[1].kernel;
+  if (plan.lanes) {
+    const int64_t lanes = plan.lane_width;
+    const int64_t groups = (plan.channels + lanes - 1) / lanes;
+    const size_t in_floats = size_t(plan.axes[0].input * plan.axes[1].input * lanes);
+    const size_t out_floats = size_t(plan.axes[0].output * plan.axes[1].output * lanes);
+    pool.parallel_for(
+        batch * groups,
+        [&](int64_t begin, int64_t end) {
+          std::vector<float> buffer(in_floats + out_floats);
+          for (int64_t tile = begin; tile < end; ++tile)
+            run_lanes_group(plan, x, y, tile, buffer.data(), buffer.data() + in_floats);
+        },
+        work);
+    return;
+  }
   if (!plan.banded) {
     const int64_t blocks = (plan.axes[0].output + plan.rows_per_tile - 1) / plan.rows_per_tile;
     pool.parallel_for(

@@ -66,6 +66,25 @@ using DepthwiseRowFunction = void (*)(const DepthwisePlan& plan, const Depthwise
 using DepthwiseBandFunction = void (*)(const DepthwisePlan& plan, const float* const* source,
                                        const float* weight, int count, int64_t rows, float bias,
                                        float* out, int64_t out_stride);
+// kDepthwiseRowBlock consecutive output rows at once, columns [0, columns) of each, for a
+// square 3×3 or 5×5 kernel with stride 1 and vertical dilation 1 (see depthwise_plan): in[i],
+// i < kDepthwiseRowBlock + kH − 1, is where tap (ky = i, kx = 0) of the first row's column 0
+// reads (column c, tap kx read in[i][c + kx·dW]); every tap must be valid memory. kernel is the
+// channel's [kH·kW] weights; out[j] is row j's column 0; columns >= the ISA's vector width.
+// Each input vector is loaded once for every row it feeds; each output adds its taps in (ky, kx)
+// order with FMA from zero, so the sums are those of the row and band functions (a tap in the
+// padding adds w·0). Activations as for the band function.
+using DepthwiseRowsFunction = void (*)(const DepthwisePlan& plan, const float* const* in,
+                                       const float* kernel, int64_t columns, float bias,
+                                       float* const* out);
+
+// The channel-lanes path (small planes, see depthwise_plan): one group of `lanes` channels
+// (the ISA's vector) interleaved, x [H·W][lanes] and y [outH·outW][lanes]; weights
+// [kH·kW][lanes] and bias [lanes] of the group. Each output pixel adds its in-bounds taps in
+// (ky, kx) order with FMA from zero, a vector of channels at a time, so the sums are those of
+// the row-by-row path; activations as for the band function.
+using DepthwiseLanesFunction = void (*)(const DepthwisePlan& plan, const float* x,
+                                        const float* weight, const float* bias, float* y);
 
 struct DepthwisePlan {
   int64_t channels = 0;
@@ -91,8 +110,22 @@ struct DepthwisePlan {
   // CpuKernelTable.
   DepthwiseBandFunction band = nullptr;
   DepthwiseRowFunction row = nullptr;
+  // Set when this geometry takes the several-rows kernel.
+  DepthwiseRowsFunction rows = nullptr;
+  // Set when small planes take the channel-lanes path: then depthwise_run transposes each
+  // group of `lanes` channels in and out and runs it (DepthwiseRowsRunner keeps the planes).
+  DepthwiseLanesFunction lanes = nullptr;
+  int64_t lane_width = 0;
+  std::vector<float> lane_weights;  // [ceil(C / lanes)][kH·kW][lanes], zeros past C
+  std::vector<float> lane_bias;     // [ceil(C / lanes)][lanes]
   const char* kernel_name = "";
 };
+
+// Output rows the several-rows interior computes at once.
+constexpr int64_t kDepthwiseRowBlock = 4;
+
+// Input planes of at most this many pixels take the channel-lanes path (depthwise_run only).
+constexpr int64_t kDepthwiseLanesMaxPlane = 32 * 32;
 
 // Output rows at most this wide take the banded path.
 constexpr int64_t kDepthwiseBandedMaxWidth = 160;

@@ -13,6 +13,7 @@
 #include <xsimd/xsimd.hpp>
 
 #include "cpu/depthwise_conv.h"
+#include "cpu/simd_divide.h"
 
 namespace atrous {
 
@@ -37,7 +38,7 @@ struct DepthwiseFinish {
       case ActivationKind::activation_hard_swish: {
         // x · min(max(x + 3, 0), 6) / 6, the reference's operations in its order.
         const batch clamped = xsimd::min(batch(6.f), xsimd::max(batch(0.f), v + batch(3.f)));
-        return (v * clamped) / batch(6.f);
+        return simd_divide(v * clamped, batch(6.f));  // no <Arch>: the NEON overload
       }
       default:
         return v;
@@ -142,6 +143,157 @@ void depthwise_row(const DepthwisePlan& plan, const DepthwiseTaps& taps, float b
   depthwise_border_columns<true>(plan, taps, bias, y, end, out_w);
   if (!in_registers)
     for (int64_t ow = 0; ow < out_w; ++ow) y[ow] = activation_apply(plan.activation, y[ow]);
+}
+
+// Keeps a loaded vector in its register: without this GCC folds the load into every FMA that
+// uses it (a memory operand each), which undoes the point of loading it once for several rows
+// (measured on AVX-512: 60 against 148 GFLOP/s for the 5×5 block below, docs/CPU.md).
+template <class Arch>
+inline void depthwise_pin(xsimd::batch<float, Arch>& x) {
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+  asm("" : "+v"(x.data));
+#elif defined(__GNUC__) && defined(__aarch64__)
+  asm("" : "+w"(x.data));
+#else
+  (void)x;
+#endif
+}
+
+// V SIMD vectors of positions from q in each of R output rows of a K×K kernel (stride 1,
+// vertical dilation 1, horizontal dilation dw): input row i feeds output row j at ky = i − j,
+// so each input vector is loaded once for the up to R rows it serves (instead of once per tap),
+// while every output still adds its taps in (ky, kx) order. Loops have constant trip counts
+// and unroll.
+template <class Arch, int R, int K, int V>
+inline void depthwise_rows_block(const float* const* in, const float* kernel, int64_t dw, int64_t q,
+                                 const xsimd::batch<float, Arch>& bias,
+                                 const DepthwiseFinish<Arch>& finish, float* const* out) {
+  using batch = xsimd::batch<float, Arch>;
+  constexpr int64_t width = int64_t(batch::size);
+  batch acc[R][V];
+  for (int j = 0; j < R; ++j)
+    for (int v = 0; v < V; ++v) acc[j][v] = batch(0.f);
+#pragma GCC unroll 16
+  for (int i = 0; i < R + K - 1; ++i) {
+#pragma GCC unroll 8
+    for (int kx = 0; kx < K; ++kx) {
+      batch x[V];
+      for (int v = 0; v < V; ++v) {
+        x[v] = batch::load_unaligned(in[i] + q + kx * dw + v * width);
+        depthwise_pin<Arch>(x[v]);
+      }
+#pragma GCC unroll 8
+      for (int j = 0; j < R; ++j) {
+        const int ky = i - j;
+        if (ky < 0 || ky >= K) continue;
+        const batch w(kernel[ky * K + kx]);
+        for (int v = 0; v < V; ++v) acc[j][v] = xsimd::fma(w, x[v], acc[j][v]);
+      }
+    }
+  }
+  for (int j = 0; j < R; ++j)
+    for (int v = 0; v < V; ++v) finish(acc[j][v] + bias).store_unaligned(out[j] + q + v * width);
+}
+
+template <class Arch, int K>
+void depthwise_rows_k(const DepthwisePlan& plan, const float* const* in, const float* kernel,
+                      int64_t columns, float bias, float* const* out) {
+  using batch = xsimd::batch<float, Arch>;
+  constexpr int R = int(kDepthwiseRowBlock);
+  constexpr int64_t width = int64_t(batch::size);
+  const DepthwiseFinish<Arch> finish(plan.activation);
+  const batch b(bias);
+  const int64_t dw = plan.axes[1].dilation;
+  int64_t i = 0;
+  for (; i + 2 * width <= columns; i += 2 * width)
+    depthwise_rows_block<Arch, R, K, 2>(in, kernel, dw, i, b, finish, out);
+  for (; i + width <= columns; i += width)
+    depthwise_rows_block<Arch, R, K, 1>(in, kernel, dw, i, b, finish, out);
+  // A partial last vector: the vector ending at `columns` (callers guarantee columns >= width),
+  // recomputing a few columns with the same operations.
+  if (i < columns)
+    depthwise_rows_block<Arch, R, K, 1>(in, kernel, dw, columns - width, b, finish, out);
+}
+
+template <class Arch>
+void depthwise_rows(const DepthwisePlan& plan, const float* const* in, const float* kernel,
+                    int64_t columns, float bias, float* const* out) {
+  if (plan.axes[0].kernel == 3)
+    depthwise_rows_k<Arch, 3>(plan, in, kernel, columns, bias, out);
+  else
+    depthwise_rows_k<Arch, 5>(plan, in, kernel, columns, bias, out);
+}
+
+// P output pixels of one row from column ow0 (stride sW apart in the input), every tap inside
+// the input: each weight vector loaded once for the P pixels.
+template <class Arch, int P>
+inline void depthwise_lanes_block(const DepthwisePlan& plan, const float* x, const float* weight,
+                                  const xsimd::batch<float, Arch>& bias,
+                                  const DepthwiseFinish<Arch>& finish, int64_t oh, int64_t ow0,
+                                  float* y) {
+  using batch = xsimd::batch<float, Arch>;
+  constexpr int64_t width = int64_t(batch::size);
+  const WindowAxis& ah = plan.axes[0];
+  const WindowAxis& aw = plan.axes[1];
+  batch acc[P];
+  for (int p = 0; p < P; ++p) acc[p] = batch(0.f);
+  const int64_t step = aw.stride * width;
+  for (int64_t ky = 0; ky < ah.kernel; ++ky) {
+    const int64_t ih = oh * ah.stride - ah.pad_begin + ky * ah.dilation;
+    const float* row = x + (ih * aw.input + ow0 * aw.stride - aw.pad_begin) * width;
+    const float* w = weight + ky * aw.kernel * width;
+    for (int64_t kx = 0; kx < aw.kernel; ++kx) {
+      const batch wv = batch::load_unaligned(w + kx * width);
+      const float* in = row + kx * aw.dilation * width;
+      for (int p = 0; p < P; ++p)
+        acc[p] = xsimd::fma(wv, batch::load_unaligned(in + p * step), acc[p]);
+    }
+  }
+  for (int p = 0; p < P; ++p)
+    finish(acc[p] + bias).store_unaligned(y + (oh * aw.output + ow0 + p) * width);
+}
+
+template <class Arch>
+void depthwise_lanes(const DepthwisePlan& plan, const float* x, const float* weight,
+                     const float* bias, float* y) {
+  using batch = xsimd::batch<float, Arch>;
+  constexpr int64_t width = int64_t(batch::size);
+  const WindowAxis& ah = plan.axes[0];
+  const WindowAxis& aw = plan.axes[1];
+  const DepthwiseFinish<Arch> finish(plan.activation);
+  const batch b = batch::load_unaligned(bias);
+  // One output pixel, skipping the taps in the padding.
+  auto pixel = [&](int64_t oh, int64_t ow) {
+    batch acc(0.f);
+    for (int64_t ky = 0; ky < ah.kernel; ++ky) {
+      const int64_t ih = oh * ah.stride - ah.pad_begin + ky * ah.dilation;
+      if (ih < 0 || ih >= ah.input) continue;
+      const float* row = x + ih * aw.input * width;
+      const float* w = weight + ky * aw.kernel * width;
+      for (int64_t kx = 0; kx < aw.kernel; ++kx) {
+        const int64_t iw = ow * aw.stride - aw.pad_begin + kx * aw.dilation;
+        if (iw < 0 || iw >= aw.input) continue;
+        acc = xsimd::fma(batch::load_unaligned(w + kx * width),
+                         batch::load_unaligned(row + iw * width), acc);
+      }
+    }
+    finish(acc + b).store_unaligned(y + (oh * aw.output + ow) * width);
+  };
+  const int64_t begin = plan.interior_begin, end = plan.interior_end;
+  for (int64_t oh = 0; oh < ah.output; ++oh) {
+    const int64_t top = oh * ah.stride - ah.pad_begin;
+    const bool rows_inside = top >= 0 && top + (ah.kernel - 1) * ah.dilation < ah.input;
+    if (!rows_inside) {
+      for (int64_t ow = 0; ow < aw.output; ++ow) pixel(oh, ow);
+      continue;
+    }
+    for (int64_t ow = 0; ow < begin; ++ow) pixel(oh, ow);
+    int64_t ow = begin;
+    for (; ow + 4 <= end; ow += 4)
+      depthwise_lanes_block<Arch, 4>(plan, x, weight, b, finish, oh, ow, y);
+    for (; ow < end; ++ow) depthwise_lanes_block<Arch, 1>(plan, x, weight, b, finish, oh, ow, y);
+    for (ow = std::max(end, begin); ow < aw.output; ++ow) pixel(oh, ow);
+  }
 }
 
 }  // namespace atrous

@@ -91,6 +91,21 @@ void gemm_run_serial(const GemmWeights& weights, const GemmPacker& packer, int64
 
 // One K block of one column block against a range of panels: the argument of the per-ISA
 // microkernels (CpuKernelTable::gemm).
+// A matrix-vector product for one pixel (squeeze-excitation 1×1s): outputs [m0, m0 + count ·
+// lanes) of y = act(W·x + bias) from weights packed as [ceil(M / lanes)][K][lanes] (zeros
+// past M). Every output is the FMA chain over k = 0…K−1 from zero, + bias, then the activation
+// (ReLU/clip in registers with the GEMM's operand order, the others by activation_apply): the
+// GEMM's arithmetic, so the result is bitwise the GEMM's on the same pixel.
+struct GemvBlock {
+  const float* packed = nullptr;
+  const float* x = nullptr;                // [K]
+  const float* bias = nullptr;             // [ceil(M / lanes) · lanes], zeros past M
+  int64_t depth = 0, rows = 0;             // K, M
+  int64_t block_begin = 0, block_end = 0;  // blocks of `lanes` outputs
+  const Activation* activation = nullptr;
+  float* y = nullptr;  // [M]
+};
+
 struct GemmBlock {
   const GemmWeights* weights = nullptr;
   const float* b = nullptr;  // packed tiles of [depth][tile]

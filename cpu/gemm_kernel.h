@@ -108,4 +108,41 @@ void gemm_block(const GemmBlock& block) {
   }
 }
 
+template <class Arch, int B>
+inline void gemv_blocks(const GemvBlock& g, int64_t block) {
+  using batch = xsimd::batch<float, Arch>;
+  constexpr int64_t width = int64_t(batch::size);
+  const Activation& act = *g.activation;
+  batch acc[B];
+  for (int j = 0; j < B; ++j) acc[j] = batch(0.f);
+  const float* w = g.packed + block * g.depth * width;
+  for (int64_t k = 0; k < g.depth; ++k) {
+    const batch x(g.x[k]);
+    for (int j = 0; j < B; ++j)
+      acc[j] = xsimd::fma(batch::load_unaligned(w + (j * g.depth + k) * width), x, acc[j]);
+  }
+  const bool clamp =
+      act.kind == ActivationKind::activation_relu || act.kind == ActivationKind::activation_clip;
+  const float low = act.kind == ActivationKind::activation_relu ? 0.f : act.param0;
+  const float high = act.kind == ActivationKind::activation_relu ? INFINITY : act.param1;
+  alignas(64) float out[B * width];
+  for (int j = 0; j < B; ++j) {
+    batch v = acc[j] + batch::load_unaligned(g.bias + (block + j) * width);
+    if (clamp) v = xsimd::min(xsimd::max(v, batch(low)), batch(high));
+    v.store_aligned(out + j * width);
+  }
+  const int64_t m0 = block * width;
+  const int64_t count = std::min<int64_t>(B * width, g.rows - m0);
+  const bool per_element = !clamp && act.kind != ActivationKind::activation_none;
+  for (int64_t i = 0; i < count; ++i)
+    g.y[m0 + i] = per_element ? activation_apply(act, out[i]) : out[i];
+}
+
+template <class Arch>
+void gemv_block(const GemvBlock& g) {
+  int64_t block = g.block_begin;
+  for (; block + 4 <= g.block_end; block += 4) gemv_blocks<Arch, 4>(g, block);
+  for (; block < g.block_end; ++block) gemv_blocks<Arch, 1>(g, block);
+}
+
 }  // namespace atrous

@@ -30,11 +30,16 @@ struct DepthwisePlan;
 struct DepthwiseTaps;
 struct DirectConvTile;
 
+struct GemvBlock;
+
 struct GemmKernels {
   // One K block of one column block against a range of panels (cpu/gemm.h).
   void (*block)(const GemmBlock& block);
+  // Blocks of a one-pixel product (cpu/gemm.h); null where the ISA has none (scalar).
+  void (*gemv)(const GemvBlock& block);
   int64_t tile_columns;  // columns per packed B tile (two vectors; 8 for scalar)
   const char* name;
+  const char* gemv_name;
 };
 
 struct DirectConvKernels {
@@ -50,8 +55,16 @@ struct DepthwiseKernels {
   void (*band)(const DepthwisePlan& plan, const float* const* source, const float* weight,
                int count, int64_t rows, float bias, float* out, int64_t out_stride);
   void (*row)(const DepthwisePlan& plan, const DepthwiseTaps& taps, float bias, float* y);
+  // The several-rows interior of the row-by-row path; null where the ISA has none (scalar).
+  void (*rows)(const DepthwisePlan& plan, const float* const* in, const float* kernel,
+               int64_t columns, float bias, float* const* out);
+  // The channel-lanes path for small planes; null where the ISA has none (scalar).
+  void (*lanes)(const DepthwisePlan& plan, const float* x, const float* weight, const float* bias,
+                float* y);
   const char* band_name;
   const char* row_name;
+  const char* rows_name;
+  const char* lanes_name;
 };
 
 struct CpuKernelTable {

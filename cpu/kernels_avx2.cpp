@@ -18,11 +18,14 @@ const CpuKernelTable& cpu_kernel_table_avx2() {
   static const CpuKernelTable table = [] {
     CpuKernelTable t;
     t.isa = CpuIsa::cpu_isa_avx2;
-    t.gemm = {gemm_block<Arch>, 2 * int64_t(xsimd::batch<float, Arch>::size), "gemm_f32_6x16_avx2"};
+    t.gemm = {gemm_block<Arch>, gemv_block<Arch>, 2 * int64_t(xsimd::batch<float, Arch>::size),
+              "gemm_f32_6x16_avx2", "gemv_f32_4x8_avx2"};
     t.direct_conv = {direct_conv_tile<Arch, 6, 2>, 6, 2 * int64_t(xsimd::batch<float, Arch>::size),
                      "conv_direct_f32_6x16_avx2"};
-    t.depthwise = {depthwise_band<Arch>, depthwise_row<Arch>, "dwconv_f32_band_8x8_avx2",
-                   "dwconv_f32_row_8x8_avx2"};
+    t.depthwise = {depthwise_band<Arch>,        depthwise_row<Arch>,
+                   depthwise_rows<Arch>,        depthwise_lanes<Arch>,
+                   "dwconv_f32_band_8x8_avx2",  "dwconv_f32_row_8x8_avx2",
+                   "dwconv_f32_rows_4x16_avx2", "dwconv_f32_lanes_1x8_avx2"};
     t.misc = misc_simd::make_misc_kernels<Arch>();
     t.misc.name = "f32_x8_avx2";
     t.panoptic = panoptic_kernels_avx2();

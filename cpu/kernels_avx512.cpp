@@ -23,12 +23,14 @@ const CpuKernelTable& cpu_kernel_table_avx512() {
   static const CpuKernelTable table = [] {
     CpuKernelTable t;
     t.isa = CpuIsa::cpu_isa_avx512;
-    t.gemm = {gemm_block<Arch>, 2 * int64_t(xsimd::batch<float, Arch>::size),
-              "gemm_f32_6x32_avx512"};
+    t.gemm = {gemm_block<Arch>, gemv_block<Arch>, 2 * int64_t(xsimd::batch<float, Arch>::size),
+              "gemm_f32_6x32_avx512", "gemv_f32_4x16_avx512"};
     t.direct_conv = {direct_conv_tile<Arch, 14, 2>, 14,
                      2 * int64_t(xsimd::batch<float, Arch>::size), "conv_direct_f32_14x32_avx512"};
-    t.depthwise = {depthwise_band<Arch>, depthwise_row<Arch>, "dwconv_f32_band_8x16_avx512",
-                   "dwconv_f32_row_8x16_avx512"};
+    t.depthwise = {depthwise_band<Arch>,          depthwise_row<Arch>,
+                   depthwise_rows<Arch>,          depthwise_lanes<Arch>,
+                   "dwconv_f32_band_8x16_avx512", "dwconv_f32_row_8x16_avx512",
+                   "dwconv_f32_rows_4x32_avx512", "dwconv_f32_lanes_1x16_avx512"};
     t.misc = misc_simd::make_misc_kernels<Arch>();
     t.misc.name = "f32_x16_avx512";
     t.panoptic = panoptic_kernels_avx512();

@@ -17,11 +17,14 @@ const CpuKernelTable& cpu_kernel_table_neon() {
   static const CpuKernelTable table = [] {
     CpuKernelTable t;
     t.isa = CpuIsa::cpu_isa_neon;
-    t.gemm = {gemm_block<Arch>, 2 * int64_t(xsimd::batch<float, Arch>::size), "gemm_f32_6x8_neon"};
+    t.gemm = {gemm_block<Arch>, gemv_block<Arch>, 2 * int64_t(xsimd::batch<float, Arch>::size),
+              "gemm_f32_6x8_neon", "gemv_f32_4x4_neon"};
     t.direct_conv = {direct_conv_tile<Arch, 6, 4>, 6, 4 * int64_t(xsimd::batch<float, Arch>::size),
                      "conv_direct_f32_6x16_neon"};
-    t.depthwise = {depthwise_band<Arch>, depthwise_row<Arch>, "dwconv_f32_band_8x4_neon",
-                   "dwconv_f32_row_8x4_neon"};
+    t.depthwise = {depthwise_band<Arch>,       depthwise_row<Arch>,
+                   depthwise_rows<Arch>,       depthwise_lanes<Arch>,
+                   "dwconv_f32_band_8x4_neon", "dwconv_f32_row_8x4_neon",
+                   "dwconv_f32_rows_4x8_neon", "dwconv_f32_lanes_1x4_neon"};
     t.misc = misc_simd::make_misc_kernels<Arch>();
     t.misc.name = "f32_x4_neon";
     t.panoptic = panoptic_kernels_neon();

@@ -34,22 +34,10 @@ void dot_rows(const float* x, const float* w, int64_t depth, float* y, int64_t r
 #include <cstdint>
 #include <xsimd/xsimd.hpp>
 
+#include "cpu/simd_divide.h"
+
 namespace atrous {
 namespace misc_simd {
-
-// IEEE division. xsimd 8's NEON float division is a refined reciprocal estimate, which is not
-// correctly rounded, so aarch64 uses the division instruction directly.
-template <class Arch>
-xsimd::batch<float, Arch> divide(const xsimd::batch<float, Arch>& a,
-                                 const xsimd::batch<float, Arch>& b) {
-  return a / b;
-}
-#if defined(__aarch64__)
-inline xsimd::batch<float, xsimd::neon64> divide(const xsimd::batch<float, xsimd::neon64>& a,
-                                                 const xsimd::batch<float, xsimd::neon64>& b) {
-  return vdivq_f32(a, b);
-}
-#endif
 
 template <class Arch>
 void binary(BinaryOp op, const float* a, const float* b, float* y, int64_t count) {
@@ -67,7 +55,7 @@ void binary(BinaryOp op, const float* a, const float* b, float* y, int64_t count
     ATROUS_BINARY_LOOP(binary_op_add, va + vb)
     ATROUS_BINARY_LOOP(binary_op_sub, va - vb)
     ATROUS_BINARY_LOOP(binary_op_mul, va * vb)
-    ATROUS_BINARY_LOOP(binary_op_div, divide(va, vb))
+    ATROUS_BINARY_LOOP(binary_op_div, simd_divide(va, vb))
 #undef ATROUS_BINARY_LOOP
   }
   misc_scalar::binary(op, a + body, b + body, y + body, count - body);
@@ -95,7 +83,7 @@ void binary_scalar(BinaryOp op, const float* a, float s, bool scalar_first, floa
         r = lhs * rhs;
         break;
       case BinaryOp::binary_op_div:
-        r = divide(lhs, rhs);
+        r = simd_divide(lhs, rhs);
         break;
     }
     r.store_unaligned(y + i);
@@ -130,7 +118,7 @@ void activation(SimdActivation act, float low, float high, const float* x, float
         const batch u = v + three;
         const batch m = xsimd::select(u < zero, zero, u);
         const batch n = xsimd::select(six < m, six, m);
-        divide(v * n, six).store_unaligned(y + i);
+        simd_divide(v * n, six).store_unaligned(y + i);
       }
       break;
   }
@@ -197,7 +185,8 @@ void softmax_channels(const float* x, float* y, int64_t channels, int64_t stride
       sum += e;
     }
     for (int64_t k = 0; k < channels; ++k)
-      divide(batch::load_unaligned(y + k * stride + p), sum).store_unaligned(y + k * stride + p);
+      simd_divide(batch::load_unaligned(y + k * stride + p), sum)
+          .store_unaligned(y + k * stride + p);
   }
   misc_scalar::softmax_channels(x, y, channels, stride, body, end);
 }

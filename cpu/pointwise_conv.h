@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "cpu/gemm.h"
 #include "cpu/isa.h"
@@ -29,11 +30,19 @@ class PointwisePacker : public GemmPacker {
 
 struct PointwisePlan {
   GemmWeights gemm;  // [M, C] weights, bias, activation, ISA
+  // For one-pixel images (pointwise_plan_single_pixel): the weights as GemvBlock packs them.
+  std::vector<float> gemv_packed;
+  std::vector<float> gemv_bias;
 };
 
 void pointwise_plan(const float* weight, const float* bias, int64_t out_channels,
                     int64_t in_channels, const Activation& activation, CpuIsa isa,
                     PointwisePlan* plan);
+
+// Adds the one-pixel packing to a plan, where the ISA has a GEMV kernel: then pointwise_run
+// computes a one-pixel image as a matrix-vector product (a 1×1 on a squeeze-excitation's
+// pooled vector would otherwise fill a whole GEMM tile per pixel), with the GEMM's arithmetic.
+void pointwise_plan_single_pixel(PointwisePlan* plan);
 
 // x: [C, pixels], y: [M, pixels] for one image. scratch: scratch_slots ·
 // gemm_scratch_floats(isa) floats, or null (then the run allocates its own).

@@ -5,6 +5,10 @@
 #include <cstring>
 #include <new>
 
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
+
 namespace atrous {
 
 bool dtype_is_valid(uint8_t code) { return code >= 1 && code <= 4; }
@@ -95,6 +99,20 @@ std::string shape_to_string(const Shape& shape) {
   return text + "]";
 }
 
+namespace {
+// Buffers at least this large are placed on transparent huge pages (Linux).
+constexpr size_t kHugePageMinBytes = size_t(4) << 20;
+
+// ATROUS_HUGE_PAGES=0 keeps every buffer on ordinary pages (to measure the difference).
+bool huge_pages_wanted() {
+  static const bool wanted = [] {
+    const char* value = std::getenv("ATROUS_HUGE_PAGES");
+    return !(value && value[0] == '0' && value[1] == 0);
+  }();
+  return wanted;
+}
+}  // namespace
+
 // Tensor storage is 64-byte aligned (one cache line, one AVX-512 vector) and zero-initialized.
 Tensor::Tensor(DType dtype, Shape shape) {
   view_.dtype = dtype;
@@ -108,6 +126,21 @@ Tensor::Tensor(DType dtype, Shape shape) {
     throw std::bad_alloc();
   size_t rounded = size_t((bytes + 63) / 64 * 64);
   if (rounded == 0) rounded = 64;
+#if defined(__linux__)
+  if (rounded >= kHugePageMinBytes && huge_pages_wanted()) {
+    // Large buffers (arenas, big activations): 2 MiB aligned and marked for transparent huge
+    // pages, so kernels that stride across channel planes do not miss the TLB on every plane.
+    const size_t huge = size_t(2) << 20;
+    if (rounded <= SIZE_MAX - huge) {
+      const size_t aligned = (rounded + huge - 1) / huge * huge;
+      view_.data = std::aligned_alloc(huge, aligned);
+      if (!view_.data) throw std::bad_alloc();
+      madvise(view_.data, aligned, MADV_HUGEPAGE);  // advice only: failure changes nothing
+      std::memset(view_.data, 0, rounded);
+      return;
+    }
+  }
+#endif
   view_.data = std::aligned_alloc(64, rounded);
   if (!view_.data) throw std::bad_alloc();
   std::memset(view_.data, 0, rounded);

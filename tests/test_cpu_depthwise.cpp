@@ -153,6 +153,24 @@ const std::vector<Geometry>& geometries() {
       {1, 3, 33, 65, 7, 1, 1, 1, 1, 1, {3, 0, 3, 0}, "explicit", true},
       {1, 3, 33, 65, 2, 2, 1, 1, 1, 1, {1, 0, 0, 1}, "explicit", true},
       {1, 3, 9, 70, 1, 1, 2, 2, 1, 1, {0, 0, 0, 0}, "explicit", true},
+      // Wide planes (the row-by-row path) with stride 1 and vertical dilation 1, which take the
+      // several-rows interior: 3×3 and 5×5, output heights below, at and past a row block with
+      // remainders, interiors not a multiple of the vector, horizontal dilation, asymmetric and
+      // zero pads, SAME padding, batch 2.
+      {1, 3, 21, 203, 5, 5, 1, 1, 1, 1, {2, 2, 2, 2}, "explicit", true},
+      {1, 2, 9, 257, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, "explicit", true},
+      {1, 2, 11, 180, 5, 5, 1, 1, 1, 2, {0, 4, 3, 1}, "explicit", false},
+      {1, 2, 6, 161, 3, 3, 1, 1, 1, 1, {0, 0, 0, 0}, "explicit", true},
+      {1, 2, 3, 190, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, "explicit", true},
+      {2, 3, 13, 170, 5, 5, 1, 1, 1, 1, {}, "same_upper", true},
+      // Small planes with at least a vector of channels, which take the channel-lanes path:
+      // partial last group, batch 2, stride 2, anisotropic dilation, asymmetric pads, a kernel
+      // as large as the plane, SAME padding.
+      {2, 20, 7, 7, 5, 5, 1, 1, 1, 1, {2, 2, 2, 2}, "explicit", true},
+      {1, 33, 14, 14, 3, 3, 2, 2, 1, 1, {0, 1, 1, 0}, "explicit", true},
+      {1, 17, 12, 9, 3, 3, 1, 1, 2, 3, {2, 3, 2, 3}, "explicit", false},
+      {1, 16, 5, 6, 7, 7, 1, 1, 1, 1, {3, 3, 3, 3}, "explicit", true},
+      {1, 24, 28, 28, 5, 5, 2, 2, 1, 1, {}, "same_upper", true},
   };
   return table;
 }
@@ -206,6 +224,7 @@ TEST_CASE("depthwise conv results are bitwise identical for 1, 2 and 3 threads",
       {1, 5, 37, 71, 3, 3, 2, 2, 1, 1, {1, 1, 1, 1}, "explicit", true},
       {1, 7, 29, 300, 3, 3, 1, 1, 1, 6, {1, 6, 1, 6}, "explicit", true},
       {1, 1, 45, 33, 5, 5, 1, 1, 6, 6, {12, 12, 12, 12}, "explicit", true},
+      {1, 3, 37, 211, 5, 5, 1, 1, 1, 1, {2, 2, 2, 2}, "explicit", true},
   };
   std::mt19937 rng(42);
   for (const Geometry& g : cases) {
@@ -278,9 +297,15 @@ TEST_CASE("the depthwise factory refuses convs that are not depthwise", "[cpu][d
   // The accepted case, so the refusals below are about the one property each changes.
   CpuKernelPtr depthwise = make(testing::random_tensor({4, 1, 3, 3}, rng), 4);
   REQUIRE(depthwise);
-  // Output rows of 11 columns take the banded path; the name ends with its microkernel's.
-  CHECK(std::string(depthwise->name()) ==
-        std::string("depthwise_3x3/") + cpu_kernel_table(config.isa).depthwise.band_name);
+  // A 9×11 plane of 4 channels takes the banded path: the several-rows kernel where a vector
+  // fits in a row of 11 (NEON), else the channel-lanes path where 4 channels fill a vector
+  // (none of the x86 ISAs), else the band function. The name ends with the microkernel's.
+  const DepthwiseKernels& kernels = cpu_kernel_table(config.isa).depthwise;
+  const int64_t lanes = cpu_isa_vector_floats(config.isa);
+  const char* expected = kernels.rows && lanes <= 11   ? kernels.rows_name
+                         : kernels.lanes && lanes <= 4 ? kernels.lanes_name
+                                                       : kernels.band_name;
+  CHECK(std::string(depthwise->name()) == std::string("depthwise_3x3/") + expected);
   CHECK_FALSE(make(testing::random_tensor({4, 4, 3, 3}, rng), 1));  // dense
   CHECK_FALSE(make(testing::random_tensor({4, 2, 3, 3}, rng), 2));  // grouped, 2 channels per group
   CHECK_FALSE(make(testing::random_tensor({8, 1, 3, 3}, rng), 4));  // channel multiplier 2
@@ -319,4 +344,86 @@ TEST_CASE("the depthwise kernel rejects tensors of other shapes with an error",
   y_view.data = y.data();
   ThreadPool pool(1);
   CHECK_FALSE(kernel->run({&other.view()}, {&y_view}, nullptr, pool).ok());
+}
+
+// The several-rows interior (stride 1, 3×3 and 5×5 on wide planes) loads each input vector once
+// for every row it feeds; each output must still be the one-row path's sum, bit for bit.
+TEST_CASE("depthwise several-rows interior is bitwise equal to the one-row path",
+          "[cpu][depthwise]") {
+  const std::vector<Geometry> cases = {
+      {1, 3, 23, 203, 5, 5, 1, 1, 1, 1, {2, 2, 2, 2}, "explicit", true},
+      {1, 3, 17, 257, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, "explicit", true},
+      {1, 2, 14, 181, 5, 5, 1, 1, 1, 3, {1, 5, 3, 7}, "explicit", true},
+  };
+  const char* activations[] = {"none", "relu", "hard_swish", "sigmoid"};
+  std::mt19937 rng(44);
+  for (const Geometry& g : cases) {
+    Tensor x = testing::random_tensor({g.batch, g.channels, g.height, g.width}, rng);
+    Tensor w = testing::random_tensor({g.channels, 1, g.kernel_h, g.kernel_w}, rng);
+    Tensor b = testing::random_tensor({g.channels}, rng);
+    for (const char* act : activations) {
+      Graph graph = conv_graph(x, w, &b, conv_attributes(g, act));
+      const Shape y_shape = graph.tensors[size_t(graph.outputs[0])].shape;
+      for (CpuIsa isa : runnable_isas()) {
+        DepthwisePlan plan;
+        std::string label;
+        REQUIRE(depthwise_plan_node(graph, 0, isa, &plan, &label));
+        INFO(describe(g) << " act=" << act << " isa=" << cpu_isa_name(isa));
+        // Every SIMD ISA has the several-rows interior; the scalar one has none.
+        CHECK((plan.rows != nullptr) == (isa != CpuIsa::cpu_isa_scalar));
+        DepthwisePlan one_row = plan;
+        one_row.rows = nullptr;
+        std::vector<float> rows(size_t(shape_numel(y_shape)), NAN),
+            single(size_t(shape_numel(y_shape)), NAN);
+        ThreadPool pool(1);
+        depthwise_run(plan, x.f32(), g.batch, rows.data(), pool);
+        depthwise_run(one_row, x.f32(), g.batch, single.data(), pool);
+        size_t first = 0;
+        while (first < rows.size() && std::memcmp(&rows[first], &single[first], sizeof(float)) == 0)
+          ++first;
+        INFO("first difference at " << first << " of " << rows.size() << " (column "
+                                    << (first < rows.size() ? int64_t(first) % y_shape[3] : -1)
+                                    << ")");
+        CHECK(first == rows.size());
+      }
+    }
+  }
+}
+
+// The channel-lanes path (small planes the several-rows kernel does not take) adds each pixel's
+// in-bounds taps in (ky, kx) order, a vector of channels at a time: bitwise the planes' own paths.
+TEST_CASE("depthwise channel-lanes path is bitwise equal to the per-plane paths",
+          "[cpu][depthwise]") {
+  const std::vector<Geometry> cases = {
+      {2, 37, 9, 7, 5, 5, 1, 1, 2, 1, {4, 2, 4, 2}, "explicit", true},
+      {1, 40, 15, 13, 3, 3, 2, 2, 1, 1, {1, 0, 1, 1}, "explicit", true},
+      {1, 19, 20, 20, 3, 3, 1, 1, 2, 2, {2, 2, 2, 2}, "explicit", true},
+  };
+  const char* activations[] = {"none", "relu", "hard_swish", "sigmoid"};
+  std::mt19937 rng(45);
+  for (const Geometry& g : cases) {
+    Tensor x = testing::random_tensor({g.batch, g.channels, g.height, g.width}, rng);
+    Tensor w = testing::random_tensor({g.channels, 1, g.kernel_h, g.kernel_w}, rng);
+    Tensor b = testing::random_tensor({g.channels}, rng);
+    for (const char* act : activations) {
+      Graph graph = conv_graph(x, w, &b, conv_attributes(g, act));
+      const Shape y_shape = graph.tensors[size_t(graph.outputs[0])].shape;
+      for (CpuIsa isa : runnable_isas()) {
+        DepthwisePlan plan;
+        std::string label;
+        REQUIRE(depthwise_plan_node(graph, 0, isa, &plan, &label));
+        INFO(describe(g) << " act=" << act << " isa=" << cpu_isa_name(isa));
+        CHECK((plan.lanes != nullptr) == (isa != CpuIsa::cpu_isa_scalar));
+        DepthwisePlan planes = plan;
+        planes.lanes = nullptr;
+        planes.rows = nullptr;
+        std::vector<float> lanes(size_t(shape_numel(y_shape)), NAN),
+            per_plane(size_t(shape_numel(y_shape)), NAN);
+        ThreadPool pool(2);
+        depthwise_run(plan, x.f32(), g.batch, lanes.data(), pool);
+        depthwise_run(planes, x.f32(), g.batch, per_plane.data(), pool);
+        CHECK(std::memcmp(lanes.data(), per_plane.data(), lanes.size() * sizeof(float)) == 0);
+      }
+    }
+  }
 }

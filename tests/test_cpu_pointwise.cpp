@@ -61,6 +61,7 @@ TEST_CASE("pointwise conv kernels match the reference conv", "[cpu]") {
       for (CpuIsa isa : runnable_isas()) {
         PointwisePlan plan;
         pointwise_plan(w.f32(), b.f32(), c.filters, c.channels, activation, isa, &plan);
+        if (c.height * c.width == 1) pointwise_plan_single_pixel(&plan);
         ThreadPool pool(2);
         std::vector<float> y(size_t(expected.numel()), NAN);
         pointwise_run(plan, x.f32(), c.height * c.width, y.data(), pool);
@@ -94,6 +95,7 @@ TEST_CASE("pointwise conv results are bitwise identical for 1, 2 and 3 threads",
     for (CpuIsa isa : runnable_isas()) {
       PointwisePlan plan;
       pointwise_plan(w.f32(), nullptr, c.filters, c.channels, relu, isa, &plan);
+      if (c.pixels == 1) pointwise_plan_single_pixel(&plan);
       std::vector<std::vector<float>> results;
       for (int threads : {1, 2, 3}) {
         ThreadPool pool(threads);
@@ -107,6 +109,45 @@ TEST_CASE("pointwise conv results are bitwise identical for 1, 2 and 3 threads",
                 << cpu_isa_name(isa));
       CHECK(std::memcmp(results[0].data(), results[1].data(), results[0].size() * 4) == 0);
       CHECK(std::memcmp(results[0].data(), results[2].data(), results[0].size() * 4) == 0);
+    }
+  }
+}
+
+// One pixel as a matrix-vector product: the GEMM's FMA chain, bias and activation, so bitwise
+// the GEMM's result on the same pixel (outputs around the vector width, K from 1 to 960).
+TEST_CASE("pointwise one-pixel product is bitwise the GEMM's", "[cpu]") {
+  struct Case {
+    int64_t filters, channels;
+  };
+  const std::vector<Case> cases = {{1, 1},   {3, 37},   {15, 64},   {16, 960}, {17, 240},
+                                   {64, 67}, {67, 120}, {240, 960}, {96, 5}};
+  const char* activations[] = {"none", "relu", "clip", "hard_sigmoid", "sigmoid"};
+  std::mt19937 rng(23);
+  for (const Case& c : cases) {
+    Tensor x = testing::random_tensor({1, c.channels, 1, 1}, rng);
+    Tensor w = testing::random_tensor({c.filters, c.channels, 1, 1}, rng);
+    Tensor b = testing::random_tensor({c.filters}, rng);
+    for (const char* act_name : activations) {
+      AttributeMap attributes;
+      attributes.set_string("activation", act_name);
+      if (std::string(act_name) == "clip") attributes.set_floats("activation_params", {-0.25, 0.5});
+      Activation activation;
+      REQUIRE(activation_from_conv_attributes(attributes, &activation).ok());
+      for (CpuIsa isa : runnable_isas()) {
+        PointwisePlan gemm;
+        pointwise_plan(w.f32(), b.f32(), c.filters, c.channels, activation, isa, &gemm);
+        PointwisePlan gemv = gemm;
+        pointwise_plan_single_pixel(&gemv);
+        INFO("M=" << c.filters << " C=" << c.channels << " act=" << act_name
+                  << " isa=" << cpu_isa_name(isa));
+        // Every SIMD ISA has the one-pixel kernel; the scalar one keeps the GEMM.
+        CHECK(gemv.gemv_packed.empty() == (isa == CpuIsa::cpu_isa_scalar));
+        ThreadPool pool(2);
+        std::vector<float> y_gemm(size_t(c.filters), NAN), y_gemv(size_t(c.filters), NAN);
+        pointwise_run(gemm, x.f32(), 1, y_gemm.data(), pool);
+        pointwise_run(gemv, x.f32(), 1, y_gemv.data(), pool);
+        CHECK(std::memcmp(y_gemm.data(), y_gemv.data(), y_gemm.size() * sizeof(float)) == 0);
+      }
     }
   }
 }

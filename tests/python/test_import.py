@@ -166,12 +166,17 @@ def test_batch_norm_after_shared_conv_output_is_not_folded(atrous, workdir):
      "tf_half_pixel_for_nn"),
     ([node("Resize", ["x", "", "sc"], ["y"], name="rs", coordinate_transformation_mode="tf_crop_and_resize")],
      "tf_crop_and_resize"),
-    ([node("ArgMax", ["x"], ["y"], name="am", select_last_index=1)], "select_last_index"),
+    ([node("Resize", ["x", "", "sc"], ["y"], name="rs", mode="cubic", cubic_coeff_a=float("nan"))],
+     "node 'rs': cubic_coeff_a and roi must be finite"),
+    ([node("Resize", ["x", "", "tiny"], ["y"], name="rs", mode="linear", antialias=1)],
+     "antialias: a downscale by more than 32768"),
+    ([node("AveragePool", ["x"], ["y"], name="ap", kernel_shape=[2, 2], dilations=[2, 2])],
+     "average pooling with dilations"),
     ([node("Shape", ["x"], ["s"]), node("Cast", ["s"], ["sf"], to=TensorProto.FLOAT),
       node("Mul", ["x", "x"], ["m"]), node("Clip", ["x", "m"], ["y"], name="clip")], "must be a constant"),
     ([node("MaxPool", ["x"], ["y", "idx"], name="mp", kernel_shape=[2, 2]), node("Relu", ["idx"], ["z"])],
      "output 1 ('idx') is used"),
-    ([node("Dropout", ["x"], ["y", "mask"], name="dp"), node("Relu", ["mask"], ["z"])], "'mask'"),
+    ([node("Dropout", ["x"], ["y"], name="dp", is_test=0)], "training-mode dropout"),
     ([node("Dropout", ["x", "half", "true"], ["y"], name="dp")], "training-mode dropout"),
     ([node("Pad", ["x", "pads"], ["y"], name="pd", mode="wrap")], "pad mode 'wrap'"),
     ([node("Relu", ["x"], ["r"]), node("Det", ["r"], ["d"], name="det1"), node("Det", ["d"], ["y"], name="det2")],
@@ -179,7 +184,8 @@ def test_batch_norm_after_shared_conv_output_is_not_folded(atrous, workdir):
 ])
 def test_unsupported_graphs_raise_and_write_nothing(nodes, message, tmp_path):
     inits = {"sc": np.array([1, 1, 2, 2], np.float32), "pads": np.zeros(8, np.int64),
-             "half": np.array(0.5, np.float32), "true": np.array(True)}
+             "tiny": np.array([1, 1, 1e-6, 1], np.float32), "half": np.array(0.5, np.float32),
+             "true": np.array(True)}
     model = make_model(nodes, {"x": (1, 2, 4, 4)}, [nodes[-1].output[0]], inits, 13)
     out = tmp_path / "m.atrous"
     with pytest.raises(ConversionError) as info:

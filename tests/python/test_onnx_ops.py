@@ -150,6 +150,15 @@ POOL_CASES = [
          int_outputs=("y",)),
     case("argmax_last_axis_no_keepdims", 13, [node("ArgMax", ["x"], ["y"], axis=-1, keepdims=0)],
          {"x": (2, 3, 9)}, int_outputs=("y",)),
+    # Clipping makes ties, so the first and the last maximum differ.
+    case("argmax_select_last_index_ties", 13,
+         [node("Clip", ["x", "lo", "hi"], ["c"]), node("ArgMax", ["c"], ["y"], axis=1, select_last_index=1)],
+         {"x": (2, 6, 5, 7)}, inits={"lo": f32(-0.2).reshape(()), "hi": f32(0.2).reshape(())},
+         int_outputs=("y",)),
+    case("argmax_select_last_index_last_axis_no_keepdims", 12,
+         [node("Clip", ["x", "lo", "hi"], ["c"]),
+          node("ArgMax", ["c"], ["y"], axis=-1, keepdims=0, select_last_index=1)],
+         {"x": (3, 11)}, inits={"lo": f32(-0.5).reshape(()), "hi": f32(0.3).reshape(())}, int_outputs=("y",)),
 ]
 
 MATRIX_CASES = [

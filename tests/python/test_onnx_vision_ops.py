@@ -224,6 +224,9 @@ LOGIC_CASES = [
          [node("Greater", ["x", "t"], ["a"]), node("And", ["a", "mask"], ["c"]),
           node("Cast", ["c"], ["y"], to=TP.FLOAT)], X4,
          inits={"t": np.float32(0), "mask": RNG.standard_normal((1, 6)) > 0}),
+    case("dropout12_mask_output_all_true", 12,
+         [node("Dropout", ["x"], ["d", "mask"]), node("Cast", ["mask"], ["m"], to=TP.FLOAT),
+          node("Add", ["d", "m"], ["y"])], X4),
     case("cast_float_int32_float_truncates", 13,
          [node("Cast", ["x"], ["i"], to=TP.INT32), node("Cast", ["i"], ["y"], to=TP.FLOAT)], X4, scale=20),
     case("cast_float_int64_float_opset19", 19,
@@ -284,6 +287,25 @@ RESIZE_CASES = [
          {"x": (1, 2, 6, 9)}, inits={"sz": i64(4, 4)}),
 ]
 
+X3 = {"x": (2, 4, 11)}
+ONE_D_CASES = [
+    case("conv1d_eca_style_same_pads", 13, [node("Conv", ["x", "W"], ["y"], pads=[2, 2])],
+         {"x": (1, 1, 16)}, inits={"W": w(1, 1, 5)}),
+    case("conv1d_grouped_dilated_strided_bias", 11,
+         [node("Conv", ["x", "W", "B"], ["y"], group=2, dilations=[2], strides=[2], pads=[1, 2])], X3,
+         inits={"W": w(6, 2, 3), "B": w(6)}),
+    case("conv1d_same_upper", 17, [node("Conv", ["x", "W"], ["y"], auto_pad="SAME_UPPER", strides=[3])], X3,
+         inits={"W": w(3, 4, 4)}),
+    case("conv_transpose1d_output_padding", 13,
+         [node("ConvTranspose", ["x", "W", "B"], ["y"], strides=[2], pads=[1, 0], output_padding=[1])], X3,
+         inits={"W": w(4, 3, 3), "B": w(3)}),
+    case("max_pool1d_ceil_dilated", 12,
+         [node("MaxPool", ["x"], ["y"], kernel_shape=[3], strides=[2], dilations=[2], ceil_mode=1)], X3),
+    case("average_pool1d_pads_count_include_pad", 11,
+         [node("AveragePool", ["x"], ["y"], kernel_shape=[4], pads=[1, 2], count_include_pad=1)], X3),
+    case("global_average_pool1d", 13, [node("GlobalAveragePool", ["x"], ["y"])], X3),
+]
+
 GATHER_CASES = [
     case("gather_scalar_index_opset1", 1, [node("Gather", ["x", "i"], ["y"], axis=1)], X4, inits={"i": np.int64(2)}),
     case("gather_negative_scalar_last_axis", 13, [node("Gather", ["x", "i"], ["y"], axis=-1)], X4,
@@ -296,7 +318,7 @@ GATHER_CASES = [
          inits={"i": np.int64(0)}),
 ]
 
-ALL_CASES = (RESIZE_CASES + GATHER_CASES + LOGIC_CASES + EXISTING_FORMS + _conv_transpose_cases() + _split_cases() + UNARY_CASES + BINARY_CASES + SHAPE_CASES
+ALL_CASES = (ONE_D_CASES + RESIZE_CASES + GATHER_CASES + LOGIC_CASES + EXISTING_FORMS + _conv_transpose_cases() + _split_cases() + UNARY_CASES + BINARY_CASES + SHAPE_CASES
              + REDUCE_CASES + NORM_CASES)
 
 

@@ -37,8 +37,6 @@ def _window_attributes(ctx, node, kernel_rank=2):
 
 def conv(ctx, node):
     a = ctx.attrs(node)
-    if len(ctx.shape(node, 0)) == 3:
-        return _conv_1d(ctx, node)
     ctx.float_input(node, 0, rank=4)
     w_shape = ctx.shape(node, 1)
     if len(w_shape) != 4:
@@ -49,37 +47,6 @@ def conv(ctx, node):
     attributes["dilations"] = attr_ints(a.get("dilations", [1, 1]))
     attributes["group"] = attr_int(a.get("group", 1))
     ctx.emit(node, "conv", [ctx.tensor(node, i) for i in range(min(3, len(node.input)))], attributes)
-
-
-def _conv_1d(ctx, node):
-    """A 1-D convolution ([N, C, L] input, e.g. ECA's channel attention) as the 2-D one over
-    [N, C, 1, L] with a [O, I/g, 1, k] kernel: every window attribute gains a neutral leading
-    axis (stride 1, dilation 1, no padding), so the sums are the same products in the same order."""
-    a = ctx.attrs(node)
-    shape = ctx.float_input(node, 0, rank=3)
-    weights = ctx.constant(node, 1, "weights")
-    if weights.ndim != 3:
-        raise ctx.fail(node, f"weights of shape {list(weights.shape)} for a rank-3 input")
-    if "kernel_shape" in a and list(a["kernel_shape"]) != list(weights.shape[2:]):
-        raise ctx.fail(node, f"kernel_shape {a['kernel_shape']} disagrees with weights {list(weights.shape)}")
-    auto_pad = a.get("auto_pad", "NOTSET")
-    if auto_pad not in _AUTO_PAD:
-        raise ctx.fail(node, f"unknown auto_pad '{auto_pad}'")
-    strides, dilations = a.get("strides", [1]), a.get("dilations", [1])
-    pads = a.get("pads", [0, 0])
-    if len(strides) != 1 or len(dilations) != 1 or len(pads) != 2:
-        raise ctx.fail(node, "window attributes of the wrong length for a 1-D convolution")
-    attributes = {"strides": attr_ints([1, strides[0]]), "dilations": attr_ints([1, dilations[0]]),
-                  "auto_pad": attr_string(_AUTO_PAD[auto_pad]), "group": attr_int(a.get("group", 1))}
-    if auto_pad == "NOTSET":
-        attributes["pads"] = attr_ints([0, pads[0], 0, pads[1]])
-    planar = ctx.emit(node, "reshape", [ctx.tensor(node, 0)],
-                      {"shape": attr_ints([shape[0], shape[1], 1, shape[2]])}, bind=False)[0]
-    kernel = ctx.constant_tensor(f"{node.input[1]}/2d", weights.reshape(*weights.shape[:2], 1, weights.shape[2]))
-    inputs = [planar, kernel] + ([ctx.tensor(node, 2)] if len(node.input) > 2 and node.input[2] else [])
-    out = ctx.emit(node, "conv", inputs, attributes, bind=False)[0]
-    out_shape = ctx.ir.tensors[out].shape
-    ctx.emit(node, "reshape", [out], {"shape": attr_ints([out_shape[0], out_shape[1], out_shape[3]])})
 
 
 def pool(ctx, node):
@@ -184,12 +151,26 @@ def softmax(ctx, node):
 def argmax(ctx, node):
     a = ctx.attrs(node)
     rank = len(ctx.float_input(node, 0))
-    if a.get("select_last_index", 0):
-        raise ctx.fail(node, "select_last_index=1 is not supported (the IR keeps the first maximum)")
     axis = a.get("axis", 0)
-    ctx.emit(node, "argmax", [ctx.tensor(node, 0)],
-             {"axis": attr_int(axis + rank if axis < 0 else axis),
-              "keepdims": attr_int(a.get("keepdims", 1))})
+    axis = axis + rank if axis < 0 else axis
+    attributes = {"axis": attr_int(axis), "keepdims": attr_int(a.get("keepdims", 1))}
+    if not a.get("select_last_index", 0):
+        ctx.emit(node, "argmax", [ctx.tensor(node, 0)], attributes)
+        return
+    # The last maximum is the first one of the reversed axis, counted from the end: dim − 1 − k,
+    # computed in float32 (exact for dims up to 2^24) and cast back to int32.
+    dim = ctx.shape(node, 0)[axis] if 0 <= axis < rank else 0
+    if not 1 <= dim <= 1 << 24:
+        raise ctx.fail(node, f"select_last_index=1 over an axis of {dim} entries (1 to 2^24 are supported)")
+    limit = (1 << 63) - 1
+    reversed_ = ctx.emit(node, "slice", [ctx.tensor(node, 0)],
+                         {"starts": attr_ints([-1]), "ends": attr_ints([-limit]), "axes": attr_ints([axis]),
+                          "steps": attr_ints([-1])}, bind=False)
+    first = ctx.emit(node, "argmax", reversed_, attributes, bind=False)
+    as_float = ctx.emit(node, "cast", first, {"to": attr_string("float32")}, bind=False)[0]
+    last = ctx.constant_tensor(f"{node.output[0]}/last_index", np.array(dim - 1, np.float32))
+    counted = ctx.emit(node, "sub", [last, as_float], {}, bind=False)
+    ctx.emit(node, "cast", counted, {"to": attr_string("int32")})
 
 
 def pad(ctx, node):
@@ -442,6 +423,12 @@ def dropout(ctx, node):
     if dropping and ((training is not None and bool(training)) or ctx.attrs(node).get("is_test", 1) == 0):
         raise ctx.fail(node, "training-mode dropout cannot run at inference")
     ctx.alias(node, ctx.value(node, 0))
+    if len(node.output) > 1 and node.output[1] and node.output[1] in ctx.consumed:
+        # At inference every element is kept: the bool mask (opset 10 on) is all true. Before
+        # opset 10 the mask has the data's type and no defined value (ONNX Runtime gives zeros).
+        if ctx.opset < 10:
+            raise ctx.fail(node, "the mask output before opset 10 has no defined value at inference")
+        ctx.alias(node, np.ones(ctx.shape(node, 0), np.bool_), output=1)
 
 
 _COORDINATE_MODES = ("align_corners", "half_pixel", "pytorch_half_pixel", "asymmetric",
@@ -532,6 +519,17 @@ def resize(ctx, node):
     else:
         raise ctx.fail(node, "needs constant scales or sizes")
     attributes["sizes"] = attr_ints(out)
+    # What the IR op refuses, refused here with the node's name (docs/OPS.md, resize).
+    floats = [a.get("cubic_coeff_a", -0.75)] + list(attributes.get("roi", attr_floats([])).value)
+    if not all(math.isfinite(v) for v in floats) or math.isnan(a.get("extrapolation_value", 0.0)):
+        raise ctx.fail(node, "cubic_coeff_a and roi must be finite, extrapolation_value not NaN")
+    if "antialias" in attributes:
+        if "scales" in attributes:
+            ratios = [1 / s if s > 0 else math.inf for s in attributes["scales"].value]
+        else:
+            ratios = [shape[2 + k] / out[k] if out[k] > 0 else math.inf for k in range(2)]
+        if max(ratios) > 32768:
+            raise ctx.fail(node, "antialias: a downscale by more than 32768 is not supported")
     ctx.emit(node, "resize", [ctx.tensor(node, 0)], attributes)
 
 
@@ -893,19 +891,67 @@ def gather(ctx, node):
     ctx.emit(node, "reshape", parts, {"shape": attr_ints(out_shape)})
 
 
+# Window attributes of a 1-D op and their 2-D form over an [N, C, 1, L] image.
+_LIFTED_ATTRIBUTES = {"strides": lambda v: [1] + v, "dilations": lambda v: [1] + v,
+                      "kernel_shape": lambda v: [1] + v, "output_padding": lambda v: [0] + v,
+                      "output_shape": lambda v: [1] + v, "pads": lambda v: [0, v[0], 0, v[1]]}
+
+
+def lift_1d(mapping):
+    """A 1-D Conv, ConvTranspose or pool ([N, C, L] data, [M, C/g, k] weights) runs as the 2-D op
+    on [N, C, 1, L] with every window attribute extended by a unit H axis, then reshapes back;
+    H = 1 with a unit kernel, stride, dilation and no padding along it is exactly the 1-D op."""
+    def lifted(ctx, node):
+        x = ctx.value(node, 0)
+        if x is None or len(x.shape) != 3:
+            return mapping(ctx, node)
+        from onnx import helper
+        from .onnx_import import Dynamic, _unique
+        ctx.float_input(node, 0)
+        copy = helper.make_node(node.op_type, list(node.input), list(node.output), name=node.name,
+                                domain=node.domain)
+        for attribute in node.attribute:
+            if attribute.name in _LIFTED_ATTRIBUTES:
+                value = _LIFTED_ATTRIBUTES[attribute.name](list(attribute.ints))
+                if attribute.name == "pads" and len(attribute.ints) != 2:
+                    raise ctx.fail(node, f"pads {list(attribute.ints)} for a 1-D window")
+                copy.attribute.append(helper.make_attribute(attribute.name, value))
+            else:
+                copy.attribute.append(attribute)
+        for i in range(len(node.input) if node.op_type in ("Conv", "ConvTranspose") else 1):
+            value = ctx.value(node, i)
+            if value is None or i == 2:  # the bias stays [M]
+                continue
+            name = _unique(f"{node.input[i]}/2d", ctx.taken)
+            shape = tuple(value.shape[:2]) + (1,) + tuple(value.shape[2:])
+            if isinstance(value, Dynamic):
+                index = ctx.emit(node, "reshape", [ctx.tensor(node, i)], {"shape": attr_ints(shape)},
+                                 bind=False)[0]
+                ctx.values[name] = Dynamic(index, value.dtype, shape)
+            else:
+                ctx.values[name] = value.reshape(shape)
+            copy.input[i] = name
+        copy.output[0] = _unique(f"{node.output[0]}/2d", ctx.taken)
+        mapping(ctx, copy)
+        result = ctx.values[copy.output[0]]
+        ctx.emit(node, "reshape", [result.index],
+                 {"shape": attr_ints(tuple(result.shape[:2]) + tuple(result.shape[3:]))})
+    return lifted
+
+
 HANDLERS = {
-    "Conv": conv, "AveragePool": pool, "MaxPool": pool,
+    "Conv": lift_1d(conv), "AveragePool": lift_1d(pool), "MaxPool": lift_1d(pool),
     "Relu": unary("relu"), "Sigmoid": unary("sigmoid"), "Tanh": unary("tanh"),
     "HardSwish": unary("hard_swish"), "HardSigmoid": hard_sigmoid, "Clip": clip,
     "Add": binary("add"), "Sub": binary("sub"), "Mul": binary("mul"), "Div": binary("div"),
-    "Concat": concat, "GlobalAveragePool": global_average_pool, "ReduceMean": reduce,
+    "Concat": concat, "GlobalAveragePool": lift_1d(global_average_pool), "ReduceMean": reduce,
     "BatchNormalization": batch_norm, "Softmax": softmax, "ArgMax": argmax, "Pad": pad,
     "Reshape": reshape, "Squeeze": squeeze_unsqueeze, "Unsqueeze": squeeze_unsqueeze,
     "Flatten": flatten, "Transpose": transpose, "Slice": slice_, "Gemm": gemm, "MatMul": matmul,
     "Einsum": einsum,
     "DepthToSpace": depth_to_space, "SpaceToDepth": space_to_depth, "Cast": cast,
     "Identity": identity, "Dropout": dropout, "Resize": resize, "Upsample": resize,
-    "ConvTranspose": conv_transpose, "Split": split,
+    "ConvTranspose": lift_1d(conv_transpose), "Split": split,
     "LeakyRelu": unary_with_attributes("leaky_relu"), "Elu": unary_with_attributes("elu"),
     "Selu": unary_with_attributes("selu"), "Gelu": gelu, "PRelu": prelu, "Pow": pow_,
     "Erf": unary("erf"), "Sqrt": unary("sqrt"), "Exp": unary("exp"), "Log": unary("log"),
