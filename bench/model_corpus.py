@@ -391,7 +391,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             json.dump(sorted(results.values(), key=lambda r: (r["source"], r["model"])), f, indent=1)
         os.replace(results_path + ".part", results_path)
     chosen = [results[f"{s}/{n}"] for s, n in corpus if f"{s}/{n}" in results]
-    text = summary(chosen)
+    text = summary(sorted(results.values(), key=lambda r: (r["source"], r["model"])))  # all so far
     with open(os.path.join(args.workdir, "summary.md"), "w") as f:
         f.write(text)
     print(text)
