@@ -50,6 +50,13 @@ CASES = [
      {"a": i64(1, 2, 3), "b": i64(1, 5, 3)}, I64),
     ("reduce_prod_keepdims0", 13, [node("ReduceProd", ["s"], ["y"], keepdims=0)], {"s": i64(2, 3, 4)}, I64),
     ("reduce_sum13_axes_input", 13, [node("ReduceSum", ["d", "a"], ["y"])], {"d": DATA, "a": i64(1)}, None),
+    ("eye_like_dtype_k", 13, [node("EyeLike", ["d"], ["y"], k=1, dtype=TensorProto.INT64)], {"d": DATA[0]}, I64),
+    ("scatter_nd_slices", 13, [node("ScatterND", ["d", "i", "u"], ["y"])],
+     {"d": DATA, "i": np.array([[[1, 2]], [[0, -1]]], np.int64), "u": np.arange(8, dtype=np.float32).reshape(2, 1, 4)},
+     None),
+    ("scatter_nd_add_duplicates", 16, [node("ScatterND", ["d", "i", "u"], ["y"], reduction="add")],
+     {"d": DATA, "i": np.array([[0, 1, 2], [0, 1, 2], [1, 0, 3]], np.int64), "u": np.array([1, 2, 4], np.float32)},
+     None),
     ("identity_of_initializer", 13, [node("Identity", ["d"], ["y"])], {"d": DATA}, None),
     ("min_max_variadic", 13, [node("Max", ["d", "z"], ["m"]), node("Min", ["m", "o"], ["y"])],
      {"d": DATA, "z": np.float32(0).reshape(()), "o": np.full((4,), 3, np.float32)}, None),
@@ -67,3 +74,24 @@ def test_folds_like_onnxruntime(case_id, opset, nodes, inits, out_type):
     assert output.name == "y" and output.is_constant
     assert output.data.dtype == expected.dtype
     np.testing.assert_array_equal(output.data, expected)
+
+
+@pytest.mark.parametrize("opset, training", [(15, 1), (15, 0), (9, 0)])
+def test_batch_norm_of_a_constant_folds(opset, training):
+    """timm's weight-standardized convolutions export a training-mode BatchNormalization of the
+    weights; the converter folds it (in float64, so compared within float32 rounding)."""
+    rng = np.random.default_rng(3)
+    weights = rng.standard_normal((1, 6, 12)).astype(np.float32) * 0.3 + 0.1
+    inits = {"x": weights, "s": rng.uniform(0.5, 1.5, 6).astype(np.float32),
+             "b": rng.standard_normal(6).astype(np.float32), "m": rng.standard_normal(6).astype(np.float32),
+             "v": rng.uniform(0.5, 2, 6).astype(np.float32)}
+    attributes = {"epsilon": 1e-3, **({"training_mode": training} if opset >= 14 else {})}
+    outputs = ["y", "running_mean", "running_var"] if training else ["y"]  # as torch exports it
+    model = make_model([node("BatchNormalization", ["x", "s", "b", "m", "v"], outputs, **attributes)],
+                       {}, ["y"], inits, opset)
+    expected = run_onnxruntime(model, {})["y"]
+    ir = convert_to_model(model)
+    assert ir.nodes == []
+    output = ir.tensors[ir.outputs[0]].data
+    assert output.dtype == np.float32 and output.shape == expected.shape
+    assert np.linalg.norm(output - expected) / np.linalg.norm(expected) <= 1e-6

@@ -64,6 +64,14 @@ def test_identity_and_dropout_disappear_and_names_are_kept(atrous, workdir):
     assert [ir.tensors[i].name for i in ir.outputs] == ["y", "passthrough"]
 
 
+def test_training_mode_dropout_with_ratio_zero_disappears(atrous, workdir):
+    model = make_model([node("Dropout", ["x", "ratio", "training"], ["d"]), node("Relu", ["d"], ["y"])],
+                       {"x": (1, 2, 3, 4)}, ["y"], {"ratio": np.array(0.0, np.float32),
+                                                   "training": np.array(True)}, opset=13)
+    ir = check_against_onnxruntime(model, atrous, workdir)
+    assert [n.op for n in ir.nodes] == ["relu"]
+
+
 def test_constant_subgraphs_fold_in_numpy(atrous, workdir):
     model = make_model([const("c", np.array([4.0, 9.0, 16.0], np.float32)), node("Sqrt", ["c"], ["s"]),
                         const("shape", np.array([1, 3, 1, 1], np.int64)), node("Reshape", ["s", "shape"], ["s4"]),
@@ -169,13 +177,15 @@ def test_batch_norm_after_shared_conv_output_is_not_folded(atrous, workdir):
     ([node("MaxPool", ["x"], ["y", "idx"], name="mp", kernel_shape=[2, 2]), node("Relu", ["idx"], ["z"])],
      "output 1 ('idx') is used"),
     ([node("Dropout", ["x"], ["y"], name="dp", is_test=0)], "training-mode dropout"),
+    ([node("Dropout", ["x", "half", "true"], ["y"], name="dp")], "training-mode dropout"),
     ([node("Pad", ["x", "pads"], ["y"], name="pd", mode="wrap")], "pad mode 'wrap'"),
     ([node("Relu", ["x"], ["r"]), node("Det", ["r"], ["d"], name="det1"), node("Det", ["d"], ["y"], name="det2")],
      "unsupported ONNX operator: Det ×2 (opset 13; first node: 'det1')"),
 ])
 def test_unsupported_graphs_raise_and_write_nothing(nodes, message, tmp_path):
     inits = {"sc": np.array([1, 1, 2, 2], np.float32), "pads": np.zeros(8, np.int64),
-             "tiny": np.array([1, 1, 1e-6, 1], np.float32)}
+             "tiny": np.array([1, 1, 1e-6, 1], np.float32), "half": np.array(0.5, np.float32),
+             "true": np.array(True)}
     model = make_model(nodes, {"x": (1, 2, 4, 4)}, [nodes[-1].output[0]], inits, 13)
     out = tmp_path / "m.atrous"
     with pytest.raises(ConversionError) as info:

@@ -55,6 +55,14 @@ CONV_CASES = [
          X4, inits={"W": w(2, 3, 1, 1)}),
     case("conv_1x7", 13, [node("Conv", ["x", "W", "B"], ["y"], pads=[0, 3, 0, 3])], X4,
          inits={"W": w(3, 3, 1, 7), "B": w(3)}),
+    # 1-D (ECA attention's Conv1d over the channel axis): a 2-D conv over [N, C, 1, L]
+    case("conv1d_eca_pad", 17, [node("Conv", ["x", "W"], ["y"], pads=[2, 2], kernel_shape=[5])],
+         {"x": (1, 1, 24)}, inits={"W": w(1, 1, 5)}),
+    case("conv1d_strided_dilated_grouped_bias", 13,
+         [node("Conv", ["x", "W", "B"], ["y"], group=2, strides=[2], dilations=[2], pads=[1, 3])],
+         {"x": (2, 4, 19)}, inits={"W": w(6, 2, 3), "B": w(6)}),
+    case("conv1d_same_upper", 13, [node("Conv", ["x", "W"], ["y"], strides=[2], auto_pad="SAME_UPPER")],
+         {"x": (1, 3, 10)}, inits={"W": w(2, 3, 4)}),
 ]
 
 ACTIVATION_CASES = [
@@ -106,6 +114,9 @@ SHAPE_CASES = [
     case("pad13_edge", 13, [node("Pad", ["x", "p"], ["y"], mode="edge")], X4, inits={"p": i64(0, 0, 2, 1, 0, 0, 1, 3)}),
     case("pad13_negative_crop", 13, [node("Pad", ["x", "p"], ["y"])], X4, inits={"p": i64(0, 0, -1, 0, 0, 0, 2, -2)}),
     case("pad2_attributes", 2, [node("Pad", ["x"], ["y"], pads=[0, 0, 1, 1, 0, 0, 1, 1], value=-2.0)], X4),
+    # EyeLike of a run-time tensor: only its shape matters, so it becomes a constant
+    case("eye_like_of_runtime_tensor", 17, [node("EyeLike", ["x"], ["e"], k=-2), node("Mul", ["x", "e"], ["m"]),
+                                            node("Add", ["m", "x"], ["y"])], {"x": (5, 7)}),
 ]
 
 POOL_CASES = [
@@ -157,6 +168,15 @@ MATRIX_CASES = [
     case("gemm_trans_a", 11, [node("Gemm", ["a", "B"], ["y"], transA=1)], {"a": (6, 2)}, inits={"B": w(6, 5)}),
     case("matmul_constant", 13, [node("MatMul", ["a", "B"], ["y"])], {"a": (2, 3, 4)}, inits={"B": w(4, 5)}),
     case("matmul_batched_dynamic", 13, [node("MatMul", ["a", "b"], ["y"])], {"a": (1, 2, 3, 4), "b": (1, 2, 4, 6)}),
+    # Einsum: MaxViT's attention products, a permuted output, a constant operand, implicit output
+    case("einsum_attention_scores", 12, [node("Einsum", ["q", "k"], ["y"], equation="bghid,bghjd->bghij")],
+         {"q": (1, 2, 3, 5, 4), "k": (1, 2, 3, 6, 4)}),
+    case("einsum_attention_values", 12, [node("Einsum", ["a", "v"], ["y"], equation="bghij, bghjd -> bghid")],
+         {"a": (1, 2, 3, 5, 6), "v": (1, 2, 3, 6, 4)}),
+    case("einsum_permuted_output_constant", 17, [node("Einsum", ["x", "W"], ["y"], equation="nchw,kc->nwkh")],
+         {"x": (2, 3, 4, 5)}, inits={"W": w(6, 3)}),
+    case("einsum_implicit_outer", 12, [node("Einsum", ["a", "b"], ["y"], equation="ij,k")], {"a": (2, 3), "b": (4,)}),
+    case("einsum_transpose", 12, [node("Einsum", ["x"], ["y"], equation="abc->cab")], {"x": (2, 3, 4)}),
 ]
 
 

@@ -212,7 +212,63 @@ def _expand(c: FoldContext):
     return np.broadcast_to(x, shape).copy()
 
 
+# Ops whose output depends only on the input's shape (known statically), so they become constants
+# even where the input is computed at run time.
+SHAPE_ONLY = ("Shape", "Size", "EyeLike")
+
+
+def eye_like(shape, dtype: np.dtype, attrs: dict) -> np.ndarray:
+    """EyeLike: ones on diagonal k of a 2-D tensor of `shape`, in `dtype` unless the attribute
+    says otherwise (timm's bottleneck attention builds its relative-position masks with it)."""
+    if len(shape) != 2:
+        raise ConversionError(f"EyeLike needs a 2-D input, not shape {list(shape)}")
+    if "dtype" in attrs:
+        dtype = helper.tensor_dtype_to_np_dtype(attrs["dtype"])
+    return np.eye(shape[0], shape[1], k=int(attrs.get("k", 0)), dtype=dtype)
+
+
+def _scatter_nd(c: FoldContext):
+    """ScatterND of constants (torchvision's Swin builds its shifted-window mask by slice
+    assignment, which exports as ScatterND)."""
+    data, indices, updates = c.input(0).copy(), c.input(1).astype(np.int64), c.input(2)
+    depth = indices.shape[-1]
+    where = tuple(indices.reshape(-1, depth).T)
+    updates = updates.reshape((-1,) + data.shape[depth:])
+    reduction = c.attrs.get("reduction", "none")
+    if reduction == "none":
+        data[where] = updates
+    else:
+        ufunc = {"add": np.add, "mul": np.multiply, "max": np.maximum, "min": np.minimum}[reduction]
+        ufunc.at(data, where, updates)
+    return data
+
+
+def _batch_norm(c: FoldContext):
+    """BatchNormalization of a constant. In training mode (training_mode=1 from opset 14; extra
+    outputs before it) it normalizes with the input's own statistics over every axis but 1: timm's
+    weight-standardized convolutions (StdConv2d) export that on their weights. Computed in float64."""
+    x, scale, bias, mean, var = (c.input(i).astype(np.float64) for i in range(5))
+    epsilon, momentum = c.attrs.get("epsilon", 1e-5), c.attrs.get("momentum", 0.9)
+    training = c.attrs.get("training_mode", 0) if c.opset >= 14 else len(c.node.output) > 1
+    channel = [-1 if axis == 1 else 1 for axis in range(x.ndim)]
+    if training:
+        axes = tuple(axis for axis in range(x.ndim) if axis != 1)
+        batch_mean, batch_var = x.mean(axis=axes), x.var(axis=axes)
+    else:
+        batch_mean, batch_var = mean, var
+    y = (x - batch_mean.reshape(channel)) / np.sqrt(batch_var.reshape(channel) + epsilon) \
+        * scale.reshape(channel) + bias.reshape(channel)
+    results = [y.astype(c.input(0).dtype)]
+    if training:
+        results += [(mean * momentum + batch_mean * (1 - momentum)).astype(c.input(3).dtype),
+                    (var * momentum + batch_var * (1 - momentum)).astype(c.input(4).dtype)]
+    return results
+
+
 EVALUATORS: Dict[str, Callable[[FoldContext], object]] = {
+    "BatchNormalization": _batch_norm,
+    "EyeLike": lambda c: eye_like(c.input(0).shape, c.input(0).dtype, c.attrs),
+    "ScatterND": _scatter_nd,
     "Constant": _constant,
     "Identity": lambda c: c.input(0),
     "Dropout": lambda c: c.input(0),

@@ -271,10 +271,10 @@ class Importer:
                 op, supported = f"{node.domain}.{node.op_type}", False
             else:
                 op = node.op_type
-                supported = foldable or op in handlers or op in ("Shape", "Size")
+                supported = foldable or op in handlers or op in folding.SHAPE_ONLY
             if not supported:
                 missing.setdefault(op, []).append(node.name or (node.output[0] if node.output else ""))
-            if foldable or (supported and op in ("Shape", "Size")):
+            if foldable or (supported and op in folding.SHAPE_ONLY):
                 constant.update(name for name in node.output if name)
         if missing:
             counts = ", ".join(f"{op} ×{len(nodes)}" for op, nodes in missing.items())
@@ -290,10 +290,12 @@ class Importer:
         op = node.op_type
         inputs = [self.value(node, i) for i in range(len(node.input))]
         all_constant = all(not isinstance(v, Dynamic) for v in inputs)
-        if op in ("Shape", "Size") and isinstance(inputs[0], Dynamic):
+        if op in folding.SHAPE_ONLY and isinstance(inputs[0], Dynamic):
             dims = inputs[0].shape
             if op == "Size":
                 result = np.array(math.prod(dims), np.int64)
+            elif op == "EyeLike":
+                result = folding.eye_like(dims, np.dtype(inputs[0].dtype), self.attrs(node))
             else:
                 a = self.attrs(node)
                 result = np.array(dims, np.int64)[slice(a.get("start", 0), a.get("end", None))]

@@ -267,6 +267,66 @@ def matmul(ctx, node):
     ctx.emit(node, "matmul", [ctx.tensor(node, 0), ctx.tensor(node, 1)], {})
 
 
+def einsum(ctx, node):
+    """Einsum with one operand that it permutes, or two operands without repeated or ellipsis
+    indices (the batched products of attention layers, e.g. torchvision's MaxViT): transpose each
+    operand to [batch, free, contracted] / [batch, contracted, free], reshape to one matrix per
+    batch entry, `matmul`, reshape and transpose to the output's order."""
+    equation = ctx.attrs(node)["equation"].replace(" ", "")
+    if "." in equation:
+        raise ctx.fail(node, f"equation '{equation}': ellipsis is not supported")
+    terms, _, out = equation.partition("->")
+    terms = terms.split(",")
+    if "->" not in equation:  # implicit output: the indices seen once, alphabetically
+        out = "".join(sorted(c for c in set("".join(terms)) if "".join(terms).count(c) == 1))
+    if len(terms) != len(node.input) or len(terms) not in (1, 2):
+        raise ctx.fail(node, f"equation '{equation}': one or two operands are supported")
+    dims = {}
+    for i, term in enumerate(terms):
+        shape = ctx.float_input(node, i)
+        if len(term) != len(shape) or len(set(term)) != len(term):
+            raise ctx.fail(node, f"equation '{equation}': term '{term}' for shape {list(shape)} "
+                                 "(repeated indices are not supported)")
+        for c, d in zip(term, shape):
+            if dims.setdefault(c, d) != d:
+                raise ctx.fail(node, f"equation '{equation}': index '{c}' is {dims[c]} and {d}")
+    if len(set(out)) != len(out) or any(c not in dims for c in out):
+        raise ctx.fail(node, f"equation '{equation}': bad output term '{out}'")
+
+    def permuted(index, term, order, bind=False):
+        if list(term) == list(order):
+            return index
+        perm = [term.index(c) for c in order]
+        return ctx.emit(node, "transpose", [index], {"perm": attr_ints(perm)}, bind=bind)[0]
+
+    def reshaped(index, shape, bind=False):
+        return ctx.emit(node, "reshape", [index], {"shape": attr_ints(shape)}, bind=bind)[0]
+
+    if len(terms) == 1:
+        if sorted(terms[0]) != sorted(out):
+            raise ctx.fail(node, f"equation '{equation}': a one-operand Einsum must be a permutation")
+        perm = [terms[0].index(c) for c in out]
+        ctx.emit(node, "transpose", [ctx.tensor(node, 0)], {"perm": attr_ints(perm)})
+        return
+    a, b = terms
+    batch = [c for c in a if c in b and c in out]
+    contracted = [c for c in a if c in b and c not in out]
+    free_a, free_b = [c for c in a if c not in b], [c for c in b if c not in a]
+    if any(c not in out for c in free_a + free_b):
+        raise ctx.fail(node, f"equation '{equation}': an index summed within one operand is not supported")
+    size = lambda letters: math.prod(dims[c] for c in letters)  # noqa: E731
+    batch_dims = [dims[c] for c in batch]
+    left = permuted(ctx.tensor(node, 0), a, batch + free_a + contracted)
+    left = reshaped(left, batch_dims + [size(free_a), size(contracted)])
+    right = permuted(ctx.tensor(node, 1), b, batch + contracted + free_b)
+    right = reshaped(right, batch_dims + [size(contracted), size(free_b)])
+    product = ctx.emit(node, "matmul", [left, right], {}, bind=False)[0]
+    natural = batch + free_a + free_b
+    full = reshaped(product, [dims[c] for c in natural], bind=list(natural) == list(out))
+    if list(natural) != list(out):
+        permuted(full, natural, out, bind=True)
+
+
 def depth_to_space(ctx, node):
     a = ctx.attrs(node)
     ctx.float_input(node, 0, rank=4)
@@ -355,8 +415,12 @@ def identity(ctx, node):
 
 
 def dropout(ctx, node):
+    """Inference Dropout is the identity; so is a training-mode one with ratio 0 (the scale
+    1/(1 − ratio) is 1 and nothing is dropped), as torchvision's Swin exports its attention dropout."""
     training = ctx.constant(node, 2, "training_mode")
-    if (training is not None and bool(training)) or ctx.attrs(node).get("is_test", 1) == 0:
+    ratio = ctx.constant(node, 1, "ratio")
+    dropping = ratio is None or float(np.asarray(ratio).reshape(())) != 0
+    if dropping and ((training is not None and bool(training)) or ctx.attrs(node).get("is_test", 1) == 0):
         raise ctx.fail(node, "training-mode dropout cannot run at inference")
     ctx.alias(node, ctx.value(node, 0))
     if len(node.output) > 1 and node.output[1] and node.output[1] in ctx.consumed:
@@ -884,6 +948,7 @@ HANDLERS = {
     "BatchNormalization": batch_norm, "Softmax": softmax, "ArgMax": argmax, "Pad": pad,
     "Reshape": reshape, "Squeeze": squeeze_unsqueeze, "Unsqueeze": squeeze_unsqueeze,
     "Flatten": flatten, "Transpose": transpose, "Slice": slice_, "Gemm": gemm, "MatMul": matmul,
+    "Einsum": einsum,
     "DepthToSpace": depth_to_space, "SpaceToDepth": space_to_depth, "Cast": cast,
     "Identity": identity, "Dropout": dropout, "Resize": resize, "Upsample": resize,
     "ConvTranspose": lift_1d(conv_transpose), "Split": split,
