@@ -11,6 +11,7 @@
 #include <xsimd/xsimd.hpp>
 
 #include "cpu/dense_conv_direct.h"
+#include "cpu/simd_math.h"
 
 namespace atrous {
 
@@ -46,7 +47,7 @@ void direct_conv_tile_fixed(const DirectConvTile& tile) {
       for (int r = 0; r < R; ++r)
         for (int p = 0; p < P; ++p) {
           const batch input(xk[r * row_step + p * step]);
-          for (int v = 0; v < V; ++v) acc[r][p][v] = xsimd::fma(input, weight[v], acc[r][p][v]);
+          for (int v = 0; v < V; ++v) acc[r][p][v] = simd_fma(input, weight[v], acc[r][p][v]);
         }
     }
   }

@@ -13,7 +13,7 @@
 #include <xsimd/xsimd.hpp>
 
 #include "cpu/depthwise_conv.h"
-#include "cpu/simd_divide.h"
+#include "cpu/simd_math.h"
 
 namespace atrous {
 
@@ -60,7 +60,7 @@ inline void depthwise_block(const float* weight, const float* const* source, int
     const batch w(weight[t]);
     const float* p = source[t] + q;
     for (int v = 0; v < vectors; ++v)
-      acc[v] = xsimd::fma(w, batch::load_unaligned(p + v * width), acc[v]);
+      acc[v] = simd_fma(w, batch::load_unaligned(p + v * width), acc[v]);
   }
   for (int v = 0; v < vectors; ++v) finish(acc[v] + bias).store_unaligned(dst + v * width);
 }
@@ -187,7 +187,7 @@ inline void depthwise_rows_block(const float* const* in, const float* kernel, in
         const int ky = i - j;
         if (ky < 0 || ky >= K) continue;
         const batch w(kernel[ky * K + kx]);
-        for (int v = 0; v < V; ++v) acc[j][v] = xsimd::fma(w, x[v], acc[j][v]);
+        for (int v = 0; v < V; ++v) acc[j][v] = simd_fma(w, x[v], acc[j][v]);
       }
     }
   }
@@ -246,7 +246,7 @@ inline void depthwise_lanes_block(const DepthwisePlan& plan, const float* x, con
       const batch wv = batch::load_unaligned(w + kx * width);
       const float* in = row + kx * aw.dilation * width;
       for (int p = 0; p < P; ++p)
-        acc[p] = xsimd::fma(wv, batch::load_unaligned(in + p * step), acc[p]);
+        acc[p] = simd_fma(wv, batch::load_unaligned(in + p * step), acc[p]);
     }
   }
   for (int p = 0; p < P; ++p)
@@ -273,8 +273,8 @@ void depthwise_lanes(const DepthwisePlan& plan, const float* x, const float* wei
       for (int64_t kx = 0; kx < aw.kernel; ++kx) {
         const int64_t iw = ow * aw.stride - aw.pad_begin + kx * aw.dilation;
         if (iw < 0 || iw >= aw.input) continue;
-        acc = xsimd::fma(batch::load_unaligned(w + kx * width),
-                         batch::load_unaligned(row + iw * width), acc);
+        acc = simd_fma(batch::load_unaligned(w + kx * width),
+                       batch::load_unaligned(row + iw * width), acc);
       }
     }
     finish(acc + b).store_unaligned(y + (oh * aw.output + ow) * width);

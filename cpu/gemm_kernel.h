@@ -14,6 +14,7 @@
 #include <xsimd/xsimd.hpp>
 
 #include "cpu/gemm.h"
+#include "cpu/simd_math.h"
 
 namespace atrous {
 
@@ -67,8 +68,8 @@ void gemm_block(const GemmBlock& block) {
           const batch x1 = batch::load_unaligned(bk + width);
           for (int r = 0; r < rows; ++r) {
             const batch w(a[r]);
-            acc0[r] = xsimd::fma(w, x0, acc0[r]);
-            acc1[r] = xsimd::fma(w, x1, acc1[r]);
+            acc0[r] = simd_fma(w, x0, acc0[r]);
+            acc1[r] = simd_fma(w, x1, acc1[r]);
           }
         }
       } else {
@@ -78,8 +79,8 @@ void gemm_block(const GemmBlock& block) {
           const batch x1 = batch::load_unaligned(bk + width);
           for (int r = 0; r < rows; ++r) {
             const batch w(ak[r]);
-            acc0[r] = xsimd::fma(w, x0, acc0[r]);
-            acc1[r] = xsimd::fma(w, x1, acc1[r]);
+            acc0[r] = simd_fma(w, x0, acc0[r]);
+            acc1[r] = simd_fma(w, x1, acc1[r]);
           }
         }
       }
@@ -119,7 +120,7 @@ inline void gemv_blocks(const GemvBlock& g, int64_t block) {
   for (int64_t k = 0; k < g.depth; ++k) {
     const batch x(g.x[k]);
     for (int j = 0; j < B; ++j)
-      acc[j] = xsimd::fma(batch::load_unaligned(w + (j * g.depth + k) * width), x, acc[j]);
+      acc[j] = simd_fma(batch::load_unaligned(w + (j * g.depth + k) * width), x, acc[j]);
   }
   const bool clamp =
       act.kind == ActivationKind::activation_relu || act.kind == ActivationKind::activation_clip;

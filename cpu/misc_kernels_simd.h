@@ -1,6 +1,6 @@
 // The ISA-neutral loops of cpu/misc_kernels.h. Each loop runs whole SIMD vectors, then the
 // remaining elements through the scalar loops of misc_kernels.cpp, which compute what a vector
-// lane computes (the same operations in the same order, std::fma for xsimd::fma; only softmax's
+// lane computes (the same operations in the same order, std::fma for simd_fma; only softmax's
 // exp differs, std::exp against xsimd::exp).
 #pragma once
 
@@ -34,7 +34,7 @@ void dot_rows(const float* x, const float* w, int64_t depth, float* y, int64_t r
 #include <cstdint>
 #include <xsimd/xsimd.hpp>
 
-#include "cpu/simd_divide.h"
+#include "cpu/simd_math.h"
 
 namespace atrous {
 namespace misc_simd {
@@ -135,7 +135,7 @@ void resize_linear_row(const float* row, const int32_t* i0, const int32_t* i1, c
   for (int64_t o = 0; o < body; o += width) {
     const batch a = batch::gather(row, index_batch::load_unaligned(i0 + o));
     const batch b = batch::gather(row, index_batch::load_unaligned(i1 + o));
-    const batch v = xsimd::fma(batch::load_unaligned(w1 + o), b, batch::load_unaligned(w0 + o) * a);
+    const batch v = simd_fma(batch::load_unaligned(w1 + o), b, batch::load_unaligned(w0 + o) * a);
     v.store_unaligned(y + o);
   }
   misc_scalar::resize_linear_row(row, i0 + body, i1 + body, w0 + body, w1 + body, y + body,
@@ -150,7 +150,7 @@ void resize_blend_rows(const float* r0, const float* r1, float w0, float w1, flo
   const int64_t body = count - count % width;
   const batch v0(w0), v1(w1);
   for (int64_t i = 0; i < body; i += width)
-    xsimd::fma(v1, batch::load_unaligned(r1 + i), v0 * batch::load_unaligned(r0 + i))
+    simd_fma(v1, batch::load_unaligned(r1 + i), v0 * batch::load_unaligned(r0 + i))
         .store_unaligned(t + i);
   misc_scalar::resize_blend_rows(r0 + body, r1 + body, w0, w1, t + body, count - body);
 }
@@ -241,21 +241,21 @@ void dot_rows(const float* x, const float* w, int64_t depth, float* y, int64_t r
     int64_t k = 0;
     for (; k < pairs; k += 2 * width) {
       const batch xa = batch::load_unaligned(x + k), xb = batch::load_unaligned(x + k + width);
-      a0 = xsimd::fma(xa, batch::load_unaligned(r0 + k), a0);
-      b0 = xsimd::fma(xb, batch::load_unaligned(r0 + k + width), b0);
-      a1 = xsimd::fma(xa, batch::load_unaligned(r1 + k), a1);
-      b1 = xsimd::fma(xb, batch::load_unaligned(r1 + k + width), b1);
-      a2 = xsimd::fma(xa, batch::load_unaligned(r2 + k), a2);
-      b2 = xsimd::fma(xb, batch::load_unaligned(r2 + k + width), b2);
-      a3 = xsimd::fma(xa, batch::load_unaligned(r3 + k), a3);
-      b3 = xsimd::fma(xb, batch::load_unaligned(r3 + k + width), b3);
+      a0 = simd_fma(xa, batch::load_unaligned(r0 + k), a0);
+      b0 = simd_fma(xb, batch::load_unaligned(r0 + k + width), b0);
+      a1 = simd_fma(xa, batch::load_unaligned(r1 + k), a1);
+      b1 = simd_fma(xb, batch::load_unaligned(r1 + k + width), b1);
+      a2 = simd_fma(xa, batch::load_unaligned(r2 + k), a2);
+      b2 = simd_fma(xb, batch::load_unaligned(r2 + k + width), b2);
+      a3 = simd_fma(xa, batch::load_unaligned(r3 + k), a3);
+      b3 = simd_fma(xb, batch::load_unaligned(r3 + k + width), b3);
     }
     if (k < body) {
       const batch xa = batch::load_unaligned(x + k);
-      a0 = xsimd::fma(xa, batch::load_unaligned(r0 + k), a0);
-      a1 = xsimd::fma(xa, batch::load_unaligned(r1 + k), a1);
-      a2 = xsimd::fma(xa, batch::load_unaligned(r2 + k), a2);
-      a3 = xsimd::fma(xa, batch::load_unaligned(r3 + k), a3);
+      a0 = simd_fma(xa, batch::load_unaligned(r0 + k), a0);
+      a1 = simd_fma(xa, batch::load_unaligned(r1 + k), a1);
+      a2 = simd_fma(xa, batch::load_unaligned(r2 + k), a2);
+      a3 = simd_fma(xa, batch::load_unaligned(r3 + k), a3);
     }
     y[n] = tail(r0, a0 + b0);
     y[n + 1] = tail(r1, a1 + b1);
@@ -267,11 +267,11 @@ void dot_rows(const float* x, const float* w, int64_t depth, float* y, int64_t r
     batch a0(0.f), b0(0.f);
     int64_t k = 0;
     for (; k < pairs; k += 2 * width) {
-      a0 = xsimd::fma(batch::load_unaligned(x + k), batch::load_unaligned(r0 + k), a0);
-      b0 = xsimd::fma(batch::load_unaligned(x + k + width), batch::load_unaligned(r0 + k + width),
-                      b0);
+      a0 = simd_fma(batch::load_unaligned(x + k), batch::load_unaligned(r0 + k), a0);
+      b0 =
+          simd_fma(batch::load_unaligned(x + k + width), batch::load_unaligned(r0 + k + width), b0);
     }
-    if (k < body) a0 = xsimd::fma(batch::load_unaligned(x + k), batch::load_unaligned(r0 + k), a0);
+    if (k < body) a0 = simd_fma(batch::load_unaligned(x + k), batch::load_unaligned(r0 + k), a0);
     y[n] = tail(r0, a0 + b0);
   }
 }
