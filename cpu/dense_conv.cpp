@@ -192,7 +192,7 @@ void dense_conv_plan(const float* weight, const float* bias, int64_t out_channel
 
 size_t dense_conv_shared_floats(const DenseConvPlan& plan) {
   if (!plan.phase_width) return 0;
-  // One float of slack per row end keeps the last phase's count exact for any width.
+  // [C][H][s][phase_width]: every input row's s phases, each phase_width = ceil(W / s) floats.
   return size_t(plan.channels * plan.axes[0].input * plan.axes[1].stride * plan.phase_width);
 }
 
