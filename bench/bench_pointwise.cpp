@@ -56,6 +56,14 @@ BENCHMARK(bench_pointwise)
     ->Args({256, 960, 33, 65, 2})
     ->Args({64, 240, 1, 1, 1})
     ->Args({64, 240, 1, 1, 2})
+    // MobileNetV3-Large at 224×224: expand and project 1×1s at 56², 28², 14² and 7².
+    ->Args({72, 24, 56, 56, 1})
+    ->Args({24, 72, 56, 56, 1})
+    ->Args({240, 40, 28, 28, 1})
+    ->Args({672, 112, 14, 14, 1})
+    ->Args({112, 672, 14, 14, 1})
+    ->Args({960, 160, 7, 7, 1})
+    ->Args({160, 960, 7, 7, 1})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 

@@ -132,6 +132,7 @@ void depthwise_plan(const float* weight, const float* bias, int64_t channels,
   if (!one_row_forced() && !plan->rows && kernels.lanes &&
       ah.input * aw.input <= kDepthwiseLanesMaxPlane && channels >= lanes) {
     plan->lanes = kernels.lanes;
+    plan->lane_transpose = kernels.transpose;
     plan->lane_width = lanes;
     plan->kernel_name = kernels.lanes_name;
     const int64_t groups = (channels + lanes - 1) / lanes;
@@ -244,7 +245,7 @@ class RowWorkspace {
           for (int64_t j = 0; j < R; ++j) at[j] = rows_out[j] + strip_starts[side];
           plan.rows(plan, in, kernel, strip, bias, at);
         }
-        if (!depthwise_activation_in_registers(plan.activation.kind))
+        if (!activation_in_registers(plan.activation.kind))
           for (int64_t j = 0; j < R; ++j)
             for (int64_t ow = 0; ow < aw.output; ++ow)
               rows_out[j][ow] = activation_apply(plan.activation, rows_out[j][ow]);
@@ -420,7 +421,7 @@ class DepthwiseWorkspace {
       }
     }
     const float bias = plan.bias[size_t(channel)];
-    const bool in_registers = depthwise_activation_in_registers(plan.activation.kind);
+    const bool in_registers = activation_in_registers(plan.activation.kind);
     if (plan.direct) {
       // With every tap in the list (count = kH·kW), blocks of kDepthwiseRowBlock rows take the
       // several-rows kernel (stride 1: padded row r0 + i is where tap ky = i of row r0 reads);
@@ -543,17 +544,29 @@ void run_lanes_group(const DepthwisePlan& plan, const float* x, float* y, int64_
   const int64_t in_plane = ah.input * aw.input, out_plane = ah.output * aw.output;
   const float* xb = x + (image * plan.channels + c0) * in_plane;
   float* yb = y + (image * plan.channels + c0) * out_plane;
+  // A whole group moves lanes pixels at a time through the ISA's block transpose; the last
+  // pixels, and a last group with fewer channels than lanes (zeros in the other lanes), one
+  // float at a time.
+  const bool whole = count == lanes && plan.lane_transpose;
+  int64_t p = 0;
+  if (whole)
+    for (; p + lanes <= in_plane; p += lanes)
+      plan.lane_transpose(xb + p, in_plane, in + p * lanes, lanes);
   if (count < lanes) std::fill(in, in + in_plane * lanes, 0.f);
   for (int64_t c = 0; c < count; ++c)
-    for (int64_t p = 0; p < in_plane; ++p) in[p * lanes + c] = xb[c * in_plane + p];
+    for (int64_t q = p; q < in_plane; ++q) in[q * lanes + c] = xb[c * in_plane + q];
   plan.lanes(plan, in, plan.lane_weights.data() + group * taps * lanes,
              plan.lane_bias.data() + group * lanes, out);
-  const bool in_registers = depthwise_activation_in_registers(plan.activation.kind);
+  p = 0;
+  if (whole)
+    for (; p + lanes <= out_plane; p += lanes)
+      plan.lane_transpose(out + p * lanes, lanes, yb + p, out_plane);
   for (int64_t c = 0; c < count; ++c)
-    for (int64_t p = 0; p < out_plane; ++p) {
-      const float v = out[p * lanes + c];
-      yb[c * out_plane + p] = in_registers ? v : activation_apply(plan.activation, v);
-    }
+    for (int64_t q = p; q < out_plane; ++q) yb[c * out_plane + q] = out[q * lanes + c];
+  if (!activation_in_registers(plan.activation.kind))
+    for (int64_t c = 0; c < count; ++c)
+      for (int64_t q = 0; q < out_plane; ++q)
+        yb[c * out_plane + q] = activation_apply(plan.activation, yb[c * out_plane + q]);
 }
 
 }  // namespace

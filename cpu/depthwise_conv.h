@@ -38,6 +38,7 @@
 #include <vector>
 
 #include "cpu/isa.h"
+#include "cpu/simd_activation.h"
 #include "graph/graph.h"
 #include "graph/thread_pool.h"
 #include "ops/activation.h"
@@ -115,6 +116,9 @@ struct DepthwisePlan {
   // Set when small planes take the channel-lanes path: then depthwise_run transposes each
   // group of `lanes` channels in and out and runs it (DepthwiseRowsRunner keeps the planes).
   DepthwiseLanesFunction lanes = nullptr;
+  // Transposes a lanes × lanes block (the table's transpose), for whole groups of channels.
+  void (*lane_transpose)(const float* src, int64_t src_stride, float* dst,
+                         int64_t dst_stride) = nullptr;
   int64_t lane_width = 0;
   std::vector<float> lane_weights;  // [ceil(C / lanes)][kH·kW][lanes], zeros past C
   std::vector<float> lane_bias;     // [ceil(C / lanes)][lanes]
@@ -174,13 +178,6 @@ void depthwise_run(const DepthwisePlan& plan, const float* x, int64_t batch, flo
 bool depthwise_plan_node(const Graph& graph, size_t node, CpuIsa isa, DepthwisePlan* plan,
                          std::string* label);
 
-// True for the activations the band functions apply in registers (bitwise equal to
-// activation_apply on the same float); the others are applied per element after the row.
-inline bool depthwise_activation_in_registers(ActivationKind kind) {
-  return kind == ActivationKind::activation_none || kind == ActivationKind::activation_relu ||
-         kind == ActivationKind::activation_clip || kind == ActivationKind::activation_hard_swish;
-}
-
 // The sum of output column `ow` from its in-bounds taps, for the borders. kFused: accumulate
 // with FMA (the SIMD ISAs, matching their interior), else multiply then add (the scalar ISA).
 template <bool kFused>
@@ -205,7 +202,7 @@ inline float depthwise_border_sum(const DepthwiseTaps& taps, int64_t ow, int64_t
 template <bool kFused>
 inline void depthwise_border_columns(const DepthwisePlan& plan, const DepthwiseTaps& taps,
                                      float bias, float* y, int64_t begin, int64_t end) {
-  const bool in_registers = depthwise_activation_in_registers(plan.activation.kind);
+  const bool in_registers = activation_in_registers(plan.activation.kind);
   for (int64_t ow = begin; ow < end; ++ow) {
     const float sum =
         depthwise_border_sum<kFused>(taps, ow, plan.axes[1].stride, plan.axes[1].input) + bias;

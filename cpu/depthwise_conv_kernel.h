@@ -13,45 +13,17 @@
 #include <xsimd/xsimd.hpp>
 
 #include "cpu/depthwise_conv.h"
+#include "cpu/simd_activation.h"
 #include "cpu/simd_math.h"
 
 namespace atrous {
-
-template <class Arch>
-struct DepthwiseFinish {
-  using batch = xsimd::batch<float, Arch>;
-  ActivationKind kind;
-  batch low, high;
-
-  explicit DepthwiseFinish(const Activation& act)
-      : kind(act.kind),
-        low(act.kind == ActivationKind::activation_relu ? 0.f : act.param0),
-        high(act.kind == ActivationKind::activation_relu ? INFINITY : act.param1) {}
-
-  // std::max(x, low) is (x < low ? low : x) and x86's max(a, b) is (a > b ? a : b): passing
-  // the bound first keeps a NaN sum NaN exactly as activation_apply does.
-  batch operator()(batch v) const {
-    switch (kind) {
-      case ActivationKind::activation_relu:
-      case ActivationKind::activation_clip:
-        return xsimd::min(high, xsimd::max(low, v));
-      case ActivationKind::activation_hard_swish: {
-        // x · min(max(x + 3, 0), 6) / 6, the reference's operations in its order.
-        const batch clamped = xsimd::min(batch(6.f), xsimd::max(batch(0.f), v + batch(3.f)));
-        return simd_divide(v * clamped, batch(6.f));  // no <Arch>: the NEON overload
-      }
-      default:
-        return v;
-    }
-  }
-};
 
 // `vectors` SIMD vectors of positions from q, stored at dst: independent accumulators, enough
 // of them (8) to hide the FMA latency in the main loop.
 template <class Arch, int vectors>
 inline void depthwise_block(const float* weight, const float* const* source, int count, int64_t q,
                             const xsimd::batch<float, Arch>& bias,
-                            const DepthwiseFinish<Arch>& finish, float* dst) {
+                            const RegisterActivation<Arch>& finish, float* dst) {
   using batch = xsimd::batch<float, Arch>;
   constexpr int64_t width = int64_t(batch::size);
   batch acc[vectors];
@@ -71,7 +43,7 @@ void depthwise_band(const DepthwisePlan& plan, const float* const* source, const
   using batch = xsimd::batch<float, Arch>;
   constexpr int64_t width = int64_t(batch::size);
   static_assert(width <= kDepthwiseSlack, "the slack covers one vector");
-  const DepthwiseFinish<Arch> finish(plan.activation);
+  const RegisterActivation<Arch> finish(plan.activation);
   const batch b(bias);
   const int64_t out_w = plan.axes[1].output;
   auto span = [&](int64_t q, int64_t n, float* dst) {
@@ -112,7 +84,7 @@ void depthwise_row(const DepthwisePlan& plan, const DepthwiseTaps& taps, float b
   const int count = taps.count;
   const float* weight = taps.weight;
   const float* const* source = taps.interior;
-  const DepthwiseFinish<Arch> finish(plan.activation);
+  const RegisterActivation<Arch> finish(plan.activation);
   const batch b(bias);
 
   depthwise_border_columns<true>(plan, taps, bias, y, 0, begin);
@@ -133,7 +105,7 @@ void depthwise_row(const DepthwisePlan& plan, const DepthwiseTaps& taps, float b
                              out + columns - width);
     i = columns;
   }
-  const bool in_registers = depthwise_activation_in_registers(plan.activation.kind);
+  const bool in_registers = activation_in_registers(plan.activation.kind);
   for (; i < columns; ++i) {
     float acc = 0.f;
     for (int t = 0; t < count; ++t) acc = std::fma(weight[t], source[t][i], acc);
@@ -167,7 +139,7 @@ inline void depthwise_pin(xsimd::batch<float, Arch>& x) {
 template <class Arch, int R, int K, int V>
 inline void depthwise_rows_block(const float* const* in, const float* kernel, int64_t dw, int64_t q,
                                  const xsimd::batch<float, Arch>& bias,
-                                 const DepthwiseFinish<Arch>& finish, float* const* out) {
+                                 const RegisterActivation<Arch>& finish, float* const* out) {
   using batch = xsimd::batch<float, Arch>;
   constexpr int64_t width = int64_t(batch::size);
   batch acc[R][V];
@@ -201,7 +173,7 @@ void depthwise_rows_k(const DepthwisePlan& plan, const float* const* in, const f
   using batch = xsimd::batch<float, Arch>;
   constexpr int R = int(kDepthwiseRowBlock);
   constexpr int64_t width = int64_t(batch::size);
-  const DepthwiseFinish<Arch> finish(plan.activation);
+  const RegisterActivation<Arch> finish(plan.activation);
   const batch b(bias);
   const int64_t dw = plan.axes[1].dilation;
   int64_t i = 0;
@@ -229,7 +201,7 @@ void depthwise_rows(const DepthwisePlan& plan, const float* const* in, const flo
 template <class Arch, int P>
 inline void depthwise_lanes_block(const DepthwisePlan& plan, const float* x, const float* weight,
                                   const xsimd::batch<float, Arch>& bias,
-                                  const DepthwiseFinish<Arch>& finish, int64_t oh, int64_t ow0,
+                                  const RegisterActivation<Arch>& finish, int64_t oh, int64_t ow0,
                                   float* y) {
   using batch = xsimd::batch<float, Arch>;
   constexpr int64_t width = int64_t(batch::size);
@@ -260,7 +232,7 @@ void depthwise_lanes(const DepthwisePlan& plan, const float* x, const float* wei
   constexpr int64_t width = int64_t(batch::size);
   const WindowAxis& ah = plan.axes[0];
   const WindowAxis& aw = plan.axes[1];
-  const DepthwiseFinish<Arch> finish(plan.activation);
+  const RegisterActivation<Arch> finish(plan.activation);
   const batch b = batch::load_unaligned(bias);
   // One output pixel, skipping the taps in the padding.
   auto pixel = [&](int64_t oh, int64_t ow) {

@@ -94,8 +94,8 @@ void gemm_run_serial(const GemmWeights& weights, const GemmPacker& packer, int64
 // A matrix-vector product for one pixel (squeeze-excitation 1×1s): outputs [m0, m0 + count ·
 // lanes) of y = act(W·x + bias) from weights packed as [ceil(M / lanes)][K][lanes] (zeros
 // past M). Every output is the FMA chain over k = 0…K−1 from zero, + bias, then the activation
-// (ReLU/clip in registers with the GEMM's operand order, the others by activation_apply): the
-// GEMM's arithmetic, so the result is bitwise the GEMM's on the same pixel.
+// (cpu/simd_activation.h's kinds in registers, the others by activation_apply): the GEMM's
+// arithmetic, so the result is bitwise the GEMM's on the same pixel.
 struct GemvBlock {
   const float* packed = nullptr;
   const float* x = nullptr;                // [K]

@@ -3,9 +3,9 @@
 // columns; its accumulators live in registers across the whole K block. Each packed column
 // tile is used by every panel of the block before the next tile, so it stays in L1.
 // Edges: panels are zero padded (rows past M are computed and dropped); a partial last column
-// tile is packed with zeros and goes through a stack copy on load and store. Bias and
-// ReLU/clip are applied in registers; other activations per element after the store with the
-// shared activation_apply.
+// tile is packed with zeros and goes through a stack copy on load and store. Bias and the
+// activations of cpu/simd_activation.h (ReLU, clip, hard-swish) are applied in registers;
+// the others per element after the store with the shared activation_apply.
 #pragma once
 
 #include <algorithm>
@@ -14,6 +14,7 @@
 #include <xsimd/xsimd.hpp>
 
 #include "cpu/gemm.h"
+#include "cpu/simd_activation.h"
 #include "cpu/simd_math.h"
 
 namespace atrous {
@@ -26,11 +27,8 @@ void gemm_block(const GemmBlock& block) {
   constexpr int rows = kGemmRows;
   const GemmWeights& weights = *block.weights;
   const Activation& act = weights.activation;
-  const bool clamp_in_registers =
-      act.kind == ActivationKind::activation_relu || act.kind == ActivationKind::activation_clip;
-  const bool per_element = !clamp_in_registers && act.kind != ActivationKind::activation_none;
-  const float low = act.kind == ActivationKind::activation_relu ? 0.f : act.param0;
-  const float high = act.kind == ActivationKind::activation_relu ? INFINITY : act.param1;
+  const RegisterActivation<Arch> finish(act);
+  const bool per_element = !activation_in_registers(act.kind);
   const int64_t depth = block.depth;
   const int64_t tiles = (block.columns + tile - 1) / tile;
   alignas(64) float edge[rows * tile];
@@ -88,12 +86,8 @@ void gemm_block(const GemmBlock& block) {
         batch v0 = acc0[r], v1 = acc1[r];
         if (block.last) {
           const batch bias(r < valid_rows ? weights.bias[size_t(m0 + r)] : 0.f);
-          v0 = v0 + bias;
-          v1 = v1 + bias;
-          if (clamp_in_registers) {
-            v0 = xsimd::min(xsimd::max(v0, batch(low)), batch(high));
-            v1 = xsimd::min(xsimd::max(v1, batch(low)), batch(high));
-          }
+          v0 = finish(v0 + bias);
+          v1 = finish(v1 + bias);
         }
         v0.store_unaligned(out + r * ld);
         v1.store_unaligned(out + r * ld + width);
@@ -122,19 +116,14 @@ inline void gemv_blocks(const GemvBlock& g, int64_t block) {
     for (int j = 0; j < B; ++j)
       acc[j] = simd_fma(batch::load_unaligned(w + (j * g.depth + k) * width), x, acc[j]);
   }
-  const bool clamp =
-      act.kind == ActivationKind::activation_relu || act.kind == ActivationKind::activation_clip;
-  const float low = act.kind == ActivationKind::activation_relu ? 0.f : act.param0;
-  const float high = act.kind == ActivationKind::activation_relu ? INFINITY : act.param1;
+  const RegisterActivation<Arch> finish(act);
   alignas(64) float out[B * width];
-  for (int j = 0; j < B; ++j) {
-    batch v = acc[j] + batch::load_unaligned(g.bias + (block + j) * width);
-    if (clamp) v = xsimd::min(xsimd::max(v, batch(low)), batch(high));
-    v.store_aligned(out + j * width);
-  }
+  for (int j = 0; j < B; ++j)
+    finish(acc[j] + batch::load_unaligned(g.bias + (block + j) * width))
+        .store_aligned(out + j * width);
   const int64_t m0 = block * width;
   const int64_t count = std::min<int64_t>(B * width, g.rows - m0);
-  const bool per_element = !clamp && act.kind != ActivationKind::activation_none;
+  const bool per_element = !activation_in_registers(act.kind);
   for (int64_t i = 0; i < count; ++i)
     g.y[m0 + i] = per_element ? activation_apply(act, out[i]) : out[i];
 }

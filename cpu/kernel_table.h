@@ -61,6 +61,9 @@ struct DepthwiseKernels {
   // The channel-lanes path for small planes; null where the ISA has none (scalar).
   void (*lanes)(const DepthwisePlan& plan, const float* x, const float* weight, const float* bias,
                 float* y);
+  // A lanes × lanes block transposed (cpu/transpose_kernel.h), with which the channel-lanes
+  // path moves channels in and out of the lanes; null where `lanes` is.
+  void (*transpose)(const float* src, int64_t src_stride, float* dst, int64_t dst_stride);
   const char* band_name;
   const char* row_name;
   const char* rows_name;

@@ -3,10 +3,12 @@
 // floating-point contraction. The panoptic merger's loops are in panoptic_kernels_avx512.cpp,
 // compiled with -ffp-contract=off (see cpu/README.md).
 #if defined(__x86_64__)
-// GCC 12 reports a false -Wmaybe-uninitialized inside avx512fintrin.h for the broadcasts
-// (the intrinsics start from an undefined vector on purpose).
+// GCC 12 reports a false -Wmaybe-uninitialized (the broadcasts) and -Wuninitialized (the
+// shuffles of the block transpose) inside avx512fintrin.h: the intrinsics start from an
+// undefined vector on purpose.
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #endif
 #define ATROUS_MISC_KERNELS_SIMD
 #include "cpu/dense_conv_direct_kernel.h"
@@ -14,6 +16,7 @@
 #include "cpu/gemm_kernel.h"
 #include "cpu/kernel_table.h"
 #include "cpu/misc_kernels_simd.h"
+#include "cpu/transpose_kernel.h"
 
 namespace atrous {
 
@@ -29,8 +32,9 @@ const CpuKernelTable& cpu_kernel_table_avx512() {
                      2 * int64_t(xsimd::batch<float, Arch>::size), "conv_direct_f32_14x32_avx512"};
     t.depthwise = {depthwise_band<Arch>,          depthwise_row<Arch>,
                    depthwise_rows<Arch>,          depthwise_lanes<Arch>,
-                   "dwconv_f32_band_8x16_avx512", "dwconv_f32_row_8x16_avx512",
-                   "dwconv_f32_rows_4x32_avx512", "dwconv_f32_lanes_1x16_avx512"};
+                   transpose_block_16x16,         "dwconv_f32_band_8x16_avx512",
+                   "dwconv_f32_row_8x16_avx512",  "dwconv_f32_rows_4x32_avx512",
+                   "dwconv_f32_lanes_1x16_avx512"};
     t.misc = misc_simd::make_misc_kernels<Arch>();
     t.misc.name = "f32_x16_avx512";
     t.panoptic = panoptic_kernels_avx512();

@@ -8,6 +8,7 @@
 #include "cpu/gemm_kernel.h"
 #include "cpu/kernel_table.h"
 #include "cpu/misc_kernels_simd.h"
+#include "cpu/transpose_kernel.h"
 
 namespace atrous {
 
@@ -21,10 +22,10 @@ const CpuKernelTable& cpu_kernel_table_neon() {
               "gemm_f32_6x8_neon", "gemv_f32_4x4_neon"};
     t.direct_conv = {direct_conv_tile<Arch, 6, 4>, 6, 4 * int64_t(xsimd::batch<float, Arch>::size),
                      "conv_direct_f32_6x16_neon"};
-    t.depthwise = {depthwise_band<Arch>,       depthwise_row<Arch>,
-                   depthwise_rows<Arch>,       depthwise_lanes<Arch>,
-                   "dwconv_f32_band_8x4_neon", "dwconv_f32_row_8x4_neon",
-                   "dwconv_f32_rows_4x8_neon", "dwconv_f32_lanes_1x4_neon"};
+    t.depthwise = {
+        depthwise_band<Arch>,      depthwise_row<Arch>,        depthwise_rows<Arch>,
+        depthwise_lanes<Arch>,     transpose_block_4x4,        "dwconv_f32_band_8x4_neon",
+        "dwconv_f32_row_8x4_neon", "dwconv_f32_rows_4x8_neon", "dwconv_f32_lanes_1x4_neon"};
     t.misc = misc_simd::make_misc_kernels<Arch>();
     t.misc.name = "f32_x4_neon";
     t.panoptic = panoptic_kernels_neon();

@@ -83,7 +83,7 @@ void direct_conv_tile_scalar(const DirectConvTile& tile) {
 // in tap order (the scalar ISA's sequence), then the activation when it is an in-register kind.
 void scalar_tap_sums(const DepthwisePlan& plan, const float* weight, const float* const* source,
                      int count, int64_t offset, int64_t columns, float bias, float* dst) {
-  const bool in_registers = depthwise_activation_in_registers(plan.activation.kind);
+  const bool in_registers = activation_in_registers(plan.activation.kind);
   std::fill(dst, dst + columns, 0.f);
   for (int t = 0; t < count; ++t) {
     const float w = weight[t];
@@ -103,7 +103,7 @@ void depthwise_row_scalar(const DepthwisePlan& plan, const DepthwiseTaps& taps, 
                           float* y) {
   const int64_t out_w = plan.axes[1].output;
   const int64_t begin = plan.interior_begin, end = plan.interior_end;
-  const bool in_registers = depthwise_activation_in_registers(plan.activation.kind);
+  const bool in_registers = activation_in_registers(plan.activation.kind);
   depthwise_border_columns<false>(plan, taps, bias, y, 0, begin);
   // The interior accumulates in the output row, tap by tap (a loop compilers vectorize).
   float* out = y + begin;
@@ -133,8 +133,9 @@ const CpuKernelTable& cpu_kernel_table_scalar() {
     t.gemm = {gemm_block_scalar, nullptr, kScalarTile, "gemm_f32_6x8_scalar", ""};
     t.direct_conv = {direct_conv_tile_scalar, kScalarDirectPixels, kScalarDirectBlock,
                      "conv_direct_f32_4x4_scalar"};
-    t.depthwise = {depthwise_band_scalar,        depthwise_row_scalar,        nullptr, nullptr,
-                   "dwconv_f32_band_1x1_scalar", "dwconv_f32_row_1x1_scalar", "",      ""};
+    t.depthwise = {
+        depthwise_band_scalar,        depthwise_row_scalar,        nullptr, nullptr, nullptr,
+        "dwconv_f32_band_1x1_scalar", "dwconv_f32_row_1x1_scalar", "",      ""};
     t.misc = {misc_scalar::binary,
               misc_scalar::binary_scalar,
               misc_scalar::activation,

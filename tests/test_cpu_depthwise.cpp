@@ -420,3 +420,30 @@ TEST_CASE("depthwise channel-lanes path is bitwise equal to the per-plane paths"
         plan->rows = nullptr;
       });
 }
+
+// The block transpose the channel-lanes path moves channels with: every element lands where it
+// belongs, with source and destination strides wider than the block (random data, never zeros;
+// the destination's padding between rows stays untouched).
+TEST_CASE("the depthwise lanes transpose moves a block exactly", "[cpu][depthwise]") {
+  std::mt19937 rng(46);
+  std::uniform_real_distribution<float> value(-4.f, 4.f);
+  for (CpuIsa isa : runnable_isas()) {
+    const DepthwiseKernels& kernels = cpu_kernel_table(isa).depthwise;
+    INFO("isa=" << cpu_isa_name(isa));
+    CHECK((kernels.transpose != nullptr) == (kernels.lanes != nullptr));
+    if (!kernels.transpose) continue;
+    const int64_t lanes = cpu_isa_vector_floats(isa);
+    for (int64_t src_stride : {lanes, lanes + 3, 3 * lanes + 1}) {
+      const int64_t dst_stride = src_stride + 5;
+      std::vector<float> src(size_t(lanes * src_stride)), dst(size_t(lanes * dst_stride), -0.5f);
+      for (float& v : src) v = value(rng);
+      kernels.transpose(src.data(), src_stride, dst.data(), dst_stride);
+      for (int64_t i = 0; i < lanes; ++i)
+        for (int64_t j = 0; j < dst_stride; ++j) {
+          INFO("src_stride=" << src_stride << " row " << i << " column " << j);
+          const float expected = j < lanes ? src[size_t(j * src_stride + i)] : -0.5f;
+          CHECK(dst[size_t(i * dst_stride + j)] == expected);
+        }
+    }
+  }
+}

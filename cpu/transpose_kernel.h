@@ -1,0 +1,97 @@
+// One square block of `lanes` × `lanes` floats transposed in registers (lanes: the ISA's vector
+// of floats): dst[j · dst_stride + i] = src[i · src_stride + j] for i, j < lanes. The
+// channel-lanes depthwise path (cpu/depthwise_conv.h) moves its channels in and out of the
+// lanes with it; as scalar loads and strided stores that move cost ~1 ns a float, 20× the
+// arithmetic of a 3×3 depthwise layer at 14×14 (docs/CPU.md). Pure data movement: exact.
+// Compiled in the ISA's own kernels_<isa>.cpp.
+#pragma once
+
+#include <cstdint>
+
+#if defined(__AVX512F__) || defined(__AVX2__)
+#include <immintrin.h>
+#endif
+#if defined(__aarch64__)
+#include <arm_neon.h>
+#endif
+
+namespace atrous {
+
+#if defined(__AVX512F__)
+// Three stages: 32-bit interleave of row pairs, 64-bit interleave of those (each 128-bit lane
+// then holds a column of four rows), then a 4 × 4 transpose of the 128-bit lanes.
+inline void transpose_block_16x16(const float* src, int64_t src_stride, float* dst,
+                                  int64_t dst_stride) {
+  __m512 a[16], b[16];
+  for (int i = 0; i < 16; i += 2) {
+    const __m512 r0 = _mm512_loadu_ps(src + i * src_stride);
+    const __m512 r1 = _mm512_loadu_ps(src + (i + 1) * src_stride);
+    a[i] = _mm512_unpacklo_ps(r0, r1);      // lane L: r0[4L] r1[4L] r0[4L+1] r1[4L+1]
+    a[i + 1] = _mm512_unpackhi_ps(r0, r1);  // lane L: r0[4L+2] r1[4L+2] r0[4L+3] r1[4L+3]
+  }
+  for (int m = 0; m < 16; m += 4) {
+    // b[m + q], lane L: column 4L + q of rows m … m + 3.
+    const __m512d lo0 = _mm512_castps_pd(a[m]), hi0 = _mm512_castps_pd(a[m + 1]);
+    const __m512d lo1 = _mm512_castps_pd(a[m + 2]), hi1 = _mm512_castps_pd(a[m + 3]);
+    b[m] = _mm512_castpd_ps(_mm512_unpacklo_pd(lo0, lo1));
+    b[m + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(lo0, lo1));
+    b[m + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(hi0, hi1));
+    b[m + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(hi0, hi1));
+  }
+  for (int q = 0; q < 4; ++q) {
+    // Column 4L + q is lane L of b[q], b[4 + q], b[8 + q], b[12 + q] in turn.
+    const __m512 c0 = _mm512_shuffle_f32x4(b[q], b[4 + q], 0x88);  // b[q].0 .2 b[4+q].0 .2
+    const __m512 c1 = _mm512_shuffle_f32x4(b[q], b[4 + q], 0xdd);  // .1 .3 .1 .3
+    const __m512 c2 = _mm512_shuffle_f32x4(b[8 + q], b[12 + q], 0x88);
+    const __m512 c3 = _mm512_shuffle_f32x4(b[8 + q], b[12 + q], 0xdd);
+    _mm512_storeu_ps(dst + q * dst_stride, _mm512_shuffle_f32x4(c0, c2, 0x88));
+    _mm512_storeu_ps(dst + (8 + q) * dst_stride, _mm512_shuffle_f32x4(c0, c2, 0xdd));
+    _mm512_storeu_ps(dst + (4 + q) * dst_stride, _mm512_shuffle_f32x4(c1, c3, 0x88));
+    _mm512_storeu_ps(dst + (12 + q) * dst_stride, _mm512_shuffle_f32x4(c1, c3, 0xdd));
+  }
+}
+#endif
+
+#if defined(__AVX2__)
+// 32-bit then 64-bit interleaves (each 128-bit lane then holds a column of four rows), then the
+// two lanes of row groups 0–3 and 4–7 joined.
+inline void transpose_block_8x8(const float* src, int64_t src_stride, float* dst,
+                                int64_t dst_stride) {
+  __m256 a[8], b[8];
+  for (int i = 0; i < 8; i += 2) {
+    const __m256 r0 = _mm256_loadu_ps(src + i * src_stride);
+    const __m256 r1 = _mm256_loadu_ps(src + (i + 1) * src_stride);
+    a[i] = _mm256_unpacklo_ps(r0, r1);
+    a[i + 1] = _mm256_unpackhi_ps(r0, r1);
+  }
+  for (int m = 0; m < 8; m += 4) {
+    const __m256d lo0 = _mm256_castps_pd(a[m]), hi0 = _mm256_castps_pd(a[m + 1]);
+    const __m256d lo1 = _mm256_castps_pd(a[m + 2]), hi1 = _mm256_castps_pd(a[m + 3]);
+    b[m] = _mm256_castpd_ps(_mm256_unpacklo_pd(lo0, lo1));
+    b[m + 1] = _mm256_castpd_ps(_mm256_unpackhi_pd(lo0, lo1));
+    b[m + 2] = _mm256_castpd_ps(_mm256_unpacklo_pd(hi0, hi1));
+    b[m + 3] = _mm256_castpd_ps(_mm256_unpackhi_pd(hi0, hi1));
+  }
+  for (int q = 0; q < 4; ++q) {
+    _mm256_storeu_ps(dst + q * dst_stride, _mm256_permute2f128_ps(b[q], b[4 + q], 0x20));
+    _mm256_storeu_ps(dst + (4 + q) * dst_stride, _mm256_permute2f128_ps(b[q], b[4 + q], 0x31));
+  }
+}
+#endif
+
+#if defined(__aarch64__)
+inline void transpose_block_4x4(const float* src, int64_t src_stride, float* dst,
+                                int64_t dst_stride) {
+  const float32x4x2_t t01 = vtrnq_f32(vld1q_f32(src), vld1q_f32(src + src_stride));
+  const float32x4x2_t t23 =
+      vtrnq_f32(vld1q_f32(src + 2 * src_stride), vld1q_f32(src + 3 * src_stride));
+  vst1q_f32(dst, vcombine_f32(vget_low_f32(t01.val[0]), vget_low_f32(t23.val[0])));
+  vst1q_f32(dst + dst_stride, vcombine_f32(vget_low_f32(t01.val[1]), vget_low_f32(t23.val[1])));
+  vst1q_f32(dst + 2 * dst_stride,
+            vcombine_f32(vget_high_f32(t01.val[0]), vget_high_f32(t23.val[0])));
+  vst1q_f32(dst + 3 * dst_stride,
+            vcombine_f32(vget_high_f32(t01.val[1]), vget_high_f32(t23.val[1])));
+}
+#endif
+
+}  // namespace atrous
