@@ -129,11 +129,20 @@ void depthwise_plan(const float* weight, const float* bias, int64_t channels,
   plan->lane_weights.clear();
   plan->lane_bias.clear();
   const int64_t lanes = cpu_isa_vector_floats(isa);
+  // Padded rows and columns the outputs read, (out − 1)·s + (k − 1)·d + 1, and at least the
+  // input's own extent past the top/left padding.
+  const int64_t lane_rows = std::max(
+      (ah.output - 1) * ah.stride + (ah.kernel - 1) * ah.dilation + 1, ah.pad_begin + ah.input);
+  const int64_t lane_columns = std::max(
+      (aw.output - 1) * aw.stride + (aw.kernel - 1) * aw.dilation + 1, aw.pad_begin + aw.input);
   if (!one_row_forced() && !plan->rows && kernels.lanes &&
-      ah.input * aw.input <= kDepthwiseLanesMaxPlane && channels >= lanes) {
+      ah.input * aw.input <= kDepthwiseLanesMaxPlane && channels >= lanes &&
+      lane_rows * lane_columns <= 4 * kDepthwiseLanesMaxPlane) {
     plan->lanes = kernels.lanes;
     plan->lane_transpose = kernels.transpose;
     plan->lane_width = lanes;
+    plan->lane_rows = lane_rows;
+    plan->lane_columns = lane_columns;
     plan->kernel_name = kernels.lanes_name;
     const int64_t groups = (channels + lanes - 1) / lanes;
     plan->lane_weights.assign(size_t(groups * taps * lanes), 0.f);
@@ -531,10 +540,11 @@ void DepthwiseRowsRunner::run(const DepthwiseRows& input, int64_t channel, int64
 namespace {
 
 // One group of lane_width channels of one image on the channel-lanes path: the channels
-// transposed into `in`, computed into `out`, transposed back (channels past C are zeros in,
-// dropped out).
-void run_lanes_group(const DepthwisePlan& plan, const float* x, float* y, int64_t tile, float* in,
-                     float* out) {
+// transposed into `out` (as scratch), copied row by row into the padded plane `padded` (whose
+// border the caller zeroed), computed into `out`, transposed back (channels past C are zeros
+// in, dropped out).
+void run_lanes_group(const DepthwisePlan& plan, const float* x, float* y, int64_t tile,
+                     float* padded, float* out) {
   const WindowAxis& ah = plan.axes[0];
   const WindowAxis& aw = plan.axes[1];
   const int64_t lanes = plan.lane_width, taps = ah.kernel * aw.kernel;
@@ -544,6 +554,7 @@ void run_lanes_group(const DepthwisePlan& plan, const float* x, float* y, int64_
   const int64_t in_plane = ah.input * aw.input, out_plane = ah.output * aw.output;
   const float* xb = x + (image * plan.channels + c0) * in_plane;
   float* yb = y + (image * plan.channels + c0) * out_plane;
+  float* in = out;  // [in_plane][lanes], before `out` holds the outputs
   // A whole group moves lanes pixels at a time through the ISA's block transpose; the last
   // pixels, and a last group with fewer channels than lanes (zeros in the other lanes), one
   // float at a time.
@@ -555,7 +566,10 @@ void run_lanes_group(const DepthwisePlan& plan, const float* x, float* y, int64_
   if (count < lanes) std::fill(in, in + in_plane * lanes, 0.f);
   for (int64_t c = 0; c < count; ++c)
     for (int64_t q = p; q < in_plane; ++q) in[q * lanes + c] = xb[c * in_plane + q];
-  plan.lanes(plan, in, plan.lane_weights.data() + group * taps * lanes,
+  for (int64_t ih = 0; ih < ah.input; ++ih)
+    std::memcpy(padded + ((ih + ah.pad_begin) * plan.lane_columns + aw.pad_begin) * lanes,
+                in + ih * aw.input * lanes, size_t(aw.input * lanes) * sizeof(float));
+  plan.lanes(plan, padded, plan.lane_weights.data() + group * taps * lanes,
              plan.lane_bias.data() + group * lanes, out);
   p = 0;
   if (whole)
@@ -579,14 +593,18 @@ void depthwise_run(const DepthwisePlan& plan, const float* x, int64_t batch, flo
   if (plan.lanes) {
     const int64_t lanes = plan.lane_width;
     const int64_t groups = (plan.channels + lanes - 1) / lanes;
-    const size_t in_floats = size_t(plan.axes[0].input * plan.axes[1].input * lanes);
-    const size_t out_floats = size_t(plan.axes[0].output * plan.axes[1].output * lanes);
+    // The padded plane (zeros outside the input, written once per chunk), then the outputs,
+    // which first hold the transposed input.
+    const size_t padded_floats = size_t(plan.lane_rows * plan.lane_columns * lanes);
+    const size_t out_floats = size_t(std::max(plan.axes[0].output * plan.axes[1].output,
+                                              plan.axes[0].input * plan.axes[1].input) *
+                                     lanes);
     pool.parallel_for(
         batch * groups,
         [&](int64_t begin, int64_t end) {
-          std::vector<float> buffer(in_floats + out_floats);
+          std::vector<float> buffer(padded_floats + out_floats);
           for (int64_t tile = begin; tile < end; ++tile)
-            run_lanes_group(plan, x, y, tile, buffer.data(), buffer.data() + in_floats);
+            run_lanes_group(plan, x, y, tile, buffer.data(), buffer.data() + padded_floats);
         },
         work);
     return;

@@ -80,10 +80,12 @@ using DepthwiseRowsFunction = void (*)(const DepthwisePlan& plan, const float* c
                                        float* const* out);
 
 // The channel-lanes path (small planes, see depthwise_plan): one group of `lanes` channels
-// (the ISA's vector) interleaved, x [H·W][lanes] and y [outH·outW][lanes]; weights
-// [kH·kW][lanes] and bias [lanes] of the group. Each output pixel adds its in-bounds taps in
-// (ky, kx) order with FMA from zero, a vector of channels at a time, so the sums are those of
-// the row-by-row path; activations as for the band function.
+// (the ISA's vector) interleaved, x the zero-padded plane [lane_rows][lane_columns][lanes]
+// (input pixel (ih, iw) at padded (ih + pad_top, iw + pad_left)) and y [outH·outW][lanes];
+// weights [kH·kW][lanes] and bias [lanes] of the group. Each output pixel adds all its taps in
+// (ky, kx) order with FMA from zero, a vector of channels at a time; a tap in the padding adds
+// w·0, which changes no sum (as on the band path), so the sums are those of the per-plane
+// paths. Activations as for the band function.
 using DepthwiseLanesFunction = void (*)(const DepthwisePlan& plan, const float* x,
                                         const float* weight, const float* bias, float* y);
 
@@ -120,8 +122,9 @@ struct DepthwisePlan {
   void (*lane_transpose)(const float* src, int64_t src_stride, float* dst,
                          int64_t dst_stride) = nullptr;
   int64_t lane_width = 0;
-  std::vector<float> lane_weights;  // [ceil(C / lanes)][kH·kW][lanes], zeros past C
-  std::vector<float> lane_bias;     // [ceil(C / lanes)][lanes]
+  int64_t lane_rows = 0, lane_columns = 0;  // the padded plane the lanes path reads
+  std::vector<float> lane_weights;          // [ceil(C / lanes)][kH·kW][lanes], zeros past C
+  std::vector<float> lane_bias;             // [ceil(C / lanes)][lanes]
   const char* kernel_name = "";
 };
 

@@ -196,8 +196,8 @@ void depthwise_rows(const DepthwisePlan& plan, const float* const* in, const flo
     depthwise_rows_k<Arch, 5>(plan, in, kernel, columns, bias, out);
 }
 
-// P output pixels of one row from column ow0 (stride sW apart in the input), every tap inside
-// the input: each weight vector loaded once for the P pixels.
+// P output pixels of one row from column ow0 (stride sW apart in the padded plane): each
+// weight vector loaded once for the P pixels.
 template <class Arch, int P>
 inline void depthwise_lanes_block(const DepthwisePlan& plan, const float* x, const float* weight,
                                   const xsimd::batch<float, Arch>& bias,
@@ -211,8 +211,8 @@ inline void depthwise_lanes_block(const DepthwisePlan& plan, const float* x, con
   for (int p = 0; p < P; ++p) acc[p] = batch(0.f);
   const int64_t step = aw.stride * width;
   for (int64_t ky = 0; ky < ah.kernel; ++ky) {
-    const int64_t ih = oh * ah.stride - ah.pad_begin + ky * ah.dilation;
-    const float* row = x + (ih * aw.input + ow0 * aw.stride - aw.pad_begin) * width;
+    const float* row =
+        x + ((oh * ah.stride + ky * ah.dilation) * plan.lane_columns + ow0 * aw.stride) * width;
     const float* w = weight + ky * aw.kernel * width;
     for (int64_t kx = 0; kx < aw.kernel; ++kx) {
       const batch wv = batch::load_unaligned(w + kx * width);
@@ -228,43 +228,14 @@ inline void depthwise_lanes_block(const DepthwisePlan& plan, const float* x, con
 template <class Arch>
 void depthwise_lanes(const DepthwisePlan& plan, const float* x, const float* weight,
                      const float* bias, float* y) {
-  using batch = xsimd::batch<float, Arch>;
-  constexpr int64_t width = int64_t(batch::size);
-  const WindowAxis& ah = plan.axes[0];
-  const WindowAxis& aw = plan.axes[1];
   const RegisterActivation<Arch> finish(plan.activation);
-  const batch b = batch::load_unaligned(bias);
-  // One output pixel, skipping the taps in the padding.
-  auto pixel = [&](int64_t oh, int64_t ow) {
-    batch acc(0.f);
-    for (int64_t ky = 0; ky < ah.kernel; ++ky) {
-      const int64_t ih = oh * ah.stride - ah.pad_begin + ky * ah.dilation;
-      if (ih < 0 || ih >= ah.input) continue;
-      const float* row = x + ih * aw.input * width;
-      const float* w = weight + ky * aw.kernel * width;
-      for (int64_t kx = 0; kx < aw.kernel; ++kx) {
-        const int64_t iw = ow * aw.stride - aw.pad_begin + kx * aw.dilation;
-        if (iw < 0 || iw >= aw.input) continue;
-        acc = simd_fma(batch::load_unaligned(w + kx * width),
-                       batch::load_unaligned(row + iw * width), acc);
-      }
-    }
-    finish(acc + b).store_unaligned(y + (oh * aw.output + ow) * width);
-  };
-  const int64_t begin = plan.interior_begin, end = plan.interior_end;
-  for (int64_t oh = 0; oh < ah.output; ++oh) {
-    const int64_t top = oh * ah.stride - ah.pad_begin;
-    const bool rows_inside = top >= 0 && top + (ah.kernel - 1) * ah.dilation < ah.input;
-    if (!rows_inside) {
-      for (int64_t ow = 0; ow < aw.output; ++ow) pixel(oh, ow);
-      continue;
-    }
-    for (int64_t ow = 0; ow < begin; ++ow) pixel(oh, ow);
-    int64_t ow = begin;
-    for (; ow + 4 <= end; ow += 4)
+  const xsimd::batch<float, Arch> b = xsimd::batch<float, Arch>::load_unaligned(bias);
+  const int64_t out_w = plan.axes[1].output;
+  for (int64_t oh = 0; oh < plan.axes[0].output; ++oh) {
+    int64_t ow = 0;
+    for (; ow + 4 <= out_w; ow += 4)
       depthwise_lanes_block<Arch, 4>(plan, x, weight, b, finish, oh, ow, y);
-    for (; ow < end; ++ow) depthwise_lanes_block<Arch, 1>(plan, x, weight, b, finish, oh, ow, y);
-    for (ow = std::max(end, begin); ow < aw.output; ++ow) pixel(oh, ow);
+    for (; ow < out_w; ++ow) depthwise_lanes_block<Arch, 1>(plan, x, weight, b, finish, oh, ow, y);
   }
 }
 

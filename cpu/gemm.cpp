@@ -49,7 +49,13 @@ void gemm_column_block(const GemmWeights& weights, const GemmPacker& packer, int
     block.depth = std::min(depth_block, weights.depth - k0);
     block.first = k0 == 0;
     block.last = k0 + block.depth == weights.depth;
-    block.packed_rows = packer.pack(k0, block.depth, column0, count, tile, packed, kept);
+    // Whole tiles in place where the packer allows it; the rest (a partial tile) packed.
+    block.in_place_tiles =
+        packer.in_place(k0, column0, &block.in_place, &block.ldb) ? count / tile : 0;
+    const int64_t packed_from = block.in_place_tiles * tile;
+    block.packed_rows = packed_from < count ? packer.pack(k0, block.depth, column0 + packed_from,
+                                                          count - packed_from, tile, packed, kept)
+                                            : block.depth;
     block.kept = block.packed_rows < block.depth ? kept : nullptr;
     weights.kernels->block(block);
   }

@@ -72,6 +72,14 @@ class GemmPacker {
     (void)tile;
     return kGemmBlockTiles;
   }
+  // Where B can be read in place: true with the address of element (k0, column0) and the
+  // distance between consecutive k rows, when rows of B are contiguous columns in memory
+  // (then the block's whole tiles are read from there and only a partial last tile is
+  // packed). The values read are those pack() would copy, so no sum changes.
+  virtual bool in_place(int64_t k0, int64_t column0, const float** b, int64_t* ldb) const {
+    (void)k0, (void)column0, (void)b, (void)ldb;
+    return false;
+  }
 };
 
 // Floats of scratch one thread needs (the packed B block and the kept-row list).
@@ -108,6 +116,11 @@ struct GemvBlock {
 
 struct GemmBlock {
   const GemmWeights* weights = nullptr;
+  // Tiles [0, in_place_tiles) are read in place (tile t's row k at in_place + k·ldb + t·tile);
+  // the others from the packed tiles b, [depth][tile] each, starting with tile in_place_tiles.
+  const float* in_place = nullptr;
+  int64_t ldb = 0;
+  int64_t in_place_tiles = 0;
   const float* b = nullptr;  // packed tiles of [depth][tile]
   int64_t k0 = 0, depth = 0;
   int64_t packed_rows = 0;        // rows of each tile that hold data (≤ depth)

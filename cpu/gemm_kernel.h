@@ -33,7 +33,10 @@ void gemm_block(const GemmBlock& block) {
   const int64_t tiles = (block.columns + tile - 1) / tile;
   alignas(64) float edge[rows * tile];
   for (int64_t t = 0; t < tiles; ++t) {
-    const float* b = block.b + t * depth * tile;
+    const bool in_place = t < block.in_place_tiles;
+    const float* b =
+        in_place ? block.in_place + t * tile : block.b + (t - block.in_place_tiles) * depth * tile;
+    const int64_t ldb = in_place ? block.ldb : tile;
     const int64_t column = t * tile;
     const int64_t valid_columns = std::min(tile, block.columns - column);
     for (int64_t panel = block.panel_begin; panel < block.panel_end; ++panel) {
@@ -61,7 +64,7 @@ void gemm_block(const GemmBlock& block) {
       const float* a = weights.packed.data() + (panel * weights.depth + block.k0) * rows;
       const float* bk = b;
       if (!block.kept) {
-        for (int64_t k = 0; k < depth; ++k, a += rows, bk += tile) {
+        for (int64_t k = 0; k < depth; ++k, a += rows, bk += ldb) {
           const batch x0 = batch::load_unaligned(bk);
           const batch x1 = batch::load_unaligned(bk + width);
           for (int r = 0; r < rows; ++r) {

@@ -34,8 +34,11 @@ void gemm_block_scalar(const GemmBlock& block) {
         for (int r = 0; r < valid_rows; ++r)
           for (int64_t i = 0; i < valid_columns; ++i) acc[r * tile + i] = y[r * block.ldy + i];
       const float* a = weights.packed.data() + (panel * weights.depth + block.k0) * rows;
-      const float* b = block.b + t * block.depth * tile;
-      for (int64_t k = 0; k < block.packed_rows; ++k, b += tile) {
+      const bool in_place = t < block.in_place_tiles;
+      const float* b = in_place ? block.in_place + t * tile
+                                : block.b + (t - block.in_place_tiles) * block.depth * tile;
+      const int64_t ldb = in_place ? block.ldb : tile;
+      for (int64_t k = 0; k < block.packed_rows; ++k, b += ldb) {
         const float* ak = a + (block.kept ? int64_t(block.kept[k]) : k) * rows;
         for (int r = 0; r < rows; ++r)
           for (int64_t i = 0; i < tile; ++i) acc[r * tile + i] += ak[r] * b[i];

@@ -1,6 +1,7 @@
 // Pointwise (1×1, stride 1, unpadded, one group) convolution on NCHW data as a GEMM
 // (cpu/gemm.h): Y[m, p] = act(Σ_c W[m, c] · X[c, p] + b[m]) over the H·W pixels p of each
-// image. The packer copies rows of X into the column tiles, so X needs no layout change.
+// image. The packer copies rows of X into the column tiles, so X needs no layout change; small
+// inputs are read in place instead (whole tiles; a partial last tile is still packed).
 #pragma once
 
 #include <cstdint>
@@ -18,15 +19,28 @@ namespace atrous {
 // tiles.
 class PointwisePacker : public GemmPacker {
  public:
-  PointwisePacker(const float* x, int64_t channel_stride)
-      : x_(x), channel_stride_(channel_stride) {}
+  PointwisePacker(const float* x, int64_t channel_stride, bool in_place = false)
+      : x_(x), channel_stride_(channel_stride), in_place_(in_place) {}
   int64_t pack(int64_t k0, int64_t depth, int64_t column0, int64_t count, int64_t tile, float* dst,
                int32_t* kept) const override;
+  bool in_place(int64_t k0, int64_t column0, const float** b, int64_t* ldb) const override {
+    if (!in_place_) return false;
+    *b = x_ + k0 * channel_stride_ + column0;
+    *ldb = channel_stride_;
+    return true;
+  }
 
  private:
   const float* x_;
   int64_t channel_stride_;
+  bool in_place_;
 };
+
+// Whether pointwise_run reads the whole column tiles of an image of `pixels` pixels and
+// `depth` input channels in place rather than packing them (docs/CPU.md, "Pointwise B in
+// place"): inputs of at most 1 MiB, which stay in L2, with a row pitch that does not map every
+// row to one L1 set.
+bool pointwise_reads_in_place(int64_t pixels, int64_t depth);
 
 struct PointwisePlan {
   GemmWeights gemm;  // [M, C] weights, bias, activation, ISA

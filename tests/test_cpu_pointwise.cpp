@@ -119,6 +119,46 @@ TEST_CASE("pointwise conv results are bitwise identical for 1, 2 and 3 threads",
   }
 }
 
+// Whole column tiles read in place (small inputs) against every tile packed: the same values
+// in the same FMA chains, so bitwise equal; pixel counts below, at and past a tile and a
+// column block, with a partial last tile (packed) after in-place ones, K across a K-block
+// split (the second block reads row k0 in place), several activations, every ISA.
+TEST_CASE("pointwise tiles read in place are bitwise the packed tiles", "[cpu]") {
+  struct Case {
+    int64_t filters, channels, pixels;
+  };
+  const std::vector<Case> cases = {{7, 5, 31},   {13, 24, 32},  {24, 72, 196},
+                                   {40, 3, 129}, {67, 300, 49}, {5, 17, 300}};
+  const char* activations[] = {"none", "relu", "hard_swish", "sigmoid"};
+  std::mt19937 rng(24);
+  for (const Case& c : cases) {
+    Tensor x = testing::random_tensor({1, c.channels, 1, c.pixels}, rng);
+    Tensor w = testing::random_tensor({c.filters, c.channels, 1, 1}, rng);
+    Tensor b = testing::random_tensor({c.filters}, rng);
+    for (const char* act_name : activations) {
+      for (CpuIsa isa : runnable_isas()) {
+        PointwisePlan plan;
+        pointwise_plan(w.f32(), b.f32(), c.filters, c.channels, named_activation(act_name), isa,
+                       &plan);
+        INFO("M=" << c.filters << " C=" << c.channels << " pixels=" << c.pixels
+                  << " act=" << act_name << " isa=" << cpu_isa_name(isa));
+        ThreadPool pool(2);
+        const size_t n = size_t(c.filters * c.pixels);
+        std::vector<float> packed(n, NAN), in_place(n, NAN);
+        gemm_run(plan.gemm, PointwisePacker(x.f32(), c.pixels, false), c.pixels, packed.data(),
+                 c.pixels, pool, nullptr, 0);
+        gemm_run(plan.gemm, PointwisePacker(x.f32(), c.pixels, true), c.pixels, in_place.data(),
+                 c.pixels, pool, nullptr, 0);
+        CHECK(std::memcmp(packed.data(), in_place.data(), n * sizeof(float)) == 0);
+      }
+    }
+  }
+  // The rule: small inputs in place, large ones and 4 KiB row pitches packed.
+  CHECK(pointwise_reads_in_place(196, 672));
+  CHECK_FALSE(pointwise_reads_in_place(33 * 65, 960));
+  CHECK_FALSE(pointwise_reads_in_place(1024, 16));
+}
+
 // One pixel as a matrix-vector product: the GEMM's FMA chain, bias and activation, so bitwise
 // the GEMM's result on the same pixel (outputs around the vector width, K from 1 to 960).
 TEST_CASE("pointwise one-pixel product is bitwise the GEMM's", "[cpu]") {
