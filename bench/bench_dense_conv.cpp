@@ -42,13 +42,15 @@ int64_t inside_taps(const WindowAxis& a) {
   return n;
 }
 
-// Args: M, C, input H, input W, kernel, stride, dilation, pad, threads, path (0 GEMM, 1 direct).
+// Args: M, C, input H, input W, kernel, stride, dilation, pad, threads, path (0 GEMM, 1 direct,
+// 2 row tiles).
 void bench_dense_conv(benchmark::State& state) {
   const int64_t filters = state.range(0), channels = state.range(1);
   const int64_t kernel = state.range(4);
   const int threads = int(state.range(8));
-  const DenseConvPath path =
-      state.range(9) ? DenseConvPath::dense_conv_path_direct : DenseConvPath::dense_conv_path_gemm;
+  const DenseConvPath path = state.range(9) == 2   ? DenseConvPath::dense_conv_path_rows
+                             : state.range(9) == 1 ? DenseConvPath::dense_conv_path_direct
+                                                   : DenseConvPath::dense_conv_path_gemm;
   const WindowAxis axes[2] = {
       axis(state.range(2), kernel, state.range(5), state.range(6), state.range(7)),
       axis(state.range(3), kernel, state.range(5), state.range(6), state.range(7))};
@@ -83,12 +85,15 @@ void bench_dense_conv(benchmark::State& state) {
   state.SetLabel(dense_conv_kernel_name(plan));
 }
 
-// Each layer on both paths (the last argument).
+// Each layer on every path (the last argument; the row tiles for the few-channel stems).
 void dense_conv_layers(benchmark::internal::Benchmark* b) {
   const std::vector<std::vector<int64_t>> layers = {
-      // stem: 3×3 stride 2, 3→16, input 1025×2049
+      // stem: 3×3 stride 2, 3→16, input 1025×2049 (Panoptic-DeepLab) and 224×224 (MobileNetV3)
       {16, 3, 1025, 2049, 3, 2, 1, 1, 1},
       {16, 3, 1025, 2049, 3, 2, 1, 1, 2},
+      {16, 3, 224, 224, 3, 2, 1, 1, 1},
+      // ResNet's stem: 7×7 stride 2, 3→64, input 512×1024 (DeepLabV3)
+      {64, 3, 512, 1024, 7, 2, 1, 3, 1},
       // Panoptic-DeepLab's ASPP: 3×3 dilation 3, 6, 9, 960→256 @33×65
       {256, 960, 33, 65, 3, 1, 3, 3, 1},
       {256, 960, 33, 65, 3, 1, 6, 6, 1},
@@ -104,7 +109,8 @@ void dense_conv_layers(benchmark::internal::Benchmark* b) {
       {256, 960, 32, 64, 3, 1, 36, 36, 1},
   };
   for (const std::vector<int64_t>& layer : layers)
-    for (int64_t path : {0, 1}) {
+    for (int64_t path : {0, 1, 2}) {
+      if (path == 2 && layer[1] > 4) continue;
       std::vector<int64_t> args = layer;
       args.push_back(path);
       b->Args(args);

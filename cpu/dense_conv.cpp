@@ -142,7 +142,7 @@ class DenseConvKernel : public CpuKernel {
   }
 };
 
-// ATROUS_DENSE_CONV=gemm|direct forces one path for every layer (to compare the two in one
+// ATROUS_DENSE_CONV=gemm|direct|rows forces one path for every layer (to compare the two in one
 // build); anything else, or unset, lets dense_conv_prefers_direct choose.
 DenseConvPath forced_path() {
   static const DenseConvPath path = [] {
@@ -150,10 +150,14 @@ DenseConvPath forced_path() {
     const std::string name = value ? value : "";
     if (name == "gemm") return DenseConvPath::dense_conv_path_gemm;
     if (name == "direct") return DenseConvPath::dense_conv_path_direct;
+    if (name == "rows") return DenseConvPath::dense_conv_path_rows;
     return DenseConvPath::dense_conv_path_auto;
   }();
   return path;
 }
+
+// Layers with at most this many input channels take the row tiles (dense_conv_prefers_rows).
+constexpr int64_t kRowsMaxChannels = 4;
 
 bool is_constant_f32(const Graph& graph, int32_t tensor) {
   const GraphTensor& t = graph.tensors[size_t(tensor)];
@@ -161,6 +165,11 @@ bool is_constant_f32(const Graph& graph, int32_t tensor) {
 }
 
 }  // namespace
+
+bool dense_conv_prefers_rows(int64_t in_channels) {
+  // Measured (bench_dense_conv, docs/CPU.md): see kRowsMaxChannels.
+  return in_channels <= kRowsMaxChannels;
+}
 
 bool dense_conv_prefers_direct(int64_t out_channels, CpuIsa isa) {
   // Measured (bench_dense_conv, docs/CPU.md): the direct path is faster on every layer whose
@@ -177,6 +186,16 @@ void dense_conv_plan(const float* weight, const float* bias, int64_t out_channel
   plan->channels = in_channels;
   plan->axes[0] = axes[0];
   plan->axes[1] = axes[1];
+  plan->rows =
+      row_conv_available(isa) &&
+      (path == DenseConvPath::dense_conv_path_rows ||
+       (path == DenseConvPath::dense_conv_path_auto && dense_conv_prefers_rows(in_channels)));
+  plan->direct = false;
+  plan->phase_width = 0;
+  if (plan->rows) {
+    row_conv_plan(weight, bias, out_channels, in_channels, axes, activation, isa, &plan->rows_plan);
+    return;
+  }
   plan->direct =
       path == DenseConvPath::dense_conv_path_direct ||
       (path == DenseConvPath::dense_conv_path_auto && dense_conv_prefers_direct(out_channels, isa));
@@ -191,22 +210,29 @@ void dense_conv_plan(const float* weight, const float* bias, int64_t out_channel
 }
 
 size_t dense_conv_shared_floats(const DenseConvPlan& plan) {
+  if (plan.rows) return row_conv_shared_floats(plan.rows_plan);
   if (!plan.phase_width) return 0;
   // [C][H][s][phase_width]: every input row's s phases, each phase_width = ceil(W / s) floats.
   return size_t(plan.channels * plan.axes[0].input * plan.axes[1].stride * plan.phase_width);
 }
 
 size_t dense_conv_scratch_floats(const DenseConvPlan& plan) {
+  if (plan.rows) return 0;
   return plan.direct ? direct_conv_scratch_floats(plan.direct_plan)
                      : gemm_scratch_floats(plan.gemm.isa);
 }
 
 const char* dense_conv_kernel_name(const DenseConvPlan& plan) {
+  if (plan.rows) return plan.rows_plan.kernels->name;
   return plan.direct ? plan.direct_plan.kernels->name : plan.gemm.kernels->name;
 }
 
 void dense_conv_run(const DenseConvPlan& plan, const float* x, float* y, ThreadPool& pool,
                     float* scratch, int scratch_slots) {
+  if (plan.rows) {
+    row_conv_run(plan.rows_plan, x, y, pool, scratch);
+    return;
+  }
   if (plan.direct) {
     const int64_t h = plan.axes[0].input, w = plan.axes[1].input;
     const int64_t oh = plan.axes[0].output, ow = plan.axes[1].output;
@@ -229,6 +255,7 @@ void dense_conv_run(const DenseConvPlan& plan, const float* x, float* y, ThreadP
     // never read (the packer copies only columns inside the row).
     const int64_t s = plan.axes[1].stride, width = plan.axes[1].input;
     const int64_t rows = plan.channels * plan.axes[0].input, pw = plan.phase_width;
+    const MiscKernels& misc = cpu_kernel_table(plan.gemm.isa).misc;
     pool.parallel_for(
         rows,
         [&](int64_t begin, int64_t end) {
@@ -236,11 +263,8 @@ void dense_conv_run(const DenseConvPlan& plan, const float* x, float* y, ThreadP
             const float* row = x + r * width;
             float* out = split + r * s * pw;
             if (s == 2) {
-              for (int64_t j = 0; 2 * j + 1 < width; ++j) {
-                out[j] = row[2 * j];
-                out[pw + j] = row[2 * j + 1];
-              }
-              if (width % 2) out[width / 2] = row[width - 1];
+              misc.gather_even(row, (width + 1) / 2, out);
+              misc.gather_even(row + 1, width / 2, out + pw);
             } else {
               for (int64_t col = 0; col < width; ++col) out[(col % s) * pw + col / s] = row[col];
             }

@@ -3,26 +3,36 @@
 // [M, C·kH·kW]; B, the patch matrix, is never materialized whole: for each column block of
 // output pixels the packer gathers its (C·kH·kW) × block patches (im2col for that block only,
 // zeros where a tap falls into the padding) straight into the GEMM's packed tiles; or as a
-// direct convolution (cpu/dense_conv_direct.h) that skips every padded tap per output pixel.
-// dense_conv_plan chooses the path per layer (dense_conv_prefers_direct, from measurements
-// recorded in docs/CPU.md); both give the same FMA chain per output element.
+// direct convolution (cpu/dense_conv_direct.h) that skips every padded tap per output pixel;
+// or, for few input channels (the stems), as row tiles over zero-padded column phases
+// (cpu/dense_conv_rows.h). dense_conv_plan chooses the path per layer (dense_conv_prefers_rows,
+// then dense_conv_prefers_direct, from measurements recorded in docs/CPU.md); all three give
+// the same FMA chain per output element.
 #pragma once
 
 #include <cstdint>
 
 #include "cpu/cpu_kernel.h"
 #include "cpu/dense_conv_direct.h"
+#include "cpu/dense_conv_rows.h"
 #include "cpu/gemm.h"
 #include "ops/op_helpers.h"
 
 namespace atrous {
 
-enum class DenseConvPath { dense_conv_path_auto, dense_conv_path_gemm, dense_conv_path_direct };
+enum class DenseConvPath {
+  dense_conv_path_auto,
+  dense_conv_path_gemm,
+  dense_conv_path_direct,
+  dense_conv_path_rows,  // cpu/dense_conv_rows.h; the GEMM where the ISA has no row tile
+};
 
 struct DenseConvPlan {
   bool direct = false;
   DirectConvPlan direct_plan;  // when direct
-  GemmWeights gemm;            // [M, C·kH·kW], when not direct
+  bool rows = false;
+  RowConvPlan rows_plan;  // when rows
+  GemmWeights gemm;       // [M, C·kH·kW], when not direct
   int64_t channels = 0;
   WindowAxis axes[2];  // 0 = H, 1 = W, as ops/conv.cpp resolves them
   // GEMM path with a horizontal stride s > 1: the input split once per run into its column
@@ -31,8 +41,10 @@ struct DenseConvPlan {
   int64_t phase_width = 0;  // ceil(W / s), 0 when not split
 };
 
-// The per-layer rule of dense_conv_path_auto.
-bool dense_conv_prefers_direct(int64_t out_channels, int64_t in_channels, const WindowAxis axes[2]);
+// The per-layer rules of dense_conv_path_auto: the row tiles for few input channels (where
+// the ISA has them), else the direct path for enough output channels, else the GEMM.
+bool dense_conv_prefers_rows(int64_t in_channels);
+bool dense_conv_prefers_direct(int64_t out_channels, CpuIsa isa);
 
 // weight: [M, C, kH, kW] row-major; bias: M floats or nullptr. `path` forces one path (tests,
 // benchmarks) or lets the rule choose.

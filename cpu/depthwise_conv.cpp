@@ -333,17 +333,15 @@ class RowWorkspace {
     }
     slot_row_[free_slot] = ih;
     float* out = phases_.data() + int64_t(free_slot) * slot_floats;
-    const int64_t full = width / stride;
     if (stride == 2) {
-      float* odd = out + plan_.phase_stride;
-      for (int64_t j = 0; j < full; ++j) {
-        out[j] = row[2 * j];
-        odd[j] = row[2 * j + 1];
-      }
-    } else {
-      for (int64_t j = 0; j < full; ++j)
-        for (int64_t p = 0; p < stride; ++p) out[p * plan_.phase_stride + j] = row[j * stride + p];
+      const MiscKernels& misc = cpu_kernel_table(plan_.isa).misc;
+      misc.gather_even(row, (width + 1) / 2, out);
+      misc.gather_even(row + 1, width / 2, out + plan_.phase_stride);
+      return out;
     }
+    const int64_t full = width / stride;
+    for (int64_t j = 0; j < full; ++j)
+      for (int64_t p = 0; p < stride; ++p) out[p * plan_.phase_stride + j] = row[j * stride + p];
     for (int64_t p = 0; full * stride + p < width; ++p)
       out[p * plan_.phase_stride + full] = row[full * stride + p];
     return out;
@@ -494,7 +492,7 @@ class DepthwiseWorkspace {
                        aw.input - 1 - offset < 0 ? int64_t(0) : (aw.input - 1 - offset) / sw + 1));
       std::fill(dst, dst + lo, 0.f);
       if (sw == 2)
-        for (int64_t i = lo; i < hi; ++i) dst[i] = row[2 * i + offset];
+        cpu_kernel_table(plan_.isa).misc.gather_even(row + 2 * lo + offset, hi - lo, dst + lo);
       else
         for (int64_t i = lo; i < hi; ++i) dst[i] = row[i * sw + offset];
       std::fill(dst + hi, dst + width, 0.f);

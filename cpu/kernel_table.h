@@ -10,6 +10,8 @@
 //    registers;
 //  * conv_direct_f32_<pixels>x<channels>_<isa>: the direct dense convolution's register tile
 //    of `pixels` output pixels × `channels` output channels;
+//  * conv_rows_f32_<channels>x<columns>_<isa>: the row-tile dense convolution's register tile
+//    of `channels` output channels × `columns` output columns of one row;
 //  * dwconv_f32_{band,row}_<vectors>x<lanes>_<isa>: a block of `vectors` SIMD vectors of
 //    `lanes` output positions (band: the flat banded path; row: the row-by-row path);
 //  * f32_x<lanes>_<isa> for the misc loops (one vector of `lanes` floats), appended to the
@@ -50,6 +52,17 @@ struct DirectConvKernels {
   const char* name;
 };
 
+struct RowConvTile;
+
+struct RowConvKernels {
+  // One tile of the row-tile dense convolution (cpu/dense_conv_rows.h); null where the ISA has
+  // none (scalar).
+  void (*tile)(const RowConvTile& tile);
+  int64_t rows;          // output channels per tile
+  int64_t tile_columns;  // output columns per tile (vectors × lanes)
+  const char* name;
+};
+
 struct DepthwiseKernels {
   // The banded path's flat band and the row-by-row path's row (cpu/depthwise_conv.h).
   void (*band)(const DepthwisePlan& plan, const float* const* source, const float* weight,
@@ -61,7 +74,7 @@ struct DepthwiseKernels {
   // The channel-lanes path for small planes; null where the ISA has none (scalar).
   void (*lanes)(const DepthwisePlan& plan, const float* x, const float* weight, const float* bias,
                 float* y);
-  // A lanes × lanes block transposed (cpu/transpose_kernel.h), with which the channel-lanes
+  // A lanes × lanes block transposed (cpu/shuffle_kernels.h), with which the channel-lanes
   // path moves channels in and out of the lanes; null where `lanes` is.
   void (*transpose)(const float* src, int64_t src_stride, float* dst, int64_t dst_stride);
   const char* band_name;
@@ -74,6 +87,7 @@ struct CpuKernelTable {
   CpuIsa isa;
   GemmKernels gemm;
   DirectConvKernels direct_conv;
+  RowConvKernels row_conv;
   DepthwiseKernels depthwise;
   MiscKernels misc;
   PanopticKernels panoptic;

@@ -5,11 +5,12 @@
 #if defined(__x86_64__)
 #define ATROUS_MISC_KERNELS_SIMD
 #include "cpu/dense_conv_direct_kernel.h"
+#include "cpu/dense_conv_rows_kernel.h"
 #include "cpu/depthwise_conv_kernel.h"
 #include "cpu/gemm_kernel.h"
 #include "cpu/kernel_table.h"
 #include "cpu/misc_kernels_simd.h"
-#include "cpu/transpose_kernel.h"
+#include "cpu/shuffle_kernels.h"
 
 namespace atrous {
 
@@ -23,11 +24,14 @@ const CpuKernelTable& cpu_kernel_table_avx2() {
               "gemm_f32_6x16_avx2", "gemv_f32_4x8_avx2"};
     t.direct_conv = {direct_conv_tile<Arch, 6, 2>, 6, 2 * int64_t(xsimd::batch<float, Arch>::size),
                      "conv_direct_f32_6x16_avx2"};
+    t.row_conv = {row_conv_tile<Arch, 4, 3>, 4, 3 * int64_t(xsimd::batch<float, Arch>::size),
+                  "conv_rows_f32_4x24_avx2"};
     t.depthwise = {
         depthwise_band<Arch>,      depthwise_row<Arch>,         depthwise_rows<Arch>,
         depthwise_lanes<Arch>,     transpose_block_8x8,         "dwconv_f32_band_8x8_avx2",
         "dwconv_f32_row_8x8_avx2", "dwconv_f32_rows_4x16_avx2", "dwconv_f32_lanes_1x8_avx2"};
     t.misc = misc_simd::make_misc_kernels<Arch>();
+    t.misc.gather_even = gather_even_avx2;
     t.misc.name = "f32_x8_avx2";
     t.panoptic = panoptic_kernels_avx2();
     return t;

@@ -12,11 +12,12 @@
 #endif
 #define ATROUS_MISC_KERNELS_SIMD
 #include "cpu/dense_conv_direct_kernel.h"
+#include "cpu/dense_conv_rows_kernel.h"
 #include "cpu/depthwise_conv_kernel.h"
 #include "cpu/gemm_kernel.h"
 #include "cpu/kernel_table.h"
 #include "cpu/misc_kernels_simd.h"
-#include "cpu/transpose_kernel.h"
+#include "cpu/shuffle_kernels.h"
 
 namespace atrous {
 
@@ -30,12 +31,15 @@ const CpuKernelTable& cpu_kernel_table_avx512() {
               "gemm_f32_6x32_avx512", "gemv_f32_4x16_avx512"};
     t.direct_conv = {direct_conv_tile<Arch, 14, 2>, 14,
                      2 * int64_t(xsimd::batch<float, Arch>::size), "conv_direct_f32_14x32_avx512"};
+    t.row_conv = {row_conv_tile<Arch, 8, 3>, 8, 3 * int64_t(xsimd::batch<float, Arch>::size),
+                  "conv_rows_f32_8x48_avx512"};
     t.depthwise = {depthwise_band<Arch>,          depthwise_row<Arch>,
                    depthwise_rows<Arch>,          depthwise_lanes<Arch>,
                    transpose_block_16x16,         "dwconv_f32_band_8x16_avx512",
                    "dwconv_f32_row_8x16_avx512",  "dwconv_f32_rows_4x32_avx512",
                    "dwconv_f32_lanes_1x16_avx512"};
     t.misc = misc_simd::make_misc_kernels<Arch>();
+    t.misc.gather_even = gather_even_avx512;
     t.misc.name = "f32_x16_avx512";
     t.panoptic = panoptic_kernels_avx512();
     return t;

@@ -4,11 +4,12 @@
 #if defined(__aarch64__)
 #define ATROUS_MISC_KERNELS_SIMD
 #include "cpu/dense_conv_direct_kernel.h"
+#include "cpu/dense_conv_rows_kernel.h"
 #include "cpu/depthwise_conv_kernel.h"
 #include "cpu/gemm_kernel.h"
 #include "cpu/kernel_table.h"
 #include "cpu/misc_kernels_simd.h"
-#include "cpu/transpose_kernel.h"
+#include "cpu/shuffle_kernels.h"
 
 namespace atrous {
 
@@ -22,11 +23,14 @@ const CpuKernelTable& cpu_kernel_table_neon() {
               "gemm_f32_6x8_neon", "gemv_f32_4x4_neon"};
     t.direct_conv = {direct_conv_tile<Arch, 6, 4>, 6, 4 * int64_t(xsimd::batch<float, Arch>::size),
                      "conv_direct_f32_6x16_neon"};
+    t.row_conv = {row_conv_tile<Arch, 8, 3>, 8, 3 * int64_t(xsimd::batch<float, Arch>::size),
+                  "conv_rows_f32_8x12_neon"};
     t.depthwise = {
         depthwise_band<Arch>,      depthwise_row<Arch>,        depthwise_rows<Arch>,
         depthwise_lanes<Arch>,     transpose_block_4x4,        "dwconv_f32_band_8x4_neon",
         "dwconv_f32_row_8x4_neon", "dwconv_f32_rows_4x8_neon", "dwconv_f32_lanes_1x4_neon"};
     t.misc = misc_simd::make_misc_kernels<Arch>();
+    t.misc.gather_even = gather_even_neon;
     t.misc.name = "f32_x4_neon";
     t.panoptic = panoptic_kernels_neon();
     return t;

@@ -112,6 +112,10 @@ void dot_rows(const float* x, const float* w, int64_t depth, float* y, int64_t r
   }
 }
 
+void gather_even(const float* src, int64_t count, float* dst) {
+  for (int64_t i = 0; i < count; ++i) dst[i] = src[2 * i];
+}
+
 }  // namespace misc_scalar
 
 }  // namespace atrous

@@ -56,6 +56,9 @@ struct MiscKernels {
   // (two vector accumulators over k, their lanes summed, then the k tail with FMA). Every y[n]
   // is the same sequence of operations whichever rows a call covers.
   void (*dot_rows)(const float* x, const float* w, int64_t depth, float* y, int64_t rows);
+  // dst[i] = src[2i] for i < count, reading only src[0, 2·count − 1) (cpu/shuffle_kernels.h):
+  // the stride-2 column phases of the convolutions.
+  void (*gather_even)(const float* src, int64_t count, float* dst);
   // f32_x<lanes>_<isa>, appended to the names of the kernels that run these loops.
   const char* name;
 };

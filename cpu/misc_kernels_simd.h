@@ -25,6 +25,7 @@ void softmax_channels(const float* x, float* y, int64_t channels, int64_t stride
 void argmax_channels(const float* x, int32_t* y, int64_t channels, int64_t stride, int64_t begin,
                      int64_t end);
 void dot_rows(const float* x, const float* w, int64_t depth, float* y, int64_t rows);
+void gather_even(const float* src, int64_t count, float* dst);
 
 }  // namespace misc_scalar
 }  // namespace atrous
@@ -288,6 +289,7 @@ MiscKernels make_misc_kernels() {
   table.softmax_channels = softmax_channels<Arch>;
   table.argmax_channels = argmax_channels<Arch>;
   table.dot_rows = dot_rows<Arch>;
+  table.gather_even = misc_scalar::gather_even;  // kernels_<isa>.cpp sets its own
   return table;
 }
 

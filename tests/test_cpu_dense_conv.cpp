@@ -66,10 +66,13 @@ Graph conv_graph(const AttributeMap& attributes, const Tensor& x, const Tensor& 
 }
 
 const DenseConvPath kPaths[] = {DenseConvPath::dense_conv_path_gemm,
-                                DenseConvPath::dense_conv_path_direct};
+                                DenseConvPath::dense_conv_path_direct,
+                                DenseConvPath::dense_conv_path_rows};
 
 const char* path_name(DenseConvPath path) {
-  return path == DenseConvPath::dense_conv_path_direct ? "direct" : "gemm";
+  return path == DenseConvPath::dense_conv_path_direct ? "direct"
+         : path == DenseConvPath::dense_conv_path_rows ? "rows"
+                                                       : "gemm";
 }
 
 // Runs the fast kernel for `graph`'s node 0 with `threads` threads on one path.
@@ -246,15 +249,22 @@ TEST_CASE("the dense conv family leaves depthwise, grouped and pointwise convs t
   CHECK(cpu_make_dense_conv_kernel(graph, 0, config) != nullptr);
 }
 
-TEST_CASE("the direct and implicit-GEMM paths compute the same sums", "[cpu]") {
-  // Both run, per output element, the FMA chain over (c, ky, kx) in weight order over the taps
-  // inside the image (the GEMM's padding rows add exact zeros), then + bias: with a nonzero
-  // bias the outputs are bitwise equal, so choosing a path per layer changes no model output.
+TEST_CASE("the direct, row-tile and implicit-GEMM paths compute the same sums", "[cpu]") {
+  // All run, per output element, the FMA chain over (c, ky, kx) in weight order over the taps
+  // inside the image (the GEMM's padding rows and the row tiles' padded reads add exact
+  // zeros), then + bias: with a nonzero bias the outputs are bitwise equal, so choosing a path
+  // per layer changes no model output.
   const std::vector<ConvCase> cases = {
       {40, 37, 13, 29, 3, 3, {}, {6, 6}, {6, 6, 6, 6}, ""},
       {33, 300, 7, 9, 3, 3, {}, {2, 3}, {2, 3, 2, 3}, ""},  // several K blocks on both paths
       {17, 3, 21, 33, 3, 3, {2, 2}, {}, {1, 1, 1, 1}, ""},
       {20, 5, 11, 15, 5, 5, {}, {1, 2}, {2, 4, 2, 4}, ""},
+      // The row tiles' edges: output channels past a panel, output rows narrower than a tile
+      // and past one, stride 3, dilation above the kernel, pads larger than the image.
+      {9, 3, 19, 101, 3, 3, {2, 2}, {}, {1, 1, 1, 1}, ""},
+      {16, 3, 23, 47, 7, 7, {2, 2}, {}, {3, 3, 3, 3}, ""},
+      {5, 2, 8, 70, 3, 3, {3, 3}, {2, 4}, {5, 9, 3, 7}, ""},
+      {1, 1, 4, 5, 3, 3, {}, {}, {6, 6, 6, 6}, ""},
   };
   std::mt19937 rng(34);
   for (const ConvCase& c : cases) {
@@ -268,8 +278,11 @@ TEST_CASE("the direct and implicit-GEMM paths compute the same sums", "[cpu]") {
       std::vector<float> gemm = run_kernel(graph, x, isa, 1, DenseConvPath::dense_conv_path_gemm);
       std::vector<float> direct =
           run_kernel(graph, x, isa, 1, DenseConvPath::dense_conv_path_direct);
+      std::vector<float> rows = run_kernel(graph, x, isa, 2, DenseConvPath::dense_conv_path_rows);
       REQUIRE(gemm.size() == direct.size());
       CHECK(std::memcmp(gemm.data(), direct.data(), gemm.size() * sizeof(float)) == 0);
+      REQUIRE(gemm.size() == rows.size());
+      CHECK(std::memcmp(gemm.data(), rows.data(), gemm.size() * sizeof(float)) == 0);
     }
   }
 }

@@ -25,6 +25,13 @@ TEST_CASE("every runnable ISA has a complete kernel table named by its tiles", "
     CHECK(std::string(table.gemm.name) == "gemm_f32_" + std::to_string(kGemmRows) + "x" +
                                               std::to_string(table.gemm.tile_columns) + suffix);
     CHECK(table.direct_conv.tile);
+    CHECK((table.row_conv.tile != nullptr) == (isa != CpuIsa::cpu_isa_scalar));
+    if (table.row_conv.tile) {
+      CHECK(table.row_conv.tile_columns % cpu_isa_vector_floats(isa) == 0);
+      CHECK(std::string(table.row_conv.name) ==
+            "conv_rows_f32_" + std::to_string(table.row_conv.rows) + "x" +
+                std::to_string(table.row_conv.tile_columns) + suffix);
+    }
     CHECK(table.direct_conv.block % cpu_isa_vector_floats(isa) == 0);
     CHECK(std::string(table.direct_conv.name) ==
           "conv_direct_f32_" + std::to_string(table.direct_conv.tile_pixels) + "x" +
@@ -35,7 +42,7 @@ TEST_CASE("every runnable ISA has a complete kernel table named by its tiles", "
     const MiscKernels& misc = table.misc;
     CHECK((misc.binary && misc.binary_scalar && misc.activation && misc.resize_linear_row &&
            misc.resize_blend_rows && misc.resize_nearest_row && misc.softmax_channels &&
-           misc.argmax_channels && misc.dot_rows));
+           misc.argmax_channels && misc.dot_rows && misc.gather_even));
     CHECK(std::string(misc.name) == "f32_x" + lanes + suffix);
     const PanopticKernels& panoptic = table.panoptic;
     CHECK((panoptic.argmax_first && panoptic.nearest_center && panoptic.assign_instances &&

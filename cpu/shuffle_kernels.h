@@ -1,9 +1,12 @@
-// One square block of `lanes` × `lanes` floats transposed in registers (lanes: the ISA's vector
-// of floats): dst[j · dst_stride + i] = src[i · src_stride + j] for i, j < lanes. The
-// channel-lanes depthwise path (cpu/depthwise_conv.h) moves its channels in and out of the
-// lanes with it; as scalar loads and strided stores that move cost ~1 ns a float, 20× the
-// arithmetic of a 3×3 depthwise layer at 14×14 (docs/CPU.md). Pure data movement: exact.
-// Compiled in the ISA's own kernels_<isa>.cpp.
+// Data movement in SIMD registers, per ISA (compiled in that ISA's kernels_<isa>.cpp); pure
+// copies, so exact.
+//  * transpose_block_<n>x<n>: one square block of `lanes` × `lanes` floats (lanes: the ISA's
+//    vector of floats), dst[j · dst_stride + i] = src[i · src_stride + j] for i, j < lanes. The
+//    channel-lanes depthwise path (cpu/depthwise_conv.h) moves its channels in and out of the
+//    lanes with it; as scalar loads and strided stores that move cost ~1 ns a float, 20× the
+//    arithmetic of a 3×3 depthwise layer at 14×14 (docs/CPU.md).
+//  * gather_even_<isa>: dst[i] = src[2i] for i < count (MiscKernels::gather_even), reading only
+//    src[0, 2·count − 1): the stride-2 column phases of the convolutions.
 #pragma once
 
 #include <cstdint>
@@ -91,6 +94,39 @@ inline void transpose_block_4x4(const float* src, int64_t src_stride, float* dst
             vcombine_f32(vget_high_f32(t01.val[0]), vget_high_f32(t23.val[0])));
   vst1q_f32(dst + 3 * dst_stride,
             vcombine_f32(vget_high_f32(t01.val[1]), vget_high_f32(t23.val[1])));
+}
+#endif
+
+#if defined(__AVX512F__)
+inline void gather_even_avx512(const float* src, int64_t count, float* dst) {
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  int64_t i = 0;
+  for (; i + 16 < count; i += 16)  // reads src[2i, 2i + 32), all below 2·count − 1
+    _mm512_storeu_ps(dst + i, _mm512_permutex2var_ps(_mm512_loadu_ps(src + 2 * i), even,
+                                                     _mm512_loadu_ps(src + 2 * i + 16)));
+  for (; i < count; ++i) dst[i] = src[2 * i];
+}
+#endif
+
+#if defined(__AVX2__)
+inline void gather_even_avx2(const float* src, int64_t count, float* dst) {
+  int64_t i = 0;
+  for (; i + 8 < count; i += 8) {
+    // Per 128-bit lane: a0 a2 b0 b2 | a4 a6 b4 b6, then the 64-bit quarters put in order.
+    const __m256 pairs = _mm256_shuffle_ps(
+        _mm256_loadu_ps(src + 2 * i), _mm256_loadu_ps(src + 2 * i + 8), _MM_SHUFFLE(2, 0, 2, 0));
+    _mm256_storeu_ps(dst + i, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(pairs),
+                                                                     _MM_SHUFFLE(3, 1, 2, 0))));
+  }
+  for (; i < count; ++i) dst[i] = src[2 * i];
+}
+#endif
+
+#if defined(__aarch64__)
+inline void gather_even_neon(const float* src, int64_t count, float* dst) {
+  int64_t i = 0;
+  for (; i + 4 < count; i += 4) vst1q_f32(dst + i, vld2q_f32(src + 2 * i).val[0]);
+  for (; i < count; ++i) dst[i] = src[2 * i];
 }
 #endif
 

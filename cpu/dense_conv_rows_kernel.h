@@ -1,0 +1,63 @@
+// The ISA-neutral microkernel of the row-tile dense convolution (cpu/dense_conv_rows.h),
+// instantiated per architecture in kernels_<isa>.cpp (each compiled with its own -m flags):
+// R output channels × V vectors of output columns in registers; per tap V loads from the
+// padded phase row, R weight broadcasts, R·V FMAs, taps in (c, ky, kx) order.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <xsimd/xsimd.hpp>
+
+#include "cpu/dense_conv_rows.h"
+#include "cpu/simd_activation.h"
+#include "cpu/simd_math.h"
+
+namespace atrous {
+
+template <class Arch, int R, int V>
+void row_conv_tile(const RowConvTile& tile) {
+  using batch = xsimd::batch<float, Arch>;
+  constexpr int64_t width = int64_t(batch::size);
+  const RowConvPlan& plan = *tile.plan;
+  const WindowAxis& ah = plan.axes[0];
+  const WindowAxis& aw = plan.axes[1];
+  const int64_t phase_row = aw.stride * plan.phase_width;  // floats per padded row
+  const int64_t channel_floats = plan.padded_rows * phase_row;
+  batch acc[R][V];
+  for (int r = 0; r < R; ++r)
+    for (int v = 0; v < V; ++v) acc[r][v] = batch(0.f);
+  const float* w = tile.weights;
+  const int64_t* tap_offset = plan.tap_offset.data();
+  for (int64_t c = 0; c < plan.channels; ++c) {
+    const float* channel = tile.phases + c * channel_floats + tile.column0;
+    for (int64_t ky = 0; ky < ah.kernel; ++ky) {
+      const float* row = channel + (tile.row0 + ky * ah.dilation) * phase_row;
+      for (int64_t kx = 0; kx < aw.kernel; ++kx, w += R) {
+        const float* p = row + tap_offset[kx];
+        batch x[V];
+        for (int v = 0; v < V; ++v) x[v] = batch::load_unaligned(p + v * width);
+        for (int r = 0; r < R; ++r) {
+          const batch wr(w[r]);
+          for (int v = 0; v < V; ++v) acc[r][v] = simd_fma(wr, x[v], acc[r][v]);
+        }
+      }
+    }
+  }
+  const RegisterActivation<Arch> finish(plan.activation);
+  const bool per_element = !activation_in_registers(plan.activation.kind);
+  alignas(64) float edge[V * width];
+  for (int r = 0; r < R; ++r) {
+    if (r >= tile.valid_rows) break;
+    float* y = tile.y + r * tile.ldy;
+    const batch bias(tile.bias[r]);
+    const bool full = tile.columns == V * width;
+    float* out = full ? y : edge;
+    for (int v = 0; v < V; ++v) finish(acc[r][v] + bias).store_unaligned(out + v * width);
+    if (!full) std::memcpy(y, edge, size_t(tile.columns) * sizeof(float));
+    if (per_element)
+      for (int64_t i = 0; i < tile.columns; ++i) y[i] = activation_apply(plan.activation, y[i]);
+  }
+}
+
+}  // namespace atrous
