@@ -345,15 +345,29 @@ Status Session::run(const std::vector<NamedInput>& inputs, std::vector<Tensor>* 
       profile_[n].runs += 1;
     }
   }
-  outputs->clear();
-  outputs->reserve(graph.outputs.size());
+  // The outputs are copied out of the arena into the caller's tensors. Tensors left in
+  // `outputs` by an earlier run with the same dtypes and shapes are written over: a fresh
+  // 185 MB of Panoptic-DeepLab outputs cost ~10 % of each run in zeroing and page faults.
+  std::vector<const TensorView*> results;
+  results.reserve(graph.outputs.size());
   for (int32_t index : graph.outputs) {
     const TensorView* view = &views_[size_t(index)];
     for (size_t i = 0; i < graph.inputs.size(); ++i)
       if (graph.inputs[i] == index) view = given_[i];  // a graph input returned as an output
-    Tensor copy(view->dtype, view->shape);
-    if (copy.byte_size()) std::memcpy(copy.data(), view->data, copy.byte_size());
-    outputs->push_back(std::move(copy));
+    results.push_back(view);
+  }
+  bool reuse = outputs->size() == results.size();
+  for (size_t i = 0; reuse && i < results.size(); ++i)
+    reuse =
+        (*outputs)[i].dtype() == results[i]->dtype && (*outputs)[i].shape() == results[i]->shape;
+  if (!reuse) {
+    outputs->clear();
+    outputs->reserve(results.size());
+    for (const TensorView* view : results) outputs->emplace_back(view->dtype, view->shape);
+  }
+  for (size_t i = 0; i < results.size(); ++i) {
+    Tensor& out = (*outputs)[i];
+    if (out.byte_size()) std::memmove(out.data(), results[i]->data, out.byte_size());
   }
   return Status::success();
 }

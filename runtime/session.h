@@ -69,7 +69,8 @@ class Session {
   // without CUDA) runs on the CPU backend, and options().backend says `cpu`.
   const SessionOptions& options() const { return options_; }
   // Checks every graph input is given once with the right dtype and shape, runs the graph,
-  // and returns the graph outputs in graph order.
+  // and returns the graph outputs in graph order. Tensors already in `outputs` with the
+  // outputs' dtypes and shapes (an earlier run's) are written over rather than reallocated.
   Status run(const std::vector<NamedInput>& inputs, std::vector<Tensor>* outputs);
 
   // Bytes of the activation arena planned from tensor liveness (all intermediate tensors and

@@ -76,6 +76,37 @@ TEST_CASE("two sessions on one model, optimized or not, agree", "[session]") {
       CHECK(out_a[o].f32()[i] == Approx(out_b[o].f32()[i]).epsilon(1e-5).margin(1e-6));
 }
 
+// A second run writes into the tensors the first left in `outputs` (no reallocation), with
+// the second input's results; outputs of other shapes (a vector from elsewhere) are replaced.
+TEST_CASE("a session reuses the output tensors of an earlier run", "[session]") {
+  std::unique_ptr<Session> session, fresh;
+  REQUIRE(Session::create(test_model(), SessionOptions(), &session).ok());
+  REQUIRE(Session::create(test_model(), SessionOptions(), &fresh).ok());
+  std::mt19937 rng(10);
+  Tensor first = testing::random_tensor({1, 3, 9, 11}, rng);
+  Tensor second = testing::random_tensor({1, 3, 9, 11}, rng);
+  std::vector<Tensor> outputs, expected;
+  REQUIRE(session->run({{"image", &first.view()}}, &outputs).ok());
+  REQUIRE(outputs.size() == 2);
+  const void* data0 = outputs[0].data();
+  const void* data1 = outputs[1].data();
+  REQUIRE(session->run({{"image", &second.view()}}, &outputs).ok());
+  CHECK(outputs[0].data() == data0);
+  CHECK(outputs[1].data() == data1);
+  REQUIRE(fresh->run({{"image", &second.view()}}, &expected).ok());
+  REQUIRE(expected.size() == outputs.size());
+  for (size_t o = 0; o < outputs.size(); ++o) {
+    REQUIRE(outputs[o].byte_size() == expected[o].byte_size());
+    CHECK(std::memcmp(outputs[o].data(), expected[o].data(), outputs[o].byte_size()) == 0);
+  }
+  std::vector<Tensor> other;
+  other.emplace_back(DType::dtype_f32, Shape{2, 2});
+  REQUIRE(session->run({{"image", &second.view()}}, &other).ok());
+  REQUIRE(other.size() == 2);
+  CHECK(other[0].shape() == outputs[0].shape());
+  CHECK(std::memcmp(other[0].data(), expected[0].data(), other[0].byte_size()) == 0);
+}
+
 TEST_CASE("unsupported backends and thread counts are refused", "[session]") {
   std::unique_ptr<Session> session;
   SessionOptions options;
