@@ -58,8 +58,8 @@ void activation(SimdActivation act, float low, float high, const float* x, float
   for (int64_t i = 0; i < count; ++i) y[i] = apply_activation(act, low, high, x[i]);
 }
 
-void resize_linear_row(const float* row, const int32_t* i0, const int32_t* i1, const float* w0,
-                       const float* w1, float* y, int64_t count) {
+void resize_linear_row(const float* row, int64_t, const int32_t* i0, const int32_t* i1,
+                       const float* w0, const float* w1, float* y, int64_t count) {
   for (int64_t o = 0; o < count; ++o) y[o] = std::fma(w1[o], row[i1[o]], w0[o] * row[i0[o]]);
 }
 

@@ -38,9 +38,11 @@ struct MiscKernels {
   void (*activation)(SimdActivation act, float low, float high, const float* x, float* y,
                      int64_t count);
   // One output row of a bilinear resize: y[o] = w0[o]·row[i0[o]] + w1[o]·row[i1[o]], row being
-  // the vertically interpolated input row (w0 = 1 − w1, both rounded from double).
-  void (*resize_linear_row)(const float* row, const int32_t* i0, const int32_t* i1, const float* w0,
-                            const float* w1, float* y, int64_t count);
+  // the vertically interpolated input row of `length` floats (w0 = 1 − w1, both rounded from
+  // double). Where a vector of outputs reads a window of fewer than a vector of consecutive
+  // floats (upsampling), one masked load and permutes replace the gathers (shuffle_kernels.h).
+  void (*resize_linear_row)(const float* row, int64_t length, const int32_t* i0, const int32_t* i1,
+                            const float* w0, const float* w1, float* y, int64_t count);
   // The vertical blend of two input rows: t[c] = w0·r0[c] + w1·r1[c].
   void (*resize_blend_rows)(const float* r0, const float* r1, float w0, float w1, float* t,
                             int64_t count);

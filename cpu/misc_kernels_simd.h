@@ -15,8 +15,8 @@ void binary(BinaryOp op, const float* a, const float* b, float* y, int64_t count
 void binary_scalar(BinaryOp op, const float* a, float s, bool scalar_first, float* y,
                    int64_t count);
 void activation(SimdActivation act, float low, float high, const float* x, float* y, int64_t count);
-void resize_linear_row(const float* row, const int32_t* i0, const int32_t* i1, const float* w0,
-                       const float* w1, float* y, int64_t count);
+void resize_linear_row(const float* row, int64_t length, const int32_t* i0, const int32_t* i1,
+                       const float* w0, const float* w1, float* y, int64_t count);
 void resize_blend_rows(const float* r0, const float* r1, float w0, float w1, float* t,
                        int64_t count);
 void resize_nearest_row(const float* row, const int32_t* index, float* y, int64_t count);
@@ -35,6 +35,7 @@ void gather_even(const float* src, int64_t count, float* dst);
 #include <cstdint>
 #include <xsimd/xsimd.hpp>
 
+#include "cpu/shuffle_kernels.h"
 #include "cpu/simd_math.h"
 
 namespace atrous {
@@ -127,19 +128,22 @@ void activation(SimdActivation act, float low, float high, const float* x, float
 }
 
 template <class Arch>
-void resize_linear_row(const float* row, const int32_t* i0, const int32_t* i1, const float* w0,
-                       const float* w1, float* y, int64_t count) {
+void resize_linear_row(const float* row, int64_t length, const int32_t* i0, const int32_t* i1,
+                       const float* w0, const float* w1, float* y, int64_t count) {
   using batch = xsimd::batch<float, Arch>;
   using index_batch = xsimd::batch<int32_t, Arch>;
   constexpr int64_t width = int64_t(batch::size);
   const int64_t body = count - count % width;
   for (int64_t o = 0; o < body; o += width) {
-    const batch a = batch::gather(row, index_batch::load_unaligned(i0 + o));
-    const batch b = batch::gather(row, index_batch::load_unaligned(i1 + o));
+    batch a, b;
+    if (!window_pair(row, length, i0 + o, i1 + o, &a, &b)) {
+      a = batch::gather(row, index_batch::load_unaligned(i0 + o));
+      b = batch::gather(row, index_batch::load_unaligned(i1 + o));
+    }
     const batch v = simd_fma(batch::load_unaligned(w1 + o), b, batch::load_unaligned(w0 + o) * a);
     v.store_unaligned(y + o);
   }
-  misc_scalar::resize_linear_row(row, i0 + body, i1 + body, w0 + body, w1 + body, y + body,
+  misc_scalar::resize_linear_row(row, length, i0 + body, i1 + body, w0 + body, w1 + body, y + body,
                                  count - body);
 }
 

@@ -92,7 +92,7 @@ class ResizeKernel : public CpuKernel {
                                  blended.data(), in_w);
         row = blended.data();
       }
-      loops->resize_linear_row(row, columns.first.data(), columns.second.data(),
+      loops->resize_linear_row(row, in_w, columns.first.data(), columns.second.data(),
                                columns.weight0.data(), columns.weight1.data(), out, out_w);
     }
   }
@@ -112,7 +112,7 @@ class ResizeKernel : public CpuKernel {
         if (keys[s] == key) return s;
       const int s = keep == 0 ? 1 : 0;
       keys[s] = key;
-      loops->resize_linear_row(x + key * in_w, columns.first.data(), columns.second.data(),
+      loops->resize_linear_row(x + key * in_w, in_w, columns.first.data(), columns.second.data(),
                                columns.weight0.data(), columns.weight1.data(), cache[s].data(),
                                out_w);
       return s;

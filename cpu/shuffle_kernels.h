@@ -7,9 +7,15 @@
 //    arithmetic of a 3×3 depthwise layer at 14×14 (docs/CPU.md).
 //  * gather_even_<isa>: dst[i] = src[2i] for i < count (MiscKernels::gather_even), reading only
 //    src[0, 2·count − 1): the stride-2 column phases of the convolutions.
+//  * window_pair: row[i0[0..W)] and row[i1[0..W)] as two vectors (W lanes) when every index
+//    lies in [i0[0], i0[0] + W), one masked load of that window (never past the row's
+//    `length` floats) and two permutes; false otherwise, and then the caller gathers. The
+//    bilinear resize's upsampling rows read such windows; a gather costs a load per lane.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
+#include <xsimd/xsimd.hpp>
 
 #if defined(__AVX512F__) || defined(__AVX2__)
 #include <immintrin.h>
@@ -127,6 +133,55 @@ inline void gather_even_neon(const float* src, int64_t count, float* dst) {
   int64_t i = 0;
   for (; i + 4 < count; i += 4) vst1q_f32(dst + i, vld2q_f32(src + 2 * i).val[0]);
   for (; i < count; ++i) dst[i] = src[2 * i];
+}
+#endif
+
+template <class Arch>
+inline bool window_pair(const float*, int64_t, const int32_t*, const int32_t*,
+                        xsimd::batch<float, Arch>*, xsimd::batch<float, Arch>*) {
+  return false;
+}
+
+#if defined(__AVX512F__)
+inline bool window_pair(const float* row, int64_t length, const int32_t* i0, const int32_t* i1,
+                        xsimd::batch<float, xsimd::avx512f>* a,
+                        xsimd::batch<float, xsimd::avx512f>* b) {
+  const int32_t base = i0[0];
+  const __m512i first = _mm512_set1_epi32(base), lanes = _mm512_set1_epi32(16);
+  const __m512i r0 = _mm512_sub_epi32(_mm512_loadu_si512(i0), first);
+  const __m512i r1 = _mm512_sub_epi32(_mm512_loadu_si512(i1), first);
+  if (_mm512_cmpge_epu32_mask(r0, lanes) | _mm512_cmpge_epu32_mask(r1, lanes)) return false;
+  const int64_t readable = std::min<int64_t>(16, length - base);
+  const __mmask16 mask = readable >= 16 ? __mmask16(0xffff) : __mmask16((1u << readable) - 1);
+  const __m512 window = _mm512_maskz_loadu_ps(mask, row + base);
+  *a = _mm512_permutexvar_ps(r0, window);
+  *b = _mm512_permutexvar_ps(r1, window);
+  return true;
+}
+#endif
+
+#if defined(__AVX2__)
+inline bool window_pair(const float* row, int64_t length, const int32_t* i0, const int32_t* i1,
+                        xsimd::batch<float, xsimd::avx2>* a, xsimd::batch<float, xsimd::avx2>* b) {
+  const int32_t base = i0[0];
+  const __m256i first = _mm256_set1_epi32(base), last = _mm256_set1_epi32(7);
+  const __m256i r0 =
+      _mm256_sub_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(i0)), first);
+  const __m256i r1 =
+      _mm256_sub_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(i1)), first);
+  // Outside [0, 8): below zero, or above 7.
+  const __m256i zero = _mm256_setzero_si256();
+  const __m256i outside =
+      _mm256_or_si256(_mm256_or_si256(_mm256_cmpgt_epi32(zero, r0), _mm256_cmpgt_epi32(r0, last)),
+                      _mm256_or_si256(_mm256_cmpgt_epi32(zero, r1), _mm256_cmpgt_epi32(r1, last)));
+  if (!_mm256_testz_si256(outside, outside)) return false;
+  const int64_t readable = std::min<int64_t>(8, length - base);
+  const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(int32_t(readable)),
+                                          _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  const __m256 window = _mm256_maskload_ps(row + base, mask);
+  *a = _mm256_permutevar8x32_ps(window, r0);
+  *b = _mm256_permutevar8x32_ps(window, r1);
+  return true;
 }
 #endif
 

@@ -1,8 +1,14 @@
 // The CPU resize and average-pool kernels against the reference ops, for every ISA this machine
 // runs, on random data across channel counts, odd sizes, up- and downsampling factors (integer
 // and not), every coordinate and rounding mode; bitwise identical for 1, 2 and 3 threads.
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
+#include <cstring>
+#include <random>
+#include <vector>
 
+#include "cpu/kernel_table.h"
 #include "tests/cpu_kernel_testing.h"
 
 using namespace atrous;
@@ -119,6 +125,49 @@ TEST_CASE("the resize kernel matches the reference on a 1025x2049 align_corners 
   CpuKernelPtr kernel = cpu_make_resize_kernel(graph, 0, config);
   REQUIRE(kernel);
   check_bilinear(run_kernel(*kernel, graph, inputs, 2), expected, max_abs(inputs[0]));
+}
+
+// The SIMD row loop reads upsampling windows with one masked load and permutes, and gathers
+// elsewhere; either way every output is the scalar loop's fma(w1, r[i1], w0·r[i0]), bitwise.
+// Rows of exactly `length` floats (windows at the row's end), upsampling index patterns
+// (factors 1.3 to 8, both coordinate conventions' clamping at the edges) and non-monotone
+// ones (the gather fallback).
+TEST_CASE("the resize row loop is bitwise the scalar loop on every ISA", "[cpu]") {
+  std::mt19937 rng(58);
+  std::uniform_real_distribution<float> value(-3.f, 3.f), fraction(0.f, 1.f);
+  const CpuKernelTable& scalar = cpu_kernel_table(CpuIsa::cpu_isa_scalar);
+  for (int64_t length : {1, 2, 7, 16, 17, 33, 100}) {
+    for (double factor : {1.0, 1.3, 2.0, 4.0, 8.0, -1.0}) {
+      const int64_t count = factor > 0 ? int64_t(length * factor) + 5 : 3 * length + 7;
+      std::vector<float> row(static_cast<size_t>(length)), w0(static_cast<size_t>(count)),
+          w1(static_cast<size_t>(count));
+      std::vector<int32_t> i0(static_cast<size_t>(count)), i1(static_cast<size_t>(count));
+      for (float& v : row) v = value(rng);
+      for (int64_t o = 0; o < count; ++o) {
+        int64_t a;
+        if (factor > 0) {
+          const double x = (double(o) + 0.5) / factor - 0.5;  // half-pixel, then clamped
+          a = std::min<int64_t>(length - 1, std::max<int64_t>(0, int64_t(std::floor(x))));
+        } else {
+          a = int64_t(rng() % uint32_t(length));  // no window: the gather path
+        }
+        i0[size_t(o)] = int32_t(a);
+        i1[size_t(o)] = int32_t(std::min<int64_t>(length - 1, a + 1));
+        w1[size_t(o)] = fraction(rng);
+        w0[size_t(o)] = 1.f - w1[size_t(o)];
+      }
+      std::vector<float> expected(static_cast<size_t>(count));
+      scalar.misc.resize_linear_row(row.data(), length, i0.data(), i1.data(), w0.data(), w1.data(),
+                                    expected.data(), count);
+      for (CpuIsa isa : cpu_testing::runnable_isas()) {
+        INFO("isa=" << cpu_isa_name(isa) << " length=" << length << " factor=" << factor);
+        std::vector<float> y(size_t(count), NAN);
+        cpu_kernel_table(isa).misc.resize_linear_row(row.data(), length, i0.data(), i1.data(),
+                                                     w0.data(), w1.data(), y.data(), count);
+        CHECK(std::memcmp(y.data(), expected.data(), y.size() * sizeof(float)) == 0);
+      }
+    }
+  }
 }
 
 TEST_CASE("average pool kernels match the reference", "[cpu]") {
