@@ -3,7 +3,7 @@
 
 Kernels: the gemm tile (pointwise, implicit-GEMM convolutions and the fused blocks), the
 depthwise band, row, several-rows and channel-lanes loops (the first two also in the fused
-blocks), the one-pixel gemv and the direct dense convolution.
+blocks), the one-pixel gemv, the direct dense convolution and the stems' row-tile convolution.
 
 Compiles the aarch64 kernel translation units to assembly with the cross compiler and the
 project's Release flags, finds every innermost loop (a label and the conditional branch back to
@@ -27,7 +27,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # the table shows; every innermost loop with vector FMAs in a matching function is analysed. A
 # required kernel without such a loop fails the script (the test stage runs it).
 KERNELS = [
-    ("gemm 6x8 (pointwise, dense conv)", "cpu/kernels_neon.cpp", r"atrous::gemm_block<", True),
+    ("gemm 6x8 (pointwise, dense conv)", "cpu/kernels_neon.cpp", r"atrous::gemm_block_with<xsimd::neon64, \(atrous::ActivationKind\)0>", True),
     ("depthwise band", "cpu/kernels_neon.cpp", r"atrous::depthwise_band<", True),
     ("depthwise row", "cpu/kernels_neon.cpp", r"atrous::depthwise_row<", True),
     # The several-rows kernel (4 output rows × 2 vectors, 3×3 and 5×5 fully unrolled; its
@@ -40,6 +40,8 @@ KERNELS = [
     # The direct convolution's full tile (1 row × 6 pixels × 4 vectors, stride-1 and strided
     # forms); the stacked-row variants for narrow border segments are left out.
     ("direct conv 6x16", "cpu/kernels_neon.cpp", r"atrous::direct_conv_tile_fixed<xsimd::neon64, 1, 6, 4, ", True),
+    # The row-tile convolution of the stems (8 output channels × 3 vectors of columns per tap).
+    ("row conv 8x12 (stems)", "cpu/kernels_neon.cpp", r"atrous::row_conv_tile<", True),
 ]
 # The fused inverted-residual blocks (cpu/fused_block.cpp) run the gemm and depthwise loops
 # above on their row window, so their rows cover them.

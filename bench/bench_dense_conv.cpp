@@ -94,6 +94,10 @@ void dense_conv_layers(benchmark::internal::Benchmark* b) {
       {16, 3, 224, 224, 3, 2, 1, 1, 1},
       // ResNet's stem: 7×7 stride 2, 3→64, input 512×1024 (DeepLabV3)
       {64, 3, 512, 1024, 7, 2, 1, 3, 1},
+      // Panoptic-DeepLab's decoder 1×1, 288→256 @257×513, and the ASPP projection 1280→256
+      // @33×65: pointwise layers (their family runs them on the GEMM), here on both paths.
+      {256, 288, 257, 513, 1, 1, 1, 0, 1},
+      {256, 1280, 33, 65, 1, 1, 1, 0, 1},
       // Panoptic-DeepLab's ASPP: 3×3 dilation 3, 6, 9, 960→256 @33×65
       {256, 960, 33, 65, 3, 1, 3, 3, 1},
       {256, 960, 33, 65, 3, 1, 6, 6, 1},
