@@ -110,7 +110,17 @@ inline void gather_even_avx512(const float* src, int64_t count, float* dst) {
   for (; i + 16 < count; i += 16)  // reads src[2i, 2i + 32), all below 2·count − 1
     _mm512_storeu_ps(dst + i, _mm512_permutex2var_ps(_mm512_loadu_ps(src + 2 * i), even,
                                                      _mm512_loadu_ps(src + 2 * i + 16)));
-  for (; i < count; ++i) dst[i] = src[2 * i];
+  // The last 1 to 16 outputs: masked loads of the 2·left − 1 floats they read (masked-off lanes
+  // are not read), a masked store of `left` floats.
+  const int64_t left = count - i;
+  if (left > 0) {
+    const int64_t reads = 2 * left - 1;
+    const __mmask16 low = reads >= 16 ? __mmask16(0xffff) : __mmask16((1u << reads) - 1);
+    const __mmask16 high = reads > 16 ? __mmask16((1u << (reads - 16)) - 1) : __mmask16(0);
+    const __m512 v = _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(low, src + 2 * i), even,
+                                            _mm512_maskz_loadu_ps(high, src + 2 * i + 16));
+    _mm512_mask_storeu_ps(dst + i, __mmask16((1u << left) - 1), v);
+  }
 }
 #endif
 
