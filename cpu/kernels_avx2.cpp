@@ -10,6 +10,7 @@
 #include "cpu/gemm_kernel.h"
 #include "cpu/kernel_table.h"
 #include "cpu/misc_kernels_simd.h"
+#include "cpu/reduce_kernels.h"
 #include "cpu/shuffle_kernels.h"
 
 namespace atrous {
@@ -32,6 +33,7 @@ const CpuKernelTable& cpu_kernel_table_avx2() {
         "dwconv_f32_row_8x8_avx2", "dwconv_f32_rows_4x16_avx2", "dwconv_f32_lanes_1x8_avx2"};
     t.misc = misc_simd::make_misc_kernels<Arch>();
     t.misc.gather_even = gather_even_avx2;
+    t.misc.plane_mean = plane_mean_avx2;
     t.misc.name = "f32_x8_avx2";
     t.panoptic = panoptic_kernels_avx2();
     return t;

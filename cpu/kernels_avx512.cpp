@@ -17,6 +17,7 @@
 #include "cpu/gemm_kernel.h"
 #include "cpu/kernel_table.h"
 #include "cpu/misc_kernels_simd.h"
+#include "cpu/reduce_kernels.h"
 #include "cpu/shuffle_kernels.h"
 
 namespace atrous {
@@ -40,6 +41,7 @@ const CpuKernelTable& cpu_kernel_table_avx512() {
                    "dwconv_f32_lanes_1x16_avx512"};
     t.misc = misc_simd::make_misc_kernels<Arch>();
     t.misc.gather_even = gather_even_avx512;
+    t.misc.plane_mean = plane_mean_avx512;
     t.misc.name = "f32_x16_avx512";
     t.panoptic = panoptic_kernels_avx512();
     return t;

@@ -9,6 +9,7 @@
 #include "cpu/gemm_kernel.h"
 #include "cpu/kernel_table.h"
 #include "cpu/misc_kernels_simd.h"
+#include "cpu/reduce_kernels.h"
 #include "cpu/shuffle_kernels.h"
 
 namespace atrous {
@@ -31,6 +32,7 @@ const CpuKernelTable& cpu_kernel_table_neon() {
         "dwconv_f32_row_8x4_neon", "dwconv_f32_rows_4x8_neon", "dwconv_f32_lanes_1x4_neon"};
     t.misc = misc_simd::make_misc_kernels<Arch>();
     t.misc.gather_even = gather_even_neon;
+    t.misc.plane_mean = plane_mean_neon;
     t.misc.name = "f32_x4_neon";
     t.panoptic = panoptic_kernels_neon();
     return t;

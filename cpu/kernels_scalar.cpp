@@ -150,6 +150,7 @@ const CpuKernelTable& cpu_kernel_table_scalar() {
               misc_scalar::argmax_channels,
               misc_scalar::dot_rows,
               misc_scalar::gather_even,
+              misc_scalar::plane_mean,
               "f32_x1_scalar"};
     t.panoptic = panoptic_kernels_scalar();
     return t;

@@ -116,6 +116,24 @@ void gather_even(const float* src, int64_t count, float* dst) {
   for (int64_t i = 0; i < count; ++i) dst[i] = src[2 * i];
 }
 
+float plane_mean_finish(const double* lanes, const float* x, int64_t body, int64_t count) {
+  double pairs[8];
+  for (int j = 0; j < 8; ++j) pairs[j] = lanes[2 * j] + lanes[2 * j + 1];
+  double quads[4];
+  for (int j = 0; j < 4; ++j) quads[j] = pairs[2 * j] + pairs[2 * j + 1];
+  double sum = (quads[0] + quads[1]) + (quads[2] + quads[3]);
+  for (int64_t i = body; i < count; ++i) sum += double(x[i]);
+  return float(sum / double(count));
+}
+
+float plane_mean(const float* x, int64_t count) {
+  double lanes[16] = {};
+  const int64_t body = count - count % 16;
+  for (int64_t i = 0; i < body; i += 16)
+    for (int j = 0; j < 16; ++j) lanes[j] += double(x[i + j]);
+  return plane_mean_finish(lanes, x, body, count);
+}
+
 }  // namespace misc_scalar
 
 }  // namespace atrous

@@ -61,6 +61,11 @@ struct MiscKernels {
   // dst[i] = src[2i] for i < count, reading only src[0, 2·count − 1) (cpu/shuffle_kernels.h):
   // the stride-2 column phases of the convolutions.
   void (*gather_even)(const float* src, int64_t count, float* dst);
+  // The mean of `count` floats, summed in double: 16 lane sums (lane j adds the floats at
+  // 16·i + j in order), then those 16 summed pairwise ((s0 + s1) + (s2 + s3)) + …, then the
+  // remaining floats in order, divided by count, rounded once. The same on every ISA, bitwise
+  // (the global average pool and spatial reduce_mean).
+  float (*plane_mean)(const float* x, int64_t count);
   // f32_x<lanes>_<isa>, appended to the names of the kernels that run these loops.
   const char* name;
 };

@@ -26,6 +26,9 @@ void argmax_channels(const float* x, int32_t* y, int64_t channels, int64_t strid
                      int64_t end);
 void dot_rows(const float* x, const float* w, int64_t depth, float* y, int64_t rows);
 void gather_even(const float* src, int64_t count, float* dst);
+float plane_mean(const float* x, int64_t count);
+// The second half of plane_mean from the 16 lane sums of the first `body` floats.
+float plane_mean_finish(const double* lanes, const float* x, int64_t body, int64_t count);
 
 }  // namespace misc_scalar
 }  // namespace atrous
@@ -294,6 +297,7 @@ MiscKernels make_misc_kernels() {
   table.argmax_channels = argmax_channels<Arch>;
   table.dot_rows = dot_rows<Arch>;
   table.gather_even = misc_scalar::gather_even;  // kernels_<isa>.cpp sets its own
+  table.plane_mean = misc_scalar::plane_mean;    // likewise
   return table;
 }
 

@@ -42,7 +42,7 @@ TEST_CASE("every runnable ISA has a complete kernel table named by its tiles", "
     const MiscKernels& misc = table.misc;
     CHECK((misc.binary && misc.binary_scalar && misc.activation && misc.resize_linear_row &&
            misc.resize_blend_rows && misc.resize_nearest_row && misc.softmax_channels &&
-           misc.argmax_channels && misc.dot_rows && misc.gather_even));
+           misc.argmax_channels && misc.dot_rows && misc.gather_even && misc.plane_mean));
     CHECK(std::string(misc.name) == "f32_x" + lanes + suffix);
     const PanopticKernels& panoptic = table.panoptic;
     CHECK((panoptic.argmax_first && panoptic.nearest_center && panoptic.assign_instances &&

@@ -170,6 +170,29 @@ TEST_CASE("the resize row loop is bitwise the scalar loop on every ISA", "[cpu]"
   }
 }
 
+// The global mean's double sums run in 16 lanes on every ISA: bitwise the scalar loop, and
+// within a float rounding of the sequential double sum, for counts around and past the lanes.
+TEST_CASE("the plane mean is the same on every ISA and within a rounding of the exact mean",
+          "[cpu]") {
+  std::mt19937 rng(59);
+  std::uniform_real_distribution<float> value(-3.f, 5.f);
+  const CpuKernelTable& scalar = cpu_kernel_table(CpuIsa::cpu_isa_scalar);
+  for (int64_t count : {1, 15, 16, 17, 31, 49, 196, 1000, 8193}) {
+    std::vector<float> x(static_cast<size_t>(count));
+    for (float& v : x) v = value(rng);
+    double exact = 0.0;
+    for (float v : x) exact += double(v);
+    exact /= double(count);
+    const float expected = scalar.misc.plane_mean(x.data(), count);
+    CHECK(std::fabs(double(expected) - exact) <= 1e-6 * std::fabs(exact) + 1e-12);
+    for (CpuIsa isa : cpu_testing::runnable_isas()) {
+      INFO("isa=" << cpu_isa_name(isa) << " count=" << count);
+      const float mean = cpu_kernel_table(isa).misc.plane_mean(x.data(), count);
+      CHECK(std::memcmp(&mean, &expected, sizeof(float)) == 0);
+    }
+  }
+}
+
 TEST_CASE("average pool kernels match the reference", "[cpu]") {
   std::mt19937 rng(53);
   const std::vector<Shape> shapes = {{1, 1, 1, 1}, {1, 3, 7, 9}, {2, 17, 33, 65}, {1, 64, 9, 13}};
