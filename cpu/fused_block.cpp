@@ -261,8 +261,85 @@ bool pack_pointwise(const Graph& graph, size_t index, CpuIsa isa, GemmWeights* w
 
 }  // namespace
 
+namespace {
+
+// A squeeze-excitation's scaling and the 1×1 that reads it: y = conv1×1(x · s), s one float per
+// channel and image. The pointwise packer multiplies each element as it packs it (the mul node's
+// own product), so the scaled tensor is never written or read back; bitwise the two nodes.
+class ScaledPointwiseKernel : public CpuKernel {
+ public:
+  PointwisePlan plan;
+  Shape x_shape, s_shape, y_shape;
+  int threads = 1;
+  std::string label;
+
+  Status run(const std::vector<const TensorView*>& inputs, const std::vector<TensorView*>& outputs,
+             void* scratch, ThreadPool& pool) override {
+    if (inputs.size() != 2 || !inputs[0] || !inputs[1] || outputs.size() != 1 || !outputs[0] ||
+        inputs[0]->shape != x_shape || inputs[1]->shape != s_shape ||
+        outputs[0]->shape != y_shape || inputs[0]->dtype != DType::dtype_f32 ||
+        inputs[1]->dtype != DType::dtype_f32 || outputs[0]->dtype != DType::dtype_f32)
+      return Status::error(
+          "scaled pointwise kernel: tensors do not match the shapes it was made for");
+    const int64_t channels = x_shape[1], pixels = x_shape[2] * x_shape[3];
+    const int64_t out_channels = y_shape[1];
+    for (int64_t b = 0; b < x_shape[0]; ++b) {
+      PointwisePacker packer(inputs[0]->f32() + b * channels * pixels, pixels,
+                             inputs[1]->f32() + b * channels);
+      gemm_run(plan.gemm, packer, pixels, outputs[0]->f32() + b * out_channels * pixels, pixels,
+               pool, static_cast<float*>(scratch), threads);
+    }
+    return Status::success();
+  }
+  const char* name() const override { return label.c_str(); }
+  size_t scratch_bytes() const override {
+    return size_t(threads) * gemm_scratch_floats(plan.gemm.isa) * sizeof(float);
+  }
+};
+
+bool make_scaled_pointwise_kernel(const Graph& graph, size_t index, const CpuKernelConfig& config,
+                                  CpuFusedKernel* fused) {
+  const Node& mul = graph.nodes[index];
+  if (mul.op != OpType::op_mul || mul.inputs.size() != 2 || mul.outputs.size() != 1 ||
+      mul.attributes.size() != 0)
+    return false;
+  const GraphTensor& a = graph.tensors[size_t(mul.inputs[0])];
+  const GraphTensor& b = graph.tensors[size_t(mul.inputs[1])];
+  const bool a_is_x = a.shape.size() == 4 && b.shape.size() == 4 && b.shape[2] == 1 &&
+                      b.shape[3] == 1 && a.shape[2] * a.shape[3] > 1;
+  const int32_t x_index = a_is_x ? mul.inputs[0] : mul.inputs[1];
+  const int32_t s_index = a_is_x ? mul.inputs[1] : mul.inputs[0];
+  const GraphTensor& x = graph.tensors[size_t(x_index)];
+  const GraphTensor& s = graph.tensors[size_t(s_index)];
+  const GraphTensor& scaled = graph.tensors[size_t(mul.outputs[0])];
+  if (x.shape.size() != 4 || x.dtype != DType::dtype_f32 || s.dtype != DType::dtype_f32 ||
+      x.is_constant || s.shape != Shape{x.shape[0], x.shape[1], 1, 1} ||
+      x.shape[2] * x.shape[3] < 2 || scaled.dtype != DType::dtype_f32 || scaled.shape != x.shape)
+    return false;
+  const std::vector<int> counts = consumer_counts(graph);
+  const int64_t conv = only_consumer(graph, counts, mul.outputs[0], index);
+  if (conv < 0 || graph.nodes[size_t(conv)].inputs[0] != mul.outputs[0]) return false;
+  std::unique_ptr<ScaledPointwiseKernel> kernel(new ScaledPointwiseKernel());
+  if (!pack_pointwise(graph, size_t(conv), config.isa, &kernel->plan.gemm)) return false;
+  const int32_t output = graph.nodes[size_t(conv)].outputs[0];
+  kernel->x_shape = x.shape;
+  kernel->s_shape = s.shape;
+  kernel->y_shape = graph.tensors[size_t(output)].shape;
+  kernel->threads = std::max(1, config.threads);
+  kernel->label = std::string("mul_1x1/") + kernel->plan.gemm.kernels->name;
+  fused->kernel = std::move(kernel);
+  fused->nodes = {index, size_t(conv)};
+  fused->inputs = {x_index, s_index};
+  fused->outputs = {output};
+  return true;
+}
+
+}  // namespace
+
 bool cpu_make_fused_kernel(const Graph& graph, size_t index, const CpuKernelConfig& config,
                            CpuFusedKernel* fused) {
+  if (graph.nodes[index].op == OpType::op_mul)
+    return make_scaled_pointwise_kernel(graph, index, config, fused);
   if (graph.nodes[index].op != OpType::op_conv) return false;
   std::unique_ptr<FusedBlockKernel> kernel(new FusedBlockKernel());
   FusedBlockPlan& plan = kernel->plan;
