@@ -261,16 +261,8 @@ void dense_conv_run(const DenseConvPlan& plan, const float* x, float* y, ThreadP
     pool.parallel_for(
         rows,
         [&](int64_t begin, int64_t end) {
-          for (int64_t r = begin; r < end; ++r) {
-            const float* row = x + r * width;
-            float* out = split + r * s * pw;
-            if (s == 2) {
-              misc.gather_even(row, (width + 1) / 2, out);
-              misc.gather_even(row + 1, width / 2, out + pw);
-            } else {
-              for (int64_t col = 0; col < width; ++col) out[(col % s) * pw + col / s] = row[col];
-            }
-          }
+          for (int64_t r = begin; r < end; ++r)
+            split_row_phases(misc, x + r * width, width, 0, s, pw, split + r * s * pw, pw);
         },
         rows * width);
     phases = split;

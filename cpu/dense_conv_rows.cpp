@@ -76,23 +76,8 @@ void row_conv_run(const RowConvPlan& plan, const float* x, float* y, ThreadPool&
             std::fill(dst, dst + s * pw, 0.f);
             continue;
           }
-          const float* src = x + (c * ah.input + ih) * aw.input;
-          for (int64_t q = 0; q < s; ++q) {
-            // Phase q, index i: input column i·s + q − pad_left, inside for i in [lo, hi).
-            float* phase = dst + q * pw;
-            const int64_t offset = q - aw.pad_begin;
-            const int64_t lo = std::min(pw, offset >= 0 ? 0 : (-offset + s - 1) / s);
-            const int64_t hi = std::max(
-                lo, std::min(pw, aw.input - 1 - offset < 0 ? 0 : (aw.input - 1 - offset) / s + 1));
-            std::fill(phase, phase + lo, 0.f);
-            if (s == 1)
-              std::memcpy(phase + lo, src + lo + offset, size_t(hi - lo) * sizeof(float));
-            else if (s == 2)
-              plan.misc->gather_even(src + 2 * lo + offset, hi - lo, phase + lo);
-            else
-              for (int64_t i = lo; i < hi; ++i) phase[i] = src[i * s + offset];
-            std::fill(phase + hi, phase + pw, 0.f);
-          }
+          split_row_phases(*plan.misc, x + (c * ah.input + ih) * aw.input, aw.input, aw.pad_begin,
+                           s, pw, dst, pw);
         }
       },
       rows * s * pw);

@@ -333,17 +333,8 @@ class RowWorkspace {
     }
     slot_row_[free_slot] = ih;
     float* out = phases_.data() + int64_t(free_slot) * slot_floats;
-    if (stride == 2) {
-      const MiscKernels& misc = cpu_kernel_table(plan_.isa).misc;
-      misc.gather_even(row, (width + 1) / 2, out);
-      misc.gather_even(row + 1, width / 2, out + plan_.phase_stride);
-      return out;
-    }
-    const int64_t full = width / stride;
-    for (int64_t j = 0; j < full; ++j)
-      for (int64_t p = 0; p < stride; ++p) out[p * plan_.phase_stride + j] = row[j * stride + p];
-    for (int64_t p = 0; full * stride + p < width; ++p)
-      out[p * plan_.phase_stride + full] = row[full * stride + p];
+    split_row_phases(cpu_kernel_table(plan_.isa).misc, row, width, 0, stride, plan_.phase_stride,
+                     out, plan_.phase_stride);
     return out;
   }
 
@@ -471,32 +462,8 @@ class DepthwiseWorkspace {
   // the input. Columns up to phase_width · sW are written.
   void fill_row(const float* row, float* phase_row) const {
     const WindowAxis& aw = plan_.axes[1];
-    const int64_t sw = aw.stride, width = plan_.phase_width, pad = aw.pad_begin;
-    if (sw == 1) {
-      // Columns [0, pad) zero, the input row, zeros to the end (pad may exceed the width).
-      const int64_t lead = std::min(pad, width);
-      std::fill(phase_row, phase_row + lead, 0.f);
-      const int64_t copy_begin = std::max<int64_t>(0, -pad);  // first input column copied
-      const int64_t copy = std::max<int64_t>(0, std::min(aw.input - copy_begin, width - lead));
-      std::memcpy(phase_row + lead, row + copy_begin, size_t(copy) * sizeof(float));
-      std::fill(phase_row + lead + copy, phase_row + width, 0.f);
-      return;
-    }
-    for (int64_t p = 0; p < sw; ++p) {
-      // Phase p holds input columns i·sW + p − padL: inside the row for i in [lo, hi).
-      float* dst = phase_row + p * plan_.phase_floats;
-      const int64_t offset = p - pad;
-      const int64_t lo = std::min(width, offset >= 0 ? 0 : (-offset + sw - 1) / sw);
-      const int64_t hi = std::max(
-          lo, std::min(width,
-                       aw.input - 1 - offset < 0 ? int64_t(0) : (aw.input - 1 - offset) / sw + 1));
-      std::fill(dst, dst + lo, 0.f);
-      if (sw == 2)
-        cpu_kernel_table(plan_.isa).misc.gather_even(row + 2 * lo + offset, hi - lo, dst + lo);
-      else
-        for (int64_t i = lo; i < hi; ++i) dst[i] = row[i * sw + offset];
-      std::fill(dst + hi, dst + width, 0.f);
-    }
+    split_row_phases(cpu_kernel_table(plan_.isa).misc, row, aw.input, aw.pad_begin, aw.stride,
+                     plan_.phase_width, phase_row, plan_.phase_floats);
   }
 
   const DepthwisePlan& plan_;

@@ -70,4 +70,11 @@ struct MiscKernels {
   const char* name;
 };
 
+// One input row of `length` floats, after `pad` columns of zeros, split into its `stride`
+// column phases of `width` floats each, phase q at dst + q·pitch: index i of phase q holds
+// input column i·stride + q − pad, and zeros outside the row. Stride 2 goes through the ISA's
+// gather_even. The stride phases of the depthwise, implicit-GEMM and row-tile convolutions.
+void split_row_phases(const MiscKernels& misc, const float* row, int64_t length, int64_t pad,
+                      int64_t stride, int64_t width, float* dst, int64_t pitch);
+
 }  // namespace atrous
