@@ -185,7 +185,8 @@ namespace {
 // cache of kH input rows split into their phases (consecutive output rows share input rows).
 class RowWorkspace {
  public:
-  explicit RowWorkspace(const DepthwisePlan& plan) : plan_(plan) {
+  explicit RowWorkspace(const DepthwisePlan& plan)
+      : plan_(plan), misc_(cpu_kernel_table(plan.isa).misc) {
     const size_t taps = size_t(plan.axes[0].kernel * plan.axes[1].kernel);
     weight_.resize(taps);
     row_.resize(taps);
@@ -404,12 +405,12 @@ class RowWorkspace {
     }
     slot_row_[free_slot] = ih;
     float* out = phases_.data() + int64_t(free_slot) * slot_floats;
-    split_row_phases(cpu_kernel_table(plan_.isa).misc, row, width, 0, stride, plan_.phase_stride,
-                     out, plan_.phase_stride);
+    split_row_phases(misc_, row, width, 0, stride, plan_.phase_stride, out, plan_.phase_stride);
     return out;
   }
 
   const DepthwisePlan& plan_;
+  const MiscKernels& misc_;
   std::vector<float> weight_;
   std::vector<const float*> row_;
   std::vector<int64_t> offset_;
@@ -431,6 +432,7 @@ class DepthwiseWorkspace {
  public:
   explicit DepthwiseWorkspace(const DepthwisePlan& plan)
       : plan_(plan),
+        misc_(cpu_kernel_table(plan.isa).misc),
         phases_(size_t(plan.axes[0].stride * plan.axes[1].stride * plan.phase_floats), 0.f),
         wide_(plan.direct ? 0 : size_t(plan.wide_floats), 0.f) {
     const size_t taps = size_t(plan.axes[0].kernel * plan.axes[1].kernel);
@@ -464,8 +466,14 @@ class DepthwiseWorkspace {
     // Padded rows [0, phase rows · sH) of the band; padded row j is input row ih0 + j.
     const int64_t phase_rows = band_phase_rows(ah, rows);
     const int64_t ih0 = row_begin * sh - ah.pad_begin;
-    for (int64_t j = 0; j < phase_rows * sh; ++j) {
-      float* phase_row = phases_.data() + (j % sh) * sw * plan.phase_floats + (j / sh) * width;
+    // Padded row j goes to phase j mod sH, row j div sH (counted, not divided: this loop runs
+    // once per input row).
+    for (int64_t j = 0, phase = 0, phase_row_index = 0; j < phase_rows * sh; ++j) {
+      float* phase_row = phases_.data() + phase * sw * plan.phase_floats + phase_row_index * width;
+      if (++phase == sh) {
+        phase = 0;
+        ++phase_row_index;
+      }
       const int64_t ih = ih0 + j;
       if (ih < 0 || ih >= ah.input) {
         for (int64_t p = 0; p < sw; ++p)
@@ -536,11 +544,12 @@ class DepthwiseWorkspace {
   // the input. Columns up to phase_width · sW are written.
   void fill_row(const float* row, float* phase_row) const {
     const WindowAxis& aw = plan_.axes[1];
-    split_row_phases(cpu_kernel_table(plan_.isa).misc, row, aw.input, aw.pad_begin, aw.stride,
-                     plan_.phase_width, phase_row, plan_.phase_floats);
+    split_row_phases(misc_, row, aw.input, aw.pad_begin, aw.stride, plan_.phase_width, phase_row,
+                     plan_.phase_floats);
   }
 
   const DepthwisePlan& plan_;
+  const MiscKernels& misc_;
   std::vector<float> phases_;
   std::vector<float> wide_;
   std::vector<const float*> source_;

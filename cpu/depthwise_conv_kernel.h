@@ -291,11 +291,27 @@ void depthwise_lanes(const DepthwisePlan& plan, const float* x, const float* wei
   const RegisterActivation<Arch> finish(plan.activation);
   const xsimd::batch<float, Arch> b = xsimd::batch<float, Arch>::load_unaligned(bias);
   const int64_t out_w = plan.axes[1].output;
+  // Blocks of 8 and 4 pixels, and the 1 to 3 left as one block: independent accumulators enough
+  // to keep both FMA pipes busy (a lone pixel waits on its FMA's latency for every tap).
   for (int64_t oh = 0; oh < plan.axes[0].output; ++oh) {
     int64_t ow = 0;
+    for (; ow + 8 <= out_w; ow += 8)
+      depthwise_lanes_block<Arch, 8>(plan, x, weight, b, finish, oh, ow, y);
     for (; ow + 4 <= out_w; ow += 4)
       depthwise_lanes_block<Arch, 4>(plan, x, weight, b, finish, oh, ow, y);
-    for (; ow < out_w; ++ow) depthwise_lanes_block<Arch, 1>(plan, x, weight, b, finish, oh, ow, y);
+    switch (out_w - ow) {
+      case 3:
+        depthwise_lanes_block<Arch, 3>(plan, x, weight, b, finish, oh, ow, y);
+        break;
+      case 2:
+        depthwise_lanes_block<Arch, 2>(plan, x, weight, b, finish, oh, ow, y);
+        break;
+      case 1:
+        depthwise_lanes_block<Arch, 1>(plan, x, weight, b, finish, oh, ow, y);
+        break;
+      default:
+        break;
+    }
   }
 }
 

@@ -424,6 +424,7 @@ TEST_CASE("depthwise several-rows interior is bitwise equal to the one-row path"
 
 // The channel-lanes path (small planes the several-rows kernel does not take) adds each pixel's
 // in-bounds taps in (ky, kx) order, a vector of channels at a time: bitwise the planes' own paths.
+// Output rows of 7, 6, 20 and 9 pixels: blocks of 8 and 4 and a last block of 3, 2 or 1.
 TEST_CASE("depthwise channel-lanes path is bitwise equal to the per-plane paths",
           "[cpu][depthwise]") {
   check_path_bitwise(
@@ -431,6 +432,7 @@ TEST_CASE("depthwise channel-lanes path is bitwise equal to the per-plane paths"
           {2, 37, 9, 7, 5, 5, 1, 1, 2, 1, {4, 2, 4, 2}, "explicit", true},
           {1, 40, 15, 13, 3, 3, 2, 2, 1, 1, {1, 0, 1, 1}, "explicit", true},
           {1, 19, 20, 20, 3, 3, 1, 1, 2, 2, {2, 2, 2, 2}, "explicit", true},
+          {1, 17, 11, 9, 3, 3, 1, 1, 2, 1, {2, 1, 2, 1}, "explicit", true},
       },
       45, [](const DepthwisePlan& plan) { return plan.lanes != nullptr; },
       [](DepthwisePlan* plan) {
