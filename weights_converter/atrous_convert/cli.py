@@ -42,6 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="fix the dims of a graph input (needed for dynamic dims)")
     p.add_argument("--no-fold", action="store_true",
                    help="keep batch_norm nodes instead of folding them into convolutions (ONNX)")
+    p.add_argument("--detectron2-config", metavar="CONFIG.yaml",
+                   help="MODEL is a detectron2 Panoptic-DeepLab checkpoint (.pkl or .pth) and this "
+                        "its config (the _BASE_ chain is followed); docs/CHECKPOINTS.md")
     p.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     return p
 
@@ -107,7 +110,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 2
     try:
         ir = convert(args.model, args.output, input_shapes=input_shapes,
-                     fold_batch_norm=not args.no_fold, metadata=metadata)
+                     fold_batch_norm=not args.no_fold, metadata=metadata,
+                     detectron2_config=args.detectron2_config)
     except UsageError as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 2
