@@ -32,8 +32,8 @@ The image is resized (PIL, bilinear) to the config's input size first, so both s
 same pixels without any further resize; the resized image is written as `image.png`.
 
 `--fixture DIR` instead writes the reduced-width CI fixture (tests/python/test_detectron2_import.py):
-a small config (two files, a `_BASE_` chain), both checkpoints, the image, its normalized form and
-detectron2's outputs, all in DIR. Requires PyTorch, detectron2's Python dependencies (fvcore,
+a small config (two files, a `_BASE_` chain), both checkpoints, the image and detectron2's outputs
+(`expected_{semantic,center,offset,panoptic}.npy`), all in DIR. Requires PyTorch, detectron2's Python dependencies (fvcore,
 iopath, pycocotools, omegaconf, yacs, PyYAML) and Pillow; no detectron2 build.
 """
 from __future__ import annotations
@@ -316,9 +316,6 @@ def write_fixture(args) -> None:
     info = save_checkpoints(torch, model, out)
     expected = dict(zip(HEADS, (t.numpy() for t in run_heads(torch, model, image_chw))))
     expected["panoptic"] = run_heads.last_panoptic.astype(np.int32)
-    mean = np.array(cfg.MODEL.PIXEL_MEAN, np.float32).reshape(3, 1, 1)
-    std = np.array(cfg.MODEL.PIXEL_STD, np.float32).reshape(3, 1, 1)
-    np.save(os.path.join(out, "input.npy"), ((image_chw - mean) / std)[None].astype(np.float32))
     for name, array in expected.items():
         np.save(os.path.join(out, f"expected_{name}.npy"), array)
     print(json.dumps(info))
