@@ -26,7 +26,8 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog=PROG, description="Convert an ONNX or TFLite model to an .atrous file.")
-    p.add_argument("model", help="input ONNX file, or TFLite file (.tflite / 'TFL3' flatbuffer)")
+    p.add_argument("model", help="input ONNX file, or TFLite file (.tflite / 'TFL3' flatbuffer), or "
+                                  "detectron2 checkpoint (.pkl / .pth) with --detectron2-config")
     p.add_argument("-o", "--output", required=True, help="output .atrous file")
     p.add_argument("--task", choices=meta.TASKS, help="metadata 'task'")
     labels = p.add_mutually_exclusive_group()
@@ -104,6 +105,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:  # everything the command line says on its own: a mistake here is a usage error
         args = build_parser().parse_args(argv)
         input_shapes = input_shapes_from_args(args.input_shape)
+        if input_shapes and args.detectron2_config:
+            raise ConversionError("--input-shape is for ONNX inputs; a detectron2 model's size is "
+                                  "--input-size HxW")
         metadata = metadata_from_args(args)
     except ConversionError as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
