@@ -293,6 +293,8 @@ def compare(binary: str, work: str, config: str, expected: dict, threads: int) -
     # segment's COCO PNG: id = R + 256·G + 256²·B = panoptic value + 1, 0 = void (−1)
     panoptic = rgb[..., 0] + 256 * rgb[..., 1] + 65536 * rgb[..., 2] - 1
     result["panoptic_agreement"] = float(np.mean(panoptic == expected["panoptic"]))
+    with open(os.path.join(work, "segment", "image.json")) as f:
+        result["centers_atrous"] = json.load(f).get("centers")
     result["instances_detectron2"] = int(len({int(v) for v in np.unique(expected["panoptic"])
                                               if v >= 0 and v % 1000 != 0}))
     return result
