@@ -92,12 +92,13 @@ def test_metadata_comes_from_the_config(fixture_dir, tmp_path):
     assert not any(n.op == "batch_norm" for n in model.nodes)  # all folded into the convs
 
 
-def test_outputs_match_detectron2(fixture_dir, tmp_path, atrous):
+@pytest.mark.parametrize("backend", ["reference", "cpu"])
+def test_outputs_match_detectron2(fixture_dir, tmp_path, atrous, backend):
     out = tmp_path / "m.atrous"
     assert convert(fixture_dir, "model.pkl", out).returncode == 0
     pixels = np.asarray(Image.open(fixture_dir / "image.png"), np.uint8)
     image = ((pixels.astype(np.float32) - MEAN) / STD).transpose(2, 0, 1)[None]
-    outputs = atrous(str(out), {"image": np.ascontiguousarray(image)})
+    outputs = atrous(str(out), {"image": np.ascontiguousarray(image)}, backend=backend)
     for name in HEADS:
         expected = np.load(fixture_dir / f"expected_{name}.npy")
         assert outputs[name].shape == expected.shape
