@@ -300,6 +300,17 @@ def compare(binary: str, work: str, config: str, expected: dict, threads: int) -
     return result
 
 
+def write_layout_fixture(torch, path: str) -> None:
+    """Tensors in layouts a state dict can hold (a transposed view, a view at an offset, an
+    nn.Parameter, an empty tensor, bfloat16) next to an optimizer state: `layouts.pth`."""
+    t = torch.arange(6.0).reshape(2, 3).t()
+    torch.save({"model": {"transposed": t, "offset_view": t[1:], "parameter": torch.nn.Parameter(torch.ones(2, 2)),
+                          "empty": torch.zeros(0, 3), "bfloat16": torch.full((3,), 1.5, dtype=torch.bfloat16)},
+                "optimizer": {"state": {0: {"m": torch.ones(2)}},
+                              "param_groups": [{"lr": 0.1, "betas": (0.9, 0.99)}]},
+                "iteration": 5}, path)
+
+
 def write_fixture(args) -> None:
     out = args.fixture
     os.makedirs(out, exist_ok=True)
@@ -318,6 +329,7 @@ def write_fixture(args) -> None:
     info = save_checkpoints(torch, model, out)
     expected = dict(zip(HEADS, (t.numpy() for t in run_heads(torch, model, image_chw))))
     expected["panoptic"] = run_heads.last_panoptic.astype(np.int32)
+    write_layout_fixture(torch, os.path.join(out, "layouts.pth"))
     for name, array in expected.items():
         np.save(os.path.join(out, f"expected_{name}.npy"), array)
     print(json.dumps(info))

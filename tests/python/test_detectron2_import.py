@@ -120,6 +120,18 @@ def test_segment_matches_detectron2_post_processing(fixture_dir, tmp_path, atrou
     assert np.mean(panoptic == expected) >= 0.999
 
 
+def test_reader_rebuilds_strided_and_bfloat16_tensors():
+    from atrous_convert.checkpoint_reader import read_checkpoint
+    weights, kind = read_checkpoint(os.path.join(FIXTURE, "layouts.pth"))
+    assert kind == "torch zip (.pth)"
+    expected = np.arange(6.0, dtype=np.float32).reshape(2, 3).T
+    np.testing.assert_array_equal(weights["transposed"], expected)
+    np.testing.assert_array_equal(weights["offset_view"], expected[1:])
+    np.testing.assert_array_equal(weights["parameter"], np.ones((2, 2), np.float32))
+    assert weights["empty"].shape == (0, 3)
+    assert weights["bfloat16"].dtype == np.float32 and weights["bfloat16"].tolist() == [1.5] * 3
+
+
 # ---- the readers' error cases ------------------------------------------------------------------
 
 

@@ -81,6 +81,16 @@ def _rebuild_parameter(data, requires_grad=False, backward_hooks=None, *unused):
     return data
 
 
+def _rebuild_from_type(func, new_type, args, state=None):
+    """torch._tensor._rebuild_from_type_v2 (a tensor saved with its Python type): the type is a
+    marker here; the data is what `func` rebuilds."""
+    return func(*args)
+
+
+class _TypeMarker:
+    """Stands for torch.Tensor / nn.Parameter when a pickle names the type: never called."""
+
+
 def _numpy_core():
     return getattr(np, "_core", None) or np.core
 
@@ -103,6 +113,8 @@ class _RestrictedUnpickler(pickle.Unpickler):
             ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor,
             ("torch._utils", "_rebuild_tensor"): _rebuild_tensor,
             ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
+            ("torch._tensor", "_rebuild_from_type_v2"): _rebuild_from_type,
+            ("torch", "Tensor"): _TypeMarker, ("torch.nn.parameter", "Parameter"): _TypeMarker,
             ("numpy", "ndarray"): np.ndarray, ("numpy", "dtype"): np.dtype,
         }
         for core in ("numpy.core.multiarray", "numpy._core.multiarray"):
