@@ -293,6 +293,15 @@ def compare(binary: str, work: str, config: str, expected: dict, threads: int) -
     # segment's COCO PNG: id = R + 256·G + 256²·B = panoptic value + 1, 0 = void (−1)
     panoptic = rgb[..., 0] + 256 * rgb[..., 1] + 65536 * rgb[..., 2] - 1
     result["panoptic_agreement"] = float(np.mean(panoptic == expected["panoptic"]))
+    # Where they differ: a different semantic argmax (logits within rounding of a tie) or the
+    # same class with another instance (a center or a nearest-center distance within rounding).
+    labels = np.asarray(Image.open(os.path.join(work, "segment", "image_labels.png")), np.int64)
+    semantic = expected["semantic"][0].argmax(0)
+    differ = panoptic != expected["panoptic"]
+    result["semantic_agreement"] = float(np.mean(labels == semantic))
+    result["panoptic_differences"] = {"pixels": int(differ.sum()),
+                                      "with_other_semantic": int((differ & (labels != semantic)).sum())}
+    np.save(os.path.join(work, "detectron2_panoptic.npy"), expected["panoptic"])
     with open(os.path.join(work, "segment", "image.json")) as f:
         result["centers_atrous"] = json.load(f).get("centers")
     result["instances_detectron2"] = int(len({int(v) for v in np.unique(expected["panoptic"])
