@@ -301,3 +301,10 @@ def test_bgr_config_folds_the_channel_swap(fixture_dir, tmp_path, atrous):
 def FIXTURE_CONFIG_TEXT():
     with open(os.path.join(FIXTURE, "config.yaml")) as f:
         return f.read()
+
+
+def test_input_shape_flag_is_a_usage_error(fixture_dir, tmp_path):
+    out = tmp_path / "m.atrous"
+    result = convert(fixture_dir, "model.pkl", out, "--input-shape", "image=1x3x64x128")
+    assert result.returncode == 2 and "--input-size" in result.stderr
+    assert not os.path.exists(out)
