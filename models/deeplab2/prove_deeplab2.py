@@ -1,0 +1,190 @@
+"""Proves `atrous-convert --deeplab2-config` against DeepLab2's own code (needs TensorFlow).
+
+Builds a Panoptic-DeepLab network with DeepLab2's model builder from an experiment config,
+randomly initialised with non-trivial BatchNorm statistics (gamma, beta, moving mean and
+variance all random), saves it the way DeepLab2's trainer and exporter do
+(`tf.train.Checkpoint(**model.checkpoint_items)`), runs DeepLab2 (evaluation mode: outputs
+resized to the input, offsets rescaled, its pure-TF panoptic post-processing) on a photo at the
+config's evaluation crop size, then converts the checkpoint with atrous-convert, runs the model
+with `atrous run` and `atrous segment`, and compares:
+
+- relative L2 of the semantic logits, the center heatmap and the offsets (bar: 1e-5);
+- the pixels where `atrous segment`'s panoptic map equals DeepLab2's (bar: 99.9 %).
+
+Usage (a Python with tensorflow-cpu, tf-keras, numpy, pillow, immutabledict and pyyaml; DeepLab2's
+source from github.com/google-research/deeplab2 with its protos compiled by
+`protoc deeplab2/*.proto --python_out=.` in the folder that contains `deeplab2/`):
+
+    python models/deeplab2/prove_deeplab2.py --deeplab2-root DIR_WITH_deeplab2 \\
+        --config deeplab2/configs/cityscapes/panoptic_deeplab/mobilenet_v3_large_os32.textproto \\
+        --out OUT --atrous build/atrous --convert "PYTHON -m atrous_convert"
+
+`--tf-only` stops after DeepLab2's outputs (used by make_fixture.py). The summary is printed as
+one JSON object and written to OUT/summary.json.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")  # DeepLab2 is written against Keras 2
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+IMAGES = ("astronaut.png", "grace_hopper.bmp")  # side by side, resized to the crop
+
+
+def relative_l2(actual: np.ndarray, expected: np.ndarray) -> float:
+    actual = actual.astype(np.float64)
+    expected = expected.astype(np.float64)
+    return float(np.linalg.norm(actual - expected) / max(np.linalg.norm(expected), 1e-30))
+
+
+def make_image(image_dir: str, height: int, width: int, path: str) -> np.ndarray:
+    """Two photos side by side, each resized to half the crop width: a real photo exactly at the
+    crop size, so that neither side pads or resizes it."""
+    from PIL import Image
+    left = width // 2 + width % 2
+    parts = []
+    for name, w in zip(IMAGES, (left, width - left)):
+        image = Image.open(os.path.join(image_dir, name)).convert("RGB")
+        parts.append(np.asarray(image.resize((w, height), Image.BILINEAR)))
+    array = np.concatenate(parts, axis=1)
+    Image.fromarray(array).save(path)
+    return array
+
+
+def randomize(model, seed: int) -> None:
+    """Random BatchNorm statistics and affine parameters, random final-layer biases; the conv
+    kernels keep DeepLab2's (seeded) initializers."""
+    rng = np.random.default_rng(seed)
+    for variable in model.variables:
+        name, shape = variable.name, variable.shape
+        if "gamma" in name:
+            value = rng.uniform(0.5, 1.5, shape)
+        elif "beta" in name:
+            value = rng.normal(0.0, 0.2, shape)
+        elif "moving_mean" in name:
+            value = rng.normal(0.0, 0.2, shape)
+        elif "moving_variance" in name:
+            value = rng.uniform(0.5, 2.0, shape)
+        elif name.endswith("bias:0"):
+            value = rng.normal(0.0, 0.2, shape)
+        else:
+            continue
+        variable.assign(value.astype(np.float32))
+
+
+def run_deeplab2(args, out: str) -> dict:
+    sys.path.insert(0, args.deeplab2_root)
+    import tensorflow as tf
+    from google.protobuf import text_format
+    from deeplab2 import common, config_pb2
+    from deeplab2.data import dataset
+    from deeplab2.model import deeplab
+
+    tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    tf.keras.utils.set_random_seed(args.seed)
+    config = config_pb2.ExperimentOptions()
+    with open(args.config) as f:
+        text_format.Parse(f.read(), config)
+    # Plain BatchNorm instead of the synchronized one (the same variables; one device here).
+    config.trainer_options.solver_options.use_sync_batchnorm = False
+    height, width = config.eval_dataset_options.crop_size
+    descriptor = dataset.MAP_NAME_TO_DATASET_INFO[config.eval_dataset_options.dataset]
+    model = deeplab.DeepLab(config, descriptor)
+    image = make_image(args.images, height, width, os.path.join(out, "image.png"))
+    batch = tf.constant(image[None].astype(np.float32))
+    model(batch, training=False)  # creates the variables
+    randomize(model, args.seed)
+    prefix = tf.train.Checkpoint(**model.checkpoint_items).write(os.path.join(out, "ckpt"))
+    start = time.time()
+    result = model(batch, training=False)
+    seconds = time.time() - start
+    outputs = {
+        "semantic": np.transpose(result[common.PRED_SEMANTIC_LOGITS_KEY].numpy()[0], (2, 0, 1)),
+        "center": result[common.PRED_CENTER_HEATMAP_KEY].numpy(),  # [1, H, W]
+        "offset": np.transpose(result[common.PRED_OFFSET_MAP_KEY].numpy()[0], (2, 0, 1)),
+        "panoptic": result[common.PRED_PANOPTIC_KEY].numpy()[0].astype(np.int32),
+    }
+    for key, value in outputs.items():
+        np.save(os.path.join(out, f"deeplab2_{key}.npy"), np.ascontiguousarray(value))
+    variables = [n for n, _ in tf.train.list_variables(prefix) if n.endswith("VARIABLE_VALUE")]
+    panoptic = outputs["panoptic"]
+    return {"checkpoint": prefix, "variables": len(variables), "deeplab2_seconds": seconds,
+            "image": [height, width], "segments": int(len(np.unique(panoptic))),
+            "things": int(len(np.unique(panoptic[panoptic % 1000 > 0]))),
+            "tf_version": tf.__version__}
+
+
+def run_atrous(args, out: str, summary: dict) -> None:
+    from PIL import Image
+    model = os.path.join(out, "model.atrous")
+    command = shlex.split(args.convert) + [summary["checkpoint"], "--deeplab2-config", args.config,
+                                           "-o", model]
+    start = time.time()
+    subprocess.run(command, check=True)
+    summary["convert_seconds"] = time.time() - start
+    image = np.asarray(Image.open(os.path.join(out, "image.png")).convert("RGB"))
+    x = ((image.astype(np.float32) - np.float32(127.5)) / np.float32(127.5)).transpose(2, 0, 1)
+    np.save(os.path.join(out, "input.npy"), np.ascontiguousarray(x[None]))
+    start = time.time()
+    subprocess.run([args.atrous, "run", model, "--input", os.path.join(out, "input.npy"),
+                    "--output-dir", os.path.join(out, "run"), "--backend", args.backend,
+                    "--threads", str(args.threads)], check=True, stdout=subprocess.DEVNULL)
+    summary["atrous_run_seconds"] = time.time() - start
+    for key in ("semantic", "center", "offset"):
+        actual = np.load(os.path.join(out, "run", f"{key}.npy"))[0]
+        expected = np.load(os.path.join(out, f"deeplab2_{key}.npy"))
+        summary[f"relative_l2_{key}"] = relative_l2(actual, expected)
+    subprocess.run([args.atrous, "segment", model, os.path.join(out, "image.png"), "--output-dir",
+                    os.path.join(out, "segment"), "--backend", args.backend, "--threads",
+                    str(args.threads)], check=True, stdout=subprocess.DEVNULL)
+    rgb = np.asarray(Image.open(os.path.join(out, "segment", "panoptic", "image.png")))
+    rgb = rgb.astype(np.int64)
+    ids = rgb[..., 0] + 256 * rgb[..., 1] + 65536 * rgb[..., 2]
+    void = 255 * 1000
+    panoptic = np.where(ids == 0, void, ids - 1)
+    expected = np.load(os.path.join(out, "deeplab2_panoptic.npy"))
+    summary["panoptic_agreement"] = float(np.mean(panoptic == expected))
+    summary["passed"] = bool(max(summary[f"relative_l2_{k}"] for k in ("semantic", "center", "offset"))
+                             <= 1e-5 and summary["panoptic_agreement"] >= 0.999)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--deeplab2-root", required=True,
+                        help="folder containing the deeplab2 package (protos compiled)")
+    parser.add_argument("--config", required=True, help="DeepLab2 experiment config (.textproto)")
+    parser.add_argument("--images", default="shared/assets/images",
+                        help="folder with astronaut.png and grace_hopper.bmp")
+    parser.add_argument("--out", required=True, help="output folder")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--atrous", default="build/atrous")
+    parser.add_argument("--backend", default="cpu")
+    parser.add_argument("--convert", default=f"{sys.executable} -m atrous_convert",
+                        help="atrous-convert command line (a Python with the converter)")
+    parser.add_argument("--tf-only", action="store_true", help="stop after DeepLab2's outputs")
+    args = parser.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    summary = {"config": os.path.basename(args.config)}
+    summary.update(run_deeplab2(args, args.out))
+    if not args.tf_only:
+        run_atrous(args, args.out, summary)
+    text = json.dumps(summary, indent=1)
+    with open(os.path.join(args.out, "summary.json"), "w") as f:
+        f.write(text + "\n")
+    print(text)
+    return 0 if summary.get("passed", True) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
