@@ -38,6 +38,8 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")  # DeepLab2 is written against
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 IMAGES = ("astronaut.png", "grace_hopper.bmp")  # side by side, resized to the crop
+# Other photos, for the BatchNorm statistics only (see randomize).
+STATISTICS_IMAGES = (("chelsea.png", "cat.bmp"), ("bird_segmentation.bmp", "chelsea.png"))
 
 
 def relative_l2(actual: np.ndarray, expected: np.ndarray) -> float:
@@ -46,39 +48,80 @@ def relative_l2(actual: np.ndarray, expected: np.ndarray) -> float:
     return float(np.linalg.norm(actual - expected) / max(np.linalg.norm(expected), 1e-30))
 
 
-def make_image(image_dir: str, height: int, width: int, path: str) -> np.ndarray:
+def make_image(image_dir: str, height: int, width: int, path: str = "",
+               names=IMAGES) -> np.ndarray:
     """Two photos side by side, each resized to half the crop width: a real photo exactly at the
     crop size, so that neither side pads or resizes it."""
     from PIL import Image
     left = width // 2 + width % 2
     parts = []
-    for name, w in zip(IMAGES, (left, width - left)):
+    for name, w in zip(names, (left, width - left)):
         image = Image.open(os.path.join(image_dir, name)).convert("RGB")
         parts.append(np.asarray(image.resize((w, height), Image.BILINEAR)))
     array = np.concatenate(parts, axis=1)
-    Image.fromarray(array).save(path)
+    if path:
+        Image.fromarray(array).save(path)
     return array
 
 
-def randomize(model, seed: int) -> None:
-    """Random BatchNorm statistics and affine parameters, random final-layer biases; the conv
-    kernels keep DeepLab2's (seeded) initializers."""
+def randomize(model, batch, seed: int) -> None:
+    """Non-trivial BatchNorm parameters and statistics: random gamma, beta and conv biases; then
+    one training-mode pass with BatchNorm momentum 0 sets every moving mean and variance to the
+    statistics of its input over a batch of three photo pairs, at half size (so the activations keep a healthy
+    scale through the depth, as in a trained network; several images, so that the ASPP pooling
+    branch's BatchNorm, which sees one value per image, gets a variance), and those statistics
+    are perturbed at random (mean shifted by N(0, 0.2)·σ, variance scaled by U(0.6, 1.6)). Conv
+    kernels keep DeepLab2's seeded initializers."""
     rng = np.random.default_rng(seed)
     for variable in model.variables:
         name, shape = variable.name, variable.shape
         if "gamma" in name:
-            value = rng.uniform(0.5, 1.5, shape)
-        elif "beta" in name:
-            value = rng.normal(0.0, 0.2, shape)
-        elif "moving_mean" in name:
-            value = rng.normal(0.0, 0.2, shape)
-        elif "moving_variance" in name:
-            value = rng.uniform(0.5, 2.0, shape)
-        elif name.endswith("bias:0"):
-            value = rng.normal(0.0, 0.2, shape)
-        else:
+            variable.assign(rng.uniform(0.5, 1.5, shape).astype(np.float32))
+        elif "beta" in name or name.endswith("bias:0"):
+            variable.assign(rng.normal(0.0, 0.2, shape).astype(np.float32))
+    model(batch, training=True)
+    means = {v.name.replace("moving_mean", ""): v for v in model.variables if "moving_mean" in v.name}
+    for variable in model.variables:
+        if "moving_variance" not in variable.name:
             continue
-        variable.assign(value.astype(np.float32))
+        mean = means[variable.name.replace("moving_variance", "")]
+        sigma = np.sqrt(np.maximum(variable.numpy(), 1e-6))
+        mean.assign((mean.numpy() + rng.normal(0.0, 0.2, sigma.shape) * sigma).astype(np.float32))
+        variable.assign((variable.numpy() * rng.uniform(0.6, 1.6, sigma.shape)).astype(np.float32))
+
+
+HEADS = {"semantic": ("semantic_last_layer", 3.0), "center": ("instance_center_head_last_layer", 0.3),
+         "offset": ("instance_regression_head_last_layer", 4.0)}
+
+
+def calibrate(tf, model, items, result, keys, nms_kernel: int, centers: int) -> dict:
+    """Makes the random network's outputs informative rather than nearly constant (the final
+    convs' DeepLab2 initializer, stddev 0.01, gives maps that barely vary): scales each head's
+    last kernel so that its output varies across the image with a set spread, and shifts the
+    center head's bias so that about `centers` heatmap peaks pass the threshold (0.1), fewer
+    than `keep_k_centers`. The outputs are linear in the last kernel and bias, so one forward
+    pass sets both; the weights saved and compared are the calibrated ones."""
+    applied = {}
+    for head, (item, spread) in HEADS.items():
+        layer = items[item]
+        value = result[keys[head]].numpy().astype(np.float64)
+        bias = layer.bias.numpy().astype(np.float64)
+        if head == "center":
+            value = value[..., None]
+        centred = value - bias  # per channel (last axis)
+        gain = spread / max(float(centred.std(axis=(0, 1, 2)).mean()), 1e-12)
+        layer.kernel.assign((layer.kernel.numpy() * gain).astype(np.float32))
+        applied[head + "_gain"] = gain
+        if head == "center":
+            raw = (centred * gain)[..., 0].astype(np.float32)
+            pooled = tf.nn.max_pool2d(raw[..., None], nms_kernel, 1, "SAME").numpy()[..., 0]
+            peaks = np.sort(raw[raw == pooled])[::-1]
+            # Midway between the n-th and the (n+1)-th peak: no peak lands on the threshold.
+            n = max(1, min(centers, len(peaks) - 1))
+            cut = 0.5 * (float(peaks[n - 1]) + float(peaks[n]))
+            layer.bias.assign(np.full(bias.shape, 0.1 - cut, np.float32))
+            applied["center_bias"] = float(0.1 - cut)
+    return applied
 
 
 def run_deeplab2(args, out: str) -> dict:
@@ -97,13 +140,29 @@ def run_deeplab2(args, out: str) -> dict:
         text_format.Parse(f.read(), config)
     # Plain BatchNorm instead of the synchronized one (the same variables; one device here).
     config.trainer_options.solver_options.use_sync_batchnorm = False
+    # Momentum 0: the one training-mode pass of randomize() sets the moving statistics.
+    config.trainer_options.solver_options.batchnorm_momentum = 0.0
     height, width = config.eval_dataset_options.crop_size
     descriptor = dataset.MAP_NAME_TO_DATASET_INFO[config.eval_dataset_options.dataset]
     model = deeplab.DeepLab(config, descriptor)
     image = make_image(args.images, height, width, os.path.join(out, "image.png"))
     batch = tf.constant(image[None].astype(np.float32))
+    keys = {"semantic": common.PRED_SEMANTIC_LOGITS_KEY, "center": common.PRED_CENTER_HEATMAP_KEY,
+            "offset": common.PRED_OFFSET_MAP_KEY}
     model(batch, training=False)  # creates the variables
-    randomize(model, args.seed)
+    # The statistics pass runs with global ASPP pooling, at half the crop size for large crops
+    # (a quarter of the memory: training mode on three 1025x2049 images needs ~9 GB for
+    # MobileNetV3).
+    small = ((height + 1) // 2, (width + 1) // 2) if height * width > 1 << 18 else (height, width)
+    statistics = [make_image(args.images, *small, names=names)
+                  for names in (IMAGES,) + STATISTICS_IMAGES]
+    pool = model.get_pool_size()
+    model.set_pool_size((None, None))
+    randomize(model, tf.constant(np.stack(statistics).astype(np.float32)), args.seed)
+    model.set_pool_size(tuple(pool))
+    del statistics
+    calibration = calibrate(tf, model, model.checkpoint_items, model(batch, training=False), keys,
+                            config.evaluator_options.nms_kernel, args.centers)
     prefix = tf.train.Checkpoint(**model.checkpoint_items).write(os.path.join(out, "ckpt"))
     start = time.time()
     result = model(batch, training=False)
@@ -118,22 +177,25 @@ def run_deeplab2(args, out: str) -> dict:
         np.save(os.path.join(out, f"deeplab2_{key}.npy"), np.ascontiguousarray(value))
     variables = [n for n, _ in tf.train.list_variables(prefix) if n.endswith("VARIABLE_VALUE")]
     panoptic = outputs["panoptic"]
-    return {"checkpoint": prefix, "variables": len(variables), "deeplab2_seconds": seconds,
+    return {"checkpoint": os.path.basename(prefix), "variables": len(variables), "deeplab2_seconds": seconds,
             "image": [height, width], "segments": int(len(np.unique(panoptic))),
             "things": int(len(np.unique(panoptic[panoptic % 1000 > 0]))),
-            "tf_version": tf.__version__}
+            "tf_version": tf.__version__, "calibration": calibration}
 
 
 def run_atrous(args, out: str, summary: dict) -> None:
+    """Converts, runs `atrous run` (network outputs) and `atrous segment` (panoptic map)."""
     from PIL import Image
     model = os.path.join(out, "model.atrous")
-    command = shlex.split(args.convert) + [summary["checkpoint"], "--deeplab2-config", args.config,
-                                           "-o", model]
+    command = shlex.split(args.convert) + [os.path.join(out, summary["checkpoint"]),
+                                           "--deeplab2-config", args.config, "-o", model]
     start = time.time()
     subprocess.run(command, check=True)
     summary["convert_seconds"] = time.time() - start
     image = np.asarray(Image.open(os.path.join(out, "image.png")).convert("RGB"))
-    x = ((image.astype(np.float32) - np.float32(127.5)) / np.float32(127.5)).transpose(2, 0, 1)
+    # The graph input is normalized outside the graph; do it in DeepLab2's float32 arithmetic
+    # (x / 127.5 − 1), so that `atrous run` sees exactly DeepLab2's network input.
+    x = (image.astype(np.float32) / np.float32(127.5) - np.float32(1.0)).transpose(2, 0, 1)
     np.save(os.path.join(out, "input.npy"), np.ascontiguousarray(x[None]))
     start = time.time()
     subprocess.run([args.atrous, "run", model, "--input", os.path.join(out, "input.npy"),
@@ -168,6 +230,8 @@ def main() -> int:
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--centers", type=int, default=60,
+                        help="heatmap peaks above the threshold after calibration")
     parser.add_argument("--atrous", default="build/atrous")
     parser.add_argument("--backend", default="cpu")
     parser.add_argument("--convert", default=f"{sys.executable} -m atrous_convert",
@@ -175,7 +239,7 @@ def main() -> int:
     parser.add_argument("--tf-only", action="store_true", help="stop after DeepLab2's outputs")
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
-    summary = {"config": os.path.basename(args.config)}
+    summary = {"config": os.path.basename(args.config), "seed": args.seed}
     summary.update(run_deeplab2(args, args.out))
     if not args.tf_only:
         run_atrous(args, args.out, summary)
