@@ -124,6 +124,41 @@ def calibrate(tf, model, items, result, keys, nms_kernel: int, centers: int) -> 
     return applied
 
 
+def float64_outputs(tf, deeplab, config, descriptor, model32, image) -> dict:
+    """The same network evaluated in float64 by DeepLab2's code: the reference both float32
+    implementations are measured against. DeepLab2 hard-codes float32 in three places, which
+    are wrapped here (module attributes replaced while this runs, nothing written to its
+    source): the hard-swish constant, and the bilinear resizes (TF's resize returns float32;
+    their result is cast back, which costs one float32 rounding at those steps)."""
+    from deeplab2.model import utils
+    from deeplab2.model.layers import activations
+    saved = (activations.hard_swish, utils.resize_align_corners, utils.resize_and_rescale_offsets)
+    resize, rescale = saved[1], saved[2]
+    activations.hard_swish = lambda x: x * tf.nn.relu6(x + tf.constant(3.0, x.dtype)) / 6.0
+    utils.resize_align_corners = lambda x, *a, **k: tf.cast(resize(x, *a, **k), x.dtype)
+    utils.resize_and_rescale_offsets = lambda x, size: tf.cast(
+        rescale(tf.cast(x, tf.float32), size), x.dtype)
+    tf.keras.backend.set_floatx("float64")
+    try:
+        model = deeplab.DeepLab(config, descriptor)
+        x = tf.constant(image[None].astype(np.float64)) / 127.5 - 1.0
+        model._decoder(model._encoder(x))  # creates the variables
+        # Same construction, same variable order (Keras may suffix the layer names of the
+        # second model, so the shapes are compared).
+        if [tuple(v.shape) for v in model.variables] != [tuple(v.shape) for v in model32.variables]:
+            raise RuntimeError("float64 model's variables differ from the float32 model's")
+        for a, b in zip(model.variables, model32.variables):
+            a.assign(b.numpy().astype(np.float64))
+        result = model._resize_predictions(model._decoder(model._encoder(x)), target_h=image.shape[0],
+                                           target_w=image.shape[1])
+    finally:
+        tf.keras.backend.set_floatx("float32")
+        activations.hard_swish, utils.resize_align_corners, utils.resize_and_rescale_offsets = saved
+    return {"semantic": np.transpose(result["semantic_logits"].numpy()[0], (2, 0, 1)),
+            "center": np.transpose(result["center_heatmap"].numpy()[0], (2, 0, 1)),
+            "offset": np.transpose(result["offset_map"].numpy()[0], (2, 0, 1))}
+
+
 def run_deeplab2(args, out: str) -> dict:
     sys.path.insert(0, args.deeplab2_root)
     import tensorflow as tf
@@ -175,12 +210,18 @@ def run_deeplab2(args, out: str) -> dict:
     }
     for key, value in outputs.items():
         np.save(os.path.join(out, f"deeplab2_{key}.npy"), np.ascontiguousarray(value))
+    float64_l2 = {}
+    if args.float64:
+        del result
+        for key, value in float64_outputs(tf, deeplab, config, descriptor, model, image).items():
+            np.save(os.path.join(out, f"float64_{key}.npy"), np.ascontiguousarray(value))
+            float64_l2[f"relative_l2_deeplab2_vs_float64_{key}"] = relative_l2(outputs[key], value)
     variables = [n for n, _ in tf.train.list_variables(prefix) if n.endswith("VARIABLE_VALUE")]
     panoptic = outputs["panoptic"]
     return {"checkpoint": os.path.basename(prefix), "variables": len(variables), "deeplab2_seconds": seconds,
             "image": [height, width], "segments": int(len(np.unique(panoptic))),
             "things": int(len(np.unique(panoptic[panoptic % 1000 > 0]))),
-            "tf_version": tf.__version__, "calibration": calibration}
+            "tf_version": tf.__version__, "calibration": calibration, **float64_l2}
 
 
 def run_atrous(args, out: str, summary: dict) -> None:
@@ -206,6 +247,9 @@ def run_atrous(args, out: str, summary: dict) -> None:
         actual = np.load(os.path.join(out, "run", f"{key}.npy"))[0]
         expected = np.load(os.path.join(out, f"deeplab2_{key}.npy"))
         summary[f"relative_l2_{key}"] = relative_l2(actual, expected)
+        if args.float64:
+            exact = np.load(os.path.join(out, f"float64_{key}.npy"))
+            summary[f"relative_l2_atrous_vs_float64_{key}"] = relative_l2(actual, exact)
     subprocess.run([args.atrous, "segment", model, os.path.join(out, "image.png"), "--output-dir",
                     os.path.join(out, "segment"), "--backend", args.backend, "--threads",
                     str(args.threads)], check=True, stdout=subprocess.DEVNULL)
@@ -236,6 +280,9 @@ def main() -> int:
     parser.add_argument("--backend", default="cpu")
     parser.add_argument("--convert", default=f"{sys.executable} -m atrous_convert",
                         help="atrous-convert command line (a Python with the converter)")
+    parser.add_argument("--float64", action="store_true",
+                        help="also run DeepLab2's network in float64 and measure both float32 "
+                             "results against it")
     parser.add_argument("--tf-only", action="store_true", help="stop after DeepLab2's outputs")
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
