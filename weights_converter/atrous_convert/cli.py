@@ -46,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "Panoptic-DeepLab network this DeepLab2 experiment config describes and "
                         "take the metadata from it (docs/CHECKPOINTS.md)")
     p.add_argument("--no-fold", action="store_true",
-                   help="keep batch_norm nodes instead of folding them into convolutions (ONNX)")
+                   help="keep batch_norm nodes instead of folding them into convolutions (ONNX, DeepLab2)")
     p.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     return p
 

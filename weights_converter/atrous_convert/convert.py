@@ -51,7 +51,8 @@ def convert_to_model(model: Union[str, bytes, onnx.ModelProto],
         if input_shapes:
             raise UsageError("--input-shape does not apply to a DeepLab2 checkpoint (the config's "
                              "evaluation crop sets the input size)")
-        ir, source, implied = deeplab2_import.convert_checkpoint(model, deeplab2_config)
+        ir, source, implied = deeplab2_import.convert_checkpoint(model, deeplab2_config,
+                                                                   fold_batch_norm)
     elif is_tflite(model):
         ir, source, implied = _convert_tflite(model, input_shapes)
     else:

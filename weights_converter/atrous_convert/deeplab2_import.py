@@ -568,7 +568,7 @@ def _feature(features: Dict[str, _Value], key: str) -> _Value:
     return features[key]
 
 
-def build(checkpoint: Checkpoint, settings: Settings) -> Model:
+def build(checkpoint: Checkpoint, settings: Settings, fold_batch_norm: bool = True) -> Model:
     b = _Builder(checkpoint, settings.epsilon)
     height, width = settings.eval_crop
     image = b.tensor("image", 3, height, width)
@@ -605,9 +605,10 @@ def build(checkpoint: Checkpoint, settings: Settings) -> Model:
         b.model.tensors[out.tensor].name = name
         b.model.outputs.append(out.tensor)
     model = b.model
-    passes.fold_batch_norm(model)
+    if fold_batch_norm:
+        passes.fold_batch_norm(model)
     model = passes.remove_dead_code(model)
-    model.mapped_variables = len(b.used)  # reported by the command line
+    model.mapped_variables = len(b.used)  # named in the source description
     return model
 
 
@@ -631,13 +632,14 @@ def metadata(settings: Settings) -> Dict[str, Attr]:
                                         f"{settings.output_stride}")}
 
 
-def convert_checkpoint(prefix: str, config_path: str) -> Tuple[Model, str, Dict[str, Attr]]:
+def convert_checkpoint(prefix: str, config_path: str, fold_batch_norm: bool = True
+                       ) -> Tuple[Model, str, Dict[str, Attr]]:
     """Returns (IR model, source description, metadata implied by the config)."""
     settings = Settings(config_path)
     checkpoint = Checkpoint(prefix)
-    model = build(checkpoint, settings)
-    source = (f"{os.path.basename(checkpoint.prefix)} (DeepLab2 checkpoint, config "
-              f"{os.path.basename(config_path)})")
+    model = build(checkpoint, settings, fold_batch_norm)
+    source = (f"{os.path.basename(checkpoint.prefix)} (DeepLab2 checkpoint, "
+              f"{model.mapped_variables} variables, config {os.path.basename(config_path)})")
     implied = metadata(settings)
     implied["input_layout"] = attr_string("nchw")
     return model, source, implied
