@@ -65,7 +65,8 @@ def make_image(image_dir: str, height: int, width: int, path: str = "",
 
 
 def randomize(model, batch, seed: int) -> None:
-    """Non-trivial BatchNorm parameters and statistics: random gamma, beta and conv biases; then
+    """Non-trivial BatchNorm parameters and statistics: random gamma (U(0.5, 1.5); U(0.1, 0.3)
+    where DeepLab2 initialises it to zero), beta and conv biases (N(0, 0.2)); then
     one training-mode pass with BatchNorm momentum 0 sets every moving mean and variance to the
     statistics of its input over a batch of three photo pairs, at half size (so the activations keep a healthy
     scale through the depth, as in a trained network; several images, so that the ASPP pooling
@@ -76,7 +77,10 @@ def randomize(model, batch, seed: int) -> None:
     for variable in model.variables:
         name, shape = variable.name, variable.shape
         if "gamma" in name:
-            variable.assign(rng.uniform(0.5, 1.5, shape).astype(np.float32))
+            # DeepLab2 initialises the last BatchNorm of each ResNet residual branch with γ = 0
+            # (the branch starts switched off); those get small scales, the others U(0.5, 1.5).
+            low, high = (0.1, 0.3) if not np.any(variable.numpy()) else (0.5, 1.5)
+            variable.assign(rng.uniform(low, high, shape).astype(np.float32))
         elif "beta" in name or name.endswith("bias:0"):
             variable.assign(rng.normal(0.0, 0.2, shape).astype(np.float32))
     model(batch, training=True)
