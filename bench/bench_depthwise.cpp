@@ -101,6 +101,11 @@ BENCHMARK(bench_depthwise)
     ->Args({576, 7, 7, 5, 1, 1, 1, 1})
     ->Args({72, 56, 56, 3, 1, 1, 1, 1})
     ->Args({96, 28, 28, 5, 2, 1, 1, 1})
+    // MobileNetV3-Large's stride-2 layers at 224×224.
+    ->Args({64, 112, 112, 3, 2, 1, 1, 1})
+    ->Args({72, 56, 56, 5, 2, 1, 1, 1})
+    ->Args({240, 28, 28, 3, 2, 1, 1, 1})
+    ->Args({672, 14, 14, 5, 2, 1, 1, 1})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 

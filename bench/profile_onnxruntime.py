@@ -71,12 +71,12 @@ def main():
     print("|---|---|---|")
     for op, microseconds in by_op.most_common():
         ms = microseconds / 1000.0 / args.runs
-        print("| %s | %.1f | %.1f %% |" % (op, ms, 100.0 * ms / total_ms))
+        print("| %s | %.3f | %.1f %% |" % (op, ms, 100.0 * ms / total_ms))
     print()
     print("| node | op | ms/run |")
     print("|---|---|---|")
     for node, microseconds in by_node.most_common(args.top):
-        print("| %s | %s | %.1f |" % (node, node_op[node], microseconds / 1000.0 / args.runs))
+        print("| %s | %s | %.3f |" % (node, node_op[node], microseconds / 1000.0 / args.runs))
 
 
 if __name__ == "__main__":

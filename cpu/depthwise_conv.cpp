@@ -93,6 +93,14 @@ void depthwise_plan(const float* weight, const float* bias, int64_t channels,
   const int64_t end = last_numerator < 0 ? 0 : last_numerator / aw.stride + 1;
   plan->interior_begin = std::min(begin, aw.output);
   plan->interior_end = std::max(plan->interior_begin, std::min(end, aw.output));
+  plan->rows_end = plan->interior_end;
+  if (aw.stride == 2) {
+    // The stride-2 rows kernel reads one float past an output's last tap: that float must lie
+    // in the row too, ow·2 − pad_left + (kW − 1)·dW + 1 <= W − 1.
+    const int64_t spare = last_numerator - 1;
+    const int64_t spare_end = spare < 0 ? 0 : spare / aw.stride + 1;
+    plan->rows_end = std::max(plan->interior_begin, std::min(plan->interior_end, spare_end));
+  }
   plan->rows_per_tile = std::max<int64_t>(
       1, std::min(axes[0].output, kTileColumns / std::max<int64_t>(aw.output, 1)));
   plan->phase_stride = (aw.input + aw.stride - 1) / aw.stride;
@@ -105,15 +113,38 @@ void depthwise_plan(const float* weight, const float* bias, int64_t channels,
   // The several-rows kernel: the geometries of most depthwise layers of the target models.
   // Row-by-row path: the interior of blocks of rows; banded path: whole rows of bands that
   // write in place and use every kernel column.
+  // Stride 2 (dilation 1) runs on the row-by-row path whatever the width: its kernel reads
+  // the input rows themselves, where the banded path would split every row into phases first.
+  // Planes the channel-lanes path takes (below) stay there: on AVX2, 96 channels 28×28 5×5
+  // stride 2 ran 0.038–0.041 ms on lanes against 0.072–0.078 here, 240 channels 3×3 0.071–0.076
+  // against 0.095–0.103 (bench_depthwise, CPU time).
+  const int64_t lanes = cpu_isa_vector_floats(isa);
+  // Padded rows and columns the outputs read, (out − 1)·s + (k − 1)·d + 1, and at least the
+  // input's own extent past the top/left padding.
+  const int64_t lane_rows = std::max(
+      (ah.output - 1) * ah.stride + (ah.kernel - 1) * ah.dilation + 1, ah.pad_begin + ah.input);
+  const int64_t lane_columns = std::max(
+      (aw.output - 1) * aw.stride + (aw.kernel - 1) * aw.dilation + 1, aw.pad_begin + aw.input);
+  const bool lanes_fit = !one_row_forced() && kernels.lanes &&
+                         ah.input * aw.input <= kDepthwiseLanesMaxPlane && channels >= lanes &&
+                         lane_rows * lane_columns <= 4 * kDepthwiseLanesMaxPlane;
   const bool square = ah.kernel == aw.kernel && (ah.kernel == 3 || ah.kernel == 5);
-  const bool fits = plan->banded
+  const bool stride_1 = ah.stride == 1 && aw.stride == 1 && ah.dilation == 1;
+  const bool stride_2 =
+      ah.stride == 2 && aw.stride == 2 && ah.dilation == 1 && aw.dilation == 1 && !lanes_fit;
+  // Narrow stride-2 planes read zero-padded copies of their rows (RowWorkspace): the border
+  // strips of a wide plane would cost as much as the plane.
+  plan->rows_padded = stride_2 && aw.output <= kDepthwiseBandedMaxWidth;
+  const bool fits = plan->rows_padded ? aw.output >= lanes
+                    : plan->banded && !stride_2
                         ? plan->direct && int64_t(plan->columns.size()) == aw.kernel
-                        : plan->interior_end - plan->interior_begin >= cpu_isa_vector_floats(isa);
+                        : plan->rows_end - plan->interior_begin >= lanes;
   plan->rows = nullptr;
-  if (!one_row_forced() && kernels.rows && square && ah.stride == 1 && aw.stride == 1 &&
-      ah.dilation == 1 && fits && ah.output >= kDepthwiseRowBlock) {
+  if (!one_row_forced() && kernels.rows && square && (stride_1 || stride_2) && fits &&
+      ah.output >= kDepthwiseRowBlock) {
     plan->rows = kernels.rows;
-    plan->kernel_name = kernels.rows_name;
+    plan->kernel_name = stride_2 ? kernels.rows_s2_name : kernels.rows_name;
+    if (stride_2) plan->banded = false;
     if (!plan->banded) {
       // Tiles of whole row blocks, several of them, so few rows of a tile run one at a time.
       constexpr int64_t R = kDepthwiseRowBlock;
@@ -128,16 +159,7 @@ void depthwise_plan(const float* weight, const float* bias, int64_t channels,
   plan->lanes = nullptr;
   plan->lane_weights.clear();
   plan->lane_bias.clear();
-  const int64_t lanes = cpu_isa_vector_floats(isa);
-  // Padded rows and columns the outputs read, (out − 1)·s + (k − 1)·d + 1, and at least the
-  // input's own extent past the top/left padding.
-  const int64_t lane_rows = std::max(
-      (ah.output - 1) * ah.stride + (ah.kernel - 1) * ah.dilation + 1, ah.pad_begin + ah.input);
-  const int64_t lane_columns = std::max(
-      (aw.output - 1) * aw.stride + (aw.kernel - 1) * aw.dilation + 1, aw.pad_begin + aw.input);
-  if (!one_row_forced() && !plan->rows && kernels.lanes &&
-      ah.input * aw.input <= kDepthwiseLanesMaxPlane && channels >= lanes &&
-      lane_rows * lane_columns <= 4 * kDepthwiseLanesMaxPlane) {
+  if (!plan->rows && lanes_fit) {
     plan->lanes = kernels.lanes;
     plan->lane_transpose = kernels.transpose;
     plan->lane_width = lanes;
@@ -163,7 +185,8 @@ namespace {
 // cache of kH input rows split into their phases (consecutive output rows share input rows).
 class RowWorkspace {
  public:
-  explicit RowWorkspace(const DepthwisePlan& plan) : plan_(plan) {
+  explicit RowWorkspace(const DepthwisePlan& plan)
+      : plan_(plan), misc_(cpu_kernel_table(plan.isa).misc) {
     const size_t taps = size_t(plan.axes[0].kernel * plan.axes[1].kernel);
     weight_.resize(taps);
     row_.resize(taps);
@@ -176,12 +199,23 @@ class RowWorkspace {
       const int64_t margin = aw.pad_begin + aw.kernel * aw.dilation + kDepthwiseSlack;
       zeros_.assign(size_t(aw.input + 2 * margin), 0.f);
       zero_row_ = zeros_.data() + margin;
-      // Strips at least a vector wide (the kernel's minimum) and as wide as the borders.
-      strip_columns_ = std::min(
-          aw.output, std::max<int64_t>({cpu_isa_vector_floats(plan.isa), plan.interior_begin,
-                                        aw.output - plan.interior_end}));
-      strip_width_ = strip_columns_ + (aw.kernel - 1) * aw.dilation;
-      strip_.resize(size_t((kDepthwiseRowBlock + plan.axes[0].kernel - 1) * strip_width_));
+      // Strips at least a vector wide (the kernel's minimum) and as wide as the borders; the
+      // columns their outputs read, and with stride 2 the float the kernel reads past them.
+      strip_columns_ =
+          std::min(aw.output, std::max<int64_t>({cpu_isa_vector_floats(plan.isa),
+                                                 plan.interior_begin, aw.output - plan.rows_end}));
+      strip_width_ = (strip_columns_ - 1) * aw.stride + (aw.kernel - 1) * aw.dilation + 1 +
+                     (aw.stride > 1 ? 1 : 0);
+      strip_.resize(size_t(block_input_rows() * strip_width_));
+      if (plan.rows_padded) {
+        // Zero-padded copies of the input rows, each output column's taps and the float the
+        // stride-2 kernel reads past them: (outW − 1)·sW + kW + 1 columns from input column
+        // −padL. Slots by ih mod kPaddedSlots (a block's rows never share one); the padding
+        // columns are never written after this.
+        padded_width_ = (aw.output - 1) * aw.stride + (aw.kernel - 1) * aw.dilation + 2;
+        padded_.assign(size_t((kPaddedSlots + 1) * padded_width_), 0.f);
+        padded_row_.assign(size_t(kPaddedSlots), -1);
+      }
     }
     if (split_rows()) {
       slot_row_.assign(size_t(plan.axes[0].kernel), -1);
@@ -211,6 +245,7 @@ class RowWorkspace {
     const WindowAxis& aw = plan.axes[1];
     const float* kernel = plan.weights.data() + channel * ah.kernel * aw.kernel;
     std::fill(slot_row_.begin(), slot_row_.end(), int64_t(-1));
+    std::fill(padded_row_.begin(), padded_row_.end(), int64_t(-1));
     const int64_t row_end = row_begin + rows;
     const float bias = plan.bias[size_t(channel)];
     for (int64_t oh = row_begin; oh < row_end;) {
@@ -218,20 +253,35 @@ class RowWorkspace {
       // vector-wide strip at each side copied with its padding zeros; kernel rows in the
       // padding read a row of zeros. A tap in the padding adds w·0 (see depthwise_conv.h).
       constexpr int64_t R = kDepthwiseRowBlock;
+      if (plan.rows && plan.rows_padded && oh + R <= row_end) {
+        // Narrow planes: whole rows from their zero-padded copies, no strips.
+        const float* in[kMaxBlockInputRows];
+        float* rows_out[R];
+        for (int64_t i = 0; i < block_input_rows(); ++i)
+          in[i] = padded_input_row(input, oh * ah.stride - ah.pad_begin + i);
+        for (int64_t j = 0; j < R; ++j) rows_out[j] = out + (oh + j - row_begin) * aw.output;
+        plan.rows(plan, in, kernel, aw.output, bias, rows_out);
+        if (!activation_in_registers(plan.activation.kind))
+          for (int64_t j = 0; j < R; ++j)
+            for (int64_t ow = 0; ow < aw.output; ++ow)
+              rows_out[j][ow] = activation_apply(plan.activation, rows_out[j][ow]);
+        oh += R;
+        continue;
+      }
       if (plan.rows && oh + R <= row_end) {
-        const int64_t kernel_rows = R + ah.kernel - 1;
-        const float* rows_in[R + 4];  // kernel rows <= 5
+        const int64_t kernel_rows = block_input_rows(), sw = aw.stride;
+        const float* rows_in[kMaxBlockInputRows];
         for (int64_t i = 0; i < kernel_rows; ++i) {
-          const int64_t ih = oh - ah.pad_begin + i;
+          const int64_t ih = oh * ah.stride - ah.pad_begin + i;
           rows_in[i] = ih >= 0 && ih < ah.input ? input.row(ih) : zero_row_;
         }
-        const float* in[R + 4];
+        const float* in[kMaxBlockInputRows];
         float* rows_out[R];
         float* at[R];
         for (int64_t j = 0; j < R; ++j) rows_out[j] = out + (oh + j - row_begin) * aw.output;
-        const int64_t begin = plan.interior_begin, end = plan.interior_end;
+        const int64_t begin = plan.interior_begin, end = plan.rows_end;
         for (int64_t i = 0; i < kernel_rows; ++i)
-          in[i] = rows_in[i] + begin + plan.column_offsets[0];
+          in[i] = rows_in[i] + begin * sw + plan.column_offsets[0];
         for (int64_t j = 0; j < R; ++j) at[j] = rows_out[j] + begin;
         plan.rows(plan, in, kernel, end - begin, bias, at);
         // The strips: output columns [0, strip) and [outW − strip, outW), which hold the borders.
@@ -241,7 +291,7 @@ class RowWorkspace {
         for (int side = 0; side < 2; ++side) {
           if (!needed[side]) continue;
           // Strip column t is input column first + t: inside the row for t in [lo, hi).
-          const int64_t first = strip_starts[side] + plan.column_offsets[0];
+          const int64_t first = strip_starts[side] * sw + plan.column_offsets[0];
           const int64_t lo = std::min(strip_width_, std::max<int64_t>(0, -first));
           const int64_t hi = std::max(lo, std::min(strip_width_, aw.input - first));
           for (int64_t i = 0; i < kernel_rows; ++i) {
@@ -267,6 +317,28 @@ class RowWorkspace {
   }
 
  private:
+  // Input rows of a block of kDepthwiseRowBlock output rows (the several-rows kernel's in[]).
+  static constexpr int64_t kMaxBlockInputRows = (kDepthwiseRowBlock - 1) * 2 + 5;
+  static constexpr int64_t kPaddedSlots = 16;
+  static_assert(kPaddedSlots >= kMaxBlockInputRows, "a block's rows need distinct slots");
+  int64_t block_input_rows() const {
+    return (kDepthwiseRowBlock - 1) * plan_.axes[0].stride + plan_.axes[0].kernel;
+  }
+
+  // Input row ih (any integer) as a zero-padded copy, made once per run_rows call.
+  const float* padded_input_row(const DepthwiseRows& input, int64_t ih) {
+    if (ih < 0 || ih >= plan_.axes[0].input)  // the last slot stays zeros
+      return padded_.data() + kPaddedSlots * padded_width_;
+    float* dst = padded_.data() + (ih % kPaddedSlots) * padded_width_;
+    if (padded_row_[size_t(ih % kPaddedSlots)] != ih) {
+      padded_row_[size_t(ih % kPaddedSlots)] = ih;
+      const WindowAxis& aw = plan_.axes[1];
+      const int64_t count = std::min(aw.input, padded_width_ - aw.pad_begin);
+      if (count > 0) std::memcpy(dst + aw.pad_begin, input.row(ih), size_t(count) * sizeof(float));
+    }
+    return dst;
+  }
+
   // The tap table of output row oh: its kernel rows inside the input (the others read only
   // padding and are skipped), for stride > 1 from the split-row cache.
   DepthwiseTaps row_taps(const DepthwiseRows& input, const float* kernel, int64_t oh) {
@@ -333,12 +405,12 @@ class RowWorkspace {
     }
     slot_row_[free_slot] = ih;
     float* out = phases_.data() + int64_t(free_slot) * slot_floats;
-    split_row_phases(cpu_kernel_table(plan_.isa).misc, row, width, 0, stride, plan_.phase_stride,
-                     out, plan_.phase_stride);
+    split_row_phases(misc_, row, width, 0, stride, plan_.phase_stride, out, plan_.phase_stride);
     return out;
   }
 
   const DepthwisePlan& plan_;
+  const MiscKernels& misc_;
   std::vector<float> weight_;
   std::vector<const float*> row_;
   std::vector<int64_t> offset_;
@@ -347,6 +419,9 @@ class RowWorkspace {
   std::vector<float> zeros_, strip_;  // the several-rows path's zero row and side strips
   const float* zero_row_ = nullptr;
   int64_t strip_columns_ = 0, strip_width_ = 0;
+  std::vector<float> padded_;        // [kPaddedSlots + 1][padded_width_], the last all zeros
+  std::vector<int64_t> padded_row_;  // the input row each slot holds, −1 for none
+  int64_t padded_width_ = 0;
   std::vector<int64_t> slot_row_;
   std::vector<float> phases_;
 };
@@ -357,6 +432,7 @@ class DepthwiseWorkspace {
  public:
   explicit DepthwiseWorkspace(const DepthwisePlan& plan)
       : plan_(plan),
+        misc_(cpu_kernel_table(plan.isa).misc),
         phases_(size_t(plan.axes[0].stride * plan.axes[1].stride * plan.phase_floats), 0.f),
         wide_(plan.direct ? 0 : size_t(plan.wide_floats), 0.f) {
     const size_t taps = size_t(plan.axes[0].kernel * plan.axes[1].kernel);
@@ -390,8 +466,14 @@ class DepthwiseWorkspace {
     // Padded rows [0, phase rows · sH) of the band; padded row j is input row ih0 + j.
     const int64_t phase_rows = band_phase_rows(ah, rows);
     const int64_t ih0 = row_begin * sh - ah.pad_begin;
-    for (int64_t j = 0; j < phase_rows * sh; ++j) {
-      float* phase_row = phases_.data() + (j % sh) * sw * plan.phase_floats + (j / sh) * width;
+    // Padded row j goes to phase j mod sH, row j div sH (counted, not divided: this loop runs
+    // once per input row).
+    for (int64_t j = 0, phase = 0, phase_row_index = 0; j < phase_rows * sh; ++j) {
+      float* phase_row = phases_.data() + phase * sw * plan.phase_floats + phase_row_index * width;
+      if (++phase == sh) {
+        phase = 0;
+        ++phase_row_index;
+      }
       const int64_t ih = ih0 + j;
       if (ih < 0 || ih >= ah.input) {
         for (int64_t p = 0; p < sw; ++p)
@@ -462,11 +544,12 @@ class DepthwiseWorkspace {
   // the input. Columns up to phase_width · sW are written.
   void fill_row(const float* row, float* phase_row) const {
     const WindowAxis& aw = plan_.axes[1];
-    split_row_phases(cpu_kernel_table(plan_.isa).misc, row, aw.input, aw.pad_begin, aw.stride,
-                     plan_.phase_width, phase_row, plan_.phase_floats);
+    split_row_phases(misc_, row, aw.input, aw.pad_begin, aw.stride, plan_.phase_width, phase_row,
+                     plan_.phase_floats);
   }
 
   const DepthwisePlan& plan_;
+  const MiscKernels& misc_;
   std::vector<float> phases_;
   std::vector<float> wide_;
   std::vector<const float*> source_;

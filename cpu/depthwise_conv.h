@@ -68,10 +68,12 @@ using DepthwiseBandFunction = void (*)(const DepthwisePlan& plan, const float* c
                                        const float* weight, int count, int64_t rows, float bias,
                                        float* out, int64_t out_stride);
 // kDepthwiseRowBlock consecutive output rows at once, columns [0, columns) of each, for a
-// square 3×3 or 5×5 kernel with stride 1 and vertical dilation 1 (see depthwise_plan): in[i],
-// i < kDepthwiseRowBlock + kH − 1, is where tap (ky = i, kx = 0) of the first row's column 0
-// reads (column c, tap kx read in[i][c + kx·dW]); every tap must be valid memory. kernel is the
-// channel's [kH·kW] weights; out[j] is row j's column 0; columns >= the ISA's vector width.
+// square 3×3 or 5×5 kernel with stride 1 and vertical dilation 1, or with strides 2 and
+// dilation 1 (see depthwise_plan): in[i], i < (kDepthwiseRowBlock − 1)·s + kH, is input row
+// i of the block (s the stride), where tap (ky, kx = 0) of the first row's column 0 reads for
+// the rows it feeds (column c, tap kx read in[i][c·s + kx·dW]); every tap must be valid memory,
+// and with stride 2 also the float after the last. kernel is the channel's [kH·kW] weights;
+// out[j] is row j's column 0; columns >= the ISA's vector width.
 // Each input vector is loaded once for every row it feeds; each output adds its taps in (ky, kx)
 // order with FMA from zero, so the sums are those of the row and band functions (a tap in the
 // padding adds w·0). Activations as for the band function.
@@ -99,10 +101,12 @@ struct DepthwisePlan {
   bool direct = true;        // outW >= the ISA's vector width: rows written in place
   // The row-by-row path (banded == false).
   bool banded = true;
-  int64_t interior_begin = 0;           // output columns [interior_begin, interior_end) have all
-  int64_t interior_end = 0;             // kernel columns inside the input row
-  int64_t rows_per_tile = 1;            // output rows per parallel tile
-  int64_t phase_stride = 0;             // floats per phase of a split row (stride > 1)
+  int64_t interior_begin = 0;  // output columns [interior_begin, interior_end) have all
+  int64_t interior_end = 0;    // kernel columns inside the input row
+  int64_t rows_end = 0;  // the several-rows kernel's interior end (stride 2: one float to spare)
+  bool rows_padded = false;   // the several-rows kernel reads zero-padded row copies (no strips)
+  int64_t rows_per_tile = 1;  // output rows per parallel tile
+  int64_t phase_stride = 0;   // floats per phase of a split row (stride > 1)
   std::vector<int64_t> column_offsets;  // [kW] kx·dW − pad_left
   std::vector<int64_t> columns;         // the kernel columns kx that read inside the image
   std::vector<float> weights;           // [C][kH·kW]

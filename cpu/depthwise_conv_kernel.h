@@ -13,6 +13,7 @@
 #include <xsimd/xsimd.hpp>
 
 #include "cpu/depthwise_conv.h"
+#include "cpu/shuffle_kernels.h"
 #include "cpu/simd_activation.h"
 #include "cpu/simd_math.h"
 
@@ -187,13 +188,72 @@ void depthwise_rows_k(const DepthwisePlan& plan, const float* const* in, const f
     depthwise_rows_block<Arch, R, K, 1>(in, kernel, dw, columns - width, b, finish, out);
 }
 
+// The stride-2 block: V SIMD vectors of output columns from q in each of R output rows of a
+// K×K kernel with strides 2 and dilation 1, straight from the input rows (no phase split).
+// Input row i feeds output row j at ky = i − 2j; the pair of vectors loaded at
+// in[i] + 2·(q + v·lanes) + kx (kx even) is split into its even floats, tap kx of the lanes'
+// columns, and its odd ones, tap kx + 1, each used for every row it feeds. Reads one float past
+// the last tap of the last lane (depthwise_plan's rows_end leaves room for it).
+template <class Arch, int R, int K, int V>
+inline void depthwise_rows_s2_block(const float* const* in, const float* kernel, int64_t q,
+                                    const xsimd::batch<float, Arch>& bias,
+                                    const RegisterActivation<Arch>& finish, float* const* out) {
+  using batch = xsimd::batch<float, Arch>;
+  constexpr int64_t width = int64_t(batch::size);
+  batch acc[R][V];
+  for (int j = 0; j < R; ++j)
+    for (int v = 0; v < V; ++v) acc[j][v] = batch(0.f);
+#pragma GCC unroll 16
+  for (int i = 0; i < 2 * (R - 1) + K; ++i) {
+#pragma GCC unroll 4
+    for (int kx = 0; kx < K; kx += 2) {
+      batch even[V], odd[V];
+      for (int v = 0; v < V; ++v)
+        load_deinterleaved<Arch>(in[i] + 2 * (q + v * width) + kx, &even[v], &odd[v]);
+#pragma GCC unroll 8
+      for (int j = 0; j < R; ++j) {
+        const int ky = i - 2 * j;
+        if (ky < 0 || ky >= K) continue;
+        const batch w0(kernel[ky * K + kx]);
+        for (int v = 0; v < V; ++v) acc[j][v] = simd_fma(w0, even[v], acc[j][v]);
+        if (kx + 1 < K) {
+          const batch w1(kernel[ky * K + kx + 1]);
+          for (int v = 0; v < V; ++v) acc[j][v] = simd_fma(w1, odd[v], acc[j][v]);
+        }
+      }
+    }
+  }
+  for (int j = 0; j < R; ++j)
+    for (int v = 0; v < V; ++v) finish(acc[j][v] + bias).store_unaligned(out[j] + q + v * width);
+}
+
+template <class Arch, int K>
+void depthwise_rows_s2_k(const DepthwisePlan& plan, const float* const* in, const float* kernel,
+                         int64_t columns, float bias, float* const* out) {
+  using batch = xsimd::batch<float, Arch>;
+  constexpr int R = int(kDepthwiseRowBlock);
+  constexpr int64_t width = int64_t(batch::size);
+  const RegisterActivation<Arch> finish(plan.activation);
+  const batch b(bias);
+  int64_t i = 0;
+  for (; i + 2 * width <= columns; i += 2 * width)
+    depthwise_rows_s2_block<Arch, R, K, 2>(in, kernel, i, b, finish, out);
+  for (; i + width <= columns; i += width)
+    depthwise_rows_s2_block<Arch, R, K, 1>(in, kernel, i, b, finish, out);
+  if (i < columns)
+    depthwise_rows_s2_block<Arch, R, K, 1>(in, kernel, columns - width, b, finish, out);
+}
+
 template <class Arch>
 void depthwise_rows(const DepthwisePlan& plan, const float* const* in, const float* kernel,
                     int64_t columns, float bias, float* const* out) {
+  const bool s2 = plan.axes[1].stride == 2;
   if (plan.axes[0].kernel == 3)
-    depthwise_rows_k<Arch, 3>(plan, in, kernel, columns, bias, out);
+    (s2 ? depthwise_rows_s2_k<Arch, 3> : depthwise_rows_k<Arch, 3>)(plan, in, kernel, columns, bias,
+                                                                    out);
   else
-    depthwise_rows_k<Arch, 5>(plan, in, kernel, columns, bias, out);
+    (s2 ? depthwise_rows_s2_k<Arch, 5> : depthwise_rows_k<Arch, 5>)(plan, in, kernel, columns, bias,
+                                                                    out);
 }
 
 // P output pixels of one row from column ow0 (stride sW apart in the padded plane): each
@@ -231,11 +291,27 @@ void depthwise_lanes(const DepthwisePlan& plan, const float* x, const float* wei
   const RegisterActivation<Arch> finish(plan.activation);
   const xsimd::batch<float, Arch> b = xsimd::batch<float, Arch>::load_unaligned(bias);
   const int64_t out_w = plan.axes[1].output;
+  // Blocks of 8 and 4 pixels, and the 1 to 3 left as one block: independent accumulators enough
+  // to keep both FMA pipes busy (a lone pixel waits on its FMA's latency for every tap).
   for (int64_t oh = 0; oh < plan.axes[0].output; ++oh) {
     int64_t ow = 0;
+    for (; ow + 8 <= out_w; ow += 8)
+      depthwise_lanes_block<Arch, 8>(plan, x, weight, b, finish, oh, ow, y);
     for (; ow + 4 <= out_w; ow += 4)
       depthwise_lanes_block<Arch, 4>(plan, x, weight, b, finish, oh, ow, y);
-    for (; ow < out_w; ++ow) depthwise_lanes_block<Arch, 1>(plan, x, weight, b, finish, oh, ow, y);
+    switch (out_w - ow) {
+      case 3:
+        depthwise_lanes_block<Arch, 3>(plan, x, weight, b, finish, oh, ow, y);
+        break;
+      case 2:
+        depthwise_lanes_block<Arch, 2>(plan, x, weight, b, finish, oh, ow, y);
+        break;
+      case 1:
+        depthwise_lanes_block<Arch, 1>(plan, x, weight, b, finish, oh, ow, y);
+        break;
+      default:
+        break;
+    }
   }
 }
 

@@ -141,6 +141,10 @@ void fused_block_plan_rows(FusedBlockPlan* plan) {
   const int64_t out_w = std::max<int64_t>(1, plan->depthwise.axes[1].output);
   int64_t rows =
       std::max<int64_t>(1, std::min(ah.output, (kProjectMinColumns + out_w - 1) / out_w));
+  // Whole blocks of the several-rows depthwise kernel: the rows past a block go one at a time.
+  if (plan->depthwise.rows)
+    rows = std::min(ah.output,
+                    (rows + kDepthwiseRowBlock - 1) / kDepthwiseRowBlock * kDepthwiseRowBlock);
   for (;; --rows) {
     plan->group_rows = rows;
     plan->ring_rows = (rows - 1) * ah.stride + (ah.kernel - 1) * ah.dilation + 1;

@@ -81,6 +81,7 @@ struct DepthwiseKernels {
   const char* row_name;
   const char* rows_name;
   const char* lanes_name;
+  const char* rows_s2_name;  // the several-rows kernel on strides 2
 };
 
 struct CpuKernelTable {

@@ -27,10 +27,11 @@ const CpuKernelTable& cpu_kernel_table_avx2() {
                      "conv_direct_f32_6x16_avx2"};
     t.row_conv = {row_conv_tile<Arch, 4, 3>, 4, 3 * int64_t(xsimd::batch<float, Arch>::size),
                   "conv_rows_f32_4x24_avx2"};
-    t.depthwise = {
-        depthwise_band<Arch>,      depthwise_row<Arch>,         depthwise_rows<Arch>,
-        depthwise_lanes<Arch>,     transpose_block_8x8,         "dwconv_f32_band_8x8_avx2",
-        "dwconv_f32_row_8x8_avx2", "dwconv_f32_rows_4x16_avx2", "dwconv_f32_lanes_1x8_avx2"};
+    t.depthwise = {depthwise_band<Arch>,        depthwise_row<Arch>,
+                   depthwise_rows<Arch>,        depthwise_lanes<Arch>,
+                   transpose_block_8x8,         "dwconv_f32_band_8x8_avx2",
+                   "dwconv_f32_row_8x8_avx2",   "dwconv_f32_rows_4x16_avx2",
+                   "dwconv_f32_lanes_1x8_avx2", "dwconv_f32_rows_s2_4x16_avx2"};
     t.misc = misc_simd::make_misc_kernels<Arch>();
     t.misc.gather_even = gather_even_avx2;
     t.misc.plane_mean = plane_mean_avx2;

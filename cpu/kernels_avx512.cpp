@@ -34,11 +34,11 @@ const CpuKernelTable& cpu_kernel_table_avx512() {
                      2 * int64_t(xsimd::batch<float, Arch>::size), "conv_direct_f32_14x32_avx512"};
     t.row_conv = {row_conv_tile<Arch, 8, 3>, 8, 3 * int64_t(xsimd::batch<float, Arch>::size),
                   "conv_rows_f32_8x48_avx512"};
-    t.depthwise = {depthwise_band<Arch>,          depthwise_row<Arch>,
-                   depthwise_rows<Arch>,          depthwise_lanes<Arch>,
-                   transpose_block_16x16,         "dwconv_f32_band_8x16_avx512",
-                   "dwconv_f32_row_8x16_avx512",  "dwconv_f32_rows_4x32_avx512",
-                   "dwconv_f32_lanes_1x16_avx512"};
+    t.depthwise = {depthwise_band<Arch>,           depthwise_row<Arch>,
+                   depthwise_rows<Arch>,           depthwise_lanes<Arch>,
+                   transpose_block_16x16,          "dwconv_f32_band_8x16_avx512",
+                   "dwconv_f32_row_8x16_avx512",   "dwconv_f32_rows_4x32_avx512",
+                   "dwconv_f32_lanes_1x16_avx512", "dwconv_f32_rows_s2_4x32_avx512"};
     t.misc = misc_simd::make_misc_kernels<Arch>();
     t.misc.gather_even = gather_even_avx512;
     t.misc.plane_mean = plane_mean_avx512;

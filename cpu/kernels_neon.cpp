@@ -26,10 +26,11 @@ const CpuKernelTable& cpu_kernel_table_neon() {
                      "conv_direct_f32_6x16_neon"};
     t.row_conv = {row_conv_tile<Arch, 8, 3>, 8, 3 * int64_t(xsimd::batch<float, Arch>::size),
                   "conv_rows_f32_8x12_neon"};
-    t.depthwise = {
-        depthwise_band<Arch>,      depthwise_row<Arch>,        depthwise_rows<Arch>,
-        depthwise_lanes<Arch>,     transpose_block_4x4,        "dwconv_f32_band_8x4_neon",
-        "dwconv_f32_row_8x4_neon", "dwconv_f32_rows_4x8_neon", "dwconv_f32_lanes_1x4_neon"};
+    t.depthwise = {depthwise_band<Arch>,        depthwise_row<Arch>,
+                   depthwise_rows<Arch>,        depthwise_lanes<Arch>,
+                   transpose_block_4x4,         "dwconv_f32_band_8x4_neon",
+                   "dwconv_f32_row_8x4_neon",   "dwconv_f32_rows_4x8_neon",
+                   "dwconv_f32_lanes_1x4_neon", "dwconv_f32_rows_s2_4x8_neon"};
     t.misc = misc_simd::make_misc_kernels<Arch>();
     t.misc.gather_even = gather_even_neon;
     t.misc.plane_mean = plane_mean_neon;

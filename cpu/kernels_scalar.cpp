@@ -139,7 +139,7 @@ const CpuKernelTable& cpu_kernel_table_scalar() {
     t.row_conv = {nullptr, 0, 0, ""};
     t.depthwise = {
         depthwise_band_scalar,        depthwise_row_scalar,        nullptr, nullptr, nullptr,
-        "dwconv_f32_band_1x1_scalar", "dwconv_f32_row_1x1_scalar", "",      ""};
+        "dwconv_f32_band_1x1_scalar", "dwconv_f32_row_1x1_scalar", "",      "",      ""};
     t.misc = {misc_scalar::binary,
               misc_scalar::binary_scalar,
               misc_scalar::activation,

@@ -143,10 +143,15 @@ void split_row_phases(const MiscKernels& misc, const float* row, int64_t length,
     // Index i holds input column i·stride + offset: inside the row for i in [lo, hi).
     float* phase = dst + q * pitch;
     const int64_t offset = q - pad;
-    const int64_t lo = std::min(width, offset >= 0 ? 0 : (-offset + stride - 1) / stride);
+    // ceil(−offset / stride) and floor((length − 1 − offset) / stride) + 1, on non-negative
+    // numerators; strides 1 and 2 (nearly every call, once per row) without a division.
+    auto divide = [stride](int64_t n) {
+      return stride == 1 ? n : stride == 2 ? n >> 1 : n / stride;
+    };
+    const int64_t lo = std::min(width, offset >= 0 ? 0 : divide(-offset + stride - 1));
     const int64_t hi = std::max(
         lo,
-        std::min(width, length - 1 - offset < 0 ? int64_t(0) : (length - 1 - offset) / stride + 1));
+        std::min(width, length - 1 - offset < 0 ? int64_t(0) : divide(length - 1 - offset) + 1));
     std::fill(phase, phase + lo, 0.f);
     if (stride == 1)
       std::memcpy(phase + lo, row + lo + offset, size_t(hi - lo) * sizeof(float));

@@ -7,6 +7,8 @@
 //    arithmetic of a 3×3 depthwise layer at 14×14 (docs/CPU.md).
 //  * gather_even_<isa>: dst[i] = src[2i] for i < count (MiscKernels::gather_even), reading only
 //    src[0, 2·count − 1): the stride-2 column phases of the convolutions.
+//  * load_deinterleaved<Arch>: the even and odd floats of p[0, 2·lanes) as two vectors, the
+//    stride-2 depthwise rows kernel's column taps (two loads and two permutes; NEON's vld2q).
 //  * window_pair: row[i0[0..W)] and row[i1[0..W)] as two vectors (W lanes) when every index
 //    lies in [i0[0], i0[0] + W), one masked load of that window (never past the row's
 //    `length` floats) and two permutes; false otherwise, and then the caller gathers. The
@@ -143,6 +145,60 @@ inline void gather_even_neon(const float* src, int64_t count, float* dst) {
   int64_t i = 0;
   for (; i + 4 < count; i += 4) vst1q_f32(dst + i, vld2q_f32(src + 2 * i).val[0]);
   for (; i < count; ++i) dst[i] = src[2 * i];
+}
+#endif
+
+// even[j] = p[2j], odd[j] = p[2j + 1] for j < lanes; reads p[0, 2·lanes). The ISAs with a
+// stride-2 depthwise rows kernel have their own below; this one is for any other.
+template <class Arch>
+inline void load_deinterleaved(const float* p, xsimd::batch<float, Arch>* even,
+                               xsimd::batch<float, Arch>* odd) {
+  constexpr size_t lanes = xsimd::batch<float, Arch>::size;
+  alignas(64) float e[lanes], o[lanes];
+  for (size_t j = 0; j < lanes; ++j) {
+    e[j] = p[2 * j];
+    o[j] = p[2 * j + 1];
+  }
+  *even = xsimd::batch<float, Arch>::load_aligned(e);
+  *odd = xsimd::batch<float, Arch>::load_aligned(o);
+}
+
+#if defined(__AVX512F__)
+template <>
+inline void load_deinterleaved<xsimd::avx512f>(const float* p,
+                                               xsimd::batch<float, xsimd::avx512f>* even,
+                                               xsimd::batch<float, xsimd::avx512f>* odd) {
+  const __m512i e = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i o = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+  const __m512 lo = _mm512_loadu_ps(p), hi = _mm512_loadu_ps(p + 16);
+  *even = _mm512_permutex2var_ps(lo, e, hi);
+  *odd = _mm512_permutex2var_ps(lo, o, hi);
+}
+#endif
+
+#if defined(__AVX2__) && defined(__FMA__)
+template <>
+inline void load_deinterleaved<xsimd::fma3<xsimd::avx2>>(
+    const float* p, xsimd::batch<float, xsimd::fma3<xsimd::avx2>>* even,
+    xsimd::batch<float, xsimd::fma3<xsimd::avx2>>* odd) {
+  // Per 128-bit lane: a0 a2 b0 b2 | a4 a6 b4 b6 (and the odd ones), then the 64-bit quarters in
+  // order.
+  const __m256 lo = _mm256_loadu_ps(p), hi = _mm256_loadu_ps(p + 8);
+  const __m256 e = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0));
+  const __m256 o = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1));
+  *even = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), _MM_SHUFFLE(3, 1, 2, 0)));
+  *odd = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(o), _MM_SHUFFLE(3, 1, 2, 0)));
+}
+#endif
+
+#if defined(__aarch64__)
+template <>
+inline void load_deinterleaved<xsimd::neon64>(const float* p,
+                                              xsimd::batch<float, xsimd::neon64>* even,
+                                              xsimd::batch<float, xsimd::neon64>* odd) {
+  const float32x4x2_t pair = vld2q_f32(p);
+  *even = pair.val[0];
+  *odd = pair.val[1];
 }
 #endif
 

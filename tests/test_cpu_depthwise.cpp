@@ -391,8 +391,12 @@ void check_path_bitwise(const std::vector<Geometry>& cases, uint32_t seed, UsesP
 
 }  // namespace
 
-// The several-rows kernel (stride 1, 3×3 and 5×5 on wide planes) loads each input vector once
-// for every row it feeds; each output must still be the one-row path's sum, bit for bit.
+// The several-rows kernel (3×3 and 5×5, stride 1 on wide planes, strides 2 on planes at least
+// a vector wide) loads each input vector once for every row it feeds; each output must still be
+// the one-row path's sum, bit for bit. The stride-2 cases: both parities of the input width
+// (an odd width leaves the last output's tap one float short of the row's end, so it goes to
+// the border strip), pads 0/1/2 and TF's SAME (0 before, 1 after), output heights past a row
+// block with remainders, planes one or two vectors wide, batch 2.
 TEST_CASE("depthwise several-rows interior is bitwise equal to the one-row path",
           "[cpu][depthwise]") {
   check_path_bitwise(
@@ -400,6 +404,19 @@ TEST_CASE("depthwise several-rows interior is bitwise equal to the one-row path"
           {1, 3, 23, 203, 5, 5, 1, 1, 1, 1, {2, 2, 2, 2}, "explicit", true},
           {1, 3, 17, 257, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, "explicit", true},
           {1, 2, 14, 181, 5, 5, 1, 1, 1, 3, {1, 5, 3, 7}, "explicit", true},
+          {1, 3, 23, 112, 3, 3, 2, 2, 1, 1, {1, 1, 1, 1}, "explicit", true},
+          {2, 2, 19, 113, 3, 3, 2, 2, 1, 1, {1, 1, 1, 1}, "explicit", true},
+          {1, 3, 21, 114, 3, 3, 2, 2, 1, 1, {0, 0, 1, 1}, "explicit", true},
+          {1, 2, 17, 75, 3, 3, 2, 2, 1, 1, {0, 0, 0, 0}, "explicit", true},
+          {1, 3, 24, 56, 5, 5, 2, 2, 1, 1, {2, 2, 2, 2}, "explicit", true},
+          {1, 2, 27, 97, 5, 5, 2, 2, 1, 1, {1, 2, 2, 1}, "explicit", true},
+          {1, 2, 16, 66, 5, 5, 2, 2, 1, 1, {}, "same_upper", true},
+          {1, 2, 9, 35, 3, 3, 2, 2, 1, 1, {}, "same_lower", true},
+          // Wider than the zero-padded row copies take: the interior and border strips.
+          {1, 2, 11, 341, 3, 3, 2, 2, 1, 1, {1, 1, 1, 1}, "explicit", true},
+          {1, 2, 9, 331, 3, 3, 2, 2, 1, 1, {0, 0, 1, 1}, "explicit", true},
+          {1, 2, 13, 400, 5, 5, 2, 2, 1, 1, {2, 1, 1, 2}, "explicit", true},
+          {1, 2, 10, 333, 5, 5, 2, 2, 1, 1, {2, 2, 2, 2}, "explicit", true},
       },
       44, [](const DepthwisePlan& plan) { return plan.rows != nullptr; },
       [](DepthwisePlan* plan) { plan->rows = nullptr; });
@@ -407,6 +424,7 @@ TEST_CASE("depthwise several-rows interior is bitwise equal to the one-row path"
 
 // The channel-lanes path (small planes the several-rows kernel does not take) adds each pixel's
 // in-bounds taps in (ky, kx) order, a vector of channels at a time: bitwise the planes' own paths.
+// Output rows of 7, 6, 20 and 9 pixels: blocks of 8 and 4 and a last block of 3, 2 or 1.
 TEST_CASE("depthwise channel-lanes path is bitwise equal to the per-plane paths",
           "[cpu][depthwise]") {
   check_path_bitwise(
@@ -414,6 +432,7 @@ TEST_CASE("depthwise channel-lanes path is bitwise equal to the per-plane paths"
           {2, 37, 9, 7, 5, 5, 1, 1, 2, 1, {4, 2, 4, 2}, "explicit", true},
           {1, 40, 15, 13, 3, 3, 2, 2, 1, 1, {1, 0, 1, 1}, "explicit", true},
           {1, 19, 20, 20, 3, 3, 1, 1, 2, 2, {2, 2, 2, 2}, "explicit", true},
+          {1, 17, 11, 9, 3, 3, 1, 1, 2, 1, {2, 1, 2, 1}, "explicit", true},
       },
       45, [](const DepthwisePlan& plan) { return plan.lanes != nullptr; },
       [](DepthwisePlan* plan) {

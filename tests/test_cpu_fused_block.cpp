@@ -84,6 +84,9 @@ TEST_CASE("fused inverted-residual blocks equal the unfused kernels and the refe
       {6, 20, 6, 6, 8, 3, 1, 1, 0, false, "relu", "relu", "none"},
       {12, 36, 12, 1, 1, 3, 1, 1, 1, true, "relu", "relu", "none"},
       {4, 9, 4, 23, 5, 3, 2, 3, 3, false, "relu", "sigmoid", "none"},
+      // Stride 2 past the padded-copy width (the stride-2 rows kernel's interior and strips).
+      {8, 24, 8, 9, 341, 3, 2, 1, 1, false, "relu", "hard_swish", "none"},
+      {6, 12, 6, 12, 330, 5, 2, 1, 2, false, "hard_swish", "relu", "none"},
       // No projection (out_channels 0): the block stops at the depthwise (squeeze-excitation).
       {24, 72, 0, 21, 37, 5, 2, 1, 2, false, "relu", "relu", "none"},
       {40, 120, 0, 9, 170, 5, 1, 1, 2, false, "hard_swish", "hard_swish", "none"},

@@ -83,7 +83,7 @@ struct OpTime {
 
 struct BenchArguments {
   std::string model_path, arch, size_text, json_path, backend_text;
-  std::string threads_text, runs_text, warmup_text, seed_text, max_memory_text;
+  std::string threads_text, runs_text, warmup_text, seed_text, max_memory_text, top_text;
   bool profile = false;
 };
 
@@ -94,7 +94,7 @@ int run_bench(const BenchArguments& a) {
   options.backend = Backend::backend_cpu;
   options.profile = a.profile;
   if (int code = parse_threads_option("bench", a.threads_text, &options.threads)) return code;
-  long long runs = 10, warmup = 2, seed = 0;
+  long long runs = 10, warmup = 2, seed = 0, top = 15;
   struct {
     const char* name;
     const std::string& text;
@@ -102,7 +102,8 @@ int run_bench(const BenchArguments& a) {
     long long* value;
   } numbers[] = {{"--runs", a.runs_text, 1, 100000, &runs},
                  {"--warmup", a.warmup_text, 0, 100000, &warmup},
-                 {"--seed", a.seed_text, 0, 1ll << 62, &seed}};
+                 {"--seed", a.seed_text, 0, 1ll << 62, &seed},
+                 {"--top", a.top_text, 0, 1000000, &top}};
   for (const auto& n : numbers) {
     if (n.text.empty()) continue;
     if (!parse_int(n.text, n.value) || *n.value < n.low || *n.value > n.high)
@@ -222,7 +223,7 @@ int run_bench(const BenchArguments& a) {
     std::sort(nodes.begin(), nodes.end(), [](const NodeProfile* a, const NodeProfile* b) {
       return a->seconds / double(a->runs) > b->seconds / double(b->runs);
     });
-    if (nodes.size() > 15) nodes.resize(15);
+    if (top > 0 && nodes.size() > size_t(top)) nodes.resize(size_t(top));
   }
 
   const std::string what = arch.empty() ? model_path : arch;
@@ -341,6 +342,9 @@ CommandRunner add_command_bench(CLI::App& app) {
   cmd->add_option("--seed", a->seed_text, "seed of the input and of --arch weights (default 0)")
       ->type_name("N");
   cmd->add_flag("--profile", a->profile, "time every node; tables per op and of the slowest nodes");
+  cmd->add_option("--top", a->top_text,
+                  "with --profile: nodes in the slowest-nodes table (default 15, 0: all)")
+      ->type_name("N");
   cmd->add_option("--json", a->json_path, "also write the results as JSON")->type_name("FILE");
   return [a] { return run_bench(*a); };
 }

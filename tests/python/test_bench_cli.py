@@ -67,7 +67,17 @@ def test_bench_arch_text_and_json(atrous_bin, tmp_path):
     assert {"conv", "resize", "concat", "average_pool"} <= ops
     # Every node of the optimized graph is counted once.
     assert sum(g["nodes"] for g in by_op) == json.loads(info.stdout)["nodes_optimized"]
-    assert data["profile"]["top_nodes"]
+    top = data["profile"]["top_nodes"]
+    assert len(top) == min(15, data_nodes := sum(g["nodes"] for g in by_op))
+    # --top: the table's length; 0 lists every node, slowest first.
+    for count, expected in ((3, 3), (0, data_nodes)):
+        result = bench(atrous_bin, "--arch", ARCH, "--size", "65x129", "--runs", 1, "--warmup", 0,
+                       "--profile", "--top", count, "--json", report)
+        assert result.returncode == 0, result.stderr
+        top = json.loads(report.read_text())["profile"]["top_nodes"]
+        assert len(top) == expected
+        times = [n["ms_per_run"] for n in top]
+        assert times == sorted(times, reverse=True)
 
 
 def test_bench_model_file_reference_backend(atrous_bin, conv_model, tmp_path):
@@ -90,6 +100,7 @@ def test_bench_model_file_reference_backend(atrous_bin, conv_model, tmp_path):
     (["--arch", ARCH, "--size", "-65x129"], "--size wants HxW"),
     (["--arch", ARCH, "--size", "0x129"], "--size wants HxW"),
     (["--arch", ARCH, "--runs", "0"], "--runs needs a number"),
+    (["--arch", ARCH, "--top", "-1"], "--top needs a number"),
     (["--arch", ARCH, "--threads", "x"], "--threads needs a number"),
     (["--arch", ARCH, "--backend", "gpu"], "--backend must be"),
     (["--arch", ARCH, "--frobnicate"], "unknown option '--frobnicate'"),
