@@ -26,7 +26,9 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog=PROG, description="Convert an ONNX or TFLite model to an .atrous file.")
-    p.add_argument("model", help="input ONNX file, or TFLite file (.tflite / 'TFL3' flatbuffer)")
+    p.add_argument("model", help="input ONNX file, TFLite file (.tflite / 'TFL3' flatbuffer), "
+                   "DeepLab2 checkpoint prefix (with --deeplab2-config), or detectron2 checkpoint "
+                   "(.pkl / .pth, with --detectron2-config)")
     p.add_argument("-o", "--output", required=True, help="output .atrous file")
     p.add_argument("--task", choices=meta.TASKS, help="metadata 'task'")
     labels = p.add_mutually_exclusive_group()
@@ -40,8 +42,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="extra metadata; TYPE: int, float, string, ints, floats, strings")
     p.add_argument("--input-shape", action="append", default=[], metavar="NAME=1x3xHxW",
                    help="fix the dims of a graph input (needed for dynamic dims)")
+    p.add_argument("--deeplab2-config", metavar="CONFIG.textproto",
+                   help="MODEL is a DeepLab2 TF2 checkpoint prefix (ckpt-N); build the "
+                        "Panoptic-DeepLab network this DeepLab2 experiment config describes and "
+                        "take the metadata from it (docs/CHECKPOINTS.md)")
     p.add_argument("--no-fold", action="store_true",
-                   help="keep batch_norm nodes instead of folding them into convolutions (ONNX)")
+                   help="keep batch_norm nodes instead of folding them into convolutions (ONNX, DeepLab2)")
+    p.add_argument("--detectron2-config", metavar="CONFIG.yaml",
+                   help="MODEL is a detectron2 Panoptic-DeepLab checkpoint (.pkl or .pth) and this "
+                        "its config (the _BASE_ chain is followed); docs/CHECKPOINTS.md")
     p.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     return p
 
@@ -101,13 +110,18 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:  # everything the command line says on its own: a mistake here is a usage error
         args = build_parser().parse_args(argv)
         input_shapes = input_shapes_from_args(args.input_shape)
+        if input_shapes and args.detectron2_config:
+            raise ConversionError("--input-shape is for ONNX inputs; a detectron2 model's size is "
+                                  "--input-size HxW")
         metadata = metadata_from_args(args)
     except ConversionError as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 2
     try:
         ir = convert(args.model, args.output, input_shapes=input_shapes,
-                     fold_batch_norm=not args.no_fold, metadata=metadata)
+                     fold_batch_norm=not args.no_fold, metadata=metadata,
+                     deeplab2_config=args.deeplab2_config,
+                     detectron2_config=args.detectron2_config)
     except UsageError as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 2
