@@ -290,26 +290,39 @@ class ScaledPointwiseKernel : public CpuKernel {
     for (int64_t b = 0; b < x_shape[0]; ++b) {
       const float* x = inputs[0]->f32() + b * channels * pixels;
       const float* s = inputs[1]->f32() + b * channels;
-      if (!plan.pixel_packed.empty()) {
-        // Pixel tiles read X in place: the image is scaled into the scratch first (the mul's
-        // own products, as the packer would store them).
+      float* y = outputs[0]->f32() + b * out_channels * pixels;
+      if (prescaled()) {
+        // The image scaled into the scratch first (the mul's own products, as the packer would
+        // store them), then read in place by the pixel or column tiles: with the scaling in the
+        // packer every thread's task packed (and scaled) its own copy of B.
         float* scaled = static_cast<float*>(scratch);
-        for (int64_t c = 0; c < channels; ++c)
-          for (int64_t p = 0; p < pixels; ++p) scaled[c * pixels + p] = x[c * pixels + p] * s[c];
-        pointwise_run(plan, scaled, pixels, outputs[0]->f32() + b * out_channels * pixels, pool);
+        pool.parallel_for(
+            channels,
+            [&](int64_t begin, int64_t end) {
+              for (int64_t c = begin; c < end; ++c)
+                for (int64_t p = 0; p < pixels; ++p)
+                  scaled[c * pixels + p] = x[c * pixels + p] * s[c];
+            },
+            channels * pixels);
+        pointwise_run(plan, scaled, pixels, y, pool, scaled + channels * pixels, threads);
         continue;
       }
       PointwisePacker packer(x, pixels, s);
-      gemm_run(plan.gemm, packer, pixels, outputs[0]->f32() + b * out_channels * pixels, pixels,
-               pool, static_cast<float*>(scratch), threads);
+      gemm_run(plan.gemm, packer, pixels, y, pixels, pool, static_cast<float*>(scratch), threads);
     }
     return Status::success();
   }
   const char* name() const override { return label.c_str(); }
   size_t scratch_bytes() const override {
-    if (!plan.pixel_packed.empty())
-      return size_t(x_shape[1] * x_shape[2] * x_shape[3]) * sizeof(float);
-    return size_t(threads) * gemm_scratch_floats(plan.gemm.isa) * sizeof(float);
+    const size_t scaled = prescaled() ? size_t(x_shape[1] * x_shape[2] * x_shape[3]) : 0;
+    return (scaled + size_t(threads) * gemm_scratch_floats(plan.gemm.isa)) * sizeof(float);
+  }
+
+ private:
+  // Images the pointwise kernel reads in place (pixel tiles, or inputs of at most 1 MiB).
+  bool prescaled() const {
+    return !plan.pixel_packed.empty() ||
+           pointwise_reads_in_place(x_shape[2] * x_shape[3], x_shape[1]);
   }
 };
 
