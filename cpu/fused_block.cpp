@@ -180,15 +180,20 @@ void fused_block_run(const FusedBlockPlan& plan, const float* x, int64_t batch, 
   // Chunks run concurrently on at most `slots` threads; each takes a free slot for its run.
   std::unique_ptr<std::atomic<bool>[]> busy(new std::atomic<bool>[size_t(slots)]);
   for (int s = 0; s < slots; ++s) busy[size_t(s)] = false;
-  // Stripes of at least kStripeMinRows rows, two per thread at most (fewer halos), claimed in
-  // chunks so a late worker's stripes are taken over.
-  const int64_t stripes = std::max<int64_t>(1, std::min<int64_t>(2 * slots, rows / kStripeMinRows));
+  // Stripes of at least kStripeMinRows rows, two per thread at most (fewer halos), a multiple
+  // of the thread count where there are that many (56 rows made 3 stripes, 2 on one thread),
+  // claimed in chunks so a late worker's stripes are taken over. Stripes start on whole
+  // blocks of the several-rows depthwise kernel.
+  int64_t stripes = std::max<int64_t>(1, std::min<int64_t>(2 * slots, rows / kStripeMinRows));
+  if (stripes > slots) stripes -= stripes % slots;
+  auto boundary = [&](int64_t i) {
+    return i == stripes ? rows : i * rows / stripes / kDepthwiseRowBlock * kDepthwiseRowBlock;
+  };
   pool.parallel_for(stripes, [&](int64_t begin, int64_t end) {
     int slot = 0;
     for (bool expected = false;; slot = (slot + 1) % slots, expected = false)
       if (busy[size_t(slot)].compare_exchange_strong(expected, true)) break;
-    run_rows(plan, x, y, begin * rows / stripes, end * rows / stripes,
-             scratch + size_t(slot) * slot_floats);
+    run_rows(plan, x, y, boundary(begin), boundary(end), scratch + size_t(slot) * slot_floats);
     busy[size_t(slot)] = false;
   });
 }
