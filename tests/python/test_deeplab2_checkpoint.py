@@ -296,3 +296,27 @@ def test_help_shows_the_flag():
     with contextlib.redirect_stdout(out), pytest.raises(SystemExit):
         cli.main(["--help"])
     assert "--deeplab2-config" in out.getvalue()
+
+
+def test_output_stride_16_dilates_like_deeplab2(tmp_path):
+    """DeepLab2's MobileNet rule: once the running stride reaches the output stride, a strided
+    block runs at stride 1 and the blocks after it are dilated by that stride (kernels > 1 only).
+    MobileNetV3-Small's last strided block (9) keeps rate 1; blocks 10 and 11 get rate 2."""
+    config = tmp_path / "os16.textproto"
+    config.write_text(open(CONFIG).read().replace("output_stride: 32", "output_stride: 16"))
+    code, stderr = convert(CHECKPOINT, config, tmp_path / "os16.atrous")
+    assert code == 0, stderr
+    model = read_model(str(tmp_path / "os16.atrous"))
+    convs = {node.name: node for node in model.nodes if node.op == "conv"}
+
+    def geometry(block):
+        node = convs[f"encoder/_blocks/{block}/_conv2_bn_act/conv"]
+        return node.attributes["strides"].value, node.attributes["dilations"].value, \
+            node.attributes["pads"].value
+
+    assert geometry(4) == ([2, 2], [1, 1], [2, 2, 2, 2])
+    assert geometry(9) == ([1, 1], [1, 1], [2, 2, 2, 2])
+    assert geometry(10) == ([1, 1], [2, 2], [4, 4, 4, 4])
+    assert geometry(11) == ([1, 1], [2, 2], [4, 4, 4, 4])
+    semantic = next(t for t in model.tensors if t.name == "semantic")
+    assert tuple(semantic.shape) == (1, 19, 33, 65)
