@@ -288,8 +288,18 @@ class ScaledPointwiseKernel : public CpuKernel {
     const int64_t channels = x_shape[1], pixels = x_shape[2] * x_shape[3];
     const int64_t out_channels = y_shape[1];
     for (int64_t b = 0; b < x_shape[0]; ++b) {
-      PointwisePacker packer(inputs[0]->f32() + b * channels * pixels, pixels,
-                             inputs[1]->f32() + b * channels);
+      const float* x = inputs[0]->f32() + b * channels * pixels;
+      const float* s = inputs[1]->f32() + b * channels;
+      if (!plan.pixel_packed.empty()) {
+        // Pixel tiles read X in place: the image is scaled into the scratch first (the mul's
+        // own products, as the packer would store them).
+        float* scaled = static_cast<float*>(scratch);
+        for (int64_t c = 0; c < channels; ++c)
+          for (int64_t p = 0; p < pixels; ++p) scaled[c * pixels + p] = x[c * pixels + p] * s[c];
+        pointwise_run(plan, scaled, pixels, outputs[0]->f32() + b * out_channels * pixels, pool);
+        continue;
+      }
+      PointwisePacker packer(x, pixels, s);
       gemm_run(plan.gemm, packer, pixels, outputs[0]->f32() + b * out_channels * pixels, pixels,
                pool, static_cast<float*>(scratch), threads);
     }
@@ -297,6 +307,8 @@ class ScaledPointwiseKernel : public CpuKernel {
   }
   const char* name() const override { return label.c_str(); }
   size_t scratch_bytes() const override {
+    if (!plan.pixel_packed.empty())
+      return size_t(x_shape[1] * x_shape[2] * x_shape[3]) * sizeof(float);
     return size_t(threads) * gemm_scratch_floats(plan.gemm.isa) * sizeof(float);
   }
 };
@@ -330,7 +342,9 @@ bool make_scaled_pointwise_kernel(const Graph& graph, size_t index, const CpuKer
   kernel->s_shape = s.shape;
   kernel->y_shape = graph.tensors[size_t(output)].shape;
   kernel->threads = std::max(1, config.threads);
-  kernel->label = std::string("mul_1x1/") + kernel->plan.gemm.kernels->name;
+  const bool pixel_tiles = pointwise_plan_pixel_tiles(&kernel->plan, x.shape[2] * x.shape[3]);
+  kernel->label = std::string("mul_1x1/") + (pixel_tiles ? kernel->plan.gemm.kernels->pixels_name
+                                                         : kernel->plan.gemm.kernels->name);
   fused->kernel = std::move(kernel);
   fused->nodes = {index, size_t(conv)};
   fused->inputs = {x_index, s_index};

@@ -122,6 +122,60 @@ void gemm_block(const GemmBlock& block) {
   }
 }
 
+// A pixel tile (cpu/gemm.h): kGemmPixelTile pixels × V vectors of output channels. Pixels past
+// the valid ones repeat the last valid pixel (computed, never stored), so every broadcast reads
+// inside the row.
+template <class Arch, int V, ActivationKind Kind>
+void gemm_pixels_with(const PixelGemmBlock& g) {
+  using batch = xsimd::batch<float, Arch>;
+  constexpr int64_t width = int64_t(batch::size);
+  constexpr int P = int(kGemmPixelTile);
+  int64_t column[P];
+  for (int p = 0; p < P; ++p) column[p] = std::min<int64_t>(p, g.pixels - 1);
+  batch acc[P][V];
+  for (int p = 0; p < P; ++p)
+    for (int v = 0; v < V; ++v) acc[p][v] = batch(0.f);
+  const float* w = g.packed;
+  const float* x = g.x;
+  for (int64_t k = 0; k < g.depth; ++k, w += V * width, x += g.ldx) {
+    batch wk[V];
+    for (int v = 0; v < V; ++v) wk[v] = batch::load_unaligned(w + v * width);
+    for (int p = 0; p < P; ++p) {
+      const batch xp(x[column[p]]);
+      for (int v = 0; v < V; ++v) acc[p][v] = simd_fma(xp, wk[v], acc[p][v]);
+    }
+  }
+  const Activation& act = *g.activation;
+  const RegisterActivation<Arch> finish(act);
+  alignas(64) float tile[P * V * width];
+  for (int v = 0; v < V; ++v) {
+    const batch bias = batch::load_unaligned(g.bias + v * width);
+    for (int p = 0; p < P; ++p)
+      finish.template apply<Kind>(acc[p][v] + bias).store_aligned(tile + p * V * width + v * width);
+  }
+  const bool per_element = !activation_in_registers(act.kind);
+  for (int64_t c = 0; c < g.channels; ++c) {
+    float* y = g.y + c * g.ldy;
+    for (int64_t p = 0; p < g.pixels; ++p) {
+      const float value = tile[p * V * width + c];
+      y[p] = per_element ? activation_apply(act, value) : value;
+    }
+  }
+}
+
+template <class Arch, int V>
+void gemm_pixels(const PixelGemmBlock& g) {
+  switch (g.activation->kind) {
+    case ActivationKind::activation_relu:
+    case ActivationKind::activation_clip:
+      return gemm_pixels_with<Arch, V, ActivationKind::activation_clip>(g);
+    case ActivationKind::activation_hard_swish:
+      return gemm_pixels_with<Arch, V, ActivationKind::activation_hard_swish>(g);
+    default:  // none, or applied per element on the store
+      return gemm_pixels_with<Arch, V, ActivationKind::activation_none>(g);
+  }
+}
+
 template <class Arch, int B>
 inline void gemv_blocks(const GemvBlock& g, int64_t block) {
   using batch = xsimd::batch<float, Arch>;

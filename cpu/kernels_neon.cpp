@@ -20,8 +20,14 @@ const CpuKernelTable& cpu_kernel_table_neon() {
   static const CpuKernelTable table = [] {
     CpuKernelTable t;
     t.isa = CpuIsa::cpu_isa_neon;
-    t.gemm = {gemm_block<Arch>, gemv_block<Arch>, 2 * int64_t(xsimd::batch<float, Arch>::size),
-              "gemm_f32_6x8_neon", "gemv_f32_4x4_neon"};
+    t.gemm = {gemm_block<Arch>,
+              gemv_block<Arch>,
+              2 * int64_t(xsimd::batch<float, Arch>::size),
+              "gemm_f32_6x8_neon",
+              "gemv_f32_4x4_neon",
+              gemm_pixels<Arch, 2>,
+              2 * int64_t(xsimd::batch<float, Arch>::size),
+              "gemm_f32_7x8_pixels_neon"};
     t.direct_conv = {direct_conv_tile<Arch, 6, 4>, 6, 4 * int64_t(xsimd::batch<float, Arch>::size),
                      "conv_direct_f32_6x16_neon"};
     t.row_conv = {row_conv_tile<Arch, 8, 3>, 8, 3 * int64_t(xsimd::batch<float, Arch>::size),

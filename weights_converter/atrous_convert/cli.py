@@ -1,5 +1,6 @@
 """`atrous-convert MODEL.onnx|MODEL.tflite -o OUT.atrous [metadata flags]`, or
-`atrous-convert CKPT --deeplab2-config CONFIG.textproto -o OUT.atrous` (a DeepLab2 checkpoint).
+`atrous-convert CKPT --deeplab2-config CONFIG.textproto -o OUT.atrous` (a DeepLab2 checkpoint), or
+`atrous-convert MODEL.pkl|MODEL.pth --detectron2-config CONFIG.yaml -o OUT.atrous` (detectron2).
 
 Errors print one line, `atrous-convert: error: ...`, on stderr and exit with status 2 for a wrong
 command line (a bad flag or value, or `--input-shape` that does not fit the model) and 1 for a model
@@ -26,10 +27,11 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog=PROG, description="Convert an ONNX or TFLite model, or a DeepLab2 checkpoint, to "
-                "an .atrous file.")
-    p.add_argument("model", help="input ONNX file, TFLite file (.tflite / 'TFL3' flatbuffer), or "
-                   "DeepLab2 checkpoint prefix (with --deeplab2-config)")
+    p = _Parser(prog=PROG, description="Convert an ONNX or TFLite model, or a DeepLab2 or "
+                "detectron2 checkpoint, to an .atrous file.")
+    p.add_argument("model", help="input ONNX file, TFLite file (.tflite / 'TFL3' flatbuffer), "
+                   "DeepLab2 checkpoint prefix (with --deeplab2-config), or detectron2 checkpoint "
+                   "(.pkl / .pth, with --detectron2-config)")
     p.add_argument("-o", "--output", required=True, help="output .atrous file")
     p.add_argument("--task", choices=meta.TASKS, help="metadata 'task'")
     labels = p.add_mutually_exclusive_group()
@@ -49,6 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "take the metadata from it (docs/CHECKPOINTS.md)")
     p.add_argument("--no-fold", action="store_true",
                    help="keep batch_norm nodes instead of folding them into convolutions (ONNX, DeepLab2)")
+    p.add_argument("--detectron2-config", metavar="CONFIG.yaml",
+                   help="MODEL is a detectron2 Panoptic-DeepLab checkpoint (.pkl or .pth) and this "
+                        "its config (the _BASE_ chain is followed); docs/CHECKPOINTS.md")
     p.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     return p
 
@@ -108,6 +113,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:  # everything the command line says on its own: a mistake here is a usage error
         args = build_parser().parse_args(argv)
         input_shapes = input_shapes_from_args(args.input_shape)
+        if input_shapes and args.detectron2_config:
+            raise ConversionError("--input-shape is for ONNX inputs; a detectron2 model's size is "
+                                  "--input-size HxW")
         metadata = metadata_from_args(args)
     except ConversionError as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
@@ -115,7 +123,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         ir = convert(args.model, args.output, input_shapes=input_shapes,
                      fold_batch_norm=not args.no_fold, metadata=metadata,
-                     deeplab2_config=args.deeplab2_config)
+                     deeplab2_config=args.deeplab2_config,
+                     detectron2_config=args.detectron2_config)
     except UsageError as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 2

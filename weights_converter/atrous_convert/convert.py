@@ -8,7 +8,7 @@ from typing import Dict, Optional, Sequence, Union
 
 import onnx
 
-from . import __version__, deeplab2_import, metadata as meta, tflite_import
+from . import __version__, deeplab2_import, detectron2_import, metadata as meta, tflite_import
 from .errors import ConversionError, UsageError
 from .onnx_import import convert_model, load_onnx
 from .writer import Attr, Model, attr_ints, attr_string, write_model
@@ -42,17 +42,26 @@ def convert_to_model(model: Union[str, bytes, onnx.ModelProto],
                      input_shapes: Optional[Dict[str, Sequence[int]]] = None,
                      fold_batch_norm: bool = True,
                      metadata: Optional[Dict[str, Attr]] = None,
-                     deeplab2_config: Optional[str] = None) -> Model:
+                     deeplab2_config: Optional[str] = None,
+                     detectron2_config: Optional[str] = None) -> Model:
     """Converts and attaches metadata (`producer`, `source` and `input_layout` are always
     recorded; for TFLite also `input_size`, from the model's image input). `metadata` entries
     replace the implied ones. With `deeplab2_config`, `model` is a DeepLab2 checkpoint prefix
-    and the config implies the panoptic metadata (deeplab2_import.py)."""
+    and the config implies the panoptic metadata (deeplab2_import.py); with
+    `detectron2_config`, a detectron2 checkpoint (.pkl / .pth) and its config
+    (detectron2_import.py)."""
+    if deeplab2_config is not None and detectron2_config is not None:
+        raise UsageError("--deeplab2-config and --detectron2-config exclude each other")
     if deeplab2_config is not None:
         if input_shapes:
             raise UsageError("--input-shape does not apply to a DeepLab2 checkpoint (the config's "
                              "evaluation crop sets the input size)")
         ir, source, implied = deeplab2_import.convert_checkpoint(model, deeplab2_config,
                                                                    fold_batch_norm)
+    elif detectron2_config is not None:
+        size = (metadata or {}).get("input_size")
+        ir, source, implied = detectron2_import.convert_checkpoint(
+            model, detectron2_config, size.value if size is not None else None, fold_batch_norm)
     elif is_tflite(model):
         ir, source, implied = _convert_tflite(model, input_shapes)
     else:
@@ -86,8 +95,10 @@ def convert_to_model(model: Union[str, bytes, onnx.ModelProto],
 def convert(model: Union[str, bytes, onnx.ModelProto], output_path: str,
             input_shapes: Optional[Dict[str, Sequence[int]]] = None, fold_batch_norm: bool = True,
             metadata: Optional[Dict[str, Attr]] = None,
-            deeplab2_config: Optional[str] = None) -> Model:
+            deeplab2_config: Optional[str] = None,
+            detectron2_config: Optional[str] = None) -> Model:
     """Converts `model` and writes `output_path` atomically; returns the written IR."""
-    ir = convert_to_model(model, input_shapes, fold_batch_norm, metadata, deeplab2_config)
+    ir = convert_to_model(model, input_shapes, fold_batch_norm, metadata, deeplab2_config,
+                          detectron2_config)
     write_model(ir, output_path)
     return ir
