@@ -66,6 +66,9 @@ struct RowConvKernels {
   int64_t rows;          // output channels per tile
   int64_t tile_columns;  // output columns per tile (vectors × lanes)
   const char* name;
+  // The same tile one and two vectors wide, for a row's last columns (a row of 112 outputs is
+  // 48 + 48 + 16 on AVX-512: the last tile would compute 48).
+  void (*narrow[2])(const RowConvTile& tile);
 };
 
 struct DepthwiseKernels {

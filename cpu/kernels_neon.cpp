@@ -30,8 +30,11 @@ const CpuKernelTable& cpu_kernel_table_neon() {
               "gemm_f32_7x8_pixels_neon"};
     t.direct_conv = {direct_conv_tile<Arch, 6, 4>, 6, 4 * int64_t(xsimd::batch<float, Arch>::size),
                      "conv_direct_f32_6x16_neon"};
-    t.row_conv = {row_conv_tile<Arch, 8, 3>, 8, 3 * int64_t(xsimd::batch<float, Arch>::size),
-                  "conv_rows_f32_8x12_neon"};
+    t.row_conv = {row_conv_tile<Arch, 8, 3>,
+                  8,
+                  3 * int64_t(xsimd::batch<float, Arch>::size),
+                  "conv_rows_f32_8x12_neon",
+                  {row_conv_tile<Arch, 8, 1>, row_conv_tile<Arch, 8, 2>}};
     t.depthwise = {depthwise_band<Arch>,        depthwise_row<Arch>,
                    depthwise_rows<Arch>,        depthwise_lanes<Arch>,
                    transpose_block_4x4,         "dwconv_f32_band_8x4_neon",
