@@ -159,6 +159,22 @@ def test_corrupt_storage_in_zip_is_refused(fixture_dir, tmp_path):
     assert_refused(convert(fixture_dir, "model.pth", out), out)
 
 
+def test_zip_bomb_member_is_refused(fixture_dir, tmp_path):
+    """A deflated storage that would expand to 64 MiB from some 64 KB."""
+    source = zipfile.ZipFile(fixture_dir / "model.pth")
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as target:
+        for info in source.infolist():
+            data = source.read(info)
+            if info.filename.endswith("/data/0"):
+                target.writestr(info.filename, bytes(64 << 20), compress_type=zipfile.ZIP_DEFLATED)
+            else:
+                target.writestr(info, data)
+    (fixture_dir / "model.pth").write_bytes(buffer.getvalue())
+    out = tmp_path / "m.atrous"
+    assert_refused(convert(fixture_dir, "model.pth", out), out, "refused")
+
+
 class _Payload:
     """Unpickling this calls os.system: the reader must refuse it before anything runs."""
 
