@@ -35,7 +35,11 @@ KERNELS = [
     # of FMAs, one block of 4 × 8 outputs, is analysed as the iteration) and the channel-lanes
     # path (small planes, 4 pixels × a vector of channels per step).
     ("depthwise 4 rows", "cpu/kernels_neon.cpp", r"atrous::depthwise_rows(_k)?<", True),
+    # Stride 2: the same 4 rows from pairs of vectors split by vld2q (even and odd columns).
+    ("depthwise 4 rows stride 2", "cpu/kernels_neon.cpp", r"atrous::depthwise_rows_s2_k<", True),
     ("depthwise lanes", "cpu/kernels_neon.cpp", r"atrous::depthwise_lanes<", True),
+    # Pixel tiles of small 1×1 layers (7 pixels broadcast × 2 vectors of output channels).
+    ("gemm pixels 7x8 (small images)", "cpu/kernels_neon.cpp", r"atrous::gemm_pixels_with<xsimd::neon64, 2, \(atrous::ActivationKind\)0>", True),
     ("gemv (one-pixel 1x1)", "cpu/kernels_neon.cpp", r"atrous::gemv_block<", True),
     # The direct convolution's full tile (1 row × 6 pixels × 4 vectors, stride-1 and strided
     # forms); the stacked-row variants for narrow border segments are left out.
@@ -175,7 +179,7 @@ def main():
             short = re.sub(r"\(.*", "", name).replace("atrous::", "").replace("void ", "")
             short = short.replace("<xsimd::neon64>", "").replace("xsimd::neon64, ", "")
             loops = [l for l in innermost_loops(body) if sum(bool(FMA_RE.match(x)) for x in l) >= 4]
-            if not loops and label == "depthwise 4 rows":
+            if not loops and label.startswith("depthwise 4 rows"):
                 loops = [l for l in largest_block(body)
                          if sum(bool(FMA_RE.match(x)) for x in l) >= 4]
             for index, loop in enumerate(loops):

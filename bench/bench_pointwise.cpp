@@ -20,6 +20,8 @@ void bench_pointwise(benchmark::State& state) {
   const int64_t filters = state.range(0), channels = state.range(1);
   const int64_t pixels = state.range(2) * state.range(3);
   const int threads = int(state.range(4));
+  // range(5): 1 takes the pixel tiles where pointwise_plan_pixel_tiles would.
+  const bool pixel_tiles = state.range(5) != 0;
   std::mt19937 rng(1);
   std::uniform_real_distribution<float> dist(-1.f, 1.f);
   std::vector<float> w(size_t(filters * channels)), x(size_t(channels * pixels)),
@@ -30,6 +32,10 @@ void bench_pointwise(benchmark::State& state) {
   relu.kind = ActivationKind::activation_relu;
   PointwisePlan plan;
   pointwise_plan(w.data(), nullptr, filters, channels, relu, cpu_kernel_table().isa, &plan);
+  if (pixel_tiles && !pointwise_plan_pixel_tiles(&plan, pixels)) {
+    state.SkipWithError("the pixel tiles do not take this layer");
+    return;
+  }
   ThreadPool pool(threads);
   state.counters["threads"] = threads;  // read by bench/kernel_efficiency.py
   std::vector<float> scratch(size_t(threads) * gemm_scratch_floats(plan.gemm.isa));
@@ -40,30 +46,38 @@ void bench_pointwise(benchmark::State& state) {
   const double flops = 2.0 * double(filters) * double(channels) * double(pixels);
   state.counters["GFLOP/s"] =
       benchmark::Counter(flops * double(state.iterations()) / 1e9, benchmark::Counter::kIsRate);
-  state.SetLabel(plan.gemm.kernels->name);
+  state.SetLabel(pixel_tiles ? plan.gemm.kernels->pixels_name : plan.gemm.kernels->name);
 }
 
-// (M, C, H, W, threads): ANCHORS.md's single-layer 1×1 table, the ASPP projection input size
+// (M, C, H, W, threads, pixel tiles): ANCHORS.md's single-layer 1×1 table, the ASPP projection input size
 // (960→256 @33×65) and a squeeze-excitation 1×1 on one pixel.
 BENCHMARK(bench_pointwise)
-    ->Args({40, 120, 257, 513, 1})
-    ->Args({40, 120, 257, 513, 2})
-    ->Args({240, 40, 129, 257, 1})
-    ->Args({240, 40, 129, 257, 2})
-    ->Args({256, 288, 257, 513, 1})
-    ->Args({256, 288, 257, 513, 2})
-    ->Args({256, 960, 33, 65, 1})
-    ->Args({256, 960, 33, 65, 2})
-    ->Args({64, 240, 1, 1, 1})
-    ->Args({64, 240, 1, 1, 2})
+    ->Args({40, 120, 257, 513, 1, 0})
+    ->Args({40, 120, 257, 513, 2, 0})
+    ->Args({240, 40, 129, 257, 1, 0})
+    ->Args({240, 40, 129, 257, 2, 0})
+    ->Args({256, 288, 257, 513, 1, 0})
+    ->Args({256, 288, 257, 513, 2, 0})
+    ->Args({256, 960, 33, 65, 1, 0})
+    ->Args({256, 960, 33, 65, 2, 0})
+    ->Args({64, 240, 1, 1, 1, 0})
+    ->Args({64, 240, 1, 1, 2, 0})
     // MobileNetV3-Large at 224×224: expand and project 1×1s at 56², 28², 14² and 7².
-    ->Args({72, 24, 56, 56, 1})
-    ->Args({24, 72, 56, 56, 1})
-    ->Args({240, 40, 28, 28, 1})
-    ->Args({672, 112, 14, 14, 1})
-    ->Args({112, 672, 14, 14, 1})
-    ->Args({960, 160, 7, 7, 1})
-    ->Args({160, 960, 7, 7, 1})
+    ->Args({72, 24, 56, 56, 1, 0})
+    ->Args({24, 72, 56, 56, 1, 0})
+    ->Args({240, 40, 28, 28, 1, 0})
+    ->Args({672, 112, 14, 14, 1, 0})
+    ->Args({112, 672, 14, 14, 1, 0})
+    ->Args({960, 160, 7, 7, 1, 0})
+    ->Args({160, 960, 7, 7, 1, 0})
+    // The same 14×14 and 7×7 layers and MobileNetV3-Small's on pixel tiles (cpu/gemm.h).
+    ->Args({672, 112, 14, 14, 1, 1})
+    ->Args({960, 160, 7, 7, 1, 1})
+    ->Args({160, 960, 7, 7, 1, 1})
+    ->Args({576, 96, 7, 7, 1, 0})
+    ->Args({576, 96, 7, 7, 1, 1})
+    ->Args({96, 576, 7, 7, 1, 0})
+    ->Args({96, 576, 7, 7, 1, 1})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 

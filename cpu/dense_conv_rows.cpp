@@ -26,6 +26,7 @@ void row_conv_plan(const float* weight, const float* bias, int64_t out_channels,
   const int64_t R = kernels.rows;
   plan->panel_rows = R;
   plan->tile_columns = kernels.tile_columns;
+  plan->lanes = cpu_isa_vector_floats(isa);
   // Padded rows: those the outputs read, and at least the input's own past the top padding.
   plan->padded_rows = std::max((ah.output - 1) * ah.stride + (ah.kernel - 1) * ah.dilation + 1,
                                ah.pad_begin + ah.input);
@@ -82,6 +83,7 @@ void row_conv_run(const RowConvPlan& plan, const float* x, float* y, ThreadPool&
       },
       rows * s * pw);
   const int64_t R = plan.panel_rows, T = plan.tile_columns;
+  const int64_t width = plan.lanes;
   const int64_t panels = (plan.out_channels + R - 1) / R;
   const int64_t tiles = (aw.output + T - 1) / T;
   const int64_t taps = plan.channels * ah.kernel * aw.kernel;
@@ -103,7 +105,11 @@ void row_conv_run(const RowConvPlan& plan, const float* x, float* y, ThreadPool&
             tile.column0 = t * T;
             tile.columns = std::min(T, aw.output - t * T);
             tile.y = y + panel * R * out_plane + oh * aw.output + t * T;
-            plan.kernels->tile(tile);
+            const int64_t vectors = (tile.columns + width - 1) / width;
+            if (tile.columns < T && vectors <= 2 && plan.kernels->narrow[vectors - 1])
+              plan.kernels->narrow[vectors - 1](tile);
+            else
+              plan.kernels->tile(tile);
           }
         }
       },

@@ -36,6 +36,7 @@ struct RowConvPlan {
   WindowAxis axes[2];
   int64_t panel_rows = 0;           // R, output channels per panel (the ISA's tile)
   int64_t tile_columns = 0;         // V·lanes output columns per tile
+  int64_t lanes = 0;                // floats per vector
   int64_t padded_rows = 0;          // padded input rows held per channel
   int64_t phase_width = 0;          // floats per phase row
   std::vector<float> weights;       // [panels][C][kH][kW][R], zeros past M

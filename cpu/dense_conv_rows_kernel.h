@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 #include <xsimd/xsimd.hpp>
 
 #include "cpu/dense_conv_rows.h"
@@ -37,6 +38,18 @@ void row_conv_tile(const RowConvTile& tile) {
         const float* p = row + tap_offset[kx];
         batch x[V];
         for (int v = 0; v < V; ++v) x[v] = batch::load_unaligned(p + v * width);
+#if defined(__aarch64__)
+        // NEON: the tap's R weights as vectors of four, used by lane (no broadcasts).
+        if constexpr (std::is_same<Arch, xsimd::neon64>::value && R % 4 == 0) {
+          for (int r0 = 0; r0 < R; r0 += 4) {
+            const float32x4_t w4 = vld1q_f32(w + r0);
+            for (int r = r0; r < r0 + 4; ++r)
+              for (int v = 0; v < V; ++v)
+                acc[r][v] = simd_fma_lane_neon(acc[r][v], x[v], w4, r - r0);
+          }
+          continue;
+        }
+#endif
         for (int r = 0; r < R; ++r) {
           const batch wr(w[r]);
           for (int v = 0; v < V; ++v) acc[r][v] = simd_fma(wr, x[v], acc[r][v]);

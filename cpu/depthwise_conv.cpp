@@ -56,7 +56,10 @@ void depthwise_plan(const float* weight, const float* bias, int64_t channels,
   const WindowAxis& ah = axes[0];
   const WindowAxis& aw = axes[1];
   const int64_t taps = ah.kernel * aw.kernel;
-  plan->weights.assign(weight, weight + channels * taps);
+  // Four floats of slack past the last channel: the NEON several-rows kernels load a kernel
+  // row as vectors of four (DepthwiseWeights in depthwise_conv_kernel.h).
+  plan->weights.assign(size_t(channels * taps + 4), 0.f);
+  std::copy(weight, weight + channels * taps, plan->weights.begin());
   plan->bias.assign(size_t(channels), 0.f);
   if (bias) std::memcpy(plan->bias.data(), bias, size_t(channels) * sizeof(float));
   // Padded columns read by a row of outputs, and the phase row that holds a stride's share.

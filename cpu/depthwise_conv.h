@@ -109,7 +109,7 @@ struct DepthwisePlan {
   int64_t phase_stride = 0;   // floats per phase of a split row (stride > 1)
   std::vector<int64_t> column_offsets;  // [kW] kx·dW − pad_left
   std::vector<int64_t> columns;         // the kernel columns kx that read inside the image
-  std::vector<float> weights;           // [C][kH·kW]
+  std::vector<float> weights;           // [C][kH·kW], then 4 zeros
   std::vector<float> bias;              // [C], zeros when the conv has none
   Activation activation;
   CpuIsa isa = CpuIsa::cpu_isa_scalar;

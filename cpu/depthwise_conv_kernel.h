@@ -132,14 +132,50 @@ inline void depthwise_pin(xsimd::batch<float, Arch>& x) {
 #endif
 }
 
+// A channel's K×K weights as the several-rows blocks' FMAs take them: each one broadcast, or on
+// NEON (ByLane) kernel rows held as vectors of four and used by lane (`fmla v.4s, v.4s, v.s[i]`:
+// no broadcast per FMA; the plan's weights have the slack the last row's vector reads). llvm-mca
+// (bench/arm_mca.sh, A57-like model): 3×3 81 → 92 % of the FMA bound, 5×5 stride 2 47 → 65 %;
+// the stride-1 5×5 block got worse (58 → 54 %: its ten weight vectors crowd the registers), so it
+// keeps the broadcasts.
+template <class Arch, int K, bool ByLane = true>
+struct DepthwiseWeights {
+  const float* kernel;
+  explicit DepthwiseWeights(const float* k) : kernel(k) {}
+  xsimd::batch<float, Arch> fma(int ky, int kx, const xsimd::batch<float, Arch>& x,
+                                const xsimd::batch<float, Arch>& acc) const {
+    return simd_fma(xsimd::batch<float, Arch>(kernel[ky * K + kx]), x, acc);
+  }
+};
+#if defined(__aarch64__)
+template <int K>
+struct DepthwiseWeights<xsimd::neon64, K, true> {
+  float32x4_t rows[K][(K + 3) / 4];
+  explicit DepthwiseWeights(const float* kernel) {
+    for (int ky = 0; ky < K; ++ky)
+      for (int q = 0; q < (K + 3) / 4; ++q) rows[ky][q] = vld1q_f32(kernel + ky * K + 4 * q);
+  }
+  xsimd::batch<float, xsimd::neon64> fma(int ky, int kx,
+                                         const xsimd::batch<float, xsimd::neon64>& x,
+                                         const xsimd::batch<float, xsimd::neon64>& acc) const {
+    return simd_fma_lane_neon(acc, x, rows[ky][kx / 4], kx % 4);
+  }
+};
+#endif
+
 // V SIMD vectors of positions from q in each of R output rows of a K×K kernel (stride 1,
 // vertical dilation 1, horizontal dilation dw): input row i feeds output row j at ky = i − j,
 // so each input vector is loaded once for the up to R rows it serves (instead of once per tap),
 // while every output still adds its taps in (ky, kx) order. Loops have constant trip counts
 // and unroll.
+// The stride-1 blocks' weights (see DepthwiseWeights).
+template <class Arch, int K>
+using DepthwiseRowsWeights = DepthwiseWeights<Arch, K, K == 3>;
+
 template <class Arch, int R, int K, int V>
-inline void depthwise_rows_block(const float* const* in, const float* kernel, int64_t dw, int64_t q,
-                                 const xsimd::batch<float, Arch>& bias,
+inline void depthwise_rows_block(const float* const* in,
+                                 const DepthwiseRowsWeights<Arch, K>& weights, int64_t dw,
+                                 int64_t q, const xsimd::batch<float, Arch>& bias,
                                  const RegisterActivation<Arch>& finish, float* const* out) {
   using batch = xsimd::batch<float, Arch>;
   constexpr int64_t width = int64_t(batch::size);
@@ -159,8 +195,7 @@ inline void depthwise_rows_block(const float* const* in, const float* kernel, in
       for (int j = 0; j < R; ++j) {
         const int ky = i - j;
         if (ky < 0 || ky >= K) continue;
-        const batch w(kernel[ky * K + kx]);
-        for (int v = 0; v < V; ++v) acc[j][v] = simd_fma(w, x[v], acc[j][v]);
+        for (int v = 0; v < V; ++v) acc[j][v] = weights.fma(ky, kx, x[v], acc[j][v]);
       }
     }
   }
@@ -176,16 +211,17 @@ void depthwise_rows_k(const DepthwisePlan& plan, const float* const* in, const f
   constexpr int64_t width = int64_t(batch::size);
   const RegisterActivation<Arch> finish(plan.activation);
   const batch b(bias);
+  const DepthwiseRowsWeights<Arch, K> weights(kernel);
   const int64_t dw = plan.axes[1].dilation;
   int64_t i = 0;
   for (; i + 2 * width <= columns; i += 2 * width)
-    depthwise_rows_block<Arch, R, K, 2>(in, kernel, dw, i, b, finish, out);
+    depthwise_rows_block<Arch, R, K, 2>(in, weights, dw, i, b, finish, out);
   for (; i + width <= columns; i += width)
-    depthwise_rows_block<Arch, R, K, 1>(in, kernel, dw, i, b, finish, out);
+    depthwise_rows_block<Arch, R, K, 1>(in, weights, dw, i, b, finish, out);
   // A partial last vector: the vector ending at `columns` (callers guarantee columns >= width),
   // recomputing a few columns with the same operations.
   if (i < columns)
-    depthwise_rows_block<Arch, R, K, 1>(in, kernel, dw, columns - width, b, finish, out);
+    depthwise_rows_block<Arch, R, K, 1>(in, weights, dw, columns - width, b, finish, out);
 }
 
 // The stride-2 block: V SIMD vectors of output columns from q in each of R output rows of a
@@ -195,7 +231,8 @@ void depthwise_rows_k(const DepthwisePlan& plan, const float* const* in, const f
 // columns, and its odd ones, tap kx + 1, each used for every row it feeds. Reads one float past
 // the last tap of the last lane (depthwise_plan's rows_end leaves room for it).
 template <class Arch, int R, int K, int V>
-inline void depthwise_rows_s2_block(const float* const* in, const float* kernel, int64_t q,
+inline void depthwise_rows_s2_block(const float* const* in,
+                                    const DepthwiseWeights<Arch, K>& weights, int64_t q,
                                     const xsimd::batch<float, Arch>& bias,
                                     const RegisterActivation<Arch>& finish, float* const* out) {
   using batch = xsimd::batch<float, Arch>;
@@ -214,12 +251,9 @@ inline void depthwise_rows_s2_block(const float* const* in, const float* kernel,
       for (int j = 0; j < R; ++j) {
         const int ky = i - 2 * j;
         if (ky < 0 || ky >= K) continue;
-        const batch w0(kernel[ky * K + kx]);
-        for (int v = 0; v < V; ++v) acc[j][v] = simd_fma(w0, even[v], acc[j][v]);
-        if (kx + 1 < K) {
-          const batch w1(kernel[ky * K + kx + 1]);
-          for (int v = 0; v < V; ++v) acc[j][v] = simd_fma(w1, odd[v], acc[j][v]);
-        }
+        for (int v = 0; v < V; ++v) acc[j][v] = weights.fma(ky, kx, even[v], acc[j][v]);
+        if (kx + 1 < K)
+          for (int v = 0; v < V; ++v) acc[j][v] = weights.fma(ky, kx + 1, odd[v], acc[j][v]);
       }
     }
   }
@@ -235,13 +269,14 @@ void depthwise_rows_s2_k(const DepthwisePlan& plan, const float* const* in, cons
   constexpr int64_t width = int64_t(batch::size);
   const RegisterActivation<Arch> finish(plan.activation);
   const batch b(bias);
+  const DepthwiseWeights<Arch, K> weights(kernel);
   int64_t i = 0;
   for (; i + 2 * width <= columns; i += 2 * width)
-    depthwise_rows_s2_block<Arch, R, K, 2>(in, kernel, i, b, finish, out);
+    depthwise_rows_s2_block<Arch, R, K, 2>(in, weights, i, b, finish, out);
   for (; i + width <= columns; i += width)
-    depthwise_rows_s2_block<Arch, R, K, 1>(in, kernel, i, b, finish, out);
+    depthwise_rows_s2_block<Arch, R, K, 1>(in, weights, i, b, finish, out);
   if (i < columns)
-    depthwise_rows_s2_block<Arch, R, K, 1>(in, kernel, columns - width, b, finish, out);
+    depthwise_rows_s2_block<Arch, R, K, 1>(in, weights, columns - width, b, finish, out);
 }
 
 template <class Arch>

@@ -180,15 +180,20 @@ void fused_block_run(const FusedBlockPlan& plan, const float* x, int64_t batch, 
   // Chunks run concurrently on at most `slots` threads; each takes a free slot for its run.
   std::unique_ptr<std::atomic<bool>[]> busy(new std::atomic<bool>[size_t(slots)]);
   for (int s = 0; s < slots; ++s) busy[size_t(s)] = false;
-  // Stripes of at least kStripeMinRows rows, two per thread at most (fewer halos), claimed in
-  // chunks so a late worker's stripes are taken over.
-  const int64_t stripes = std::max<int64_t>(1, std::min<int64_t>(2 * slots, rows / kStripeMinRows));
+  // Stripes of at least kStripeMinRows rows, two per thread at most (fewer halos), a multiple
+  // of the thread count where there are that many (56 rows made 3 stripes, 2 on one thread),
+  // claimed in chunks so a late worker's stripes are taken over. Stripes start on whole
+  // blocks of the several-rows depthwise kernel.
+  int64_t stripes = std::max<int64_t>(1, std::min<int64_t>(2 * slots, rows / kStripeMinRows));
+  if (stripes > slots) stripes -= stripes % slots;
+  auto boundary = [&](int64_t i) {
+    return i == stripes ? rows : i * rows / stripes / kDepthwiseRowBlock * kDepthwiseRowBlock;
+  };
   pool.parallel_for(stripes, [&](int64_t begin, int64_t end) {
     int slot = 0;
     for (bool expected = false;; slot = (slot + 1) % slots, expected = false)
       if (busy[size_t(slot)].compare_exchange_strong(expected, true)) break;
-    run_rows(plan, x, y, begin * rows / stripes, end * rows / stripes,
-             scratch + size_t(slot) * slot_floats);
+    run_rows(plan, x, y, boundary(begin), boundary(end), scratch + size_t(slot) * slot_floats);
     busy[size_t(slot)] = false;
   });
 }
@@ -288,16 +293,41 @@ class ScaledPointwiseKernel : public CpuKernel {
     const int64_t channels = x_shape[1], pixels = x_shape[2] * x_shape[3];
     const int64_t out_channels = y_shape[1];
     for (int64_t b = 0; b < x_shape[0]; ++b) {
-      PointwisePacker packer(inputs[0]->f32() + b * channels * pixels, pixels,
-                             inputs[1]->f32() + b * channels);
-      gemm_run(plan.gemm, packer, pixels, outputs[0]->f32() + b * out_channels * pixels, pixels,
-               pool, static_cast<float*>(scratch), threads);
+      const float* x = inputs[0]->f32() + b * channels * pixels;
+      const float* s = inputs[1]->f32() + b * channels;
+      float* y = outputs[0]->f32() + b * out_channels * pixels;
+      if (prescaled()) {
+        // The image scaled into the scratch first (the mul's own products, as the packer would
+        // store them), then read in place by the pixel or column tiles: with the scaling in the
+        // packer every thread's task packed (and scaled) its own copy of B.
+        float* scaled = static_cast<float*>(scratch);
+        pool.parallel_for(
+            channels,
+            [&](int64_t begin, int64_t end) {
+              for (int64_t c = begin; c < end; ++c)
+                for (int64_t p = 0; p < pixels; ++p)
+                  scaled[c * pixels + p] = x[c * pixels + p] * s[c];
+            },
+            channels * pixels);
+        pointwise_run(plan, scaled, pixels, y, pool, scaled + channels * pixels, threads);
+        continue;
+      }
+      PointwisePacker packer(x, pixels, s);
+      gemm_run(plan.gemm, packer, pixels, y, pixels, pool, static_cast<float*>(scratch), threads);
     }
     return Status::success();
   }
   const char* name() const override { return label.c_str(); }
   size_t scratch_bytes() const override {
-    return size_t(threads) * gemm_scratch_floats(plan.gemm.isa) * sizeof(float);
+    const size_t scaled = prescaled() ? size_t(x_shape[1] * x_shape[2] * x_shape[3]) : 0;
+    return (scaled + size_t(threads) * gemm_scratch_floats(plan.gemm.isa)) * sizeof(float);
+  }
+
+ private:
+  // Images the pointwise kernel reads in place (pixel tiles, or inputs of at most 1 MiB).
+  bool prescaled() const {
+    return !plan.pixel_packed.empty() ||
+           pointwise_reads_in_place(x_shape[2] * x_shape[3], x_shape[1]);
   }
 };
 
@@ -330,7 +360,9 @@ bool make_scaled_pointwise_kernel(const Graph& graph, size_t index, const CpuKer
   kernel->s_shape = s.shape;
   kernel->y_shape = graph.tensors[size_t(output)].shape;
   kernel->threads = std::max(1, config.threads);
-  kernel->label = std::string("mul_1x1/") + kernel->plan.gemm.kernels->name;
+  const bool pixel_tiles = pointwise_plan_pixel_tiles(&kernel->plan, x.shape[2] * x.shape[3]);
+  kernel->label = std::string("mul_1x1/") + (pixel_tiles ? kernel->plan.gemm.kernels->pixels_name
+                                                         : kernel->plan.gemm.kernels->name);
   fused->kernel = std::move(kernel);
   fused->nodes = {index, size_t(conv)};
   fused->inputs = {x_index, s_index};

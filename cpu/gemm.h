@@ -97,6 +97,28 @@ void gemm_run(const GemmWeights& weights, const GemmPacker& packer, int64_t colu
 void gemm_run_serial(const GemmWeights& weights, const GemmPacker& packer, int64_t columns,
                      float* y, int64_t ldy, float* scratch);
 
+// Pixel tiles, for images of few pixels (MobileNetV3's 7×7 and 14×14 layers, where a 49-pixel
+// row fills two 32-column tiles to 77 %): the product computed transposed, a tile being
+// kGemmPixelTile pixels × one or two SIMD vectors of output channels (GemmKernels::
+// pixel_channels), its accumulators in registers over the whole of K. The weights are packed as
+// [ceil(M / channels)][K][channels] (zeros past M); each k broadcasts the tile's pixels of row k
+// of X (read in place) against that row of the weight panel. Every output is the same FMA chain
+// over k = 0…K−1 from zero, + bias, then the activation, as in the GEMM: bitwise its result.
+// The tile is stored transposed (channel rows of up to kGemmPixelTile pixels).
+constexpr int64_t kGemmPixelTile = 7;
+
+struct PixelGemmBlock {
+  const float* packed = nullptr;  // the tile's channel panel, [K][channels]
+  const float* bias = nullptr;    // [channels], zeros past M
+  const float* x = nullptr;       // the tile's first pixel of row k at x + k·ldx
+  int64_t ldx = 0, depth = 0;
+  int64_t pixels = 0;    // valid pixels, 1 to kGemmPixelTile
+  int64_t channels = 0;  // valid channels, 1 to the panel's width
+  const Activation* activation = nullptr;
+  float* y = nullptr;  // output (first channel, first pixel); channel c at y + c·ldy
+  int64_t ldy = 0;
+};
+
 // One K block of one column block against a range of panels: the argument of the per-ISA
 // microkernels (CpuKernelTable::gemm).
 // A matrix-vector product for one pixel (squeeze-excitation 1×1s): outputs [m0, m0 + count ·

@@ -33,6 +33,7 @@ struct DepthwiseTaps;
 struct DirectConvTile;
 
 struct GemvBlock;
+struct PixelGemmBlock;
 
 struct GemmKernels {
   // One K block of one column block against a range of panels (cpu/gemm.h).
@@ -42,6 +43,10 @@ struct GemmKernels {
   int64_t tile_columns;  // columns per packed B tile (two vectors; 8 for scalar)
   const char* name;
   const char* gemv_name;
+  // Pixel tiles of small images (cpu/gemm.h); null where the ISA has none (scalar).
+  void (*pixels)(const PixelGemmBlock& block);
+  int64_t pixel_channels;  // output channels per pixel tile
+  const char* pixels_name;
 };
 
 struct DirectConvKernels {
@@ -61,6 +66,9 @@ struct RowConvKernels {
   int64_t rows;          // output channels per tile
   int64_t tile_columns;  // output columns per tile (vectors × lanes)
   const char* name;
+  // The same tile one and two vectors wide, for a row's last columns (a row of 112 outputs is
+  // 48 + 48 + 16 on AVX-512: the last tile would compute 48).
+  void (*narrow[2])(const RowConvTile& tile);
 };
 
 struct DepthwiseKernels {

@@ -21,12 +21,21 @@ const CpuKernelTable& cpu_kernel_table_avx2() {
   static const CpuKernelTable table = [] {
     CpuKernelTable t;
     t.isa = CpuIsa::cpu_isa_avx2;
-    t.gemm = {gemm_block<Arch>, gemv_block<Arch>, 2 * int64_t(xsimd::batch<float, Arch>::size),
-              "gemm_f32_6x16_avx2", "gemv_f32_4x8_avx2"};
+    t.gemm = {gemm_block<Arch>,
+              gemv_block<Arch>,
+              2 * int64_t(xsimd::batch<float, Arch>::size),
+              "gemm_f32_6x16_avx2",
+              "gemv_f32_4x8_avx2",
+              gemm_pixels<Arch, 1>,
+              int64_t(xsimd::batch<float, Arch>::size),
+              "gemm_f32_7x8_pixels_avx2"};
     t.direct_conv = {direct_conv_tile<Arch, 6, 2>, 6, 2 * int64_t(xsimd::batch<float, Arch>::size),
                      "conv_direct_f32_6x16_avx2"};
-    t.row_conv = {row_conv_tile<Arch, 4, 3>, 4, 3 * int64_t(xsimd::batch<float, Arch>::size),
-                  "conv_rows_f32_4x24_avx2"};
+    t.row_conv = {row_conv_tile<Arch, 4, 3>,
+                  4,
+                  3 * int64_t(xsimd::batch<float, Arch>::size),
+                  "conv_rows_f32_4x24_avx2",
+                  {row_conv_tile<Arch, 4, 1>, row_conv_tile<Arch, 4, 2>}};
     t.depthwise = {depthwise_band<Arch>,        depthwise_row<Arch>,
                    depthwise_rows<Arch>,        depthwise_lanes<Arch>,
                    transpose_block_8x8,         "dwconv_f32_band_8x8_avx2",

@@ -28,12 +28,21 @@ const CpuKernelTable& cpu_kernel_table_avx512() {
   static const CpuKernelTable table = [] {
     CpuKernelTable t;
     t.isa = CpuIsa::cpu_isa_avx512;
-    t.gemm = {gemm_block<Arch>, gemv_block<Arch>, 2 * int64_t(xsimd::batch<float, Arch>::size),
-              "gemm_f32_6x32_avx512", "gemv_f32_4x16_avx512"};
+    t.gemm = {gemm_block<Arch>,
+              gemv_block<Arch>,
+              2 * int64_t(xsimd::batch<float, Arch>::size),
+              "gemm_f32_6x32_avx512",
+              "gemv_f32_4x16_avx512",
+              gemm_pixels<Arch, 2>,
+              2 * int64_t(xsimd::batch<float, Arch>::size),
+              "gemm_f32_7x32_pixels_avx512"};
     t.direct_conv = {direct_conv_tile<Arch, 14, 2>, 14,
                      2 * int64_t(xsimd::batch<float, Arch>::size), "conv_direct_f32_14x32_avx512"};
-    t.row_conv = {row_conv_tile<Arch, 8, 3>, 8, 3 * int64_t(xsimd::batch<float, Arch>::size),
-                  "conv_rows_f32_8x48_avx512"};
+    t.row_conv = {row_conv_tile<Arch, 8, 3>,
+                  8,
+                  3 * int64_t(xsimd::batch<float, Arch>::size),
+                  "conv_rows_f32_8x48_avx512",
+                  {row_conv_tile<Arch, 8, 1>, row_conv_tile<Arch, 8, 2>}};
     t.depthwise = {depthwise_band<Arch>,           depthwise_row<Arch>,
                    depthwise_rows<Arch>,           depthwise_lanes<Arch>,
                    transpose_block_16x16,          "dwconv_f32_band_8x16_avx512",

@@ -20,12 +20,21 @@ const CpuKernelTable& cpu_kernel_table_neon() {
   static const CpuKernelTable table = [] {
     CpuKernelTable t;
     t.isa = CpuIsa::cpu_isa_neon;
-    t.gemm = {gemm_block<Arch>, gemv_block<Arch>, 2 * int64_t(xsimd::batch<float, Arch>::size),
-              "gemm_f32_6x8_neon", "gemv_f32_4x4_neon"};
+    t.gemm = {gemm_block<Arch>,
+              gemv_block<Arch>,
+              2 * int64_t(xsimd::batch<float, Arch>::size),
+              "gemm_f32_6x8_neon",
+              "gemv_f32_4x4_neon",
+              gemm_pixels<Arch, 2>,
+              2 * int64_t(xsimd::batch<float, Arch>::size),
+              "gemm_f32_7x8_pixels_neon"};
     t.direct_conv = {direct_conv_tile<Arch, 6, 4>, 6, 4 * int64_t(xsimd::batch<float, Arch>::size),
                      "conv_direct_f32_6x16_neon"};
-    t.row_conv = {row_conv_tile<Arch, 8, 3>, 8, 3 * int64_t(xsimd::batch<float, Arch>::size),
-                  "conv_rows_f32_8x12_neon"};
+    t.row_conv = {row_conv_tile<Arch, 8, 3>,
+                  8,
+                  3 * int64_t(xsimd::batch<float, Arch>::size),
+                  "conv_rows_f32_8x12_neon",
+                  {row_conv_tile<Arch, 8, 1>, row_conv_tile<Arch, 8, 2>}};
     t.depthwise = {depthwise_band<Arch>,        depthwise_row<Arch>,
                    depthwise_rows<Arch>,        depthwise_lanes<Arch>,
                    transpose_block_4x4,         "dwconv_f32_band_8x4_neon",

@@ -133,10 +133,10 @@ const CpuKernelTable& cpu_kernel_table_scalar() {
   static const CpuKernelTable table = [] {
     CpuKernelTable t;
     t.isa = CpuIsa::cpu_isa_scalar;
-    t.gemm = {gemm_block_scalar, nullptr, kScalarTile, "gemm_f32_6x8_scalar", ""};
+    t.gemm = {gemm_block_scalar, nullptr, kScalarTile, "gemm_f32_6x8_scalar", "", nullptr, 0, ""};
     t.direct_conv = {direct_conv_tile_scalar, kScalarDirectPixels, kScalarDirectBlock,
                      "conv_direct_f32_4x4_scalar"};
-    t.row_conv = {nullptr, 0, 0, ""};
+    t.row_conv = {nullptr, 0, 0, "", {nullptr, nullptr}};
     t.depthwise = {
         depthwise_band_scalar,        depthwise_row_scalar,        nullptr, nullptr, nullptr,
         "dwconv_f32_band_1x1_scalar", "dwconv_f32_row_1x1_scalar", "",      "",      ""};

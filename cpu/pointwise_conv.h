@@ -52,6 +52,10 @@ struct PointwisePlan {
   // For one-pixel images (pointwise_plan_single_pixel): the weights as GemvBlock packs them.
   std::vector<float> gemv_packed;
   std::vector<float> gemv_bias;
+  // For images of few pixels (pointwise_plan_pixel_tiles): the weights as the pixel tiles of
+  // cpu/gemm.h read them, [panels][K][channels], and the bias [panels · channels].
+  std::vector<float> pixel_packed;
+  std::vector<float> pixel_bias;
 };
 
 void pointwise_plan(const float* weight, const float* bias, int64_t out_channels,
@@ -62,6 +66,15 @@ void pointwise_plan(const float* weight, const float* bias, int64_t out_channels
 // computes a one-pixel image as a matrix-vector product (a 1×1 on a squeeze-excitation's
 // pooled vector would otherwise fill a whole GEMM tile per pixel), with the GEMM's arithmetic.
 void pointwise_plan_single_pixel(PointwisePlan* plan);
+
+// Adds the pixel-tile packing to a plan for images of `pixels` pixels where the ISA has pixel
+// tiles and they waste clearly less of their FMAs on padding than the column tiles (a 49-pixel
+// image: 49 of 64 columns; 7-pixel tiles: all 49); then pointwise_run takes them, with the
+// GEMM's arithmetic. Returns whether it did.
+bool pointwise_plan_pixel_tiles(PointwisePlan* plan, int64_t pixels);
+// The packing itself, whatever the image: false (and no packing) where the ISA has no pixel
+// tiles.
+bool pointwise_pack_pixel_tiles(PointwisePlan* plan);
 
 // x: [C, pixels], y: [M, pixels] for one image. scratch: scratch_slots ·
 // gemm_scratch_floats(isa) floats, or null (then the run allocates its own).

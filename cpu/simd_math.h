@@ -10,6 +10,10 @@
 
 #include <xsimd/xsimd.hpp>
 
+#if defined(__aarch64__)
+#include <arm_neon.h>
+#endif
+
 namespace atrous {
 
 template <class Arch>
@@ -32,6 +36,24 @@ xsimd::batch<float, Arch> simd_divide(const xsimd::batch<float, Arch>& a,
   return a / b;
 }
 #if defined(__aarch64__)
+// acc + x·w[lane] as one by-lane `fmla` (the weight needs no broadcast of its own): the fused
+// multiply-add simd_fma computes with w[lane] broadcast. The lane is an immediate of the
+// instruction, so it is switched here whatever the optimization level.
+inline xsimd::batch<float, xsimd::neon64> simd_fma_lane_neon(
+    const xsimd::batch<float, xsimd::neon64>& acc, const xsimd::batch<float, xsimd::neon64>& x,
+    float32x4_t w, int lane) {
+  switch (lane) {
+    case 0:
+      return vfmaq_laneq_f32(acc, x, w, 0);
+    case 1:
+      return vfmaq_laneq_f32(acc, x, w, 1);
+    case 2:
+      return vfmaq_laneq_f32(acc, x, w, 2);
+    default:
+      return vfmaq_laneq_f32(acc, x, w, 3);
+  }
+}
+
 inline xsimd::batch<float, xsimd::neon64> simd_divide(const xsimd::batch<float, xsimd::neon64>& a,
                                                       const xsimd::batch<float, xsimd::neon64>& b) {
   return vdivq_f32(a, b);

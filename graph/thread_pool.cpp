@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -46,6 +47,7 @@ bool spin_until(Ready ready) {
 }  // namespace
 
 ThreadPool::ThreadPool(int threads) : threads_(threads < 1 ? 1 : threads) {
+  if (const char* spin = std::getenv("ATROUS_POOL_SPIN_US")) worker_spin_us_ = std::atoll(spin);
   for (std::atomic<int64_t>& bound : bounds_) bound.store(0, std::memory_order_relaxed);
   for (int i = 1; i < threads_; ++i) workers_.emplace_back(&ThreadPool::worker, this, i);
 }
@@ -93,6 +95,15 @@ void ThreadPool::worker(int index) {
   uint64_t seen = 0;
   for (;;) {
     auto published = [&] { return stop_.load() || (ticket_.load() >> 32) != seen; };
+    if (!published() && hot_.load(std::memory_order_relaxed)) {
+      const auto start = std::chrono::steady_clock::now();
+      for (int i = 0; !published() && hot_.load(std::memory_order_relaxed); ++i) {
+        cpu_relax();
+        if ((i & 63) == 63 &&
+            std::chrono::steady_clock::now() - start > std::chrono::microseconds(worker_spin_us_))
+          break;
+      }
+    }
     if (!published()) {
       std::unique_lock<std::mutex> lock(mutex_);
       sleepers_.fetch_add(1);  // seq_cst against the caller's ticket store and sleepers load

@@ -48,6 +48,12 @@ class ThreadPool {
   ThreadPool& operator=(const ThreadPool&) = delete;
 
   int threads() const { return threads_; }
+  // While hot (a session's run is in progress), a worker that finds no chunk left spins up to
+  // kWorkerSpinMicroseconds for the next task before it sleeps: a run's layers follow each
+  // other within microseconds, and a sleeping worker costs each parallel layer a futex wake-up
+  // and its latency. Outside a run workers sleep at once (see below). Experimental: on only
+  // while ATROUS_POOL_SPIN_US (µs) is set.
+  void set_hot(bool hot) { hot_.store(hot && worker_spin_us_ > 0, std::memory_order_relaxed); }
   // Whether work of this size is split over the threads (see kParallelMinWork).
   bool worth_splitting(int64_t work) const {
     return threads_ > 1 && (work < 0 || work >= kParallelMinWork);
@@ -88,6 +94,8 @@ class ThreadPool {
   std::atomic<int> sleepers_{0};  // workers waiting on wake_
   std::atomic<bool> caller_sleeping_{false};
   std::atomic<bool> stop_{false};
+  std::atomic<bool> hot_{false};
+  int64_t worker_spin_us_ = 0;
 };
 
 }  // namespace atrous

@@ -325,6 +325,16 @@ Status Session::run(const std::vector<NamedInput>& inputs, std::vector<Tensor>* 
   }
   for (size_t i = 0; i < given_.size(); ++i)
     for (const TensorView** slot : input_slots_[i]) *slot = given_[i];
+  // The pool's workers wait for the next layer hot during the run, and sleep after it.
+  struct Hot {
+    ThreadPool* pool;
+    explicit Hot(ThreadPool* p) : pool(p) {
+      if (pool) pool->set_hot(true);
+    }
+    ~Hot() {
+      if (pool) pool->set_hot(false);
+    }
+  } hot(pool_.get());
   const bool profile = options_.profile;
   for (size_t n = 0; n < graph.nodes.size(); ++n) {
     if (skip_[n]) {  // aliased in the arena: its output is already in place

@@ -265,6 +265,9 @@ TEST_CASE("the direct, row-tile and implicit-GEMM paths compute the same sums", 
       {16, 3, 23, 47, 7, 7, {2, 2}, {}, {3, 3, 3, 3}, ""},
       {5, 2, 8, 70, 3, 3, {3, 3}, {2, 4}, {5, 9, 3, 7}, ""},
       {1, 1, 4, 5, 3, 3, {}, {}, {6, 6, 6, 6}, ""},
+      // A row's last columns on the one- and two-vector tiles (112 = 48 + 48 + 16 on AVX-512,
+      // 4·24 + 16 on AVX2, 9·12 + 4 on NEON), as in the 224×224 stems.
+      {16, 3, 9, 224, 3, 3, {2, 2}, {}, {1, 1, 1, 1}, ""},
   };
   std::mt19937 rng(34);
   for (const ConvCase& c : cases) {

@@ -248,70 +248,78 @@ TEST_CASE("the session fuses an inverted-residual block and still equals the ref
 // for 1, 2 and 3 threads, with the scale as either operand of the mul.
 TEST_CASE("the session fuses a per-channel mul into the following 1x1", "[cpu][session]") {
   std::mt19937 rng(8);
-  const int64_t c = 24, m = 17, h = 19, w = 21;
-  for (bool scale_first : {false, true}) {
-    Graph graph;
-    int32_t x = graph.add_tensor("x", DType::dtype_f32, {2, c, h, w});
-    int32_t s = graph.add_tensor("s", DType::dtype_f32, {2, c, 1, 1});
-    graph.inputs = {x, s};
-    const Tensor weight = testing::random_tensor({m, c, 1, 1}, rng, -0.5f, 0.5f);
-    const Tensor bias = testing::random_tensor({m}, rng);
-    auto copy = [](const Tensor& t) {
-      Tensor out(t.dtype(), t.shape());
-      std::memcpy(out.data(), t.data(), t.byte_size());
-      return out;
-    };
-    int32_t wp = graph.add_constant("wp", copy(weight));
-    int32_t bp = graph.add_constant("bp", copy(bias));
-    int32_t scaled = graph.add_tensor("scaled", DType::dtype_f32, {2, c, h, w});
-    int32_t y = graph.add_tensor("y", DType::dtype_f32, {2, m, h, w});
-    testing::add_node(graph, OpType::op_mul, "scale",
-                      scale_first ? std::vector<int32_t>{s, x} : std::vector<int32_t>{x, s},
-                      {scaled});
-    testing::add_node(graph, OpType::op_conv, "project", {scaled, wp, bp}, {y},
-                      conv_attributes("hard_swish"));
-    graph.outputs = {y};
-    std::shared_ptr<const Model> model;
-    REQUIRE(Model::from_graph(graph, &model).ok());
-    // The same 1×1 alone, on the product computed here.
-    Graph alone;
-    int32_t ax = alone.add_tensor("scaled", DType::dtype_f32, {2, c, h, w});
-    alone.inputs = {ax};
-    int32_t awp = alone.add_constant("wp", copy(weight));
-    int32_t abp = alone.add_constant("bp", copy(bias));
-    int32_t ay = alone.add_tensor("y", DType::dtype_f32, {2, m, h, w});
-    testing::add_node(alone, OpType::op_conv, "project", {ax, awp, abp}, {ay},
-                      conv_attributes("hard_swish"));
-    alone.outputs = {ay};
-    std::shared_ptr<const Model> alone_model;
-    REQUIRE(Model::from_graph(alone, &alone_model).ok());
+  // Inputs the 1×1 reads in place (scaled into the scratch first), one larger than 1 MiB
+  // (scaled by the packer), and a 7×7 image with a long K (pixel tiles where the ISA takes
+  // them).
+  struct Shape4 {
+    int64_t c, m, h, w;
+  };
+  for (const Shape4& shape : {Shape4{24, 17, 19, 21}, Shape4{40, 8, 80, 90}, Shape4{576, 96, 7, 7}})
+    for (bool scale_first : {false, true}) {
+      const int64_t c = shape.c, m = shape.m, h = shape.h, w = shape.w;
+      Graph graph;
+      int32_t x = graph.add_tensor("x", DType::dtype_f32, {2, c, h, w});
+      int32_t s = graph.add_tensor("s", DType::dtype_f32, {2, c, 1, 1});
+      graph.inputs = {x, s};
+      const Tensor weight = testing::random_tensor({m, c, 1, 1}, rng, -0.5f, 0.5f);
+      const Tensor bias = testing::random_tensor({m}, rng);
+      auto copy = [](const Tensor& t) {
+        Tensor out(t.dtype(), t.shape());
+        std::memcpy(out.data(), t.data(), t.byte_size());
+        return out;
+      };
+      int32_t wp = graph.add_constant("wp", copy(weight));
+      int32_t bp = graph.add_constant("bp", copy(bias));
+      int32_t scaled = graph.add_tensor("scaled", DType::dtype_f32, {2, c, h, w});
+      int32_t y = graph.add_tensor("y", DType::dtype_f32, {2, m, h, w});
+      testing::add_node(graph, OpType::op_mul, "scale",
+                        scale_first ? std::vector<int32_t>{s, x} : std::vector<int32_t>{x, s},
+                        {scaled});
+      testing::add_node(graph, OpType::op_conv, "project", {scaled, wp, bp}, {y},
+                        conv_attributes("hard_swish"));
+      graph.outputs = {y};
+      std::shared_ptr<const Model> model;
+      REQUIRE(Model::from_graph(graph, &model).ok());
+      // The same 1×1 alone, on the product computed here.
+      Graph alone;
+      int32_t ax = alone.add_tensor("scaled", DType::dtype_f32, {2, c, h, w});
+      alone.inputs = {ax};
+      int32_t awp = alone.add_constant("wp", copy(weight));
+      int32_t abp = alone.add_constant("bp", copy(bias));
+      int32_t ay = alone.add_tensor("y", DType::dtype_f32, {2, m, h, w});
+      testing::add_node(alone, OpType::op_conv, "project", {ax, awp, abp}, {ay},
+                        conv_attributes("hard_swish"));
+      alone.outputs = {ay};
+      std::shared_ptr<const Model> alone_model;
+      REQUIRE(Model::from_graph(alone, &alone_model).ok());
 
-    Tensor input = testing::random_tensor({2, c, h, w}, rng);
-    Tensor scale = testing::random_tensor({2, c, 1, 1}, rng);
-    Tensor product(DType::dtype_f32, {2, c, h, w});
-    for (int64_t i = 0; i < product.numel(); ++i)
-      product.f32()[i] = input.f32()[i] * scale.f32()[i / (h * w)];
-    SessionOptions cpu;
-    cpu.backend = Backend::backend_cpu;
-    std::unique_ptr<Session> single;
-    REQUIRE(Session::create(alone_model, cpu, &single).ok());
-    std::vector<Tensor> expected;
-    REQUIRE(single->run({{"scaled", &product.view()}}, &expected).ok());
-    for (int threads : {1, 2, 3}) {
-      SessionOptions options;
-      options.backend = Backend::backend_cpu;
-      options.threads = threads;
-      options.profile = true;
-      options.optimize = false;
-      std::unique_ptr<Session> session;
-      REQUIRE(Session::create(model, options, &session).ok());
-      std::vector<Tensor> outputs;
-      REQUIRE(session->run({{"x", &input.view()}, {"s", &scale.view()}}, &outputs).ok());
-      INFO("threads=" << threads << " scale first=" << scale_first);
-      REQUIRE(session->profile().size() == 2);
-      CHECK(session->profile()[0].kernel.rfind("mul_1x1/", 0) == 0);
-      CHECK(session->profile()[1].kernel == "fused");
-      CHECK(cpu_testing::bitwise_equal(expected[0], outputs[0]));
+      Tensor input = testing::random_tensor({2, c, h, w}, rng);
+      Tensor scale = testing::random_tensor({2, c, 1, 1}, rng);
+      Tensor product(DType::dtype_f32, {2, c, h, w});
+      for (int64_t i = 0; i < product.numel(); ++i)
+        product.f32()[i] = input.f32()[i] * scale.f32()[i / (h * w)];
+      SessionOptions cpu;
+      cpu.backend = Backend::backend_cpu;
+      std::unique_ptr<Session> single;
+      REQUIRE(Session::create(alone_model, cpu, &single).ok());
+      std::vector<Tensor> expected;
+      REQUIRE(single->run({{"scaled", &product.view()}}, &expected).ok());
+      for (int threads : {1, 2, 3}) {
+        SessionOptions options;
+        options.backend = Backend::backend_cpu;
+        options.threads = threads;
+        options.profile = true;
+        options.optimize = false;
+        std::unique_ptr<Session> session;
+        REQUIRE(Session::create(model, options, &session).ok());
+        std::vector<Tensor> outputs;
+        REQUIRE(session->run({{"x", &input.view()}, {"s", &scale.view()}}, &outputs).ok());
+        INFO("threads=" << threads << " scale first=" << scale_first << " C=" << c << " " << h
+                        << "x" << w);
+        REQUIRE(session->profile().size() == 2);
+        CHECK(session->profile()[0].kernel.rfind("mul_1x1/", 0) == 0);
+        CHECK(session->profile()[1].kernel == "fused");
+        CHECK(cpu_testing::bitwise_equal(expected[0], outputs[0]));
+      }
     }
-  }
 }

@@ -194,6 +194,47 @@ TEST_CASE("pointwise one-pixel product is bitwise the GEMM's", "[cpu]") {
   }
 }
 
+// Pixel tiles (small images): the product transposed, with the GEMM's FMA chain, bias and
+// activation per output, so bitwise the column tiles' result. Pixel counts below, at and past
+// the 7-pixel tile and 49/196 (7×7, 14×14); output channels below, at and past the panel of one
+// or two vectors; K from 1 to 960 (past the GEMM's K blocks); per-element activations too.
+TEST_CASE("pointwise pixel tiles are bitwise the column tiles", "[cpu]") {
+  struct Case {
+    int64_t filters, channels, pixels;
+  };
+  const std::vector<Case> cases = {{1, 1, 2},      {17, 13, 7},   {32, 64, 9},  {45, 300, 49},
+                                   {160, 960, 49}, {33, 96, 50},  {8, 5, 196},  {70, 112, 15},
+                                   {96, 576, 3},   {24, 257, 14}, {5, 600, 64}, {64, 7, 1}};
+  const char* activations[] = {"none", "relu", "clip", "hard_swish", "sigmoid"};
+  std::mt19937 rng(29);
+  for (const Case& c : cases) {
+    Tensor x = testing::random_tensor({1, c.channels, 1, c.pixels}, rng);
+    Tensor w = testing::random_tensor({c.filters, c.channels, 1, 1}, rng);
+    Tensor b = testing::random_tensor({c.filters}, rng);
+    for (const char* act_name : activations) {
+      const Activation activation = named_activation(act_name);
+      for (CpuIsa isa : runnable_isas()) {
+        PointwisePlan columns;
+        pointwise_plan(w.f32(), b.f32(), c.filters, c.channels, activation, isa, &columns);
+        PointwisePlan pixels = columns;
+        INFO("M=" << c.filters << " C=" << c.channels << " P=" << c.pixels << " act=" << act_name
+                  << " isa=" << cpu_isa_name(isa));
+        // Every SIMD ISA has pixel tiles; the scalar one keeps the GEMM.
+        CHECK(pointwise_pack_pixel_tiles(&pixels) == (isa != CpuIsa::cpu_isa_scalar));
+        std::vector<float> expected(size_t(c.filters * c.pixels), NAN);
+        ThreadPool one(1);
+        pointwise_run(columns, x.f32(), c.pixels, expected.data(), one);
+        for (int threads : {1, 2, 3}) {
+          ThreadPool pool(threads);
+          std::vector<float> y(expected.size(), NAN);
+          pointwise_run(pixels, x.f32(), c.pixels, y.data(), pool);
+          CHECK(std::memcmp(y.data(), expected.data(), y.size() * sizeof(float)) == 0);
+        }
+      }
+    }
+  }
+}
+
 TEST_CASE("the thread pool covers every index exactly once", "[cpu][threads]") {
   for (int threads : {1, 2, 5}) {
     ThreadPool pool(threads);

@@ -163,6 +163,20 @@ def float64_outputs(tf, deeplab, config, descriptor, model32, image) -> dict:
             "offset": np.transpose(result["offset_map"].numpy()[0], (2, 0, 1))}
 
 
+def exact_squeeze_excite_means(tf) -> None:
+    """Diagnostic (`--se-mean-float64`): DeepLab2's squeeze-excite layers take their spatial mean
+    in float64 (cast back to the layer's dtype) instead of TensorFlow's float32 `reduce_mean`;
+    the rest of the layer is unchanged (reduce conv → activation → expand conv → gate → × x)."""
+    from deeplab2.model.layers import squeeze_and_excite
+
+    def call(self, inputs):
+        mean = tf.reduce_mean(tf.cast(inputs, tf.float64), self._spatial_axis, keepdims=True)
+        x = self._activation_fn(self._se_reduce(tf.cast(mean, inputs.dtype)))
+        return self._gating_activation_fn(self._se_expand(x)) * inputs
+
+    squeeze_and_excite.SqueezeAndExcite.call = call
+
+
 def run_deeplab2(args, out: str) -> dict:
     sys.path.insert(0, args.deeplab2_root)
     import tensorflow as tf
@@ -171,6 +185,8 @@ def run_deeplab2(args, out: str) -> dict:
     from deeplab2.data import dataset
     from deeplab2.model import deeplab
 
+    if args.se_mean_float64:
+        exact_squeeze_excite_means(tf)
     tf.config.threading.set_intra_op_parallelism_threads(args.threads)
     tf.config.threading.set_inter_op_parallelism_threads(1)
     tf.keras.utils.set_random_seed(args.seed)
@@ -287,6 +303,8 @@ def main() -> int:
     parser.add_argument("--float64", action="store_true",
                         help="also run DeepLab2's network in float64 and measure both float32 "
                              "results against it")
+    parser.add_argument("--se-mean-float64", action="store_true",
+                        help="diagnostic: DeepLab2's squeeze-excite means in float64")
     parser.add_argument("--tf-only", action="store_true", help="stop after DeepLab2's outputs")
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)

@@ -296,3 +296,92 @@ def test_help_shows_the_flag():
     with contextlib.redirect_stdout(out), pytest.raises(SystemExit):
         cli.main(["--help"])
     assert "--deeplab2-config" in out.getvalue()
+
+
+def test_output_stride_16_dilates_like_deeplab2(tmp_path):
+    """DeepLab2's MobileNet rule: once the running stride reaches the output stride, a strided
+    block runs at stride 1 and the blocks after it are dilated by that stride (kernels > 1 only).
+    MobileNetV3-Small's last strided block (9) keeps rate 1; blocks 10 and 11 get rate 2."""
+    config = tmp_path / "os16.textproto"
+    config.write_text(open(CONFIG).read().replace("output_stride: 32", "output_stride: 16"))
+    code, stderr = convert(CHECKPOINT, config, tmp_path / "os16.atrous")
+    assert code == 0, stderr
+    model = read_model(str(tmp_path / "os16.atrous"))
+    convs = {node.name: node for node in model.nodes if node.op == "conv"}
+
+    def geometry(block):
+        node = convs[f"encoder/_blocks/{block}/_conv2_bn_act/conv"]
+        return node.attributes["strides"].value, node.attributes["dilations"].value, \
+            node.attributes["pads"].value
+
+    assert geometry(4) == ([2, 2], [1, 1], [2, 2, 2, 2])
+    assert geometry(9) == ([1, 1], [1, 1], [2, 2, 2, 2])
+    assert geometry(10) == ([1, 1], [2, 2], [4, 4, 4, 4])
+    assert geometry(11) == ([1, 1], [2, 2], [4, 4, 4, 4])
+    semantic = next(t for t in model.tensors if t.name == "semantic")
+    assert tuple(semantic.shape) == (1, 19, 33, 65)
+
+
+# ---------------------------------------------------------------------------------------------
+# The full-size Cityscapes networks: names and shapes of every variable DeepLab2's checkpoints
+# hold (tests/assets/deeplab2/cityscapes_variables.json, listed from the checkpoints of the
+# full-size proof, models/deeplab2/README.md). The values do not matter here (zeros): the test
+# checks that the importer asks for exactly these variables with exactly these shapes.
+
+CITYSCAPES_CONFIG = """
+model_options {
+  backbone { name: "%s" use_squeeze_and_excite: %s output_stride: 32 }
+  decoder { feature_key: "res5" decoder_channels: 256 aspp_channels: 256
+            atrous_rates: 3 atrous_rates: 6 atrous_rates: 9 }
+  panoptic_deeplab {
+    low_level { feature_key: "res3" channels_project: 64 }
+    low_level { feature_key: "res2" channels_project: 32 }
+    instance {
+      low_level_override { feature_key: "res3" channels_project: 32 }
+      low_level_override { feature_key: "res2" channels_project: 16 }
+      instance_decoder_override { feature_key: "res5" decoder_channels: 128
+                                  atrous_rates: 3 atrous_rates: 6 atrous_rates: 9 }
+      center_head { output_channels: 1 head_channels: 32 }
+      regression_head { output_channels: 2 head_channels: 32 }
+    }
+    semantic_head { output_channels: 19 head_channels: 256 }
+  }
+}
+train_dataset_options { dataset: "cityscapes_panoptic" crop_size: 65 crop_size: 129 }
+eval_dataset_options { dataset: "cityscapes_panoptic" crop_size: 65 crop_size: 129 }
+evaluator_options { stuff_area_limit: 2048 nms_kernel: 13 }
+"""
+
+
+class _Entry:
+    def __init__(self, shape):
+        self.shape, self.dtype, self.dtype_name = tuple(shape), 1, "float32"
+
+
+class _ZerosCheckpoint:
+    prefix = "cityscapes"
+
+    def __init__(self, variables):
+        self.entries = {name + SUFFIX: _Entry(shape) for name, shape in variables.items()}
+
+    def read(self, name):
+        return np.zeros(self.entries[name].shape, np.float32)
+
+
+@pytest.mark.parametrize("backbone", ["mobilenet_v3_large", "mobilenet_v3_small", "resnet50"])
+def test_cityscapes_variable_names_and_shapes(tmp_path, backbone):
+    from atrous_convert import deeplab2_import
+    with open(os.path.join(FIXTURE, "cityscapes_variables.json")) as f:
+        variables = json.load(f)[backbone]
+    config = tmp_path / "cityscapes.textproto"
+    config.write_text(CITYSCAPES_CONFIG % (backbone, "false" if backbone == "resnet50" else "true"))
+    model = deeplab2_import.build(_ZerosCheckpoint(variables), deeplab2_import.Settings(str(config)),
+                                  fold_batch_norm=False)
+    assert model.mapped_variables == len(variables)
+    kernels = [n for n in variables if n.endswith("kernel")]
+    assert len([node for node in model.nodes if node.op == "conv"]) == len(kernels)
+    # One variable fewer, or one of another shape, is refused.
+    missing = dict(variables)
+    del missing[kernels[len(kernels) // 2]]
+    with pytest.raises(ConversionError, match="has no variable"):
+        deeplab2_import.build(_ZerosCheckpoint(missing), deeplab2_import.Settings(str(config)))

@@ -1,4 +1,6 @@
-"""`atrous-convert MODEL.onnx|MODEL.tflite -o OUT.atrous [metadata flags]`.
+"""`atrous-convert MODEL.onnx|MODEL.tflite -o OUT.atrous [metadata flags]`, or
+`atrous-convert CKPT --deeplab2-config CONFIG.textproto -o OUT.atrous` (a DeepLab2 checkpoint), or
+`atrous-convert MODEL.pkl|MODEL.pth --detectron2-config CONFIG.yaml -o OUT.atrous` (detectron2).
 
 Errors print one line, `atrous-convert: error: ...`, on stderr and exit with status 2 for a wrong
 command line (a bad flag or value, or `--input-shape` that does not fit the model) and 1 for a model
@@ -25,7 +27,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog=PROG, description="Convert an ONNX or TFLite model to an .atrous file.")
+    p = _Parser(prog=PROG, description="Convert an ONNX or TFLite model, or a DeepLab2 or "
+                "detectron2 checkpoint, to an .atrous file.")
     p.add_argument("model", help="input ONNX file, TFLite file (.tflite / 'TFL3' flatbuffer), "
                    "DeepLab2 checkpoint prefix (with --deeplab2-config), or detectron2 checkpoint "
                    "(.pkl / .pth, with --detectron2-config)")

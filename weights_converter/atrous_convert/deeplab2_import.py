@@ -195,8 +195,8 @@ class Settings:
             backbone.require("use_squeeze_and_excite", (False,))
             backbone.require("output_stride", (32,), " for resnet50 (only 32)")
             backbone.require("stem_width_multiplier", (1.0,), " for resnet50")
-        backbone.require("backbone_width_multiplier", (1.0,) if self.backbone == "resnet50"
-                         else (backbone.get("backbone_width_multiplier"),))
+        if self.backbone == "resnet50":
+            backbone.require("backbone_width_multiplier", (1.0,), " for resnet50")
         if backbone.get("backbone_width_multiplier") <= 0:
             raise ConversionError(f"config field '{backbone.path}.backbone_width_multiplier' "
                                   "must be positive")
