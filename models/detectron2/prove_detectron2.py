@@ -26,7 +26,7 @@ Full size (bench/RESULTS.md, "detectron2 checkpoints"):
 
     python models/detectron2/prove_detectron2.py --detectron2 D2_SRC \\
         --config D2_SRC/projects/Panoptic-DeepLab/configs/Cityscapes-PanopticSegmentation/panoptic_deeplab_R_52_os16_mg124_poly_90k_bs32_crop_512_1024_dsconv.yaml \\
-        --image examples/images/astronaut.jpg --atrous build/atrous --out /tmp/d2proof
+        --image examples/images/astronaut.jpg --atrous build/atrous --out proof_d2
 
 The image is resized (PIL, bilinear) to the config's input size first, so both sides run on the
 same pixels without any further resize; the resized image is written as `image.png`.

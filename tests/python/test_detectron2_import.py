@@ -159,6 +159,22 @@ def test_corrupt_storage_in_zip_is_refused(fixture_dir, tmp_path):
     assert_refused(convert(fixture_dir, "model.pth", out), out)
 
 
+def test_zip_bomb_member_is_refused(fixture_dir, tmp_path):
+    """A deflated storage that would expand to 64 MiB from some 64 KB."""
+    source = zipfile.ZipFile(fixture_dir / "model.pth")
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as target:
+        for info in source.infolist():
+            data = source.read(info)
+            if info.filename.endswith("/data/0"):
+                target.writestr(info.filename, bytes(64 << 20), compress_type=zipfile.ZIP_DEFLATED)
+            else:
+                target.writestr(info, data)
+    (fixture_dir / "model.pth").write_bytes(buffer.getvalue())
+    out = tmp_path / "m.atrous"
+    assert_refused(convert(fixture_dir, "model.pth", out), out, "refused")
+
+
 class _Payload:
     """Unpickling this calls os.system: the reader must refuse it before anything runs."""
 
@@ -308,3 +324,15 @@ def test_input_shape_flag_is_a_usage_error(fixture_dir, tmp_path):
     result = convert(fixture_dir, "model.pkl", out, "--input-shape", "image=1x3x64x128")
     assert result.returncode == 2 and "--input-size" in result.stderr
     assert not os.path.exists(out)
+
+
+def test_dataset_names_are_left_out_when_the_class_count_differs(fixture_dir, tmp_path):
+    """COCO's 133 names do not fit the fixture's 19 classes: no labels or thing classes are
+    guessed, and the flags supply them."""
+    _with_config(fixture_dir, FIXTURE_CONFIG_TEXT() + 'DATASETS:\n  TRAIN: ("coco_2017_train_panoptic",)\n')
+    out = tmp_path / "m.atrous"
+    assert convert(fixture_dir, "model.pkl", out).returncode == 0
+    metadata = read_model(str(out)).metadata
+    assert "labels" not in metadata and "thing_classes" not in metadata
+    assert convert(fixture_dir, "model.pkl", out, "--thing-classes", "1,2").returncode == 0
+    assert read_model(str(out)).metadata["thing_classes"].value == [1, 2]

@@ -137,7 +137,7 @@ class _RestrictedUnpickler(pickle.Unpickler):
         if key not in self.storages:
             entry = f"{self.prefix}data/{key}"
             try:
-                raw = self.archive.read(entry)
+                raw = _read_member(self.archive, entry)
             except KeyError:
                 raise ConversionError(f"the archive lacks the storage '{entry}'") from None
             dtype = storage_type.dtype
@@ -150,6 +150,17 @@ class _RestrictedUnpickler(pickle.Unpickler):
                                       f"elements: truncated or corrupt checkpoint")
             self.storages[key] = _Storage(array, storage_type.name == "BFloat16Storage")
         return self.storages[key]
+
+
+def _read_member(archive: zipfile.ZipFile, name: str) -> bytes:
+    """torch.save stores its members uncompressed; a member that claims to expand far beyond the
+    archive's own size (a zip bomb) is refused before it is inflated."""
+    info = archive.getinfo(name)
+    limit = 16 * max(sum(i.compress_size for i in archive.infolist()), 1 << 20)
+    if info.file_size > limit:
+        raise ConversionError(f"the archive member '{name}' claims {info.file_size} bytes, far more "
+                              f"than the archive holds: refused")
+    return archive.read(name)
 
 
 def _load_pickle(data: bytes, what: str, archive=None, prefix: str = ""):
@@ -180,7 +191,7 @@ def _read_torch_zip(data: bytes, path: str):
     try:
         if byteorder in names and archive.read(byteorder).strip() not in (b"", b"little"):
             raise ConversionError(f"{path}: a big-endian torch archive is not supported")
-        return _load_pickle(archive.read(pickles[0]), path, archive, prefix)
+        return _load_pickle(_read_member(archive, pickles[0]), path, archive, prefix)
     except (zipfile.BadZipFile, EOFError, OSError, ValueError) as error:
         # zlib/CRC errors of a damaged member surface here, not at open time
         raise ConversionError(f"{path}: corrupt torch zip archive ({error})") from None
