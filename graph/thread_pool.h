@@ -51,8 +51,9 @@ class ThreadPool {
   // While hot (a session's run is in progress), a worker that finds no chunk left spins up to
   // kWorkerSpinMicroseconds for the next task before it sleeps: a run's layers follow each
   // other within microseconds, and a sleeping worker costs each parallel layer a futex wake-up
-  // and its latency. Outside a run workers sleep at once (see below). Experimental: on only
-  // while ATROUS_POOL_SPIN_US (µs) is set.
+  // and its latency. Outside a run workers sleep at once (see below). Off unless
+  // ATROUS_POOL_SPIN_US (µs) is set: it helps where atrous has the cores to itself and hurts
+  // beside other processes' spinning threads (docs/CPU.md).
   void set_hot(bool hot) { hot_.store(hot && worker_spin_us_ > 0, std::memory_order_relaxed); }
   // Whether work of this size is split over the threads (see kParallelMinWork).
   bool worth_splitting(int64_t work) const {
