@@ -49,8 +49,8 @@ void bench_pointwise(benchmark::State& state) {
   state.SetLabel(pixel_tiles ? plan.gemm.kernels->pixels_name : plan.gemm.kernels->name);
 }
 
-// (M, C, H, W, threads, pixel tiles): ANCHORS.md's single-layer 1×1 table, the ASPP projection input size
-// (960→256 @33×65) and a squeeze-excitation 1×1 on one pixel.
+// (M, C, H, W, threads, pixel tiles): ANCHORS.md's single-layer 1×1 table, the ASPP projection
+// input size (960→256 @33×65) and a squeeze-excitation 1×1 on one pixel.
 BENCHMARK(bench_pointwise)
     ->Args({40, 120, 257, 513, 1, 0})
     ->Args({40, 120, 257, 513, 2, 0})

@@ -264,10 +264,7 @@ class RowWorkspace {
           in[i] = padded_input_row(input, oh * ah.stride - ah.pad_begin + i);
         for (int64_t j = 0; j < R; ++j) rows_out[j] = out + (oh + j - row_begin) * aw.output;
         plan.rows(plan, in, kernel, aw.output, bias, rows_out);
-        if (!activation_in_registers(plan.activation.kind))
-          for (int64_t j = 0; j < R; ++j)
-            for (int64_t ow = 0; ow < aw.output; ++ow)
-              rows_out[j][ow] = activation_apply(plan.activation, rows_out[j][ow]);
+        finish_rows(rows_out);
         oh += R;
         continue;
       }
@@ -307,10 +304,7 @@ class RowWorkspace {
           for (int64_t j = 0; j < R; ++j) at[j] = rows_out[j] + strip_starts[side];
           plan.rows(plan, in, kernel, strip, bias, at);
         }
-        if (!activation_in_registers(plan.activation.kind))
-          for (int64_t j = 0; j < R; ++j)
-            for (int64_t ow = 0; ow < aw.output; ++ow)
-              rows_out[j][ow] = activation_apply(plan.activation, rows_out[j][ow]);
+        finish_rows(rows_out);
         oh += R;
         continue;
       }
@@ -320,6 +314,14 @@ class RowWorkspace {
   }
 
  private:
+  // The activations the several-rows kernel does not apply in registers, on a block's rows.
+  void finish_rows(float* const* rows_out) const {
+    if (activation_in_registers(plan_.activation.kind)) return;
+    for (int64_t j = 0; j < kDepthwiseRowBlock; ++j)
+      for (int64_t ow = 0; ow < plan_.axes[1].output; ++ow)
+        rows_out[j][ow] = activation_apply(plan_.activation, rows_out[j][ow]);
+  }
+
   // Input rows of a block of kDepthwiseRowBlock output rows (the several-rows kernel's in[]).
   static constexpr int64_t kMaxBlockInputRows = (kDepthwiseRowBlock - 1) * 2 + 5;
   static constexpr int64_t kPaddedSlots = 16;

@@ -58,22 +58,32 @@ void pointwise_plan(const float* weight, const float* bias, int64_t out_channels
   gemm_pack_weights(weight, bias, out_channels, in_channels, activation, isa, &plan->gemm);
 }
 
+namespace {
+
+// The GEMM's weights (panels [ceil(M/kGemmRows)][K][kGemmRows]) repacked as blocks of `width`
+// output channels, [ceil(M/width)][K][width], and the bias as [ceil(M/width)·width], zeros past
+// M: the layout of the one-pixel product and of the pixel tiles.
+void repack_by_outputs(const GemmWeights& gemm, int64_t width, std::vector<float>* packed,
+                       std::vector<float>* bias) {
+  const int64_t blocks = (gemm.rows + width - 1) / width, depth = gemm.depth;
+  packed->assign(size_t(blocks * depth * width), 0.f);
+  bias->assign(size_t(blocks * width), 0.f);
+  for (int64_t m = 0; m < gemm.rows; ++m) {
+    const float* row = gemm.packed.data() + (m / kGemmRows) * depth * kGemmRows + m % kGemmRows;
+    float* dst = packed->data() + (m / width) * depth * width + m % width;
+    for (int64_t k = 0; k < depth; ++k) dst[k * width] = row[k * kGemmRows];
+    (*bias)[size_t(m)] = gemm.bias[size_t(m)];
+  }
+}
+
+}  // namespace
+
 void pointwise_plan_single_pixel(PointwisePlan* plan) {
   const GemmWeights& gemm = plan->gemm;
   plan->gemv_packed.clear();
   plan->gemv_bias.clear();
   if (!gemm.kernels->gemv) return;
-  const int64_t lanes = cpu_isa_vector_floats(gemm.isa);
-  const int64_t blocks = (gemm.rows + lanes - 1) / lanes, depth = gemm.depth;
-  plan->gemv_packed.assign(size_t(blocks * depth * lanes), 0.f);
-  plan->gemv_bias.assign(size_t(blocks * lanes), 0.f);
-  for (int64_t m = 0; m < gemm.rows; ++m) {
-    // Weight (m, k) in the GEMM's panels [panels][K][kGemmRows].
-    const float* panel = gemm.packed.data() + (m / kGemmRows) * depth * kGemmRows + m % kGemmRows;
-    float* dst = plan->gemv_packed.data() + (m / lanes) * depth * lanes + m % lanes;
-    for (int64_t k = 0; k < depth; ++k) dst[k * lanes] = panel[k * kGemmRows];
-    plan->gemv_bias[size_t(m)] = gemm.bias[size_t(m)];
-  }
+  repack_by_outputs(gemm, cpu_isa_vector_floats(gemm.isa), &plan->gemv_packed, &plan->gemv_bias);
 }
 
 bool pointwise_plan_pixel_tiles(PointwisePlan* plan, int64_t pixels) {
@@ -101,17 +111,7 @@ bool pointwise_pack_pixel_tiles(PointwisePlan* plan) {
   plan->pixel_packed.clear();
   plan->pixel_bias.clear();
   if (!gemm.kernels->pixels) return false;
-  const int64_t ch = gemm.kernels->pixel_channels;
-  const int64_t panels = (gemm.rows + ch - 1) / ch, depth = gemm.depth;
-  plan->pixel_packed.assign(size_t(panels * depth * ch), 0.f);
-  plan->pixel_bias.assign(size_t(panels * ch), 0.f);
-  for (int64_t m = 0; m < gemm.rows; ++m) {
-    // Weight (m, k) in the GEMM's panels [panels][K][kGemmRows].
-    const float* row = gemm.packed.data() + (m / kGemmRows) * depth * kGemmRows + m % kGemmRows;
-    float* dst = plan->pixel_packed.data() + (m / ch) * depth * ch + m % ch;
-    for (int64_t k = 0; k < depth; ++k) dst[k * ch] = row[k * kGemmRows];
-    plan->pixel_bias[size_t(m)] = gemm.bias[size_t(m)];
-  }
+  repack_by_outputs(gemm, gemm.kernels->pixel_channels, &plan->pixel_packed, &plan->pixel_bias);
   return true;
 }
 
