@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <random>
 
@@ -302,4 +303,26 @@ TEST_CASE("the thread pool runs each chunk of back-to-back tasks exactly once", 
       }
     }
   }
+}
+
+// The same with workers waiting hot between tasks (ATROUS_POOL_SPIN_US, set while the pool is
+// made; the session turns it on for a run): chunks are still claimed exactly once, and turning
+// it off mid-stream leaves the workers asleep but the pool working.
+TEST_CASE("the thread pool's hot waiting runs each chunk exactly once", "[cpu][threads]") {
+  REQUIRE(setenv("ATROUS_POOL_SPIN_US", "300", 1) == 0);
+  ThreadPool pool(2);
+  REQUIRE(unsetenv("ATROUS_POOL_SPIN_US") == 0);
+  std::vector<std::atomic<int>> hits(16);
+  for (int task = 0; task < 20000; ++task) {
+    if (task % 5000 == 0) pool.set_hot(task % 10000 == 0);
+    const int64_t count = 1 + task % 16;
+    for (int64_t i = 0; i < count; ++i) hits[size_t(i)].store(0);
+    pool.parallel_for(count, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) hits[size_t(i)].fetch_add(1);
+    });
+    bool once = true;
+    for (int64_t i = 0; i < count; ++i) once = once && hits[size_t(i)].load() == 1;
+    if (!once) FAIL("task " << task << ": an index ran zero or several times");
+  }
+  pool.set_hot(false);
 }
