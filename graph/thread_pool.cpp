@@ -13,9 +13,10 @@ namespace atrous {
 namespace {
 
 // How long the caller spins for the others' last chunks before it sleeps. Workers do not spin
-// for the next task at all: on a busy machine (docs/CPU.md, "Threading and per-node fixed
-// cost") a spinning worker takes turns on the cores with the caller's work, and MobileNetV3 at
-// 2 threads got 1.3–1.6× slower with 20–200 µs of worker spinning than with none.
+// for the next task unless the pool is hot (ThreadPool::set_hot, opt-in): on a busy machine
+// (docs/CPU.md, "Threading and per-node fixed cost") a spinning worker takes turns on the cores
+// with the caller's work, and MobileNetV3 at 2 threads got 1.3–1.6× slower with 20–200 µs of worker
+// spinning than with none.
 constexpr int64_t kCallerSpinMicroseconds = 50;
 // Chunks are sized from the work estimate: about this many units each (a few µs), at least
 // kMinChunksPerThread per thread, so that a worker descheduled inside a chunk holds back

@@ -21,10 +21,11 @@
 // no other thread is involved: a layer that short gains less from a second core than the
 // hand-off and the risk of waiting on a descheduled worker cost.
 //
-// Workers sleep on a condition variable as soon as no chunk is left (they do not spin for the
-// next task: on a busy machine a spinning worker competes with the caller for the cores, see
-// docs/CPU.md); the caller spins briefly for the others' last chunks, then sleeps too, leaving
-// its core to a worker that was descheduled inside a chunk.
+// Workers sleep on a condition variable as soon as no chunk is left (by default they do not
+// spin for the next task: on a busy machine a spinning worker competes with the caller for the
+// cores, see docs/CPU.md; set_hot is the opt-in exception); the caller spins briefly for the
+// others' last chunks, then sleeps too, leaving its core to a worker that was descheduled inside a
+// chunk.
 #pragma once
 
 #include <atomic>
@@ -49,11 +50,11 @@ class ThreadPool {
 
   int threads() const { return threads_; }
   // While hot (a session's run is in progress), a worker that finds no chunk left spins up to
-  // kWorkerSpinMicroseconds for the next task before it sleeps: a run's layers follow each
-  // other within microseconds, and a sleeping worker costs each parallel layer a futex wake-up
-  // and its latency. Outside a run workers sleep at once (see below). Off unless
-  // ATROUS_POOL_SPIN_US (µs) is set: it helps where atrous has the cores to itself and hurts
-  // beside other processes' spinning threads (docs/CPU.md).
+  // ATROUS_POOL_SPIN_US µs (read when the pool is made) for the next task before it sleeps: a run's
+  // layers follow each other within microseconds, and a sleeping worker costs each parallel layer a
+  // futex wake-up and its latency. Outside a run workers sleep at once (see below). Off unless that
+  // variable is set: it helps where atrous has the cores to itself and hurts beside other
+  // processes' spinning threads (docs/CPU.md).
   void set_hot(bool hot) { hot_.store(hot && worker_spin_us_ > 0, std::memory_order_relaxed); }
   // Whether work of this size is split over the threads (see kParallelMinWork).
   bool worth_splitting(int64_t work) const {
