@@ -37,8 +37,29 @@ inline void gemm_step(const float* a, const xsimd::batch<float, Arch>& x0,
     acc1[r] = simd_fma(w, x1, acc1[r]);
   }
 }
+// The step of a tile's first vector only (a last tile of at most one vector of valid columns):
+// the same FMAs as gemm_step's acc0 chain.
+template <class Arch>
+inline void gemm_step_one(const float* a, const xsimd::batch<float, Arch>& x0,
+                          xsimd::batch<float, Arch>* acc0) {
+  for (int r = 0; r < kGemmRows; ++r)
+    acc0[r] = simd_fma(xsimd::batch<float, Arch>(a[r]), x0, acc0[r]);
+}
 #if defined(__aarch64__)
-static_assert(kGemmRows == 6, "the NEON step below holds six weights");
+static_assert(kGemmRows == 6, "the NEON steps below hold six weights");
+template <>
+inline void gemm_step_one<xsimd::neon64>(const float* a,
+                                         const xsimd::batch<float, xsimd::neon64>& x0,
+                                         xsimd::batch<float, xsimd::neon64>* acc0) {
+  const float32x4_t w03 = vld1q_f32(a);
+  const float32x2_t w45 = vld1_f32(a + 4);
+  acc0[0] = vfmaq_laneq_f32(acc0[0], x0, w03, 0);
+  acc0[1] = vfmaq_laneq_f32(acc0[1], x0, w03, 1);
+  acc0[2] = vfmaq_laneq_f32(acc0[2], x0, w03, 2);
+  acc0[3] = vfmaq_laneq_f32(acc0[3], x0, w03, 3);
+  acc0[4] = vfmaq_lane_f32(acc0[4], x0, w45, 0);
+  acc0[5] = vfmaq_lane_f32(acc0[5], x0, w45, 1);
+}
 template <>
 inline void gemm_step<xsimd::neon64>(const float* a, const xsimd::batch<float, xsimd::neon64>& x0,
                                      const xsimd::batch<float, xsimd::neon64>& x1,
@@ -84,6 +105,7 @@ void gemm_block_with(const GemmBlock& block) {
     const int64_t ldb = in_place ? block.ldb : tile;
     const int64_t column = t * tile;
     const int64_t valid_columns = std::min(tile, block.columns - column);
+    const bool one_vector = valid_columns <= width;
     for (int64_t panel = block.panel_begin; panel < block.panel_end; ++panel) {
       const int64_t m0 = panel * rows;
       const int valid_rows = int(std::min<int64_t>(rows, weights.rows - m0));
@@ -108,7 +130,17 @@ void gemm_block_with(const GemmBlock& block) {
       }
       const float* a = weights.packed.data() + (panel * weights.depth + block.k0) * rows;
       const float* bk = b;
-      if (!block.kept) {
+      if (one_vector) {
+        // A last tile of at most one vector of valid columns: only that vector is computed (the
+        // second holds no output; 196 = 6·32 + 4 columns computed 224, now 208).
+        if (!block.kept) {
+          for (int64_t k = 0; k < depth; ++k, a += rows, bk += ldb)
+            gemm_step_one<Arch>(a, batch::load_unaligned(bk), acc0);
+        } else {
+          for (int64_t k = 0; k < block.packed_rows; ++k, bk += tile)
+            gemm_step_one<Arch>(a + int64_t(block.kept[k]) * rows, batch::load_unaligned(bk), acc0);
+        }
+      } else if (!block.kept) {
         for (int64_t k = 0; k < depth; ++k, a += rows, bk += ldb)
           gemm_step<Arch>(a, batch::load_unaligned(bk), batch::load_unaligned(bk + width), acc0,
                           acc1);
