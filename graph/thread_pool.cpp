@@ -63,20 +63,27 @@ ThreadPool::~ThreadPool() {
 }
 
 void ThreadPool::run_chunks(uint64_t generation, int index) {
+  // The caller (index 0) claims chunks from the front, the workers from the back: a thread
+  // keeps the same end of [0, count) from one layer to the next, so the rows or columns it
+  // writes are mostly those it reads next, from its own core's caches.
+  const bool from_back = index > 0;
   for (;;) {
     uint64_t ticket = ticket_.load(std::memory_order_acquire);
     if ((ticket >> 32) != generation) return;  // a newer task: not ours to run
-    // The chunk count travels in the ticket, so a claim is checked against the count of the
-    // generation it claims from. While a chunk is left to claim, the caller cannot have moved
-    // on, so the task and bounds read here are that generation's.
-    const int64_t chunks = int64_t((ticket >> 16) & 0xffffu);
-    const int64_t chunk = int64_t(ticket & 0xffffu);
-    if (chunk >= chunks) return;
+    // Both ends travel in the ticket, so a claim is checked against the generation it claims
+    // from. While a chunk is left to claim, the caller cannot have moved on, so the task, the
+    // bounds and the chunk count read here are that generation's.
+    const int64_t back = int64_t((ticket >> 16) & 0xffffu);
+    const int64_t front = int64_t(ticket & 0xffffu);
+    if (front >= back) return;
+    const int64_t chunk = from_back ? back - 1 : front;
     const Task* task = task_.load(std::memory_order_relaxed);
     const IndexedTask* indexed = indexed_task_.load(std::memory_order_relaxed);
+    const int64_t chunks = chunk_count_.load(std::memory_order_relaxed);
     const int64_t begin = bounds_[chunk].load(std::memory_order_relaxed);
     const int64_t end = bounds_[chunk + 1].load(std::memory_order_relaxed);
-    if (!ticket_.compare_exchange_weak(ticket, ticket + 1, std::memory_order_acq_rel,
+    const uint64_t claimed = from_back ? ticket - (uint64_t(1) << 16) : ticket + 1;
+    if (!ticket_.compare_exchange_weak(ticket, claimed, std::memory_order_acq_rel,
                                        std::memory_order_acquire))
       continue;
     if (indexed)
@@ -147,7 +154,9 @@ void ThreadPool::run(int64_t count, const Task* task, const IndexedTask* indexed
   task_.store(task, std::memory_order_relaxed);
   indexed_task_.store(indexed, std::memory_order_relaxed);
   done_.store(0, std::memory_order_relaxed);
-  ticket_.store(generation << 32 | uint64_t(chunks) << 16);  // seq_cst: see the sleepers check
+  chunk_count_.store(chunks, std::memory_order_relaxed);
+  // Front 0, back `chunks`. seq_cst: see the sleepers check.
+  ticket_.store(generation << 32 | uint64_t(chunks) << 16);
   if (sleepers_.load() > 0) {
     // Sleeping workers re-check the ticket under the lock, so none misses this wake-up.
     { std::lock_guard<std::mutex> lock(mutex_); }
