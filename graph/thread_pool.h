@@ -15,8 +15,9 @@
 // have moved on to another task, so a claimer always runs the task it claimed), until none is
 // left; the caller then waits for the chunks others are still running. Claiming from the two
 // ends keeps each thread on the same part of consecutive layers (the caller the first rows or
-// columns, a worker the last), whose data its own core's caches still hold. A worker the OS has not scheduled therefore delays nothing: the caller takes its
-// chunks (with a static split, one busy core made MobileNetV3-Small at 2 threads 3–10× slower).
+// columns, a worker the last), whose data its own core's caches still hold. A worker the OS has not
+// scheduled therefore delays nothing: the caller takes its chunks (with a static split, one busy
+// core made MobileNetV3-Small at 2 threads 3–10× slower).
 //
 // Small work runs on the caller alone: a caller passes an estimate of the work (about one unit
 // per multiply-add or per float read or written), and below kParallelMinWork units (a few µs)
@@ -96,8 +97,8 @@ class ThreadPool {
   // takes the front one, workers the back one)
   std::atomic<uint64_t> ticket_{0};
   std::atomic<int64_t> chunk_count_{0};  // chunks of the current generation
-  std::atomic<int64_t> done_{0};  // chunks of the current generation finished
-  std::atomic<int> sleepers_{0};  // workers waiting on wake_
+  std::atomic<int64_t> done_{0};         // chunks of the current generation finished
+  std::atomic<int> sleepers_{0};         // workers waiting on wake_
   std::atomic<bool> caller_sleeping_{false};
   std::atomic<bool> stop_{false};
   std::atomic<bool> hot_{false};
