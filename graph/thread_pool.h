@@ -13,11 +13,11 @@
 // the front and the workers from the back, one at a time with a compare-and-swap on the ticket,
 // checked against the ends the ticket itself carries (while a chunk is left, the caller cannot
 // have moved on to another task, so a claimer always runs the task it claimed), until none is
-// left; the caller then waits for the chunks others are still running. Claiming from the two
-// ends keeps each thread on the same part of consecutive layers (the caller the first rows or
-// columns, a worker the last), whose data its own core's caches still hold. A worker the OS has not
+// left; the caller then waits for the chunks others are still running. A worker the OS has not
 // scheduled therefore delays nothing: the caller takes its chunks (with a static split, one busy
-// core made MobileNetV3-Small at 2 threads 3–10× slower).
+// core made MobileNetV3-Small at 2 threads 3–10× slower). Claiming from the two ends keeps each
+// thread on the same part of consecutive layers (the caller the first rows or columns, a worker
+// the last), whose data its own core's caches still hold.
 //
 // Small work runs on the caller alone: a caller passes an estimate of the work (about one unit
 // per multiply-add or per float read or written), and below kParallelMinWork units (a few µs)
