@@ -280,8 +280,10 @@ bool pack_pointwise(const Graph& graph, size_t index, CpuIsa isa, GemmWeights* w
 namespace {
 
 // A squeeze-excitation's scaling and the 1×1 that reads it: y = conv1×1(x · s), s one float per
-// channel and image. The pointwise packer multiplies each element as it packs it (the mul node's
-// own product), so the scaled tensor is never written or read back; bitwise the two nodes.
+// channel and image. The kernel scales x into its scratch (the mul's own float products: the
+// whole image where it is at most 1 MiB, else column chunks of it, one per thread at a time)
+// and runs the 1×1 on the scaled copy in place, so the scaled tensor never goes through DRAM;
+// bitwise the two nodes.
 class ScaledPointwiseKernel : public CpuKernel {
  public:
   PointwisePlan plan;
@@ -319,18 +321,63 @@ class ScaledPointwiseKernel : public CpuKernel {
         pointwise_run(plan, scaled, pixels, y, pool, scaled + channels * pixels, threads);
         continue;
       }
-      PointwisePacker packer(x, pixels, s);
-      gemm_run(plan.gemm, packer, pixels, y, pixels, pool, static_cast<float*>(scratch), threads);
+      // Larger images in column chunks: each thread scales a chunk of every channel into its
+      // scratch slot (long contiguous runs of each channel row, which the hardware prefetcher
+      // follows) and runs the 1×1 on it in place (in L2). The packer that scaled per column
+      // block read 8 cache lines of each of K channel rows at a time.
+      const int64_t chunks = (pixels + chunk_columns_ - 1) / chunk_columns_;
+      const size_t slot_floats = chunk_slot_floats();
+      float* slots = static_cast<float*>(scratch);
+      pool.parallel_for_indexed(
+          chunks,
+          [&](int64_t begin, int64_t end, int index) {
+            float* chunk = slots + size_t(index) * slot_floats;
+            float* gemm_scratch = chunk + channels * chunk_pitch_;
+            for (int64_t i = begin; i < end; ++i) {
+              const int64_t p0 = i * chunk_columns_;
+              const int64_t n = std::min(chunk_columns_, pixels - p0);
+              for (int64_t c = 0; c < channels; ++c) {
+                const float* src = x + c * pixels + p0;
+                float* dst = chunk + c * chunk_pitch_;
+                const float sc = s[c];
+                for (int64_t p = 0; p < n; ++p) dst[p] = src[p] * sc;
+              }
+              PointwisePacker packer(chunk, chunk_pitch_, true);
+              gemm_run_serial(plan.gemm, packer, n, y + p0, pixels, gemm_scratch);
+            }
+          },
+          out_channels * channels * pixels);
     }
     return Status::success();
   }
+  // Sets the column chunks of images too large to prescale whole (see run).
+  void plan_chunks() {
+    const int64_t channels = x_shape[1];
+    const int64_t tile = plan.gemm.kernels->tile_columns;
+    chunk_columns_ = std::max<int64_t>(
+        tile, kScaledChunkBytes / (channels * int64_t(sizeof(float))) / tile * tile);
+    chunk_columns_ = std::min(chunk_columns_, (x_shape[2] * x_shape[3] + tile - 1) / tile * tile);
+    // A pitch that is a multiple of 4 KiB maps every channel row to one L1 set.
+    chunk_pitch_ =
+        chunk_columns_ + ((chunk_columns_ * int64_t(sizeof(float))) % 4096 == 0 ? 16 : 0);
+  }
   const char* name() const override { return label.c_str(); }
   size_t scratch_bytes() const override {
-    const size_t scaled = prescaled() ? size_t(x_shape[1] * x_shape[2] * x_shape[3]) : 0;
-    return (scaled + size_t(threads) * gemm_scratch_floats(plan.gemm.isa)) * sizeof(float);
+    if (prescaled())
+      return (size_t(x_shape[1] * x_shape[2] * x_shape[3]) +
+              size_t(threads) * gemm_scratch_floats(plan.gemm.isa)) *
+             sizeof(float);
+    return size_t(threads) * chunk_slot_floats() * sizeof(float);
   }
 
  private:
+  // Scaled floats of one column chunk, at most (about half of a core's L2, beside the weights).
+  static constexpr int64_t kScaledChunkBytes = int64_t(512) << 10;
+  int64_t chunk_columns_ = 0, chunk_pitch_ = 0;
+  size_t chunk_slot_floats() const {
+    return size_t(x_shape[1] * chunk_pitch_) + gemm_scratch_floats(plan.gemm.isa);
+  }
+
   // Images the pointwise kernel reads in place (pixel tiles, or inputs of at most 1 MiB).
   bool prescaled() const {
     return !plan.pixel_packed.empty() ||
@@ -368,6 +415,7 @@ bool make_scaled_pointwise_kernel(const Graph& graph, size_t index, const CpuKer
   kernel->y_shape = graph.tensors[size_t(output)].shape;
   kernel->threads = std::max(1, config.threads);
   const bool pixel_tiles = pointwise_plan_pixel_tiles(&kernel->plan, x.shape[2] * x.shape[3]);
+  kernel->plan_chunks();
   kernel->label = std::string("mul_1x1/") + (pixel_tiles ? kernel->plan.gemm.kernels->pixels_name
                                                          : kernel->plan.gemm.kernels->name);
   fused->kernel = std::move(kernel);

@@ -32,15 +32,11 @@ int64_t PointwisePacker::pack(int64_t k0, int64_t depth, int64_t column0, int64_
       const int64_t ahead = std::min(count, channel_stride_ - column0 - count);
       for (int64_t i = 0; i < ahead; i += 16) __builtin_prefetch(src + count + i, 0, 1);
     }
-    const float s = scale_ ? scale_[k0 + k] : 1.f;
     for (int64_t t = 0; t < tiles; ++t) {
       const int64_t n = std::min(tile, count - t * tile);
       float* out = dst + (t * depth + k) * tile;
       int64_t i = 0;
-      if (scale_)
-        for (; i < n; ++i) out[i] = src[t * tile + i] * s;
-      else
-        for (; i < n; ++i) out[i] = src[t * tile + i];
+      for (; i < n; ++i) out[i] = src[t * tile + i];
       for (; i < tile; ++i) out[i] = 0.f;
     }
   }

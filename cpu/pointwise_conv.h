@@ -21,10 +21,6 @@ class PointwisePacker : public GemmPacker {
  public:
   PointwisePacker(const float* x, int64_t channel_stride, bool in_place = false)
       : x_(x), channel_stride_(channel_stride), in_place_(in_place) {}
-  // With `scale`: packs x[k][i] · scale[k] (one float product, as the mul node it replaces
-  // computes it), never in place.
-  PointwisePacker(const float* x, int64_t channel_stride, const float* scale)
-      : x_(x), channel_stride_(channel_stride), in_place_(false), scale_(scale) {}
   int64_t pack(int64_t k0, int64_t depth, int64_t column0, int64_t count, int64_t tile, float* dst,
                int32_t* kept) const override;
   bool in_place(int64_t k0, int64_t column0, const float** b, int64_t* ldb) const override {
@@ -38,7 +34,6 @@ class PointwisePacker : public GemmPacker {
   const float* x_;
   int64_t channel_stride_;
   bool in_place_;
-  const float* scale_ = nullptr;
 };
 
 // Whether pointwise_run reads the whole column tiles of an image of `pixels` pixels and

@@ -248,13 +248,16 @@ TEST_CASE("the session fuses an inverted-residual block and still equals the ref
 // for 1, 2 and 3 threads, with the scale as either operand of the mul.
 TEST_CASE("the session fuses a per-channel mul into the following 1x1", "[cpu][session]") {
   std::mt19937 rng(8);
-  // Inputs the 1×1 reads in place (scaled into the scratch first), one larger than 1 MiB
-  // (scaled by the packer), and a 7×7 image with a long K (pixel tiles where the ISA takes
-  // them).
+  // Inputs the 1×1 reads in place (scaled into the scratch first), larger ones (scaled in
+  // column chunks: several, the last one partial; 128 channels make chunks of 1024 columns,
+  // whose rows get a padded pitch), and a 7×7 image with a long K (pixel tiles where the ISA
+  // takes them).
   struct Shape4 {
     int64_t c, m, h, w;
   };
-  for (const Shape4& shape : {Shape4{24, 17, 19, 21}, Shape4{40, 8, 80, 90}, Shape4{576, 96, 7, 7}})
+  for (const Shape4& shape :
+       {Shape4{24, 17, 19, 21}, Shape4{40, 8, 80, 90}, Shape4{120, 40, 61, 97},
+        Shape4{128, 24, 40, 60}, Shape4{576, 96, 7, 7}})
     for (bool scale_first : {false, true}) {
       const int64_t c = shape.c, m = shape.m, h = shape.h, w = shape.w;
       Graph graph;
