@@ -75,7 +75,7 @@ struct CpuFusedKernel {
 
 // The fused chain that starts at `node`: an inverted-residual block (expand 1×1 → depthwise →
 // project 1×1, + the residual add), or a squeeze-excitation's per-channel mul and the 1×1 that
-// alone reads its output (the packer scales as it packs); false when none does.
+// alone reads its output (scaled into scratch, then read in place); false when none does.
 bool cpu_make_fused_kernel(const Graph& graph, size_t node, const CpuKernelConfig& config,
                            CpuFusedKernel* fused);
 

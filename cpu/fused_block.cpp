@@ -306,9 +306,8 @@ class ScaledPointwiseKernel : public CpuKernel {
       const float* s = inputs[1]->f32() + b * channels;
       float* y = outputs[0]->f32() + b * out_channels * pixels;
       if (prescaled()) {
-        // The image scaled into the scratch first (the mul's own products, as the packer would
-        // store them), then read in place by the pixel or column tiles: with the scaling in the
-        // packer every thread's task packed (and scaled) its own copy of B.
+        // The whole image scaled into the scratch first (the mul's own products), then read in
+        // place by the pixel or column tiles.
         float* scaled = static_cast<float*>(scratch);
         pool.parallel_for(
             channels,
@@ -323,8 +322,8 @@ class ScaledPointwiseKernel : public CpuKernel {
       }
       // Larger images in column chunks: each thread scales a chunk of every channel into its
       // scratch slot (long contiguous runs of each channel row, which the hardware prefetcher
-      // follows) and runs the 1×1 on it in place (in L2). The packer that scaled per column
-      // block read 8 cache lines of each of K channel rows at a time.
+      // follows) and runs the 1×1 on it in place (in L2). A packer that scaled per column
+      // block read 8 cache lines of each of K channel rows at a time (docs/CPU.md).
       const int64_t chunks = (pixels + chunk_columns_ - 1) / chunk_columns_;
       const size_t slot_floats = chunk_slot_floats();
       float* slots = static_cast<float*>(scratch);
