@@ -155,8 +155,14 @@ void ThreadPool::run(int64_t count, const Task* task, const IndexedTask* indexed
   indexed_task_.store(indexed, std::memory_order_relaxed);
   done_.store(0, std::memory_order_relaxed);
   chunk_count_.store(chunks, std::memory_order_relaxed);
-  // Front 0, back `chunks`. seq_cst: see the sleepers check.
-  ticket_.store(generation << 32 | uint64_t(chunks) << 16);
+  // Front 0, back `chunks`. The store and the sleepers load below are each side of a
+  // store-buffer handshake with a worker going to sleep (its sleepers increment, then its
+  // ticket load): an exchange, not a plain store, so that the store is ordered before the load
+  // on every target. A seq_cst store followed by a seq_cst load of another variable is ordered
+  // in C++ and on x86 and ARM hardware, but qemu's user-mode emulation of ARM on x86 does not
+  // order a store-release (stlr) before a later load-acquire; an atomic read-modify-write it
+  // emulates with a locked instruction, a full barrier.
+  ticket_.exchange(generation << 32 | uint64_t(chunks) << 16);
   if (sleepers_.load() > 0) {
     // Sleeping workers re-check the ticket under the lock, so none misses this wake-up.
     { std::lock_guard<std::mutex> lock(mutex_); }
@@ -168,7 +174,11 @@ void ThreadPool::run(int64_t count, const Task* task, const IndexedTask* indexed
   auto finished = [&] { return done_.load(std::memory_order_acquire) == chunks; };
   if (!spin_until(finished)) {
     std::unique_lock<std::mutex> lock(mutex_);
-    caller_sleeping_.store(true);
+    // The same handshake with the worker that finishes the last chunk (its done_ increment,
+    // then its caller_sleeping_ load): an exchange, for the reason above. With a plain store,
+    // one run of the [cpu] tests under qemu-aarch64 hung with the caller and both workers
+    // asleep, which is what this handshake losing the last chunk's wake-up looks like.
+    caller_sleeping_.exchange(true);
     done_cv_.wait(lock, [&] { return done_.load() == chunks; });
     caller_sleeping_.store(false);
   }
