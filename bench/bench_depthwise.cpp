@@ -88,10 +88,10 @@ BENCHMARK(bench_depthwise)
     ->Args({672, 65, 129, 3, 1, 2, 2, 1})
     ->Args({672, 65, 129, 3, 1, 2, 2, 2})
     ->Args({256, 257, 513, 5, 1, 1, 1, 1})
-    ->Args({256, 32, 64, 5, 1, 1, 1, 1})
-    ->Args({16, 257, 513, 5, 1, 1, 1, 1})
+    // Panoptic-DeepLab's stride-8 decoder depthwise (320 channels at 129×257).
     ->Args({320, 129, 257, 5, 1, 1, 1, 1})
     // The same kernels on planes that stay in L2: their compute rate without DRAM traffic.
+    ->Args({256, 32, 64, 5, 1, 1, 1, 1})
     ->Args({4, 65, 513, 5, 1, 1, 1, 1})
     ->Args({4, 65, 513, 3, 1, 1, 1, 1})
     ->Args({256, 257, 513, 5, 1, 1, 1, 2})
