@@ -370,7 +370,8 @@ class ScaledPointwiseKernel : public CpuKernel {
   }
 
  private:
-  // Scaled floats of one column chunk, at most (about half of a core's L2, beside the weights).
+  // Bytes of scaled floats per column chunk, at most (a quarter of a 2 MiB L2, beside the
+  // weights), unless one column tile of all the channels is more: then one tile.
   static constexpr int64_t kScaledChunkBytes = int64_t(512) << 10;
   int64_t chunk_columns_ = 0, chunk_pitch_ = 0;
   size_t chunk_slot_floats() const {
