@@ -279,6 +279,18 @@ bool pack_pointwise(const Graph& graph, size_t index, CpuIsa isa, GemmWeights* w
 
 namespace {
 
+// Columns [p0, p0 + n) of channels [c0, c1) of x ([C][pixels]) times their scale s[c] (the mul
+// node's own float products), into dst with `pitch` floats between channel rows.
+void scale_columns(const float* x, const float* s, int64_t pixels, int64_t c0, int64_t c1,
+                   int64_t p0, int64_t n, float* dst, int64_t pitch) {
+  for (int64_t c = c0; c < c1; ++c) {
+    const float* src = x + c * pixels + p0;
+    float* row = dst + (c - c0) * pitch;
+    const float sc = s[c];
+    for (int64_t p = 0; p < n; ++p) row[p] = src[p] * sc;
+  }
+}
+
 // A squeeze-excitation's scaling and the 1×1 that reads it: y = conv1×1(x · s), s one float per
 // channel and image. The kernel scales x into its scratch (the mul's own float products: the
 // whole image where it is at most 1 MiB, else column chunks of it, one per thread at a time)
@@ -312,9 +324,7 @@ class ScaledPointwiseKernel : public CpuKernel {
         pool.parallel_for(
             channels,
             [&](int64_t begin, int64_t end) {
-              for (int64_t c = begin; c < end; ++c)
-                for (int64_t p = 0; p < pixels; ++p)
-                  scaled[c * pixels + p] = x[c * pixels + p] * s[c];
+              scale_columns(x, s, pixels, begin, end, 0, pixels, scaled + begin * pixels, pixels);
             },
             channels * pixels);
         pointwise_run(plan, scaled, pixels, y, pool, scaled + channels * pixels, threads);
@@ -335,12 +345,7 @@ class ScaledPointwiseKernel : public CpuKernel {
             for (int64_t i = begin; i < end; ++i) {
               const int64_t p0 = i * chunk_columns_;
               const int64_t n = std::min(chunk_columns_, pixels - p0);
-              for (int64_t c = 0; c < channels; ++c) {
-                const float* src = x + c * pixels + p0;
-                float* dst = chunk + c * chunk_pitch_;
-                const float sc = s[c];
-                for (int64_t p = 0; p < n; ++p) dst[p] = src[p] * sc;
-              }
+              scale_columns(x, s, pixels, 0, channels, p0, n, chunk, chunk_pitch_);
               PointwisePacker packer(chunk, chunk_pitch_, true);
               gemm_run_serial(plan.gemm, packer, n, y + p0, pixels, gemm_scratch);
             }

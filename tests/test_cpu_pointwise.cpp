@@ -282,6 +282,22 @@ TEST_CASE("the thread pool's indexed chunks and work estimates", "[cpu][threads]
   }
 }
 
+namespace {
+
+// Runs one parallel_for over [0, count) that counts each index it is given; whether every index
+// came exactly once.
+bool each_index_once(ThreadPool& pool, int64_t count, std::vector<std::atomic<int>>* hits) {
+  for (int64_t i = 0; i < count; ++i) (*hits)[size_t(i)].store(0);
+  pool.parallel_for(count, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) (*hits)[size_t(i)].fetch_add(1);
+  });
+  bool once = true;
+  for (int64_t i = 0; i < count; ++i) once = once && (*hits)[size_t(i)].load() == 1;
+  return once;
+}
+
+}  // namespace
+
 // Back-to-back tasks of a few chunks (workers racing to claim chunks of a task that may already
 // be finished, and the caller taking chunks of late workers): every index exactly once per task,
 // and every task's chunks ran before parallel_for returned.
@@ -291,13 +307,7 @@ TEST_CASE("the thread pool runs each chunk of back-to-back tasks exactly once", 
     std::vector<std::atomic<int>> hits(64);
     for (int task = 0; task < 20000; ++task) {
       const int64_t count = 1 + task % 13;
-      for (int64_t i = 0; i < count; ++i) hits[size_t(i)].store(0);
-      pool.parallel_for(count, [&](int64_t begin, int64_t end) {
-        for (int64_t i = begin; i < end; ++i) hits[size_t(i)].fetch_add(1);
-      });
-      bool once = true;
-      for (int64_t i = 0; i < count; ++i) once = once && hits[size_t(i)].load() == 1;
-      if (!once) {
+      if (!each_index_once(pool, count, &hits)) {
         FAIL("task " << task << " (count " << count << ", " << threads << " threads): an index ran "
                      << "zero or several times");
       }
@@ -316,13 +326,8 @@ TEST_CASE("the thread pool's hot waiting runs each chunk exactly once", "[cpu][t
   for (int task = 0; task < 20000; ++task) {
     if (task % 5000 == 0) pool.set_hot(task % 10000 == 0);
     const int64_t count = 1 + task % 16;
-    for (int64_t i = 0; i < count; ++i) hits[size_t(i)].store(0);
-    pool.parallel_for(count, [&](int64_t begin, int64_t end) {
-      for (int64_t i = begin; i < end; ++i) hits[size_t(i)].fetch_add(1);
-    });
-    bool once = true;
-    for (int64_t i = 0; i < count; ++i) once = once && hits[size_t(i)].load() == 1;
-    if (!once) FAIL("task " << task << ": an index ran zero or several times");
+    if (!each_index_once(pool, count, &hits))
+      FAIL("task " << task << ": an index ran zero or several times");
   }
   pool.set_hot(false);
 }
