@@ -65,20 +65,8 @@ inline void gemm_step<xsimd::neon64>(const float* a, const xsimd::batch<float, x
                                      const xsimd::batch<float, xsimd::neon64>& x1,
                                      xsimd::batch<float, xsimd::neon64>* acc0,
                                      xsimd::batch<float, xsimd::neon64>* acc1) {
-  const float32x4_t w03 = vld1q_f32(a);
-  const float32x2_t w45 = vld1_f32(a + 4);
-  acc0[0] = vfmaq_laneq_f32(acc0[0], x0, w03, 0);
-  acc1[0] = vfmaq_laneq_f32(acc1[0], x1, w03, 0);
-  acc0[1] = vfmaq_laneq_f32(acc0[1], x0, w03, 1);
-  acc1[1] = vfmaq_laneq_f32(acc1[1], x1, w03, 1);
-  acc0[2] = vfmaq_laneq_f32(acc0[2], x0, w03, 2);
-  acc1[2] = vfmaq_laneq_f32(acc1[2], x1, w03, 2);
-  acc0[3] = vfmaq_laneq_f32(acc0[3], x0, w03, 3);
-  acc1[3] = vfmaq_laneq_f32(acc1[3], x1, w03, 3);
-  acc0[4] = vfmaq_lane_f32(acc0[4], x0, w45, 0);
-  acc1[4] = vfmaq_lane_f32(acc1[4], x1, w45, 0);
-  acc0[5] = vfmaq_lane_f32(acc0[5], x0, w45, 1);
-  acc1[5] = vfmaq_lane_f32(acc1[5], x1, w45, 1);
+  gemm_step_one<xsimd::neon64>(a, x0, acc0);
+  gemm_step_one<xsimd::neon64>(a, x1, acc1);
 }
 #endif
 
