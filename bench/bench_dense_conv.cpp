@@ -13,6 +13,7 @@
 
 #include "bench/bench_limits.h"
 #include "cpu/dense_conv.h"
+#include "graph/tensor.h"
 #include "cpu/kernel_table.h"
 #include "ops/ops.h"
 
@@ -57,10 +58,12 @@ void bench_dense_conv(benchmark::State& state) {
   std::mt19937 rng(1);
   std::uniform_real_distribution<float> dist(-1.f, 1.f);
   std::vector<float> w(size_t(filters * channels * kernel * kernel));
-  std::vector<float> x(size_t(channels * axes[0].input * axes[1].input));
-  std::vector<float> y(size_t(filters * axes[0].output * axes[1].output));
+  // Activations and scratch 64-byte aligned, as a session's arena and scratch are (a large
+  // std::vector starts 16 bytes into a page, which splits vector loads across cache lines).
+  Tensor x(DType::dtype_f32, Shape{channels * axes[0].input * axes[1].input});
+  Tensor y(DType::dtype_f32, Shape{filters * axes[0].output * axes[1].output});
   for (float& v : w) v = dist(rng);
-  for (float& v : x) v = dist(rng);
+  for (int64_t i = 0; i < x.numel(); ++i) x.f32()[i] = dist(rng);
   Activation relu;
   relu.kind = ActivationKind::activation_relu;
   DenseConvPlan plan;
@@ -68,10 +71,10 @@ void bench_dense_conv(benchmark::State& state) {
                   path);
   ThreadPool pool(threads);
   state.counters["threads"] = threads;  // read by bench/kernel_efficiency.py
-  std::vector<float> scratch(dense_conv_shared_floats(plan) +
-                             size_t(threads) * dense_conv_scratch_floats(plan));
+  Tensor scratch(DType::dtype_f32, Shape{int64_t(dense_conv_shared_floats(plan) +
+                                                 size_t(threads) * dense_conv_scratch_floats(plan))});
   for (auto _ : state) {
-    dense_conv_run(plan, x.data(), y.data(), pool, scratch.data(), threads);
+    dense_conv_run(plan, x.f32(), y.f32(), pool, scratch.f32(), threads);
     benchmark::DoNotOptimize(y.data());
   }
   const double flops = 2.0 * double(filters) * double(channels * kernel * kernel) *

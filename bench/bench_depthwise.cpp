@@ -67,7 +67,8 @@ void bench_depthwise(benchmark::State& state) {
   }
   Tensor x = random_tensor({1, channels, height, width}, rng);
   Tensor y(DType::dtype_f32, graph.tensors[size_t(output)].shape);
-  std::vector<uint8_t> scratch(made->scratch_bytes() + 64);
+  // 64-byte aligned, as a session's scratch is.
+  Tensor scratch(DType::dtype_u8, Shape{int64_t(made->scratch_bytes() + 64)});
   ThreadPool pool(threads);
   state.counters["threads"] = threads;  // read by bench/kernel_efficiency.py
   for (auto _ : state) {

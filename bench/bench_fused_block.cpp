@@ -113,7 +113,9 @@ void bench_fused_block(benchmark::State& state) {
   tensors[size_t(x)] = random_tensor(graph.tensors[size_t(x)].shape, rng, 1.f);
   size_t scratch_bytes = 0;
   for (const CpuKernelPtr& k : kernels) scratch_bytes = std::max(scratch_bytes, k->scratch_bytes());
-  std::vector<uint8_t> scratch(scratch_bytes + 64);
+  // 64-byte aligned, as a session's scratch is (a large std::vector starts 16 bytes into a
+  // page, which splits vector loads and stores across cache lines).
+  Tensor scratch(DType::dtype_u8, Shape{int64_t(scratch_bytes + 64)});
   ThreadPool pool(threads);
   state.counters["threads"] = threads;  // read by bench/kernel_efficiency.py
   std::vector<TensorView> views(graph.tensors.size());

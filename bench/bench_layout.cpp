@@ -504,7 +504,7 @@ struct BlockedDepthwise {
 struct RuntimeConv {
   CpuKernelPtr kernel;
   Tensor x, y;
-  std::vector<uint8_t> scratch;
+  Tensor scratch;  // 64-byte aligned, as a session's scratch is
   ThreadPool pool{1};
 };
 
@@ -543,7 +543,7 @@ std::unique_ptr<RuntimeConv> make_runtime_conv(const Layer& l, const float* weig
   if (!made->kernel) return nullptr;
   made->x = Tensor(DType::dtype_f32, {1, C, l.height, l.width});
   made->y = Tensor(DType::dtype_f32, graph.tensors[size_t(output)].shape);
-  made->scratch.resize(made->kernel->scratch_bytes() + 64);
+  made->scratch = Tensor(DType::dtype_u8, Shape{int64_t(made->kernel->scratch_bytes() + 64)});
   return made;
 }
 

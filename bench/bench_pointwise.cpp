@@ -11,6 +11,7 @@
 #include "bench/bench_limits.h"
 #include "cpu/kernel_table.h"
 #include "cpu/pointwise_conv.h"
+#include "graph/tensor.h"
 
 namespace {
 
@@ -24,23 +25,39 @@ void bench_pointwise(benchmark::State& state) {
   const bool pixel_tiles = state.range(5) != 0;
   std::mt19937 rng(1);
   std::uniform_real_distribution<float> dist(-1.f, 1.f);
-  std::vector<float> w(size_t(filters * channels)), x(size_t(channels * pixels)),
-      y(size_t(filters * pixels));
+  // Activations and scratch 64-byte aligned, as a session's arena and scratch are (a
+  // std::vector of this size starts 16 bytes into a page, which splits every vector load).
+  std::vector<float> w(size_t(filters * channels));
+  Tensor x(DType::dtype_f32, Shape{channels * pixels}), y(DType::dtype_f32, Shape{filters * pixels});
   for (float& v : w) v = dist(rng);
-  for (float& v : x) v = dist(rng);
+  for (int64_t i = 0; i < x.numel(); ++i) x.f32()[i] = dist(rng);
   Activation relu;
   relu.kind = ActivationKind::activation_relu;
   PointwisePlan plan;
   pointwise_plan(w.data(), nullptr, filters, channels, relu, cpu_kernel_table().isa, &plan);
-  if (pixel_tiles && !pointwise_plan_pixel_tiles(&plan, pixels)) {
+  if (state.range(5) == 1 && !pointwise_plan_pixel_tiles(&plan, pixels)) {
     state.SkipWithError("the pixel tiles do not take this layer");
     return;
   }
   ThreadPool pool(threads);
   state.counters["threads"] = threads;  // read by bench/kernel_efficiency.py
-  std::vector<float> scratch(size_t(threads) * gemm_scratch_floats(plan.gemm.isa));
+  Tensor scratch(DType::dtype_f32,
+                 Shape{int64_t(threads) * int64_t(gemm_scratch_floats(plan.gemm.isa))});
+  if (state.range(5) == 2) {  // EXPERIMENT: planes padded to a multiple of 16 floats
+    const int64_t pitch = (pixels + 15) / 16 * 16;
+    Tensor xp(DType::dtype_f32, Shape{channels * pitch}), yp(DType::dtype_f32, Shape{filters * pitch});
+    for (int64_t c = 0; c < channels; ++c)
+      for (int64_t i = 0; i < pixels; ++i) xp.f32()[c * pitch + i] = x.f32()[c * pixels + i];
+    PointwisePacker packer(xp.f32(), pitch, false);
+    for (auto _ : state) {
+      gemm_run(plan.gemm, packer, pixels, yp.f32(), pitch, pool, scratch.f32(), threads);
+      benchmark::DoNotOptimize(yp.data());
+    }
+    state.SetLabel("padded");
+    return;
+  }
   for (auto _ : state) {
-    pointwise_run(plan, x.data(), pixels, y.data(), pool, scratch.data(), threads);
+    pointwise_run(plan, x.f32(), pixels, y.f32(), pool, scratch.f32(), threads);
     benchmark::DoNotOptimize(y.data());
   }
   const double flops = 2.0 * double(filters) * double(channels) * double(pixels);
@@ -57,9 +74,27 @@ BENCHMARK(bench_pointwise)
     ->Args({240, 40, 129, 257, 1, 0})
     ->Args({240, 40, 129, 257, 2, 0})
     ->Args({256, 288, 257, 513, 1, 0})
+    ->Args({256, 288, 257, 513, 1, 2})
+    ->Args({240, 40, 129, 257, 1, 2})
+    ->Args({40, 120, 257, 513, 1, 2})
+    ->Args({256, 960, 33, 65, 1, 2})
     ->Args({256, 288, 257, 513, 2, 0})
     ->Args({256, 960, 33, 65, 1, 0})
     ->Args({256, 960, 33, 65, 2, 0})
+    ->Args({256, 128, 16, 32, 1, 0})
+    ->Args({256, 128, 32, 64, 1, 0})
+    ->Args({256, 144, 16, 32, 1, 0})
+    ->Args({256, 144, 32, 64, 1, 0})
+    ->Args({256, 192, 16, 32, 1, 0})
+    ->Args({256, 192, 32, 64, 1, 0})
+    ->Args({256, 256, 16, 32, 1, 0})
+    ->Args({256, 256, 32, 64, 1, 0})
+    ->Args({256, 288, 16, 32, 1, 0})
+    ->Args({256, 288, 32, 64, 1, 0})
+    ->Args({256, 320, 16, 32, 1, 0})
+    ->Args({256, 320, 32, 64, 1, 0})
+    ->Args({256, 384, 16, 32, 1, 0})
+    ->Args({256, 384, 32, 64, 1, 0})
     ->Args({64, 240, 1, 1, 1, 0})
     ->Args({64, 240, 1, 1, 2, 0})
     // MobileNetV3-Large at 224×224: expand and project 1×1s at 56², 28², 14² and 7².
