@@ -13,8 +13,8 @@
 
 #include "bench/bench_limits.h"
 #include "cpu/dense_conv.h"
-#include "graph/tensor.h"
 #include "cpu/kernel_table.h"
+#include "graph/tensor.h"
 #include "ops/ops.h"
 
 namespace {
@@ -71,8 +71,9 @@ void bench_dense_conv(benchmark::State& state) {
                   path);
   ThreadPool pool(threads);
   state.counters["threads"] = threads;  // read by bench/kernel_efficiency.py
-  Tensor scratch(DType::dtype_f32, Shape{int64_t(dense_conv_shared_floats(plan) +
-                                                 size_t(threads) * dense_conv_scratch_floats(plan))});
+  Tensor scratch(DType::dtype_f32,
+                 Shape{int64_t(dense_conv_shared_floats(plan) +
+                               size_t(threads) * dense_conv_scratch_floats(plan))});
   for (auto _ : state) {
     dense_conv_run(plan, x.f32(), y.f32(), pool, scratch.f32(), threads);
     benchmark::DoNotOptimize(y.data());
