@@ -34,13 +34,22 @@ constexpr int64_t kFusedMaxScratchBytes = int64_t(2) << 20;
 // Blocks with fewer multiply-adds per image than this run on the calling thread.
 constexpr int64_t kFusedParallelMinWork = int64_t(1) << 18;
 
+// Floats rounded up to whole 64-byte lines: the parts of a thread's scratch, and the band's
+// channel rows, start on a line (a vector load or store that straddles two lines costs about two).
+int64_t whole_lines(int64_t floats) { return (floats + 15) / 16 * 16; }
+
 int64_t ring_floats(const FusedBlockPlan& plan) {
-  return plan.expand.rows * plan.ring_rows * plan.depthwise.axes[1].input;
+  return whole_lines(plan.expand.rows * plan.ring_rows * plan.depthwise.axes[1].input);
+}
+
+// Floats between two channels of the depthwise band (the project GEMM's B rows).
+int64_t band_pitch(const FusedBlockPlan& plan) {
+  return whole_lines(plan.group_rows * plan.depthwise.axes[1].output);
 }
 
 int64_t band_floats(const FusedBlockPlan& plan) {
   if (!plan.has_project) return 0;
-  return plan.expand.rows * plan.group_rows * plan.depthwise.axes[1].output;
+  return plan.expand.rows * band_pitch(plan);
 }
 
 // One thread's share: output rows [begin, end) of the flattened [batch · outH] rows, in its
@@ -62,8 +71,8 @@ void run_rows(const FusedBlockPlan& plan, const float* x, float* y, int64_t begi
   // block's input and to the depthwise band. Measured (bench_fused_block, docs/CPU.md):
   // 16→64→24 @112² 0.50 → 0.43 ms, 24→72→24 @257×513 15.5 → 12.6 ms.
   const bool expand_in_place = pointwise_reads_in_place(in_h * in_w, channels);
-  const bool project_in_place =
-      plan.has_project && pointwise_reads_in_place(group_rows * out_w, expanded);
+  const int64_t pitch = band_pitch(plan);
+  const bool project_in_place = plan.has_project && pointwise_reads_in_place(pitch, expanded);
   std::vector<int64_t> held(static_cast<size_t>(ring_rows));
   for (int64_t r = begin; r < end;) {
     const int64_t image = r / out_h;
@@ -114,10 +123,10 @@ void run_rows(const FusedBlockPlan& plan, const float* x, float* y, int64_t begi
         input.ring = ring_rows;
         depthwise.run(
             input, c, g0, rows,
-            plan.has_project ? band + c * group_rows * out_w : yb + (c * out_h + g0) * out_w);
+            plan.has_project ? band + c * pitch : yb + (c * out_h + g0) * out_w);
       }
       if (!plan.has_project) continue;
-      PointwisePacker packer(band, group_rows * out_w, project_in_place);
+      PointwisePacker packer(band, pitch, project_in_place);
       float* out = yb + g0 * out_w;
       gemm_run_serial(plan.project, packer, rows * out_w, out, out_h * out_w, gemm_scratch);
       if (plan.residual)
