@@ -121,9 +121,8 @@ void run_rows(const FusedBlockPlan& plan, const float* x, float* y, int64_t begi
         input.base = ring + c * ring_rows * in_w;
         input.row_stride = in_w;
         input.ring = ring_rows;
-        depthwise.run(
-            input, c, g0, rows,
-            plan.has_project ? band + c * pitch : yb + (c * out_h + g0) * out_w);
+        depthwise.run(input, c, g0, rows,
+                      plan.has_project ? band + c * pitch : yb + (c * out_h + g0) * out_w);
       }
       if (!plan.has_project) continue;
       PointwisePacker packer(band, pitch, project_in_place);
