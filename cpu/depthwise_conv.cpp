@@ -655,9 +655,13 @@ void depthwise_run(const DepthwisePlan& plan, const float* x, int64_t batch, flo
     pool.parallel_for(
         batch * groups,
         [&](int64_t begin, int64_t end) {
-          std::vector<float> buffer(padded_floats + out_floats);
+          // Each pixel's channels are one vector: the buffer starts on a 64-byte line so that
+          // none of them straddles two lines (malloc aligns to 16 bytes only).
+          std::vector<float> buffer(padded_floats + out_floats + 16);
+          float* base = buffer.data();
+          base += (64 - reinterpret_cast<uintptr_t>(base) % 64) % 64 / sizeof(float);
           for (int64_t tile = begin; tile < end; ++tile)
-            run_lanes_group(plan, x, y, tile, buffer.data(), buffer.data() + padded_floats);
+            run_lanes_group(plan, x, y, tile, base, base + padded_floats);
         },
         work);
     return;

@@ -328,14 +328,16 @@ class ScaledPointwiseKernel : public CpuKernel {
       if (prescaled()) {
         // The whole image scaled into the scratch first (the mul's own products), then read in
         // place by the pixel or column tiles.
+        // Column tiles read the copy's rows in place, so its channel rows start on whole lines.
         float* scaled = static_cast<float*>(scratch);
+        const int64_t pitch = prescaled_pitch();
         pool.parallel_for(
             channels,
             [&](int64_t begin, int64_t end) {
-              scale_columns(x, s, pixels, begin, end, 0, pixels, scaled + begin * pixels, pixels);
+              scale_columns(x, s, pixels, begin, end, 0, pixels, scaled + begin * pitch, pitch);
             },
             channels * pixels);
-        pointwise_run(plan, scaled, pixels, y, pool, scaled + channels * pixels, threads);
+        pointwise_run(plan, scaled, pixels, y, pool, scaled + channels * pitch, threads, pitch);
         continue;
       }
       // Larger images in column chunks: each thread scales a chunk of every channel into its
@@ -376,7 +378,7 @@ class ScaledPointwiseKernel : public CpuKernel {
   const char* name() const override { return label.c_str(); }
   size_t scratch_bytes() const override {
     if (prescaled())
-      return (size_t(x_shape[1] * x_shape[2] * x_shape[3]) +
+      return (size_t(x_shape[1] * prescaled_pitch()) +
               size_t(threads) * gemm_scratch_floats(plan.gemm.isa)) *
              sizeof(float);
     return size_t(threads) * chunk_slot_floats() * sizeof(float);
@@ -389,6 +391,13 @@ class ScaledPointwiseKernel : public CpuKernel {
   int64_t chunk_columns_ = 0, chunk_pitch_ = 0;
   size_t chunk_slot_floats() const {
     return size_t(x_shape[1] * chunk_pitch_) + gemm_scratch_floats(plan.gemm.isa);
+  }
+
+  // Floats between two channels of the prescaled copy: the pixels, rounded up to whole 64-byte
+  // lines for the column tiles (the pixel tiles broadcast single floats and take `pixels`).
+  int64_t prescaled_pitch() const {
+    const int64_t pixels = x_shape[2] * x_shape[3];
+    return plan.pixel_packed.empty() ? (pixels + 15) / 16 * 16 : pixels;
   }
 
   // Images the pointwise kernel reads in place (pixel tiles, or inputs of at most 1 MiB).

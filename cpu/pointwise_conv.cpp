@@ -156,12 +156,12 @@ void pointwise_run_pixels(const PointwisePlan& plan, const float* x, int64_t pix
 }  // namespace
 
 void pointwise_run(const PointwisePlan& plan, const float* x, int64_t pixels, float* y,
-                   ThreadPool& pool, float* scratch, int scratch_slots) {
+                   ThreadPool& pool, float* scratch, int scratch_slots, int64_t x_pitch) {
   if (!plan.pixel_packed.empty()) {
     pointwise_run_pixels(plan, x, pixels, y, pool);
     return;
   }
-  if (pixels == 1 && !plan.gemv_packed.empty()) {
+  if (pixels == 1 && x_pitch <= 1 && !plan.gemv_packed.empty()) {
     const GemmWeights& gemm = plan.gemm;
     const int64_t lanes = cpu_isa_vector_floats(gemm.isa);
     GemvBlock block;
@@ -186,7 +186,8 @@ void pointwise_run(const PointwisePlan& plan, const float* x, int64_t pixels, fl
         gemm.rows * gemm.depth);
     return;
   }
-  PointwisePacker packer(x, pixels, pointwise_reads_in_place(pixels, plan.gemm.depth));
+  const int64_t pitch = x_pitch > 0 ? x_pitch : pixels;
+  PointwisePacker packer(x, pitch, pointwise_reads_in_place(pitch, plan.gemm.depth));
   gemm_run(plan.gemm, packer, pixels, y, pixels, pool, scratch, scratch_slots);
 }
 

@@ -72,9 +72,12 @@ bool pointwise_plan_pixel_tiles(PointwisePlan* plan, int64_t pixels);
 bool pointwise_pack_pixel_tiles(PointwisePlan* plan);
 
 // x: [C, pixels], y: [M, pixels] for one image. scratch: scratch_slots ·
-// gemm_scratch_floats(isa) floats, or null (then the run allocates its own).
+// gemm_scratch_floats(isa) floats, or null (then the run allocates its own). x_pitch: floats
+// between two channels of x where it is not `pixels` (a copy whose channel rows start on whole
+// cache lines; the column tiles only, not the pixel tiles or the one-pixel product).
 void pointwise_run(const PointwisePlan& plan, const float* x, int64_t pixels, float* y,
-                   ThreadPool& pool, float* scratch = nullptr, int scratch_slots = 0);
+                   ThreadPool& pool, float* scratch = nullptr, int scratch_slots = 0,
+                   int64_t x_pitch = 0);
 
 // A conv node this family handles: 1×1 kernel, stride 1, no padding, one group, constant f32
 // weights and bias.
