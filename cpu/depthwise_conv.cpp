@@ -10,6 +10,7 @@
 #include <cstring>
 #include <string>
 
+#include "cpu/aligned_vector.h"
 #include "cpu/cpu_kernel.h"
 #include "cpu/kernel_table.h"
 #include "ops/op_functions.h"
@@ -421,14 +422,14 @@ class RowWorkspace {
   std::vector<int64_t> offset_;
   std::vector<const float*> interior_;
   std::vector<int64_t> needed_;
-  std::vector<float> zeros_, strip_;  // the several-rows path's zero row and side strips
+  AlignedFloats zeros_, strip_;  // the several-rows path's zero row and side strips
   const float* zero_row_ = nullptr;
   int64_t strip_columns_ = 0, strip_width_ = 0;
-  std::vector<float> padded_;        // [kPaddedSlots + 1][padded_width_], the last all zeros
+  AlignedFloats padded_;             // [kPaddedSlots + 1][padded_width_], the last all zeros
   std::vector<int64_t> padded_row_;  // the input row each slot holds, −1 for none
   int64_t padded_width_ = 0;
   std::vector<int64_t> slot_row_;
-  std::vector<float> phases_;
+  AlignedFloats phases_;
 };
 
 // Per-thread state of the band loop: the band's padded phase planes, its wide output and the
@@ -555,8 +556,8 @@ class DepthwiseWorkspace {
 
   const DepthwisePlan& plan_;
   const MiscKernels& misc_;
-  std::vector<float> phases_;
-  std::vector<float> wide_;
+  AlignedFloats phases_;
+  AlignedFloats wide_;
   std::vector<const float*> source_;
   std::vector<float> weight_;
 };
@@ -655,13 +656,10 @@ void depthwise_run(const DepthwisePlan& plan, const float* x, int64_t batch, flo
     pool.parallel_for(
         batch * groups,
         [&](int64_t begin, int64_t end) {
-          // Each pixel's channels are one vector: the buffer starts on a 64-byte line so that
-          // none of them straddles two lines (malloc aligns to 16 bytes only).
-          std::vector<float> buffer(padded_floats + out_floats + 16);
-          float* base = buffer.data();
-          base += (64 - reinterpret_cast<uintptr_t>(base) % 64) % 64 / sizeof(float);
+          // Each pixel's channels are one vector: on whole lines, none straddles two.
+          AlignedFloats buffer(padded_floats + out_floats);
           for (int64_t tile = begin; tile < end; ++tile)
-            run_lanes_group(plan, x, y, tile, base, base + padded_floats);
+            run_lanes_group(plan, x, y, tile, buffer.data(), buffer.data() + padded_floats);
         },
         work);
     return;
