@@ -39,7 +39,7 @@ void bench_pointwise(benchmark::State& state) {
   relu.kind = ActivationKind::activation_relu;
   PointwisePlan plan;
   pointwise_plan(w.data(), nullptr, filters, channels, relu, cpu_kernel_table().isa, &plan);
-  if (state.range(5) == 1 && !pointwise_plan_pixel_tiles(&plan, pixels)) {
+  if (pixel_tiles && !pointwise_plan_pixel_tiles(&plan, pixels)) {
     state.SkipWithError("the pixel tiles do not take this layer");
     return;
   }

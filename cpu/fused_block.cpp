@@ -327,8 +327,7 @@ class ScaledPointwiseKernel : public CpuKernel {
       float* y = outputs[0]->f32() + b * out_channels * pixels;
       if (prescaled()) {
         // The whole image scaled into the scratch first (the mul's own products), then read in
-        // place by the pixel or column tiles.
-        // Column tiles read the copy's rows in place, so its channel rows start on whole lines.
+        // place by the pixel or column tiles (channel rows on whole lines: prescaled_pitch).
         float* scaled = static_cast<float*>(scratch);
         const int64_t pitch = prescaled_pitch();
         pool.parallel_for(
@@ -397,7 +396,7 @@ class ScaledPointwiseKernel : public CpuKernel {
   // lines for the column tiles (the pixel tiles broadcast single floats and take `pixels`).
   int64_t prescaled_pitch() const {
     const int64_t pixels = x_shape[2] * x_shape[3];
-    return plan.pixel_packed.empty() ? (pixels + 15) / 16 * 16 : pixels;
+    return plan.pixel_packed.empty() ? whole_lines(pixels) : pixels;
   }
 
   // Images the pointwise kernel reads in place (pixel tiles, or inputs of at most 1 MiB).
