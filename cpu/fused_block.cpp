@@ -1,5 +1,6 @@
 // Fused inverted-residual blocks (design in fused_block.h): the row loop, the thread split and
-// the factory that recognizes the chain expand → depthwise → project (→ add) in a graph.
+// the factory that recognizes the chains expand → depthwise → project (→ add) and depthwise →
+// project (→ add) in a graph.
 #include "cpu/fused_block.h"
 
 #include <algorithm>
@@ -26,6 +27,9 @@ constexpr int64_t kStripeMinRows = 16;
 // Blocks whose expanded tensor (per image) is smaller than this run unfused: it fits in the
 // caches anyway, and the per-row GEMM calls of the fused loop would cost more than they save.
 constexpr int64_t kFusedMinExpandedBytes = int64_t(1) << 20;
+// Depthwise → project chains (no expansion) whose depthwise output is smaller than this run
+// unfused: it stays in the caches anyway.
+constexpr int64_t kFusedMinDepthwiseBytes = int64_t(1) << 20;
 // A thread's ring, depthwise output and packed weights stay within this (about one core's
 // L2): groups get fewer rows to fit, and blocks that do not fit with one row per group run
 // unfused (LR-ASPP's 960-channel dilated 5×5 at 65×129 needs 4.5 MB; with this limit raised
@@ -38,7 +42,19 @@ constexpr int64_t kFusedParallelMinWork = int64_t(1) << 18;
 // channel rows, start on a line (a vector load or store that straddles two lines costs about two).
 int64_t whole_lines(int64_t floats) { return (floats + 15) / 16 * 16; }
 
+// The block's input channels C and the depthwise's channels E (C without an expansion).
+int64_t input_channels(const FusedBlockPlan& plan) {
+  return plan.has_expand ? plan.expand.depth : plan.depthwise.channels;
+}
+int64_t expanded_channels(const FusedBlockPlan& plan) { return plan.depthwise.channels; }
+
+// The ISA of the block's GEMMs (for their packing scratch).
+CpuIsa gemm_isa(const FusedBlockPlan& plan) {
+  return plan.has_expand ? plan.expand.isa : plan.project.isa;
+}
+
 int64_t ring_floats(const FusedBlockPlan& plan) {
+  if (!plan.has_expand) return 0;
   return whole_lines(plan.expand.rows * plan.ring_rows * plan.depthwise.axes[1].input);
 }
 
@@ -49,7 +65,7 @@ int64_t band_pitch(const FusedBlockPlan& plan) {
 
 int64_t band_floats(const FusedBlockPlan& plan) {
   if (!plan.has_project) return 0;
-  return plan.expand.rows * band_pitch(plan);
+  return expanded_channels(plan) * band_pitch(plan);
 }
 
 // One thread's share: output rows [begin, end) of the flattened [batch · outH] rows, in its
@@ -58,7 +74,7 @@ void run_rows(const FusedBlockPlan& plan, const float* x, float* y, int64_t begi
               float* slot) {
   const WindowAxis& ah = plan.depthwise.axes[0];
   const WindowAxis& aw = plan.depthwise.axes[1];
-  const int64_t channels = plan.expand.depth, expanded = plan.expand.rows;
+  const int64_t channels = input_channels(plan), expanded = expanded_channels(plan);
   const int64_t out_channels = plan.has_project ? plan.project.rows : expanded;
   const int64_t in_h = ah.input, in_w = aw.input, out_h = ah.output, out_w = aw.output;
   const int64_t ring_rows = plan.ring_rows, group_rows = plan.group_rows;
@@ -70,7 +86,7 @@ void run_rows(const FusedBlockPlan& plan, const float* x, float* y, int64_t begi
   // most 1 MiB, a row pitch that does not map every row to one L1 set), applied to the
   // block's input and to the depthwise band. Measured (bench_fused_block, docs/CPU.md):
   // 16→64→24 @112² 0.50 → 0.43 ms, 24→72→24 @257×513 15.5 → 12.6 ms.
-  const bool expand_in_place = pointwise_reads_in_place(in_h * in_w, channels);
+  const bool expand_in_place = plan.has_expand && pointwise_reads_in_place(in_h * in_w, channels);
   const int64_t pitch = band_pitch(plan);
   const bool project_in_place = plan.has_project && pointwise_reads_in_place(pitch, expanded);
   std::vector<int64_t> held(static_cast<size_t>(ring_rows));
@@ -88,6 +104,7 @@ void run_rows(const FusedBlockPlan& plan, const float* x, float* y, int64_t begi
       // group's whole input span), so expanding one never evicts another the group needs.
       // Consecutive missing rows in consecutive slots are expanded by one GEMM (x's rows are
       // contiguous): fewer partial column tiles and calls.
+      // Without an expansion the depthwise reads the input rows where they are.
       int64_t run_begin = -1, run_end = -1;
       auto expand_run = [&]() {
         if (run_begin < 0) return;
@@ -99,7 +116,7 @@ void run_rows(const FusedBlockPlan& plan, const float* x, float* y, int64_t begi
       const int64_t first = std::max<int64_t>(0, g0 * ah.stride - ah.pad_begin);
       const int64_t last =
           std::min(in_h - 1, (g1 - 1) * ah.stride - ah.pad_begin + (ah.kernel - 1) * ah.dilation);
-      for (int64_t ih = first; ih <= last; ++ih) {
+      for (int64_t ih = first; ih <= last && plan.has_expand; ++ih) {
         bool needed = false;
         for (int64_t ky = 0; ky < ah.kernel && !needed; ++ky) {
           const int64_t o = ih + ah.pad_begin - ky * ah.dilation;  // oh · stride
@@ -118,9 +135,9 @@ void run_rows(const FusedBlockPlan& plan, const float* x, float* y, int64_t begi
       const int64_t rows = g1 - g0;
       for (int64_t c = 0; c < expanded; ++c) {
         DepthwiseRows input;
-        input.base = ring + c * ring_rows * in_w;
+        input.base = plan.has_expand ? ring + c * ring_rows * in_w : xb + c * in_h * in_w;
         input.row_stride = in_w;
-        input.ring = ring_rows;
+        input.ring = plan.has_expand ? ring_rows : 0;
         depthwise.run(input, c, g0, rows,
                       plan.has_project ? band + c * pitch : yb + (c * out_h + g0) * out_w);
       }
@@ -144,7 +161,8 @@ namespace {
 
 // What a thread touches per group: its scratch and the packed expand and project weights.
 int64_t working_set_bytes(const FusedBlockPlan& plan) {
-  return int64_t(fused_block_scratch_floats(plan) + plan.expand.packed.size() +
+  return int64_t(fused_block_scratch_floats(plan) +
+                 (plan.has_expand ? plan.expand.packed.size() : 0) +
                  (plan.has_project ? plan.project.packed.size() : 0)) *
          int64_t(sizeof(float));
 }
@@ -168,7 +186,7 @@ void fused_block_plan_rows(FusedBlockPlan* plan) {
 }
 
 size_t fused_block_scratch_floats(const FusedBlockPlan& plan) {
-  return size_t(ring_floats(plan) + band_floats(plan)) + gemm_scratch_floats(plan.expand.isa);
+  return size_t(ring_floats(plan) + band_floats(plan)) + gemm_scratch_floats(gemm_isa(plan));
 }
 
 void fused_block_run(const FusedBlockPlan& plan, const float* x, int64_t batch, float* y,
@@ -177,9 +195,9 @@ void fused_block_run(const FusedBlockPlan& plan, const float* x, int64_t batch, 
   const WindowAxis& aw = plan.depthwise.axes[1];
   const int64_t rows = batch * ah.output;
   if (rows <= 0) return;
-  const int64_t work =
-      (plan.expand.depth + ah.kernel * aw.kernel + (plan.has_project ? plan.project.rows : 0)) *
-      plan.expand.rows * ah.input * aw.input;
+  const int64_t work = ((plan.has_expand ? input_channels(plan) : 0) + ah.kernel * aw.kernel +
+                        (plan.has_project ? plan.project.rows : 0)) *
+                       expanded_channels(plan) * ah.input * aw.input;
   const bool parallel = pool.threads() > 1 && work >= kFusedParallelMinWork;
   const int slots = parallel ? pool.threads() : 1;
   const size_t slot_floats = fused_block_scratch_floats(plan);
@@ -448,11 +466,112 @@ bool make_scaled_pointwise_kernel(const Graph& graph, size_t index, const CpuKer
 
 }  // namespace
 
+namespace {
+
+// The rest of a chain whose depthwise is node `dw` (plan.depthwise filled, plan.has_expand and
+// plan.expand set), the block input being tensor x_index and its first node `first`: the
+// projection that alone reads the depthwise output, the residual add, the row plan and the
+// kernel. False where the chain does not fuse (then nothing is made).
+bool finish_fused_block(const Graph& graph, size_t first, int64_t dw, int32_t x_index,
+                        const std::string& geometry, const CpuKernelConfig& config,
+                        std::unique_ptr<FusedBlockKernel> kernel, CpuFusedKernel* fused) {
+  FusedBlockPlan& plan = kernel->plan;
+  const GraphTensor& x = graph.tensors[size_t(x_index)];
+  const std::vector<int> counts = consumer_counts(graph);
+  const int32_t d = graph.nodes[size_t(dw)].outputs[0];
+  // Without a projection of its own (a squeeze-excitation block, or a depthwise output that
+  // other nodes read too, as Panoptic-DeepLab's decoders read the stride-4 features), the
+  // chain stops at the depthwise, which writes its output tensor; a chain without an
+  // expansion needs the projection (alone, the depthwise is the unfused kernel).
+  const int64_t project = only_consumer(graph, counts, d, size_t(dw));
+  plan.has_project =
+      project >= 0 && pack_pointwise(graph, size_t(project), config.isa, &plan.project);
+  if (!plan.has_project && !plan.has_expand) return false;
+  int32_t output = plan.has_project ? graph.nodes[size_t(project)].outputs[0] : d;
+  std::vector<size_t> nodes = {first};
+  if (plan.has_expand) nodes.push_back(size_t(dw));
+  if (plan.has_project) nodes.push_back(size_t(project));
+  // The residual: an add of the projection and the block input, same shapes.
+  const int64_t add = plan.has_project ? only_consumer(graph, counts, output, size_t(project)) : -1;
+  if (add >= 0) {
+    const Node& node = graph.nodes[size_t(add)];
+    const bool plain_add = node.op == OpType::op_add && node.inputs.size() == 2 &&
+                           node.outputs.size() == 1 && node.attributes.size() == 0;
+    if (plain_add) {
+      const int32_t other = node.inputs[0] == output ? node.inputs[1] : node.inputs[0];
+      const GraphTensor& sum = graph.tensors[size_t(node.outputs[0])];
+      if (other == x_index && x.shape == graph.tensors[size_t(output)].shape &&
+          sum.shape == x.shape && sum.dtype == DType::dtype_f32) {
+        plan.residual = true;
+        output = node.outputs[0];
+        nodes.push_back(size_t(add));
+      }
+    }
+  }
+  fused_block_plan_rows(&plan);
+  // The banded depthwise copies a group's input rows into its padded buffer: with one output
+  // row per group it copies k rows per output row. Measured (CPU time, 1 thread): 112→672
+  // dw 5×5 at 65×129, one row per group, 39.1 ms fused against 23.4 ms unfused; 160→960 dw 5×5
+  // at 33×65 (3 rows, with 0.6 MB of expand weights beside the ring) 13.2 against 11.0 ms.
+  // Without an expansion the depthwise reads a group's input rows of every channel from the
+  // block input; the next group reads most of them again, which only stays cheap while they
+  // are still in L2 beside the band. Measured at 1025×2049 (Panoptic-DeepLab, 1 thread): the
+  // decoders' 288-channel dw 5×5 → 1×1 at 257×513, two rows per group and 3.5 MB of input rows
+  // per group, ran fused in 237 ms against 35 + 138 ms unfused (with 4, 8 and 16 rows per group,
+  // past L2, 196–200 ms); MobileNetV3's first block (16 channels at 513×1025) in 10.1–10.6 ms
+  // against 6.7 + 7.0 + 3.6 ms.
+  const int64_t input_window = plan.has_expand
+                                   ? 0
+                                   : input_channels(plan) * plan.ring_rows *
+                                         plan.depthwise.axes[1].input * int64_t(sizeof(float));
+  if (working_set_bytes(plan) + input_window > kFusedMaxScratchBytes ||
+      (plan.depthwise.banded && plan.group_rows < 2 && plan.depthwise.axes[0].output > 1))
+    return false;
+
+  kernel->input_shape = x.shape;
+  kernel->output_shape = graph.tensors[size_t(output)].shape;
+  kernel->threads = std::max(1, config.threads);
+  const GemmWeights& gemm = plan.has_expand ? plan.expand : plan.project;
+  kernel->label = std::string("fused_block_") + (plan.has_expand ? "1x1_" : "") + "dw" + geometry +
+                  (plan.has_project ? "_1x1" : "") + (plan.residual ? "_add" : "") + "/" +
+                  gemm.kernels->name + "+" + plan.depthwise.kernel_name;
+  fused->kernel = std::move(kernel);
+  fused->nodes = std::move(nodes);
+  fused->inputs = {x_index};
+  fused->outputs = {output};
+  return true;
+}
+
+// Depthwise k×k → project 1×1 (→ add) without an expansion, node `index` the depthwise.
+bool make_depthwise_project_kernel(const Graph& graph, size_t index, const CpuKernelConfig& config,
+                                   CpuFusedKernel* fused) {
+  const Node& node = graph.nodes[index];
+  if (node.inputs.empty() || node.outputs.size() != 1) return false;
+  const GraphTensor& x = graph.tensors[size_t(node.inputs[0])];
+  const GraphTensor& d = graph.tensors[size_t(node.outputs[0])];
+  if (x.is_constant || x.dtype != DType::dtype_f32 || x.shape.size() != 4 || d.shape.size() != 4)
+    return false;
+  // Only depthwise outputs that would go through DRAM unfused (see kFusedMinDepthwiseBytes).
+  int64_t bytes = 4;
+  for (int64_t dim : {d.shape[1], d.shape[2], d.shape[3]}) bytes *= dim;
+  if (bytes < kFusedMinDepthwiseBytes) return false;
+  std::unique_ptr<FusedBlockKernel> kernel(new FusedBlockKernel());
+  kernel->plan.has_expand = false;
+  std::string geometry;
+  if (!depthwise_plan_node(graph, index, config.isa, &kernel->plan.depthwise, &geometry))
+    return false;
+  return finish_fused_block(graph, index, int64_t(index), node.inputs[0], geometry, config,
+                            std::move(kernel), fused);
+}
+
+}  // namespace
+
 bool cpu_make_fused_kernel(const Graph& graph, size_t index, const CpuKernelConfig& config,
                            CpuFusedKernel* fused) {
   if (graph.nodes[index].op == OpType::op_mul)
     return make_scaled_pointwise_kernel(graph, index, config, fused);
   if (graph.nodes[index].op != OpType::op_conv) return false;
+  if (make_depthwise_project_kernel(graph, index, config, fused)) return true;
   std::unique_ptr<FusedBlockKernel> kernel(new FusedBlockKernel());
   FusedBlockPlan& plan = kernel->plan;
   if (!pack_pointwise(graph, index, config.isa, &plan.expand)) return false;
@@ -472,53 +591,8 @@ bool cpu_make_fused_kernel(const Graph& graph, size_t index, const CpuKernelConf
   std::string geometry;
   if (dw < 0 || !depthwise_plan_node(graph, size_t(dw), config.isa, &plan.depthwise, &geometry))
     return false;
-  const int32_t d = graph.nodes[size_t(dw)].outputs[0];
-  // Without a projection of its own (a squeeze-excitation block, or a depthwise output that
-  // other nodes read too, as Panoptic-DeepLab's decoders read the stride-4 features), the
-  // chain stops at the depthwise, which writes its output tensor.
-  const int64_t project = only_consumer(graph, counts, d, size_t(dw));
-  plan.has_project =
-      project >= 0 && pack_pointwise(graph, size_t(project), config.isa, &plan.project);
-  int32_t output = plan.has_project ? graph.nodes[size_t(project)].outputs[0] : d;
-  std::vector<size_t> nodes = {index, size_t(dw)};
-  if (plan.has_project) nodes.push_back(size_t(project));
-  // The residual: an add of the projection and the block input, same shapes.
-  const int64_t add = plan.has_project ? only_consumer(graph, counts, output, size_t(project)) : -1;
-  if (add >= 0) {
-    const Node& node = graph.nodes[size_t(add)];
-    const bool plain_add = node.op == OpType::op_add && node.inputs.size() == 2 &&
-                           node.outputs.size() == 1 && node.attributes.size() == 0;
-    if (plain_add) {
-      const int32_t other = node.inputs[0] == output ? node.inputs[1] : node.inputs[0];
-      const GraphTensor& sum = graph.tensors[size_t(node.outputs[0])];
-      if (other == expand.inputs[0] && x.shape == graph.tensors[size_t(output)].shape &&
-          sum.shape == x.shape && sum.dtype == DType::dtype_f32) {
-        plan.residual = true;
-        output = node.outputs[0];
-        nodes.push_back(size_t(add));
-      }
-    }
-  }
-  fused_block_plan_rows(&plan);
-  // The banded depthwise copies a group's input rows into its padded buffer: with one output
-  // row per group it copies k rows per output row. Measured (CPU time, 1 thread): 112→672
-  // dw 5×5 at 65×129, one row per group, 39.1 ms fused against 23.4 ms unfused; 160→960 dw 5×5
-  // at 33×65 (3 rows, with 0.6 MB of expand weights beside the ring) 13.2 against 11.0 ms.
-  if (working_set_bytes(plan) > kFusedMaxScratchBytes ||
-      (plan.depthwise.banded && plan.group_rows < 2 && plan.depthwise.axes[0].output > 1))
-    return false;
-
-  kernel->input_shape = x.shape;
-  kernel->output_shape = graph.tensors[size_t(output)].shape;
-  kernel->threads = std::max(1, config.threads);
-  kernel->label = "fused_block_1x1_dw" + geometry + (plan.has_project ? "_1x1" : "") +
-                  (plan.residual ? "_add" : "") + "/" + plan.expand.kernels->name + "+" +
-                  plan.depthwise.kernel_name;
-  fused->kernel = std::move(kernel);
-  fused->nodes = std::move(nodes);
-  fused->inputs = {expand.inputs[0]};
-  fused->outputs = {output};
-  return true;
+  return finish_fused_block(graph, index, dw, expand.inputs[0], geometry, config, std::move(kernel),
+                            fused);
 }
 
 }  // namespace atrous

@@ -12,6 +12,12 @@
 // At the high-resolution blocks (W = 257…1025, E = 64…240) the ring is 0.3–0.8 MB: it stays
 // in L2, where the unfused path writes and reads E·H·W floats through DRAM twice.
 //
+// Without an expansion (depthwise k×k → project 1×1, as in Panoptic-DeepLab's decoders and
+// heads, whose 5×5 depthwise separable convs run at 257×513 on 256–288 channels, and in
+// MobileNetV3's first block), the depthwise reads its rows straight from the block input and
+// only its output, a band of group rows, lives in the thread's scratch: that tensor (as large
+// as the input) never goes through DRAM, and the project GEMM packs its B from L2.
+//
 // Where the depthwise output is needed as a tensor (squeeze-excitation blocks need its mean
 // before projecting; Panoptic-DeepLab's decoders read one block's depthwise output), the
 // block stops there: expand → depthwise, the depthwise writing its output rows in place.
@@ -35,7 +41,8 @@
 namespace atrous {
 
 struct FusedBlockPlan {
-  GemmWeights expand;       // [E, C]
+  bool has_expand = true;   // false: the depthwise reads the block input (E == C), no ring
+  GemmWeights expand;       // [E, C], when has_expand
   DepthwisePlan depthwise;  // over the expanded [E, H, W]
   bool has_project = true;  // false: the block stops at the depthwise, y is its output
   GemmWeights project;      // [M, E]

@@ -87,6 +87,13 @@ TEST_CASE("fused inverted-residual blocks equal the unfused kernels and the refe
       // Stride 2 past the padded-copy width (the stride-2 rows kernel's interior and strips).
       {8, 24, 8, 9, 341, 3, 2, 1, 1, false, "relu", "hard_swish", "none"},
       {6, 12, 6, 12, 330, 5, 2, 1, 2, false, "hard_swish", "relu", "none"},
+      // No expansion (expanded 0): the depthwise reads the block input (E = C), then the
+      // projection (MobileNetV3's first block; the decoders' depthwise separable convs).
+      {16, 0, 16, 37, 171, 3, 1, 1, 1, true, "none", "relu", "none"},
+      {24, 0, 40, 19, 33, 5, 2, 1, 2, false, "none", "hard_swish", "relu"},
+      {7, 0, 5, 13, 200, 5, 1, 2, 4, false, "none", "relu", "none"},
+      {33, 0, 33, 9, 10, 3, 1, 1, 1, true, "none", "none", "none"},
+      {17, 0, 6, 11, 341, 3, 2, 1, 1, false, "none", "relu", "hard_swish"},
       // No projection (out_channels 0): the block stops at the depthwise (squeeze-excitation).
       {24, 72, 0, 21, 37, 5, 2, 1, 2, false, "relu", "relu", "none"},
       {40, 120, 0, 9, 170, 5, 1, 1, 2, false, "hard_swish", "hard_swish", "none"},
@@ -94,25 +101,30 @@ TEST_CASE("fused inverted-residual blocks equal the unfused kernels and the refe
   };
   std::mt19937 rng(15);
   for (const BlockCase& c : cases) {
-    const int64_t batch = c.height == 1 ? 2 : 1;
+    const int64_t batch = c.height == 1 || c.expanded == 0 ? 2 : 1;
+    const bool has_expand = c.expanded > 0;
+    const int64_t expanded_channels = has_expand ? c.expanded : c.channels;
     Tensor x = testing::random_tensor({batch, c.channels, c.height, c.width}, rng);
-    Tensor we = testing::random_tensor({c.expanded, c.channels, 1, 1}, rng, -0.5f, 0.5f);
-    Tensor be = testing::random_tensor({c.expanded}, rng);
-    Tensor wd = testing::random_tensor({c.expanded, 1, c.kernel, c.kernel}, rng, -0.5f, 0.5f);
-    Tensor bd = testing::random_tensor({c.expanded}, rng);
+    Tensor we = testing::random_tensor({expanded_channels, c.channels, 1, 1}, rng, -0.5f, 0.5f);
+    Tensor be = testing::random_tensor({expanded_channels}, rng);
+    Tensor wd =
+        testing::random_tensor({expanded_channels, 1, c.kernel, c.kernel}, rng, -0.5f, 0.5f);
+    Tensor bd = testing::random_tensor({expanded_channels}, rng);
     const bool project = c.out_channels > 0;
-    const int64_t out_channels = project ? c.out_channels : c.expanded;
-    Tensor wp = testing::random_tensor({out_channels, c.expanded, 1, 1}, rng, -0.3f, 0.3f);
+    const int64_t out_channels = project ? c.out_channels : expanded_channels;
+    Tensor wp = testing::random_tensor({out_channels, expanded_channels, 1, 1}, rng, -0.3f, 0.3f);
     Tensor bp = testing::random_tensor({out_channels}, rng);
 
     // The reference: the three convs and the add, one after the other.
-    Tensor e = reference_conv(x, we, be, conv_attributes(c.expand_act));
+    Tensor e = has_expand ? reference_conv(x, we, be, conv_attributes(c.expand_act))
+                          : Tensor(DType::dtype_f32, x.shape());
+    if (!has_expand) std::memcpy(e.data(), x.data(), x.byte_size());
     Tensor d = reference_conv(
-        e, wd, bd, conv_attributes(c.depthwise_act, c.expanded, c.stride, c.dilation, c.pad));
+        e, wd, bd,
+        conv_attributes(c.depthwise_act, expanded_channels, c.stride, c.dilation, c.pad));
     Tensor expected = project ? reference_conv(d, wp, bp, conv_attributes(c.project_act))
-                              : reference_conv(e, wd, bd,
-                                               conv_attributes(c.depthwise_act, c.expanded,
-                                                               c.stride, c.dilation, c.pad));
+                              : Tensor(DType::dtype_f32, d.shape());
+    if (!project) std::memcpy(expected.data(), d.data(), d.byte_size());
     const bool residual = project && c.residual && expected.shape() == x.shape();
     if (residual)
       for (int64_t i = 0; i < expected.numel(); ++i) expected.f32()[i] += x.f32()[i];
@@ -131,13 +143,15 @@ TEST_CASE("fused inverted-residual blocks equal the unfused kernels and the refe
     REQUIRE(axes[1].output == d.shape()[3]);
     for (CpuIsa isa : runnable_isas()) {
       FusedBlockPlan plan;
-      gemm_pack_weights(we.f32(), be.f32(), c.expanded, c.channels, activation_of(c.expand_act),
-                        isa, &plan.expand);
-      depthwise_plan(wd.f32(), bd.f32(), c.expanded, axes, activation_of(c.depthwise_act), isa,
-                     &plan.depthwise);
+      plan.has_expand = has_expand;
+      if (has_expand)
+        gemm_pack_weights(we.f32(), be.f32(), c.expanded, c.channels, activation_of(c.expand_act),
+                          isa, &plan.expand);
+      depthwise_plan(wd.f32(), bd.f32(), expanded_channels, axes, activation_of(c.depthwise_act),
+                     isa, &plan.depthwise);
       plan.has_project = project;
       if (project)
-        gemm_pack_weights(wp.f32(), bp.f32(), out_channels, c.expanded,
+        gemm_pack_weights(wp.f32(), bp.f32(), out_channels, expanded_channels,
                           activation_of(c.project_act), isa, &plan.project);
       plan.residual = residual;
       fused_block_plan_rows(&plan);
@@ -145,17 +159,18 @@ TEST_CASE("fused inverted-residual blocks equal the unfused kernels and the refe
       // The unfused CPU kernels on the same plans.
       ThreadPool one(1);
       const int64_t pixels = c.height * c.width, out_pixels = axes[0].output * axes[1].output;
-      std::vector<float> expanded(size_t(batch * c.expanded * pixels));
-      std::vector<float> depthwise(size_t(batch * c.expanded * out_pixels));
+      std::vector<float> expanded(x.f32(), x.f32() + x.numel());
+      if (has_expand) expanded.assign(size_t(batch * c.expanded * pixels), NAN);
+      std::vector<float> depthwise(size_t(batch * expanded_channels * out_pixels));
       std::vector<float> unfused(size_t(expected.numel()));
-      for (int64_t b = 0; b < batch; ++b) {
+      for (int64_t b = 0; b < batch && has_expand; ++b) {
         PointwisePacker packer(x.f32() + b * c.channels * pixels, pixels);
         gemm_run(plan.expand, packer, pixels, expanded.data() + b * c.expanded * pixels, pixels,
                  one, nullptr, 0);
       }
       depthwise_run(plan.depthwise, expanded.data(), batch, depthwise.data(), one);
       for (int64_t b = 0; b < batch && project; ++b) {
-        PointwisePacker packer(depthwise.data() + b * c.expanded * out_pixels, out_pixels);
+        PointwisePacker packer(depthwise.data() + b * expanded_channels * out_pixels, out_pixels);
         gemm_run(plan.project, packer, out_pixels, unfused.data() + b * out_channels * out_pixels,
                  out_pixels, one, nullptr, 0);
       }
@@ -241,6 +256,69 @@ TEST_CASE("the session fuses an inverted-residual block and still equals the ref
   }
   CHECK(cpu_testing::bitwise_equal(results[0], results[1]));
   CHECK(cpu_testing::bitwise_equal(results[0], results[2]));
+}
+
+// Depthwise → project 1×1 → + x without an expansion (MobileNetV3's first block) runs as one
+// kernel where the depthwise output would pass 1 MiB and a group's input rows fit in L2 beside
+// the band; wide chains (288 channels × 513 columns, the decoders' depthwise separable convs)
+// stay unfused. Both equal the reference, bitwise for 1, 2 and 3 threads.
+TEST_CASE("the session fuses a depthwise and the 1x1 that reads it", "[cpu][session]") {
+  struct Chain {
+    int64_t channels, height, width;
+    bool fused;
+  };
+  for (const Chain& chain : {Chain{16, 130, 131, true}, Chain{288, 12, 513, false}}) {
+    std::mt19937 rng(9);
+    Graph graph;
+    const int64_t c = chain.channels, h = chain.height, w = chain.width;
+    int32_t x = graph.add_tensor("x", DType::dtype_f32, {1, c, h, w});
+    graph.inputs = {x};
+    int32_t wd = graph.add_constant("wd", testing::random_tensor({c, 1, 3, 3}, rng, -0.5f, 0.5f));
+    int32_t bd = graph.add_constant("bd", testing::random_tensor({c}, rng));
+    int32_t wp = graph.add_constant("wp", testing::random_tensor({c, c, 1, 1}, rng, -0.3f, 0.3f));
+    int32_t bp = graph.add_constant("bp", testing::random_tensor({c}, rng));
+    int32_t d = graph.add_tensor("d", DType::dtype_f32, {1, c, h, w});
+    int32_t p = graph.add_tensor("p", DType::dtype_f32, {1, c, h, w});
+    int32_t y = graph.add_tensor("y", DType::dtype_f32, {1, c, h, w});
+    testing::add_node(graph, OpType::op_conv, "depthwise", {x, wd, bd}, {d},
+                      conv_attributes("relu", c, 1, 1, 1));
+    testing::add_node(graph, OpType::op_conv, "project", {d, wp, bp}, {p}, conv_attributes("none"));
+    testing::add_node(graph, OpType::op_add, "add", {p, x}, {y});
+    graph.outputs = {y};
+    std::shared_ptr<const Model> model;
+    REQUIRE(Model::from_graph(graph, &model).ok());
+    Tensor input = testing::random_tensor({1, c, h, w}, rng);
+    std::unique_ptr<Session> reference;
+    REQUIRE(Session::create(model, SessionOptions(), &reference).ok());
+    std::vector<Tensor> expected;
+    REQUIRE(reference->run({{"x", &input.view()}}, &expected).ok());
+    std::vector<Tensor> results;
+    for (int threads : {1, 2, 3}) {
+      SessionOptions options;
+      options.backend = Backend::backend_cpu;
+      options.threads = threads;
+      options.profile = true;
+      options.optimize = false;
+      std::unique_ptr<Session> session;
+      REQUIRE(Session::create(model, options, &session).ok());
+      std::vector<Tensor> outputs;
+      REQUIRE(session->run({{"x", &input.view()}}, &outputs).ok());
+      REQUIRE(session->profile().size() == 3);
+      INFO("channels " << c << ", threads " << threads);
+      if (chain.fused) {
+        CHECK(session->profile()[0].kernel.rfind("fused_block_dw3x3_1x1_add/", 0) == 0);
+        CHECK(session->profile()[1].kernel == "fused");
+        CHECK(session->profile()[2].kernel == "fused");
+      } else {
+        CHECK(session->profile()[0].kernel.rfind("depthwise_3x3/", 0) == 0);
+        CHECK(session->profile()[1].kernel.rfind("pointwise/", 0) == 0);
+      }
+      CHECK(testing::relative_l2(expected[0], outputs[0]) <= 1e-5);
+      results.push_back(std::move(outputs[0]));
+    }
+    CHECK(cpu_testing::bitwise_equal(results[0], results[1]));
+    CHECK(cpu_testing::bitwise_equal(results[0], results[2]));
+  }
 }
 
 // A squeeze-excitation's per-channel mul and the 1×1 that alone reads its output run as one
