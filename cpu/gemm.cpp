@@ -65,17 +65,18 @@ void gemm_column_block(const GemmWeights& weights, const GemmPacker& packer, int
 
 void gemm_pack_weights(const float* weight, const float* bias, int64_t rows, int64_t depth,
                        const Activation& activation, CpuIsa isa, GemmWeights* weights) {
-  const int64_t panels = (rows + kGemmRows - 1) / kGemmRows;
+  weights->kernels = &cpu_kernel_table(isa).gemm;
+  const int64_t r = weights->kernels->rows;
+  const int64_t panels = (rows + r - 1) / r;
   weights->rows = rows;
   weights->depth = depth;
+  weights->panel_rows = r;
   weights->activation = activation;
   weights->isa = isa;
-  weights->kernels = &cpu_kernel_table(isa).gemm;
-  weights->packed.assign(size_t(panels * depth * kGemmRows), 0.f);
+  weights->packed.assign(size_t(panels * depth * r), 0.f);
   for (int64_t m = 0; m < rows; ++m)
     for (int64_t k = 0; k < depth; ++k)
-      weights->packed[size_t(((m / kGemmRows) * depth + k) * kGemmRows + m % kGemmRows)] =
-          weight[m * depth + k];
+      weights->packed[size_t(((m / r) * depth + k) * r + m % r)] = weight[m * depth + k];
   weights->bias.assign(size_t(rows), 0.f);
   if (bias) std::memcpy(weights->bias.data(), bias, size_t(rows) * sizeof(float));
 }
@@ -92,7 +93,7 @@ void gemm_run(const GemmWeights& weights, const GemmPacker& packer, int64_t colu
   if (columns <= 0 || weights.rows <= 0) return;
   const int64_t block_columns = gemm_block_columns(weights, packer);
   const int64_t column_blocks = (columns + block_columns - 1) / block_columns;
-  const int64_t panels = (weights.rows + kGemmRows - 1) / kGemmRows;
+  const int64_t panels = (weights.rows + weights.panel_rows - 1) / weights.panel_rows;
   const bool parallel = pool.worth_splitting(weights.rows * weights.depth * columns);
   const int64_t wanted = parallel ? kGemmTasksPerThread * pool.threads() : 1;
   int64_t groups = std::min(panels, (wanted + column_blocks - 1) / column_blocks);
@@ -131,7 +132,7 @@ void gemm_run_serial(const GemmWeights& weights, const GemmPacker& packer, int64
   if (columns <= 0 || weights.rows <= 0) return;
   const int64_t block_columns = gemm_block_columns(weights, packer);
   const int64_t depth_block = gemm_depth_block(weights.depth);
-  const int64_t panels = (weights.rows + kGemmRows - 1) / kGemmRows;
+  const int64_t panels = (weights.rows + weights.panel_rows - 1) / weights.panel_rows;
   int32_t* kept =
       reinterpret_cast<int32_t*>(scratch + gemm_scratch_floats(weights.isa) - kGemmDepthBlock);
   for (int64_t column0 = 0; column0 < columns; column0 += block_columns)

@@ -2,16 +2,20 @@
 // Y[m, p] = act(Σ_k A[m, k] · B[k, p] + bias[m]) for M output channels, K reduction terms and
 // `columns` output pixels.
 //
-// A (the weights) is packed once per session into panels of kGemmRows output channels,
-// [panels][K][kGemmRows], zero padded. B (activations, or im2col patches) is packed per task
-// by a GemmPacker into per-thread scratch: for a block of up to kGemmBlockTiles column tiles
-// and one K block (K split into equal blocks of at most kGemmDepthBlock terms), tiles of
-// [depth][tile columns] with the columns past the end zeroed. A tile is two SIMD vectors
-// wide (16 floats on AVX2).
+// A (the weights) is packed once per session into panels of R output channels (the ISA's
+// GemmKernels::rows), [panels][K][R], zero padded. B (activations, or im2col patches) is packed
+// per task by a GemmPacker into per-thread scratch: for a block of up to kGemmBlockTiles column
+// tiles and one K block (K split into equal blocks of at most kGemmDepthBlock terms), tiles of
+// [depth][tile columns] with the columns past the end zeroed. A tile is V SIMD vectors wide
+// (GemmKernels::tile_columns: 48 floats on AVX-512, 16 on AVX2, 8 on NEON).
 //
-// Tiling: a task is (column block × group of panels); inside it, for each K block, one packed
-// column tile (≤ 16 KiB on AVX2, in L1) meets every panel of the group (A slices from L2).
-// The microkernel keeps kGemmRows × 2 vectors of accumulators in registers (12 on AVX2).
+// Tiling: a task is (column block × group of panels); inside it, for each K block, each panel
+// of the group (an A slice of R × K-block floats, in L1) meets every packed column tile of the
+// block (at most 4 × 256 × 48 floats, 192 KiB, in L2) before the next panel; the output lines
+// of the panel's next tile are prefetched for writing while a tile runs (docs/CPU.md, "8 × 48
+// tiles, panel-major order").
+// The microkernel keeps R × V vectors of accumulators in registers (8 × 3 = 24 of the 32 zmm
+// registers on AVX-512, 6 × 2 = 12 of the 16 ymm on AVX2, 6 × 2 on NEON).
 //
 // Determinism: every output element is the FMA chain over k = 0, 1, …, K−1 in order (partial
 // sums cross K blocks through the output tensor, exactly; rows a packer leaves out as zero
@@ -31,15 +35,16 @@
 
 namespace atrous {
 
-constexpr int kGemmRows = 6;              // output channels per panel
+constexpr int kGemmMaxRows = 8;           // output channels per panel, at most (AVX-512)
 constexpr int64_t kGemmDepthBlock = 256;  // reduction terms per K block
 constexpr int64_t kGemmBlockTiles = 4;    // column tiles per column block
-constexpr int64_t kGemmMaxTile = 32;      // the widest tile (AVX-512: two 16-float vectors)
+constexpr int64_t kGemmMaxTile = 48;      // the widest tile (AVX-512: three 16-float vectors)
 
 struct GemmWeights {
   int64_t rows = 0;           // M
   int64_t depth = 0;          // K
-  std::vector<float> packed;  // ceil(M/kGemmRows) · K · kGemmRows
+  int64_t panel_rows = 0;     // R, the ISA's GemmKernels::rows
+  std::vector<float> packed;  // ceil(M/R) · K · R
   std::vector<float> bias;    // M (zeros when there is none)
   Activation activation;
   CpuIsa isa = CpuIsa::cpu_isa_scalar;

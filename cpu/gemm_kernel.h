@@ -1,7 +1,9 @@
 // The ISA-neutral GEMM microkernel, instantiated per architecture in kernels_<isa>.cpp (each
-// compiled with its own -m flags). A tile is kGemmRows output channels × two SIMD vectors of
-// columns; its accumulators live in registers across the whole K block. Each packed column
-// tile is used by every panel of the block before the next tile, so it stays in L1.
+// compiled with its own -m flags). A tile is R output channels × V SIMD vectors of columns
+// (GemmKernels::rows and tile_columns: 8 × 3 on AVX-512, 6 × 2 on AVX2 and NEON); its
+// accumulators live in registers across the whole K block. Each panel of weights (R × K block
+// floats, in L1) meets every column tile of the block (from L2) before the next panel, and the
+// output lines of the next tile are prefetched for writing while a tile runs.
 // Edges: panels are zero padded (rows past M are computed and dropped); a partial last column
 // tile is packed with zeros and goes through a stack copy on load and store. Bias and the
 // activations of cpu/simd_activation.h (ReLU, clip, hard-swish) are applied in registers;
@@ -11,6 +13,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 #include <xsimd/xsimd.hpp>
 
 #if defined(__aarch64__)
@@ -23,130 +26,131 @@
 
 namespace atrous {
 
-// One K step of a tile: acc0[r] += a[r]·x0 and acc1[r] += a[r]·x1 for the kGemmRows weights a of
-// the step, each weight broadcast. On NEON the six weights are loaded as a vector and a half and
-// used by lane (`fmla v.4s, v.4s, v.s[i]`): 2 loads instead of 6 per step (llvm-mca, Cortex-A55
-// model: the single load unit was the bound). The same fused multiply-adds either way.
-template <class Arch>
-inline void gemm_step(const float* a, const xsimd::batch<float, Arch>& x0,
-                      const xsimd::batch<float, Arch>& x1, xsimd::batch<float, Arch>* acc0,
-                      xsimd::batch<float, Arch>* acc1) {
-  for (int r = 0; r < kGemmRows; ++r) {
+// One K step of a tile's first N vectors: acc[r][v] += a[r]·x[v] for the R weights a of the
+// step, each weight broadcast. On NEON the six weights of a 6-row panel are loaded as a vector
+// and a half and used by lane (`fmla v.4s, v.4s, v.s[i]`): 2 loads instead of 6 per step
+// (llvm-mca, Cortex-A55 model: the single load unit was the bound). The same fused
+// multiply-adds either way.
+template <class Arch, int R, int N>
+inline void gemm_step(const float* a, const xsimd::batch<float, Arch> (&x)[N],
+                      xsimd::batch<float, Arch> (&acc)[R][N]) {
+#if defined(__aarch64__)
+  if constexpr (std::is_same<Arch, xsimd::neon64>::value && R == 6) {
+    const float32x4_t w03 = vld1q_f32(a);
+    const float32x2_t w45 = vld1_f32(a + 4);
+    for (int v = 0; v < N; ++v) {
+      acc[0][v] = vfmaq_laneq_f32(acc[0][v], x[v], w03, 0);
+      acc[1][v] = vfmaq_laneq_f32(acc[1][v], x[v], w03, 1);
+      acc[2][v] = vfmaq_laneq_f32(acc[2][v], x[v], w03, 2);
+      acc[3][v] = vfmaq_laneq_f32(acc[3][v], x[v], w03, 3);
+      acc[4][v] = vfmaq_lane_f32(acc[4][v], x[v], w45, 0);
+      acc[5][v] = vfmaq_lane_f32(acc[5][v], x[v], w45, 1);
+    }
+    return;
+  }
+#endif
+  for (int r = 0; r < R; ++r) {
     const xsimd::batch<float, Arch> w(a[r]);
-    acc0[r] = simd_fma(w, x0, acc0[r]);
-    acc1[r] = simd_fma(w, x1, acc1[r]);
+    for (int v = 0; v < N; ++v) acc[r][v] = simd_fma(w, x[v], acc[r][v]);
   }
 }
-// The step of a tile's first vector only (a last tile of at most one vector of valid columns):
-// the same FMAs as gemm_step's acc0 chain.
-template <class Arch>
-inline void gemm_step_one(const float* a, const xsimd::batch<float, Arch>& x0,
-                          xsimd::batch<float, Arch>* acc0) {
-  for (int r = 0; r < kGemmRows; ++r)
-    acc0[r] = simd_fma(xsimd::batch<float, Arch>(a[r]), x0, acc0[r]);
+
+// One tile of R rows × the first N vectors of its columns over the block's K: accumulators from
+// zero (first block) or from out, the K loop, then bias and the in-register activation (last
+// block), stored to out (rows ld floats apart).
+template <class Arch, int R, int N, ActivationKind Kind>
+inline void gemm_tile(const GemmBlock& block, const float* a, const float* b, int64_t ldb,
+                      const float* bias, int valid_rows, float* out, int64_t ld) {
+  using batch = xsimd::batch<float, Arch>;
+  constexpr int64_t width = int64_t(batch::size);
+  // Known defect: for N = 1 on NEON, GCC 12 stores the six accumulators to the stack in every
+  // K step (llvm-mca, Cortex-A76: 12–13 cycles per step where the previous code took 6–7); it
+  // only runs a row block's last tile of at most 4 columns (docs/CPU.md).
+  batch acc[R][N];
+  if (block.first) {
+    for (int r = 0; r < R; ++r)
+      for (int v = 0; v < N; ++v) acc[r][v] = batch(0.f);
+  } else {
+    for (int r = 0; r < R; ++r)
+      for (int v = 0; v < N; ++v) acc[r][v] = batch::load_unaligned(out + r * ld + v * width);
+  }
+  batch x[N];
+  if (!block.kept) {
+    for (int64_t k = 0; k < block.depth; ++k, a += R, b += ldb) {
+      for (int v = 0; v < N; ++v) x[v] = batch::load_unaligned(b + v * width);
+      gemm_step<Arch, R, N>(a, x, acc);
+    }
+  } else {
+    for (int64_t k = 0; k < block.packed_rows; ++k, b += ldb) {
+      for (int v = 0; v < N; ++v) x[v] = batch::load_unaligned(b + v * width);
+      gemm_step<Arch, R, N>(a + int64_t(block.kept[k]) * R, x, acc);
+    }
+  }
+  const RegisterActivation<Arch> finish(block.weights->activation);
+  for (int r = 0; r < R; ++r) {
+    const batch bias_r(block.last && r < valid_rows ? bias[r] : 0.f);
+    for (int v = 0; v < N; ++v) {
+      batch value = acc[r][v];
+      if (block.last) value = finish.template apply<Kind>(value + bias_r);
+      value.store_unaligned(out + r * ld + v * width);
+    }
+  }
 }
-#if defined(__aarch64__)
-static_assert(kGemmRows == 6, "the NEON steps below hold six weights");
-template <>
-inline void gemm_step_one<xsimd::neon64>(const float* a,
-                                         const xsimd::batch<float, xsimd::neon64>& x0,
-                                         xsimd::batch<float, xsimd::neon64>* acc0) {
-  const float32x4_t w03 = vld1q_f32(a);
-  const float32x2_t w45 = vld1_f32(a + 4);
-  acc0[0] = vfmaq_laneq_f32(acc0[0], x0, w03, 0);
-  acc0[1] = vfmaq_laneq_f32(acc0[1], x0, w03, 1);
-  acc0[2] = vfmaq_laneq_f32(acc0[2], x0, w03, 2);
-  acc0[3] = vfmaq_laneq_f32(acc0[3], x0, w03, 3);
-  acc0[4] = vfmaq_lane_f32(acc0[4], x0, w45, 0);
-  acc0[5] = vfmaq_lane_f32(acc0[5], x0, w45, 1);
-}
-template <>
-inline void gemm_step<xsimd::neon64>(const float* a, const xsimd::batch<float, xsimd::neon64>& x0,
-                                     const xsimd::batch<float, xsimd::neon64>& x1,
-                                     xsimd::batch<float, xsimd::neon64>* acc0,
-                                     xsimd::batch<float, xsimd::neon64>* acc1) {
-  gemm_step_one<xsimd::neon64>(a, x0, acc0);
-  gemm_step_one<xsimd::neon64>(a, x1, acc1);
-}
-#endif
 
 // Kind: the activation applied in registers (see gemm_block below), fixed per instantiation
 // so that the epilogue holds no switch: with one, GCC kept the NEON accumulators on the stack
 // through the whole K loop (llvm-mca: 24 instead of 12 cycles per K step on the A57 model).
-template <class Arch, ActivationKind Kind>
+// R rows × V vectors per tile (GemmKernels::rows, tile_columns = V · lanes). A last tile with
+// fewer valid columns computes only the vectors that hold some (196 = 4·48 + 4 columns computes
+// 4·48 + 16).
+template <class Arch, int R, int V, ActivationKind Kind>
 void gemm_block_with(const GemmBlock& block) {
   using batch = xsimd::batch<float, Arch>;
   constexpr int64_t width = int64_t(batch::size);
-  constexpr int64_t tile = 2 * width;
-  constexpr int rows = kGemmRows;
+  constexpr int64_t tile = V * width;
+  static_assert(R <= kGemmMaxRows && tile <= kGemmMaxTile, "the edge buffer holds the tile");
   const GemmWeights& weights = *block.weights;
   const Activation& act = weights.activation;
-  const RegisterActivation<Arch> finish(act);
   const bool per_element = !activation_in_registers(act.kind);
-  const int64_t depth = block.depth;
   const int64_t tiles = (block.columns + tile - 1) / tile;
-  alignas(64) float edge[rows * tile];
-  for (int64_t t = 0; t < tiles; ++t) {
-    const bool in_place = t < block.in_place_tiles;
-    const float* b =
-        in_place ? block.in_place + t * tile : block.b + (t - block.in_place_tiles) * depth * tile;
-    const int64_t ldb = in_place ? block.ldb : tile;
-    const int64_t column = t * tile;
-    const int64_t valid_columns = std::min(tile, block.columns - column);
-    const bool one_vector = valid_columns <= width;
-    for (int64_t panel = block.panel_begin; panel < block.panel_end; ++panel) {
-      const int64_t m0 = panel * rows;
-      const int valid_rows = int(std::min<int64_t>(rows, weights.rows - m0));
-      const bool full = valid_columns == tile && valid_rows == rows;
+  alignas(64) float edge[R * tile];
+  for (int64_t panel = block.panel_begin; panel < block.panel_end; ++panel) {
+    const int64_t m0 = panel * R;
+    const int valid_rows = int(std::min<int64_t>(R, weights.rows - m0));
+    for (int64_t t = 0; t < tiles; ++t) {
+      const bool in_place = t < block.in_place_tiles;
+      const float* b = in_place ? block.in_place + t * tile
+                                : block.b + (t - block.in_place_tiles) * block.depth * tile;
+      const int64_t ldb = in_place ? block.ldb : tile;
+      const int64_t column = t * tile;
+      const int64_t valid_columns = std::min(tile, block.columns - column);
+      const int live = int((valid_columns + width - 1) / width);
+      // The output lines of the panel's next tile, fetched for writing while this tile runs:
+      // the tile's stores then find their lines (measured, bench_pointwise: 240→40 at 129×257
+      // 12.2 → 5.5 ms, 288→256 at 257×513 149 → 128 ms).
+      if (t + 1 < tiles) {
+        const float* next = block.y + m0 * block.ldy + column + tile;
+        for (int r = 0; r < valid_rows; ++r)
+          for (int64_t i = 0; i < tile; i += 16) __builtin_prefetch(next + r * block.ldy + i, 1, 3);
+      }
+      const bool full = valid_columns == tile && valid_rows == R;
       float* y = block.y + m0 * block.ldy + column;
       // Output rows as the kernel sees them: the tensor itself, or the stack copy at an edge.
       float* out = full ? y : edge;
       const int64_t ld = full ? block.ldy : tile;
-      batch acc0[rows], acc1[rows];
-      if (block.first) {
-        for (int r = 0; r < rows; ++r) acc0[r] = acc1[r] = batch(0.f);
-      } else {
-        if (!full) {
-          std::memset(edge, 0, sizeof(edge));
-          for (int r = 0; r < valid_rows; ++r)
-            std::memcpy(edge + r * tile, y + r * block.ldy, size_t(valid_columns) * sizeof(float));
-        }
-        for (int r = 0; r < rows; ++r) {
-          acc0[r] = batch::load_unaligned(out + r * ld);
-          acc1[r] = batch::load_unaligned(out + r * ld + width);
-        }
+      if (!full && !block.first) {
+        std::memset(edge, 0, sizeof(edge));
+        for (int r = 0; r < valid_rows; ++r)
+          std::memcpy(edge + r * tile, y + r * block.ldy, size_t(valid_columns) * sizeof(float));
       }
-      const float* a = weights.packed.data() + (panel * weights.depth + block.k0) * rows;
-      const float* bk = b;
-      if (one_vector) {
-        // A last tile of at most one vector of valid columns: only that vector is computed (the
-        // second holds no output; 196 = 6·32 + 4 columns computed 224, now 208).
-        if (!block.kept) {
-          for (int64_t k = 0; k < depth; ++k, a += rows, bk += ldb)
-            gemm_step_one<Arch>(a, batch::load_unaligned(bk), acc0);
-        } else {
-          for (int64_t k = 0; k < block.packed_rows; ++k, bk += tile)
-            gemm_step_one<Arch>(a + int64_t(block.kept[k]) * rows, batch::load_unaligned(bk), acc0);
-        }
-      } else if (!block.kept) {
-        for (int64_t k = 0; k < depth; ++k, a += rows, bk += ldb)
-          gemm_step<Arch>(a, batch::load_unaligned(bk), batch::load_unaligned(bk + width), acc0,
-                          acc1);
-      } else {
-        for (int64_t k = 0; k < block.packed_rows; ++k, bk += tile)
-          gemm_step<Arch>(a + int64_t(block.kept[k]) * rows, batch::load_unaligned(bk),
-                          batch::load_unaligned(bk + width), acc0, acc1);
-      }
-      for (int r = 0; r < rows; ++r) {
-        batch v0 = acc0[r], v1 = acc1[r];
-        if (block.last) {
-          const batch bias(r < valid_rows ? weights.bias[size_t(m0 + r)] : 0.f);
-          v0 = finish.template apply<Kind>(v0 + bias);
-          v1 = finish.template apply<Kind>(v1 + bias);
-        }
-        v0.store_unaligned(out + r * ld);
-        v1.store_unaligned(out + r * ld + width);
-      }
+      const float* a = weights.packed.data() + (panel * weights.depth + block.k0) * R;
+      const float* bias = weights.bias.data() + m0;
+      if (live >= V)
+        gemm_tile<Arch, R, V, Kind>(block, a, b, ldb, bias, valid_rows, out, ld);
+      else if (V > 2 && live == 2)
+        gemm_tile<Arch, R, (V > 2 ? 2 : V), Kind>(block, a, b, ldb, bias, valid_rows, out, ld);
+      else
+        gemm_tile<Arch, R, 1, Kind>(block, a, b, ldb, bias, valid_rows, out, ld);
       if (block.last && per_element)
         for (int r = 0; r < valid_rows; ++r)
           for (int64_t i = 0; i < valid_columns; ++i)
@@ -158,16 +162,16 @@ void gemm_block_with(const GemmBlock& block) {
   }
 }
 
-template <class Arch>
+template <class Arch, int R, int V>
 void gemm_block(const GemmBlock& block) {
   switch (block.weights->activation.kind) {
     case ActivationKind::activation_relu:
     case ActivationKind::activation_clip:
-      return gemm_block_with<Arch, ActivationKind::activation_clip>(block);
+      return gemm_block_with<Arch, R, V, ActivationKind::activation_clip>(block);
     case ActivationKind::activation_hard_swish:
-      return gemm_block_with<Arch, ActivationKind::activation_hard_swish>(block);
+      return gemm_block_with<Arch, R, V, ActivationKind::activation_hard_swish>(block);
     default:  // none, or applied per element after the store
-      return gemm_block_with<Arch, ActivationKind::activation_none>(block);
+      return gemm_block_with<Arch, R, V, ActivationKind::activation_none>(block);
   }
 }
 

@@ -6,7 +6,7 @@
 // ISA.
 //
 // Microkernel names say the element type, the tile and the ISA, as XNNPACK's do:
-//  * gemm_f32_<rows>x<columns>_<isa>: kGemmRows output channels × tile_columns pixels held in
+//  * gemm_f32_<rows>x<columns>_<isa>: `rows` output channels × tile_columns pixels held in
 //    registers;
 //  * conv_direct_f32_<pixels>x<channels>_<isa>: the direct dense convolution's register tile
 //    of `pixels` output pixels × `channels` output channels;
@@ -40,7 +40,8 @@ struct GemmKernels {
   void (*block)(const GemmBlock& block);
   // Blocks of a one-pixel product (cpu/gemm.h); null where the ISA has none (scalar).
   void (*gemv)(const GemvBlock& block);
-  int64_t tile_columns;  // columns per packed B tile (two vectors; 8 for scalar)
+  int64_t tile_columns;  // columns per packed B tile (V vectors; 8 for scalar)
+  int64_t rows;          // output channels per weight panel (R)
   const char* name;
   const char* gemv_name;
   // Pixel tiles of small images (cpu/gemm.h); null where the ISA has none (scalar).

@@ -21,9 +21,10 @@ const CpuKernelTable& cpu_kernel_table_avx2() {
   static const CpuKernelTable table = [] {
     CpuKernelTable t;
     t.isa = CpuIsa::cpu_isa_avx2;
-    t.gemm = {gemm_block<Arch>,
+    t.gemm = {gemm_block<Arch, 6, 2>,
               gemv_block<Arch>,
               2 * int64_t(xsimd::batch<float, Arch>::size),
+              6,
               "gemm_f32_6x16_avx2",
               "gemv_f32_4x8_avx2",
               gemm_pixels<Arch, 1>,

@@ -28,10 +28,11 @@ const CpuKernelTable& cpu_kernel_table_avx512() {
   static const CpuKernelTable table = [] {
     CpuKernelTable t;
     t.isa = CpuIsa::cpu_isa_avx512;
-    t.gemm = {gemm_block<Arch>,
+    t.gemm = {gemm_block<Arch, 8, 3>,
               gemv_block<Arch>,
-              2 * int64_t(xsimd::batch<float, Arch>::size),
-              "gemm_f32_6x32_avx512",
+              3 * int64_t(xsimd::batch<float, Arch>::size),
+              8,
+              "gemm_f32_8x48_avx512",
               "gemv_f32_4x16_avx512",
               gemm_pixels<Arch, 2>,
               2 * int64_t(xsimd::batch<float, Arch>::size),

@@ -20,9 +20,10 @@ const CpuKernelTable& cpu_kernel_table_neon() {
   static const CpuKernelTable table = [] {
     CpuKernelTable t;
     t.isa = CpuIsa::cpu_isa_neon;
-    t.gemm = {gemm_block<Arch>,
+    t.gemm = {gemm_block<Arch, 6, 2>,
               gemv_block<Arch>,
               2 * int64_t(xsimd::batch<float, Arch>::size),
+              6,
               "gemm_f32_6x8_neon",
               "gemv_f32_4x4_neon",
               gemm_pixels<Arch, 2>,

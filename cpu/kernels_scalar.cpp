@@ -15,13 +15,14 @@ namespace atrous {
 namespace {
 
 constexpr int64_t kScalarTile = 8;  // GEMM columns per tile
+constexpr int kScalarRows = 6;      // GEMM output channels per panel
 
 void gemm_block_scalar(const GemmBlock& block) {
   const GemmWeights& weights = *block.weights;
   const int64_t tile = kScalarTile;
-  const int rows = kGemmRows;
+  const int rows = kScalarRows;
   const int64_t tiles = (block.columns + tile - 1) / tile;
-  float acc[kGemmRows * kScalarTile];
+  float acc[kScalarRows * kScalarTile];
   for (int64_t t = 0; t < tiles; ++t) {
     const int64_t column = t * tile;
     const int64_t valid_columns = std::min(tile, block.columns - column);
@@ -133,7 +134,8 @@ const CpuKernelTable& cpu_kernel_table_scalar() {
   static const CpuKernelTable table = [] {
     CpuKernelTable t;
     t.isa = CpuIsa::cpu_isa_scalar;
-    t.gemm = {gemm_block_scalar, nullptr, kScalarTile, "gemm_f32_6x8_scalar", "", nullptr, 0, ""};
+    t.gemm = {gemm_block_scalar, nullptr, kScalarTile, kScalarRows, "gemm_f32_6x8_scalar", "",
+              nullptr,           0,       ""};
     t.direct_conv = {direct_conv_tile_scalar, kScalarDirectPixels, kScalarDirectBlock,
                      "conv_direct_f32_4x4_scalar"};
     t.row_conv = {nullptr, 0, 0, "", {nullptr, nullptr}};

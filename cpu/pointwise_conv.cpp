@@ -56,7 +56,7 @@ void pointwise_plan(const float* weight, const float* bias, int64_t out_channels
 
 namespace {
 
-// The GEMM's weights (panels [ceil(M/kGemmRows)][K][kGemmRows]) repacked as blocks of `width`
+// The GEMM's weights (panels [ceil(M/R)][K][R]) repacked as blocks of `width`
 // output channels, [ceil(M/width)][K][width], and the bias as [ceil(M/width)·width], zeros past
 // M: the layout of the one-pixel product and of the pixel tiles.
 void repack_by_outputs(const GemmWeights& gemm, int64_t width, std::vector<float>* packed,
@@ -65,9 +65,10 @@ void repack_by_outputs(const GemmWeights& gemm, int64_t width, std::vector<float
   packed->assign(size_t(blocks * depth * width), 0.f);
   bias->assign(size_t(blocks * width), 0.f);
   for (int64_t m = 0; m < gemm.rows; ++m) {
-    const float* row = gemm.packed.data() + (m / kGemmRows) * depth * kGemmRows + m % kGemmRows;
+    const int64_t r = gemm.panel_rows;
+    const float* row = gemm.packed.data() + (m / r) * depth * r + m % r;
     float* dst = packed->data() + (m / width) * depth * width + m % width;
-    for (int64_t k = 0; k < depth; ++k) dst[k * width] = row[k * kGemmRows];
+    for (int64_t k = 0; k < depth; ++k) dst[k * width] = row[k * r];
     (*bias)[size_t(m)] = gemm.bias[size_t(m)];
   }
 }
@@ -95,7 +96,8 @@ bool pointwise_plan_pixel_tiles(PointwisePlan* plan, int64_t pixels) {
   constexpr int64_t kPixelStoreDepth = 32;
   const int64_t ch = gemm.kernels->pixel_channels, tile = gemm.kernels->tile_columns;
   auto round_up = [](int64_t n, int64_t m) { return (n + m - 1) / m * m; };
-  const int64_t columns = round_up(gemm.rows, kGemmRows) * round_up(pixels, tile) * gemm.depth;
+  const int64_t columns =
+      round_up(gemm.rows, gemm.panel_rows) * round_up(pixels, tile) * gemm.depth;
   const int64_t pixel_tiles =
       round_up(gemm.rows, ch) * round_up(pixels, kGemmPixelTile) * (gemm.depth + kPixelStoreDepth);
   if (10 * pixel_tiles > 9 * columns) return false;

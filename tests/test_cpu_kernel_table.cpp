@@ -20,9 +20,14 @@ TEST_CASE("every runnable ISA has a complete kernel table named by its tiles", "
     CHECK(table.isa == isa);
     CHECK(table.gemm.block);
     CHECK(table.gemm.tile_columns == gemm_tile_columns(isa));
+    // Three vectors × 8 rows on AVX-512 (32 registers), two × 6 elsewhere.
+    const bool wide = isa == CpuIsa::cpu_isa_avx512;
     CHECK(table.gemm.tile_columns ==
-          (isa == CpuIsa::cpu_isa_scalar ? 8 : 2 * cpu_isa_vector_floats(isa)));
-    CHECK(std::string(table.gemm.name) == "gemm_f32_" + std::to_string(kGemmRows) + "x" +
+          (isa == CpuIsa::cpu_isa_scalar ? 8 : (wide ? 3 : 2) * cpu_isa_vector_floats(isa)));
+    CHECK(table.gemm.rows == (wide ? 8 : 6));
+    CHECK(table.gemm.rows <= kGemmMaxRows);
+    CHECK(table.gemm.tile_columns <= kGemmMaxTile);
+    CHECK(std::string(table.gemm.name) == "gemm_f32_" + std::to_string(table.gemm.rows) + "x" +
                                               std::to_string(table.gemm.tile_columns) + suffix);
     CHECK(table.direct_conv.tile);
     CHECK((table.row_conv.tile != nullptr) == (isa != CpuIsa::cpu_isa_scalar));
