@@ -63,14 +63,16 @@ inline void gemm_tile(const GemmBlock& block, const float* a, const float* b, in
                       const float* bias, int valid_rows, float* out, int64_t ld) {
   using batch = xsimd::batch<float, Arch>;
   constexpr int64_t width = int64_t(batch::size);
-  // Known defect: for N = 1 on NEON, GCC 12 stores the six accumulators to the stack in every
-  // K step (llvm-mca, Cortex-A76: 12–13 cycles per step where the previous code took 6–7); it
-  // only runs a row block's last tile of at most 4 columns (docs/CPU.md).
+  // The row loops are unrolled explicitly: left to GCC 12, the epilogue's loop over one-vector
+  // rows stayed rolled, the accumulators became an array in memory and every K step stored them
+  // (NEON, llvm-mca: 12–13 instead of 6–7 cycles per step).
   batch acc[R][N];
   if (block.first) {
+#pragma GCC unroll 16
     for (int r = 0; r < R; ++r)
       for (int v = 0; v < N; ++v) acc[r][v] = batch(0.f);
   } else {
+#pragma GCC unroll 16
     for (int r = 0; r < R; ++r)
       for (int v = 0; v < N; ++v) acc[r][v] = batch::load_unaligned(out + r * ld + v * width);
   }
@@ -87,6 +89,7 @@ inline void gemm_tile(const GemmBlock& block, const float* a, const float* b, in
     }
   }
   const RegisterActivation<Arch> finish(block.weights->activation);
+#pragma GCC unroll 16
   for (int r = 0; r < R; ++r) {
     const batch bias_r(block.last && r < valid_rows ? bias[r] : 0.f);
     for (int v = 0; v < N; ++v) {
@@ -126,7 +129,7 @@ void gemm_block_with(const GemmBlock& block) {
       const int64_t valid_columns = std::min(tile, block.columns - column);
       const int live = int((valid_columns + width - 1) / width);
       // The output lines of the panel's next tile, fetched for writing while this tile runs:
-      // the tile's stores then find their lines (measured, bench_pointwise: 240→40 at 129×257
+      // the tile's stores then find their lines (measured, bench_pointwise: 40→240 at 129×257
       // 12.2 → 5.5 ms, 288→256 at 257×513 149 → 128 ms).
       if (t + 1 < tiles) {
         const float* next = block.y + m0 * block.ldy + column + tile;
