@@ -178,13 +178,17 @@ class AtrousRuntime:
 
 
 class OrtRuntime:
-    def __init__(self, onnx_path: str, threads: int):
+    # spinning: ONNX Runtime's default (its idle workers spin before they sleep); the comparison
+    # keeps it, bench/interference_probe.py also measures without.
+    def __init__(self, onnx_path: str, threads: int, spinning: bool = True):
         import onnxruntime as ort
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if not spinning:
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(onnx_path, options, providers=["CPUExecutionProvider"])
         self.name = self.session.get_inputs()[0].name
         self.feed: Dict[str, np.ndarray] = {}

@@ -22,23 +22,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import compare_peers as cp  # noqa: E402  (bench/compare_peers.py, beside this script)
 
 
-class OrtNoSpin(cp.OrtRuntime):
-    """ONNX Runtime with its workers' spinning turned off (otherwise as compare_peers.py)."""
-
-    def __init__(self, onnx_path: str, threads: int):
-        import onnxruntime as ort
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self.session = ort.InferenceSession(onnx_path, options, providers=["CPUExecutionProvider"])
-        self.name = self.session.get_inputs()[0].name
-        self.feed = {}
-        self.result = None
-
-
 def timed(run) -> float:
     start = time.perf_counter()
     run()
@@ -64,7 +47,8 @@ def main() -> int:
     files = cp.export_models(args.model, (height, width), args.cache, args.atrous)
     runtimes = cp.make_runtimes(files, (height, width), args.threads, args.library,
                                 ["atrous", "onnxruntime"])
-    runtimes["onnxruntime (no spinning)"] = OrtNoSpin(files["onnx"], args.threads)
+    runtimes["onnxruntime (no spinning)"] = cp.OrtRuntime(files["onnx"], args.threads,
+                                                          spinning=False)
     x = np.random.default_rng(0).uniform(-1.0, 1.0, (1, 3, height, width)).astype(np.float32)
     for runtime in runtimes.values():
         runtime.set_input(x)

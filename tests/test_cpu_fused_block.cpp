@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <random>
 #include <string>
 #include <vector>
@@ -62,6 +63,44 @@ Activation activation_of(const char* name) {
   Activation act;
   REQUIRE(activation_from_conv_attributes(a, &act).ok());
   return act;
+}
+
+// The model on CPU sessions of 1, 2 and 3 threads (profiled, graph optimizations off, so what
+// runs is the session's own fusion): check(session, output 0) after each run.
+void for_cpu_sessions(const std::shared_ptr<const Model>& model,
+                      const std::vector<NamedInput>& inputs,
+                      const std::function<void(const Session&, Tensor&)>& check) {
+  for (int threads : {1, 2, 3}) {
+    SessionOptions options;
+    options.backend = Backend::backend_cpu;
+    options.threads = threads;
+    options.profile = true;
+    options.optimize = false;
+    std::unique_ptr<Session> session;
+    REQUIRE(Session::create(model, options, &session).ok());
+    std::vector<Tensor> outputs;
+    REQUIRE(session->run(inputs, &outputs).ok());
+    INFO("threads " << threads);
+    check(*session, outputs[0]);
+  }
+}
+
+// The model (input "x") on the reference backend and on the CPU sessions of for_cpu_sessions:
+// every CPU result within relative L2 1e-5 of the reference and the three bitwise equal.
+void check_cpu_sessions(const std::shared_ptr<const Model>& model, const Tensor& input,
+                        const std::function<void(const Session&)>& check) {
+  std::unique_ptr<Session> reference;
+  REQUIRE(Session::create(model, SessionOptions(), &reference).ok());
+  std::vector<Tensor> expected;
+  REQUIRE(reference->run({{"x", &input.view()}}, &expected).ok());
+  std::vector<Tensor> results;
+  for_cpu_sessions(model, {{"x", &input.view()}}, [&](const Session& session, Tensor& output) {
+    check(session);
+    CHECK(testing::relative_l2(expected[0], output) <= 1e-5);
+    results.push_back(std::move(output));
+  });
+  CHECK(cpu_testing::bitwise_equal(results[0], results[1]));
+  CHECK(cpu_testing::bitwise_equal(results[0], results[2]));
 }
 
 }  // namespace
@@ -231,31 +270,13 @@ TEST_CASE("the session fuses an inverted-residual block and still equals the ref
   REQUIRE(Model::from_graph(graph, &model).ok());
 
   Tensor input = testing::random_tensor({1, 16, h, w}, rng);
-  std::unique_ptr<Session> reference;
-  REQUIRE(Session::create(model, SessionOptions(), &reference).ok());
-  std::vector<Tensor> expected;
-  REQUIRE(reference->run({{"x", &input.view()}}, &expected).ok());
-  std::vector<Tensor> results;
-  for (int threads : {1, 2, 3}) {
-    SessionOptions options;
-    options.backend = Backend::backend_cpu;
-    options.threads = threads;
-    options.profile = true;
-    options.optimize = false;
-    std::unique_ptr<Session> session;
-    REQUIRE(Session::create(model, options, &session).ok());
-    std::vector<Tensor> outputs;
-    REQUIRE(session->run({{"x", &input.view()}}, &outputs).ok());
-    REQUIRE(session->profile().size() == 4);
-    CHECK(session->profile()[0].kernel.rfind("fused_block_1x1_dw3x3_1x1_add/", 0) == 0);
-    for (size_t n = 1; n < 4; ++n) CHECK(session->profile()[n].kernel == "fused");
+  check_cpu_sessions(model, input, [&](const Session& session) {
+    REQUIRE(session.profile().size() == 4);
+    CHECK(session.profile()[0].kernel.rfind("fused_block_1x1_dw3x3_1x1_add/", 0) == 0);
+    for (size_t n = 1; n < 4; ++n) CHECK(session.profile()[n].kernel == "fused");
     // Nothing of the expanded tensors is in the arena: input and output only (+ alignment).
-    CHECK(session->arena_bytes() <= size_t(16 * h * w * 4 + 64));
-    CHECK(testing::relative_l2(expected[0], outputs[0]) <= 1e-5);
-    results.push_back(std::move(outputs[0]));
-  }
-  CHECK(cpu_testing::bitwise_equal(results[0], results[1]));
-  CHECK(cpu_testing::bitwise_equal(results[0], results[2]));
+    CHECK(session.arena_bytes() <= size_t(16 * h * w * 4 + 64));
+  });
 }
 
 // Depthwise → project 1×1 → + x without an expansion (MobileNetV3's first block) runs as one
@@ -288,36 +309,18 @@ TEST_CASE("the session fuses a depthwise and the 1x1 that reads it", "[cpu][sess
     std::shared_ptr<const Model> model;
     REQUIRE(Model::from_graph(graph, &model).ok());
     Tensor input = testing::random_tensor({1, c, h, w}, rng);
-    std::unique_ptr<Session> reference;
-    REQUIRE(Session::create(model, SessionOptions(), &reference).ok());
-    std::vector<Tensor> expected;
-    REQUIRE(reference->run({{"x", &input.view()}}, &expected).ok());
-    std::vector<Tensor> results;
-    for (int threads : {1, 2, 3}) {
-      SessionOptions options;
-      options.backend = Backend::backend_cpu;
-      options.threads = threads;
-      options.profile = true;
-      options.optimize = false;
-      std::unique_ptr<Session> session;
-      REQUIRE(Session::create(model, options, &session).ok());
-      std::vector<Tensor> outputs;
-      REQUIRE(session->run({{"x", &input.view()}}, &outputs).ok());
-      REQUIRE(session->profile().size() == 3);
-      INFO("channels " << c << ", threads " << threads);
+    INFO("channels " << c);
+    check_cpu_sessions(model, input, [&](const Session& session) {
+      REQUIRE(session.profile().size() == 3);
       if (chain.fused) {
-        CHECK(session->profile()[0].kernel.rfind("fused_block_dw3x3_1x1_add/", 0) == 0);
-        CHECK(session->profile()[1].kernel == "fused");
-        CHECK(session->profile()[2].kernel == "fused");
+        CHECK(session.profile()[0].kernel.rfind("fused_block_dw3x3_1x1_add/", 0) == 0);
+        CHECK(session.profile()[1].kernel == "fused");
+        CHECK(session.profile()[2].kernel == "fused");
       } else {
-        CHECK(session->profile()[0].kernel.rfind("depthwise_3x3/", 0) == 0);
-        CHECK(session->profile()[1].kernel.rfind("pointwise/", 0) == 0);
+        CHECK(session.profile()[0].kernel.rfind("depthwise_3x3/", 0) == 0);
+        CHECK(session.profile()[1].kernel.rfind("pointwise/", 0) == 0);
       }
-      CHECK(testing::relative_l2(expected[0], outputs[0]) <= 1e-5);
-      results.push_back(std::move(outputs[0]));
-    }
-    CHECK(cpu_testing::bitwise_equal(results[0], results[1]));
-    CHECK(cpu_testing::bitwise_equal(results[0], results[2]));
+    });
   }
 }
 
@@ -385,22 +388,13 @@ TEST_CASE("the session fuses a per-channel mul into the following 1x1", "[cpu][s
       REQUIRE(Session::create(alone_model, cpu, &single).ok());
       std::vector<Tensor> expected;
       REQUIRE(single->run({{"scaled", &product.view()}}, &expected).ok());
-      for (int threads : {1, 2, 3}) {
-        SessionOptions options;
-        options.backend = Backend::backend_cpu;
-        options.threads = threads;
-        options.profile = true;
-        options.optimize = false;
-        std::unique_ptr<Session> session;
-        REQUIRE(Session::create(model, options, &session).ok());
-        std::vector<Tensor> outputs;
-        REQUIRE(session->run({{"x", &input.view()}, {"s", &scale.view()}}, &outputs).ok());
-        INFO("threads=" << threads << " scale first=" << scale_first << " C=" << c << " " << h
-                        << "x" << w);
-        REQUIRE(session->profile().size() == 2);
-        CHECK(session->profile()[0].kernel.rfind("mul_1x1/", 0) == 0);
-        CHECK(session->profile()[1].kernel == "fused");
-        CHECK(cpu_testing::bitwise_equal(expected[0], outputs[0]));
-      }
+      INFO("scale first=" << scale_first << " C=" << c << " " << h << "x" << w);
+      for_cpu_sessions(model, {{"x", &input.view()}, {"s", &scale.view()}},
+                       [&](const Session& session, Tensor& output) {
+                         REQUIRE(session.profile().size() == 2);
+                         CHECK(session.profile()[0].kernel.rfind("mul_1x1/", 0) == 0);
+                         CHECK(session.profile()[1].kernel == "fused");
+                         CHECK(cpu_testing::bitwise_equal(expected[0], output));
+                       });
     }
 }
