@@ -34,6 +34,7 @@
 
 #include "cpu/isa.h"
 #include "cpu/kernel_table.h"
+#include "cpu/weight_memory.h"
 #include "graph/thread_pool.h"
 #include "ops/activation.h"
 #include "ops/op_helpers.h"
@@ -62,7 +63,7 @@ struct DirectConvPlan {
   int64_t band_rows = 0;          // output rows per task
   std::vector<int32_t> tap_slot;  // per tap ky·kW + kx: its slot in packed, −1 if never inside
   int64_t packed_taps = 0;        // taps some output pixel reads inside the image
-  std::vector<float> packed;      // [blocks][C][packed_taps (at least 1)][block]
+  WeightFloats packed;            // [blocks][C][packed_taps (at least 1)][block]
   std::vector<float> bias;        // blocks · block (zeros past M, or when there is none)
   std::vector<DirectConvSegment> segments;
   Activation activation;

@@ -25,6 +25,7 @@
 
 #include "cpu/isa.h"
 #include "cpu/kernel_table.h"
+#include "cpu/weight_memory.h"
 #include "graph/thread_pool.h"
 #include "ops/activation.h"
 #include "ops/op_helpers.h"
@@ -39,7 +40,7 @@ struct RowConvPlan {
   int64_t lanes = 0;                // floats per vector
   int64_t padded_rows = 0;          // padded input rows held per channel
   int64_t phase_width = 0;          // floats per phase row
-  std::vector<float> weights;       // [panels][C][kH][kW][R], zeros past M
+  WeightFloats weights;             // [panels][C][kH][kW][R], zeros past M
   std::vector<float> bias;          // [panels·R], zeros past M (and when there is none)
   std::vector<int64_t> tap_offset;  // [kW]: ((kx·dW) mod sW)·phase_width + (kx·dW) div sW
   Activation activation;

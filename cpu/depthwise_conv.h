@@ -39,6 +39,7 @@
 
 #include "cpu/isa.h"
 #include "cpu/simd_activation.h"
+#include "cpu/weight_memory.h"
 #include "graph/graph.h"
 #include "graph/thread_pool.h"
 #include "ops/activation.h"
@@ -109,7 +110,7 @@ struct DepthwisePlan {
   int64_t phase_stride = 0;   // floats per phase of a split row (stride > 1)
   std::vector<int64_t> column_offsets;  // [kW] kx·dW − pad_left
   std::vector<int64_t> columns;         // the kernel columns kx that read inside the image
-  std::vector<float> weights;           // [C][kH·kW], then 4 zeros
+  WeightFloats weights;                 // [C][kH·kW], then 4 zeros
   std::vector<float> bias;              // [C], zeros when the conv has none
   Activation activation;
   CpuIsa isa = CpuIsa::cpu_isa_scalar;
@@ -127,7 +128,7 @@ struct DepthwisePlan {
                          int64_t dst_stride) = nullptr;
   int64_t lane_width = 0;
   int64_t lane_rows = 0, lane_columns = 0;  // the padded plane the lanes path reads
-  std::vector<float> lane_weights;          // [ceil(C / lanes)][kH·kW][lanes], zeros past C
+  WeightFloats lane_weights;                // [ceil(C / lanes)][kH·kW][lanes], zeros past C
   std::vector<float> lane_bias;             // [ceil(C / lanes)][lanes]
   const char* kernel_name = "";
 };

@@ -16,6 +16,7 @@
 #include "cpu/cpu_kernel.h"
 #include "cpu/kernel_table.h"
 #include "cpu/node_check.h"
+#include "cpu/weight_memory.h"
 #include "ops/op_helpers.h"
 
 namespace atrous {
@@ -31,8 +32,8 @@ class FullyConnectedKernel : public CpuKernel {
   int64_t m = 0, n = 0, k = 0;
   bool trans_a = false;
   float alpha = 1.f, beta = 1.f;
-  std::vector<float> rows;  // B' as [N, K]
-  std::vector<float> c;     // C as given; element (m, n) at m·c_stride_m + n·c_stride_n
+  WeightFloats rows;     // B' as [N, K]
+  std::vector<float> c;  // C as given; element (m, n) at m·c_stride_m + n·c_stride_n
   int64_t c_stride_m = 0, c_stride_n = 0;
   bool has_c = false;
   Shape a_shape, y_shape;

@@ -30,6 +30,7 @@
 
 #include "cpu/isa.h"
 #include "cpu/kernel_table.h"
+#include "cpu/weight_memory.h"
 #include "graph/thread_pool.h"
 #include "ops/activation.h"
 
@@ -41,11 +42,11 @@ constexpr int64_t kGemmBlockTiles = 4;    // column tiles per column block
 constexpr int64_t kGemmMaxTile = 48;      // the widest tile (AVX-512: three 16-float vectors)
 
 struct GemmWeights {
-  int64_t rows = 0;           // M
-  int64_t depth = 0;          // K
-  int64_t panel_rows = 0;     // R, the ISA's GemmKernels::rows
-  std::vector<float> packed;  // ceil(M/R) · K · R
-  std::vector<float> bias;    // M (zeros when there is none)
+  int64_t rows = 0;         // M
+  int64_t depth = 0;        // K
+  int64_t panel_rows = 0;   // R, the ISA's GemmKernels::rows
+  WeightFloats packed;      // ceil(M/R) · K · R
+  std::vector<float> bias;  // M (zeros when there is none)
   Activation activation;
   CpuIsa isa = CpuIsa::cpu_isa_scalar;
   const GemmKernels* kernels = nullptr;  // the ISA's entry in its CpuKernelTable

@@ -59,7 +59,7 @@ namespace {
 // The GEMM's weights (panels [ceil(M/R)][K][R]) repacked as blocks of `width`
 // output channels, [ceil(M/width)][K][width], and the bias as [ceil(M/width)·width], zeros past
 // M: the layout of the one-pixel product and of the pixel tiles.
-void repack_by_outputs(const GemmWeights& gemm, int64_t width, std::vector<float>* packed,
+void repack_by_outputs(const GemmWeights& gemm, int64_t width, WeightFloats* packed,
                        std::vector<float>* bias) {
   const int64_t blocks = (gemm.rows + width - 1) / width, depth = gemm.depth;
   packed->assign(size_t(blocks * depth * width), 0.f);

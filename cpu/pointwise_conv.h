@@ -9,6 +9,7 @@
 
 #include "cpu/gemm.h"
 #include "cpu/isa.h"
+#include "cpu/weight_memory.h"
 #include "graph/graph.h"
 #include "graph/thread_pool.h"
 #include "ops/activation.h"
@@ -45,11 +46,11 @@ bool pointwise_reads_in_place(int64_t pixels, int64_t depth);
 struct PointwisePlan {
   GemmWeights gemm;  // [M, C] weights, bias, activation, ISA
   // For one-pixel images (pointwise_plan_single_pixel): the weights as GemvBlock packs them.
-  std::vector<float> gemv_packed;
+  WeightFloats gemv_packed;
   std::vector<float> gemv_bias;
   // For images of few pixels (pointwise_plan_pixel_tiles): the weights as the pixel tiles of
   // cpu/gemm.h read them, [panels][K][channels], and the bias [panels · channels].
-  std::vector<float> pixel_packed;
+  WeightFloats pixel_packed;
   std::vector<float> pixel_bias;
 };
 

@@ -103,7 +103,8 @@ namespace {
 // Buffers at least this large are placed on transparent huge pages (Linux).
 constexpr size_t kHugePageMinBytes = size_t(4) << 20;
 
-// ATROUS_HUGE_PAGES=0 keeps every buffer on ordinary pages (to measure the difference).
+}  // namespace
+
 bool huge_pages_wanted() {
   static const bool wanted = [] {
     const char* value = std::getenv("ATROUS_HUGE_PAGES");
@@ -111,7 +112,6 @@ bool huge_pages_wanted() {
   }();
   return wanted;
 }
-}  // namespace
 
 // Tensor storage is 64-byte aligned (one cache line, one AVX-512 vector) and zero-initialized.
 Tensor::Tensor(DType dtype, Shape shape) {

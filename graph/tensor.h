@@ -67,6 +67,11 @@ struct TensorView {
   uint8_t* u8() const { return static_cast<uint8_t*>(data); }
 };
 
+// Whether large buffers go on transparent huge pages (tensors of 4 MiB or more here, the
+// kernels' packed weights in cpu/weight_memory.cpp): true unless ATROUS_HUGE_PAGES=0, which
+// keeps every buffer on ordinary pages (to measure the difference).
+bool huge_pages_wanted();
+
 // An owning tensor (aligned storage), used by the runtime, passes and tests.
 class Tensor {
  public:
