@@ -52,8 +52,6 @@ def main() -> int:
     x = np.random.default_rng(0).uniform(-1.0, 1.0, (1, 3, height, width)).astype(np.float32)
     for runtime in runtimes.values():
         runtime.set_input(x)
-        for _ in range(10):
-            runtime.run()
     print(f"{cp.MODELS[args.model][0]} {height}x{width}, {args.threads} thread(s), "
           f"{args.runs} runs each; medians in ms")
     for name, runtime in runtimes.items():

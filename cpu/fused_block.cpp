@@ -100,38 +100,40 @@ void run_rows(const FusedBlockPlan& plan, const float* x, float* y, int64_t begi
     std::fill(held.begin(), held.end(), int64_t(-1));
     for (int64_t g0 = stripe_begin; g0 < stripe_end; g0 += group_rows) {
       const int64_t g1 = std::min(stripe_end, g0 + group_rows);
-      // The input rows the group's taps read, distinct modulo ring_rows (the ring holds the
-      // group's whole input span), so expanding one never evicts another the group needs.
-      // Consecutive missing rows in consecutive slots are expanded by one GEMM (x's rows are
-      // contiguous): fewer partial column tiles and calls.
-      // Without an expansion the depthwise reads the input rows where they are.
-      int64_t run_begin = -1, run_end = -1;
-      auto expand_run = [&]() {
-        if (run_begin < 0) return;
-        PointwisePacker packer(xb + run_begin * in_w, in_h * in_w, expand_in_place);
-        gemm_run_serial(plan.expand, packer, (run_end - run_begin) * in_w,
-                        ring + (run_begin % ring_rows) * in_w, ring_rows * in_w, gemm_scratch);
-        run_begin = run_end = -1;
-      };
-      const int64_t first = std::max<int64_t>(0, g0 * ah.stride - ah.pad_begin);
-      const int64_t last =
-          std::min(in_h - 1, (g1 - 1) * ah.stride - ah.pad_begin + (ah.kernel - 1) * ah.dilation);
-      for (int64_t ih = first; ih <= last && plan.has_expand; ++ih) {
-        bool needed = false;
-        for (int64_t ky = 0; ky < ah.kernel && !needed; ++ky) {
-          const int64_t o = ih + ah.pad_begin - ky * ah.dilation;  // oh · stride
-          needed = o >= g0 * ah.stride && o < g1 * ah.stride && o % ah.stride == 0;
+      // Without an expansion there is no ring: the depthwise reads the input rows where they are.
+      if (plan.has_expand) {
+        // The input rows the group's taps read, distinct modulo ring_rows (the ring holds the
+        // group's whole input span), so expanding one never evicts another the group needs.
+        // Consecutive missing rows in consecutive slots are expanded by one GEMM (x's rows are
+        // contiguous): fewer partial column tiles and calls.
+        int64_t run_begin = -1, run_end = -1;
+        auto expand_run = [&]() {
+          if (run_begin < 0) return;
+          PointwisePacker packer(xb + run_begin * in_w, in_h * in_w, expand_in_place);
+          gemm_run_serial(plan.expand, packer, (run_end - run_begin) * in_w,
+                          ring + (run_begin % ring_rows) * in_w, ring_rows * in_w, gemm_scratch);
+          run_begin = run_end = -1;
+        };
+        const int64_t first = std::max<int64_t>(0, g0 * ah.stride - ah.pad_begin);
+        const int64_t last =
+            std::min(in_h - 1, (g1 - 1) * ah.stride - ah.pad_begin + (ah.kernel - 1) * ah.dilation);
+        for (int64_t ih = first; ih <= last; ++ih) {
+          bool needed = false;
+          for (int64_t ky = 0; ky < ah.kernel && !needed; ++ky) {
+            const int64_t o = ih + ah.pad_begin - ky * ah.dilation;  // oh · stride
+            needed = o >= g0 * ah.stride && o < g1 * ah.stride && o % ah.stride == 0;
+          }
+          if (!needed || held[size_t(ih % ring_rows)] == ih) {
+            expand_run();
+            continue;
+          }
+          held[size_t(ih % ring_rows)] = ih;
+          if (run_begin >= 0 && ih % ring_rows == 0) expand_run();  // the ring wraps
+          if (run_begin < 0) run_begin = ih;
+          run_end = ih + 1;
         }
-        if (!needed || held[size_t(ih % ring_rows)] == ih) {
-          expand_run();
-          continue;
-        }
-        held[size_t(ih % ring_rows)] = ih;
-        if (run_begin >= 0 && ih % ring_rows == 0) expand_run();  // the ring wraps
-        if (run_begin < 0) run_begin = ih;
-        run_end = ih + 1;
+        expand_run();
       }
-      expand_run();
       const int64_t rows = g1 - g0;
       for (int64_t c = 0; c < expanded; ++c) {
         DepthwiseRows input;

@@ -112,6 +112,7 @@ void gemm_block_with(const GemmBlock& block) {
   constexpr int64_t width = int64_t(batch::size);
   constexpr int64_t tile = V * width;
   static_assert(R <= kGemmMaxRows && tile <= kGemmMaxTile, "the edge buffer holds the tile");
+  static_assert(V >= 2, "tiles of one, two or V vectors below");
   const GemmWeights& weights = *block.weights;
   const Activation& act = weights.activation;
   const bool per_element = !activation_in_registers(act.kind);
@@ -150,8 +151,8 @@ void gemm_block_with(const GemmBlock& block) {
       const float* bias = weights.bias.data() + m0;
       if (live >= V)
         gemm_tile<Arch, R, V, Kind>(block, a, b, ldb, bias, valid_rows, out, ld);
-      else if (V > 2 && live == 2)
-        gemm_tile<Arch, R, (V > 2 ? 2 : V), Kind>(block, a, b, ldb, bias, valid_rows, out, ld);
+      else if (live == 2)
+        gemm_tile<Arch, R, 2, Kind>(block, a, b, ldb, bias, valid_rows, out, ld);
       else
         gemm_tile<Arch, R, 1, Kind>(block, a, b, ldb, bias, valid_rows, out, ld);
       if (block.last && per_element)
