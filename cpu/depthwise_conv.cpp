@@ -144,8 +144,9 @@ void depthwise_plan(const float* weight, const float* bias, int64_t channels,
                         ? plan->direct && int64_t(plan->columns.size()) == aw.kernel
                         : plan->rows_end - plan->interior_begin >= lanes;
   plan->rows = nullptr;
-  if (!one_row_forced() && kernels.rows && square && (stride_1 || stride_2) && fits &&
-      ah.output >= kDepthwiseRowBlock) {
+  const bool lanes_first = lanes_fit && aw.output <= kernels.lanes_first_width;
+  if (!one_row_forced() && !lanes_first && kernels.rows && square && (stride_1 || stride_2) &&
+      fits && ah.output >= kDepthwiseRowBlock) {
     plan->rows = kernels.rows;
     plan->kernel_name = stride_2 ? kernels.rows_s2_name : kernels.rows_name;
     if (stride_2) plan->banded = false;
@@ -159,7 +160,8 @@ void depthwise_plan(const float* weight, const float* bias, int64_t channels,
   // vector-width channels transposed in and out), where a plane's per-channel setup (padded
   // band, tap list) costs more than its sums. Measured on AVX-512 (bench_depthwise, CPU time):
   // 7×7 5×5 0.064 against 0.127 ms (band), 14×14 5×5 0.080 against 0.099; the several-rows
-  // kernel stays faster where it applies (28×28 5×5 stride 1).
+  // kernel stays faster where it applies (28×28 5×5 stride 1) on AVX-512, not on AVX2, whose
+  // table sends planes up to 32 wide here first (DepthwiseKernels::lanes_first_width).
   plan->lanes = nullptr;
   plan->lane_weights.clear();
   plan->lane_bias.clear();

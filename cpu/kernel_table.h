@@ -48,6 +48,9 @@ struct GemmKernels {
   void (*pixels)(const PixelGemmBlock& block);
   int64_t pixel_channels;  // output channels per pixel tile
   const char* pixels_name;
+  // Whether pointwise_plan_pixel_tiles may choose the pixel tiles (chosen per ISA by
+  // measurement; pointwise_pack_pixel_tiles takes them whenever `pixels` is set).
+  bool pixels_chosen = true;
 };
 
 struct DirectConvKernels {
@@ -91,6 +94,9 @@ struct DepthwiseKernels {
   const char* rows_name;
   const char* lanes_name;
   const char* rows_s2_name;  // the several-rows kernel on strides 2
+  // Planes whose output rows are at most this wide take the channel-lanes path even where the
+  // several-rows kernel applies (depthwise_plan; chosen per ISA by measurement, 0: never).
+  int64_t lanes_first_width = 0;
 };
 
 struct CpuKernelTable {

@@ -30,6 +30,10 @@ const CpuKernelTable& cpu_kernel_table_avx2() {
               gemm_pixels<Arch, 1>,
               int64_t(xsimd::batch<float, Arch>::size),
               "gemm_f32_7x8_pixels_avx2"};
+    // Column tiles beat the one-vector pixel tiles on AMD EPYC (Zen 3; bench_pointwise, ms,
+    // three rounds, columns / pixel tiles): 960→160 at 7×7 0.23–0.34 / 0.38–0.48, 576→96
+    // 0.11–0.13 / 0.16–0.18. The tests still run the pixel kernel.
+    t.gemm.pixels_chosen = false;
     t.direct_conv = {direct_conv_tile<Arch, 6, 2>, 6, 2 * int64_t(xsimd::batch<float, Arch>::size),
                      "conv_direct_f32_6x16_avx2"};
     t.row_conv = {row_conv_tile<Arch, 4, 3>,
@@ -42,6 +46,10 @@ const CpuKernelTable& cpu_kernel_table_avx2() {
                    transpose_block_8x8,         "dwconv_f32_band_8x8_avx2",
                    "dwconv_f32_row_8x8_avx2",   "dwconv_f32_rows_4x16_avx2",
                    "dwconv_f32_lanes_1x8_avx2", "dwconv_f32_rows_s2_4x16_avx2"};
+    // Measured on AMD EPYC (Zen 3; bench_depthwise, ms, rows kernel / lanes, two rounds):
+    // 672 channels 14×14 3×3 0.50–0.52 / 0.12–0.18, 184 channels 0.08–0.14 / 0.04–0.05,
+    // 240 channels 14×14 5×5 0.27 / 0.07–0.11, 120 channels 28×28 5×5 0.18–0.28 / 0.13–0.17.
+    t.depthwise.lanes_first_width = 32;
     t.misc = misc_simd::make_misc_kernels<Arch>();
     t.misc.gather_even = gather_even_avx2;
     t.misc.plane_mean = plane_mean_avx2;

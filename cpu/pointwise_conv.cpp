@@ -87,7 +87,7 @@ bool pointwise_plan_pixel_tiles(PointwisePlan* plan, int64_t pixels) {
   const GemmWeights& gemm = plan->gemm;
   plan->pixel_packed.clear();
   plan->pixel_bias.clear();
-  if (!gemm.kernels->pixels || pixels < 2) return false;
+  if (!gemm.kernels->pixels || !gemm.kernels->pixels_chosen || pixels < 2) return false;
   // Multiply-adds done, padding included, of the two tilings; a pixel tile's transposed store
   // (one float at a time) costs about as much as kPixelStoreDepth more terms of K, and the
   // pixel tiles are taken only when they come out 10 % ahead. Measured (bench_pointwise, AVX-512,
