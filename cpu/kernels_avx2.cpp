@@ -34,8 +34,13 @@ const CpuKernelTable& cpu_kernel_table_avx2() {
     // three rounds, columns / pixel tiles): 960→160 at 7×7 0.23–0.34 / 0.38–0.48, 576→96
     // 0.11–0.13 / 0.16–0.18. The tests still run the pixel kernel.
     t.gemm.pixels_chosen = false;
-    t.direct_conv = {direct_conv_tile<Arch, 6, 2>, 6, 2 * int64_t(xsimd::batch<float, Arch>::size),
-                     "conv_direct_f32_6x16_avx2"};
+    // 4 pixels × 24 channels (12 accumulators, 3 weight vectors, one broadcast: all 16 ymm
+    // registers) beat 6 × 16 on AMD EPYC (Zen 3; bench_dense_conv, ms, minima of 4–5 interleaved
+    // rounds): 960→256 3×3 at 32×64 rate 12 80–87 against 98–100, rate 24 54 against 64, rate
+    // 36 32 against 38, at 65×129 rate 12 446 against 472, at 33×65 rates 3–9 level or better;
+    // 12 × 8, 8 × 8, 2 × 32 and 3 × 32 (spilling) were slower than both.
+    t.direct_conv = {direct_conv_tile<Arch, 4, 3>, 4, 3 * int64_t(xsimd::batch<float, Arch>::size),
+                     "conv_direct_f32_4x24_avx2"};
     t.row_conv = {row_conv_tile<Arch, 4, 3>,
                   4,
                   3 * int64_t(xsimd::batch<float, Arch>::size),

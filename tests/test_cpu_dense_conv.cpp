@@ -119,7 +119,7 @@ TEST_CASE("dense conv kernels match the reference conv", "[cpu]") {
       // padding, so every tap is left out there and they are act(bias).
       {5, 300, 2, 2, 1, 1, {}, {}, {9, 9, 9, 9}, ""},
       // The direct path's tiles: output channels below, at and above its channel block (4
-      // scalar, 16 AVX2 and NEON, 32 AVX-512) and a second block; segments narrower than a
+      // scalar, 24 AVX2, 16 NEON, 32 AVX-512) and a second block; segments narrower than a
       // tile (rows stacked), rates above the image (taps wholly in padding), 1×3, 5×5, 7×7.
       {31, 6, 9, 23, 3, 3, {}, {3, 3}, {3, 3, 3, 3}, ""},
       {32, 5, 10, 41, 3, 3, {}, {6, 6}, {6, 6, 6, 6}, ""},
@@ -131,6 +131,8 @@ TEST_CASE("dense conv kernels match the reference conv", "[cpu]") {
       {34, 3, 17, 19, 5, 5, {2, 1}, {2, 3}, {4, 6, 4, 6}, ""},   // 5×5, strides (2, 1)
       {20, 3, 19, 21, 7, 7, {2, 2}, {}, {3, 3, 3, 3}, ""},       // 7×7 stride 2
       {40, 9, 12, 50, 3, 3, {1, 2}, {3, 1}, {3, 1, 3, 1}, ""},   // stride (1, 2), dilation 3
+      {24, 6, 10, 27, 3, 3, {}, {5, 5}, {5, 5, 5, 5}, ""},       // AVX2's block, rate 5
+      {48, 5, 7, 22, 3, 3, {}, {2, 4}, {2, 4, 2, 4}, ""},        // two AVX2 blocks
       // Enough input channels for several K blocks of the direct path (16 KiB of weights).
       {36, 70, 9, 13, 3, 3, {}, {2, 2}, {2, 2, 2, 2}, ""},
       // Rows wide enough that the direct path splits the image into bands of rows.
