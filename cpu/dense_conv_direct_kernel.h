@@ -18,8 +18,10 @@ namespace atrous {
 // A tile is R output rows × P pixels (R·P ≤ the kernel's tile_pixels): narrow segments (the
 // image borders at small rates) stack rows to keep enough accumulators. Step is the input
 // distance between consecutive pixels: 1 (stride 1 in NCHW, the ASPP) as a constant so that the
-// broadcasts address with immediate offsets, or 0 for tile.pixel_step.
-template <class Arch, int R, int P, int V, int Step>
+// broadcasts address with immediate offsets, or 0 for tile.pixel_step. Ahead > 0: each step
+// also prefetches the input Ahead floats past its first pixel in every row of the tile (the
+// line the next tiles of the row read; see kernels_avx2.cpp for the measurement).
+template <class Arch, int R, int P, int V, int Step, int Ahead>
 void direct_conv_tile_fixed(const DirectConvTile& tile) {
   using batch = xsimd::batch<float, Arch>;
   constexpr int64_t width = int64_t(batch::size);
@@ -42,6 +44,8 @@ void direct_conv_tile_fixed(const DirectConvTile& tile) {
     for (int64_t k = 0; k < taps; ++k) {
       const float* wk = w + tile.weight_offsets[k];
       const float* xk = x + tile.input_offsets[k];
+      if constexpr (Ahead > 0)
+        for (int r = 0; r < R; ++r) __builtin_prefetch(xk + r * row_step + Ahead, 0, 3);
       batch weight[V];
       for (int v = 0; v < V; ++v) weight[v] = batch::load_unaligned(wk + v * width);
       for (int r = 0; r < R; ++r)
@@ -59,35 +63,35 @@ void direct_conv_tile_fixed(const DirectConvTile& tile) {
 }
 
 // Dispatches a tile of tile.pixels ≤ P pixels to its instantiation.
-template <class Arch, int R, int P, int V>
+template <class Arch, int R, int P, int V, int Ahead>
 struct DirectConvDispatch {
   static void run(const DirectConvTile& tile) {
     if (tile.pixels != P)
-      DirectConvDispatch<Arch, R, P - 1, V>::run(tile);
+      DirectConvDispatch<Arch, R, P - 1, V, Ahead>::run(tile);
     else if (tile.pixel_step == 1)
-      direct_conv_tile_fixed<Arch, R, P, V, 1>(tile);
+      direct_conv_tile_fixed<Arch, R, P, V, 1, Ahead>(tile);
     else
-      direct_conv_tile_fixed<Arch, R, P, V, 0>(tile);
+      direct_conv_tile_fixed<Arch, R, P, V, 0, Ahead>(tile);
   }
 };
 
-template <class Arch, int R, int V>
-struct DirectConvDispatch<Arch, R, 0, V> {
+template <class Arch, int R, int V, int Ahead>
+struct DirectConvDispatch<Arch, R, 0, V, Ahead> {
   static void run(const DirectConvTile&) {}
 };
 
 // tile.rows is 1, 2 or 4 and tile.pixels ≤ P / tile.rows (the driver's guarantee).
-template <class Arch, int P, int V>
+template <class Arch, int P, int V, int Ahead = 0>
 void direct_conv_tile(const DirectConvTile& tile) {
   switch (tile.rows) {
     case 1:
-      DirectConvDispatch<Arch, 1, P, V>::run(tile);
+      DirectConvDispatch<Arch, 1, P, V, Ahead>::run(tile);
       break;
     case 2:
-      DirectConvDispatch<Arch, 2, P / 2, V>::run(tile);
+      DirectConvDispatch<Arch, 2, P / 2, V, Ahead>::run(tile);
       break;
     default:
-      DirectConvDispatch<Arch, 4, P / 4, V>::run(tile);
+      DirectConvDispatch<Arch, 4, P / 4, V, Ahead>::run(tile);
       break;
   }
 }

@@ -38,9 +38,12 @@ const CpuKernelTable& cpu_kernel_table_avx2() {
     // registers) beat 6 × 16 on AMD EPYC (Zen 3; bench_dense_conv, ms, minima of 4–5 interleaved
     // rounds): 960→256 3×3 at 32×64 rate 12 80–87 against 98–100, rate 24 54 against 64, rate
     // 36 32 against 38, at 65×129 rate 12 446 against 472, at 33×65 rates 3–9 level or better;
-    // 12 × 8, 8 × 8, 2 × 32 and 3 × 32 (spilling) were slower than both.
-    t.direct_conv = {direct_conv_tile<Arch, 4, 3>, 4, 3 * int64_t(xsimd::batch<float, Arch>::size),
-                     "conv_direct_f32_4x24_avx2"};
+    // 12 × 8, 8 × 8, 2 × 32 and 3 × 32 (spilling) were slower than both. Each step prefetches
+    // the next line of its input row (16 floats on): interleaved with ONNX Runtime in one
+    // process, 960→256 3×3 at 65×129 rate 12 534 → 446 ms (ONNX Runtime 395), at 33×65 rate 3
+    // 119–134 → 116–125 ms, at 32×64 rate 12 level; 32 floats on was no better.
+    t.direct_conv = {direct_conv_tile<Arch, 4, 3, 16>, 4,
+                     3 * int64_t(xsimd::batch<float, Arch>::size), "conv_direct_f32_4x24_avx2"};
     t.row_conv = {row_conv_tile<Arch, 4, 3>,
                   4,
                   3 * int64_t(xsimd::batch<float, Arch>::size),
