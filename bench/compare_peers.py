@@ -320,7 +320,12 @@ def make_runtimes(files: Dict[str, str], size: Tuple[int, int], threads: int, li
     return runtimes
 
 
-def time_interleaved(runtimes: Dict[str, object], runs: int, warmup: int, seed: int) -> Dict[str, List[float]]:
+def time_interleaved(runtimes: Dict[str, object], runs: int, warmup: int, seed: int,
+                     settle_ms: float = 0.0) -> Dict[str, List[float]]:
+    """Medians come from these rounds: every runtime once per round, in a shuffled order.
+    settle_ms > 0 sleeps that long (untimed) before each timed run, so that threads another
+    runtime left spinning after its own run have gone to sleep (ONNX Runtime's keep spinning
+    for tens of milliseconds; bench/RESULTS.md)."""
     times: Dict[str, List[float]] = {name: [] for name in runtimes}
     for name, runtime in runtimes.items():
         for _ in range(warmup):
@@ -330,6 +335,8 @@ def time_interleaved(runtimes: Dict[str, object], runs: int, warmup: int, seed: 
     for round_index in range(runs):
         shuffle.shuffle(order)
         for name in order:
+            if settle_ms > 0:
+                time.sleep(settle_ms / 1e3)
             start = time.perf_counter()
             runtimes[name].run()
             times[name].append((time.perf_counter() - start) * 1e3)
@@ -375,6 +382,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--atrous", default=os.path.join(REPO, "build", "atrous"))
     parser.add_argument("--json", default=None, help="write the results here")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--settle-ms", type=float, default=0.0,
+                        help="sleep this long (untimed) before each timed run, so that one runtime's idle "
+                             "spinning threads do not slow the next (default 0: back to back)")
     args = parser.parse_args(argv)
     load_start = os.getloadavg()[0]
 
@@ -403,7 +413,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                 print(f"peak_rss_mib {peak_rss_mib():.1f}")
                 return 0
             log(f"{title} {height}x{width}, {threads} thread(s): {', '.join(runtimes)}")
-            times = time_interleaved(runtimes, args.runs, args.warmup, args.seed)
+            times = time_interleaved(runtimes, args.runs, args.warmup, args.seed, args.settle_ms)
             medians = {name: statistics.median(values) for name, values in times.items()}
             errors = {}
             if "onnxruntime" in runtimes:
