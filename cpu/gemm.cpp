@@ -22,8 +22,8 @@ int64_t gemm_block_columns(const GemmWeights& weights, const GemmPacker& packer)
   return std::min(kGemmBlockTiles, std::max<int64_t>(1, packer.block_tiles(tile))) * tile;
 }
 
-// K blocks of equal size (288 = 144 + 144, not 256 + 32), so none is too short to pay for
-// loading and storing its accumulators.
+// K blocks of equal size (960 = 480 + 480, not 512 + 448; 576 = 288 + 288, not 512 + 64), so none
+// is too short to pay for loading and storing its accumulators.
 int64_t gemm_depth_block(int64_t depth) {
   const int64_t depth_blocks = (depth + kGemmDepthBlock - 1) / kGemmDepthBlock;
   return (depth + depth_blocks - 1) / depth_blocks;

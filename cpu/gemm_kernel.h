@@ -77,12 +77,16 @@ inline void gemm_tile(const GemmBlock& block, const float* a, const float* b, in
       for (int v = 0; v < N; ++v) acc[r][v] = batch::load_unaligned(out + r * ld + v * width);
   }
   batch x[N];
+  // The K loops unrolled four times: on AVX2 (Zen 3) the rolled loop reached 75–80 % of the FMA
+  // peak with the tile's data in L1, unrolled 86–91 %; whole GEMMs +6–9 % (docs/CPU.md).
   if (!block.kept) {
+#pragma GCC unroll 4
     for (int64_t k = 0; k < block.depth; ++k, a += R, b += ldb) {
       for (int v = 0; v < N; ++v) x[v] = batch::load_unaligned(b + v * width);
       gemm_step<Arch, R, N>(a, x, acc);
     }
   } else {
+#pragma GCC unroll 4
     for (int64_t k = 0; k < block.packed_rows; ++k, b += ldb) {
       for (int v = 0; v < N; ++v) x[v] = batch::load_unaligned(b + v * width);
       gemm_step<Arch, R, N>(a + int64_t(block.kept[k]) * R, x, acc);

@@ -50,12 +50,13 @@ TEST_CASE("pointwise conv kernels match the reference conv", "[cpu]") {
     int64_t filters, channels, height, width;
   };
   // Filters around the 6-row panel, pixels around the 8/16/32-column tiles and the column
-  // blocks (4 tiles), 1 and many channels, channels across the 256-term K blocks (257, 300,
-  // 600), a squeeze-excitation layer on one pixel.
+  // blocks (4 tiles), 1 and many channels, channels across the 512-term K blocks (513, 600,
+  // 1100 in two and three blocks), a squeeze-excitation layer on one pixel.
   const std::vector<Case> cases = {
       {1, 1, 1, 1},    {5, 3, 3, 5},     {6, 8, 4, 4},      {7, 16, 4, 8},    {12, 24, 1, 31},
       {13, 40, 5, 7},  {24, 72, 9, 13},  {40, 120, 17, 15}, {96, 576, 7, 7},  {19, 256, 33, 65},
-      {64, 240, 1, 1}, {17, 257, 3, 43}, {33, 300, 11, 13}, {7, 600, 1, 129}, {240, 40, 13, 10}};
+      {64, 240, 1, 1}, {17, 257, 3, 43}, {33, 300, 11, 13}, {7, 600, 1, 129}, {240, 40, 13, 10},
+      {9, 513, 3, 11}, {5, 1100, 2, 37}};
   const char* activations[] = {"none", "relu", "clip", "hard_swish", "sigmoid"};
   std::mt19937 rng(21);
   for (const Case& c : cases) {
@@ -92,7 +93,7 @@ TEST_CASE("pointwise conv results are bitwise identical for 1, 2 and 3 threads",
   };
   // Many pixels (split by column blocks), K across two blocks, one pixel with enough work to
   // be split by panels, and one too small to leave the calling thread.
-  const std::vector<Case> cases = {{29, 37, 23 * 29}, {31, 300, 97}, {256, 1024, 1}, {64, 240, 1}};
+  const std::vector<Case> cases = {{29, 37, 23 * 29}, {31, 600, 97}, {256, 1024, 1}, {64, 240, 1}};
   std::mt19937 rng(22);
   Activation relu;
   relu.kind = ActivationKind::activation_relu;
