@@ -66,6 +66,8 @@ inline void gemm_tile(const GemmBlock& block, const float* a, const float* b, in
   // The row loops are unrolled explicitly: left to GCC 12, the epilogue's loop over one-vector
   // rows stayed rolled, the accumulators became an array in memory and every K step stored them
   // (NEON, llvm-mca: 12–13 instead of 6–7 cycles per step).
+  // Rows past valid_rows (a panel's zero padding) are computed and neither loaded nor stored:
+  // out holds valid_rows rows.
   batch acc[R][N];
   if (block.first) {
 #pragma GCC unroll 16
@@ -74,7 +76,8 @@ inline void gemm_tile(const GemmBlock& block, const float* a, const float* b, in
   } else {
 #pragma GCC unroll 16
     for (int r = 0; r < R; ++r)
-      for (int v = 0; v < N; ++v) acc[r][v] = batch::load_unaligned(out + r * ld + v * width);
+      for (int v = 0; v < N; ++v)
+        acc[r][v] = r < valid_rows ? batch::load_unaligned(out + r * ld + v * width) : batch(0.f);
   }
   batch x[N];
   // The K loops unrolled four times: on AVX2 (Zen 3) the rolled loop reached 75–80 % of the FMA
@@ -95,7 +98,8 @@ inline void gemm_tile(const GemmBlock& block, const float* a, const float* b, in
   const RegisterActivation<Arch> finish(block.weights->activation);
 #pragma GCC unroll 16
   for (int r = 0; r < R; ++r) {
-    const batch bias_r(block.last && r < valid_rows ? bias[r] : 0.f);
+    if (r >= valid_rows) break;
+    const batch bias_r(block.last ? bias[r] : 0.f);
     for (int v = 0; v < N; ++v) {
       batch value = acc[r][v];
       if (block.last) value = finish.template apply<Kind>(value + bias_r);
@@ -141,7 +145,10 @@ void gemm_block_with(const GemmBlock& block) {
         for (int r = 0; r < valid_rows; ++r)
           for (int64_t i = 0; i < tile; i += 16) __builtin_prefetch(next + r * block.ldy + i, 1, 3);
       }
-      const bool full = valid_columns == tile && valid_rows == R;
+      // Whole column tiles are stored in place, partial panels included (gemm_tile stores
+      // only their valid rows): with 16 or 64 output channels (6-row panels on AVX2), a
+      // third or an eleventh of the tiles went through the stack copy.
+      const bool full = valid_columns == tile;
       float* y = block.y + m0 * block.ldy + column;
       // Output rows as the kernel sees them: the tensor itself, or the stack copy at an edge.
       float* out = full ? y : edge;
