@@ -4,10 +4,10 @@
 // accumulators live in registers across the whole K block. Each panel of weights (R × K block
 // floats, in L1) meets every column tile of the block (from L2) before the next panel, and the
 // output lines of the next tile are prefetched for writing while a tile runs.
-// Edges: panels are zero padded (rows past M are computed and dropped); a partial last column
-// tile is packed with zeros and goes through a stack copy on load and store. Bias and the
-// activations of cpu/simd_activation.h (ReLU, clip, hard-swish) are applied in registers;
-// the others per element after the store with the shared activation_apply.
+// Edges: panels are zero padded (rows past M are computed, neither loaded nor stored); a
+// partial last column tile is packed with zeros and goes through a stack copy on load and store.
+// Bias and the activations of cpu/simd_activation.h (ReLU, clip, hard-swish) are applied in
+// registers; the others per element after the store with the shared activation_apply.
 #pragma once
 
 #include <algorithm>
