@@ -38,7 +38,8 @@ namespace atrous {
 
 constexpr int kGemmMaxRows = 8;  // output channels per panel, at most (AVX-512)
 // Reduction terms per K block. 512 rather than 256 (AVX2, Zen 3, docs/CPU.md "The ninth
-// session"): 288 and 960 terms in one and two blocks instead of two and four, +3–8 % of FMA peak.
+// session"): 288 and 960 terms in one and two blocks instead of two and four, +2–5 points of
+// the FMA peak.
 constexpr int64_t kGemmDepthBlock = 512;
 constexpr int64_t kGemmBlockTiles = 4;  // column tiles per column block
 constexpr int64_t kGemmMaxTile = 48;    // the widest tile (AVX-512: three 16-float vectors)

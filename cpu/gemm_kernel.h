@@ -81,7 +81,7 @@ inline void gemm_tile(const GemmBlock& block, const float* a, const float* b, in
   }
   batch x[N];
   // The K loops unrolled four times: on AVX2 (Zen 3) the rolled loop reached 75–80 % of the FMA
-  // peak with the tile's data in L1, unrolled 86–91 %; whole GEMMs +6–9 % (docs/CPU.md).
+  // peak with the tile's data in L1, unrolled 81–91 %; whole GEMMs +6–9 points (docs/CPU.md).
   if (!block.kept) {
 #pragma GCC unroll 4
     for (int64_t k = 0; k < block.depth; ++k, a += R, b += ldb) {
