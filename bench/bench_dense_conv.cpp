@@ -111,10 +111,14 @@ void dense_conv_layers(benchmark::internal::Benchmark* b) {
       // ASPP: 3×3 dilation 12, 960→256 @65×129
       {256, 960, 65, 129, 3, 1, 12, 12, 1},
       {256, 960, 65, 129, 3, 1, 12, 12, 2},
-      // DeepLabV3 at 512×1024 (OS16: a 32×64 map), rates 12, 24, 36
+      // DeepLabV3 at 512×1024 (OS16: a 32×64 map), rates 12, 24, 36, and its head's 3×3
       {256, 960, 32, 64, 3, 1, 12, 12, 1},
       {256, 960, 32, 64, 3, 1, 24, 24, 1},
       {256, 960, 32, 64, 3, 1, 36, 36, 1},
+      {256, 256, 32, 64, 3, 1, 1, 1, 1},
+      // ResNet-50's bottleneck 3×3s at 512×1024: 64→64 @128×256 and the stride-2 128→128
+      {64, 64, 128, 256, 3, 1, 1, 1, 1},
+      {128, 128, 128, 256, 3, 2, 1, 1, 1},
   };
   for (const std::vector<int64_t>& layer : layers)
     for (int64_t path : {0, 1, 2}) {

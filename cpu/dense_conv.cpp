@@ -213,6 +213,7 @@ void dense_conv_plan(const float* weight, const float* bias, int64_t out_channel
 
 size_t dense_conv_shared_floats(const DenseConvPlan& plan) {
   if (plan.rows) return row_conv_shared_floats(plan.rows_plan);
+  if (plan.direct) return direct_conv_shared_floats(plan.direct_plan);
   if (!plan.phase_width) return 0;
   // [C][H][s][phase_width]: every input row's s phases, each phase_width = ceil(W / s) floats.
   return size_t(plan.channels * plan.axes[0].input * plan.axes[1].stride * plan.phase_width);
@@ -238,8 +239,10 @@ void dense_conv_run(const DenseConvPlan& plan, const float* x, float* y, ThreadP
   if (plan.direct) {
     const int64_t h = plan.axes[0].input, w = plan.axes[1].input;
     const int64_t oh = plan.axes[0].output, ow = plan.axes[1].output;
+    const size_t shared = dense_conv_shared_floats(plan);
+    float* copy = scratch && shared ? scratch : nullptr;
     direct_conv_run(plan.direct_plan, x, ConvStrides{h * w, w, 1}, y, ConvStrides{oh * ow, ow, 1},
-                    pool, scratch, scratch_slots);
+                    pool, copy, scratch ? scratch + shared : nullptr, scratch_slots);
     return;
   }
   const float* phases = nullptr;

@@ -81,6 +81,11 @@ void direct_conv_plan(const float* weight, const float* bias, int64_t out_channe
       std::max<int64_t>(1, kDirectSliceBytes / (packed_taps * block * int64_t(sizeof(float))));
   const int64_t depth_blocks = (in_channels + slice_channels - 1) / slice_channels;
   plan->depth_block = (in_channels + depth_blocks - 1) / depth_blocks;
+  // The interleaved input copy (see DirectConvPlan::interleave), for stride-1 rows and at least
+  // one whole block of input channels.
+  plan->interleave =
+      kernels.packed != nullptr && in_channels >= kDirectInterleave && axes[1].stride == 1;
+  if (plan->interleave) plan->depth_block = kDirectInterleave;
   // Tasks: groups of channel blocks × bands of output rows, with at most kDirectTaskFloats
   // partial sums. As many channel blocks per group as fit with bands of 16 rows (each input
   // K block is then read once per group, not once per channel block), groups of equal size,
@@ -119,6 +124,13 @@ void direct_conv_plan(const float* weight, const float* bias, int64_t out_channe
   }
 }
 
+size_t direct_conv_shared_floats(const DirectConvPlan& plan) {
+  if (!plan.interleave) return 0;
+  const int64_t blocks = (plan.in_channels + plan.depth_block - 1) / plan.depth_block;
+  return size_t((blocks * plan.depth_block * plan.axes[0].input * plan.axes[1].input + 15) / 16 *
+                16);
+}
+
 size_t direct_conv_scratch_floats(const DirectConvPlan& plan) {
   const int64_t taps = plan.axes[0].kernel * plan.axes[1].kernel;
   // Partial sums, then two int64 tap lists, rounded to 64 bytes.
@@ -127,8 +139,9 @@ size_t direct_conv_scratch_floats(const DirectConvPlan& plan) {
   return size_t((floats + 15) / 16 * 16);
 }
 
-void direct_conv_run(const DirectConvPlan& plan, const float* x, const ConvStrides& xs, float* y,
-                     const ConvStrides& ys, ThreadPool& pool, float* scratch, int scratch_slots) {
+void direct_conv_run(const DirectConvPlan& plan, const float* x_in, const ConvStrides& x_strides,
+                     float* y, const ConvStrides& ys, ThreadPool& pool, float* shared,
+                     float* scratch, int scratch_slots) {
   const WindowAxis& ah = plan.axes[0];
   const WindowAxis& aw = plan.axes[1];
   if (plan.out_channels <= 0 || ah.output <= 0 || aw.output <= 0) return;
@@ -139,6 +152,38 @@ void direct_conv_run(const DirectConvPlan& plan, const float* x, const ConvStrid
   const int64_t tasks = (plan.blocks + plan.group_blocks - 1) / plan.group_blocks * bands;
   const int64_t work = plan.out_channels * plan.in_channels * taps * ah.output * out_w;
   const bool parallel = pool.threads() > 1 && work >= kDirectParallelMinWork;
+  // The input as the tiles read it: in place, or the interleaved copy
+  // [K block][H][W][depth_block] (a K block's channels at stride 1 within a pixel).
+  const float* x = x_in;
+  ConvStrides xs = x_strides;
+  int64_t block_stride = plan.depth_block * xs.channel;  // between K blocks
+  std::vector<float> own_shared;
+  if (plan.interleave) {
+    if (!shared) {
+      own_shared.resize(direct_conv_shared_floats(plan));
+      shared = own_shared.data();
+    }
+    const int64_t cb = plan.depth_block, height = ah.input, width = aw.input;
+    const int64_t k_blocks = (plan.in_channels + cb - 1) / cb;
+    auto pack_rows = [&](int64_t begin, int64_t end) {
+      for (int64_t index = begin; index < end; ++index) {
+        const int64_t kb = index / height, row = index % height;
+        const int64_t channels = std::min(cb, plan.in_channels - kb * cb);
+        float* dst = shared + (kb * height + row) * width * cb;
+        for (int64_t c = 0; c < channels; ++c) {
+          const float* src = x_in + (kb * cb + c) * x_strides.channel + row * x_strides.row;
+          for (int64_t ix = 0; ix < width; ++ix) dst[ix * cb + c] = src[ix * x_strides.pixel];
+        }
+      }
+    };
+    if (parallel)
+      pool.parallel_for(k_blocks * height, pack_rows, k_blocks * height * width * cb);
+    else
+      pack_rows(0, k_blocks * height);
+    x = shared;
+    xs = ConvStrides{1, width * cb, cb};
+    block_stride = height * width * cb;
+  }
   // One scratch slot per pool thread: tasks are claimed in chunks by whichever thread is free
   // (parallel_for_indexed), so a descheduled worker holds back only the chunk it runs.
   const int slots = parallel ? pool.threads() : 1;
@@ -149,6 +194,7 @@ void direct_conv_run(const DirectConvPlan& plan, const float* x, const ConvStrid
     scratch = own.data();
   }
   const DirectConvKernels& kernels = *plan.kernels;
+  void (*const run_tile)(const DirectConvTile&) = plan.interleave ? kernels.packed : kernels.tile;
   const int64_t tile_pixels = kernels.tile_pixels;
   const int64_t weight_channel_stride = std::max<int64_t>(1, plan.packed_taps) * block;
   const int64_t pixel_step = aw.stride * xs.pixel;
@@ -210,7 +256,7 @@ void direct_conv_run(const DirectConvPlan& plan, const float* x, const ConvStrid
     for (int64_t c0 = 0; c0 < plan.in_channels; c0 += plan.depth_block) {
       tile.channels = std::min(plan.depth_block, plan.in_channels - c0);
       tile.first = c0 == 0;
-      const float* x_block = x + c0 * xs.channel;
+      const float* x_block = x + c0 / plan.depth_block * block_stride;
       // The group's channel blocks meet the K block's input while it is in L2.
       for (int64_t cb = cb0; cb < cb1; ++cb) {
         float* acc = group_acc + (cb - cb0) * band_floats;
@@ -249,7 +295,7 @@ void direct_conv_run(const DirectConvPlan& plan, const float* x, const ConvStrid
                   tile.pixels = std::min(row_pixels, segment.end - ox);
                   tile.x = x_block + j * row_step + (ox - segment.begin) * pixel_step;
                   tile.acc = acc + ((row - r0) * out_w + ox) * block;
-                  kernels.tile(tile);
+                  run_tile(tile);
                 }
                 j += rows;
               }

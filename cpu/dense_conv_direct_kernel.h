@@ -62,38 +62,49 @@ void direct_conv_tile_fixed(const DirectConvTile& tile) {
   }
 }
 
-// Dispatches a tile of tile.pixels ≤ P pixels to its instantiation.
-template <class Arch, int R, int P, int V, int Ahead>
+// Dispatches a tile of tile.pixels ≤ P pixels to its instantiation. Pixel steps of 1 (NCHW
+// input, stride 1) and Packed (the interleaved input copy at stride 1, when Packed > 0) are
+// constants of their instantiations; any other step is read from the tile.
+template <class Arch, int R, int P, int V, int Ahead, int Packed>
 struct DirectConvDispatch {
   static void run(const DirectConvTile& tile) {
     if (tile.pixels != P)
-      DirectConvDispatch<Arch, R, P - 1, V, Ahead>::run(tile);
+      DirectConvDispatch<Arch, R, P - 1, V, Ahead, Packed>::run(tile);
     else if (tile.pixel_step == 1)
       direct_conv_tile_fixed<Arch, R, P, V, 1, Ahead>(tile);
+    else if (Packed > 0 && tile.pixel_step == Packed)
+      direct_conv_tile_fixed<Arch, R, P, V, Packed, Ahead>(tile);
     else
       direct_conv_tile_fixed<Arch, R, P, V, 0, Ahead>(tile);
   }
 };
 
-template <class Arch, int R, int V, int Ahead>
-struct DirectConvDispatch<Arch, R, 0, V, Ahead> {
+template <class Arch, int R, int V, int Ahead, int Packed>
+struct DirectConvDispatch<Arch, R, 0, V, Ahead, Packed> {
   static void run(const DirectConvTile&) {}
 };
 
 // tile.rows is 1, 2 or 4 and tile.pixels ≤ P / tile.rows (the driver's guarantee).
-template <class Arch, int P, int V, int Ahead = 0>
+template <class Arch, int P, int V, int Ahead = 0, int Packed = 0>
 void direct_conv_tile(const DirectConvTile& tile) {
   switch (tile.rows) {
     case 1:
-      DirectConvDispatch<Arch, 1, P, V, Ahead>::run(tile);
+      DirectConvDispatch<Arch, 1, P, V, Ahead, Packed>::run(tile);
       break;
     case 2:
-      DirectConvDispatch<Arch, 2, P / 2, V, Ahead>::run(tile);
+      DirectConvDispatch<Arch, 2, P / 2, V, Ahead, Packed>::run(tile);
       break;
     default:
-      DirectConvDispatch<Arch, 4, P / 4, V, Ahead>::run(tile);
+      DirectConvDispatch<Arch, 4, P / 4, V, Ahead, Packed>::run(tile);
       break;
   }
+}
+
+// The tile on the interleaved input copy (DirectConvPlan::interleave): pixels kDirectInterleave
+// floats apart at stride 1, no software prefetch (a tile's rows are contiguous there).
+template <class Arch, int P, int V>
+void direct_conv_tile_packed(const DirectConvTile& tile) {
+  direct_conv_tile<Arch, P, V, 0, int(kDirectInterleave)>(tile);
 }
 
 }  // namespace atrous

@@ -59,6 +59,8 @@ struct DirectConvKernels {
   int64_t tile_pixels;  // output pixels per full tile
   int64_t block;        // output channels per tile
   const char* name;
+  // The tile on the interleaved input copy (DirectConvPlan::interleave); null: none.
+  void (*packed)(const DirectConvTile& tile) = nullptr;
 };
 
 struct RowConvTile;

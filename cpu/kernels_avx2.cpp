@@ -43,7 +43,8 @@ const CpuKernelTable& cpu_kernel_table_avx2() {
     // process, 960→256 3×3 at 65×129 rate 12 534 → 446 ms (ONNX Runtime 395), at 33×65 rate 3
     // 119–134 → 116–125 ms, at 32×64 rate 12 level; 32 floats on was no better.
     t.direct_conv = {direct_conv_tile<Arch, 4, 3, 16>, 4,
-                     3 * int64_t(xsimd::batch<float, Arch>::size), "conv_direct_f32_4x24_avx2"};
+                     3 * int64_t(xsimd::batch<float, Arch>::size), "conv_direct_f32_4x24_avx2",
+                     direct_conv_tile_packed<Arch, 4, 3>};
     t.row_conv = {row_conv_tile<Arch, 4, 3>,
                   4,
                   3 * int64_t(xsimd::batch<float, Arch>::size),

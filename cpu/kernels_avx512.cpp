@@ -38,7 +38,8 @@ const CpuKernelTable& cpu_kernel_table_avx512() {
               2 * int64_t(xsimd::batch<float, Arch>::size),
               "gemm_f32_7x32_pixels_avx512"};
     t.direct_conv = {direct_conv_tile<Arch, 14, 2>, 14,
-                     2 * int64_t(xsimd::batch<float, Arch>::size), "conv_direct_f32_14x32_avx512"};
+                     2 * int64_t(xsimd::batch<float, Arch>::size), "conv_direct_f32_14x32_avx512",
+                     direct_conv_tile_packed<Arch, 14, 2>};
     t.row_conv = {row_conv_tile<Arch, 8, 3>,
                   8,
                   3 * int64_t(xsimd::batch<float, Arch>::size),

@@ -30,7 +30,7 @@ const CpuKernelTable& cpu_kernel_table_neon() {
               2 * int64_t(xsimd::batch<float, Arch>::size),
               "gemm_f32_7x8_pixels_neon"};
     t.direct_conv = {direct_conv_tile<Arch, 6, 4>, 6, 4 * int64_t(xsimd::batch<float, Arch>::size),
-                     "conv_direct_f32_6x16_neon"};
+                     "conv_direct_f32_6x16_neon", direct_conv_tile_packed<Arch, 6, 4>};
     t.row_conv = {row_conv_tile<Arch, 8, 3>,
                   8,
                   3 * int64_t(xsimd::batch<float, Arch>::size),

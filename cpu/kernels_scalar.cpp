@@ -137,7 +137,7 @@ const CpuKernelTable& cpu_kernel_table_scalar() {
     t.gemm = {gemm_block_scalar, nullptr, kScalarTile, kScalarRows, "gemm_f32_6x8_scalar", "",
               nullptr,           0,       ""};
     t.direct_conv = {direct_conv_tile_scalar, kScalarDirectPixels, kScalarDirectBlock,
-                     "conv_direct_f32_4x4_scalar"};
+                     "conv_direct_f32_4x4_scalar", direct_conv_tile_scalar};
     t.row_conv = {nullptr, 0, 0, "", {nullptr, nullptr}};
     t.depthwise = {
         depthwise_band_scalar,        depthwise_row_scalar,        nullptr, nullptr, nullptr,
