@@ -16,8 +16,10 @@
 
 namespace atrous {
 
-template <class Arch, int R, int V>
-void row_conv_tile(const RowConvTile& tile) {
+// C input channels and K×K taps as constants (C = 0: the plan's, any kernel): the RGB stems'
+// 3 channels × 3×3 taps unroll into straight code (see row_conv_tile).
+template <class Arch, int R, int V, int C, int K>
+void row_conv_tile_fixed(const RowConvTile& tile) {
   using batch = xsimd::batch<float, Arch>;
   constexpr int64_t width = int64_t(batch::size);
   const RowConvPlan& plan = *tile.plan;
@@ -25,16 +27,21 @@ void row_conv_tile(const RowConvTile& tile) {
   const WindowAxis& aw = plan.axes[1];
   const int64_t phase_row = aw.stride * plan.phase_width;  // floats per padded row
   const int64_t channel_floats = plan.padded_rows * phase_row;
+  const int64_t channels = C ? C : plan.channels;
+  const int64_t kernel_h = C ? K : ah.kernel, kernel_w = C ? K : aw.kernel;
   batch acc[R][V];
   for (int r = 0; r < R; ++r)
     for (int v = 0; v < V; ++v) acc[r][v] = batch(0.f);
   const float* w = tile.weights;
   const int64_t* tap_offset = plan.tap_offset.data();
-  for (int64_t c = 0; c < plan.channels; ++c) {
+#pragma GCC unroll 4
+  for (int64_t c = 0; c < channels; ++c) {
     const float* channel = tile.phases + c * channel_floats + tile.column0;
-    for (int64_t ky = 0; ky < ah.kernel; ++ky) {
+#pragma GCC unroll 4
+    for (int64_t ky = 0; ky < kernel_h; ++ky) {
       const float* row = channel + (tile.row0 + ky * ah.dilation) * phase_row;
-      for (int64_t kx = 0; kx < aw.kernel; ++kx, w += R) {
+#pragma GCC unroll 4
+      for (int64_t kx = 0; kx < kernel_w; ++kx, w += R) {
         const float* p = row + tap_offset[kx];
         batch x[V];
         for (int v = 0; v < V; ++v) x[v] = batch::load_unaligned(p + v * width);
@@ -71,6 +78,15 @@ void row_conv_tile(const RowConvTile& tile) {
     if (per_element)
       for (int64_t i = 0; i < tile.columns; ++i) y[i] = activation_apply(plan.activation, y[i]);
   }
+}
+
+template <class Arch, int R, int V>
+void row_conv_tile(const RowConvTile& tile) {
+  const RowConvPlan& plan = *tile.plan;
+  if (plan.channels == 3 && plan.axes[0].kernel == 3 && plan.axes[1].kernel == 3)
+    row_conv_tile_fixed<Arch, R, V, 3, 3>(tile);
+  else
+    row_conv_tile_fixed<Arch, R, V, 0, 0>(tile);
 }
 
 }  // namespace atrous
