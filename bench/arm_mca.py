@@ -41,11 +41,14 @@ KERNELS = [
     # Pixel tiles of small 1×1 layers (7 pixels broadcast × 2 vectors of output channels).
     ("gemm pixels 7x8 (small images)", "cpu/kernels_neon.cpp", r"atrous::gemm_pixels_with<xsimd::neon64, 2, \(atrous::ActivationKind\)0>", True),
     ("gemv (one-pixel 1x1)", "cpu/kernels_neon.cpp", r"atrous::gemv_block<", True),
-    # The direct convolution's full tile (1 row × 6 pixels × 4 vectors, stride-1 and strided
-    # forms); the stacked-row variants for narrow border segments are left out.
+    # The direct convolution's full tile (1 row × 6 pixels × 4 vectors; pixel steps 1 (NCHW),
+    # 16 (the interleaved input copy) and any (strided)); the stacked-row variants for narrow
+    # border segments are left out.
     ("direct conv 6x16", "cpu/kernels_neon.cpp", r"atrous::direct_conv_tile_fixed<xsimd::neon64, 1, 6, 4, ", True),
-    # The row-tile convolution of the stems (8 output channels × 3 vectors of columns per tap).
-    ("row conv 8x12 (stems)", "cpu/kernels_neon.cpp", r"atrous::row_conv_tile<", True),
+    # The row-tile convolution (8 output channels × 3 vectors of columns per tap) with the
+    # plan's channel and tap counts; the RGB stems' instantiation (3 channels, 3×3 taps as
+    # constants) is straight code without an inner loop, so it has no row here.
+    ("row conv 8x12 (runtime taps)", "cpu/kernels_neon.cpp", r"atrous::row_conv_tile_fixed<xsimd::neon64, 8, [123], 0, 0>", True),
 ]
 # The fused inverted-residual blocks (cpu/fused_block.cpp) run the gemm and depthwise loops
 # above on their row window, so their rows cover them.

@@ -16,8 +16,33 @@
 
 namespace atrous {
 
-// C input channels and K×K taps as constants (C = 0: the plan's, any kernel): the RGB stems'
-// 3 channels × 3×3 taps unroll into straight code (see row_conv_tile).
+// One tap of a tile: V vectors of output columns loaded from p, times the tap's R weights.
+template <class Arch, int R, int V>
+__attribute__((always_inline)) inline void row_conv_tap(const float* p, const float* w,
+                                                        xsimd::batch<float, Arch> (&acc)[R][V]) {
+  using batch = xsimd::batch<float, Arch>;
+  constexpr int64_t width = int64_t(batch::size);
+  batch x[V];
+  for (int v = 0; v < V; ++v) x[v] = batch::load_unaligned(p + v * width);
+#if defined(__aarch64__)
+  // NEON: the tap's R weights as vectors of four, used by lane (no broadcasts).
+  if constexpr (std::is_same<Arch, xsimd::neon64>::value && R % 4 == 0) {
+    for (int r0 = 0; r0 < R; r0 += 4) {
+      const float32x4_t w4 = vld1q_f32(w + r0);
+      for (int r = r0; r < r0 + 4; ++r)
+        for (int v = 0; v < V; ++v) acc[r][v] = simd_fma_lane_neon(acc[r][v], x[v], w4, r - r0);
+    }
+    return;
+  }
+#endif
+  for (int r = 0; r < R; ++r) {
+    const batch wr(w[r]);
+    for (int v = 0; v < V; ++v) acc[r][v] = simd_fma(wr, x[v], acc[r][v]);
+  }
+}
+
+// C input channels and K×K taps as constants, the tap loops unrolled (the RGB stems: 3
+// channels × 3×3 taps become straight code), or C = 0: the plan's counts in plain loops.
 template <class Arch, int R, int V, int C, int K>
 void row_conv_tile_fixed(const RowConvTile& tile) {
   using batch = xsimd::batch<float, Arch>;
@@ -27,42 +52,29 @@ void row_conv_tile_fixed(const RowConvTile& tile) {
   const WindowAxis& aw = plan.axes[1];
   const int64_t phase_row = aw.stride * plan.phase_width;  // floats per padded row
   const int64_t channel_floats = plan.padded_rows * phase_row;
-  const int64_t channels = C ? C : plan.channels;
-  const int64_t kernel_h = C ? K : ah.kernel, kernel_w = C ? K : aw.kernel;
   batch acc[R][V];
   for (int r = 0; r < R; ++r)
     for (int v = 0; v < V; ++v) acc[r][v] = batch(0.f);
   const float* w = tile.weights;
   const int64_t* tap_offset = plan.tap_offset.data();
+  const float* phases = tile.phases + tile.column0;
+  if constexpr (C > 0) {
 #pragma GCC unroll 4
-  for (int64_t c = 0; c < channels; ++c) {
-    const float* channel = tile.phases + c * channel_floats + tile.column0;
+    for (int64_t c = 0; c < C; ++c)
 #pragma GCC unroll 4
-    for (int64_t ky = 0; ky < kernel_h; ++ky) {
-      const float* row = channel + (tile.row0 + ky * ah.dilation) * phase_row;
+      for (int64_t ky = 0; ky < K; ++ky) {
+        const float* row = phases + c * channel_floats + (tile.row0 + ky * ah.dilation) * phase_row;
 #pragma GCC unroll 4
-      for (int64_t kx = 0; kx < kernel_w; ++kx, w += R) {
-        const float* p = row + tap_offset[kx];
-        batch x[V];
-        for (int v = 0; v < V; ++v) x[v] = batch::load_unaligned(p + v * width);
-#if defined(__aarch64__)
-        // NEON: the tap's R weights as vectors of four, used by lane (no broadcasts).
-        if constexpr (std::is_same<Arch, xsimd::neon64>::value && R % 4 == 0) {
-          for (int r0 = 0; r0 < R; r0 += 4) {
-            const float32x4_t w4 = vld1q_f32(w + r0);
-            for (int r = r0; r < r0 + 4; ++r)
-              for (int v = 0; v < V; ++v)
-                acc[r][v] = simd_fma_lane_neon(acc[r][v], x[v], w4, r - r0);
-          }
-          continue;
-        }
-#endif
-        for (int r = 0; r < R; ++r) {
-          const batch wr(w[r]);
-          for (int v = 0; v < V; ++v) acc[r][v] = simd_fma(wr, x[v], acc[r][v]);
-        }
+        for (int64_t kx = 0; kx < K; ++kx, w += R)
+          row_conv_tap<Arch, R, V>(row + tap_offset[kx], w, acc);
       }
-    }
+  } else {
+    for (int64_t c = 0; c < plan.channels; ++c)
+      for (int64_t ky = 0; ky < ah.kernel; ++ky) {
+        const float* row = phases + c * channel_floats + (tile.row0 + ky * ah.dilation) * phase_row;
+        for (int64_t kx = 0; kx < aw.kernel; ++kx, w += R)
+          row_conv_tap<Arch, R, V>(row + tap_offset[kx], w, acc);
+      }
   }
   const RegisterActivation<Arch> finish(plan.activation);
   const bool per_element = !activation_in_registers(plan.activation.kind);
