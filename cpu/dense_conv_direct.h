@@ -27,8 +27,9 @@
 // K blocks of 16 channels, a pixel's 16 channels side by side. On an NCHW input a tile's
 // broadcasts read one line per channel and tap, lines a whole plane apart (8 KiB at 32×64, so
 // every channel of a tap falls into the same L1 set); on the copy they read a few contiguous
-// lines. Measured on AMD EPYC (Zen 3, AVX2, docs/CPU.md): 960→256 3×3 at 32×64 rate 12 −11 to
-// −15 %, 256→256 3×3 at 32×64 −12 %, at 33×65 rates 3/6/9 −16/−10/−1 %, the copy included.
+// lines. Measured on AMD EPYC (Zen 3, AVX2, docs/CPU.md, "The tenth session"), the copy
+// included: 960→256 3×3 at 32×64 rate 12 −8 to −18 %, 256→256 3×3 at 32×64 −12 to +5 %, at
+// 33×65 rates 3 to 12 −16 % to level; strided layers were not faster, so they read in place.
 //
 // Determinism and equality with the implicit GEMM: every output element is the FMA chain over
 // (c, ky, kx) in row-major weight order, over the taps inside the image only — the chain the
