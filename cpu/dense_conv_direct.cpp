@@ -76,16 +76,20 @@ void direct_conv_plan(const float* weight, const float* bias, int64_t out_channe
       }
   plan->bias.assign(size_t(plan->blocks * block), 0.f);
   if (bias) std::copy(bias, bias + out_channels, plan->bias.begin());
-  // K blocks of equal size (so none is too short to pay for reloading its partial sums).
-  const int64_t slice_channels =
-      std::max<int64_t>(1, kDirectSliceBytes / (packed_taps * block * int64_t(sizeof(float))));
-  const int64_t depth_blocks = (in_channels + slice_channels - 1) / slice_channels;
-  plan->depth_block = (in_channels + depth_blocks - 1) / depth_blocks;
   // The interleaved input copy (see DirectConvPlan::interleave), for stride-1 rows and at least
-  // one whole block of input channels.
+  // one whole block of input channels: K blocks of its 16 channels. Otherwise K blocks of equal
+  // size (so none is too short to pay for reloading its partial sums) whose weight slice is
+  // kDirectSliceBytes.
   plan->interleave =
       kernels.packed != nullptr && in_channels >= kDirectInterleave && axes[1].stride == 1;
-  if (plan->interleave) plan->depth_block = kDirectInterleave;
+  if (plan->interleave) {
+    plan->depth_block = kDirectInterleave;
+  } else {
+    const int64_t slice_channels =
+        std::max<int64_t>(1, kDirectSliceBytes / (packed_taps * block * int64_t(sizeof(float))));
+    const int64_t depth_blocks = (in_channels + slice_channels - 1) / slice_channels;
+    plan->depth_block = (in_channels + depth_blocks - 1) / depth_blocks;
+  }
   // Tasks: groups of channel blocks × bands of output rows, with at most kDirectTaskFloats
   // partial sums. As many channel blocks per group as fit with bands of 16 rows (each input
   // K block is then read once per group, not once per channel block), groups of equal size,

@@ -137,9 +137,9 @@ TEST_CASE("dense conv kernels match the reference conv", "[cpu]") {
       {36, 70, 9, 13, 3, 3, {}, {2, 2}, {2, 2, 2, 2}, ""},
       // Rows wide enough that the direct path splits the image into bands of rows.
       {33, 5, 9, 700, 3, 3, {}, {}, {1, 1, 1, 1}, ""},
-      // The direct path's interleaved input copy (16-channel blocks, the last one partial):
-      // stride 2 with anisotropic dilation, segments narrower than a tile (stacked rows), and
-      // rates above the image.
+      // At least 16 input channels: stride 2 with anisotropic dilation (read in place), then the
+      // direct path's interleaved input copy (16-channel blocks, the last one partial) with
+      // segments narrower than a tile (stacked rows) and rates above the image.
       {26, 19, 11, 30, 3, 3, {2, 2}, {2, 1}, {2, 1, 2, 1}, ""},
       {25, 17, 7, 9, 3, 3, {}, {4, 4}, {4, 4, 4, 4}, ""},
       {30, 35, 6, 40, 3, 3, {}, {8, 24}, {8, 24, 8, 24}, ""},
@@ -265,7 +265,7 @@ TEST_CASE("the direct, row-tile and implicit-GEMM paths compute the same sums", 
   const std::vector<ConvCase> cases = {
       {40, 37, 13, 29, 3, 3, {}, {6, 6}, {6, 6, 6, 6}, ""},
       {33, 300, 7, 9, 3, 3, {}, {2, 3}, {2, 3, 2, 3}, ""},       // several K blocks on both paths
-      {26, 19, 11, 30, 3, 3, {2, 2}, {2, 1}, {2, 1, 2, 1}, ""},  // interleaved copy, stride 2
+      {26, 19, 11, 30, 3, 3, {2, 2}, {2, 1}, {2, 1, 2, 1}, ""},  // stride 2: read in place
       {17, 3, 21, 33, 3, 3, {2, 2}, {}, {1, 1, 1, 1}, ""},
       {20, 5, 11, 15, 5, 5, {}, {1, 2}, {2, 4, 2, 4}, ""},
       // The row tiles' edges: output channels past a panel, output rows narrower than a tile
