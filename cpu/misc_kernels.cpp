@@ -138,7 +138,7 @@ float plane_mean(const float* x, int64_t count) {
 }  // namespace misc_scalar
 
 void split_row_phases(const MiscKernels& misc, const float* row, int64_t length, int64_t pad,
-                      int64_t stride, int64_t width, float* dst, int64_t pitch) {
+                      int64_t stride, int64_t width, float* dst, int64_t pitch, bool zero_outside) {
   for (int64_t q = 0; q < stride; ++q) {
     // Index i holds input column i·stride + offset: inside the row for i in [lo, hi).
     float* phase = dst + q * pitch;
@@ -152,14 +152,14 @@ void split_row_phases(const MiscKernels& misc, const float* row, int64_t length,
     const int64_t hi = std::max(
         lo,
         std::min(width, length - 1 - offset < 0 ? int64_t(0) : divide(length - 1 - offset) + 1));
-    std::fill(phase, phase + lo, 0.f);
+    if (zero_outside) std::fill(phase, phase + lo, 0.f);
     if (stride == 1)
       std::memcpy(phase + lo, row + lo + offset, size_t(hi - lo) * sizeof(float));
     else if (stride == 2)
       misc.gather_even(row + 2 * lo + offset, hi - lo, phase + lo);
     else
       for (int64_t i = lo; i < hi; ++i) phase[i] = row[i * stride + offset];
-    std::fill(phase + hi, phase + width, 0.f);
+    if (zero_outside) std::fill(phase + hi, phase + width, 0.f);
   }
 }
 

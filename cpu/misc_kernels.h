@@ -74,7 +74,11 @@ struct MiscKernels {
 // column phases of `width` floats each, phase q at dst + q·pitch: index i of phase q holds
 // input column i·stride + q − pad, and zeros outside the row. Stride 2 goes through the ISA's
 // gather_even. The stride phases of the depthwise, implicit-GEMM and row-tile convolutions.
+// With `zero_outside` false the zeros outside the row are not written: for buffers whose
+// columns outside [lo, hi) hold zeros already and are never written otherwise (the same call
+// geometry every time), where refilling them per row cost more than the copy on narrow planes.
 void split_row_phases(const MiscKernels& misc, const float* row, int64_t length, int64_t pad,
-                      int64_t stride, int64_t width, float* dst, int64_t pitch);
+                      int64_t stride, int64_t width, float* dst, int64_t pitch,
+                      bool zero_outside = true);
 
 }  // namespace atrous

@@ -441,6 +441,33 @@ TEST_CASE("depthwise channel-lanes path is bitwise equal to the per-plane paths"
       });
 }
 
+// 5×5 stride-2 layers on planes past kDepthwiseLanesMaxPlane take the channel-lanes path where
+// the ISA's table says (DepthwiseKernels::lanes_max_plane_5x5_s2, AVX2: up to 64×64), and only
+// there; either way the result is bitwise the per-plane paths'. Planes of 41×50 (inside AVX2's
+// limit, with a partial last channel group and asymmetric pads) and 65×66 (past it).
+TEST_CASE("depthwise 5x5 stride-2 planes take the lanes path as the ISA's table says",
+          "[cpu][depthwise]") {
+  auto as_table_says = [](const DepthwisePlan& plan) {
+    const int64_t plane = plan.axes[0].input * plan.axes[1].input;
+    const int64_t limit = std::max(kDepthwiseLanesMaxPlane,
+                                   cpu_kernel_table(plan.isa).depthwise.lanes_max_plane_5x5_s2);
+    return plan.isa != CpuIsa::cpu_isa_scalar && (plan.lanes != nullptr) == (plane <= limit);
+  };
+  check_path_bitwise(
+      {
+          {1, 19, 41, 50, 5, 5, 2, 2, 1, 1, {2, 1, 2, 2}, "explicit", true},
+          {1, 9, 65, 66, 5, 5, 2, 2, 1, 1, {2, 2, 2, 2}, "explicit", true},
+      },
+      46, as_table_says, [](DepthwisePlan* plan) {
+        plan->lanes = nullptr;
+        plan->rows = nullptr;
+      });
+  // Where AVX2 runs, the first case must exercise the extended limit.
+  for (CpuIsa isa : runnable_isas())
+    if (isa == CpuIsa::cpu_isa_avx2)
+      CHECK(cpu_kernel_table(isa).depthwise.lanes_max_plane_5x5_s2 >= 41 * 50);
+}
+
 // The block transpose the channel-lanes path moves channels with: every element lands where it
 // belongs, with source and destination strides wider than the block (random data, never zeros;
 // the destination's padding between rows stays untouched).
