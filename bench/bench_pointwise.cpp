@@ -93,7 +93,10 @@ BENCHMARK(bench_pointwise)
     ->Args({256, 288, 32, 64, 1, 0})
     ->Args({64, 240, 1, 1, 1, 0})
     ->Args({64, 240, 1, 1, 2, 0})
-    // MobileNetV3-Large at 224×224: expand and project 1×1s at 56², 28², 14² and 7².
+    // MobileNetV3-Large at 224×224: expand and project 1×1s at 112², 56², 28², 14² and 7²
+    // (16 input channels: the first blocks' 1×1s, whose K loop is short).
+    ->Args({16, 16, 112, 112, 1, 0})
+    ->Args({64, 16, 112, 112, 1, 0})
     ->Args({72, 24, 56, 56, 1, 0})
     ->Args({24, 72, 56, 56, 1, 0})
     ->Args({240, 40, 28, 28, 1, 0})
