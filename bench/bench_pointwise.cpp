@@ -24,8 +24,10 @@ void bench_pointwise(benchmark::State& state) {
   const int threads = int(state.range(4));
   // range(5): 1 takes the pixel tiles where pointwise_plan_pixel_tiles would; 2 runs the GEMM
   // on planes padded to a multiple of 16 floats (every row 64-byte aligned), a layout
-  // measurement (docs/CPU.md), not a path of the runtime.
+  // measurement (docs/CPU.md), not a path of the runtime; 3 keeps the ISA's main GEMM tile
+  // where the runtime takes its wide one (CpuKernelTable::gemm_wide), to compare the two.
   const bool pixel_tiles = state.range(5) == 1;
+  const bool main_tile = state.range(5) == 3;
   std::mt19937 rng(1);
   std::uniform_real_distribution<float> dist(-1.f, 1.f);
   // Activations and scratch 64-byte aligned, as a session's arena and scratch are (a
@@ -38,7 +40,8 @@ void bench_pointwise(benchmark::State& state) {
   Activation relu;
   relu.kind = ActivationKind::activation_relu;
   PointwisePlan plan;
-  pointwise_plan(w.data(), nullptr, filters, channels, relu, cpu_kernel_table().isa, &plan);
+  pointwise_plan(w.data(), nullptr, filters, channels, relu, cpu_kernel_table().isa, &plan,
+                 main_tile ? 0 : pixels);
   if (pixel_tiles && !pointwise_plan_pixel_tiles(&plan, pixels)) {
     state.SkipWithError("the pixel tiles do not take this layer");
     return;
@@ -96,7 +99,9 @@ BENCHMARK(bench_pointwise)
     // MobileNetV3-Large at 224×224: expand and project 1×1s at 112², 56², 28², 14² and 7²
     // (16 input channels: the first blocks' 1×1s, whose K loop is short).
     ->Args({16, 16, 112, 112, 1, 0})
+    ->Args({16, 16, 112, 112, 1, 3})
     ->Args({64, 16, 112, 112, 1, 0})
+    ->Args({64, 16, 112, 112, 1, 3})
     ->Args({72, 24, 56, 56, 1, 0})
     ->Args({24, 72, 56, 56, 1, 0})
     ->Args({240, 40, 28, 28, 1, 0})

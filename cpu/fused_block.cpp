@@ -299,7 +299,7 @@ bool pack_pointwise(const Graph& graph, size_t index, CpuIsa isa, GemmWeights* w
   Activation activation;
   if (!activation_from_conv_attributes(node.attributes, &activation).ok()) return false;
   gemm_pack_weights(static_cast<const float*>(w.data), bias, w.shape[0], w.shape[1], activation,
-                    isa, weights);
+                    isa, weights, x.shape[2] * x.shape[3]);
   return true;
 }
 

@@ -64,8 +64,11 @@ void gemm_column_block(const GemmWeights& weights, const GemmPacker& packer, int
 }  // namespace
 
 void gemm_pack_weights(const float* weight, const float* bias, int64_t rows, int64_t depth,
-                       const Activation& activation, CpuIsa isa, GemmWeights* weights) {
-  weights->kernels = &cpu_kernel_table(isa).gemm;
+                       const Activation& activation, CpuIsa isa, GemmWeights* weights,
+                       int64_t pixels) {
+  const CpuKernelTable& table = cpu_kernel_table(isa);
+  const bool wide = table.gemm_wide.block && pixels > 0 && pixels >= table.gemm_wide_min_pixels;
+  weights->kernels = wide ? &table.gemm_wide : &table.gemm;
   const int64_t r = weights->kernels->rows;
   const int64_t panels = (rows + r - 1) / r;
   weights->rows = rows;
@@ -81,7 +84,11 @@ void gemm_pack_weights(const float* weight, const float* bias, int64_t rows, int
   if (bias) std::memcpy(weights->bias.data(), bias, size_t(rows) * sizeof(float));
 }
 
-int64_t gemm_tile_columns(CpuIsa isa) { return cpu_kernel_table(isa).gemm.tile_columns; }
+int64_t gemm_tile_columns(CpuIsa isa) {
+  const CpuKernelTable& table = cpu_kernel_table(isa);
+  return std::max(table.gemm.tile_columns,
+                  table.gemm_wide.block ? table.gemm_wide.tile_columns : int64_t(0));
+}
 
 size_t gemm_scratch_floats(CpuIsa isa) {
   // The packed tiles, then kGemmDepthBlock int32 row offsets (float-sized).

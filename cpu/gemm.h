@@ -7,7 +7,8 @@
 // per task by a GemmPacker into per-thread scratch: for a block of up to kGemmBlockTiles column
 // tiles and one K block (K split into equal blocks of at most kGemmDepthBlock terms), tiles of
 // [depth][tile columns] with the columns past the end zeroed. A tile is V SIMD vectors wide
-// (GemmKernels::tile_columns: 48 floats on AVX-512, 16 on AVX2, 8 on NEON).
+// (GemmKernels::tile_columns: 48 floats on AVX-512, 16 on AVX2, 8 on NEON; AVX2's wide tile
+// for the 1×1s of larger images, CpuKernelTable::gemm_wide, 24).
 //
 // Tiling: a task is (column block × group of panels); inside it, for each K block, each panel
 // of the group (an A slice of R × K-block floats, in L1) meets every packed column tile of the
@@ -15,7 +16,8 @@
 // of the panel's next tile are prefetched for writing while a tile runs (docs/CPU.md, "8 × 48
 // tiles, panel-major order").
 // The microkernel keeps R × V vectors of accumulators in registers (8 × 3 = 24 of the 32 zmm
-// registers on AVX-512, 6 × 2 = 12 of the 16 ymm on AVX2, 6 × 2 on NEON).
+// registers on AVX-512, 6 × 2 = 12 of the 16 ymm on AVX2 (its wide tile 4 × 3 = 12), 6 × 2 on
+// NEON).
 //
 // Determinism: every output element is the FMA chain over k = 0, 1, …, K−1 in order (partial
 // sums cross K blocks through the output tensor, exactly; rows a packer leaves out as zero
@@ -55,11 +57,14 @@ struct GemmWeights {
   const GemmKernels* kernels = nullptr;  // the ISA's entry in its CpuKernelTable
 };
 
-// weight: row-major [M, K]; bias: M floats or nullptr.
+// weight: row-major [M, K]; bias: M floats or nullptr. pixels: the columns of one image where
+// the product is a 1×1 convolution (0: not one, or unknown); images of at least the ISA's
+// gemm_wide_min_pixels take its wide tile (CpuKernelTable::gemm_wide), others the main one.
 void gemm_pack_weights(const float* weight, const float* bias, int64_t rows, int64_t depth,
-                       const Activation& activation, CpuIsa isa, GemmWeights* weights);
+                       const Activation& activation, CpuIsa isa, GemmWeights* weights,
+                       int64_t pixels = 0);
 
-// Columns per tile of each ISA's microkernel (CpuKernelTable::gemm.tile_columns).
+// Columns per tile of each ISA's widest GEMM microkernel (CpuKernelTable::gemm and gemm_wide).
 int64_t gemm_tile_columns(CpuIsa isa);
 
 // Fills `dst` with the packed B block: reduction terms [k0, k0 + depth) × output columns

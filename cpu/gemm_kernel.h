@@ -1,6 +1,7 @@
 // The ISA-neutral GEMM microkernel, instantiated per architecture in kernels_<isa>.cpp (each
 // compiled with its own -m flags). A tile is R output channels × V SIMD vectors of columns
-// (GemmKernels::rows and tile_columns: 8 × 3 on AVX-512, 6 × 2 on AVX2 and NEON); its
+// (GemmKernels::rows and tile_columns: 8 × 3 on AVX-512, 6 × 2 on AVX2 and NEON, and AVX2's
+// wide tile 4 × 3, CpuKernelTable::gemm_wide); its
 // accumulators live in registers across the whole K block. Each panel of weights (R × K block
 // floats, in L1) meets every column tile of the block (from L2) before the next panel, and the
 // output lines of the next tile are prefetched for writing while a tile runs.

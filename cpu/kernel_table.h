@@ -108,6 +108,11 @@ struct DepthwiseKernels {
 struct CpuKernelTable {
   CpuIsa isa;
   GemmKernels gemm;
+  // A second GEMM tile for the 1×1 convolutions of images of at least gemm_wide_min_pixels
+  // pixels (gemm_pack_weights; chosen per ISA by measurement; block null: none). Each output's
+  // FMA chain is the same in either tile, so the choice changes no bit.
+  GemmKernels gemm_wide = {};
+  int64_t gemm_wide_min_pixels = 0;
   DirectConvKernels direct_conv;
   RowConvKernels row_conv;
   DepthwiseKernels depthwise;

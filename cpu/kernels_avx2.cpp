@@ -34,6 +34,24 @@ const CpuKernelTable& cpu_kernel_table_avx2() {
     // three rounds, columns / pixel tiles): 960→160 at 7×7 0.23–0.34 / 0.38–0.48, 576→96
     // 0.11–0.13 / 0.16–0.18. The tests still run the pixel kernel.
     t.gemm.pixels_chosen = false;
+    // 4 rows × 24 columns for the 1×1s of images of 28×28 pixels or more (MobileNetV3's first
+    // blocks, the decoders' narrow 1×1s): AMD EPYC (Zen 3), bench_pointwise, fastest of 7
+    // alternated runs, 6 × 16 / 4 × 24 (ms): 16→16 at 112² 0.117 / 0.100, 16→64 at 112² 0.403 /
+    // 0.369, 64→24 at 56² 0.129 / 0.125, 24→72 0.144 / 0.140, 72→40 at 28² 0.057 / 0.054,
+    // 256→19 at 257×513 29.6 / 28.7, 256→32 38.4 / 37.1, 288→256 232 / 229; on 14² and 7²
+    // images it was slower (480→112 0.263 / 0.309, 672→112 0.377 / 0.424, 160→960 0.220 /
+    // 0.238), so those keep 6 × 16.
+    t.gemm_wide = {gemm_block<Arch, 4, 3>,
+                   gemv_block<Arch>,
+                   3 * int64_t(xsimd::batch<float, Arch>::size),
+                   4,
+                   "gemm_f32_4x24_avx2",
+                   "gemv_f32_4x8_avx2",
+                   gemm_pixels<Arch, 1>,
+                   int64_t(xsimd::batch<float, Arch>::size),
+                   "gemm_f32_7x8_pixels_avx2"};
+    t.gemm_wide.pixels_chosen = false;
+    t.gemm_wide_min_pixels = 28 * 28;
     // 4 pixels × 24 channels (12 accumulators, 3 weight vectors, one broadcast: all 16 ymm
     // registers) beat 6 × 16 on AMD EPYC (Zen 3; bench_dense_conv, ms, minima of 4–5 interleaved
     // rounds): 960→256 3×3 at 32×64 rate 12 80–87 against 98–100, rate 24 54 against 64, rate

@@ -50,8 +50,8 @@ bool pointwise_reads_in_place(int64_t pixels, int64_t depth) {
 
 void pointwise_plan(const float* weight, const float* bias, int64_t out_channels,
                     int64_t in_channels, const Activation& activation, CpuIsa isa,
-                    PointwisePlan* plan) {
-  gemm_pack_weights(weight, bias, out_channels, in_channels, activation, isa, &plan->gemm);
+                    PointwisePlan* plan, int64_t pixels) {
+  gemm_pack_weights(weight, bias, out_channels, in_channels, activation, isa, &plan->gemm, pixels);
 }
 
 namespace {
@@ -247,9 +247,10 @@ CpuKernelPtr cpu_make_pointwise_kernel(const Graph& graph, size_t index,
                           ? static_cast<const float*>(graph.tensors[size_t(node.inputs[2])].data)
                           : nullptr;
   std::unique_ptr<PointwiseKernel> kernel(new PointwiseKernel());
-  pointwise_plan(static_cast<const float*>(weight.data), bias, weight.shape[0], weight.shape[1],
-                 activation, config.isa, &kernel->plan);
   const GraphTensor& x = graph.tensors[size_t(node.inputs[0])];
+  pointwise_plan(static_cast<const float*>(weight.data), bias, weight.shape[0], weight.shape[1],
+                 activation, config.isa, &kernel->plan,
+                 x.shape.size() == 4 ? x.shape[2] * x.shape[3] : 0);
   const bool single_pixel = x.shape.size() == 4 && x.shape[2] * x.shape[3] == 1;
   if (single_pixel) pointwise_plan_single_pixel(&kernel->plan);
   const bool pixel_tiles = !single_pixel && x.shape.size() == 4 &&

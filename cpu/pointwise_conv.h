@@ -54,9 +54,10 @@ struct PointwisePlan {
   std::vector<float> pixel_bias;
 };
 
+// pixels: the image's pixels (0: unknown), for the GEMM's choice of tile (gemm_pack_weights).
 void pointwise_plan(const float* weight, const float* bias, int64_t out_channels,
                     int64_t in_channels, const Activation& activation, CpuIsa isa,
-                    PointwisePlan* plan);
+                    PointwisePlan* plan, int64_t pixels = 0);
 
 // Adds the one-pixel packing to a plan, where the ISA has a GEMV kernel: then pointwise_run
 // computes a one-pixel image as a matrix-vector product (a 1×1 on a squeeze-excitation's

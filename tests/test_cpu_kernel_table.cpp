@@ -1,6 +1,8 @@
 // The one kernel dispatch (cpu/kernel_table.h): every ISA this machine runs has a complete
 // table whose names say its tile and ISA, the detected table is the one chosen for
 // cpu_isa_detect(), and kernels report their microkernel's name from the table.
+#include <algorithm>
+#include <cstdint>
 #include <string>
 
 #include "cpu/gemm.h"
@@ -19,7 +21,19 @@ TEST_CASE("every runnable ISA has a complete kernel table named by its tiles", "
     INFO("isa=" << cpu_isa_name(isa));
     CHECK(table.isa == isa);
     CHECK(table.gemm.block);
-    CHECK(table.gemm.tile_columns == gemm_tile_columns(isa));
+    // gemm_tile_columns sizes the packing scratch: the widest of the main and the wide tile.
+    CHECK(gemm_tile_columns(isa) ==
+          std::max(table.gemm.tile_columns,
+                   table.gemm_wide.block ? table.gemm_wide.tile_columns : int64_t(0)));
+    if (table.gemm_wide.block) {
+      CHECK(table.gemm_wide_min_pixels > 0);
+      CHECK(table.gemm_wide.rows <= kGemmMaxRows);
+      CHECK(table.gemm_wide.tile_columns <= kGemmMaxTile);
+      CHECK(table.gemm_wide.tile_columns % cpu_isa_vector_floats(isa) == 0);
+      CHECK(std::string(table.gemm_wide.name) ==
+            "gemm_f32_" + std::to_string(table.gemm_wide.rows) + "x" +
+                std::to_string(table.gemm_wide.tile_columns) + suffix);
+    }
     // Three vectors × 8 rows on AVX-512 (32 registers), two × 6 elsewhere.
     const bool wide = isa == CpuIsa::cpu_isa_avx512;
     CHECK(table.gemm.tile_columns ==

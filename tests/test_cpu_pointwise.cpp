@@ -10,6 +10,7 @@
 #include <random>
 
 #include "cpu/gemm.h"
+#include "cpu/kernel_table.h"
 #include "cpu/pointwise_conv.h"
 #include "ops/ops.h"
 #include "tests/cpu_kernel_testing.h"
@@ -235,6 +236,65 @@ TEST_CASE("pointwise pixel tiles are bitwise the column tiles", "[cpu]") {
       }
     }
   }
+}
+
+// The wide GEMM tile (CpuKernelTable::gemm_wide, AVX2's 4 × 24) for images of at least
+// gemm_wide_min_pixels: the same FMA chain per output as the main tile, so bitwise its result,
+// for 1, 2 and 3 threads. Output channels below, at and past the 4-row panel and the 6-row main
+// panel; pixels a whole number of 24-column tiles, one column past, and a last tile of one or
+// two vectors; K from 1 to past the 512-term K block (two blocks); both plane layouts of the
+// packer (read in place, packed); per-element activations too. Below the threshold (and on ISAs
+// without a wide tile) the plan keeps the main tile.
+TEST_CASE("pointwise wide tile is bitwise the main tile", "[cpu]") {
+  struct Case {
+    int64_t filters, channels, height, width;
+  };
+  const std::vector<Case> cases = {{16, 16, 28, 28},  {64, 16, 33, 31},  {5, 24, 29, 29},
+                                   {19, 256, 32, 36}, {40, 120, 28, 30}, {3, 1, 31, 33},
+                                   {7, 600, 28, 29},  {24, 72, 56, 56},  {13, 40, 40, 49}};
+  const char* activations[] = {"none", "relu", "hard_swish", "sigmoid"};
+  std::mt19937 rng(31);
+  int wide_plans = 0;
+  for (const Case& c : cases) {
+    const int64_t pixels = c.height * c.width;
+    Tensor x = testing::random_tensor({1, c.channels, c.height, c.width}, rng);
+    Tensor w = testing::random_tensor({c.filters, c.channels, 1, 1}, rng);
+    Tensor b = testing::random_tensor({c.filters}, rng);
+    for (const char* act_name : activations) {
+      const Activation activation = named_activation(act_name);
+      for (CpuIsa isa : runnable_isas()) {
+        const CpuKernelTable& table = cpu_kernel_table(isa);
+        PointwisePlan main_plan, wide_plan, small_plan;
+        pointwise_plan(w.f32(), b.f32(), c.filters, c.channels, activation, isa, &main_plan);
+        pointwise_plan(w.f32(), b.f32(), c.filters, c.channels, activation, isa, &wide_plan,
+                       pixels);
+        INFO("M=" << c.filters << " C=" << c.channels << " P=" << pixels << " act=" << act_name
+                  << " isa=" << cpu_isa_name(isa));
+        const bool wide = table.gemm_wide.block && pixels >= table.gemm_wide_min_pixels;
+        CHECK(main_plan.gemm.kernels == &table.gemm);
+        CHECK(wide_plan.gemm.kernels == (wide ? &table.gemm_wide : &table.gemm));
+        if (table.gemm_wide.block) {
+          pointwise_plan(w.f32(), b.f32(), c.filters, c.channels, activation, isa, &small_plan,
+                         table.gemm_wide_min_pixels - 1);
+          CHECK(small_plan.gemm.kernels == &table.gemm);
+        }
+        wide_plans += wide ? 1 : 0;
+        std::vector<float> expected(size_t(c.filters * pixels), NAN);
+        ThreadPool one(1);
+        pointwise_run(main_plan, x.f32(), pixels, expected.data(), one);
+        for (int threads : {1, 2, 3}) {
+          ThreadPool pool(threads);
+          std::vector<float> y(expected.size(), NAN);
+          pointwise_run(wide_plan, x.f32(), pixels, y.data(), pool);
+          CHECK(std::memcmp(y.data(), expected.data(), y.size() * sizeof(float)) == 0);
+        }
+      }
+    }
+  }
+  // Where AVX2 runs, every case above took its wide tile.
+  for (CpuIsa isa : runnable_isas())
+    if (isa == CpuIsa::cpu_isa_avx2)
+      CHECK(wide_plans >= int(cases.size() * (sizeof(activations) / sizeof(activations[0]))));
 }
 
 TEST_CASE("the thread pool covers every index exactly once", "[cpu][threads]") {
