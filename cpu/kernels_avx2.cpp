@@ -41,16 +41,12 @@ const CpuKernelTable& cpu_kernel_table_avx2() {
     // 256→19 at 257×513 29.6 / 28.7, 256→32 38.4 / 37.1, 288→256 232 / 229; on 14² and 7²
     // images it was slower (480→112 0.263 / 0.309, 672→112 0.377 / 0.424, 160→960 0.220 /
     // 0.238), so those keep 6 × 16.
-    t.gemm_wide = {gemm_block<Arch, 4, 3>,
-                   gemv_block<Arch>,
-                   3 * int64_t(xsimd::batch<float, Arch>::size),
-                   4,
-                   "gemm_f32_4x24_avx2",
-                   "gemv_f32_4x8_avx2",
-                   gemm_pixels<Arch, 1>,
-                   int64_t(xsimd::batch<float, Arch>::size),
-                   "gemm_f32_7x8_pixels_avx2"};
-    t.gemm_wide.pixels_chosen = false;
+    // Only the column tile differs; the one-pixel and pixel-tile kernels are the main entry's.
+    t.gemm_wide = t.gemm;
+    t.gemm_wide.block = gemm_block<Arch, 4, 3>;
+    t.gemm_wide.tile_columns = 3 * int64_t(xsimd::batch<float, Arch>::size);
+    t.gemm_wide.rows = 4;
+    t.gemm_wide.name = "gemm_f32_4x24_avx2";
     t.gemm_wide_min_pixels = 28 * 28;
     // 4 pixels × 24 channels (12 accumulators, 3 weight vectors, one broadcast: all 16 ymm
     // registers) beat 6 × 16 on AMD EPYC (Zen 3; bench_dense_conv, ms, minima of 4–5 interleaved
