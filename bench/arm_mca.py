@@ -33,11 +33,14 @@ KERNELS = [
     # The several-rows kernel (4 output rows × 2 vectors, 3×3 and 5×5 fully unrolled; its
     # epilogue's activation switch puts labels in the column loop, so its largest straight run
     # of FMAs, one block of 4 × 8 outputs, is analysed as the iteration) and the channel-lanes
-    # path (small planes, 4 pixels × a vector of channels per step).
+    # path (small planes, a vector of channels per pixel): its sliding window for square 3×3 and
+    # 5×5 kernels at stride 1 or 2 (each block straight code, its largest run analysed: one
+    # block of 7 or 8 pixels) and its blocks of 2 rows × 7 pixels for the other geometries.
     ("depthwise 4 rows", "cpu/kernels_neon.cpp", r"atrous::depthwise_rows(_k)?<", True),
     # Stride 2: the same 4 rows from pairs of vectors split by vld2q (even and odd columns).
     ("depthwise 4 rows stride 2", "cpu/kernels_neon.cpp", r"atrous::depthwise_rows_s2_k<", True),
-    ("depthwise lanes", "cpu/kernels_neon.cpp", r"atrous::depthwise_lanes<", True),
+    ("depthwise lanes window", "cpu/kernels_neon.cpp", r"atrous::depthwise_lanes_window<", True),
+    ("depthwise lanes", "cpu/kernels_neon.cpp", r"atrous::depthwise_lanes(_s)?<", True),
     # Pixel tiles of small 1×1 layers (7 pixels broadcast × 2 vectors of output channels).
     ("gemm pixels 7x8 (small images)", "cpu/kernels_neon.cpp", r"atrous::gemm_pixels_with<xsimd::neon64, 2, \(atrous::ActivationKind\)0>", True),
     ("gemv (one-pixel 1x1)", "cpu/kernels_neon.cpp", r"atrous::gemv_block<", True),
@@ -182,7 +185,8 @@ def main():
             short = re.sub(r"\(.*", "", name).replace("atrous::", "").replace("void ", "")
             short = short.replace("<xsimd::neon64>", "").replace("xsimd::neon64, ", "")
             loops = [l for l in innermost_loops(body) if sum(bool(FMA_RE.match(x)) for x in l) >= 4]
-            if not loops and label.startswith("depthwise 4 rows"):
+            if not loops and (label.startswith("depthwise 4 rows") or
+                              label == "depthwise lanes window"):
                 loops = [l for l in largest_block(body)
                          if sum(bool(FMA_RE.match(x)) for x in l) >= 4]
             for index, loop in enumerate(loops):

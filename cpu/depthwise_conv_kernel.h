@@ -291,9 +291,12 @@ void depthwise_rows(const DepthwisePlan& plan, const float* const* in, const flo
                                                                     out);
 }
 
-// P output pixels of one row from column ow0 (stride sW apart in the padded plane): each
-// weight vector loaded once for the P pixels.
-template <class Arch, int P>
+// R output rows × P output pixels from row oh, column ow0 (rows sH and pixels sW apart in the
+// padded plane): each weight vector is loaded once for the R·P outputs, whose accumulators are
+// independent (enough of them to keep both FMA pipes busy: a lone pixel waits on its FMA's
+// latency for every tap). Every output is the FMA chain over (ky, kx) in order from zero, then
+// + bias and the activation, whatever R and P.
+template <class Arch, int R, int P, int S>
 inline void depthwise_lanes_block(const DepthwisePlan& plan, const float* x, const float* weight,
                                   const xsimd::batch<float, Arch>& bias,
                                   const RegisterActivation<Arch>& finish, int64_t oh, int64_t ow0,
@@ -302,9 +305,12 @@ inline void depthwise_lanes_block(const DepthwisePlan& plan, const float* x, con
   constexpr int64_t width = int64_t(batch::size);
   const WindowAxis& ah = plan.axes[0];
   const WindowAxis& aw = plan.axes[1];
-  batch acc[P];
-  for (int p = 0; p < P; ++p) acc[p] = batch(0.f);
-  const int64_t step = aw.stride * width;
+  batch acc[R][P];
+  for (int r = 0; r < R; ++r)
+    for (int p = 0; p < P; ++p) acc[r][p] = batch(0.f);
+  // S > 0: the column stride as a constant, so that the loads address with immediate offsets.
+  const int64_t step = (S > 0 ? S : aw.stride) * width;
+  const int64_t row_step = ah.stride * plan.lane_columns * width;
   for (int64_t ky = 0; ky < ah.kernel; ++ky) {
     const float* row =
         x + ((oh * ah.stride + ky * ah.dilation) * plan.lane_columns + ow0 * aw.stride) * width;
@@ -312,42 +318,187 @@ inline void depthwise_lanes_block(const DepthwisePlan& plan, const float* x, con
     for (int64_t kx = 0; kx < aw.kernel; ++kx) {
       const batch wv = batch::load_unaligned(w + kx * width);
       const float* in = row + kx * aw.dilation * width;
-      for (int p = 0; p < P; ++p)
-        acc[p] = simd_fma(wv, batch::load_unaligned(in + p * step), acc[p]);
+      for (int r = 0; r < R; ++r)
+        for (int p = 0; p < P; ++p)
+          acc[r][p] = simd_fma(wv, batch::load_unaligned(in + r * row_step + p * step), acc[r][p]);
     }
   }
-  for (int p = 0; p < P; ++p)
-    finish(acc[p] + bias).store_unaligned(y + (oh * aw.output + ow0 + p) * width);
+  for (int r = 0; r < R; ++r)
+    for (int p = 0; p < P; ++p)
+      finish(acc[r][p] + bias).store_unaligned(y + ((oh + r) * aw.output + ow0 + p) * width);
 }
 
-template <class Arch>
-void depthwise_lanes(const DepthwisePlan& plan, const float* x, const float* weight,
-                     const float* bias, float* y) {
+// A K×K kernel at stride S in both axes, dilation 1: P output pixels of row oh from column
+// ow0, the input pixels of each kernel row loaded once and used for every tap that reads them
+// (a sliding window: input column S·ow0 + i serves output p for each kx = i − S·p in [0, K)),
+// the kernel row's K weight vectors held in registers. Loads per FMA fall from (P + 1) / P
+// (one per tap and output, and the weight) to (S·(P − 1) + 2K) / (P·K): 0.43 at 5×5 and 8
+// pixels. Every output is still the FMA chain over (ky, kx) in order from zero: within a
+// kernel row, output p meets the inputs i = S·p + kx in ascending i, that is ascending kx.
+template <class Arch, int K, int S, int P>
+inline void depthwise_lanes_slide(const DepthwisePlan& plan, const float* x, const float* weight,
+                                  const xsimd::batch<float, Arch>& bias,
+                                  const RegisterActivation<Arch>& finish, int64_t oh, int64_t ow0,
+                                  float* y) {
+  using batch = xsimd::batch<float, Arch>;
+  constexpr int64_t width = int64_t(batch::size);
+  batch acc[P];
+  for (int p = 0; p < P; ++p) acc[p] = batch(0.f);
+#pragma GCC unroll 8
+  for (int ky = 0; ky < K; ++ky) {
+    batch w[K];
+    for (int kx = 0; kx < K; ++kx) w[kx] = batch::load_unaligned(weight + (ky * K + kx) * width);
+    const float* row = x + ((oh * S + ky) * plan.lane_columns + ow0 * S) * width;
+#pragma GCC unroll 32
+    for (int i = 0; i < S * (P - 1) + K; ++i) {
+      const batch in = batch::load_unaligned(row + i * width);
+#pragma GCC unroll 8
+      for (int kx = K - 1; kx >= 0; --kx) {
+        const int q = i - kx;  // S·p
+        if (q >= 0 && q % S == 0 && q / S < P) acc[q / S] = simd_fma(w[kx], in, acc[q / S]);
+      }
+    }
+  }
+  const int64_t out_w = plan.axes[1].output;
+  for (int p = 0; p < P; ++p)
+    finish(acc[p] + bias).store_unaligned(y + (oh * out_w + ow0 + p) * width);
+}
+
+// Rows in blocks of 7 pixels where the width is a multiple of 7 (MobileNetV3's 7, 14, 28 and
+// 56), else of 8, then the last 1 to 7. Measured on AMD EPYC (Zen 3, AVX2), one group's plane
+// in L1, GFLOP/s (a load per tap and output in blocks of 8 and 4 pixels / the same in blocks of
+// 2 rows × 7 / the window in blocks of 7): 5×5 at 28×28 33 / 41 / 59, at 14×14 41 / 45 / 64;
+// 3×3 at 28×28 19 / 29 / 57, at 14×14 26 / 28 / 56 (docs/CPU.md, "The twelfth session").
+template <class Arch, int K, int S>
+void depthwise_lanes_window(const DepthwisePlan& plan, const float* x, const float* weight,
+                            const float* bias, float* y) {
   const RegisterActivation<Arch> finish(plan.activation);
   const xsimd::batch<float, Arch> b = xsimd::batch<float, Arch>::load_unaligned(bias);
-  const int64_t out_w = plan.axes[1].output;
-  // Blocks of 8 and 4 pixels, and the 1 to 3 left as one block: independent accumulators enough
-  // to keep both FMA pipes busy (a lone pixel waits on its FMA's latency for every tap).
-  for (int64_t oh = 0; oh < plan.axes[0].output; ++oh) {
+  const int64_t out_h = plan.axes[0].output, out_w = plan.axes[1].output;
+  const bool sevens = out_w % 7 == 0;
+  for (int64_t oh = 0; oh < out_h; ++oh) {
     int64_t ow = 0;
-    for (; ow + 8 <= out_w; ow += 8)
-      depthwise_lanes_block<Arch, 8>(plan, x, weight, b, finish, oh, ow, y);
-    for (; ow + 4 <= out_w; ow += 4)
-      depthwise_lanes_block<Arch, 4>(plan, x, weight, b, finish, oh, ow, y);
+    if (sevens)
+      for (; ow + 7 <= out_w; ow += 7)
+        depthwise_lanes_slide<Arch, K, S, 7>(plan, x, weight, b, finish, oh, ow, y);
+    else
+      for (; ow + 8 <= out_w; ow += 8)
+        depthwise_lanes_slide<Arch, K, S, 8>(plan, x, weight, b, finish, oh, ow, y);
     switch (out_w - ow) {
+      case 7:
+        depthwise_lanes_slide<Arch, K, S, 7>(plan, x, weight, b, finish, oh, ow, y);
+        break;
+      case 6:
+        depthwise_lanes_slide<Arch, K, S, 6>(plan, x, weight, b, finish, oh, ow, y);
+        break;
+      case 5:
+        depthwise_lanes_slide<Arch, K, S, 5>(plan, x, weight, b, finish, oh, ow, y);
+        break;
+      case 4:
+        depthwise_lanes_slide<Arch, K, S, 4>(plan, x, weight, b, finish, oh, ow, y);
+        break;
       case 3:
-        depthwise_lanes_block<Arch, 3>(plan, x, weight, b, finish, oh, ow, y);
+        depthwise_lanes_slide<Arch, K, S, 3>(plan, x, weight, b, finish, oh, ow, y);
         break;
       case 2:
-        depthwise_lanes_block<Arch, 2>(plan, x, weight, b, finish, oh, ow, y);
+        depthwise_lanes_slide<Arch, K, S, 2>(plan, x, weight, b, finish, oh, ow, y);
         break;
       case 1:
-        depthwise_lanes_block<Arch, 1>(plan, x, weight, b, finish, oh, ow, y);
+        depthwise_lanes_slide<Arch, K, S, 1>(plan, x, weight, b, finish, oh, ow, y);
         break;
       default:
         break;
     }
   }
+}
+
+// Pairs of output rows in blocks of 7 pixels (14 accumulators, with the weight vector the 15
+// of AVX2's 16 registers the loop needs), then the last pixels; a last odd row in blocks of 8
+// and 4. Narrow planes thus run no block of fewer than 7 independent accumulators but their
+// last columns (14×14 ran blocks of 8, 4 and 2 pixels per row, the 2-pixel one bound by the
+// FMA latency).
+template <class Arch, int S>
+void depthwise_lanes_s(const DepthwisePlan& plan, const float* x, const float* weight,
+                       const float* bias, float* y) {
+  const RegisterActivation<Arch> finish(plan.activation);
+  const xsimd::batch<float, Arch> b = xsimd::batch<float, Arch>::load_unaligned(bias);
+  const int64_t out_h = plan.axes[0].output, out_w = plan.axes[1].output;
+  int64_t oh = 0;
+  for (; oh + 2 <= out_h; oh += 2) {
+    int64_t ow = 0;
+    for (; ow + 7 <= out_w; ow += 7)
+      depthwise_lanes_block<Arch, 2, 7, S>(plan, x, weight, b, finish, oh, ow, y);
+    switch (out_w - ow) {
+      case 6:
+        depthwise_lanes_block<Arch, 2, 6, S>(plan, x, weight, b, finish, oh, ow, y);
+        break;
+      case 5:
+        depthwise_lanes_block<Arch, 2, 5, S>(plan, x, weight, b, finish, oh, ow, y);
+        break;
+      case 4:
+        depthwise_lanes_block<Arch, 2, 4, S>(plan, x, weight, b, finish, oh, ow, y);
+        break;
+      case 3:
+        depthwise_lanes_block<Arch, 2, 3, S>(plan, x, weight, b, finish, oh, ow, y);
+        break;
+      case 2:
+        depthwise_lanes_block<Arch, 2, 2, S>(plan, x, weight, b, finish, oh, ow, y);
+        break;
+      case 1:
+        depthwise_lanes_block<Arch, 2, 1, S>(plan, x, weight, b, finish, oh, ow, y);
+        break;
+      default:
+        break;
+    }
+  }
+  for (; oh < out_h; ++oh) {
+    int64_t ow = 0;
+    for (; ow + 8 <= out_w; ow += 8)
+      depthwise_lanes_block<Arch, 1, 8, S>(plan, x, weight, b, finish, oh, ow, y);
+    for (; ow + 4 <= out_w; ow += 4)
+      depthwise_lanes_block<Arch, 1, 4, S>(plan, x, weight, b, finish, oh, ow, y);
+    switch (out_w - ow) {
+      case 3:
+        depthwise_lanes_block<Arch, 1, 3, S>(plan, x, weight, b, finish, oh, ow, y);
+        break;
+      case 2:
+        depthwise_lanes_block<Arch, 1, 2, S>(plan, x, weight, b, finish, oh, ow, y);
+        break;
+      case 1:
+        depthwise_lanes_block<Arch, 1, 1, S>(plan, x, weight, b, finish, oh, ow, y);
+        break;
+      default:
+        break;
+    }
+  }
+}
+
+// Square 3×3 and 5×5 kernels at stride 1 or 2 without dilation (every small-plane depthwise
+// layer of MobileNetV3) take the sliding window; the other geometries the blocks of two rows,
+// with column strides 1 and 2 as constants and the others read from the plan.
+template <class Arch>
+void depthwise_lanes(const DepthwisePlan& plan, const float* x, const float* weight,
+                     const float* bias, float* y) {
+  const WindowAxis& ah = plan.axes[0];
+  const WindowAxis& aw = plan.axes[1];
+  const bool square = ah.kernel == aw.kernel && ah.stride == aw.stride && ah.dilation == 1 &&
+                      aw.dilation == 1 && (ah.stride == 1 || ah.stride == 2);
+  if (square && ah.kernel == 3) {
+    (ah.stride == 1 ? depthwise_lanes_window<Arch, 3, 1>
+                    : depthwise_lanes_window<Arch, 3, 2>)(plan, x, weight, bias, y);
+    return;
+  }
+  if (square && ah.kernel == 5) {
+    (ah.stride == 1 ? depthwise_lanes_window<Arch, 5, 1>
+                    : depthwise_lanes_window<Arch, 5, 2>)(plan, x, weight, bias, y);
+    return;
+  }
+  if (plan.axes[1].stride == 1)
+    depthwise_lanes_s<Arch, 1>(plan, x, weight, bias, y);
+  else if (plan.axes[1].stride == 2)
+    depthwise_lanes_s<Arch, 2>(plan, x, weight, bias, y);
+  else
+    depthwise_lanes_s<Arch, 0>(plan, x, weight, bias, y);
 }
 
 }  // namespace atrous

@@ -441,6 +441,38 @@ TEST_CASE("depthwise channel-lanes path is bitwise equal to the per-plane paths"
       });
 }
 
+// The channel-lanes path's sliding window (square 3×3 and 5×5 kernels, stride 1 or 2 in both
+// axes, dilation 1: each input pixel of a kernel row loaded once for every tap that reads it)
+// and its blocks of two rows (the other geometries): every output the (ky, kx)-ordered chain,
+// bitwise the per-plane paths. Output widths that run blocks of 7 (14, 21) or of 8 and every
+// last block of 1 to 7 pixels; stride-1 planes at most 3 rows high, which take the lanes path on
+// every ISA (the several-rows kernel wants 4 rows); at least 16 channels (AVX-512's vector)
+// with a partial last group; batch 2; asymmetric pads; odd output heights for the two-row blocks.
+TEST_CASE("depthwise channel-lanes window and row pairs are bitwise the per-plane paths",
+          "[cpu][depthwise]") {
+  check_path_bitwise(
+      {
+          {1, 17, 3, 14, 5, 5, 1, 1, 1, 1, {2, 2, 2, 2}, "explicit", true},
+          {1, 16, 3, 15, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, "explicit", true},
+          {2, 24, 2, 21, 5, 5, 1, 1, 1, 1, {2, 2, 2, 2}, "explicit", true},
+          {1, 20, 3, 12, 3, 3, 1, 1, 1, 1, {0, 1, 1, 0}, "explicit", true},
+          {1, 16, 3, 9, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, "explicit", true},
+          {1, 16, 1, 10, 5, 5, 1, 1, 1, 1, {2, 2, 2, 2}, "explicit", true},
+          {1, 16, 3, 13, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, "explicit", true},
+          {1, 19, 3, 6, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, "explicit", true},
+          {1, 17, 19, 22, 5, 5, 2, 2, 1, 1, {2, 2, 2, 2}, "explicit", true},
+          {1, 16, 28, 28, 3, 3, 2, 2, 1, 1, {0, 1, 0, 1}, "explicit", true},
+          {1, 18, 13, 27, 5, 5, 2, 2, 1, 1, {1, 2, 2, 1}, "explicit", true},
+          {1, 16, 9, 10, 3, 3, 1, 1, 2, 2, {2, 2, 2, 2}, "explicit", true},
+          {1, 16, 8, 13, 5, 5, 1, 1, 2, 1, {4, 2, 4, 2}, "explicit", true},
+      },
+      46, [](const DepthwisePlan& plan) { return plan.lanes != nullptr; },
+      [](DepthwisePlan* plan) {
+        plan->lanes = nullptr;
+        plan->rows = nullptr;
+      });
+}
+
 // 5×5 stride-2 layers on planes past kDepthwiseLanesMaxPlane take the channel-lanes path where
 // the ISA's table says (DepthwiseKernels::lanes_max_plane_5x5_s2, AVX2: up to 64×64), and only
 // there; either way the result is bitwise the per-plane paths'. Planes of 41×50 (inside AVX2's
