@@ -173,8 +173,8 @@ void depthwise_plan(const float* weight, const float* bias, int64_t channels,
     plan->lanes = kernels.lanes;
     plan->lane_transpose = kernels.transpose;
     plan->lane_width = lanes;
-    plan->lane_rows = lane_rows;
     plan->lane_columns = lane_columns;
+    depthwise_lanes_bands(plan, kDepthwiseLanesBandBytes);
     plan->kernel_name = kernels.lanes_name;
     const int64_t groups = (channels + lanes - 1) / lanes;
     plan->lane_weights.assign(size_t(groups * taps * lanes), 0.f);
@@ -187,6 +187,22 @@ void depthwise_plan(const float* weight, const float* bias, int64_t channels,
       plan->lane_bias[size_t(g * lanes + lane)] = plan->bias[size_t(c)];
     }
   }
+}
+
+void depthwise_lanes_bands(DepthwisePlan* plan, int64_t budget_bytes) {
+  const WindowAxis& ah = plan->axes[0];
+  // The whole padded plane: the rows the outputs read, and at least the input's own past the
+  // top padding (run_lanes_group copies every input row).
+  plan->lane_rows = std::max((ah.output - 1) * ah.stride + (ah.kernel - 1) * ah.dilation + 1,
+                             ah.pad_begin + ah.input);
+  plan->lane_band_rows = ah.output;
+  const int64_t row_bytes = plan->lane_columns * plan->lane_width * int64_t(sizeof(float));
+  if (plan->lane_rows * row_bytes <= budget_bytes) return;
+  // Bands: the padded rows of as many output rows as fit the budget, at least one.
+  const int64_t halo = (ah.kernel - 1) * ah.dilation + 1;
+  const int64_t fit = budget_bytes / row_bytes;
+  plan->lane_band_rows = std::max<int64_t>(1, std::min(ah.output, (fit - halo) / ah.stride + 1));
+  plan->lane_rows = (plan->lane_band_rows - 1) * ah.stride + halo;
 }
 
 namespace {
@@ -634,7 +650,7 @@ void run_lanes_group(const DepthwisePlan& plan, const float* x, float* y, int64_
     std::memcpy(padded + ((ih + ah.pad_begin) * plan.lane_columns + aw.pad_begin) * lanes,
                 in + ih * aw.input * lanes, size_t(aw.input * lanes) * sizeof(float));
   plan.lanes(plan, padded, plan.lane_weights.data() + group * taps * lanes,
-             plan.lane_bias.data() + group * lanes, out);
+             plan.lane_bias.data() + group * lanes, out, ah.output);
   p = 0;
   if (whole)
     for (; p + lanes <= out_plane; p += lanes)
@@ -647,6 +663,63 @@ void run_lanes_group(const DepthwisePlan& plan, const float* x, float* y, int64_
         yb[c * out_plane + q] = activation_apply(plan.activation, yb[c * out_plane + q]);
 }
 
+// One band of output rows [oh0, oh0 + lane_band_rows) of one group of lane_width channels of
+// one image (planes past the band budget, see DepthwisePlan::lane_band_rows): the band's input
+// rows transposed straight into the padded rows `padded` (lanes pixels of a row at a time, the
+// last ones one float at a time; rows in the padding zero-filled, pad columns never written
+// and zero from the buffer's creation), computed into `out`, transposed back into the band's
+// output rows.
+void run_lanes_band(const DepthwisePlan& plan, const float* x, float* y, int64_t tile,
+                    float* padded, float* out) {
+  const WindowAxis& ah = plan.axes[0];
+  const WindowAxis& aw = plan.axes[1];
+  const int64_t lanes = plan.lane_width, taps = ah.kernel * aw.kernel;
+  const int64_t groups = (plan.channels + lanes - 1) / lanes;
+  const int64_t bands = (ah.output + plan.lane_band_rows - 1) / plan.lane_band_rows;
+  const int64_t image = tile / (groups * bands), group = tile / bands % groups;
+  const int64_t band = tile % bands;
+  const int64_t c0 = group * lanes, count = std::min(lanes, plan.channels - c0);
+  const int64_t in_plane = ah.input * aw.input, out_plane = ah.output * aw.output;
+  const float* xb = x + (image * plan.channels + c0) * in_plane;
+  float* yb = y + (image * plan.channels + c0) * out_plane;
+  const int64_t oh0 = band * plan.lane_band_rows;
+  const int64_t rows = std::min(plan.lane_band_rows, ah.output - oh0);
+  const int64_t need = (rows - 1) * ah.stride + (ah.kernel - 1) * ah.dilation + 1;
+  const int64_t row_floats = plan.lane_columns * lanes;
+  const bool whole = count == lanes && plan.lane_transpose;
+  for (int64_t r = 0; r < need; ++r) {
+    const int64_t ih = oh0 * ah.stride + r - ah.pad_begin;
+    float* dst = padded + r * row_floats;
+    if (ih < 0 || ih >= ah.input) {
+      std::fill(dst, dst + row_floats, 0.f);
+      continue;
+    }
+    float* at = dst + aw.pad_begin * lanes;
+    const float* src = xb + ih * aw.input;
+    int64_t p = 0;
+    if (whole)
+      for (; p + lanes <= aw.input; p += lanes)
+        plan.lane_transpose(src + p, in_plane, at + p * lanes, lanes);
+    for (; p < aw.input; ++p)
+      for (int64_t c = 0; c < lanes; ++c)
+        at[p * lanes + c] = c < count ? src[c * in_plane + p] : 0.f;
+  }
+  plan.lanes(plan, padded, plan.lane_weights.data() + group * taps * lanes,
+             plan.lane_bias.data() + group * lanes, out, rows);
+  float* yo = yb + oh0 * aw.output;
+  const int64_t pixels = rows * aw.output;
+  int64_t p = 0;
+  if (whole)
+    for (; p + lanes <= pixels; p += lanes)
+      plan.lane_transpose(out + p * lanes, lanes, yo + p, out_plane);
+  for (int64_t c = 0; c < count; ++c)
+    for (int64_t q = p; q < pixels; ++q) yo[c * out_plane + q] = out[q * lanes + c];
+  if (!activation_in_registers(plan.activation.kind))
+    for (int64_t c = 0; c < count; ++c)
+      for (int64_t q = 0; q < pixels; ++q)
+        yo[c * out_plane + q] = activation_apply(plan.activation, yo[c * out_plane + q]);
+}
+
 }  // namespace
 
 void depthwise_run(const DepthwisePlan& plan, const float* x, int64_t batch, float* y,
@@ -654,6 +727,22 @@ void depthwise_run(const DepthwisePlan& plan, const float* x, int64_t batch, flo
   // Multiply-adds: the pool keeps a layer this small on the calling thread.
   const int64_t work = batch * plan.channels * plan.axes[0].output * plan.axes[1].output *
                        plan.axes[0].kernel * plan.axes[1].kernel;
+  if (plan.lanes && plan.lane_band_rows < plan.axes[0].output) {
+    const int64_t lanes = plan.lane_width;
+    const int64_t groups = (plan.channels + lanes - 1) / lanes;
+    const int64_t bands = (plan.axes[0].output + plan.lane_band_rows - 1) / plan.lane_band_rows;
+    const size_t padded_floats = size_t(plan.lane_rows * plan.lane_columns * lanes);
+    const size_t out_floats = size_t(plan.lane_band_rows * plan.axes[1].output * lanes);
+    pool.parallel_for(
+        batch * groups * bands,
+        [&](int64_t begin, int64_t end) {
+          AlignedFloats buffer(padded_floats + out_floats);
+          for (int64_t tile = begin; tile < end; ++tile)
+            run_lanes_band(plan, x, y, tile, buffer.data(), buffer.data() + padded_floats);
+        },
+        work);
+    return;
+  }
   if (plan.lanes) {
     const int64_t lanes = plan.lane_width;
     const int64_t groups = (plan.channels + lanes - 1) / lanes;

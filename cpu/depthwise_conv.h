@@ -83,14 +83,16 @@ using DepthwiseRowsFunction = void (*)(const DepthwisePlan& plan, const float* c
                                        float* const* out);
 
 // The channel-lanes path (small planes, see depthwise_plan): one group of `lanes` channels
-// (the ISA's vector) interleaved, x the zero-padded plane [lane_rows][lane_columns][lanes]
-// (input pixel (ih, iw) at padded (ih + pad_top, iw + pad_left)) and y [outH·outW][lanes];
-// weights [kH·kW][lanes] and bias [lanes] of the group. Each output pixel adds all its taps in
-// (ky, kx) order with FMA from zero, a vector of channels at a time; a tap in the padding adds
-// w·0, which changes no sum (as on the band path), so the sums are those of the per-plane
-// paths. Activations as for the band function.
+// (the ISA's vector) interleaved, x zero-padded rows [..][lane_columns][lanes] whose row 0 is
+// the padded row of output row 0's first tap (input pixel (ih, iw) at padded (ih + pad_top,
+// iw + pad_left) of the whole plane), y [rows·outW][lanes] for output rows [0, rows) counted
+// from there (a whole plane, or a band of one); weights [kH·kW][lanes] and bias [lanes] of the
+// group. Each output pixel adds all its taps in (ky, kx) order with FMA from zero, a vector of
+// channels at a time; a tap in the padding adds w·0, which changes no sum (as on the band path),
+// so the sums are those of the per-plane paths. Activations as for the band function.
 using DepthwiseLanesFunction = void (*)(const DepthwisePlan& plan, const float* x,
-                                        const float* weight, const float* bias, float* y);
+                                        const float* weight, const float* bias, float* y,
+                                        int64_t rows);
 
 struct DepthwisePlan {
   int64_t channels = 0;
@@ -127,9 +129,13 @@ struct DepthwisePlan {
   void (*lane_transpose)(const float* src, int64_t src_stride, float* dst,
                          int64_t dst_stride) = nullptr;
   int64_t lane_width = 0;
-  int64_t lane_rows = 0, lane_columns = 0;  // the padded plane the lanes path reads
-  WeightFloats lane_weights;                // [ceil(C / lanes)][kH·kW][lanes], zeros past C
-  std::vector<float> lane_bias;             // [ceil(C / lanes)][lanes]
+  int64_t lane_rows = 0, lane_columns = 0;  // the padded rows the lanes path reads at once
+  // Output rows per band of the lanes path: the whole plane (one band, lane_rows the padded
+  // plane) where its padded plane fits kDepthwiseLanesBandBytes, else bands whose padded rows
+  // do (each band's rows transposed straight into them).
+  int64_t lane_band_rows = 0;
+  WeightFloats lane_weights;     // [ceil(C / lanes)][kH·kW][lanes], zeros past C
+  std::vector<float> lane_bias;  // [ceil(C / lanes)][lanes]
   const char* kernel_name = "";
 };
 
@@ -139,8 +145,20 @@ constexpr int64_t kDepthwiseRowBlock = 4;
 // Input planes of at most this many pixels take the channel-lanes path (depthwise_run only).
 constexpr int64_t kDepthwiseLanesMaxPlane = 32 * 32;
 
+// The lanes path's padded rows per band, at most (see DepthwisePlan::lane_band_rows).
+// Measured on AMD EPYC (Zen 3, AVX2; bench_depthwise, paired medians of 9 alternated runs,
+// bands / the whole padded plane): 72 channels 56×56 5×5 stride 2 (a 115 KiB padded plane)
+// 0.80; planes up to 28×28 stay whole.
+constexpr int64_t kDepthwiseLanesBandBytes = 64 * 1024;
+
 // Output rows at most this wide take the banded path.
 constexpr int64_t kDepthwiseBandedMaxWidth = 160;
+
+// Sets a lanes plan's bands (lane_band_rows, lane_rows) for a padded-row budget: the whole
+// plane where its padded plane fits, else bands of as many output rows as fit (at least one).
+// depthwise_plan uses kDepthwiseLanesBandBytes; tests re-band with others (the sums do not
+// depend on the bands).
+void depthwise_lanes_bands(DepthwisePlan* plan, int64_t budget_bytes);
 
 // axes: the conv's resolved window geometry (output sizes >= 1); bias may be null.
 void depthwise_plan(const float* weight, const float* bias, int64_t channels,

@@ -371,10 +371,10 @@ inline void depthwise_lanes_slide(const DepthwisePlan& plan, const float* x, con
 // 3×3 at 28×28 19 / 29 / 57, at 14×14 26 / 28 / 56 (docs/CPU.md, "The twelfth session").
 template <class Arch, int K, int S>
 void depthwise_lanes_window(const DepthwisePlan& plan, const float* x, const float* weight,
-                            const float* bias, float* y) {
+                            const float* bias, float* y, int64_t out_h) {
   const RegisterActivation<Arch> finish(plan.activation);
   const xsimd::batch<float, Arch> b = xsimd::batch<float, Arch>::load_unaligned(bias);
-  const int64_t out_h = plan.axes[0].output, out_w = plan.axes[1].output;
+  const int64_t out_w = plan.axes[1].output;
   const bool sevens = out_w % 7 == 0;
   for (int64_t oh = 0; oh < out_h; ++oh) {
     int64_t ow = 0;
@@ -419,10 +419,10 @@ void depthwise_lanes_window(const DepthwisePlan& plan, const float* x, const flo
 // FMA latency).
 template <class Arch, int S>
 void depthwise_lanes_s(const DepthwisePlan& plan, const float* x, const float* weight,
-                       const float* bias, float* y) {
+                       const float* bias, float* y, int64_t out_h) {
   const RegisterActivation<Arch> finish(plan.activation);
   const xsimd::batch<float, Arch> b = xsimd::batch<float, Arch>::load_unaligned(bias);
-  const int64_t out_h = plan.axes[0].output, out_w = plan.axes[1].output;
+  const int64_t out_w = plan.axes[1].output;
   int64_t oh = 0;
   for (; oh + 2 <= out_h; oh += 2) {
     int64_t ow = 0;
@@ -478,27 +478,27 @@ void depthwise_lanes_s(const DepthwisePlan& plan, const float* x, const float* w
 // with column strides 1 and 2 as constants and the others read from the plan.
 template <class Arch>
 void depthwise_lanes(const DepthwisePlan& plan, const float* x, const float* weight,
-                     const float* bias, float* y) {
+                     const float* bias, float* y, int64_t rows) {
   const WindowAxis& ah = plan.axes[0];
   const WindowAxis& aw = plan.axes[1];
   const bool square = ah.kernel == aw.kernel && ah.stride == aw.stride && ah.dilation == 1 &&
                       aw.dilation == 1 && (ah.stride == 1 || ah.stride == 2);
   if (square && ah.kernel == 3) {
     (ah.stride == 1 ? depthwise_lanes_window<Arch, 3, 1>
-                    : depthwise_lanes_window<Arch, 3, 2>)(plan, x, weight, bias, y);
+                    : depthwise_lanes_window<Arch, 3, 2>)(plan, x, weight, bias, y, rows);
     return;
   }
   if (square && ah.kernel == 5) {
     (ah.stride == 1 ? depthwise_lanes_window<Arch, 5, 1>
-                    : depthwise_lanes_window<Arch, 5, 2>)(plan, x, weight, bias, y);
+                    : depthwise_lanes_window<Arch, 5, 2>)(plan, x, weight, bias, y, rows);
     return;
   }
   if (plan.axes[1].stride == 1)
-    depthwise_lanes_s<Arch, 1>(plan, x, weight, bias, y);
+    depthwise_lanes_s<Arch, 1>(plan, x, weight, bias, y, rows);
   else if (plan.axes[1].stride == 2)
-    depthwise_lanes_s<Arch, 2>(plan, x, weight, bias, y);
+    depthwise_lanes_s<Arch, 2>(plan, x, weight, bias, y, rows);
   else
-    depthwise_lanes_s<Arch, 0>(plan, x, weight, bias, y);
+    depthwise_lanes_s<Arch, 0>(plan, x, weight, bias, y, rows);
 }
 
 }  // namespace atrous

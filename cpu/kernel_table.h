@@ -87,7 +87,7 @@ struct DepthwiseKernels {
                int64_t columns, float bias, float* const* out);
   // The channel-lanes path for small planes; null where the ISA has none (scalar).
   void (*lanes)(const DepthwisePlan& plan, const float* x, const float* weight, const float* bias,
-                float* y);
+                float* y, int64_t rows);
   // A lanes × lanes block transposed (cpu/shuffle_kernels.h), with which the channel-lanes
   // path moves channels in and out of the lanes; null where `lanes` is.
   void (*transpose)(const float* src, int64_t src_stride, float* dst, int64_t dst_stride);

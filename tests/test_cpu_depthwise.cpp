@@ -349,12 +349,17 @@ TEST_CASE("the depthwise kernel rejects tensors of other shapes with an error",
 
 namespace {
 
-// Runs each case's plan, and the same plan with `fallback` applied (a faster path switched off),
-// on every ISA and several activations, and checks the two results bit for bit; `uses_path` says
-// whether the plan took the path under test (every SIMD ISA must, the scalar one has none).
-template <class UsesPath, class Fallback>
+struct KeepPlan {
+  void operator()(DepthwisePlan*) const {}
+};
+
+// Runs each case's plan (after `prepare`, which may re-tile it), and the same plan with
+// `fallback` applied (a faster path switched off), on every ISA and several activations, and
+// checks the two results bit for bit; `uses_path` says whether the plan took the path under
+// test (every SIMD ISA must, the scalar one has none).
+template <class UsesPath, class Fallback, class Prepare = KeepPlan>
 void check_path_bitwise(const std::vector<Geometry>& cases, uint32_t seed, UsesPath uses_path,
-                        Fallback fallback) {
+                        Fallback fallback, Prepare prepare = Prepare()) {
   const char* activations[] = {"none", "relu", "hard_swish", "sigmoid"};
   std::mt19937 rng(seed);
   for (const Geometry& g : cases) {
@@ -372,6 +377,7 @@ void check_path_bitwise(const std::vector<Geometry>& cases, uint32_t seed, UsesP
         CHECK(uses_path(plan) == (isa != CpuIsa::cpu_isa_scalar));
         DepthwisePlan other = plan;
         fallback(&other);
+        prepare(&plan);
         std::vector<float> fast(size_t(shape_numel(y_shape)), NAN),
             slow(size_t(shape_numel(y_shape)), NAN);
         ThreadPool pool(2);
@@ -471,6 +477,39 @@ TEST_CASE("depthwise channel-lanes window and row pairs are bitwise the per-plan
         plan->lanes = nullptr;
         plan->rows = nullptr;
       });
+}
+
+// The lanes path in bands of output rows (planes whose padded plane passes the band budget,
+// DepthwisePlan::lane_band_rows): each band's input rows transposed straight into its padded
+// rows, rows in the padding zeroed, the band's outputs transposed back. Budgets of one padded
+// row (bands of one output row) and of a few rows (a short last band), on the window geometries
+// above and the two-row blocks: bitwise the per-plane paths.
+TEST_CASE("depthwise channel-lanes bands are bitwise the per-plane paths", "[cpu][depthwise]") {
+  const std::vector<Geometry> cases = {
+      {1, 17, 3, 14, 5, 5, 1, 1, 1, 1, {2, 2, 2, 2}, "explicit", true},
+      {2, 24, 2, 21, 5, 5, 1, 1, 1, 1, {2, 2, 2, 2}, "explicit", true},
+      {1, 20, 3, 12, 3, 3, 1, 1, 1, 1, {0, 1, 1, 0}, "explicit", true},
+      {1, 17, 19, 22, 5, 5, 2, 2, 1, 1, {2, 2, 2, 2}, "explicit", true},
+      {1, 16, 28, 28, 3, 3, 2, 2, 1, 1, {0, 1, 0, 1}, "explicit", true},
+      {1, 18, 13, 27, 5, 5, 2, 2, 1, 1, {1, 2, 2, 1}, "explicit", true},
+      {1, 16, 9, 10, 3, 3, 1, 1, 2, 2, {2, 2, 2, 2}, "explicit", true},
+  };
+  for (int64_t budget_rows : {1, 7}) {
+    INFO("band budget of " << budget_rows << " padded rows");
+    check_path_bitwise(
+        cases, 47, [](const DepthwisePlan& plan) { return plan.lanes != nullptr; },
+        [](DepthwisePlan* plan) {
+          plan->lanes = nullptr;
+          plan->rows = nullptr;
+        },
+        [budget_rows](DepthwisePlan* plan) {
+          if (!plan->lanes) return;
+          const int64_t row_bytes = plan->lane_columns * plan->lane_width * int64_t(sizeof(float));
+          depthwise_lanes_bands(plan, budget_rows * row_bytes);
+          if (budget_rows == 1)
+            CHECK(plan->lane_band_rows == std::min<int64_t>(1, plan->axes[0].output));
+        });
+  }
 }
 
 // 5×5 stride-2 layers on planes past kDepthwiseLanesMaxPlane take the channel-lanes path where
