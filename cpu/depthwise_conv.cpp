@@ -619,6 +619,24 @@ void DepthwiseRowsRunner::run(const DepthwiseRows& input, int64_t channel, int64
 
 namespace {
 
+// The lanes outputs `out` ([pixels][lanes]) transposed back into `count` channel rows of y
+// (`plane` floats apart; whole groups through the block transpose), then the activations not
+// applied in registers.
+void store_lanes(const DepthwisePlan& plan, const float* out, int64_t pixels, int64_t count,
+                 bool whole, float* y, int64_t plane) {
+  const int64_t lanes = plan.lane_width;
+  int64_t p = 0;
+  if (whole)
+    for (; p + lanes <= pixels; p += lanes)
+      plan.lane_transpose(out + p * lanes, lanes, y + p, plane);
+  for (int64_t c = 0; c < count; ++c)
+    for (int64_t q = p; q < pixels; ++q) y[c * plane + q] = out[q * lanes + c];
+  if (!activation_in_registers(plan.activation.kind))
+    for (int64_t c = 0; c < count; ++c)
+      for (int64_t q = 0; q < pixels; ++q)
+        y[c * plane + q] = activation_apply(plan.activation, y[c * plane + q]);
+}
+
 // One group of lane_width channels of one image on the channel-lanes path: the channels
 // transposed into `out` (as scratch), copied row by row into the padded plane `padded` (whose
 // border the caller zeroed), computed into `out`, transposed back (channels past C are zeros
@@ -651,16 +669,7 @@ void run_lanes_group(const DepthwisePlan& plan, const float* x, float* y, int64_
                 in + ih * aw.input * lanes, size_t(aw.input * lanes) * sizeof(float));
   plan.lanes(plan, padded, plan.lane_weights.data() + group * taps * lanes,
              plan.lane_bias.data() + group * lanes, out, ah.output);
-  p = 0;
-  if (whole)
-    for (; p + lanes <= out_plane; p += lanes)
-      plan.lane_transpose(out + p * lanes, lanes, yb + p, out_plane);
-  for (int64_t c = 0; c < count; ++c)
-    for (int64_t q = p; q < out_plane; ++q) yb[c * out_plane + q] = out[q * lanes + c];
-  if (!activation_in_registers(plan.activation.kind))
-    for (int64_t c = 0; c < count; ++c)
-      for (int64_t q = 0; q < out_plane; ++q)
-        yb[c * out_plane + q] = activation_apply(plan.activation, yb[c * out_plane + q]);
+  store_lanes(plan, out, out_plane, count, whole, yb, out_plane);
 }
 
 // One band of output rows [oh0, oh0 + lane_band_rows) of one group of lane_width channels of
@@ -706,18 +715,7 @@ void run_lanes_band(const DepthwisePlan& plan, const float* x, float* y, int64_t
   }
   plan.lanes(plan, padded, plan.lane_weights.data() + group * taps * lanes,
              plan.lane_bias.data() + group * lanes, out, rows);
-  float* yo = yb + oh0 * aw.output;
-  const int64_t pixels = rows * aw.output;
-  int64_t p = 0;
-  if (whole)
-    for (; p + lanes <= pixels; p += lanes)
-      plan.lane_transpose(out + p * lanes, lanes, yo + p, out_plane);
-  for (int64_t c = 0; c < count; ++c)
-    for (int64_t q = p; q < pixels; ++q) yo[c * out_plane + q] = out[q * lanes + c];
-  if (!activation_in_registers(plan.activation.kind))
-    for (int64_t c = 0; c < count; ++c)
-      for (int64_t q = 0; q < pixels; ++q)
-        yo[c * out_plane + q] = activation_apply(plan.activation, yo[c * out_plane + q]);
+  store_lanes(plan, out, rows * aw.output, count, whole, yb + oh0 * aw.output, out_plane);
 }
 
 }  // namespace
@@ -727,38 +725,27 @@ void depthwise_run(const DepthwisePlan& plan, const float* x, int64_t batch, flo
   // Multiply-adds: the pool keeps a layer this small on the calling thread.
   const int64_t work = batch * plan.channels * plan.axes[0].output * plan.axes[1].output *
                        plan.axes[0].kernel * plan.axes[1].kernel;
-  if (plan.lanes && plan.lane_band_rows < plan.axes[0].output) {
-    const int64_t lanes = plan.lane_width;
-    const int64_t groups = (plan.channels + lanes - 1) / lanes;
-    const int64_t bands = (plan.axes[0].output + plan.lane_band_rows - 1) / plan.lane_band_rows;
-    const size_t padded_floats = size_t(plan.lane_rows * plan.lane_columns * lanes);
-    const size_t out_floats = size_t(plan.lane_band_rows * plan.axes[1].output * lanes);
-    pool.parallel_for(
-        batch * groups * bands,
-        [&](int64_t begin, int64_t end) {
-          AlignedFloats buffer(padded_floats + out_floats);
-          for (int64_t tile = begin; tile < end; ++tile)
-            run_lanes_band(plan, x, y, tile, buffer.data(), buffer.data() + padded_floats);
-        },
-        work);
-    return;
-  }
   if (plan.lanes) {
     const int64_t lanes = plan.lane_width;
     const int64_t groups = (plan.channels + lanes - 1) / lanes;
-    // The padded plane (zeros outside the input, written once per chunk), then the outputs,
-    // which first hold the transposed input.
+    const bool bands = plan.lane_band_rows < plan.axes[0].output;
+    const int64_t per_group =
+        bands ? (plan.axes[0].output + plan.lane_band_rows - 1) / plan.lane_band_rows : 1;
+    // The padded rows (zeros outside the input; a band's rows in the padding zeroed per band),
+    // then the outputs, which on the whole-plane path first hold the transposed input.
     const size_t padded_floats = size_t(plan.lane_rows * plan.lane_columns * lanes);
-    const size_t out_floats = size_t(std::max(plan.axes[0].output * plan.axes[1].output,
-                                              plan.axes[0].input * plan.axes[1].input) *
-                                     lanes);
+    const size_t out_floats = bands ? size_t(plan.lane_band_rows * plan.axes[1].output * lanes)
+                                    : size_t(std::max(plan.axes[0].output * plan.axes[1].output,
+                                                      plan.axes[0].input * plan.axes[1].input) *
+                                             lanes);
     pool.parallel_for(
-        batch * groups,
+        batch * groups * per_group,
         [&](int64_t begin, int64_t end) {
           // Each pixel's channels are one vector: on whole lines, none straddles two.
           AlignedFloats buffer(padded_floats + out_floats);
           for (int64_t tile = begin; tile < end; ++tile)
-            run_lanes_group(plan, x, y, tile, buffer.data(), buffer.data() + padded_floats);
+            (bands ? run_lanes_band : run_lanes_group)(plan, x, y, tile, buffer.data(),
+                                                       buffer.data() + padded_floats);
         },
         work);
     return;

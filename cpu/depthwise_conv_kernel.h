@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <type_traits>
 #include <xsimd/xsimd.hpp>
 
 #include "cpu/depthwise_conv.h"
@@ -328,6 +329,19 @@ inline void depthwise_lanes_block(const DepthwisePlan& plan, const float* x, con
       finish(acc[r][p] + bias).store_unaligned(y + ((oh + r) * aw.output + ow0 + p) * width);
 }
 
+// Calls f(std::integral_constant<int, n>()) for a count n in [1, N] known only at run time (a
+// row's last pixels), so that each block size is its own instantiation; nothing for other n.
+template <int N, class F>
+inline void lanes_count(int64_t n, F&& f) {
+  if constexpr (N >= 1) {
+    if (n == N) {
+      f(std::integral_constant<int, N>());
+      return;
+    }
+    lanes_count<N - 1>(n, f);
+  }
+}
+
 // A K×K kernel at stride S in both axes, dilation 1: P output pixels of row oh from column
 // ow0, the input pixels of each kernel row loaded once and used for every tap that reads them
 // (a sliding window: input column S·ow0 + i serves output p for each kx = i − S·p in [0, K)),
@@ -384,31 +398,10 @@ void depthwise_lanes_window(const DepthwisePlan& plan, const float* x, const flo
     else
       for (; ow + 8 <= out_w; ow += 8)
         depthwise_lanes_slide<Arch, K, S, 8>(plan, x, weight, b, finish, oh, ow, y);
-    switch (out_w - ow) {
-      case 7:
-        depthwise_lanes_slide<Arch, K, S, 7>(plan, x, weight, b, finish, oh, ow, y);
-        break;
-      case 6:
-        depthwise_lanes_slide<Arch, K, S, 6>(plan, x, weight, b, finish, oh, ow, y);
-        break;
-      case 5:
-        depthwise_lanes_slide<Arch, K, S, 5>(plan, x, weight, b, finish, oh, ow, y);
-        break;
-      case 4:
-        depthwise_lanes_slide<Arch, K, S, 4>(plan, x, weight, b, finish, oh, ow, y);
-        break;
-      case 3:
-        depthwise_lanes_slide<Arch, K, S, 3>(plan, x, weight, b, finish, oh, ow, y);
-        break;
-      case 2:
-        depthwise_lanes_slide<Arch, K, S, 2>(plan, x, weight, b, finish, oh, ow, y);
-        break;
-      case 1:
-        depthwise_lanes_slide<Arch, K, S, 1>(plan, x, weight, b, finish, oh, ow, y);
-        break;
-      default:
-        break;
-    }
+    // The last 1 to 7 pixels as one block.
+    lanes_count<7>(out_w - ow, [&](auto p) {
+      depthwise_lanes_slide<Arch, K, S, decltype(p)::value>(plan, x, weight, b, finish, oh, ow, y);
+    });
   }
 }
 
@@ -428,28 +421,9 @@ void depthwise_lanes_s(const DepthwisePlan& plan, const float* x, const float* w
     int64_t ow = 0;
     for (; ow + 7 <= out_w; ow += 7)
       depthwise_lanes_block<Arch, 2, 7, S>(plan, x, weight, b, finish, oh, ow, y);
-    switch (out_w - ow) {
-      case 6:
-        depthwise_lanes_block<Arch, 2, 6, S>(plan, x, weight, b, finish, oh, ow, y);
-        break;
-      case 5:
-        depthwise_lanes_block<Arch, 2, 5, S>(plan, x, weight, b, finish, oh, ow, y);
-        break;
-      case 4:
-        depthwise_lanes_block<Arch, 2, 4, S>(plan, x, weight, b, finish, oh, ow, y);
-        break;
-      case 3:
-        depthwise_lanes_block<Arch, 2, 3, S>(plan, x, weight, b, finish, oh, ow, y);
-        break;
-      case 2:
-        depthwise_lanes_block<Arch, 2, 2, S>(plan, x, weight, b, finish, oh, ow, y);
-        break;
-      case 1:
-        depthwise_lanes_block<Arch, 2, 1, S>(plan, x, weight, b, finish, oh, ow, y);
-        break;
-      default:
-        break;
-    }
+    lanes_count<6>(out_w - ow, [&](auto p) {
+      depthwise_lanes_block<Arch, 2, decltype(p)::value, S>(plan, x, weight, b, finish, oh, ow, y);
+    });
   }
   for (; oh < out_h; ++oh) {
     int64_t ow = 0;
@@ -457,19 +431,9 @@ void depthwise_lanes_s(const DepthwisePlan& plan, const float* x, const float* w
       depthwise_lanes_block<Arch, 1, 8, S>(plan, x, weight, b, finish, oh, ow, y);
     for (; ow + 4 <= out_w; ow += 4)
       depthwise_lanes_block<Arch, 1, 4, S>(plan, x, weight, b, finish, oh, ow, y);
-    switch (out_w - ow) {
-      case 3:
-        depthwise_lanes_block<Arch, 1, 3, S>(plan, x, weight, b, finish, oh, ow, y);
-        break;
-      case 2:
-        depthwise_lanes_block<Arch, 1, 2, S>(plan, x, weight, b, finish, oh, ow, y);
-        break;
-      case 1:
-        depthwise_lanes_block<Arch, 1, 1, S>(plan, x, weight, b, finish, oh, ow, y);
-        break;
-      default:
-        break;
-    }
+    lanes_count<3>(out_w - ow, [&](auto p) {
+      depthwise_lanes_block<Arch, 1, decltype(p)::value, S>(plan, x, weight, b, finish, oh, ow, y);
+    });
   }
 }
 

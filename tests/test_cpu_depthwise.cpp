@@ -447,6 +447,29 @@ TEST_CASE("depthwise channel-lanes path is bitwise equal to the per-plane paths"
       });
 }
 
+namespace {
+
+// Geometries for the channel-lanes window and two-row blocks (see the test below).
+std::vector<Geometry> lanes_window_cases() {
+  return {
+      {1, 17, 3, 14, 5, 5, 1, 1, 1, 1, {2, 2, 2, 2}, "explicit", true},
+      {1, 16, 3, 15, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, "explicit", true},
+      {2, 24, 2, 21, 5, 5, 1, 1, 1, 1, {2, 2, 2, 2}, "explicit", true},
+      {1, 20, 3, 12, 3, 3, 1, 1, 1, 1, {0, 1, 1, 0}, "explicit", true},
+      {1, 16, 3, 9, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, "explicit", true},
+      {1, 16, 1, 10, 5, 5, 1, 1, 1, 1, {2, 2, 2, 2}, "explicit", true},
+      {1, 16, 3, 13, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, "explicit", true},
+      {1, 19, 3, 6, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, "explicit", true},
+      {1, 17, 19, 22, 5, 5, 2, 2, 1, 1, {2, 2, 2, 2}, "explicit", true},
+      {1, 16, 28, 28, 3, 3, 2, 2, 1, 1, {0, 1, 0, 1}, "explicit", true},
+      {1, 18, 13, 27, 5, 5, 2, 2, 1, 1, {1, 2, 2, 1}, "explicit", true},
+      {1, 16, 9, 10, 3, 3, 1, 1, 2, 2, {2, 2, 2, 2}, "explicit", true},
+      {1, 16, 8, 13, 5, 5, 1, 1, 2, 1, {4, 2, 4, 2}, "explicit", true},
+  };
+}
+
+}  // namespace
+
 // The channel-lanes path's sliding window (square 3×3 and 5×5 kernels, stride 1 or 2 in both
 // axes, dilation 1: each input pixel of a kernel row loaded once for every tap that reads it)
 // and its blocks of two rows (the other geometries): every output the (ky, kx)-ordered chain,
@@ -457,22 +480,7 @@ TEST_CASE("depthwise channel-lanes path is bitwise equal to the per-plane paths"
 TEST_CASE("depthwise channel-lanes window and row pairs are bitwise the per-plane paths",
           "[cpu][depthwise]") {
   check_path_bitwise(
-      {
-          {1, 17, 3, 14, 5, 5, 1, 1, 1, 1, {2, 2, 2, 2}, "explicit", true},
-          {1, 16, 3, 15, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, "explicit", true},
-          {2, 24, 2, 21, 5, 5, 1, 1, 1, 1, {2, 2, 2, 2}, "explicit", true},
-          {1, 20, 3, 12, 3, 3, 1, 1, 1, 1, {0, 1, 1, 0}, "explicit", true},
-          {1, 16, 3, 9, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, "explicit", true},
-          {1, 16, 1, 10, 5, 5, 1, 1, 1, 1, {2, 2, 2, 2}, "explicit", true},
-          {1, 16, 3, 13, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, "explicit", true},
-          {1, 19, 3, 6, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, "explicit", true},
-          {1, 17, 19, 22, 5, 5, 2, 2, 1, 1, {2, 2, 2, 2}, "explicit", true},
-          {1, 16, 28, 28, 3, 3, 2, 2, 1, 1, {0, 1, 0, 1}, "explicit", true},
-          {1, 18, 13, 27, 5, 5, 2, 2, 1, 1, {1, 2, 2, 1}, "explicit", true},
-          {1, 16, 9, 10, 3, 3, 1, 1, 2, 2, {2, 2, 2, 2}, "explicit", true},
-          {1, 16, 8, 13, 5, 5, 1, 1, 2, 1, {4, 2, 4, 2}, "explicit", true},
-      },
-      46, [](const DepthwisePlan& plan) { return plan.lanes != nullptr; },
+      lanes_window_cases(), 46, [](const DepthwisePlan& plan) { return plan.lanes != nullptr; },
       [](DepthwisePlan* plan) {
         plan->lanes = nullptr;
         plan->rows = nullptr;
@@ -482,18 +490,10 @@ TEST_CASE("depthwise channel-lanes window and row pairs are bitwise the per-plan
 // The lanes path in bands of output rows (planes whose padded plane passes the band budget,
 // DepthwisePlan::lane_band_rows): each band's input rows transposed straight into its padded
 // rows, rows in the padding zeroed, the band's outputs transposed back. Budgets of one padded
-// row (bands of one output row) and of a few rows (a short last band), on the window geometries
-// above and the two-row blocks: bitwise the per-plane paths.
+// row (bands of one output row) and of a few rows (a short last band), on the geometries of the
+// window and two-row blocks above: bitwise the per-plane paths.
 TEST_CASE("depthwise channel-lanes bands are bitwise the per-plane paths", "[cpu][depthwise]") {
-  const std::vector<Geometry> cases = {
-      {1, 17, 3, 14, 5, 5, 1, 1, 1, 1, {2, 2, 2, 2}, "explicit", true},
-      {2, 24, 2, 21, 5, 5, 1, 1, 1, 1, {2, 2, 2, 2}, "explicit", true},
-      {1, 20, 3, 12, 3, 3, 1, 1, 1, 1, {0, 1, 1, 0}, "explicit", true},
-      {1, 17, 19, 22, 5, 5, 2, 2, 1, 1, {2, 2, 2, 2}, "explicit", true},
-      {1, 16, 28, 28, 3, 3, 2, 2, 1, 1, {0, 1, 0, 1}, "explicit", true},
-      {1, 18, 13, 27, 5, 5, 2, 2, 1, 1, {1, 2, 2, 1}, "explicit", true},
-      {1, 16, 9, 10, 3, 3, 1, 1, 2, 2, {2, 2, 2, 2}, "explicit", true},
-  };
+  const std::vector<Geometry> cases = lanes_window_cases();
   for (int64_t budget_rows : {1, 7}) {
     INFO("band budget of " << budget_rows << " padded rows");
     check_path_bitwise(
