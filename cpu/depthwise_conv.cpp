@@ -129,10 +129,10 @@ void depthwise_plan(const float* weight, const float* bias, int64_t channels,
       (ah.output - 1) * ah.stride + (ah.kernel - 1) * ah.dilation + 1, ah.pad_begin + ah.input);
   const int64_t lane_columns = std::max(
       (aw.output - 1) * aw.stride + (aw.kernel - 1) * aw.dilation + 1, aw.pad_begin + aw.input);
-  const bool five_s2 = ah.kernel == 5 && aw.kernel == 5 && ah.stride == 2 && aw.stride == 2 &&
-                       ah.dilation == 1 && aw.dilation == 1;
-  const int64_t max_plane = five_s2
-                                ? std::max(kDepthwiseLanesMaxPlane, kernels.lanes_max_plane_5x5_s2)
+  const bool square_s2 = ah.kernel == aw.kernel && (ah.kernel == 3 || ah.kernel == 5) &&
+                         ah.stride == 2 && aw.stride == 2 && ah.dilation == 1 && aw.dilation == 1;
+  const int64_t max_plane = square_s2
+                                ? std::max(kDepthwiseLanesMaxPlane, kernels.lanes_max_plane_s2)
                                 : kDepthwiseLanesMaxPlane;
   const bool lanes_fit = !one_row_forced() && kernels.lanes && ah.input * aw.input <= max_plane &&
                          channels >= lanes && lane_rows * lane_columns <= 4 * max_plane;

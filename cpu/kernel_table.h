@@ -99,10 +99,10 @@ struct DepthwiseKernels {
   // Planes whose output rows are at most this wide take the channel-lanes path even where the
   // several-rows kernel applies (depthwise_plan; chosen per ISA by measurement, 0: never).
   int64_t lanes_first_width = 0;
-  // Input planes of at most this many pixels take the channel-lanes path for 5×5 stride-2
-  // layers (where it exceeds kDepthwiseLanesMaxPlane; chosen per ISA by measurement, 0: the
-  // common limit).
-  int64_t lanes_max_plane_5x5_s2 = 0;
+  // Input planes of at most this many pixels take the channel-lanes path for 3×3 and 5×5
+  // stride-2 layers without dilation (where it exceeds kDepthwiseLanesMaxPlane; chosen per ISA
+  // by measurement, 0: the common limit).
+  int64_t lanes_max_plane_s2 = 0;
 };
 
 struct CpuKernelTable {

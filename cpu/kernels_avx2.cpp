@@ -73,10 +73,12 @@ const CpuKernelTable& cpu_kernel_table_avx2() {
     // 672 channels 14×14 3×3 0.50–0.52 / 0.12–0.18, 184 channels 0.08–0.14 / 0.04–0.05,
     // 240 channels 14×14 5×5 0.27 / 0.07–0.11, 120 channels 28×28 5×5 0.18–0.28 / 0.13–0.17.
     t.depthwise.lanes_first_width = 32;
-    // The 5×5 stride-2 layers up to 64×64 too (MobileNetV3-Large's 72 channels 56×56 → 28×28,
-    // fastest of 9 alternated runs, rows kernel / lanes: 0.149 / 0.107 ms; at 3×3 stride 2 the
-    // two were level at 56×56, 0.081 / 0.080, and lanes slower at 112×112, 0.231 / 0.327).
-    t.depthwise.lanes_max_plane_5x5_s2 = 64 * 64;
+    // The stride-2 layers up to 64×64 too: 5×5 (MobileNetV3-Large's 72 channels 56×56 → 28×28,
+    // fastest of 9 alternated runs, rows kernel / lanes: 0.149 / 0.107 ms) and, since the lanes
+    // window and bands (twelfth session), 3×3 (72 channels 56×56: paired 0.61 of the rows
+    // kernel; MobileNetV3-Small 0.991, 339 of 600 rounds faster); 3×3 at 112×112 stays on the
+    // rows kernel (lanes 0.79–0.84 per layer, but MobileNetV3-Large slower with it).
+    t.depthwise.lanes_max_plane_s2 = 64 * 64;
     t.misc = misc_simd::make_misc_kernels<Arch>();
     t.misc.gather_even = gather_even_avx2;
     t.misc.plane_mean = plane_mean_avx2;

@@ -512,22 +512,26 @@ TEST_CASE("depthwise channel-lanes bands are bitwise the per-plane paths", "[cpu
   }
 }
 
-// 5×5 stride-2 layers on planes past kDepthwiseLanesMaxPlane take the channel-lanes path where
-// the ISA's table says (DepthwiseKernels::lanes_max_plane_5x5_s2, AVX2: up to 64×64), and only
-// there; either way the result is bitwise the per-plane paths'. Planes of 41×50 (inside AVX2's
-// limit, with a partial last channel group and asymmetric pads) and 65×66 (past it).
-TEST_CASE("depthwise 5x5 stride-2 planes take the lanes path as the ISA's table says",
+// 3×3 and 5×5 stride-2 layers on planes past kDepthwiseLanesMaxPlane take the channel-lanes
+// path where the ISA's table says (DepthwiseKernels::lanes_max_plane_s2, AVX2: up to 64×64), and
+// only there; either way the result is bitwise the per-plane paths'. Planes of 41×50 and 56×56
+// (inside AVX2's limit, with a partial last channel group and asymmetric pads; past the lanes
+// band budget, so in bands) and 65×66 (past it).
+TEST_CASE("depthwise stride-2 planes take the lanes path as the ISA's table says",
           "[cpu][depthwise]") {
   auto as_table_says = [](const DepthwisePlan& plan) {
     const int64_t plane = plan.axes[0].input * plan.axes[1].input;
-    const int64_t limit = std::max(kDepthwiseLanesMaxPlane,
-                                   cpu_kernel_table(plan.isa).depthwise.lanes_max_plane_5x5_s2);
+    const int64_t limit =
+        std::max(kDepthwiseLanesMaxPlane, cpu_kernel_table(plan.isa).depthwise.lanes_max_plane_s2);
     return plan.isa != CpuIsa::cpu_isa_scalar && (plan.lanes != nullptr) == (plane <= limit);
   };
   check_path_bitwise(
       {
           {1, 19, 41, 50, 5, 5, 2, 2, 1, 1, {2, 1, 2, 2}, "explicit", true},
           {1, 9, 65, 66, 5, 5, 2, 2, 1, 1, {2, 2, 2, 2}, "explicit", true},
+          {1, 17, 56, 56, 3, 3, 2, 2, 1, 1, {1, 1, 1, 1}, "explicit", true},
+          {1, 10, 41, 50, 3, 3, 2, 2, 1, 1, {0, 1, 1, 0}, "explicit", true},
+          {1, 9, 65, 66, 3, 3, 2, 2, 1, 1, {1, 1, 1, 1}, "explicit", true},
       },
       46, as_table_says, [](DepthwisePlan* plan) {
         plan->lanes = nullptr;
@@ -536,7 +540,7 @@ TEST_CASE("depthwise 5x5 stride-2 planes take the lanes path as the ISA's table 
   // Where AVX2 runs, the first case must exercise the extended limit.
   for (CpuIsa isa : runnable_isas())
     if (isa == CpuIsa::cpu_isa_avx2)
-      CHECK(cpu_kernel_table(isa).depthwise.lanes_max_plane_5x5_s2 >= 41 * 50);
+      CHECK(cpu_kernel_table(isa).depthwise.lanes_max_plane_s2 >= 56 * 56);
 }
 
 // The block transpose the channel-lanes path moves channels with: every element lands where it
