@@ -41,6 +41,12 @@ int64_t band_input_rows(const WindowAxis& ah, int64_t rows) {
   return (rows - 1) * ah.stride + (ah.kernel - 1) * ah.dilation + 1;
 }
 
+// Padded rows (or columns) of a whole plane on the channel-lanes path: those the outputs read,
+// and at least the input's own past the top (left) padding.
+int64_t lanes_padded_extent(const WindowAxis& axis) {
+  return std::max(band_input_rows(axis, axis.output), axis.pad_begin + axis.input);
+}
+
 // Rows of one phase plane for a band of `rows` output rows.
 int64_t band_phase_rows(const WindowAxis& ah, int64_t rows) {
   return (band_input_rows(ah, rows) + ah.stride - 1) / ah.stride;
@@ -123,12 +129,7 @@ void depthwise_plan(const float* weight, const float* bias, int64_t channels,
   // stride 2 ran 0.038–0.041 ms on lanes against 0.072–0.078 here, 240 channels 3×3 0.071–0.076
   // against 0.095–0.103 (bench_depthwise, CPU time).
   const int64_t lanes = cpu_isa_vector_floats(isa);
-  // Padded rows and columns the outputs read, (out − 1)·s + (k − 1)·d + 1, and at least the
-  // input's own extent past the top/left padding.
-  const int64_t lane_rows = std::max(
-      (ah.output - 1) * ah.stride + (ah.kernel - 1) * ah.dilation + 1, ah.pad_begin + ah.input);
-  const int64_t lane_columns = std::max(
-      (aw.output - 1) * aw.stride + (aw.kernel - 1) * aw.dilation + 1, aw.pad_begin + aw.input);
+  const int64_t lane_rows = lanes_padded_extent(ah), lane_columns = lanes_padded_extent(aw);
   const bool square_s2 = ah.kernel == aw.kernel && (ah.kernel == 3 || ah.kernel == 5) &&
                          ah.stride == 2 && aw.stride == 2 && ah.dilation == 1 && aw.dilation == 1;
   const int64_t max_plane = square_s2
@@ -191,18 +192,16 @@ void depthwise_plan(const float* weight, const float* bias, int64_t channels,
 
 void depthwise_lanes_bands(DepthwisePlan* plan, int64_t budget_bytes) {
   const WindowAxis& ah = plan->axes[0];
-  // The whole padded plane: the rows the outputs read, and at least the input's own past the
-  // top padding (run_lanes_group copies every input row).
-  plan->lane_rows = std::max((ah.output - 1) * ah.stride + (ah.kernel - 1) * ah.dilation + 1,
-                             ah.pad_begin + ah.input);
+  // The whole padded plane (run_lanes_tile copies every input row into it).
+  plan->lane_rows = lanes_padded_extent(ah);
   plan->lane_band_rows = ah.output;
   const int64_t row_bytes = plan->lane_columns * plan->lane_width * int64_t(sizeof(float));
   if (plan->lane_rows * row_bytes <= budget_bytes) return;
   // Bands: the padded rows of as many output rows as fit the budget, at least one.
-  const int64_t halo = (ah.kernel - 1) * ah.dilation + 1;
+  const int64_t halo = band_input_rows(ah, 1);
   const int64_t fit = budget_bytes / row_bytes;
   plan->lane_band_rows = std::max<int64_t>(1, std::min(ah.output, (fit - halo) / ah.stride + 1));
-  plan->lane_rows = (plan->lane_band_rows - 1) * ah.stride + halo;
+  plan->lane_rows = band_input_rows(ah, plan->lane_band_rows);
 }
 
 namespace {
@@ -637,48 +636,17 @@ void store_lanes(const DepthwisePlan& plan, const float* out, int64_t pixels, in
         y[c * plane + q] = activation_apply(plan.activation, y[c * plane + q]);
 }
 
-// One group of lane_width channels of one image on the channel-lanes path: the channels
-// transposed into `out` (as scratch), copied row by row into the padded plane `padded` (whose
-// border the caller zeroed), computed into `out`, transposed back (channels past C are zeros
-// in, dropped out).
-void run_lanes_group(const DepthwisePlan& plan, const float* x, float* y, int64_t tile,
-                     float* padded, float* out) {
-  const WindowAxis& ah = plan.axes[0];
-  const WindowAxis& aw = plan.axes[1];
-  const int64_t lanes = plan.lane_width, taps = ah.kernel * aw.kernel;
-  const int64_t groups = (plan.channels + lanes - 1) / lanes;
-  const int64_t image = tile / groups, group = tile % groups;
-  const int64_t c0 = group * lanes, count = std::min(lanes, plan.channels - c0);
-  const int64_t in_plane = ah.input * aw.input, out_plane = ah.output * aw.output;
-  const float* xb = x + (image * plan.channels + c0) * in_plane;
-  float* yb = y + (image * plan.channels + c0) * out_plane;
-  float* in = out;  // [in_plane][lanes], before `out` holds the outputs
-  // A whole group moves lanes pixels at a time through the ISA's block transpose; the last
-  // pixels, and a last group with fewer channels than lanes (zeros in the other lanes), one
-  // float at a time.
-  const bool whole = count == lanes && plan.lane_transpose;
-  int64_t p = 0;
-  if (whole)
-    for (; p + lanes <= in_plane; p += lanes)
-      plan.lane_transpose(xb + p, in_plane, in + p * lanes, lanes);
-  if (count < lanes) std::fill(in, in + in_plane * lanes, 0.f);
-  for (int64_t c = 0; c < count; ++c)
-    for (int64_t q = p; q < in_plane; ++q) in[q * lanes + c] = xb[c * in_plane + q];
-  for (int64_t ih = 0; ih < ah.input; ++ih)
-    std::memcpy(padded + ((ih + ah.pad_begin) * plan.lane_columns + aw.pad_begin) * lanes,
-                in + ih * aw.input * lanes, size_t(aw.input * lanes) * sizeof(float));
-  plan.lanes(plan, padded, plan.lane_weights.data() + group * taps * lanes,
-             plan.lane_bias.data() + group * lanes, out, ah.output);
-  store_lanes(plan, out, out_plane, count, whole, yb, out_plane);
-}
-
-// One band of output rows [oh0, oh0 + lane_band_rows) of one group of lane_width channels of
-// one image (planes past the band budget, see DepthwisePlan::lane_band_rows): the band's input
-// rows transposed straight into the padded rows `padded` (lanes pixels of a row at a time, the
-// last ones one float at a time; rows in the padding zero-filled, pad columns never written
-// and zero from the buffer's creation), computed into `out`, transposed back into the band's
-// output rows.
-void run_lanes_band(const DepthwisePlan& plan, const float* x, float* y, int64_t tile,
+// One tile of the channel-lanes path: output rows [oh0, oh0 + lane_band_rows) of one group of
+// lane_width channels of one image (the whole plane where lane_band_rows is outH, else one band
+// of it). The input goes into the padded rows `padded`, row 0 the padded row of the tile's
+// first tap (pad columns, and on a whole plane the pad rows, are never written: zeros from the
+// buffer's creation): a whole plane transposed over its flattened pixels into `out` (as
+// scratch) and copied row by row, a band's rows transposed straight into place (rows in the
+// padding zero-filled). A whole group moves lanes pixels at a time through the ISA's block
+// transpose; the last pixels, and a last group with fewer channels than lanes (zeros in the
+// other lanes), one float at a time. Then computed into `out` and transposed back (channels
+// past C dropped).
+void run_lanes_tile(const DepthwisePlan& plan, const float* x, float* y, int64_t tile,
                     float* padded, float* out) {
   const WindowAxis& ah = plan.axes[0];
   const WindowAxis& aw = plan.axes[1];
@@ -693,25 +661,38 @@ void run_lanes_band(const DepthwisePlan& plan, const float* x, float* y, int64_t
   float* yb = y + (image * plan.channels + c0) * out_plane;
   const int64_t oh0 = band * plan.lane_band_rows;
   const int64_t rows = std::min(plan.lane_band_rows, ah.output - oh0);
-  const int64_t need = (rows - 1) * ah.stride + (ah.kernel - 1) * ah.dilation + 1;
-  const int64_t row_floats = plan.lane_columns * lanes;
   const bool whole = count == lanes && plan.lane_transpose;
-  for (int64_t r = 0; r < need; ++r) {
-    const int64_t ih = oh0 * ah.stride + r - ah.pad_begin;
-    float* dst = padded + r * row_floats;
-    if (ih < 0 || ih >= ah.input) {
-      std::fill(dst, dst + row_floats, 0.f);
-      continue;
-    }
-    float* at = dst + aw.pad_begin * lanes;
-    const float* src = xb + ih * aw.input;
+  if (bands == 1) {
+    float* in = out;  // [in_plane][lanes], before `out` holds the outputs
     int64_t p = 0;
     if (whole)
-      for (; p + lanes <= aw.input; p += lanes)
-        plan.lane_transpose(src + p, in_plane, at + p * lanes, lanes);
-    for (; p < aw.input; ++p)
-      for (int64_t c = 0; c < lanes; ++c)
-        at[p * lanes + c] = c < count ? src[c * in_plane + p] : 0.f;
+      for (; p + lanes <= in_plane; p += lanes)
+        plan.lane_transpose(xb + p, in_plane, in + p * lanes, lanes);
+    if (count < lanes) std::fill(in, in + in_plane * lanes, 0.f);
+    for (int64_t c = 0; c < count; ++c)
+      for (int64_t q = p; q < in_plane; ++q) in[q * lanes + c] = xb[c * in_plane + q];
+    for (int64_t ih = 0; ih < ah.input; ++ih)
+      std::memcpy(padded + ((ih + ah.pad_begin) * plan.lane_columns + aw.pad_begin) * lanes,
+                  in + ih * aw.input * lanes, size_t(aw.input * lanes) * sizeof(float));
+  } else {
+    const int64_t row_floats = plan.lane_columns * lanes;
+    for (int64_t r = 0; r < band_input_rows(ah, rows); ++r) {
+      const int64_t ih = oh0 * ah.stride + r - ah.pad_begin;
+      float* dst = padded + r * row_floats;
+      if (ih < 0 || ih >= ah.input) {
+        std::fill(dst, dst + row_floats, 0.f);
+        continue;
+      }
+      float* at = dst + aw.pad_begin * lanes;
+      const float* src = xb + ih * aw.input;
+      int64_t p = 0;
+      if (whole)
+        for (; p + lanes <= aw.input; p += lanes)
+          plan.lane_transpose(src + p, in_plane, at + p * lanes, lanes);
+      for (; p < aw.input; ++p)
+        for (int64_t c = 0; c < lanes; ++c)
+          at[p * lanes + c] = c < count ? src[c * in_plane + p] : 0.f;
+    }
   }
   plan.lanes(plan, padded, plan.lane_weights.data() + group * taps * lanes,
              plan.lane_bias.data() + group * lanes, out, rows);
@@ -728,24 +709,20 @@ void depthwise_run(const DepthwisePlan& plan, const float* x, int64_t batch, flo
   if (plan.lanes) {
     const int64_t lanes = plan.lane_width;
     const int64_t groups = (plan.channels + lanes - 1) / lanes;
-    const bool bands = plan.lane_band_rows < plan.axes[0].output;
-    const int64_t per_group =
-        bands ? (plan.axes[0].output + plan.lane_band_rows - 1) / plan.lane_band_rows : 1;
-    // The padded rows (zeros outside the input; a band's rows in the padding zeroed per band),
-    // then the outputs, which on the whole-plane path first hold the transposed input.
+    const int64_t bands = (plan.axes[0].output + plan.lane_band_rows - 1) / plan.lane_band_rows;
+    // The padded rows, then the outputs, which on a whole plane first hold the transposed input.
     const size_t padded_floats = size_t(plan.lane_rows * plan.lane_columns * lanes);
-    const size_t out_floats = bands ? size_t(plan.lane_band_rows * plan.axes[1].output * lanes)
-                                    : size_t(std::max(plan.axes[0].output * plan.axes[1].output,
-                                                      plan.axes[0].input * plan.axes[1].input) *
-                                             lanes);
+    const size_t out_floats = bands > 1 ? size_t(plan.lane_band_rows * plan.axes[1].output * lanes)
+                                        : size_t(std::max(plan.axes[0].output * plan.axes[1].output,
+                                                          plan.axes[0].input * plan.axes[1].input) *
+                                                 lanes);
     pool.parallel_for(
-        batch * groups * per_group,
+        batch * groups * bands,
         [&](int64_t begin, int64_t end) {
           // Each pixel's channels are one vector: on whole lines, none straddles two.
           AlignedFloats buffer(padded_floats + out_floats);
           for (int64_t tile = begin; tile < end; ++tile)
-            (bands ? run_lanes_band : run_lanes_group)(plan, x, y, tile, buffer.data(),
-                                                       buffer.data() + padded_floats);
+            run_lanes_tile(plan, x, y, tile, buffer.data(), buffer.data() + padded_floats);
         },
         work);
     return;
