@@ -27,7 +27,7 @@ fi
 if [ ! -x .venv/bin/python ]; then
   /usr/bin/python3 -m venv --system-site-packages .venv
 fi
-.venv/bin/python -m pip install -q --disable-pip-version-check "numpy<2" onnx onnxruntime pytest ai-edge-litert tflite pyquaternion && .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps cityscapesscripts==2.3.0 panopticapi-lite==0.2.0  # eval tests: official metric code only (their plotting/download deps would lift numpy and Pillow)
+.venv/bin/python -m pip install -q --disable-pip-version-check "numpy<2" onnx onnxruntime pytest pytest-xdist ai-edge-litert tflite pyquaternion && .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps cityscapesscripts==2.3.0 panopticapi-lite==0.2.0  # eval tests: official metric code only (their plotting/download deps would lift numpy and Pillow)
 # timm for the model corpus (bench/model_corpus.py, tests/python/test_model_corpus.py); torch and
 # numpy stay Debian's (timm 1.0.x runs on torch 1.13).
 .venv/bin/python -m pip install -q --disable-pip-version-check "numpy<2" timm==1.0.31

@@ -39,8 +39,10 @@ run-clang-tidy-14 -p build -j"$jobs" -quiet \
 stage "unit tests (Release)"
 ctest --test-dir build --output-on-failure -j"$jobs"
 
-stage "converter and conformance tests (pytest)"
-ATROUS_BIN="$PWD/build/atrous" .venv/bin/python -m pytest -q tests/python
+stage "converter and conformance tests (pytest, one worker per core: pytest-xdist)"
+# Most of these tests run one converter or `atrous` process at a time, so one worker per core
+# halves the stage (13.5 min alone on a 2-core machine); each test has its own tmp_path.
+ATROUS_BIN="$PWD/build/atrous" .venv/bin/python -m pytest -q -n "$jobs" tests/python
 
 if [ "$quick" = 0 ]; then
   stage "unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"
