@@ -41,7 +41,8 @@ ctest --test-dir build --output-on-failure -j"$jobs"
 
 stage "converter and conformance tests (pytest, one worker per core: pytest-xdist)"
 # Most of these tests run one converter or `atrous` process at a time, so one worker per core
-# halves the stage (13.5 min alone on a 2-core machine); each test has its own tmp_path.
+# cuts the stage from 13.5 min (one worker, beside other work on a 2-core machine) to 3 min;
+# each test has its own tmp_path.
 ATROUS_BIN="$PWD/build/atrous" .venv/bin/python -m pytest -q -n "$jobs" tests/python
 
 if [ "$quick" = 0 ]; then
