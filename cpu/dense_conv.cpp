@@ -142,8 +142,9 @@ class DenseConvKernel : public CpuKernel {
   }
 };
 
-// ATROUS_DENSE_CONV=gemm|direct|rows forces one path for every layer (to compare the paths in one
-// build); anything else, or unset, lets dense_conv_prefers_rows and dense_conv_prefers_direct
+// ATROUS_DENSE_CONV=gemm|direct|rows|winograd forces one path for every layer (to compare the
+// paths in one build; winograd where it applies, the rules elsewhere); anything else, or unset,
+// lets dense_conv_prefers_rows, dense_conv_prefers_winograd and dense_conv_prefers_direct
 // choose.
 DenseConvPath forced_path() {
   static const DenseConvPath path = [] {
@@ -152,6 +153,7 @@ DenseConvPath forced_path() {
     if (name == "gemm") return DenseConvPath::dense_conv_path_gemm;
     if (name == "direct") return DenseConvPath::dense_conv_path_direct;
     if (name == "rows") return DenseConvPath::dense_conv_path_rows;
+    if (name == "winograd") return DenseConvPath::dense_conv_path_winograd;
     return DenseConvPath::dense_conv_path_auto;
   }();
   return path;
@@ -164,6 +166,13 @@ DenseConvPath forced_path() {
 // the path loses badly (960→256 3×3 @33×65: 263–294 against 47–56 ms).
 constexpr int64_t kRowsMaxChannels = 4;
 
+// Winograd's rule (dense_conv_prefers_winograd): at least this many input and output channels
+// (the transforms cost per channel what the GEMM costs per channel pair), and at most this
+// ratio of its products (16 per tile) to the direct path's in-image taps. Measured
+// (bench_dense_conv, docs/CPU.md "The fourteenth session").
+constexpr int64_t kWinogradMinChannels = 32;
+constexpr double kWinogradMaxProductRatio = 0.8;
+
 bool is_constant_f32(const Graph& graph, int32_t tensor) {
   const GraphTensor& t = graph.tensors[size_t(tensor)];
   return t.is_constant && t.dtype == DType::dtype_f32;
@@ -172,6 +181,15 @@ bool is_constant_f32(const Graph& graph, int32_t tensor) {
 }  // namespace
 
 bool dense_conv_prefers_rows(int64_t in_channels) { return in_channels <= kRowsMaxChannels; }
+
+bool dense_conv_prefers_winograd(int64_t out_channels, int64_t in_channels,
+                                 const WindowAxis axes[2]) {
+  if (!winograd_conv_applies(axes) || out_channels < kWinogradMinChannels ||
+      in_channels < kWinogradMinChannels)
+    return false;
+  return double(kWinogradPoints * winograd_tile_count(axes)) <=
+         kWinogradMaxProductRatio * double(winograd_direct_taps(axes));
+}
 
 bool dense_conv_prefers_direct(int64_t out_channels, CpuIsa isa) {
   // Measured (bench_dense_conv, docs/CPU.md): the direct path is faster on every layer whose
@@ -185,6 +203,8 @@ bool dense_conv_prefers_direct(int64_t out_channels, CpuIsa isa) {
 void dense_conv_plan(const float* weight, const float* bias, int64_t out_channels,
                      int64_t in_channels, const WindowAxis axes[2], const Activation& activation,
                      CpuIsa isa, DenseConvPlan* plan, DenseConvPath path) {
+  if (path == DenseConvPath::dense_conv_path_winograd && !winograd_conv_applies(axes))
+    path = DenseConvPath::dense_conv_path_auto;
   plan->channels = in_channels;
   plan->axes[0] = axes[0];
   plan->axes[1] = axes[1];
@@ -194,6 +214,14 @@ void dense_conv_plan(const float* weight, const float* bias, int64_t out_channel
        (path == DenseConvPath::dense_conv_path_auto && dense_conv_prefers_rows(in_channels)));
   plan->direct = false;
   plan->phase_width = 0;
+  plan->winograd = !plan->rows && (path == DenseConvPath::dense_conv_path_winograd ||
+                                   (path == DenseConvPath::dense_conv_path_auto &&
+                                    dense_conv_prefers_winograd(out_channels, in_channels, axes)));
+  if (plan->winograd) {
+    winograd_conv_plan(weight, bias, out_channels, in_channels, axes, activation, isa,
+                       &plan->winograd_plan);
+    return;
+  }
   if (plan->rows) {
     row_conv_plan(weight, bias, out_channels, in_channels, axes, activation, isa, &plan->rows_plan);
     return;
@@ -212,6 +240,7 @@ void dense_conv_plan(const float* weight, const float* bias, int64_t out_channel
 }
 
 size_t dense_conv_shared_floats(const DenseConvPlan& plan) {
+  if (plan.winograd) return winograd_conv_shared_floats(plan.winograd_plan);
   if (plan.rows) return row_conv_shared_floats(plan.rows_plan);
   if (plan.direct) return direct_conv_shared_floats(plan.direct_plan);
   if (!plan.phase_width) return 0;
@@ -220,18 +249,24 @@ size_t dense_conv_shared_floats(const DenseConvPlan& plan) {
 }
 
 size_t dense_conv_scratch_floats(const DenseConvPlan& plan) {
+  if (plan.winograd) return winograd_conv_scratch_floats(plan.winograd_plan);
   if (plan.rows) return 0;
   return plan.direct ? direct_conv_scratch_floats(plan.direct_plan)
                      : gemm_scratch_floats(plan.gemm.isa);
 }
 
 const char* dense_conv_kernel_name(const DenseConvPlan& plan) {
+  if (plan.winograd) return plan.winograd_plan.name.c_str();
   if (plan.rows) return plan.rows_plan.kernels->name;
   return plan.direct ? plan.direct_plan.kernels->name : plan.gemm.kernels->name;
 }
 
 void dense_conv_run(const DenseConvPlan& plan, const float* x, float* y, ThreadPool& pool,
                     float* scratch, int scratch_slots) {
+  if (plan.winograd) {
+    winograd_conv_run(plan.winograd_plan, x, y, pool, scratch, scratch_slots);
+    return;
+  }
   if (plan.rows) {
     row_conv_run(plan.rows_plan, x, y, pool, scratch);
     return;

@@ -15,6 +15,7 @@
 #include "cpu/cpu_kernel.h"
 #include "cpu/dense_conv_direct.h"
 #include "cpu/dense_conv_rows.h"
+#include "cpu/dense_conv_winograd.h"
 #include "cpu/gemm.h"
 #include "ops/op_helpers.h"
 
@@ -24,7 +25,8 @@ enum class DenseConvPath {
   dense_conv_path_auto,
   dense_conv_path_gemm,
   dense_conv_path_direct,
-  dense_conv_path_rows,  // cpu/dense_conv_rows.h; the GEMM where the ISA has no row tile
+  dense_conv_path_rows,      // cpu/dense_conv_rows.h; the GEMM where the ISA has no row tile
+  dense_conv_path_winograd,  // cpu/dense_conv_winograd.h; the rule's choice where it does not apply
 };
 
 struct DenseConvPlan {
@@ -32,7 +34,9 @@ struct DenseConvPlan {
   DirectConvPlan direct_plan;  // when direct
   bool rows = false;
   RowConvPlan rows_plan;  // when rows
-  GemmWeights gemm;       // [M, C·kH·kW], when not direct
+  bool winograd = false;
+  WinogradConvPlan winograd_plan;  // when winograd
+  GemmWeights gemm;                // [M, C·kH·kW], when not direct
   int64_t channels = 0;
   WindowAxis axes[2];  // 0 = H, 1 = W, as ops/conv.cpp resolves them
   // GEMM path with a horizontal stride s > 1: the input split once per run into its column
@@ -45,6 +49,10 @@ struct DenseConvPlan {
 // the ISA has them), else the direct path for enough output channels, else the GEMM.
 bool dense_conv_prefers_rows(int64_t in_channels);
 bool dense_conv_prefers_direct(int64_t out_channels, CpuIsa isa);
+// Winograd F(2×2, 3×3) for 3×3 stride-1 layers with enough channels on both sides where its
+// 16 products per tile undercut the direct path's in-image taps by the measured margin.
+bool dense_conv_prefers_winograd(int64_t out_channels, int64_t in_channels,
+                                 const WindowAxis axes[2]);
 
 // weight: [M, C, kH, kW] row-major; bias: M floats or nullptr. `path` forces one path (tests,
 // benchmarks) or lets the rule choose.

@@ -153,6 +153,8 @@ const CpuKernelTable& cpu_kernel_table_scalar() {
               misc_scalar::dot_rows,
               misc_scalar::gather_even,
               misc_scalar::plane_mean,
+              misc_scalar::winograd_input,
+              misc_scalar::winograd_output,
               "f32_x1_scalar"};
     t.panoptic = panoptic_kernels_scalar();
     return t;

@@ -135,6 +135,30 @@ float plane_mean(const float* x, int64_t count) {
   return plane_mean_finish(lanes, x, body, count);
 }
 
+void winograd_input(const float* even, const float* odd, int64_t pitch, int64_t tiles, float* v,
+                    int64_t stride) {
+  for (int64_t t = 0; t < tiles; ++t) {
+    float d[4][4], u[16];
+    for (int r = 0; r < 4; ++r) {
+      d[r][0] = even[r * pitch + t];
+      d[r][1] = odd[r * pitch + t];
+      d[r][2] = even[r * pitch + t + 1];
+      d[r][3] = odd[r * pitch + t + 1];
+    }
+    winograd_input_tile(d, u);
+    for (int x = 0; x < 16; ++x) v[x * stride + t] = u[x];
+  }
+}
+
+void winograd_output(const float* m, int64_t stride, int64_t tiles, float* y, int64_t pitch) {
+  for (int64_t t = 0; t < tiles; ++t) {
+    float in[16], out[4];
+    for (int x = 0; x < 16; ++x) in[x] = m[x * stride + t];
+    winograd_output_tile(in, out);
+    for (int q = 0; q < 4; ++q) y[q * pitch + t] = out[q];
+  }
+}
+
 }  // namespace misc_scalar
 
 void split_row_phases(const MiscKernels& misc, const float* row, int64_t length, int64_t pad,

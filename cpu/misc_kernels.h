@@ -66,6 +66,21 @@ struct MiscKernels {
   // remaining floats in order, divided by count, rounded once. The same on every ISA, bitwise
   // (the global average pool and spatial reduce_mean).
   float (*plane_mean)(const float* x, int64_t count);
+  // The Winograd F(2×2, 3×3) transforms of cpu/dense_conv_winograd.h over the `tiles` tiles of
+  // one tile row, additions and subtractions only, in the same order on every ISA (bitwise
+  // the same results). Input: the tiles' 4 input rows, each split into its even and odd
+  // columns (row r's even columns at even + r·pitch, odd ones at odd + r·pitch; tile t reads
+  // even[t], odd[t], even[t + 1], odd[t + 1]); writes U = Bᵀ·d·B, element ξ = 4·i + k of tile
+  // t at v[ξ·stride + t].
+  void (*winograd_input)(const float* even, const float* odd, int64_t pitch, int64_t tiles,
+                         float* v, int64_t stride);
+  // Output: the 16 products of tile t at m[ξ·stride + t]; writes Y = Aᵀ·M·A, output (a, b)
+  // (row a, column b of the 2×2 tile) of tile t at y[(2·a + b)·pitch + t].
+  // Both run whole vectors (a tile row of MobileNetV3's ASPP at rate 6 has 5 or 6 tiles): they
+  // may read up to 16 floats past `tiles + 1` of every input row and read and write up to 15
+  // floats past `tiles` of every output row, which the caller provides (what is written there
+  // is junk, overwritten or never read).
+  void (*winograd_output)(const float* m, int64_t stride, int64_t tiles, float* y, int64_t pitch);
   // f32_x<lanes>_<isa>, appended to the names of the kernels that run these loops.
   const char* name;
 };

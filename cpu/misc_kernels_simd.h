@@ -27,8 +27,44 @@ void argmax_channels(const float* x, int32_t* y, int64_t channels, int64_t strid
 void dot_rows(const float* x, const float* w, int64_t depth, float* y, int64_t rows);
 void gather_even(const float* src, int64_t count, float* dst);
 float plane_mean(const float* x, int64_t count);
+void winograd_input(const float* even, const float* odd, int64_t pitch, int64_t tiles, float* v,
+                    int64_t stride);
+void winograd_output(const float* m, int64_t stride, int64_t tiles, float* y, int64_t pitch);
 // The second half of plane_mean from the 16 lane sums of the first `body` floats.
 float plane_mean_finish(const double* lanes, const float* x, int64_t body, int64_t count);
+
+// The transforms' arithmetic, shared by the vector loops below and the scalar ones
+// (misc_kernels.cpp) so that both run the same operations in the same order: T is float or a
+// batch of floats.
+template <class T>
+inline void winograd_input_tile(const T d[4][4], T u[16]) {
+  T a[4][4];
+  for (int r = 0; r < 4; ++r) {  // d·B, row by row
+    a[r][0] = d[r][0] - d[r][2];
+    a[r][1] = d[r][1] + d[r][2];
+    a[r][2] = d[r][2] - d[r][1];
+    a[r][3] = d[r][1] - d[r][3];
+  }
+  for (int k = 0; k < 4; ++k) {  // Bᵀ·(d·B), column by column
+    u[0 + k] = a[0][k] - a[2][k];
+    u[4 + k] = a[1][k] + a[2][k];
+    u[8 + k] = a[2][k] - a[1][k];
+    u[12 + k] = a[1][k] - a[3][k];
+  }
+}
+
+template <class T>
+inline void winograd_output_tile(const T m[16], T y[4]) {
+  T s[4][2];
+  for (int i = 0; i < 4; ++i) {  // M·A, row by row
+    s[i][0] = m[4 * i] + m[4 * i + 1] + m[4 * i + 2];
+    s[i][1] = m[4 * i + 1] - m[4 * i + 2] - m[4 * i + 3];
+  }
+  for (int b = 0; b < 2; ++b) {  // Aᵀ·(M·A)
+    y[b] = s[0][b] + s[1][b] + s[2][b];
+    y[2 + b] = s[1][b] - s[2][b] - s[3][b];
+  }
+}
 
 }  // namespace misc_scalar
 }  // namespace atrous
@@ -285,6 +321,37 @@ void dot_rows(const float* x, const float* w, int64_t depth, float* y, int64_t r
 }
 
 template <class Arch>
+void winograd_input(const float* even, const float* odd, int64_t pitch, int64_t tiles, float* v,
+                    int64_t stride) {
+  using batch = xsimd::batch<float, Arch>;
+  constexpr int64_t width = int64_t(batch::size);
+  // Whole vectors only: the last one reads and writes past `tiles` (misc_kernels.h).
+  for (int64_t t = 0; t < tiles; t += width) {
+    batch d[4][4], u[16];
+    for (int r = 0; r < 4; ++r) {
+      d[r][0] = batch::load_unaligned(even + r * pitch + t);
+      d[r][1] = batch::load_unaligned(odd + r * pitch + t);
+      d[r][2] = batch::load_unaligned(even + r * pitch + t + 1);
+      d[r][3] = batch::load_unaligned(odd + r * pitch + t + 1);
+    }
+    misc_scalar::winograd_input_tile(d, u);
+    for (int x = 0; x < 16; ++x) u[x].store_unaligned(v + x * stride + t);
+  }
+}
+
+template <class Arch>
+void winograd_output(const float* m, int64_t stride, int64_t tiles, float* y, int64_t pitch) {
+  using batch = xsimd::batch<float, Arch>;
+  constexpr int64_t width = int64_t(batch::size);
+  for (int64_t t = 0; t < tiles; t += width) {  // whole vectors, as winograd_input
+    batch in[16], out[4];
+    for (int x = 0; x < 16; ++x) in[x] = batch::load_unaligned(m + x * stride + t);
+    misc_scalar::winograd_output_tile(in, out);
+    for (int q = 0; q < 4; ++q) out[q].store_unaligned(y + q * pitch + t);
+  }
+}
+
+template <class Arch>
 MiscKernels make_misc_kernels() {
   MiscKernels table;
   table.binary = binary<Arch>;
@@ -298,6 +365,8 @@ MiscKernels make_misc_kernels() {
   table.dot_rows = dot_rows<Arch>;
   table.gather_even = misc_scalar::gather_even;  // kernels_<isa>.cpp sets its own
   table.plane_mean = misc_scalar::plane_mean;    // likewise
+  table.winograd_input = winograd_input<Arch>;
+  table.winograd_output = winograd_output<Arch>;
   return table;
 }
 

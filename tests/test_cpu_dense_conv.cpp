@@ -6,6 +6,7 @@
 // channel and filter counts around the 6-row panel, every activation and every ISA this
 // machine runs; bitwise identical results for 1, 2 and 3 threads; and nullptr for the convs
 // other families own.
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdint>
@@ -65,14 +66,31 @@ Graph conv_graph(const AttributeMap& attributes, const Tensor& x, const Tensor& 
   return graph;
 }
 
-const DenseConvPath kPaths[] = {DenseConvPath::dense_conv_path_gemm,
-                                DenseConvPath::dense_conv_path_direct,
-                                DenseConvPath::dense_conv_path_rows};
+const DenseConvPath kPaths[] = {
+    DenseConvPath::dense_conv_path_gemm, DenseConvPath::dense_conv_path_direct,
+    DenseConvPath::dense_conv_path_rows, DenseConvPath::dense_conv_path_winograd};
 
 const char* path_name(DenseConvPath path) {
-  return path == DenseConvPath::dense_conv_path_direct ? "direct"
-         : path == DenseConvPath::dense_conv_path_rows ? "rows"
-                                                       : "gemm";
+  return path == DenseConvPath::dense_conv_path_direct     ? "direct"
+         : path == DenseConvPath::dense_conv_path_rows     ? "rows"
+         : path == DenseConvPath::dense_conv_path_winograd ? "winograd"
+                                                           : "gemm";
+}
+
+// Whether the Winograd path takes the case (3×3 at stride 1; others fall back to the rule).
+bool winograd_takes(const ConvCase& c) {
+  return c.kernel_h == 3 && c.kernel_w == 3 &&
+         (c.strides.empty() || (c.strides[0] == 1 && c.strides[1] == 1));
+}
+
+// The pads of a conv whose 5×5 window at the same dilations is centred on the 3×3 one's: each
+// side's pad plus one dilation (auto_pad resolved through the graph's inferred pads is not
+// needed: the Winograd cases here give explicit pads or none).
+std::vector<int64_t> widened_pads(const ConvCase& c) {
+  const int64_t dh = c.dilations.empty() ? 1 : c.dilations[0];
+  const int64_t dw = c.dilations.empty() ? 1 : c.dilations[1];
+  std::vector<int64_t> pads = c.pads.empty() ? std::vector<int64_t>{0, 0, 0, 0} : c.pads;
+  return {pads[0] + dh, pads[1] + dw, pads[2] + dh, pads[3] + dw};
 }
 
 // Runs the fast kernel for `graph`'s node 0 with `threads` threads on one path.
@@ -143,6 +161,15 @@ TEST_CASE("dense conv kernels match the reference conv", "[cpu]") {
       {26, 19, 11, 30, 3, 3, {2, 2}, {2, 1}, {2, 1, 2, 1}, ""},
       {25, 17, 7, 9, 3, 3, {}, {4, 4}, {4, 4, 4, 4}, ""},
       {30, 35, 6, 40, 3, 3, {}, {8, 24}, {8, 24, 8, 24}, ""},
+      // Winograd F(2×2, 3×3): phase subgrids of odd and even sizes (last tiles half outside),
+      // two K blocks of the GEMM (C = 600), output channels past a panel, one output pixel,
+      // pads larger than the kernel's reach and asymmetric, no padding.
+      {37, 600, 5, 7, 3, 3, {}, {2, 2}, {2, 2, 2, 2}, ""},
+      {9, 5, 1, 1, 3, 3, {}, {}, {1, 1, 1, 1}, ""},
+      {7, 6, 6, 8, 3, 3, {}, {}, {3, 0, 1, 2}, ""},
+      {11, 8, 9, 10, 3, 3, {}, {}, {0, 0, 0, 0}, ""},
+      {20, 33, 33, 65, 3, 3, {}, {9, 9}, {9, 9, 9, 9}, ""},
+      {14, 12, 12, 31, 3, 3, {}, {3, 1}, {3, 1, 3, 1}, ""},
   };
   const char* activations[] = {"none", "relu", "clip", "hard_swish", "sigmoid"};
   std::mt19937 rng(31);
@@ -167,16 +194,45 @@ TEST_CASE("dense conv kernels match the reference conv", "[cpu]") {
       REQUIRE(op_run_reference(OpType::op_conv, conv_attributes(c, "none"),
                                {&x_abs.view(), &w_abs.view(), nullptr}, {&magnitude.view()})
                   .ok());
+      // Winograd's bound: its transformed products mix the inputs of a tile's whole 4×4
+      // patch (within the 5×5 window, at the same dilation, centred on an output's 3×3), and
+      // its GEMM sums C products of transformed weights (each at most 2.25·max|w| over the
+      // kernel) and transformed inputs (the 9 used by one output together at most 9 times the
+      // patch's Σ|x|): so per output at most (C + 8)·2⁻²⁴·20·Σ_c max|w_c|·Σ_window |x_c|,
+      // the reference conv of |x| with every 5×5 tap max|w_c|.
+      const bool winograd_case = winograd_takes(c) && c.auto_pad.empty();
+      Tensor patch(DType::dtype_f32, expected.shape());
+      if (winograd_case) {
+        Tensor w_max(DType::dtype_f32, {c.filters, c.channels, 5, 5});
+        for (int64_t mc = 0; mc < c.filters * c.channels; ++mc) {
+          float largest = 0;
+          for (int k = 0; k < 9; ++k) largest = std::max(largest, w_abs.f32()[mc * 9 + k]);
+          for (int k = 0; k < 25; ++k) w_max.f32()[mc * 25 + k] = largest;
+        }
+        ConvCase wide = c;
+        wide.kernel_h = wide.kernel_w = 5;
+        wide.pads = widened_pads(c);
+        REQUIRE(op_run_reference(OpType::op_conv, conv_attributes(wide, "none"),
+                                 {&x_abs.view(), &w_max.view(), nullptr}, {&patch.view()})
+                    .ok());
+      }
       for (CpuIsa isa : runnable_isas())
         for (DenseConvPath path : kPaths) {
+          if (path == DenseConvPath::dense_conv_path_winograd && winograd_takes(c) &&
+              !winograd_case)
+            continue;  // a Winograd case with auto_pad: none in the table (see widened_pads)
           std::vector<float> y = run_kernel(graph, x, isa, 2, path);
+          const bool winograd = path == DenseConvPath::dense_conv_path_winograd && winograd_case;
           // A float FMA chain over K = C·kH·kW terms errs by at most K·2⁻²⁴·Σ|w·x| against the
           // double-accumulating reference; the bias add adds one more rounding, and the
           // activations' slopes are at most 1.5 (hard_swish). 1e-6 covers rounding near zero.
           const double terms = double(c.channels * c.kernel_h * c.kernel_w);
           double worst_excess = -1;
           for (int64_t i = 0; i < expected.numel(); ++i) {
-            const double bound = 1.5 * (terms + 2) * 5.97e-8 * (magnitude.f32()[i] + 1.0) + 1e-6;
+            const double bound =
+                winograd
+                    ? 1.5 * (double(c.channels) + 8) * 5.97e-8 * 20 * (patch.f32()[i] + 1.0) + 1e-6
+                    : 1.5 * (terms + 2) * 5.97e-8 * (magnitude.f32()[i] + 1.0) + 1e-6;
             const double error = std::fabs(double(y[size_t(i)]) - double(expected.f32()[i]));
             worst_excess = std::max(worst_excess, error - bound);
             if (std::isnan(y[size_t(i)])) worst_excess = INFINITY;
@@ -297,4 +353,47 @@ TEST_CASE("the direct, row-tile and implicit-GEMM paths compute the same sums", 
       CHECK(std::memcmp(gemm.data(), rows.data(), gemm.size() * sizeof(float)) == 0);
     }
   }
+}
+
+TEST_CASE("the Winograd rule takes the layers where its products undercut the direct path's",
+          "[cpu]") {
+  // Same-size 3×3 layers: input, dilation (= pad), stride.
+  auto axis = [](int64_t input, int64_t dilation, int64_t stride) {
+    WindowAxis a;
+    a.input = input;
+    a.kernel = 3;
+    a.stride = stride;
+    a.dilation = dilation;
+    a.pad_begin = a.pad_end = dilation;
+    a.output = (input + 2 * dilation - 2 * dilation - 1) / stride + 1;
+    return a;
+  };
+  struct Layer {
+    int64_t m, c, h, w, dilation, stride;
+    bool winograd;
+    const char* what;
+  };
+  const Layer layers[] = {
+      // 16 products per tile against 8.2, 7.4 and 6.7 in-image taps per output (of 9).
+      {256, 960, 33, 65, 3, 1, true, "Panoptic-DeepLab ASPP rate 3 (ratio 0.54)"},
+      {256, 960, 33, 65, 6, 1, true, "rate 6 (0.63)"},
+      {256, 960, 33, 65, 9, 1, true, "rate 9 (0.73)"},
+      {256, 960, 32, 64, 12, 1, false, "DeepLabV3 ASPP rate 12 (0.95)"},
+      {256, 960, 32, 64, 24, 1, false, "rate 24"},
+      {256, 960, 32, 64, 36, 1, false, "rate 36"},
+      {256, 256, 32, 64, 1, 1, true, "DeepLabV3 head 3×3 (0.46)"},
+      {128, 128, 128, 256, 1, 2, false, "stride 2"},
+      {16, 960, 33, 65, 3, 1, false, "few output channels"},
+      {256, 16, 33, 65, 3, 1, false, "few input channels"},
+  };
+  for (const Layer& l : layers) {
+    const WindowAxis axes[2] = {axis(l.h, l.dilation, l.stride), axis(l.w, l.dilation, l.stride)};
+    INFO(l.what);
+    CHECK(dense_conv_prefers_winograd(l.m, l.c, axes) == l.winograd);
+  }
+  // Tiles: ceil(subgrid / 2) per phase and axis, e.g. 33 rows at rate 6 → phases of 6 and 5
+  // rows, 3 tiles each, 18 tile rows; 65 columns → five phases of 11 and one of 10: 35.
+  const WindowAxis aspp[2] = {axis(33, 6, 1), axis(65, 6, 1)};
+  CHECK(winograd_tile_count(aspp) == 18 * 35);
+  CHECK(winograd_direct_taps(aspp) == (12 * 2 + 21 * 3) * (12 * 2 + 53 * 3));
 }

@@ -1,0 +1,276 @@
+// Winograd F(2×2, 3×3) for dense 3×3 convolutions at stride 1 (see dense_conv_winograd.h).
+#include "cpu/dense_conv_winograd.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "cpu/kernel_table.h"
+#include "cpu/pointwise_conv.h"
+
+namespace atrous {
+
+namespace {
+
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// The distance between the 16 planes of V ([C][N] each) and of the products ([M][N]): the
+// plane rounded up to 4 KiB, plus one cache line, so that the 16 stores of one tile (one per
+// plane) fall into 16 different L1 sets. Plane distances that are multiples of 2 KiB put them
+// all into two sets (measured: the input transform at rate 9 on 33×65, 15–23 ms).
+int64_t plane_stride(int64_t floats) { return ceil_div(floats, 1024) * 1024 + 16; }
+
+// Floats past the end of every row the transforms read or write (misc_kernels.h: they run
+// whole vectors of up to 16 floats).
+constexpr int64_t kSlack = 16;
+
+// Taps of a 3-tap axis inside the input, summed over the axis' outputs.
+int64_t axis_taps(const WindowAxis& axis) {
+  int64_t taps = 0;
+  for (int64_t o = 0; o < axis.output; ++o)
+    for (int64_t k = 0; k < axis.kernel; ++k) {
+      const int64_t i = o * axis.stride + k * axis.dilation - axis.pad_begin;
+      taps += i >= 0 && i < axis.input;
+    }
+  return taps;
+}
+
+// Tiles along one axis: Σ over its phases of ceil(subgrid outputs / 2).
+int64_t axis_tiles(const WindowAxis& axis) {
+  int64_t tiles = 0;
+  for (int64_t p = 0; p < std::min(axis.dilation, axis.output); ++p)
+    tiles += ceil_div(ceil_div(axis.output - p, axis.dilation), 2);
+  return tiles;
+}
+
+// U = G·g·Gᵀ for one 3×3 kernel g, in double, rounded once.
+void transform_weight(const float* g, float u[kWinogradPoints]) {
+  const double gmat[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+  double t[4][3];
+  for (int i = 0; i < 4; ++i)
+    for (int j = 0; j < 3; ++j) {
+      double s = 0;
+      for (int k = 0; k < 3; ++k) s += gmat[i][k] * double(g[k * 3 + j]);
+      t[i][j] = s;
+    }
+  for (int i = 0; i < 4; ++i)
+    for (int j = 0; j < 4; ++j) {
+      double s = 0;
+      for (int k = 0; k < 3; ++k) s += t[i][k] * gmat[j][k];
+      u[i * 4 + j] = float(s);
+    }
+}
+
+}  // namespace
+
+bool winograd_conv_applies(const WindowAxis axes[2]) {
+  return axes[0].kernel == 3 && axes[1].kernel == 3 && axes[0].stride == 1 && axes[1].stride == 1 &&
+         axes[0].output > 0 && axes[1].output > 0;
+}
+
+int64_t winograd_direct_taps(const WindowAxis axes[2]) {
+  return axis_taps(axes[0]) * axis_taps(axes[1]);
+}
+
+int64_t winograd_tile_count(const WindowAxis axes[2]) {
+  return axis_tiles(axes[0]) * axis_tiles(axes[1]);
+}
+
+void winograd_conv_plan(const float* weight, const float* bias, int64_t out_channels,
+                        int64_t in_channels, const WindowAxis axes[2], const Activation& activation,
+                        CpuIsa isa, WinogradConvPlan* plan) {
+  plan->channels = in_channels;
+  plan->outputs = out_channels;
+  plan->axes[0] = axes[0];
+  plan->axes[1] = axes[1];
+  plan->activation = activation;
+  plan->isa = isa;
+  const WindowAxis& ah = axes[0];
+  const WindowAxis& aw = axes[1];
+  plan->phases.clear();
+  plan->gather_floats = 0;
+  int64_t first = 0;
+  for (int64_t py = 0; py < std::min(ah.dilation, ah.output); ++py)
+    for (int64_t px = 0; px < std::min(aw.dilation, aw.output); ++px) {
+      WinogradPhase phase;
+      phase.py = py;
+      phase.px = px;
+      phase.out_rows = ceil_div(ah.output - py, ah.dilation);
+      phase.out_cols = ceil_div(aw.output - px, aw.dilation);
+      phase.tile_rows = ceil_div(phase.out_rows, 2);
+      phase.tile_cols = ceil_div(phase.out_cols, 2);
+      phase.first = first;
+      first += phase.tile_rows * phase.tile_cols;
+      plan->phases.push_back(phase);
+    }
+  plan->tiles = first;
+  // Each input row split once into its 2·dw column phases (index i of phase q: column
+  // 2·dw·i + q − pad_w), split_width floats each: phase px holds the even columns of the
+  // subgrid of output phase px, phase px + dw its odd ones.
+  const int64_t split = 2 * aw.dilation;
+  int64_t split_width = ceil_div(aw.input + aw.pad_begin, split);
+  for (const WinogradPhase& phase : plan->phases)
+    split_width = std::max(split_width, phase.tile_cols + 1);
+  plan->split_width = split_width;
+  plan->column_slot.assign(size_t(aw.input), 0);
+  for (int64_t col = 0; col < aw.input; ++col) {
+    const int64_t shifted = col + aw.pad_begin;  // ≥ 0: pads are never negative
+    plan->column_slot[size_t(col)] = int32_t((shifted % split) * split_width + shifted / split);
+  }
+  for (const WinogradPhase& phase : plan->phases)
+    plan->gather_floats =
+        std::max(plan->gather_floats, (2 * phase.tile_rows + 2) * split * split_width + 2 * kSlack);
+  // The output transform's four rows of a tile row.
+  int64_t widest = 0;
+  for (const WinogradPhase& phase : plan->phases) widest = std::max(widest, phase.tile_cols);
+  plan->gather_floats = std::max(plan->gather_floats, 4 * (widest + kSlack));
+
+  const int64_t m_count = out_channels, c_count = in_channels;
+  std::vector<float> u(size_t(kWinogradPoints * m_count * c_count));
+  const size_t plane = size_t(m_count * c_count);
+  for (int64_t m = 0; m < m_count; ++m)
+    for (int64_t c = 0; c < c_count; ++c) {
+      float t[kWinogradPoints];
+      transform_weight(weight + (m * c_count + c) * 9, t);
+      for (int x = 0; x < kWinogradPoints; ++x)
+        u[size_t(x) * plane + size_t(m * c_count + c)] = t[x];
+    }
+  for (int x = 0; x < kWinogradPoints; ++x)
+    gemm_pack_weights(u.data() + size_t(x) * plane, nullptr, m_count, c_count, Activation(), isa,
+                      &plan->gemm[x], plan->tiles);
+  plan->name = std::string("winograd_f2x2_3x3+") + plan->gemm[0].kernels->name;
+  plan->bias.assign(size_t(m_count), 0.f);
+  if (bias) std::copy(bias, bias + m_count, plan->bias.begin());
+}
+
+size_t winograd_conv_shared_floats(const WinogradConvPlan& plan) {
+  const int64_t pitch = plan.tiles + kSlack;
+  return size_t(kWinogradPoints *
+                    (plane_stride(plan.channels * pitch) + plane_stride(plan.outputs * pitch)) +
+                kSlack);
+}
+
+size_t winograd_conv_scratch_floats(const WinogradConvPlan& plan) {
+  return std::max(gemm_scratch_floats(plan.isa), size_t(plan.gather_floats));
+}
+
+void winograd_conv_run(const WinogradConvPlan& plan, const float* x, float* y, ThreadPool& pool,
+                       float* scratch, int scratch_slots) {
+  const WindowAxis& ah = plan.axes[0];
+  const WindowAxis& aw = plan.axes[1];
+  // Rows of V and of the products are n floats apart (the tiles and the transforms' slack).
+  const int64_t c_count = plan.channels, m_count = plan.outputs, tiles = plan.tiles;
+  const int64_t n = tiles + kSlack;
+  const int slots = pool.threads();
+  const size_t slot_floats = winograd_conv_scratch_floats(plan);
+  const size_t shared = winograd_conv_shared_floats(plan);
+  std::vector<float> own;
+  if (!scratch || scratch_slots < slots) {
+    own.resize(shared + size_t(slots) * slot_floats);
+    scratch = own.data();
+  }
+  float* v = scratch;  // [16][C][N], planes v_stride apart
+  const int64_t v_stride = plane_stride(c_count * n), p_stride = plane_stride(m_count * n);
+  float* products = v + kWinogradPoints * v_stride;  // [16][M][N]
+  float* slot_base = scratch + shared;
+  const MiscKernels& misc = cpu_kernel_table(plan.isa).misc;
+  const int64_t height = ah.input, width = aw.input;
+
+  // (1) The input transform, one input channel per unit of work.
+  pool.parallel_for_indexed(
+      c_count,
+      [&](int64_t begin, int64_t end, int slot) {
+        float* gather = slot_base + size_t(slot) * slot_floats;
+        const int64_t split = 2 * aw.dilation, width_split = plan.split_width;
+        const int64_t row_floats = split * width_split;  // one input row's phases
+        const int32_t* slots_of = plan.column_slot.data();
+        for (int64_t c = begin; c < end; ++c) {
+          const float* plane = x + c * height * width;
+          // Phases of one output row phase py share their input rows: split them once.
+          for (size_t p = 0; p < plan.phases.size();) {
+            const int64_t py = plan.phases[p].py;
+            const int64_t rows = 2 * plan.phases[p].tile_rows + 2;
+            for (int64_t r = 0; r < rows; ++r) {
+              float* dst = gather + r * row_floats;
+              std::fill(dst, dst + row_floats, 0.f);
+              const int64_t ih = py - ah.pad_begin + r * ah.dilation;
+              if (ih < 0 || ih >= height) continue;
+              const float* row = plane + ih * width;
+              for (int64_t col = 0; col < width; ++col) dst[slots_of[col]] = row[col];
+            }
+            for (; p < plan.phases.size() && plan.phases[p].py == py; ++p) {
+              const WinogradPhase& phase = plan.phases[p];
+              const float* even = gather + phase.px * width_split;
+              const float* odd = even + aw.dilation * width_split;
+              for (int64_t tr = 0; tr < phase.tile_rows; ++tr)
+                misc.winograd_input(even + 2 * tr * row_floats, odd + 2 * tr * row_floats,
+                                    row_floats, phase.tile_cols,
+                                    v + c * n + phase.first + tr * phase.tile_cols, v_stride);
+            }
+          }
+        }
+      },
+      c_count * n * kWinogradPoints * 4);
+
+  // (2) The 16 products.
+  for (int x_index = 0; x_index < kWinogradPoints; ++x_index) {
+    PointwisePacker packer(v + x_index * v_stride, n);
+    gemm_run(plan.gemm[x_index], packer, tiles, products + x_index * p_stride, n, pool, slot_base,
+             slots);
+  }
+
+  // (3) The output transform, bias and activation, one output channel per unit of work.
+  const Activation& act = plan.activation;
+  const int64_t out_h = ah.output, out_w = aw.output;
+  pool.parallel_for_indexed(
+      m_count,
+      [&](int64_t begin, int64_t end, int slot) {
+        float* rows4 = slot_base + size_t(slot) * slot_floats;
+        for (int64_t m = begin; m < end; ++m) {
+          float* out = y + m * out_h * out_w;
+          const float b = plan.bias[size_t(m)];
+          for (const WinogradPhase& phase : plan.phases) {
+            const int64_t tc = phase.tile_cols;
+            for (int64_t tr = 0; tr < phase.tile_rows; ++tr) {
+              misc.winograd_output(products + m * n + phase.first + tr * tc, p_stride, tc, rows4,
+                                   tc + kSlack);
+              for (int64_t a = 0; a < 2; ++a) {
+                const int64_t i = 2 * tr + a;
+                if (i >= phase.out_rows) break;
+                float* row = out + (phase.py + i * ah.dilation) * out_w + phase.px;
+                for (int64_t bcol = 0; bcol < 2; ++bcol) {
+                  const float* src = rows4 + (2 * a + bcol) * (tc + kSlack);
+                  const int64_t count = (phase.out_cols - bcol + 1) / 2;  // j = 2t + bcol
+                  float* dst = row + bcol * aw.dilation;
+                  const int64_t step = 2 * aw.dilation;
+                  for (int64_t t = 0; t < count; ++t) dst[t * step] = src[t] + b;
+                }
+              }
+            }
+          }
+          const int64_t count = out_h * out_w;
+          switch (act.kind) {
+            case ActivationKind::activation_none:
+              break;
+            case ActivationKind::activation_relu:
+              misc.activation(SimdActivation::simd_activation_relu, 0.f, 0.f, out, out, count);
+              break;
+            case ActivationKind::activation_clip:
+              misc.activation(SimdActivation::simd_activation_clip, act.param0, act.param1, out,
+                              out, count);
+              break;
+            case ActivationKind::activation_hard_swish:
+              misc.activation(SimdActivation::simd_activation_hard_swish, 0.f, 0.f, out, out,
+                              count);
+              break;
+            default:
+              for (int64_t i = 0; i < count; ++i) out[i] = activation_apply(act, out[i]);
+          }
+        }
+      },
+      m_count * n * kWinogradPoints * 4);
+}
+
+}  // namespace atrous
