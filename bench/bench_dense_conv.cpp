@@ -44,13 +44,14 @@ int64_t inside_taps(const WindowAxis& a) {
 }
 
 // Args: M, C, input H, input W, kernel, stride, dilation, pad, threads, path (0 GEMM, 1 direct,
-// 2 row tiles, 3 Winograd F(2×2, 3×3)). GFLOP/s counts only in-image taps on every path (for
-// Winograd too: the work the layer needs, not the work the path does).
+// 2 row tiles, 3 Winograd F(2×2, 3×3), 4 tap GEMMs). GFLOP/s counts only in-image taps on every
+// path (for Winograd too: the work the layer needs, not the work the path does).
 void bench_dense_conv(benchmark::State& state) {
   const int64_t filters = state.range(0), channels = state.range(1);
   const int64_t kernel = state.range(4);
   const int threads = int(state.range(8));
-  const DenseConvPath path = state.range(9) == 3   ? DenseConvPath::dense_conv_path_winograd
+  const DenseConvPath path = state.range(9) == 4   ? DenseConvPath::dense_conv_path_taps
+                             : state.range(9) == 3 ? DenseConvPath::dense_conv_path_winograd
                              : state.range(9) == 2 ? DenseConvPath::dense_conv_path_rows
                              : state.range(9) == 1 ? DenseConvPath::dense_conv_path_direct
                                                    : DenseConvPath::dense_conv_path_gemm;
@@ -117,15 +118,19 @@ void dense_conv_layers(benchmark::internal::Benchmark* b) {
       {256, 960, 32, 64, 3, 1, 12, 12, 1},
       {256, 960, 32, 64, 3, 1, 24, 24, 1},
       {256, 960, 32, 64, 3, 1, 36, 36, 1},
+      {256, 960, 32, 64, 3, 1, 12, 12, 2},
+      {256, 960, 32, 64, 3, 1, 24, 24, 2},
+      {256, 960, 32, 64, 3, 1, 36, 36, 2},
       {256, 256, 32, 64, 3, 1, 1, 1, 1},
       // ResNet-50's bottleneck 3×3s at 512×1024: 64→64 @128×256 and the stride-2 128→128
       {64, 64, 128, 256, 3, 1, 1, 1, 1},
       {128, 128, 128, 256, 3, 2, 1, 1, 1},
   };
   for (const std::vector<int64_t>& layer : layers)
-    for (int64_t path : {0, 1, 2, 3}) {
+    for (int64_t path : {0, 1, 2, 3, 4}) {
       if (path == 2 && layer[1] > 4) continue;
       if (path == 3 && (layer[4] != 3 || layer[5] != 1)) continue;
+      if (path == 4 && layer[5] != 1) continue;
       std::vector<int64_t> args = layer;
       args.push_back(path);
       b->Args(args);

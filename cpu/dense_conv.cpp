@@ -154,6 +154,7 @@ DenseConvPath forced_path() {
     if (name == "direct") return DenseConvPath::dense_conv_path_direct;
     if (name == "rows") return DenseConvPath::dense_conv_path_rows;
     if (name == "winograd") return DenseConvPath::dense_conv_path_winograd;
+    if (name == "taps") return DenseConvPath::dense_conv_path_taps;
     return DenseConvPath::dense_conv_path_auto;
   }();
   return path;
@@ -173,6 +174,15 @@ constexpr int64_t kRowsMaxChannels = 4;
 constexpr int64_t kWinogradMinChannels = 32;
 constexpr double kWinogradMaxProductRatio = 0.8;
 
+// The tap GEMMs' rule (dense_conv_prefers_taps): at least this many input channels (each tap's
+// GEMM sums over C only; measured at C = 960) and at most this fraction of the kernel's taps
+// inside the image (DeepLabV3's ASPP at rates 12, 24, 36 on 32×64: 0.66, 0.38, 0.21, where the
+// tap GEMMs ran 0.79–0.73× the direct path's time at 2 threads and 0.94–1.06× at one; at 0.82,
+// rate 12 on 65×129, the direct path was faster at 2 threads). Measured (bench_dense_conv,
+// docs/CPU.md "The fourteenth session").
+constexpr int64_t kTapsMinChannels = 256;
+constexpr double kTapsMaxInsideFraction = 0.7;
+
 bool is_constant_f32(const Graph& graph, int32_t tensor) {
   const GraphTensor& t = graph.tensors[size_t(tensor)];
   return t.is_constant && t.dtype == DType::dtype_f32;
@@ -181,6 +191,15 @@ bool is_constant_f32(const Graph& graph, int32_t tensor) {
 }  // namespace
 
 bool dense_conv_prefers_rows(int64_t in_channels) { return in_channels <= kRowsMaxChannels; }
+
+bool dense_conv_prefers_taps(int64_t out_channels, int64_t in_channels, const WindowAxis axes[2]) {
+  if (!tap_conv_applies(axes) || in_channels < kTapsMinChannels ||
+      out_channels < kWinogradMinChannels)  // as Winograd's: the GEMM panels filled
+    return false;
+  const double all_taps =
+      double(axes[0].kernel * axes[1].kernel) * double(axes[0].output * axes[1].output);
+  return double(winograd_direct_taps(axes)) <= kTapsMaxInsideFraction * all_taps;
+}
 
 bool dense_conv_prefers_winograd(int64_t out_channels, int64_t in_channels,
                                  const WindowAxis axes[2]) {
@@ -203,7 +222,8 @@ bool dense_conv_prefers_direct(int64_t out_channels, CpuIsa isa) {
 void dense_conv_plan(const float* weight, const float* bias, int64_t out_channels,
                      int64_t in_channels, const WindowAxis axes[2], const Activation& activation,
                      CpuIsa isa, DenseConvPlan* plan, DenseConvPath path) {
-  if (path == DenseConvPath::dense_conv_path_winograd && !winograd_conv_applies(axes))
+  if ((path == DenseConvPath::dense_conv_path_winograd && !winograd_conv_applies(axes)) ||
+      (path == DenseConvPath::dense_conv_path_taps && !tap_conv_applies(axes)))
     path = DenseConvPath::dense_conv_path_auto;
   plan->channels = in_channels;
   plan->axes[0] = axes[0];
@@ -220,6 +240,13 @@ void dense_conv_plan(const float* weight, const float* bias, int64_t out_channel
   if (plan->winograd) {
     winograd_conv_plan(weight, bias, out_channels, in_channels, axes, activation, isa,
                        &plan->winograd_plan);
+    return;
+  }
+  plan->taps = !plan->rows && (path == DenseConvPath::dense_conv_path_taps ||
+                               (path == DenseConvPath::dense_conv_path_auto &&
+                                dense_conv_prefers_taps(out_channels, in_channels, axes)));
+  if (plan->taps) {
+    tap_conv_plan(weight, bias, out_channels, in_channels, axes, activation, isa, &plan->taps_plan);
     return;
   }
   if (plan->rows) {
@@ -241,6 +268,7 @@ void dense_conv_plan(const float* weight, const float* bias, int64_t out_channel
 
 size_t dense_conv_shared_floats(const DenseConvPlan& plan) {
   if (plan.winograd) return winograd_conv_shared_floats(plan.winograd_plan);
+  if (plan.taps) return tap_conv_shared_floats(plan.taps_plan);
   if (plan.rows) return row_conv_shared_floats(plan.rows_plan);
   if (plan.direct) return direct_conv_shared_floats(plan.direct_plan);
   if (!plan.phase_width) return 0;
@@ -250,6 +278,7 @@ size_t dense_conv_shared_floats(const DenseConvPlan& plan) {
 
 size_t dense_conv_scratch_floats(const DenseConvPlan& plan) {
   if (plan.winograd) return winograd_conv_scratch_floats(plan.winograd_plan);
+  if (plan.taps) return tap_conv_scratch_floats(plan.taps_plan);
   if (plan.rows) return 0;
   return plan.direct ? direct_conv_scratch_floats(plan.direct_plan)
                      : gemm_scratch_floats(plan.gemm.isa);
@@ -257,6 +286,7 @@ size_t dense_conv_scratch_floats(const DenseConvPlan& plan) {
 
 const char* dense_conv_kernel_name(const DenseConvPlan& plan) {
   if (plan.winograd) return plan.winograd_plan.name.c_str();
+  if (plan.taps) return plan.taps_plan.name.c_str();
   if (plan.rows) return plan.rows_plan.kernels->name;
   return plan.direct ? plan.direct_plan.kernels->name : plan.gemm.kernels->name;
 }
@@ -265,6 +295,10 @@ void dense_conv_run(const DenseConvPlan& plan, const float* x, float* y, ThreadP
                     float* scratch, int scratch_slots) {
   if (plan.winograd) {
     winograd_conv_run(plan.winograd_plan, x, y, pool, scratch, scratch_slots);
+    return;
+  }
+  if (plan.taps) {
+    tap_conv_run(plan.taps_plan, x, y, pool, scratch, scratch_slots);
     return;
   }
   if (plan.rows) {

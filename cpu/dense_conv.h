@@ -5,9 +5,12 @@
 // zeros where a tap falls into the padding) straight into the GEMM's packed tiles; or as a
 // direct convolution (cpu/dense_conv_direct.h) that skips every padded tap per output pixel;
 // or, for few input channels (the stems), as row tiles over zero-padded column phases
-// (cpu/dense_conv_rows.h). dense_conv_plan chooses the path per layer (dense_conv_prefers_rows,
-// then dense_conv_prefers_direct, from measurements recorded in docs/CPU.md); all three give
-// the same FMA chain per output element.
+// (cpu/dense_conv_rows.h); or, for 3×3 kernels at stride 1, by Winograd F(2×2, 3×3)
+// (cpu/dense_conv_winograd.h). dense_conv_plan chooses the path per layer
+// (dense_conv_prefers_rows, then dense_conv_prefers_winograd, then dense_conv_prefers_direct,
+// from measurements recorded in docs/CPU.md). The GEMM, direct and row paths give the same FMA
+// chain per output element; Winograd sums transformed products instead (within a bound of the
+// same form, tested against the reference).
 #pragma once
 
 #include <cstdint>
@@ -15,6 +18,7 @@
 #include "cpu/cpu_kernel.h"
 #include "cpu/dense_conv_direct.h"
 #include "cpu/dense_conv_rows.h"
+#include "cpu/dense_conv_taps.h"
 #include "cpu/dense_conv_winograd.h"
 #include "cpu/gemm.h"
 #include "ops/op_helpers.h"
@@ -27,6 +31,7 @@ enum class DenseConvPath {
   dense_conv_path_direct,
   dense_conv_path_rows,      // cpu/dense_conv_rows.h; the GEMM where the ISA has no row tile
   dense_conv_path_winograd,  // cpu/dense_conv_winograd.h; the rule's choice where it does not apply
+  dense_conv_path_taps,      // cpu/dense_conv_taps.h; likewise
 };
 
 struct DenseConvPlan {
@@ -36,7 +41,9 @@ struct DenseConvPlan {
   RowConvPlan rows_plan;  // when rows
   bool winograd = false;
   WinogradConvPlan winograd_plan;  // when winograd
-  GemmWeights gemm;                // [M, C·kH·kW], when not direct
+  bool taps = false;
+  TapConvPlan taps_plan;  // when taps
+  GemmWeights gemm;       // [M, C·kH·kW], when not direct
   int64_t channels = 0;
   WindowAxis axes[2];  // 0 = H, 1 = W, as ops/conv.cpp resolves them
   // GEMM path with a horizontal stride s > 1: the input split once per run into its column
@@ -53,6 +60,7 @@ bool dense_conv_prefers_direct(int64_t out_channels, CpuIsa isa);
 // 16 products per tile undercut the direct path's in-image taps by the measured margin.
 bool dense_conv_prefers_winograd(int64_t out_channels, int64_t in_channels,
                                  const WindowAxis axes[2]);
+bool dense_conv_prefers_taps(int64_t out_channels, int64_t in_channels, const WindowAxis axes[2]);
 
 // weight: [M, C, kH, kW] row-major; bias: M floats or nullptr. `path` forces one path (tests,
 // benchmarks) or lets the rule choose.

@@ -68,12 +68,14 @@ Graph conv_graph(const AttributeMap& attributes, const Tensor& x, const Tensor& 
 
 const DenseConvPath kPaths[] = {
     DenseConvPath::dense_conv_path_gemm, DenseConvPath::dense_conv_path_direct,
-    DenseConvPath::dense_conv_path_rows, DenseConvPath::dense_conv_path_winograd};
+    DenseConvPath::dense_conv_path_rows, DenseConvPath::dense_conv_path_winograd,
+    DenseConvPath::dense_conv_path_taps};
 
 const char* path_name(DenseConvPath path) {
   return path == DenseConvPath::dense_conv_path_direct     ? "direct"
          : path == DenseConvPath::dense_conv_path_rows     ? "rows"
          : path == DenseConvPath::dense_conv_path_winograd ? "winograd"
+         : path == DenseConvPath::dense_conv_path_taps     ? "taps"
                                                            : "gemm";
 }
 
@@ -355,8 +357,7 @@ TEST_CASE("the direct, row-tile and implicit-GEMM paths compute the same sums", 
   }
 }
 
-TEST_CASE("the Winograd rule takes the layers where its products undercut the direct path's",
-          "[cpu]") {
+TEST_CASE("the Winograd and tap-GEMM rules take the layers their measurements gave them", "[cpu]") {
   // Same-size 3×3 layers: input, dilation (= pad), stride.
   auto axis = [](int64_t input, int64_t dilation, int64_t stride) {
     WindowAxis a;
@@ -390,6 +391,27 @@ TEST_CASE("the Winograd rule takes the layers where its products undercut the di
     const WindowAxis axes[2] = {axis(l.h, l.dilation, l.stride), axis(l.w, l.dilation, l.stride)};
     INFO(l.what);
     CHECK(dense_conv_prefers_winograd(l.m, l.c, axes) == l.winograd);
+  }
+  // The tap GEMMs where few of the kernel's taps are inside the image (at most 0.7) and the
+  // layer is not Winograd's.
+  struct TapLayer {
+    int64_t m, c, h, w, dilation, stride;
+    bool taps;
+    const char* what;
+  };
+  const TapLayer tap_layers[] = {
+      {256, 960, 32, 64, 12, 1, true, "DeepLabV3 ASPP rate 12 (0.66 of the taps inside)"},
+      {256, 960, 32, 64, 24, 1, true, "rate 24 (0.38)"},
+      {256, 960, 32, 64, 36, 1, true, "rate 36 (0.21)"},
+      {256, 960, 65, 129, 12, 1, false, "rate 12 on 65×129 (0.82)"},
+      {256, 128, 32, 64, 24, 1, false, "few input channels"},
+      {16, 960, 32, 64, 24, 1, false, "few output channels"},
+      {256, 960, 32, 64, 24, 2, false, "stride 2"},
+  };
+  for (const TapLayer& l : tap_layers) {
+    const WindowAxis axes[2] = {axis(l.h, l.dilation, l.stride), axis(l.w, l.dilation, l.stride)};
+    INFO(l.what);
+    CHECK(dense_conv_prefers_taps(l.m, l.c, axes) == l.taps);
   }
   // Tiles: ceil(subgrid / 2) per phase and axis, e.g. 33 rows at rate 6 → phases of 6 and 5
   // rows, 3 tiles each, 18 tile rows; 65 columns → five phases of 11 and one of 10: 35.

@@ -1,0 +1,199 @@
+// Dense convolution as one GEMM per kernel tap (see dense_conv_taps.h).
+#include "cpu/dense_conv_taps.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "cpu/kernel_table.h"
+
+namespace atrous {
+
+namespace {
+
+// Outputs o in [0, output) whose input o + offset is in [0, input): [*lo, *hi).
+void inside_outputs(int64_t output, int64_t offset, int64_t input, int64_t* lo, int64_t* hi) {
+  *lo = std::min(output, std::max<int64_t>(0, -offset));
+  *hi = std::max(*lo, std::min(output, input - offset));
+}
+
+// B of one tap: column p of the rectangle (row-major over its rows × columns) reads input
+// channel k at (y0 + p / width + dy, x0 + p % width + dx).
+class TapPacker : public GemmPacker {
+ public:
+  TapPacker(const float* x, int64_t height, int64_t width, const TapConvTap& tap)
+      : x_(x), plane_(height * width), width_(width), tap_(tap) {}
+
+  int64_t pack(int64_t k0, int64_t depth, int64_t column0, int64_t count, int64_t tile, float* dst,
+               int32_t*) const override {
+    const int64_t rect_width = tap_.x1 - tap_.x0;
+    const int64_t tiles = (count + tile - 1) / tile;
+    const int64_t row0 = column0 / rect_width, col0 = column0 % rect_width;
+    for (int64_t k = 0; k < depth; ++k) {
+      const float* plane =
+          x_ + (k0 + k) * plane_ + (tap_.y0 + tap_.dy) * width_ + tap_.x0 + tap_.dx;
+      int64_t row = row0, col = col0;
+      for (int64_t t = 0; t < tiles; ++t) {
+        float* out = dst + (t * depth + k) * tile;
+        const int64_t n = std::min(tile, count - t * tile);
+        int64_t i = 0;
+        while (i < n) {  // runs along one rectangle row
+          const int64_t run = std::min(n - i, rect_width - col);
+          std::memcpy(out + i, plane + row * width_ + col, size_t(run) * sizeof(float));
+          i += run;
+          col += run;
+          if (col == rect_width) col = 0, ++row;
+        }
+        std::fill(out + n, out + tile, 0.f);
+      }
+    }
+    return depth;
+  }
+
+ private:
+  const float* x_;
+  int64_t plane_, width_;
+  const TapConvTap& tap_;
+};
+
+}  // namespace
+
+bool tap_conv_applies(const WindowAxis axes[2]) {
+  return axes[0].stride == 1 && axes[1].stride == 1 && axes[0].output > 0 && axes[1].output > 0;
+}
+
+void tap_conv_plan(const float* weight, const float* bias, int64_t out_channels,
+                   int64_t in_channels, const WindowAxis axes[2], const Activation& activation,
+                   CpuIsa isa, TapConvPlan* plan) {
+  plan->channels = in_channels;
+  plan->outputs = out_channels;
+  plan->axes[0] = axes[0];
+  plan->axes[1] = axes[1];
+  plan->activation = activation;
+  plan->isa = isa;
+  const WindowAxis& ah = axes[0];
+  const WindowAxis& aw = axes[1];
+  std::vector<TapConvTap> taps;
+  for (int64_t ky = 0; ky < ah.kernel; ++ky)
+    for (int64_t kx = 0; kx < aw.kernel; ++kx) {
+      TapConvTap tap;
+      tap.ky = ky;
+      tap.kx = kx;
+      tap.dy = ky * ah.dilation - ah.pad_begin;
+      tap.dx = kx * aw.dilation - aw.pad_begin;
+      inside_outputs(ah.output, tap.dy, ah.input, &tap.y0, &tap.y1);
+      inside_outputs(aw.output, tap.dx, aw.input, &tap.x0, &tap.x1);
+      if (tap.y0 < tap.y1 && tap.x0 < tap.x1) taps.push_back(tap);
+    }
+  // A tap covering every output goes first (it writes the output instead of adding to it).
+  auto covers = [&](const TapConvTap& t) {
+    return t.y0 == 0 && t.y1 == ah.output && t.x0 == 0 && t.x1 == aw.output;
+  };
+  const auto full = std::find_if(taps.begin(), taps.end(), covers);
+  plan->first_covers = full != taps.end();
+  if (plan->first_covers) std::rotate(taps.begin(), full, full + 1);
+  plan->taps = taps;
+  plan->buffer_columns = 0;
+  for (const TapConvTap& t : plan->taps)
+    if (t.x0 != 0 || t.x1 != aw.output)
+      plan->buffer_columns = std::max(plan->buffer_columns, (t.y1 - t.y0) * (t.x1 - t.x0));
+  const int64_t taps_per_kernel = ah.kernel * aw.kernel;
+  std::vector<float> slice(size_t(out_channels * in_channels));
+  plan->gemm.assign(plan->taps.size(), GemmWeights());
+  for (size_t i = 0; i < plan->taps.size(); ++i) {
+    const int64_t tap = plan->taps[i].ky * aw.kernel + plan->taps[i].kx;
+    for (int64_t m = 0; m < out_channels; ++m)
+      for (int64_t c = 0; c < in_channels; ++c)
+        slice[size_t(m * in_channels + c)] = weight[(m * in_channels + c) * taps_per_kernel + tap];
+    const TapConvTap& t = plan->taps[i];
+    gemm_pack_weights(slice.data(), nullptr, out_channels, in_channels, Activation(), isa,
+                      &plan->gemm[i], (t.y1 - t.y0) * (t.x1 - t.x0));
+  }
+  plan->bias.assign(size_t(out_channels), 0.f);
+  if (bias) std::copy(bias, bias + out_channels, plan->bias.begin());
+  plan->name = std::string("tap_gemm+") +
+               (plan->gemm.empty() ? cpu_kernel_table(isa).gemm.name : plan->gemm[0].kernels->name);
+}
+
+size_t tap_conv_shared_floats(const TapConvPlan& plan) {
+  return size_t(plan.outputs * plan.buffer_columns);
+}
+
+size_t tap_conv_scratch_floats(const TapConvPlan& plan) { return gemm_scratch_floats(plan.isa); }
+
+void tap_conv_run(const TapConvPlan& plan, const float* x, float* y, ThreadPool& pool,
+                  float* scratch, int scratch_slots) {
+  const WindowAxis& ah = plan.axes[0];
+  const WindowAxis& aw = plan.axes[1];
+  const int64_t m_count = plan.outputs, out_w = aw.output, pixels = ah.output * aw.output;
+  std::vector<float> own;
+  const size_t shared = tap_conv_shared_floats(plan);
+  if (!scratch) {
+    own.resize(shared);
+    scratch = own.data();
+    scratch_slots = 0;  // gemm_run allocates its own
+  }
+  float* buffer = scratch;
+  float* slots = scratch_slots > 0 ? scratch + shared : nullptr;
+  if (!plan.first_covers)
+    pool.parallel_for(
+        m_count,
+        [&](int64_t begin, int64_t end) { std::fill(y + begin * pixels, y + end * pixels, 0.f); },
+        m_count * pixels);
+  for (size_t i = 0; i < plan.taps.size(); ++i) {
+    const TapConvTap& tap = plan.taps[i];
+    const bool accumulate = i > 0 || !plan.first_covers;
+    const int64_t rect_w = tap.x1 - tap.x0, rect = (tap.y1 - tap.y0) * rect_w;
+    TapPacker packer(x, ah.input, aw.input, tap);
+    if (rect_w == out_w) {  // whole output rows: the rectangle's columns are contiguous in y
+      gemm_run(plan.gemm[i], packer, rect, y + tap.y0 * out_w, pixels, pool, slots, scratch_slots,
+               accumulate);
+      continue;
+    }
+    gemm_run(plan.gemm[i], packer, rect, buffer, rect, pool, slots, scratch_slots);
+    pool.parallel_for(
+        m_count,
+        [&](int64_t begin, int64_t end) {
+          for (int64_t m = begin; m < end; ++m)
+            for (int64_t r = 0; r < tap.y1 - tap.y0; ++r) {
+              float* out = y + m * pixels + (tap.y0 + r) * out_w + tap.x0;
+              const float* in = buffer + m * rect + r * rect_w;
+              for (int64_t c = 0; c < rect_w; ++c) out[c] += in[c];
+            }
+        },
+        m_count * rect);
+  }
+  const Activation& act = plan.activation;
+  const MiscKernels& misc = cpu_kernel_table(plan.isa).misc;
+  pool.parallel_for(
+      m_count,
+      [&](int64_t begin, int64_t end) {
+        for (int64_t m = begin; m < end; ++m) {
+          float* out = y + m * pixels;
+          const float b = plan.bias[size_t(m)];
+          for (int64_t p = 0; p < pixels; ++p) out[p] += b;
+          switch (act.kind) {
+            case ActivationKind::activation_none:
+              break;
+            case ActivationKind::activation_relu:
+              misc.activation(SimdActivation::simd_activation_relu, 0.f, 0.f, out, out, pixels);
+              break;
+            case ActivationKind::activation_clip:
+              misc.activation(SimdActivation::simd_activation_clip, act.param0, act.param1, out,
+                              out, pixels);
+              break;
+            case ActivationKind::activation_hard_swish:
+              misc.activation(SimdActivation::simd_activation_hard_swish, 0.f, 0.f, out, out,
+                              pixels);
+              break;
+            default:
+              for (int64_t p = 0; p < pixels; ++p) out[p] = activation_apply(act, out[p]);
+          }
+        }
+      },
+      m_count * pixels);
+}
+
+}  // namespace atrous

@@ -1,0 +1,68 @@
+// Dense convolution at stride 1 as one GEMM per kernel tap ("tap GEMMs"), for layers where most
+// outputs read few taps inside the image (DeepLabV3's ASPP at rates 12–36 on a 32×64 map).
+//
+// Tap (ky, kx) reads input (oy + ky·dh − pad_h, ox + kx·dw − pad_w) for output (oy, ox): inside
+// the image exactly on a rectangle of outputs. Over that rectangle the tap is a 1×1
+// convolution of a shifted window of the input: Y[:, rect] += W[:, :, ky, kx] · X[:, rect
+// shifted], a GEMM of M × C × |rect| on the shared GEMM (cpu/gemm.h), its B gathered by rows
+// of the window. So every in-image tap is computed once and no padded one at all, at the
+// GEMM's efficiency, where the direct path's register tiles (cpu/dense_conv_direct.h) spend
+// their loop overhead on outputs with one to four taps.
+//
+// Order of a run: a tap whose rectangle covers every output first, writing the output (or the
+// output zeroed when no tap does); then every other tap, in (ky, kx) order, accumulating:
+// taps whose rectangle spans whole output rows straight into the output, the others through a
+// buffer of [M][rect] added into it; then bias and activation. Each output is thus a sum over
+// its taps of FMA chains over the input channels: not the direct path's chain over (c, ky,
+// kx), so not bitwise its result (tested against the reference with the same bound). Tasks
+// split only output columns and channel panels: 1, 2 and 3 threads are bitwise identical.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "cpu/gemm.h"
+#include "cpu/isa.h"
+#include "graph/thread_pool.h"
+#include "ops/activation.h"
+#include "ops/op_helpers.h"
+
+namespace atrous {
+
+struct TapConvTap {
+  int64_t ky = 0, kx = 0;
+  int64_t y0 = 0, y1 = 0, x0 = 0, x1 = 0;  // the outputs whose tap is inside the image
+  int64_t dy = 0, dx = 0;                  // input offset: (oy + dy, ox + dx)
+};
+
+struct TapConvPlan {
+  int64_t channels = 0, outputs = 0;  // C, M
+  WindowAxis axes[2];
+  std::vector<TapConvTap> taps;   // in run order; empty rectangles left out
+  std::vector<GemmWeights> gemm;  // per tap: W[:, :, ky, kx] as [M, C], no bias or activation
+  bool first_covers = false;      // taps[0] covers every output (else the run zeroes first)
+  int64_t buffer_columns = 0;     // the largest rectangle not spanning whole rows
+  std::vector<float> bias;
+  Activation activation;
+  CpuIsa isa = CpuIsa::cpu_isa_scalar;
+  std::string name;
+};
+
+// Stride 1 in both axes (any kernel, dilation and padding).
+bool tap_conv_applies(const WindowAxis axes[2]);
+
+// weight: [M, C, kH, kW] row-major; bias: M floats or nullptr.
+void tap_conv_plan(const float* weight, const float* bias, int64_t out_channels,
+                   int64_t in_channels, const WindowAxis axes[2], const Activation& activation,
+                   CpuIsa isa, TapConvPlan* plan);
+
+size_t tap_conv_shared_floats(const TapConvPlan& plan);
+size_t tap_conv_scratch_floats(const TapConvPlan& plan);
+
+// x: [C, H, W], y: [M, oH, oW] for one image; scratch: tap_conv_shared_floats + scratch_slots ·
+// tap_conv_scratch_floats floats (or null: the run allocates).
+void tap_conv_run(const TapConvPlan& plan, const float* x, float* y, ThreadPool& pool,
+                  float* scratch, int scratch_slots);
+
+}  // namespace atrous
