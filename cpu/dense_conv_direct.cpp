@@ -218,27 +218,10 @@ void direct_conv_run(const DirectConvPlan& plan, const float* x_in, const ConvSt
     return mask;
   };
 
-  // The activation over n partial sums in place: the table's vector loop for the kinds it
-  // has (bitwise equal to activation_apply), activation_apply per element for the others.
-  const Activation& act = plan.activation;
+  // The activation over n partial sums in place (their bias is added before).
   const MiscKernels& misc = cpu_kernel_table(plan.isa).misc;
   auto finish = [&](float* sums, int64_t n) {
-    switch (act.kind) {
-      case ActivationKind::activation_none:
-        return;
-      case ActivationKind::activation_relu:
-        misc.activation(SimdActivation::simd_activation_relu, 0.f, 0.f, sums, sums, n);
-        return;
-      case ActivationKind::activation_clip:
-        misc.activation(SimdActivation::simd_activation_clip, act.param0, act.param1, sums, sums,
-                        n);
-        return;
-      case ActivationKind::activation_hard_swish:
-        misc.activation(SimdActivation::simd_activation_hard_swish, 0.f, 0.f, sums, sums, n);
-        return;
-      default:
-        for (int64_t i = 0; i < n; ++i) sums[i] = activation_apply(act, sums[i]);
-    }
+    bias_activation_in_place(misc, plan.activation, 0.f, sums, n);
   };
   const int64_t band_floats = plan.band_rows * out_w * block;
   auto run_task = [&](int64_t task, float* group_acc) {

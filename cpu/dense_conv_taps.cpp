@@ -165,32 +165,13 @@ void tap_conv_run(const TapConvPlan& plan, const float* x, float* y, ThreadPool&
         },
         m_count * rect);
   }
-  const Activation& act = plan.activation;
   const MiscKernels& misc = cpu_kernel_table(plan.isa).misc;
   pool.parallel_for(
       m_count,
       [&](int64_t begin, int64_t end) {
         for (int64_t m = begin; m < end; ++m) {
           float* out = y + m * pixels;
-          const float b = plan.bias[size_t(m)];
-          for (int64_t p = 0; p < pixels; ++p) out[p] += b;
-          switch (act.kind) {
-            case ActivationKind::activation_none:
-              break;
-            case ActivationKind::activation_relu:
-              misc.activation(SimdActivation::simd_activation_relu, 0.f, 0.f, out, out, pixels);
-              break;
-            case ActivationKind::activation_clip:
-              misc.activation(SimdActivation::simd_activation_clip, act.param0, act.param1, out,
-                              out, pixels);
-              break;
-            case ActivationKind::activation_hard_swish:
-              misc.activation(SimdActivation::simd_activation_hard_swish, 0.f, 0.f, out, out,
-                              pixels);
-              break;
-            default:
-              for (int64_t p = 0; p < pixels; ++p) out[p] = activation_apply(act, out[p]);
-          }
+          bias_activation_in_place(misc, plan.activation, plan.bias[size_t(m)], out, pixels);
         }
       },
       m_count * pixels);

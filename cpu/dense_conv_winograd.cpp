@@ -237,7 +237,6 @@ void winograd_conv_run(const WinogradConvPlan& plan, const float* x, float* y, T
       kWinogradPoints * m_count * c_count * tiles);
 
   // (3) The output transform, bias and activation, one output channel per unit of work.
-  const Activation& act = plan.activation;
   const int64_t out_h = ah.output, out_w = aw.output;
   pool.parallel_for_indexed(
       m_count,
@@ -265,24 +264,7 @@ void winograd_conv_run(const WinogradConvPlan& plan, const float* x, float* y, T
               }
             }
           }
-          const int64_t count = out_h * out_w;
-          switch (act.kind) {
-            case ActivationKind::activation_none:
-              break;
-            case ActivationKind::activation_relu:
-              misc.activation(SimdActivation::simd_activation_relu, 0.f, 0.f, out, out, count);
-              break;
-            case ActivationKind::activation_clip:
-              misc.activation(SimdActivation::simd_activation_clip, act.param0, act.param1, out,
-                              out, count);
-              break;
-            case ActivationKind::activation_hard_swish:
-              misc.activation(SimdActivation::simd_activation_hard_swish, 0.f, 0.f, out, out,
-                              count);
-              break;
-            default:
-              for (int64_t i = 0; i < count; ++i) out[i] = activation_apply(act, out[i]);
-          }
+          bias_activation_in_place(misc, plan.activation, 0.f, out, out_h * out_w);
         }
       },
       m_count * n * kWinogradPoints * 4);

@@ -187,4 +187,26 @@ void split_row_phases(const MiscKernels& misc, const float* row, int64_t length,
   }
 }
 
+void bias_activation_in_place(const MiscKernels& misc, const Activation& activation, float bias,
+                              float* x, int64_t count) {
+  if (bias != 0.f)
+    for (int64_t i = 0; i < count; ++i) x[i] += bias;
+  switch (activation.kind) {
+    case ActivationKind::activation_none:
+      return;
+    case ActivationKind::activation_relu:
+      misc.activation(SimdActivation::simd_activation_relu, 0.f, 0.f, x, x, count);
+      return;
+    case ActivationKind::activation_clip:
+      misc.activation(SimdActivation::simd_activation_clip, activation.param0, activation.param1, x,
+                      x, count);
+      return;
+    case ActivationKind::activation_hard_swish:
+      misc.activation(SimdActivation::simd_activation_hard_swish, 0.f, 0.f, x, x, count);
+      return;
+    default:
+      for (int64_t i = 0; i < count; ++i) x[i] = activation_apply(activation, x[i]);
+  }
+}
+
 }  // namespace atrous

@@ -16,6 +16,7 @@
 #include <cstdint>
 
 #include "cpu/isa.h"
+#include "ops/activation.h"
 
 namespace atrous {
 
@@ -95,5 +96,11 @@ struct MiscKernels {
 void split_row_phases(const MiscKernels& misc, const float* row, int64_t length, int64_t pad,
                       int64_t stride, int64_t width, float* dst, int64_t pitch,
                       bool zero_outside = true);
+
+// x[i] = act(x[i] + bias) over `count` floats: the table's vector loop for the activations it
+// has (bitwise equal to activation_apply), activation_apply per element for the others. The
+// epilogue of the convolutions that add their bias after the sums (direct, Winograd, tap GEMMs).
+void bias_activation_in_place(const MiscKernels& misc, const Activation& activation, float bias,
+                              float* x, int64_t count);
 
 }  // namespace atrous
