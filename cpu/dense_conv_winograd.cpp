@@ -18,8 +18,9 @@ int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 // The distance between the 16 planes of V ([C][N] each) and of the products ([M][N]): the
 // plane rounded up to 4 KiB, plus one cache line, so that the 16 stores of one tile (one per
-// plane) fall into 16 different L1 sets. Plane distances that are multiples of 2 KiB put them
-// all into two sets (measured: the input transform at rate 9 on 33×65, 15–23 ms).
+// plane) fall into 16 different L1 sets; plane distances that are multiples of 2 KiB would put
+// them all into two (a 32 KiB 8-way L1 repeats its sets every 4 KiB). A precaution from the
+// cache geometry, not measured on its own.
 int64_t plane_stride(int64_t floats) { return ceil_div(floats, 1024) * 1024 + 16; }
 
 // Floats past the end of every row the transforms read or write (misc_kernels.h: they run
