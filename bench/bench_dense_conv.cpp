@@ -32,17 +32,6 @@ WindowAxis axis(int64_t input, int64_t kernel, int64_t stride, int64_t dilation,
   return a;
 }
 
-// Σ over output positions of the taps that read inside the input along one axis.
-int64_t inside_taps(const WindowAxis& a) {
-  int64_t n = 0;
-  for (int64_t o = 0; o < a.output; ++o)
-    for (int64_t k = 0; k < a.kernel; ++k) {
-      const int64_t i = o * a.stride + k * a.dilation - a.pad_begin;
-      n += i >= 0 && i < a.input;
-    }
-  return n;
-}
-
 // Args: M, C, input H, input W, kernel, stride, dilation, pad, threads, path (0 GEMM, 1 direct,
 // 2 row tiles, 3 Winograd F(2×2, 3×3), 4 tap GEMMs). GFLOP/s counts only in-image taps on every
 // path (for Winograd too: the work the layer needs, not the work the path does).
@@ -84,7 +73,7 @@ void bench_dense_conv(benchmark::State& state) {
   const double flops = 2.0 * double(filters) * double(channels * kernel * kernel) *
                        double(axes[0].output * axes[1].output);
   const double inside =
-      2.0 * double(filters * channels) * double(inside_taps(axes[0]) * inside_taps(axes[1]));
+      2.0 * double(filters * channels) * double(axes[0].taps_inside() * axes[1].taps_inside());
   state.counters["GFLOP/s"] =
       benchmark::Counter(inside * double(state.iterations()) / 1e9, benchmark::Counter::kIsRate);
   state.counters["all-taps GFLOP/s"] =

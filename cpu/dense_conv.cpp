@@ -198,7 +198,7 @@ bool dense_conv_prefers_taps(int64_t out_channels, int64_t in_channels, const Wi
     return false;
   const double all_taps =
       double(axes[0].kernel * axes[1].kernel) * double(axes[0].output * axes[1].output);
-  return double(winograd_direct_taps(axes)) <= kTapsMaxInsideFraction * all_taps;
+  return double(axes[0].taps_inside() * axes[1].taps_inside()) <= kTapsMaxInsideFraction * all_taps;
 }
 
 bool dense_conv_prefers_winograd(int64_t out_channels, int64_t in_channels,
@@ -207,7 +207,7 @@ bool dense_conv_prefers_winograd(int64_t out_channels, int64_t in_channels,
       in_channels < kWinogradMinChannels)
     return false;
   return double(kWinogradPoints * winograd_tile_count(axes)) <=
-         kWinogradMaxProductRatio * double(winograd_direct_taps(axes));
+         kWinogradMaxProductRatio * double(axes[0].taps_inside() * axes[1].taps_inside());
 }
 
 bool dense_conv_prefers_direct(int64_t out_channels, CpuIsa isa) {

@@ -67,12 +67,7 @@ bool tap_conv_applies(const WindowAxis axes[2]) {
 void tap_conv_plan(const float* weight, const float* bias, int64_t out_channels,
                    int64_t in_channels, const WindowAxis axes[2], const Activation& activation,
                    CpuIsa isa, TapConvPlan* plan) {
-  plan->channels = in_channels;
-  plan->outputs = out_channels;
-  plan->axes[0] = axes[0];
-  plan->axes[1] = axes[1];
-  plan->activation = activation;
-  plan->isa = isa;
+  plan->set_layer(bias, out_channels, in_channels, axes, activation, isa);
   const WindowAxis& ah = axes[0];
   const WindowAxis& aw = axes[1];
   std::vector<TapConvTap> taps;
@@ -111,8 +106,6 @@ void tap_conv_plan(const float* weight, const float* bias, int64_t out_channels,
     gemm_pack_weights(slice.data(), nullptr, out_channels, in_channels, Activation(), isa,
                       &plan->gemm[i], (t.y1 - t.y0) * (t.x1 - t.x0));
   }
-  plan->bias.assign(size_t(out_channels), 0.f);
-  if (bias) std::copy(bias, bias + out_channels, plan->bias.begin());
   plan->name = std::string("tap_gemm+") +
                (plan->gemm.empty() ? cpu_kernel_table(isa).gemm.name : plan->gemm[0].kernels->name);
 }

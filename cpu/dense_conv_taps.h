@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "cpu/dense_conv_layer.h"
 #include "cpu/gemm.h"
 #include "cpu/isa.h"
 #include "graph/thread_pool.h"
@@ -36,17 +37,11 @@ struct TapConvTap {
   int64_t dy = 0, dx = 0;                  // input offset: (oy + dy, ox + dx)
 };
 
-struct TapConvPlan {
-  int64_t channels = 0, outputs = 0;  // C, M
-  WindowAxis axes[2];
+struct TapConvPlan : DenseConvLayer {
   std::vector<TapConvTap> taps;   // in run order; empty rectangles left out
   std::vector<GemmWeights> gemm;  // per tap: W[:, :, ky, kx] as [M, C], no bias or activation
   bool first_covers = false;      // taps[0] covers every output (else the run zeroes first)
   int64_t buffer_columns = 0;     // the largest rectangle not spanning whole rows
-  std::vector<float> bias;
-  Activation activation;
-  CpuIsa isa = CpuIsa::cpu_isa_scalar;
-  std::string name;
 };
 
 // Stride 1 in both axes (any kernel, dilation and padding).

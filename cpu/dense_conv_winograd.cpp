@@ -31,17 +31,6 @@ constexpr int64_t kSlack = 16;
 // 48 columns), so only a product's last task has a partial block.
 constexpr int64_t kWinogradGemmColumns = 192;
 
-// Taps of a 3-tap axis inside the input, summed over the axis' outputs.
-int64_t axis_taps(const WindowAxis& axis) {
-  int64_t taps = 0;
-  for (int64_t o = 0; o < axis.output; ++o)
-    for (int64_t k = 0; k < axis.kernel; ++k) {
-      const int64_t i = o * axis.stride + k * axis.dilation - axis.pad_begin;
-      taps += i >= 0 && i < axis.input;
-    }
-  return taps;
-}
-
 // Tiles along one axis: Σ over its phases of ceil(subgrid outputs / 2).
 int64_t axis_tiles(const WindowAxis& axis) {
   int64_t tiles = 0;
@@ -75,10 +64,6 @@ bool winograd_conv_applies(const WindowAxis axes[2]) {
          axes[0].output > 0 && axes[1].output > 0;
 }
 
-int64_t winograd_direct_taps(const WindowAxis axes[2]) {
-  return axis_taps(axes[0]) * axis_taps(axes[1]);
-}
-
 int64_t winograd_tile_count(const WindowAxis axes[2]) {
   return axis_tiles(axes[0]) * axis_tiles(axes[1]);
 }
@@ -86,12 +71,7 @@ int64_t winograd_tile_count(const WindowAxis axes[2]) {
 void winograd_conv_plan(const float* weight, const float* bias, int64_t out_channels,
                         int64_t in_channels, const WindowAxis axes[2], const Activation& activation,
                         CpuIsa isa, WinogradConvPlan* plan) {
-  plan->channels = in_channels;
-  plan->outputs = out_channels;
-  plan->axes[0] = axes[0];
-  plan->axes[1] = axes[1];
-  plan->activation = activation;
-  plan->isa = isa;
+  plan->set_layer(bias, out_channels, in_channels, axes, activation, isa);
   const WindowAxis& ah = axes[0];
   const WindowAxis& aw = axes[1];
   plan->phases.clear();
@@ -146,8 +126,6 @@ void winograd_conv_plan(const float* weight, const float* bias, int64_t out_chan
     gemm_pack_weights(u.data() + size_t(x) * plane, nullptr, m_count, c_count, Activation(), isa,
                       &plan->gemm[x], plan->tiles);
   plan->name = std::string("winograd_f2x2_3x3+") + plan->gemm[0].kernels->name;
-  plan->bias.assign(size_t(m_count), 0.f);
-  if (bias) std::copy(bias, bias + m_count, plan->bias.begin());
 }
 
 size_t winograd_conv_shared_floats(const WinogradConvPlan& plan) {

@@ -32,6 +32,7 @@
 #include <string>
 #include <vector>
 
+#include "cpu/dense_conv_layer.h"
 #include "cpu/gemm.h"
 #include "cpu/isa.h"
 #include "graph/thread_pool.h"
@@ -50,29 +51,22 @@ struct WinogradPhase {
   int64_t first = 0;  // the number of its first tile (tile (r, t) is first + r·tile_cols + t)
 };
 
-struct WinogradConvPlan {
-  int64_t channels = 0, outputs = 0;  // C, M
-  WindowAxis axes[2];
+struct WinogradConvPlan : DenseConvLayer {
   int64_t tiles = 0;  // N
   std::vector<WinogradPhase> phases;
   GemmWeights gemm[kWinogradPoints];  // U_ξ as [M, C], no bias, no activation
-  std::vector<float> bias;            // M floats (zeros when there is none)
-  Activation activation;
-  CpuIsa isa = CpuIsa::cpu_isa_scalar;
   // Input rows are split into 2·dw column phases of split_width floats; column x of a row
   // goes to float column_slot[x] of its split.
   int64_t split_width = 0;
   std::vector<int32_t> column_slot;
   int64_t gather_floats = 0;  // per thread: the split rows of the largest output row phase
-  std::string name;           // "winograd_f2x2_3x3+" and the GEMM microkernel's name
 };
 
 // Whether the path applies: a 3×3 kernel at stride 1 in both axes.
 bool winograd_conv_applies(const WindowAxis axes[2]);
 
-// Products per input and output channel of each path: the direct path's in-image taps over
-// all outputs, and 16 per tile here.
-int64_t winograd_direct_taps(const WindowAxis axes[2]);
+// Tiles over all phase subgrids (16 products per input and output channel each; the direct
+// path's products are axes[0].taps_inside() · axes[1].taps_inside()).
 int64_t winograd_tile_count(const WindowAxis axes[2]);
 
 // weight: [M, C, 3, 3] row-major; bias: M floats or nullptr. winograd_conv_applies(axes).

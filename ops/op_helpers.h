@@ -100,6 +100,17 @@ struct WindowAxis {
   // Input coordinates covered by one window, dilation gaps included. Output position o reads
   // input coordinates o·stride − pad_begin + k·dilation for k in [0, kernel).
   int64_t extent() const { return dilation * (kernel - 1) + 1; }
+  // Σ over the output positions of the kernel taps that read inside the input: the taps a
+  // convolution that skips padding computes along this axis.
+  int64_t taps_inside() const {
+    int64_t taps = 0;
+    for (int64_t o = 0; o < output; ++o)
+      for (int64_t k = 0; k < kernel; ++k) {
+        const int64_t i = o * stride + k * dilation - pad_begin;
+        taps += i >= 0 && i < input;
+      }
+    return taps;
+  }
 };
 
 struct WindowOptions {

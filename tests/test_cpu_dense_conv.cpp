@@ -417,5 +417,5 @@ TEST_CASE("the Winograd and tap-GEMM rules take the layers their measurements ga
   // rows, 3 tiles each, 18 tile rows; 65 columns → five phases of 11 and one of 10: 35.
   const WindowAxis aspp[2] = {axis(33, 6, 1), axis(65, 6, 1)};
   CHECK(winograd_tile_count(aspp) == 18 * 35);
-  CHECK(winograd_direct_taps(aspp) == (12 * 2 + 21 * 3) * (12 * 2 + 53 * 3));
+  CHECK(aspp[0].taps_inside() * aspp[1].taps_inside() == (12 * 2 + 21 * 3) * (12 * 2 + 53 * 3));
 }
