@@ -142,10 +142,9 @@ class DenseConvKernel : public CpuKernel {
   }
 };
 
-// ATROUS_DENSE_CONV=gemm|direct|rows|winograd forces one path for every layer (to compare the
-// paths in one build; winograd where it applies, the rules elsewhere); anything else, or unset,
-// lets dense_conv_prefers_rows, dense_conv_prefers_winograd and dense_conv_prefers_direct
-// choose.
+// ATROUS_DENSE_CONV=gemm|direct|rows|winograd|taps forces one path for every layer (to compare
+// the paths in one build; winograd and taps where they apply, the rules elsewhere); anything
+// else, or unset, lets the rules (dense_conv_prefers_rows, _winograd, _taps, _direct) choose.
 DenseConvPath forced_path() {
   static const DenseConvPath path = [] {
     const char* value = std::getenv("ATROUS_DENSE_CONV");
