@@ -172,6 +172,10 @@ constexpr int64_t kRowsMaxChannels = 4;
 // (bench_dense_conv, docs/CPU.md "The fourteenth session").
 constexpr int64_t kWinogradMinChannels = 32;
 constexpr double kWinogradMaxProductRatio = 0.8;
+// And at most this much scratch for the transformed input and the products (16 · (C + M) · N
+// floats, all tiles at once): the Panoptic-DeepLab ASPP needs 50 MiB, a ResNet-50 3×3 64→64 on
+// a 257×513 map would need 259 MiB (the direct path needs almost none).
+constexpr double kWinogradMaxScratchBytes = 64.0 * 1024 * 1024;
 
 // The tap GEMMs' rule (dense_conv_prefers_taps): at least this many input channels (each tap's
 // GEMM sums over C only; measured at C = 960) and at most this fraction of the kernel's taps
@@ -205,7 +209,11 @@ bool dense_conv_prefers_winograd(int64_t out_channels, int64_t in_channels,
   if (!winograd_conv_applies(axes) || out_channels < kWinogradMinChannels ||
       in_channels < kWinogradMinChannels)
     return false;
-  return double(kWinogradPoints * winograd_tile_count(axes)) <=
+  const int64_t tiles = winograd_tile_count(axes);
+  const double scratch_bytes =
+      double(kWinogradPoints) * double(in_channels + out_channels) * double(tiles) * sizeof(float);
+  if (scratch_bytes > kWinogradMaxScratchBytes) return false;
+  return double(kWinogradPoints * tiles) <=
          kWinogradMaxProductRatio * double(axes[0].taps_inside() * axes[1].taps_inside());
 }
 

@@ -386,6 +386,8 @@ TEST_CASE("the Winograd and tap-GEMM rules take the layers their measurements ga
       {128, 128, 128, 256, 1, 2, false, "stride 2"},
       {16, 960, 33, 65, 3, 1, false, "few output channels"},
       {256, 16, 33, 65, 3, 1, false, "few input channels"},
+      {64, 64, 257, 513, 1, 1, false, "more than 64 MiB of transformed tiles (259 MiB)"},
+      {64, 64, 64, 128, 1, 1, true, "ResNet-50's 3×3 64→64 at 256×512 (16 MiB)"},
   };
   for (const Layer& l : layers) {
     const WindowAxis axes[2] = {axis(l.h, l.dilation, l.stride), axis(l.w, l.dilation, l.stride)};
