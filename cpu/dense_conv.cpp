@@ -172,10 +172,11 @@ constexpr int64_t kRowsMaxChannels = 4;
 // (bench_dense_conv, docs/CPU.md "The fourteenth session").
 constexpr int64_t kWinogradMinChannels = 32;
 constexpr double kWinogradMaxProductRatio = 0.8;
-// And at most this much scratch for the transformed input and the products (16 · (C + M) · N
-// floats, all tiles at once): the Panoptic-DeepLab ASPP needs 50 MiB, a ResNet-50 3×3 64→64 on
-// a 257×513 map would need 259 MiB (the direct path needs almost none).
-constexpr double kWinogradMaxScratchBytes = 64.0 * 1024 * 1024;
+// Both paths at most this much scratch: Winograd's transformed input and products (16 · (C + M)
+// · N floats, all tiles at once: 50 MiB for the Panoptic-DeepLab ASPP, 259 MiB for a ResNet-50
+// 3×3 64→64 on a 257×513 map), the tap GEMMs' per-tap buffers (12 MiB for DeepLabV3's rate 12);
+// the direct path needs almost none.
+constexpr double kMaxScratchBytes = 64.0 * 1024 * 1024;
 
 // The tap GEMMs' rule (dense_conv_prefers_taps): at least this many input channels (each tap's
 // GEMM sums over C only; measured at C = 960) and at most this fraction of the kernel's taps
@@ -201,7 +202,10 @@ bool dense_conv_prefers_taps(int64_t out_channels, int64_t in_channels, const Wi
     return false;
   const double all_taps =
       double(axes[0].kernel * axes[1].kernel) * double(axes[0].output * axes[1].output);
-  return double(axes[0].taps_inside() * axes[1].taps_inside()) <= kTapsMaxInsideFraction * all_taps;
+  const double inside = double(axes[0].taps_inside() * axes[1].taps_inside());
+  // The taps' buffers: at most M floats per in-image tap and output.
+  if (inside * double(out_channels) * sizeof(float) > kMaxScratchBytes) return false;
+  return inside <= kTapsMaxInsideFraction * all_taps;
 }
 
 bool dense_conv_prefers_winograd(int64_t out_channels, int64_t in_channels,
@@ -212,7 +216,7 @@ bool dense_conv_prefers_winograd(int64_t out_channels, int64_t in_channels,
   const int64_t tiles = winograd_tile_count(axes);
   const double scratch_bytes =
       double(kWinogradPoints) * double(in_channels + out_channels) * double(tiles) * sizeof(float);
-  if (scratch_bytes > kWinogradMaxScratchBytes) return false;
+  if (scratch_bytes > kMaxScratchBytes) return false;
   return double(kWinogradPoints * tiles) <=
          kWinogradMaxProductRatio * double(axes[0].taps_inside() * axes[1].taps_inside());
 }

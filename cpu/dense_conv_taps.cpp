@@ -13,6 +13,9 @@ namespace atrous {
 
 namespace {
 
+// Columns per task of the tap GEMMs: a multiple of every ISA's GEMM column block.
+constexpr int64_t kTapColumns = 192;
+
 // Outputs o in [0, output) whose input o + offset is in [0, input): [*lo, *hi).
 void inside_outputs(int64_t output, int64_t offset, int64_t input, int64_t* lo, int64_t* hi) {
   *lo = std::min(output, std::max<int64_t>(0, -offset));
@@ -23,11 +26,14 @@ void inside_outputs(int64_t output, int64_t offset, int64_t input, int64_t* lo, 
 // channel k at (y0 + p / width + dy, x0 + p % width + dx).
 class TapPacker : public GemmPacker {
  public:
-  TapPacker(const float* x, int64_t height, int64_t width, const TapConvTap& tap)
-      : x_(x), plane_(height * width), width_(width), tap_(tap) {}
+  // first_column: the rectangle's column that the GEMM's column 0 stands for.
+  TapPacker(const float* x, int64_t height, int64_t width, const TapConvTap& tap,
+            int64_t first_column)
+      : x_(x), plane_(height * width), width_(width), tap_(tap), first_column_(first_column) {}
 
   int64_t pack(int64_t k0, int64_t depth, int64_t column0, int64_t count, int64_t tile, float* dst,
                int32_t*) const override {
+    column0 += first_column_;
     const int64_t rect_width = tap_.x1 - tap_.x0;
     const int64_t tiles = (count + tile - 1) / tile;
     const int64_t row0 = column0 / rect_width, col0 = column0 % rect_width;
@@ -56,6 +62,7 @@ class TapPacker : public GemmPacker {
   const float* x_;
   int64_t plane_, width_;
   const TapConvTap& tap_;
+  int64_t first_column_;
 };
 
 }  // namespace
@@ -90,10 +97,14 @@ void tap_conv_plan(const float* weight, const float* bias, int64_t out_channels,
   plan->first_covers = full != taps.end();
   if (plan->first_covers) std::rotate(taps.begin(), full, full + 1);
   plan->taps = taps;
-  plan->buffer_columns = 0;
-  for (const TapConvTap& t : plan->taps)
-    if (t.x0 != 0 || t.x1 != aw.output)
-      plan->buffer_columns = std::max(plan->buffer_columns, (t.y1 - t.y0) * (t.x1 - t.x0));
+  // Every tap but a covering first one sums into its own [M][rectangle] buffer.
+  plan->buffer_offset.assign(plan->taps.size(), -1);
+  plan->buffer_floats = 0;
+  for (size_t i = plan->first_covers ? 1 : 0; i < plan->taps.size(); ++i) {
+    const TapConvTap& t = plan->taps[i];
+    plan->buffer_offset[i] = plan->buffer_floats;
+    plan->buffer_floats += out_channels * (t.y1 - t.y0) * (t.x1 - t.x0);
+  }
   const int64_t taps_per_kernel = ah.kernel * aw.kernel;
   std::vector<float> slice(size_t(out_channels * in_channels));
   plan->gemm.assign(plan->taps.size(), GemmWeights());
@@ -110,9 +121,7 @@ void tap_conv_plan(const float* weight, const float* bias, int64_t out_channels,
                (plan->gemm.empty() ? cpu_kernel_table(isa).gemm.name : plan->gemm[0].kernels->name);
 }
 
-size_t tap_conv_shared_floats(const TapConvPlan& plan) {
-  return size_t(plan.outputs * plan.buffer_columns);
-}
+size_t tap_conv_shared_floats(const TapConvPlan& plan) { return size_t(plan.buffer_floats); }
 
 size_t tap_conv_scratch_floats(const TapConvPlan& plan) { return gemm_scratch_floats(plan.isa); }
 
@@ -121,53 +130,64 @@ void tap_conv_run(const TapConvPlan& plan, const float* x, float* y, ThreadPool&
   const WindowAxis& ah = plan.axes[0];
   const WindowAxis& aw = plan.axes[1];
   const int64_t m_count = plan.outputs, out_w = aw.output, pixels = ah.output * aw.output;
+  const int slots = pool.threads();
+  const size_t shared = tap_conv_shared_floats(plan), slot_floats = tap_conv_scratch_floats(plan);
   std::vector<float> own;
-  const size_t shared = tap_conv_shared_floats(plan);
-  if (!scratch) {
-    own.resize(shared);
+  if (!scratch || scratch_slots < slots) {
+    own.resize(shared + size_t(slots) * slot_floats);
     scratch = own.data();
-    scratch_slots = 0;  // gemm_run allocates its own
   }
-  float* buffer = scratch;
-  float* slots = scratch_slots > 0 ? scratch + shared : nullptr;
-  if (!plan.first_covers)
-    pool.parallel_for(
-        m_count,
-        [&](int64_t begin, int64_t end) { std::fill(y + begin * pixels, y + end * pixels, 0.f); },
-        m_count * pixels);
+  float* slot_base = scratch + shared;
+  // (1) Every tap's GEMM, as one parallel loop over (tap, block of columns): a covering first
+  // tap into the output, the others into their buffers, each from zero.
+  std::vector<int64_t> first_task(plan.taps.size() + 1, 0);
   for (size_t i = 0; i < plan.taps.size(); ++i) {
-    const TapConvTap& tap = plan.taps[i];
-    const bool accumulate = i > 0 || !plan.first_covers;
-    const int64_t rect_w = tap.x1 - tap.x0, rect = (tap.y1 - tap.y0) * rect_w;
-    TapPacker packer(x, ah.input, aw.input, tap);
-    if (rect_w == out_w) {  // whole output rows: the rectangle's columns are contiguous in y
-      gemm_run(plan.gemm[i], packer, rect, y + tap.y0 * out_w, pixels, pool, slots, scratch_slots,
-               accumulate);
-      continue;
-    }
-    gemm_run(plan.gemm[i], packer, rect, buffer, rect, pool, slots, scratch_slots);
-    pool.parallel_for(
-        m_count,
-        [&](int64_t begin, int64_t end) {
-          for (int64_t m = begin; m < end; ++m)
-            for (int64_t r = 0; r < tap.y1 - tap.y0; ++r) {
-              float* out = y + m * pixels + (tap.y0 + r) * out_w + tap.x0;
-              const float* in = buffer + m * rect + r * rect_w;
-              for (int64_t c = 0; c < rect_w; ++c) out[c] += in[c];
-            }
-        },
-        m_count * rect);
+    const TapConvTap& t = plan.taps[i];
+    const int64_t rect = (t.y1 - t.y0) * (t.x1 - t.x0);
+    first_task[i + 1] = first_task[i] + (rect + kTapColumns - 1) / kTapColumns;
   }
+  int64_t work = 0;
+  for (const GemmWeights& g : plan.gemm) work += g.rows * g.depth;
+  pool.parallel_for_indexed(
+      first_task.back(),
+      [&](int64_t begin, int64_t end, int slot) {
+        float* gemm_scratch = slot_base + size_t(slot) * slot_floats;
+        size_t i = 0;
+        for (int64_t task = begin; task < end; ++task) {
+          while (first_task[i + 1] <= task) ++i;
+          const TapConvTap& t = plan.taps[i];
+          const int64_t rect = (t.y1 - t.y0) * (t.x1 - t.x0);
+          const int64_t column0 = (task - first_task[i]) * kTapColumns;
+          const TapPacker packer(x, ah.input, aw.input, t, column0);
+          const bool direct = plan.buffer_offset[i] < 0;  // the covering first tap
+          float* out = direct ? y + column0 : scratch + plan.buffer_offset[i] + column0;
+          gemm_run_serial(plan.gemm[i], packer, std::min(kTapColumns, rect - column0), out,
+                          direct ? pixels : rect, gemm_scratch);
+        }
+      },
+      work * pixels);
+  // (2) Per output channel: the buffers added in tap order (onto zeros when no tap covers
+  // every output), then bias and activation.
   const MiscKernels& misc = cpu_kernel_table(plan.isa).misc;
   pool.parallel_for(
       m_count,
       [&](int64_t begin, int64_t end) {
         for (int64_t m = begin; m < end; ++m) {
-          float* out = y + m * pixels;
-          bias_activation_in_place(misc, plan.activation, plan.bias[size_t(m)], out, pixels);
+          float* plane = y + m * pixels;
+          if (!plan.first_covers) std::fill(plane, plane + pixels, 0.f);
+          for (size_t i = plan.first_covers ? 1 : 0; i < plan.taps.size(); ++i) {
+            const TapConvTap& t = plan.taps[i];
+            const int64_t rect_w = t.x1 - t.x0, rect = (t.y1 - t.y0) * rect_w;
+            const float* in = scratch + plan.buffer_offset[i] + m * rect;
+            for (int64_t r = t.y0; r < t.y1; ++r, in += rect_w) {
+              float* out = plane + r * out_w + t.x0;
+              for (int64_t c = 0; c < rect_w; ++c) out[c] += in[c];
+            }
+          }
+          bias_activation_in_place(misc, plan.activation, plan.bias[size_t(m)], plane, pixels);
         }
       },
-      m_count * pixels);
+      m_count * pixels * int64_t(plan.taps.size()));
 }
 
 }  // namespace atrous

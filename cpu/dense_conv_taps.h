@@ -9,13 +9,14 @@
 // GEMM's efficiency, where the direct path's register tiles (cpu/dense_conv_direct.h) spend
 // their loop overhead on outputs with one to four taps.
 //
-// Order of a run: a tap whose rectangle covers every output first, writing the output (or the
-// output zeroed when no tap does); then every other tap, in (ky, kx) order, accumulating:
-// taps whose rectangle spans whole output rows straight into the output, the others through a
-// buffer of [M][rect] added into it; then bias and activation. Each output is thus a sum over
-// its taps of FMA chains over the input channels: not the direct path's chain over (c, ky,
-// kx), so not bitwise its result (tested against the reference with the same bound). Tasks
-// split only output columns and channel panels: 1, 2 and 3 threads are bitwise identical.
+// A run: every tap's GEMM in one parallel loop over (tap, block of its columns), each from
+// zero: a tap whose rectangle covers every output (the centre tap of a same-size layer) into
+// the output, the others into their own [M][rectangle] buffers; then per output channel the
+// buffers added into the output in (ky, kx) order (onto zeros when no tap covers every
+// output), then bias and activation. Each output is thus a sum over its taps, in a fixed
+// order, of FMA chains over the input channels: not the direct path's chain over (c, ky, kx),
+// so not bitwise its result (tested against the reference with the same bound). Tasks split
+// only columns: 1, 2 and 3 threads are bitwise identical.
 #pragma once
 
 #include <cstdint>
@@ -40,8 +41,10 @@ struct TapConvTap {
 struct TapConvPlan : DenseConvLayer {
   std::vector<TapConvTap> taps;   // in run order; empty rectangles left out
   std::vector<GemmWeights> gemm;  // per tap: W[:, :, ky, kx] as [M, C], no bias or activation
-  bool first_covers = false;      // taps[0] covers every output (else the run zeroes first)
-  int64_t buffer_columns = 0;     // the largest rectangle not spanning whole rows
+  bool first_covers = false;      // taps[0] covers every output and writes it
+  // Where each other tap's [M][rectangle] sums go in the shared scratch (−1: the output).
+  std::vector<int64_t> buffer_offset;
+  int64_t buffer_floats = 0;
 };
 
 // Stride 1 in both axes (any kernel, dilation and padding).

@@ -34,8 +34,7 @@ int64_t gemm_depth_block(int64_t depth) {
 // slot. The unit of work of both drivers below.
 void gemm_column_block(const GemmWeights& weights, const GemmPacker& packer, int64_t column0,
                        int64_t count, int64_t panel_begin, int64_t panel_end, int64_t depth_block,
-                       float* y, int64_t ldy, float* packed, int32_t* kept,
-                       bool accumulate = false) {
+                       float* y, int64_t ldy, float* packed, int32_t* kept) {
   const int64_t tile = weights.kernels->tile_columns;
   GemmBlock block;
   block.weights = &weights;
@@ -48,7 +47,7 @@ void gemm_column_block(const GemmWeights& weights, const GemmPacker& packer, int
   for (int64_t k0 = 0; k0 < weights.depth; k0 += depth_block) {
     block.k0 = k0;
     block.depth = std::min(depth_block, weights.depth - k0);
-    block.first = k0 == 0 && !accumulate;
+    block.first = k0 == 0;
     block.last = k0 + block.depth == weights.depth;
     // Whole tiles in place where the packer allows it; the rest (a partial tile) packed.
     block.in_place_tiles =
@@ -97,7 +96,7 @@ size_t gemm_scratch_floats(CpuIsa isa) {
 }
 
 void gemm_run(const GemmWeights& weights, const GemmPacker& packer, int64_t columns, float* y,
-              int64_t ldy, ThreadPool& pool, float* scratch, int scratch_slots, bool accumulate) {
+              int64_t ldy, ThreadPool& pool, float* scratch, int scratch_slots) {
   if (columns <= 0 || weights.rows <= 0) return;
   const int64_t block_columns = gemm_block_columns(weights, packer);
   const int64_t column_blocks = (columns + block_columns - 1) / block_columns;
@@ -126,7 +125,7 @@ void gemm_run(const GemmWeights& weights, const GemmPacker& packer, int64_t colu
       const int64_t panel_begin = (task % groups) * panels_per_group;
       gemm_column_block(weights, packer, column0, std::min(block_columns, columns - column0),
                         panel_begin, std::min(panels, panel_begin + panels_per_group), depth_block,
-                        y, ldy, packed, kept, accumulate);
+                        y, ldy, packed, kept);
     }
   };
   if (parallel)

@@ -102,11 +102,8 @@ size_t gemm_scratch_floats(CpuIsa isa);
 // y: row m of the output at y + m·ldy, columns [0, columns). scratch: scratch_slots ·
 // gemm_scratch_floats floats; when it is null or has fewer slots than the pool has threads,
 // the run allocates its own.
-// accumulate: the sums start from y's values instead of zero (the tap GEMMs of
-// cpu/dense_conv_taps.h add one kernel tap after another into the output).
 void gemm_run(const GemmWeights& weights, const GemmPacker& packer, int64_t columns, float* y,
-              int64_t ldy, ThreadPool& pool, float* scratch, int scratch_slots,
-              bool accumulate = false);
+              int64_t ldy, ThreadPool& pool, float* scratch, int scratch_slots);
 
 // The same product on the calling thread only, in one slot of scratch (gemm_scratch_floats
 // floats), with the same arithmetic per element: for callers that split work over threads

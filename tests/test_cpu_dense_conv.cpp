@@ -409,6 +409,7 @@ TEST_CASE("the Winograd and tap-GEMM rules take the layers their measurements ga
       {256, 128, 32, 64, 24, 1, false, "few input channels"},
       {16, 960, 32, 64, 24, 1, false, "few output channels"},
       {256, 960, 32, 64, 24, 2, false, "stride 2"},
+      {4096, 960, 32, 64, 24, 1, false, "buffers past 64 MiB (108 MiB)"},
   };
   for (const TapLayer& l : tap_layers) {
     const WindowAxis axes[2] = {axis(l.h, l.dilation, l.stride), axis(l.w, l.dilation, l.stride)};
