@@ -215,7 +215,7 @@ bool dense_conv_prefers_winograd(int64_t out_channels, int64_t in_channels,
     return false;
   const int64_t tiles = winograd_tile_count(axes);
   const double scratch_bytes =
-      double(kWinogradPoints) * double(in_channels + out_channels) * double(tiles) * sizeof(float);
+      double(winograd_shared_floats(in_channels, out_channels, tiles)) * sizeof(float);
   if (scratch_bytes > kMaxScratchBytes) return false;
   return double(kWinogradPoints * tiles) <=
          kWinogradMaxProductRatio * double(axes[0].taps_inside() * axes[1].taps_inside());

@@ -6,11 +6,12 @@
 // direct convolution (cpu/dense_conv_direct.h) that skips every padded tap per output pixel;
 // or, for few input channels (the stems), as row tiles over zero-padded column phases
 // (cpu/dense_conv_rows.h); or, for 3×3 kernels at stride 1, by Winograd F(2×2, 3×3)
-// (cpu/dense_conv_winograd.h). dense_conv_plan chooses the path per layer
-// (dense_conv_prefers_rows, then dense_conv_prefers_winograd, then dense_conv_prefers_direct,
-// from measurements recorded in docs/CPU.md). The GEMM, direct and row paths give the same FMA
-// chain per output element; Winograd sums transformed products instead (within a bound of the
-// same form, tested against the reference).
+// (cpu/dense_conv_winograd.h); or, at stride 1 with few taps inside the image, as one GEMM per
+// kernel tap (cpu/dense_conv_taps.h). dense_conv_plan chooses the path per layer
+// (dense_conv_prefers_rows, then _winograd, then _taps, then _direct, from measurements
+// recorded in docs/CPU.md). The GEMM, direct and row paths give the same FMA chain per output
+// element; Winograd sums transformed products and the tap GEMMs one chain per tap instead
+// (within a bound of the same form, tested against the reference).
 #pragma once
 
 #include <cstdint>
@@ -43,7 +44,7 @@ struct DenseConvPlan {
   WinogradConvPlan winograd_plan;  // when winograd
   bool taps = false;
   TapConvPlan taps_plan;  // when taps
-  GemmWeights gemm;       // [M, C·kH·kW], when not direct
+  GemmWeights gemm;       // [M, C·kH·kW], on the implicit-GEMM path
   int64_t channels = 0;
   WindowAxis axes[2];  // 0 = H, 1 = W, as ops/conv.cpp resolves them
   // GEMM path with a horizontal stride s > 1: the input split once per run into its column

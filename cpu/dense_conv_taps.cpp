@@ -103,7 +103,7 @@ void tap_conv_plan(const float* weight, const float* bias, int64_t out_channels,
   for (size_t i = plan->first_covers ? 1 : 0; i < plan->taps.size(); ++i) {
     const TapConvTap& t = plan->taps[i];
     plan->buffer_offset[i] = plan->buffer_floats;
-    plan->buffer_floats += out_channels * (t.y1 - t.y0) * (t.x1 - t.x0);
+    plan->buffer_floats += out_channels * t.outputs();
   }
   const int64_t taps_per_kernel = ah.kernel * aw.kernel;
   std::vector<float> slice(size_t(out_channels * in_channels));
@@ -115,7 +115,7 @@ void tap_conv_plan(const float* weight, const float* bias, int64_t out_channels,
         slice[size_t(m * in_channels + c)] = weight[(m * in_channels + c) * taps_per_kernel + tap];
     const TapConvTap& t = plan->taps[i];
     gemm_pack_weights(slice.data(), nullptr, out_channels, in_channels, Activation(), isa,
-                      &plan->gemm[i], (t.y1 - t.y0) * (t.x1 - t.x0));
+                      &plan->gemm[i], t.outputs());
   }
   plan->name = std::string("tap_gemm+") +
                (plan->gemm.empty() ? cpu_kernel_table(isa).gemm.name : plan->gemm[0].kernels->name);
@@ -142,9 +142,7 @@ void tap_conv_run(const TapConvPlan& plan, const float* x, float* y, ThreadPool&
   // tap into the output, the others into their buffers, each from zero.
   std::vector<int64_t> first_task(plan.taps.size() + 1, 0);
   for (size_t i = 0; i < plan.taps.size(); ++i) {
-    const TapConvTap& t = plan.taps[i];
-    const int64_t rect = (t.y1 - t.y0) * (t.x1 - t.x0);
-    first_task[i + 1] = first_task[i] + (rect + kTapColumns - 1) / kTapColumns;
+    first_task[i + 1] = first_task[i] + (plan.taps[i].outputs() + kTapColumns - 1) / kTapColumns;
   }
   int64_t work = 0;
   for (const GemmWeights& g : plan.gemm) work += g.rows * g.depth;
@@ -156,7 +154,7 @@ void tap_conv_run(const TapConvPlan& plan, const float* x, float* y, ThreadPool&
         for (int64_t task = begin; task < end; ++task) {
           while (first_task[i + 1] <= task) ++i;
           const TapConvTap& t = plan.taps[i];
-          const int64_t rect = (t.y1 - t.y0) * (t.x1 - t.x0);
+          const int64_t rect = t.outputs();
           const int64_t column0 = (task - first_task[i]) * kTapColumns;
           const TapPacker packer(x, ah.input, aw.input, t, column0);
           const bool direct = plan.buffer_offset[i] < 0;  // the covering first tap
@@ -177,7 +175,7 @@ void tap_conv_run(const TapConvPlan& plan, const float* x, float* y, ThreadPool&
           if (!plan.first_covers) std::fill(plane, plane + pixels, 0.f);
           for (size_t i = plan.first_covers ? 1 : 0; i < plan.taps.size(); ++i) {
             const TapConvTap& t = plan.taps[i];
-            const int64_t rect_w = t.x1 - t.x0, rect = (t.y1 - t.y0) * rect_w;
+            const int64_t rect_w = t.x1 - t.x0, rect = t.outputs();
             const float* in = scratch + plan.buffer_offset[i] + m * rect;
             for (int64_t r = t.y0; r < t.y1; ++r, in += rect_w) {
               float* out = plane + r * out_w + t.x0;

@@ -36,6 +36,7 @@ struct TapConvTap {
   int64_t ky = 0, kx = 0;
   int64_t y0 = 0, y1 = 0, x0 = 0, x1 = 0;  // the outputs whose tap is inside the image
   int64_t dy = 0, dx = 0;                  // input offset: (oy + dy, ox + dx)
+  int64_t outputs() const { return (y1 - y0) * (x1 - x0); }  // the rectangle's size
 };
 
 struct TapConvPlan : DenseConvLayer {

@@ -75,7 +75,6 @@ void winograd_conv_plan(const float* weight, const float* bias, int64_t out_chan
   const WindowAxis& ah = axes[0];
   const WindowAxis& aw = axes[1];
   plan->phases.clear();
-  plan->gather_floats = 0;
   int64_t first = 0;
   for (int64_t py = 0; py < std::min(ah.dilation, ah.output); ++py)
     for (int64_t px = 0; px < std::min(aw.dilation, aw.output); ++px) {
@@ -94,23 +93,23 @@ void winograd_conv_plan(const float* weight, const float* bias, int64_t out_chan
   // Each input row split once into its 2·dw column phases (index i of phase q: column
   // 2·dw·i + q − pad_w), split_width floats each: phase px holds the even columns of the
   // subgrid of output phase px, phase px + dw its odd ones.
+  int64_t tallest = 0, widest = 0;  // tile rows and tile columns of the largest phases
+  for (const WinogradPhase& phase : plan->phases) {
+    tallest = std::max(tallest, phase.tile_rows);
+    widest = std::max(widest, phase.tile_cols);
+  }
   const int64_t split = 2 * aw.dilation;
-  int64_t split_width = ceil_div(aw.input + aw.pad_begin, split);
-  for (const WinogradPhase& phase : plan->phases)
-    split_width = std::max(split_width, phase.tile_cols + 1);
+  const int64_t split_width = std::max(ceil_div(aw.input + aw.pad_begin, split), widest + 1);
   plan->split_width = split_width;
   plan->column_slot.assign(size_t(aw.input), 0);
   for (int64_t col = 0; col < aw.input; ++col) {
     const int64_t shifted = col + aw.pad_begin;  // ≥ 0: pads are never negative
     plan->column_slot[size_t(col)] = int32_t((shifted % split) * split_width + shifted / split);
   }
-  for (const WinogradPhase& phase : plan->phases)
-    plan->gather_floats =
-        std::max(plan->gather_floats, (2 * phase.tile_rows + 2) * split * split_width + 2 * kSlack);
-  // The output transform's four rows of a tile row.
-  int64_t widest = 0;
-  for (const WinogradPhase& phase : plan->phases) widest = std::max(widest, phase.tile_cols);
-  plan->gather_floats = std::max(plan->gather_floats, 4 * (widest + kSlack));
+  // Per thread: the split input rows of the tallest phase, or the output transform's four rows
+  // of the widest tile row.
+  plan->gather_floats =
+      std::max((2 * tallest + 2) * split * split_width + 2 * kSlack, 4 * (widest + kSlack));
 
   const int64_t m_count = out_channels, c_count = in_channels;
   std::vector<float> u(size_t(kWinogradPoints * m_count * c_count));
@@ -128,11 +127,14 @@ void winograd_conv_plan(const float* weight, const float* bias, int64_t out_chan
   plan->name = std::string("winograd_f2x2_3x3+") + plan->gemm[0].kernels->name;
 }
 
-size_t winograd_conv_shared_floats(const WinogradConvPlan& plan) {
-  const int64_t pitch = plan.tiles + kSlack;
-  return size_t(kWinogradPoints *
-                    (plane_stride(plan.channels * pitch) + plane_stride(plan.outputs * pitch)) +
+size_t winograd_shared_floats(int64_t channels, int64_t outputs, int64_t tiles) {
+  const int64_t pitch = tiles + kSlack;
+  return size_t(kWinogradPoints * (plane_stride(channels * pitch) + plane_stride(outputs * pitch)) +
                 kSlack);
+}
+
+size_t winograd_conv_shared_floats(const WinogradConvPlan& plan) {
+  return winograd_shared_floats(plan.channels, plan.outputs, plan.tiles);
 }
 
 size_t winograd_conv_scratch_floats(const WinogradConvPlan& plan) {

@@ -75,6 +75,8 @@ void winograd_conv_plan(const float* weight, const float* bias, int64_t out_chan
                         CpuIsa isa, WinogradConvPlan* plan);
 
 // Floats of scratch all threads share (V and the 16 products), and per thread.
+// winograd_shared_floats gives the first for a layer not planned yet (the rule's cap).
+size_t winograd_shared_floats(int64_t channels, int64_t outputs, int64_t tiles);
 size_t winograd_conv_shared_floats(const WinogradConvPlan& plan);
 size_t winograd_conv_scratch_floats(const WinogradConvPlan& plan);
 
